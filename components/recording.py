@@ -1,0 +1,128 @@
+"""Run the Pulumi program under mocks that record every resource: the engine of `make plan`.
+
+No Pulumi CLI, cloud or Docker engine is needed. Lookups get real-looking answers; secret values
+are replaced by "[secret]" in what is recorded.
+"""
+from __future__ import annotations
+
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.stack import wait_for_rpcs
+from pulumi.runtime.sync_await import _sync_await
+
+SECRET = "[secret]"
+_SECRET_SIG = rpc._special_sig_key  # "4dabf18193072939515e22adb298388d"
+
+
+def redact(value: Any) -> Any:
+    """Replace Pulumi secret envelopes by "[secret]", recursively."""
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG) == rpc._special_secret_sig:
+            return SECRET
+        return {key: redact(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    return value
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Answers like a quiet cloud: ids from names, inputs echoed back as state."""
+
+    def __init__(self, zones: tuple[str, ...] = ("us-east-1a", "us-east-1b", "us-east-1c")):
+        self.zones = zones
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        state = dict(args.inputs)
+        state.setdefault("arn", f"arn:aws:mock:::{args.name}")
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list] | dict:
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {"names": list(self.zones), "zoneIds": [f"zid-{i}" for i, _ in enumerate(self.zones)]}
+        if args.token == "aws:ec2/getAmi:getAmi":
+            return {"id": "ami-0123456789abcdef0", "architecture": "x86_64"}
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/plan", "userId": "plan"}
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": "us-east-1", "region": "us-east-1"}
+        return {}
+
+
+@dataclass
+class RecordedResource:
+    type: str
+    name: str
+    parent: str
+    inputs: dict[str, Any]
+
+
+@dataclass
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    recorded: list[RecordedResource] = field(default_factory=list)
+
+    def __init__(self, mocks: pulumi.runtime.Mocks):
+        super().__init__(mocks)
+        self.recorded = []
+
+    def RegisterResource(self, request):  # noqa: N802 (the gRPC method's name)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = _sync_await(rpc.deserialize_properties(request.object, keep_unknowns=True, keep_internal=True)) \
+                if False else rpc.deserialize_properties(request.object, keep_internal=True)
+            self.recorded.append(RecordedResource(request.type, request.name, _parent_of(request.parent),
+                                                  redact(_plain(inputs))))
+        return super().RegisterResource(request)
+
+
+def _parent_of(urn: str) -> str:
+    """"neo4j-cluster:aws:Neo4jServers::cluster" from a parent URN; "" for the stack."""
+    if not urn:
+        return ""
+    type_chain, _, name = urn.split("::", 3)[2:] and (urn.split("::")[2], "::", urn.split("::")[3]) or ("", "", "")
+    resource_type = type_chain.split("$")[-1]
+    if resource_type == "pulumi:pulumi:Stack":
+        return ""
+    return f"{resource_type}::{name}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+@dataclass
+class ProgramRun:
+    resources: list[RecordedResource]
+    outputs: dict[str, Any]
+    namespace: dict[str, Any]  # the program's globals, e.g. its `artifacts`
+
+
+def run_program(program: Path, *, project: str, stack: str, config: dict[str, str],
+                secret_keys: list[str], mocks: pulumi.runtime.Mocks | None = None) -> ProgramRun:
+    """Run a Pulumi program file under recording mocks and return what it registered and exported."""
+    monitor = RecordingMonitor(mocks or RecordingMocks())
+    pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(config, secret_keys)
+    namespace = runpy.run_path(str(program), run_name="__main__")
+    _sync_await(wait_for_rpcs())
+    root = pulumi.runtime.get_root_resource()
+    outputs = {name: _resolve(value) for name, value in getattr(root, "outputs", {}).items()}
+    _sync_await(wait_for_rpcs())
+    return ProgramRun(monitor.recorded, outputs, namespace)
+
+
+def _resolve(value: Any) -> Any:
+    output = pulumi.Output.from_input(value)
+    if _sync_await(output.is_secret()):
+        return SECRET
+    return _plain(_sync_await(output.future()))

@@ -1,0 +1,237 @@
+"""Every file the machines need, rendered from templates/: `render_artifacts(settings, topology)`.
+
+Decisions (dialect, modes, memory, TLS policies, ports) are made here in Python and handed to the
+templates as plain values; the adapters (AWS, Docker) only place the resulting text.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from components.monitoring import AlertThresholds, ScrapeTarget, render_monitoring
+from components.secrets import secret_names
+from components.settings import Settings
+from components.sizing import MemoryPlan, machine_memory, plan_memory
+from components.templating import render_template
+from components.topology import PRIMARY, ClusterTopology, Server
+from components.units import neo4j_size
+
+Artifacts = dict[str, dict[str, str]]  # target (server or node name) → {relative path: text}
+
+NEO4J_CONF_TEMPLATE = {"4.4": "neo4j/4.4/neo4j.conf.j2", "5": "neo4j/5/neo4j.conf.j2", "2025": "neo4j/5/neo4j.conf.j2"}
+# Debian repository component per line (https://debian.neo4j.com).
+NEO4J_APT_COMPONENT = {"4.4": "4.4", "5": "5", "2025": "latest"}
+HAPROXY_PORTS = {"bolt_write": 7687, "bolt_read": 7689, "stats": 8404}
+MONITORING_PORTS = {"prometheus": 9090, "grafana": 3000}
+
+# Each line's default filter plus the series the alert rules and dashboard read (see
+# components/monitoring.py): page cache hits, GC time, open transactions, raft leadership and indices.
+METRICS_FILTER = {
+    "4.4": ",".join([
+        "*bolt.connections*", "*causal_clustering.core.is_leader", "*causal_clustering.core.commit_index",
+        "*causal_clustering.core.append_index", "*causal_clustering.core.applied_index",
+        "*causal_clustering.read_replica.pull_update_highest_tx_id_received", "*check_point.*",
+        "*transaction.active*", "*transaction.committed*", "*transaction.last_committed_tx_id",
+        "*transaction.rollbacks*", "*page_cache.hit*", "*page_cache.page_faults", "*page_cache.usage_ratio",
+        "*vm.gc.time.*", "*vm.heap.used", "*vm.pause_time", "*vm.thread*", "*store.size*", "*db.query.execution*",
+    ]),
+    "5": ",".join([
+        "*bolt.connections*", "*cluster.raft.is_leader", "*cluster.raft.commit_index", "*cluster.raft.append_index",
+        "*cluster.raft.applied_index", "*cluster.raft.last_leader_message", "*check_point.*",
+        "*transaction.active*", "*transaction.committed*", "*transaction.last_committed_tx_id",
+        "*transaction.rollbacks*", "*page_cache.hit*", "*page_cache.page_faults", "*page_cache.usage_ratio",
+        "*vm.gc.time.*", "*vm.heap.used", "*vm.pause_time", "*vm.thread*", "*store.size*", "*db.query.execution*",
+    ]),
+}
+METRICS_FILTER["2025"] = METRICS_FILTER["5"]
+
+
+@dataclass(frozen=True)
+class SslPolicy:
+    scope: str  # bolt | https | cluster | backup
+    client_auth: str  # NONE | REQUIRE
+    verify_hostname: str
+
+
+def memory_plan(settings: Settings, server: Server) -> MemoryPlan:
+    instance_type = settings.core_instance_type if server.role == PRIMARY else settings.replica_instance_type
+    ram = machine_memory(settings.platform, instance_type, settings.container_memory)
+    return plan_memory(ram, heap_override=settings.heap_size, page_cache_override=settings.page_cache_size)
+
+
+def ssl_policies(settings: Settings) -> tuple[SslPolicy, ...]:
+    if settings.tls == "disabled":
+        return ()
+    policies = [SslPolicy("bolt", "NONE", "false"), SslPolicy("https", "NONE", "false")]
+    if settings.tls == "required" and settings.clustered:
+        # Cluster and backup traffic is mutually authenticated with the cluster's own CA.
+        policies += [SslPolicy("cluster", "REQUIRE", "false"), SslPolicy("backup", "REQUIRE", "false")]
+    return tuple(policies)
+
+
+def neo4j_conf_values(settings: Settings, topology: ClusterTopology, server: Server) -> dict[str, Any]:
+    memory = memory_plan(settings, server)
+    line = settings.version_line
+    primary = server.role == PRIMARY
+    if line == "4.4":
+        mode = "CORE" if primary else "READ_REPLICA"
+    else:
+        mode = "PRIMARY" if primary else "SECONDARY"
+    primaries = len(topology.primaries)
+    return {
+        "stack": settings.stack,
+        "server_name": server.name,
+        "role": server.role,
+        "version": settings.version,
+        "version_line": line,
+        "edition": settings.edition,
+        "enterprise": settings.edition == "enterprise",
+        "clustered": settings.clustered,
+        "hostname": server.hostname,
+        "ports": asdict(topology.ports),
+        "mode": mode,
+        "default_primaries": primaries,
+        "default_secondaries": len(topology.secondaries),
+        "minimum_runtime_cores": min(primaries, 3),
+        "discovery_endpoints": ",".join(topology.discovery_endpoints),
+        "auth_enabled": str(settings.auth_enabled).lower(),
+        "bolt_tls_level": {"disabled": "DISABLED", "optional": "OPTIONAL", "required": "REQUIRED"}[settings.tls],
+        # With TLS required, plain HTTP is off too; HAProxy then checks health over HTTPS.
+        "http_enabled": str(settings.tls != "required").lower(),
+        "https_enabled": str(settings.tls != "disabled").lower(),
+        "ssl_policies": [asdict(p) for p in ssl_policies(settings)],
+        "heap": neo4j_size(memory.heap),
+        "page_cache": neo4j_size(memory.page_cache),
+        "memory_source": f"{memory.source} for {neo4j_size(memory.ram)} of RAM",
+        "jvm_flags": [
+            "-XX:+UseG1GC",
+            f"-XX:MaxGCPauseMillis={settings.gc_max_pause_millis}",
+            "-XX:+ExitOnOutOfMemoryError",
+            "-XX:+AlwaysPreTouch",
+            "-XX:+DisableExplicitGC",
+        ],
+        "tx_log_retention": settings.tx_log_retention,
+        "tx_log_rotation_size": settings.tx_log_rotation_size,
+        "slow_query_threshold": settings.slow_query_threshold,
+        "metrics_filter": METRICS_FILTER[line],
+    }
+
+
+def render_neo4j_conf(settings: Settings, topology: ClusterTopology, server: Server) -> str:
+    return render_template(NEO4J_CONF_TEMPLATE[settings.version_line],
+                           conf=neo4j_conf_values(settings, topology, server))
+
+
+def health_check_scheme(settings: Settings) -> dict[str, Any]:
+    """How HAProxy asks a server about its role: HTTP, or HTTPS when plain HTTP is off."""
+    if settings.tls == "required":
+        return {"port": 7473, "ssl": True}
+    return {"port": 7474, "ssl": False}
+
+
+def render_haproxy_cfg(settings: Settings, topology: ClusterTopology) -> str:
+    return render_template(
+        "haproxy/haproxy.cfg.j2",
+        stack=settings.stack,
+        database=settings.database,
+        ports=HAPROXY_PORTS,
+        check=health_check_scheme(settings),
+        servers=[{"name": s.name, "address": s.hostname, "bolt_port": topology.ports.bolt}
+                 for s in topology.servers],
+        writers=[s.name for s in topology.primaries] if settings.clustered else [topology.servers[0].name],
+    )
+
+
+def _monitoring_artifacts(settings: Settings, topology: ClusterTopology) -> dict[str, str]:
+    targets = [ScrapeTarget(s.name, s.role, s.hostname, topology.ports.metrics, topology.ports.node_exporter)
+               for s in topology.servers]
+    haproxy = f"{topology.haproxy.hostname}:{HAPROXY_PORTS['stats']}" if topology.haproxy else None
+    return render_monitoring(
+        stack=settings.stack, version_line=settings.version_line, targets=targets, thresholds=AlertThresholds(),
+        haproxy_target=haproxy, prometheus_url=f"http://localhost:{MONITORING_PORTS['prometheus']}")
+
+
+def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str, str]:
+    values = {
+        "stack": settings.stack,
+        "database": settings.database,
+        "version_line": settings.version_line,
+        "enterprise": settings.edition == "enterprise",
+        "backup_from": f"{topology.backup_server.hostname}:{topology.ports.backup}",
+        "staging_dir": "/var/backups/neo4j",
+        "local_retention_days": settings.backup_local_retention_days,
+        "schedule": settings.backup_schedule,
+        "region": settings.region,
+    }
+    return {
+        "backup/neo4j-backup.sh": render_template("backup/neo4j-backup.sh.j2", **values),
+        "backup/neo4j-backup.service": render_template("backup/neo4j-backup.service.j2", **values),
+        "backup/neo4j-backup.timer": render_template("backup/neo4j-backup.timer.j2", **values),
+    }
+
+
+def _user_data(role: str, files: dict[str, str], **values: Any) -> str:
+    # cloud-init write_files: the same text the Docker stack uploads, under the paths below.
+    return render_template(f"cloud-init/{role}.yaml.j2", files=files, **values)
+
+
+# Where each rendered server file lives on an EC2 instance (cloud-init write_files).
+SERVER_FILE_PLACES = {
+    "neo4j.conf": "/etc/neo4j-cluster/neo4j.conf",
+    "setup-neo4j.sh": "/usr/local/lib/neo4j-cluster/setup-neo4j.sh",
+    "backup/neo4j-backup.sh": "/usr/local/lib/neo4j-cluster/neo4j-backup.sh",
+    "backup/neo4j-backup.service": "/etc/systemd/system/neo4j-backup.service",
+    "backup/neo4j-backup.timer": "/etc/systemd/system/neo4j-backup.timer",
+}
+JAVA_PACKAGE = {"4.4": "openjdk-11-jre-headless", "5": "openjdk-17-jre-headless", "2025": "openjdk-21-jre-headless"}
+
+
+def render_setup_script(settings: Settings, server: Server, *, tls_secret: str, admin_password_secret: str,
+                        backup: bool) -> str:
+    return render_template(
+        "neo4j/setup-neo4j.sh.j2",
+        server=asdict(server), stack=settings.stack, version=settings.version, edition=settings.edition,
+        package="neo4j-enterprise" if settings.edition == "enterprise" else "neo4j",
+        java_package=JAVA_PACKAGE[settings.version_line], apt_component=NEO4J_APT_COMPONENT[settings.version_line],
+        region=settings.region, tls_secret=tls_secret, admin_password_secret=admin_password_secret,
+        ssl_scopes=[p.scope for p in ssl_policies(settings)], backup=backup,
+        set_password_command="set-initial-password" if settings.version_line == "4.4"
+        else "dbms set-initial-password")
+
+
+def render_artifacts(settings: Settings, topology: ClusterTopology) -> Artifacts:
+    names = secret_names(settings, topology)
+    artifacts: Artifacts = {}
+    backup_files = render_backup_job(settings, topology)
+    for server in topology.servers:
+        is_backup = server == topology.backup_server
+        files = {
+            "neo4j.conf": render_neo4j_conf(settings, topology, server),
+            "setup-neo4j.sh": render_setup_script(
+                settings, server, tls_secret=names.tls[server.name] if settings.tls != "disabled" else "",
+                admin_password_secret=names.admin_password, backup=is_backup),
+            **(backup_files if is_backup else {}),
+        }
+        files["cloud-init.yaml"] = _user_data(
+            "neo4j", {SERVER_FILE_PLACES[path]: text for path, text in files.items()}, server=asdict(server))
+        artifacts[server.name] = files
+    if topology.haproxy:
+        cfg = render_haproxy_cfg(settings, topology)
+        artifacts["haproxy"] = {
+            "haproxy.cfg": cfg,
+            "cloud-init.yaml": _user_data("haproxy", {"/etc/haproxy/haproxy.cfg": cfg}, region=settings.region,
+                                          ca_secret=names.ca if settings.tls == "required" else ""),
+        }
+    if topology.monitoring:
+        files = _monitoring_artifacts(settings, topology)
+        placed = {f"/etc/{path}" if not path.startswith("grafana/dashboards") else f"/var/lib/{path}": text
+                  for path, text in files.items()}
+        files["cloud-init.yaml"] = _user_data("monitoring", placed, region=settings.region,
+                                              grafana_password_secret=names.grafana_admin_password)
+        artifacts["monitoring"] = files
+    return artifacts
+
+
+def flatten(artifacts: Artifacts) -> dict[str, str]:
+    """{"core-1/neo4j.conf": text, …}: the layout of build/<stack>/."""
+    return {f"{target}/{path}": text for target, files in artifacts.items() for path, text in files.items()}

@@ -1,0 +1,31 @@
+"""Names of the secrets a stack keeps in AWS Secrets Manager.
+
+Fixed, derivable names let the rendered user data fetch its secrets at boot without holding
+them, or even their ARNs: the adapter creates secrets under exactly these names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.settings import Settings
+from components.topology import ClusterTopology
+
+
+@dataclass(frozen=True)
+class SecretNames:
+    admin_password: str
+    grafana_admin_password: str
+    user_passwords: str
+    ca: str  # the cluster CA certificate (public, kept beside the keys for one lookup path)
+    tls: dict[str, str]  # server name → secret holding {"key", "cert", "ca"} PEMs
+
+
+def secret_names(settings: Settings, topology: ClusterTopology) -> SecretNames:
+    prefix = f"neo4j-cluster/{settings.stack}"
+    return SecretNames(
+        admin_password=f"{prefix}/admin-password",
+        grafana_admin_password=f"{prefix}/grafana-admin-password",
+        user_passwords=f"{prefix}/user-passwords",
+        ca=f"{prefix}/tls/ca",
+        tls={s.name: f"{prefix}/tls/{s.name}" for s in topology.servers},
+    )

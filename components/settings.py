@@ -1,0 +1,534 @@
+"""Stack config (namespace `neo4j:`) → validated, frozen `Settings`.
+
+Every key is declared once in `KEYS` with its default, what it accepts and what it changes;
+the README's config table is generated from the same list (a test keeps them equal).
+Validation collects every problem and raises one `ConfigError` listing them all.
+"""
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from components.instance_types import INSTANCE_TYPES
+from components.units import parse_size
+
+NAMESPACE = "neo4j"
+
+PLATFORMS = ("aws", "docker")
+EDITIONS = ("enterprise", "community")
+TLS_LEVELS = ("disabled", "optional", "required")
+CORE_COUNTS = "1 (single server), or an odd number from 3 to 11"
+BUILTIN_ROLES = ("PUBLIC", "reader", "editor", "publisher", "architect", "admin")
+S3_STORAGE_CLASSES = ("STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_VERSION = re.compile(r"^(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)$")
+_DURATION = re.compile(r"^\d+(ms|s|m|h)$")
+_RETENTION = re.compile(r"^(\d+ (files|hours|days|size|txs|entries)( \d+[kKmMgG]?)?|true|false|keep_all|keep_none)$")
+
+
+class ConfigError(Exception):
+    """Bad stack config: `problems` holds one line per problem, each naming the key."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    name: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    name: str
+    privileges: tuple[str, ...]  # e.g. "MATCH {*} ON GRAPH neo4j"; scripts/security adds GRANT … TO <role>
+
+
+@dataclass(frozen=True)
+class Settings:
+    stack: str
+    platform: str
+    version: str
+    version_line: str  # "4.4" | "5" | "2025": picks the neo4j.conf dialect
+    edition: str
+    accept_license: bool
+    core_count: int
+    replica_count: int
+    core_instance_type: str
+    replica_instance_type: str
+    haproxy_instance_type: str
+    monitoring_instance_type: str
+    container_memory: int  # bytes, per Neo4j container on the docker platform
+    data_volume_size_gb: int
+    region: str
+    availability_zones: tuple[str, ...]
+    vpc_cidr: str
+    client_cidrs: tuple[str, ...]
+    admin_cidrs: tuple[str, ...]
+    tls: str
+    database: str
+    users: tuple[UserSpec, ...]
+    roles: tuple[RoleSpec, ...]
+    backup_schedule: str
+    backup_retention_days: int
+    backup_transition_days: int
+    backup_transition_storage_class: str
+    backup_local_retention_days: int
+    monitoring: bool
+    haproxy: bool
+    heap_size: int | None  # bytes; None = sized from the machine's memory
+    page_cache_size: int | None
+    tx_log_retention: str
+    tx_log_rotation_size: str
+    slow_query_threshold: str
+    gc_max_pause_millis: int
+    auth_enabled: bool
+    # Names of secret keys that the stack sets. The values never enter Settings: the adapters
+    # read them from Pulumi config as secrets.
+    secrets_set: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def clustered(self) -> bool:
+        return self.core_count > 1 or self.replica_count > 0
+
+    @property
+    def server_count(self) -> int:
+        return self.core_count + self.replica_count
+
+
+# --- value parsers: each returns the parsed value or raises ValueError("what is allowed") ----------
+
+
+def _decode(value: Any) -> Any:
+    # Pulumi hands structured config to the program as JSON text; YAML files give it parsed.
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError("valid JSON (a list or an object)") from None
+    return value
+
+
+def _one_of(*allowed: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if str(value) not in allowed:
+            raise ValueError("one of " + ", ".join(allowed))
+        return str(value)
+    return parse
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "false"):
+        return str(value).lower() == "true"
+    raise ValueError("true or false")
+
+
+def _integer(low: int, high: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        try:
+            number = int(str(value))
+        except ValueError:
+            raise ValueError(f"a whole number from {low} to {high}") from None
+        if not low <= number <= high:
+            raise ValueError(f"a whole number from {low} to {high}")
+        return number
+    return parse
+
+
+def _text(pattern: re.Pattern[str], allowed: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if not isinstance(value, (str, int)) or not pattern.match(str(value)):
+            raise ValueError(allowed)
+        return str(value)
+    return parse
+
+
+def _size(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return parse_size(str(value))
+    except ValueError:
+        raise ValueError("a size such as 512m, 8g or 16GiB") from None
+
+
+def _instance_type(value: Any) -> str:
+    if str(value) not in INSTANCE_TYPES:
+        close = difflib.get_close_matches(str(value), INSTANCE_TYPES, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise ValueError(f"an EC2 instance type this project knows the memory of{hint}; "
+                         f"see components/instance_types.py")
+    return str(value)
+
+
+def _cidr(value: Any) -> str:
+    try:
+        return str(ipaddress.ip_network(str(value), strict=True))
+    except ValueError:
+        raise ValueError("an IPv4 CIDR with its host bits zero, such as 10.42.0.0/16") from None
+
+
+def _cidr_list(value: Any) -> tuple[str, ...]:
+    value = _decode(value)
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list):
+        raise ValueError("a list of CIDRs such as [\"203.0.113.0/24\"]")
+    bad = []
+    for item in value:
+        try:
+            ipaddress.ip_network(str(item), strict=True)
+        except ValueError:
+            bad.append(str(item))
+    if bad:
+        raise ValueError(f"CIDRs with their host bits zero, such as 203.0.113.0/24 ({', '.join(bad)} is not)")
+    return tuple(str(ipaddress.ip_network(str(item))) for item in value)
+
+
+def _zones(value: Any) -> tuple[str, ...]:
+    value = _decode(value)
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not value or not all(
+            isinstance(z, str) and re.match(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$", z) for z in value):
+        raise ValueError("a non-empty list of zone names such as [\"eu-west-1a\", \"eu-west-1b\"]")
+    if len(set(value)) != len(value):
+        raise ValueError("zone names without repeats")
+    return tuple(value)
+
+
+def _users(value: Any) -> tuple[UserSpec, ...]:
+    value = _decode(value)
+    allowed = 'a list of {"name": "analyst", "roles": ["reader"]}'
+    if not isinstance(value, list):
+        raise ValueError(allowed)
+    users = []
+    for item in value:
+        if not (isinstance(item, dict) and _NAME.match(str(item.get("name", "")))
+                and isinstance(item.get("roles", []), list)):
+            raise ValueError(allowed + " (names: letters, digits, _)")
+        users.append(UserSpec(item["name"], tuple(str(r) for r in item.get("roles", []))))
+    return tuple(users)
+
+
+def _roles(value: Any) -> tuple[RoleSpec, ...]:
+    value = _decode(value)
+    allowed = 'a list of {"name": "data_scientist", "privileges": ["MATCH {*} ON GRAPH neo4j"]}'
+    if not isinstance(value, list):
+        raise ValueError(allowed)
+    roles = []
+    for item in value:
+        if not (isinstance(item, dict) and _NAME.match(str(item.get("name", "")))
+                and isinstance(item.get("privileges", []), list)):
+            raise ValueError(allowed + " (names: letters, digits, _)")
+        roles.append(RoleSpec(item["name"], tuple(str(p) for p in item.get("privileges", []))))
+    return tuple(roles)
+
+
+def _on_calendar(value: Any) -> str:
+    # systemd OnCalendar; a full check needs systemd-analyze, so refuse only what cannot be one.
+    if not isinstance(value, str) or not value.strip() or "\n" in value or '"' in value:
+        raise ValueError("a systemd OnCalendar expression such as \"*-*-* 02:00:00\"")
+    return value.strip()
+
+
+# --- the keys ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str  # config key without the namespace, camelCase as in Pulumi.<stack>.yaml
+    attr: str  # Settings field it fills
+    default: Any
+    parse: Callable[[Any], Any]
+    allowed: str  # shown in the README table
+    doc: str
+    secret: bool = False
+
+
+KEYS: tuple[Key, ...] = (
+    Key("platform", "platform", "aws", _one_of(*PLATFORMS), "aws, docker",
+        "Where the cluster runs: EC2 in a VPC, or containers on the local Docker engine."),
+    Key("version", "version", "5.26.30", _text(_VERSION, "x.y.z"), "4.4.z, 5.26.z, 2025.mm.z and later",
+        "Neo4j release; its line picks the neo4j.conf dialect."),
+    Key("edition", "edition", "enterprise", _one_of(*EDITIONS), "enterprise, community",
+        "Neo4j edition. Clustering, metrics and online backup need enterprise."),
+    Key("acceptLicense", "accept_license", False, _boolean, "true, false",
+        "You accept the Neo4j Enterprise licence (or hold a commercial one). Required for enterprise."),
+    Key("coreCount", "core_count", 3, _integer(1, 11), CORE_COUNTS,
+        "Primary (core) servers; they vote, so an odd count. Tolerates (n-1)/2 failures."),
+    Key("replicaCount", "replica_count", 0, _integer(0, 50), "0 to 50",
+        "Secondary servers (read replicas) that scale reads."),
+    Key("coreInstanceType", "core_instance_type", "r6i.xlarge", _instance_type, "a type in instance_types.py",
+        "EC2 type of the primaries; its memory sizes heap and page cache."),
+    Key("replicaInstanceType", "replica_instance_type", "r6i.xlarge", _instance_type, "a type in instance_types.py",
+        "EC2 type of the secondaries."),
+    Key("haproxyInstanceType", "haproxy_instance_type", "t3.small", _instance_type, "a type in instance_types.py",
+        "EC2 type of the HAProxy node."),
+    Key("monitoringInstanceType", "monitoring_instance_type", "t3.medium", _instance_type,
+        "a type in instance_types.py", "EC2 type of the Prometheus + Grafana node."),
+    Key("containerMemory", "container_memory", "2g", _size, "a size, 1g or more",
+        "Memory limit of each Neo4j container (docker platform); sizes heap and page cache there."),
+    Key("dataVolumeSizeGb", "data_volume_size_gb", 100, _integer(10, 16384), "10 to 16384",
+        "Encrypted gp3 data volume per server, in GB."),
+    Key("region", "region", "us-east-1", _text(re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$"), "an AWS region such as eu-west-1"),
+        "an AWS region", "AWS region."),
+    Key("availabilityZones", "availability_zones", None, _zones, "zone names of the region",
+        "Zones the servers are spread over, round-robin. Default: <region>a, <region>b, <region>c."),
+    Key("vpcCidr", "vpc_cidr", "10.42.0.0/16", _cidr, "an IPv4 CIDR, /16 to /24",
+        "Address range of the VPC."),
+    Key("clientCidrs", "client_cidrs", [], _cidr_list, "a list of CIDRs",
+        "Who may reach Bolt (through HAProxy and directly). Empty: only inside the VPC."),
+    Key("adminCidrs", "admin_cidrs", [], _cidr_list, "a list of CIDRs",
+        "Who may reach Grafana, Prometheus and the HAProxy stats page."),
+    Key("tls", "tls", "optional", _one_of(*TLS_LEVELS), "disabled, optional, required",
+        "Bolt/HTTPS TLS: off, offered, or required (required also encrypts cluster traffic)."),
+    Key("database", "database", "neo4j", _text(_NAME, "a database name: letters, digits, _"), "a database name",
+        "Default database: health checks, backups and checks use it."),
+    Key("users", "users", [], _users, 'list of {name, roles}',
+        "Users to create; passwords come from the secret neo4j:userPasswords (an object name → password)."),
+    Key("roles", "roles", [], _roles, 'list of {name, privileges}',
+        "Custom roles and their privileges (GRANT <privilege> TO <role>)."),
+    Key("backupSchedule", "backup_schedule", "*-*-* 02:00:00 UTC", _on_calendar, "systemd OnCalendar",
+        "When the backup timer runs."),
+    Key("backupRetentionDays", "backup_retention_days", 30, _integer(1, 3650), "1 to 3650",
+        "Days a backup is kept in S3 before the lifecycle rule expires it."),
+    Key("backupTransitionDays", "backup_transition_days", 7, _integer(0, 3650), "0 to 3650, below the retention",
+        "Days before a backup moves to the colder storage class (0: never)."),
+    Key("backupTransitionStorageClass", "backup_transition_storage_class", "GLACIER_IR",
+        _one_of(*S3_STORAGE_CLASSES), ", ".join(S3_STORAGE_CLASSES), "Colder S3 storage class for older backups."),
+    Key("backupLocalRetentionDays", "backup_local_retention_days", 3, _integer(1, 365), "1 to 365",
+        "Days backups stay in the backup server's staging directory (the newest is always kept)."),
+    Key("monitoring", "monitoring", True, _boolean, "true, false", "Deploy the Prometheus + Grafana node."),
+    Key("haproxy", "haproxy", True, _boolean, "true, false", "Deploy the HAProxy node in front of the cluster."),
+    Key("heapSize", "heap_size", None, _size, "a size such as 8g", "Heap override (initial = max)."),
+    Key("pageCacheSize", "page_cache_size", None, _size, "a size such as 16g", "Page cache override."),
+    Key("txLogRetention", "tx_log_retention", "2 days", _text(_RETENTION, "a retention policy such as \"2 days\""),
+        "\"<n> days|hours|files|size|txs\"", "How long transaction logs are kept."),
+    Key("txLogRotationSize", "tx_log_rotation_size", "256M", _text(re.compile(r"^\d+[kKmMgG]$"), "a size such as 256M"),
+        "a size such as 256M", "Transaction log file size at which it rotates."),
+    Key("slowQueryThreshold", "slow_query_threshold", "1s", _text(_DURATION, "a duration such as 1s or 500ms"),
+        "a duration such as 1s", "Queries slower than this are written to query.log."),
+    Key("gcMaxPauseMillis", "gc_max_pause_millis", 200, _integer(10, 10000), "10 to 10000",
+        "G1 pause-time goal (-XX:MaxGCPauseMillis)."),
+    Key("authEnabled", "auth_enabled", True, _boolean, "true, false", "Require authentication."),
+    Key("adminPassword", "", None, str, "secret", "Password of the neo4j admin user.", secret=True),
+    Key("grafanaAdminPassword", "", None, str, "secret", "Password of Grafana's admin user.", secret=True),
+    Key("userPasswords", "", None, str, "secret object", "Passwords of neo4j:users, by user name.", secret=True),
+)
+KEYS_BY_NAME = {key.name: key for key in KEYS}
+
+
+def version_line(version: str) -> str:
+    """The neo4j.conf dialect of a release: "4.4", "5" (5.26 LTS) or "2025" (calendar releases)."""
+    match = _VERSION.match(version)
+    if not match:
+        raise ValueError("x.y.z")
+    major, minor = int(match["major"]), int(match["minor"])
+    if major == 4 and minor == 4:
+        return "4.4"
+    if major == 5 and minor == 26:
+        return "5"
+    if major >= 2025 and 1 <= minor <= 12:
+        return "2025"
+    raise ValueError("4.4.z, 5.26.z (the 5.x LTS) or a calendar release 2025.mm.z or later")
+
+
+def _is_secret_value(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
+def load_settings(stack: str, config: Mapping[str, Any], *, decrypted: bool = False) -> Settings:
+    """Validate a stack's config (keys "neo4j:coreCount" or bare "coreCount") into Settings.
+
+    Keys of other namespaces (aws:region, pulumi:…) are ignored, except aws:region as the
+    region's fallback. `decrypted`: the config came from the Pulumi engine, which hands secrets
+    over in clear; from a stack file a secret must be an encrypted `secure:` value.
+    Raises ConfigError listing every problem.
+    """
+    problems: list[str] = []
+    raw: dict[str, Any] = {}
+    for full_key, value in config.items():
+        namespace, _, name = full_key.rpartition(":")
+        if namespace not in ("", NAMESPACE):
+            if difflib.get_close_matches(namespace, [NAMESPACE], cutoff=0.7):
+                problems.append(f"{full_key}: unknown namespace {namespace!r}; did you mean {NAMESPACE}:{name}?")
+            continue
+        if name not in KEYS_BY_NAME:
+            close = difflib.get_close_matches(name, KEYS_BY_NAME, n=1, cutoff=0.6)
+            hint = f"; did you mean {NAMESPACE}:{close[0]}?" if close else f"; known keys are listed in README.md"
+            problems.append(f"{NAMESPACE}:{name}: unknown key{hint}")
+            continue
+        raw[name] = value
+    if "region" not in raw and "aws:region" in config:
+        raw["region"] = config["aws:region"]
+
+    values: dict[str, Any] = {}
+    secrets_set = set()
+    for key in KEYS:
+        if key.secret:
+            if raw.get(key.name) not in (None, ""):
+                secrets_set.add(key.name)
+            continue
+        value = raw.get(key.name, key.default)
+        if key.name in raw and _is_secret_value(value):
+            problems.append(f"{NAMESPACE}:{key.name}: is stored as a secret but is not secret; "
+                            f"set it with `pulumi config set {NAMESPACE}:{key.name} <value>`")
+            continue
+        if value is None:
+            values[key.attr] = None
+            continue
+        try:
+            values[key.attr] = key.parse(value)
+        except ValueError as allowed:
+            problems.append(f"{NAMESPACE}:{key.name}: got {_show(value)}; allowed: {allowed}")
+    if not decrypted:
+        for name in sorted(secrets_set):
+            if not _is_secret_value(raw[name]):
+                problems.append(f"{NAMESPACE}:{name}: stored in plain text; "
+                                f"allowed: a secret, set with `pulumi config set --secret {NAMESPACE}:{name} …`")
+    if "version" in values:
+        try:
+            values["version_line"] = version_line(values["version"])
+        except ValueError as allowed:
+            problems.append(f"{NAMESPACE}:version: got {_show(values['version'])}; allowed: {allowed}")
+    if "availability_zones" in values and values["availability_zones"] is None and "region" in values:
+        values["availability_zones"] = tuple(f"{values['region']}{z}" for z in "abc")
+
+    problems.extend(_cross_checks(values))
+    if problems:
+        raise ConfigError(problems)
+    return Settings(stack=stack, secrets_set=frozenset(secrets_set), **values)
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, str) else repr(value)
+
+
+_CHECKS: list[tuple[tuple[str, ...], Callable[[dict[str, Any]], list[str]]]] = []
+
+
+def _check(*needs: str):
+    """Register a check over several keys; it runs only when all of them parsed."""
+    def register(function: Callable[[dict[str, Any]], list[str]]):
+        _CHECKS.append((needs, function))
+        return function
+    return register
+
+
+def _cross_checks(values: dict[str, Any]) -> list[str]:
+    problems: list[str] = []
+    for needs, check in _CHECKS:
+        if all(name in values for name in needs):
+            problems.extend(check(values))
+    return problems
+
+
+@_check("core_count")
+def _odd_cores(v: dict[str, Any]) -> list[str]:
+    cores = v["core_count"]
+    if cores != 1 and cores % 2 == 0:
+        return [f"{NAMESPACE}:coreCount: got {cores}; allowed: {CORE_COUNTS} "
+                f"(an even count adds no fault tolerance and can split the vote)"]
+    return []
+
+
+@_check("edition", "core_count", "replica_count")
+def _community_is_single(v: dict[str, Any]) -> list[str]:
+    cores, replicas = v["core_count"], v["replica_count"]
+    if v["edition"] == "community" and (cores > 1 or replicas > 0):
+        return [f"{NAMESPACE}:edition: got 'community' with coreCount={cores}, replicaCount={replicas}; "
+                f"allowed: enterprise for a cluster, or community with coreCount=1 and replicaCount=0"]
+    return []
+
+
+@_check("edition", "accept_license")
+def _license(v: dict[str, Any]) -> list[str]:
+    if v["edition"] == "enterprise" and not v["accept_license"]:
+        return [f"{NAMESPACE}:acceptLicense: got false with edition 'enterprise'; allowed: true "
+                f"(you accept the Neo4j licence), or set {NAMESPACE}:edition to community"]
+    return []
+
+
+@_check("vpc_cidr")
+def _vpc_size(v: dict[str, Any]) -> list[str]:
+    prefix = int(v["vpc_cidr"].split("/")[1])
+    if not 16 <= prefix <= 24:
+        return [f"{NAMESPACE}:vpcCidr: got '{v['vpc_cidr']}'; allowed: a prefix from /16 to /24"]
+    return []
+
+
+@_check("backup_transition_days", "backup_retention_days")
+def _transition_before_expiry(v: dict[str, Any]) -> list[str]:
+    if v["backup_transition_days"] and v["backup_transition_days"] >= v["backup_retention_days"]:
+        return [f"{NAMESPACE}:backupTransitionDays: got {v['backup_transition_days']}; allowed: fewer days than "
+                f"{NAMESPACE}:backupRetentionDays ({v['backup_retention_days']}), or 0"]
+    return []
+
+
+@_check("platform", "region", "availability_zones")
+def _zones_in_region(v: dict[str, Any]) -> list[str]:
+    region = v["region"]
+    strays = [z for z in v["availability_zones"] if not z.startswith(region)]
+    if v["platform"] == "aws" and strays:
+        return [f"{NAMESPACE}:availabilityZones: got {', '.join(strays)}; allowed: zones of {NAMESPACE}:region "
+                f"({region}a, {region}b, …)"]
+    return []
+
+
+@_check("platform", "core_instance_type", "replica_instance_type", "replica_count", "container_memory",
+        "heap_size", "page_cache_size")
+def _memory_fits(v: dict[str, Any]) -> list[str]:
+    from components.sizing import machine_memory, plan_memory  # sizing reads settings' types
+
+    problems = []
+    if v["platform"] == "docker" and v["container_memory"] < 1024 ** 3:
+        return [f"{NAMESPACE}:containerMemory: got {_gib(v['container_memory'])}; allowed: 1g or more"]
+    roles = [("core", v["core_instance_type"])]
+    if v["replica_count"]:
+        roles.append(("replica", v["replica_instance_type"]))
+    for role, instance_type in roles:
+        ram = machine_memory(v["platform"], instance_type, v["container_memory"])
+        plan = plan_memory(ram, heap_override=v["heap_size"], page_cache_override=v["page_cache_size"])
+        where = f"{role} instance type {instance_type}" if v["platform"] == "aws" else "containers"
+        if plan.heap + plan.page_cache > ram or plan.page_cache <= 0:
+            problems.append(
+                f"{NAMESPACE}:heapSize/{NAMESPACE}:pageCacheSize: heap {_gib(plan.heap)} + page cache "
+                f"{_gib(plan.page_cache)} do not fit the {_gib(ram)} of the {where}; allowed: a heap and a "
+                f"page cache that together stay below {_gib(ram - plan.os_reserve)} (the OS keeps "
+                f"{_gib(plan.os_reserve)})")
+    return problems
+
+
+@_check("roles", "users", "edition")
+def _users_and_roles(v: dict[str, Any]) -> list[str]:
+    problems = []
+    defined = {role.name for role in v["roles"]}
+    clash = defined & set(BUILTIN_ROLES)
+    if clash:
+        problems.append(f"{NAMESPACE}:roles: got built-in role name(s) {', '.join(sorted(clash))}; "
+                        f"allowed: new names (built-ins: {', '.join(BUILTIN_ROLES)})")
+    for user in v["users"]:
+        unknown = [r for r in user.roles if r not in defined and r not in BUILTIN_ROLES]
+        if unknown:
+            problems.append(f"{NAMESPACE}:users: user {user.name!r} has unknown role(s) {', '.join(unknown)}; "
+                            f"allowed: {', '.join(BUILTIN_ROLES)} or a role in {NAMESPACE}:roles")
+    names = [u.name for u in v["users"]]
+    if len(set(names)) != len(names):
+        problems.append(f"{NAMESPACE}:users: got a user name twice; allowed: unique names")
+    if v["edition"] == "community" and (v["roles"] or any(u.roles for u in v["users"])):
+        problems.append(f"{NAMESPACE}:roles: roles need edition enterprise (role-based access control); "
+                        f"allowed with community: users without roles")
+    return problems
+
+
+def _gib(size: int) -> str:
+    return f"{size / 1024 ** 3:.1f}GiB"

@@ -1,0 +1,106 @@
+"""Which servers a cluster has, where they sit, how they find each other: `plan_topology`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.settings import Settings
+
+PRIMARY = "primary"
+SECONDARY = "secondary"
+
+
+@dataclass(frozen=True)
+class Ports:
+    bolt: int = 7687
+    http: int = 7474
+    https: int = 7473
+    discovery: int = 5000  # 4.4 and 5.x discovery v1 only
+    cluster: int = 6000  # transactions/catch-up; discovery v2 in 5.x and 2025
+    raft: int = 7000
+    routing: int = 7688
+    backup: int = 6362
+    metrics: int = 2004
+    node_exporter: int = 9100
+
+
+PORTS = Ports()
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str  # "core-1", "replica-2"
+    role: str  # PRIMARY | SECONDARY
+    ordinal: int  # 1-based within its role
+    zone: str
+    zone_index: int  # slot in settings.availability_zones
+    hostname: str  # stable DNS name: advertised address and discovery endpoint
+
+
+@dataclass(frozen=True)
+class Node:
+    """A support machine: HAProxy or monitoring."""
+    name: str
+    zone: str
+    hostname: str
+
+
+@dataclass(frozen=True)
+class ClusterTopology:
+    domain: str
+    servers: tuple[Server, ...]
+    haproxy: Node | None
+    monitoring: Node | None
+    backup_server: Server  # takes the scheduled backups: a secondary when there is one
+    discovery_endpoints: tuple[str, ...]  # host:port of every primary, in the line's discovery port
+    ports: Ports = PORTS
+
+    @property
+    def primaries(self) -> tuple[Server, ...]:
+        return tuple(s for s in self.servers if s.role == PRIMARY)
+
+    @property
+    def secondaries(self) -> tuple[Server, ...]:
+        return tuple(s for s in self.servers if s.role == SECONDARY)
+
+    @property
+    def fault_tolerance(self) -> int:
+        """Primaries that may fail while the cluster still accepts writes."""
+        return (len(self.primaries) - 1) // 2
+
+    def server(self, name: str) -> Server:
+        return next(s for s in self.servers if s.name == name)
+
+
+def cluster_domain(settings: Settings) -> str:
+    # Private DNS zone (Route 53 on AWS, network aliases on Docker): names survive replacement.
+    return f"{settings.stack}.neo4j.internal"
+
+
+def plan_topology(settings: Settings) -> ClusterTopology:
+    domain = cluster_domain(settings)
+    zones = settings.availability_zones
+
+    def place(index: int) -> tuple[str, int]:
+        return zones[index % len(zones)], index % len(zones)
+
+    servers = []
+    for index in range(settings.core_count):
+        zone, slot = place(index)
+        servers.append(Server(f"core-{index + 1}", PRIMARY, index + 1, zone, slot, f"core-{index + 1}.{domain}"))
+    for index in range(settings.replica_count):
+        # Replicas continue the round-robin where the cores stopped, so zones stay balanced.
+        zone, slot = place(settings.core_count + index)
+        servers.append(Server(f"replica-{index + 1}", SECONDARY, index + 1, zone, slot,
+                              f"replica-{index + 1}.{domain}"))
+
+    discovery_port = PORTS.discovery if settings.version_line == "4.4" else PORTS.cluster
+    primaries = [s for s in servers if s.role == PRIMARY]
+    secondaries = [s for s in servers if s.role == SECONDARY]
+    return ClusterTopology(
+        domain=domain,
+        servers=tuple(servers),
+        haproxy=Node("haproxy", zones[0], f"haproxy.{domain}") if settings.haproxy else None,
+        monitoring=Node("monitoring", zones[-1], f"monitoring.{domain}") if settings.monitoring else None,
+        backup_server=(secondaries or primaries)[-1],
+        discovery_endpoints=tuple(f"{s.hostname}:{discovery_port}" for s in primaries),
+    )

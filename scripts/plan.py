@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Offline plan of a stack: what `pulumi up` would build, without cloud, Pulumi CLI or Docker.
+
+Runs __main__.py under recording Pulumi mocks, writes build/<stack>/plan.json and every rendered
+file under build/<stack>/, and prints a summary. Reviewers diff the build directory in pull requests.
+
+Example:
+  python scripts/plan.py --stack prod
+  python scripts/plan.py --stack dev --json | jq '.resources | length'
+
+Exit status: 0 planned, 2 the stack config is invalid (one line per problem) or missing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+
+from components.render import flatten, memory_plan  # noqa: E402
+from components.settings import KEYS, NAMESPACE, ConfigError, Settings, load_settings  # noqa: E402
+from components.topology import ClusterTopology, plan_topology  # noqa: E402
+from components.units import neo4j_size  # noqa: E402
+
+PROJECT = "neo4j-cluster"
+# Stands in for every secret under the plan's mocks only: stack files hold secrets encrypted (or not
+# at all) and no Pulumi CLI is here to decrypt them. Tests assert it never reaches user data.
+PLACEHOLDER_SECRET = "PLAN-PLACEHOLDER-SECRET-not-a-real-value"
+SECRET_KEYS = [f"{NAMESPACE}:{key.name}" for key in KEYS if key.secret]
+
+
+def read_stack_file(path: Path) -> dict:
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError([f"{path.name}: not valid YAML ({error.problem} at line {error.problem_mark.line + 1})"]) \
+            from None
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise ConfigError([f"{path.name}: 'config' must be a mapping of keys to values"])
+    return config
+
+
+def engine_view(config: dict) -> tuple[dict[str, str], list[str]]:
+    """The config as the Pulumi engine hands it to the program: text values, secrets decrypted."""
+    values: dict[str, str] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            continue  # encrypted: replaced by the placeholder below
+        values[key] = value if isinstance(value, str) else json.dumps(value)
+    for key in SECRET_KEYS:
+        values[key] = json.dumps({}) if key.endswith("userPasswords") else PLACEHOLDER_SECRET
+    return values, SECRET_KEYS
+
+
+def plan(stack: str, stack_file: Path, out_dir: Path) -> dict:
+    config = read_stack_file(stack_file)
+    settings = load_settings(stack, config)  # raises ConfigError before any Pulumi code runs
+    from components.recording import run_program  # pulumi is imported only when there is a plan to make
+
+    engine_config, secret_keys = engine_view(config)
+    run = run_program(ROOT / "__main__.py", project=PROJECT, stack=stack, config=engine_config,
+                      secret_keys=secret_keys)
+    files = flatten(run.namespace["artifacts"])
+    if out_dir.exists():
+        shutil.rmtree(out_dir)  # a plan is the whole picture: no stale files from an older one
+    for relative, text in files.items():
+        target = out_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        if relative.endswith(".sh"):
+            target.chmod(0o755)
+    document = {
+        "stack": stack,
+        "project": PROJECT,
+        "resources": [{"type": r.type, "name": r.name, "parent": r.parent, "inputs": r.inputs}
+                      for r in run.resources],
+        "outputs": run.outputs,
+        "artifacts": sorted(files),
+    }
+    (out_dir / "plan.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    document["_summary"] = summary(settings, plan_topology(settings), document, out_dir)
+    return document
+
+
+def summary(settings: Settings, topology: ClusterTopology, document: dict, out_dir: Path) -> str:
+    lines = [
+        f"Stack {settings.stack}: Neo4j {settings.version} {settings.edition} on {settings.platform}"
+        + (f" ({settings.region})" if settings.platform == "aws" else ""),
+        f"Servers: {len(topology.primaries)} primaries + {len(topology.secondaries)} secondaries; "
+        f"fault tolerance {topology.fault_tolerance} (writes continue with {topology.fault_tolerance} "
+        f"primar{'y' if topology.fault_tolerance == 1 else 'ies'} down)",
+        "",
+        f"  {'server':<12}{'role':<11}{'zone':<13}{'address'}",
+    ]
+    for server in topology.servers:
+        lines.append(f"  {server.name:<12}{server.role:<11}{server.zone:<13}{server.hostname}")
+    lines += ["", "Memory plan per role:"]
+    seen = set()
+    for server in topology.servers:
+        if server.role in seen:
+            continue
+        seen.add(server.role)
+        memory = memory_plan(settings, server)
+        machine = (settings.core_instance_type if server.role == "primary" else settings.replica_instance_type) \
+            if settings.platform == "aws" else "container"
+        lines.append(f"  {server.role:<11}{machine} {neo4j_size(memory.ram)}: heap {neo4j_size(memory.heap)}, "
+                     f"page cache {neo4j_size(memory.page_cache)}, OS {neo4j_size(memory.os_reserve)} "
+                     f"({memory.source})")
+    lines += ["", "Resources per component:"]
+    by_parent = Counter(r["parent"] or "(stack)" for r in document["resources"])
+    if not by_parent:
+        lines.append(f"  none yet: the {settings.platform} adapter is not built")
+    for parent, count in sorted(by_parent.items()):
+        lines.append(f"  {parent:<60}{count:>4}")
+    kinds = Counter(path.split("/")[-1] for path in document["artifacts"])
+    lines += ["", f"Artifacts ({len(document['artifacts'])} files) in {out_dir}/:"]
+    lines += [f"  {name:<28}x{count}" for name, count in sorted(kinds.items())]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="plan", description=__doc__.split("\n\n")[0],
+        epilog="example: python scripts/plan.py --stack prod", formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", default="dev", help="stack name; reads Pulumi.<stack>.yaml (default: dev)")
+    parser.add_argument("--stack-file", type=Path, help="stack file to read instead of Pulumi.<stack>.yaml")
+    parser.add_argument("--out", type=Path, help="output directory (default: build/<stack>)")
+    parser.add_argument("--json", action="store_true", help="print plan.json instead of the summary")
+    args = parser.parse_args(argv)
+
+    stack_file = args.stack_file or ROOT / f"Pulumi.{args.stack}.yaml"
+    if not stack_file.exists():
+        stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+        print(f"plan: no stack file {stack_file}; stacks here: {', '.join(stacks)}", file=sys.stderr)
+        return 2
+    out_dir = args.out or ROOT / "build" / args.stack
+    try:
+        document = plan(args.stack, stack_file, out_dir)
+    except ConfigError as error:
+        for problem in error.problems:  # one line each, naming the key: nothing else
+            print(problem, file=sys.stderr)
+        return 2
+    text = document.pop("_summary")
+    print(json.dumps(document, indent=2) if args.json else text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

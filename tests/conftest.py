@@ -1,0 +1,42 @@
+"""Shared test helpers: settings from plain dicts, the real tools the integration tests run."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS_LISTS = ROOT.parent / "shared" / "neo4j-settings"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# A cluster with every feature on: the richest artifacts.
+BASE = {
+    "neo4j:acceptLicense": True,
+    "neo4j:coreCount": 3,
+    "neo4j:replicaCount": 1,
+    "neo4j:coreInstanceType": "r6i.xlarge",
+    "neo4j:region": "eu-west-1",
+}
+
+
+def make_settings(stack: str = "test", **overrides) -> Settings:
+    """Settings from BASE plus overrides given as camelCase keys: make_settings(coreCount=5)."""
+    config = dict(BASE)
+    config.update({f"neo4j:{key}": value for key, value in overrides.items()})
+    return load_settings(stack, config)
+
+
+def stack_config(stack: str) -> dict:
+    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def require_tool(name: str) -> str:
+    """Path of a real tool; `make test` installs it (scripts/install-tools.sh), so missing is a failure."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed: run `make tools` (scripts/install-tools.sh installs it)")
+    return path

@@ -1,0 +1,70 @@
+"""Integration tests for tests/support/neo4j_dist.py: a real Neo4j 5.26 from Maven Central jars.
+
+Needs java 17/21, mvn with access to Maven Central (first run only), and the
+``neo4j`` Python driver. Marker: ``integration``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.neo4j_dist import (
+    NEO4J_VERSION,
+    Neo4jServer,
+    free_port,
+    make_home,
+    memory_recommendation,
+    neo4j_classpath,
+    parse_size,
+    standalone_conf,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def test_classpath_resolves_and_is_cached():
+    cp = neo4j_classpath()
+    jars = cp.split(":")
+    assert any(j.endswith(f"neo4j-{NEO4J_VERSION}.jar") for j in jars)
+    assert neo4j_classpath() == cp
+
+
+def test_parse_size_units():
+    assert parse_size("5g") == 5 * 1024**3
+    assert parse_size("31g") == 31 * 1024**3
+    assert parse_size("512m") == 512 * 1024**2
+    assert parse_size("16400m") == 16400 * 1024**2
+    assert parse_size("100k") == 100 * 1024
+
+
+def test_server_bolt_with_auth(tmp_path):
+    from neo4j import GraphDatabase
+    from neo4j.exceptions import AuthError
+
+    home = make_home(tmp_path / "neo4j")
+    bolt, http = free_port(), free_port()
+    (home / "conf" / "neo4j.conf").write_text(standalone_conf(bolt, http, password_auth=True))
+    password = "integration-secret-1"
+    srv = Neo4jServer(home, initial_password=password)
+    with srv:
+        srv.wait_for_bolt(timeout=180)
+        assert srv.bolt_port == bolt and srv.http_port == http
+        with GraphDatabase.driver(f"bolt://127.0.0.1:{bolt}", auth=("neo4j", password)) as driver:
+            records, _, _ = driver.execute_query("RETURN 1 AS x")
+            assert records[0]["x"] == 1
+        with GraphDatabase.driver(f"bolt://127.0.0.1:{bolt}", auth=("neo4j", "wrong-password")) as driver:
+            with pytest.raises(AuthError):
+                driver.verify_connectivity()
+    assert not srv.is_running()
+    srv.stop()  # idempotent
+
+
+def test_memory_recommendation_8g():
+    rec = memory_recommendation(8)
+    for key in ("heap_initial", "heap_max", "pagecache", "os_reserve"):
+        assert isinstance(rec[key], int) and rec[key] > 0, key
+    assert rec["heap_initial"] == rec["heap_max"]
+    # Neo4j 5.26: 8 GiB -> heap 3.5 GiB printed as 3600m, page cache 2g, OS 2.5 GiB printed as 2600m
+    assert rec["heap_max_str"] == "3600m"
+    assert rec["pagecache_str"] == "2g"
+    assert "server.memory.pagecache.size=2g" in rec["raw"]

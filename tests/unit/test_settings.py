@@ -1,0 +1,178 @@
+import pytest
+
+from components.settings import KEYS, ConfigError, load_settings, version_line
+from tests.conftest import BASE, make_settings, stack_config
+
+
+def problems_of(**overrides) -> list[str]:
+    with pytest.raises(ConfigError) as error:
+        make_settings(**overrides)
+    return error.value.problems
+
+
+def test_defaults_follow_the_operations_guide():
+    settings = make_settings()
+    assert settings.tx_log_retention == "2 days"
+    assert settings.tx_log_rotation_size == "256M"
+    assert settings.slow_query_threshold == "1s"
+    assert settings.gc_max_pause_millis == 200
+    assert settings.auth_enabled is True
+    assert settings.backup_schedule.startswith("*-*-* 02:00:00")
+    assert settings.backup_retention_days == 30
+
+
+@pytest.mark.parametrize("stack, platform, cores, replicas, tls", [
+    ("dev", "aws", 3, 1, "optional"),
+    ("prod", "aws", 5, 2, "required"),
+    ("local", "docker", 3, 1, "optional"),
+])
+def test_each_stack_file_is_valid_and_has_its_shape(stack, platform, cores, replicas, tls):
+    settings = load_settings(stack, stack_config(stack))
+    assert (settings.platform, settings.core_count, settings.replica_count, settings.tls) == \
+        (platform, cores, replicas, tls)
+
+
+def test_prod_spreads_over_three_zones_on_memory_optimised_instances():
+    settings = load_settings("prod", stack_config("prod"))
+    assert len(settings.availability_zones) == 3
+    assert settings.core_instance_type.startswith("r") and settings.replica_instance_type.startswith("r")
+
+
+def test_stack_files_hold_no_plain_secret():
+    for stack in ("dev", "prod", "local"):
+        config = stack_config(stack)
+        for key in KEYS:
+            value = config.get(f"neo4j:{key.name}")
+            assert not key.secret or value is None or set(value) == {"secure"}, (stack, key.name)
+
+
+@pytest.mark.parametrize("cores", [2, 4, 6])
+def test_even_core_count_is_refused_with_key_name(cores):
+    [problem] = problems_of(coreCount=cores)
+    assert problem.startswith("neo4j:coreCount: got ")
+    assert "odd" in problem
+
+
+def test_more_than_eleven_cores_is_refused_with_the_allowed_range():
+    [problem] = problems_of(coreCount=13)
+    assert "neo4j:coreCount" in problem and "1 to 11" in problem
+
+
+def test_single_server_is_allowed():
+    assert make_settings(coreCount=1, replicaCount=0).clustered is False
+
+
+def test_clustered_community_edition_is_refused():
+    [problem] = problems_of(edition="community")
+    assert problem.startswith("neo4j:edition:") and "coreCount=1 and replicaCount=0" in problem
+
+
+def test_community_single_server_needs_no_licence():
+    settings = load_settings("x", {"neo4j:edition": "community", "neo4j:coreCount": 1})
+    assert settings.edition == "community" and not settings.clustered
+
+
+def test_enterprise_without_licence_acceptance_is_refused():
+    config = {k: v for k, v in BASE.items() if k != "neo4j:acceptLicense"}
+    with pytest.raises(ConfigError) as error:
+        load_settings("x", config)
+    assert error.value.problems == [
+        "neo4j:acceptLicense: got false with edition 'enterprise'; allowed: true (you accept the Neo4j licence), "
+        "or set neo4j:edition to community"]
+
+
+def test_heap_and_page_cache_larger_than_the_machine_are_refused():
+    [problem] = problems_of(coreInstanceType="r6i.large", heapSize="12g", pageCacheSize="8g")
+    assert problem.startswith("neo4j:heapSize/neo4j:pageCacheSize:")
+    assert "16.0GiB of the core instance type r6i.large" in problem
+
+
+def test_heap_override_that_leaves_no_page_cache_is_refused():
+    [problem] = problems_of(coreInstanceType="t3.large", heapSize="7g")
+    assert "neo4j:heapSize" in problem
+
+
+@pytest.mark.parametrize("key, value", [
+    ("vpcCidr", "10.0.0.1/16"), ("vpcCidr", "10.0.0.0/33"), ("vpcCidr", "not-a-cidr"),
+    ("clientCidrs", ["203.0.113.0/24", "300.1.1.0/24"]), ("adminCidrs", "10.0.0.5/8"),
+])
+def test_malformed_cidrs_are_refused_naming_the_key(key, value):
+    [problem] = problems_of(**{key: value})
+    assert problem.startswith(f"neo4j:{key}: got ")
+    assert "CIDR" in problem
+
+
+def test_unknown_key_suggests_the_closest_known_key():
+    [problem] = problems_of(coreCont=3)
+    assert problem == "neo4j:coreCont: unknown key; did you mean neo4j:coreCount?"
+
+
+def test_misspelt_namespace_is_reported():
+    with pytest.raises(ConfigError) as error:
+        load_settings("x", {**BASE, "neo4k:coreCount": 5})
+    assert error.value.problems == ["neo4k:coreCount: unknown namespace 'neo4k'; did you mean neo4j:coreCount?"]
+
+
+def test_every_problem_is_reported_at_once_one_line_each():
+    problems = problems_of(coreCount=4, edition="community", vpcCidr="10.0.0.1/16")
+    assert len(problems) == 3
+    assert [p.split(":")[1] for p in problems] == ["vpcCidr", "coreCount", "edition"]
+    assert all("\n" not in p and "allowed" in p for p in problems)
+
+
+def test_plain_text_secret_in_a_stack_file_is_refused():
+    [problem] = problems_of(adminPassword="hunter2")
+    assert problem.startswith("neo4j:adminPassword: stored in plain text")
+
+
+def test_secrets_from_the_engine_are_accepted_and_never_kept():
+    settings = load_settings("x", {**BASE, "neo4j:adminPassword": "hunter2"}, decrypted=True)
+    assert settings.secrets_set == {"adminPassword"}
+    assert "hunter2" not in repr(settings)
+
+
+def test_engine_config_values_arrive_as_text_and_parse():
+    settings = load_settings("x", {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in BASE.items()}
+                             | {"neo4j:availabilityZones": '["eu-west-1a", "eu-west-1b"]',
+                                "neo4j:users": '[{"name": "analyst", "roles": ["reader"]}]'})
+    assert settings.core_count == 3 and settings.availability_zones == ("eu-west-1a", "eu-west-1b")
+    assert settings.users[0].roles == ("reader",)
+
+
+@pytest.mark.parametrize("version, line", [
+    ("4.4.40", "4.4"), ("5.26.30", "5"), ("2025.01.0", "2025"), ("2026.08.1", "2025")])
+def test_version_selects_its_config_dialect(version, line):
+    assert version_line(version) == line
+    assert make_settings(version=version).version_line == line
+
+
+@pytest.mark.parametrize("version", ["5.1.0", "4.3.9", "3.5.1", "2024.01.0", "5.26"])
+def test_unsupported_versions_are_refused(version):
+    [problem] = problems_of(version=version)
+    assert problem.startswith("neo4j:version: got ")
+
+
+def test_user_with_an_undefined_role_is_refused():
+    [problem] = problems_of(users=[{"name": "bob", "roles": ["wizard"]}])
+    assert "user 'bob' has unknown role(s) wizard" in problem
+
+
+def test_custom_roles_are_accepted_for_their_users():
+    settings = make_settings(roles=[{"name": "data_scientist", "privileges": ["MATCH {*} ON GRAPH neo4j"]}],
+                             users=[{"name": "ds", "roles": ["data_scientist"]}])
+    assert settings.roles[0].privileges == ("MATCH {*} ON GRAPH neo4j",)
+
+
+def test_transition_must_come_before_expiry():
+    [problem] = problems_of(backupTransitionDays=30, backupRetentionDays=30)
+    assert problem.startswith("neo4j:backupTransitionDays:")
+
+
+def test_unknown_instance_type_suggests_close_ones():
+    [problem] = problems_of(coreInstanceType="r6i.xlarg")
+    assert "neo4j:coreInstanceType" in problem and "r6i.xlarge" in problem
+
+
+def test_zones_outside_the_region_are_refused():
+    [problem] = problems_of(availabilityZones=["eu-west-1a", "us-east-1b"])
+    assert problem.startswith("neo4j:availabilityZones: got us-east-1b")
