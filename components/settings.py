@@ -10,8 +10,9 @@ import difflib
 import ipaddress
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from components.instance_types import INSTANCE_TYPES
 from components.units import parse_size
@@ -364,7 +365,7 @@ def load_settings(stack: str, config: Mapping[str, Any], *, decrypted: bool = Fa
             continue
         if name not in KEYS_BY_NAME:
             close = difflib.get_close_matches(name, KEYS_BY_NAME, n=1, cutoff=0.6)
-            hint = f"; did you mean {NAMESPACE}:{close[0]}?" if close else f"; known keys are listed in README.md"
+            hint = f"; did you mean {NAMESPACE}:{close[0]}?" if close else "; known keys are listed in README.md"
             problems.append(f"{NAMESPACE}:{name}: unknown key{hint}")
             continue
         raw[name] = value

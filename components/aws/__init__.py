@@ -1,0 +1,15 @@
+"""AWS adapter: places the rendered artifacts on EC2 (issue 3 builds it)."""
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components.render import Artifacts
+from components.settings import Settings
+from components.topology import ClusterTopology
+
+
+def build_aws(settings: Settings, topology: ClusterTopology, artifacts: Artifacts) -> dict[str, Any]:
+    pulumi.log.warn("the aws adapter is not built yet: this program creates no resources")
+    return {}
