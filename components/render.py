@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from components.monitoring import AlertThresholds, ScrapeTarget, render_monitoring
+from components.monitoring import MONITORING_NODE_PATHS, AlertThresholds, ScrapeTarget, render_monitoring
 from components.secrets import secret_names
 from components.settings import Settings
 from components.sizing import MemoryPlan, machine_memory, plan_memory
@@ -224,8 +224,7 @@ def render_artifacts(settings: Settings, topology: ClusterTopology) -> Artifacts
         }
     if topology.monitoring:
         files = _monitoring_artifacts(settings, topology)
-        placed = {f"/etc/{path}" if not path.startswith("grafana/dashboards") else f"/var/lib/{path}": text
-                  for path, text in files.items()}
+        placed = {MONITORING_NODE_PATHS[path]: text for path, text in files.items()}
         files["cloud-init.yaml"] = _user_data("monitoring", placed, region=settings.region,
                                               grafana_password_secret=names.grafana_admin_password)
         artifacts["monitoring"] = files

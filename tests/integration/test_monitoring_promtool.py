@@ -1,0 +1,375 @@
+"""The rendered monitoring configuration against the real `promtool` (Debian's prometheus 2.42).
+
+For every version line, and every metric naming a Neo4j server of that line can produce, a
+promtool unit-test file is generated here: for each alert, one scenario beyond the threshold
+(the alert fires, with its labels and expanded annotations) and one just inside it (no alert).
+The input series use the names Neo4j's Prometheus endpoint exports, written down below from the
+Operations Manual -- not taken from components/monitoring.py -- so a wrong name in the rules fails.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.monitoring import (
+    ALERT_NAMES,
+    DATASOURCE_UID,
+    GRAFANA_DASHBOARD,
+    GRAFANA_DATASOURCE,
+    PROMETHEUS_CONFIG,
+    PROMETHEUS_RULES,
+    VERSION_LINES,
+    AlertThresholds,
+    ScrapeTarget,
+    render_monitoring,
+)
+
+pytestmark = pytest.mark.integration
+
+PROMTOOL = shutil.which("promtool")
+if PROMTOOL is None:  # pragma: no cover - the image has Debian's prometheus installed
+    pytest.skip("promtool is not installed", allow_module_level=True)
+
+STACK = "teststack"
+SCRAPE_INTERVAL_S = 15
+THRESHOLDS = AlertThresholds()  # the operations guide defaults: 100, 0.90, 1s, 0.80, 10s
+TARGETS = [
+    ScrapeTarget("core-1", "primary", "core-1.neo4j.test", 2004, 9100),
+    ScrapeTarget("core-2", "primary", "core-2.neo4j.test", 2004, 9100),
+    ScrapeTarget("core-3", "primary", "core-3.neo4j.test", 2004, 9100),
+    ScrapeTarget("replica-1", "secondary", "replica-1.neo4j.test", 2004, 9100),
+]
+BY_NAME = {t.name: t for t in TARGETS}
+
+# What Neo4j's Prometheus endpoint exports (prefix `neo4j`, dots -> underscores, counters get
+# `_total`). Operations Manual, Metrics reference: 4.4 names global metrics neo4j.<name> and
+# database metrics neo4j.<db>.<name> unless metrics.namespaces.enabled=true (then neo4j.dbms.<name>
+# and neo4j.database.<db>.<name>, the only form 5.x and 2025.x have). Raft leadership is
+# causal_clustering.core.is_leader in 4.4 and cluster.raft.is_leader in 5.x/2025.x; some 5.x
+# builds reported cluster.core.is_leader.
+_NAMESPACED = {
+    "hits": "neo4j_dbms_page_cache_hits_total",
+    "faults": "neo4j_dbms_page_cache_page_faults_total",
+    "gc_time": "neo4j_dbms_vm_gc_time_{gc}_total",
+    "tx_active": "neo4j_database_{db}_transaction_active",
+    "last_tx": "neo4j_database_{db}_transaction_last_committed_tx_id_total",
+}
+_LEGACY_44 = {
+    "hits": "neo4j_page_cache_hits_total",
+    "faults": "neo4j_page_cache_page_faults_total",
+    "gc_time": "neo4j_vm_gc_time_{gc}_total",
+    "tx_active": "neo4j_{db}_transaction_active",
+    "last_tx": "neo4j_{db}_transaction_last_committed_tx_id_total",
+}
+EXPORTER_NAMES = {
+    ("4.4", "namespaces-on"): {**_NAMESPACED, "is_leader": "neo4j_database_{db}_causal_clustering_core_is_leader"},
+    ("4.4", "namespaces-off"): {**_LEGACY_44, "is_leader": "neo4j_{db}_causal_clustering_core_is_leader"},
+    ("5", "cluster.raft"): {**_NAMESPACED, "is_leader": "neo4j_database_{db}_cluster_raft_is_leader"},
+    ("5", "cluster.core"): {**_NAMESPACED, "is_leader": "neo4j_database_{db}_cluster_core_is_leader"},
+    ("2025", "cluster.raft"): {**_NAMESPACED, "is_leader": "neo4j_database_{db}_cluster_raft_is_leader"},
+}
+assert {line for line, _ in EXPORTER_NAMES} == set(VERSION_LINES)
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------------------------
+
+def render_into(directory: Path, version_line: str, *, haproxy: bool = True) -> dict[str, str]:
+    files = render_monitoring(
+        stack=STACK, version_line=version_line, targets=TARGETS, thresholds=THRESHOLDS,
+        haproxy_target="haproxy.neo4j.test:8404" if haproxy else None,
+        prometheus_url="http://localhost:9090", scrape_interval=f"{SCRAPE_INTERVAL_S}s")
+    for relative, text in files.items():
+        path = directory / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return files
+
+
+def promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([PROMTOOL, *map(str, args)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"promtool {' '.join(map(str, args))}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Scenarios
+# --------------------------------------------------------------------------------------------
+
+def neo4j_labels(server: str) -> dict[str, str]:
+    t = BY_NAME[server]
+    return {"job": "neo4j", "instance": f"{t.address}:{t.metrics_port}", "server": t.name, "role": t.role,
+            "stack": STACK}
+
+
+def node_labels(server: str) -> dict[str, str]:
+    t = BY_NAME[server]
+    return {"job": "node", "instance": f"{t.address}:{t.node_exporter_port}", "server": t.name, "role": t.role,
+            "stack": STACK}
+
+
+def series(name: str, labels: dict[str, str]) -> str:
+    return name + "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+@dataclass
+class Expected:
+    labels: dict[str, str]  # the alerting series' labels (no __name__, no severity)
+    value: float  # the expression's value, as $value in the annotations
+
+
+@dataclass
+class Scenario:
+    alert: str
+    kind: str  # "fires" | "inside"
+    eval_time: str
+    input_series: list[tuple[str, str]]
+    expected: list[Expected] = field(default_factory=list)
+    interval: str = "1m"
+
+
+def scenarios(names: dict[str, str]) -> list[Scenario]:
+    def n(key: str, **kw: str) -> str:
+        return names[key].format(**kw)
+
+    out: list[Scenario] = []
+    servers = list(BY_NAME)
+
+    # Neo4jServerDown: up == 0 for 1m.
+    for kind, core2 in (("fires", "0x20"), ("inside", "1x20")):
+        out.append(Scenario(
+            "Neo4jServerDown", kind, "5m",
+            [(series("up", neo4j_labels(s)), core2 if s == "core-2" else "1x20") for s in servers],
+            [Expected(neo4j_labels("core-2"), 0)] if kind == "fires" else []))
+
+    # Neo4jOpenTransactionsHigh: > 100 for 5m (100 exactly is inside).
+    for kind, active in (("fires", 150), ("inside", THRESHOLDS.open_transactions)):
+        out.append(Scenario(
+            "Neo4jOpenTransactionsHigh", kind, "10m",
+            [(series(n("tx_active", db="neo4j"), neo4j_labels("core-1")), f"{active}x20"),
+             (series(n("tx_active", db="system"), neo4j_labels("core-1")), "0x20"),
+             (series(n("tx_active", db="neo4j"), neo4j_labels("core-2")), "3x20")],
+            [Expected({**neo4j_labels("core-1"), "database": "neo4j"}, active)] if kind == "fires" else []))
+
+    # Neo4jPageCacheHitRatioLow: hits / (hits + faults) < 0.90 for 10m. An idle server (no lookups:
+    # 0/0) must stay quiet.
+    for kind, hits, faults in (("fires", 850, 150), ("inside", 910, 90)):
+        out.append(Scenario(
+            "Neo4jPageCacheHitRatioLow", kind, "15m",
+            [(series(n("hits"), neo4j_labels("core-1")), f"0+{hits}x20"),
+             (series(n("faults"), neo4j_labels("core-1")), f"0+{faults}x20"),
+             (series(n("hits"), neo4j_labels("core-2")), "500x20"),
+             (series(n("faults"), neo4j_labels("core-2")), "40x20")],
+            [Expected(neo4j_labels("core-1"), hits / (hits + faults))] if kind == "fires" else []))
+
+    # Neo4jGcPauseLong: one G1 old-generation pause at 6m; young collections stay short and the
+    # JDK 20+ "G1 Concurrent GC" bean (concurrent, not a pause) is ignored however large.
+    for kind, pause_ms in (("fires", 1500), ("inside", 950)):
+        out.append(Scenario(
+            "Neo4jGcPauseLong", kind, "6m",
+            [(series(n("gc_time", gc="g1_old_generation"), neo4j_labels("core-1")), f"0x5 {pause_ms}x15"),
+             (series(n("gc_time", gc="g1_young_generation"), neo4j_labels("core-1")), "0+50x20"),
+             (series(n("gc_time", gc="g1_concurrent_gc"), neo4j_labels("core-1")), "0+5000x20"),
+             (series(n("gc_time", gc="g1_young_generation"), neo4j_labels("core-2")), "0+200x20")],
+            [Expected({**neo4j_labels("core-1"), "gc": "g1_old_generation"}, pause_ms / 1000)]
+            if kind == "fires" else []))
+
+    # Neo4jDiskUsageHigh: 1 - avail/size > 0.80 for 10m; a full tmpfs never counts.
+    data = {"device": "/dev/nvme1n1", "fstype": "ext4", "mountpoint": "/var/lib/neo4j"}
+    tmpfs = {"device": "tmpfs", "fstype": "tmpfs", "mountpoint": "/run"}
+    for kind, avail in (("fires", 15), ("inside", 21)):
+        out.append(Scenario(
+            "Neo4jDiskUsageHigh", kind, "15m",
+            [(series("node_filesystem_avail_bytes", {**node_labels("core-1"), **data}), f"{avail}x20"),
+             (series("node_filesystem_size_bytes", {**node_labels("core-1"), **data}), "100x20"),
+             (series("node_filesystem_avail_bytes", {**node_labels("core-1"), **tmpfs}), "1x20"),
+             (series("node_filesystem_size_bytes", {**node_labels("core-1"), **tmpfs}), "100x20")],
+            [Expected({**node_labels("core-1"), **data}, 1 - avail / 100)] if kind == "fires" else []))
+
+    # Neo4jReplicationLagHigh, sampled every 5s: the leader commits one transaction per sample.
+    # A replica 45s behind (> threshold + 2 scrape intervals) fires; one exactly 10s behind (the
+    # threshold) does not. The rules compare with the cluster's position threshold + one scrape
+    # interval ago (25s): at 10m the leader had 115 then, the lagging replica has 111.
+    step_s, samples = 5, 240
+    for kind, lag_s in (("fires", 45), ("inside", int(THRESHOLDS.replication_lag_seconds))):
+        k = lag_s // step_s
+        lagging = f"0x{k} 1+1x{samples - k - 1}"
+        offset_samples = (int(THRESHOLDS.replication_lag_seconds) + SCRAPE_INTERVAL_S) // step_s
+        at = 600 // step_s
+        behind = (at - offset_samples) - (at - k)
+        out.append(Scenario(
+            "Neo4jReplicationLagHigh", kind, "10m",
+            [(series(n("last_tx", db="neo4j"), neo4j_labels("core-1")), f"0+1x{samples}"),
+             (series(n("last_tx", db="neo4j"), neo4j_labels("core-2")), f"0+1x{samples}"),
+             (series(n("last_tx", db="neo4j"), neo4j_labels("replica-1")), lagging),
+             (series(n("last_tx", db="system"), neo4j_labels("core-1")), f"7x{samples}"),
+             (series(n("last_tx", db="system"), neo4j_labels("replica-1")), f"7x{samples}")],
+            [Expected({**neo4j_labels("replica-1"), "database": "neo4j"}, behind)] if kind == "fires" else [],
+            interval=f"{step_s}s"))
+
+    # Neo4jMultipleLeaders: more than one leader of a database for 1m.
+    for kind, core2 in (("fires", "1x20"), ("inside", "0x20")):
+        out.append(Scenario(
+            "Neo4jMultipleLeaders", kind, "10m",
+            [(series(n("is_leader", db="neo4j"), neo4j_labels("core-1")), "1x20"),
+             (series(n("is_leader", db="neo4j"), neo4j_labels("core-2")), core2),
+             (series(n("is_leader", db="neo4j"), neo4j_labels("core-3")), "0x20"),
+             (series(n("is_leader", db="system"), neo4j_labels("core-1")), "0x20"),
+             (series(n("is_leader", db="system"), neo4j_labels("core-3")), "1x20")],
+            [Expected({"stack": STACK, "database": "neo4j"}, 2)] if kind == "fires" else []))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Annotation expansion (the subset of Prometheus' templating the rules use)
+# --------------------------------------------------------------------------------------------
+
+def expand(template: str, labels: dict[str, str], value: float) -> str:
+    def one(match: re.Match[str]) -> str:
+        action = match.group(1).strip()
+        if action.startswith("$labels."):
+            return labels[action.removeprefix("$labels.")]
+        printf = re.fullmatch(r'\$value \| printf "([^"]+)"', action)
+        if printf:
+            return printf.group(1) % value
+        if action == "$value | humanizePercentage":
+            return "%.4g%%" % (value * 100)  # Prometheus: fmt.Sprintf("%.4g%%", v*100)
+        raise AssertionError(f"annotation uses unsupported template action {action!r}")
+
+    return re.sub(r"\{\{(.*?)\}\}", one, template)
+
+
+def promtool_tests(rules_file: Path, rules: dict, cases: list[Scenario]) -> dict:
+    by_name = {r["alert"]: r for g in rules["groups"] for r in g["rules"]}
+    tests = []
+    for case in cases:
+        rule = by_name[case.alert]
+        exp_alerts = []
+        for exp in case.expected:
+            exp_alerts.append({
+                "exp_labels": {**exp.labels, **rule["labels"]},
+                "exp_annotations": {k: expand(v, exp.labels, exp.value) for k, v in rule["annotations"].items()},
+            })
+        tests.append({
+            "name": f"{case.alert} {case.kind}",
+            "interval": case.interval,
+            "input_series": [{"series": s, "values": v} for s, v in case.input_series],
+            "alert_rule_test": [{"eval_time": case.eval_time, "alertname": case.alert, "exp_alerts": exp_alerts}],
+        })
+    return {"rule_files": [str(rules_file)], "evaluation_interval": f"{SCRAPE_INTERVAL_S}s", "tests": tests}
+
+
+# --------------------------------------------------------------------------------------------
+# Tests
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("version_line", VERSION_LINES)
+def test_promtool_accepts_config_and_rules(tmp_path: Path, version_line: str) -> None:
+    render_into(tmp_path, version_line)
+    out = promtool("check", "config", tmp_path / PROMETHEUS_CONFIG)
+    assert "1 rule files found" in out.stdout + out.stderr  # rules/*.yml resolved next to the config
+    out = promtool("check", "rules", tmp_path / PROMETHEUS_RULES)
+    assert f"{len(ALERT_NAMES)} rules found" in out.stdout + out.stderr
+
+
+def test_promtool_accepts_config_without_haproxy(tmp_path: Path) -> None:
+    files = render_into(tmp_path, "5", haproxy=False)
+    assert "haproxy" not in yaml.safe_load(files[PROMETHEUS_CONFIG])["scrape_configs"].__repr__()
+    promtool("check", "config", tmp_path / PROMETHEUS_CONFIG)
+
+
+@pytest.mark.parametrize(("version_line", "naming"), sorted(EXPORTER_NAMES))
+def test_promtool_unit_tests_every_alert(tmp_path: Path, version_line: str, naming: str) -> None:
+    files = render_into(tmp_path, version_line)
+    rules = yaml.safe_load(files[PROMETHEUS_RULES])
+    cases = scenarios(EXPORTER_NAMES[version_line, naming])
+
+    rendered_alerts = {r["alert"] for g in rules["groups"] for r in g["rules"]}
+    assert rendered_alerts == set(ALERT_NAMES)
+    for alert in ALERT_NAMES:  # every alert: one firing case, one just inside its threshold
+        kinds = sorted(c.kind for c in cases if c.alert == alert)
+        assert kinds == ["fires", "inside"], alert
+    assert all(c.expected for c in cases if c.kind == "fires")
+    assert not any(c.expected for c in cases if c.kind == "inside")
+
+    test_file = tmp_path / f"neo4j-alerts.test.{version_line}.{naming}.yml"
+    test_file.write_text(yaml.safe_dump(promtool_tests(tmp_path / PROMETHEUS_RULES, rules, cases), sort_keys=False))
+    out = promtool("test", "rules", test_file)
+    assert "SUCCESS" in out.stdout + out.stderr
+
+
+def test_promtool_unit_tests_detect_a_wrong_expectation(tmp_path: Path) -> None:
+    """The generated tests can fail: expecting no alert where one fires is reported."""
+    files = render_into(tmp_path, "2025")
+    rules = yaml.safe_load(files[PROMETHEUS_RULES])
+    case = next(c for c in scenarios(EXPORTER_NAMES["2025", "cluster.raft"])
+                if c.alert == "Neo4jMultipleLeaders" and c.kind == "fires")
+    case.expected = []
+    test_file = tmp_path / "wrong.yml"
+    test_file.write_text(yaml.safe_dump(promtool_tests(tmp_path / PROMETHEUS_RULES, rules, [case])))
+    result = subprocess.run([PROMTOOL, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+
+
+# --------------------------------------------------------------------------------------------
+# Dashboard
+# --------------------------------------------------------------------------------------------
+
+_KEYWORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left",
+             "group_right", "inf", "nan"}
+STANDARD_METRICS = {"up", "node_cpu_seconds_total", "node_filesystem_avail_bytes", "node_filesystem_size_bytes"}
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names (or __name__ regexes) an expression selects; a sanity check, not a parser."""
+    names = set(re.findall(r'__name__=~"([^"]+)"', expr))
+    text = re.sub(r"\{[^}]*\}", " ", expr)  # label matchers
+    text = re.sub(r'"[^"]*"', " ", text)  # string arguments (label_replace)
+    text = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    text = re.sub(r"\[[^\]]*\]", " ", text)  # range selectors
+    text = re.sub(r"\boffset\s+\w+", " ", text)
+    for match in re.finditer(r"\b([A-Za-z_:][A-Za-z0-9_:]*)\s*(\()?", text):
+        if match.group(2) is None and match.group(1) not in _KEYWORDS:
+            names.add(match.group(1))
+    return names
+
+
+@pytest.mark.parametrize("version_line", VERSION_LINES)
+def test_dashboard_parses_and_queries_what_the_rules_query(tmp_path: Path, version_line: str) -> None:
+    files = render_into(tmp_path, version_line)
+    dashboard = json.loads(files[GRAFANA_DASHBOARD])
+    rules = yaml.safe_load(files[PROMETHEUS_RULES])
+    datasource = yaml.safe_load(files[GRAFANA_DATASOURCE])["datasources"][0]
+
+    alert_metrics = set().union(*(metric_names(r["expr"]) for g in rules["groups"] for r in g["rules"]))
+    exprs = []
+    for panel in dashboard["panels"]:
+        assert panel["datasource"]["uid"] == datasource["uid"] == DATASOURCE_UID
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            exprs.append(target["expr"])
+            for name in metric_names(target["expr"]):
+                assert name in alert_metrics or name in STANDARD_METRICS or name.startswith("haproxy_"), \
+                    f"panel {panel['title']!r} queries {name!r}, which no alert rule reads"
+    assert any("haproxy_" in e for e in exprs)
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+
+    # Every panel query is valid PromQL: promtool parses it as a recording rule.
+    recording = {"groups": [{"name": "dashboard", "rules": [
+        {"record": f"dashboard:panel_{i}", "expr": e} for i, e in enumerate(exprs)]}]}
+    (tmp_path / "dashboard-queries.yml").write_text(yaml.safe_dump(recording))
+    promtool("check", "rules", tmp_path / "dashboard-queries.yml")
+
+
+def test_metric_name_sanity_check_sees_names() -> None:
+    assert metric_names('rate(foo_total{job="x"}[5m]) / on (a) group_left () bar') == {"foo_total", "bar"}
+    assert metric_names('label_replace({__name__=~"a_.+_b"} offset 1m, "d", "$1", "__name__", "a_(.+)_b")') \
+        == {"a_.+_b"}

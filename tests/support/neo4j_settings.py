@@ -1,0 +1,52 @@
+"""The Operations Manual's setting lists (../shared/neo4j-settings/<line>.json) and their validity rule."""
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+SETTINGS_DIR = Path(__file__).resolve().parents[3] / "shared" / "neo4j-settings"
+# Settings a conf may carry several times (the README of the setting lists says so).
+REPEATABLE = {"server.jvm.additional", "dbms.jvm.additional"}
+# Deprecated settings we set on purpose, and why.
+DEPRECATED_ON_PURPOSE = {
+    # 5.26 still defaults to discovery v1; V2_ONLY is how 5.x keeps its member list on upgrade to 2025.
+    ("5", "dbms.cluster.discovery.version"),
+}
+
+
+@lru_cache(maxsize=None)
+def setting_list(line: str) -> dict:
+    return json.loads((SETTINGS_DIR / f"{line}.json").read_text())
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    parts = re.split(r"(<[^>]+>)", pattern)
+    regex = "".join(
+        (r"[a-z]+" if part == "<scope>" else r"[^.]+") if part.startswith("<") else re.escape(part)
+        for part in parts)
+    return re.compile(f"^{regex}$")
+
+
+def known(line: str, key: str) -> dict | None:
+    """The setting's metadata when `key` is valid for the line, else None."""
+    data = setting_list(line)
+    if key in data["settings"]:
+        return data["settings"][key]
+    for pattern in data["patterns"]:
+        if _pattern_regex(pattern).match(key):
+            return data.get("pattern_settings", {}).get(pattern, {"enterprise": False, "deprecated": False})
+    return None
+
+
+def conf_entries(text: str) -> list[tuple[str, str]]:
+    entries = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        assert sep, f"not a key=value line: {raw!r}"
+        entries.append((key, value))
+    return entries

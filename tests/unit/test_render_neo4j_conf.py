@@ -1,0 +1,164 @@
+"""Every rendered neo4j.conf holds only settings its version line knows (the Operations Manual's lists)."""
+import itertools
+from collections import Counter
+
+import jinja2
+import pytest
+
+from components.render import neo4j_conf_values, render_artifacts, render_neo4j_conf
+from components.templating import render_template
+from components.topology import plan_topology
+from tests.conftest import make_settings
+from tests.support.neo4j_settings import DEPRECATED_ON_PURPOSE, REPEATABLE, conf_entries, known
+
+VERSIONS = {"4.4": "4.4.44", "5": "5.26.30", "2025": "2025.10.1"}
+SHAPES = {
+    "cluster": dict(coreCount=3, replicaCount=2),
+    "standalone-enterprise": dict(coreCount=1, replicaCount=0),
+    "standalone-community": dict(coreCount=1, replicaCount=0, edition="community"),
+}
+CASES = list(itertools.product(VERSIONS, SHAPES, ["disabled", "optional", "required"]))
+
+
+def confs(line: str, shape: str, tls: str) -> dict[str, str]:
+    settings = make_settings(version=VERSIONS[line], tls=tls, **SHAPES[shape])
+    topology = plan_topology(settings)
+    return {s.name: render_neo4j_conf(settings, topology, s) for s in topology.servers}
+
+
+def values(text: str) -> dict[str, str]:
+    return dict(conf_entries(text))
+
+
+@pytest.mark.parametrize("line, shape, tls", CASES)
+def test_every_key_exists_for_the_version_line(line, shape, tls):
+    for name, text in confs(line, shape, tls).items():
+        entries = conf_entries(text)
+        unknown = [key for key, _ in entries if known(line, key) is None]
+        assert not unknown, f"{name} ({line}): not settings of Neo4j {line}: {unknown}"
+        repeated = [k for k, n in Counter(k for k, _ in entries).items() if n > 1 and k not in REPEATABLE]
+        assert not repeated, f"{name}: set twice: {repeated}"
+
+
+@pytest.mark.parametrize("line, shape, tls", CASES)
+def test_no_deprecated_setting_unless_chosen_on_purpose(line, shape, tls):
+    for text in confs(line, shape, tls).values():
+        deprecated = [k for k, _ in conf_entries(text)
+                      if known(line, k).get("deprecated") and (line, k) not in DEPRECATED_ON_PURPOSE]
+        assert not deprecated
+
+
+@pytest.mark.parametrize("line", ["5", "2025"])
+def test_community_conf_has_no_enterprise_only_setting(line):
+    # Community rejects enterprise settings under strict validation.
+    for text in confs(line, "standalone-community", "optional").values():
+        assert [k for k, _ in conf_entries(text) if known(line, k).get("enterprise")] == []
+
+
+def test_4_4_dialect_uses_dbms_mode_and_causal_clustering():
+    rendered = confs("4.4", "cluster", "optional")
+    assert values(rendered["core-1"])["dbms.mode"] == "CORE"
+    assert values(rendered["replica-1"])["dbms.mode"] == "READ_REPLICA"
+    core = values(rendered["core-2"])
+    assert core["causal_clustering.initial_discovery_members"] == ",".join(
+        f"core-{i}.test.neo4j.internal:5000" for i in (1, 2, 3))
+    assert core["causal_clustering.minimum_core_cluster_size_at_formation"] == "3"
+    assert core["dbms.security.causal_clustering_status_auth_enabled"] == "false"
+
+
+def test_5_dialect_uses_mode_constraint_and_discovery_v2():
+    rendered = confs("5", "cluster", "optional")
+    core, replica = values(rendered["core-1"]), values(rendered["replica-2"])
+    assert (core["initial.server.mode_constraint"], replica["initial.server.mode_constraint"]) == \
+        ("PRIMARY", "SECONDARY")
+    assert core["dbms.cluster.discovery.version"] == "V2_ONLY"
+    assert core["dbms.cluster.discovery.v2.endpoints"] == ",".join(
+        f"core-{i}.test.neo4j.internal:6000" for i in (1, 2, 3))
+    assert core["initial.dbms.default_primaries_count"] == "3"
+    assert core["initial.dbms.default_secondaries_count"] == "2"
+    assert core["dbms.security.cluster_status_auth_enabled"] == "false"
+
+
+def test_2025_dialect_uses_the_renamed_endpoints_with_the_same_members_as_5():
+    five, calendar = values(confs("5", "cluster", "optional")["core-3"]), values(
+        confs("2025", "cluster", "optional")["core-3"])
+    assert calendar["dbms.cluster.endpoints"] == five["dbms.cluster.discovery.v2.endpoints"]
+    assert "dbms.cluster.discovery.version" not in calendar
+
+
+def test_advertised_addresses_are_the_stable_dns_names():
+    conf = values(confs("5", "cluster", "optional")["replica-1"])
+    assert conf["server.bolt.advertised_address"] == "replica-1.test.neo4j.internal:7687"
+    assert conf["server.cluster.raft.advertised_address"] == "replica-1.test.neo4j.internal:7000"
+    assert conf["server.default_listen_address"] == "0.0.0.0"
+
+
+def test_operations_guide_defaults_reach_the_conf():
+    conf = values(confs("5", "cluster", "optional")["core-1"])
+    assert conf["db.tx_log.rotation.retention_policy"] == "2 days"
+    assert conf["db.tx_log.rotation.size"] == "256M"
+    assert conf["db.logs.query.threshold"] == "1s"
+    assert conf["dbms.security.auth_enabled"] == "true"
+    jvm = [v for k, v in conf_entries(confs("5", "cluster", "optional")["core-1"]) if k == "server.jvm.additional"]
+    assert "-XX:+UseG1GC" in jvm and "-XX:MaxGCPauseMillis=200" in jvm
+
+
+def test_memory_in_the_conf_is_the_memory_plan():
+    settings = make_settings(coreInstanceType="r6i.2xlarge", replicaInstanceType="r6i.large", replicaCount=1)
+    topology = plan_topology(settings)
+    core = values(render_neo4j_conf(settings, topology, topology.server("core-1")))
+    replica = values(render_neo4j_conf(settings, topology, topology.server("replica-1")))
+    assert (core["server.memory.heap.max_size"], core["server.memory.pagecache.size"]) == ("24g", "28g")
+    assert (replica["server.memory.heap.max_size"], replica["server.memory.pagecache.size"]) == ("5g", "7g")
+    assert core["server.memory.heap.initial_size"] == core["server.memory.heap.max_size"]
+
+
+def test_memory_overrides_reach_the_conf():
+    settings = make_settings(heapSize="10g", pageCacheSize="12g")
+    topology = plan_topology(settings)
+    conf = values(render_neo4j_conf(settings, topology, topology.servers[0]))
+    assert (conf["server.memory.heap.max_size"], conf["server.memory.pagecache.size"]) == ("10g", "12g")
+
+
+@pytest.mark.parametrize("tls, bolt, policies", [
+    ("disabled", "DISABLED", set()),
+    ("optional", "OPTIONAL", {"bolt", "https"}),
+    ("required", "REQUIRED", {"bolt", "https", "cluster", "backup"}),
+])
+def test_tls_level_selects_the_policies(tls, bolt, policies):
+    conf = values(confs("5", "cluster", tls)["core-1"])
+    assert conf["server.bolt.tls_level"] == bolt
+    assert {k.split(".")[3] for k in conf if k.startswith("dbms.ssl.policy.")} == policies
+    assert conf["server.http.enabled"] == ("false" if tls == "required" else "true")
+    if tls == "required":
+        assert conf["dbms.ssl.policy.cluster.client_auth"] == "REQUIRE"
+
+
+def test_metrics_and_backup_listener_only_on_enterprise():
+    enterprise = values(confs("5", "standalone-enterprise", "optional")["core-1"])
+    community = values(confs("5", "standalone-community", "optional")["core-1"])
+    assert enterprise["server.metrics.prometheus.endpoint"] == "0.0.0.0:2004"
+    assert enterprise["server.backup.listen_address"] == "0.0.0.0:6362"
+    assert not any(k.startswith(("server.metrics", "server.backup")) for k in community)
+
+
+def test_standalone_has_no_cluster_settings():
+    conf = values(confs("5", "standalone-enterprise", "optional")["core-1"])
+    assert not any(k.startswith(("server.cluster", "dbms.cluster", "initial.server")) for k in conf)
+
+
+def test_missing_template_value_is_an_error_not_an_empty_string():
+    settings = make_settings()
+    topology = plan_topology(settings)
+    conf = neo4j_conf_values(settings, topology, topology.servers[0])
+    del conf["hostname"]
+    with pytest.raises(jinja2.UndefinedError):
+        render_template("neo4j/5/neo4j.conf.j2", conf=conf)
+
+
+def test_every_server_gets_its_own_conf_and_user_data():
+    settings = make_settings(coreCount=5, replicaCount=2)
+    artifacts = render_artifacts(settings, plan_topology(settings))
+    for name in ["core-1", "core-5", "replica-2"]:
+        assert f"server.bolt.advertised_address={name}.test.neo4j.internal:7687" in artifacts[name]["neo4j.conf"]
+        assert artifacts[name]["neo4j.conf"].strip() in artifacts[name]["cloud-init.yaml"].replace("\n      ", "\n")
