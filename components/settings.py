@@ -90,6 +90,11 @@ class Settings:
     slow_query_threshold: str
     gc_max_pause_millis: int
     auth_enabled: bool
+    nat_gateway_per_zone: bool
+    haproxy_public: bool
+    ami_id: str  # "" = the newest Ubuntu 22.04 image of each instance type's architecture
+    backup_replica_region: str  # "" = no cross-region replica
+    backup_noncurrent_days: int
     # Names of secret keys that the stack sets. The values never enter Settings: the adapters
     # read them from Pulumi config as secrets.
     secrets_set: frozenset[str] = field(default_factory=frozenset)
@@ -324,6 +329,18 @@ KEYS: tuple[Key, ...] = (
     Key("adminPassword", "", None, str, "secret", "Password of the neo4j admin user.", secret=True),
     Key("grafanaAdminPassword", "", None, str, "secret", "Password of Grafana's admin user.", secret=True),
     Key("userPasswords", "", None, str, "secret object", "Passwords of neo4j:users, by user name.", secret=True),
+    Key("natGatewayPerZone", "nat_gateway_per_zone", True, _boolean, "true, false",
+        "One NAT gateway per zone, so a zone outage cuts no other zone's outbound traffic; false: one (cheaper, dev)."),
+    Key("haproxyPublic", "haproxy_public", False, _boolean, "true, false",
+        "HAProxy in a public subnet with an Elastic IP; false: private, reached from the VPC and peered networks."),
+    Key("amiId", "ami_id", "", _text(re.compile(r"^(ami-[0-9a-f]{8,17})?$"), "an AMI id such as ami-0123456789abcdef0"),
+        "an AMI id, or empty", "Image of every instance (must match every instance type's architecture). "
+        "Empty: the newest Ubuntu 22.04 of each type's architecture."),
+    Key("backupReplicaRegion", "backup_replica_region", "",
+        _text(re.compile(r"^([a-z]{2}(-[a-z]+)+-\d)?$"), "an AWS region such as eu-central-1, or empty"),
+        "an AWS region, or empty", "Replicate backups to a bucket in this second region. Empty: no replica."),
+    Key("backupNoncurrentDays", "backup_noncurrent_days", 7, _integer(1, 3650), "1 to 3650",
+        "Days the old version of an overwritten or deleted backup object is kept before it expires."),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}
 
@@ -533,3 +550,17 @@ def _users_and_roles(v: dict[str, Any]) -> list[str]:
 
 def _gib(size: int) -> str:
     return f"{size / 1024 ** 3:.1f}GiB"
+
+
+def config_reference() -> str:
+    """The README's config table: one row per key, from KEYS (a test keeps the README equal to it)."""
+    def cell(text: str) -> str:
+        return str(text).replace("|", "\\|")
+
+    rows = ["| key | default | allowed | what it changes |", "|---|---|---|---|"]
+    for key in KEYS:
+        default = "(secret)" if key.secret else ("(none)" if key.default in (None, []) else
+                                                  json.dumps(key.default) if not isinstance(key.default, str)
+                                                  else key.default)
+        rows.append(f"| `{NAMESPACE}:{key.name}` | {cell(default)} | {cell(key.allowed)} | {cell(key.doc)} |")
+    return "\n".join(rows)

@@ -1,0 +1,122 @@
+"""Every rendered artifact is read by the real tool that will read it in production.
+
+haproxy -c, cloud-init schema, shellcheck and systemd-analyze, over the stack files and a matrix of
+version lines, editions and TLS levels. The tools come from Debian's packages (make tools).
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.render import flatten, render_artifacts
+from components.settings import load_settings
+from components.topology import plan_topology
+from tests.conftest import ROOT, make_settings, require_tool, stack_config
+
+pytestmark = pytest.mark.integration
+
+VARIANTS = {
+    "dev": lambda: load_settings("dev", stack_config("dev")),
+    "prod": lambda: load_settings("prod", stack_config("prod")),
+    "local": lambda: load_settings("local", stack_config("local")),
+    "v44-cluster-tls-required": lambda: make_settings(version="4.4.44", tls="required", replicaCount=2),
+    "v44-community": lambda: make_settings(version="4.4.44", edition="community", coreCount=1, replicaCount=0,
+                                           acceptLicense=False),
+    "v2025-cluster": lambda: make_settings(version="2025.10.1", coreCount=5, replicaCount=1),
+    "v5-community-no-tls": lambda: make_settings(edition="community", coreCount=1, replicaCount=0, tls="disabled",
+                                                 haproxy=False, monitoring=False),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def rendered(request, tmp_path_factory) -> tuple[str, Path]:
+    settings = VARIANTS[request.param]()
+    out = tmp_path_factory.mktemp(request.param)
+    for relative, text in flatten(render_artifacts(settings, plan_topology(settings))).items():
+        (out / relative).parent.mkdir(parents=True, exist_ok=True)
+        (out / relative).write_text(text)
+    return request.param, out
+
+
+def run(*command: str | Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(c) for c in command], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def ca_file(tmp_path_factory) -> Path:
+    """A real CA certificate for `verify required ca-file` (deploys fetch the cluster CA at boot)."""
+    directory = tmp_path_factory.mktemp("ca")
+    result = run(require_tool("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                 "-nodes", "-keyout", directory / "ca.key", "-out", directory / "ca.crt", "-days", "1",
+                 "-subj", "/CN=test CA")
+    assert result.returncode == 0, result.stderr
+    return directory / "ca.crt"
+
+
+def test_haproxy_accepts_the_rendered_config(rendered, ca_file):
+    name, out = rendered
+    config = out / "haproxy" / "haproxy.cfg"
+    if VARIANTS[name]().haproxy is False:
+        assert not config.exists()
+        return
+    # The only edit: the CA path the boot script writes on the node, pointed at a real CA here.
+    text = config.read_text().replace("/etc/haproxy/ca.crt", str(ca_file))
+    checked = out / "haproxy" / "haproxy-checked.cfg"
+    checked.write_text(text)
+    result = run(require_tool("haproxy"), "-c", "-f", checked)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[ALERT]" not in result.stdout + result.stderr
+    # Offline the servers' private DNS names do not resolve; anything else would be a real warning.
+    warnings = [line for line in (result.stdout + result.stderr).splitlines()
+                if "[WARNING]" in line and "could not resolve address" not in line]
+    assert warnings == []
+
+
+def test_cloud_init_accepts_every_user_data(rendered):
+    name, out = rendered
+    files = sorted(out.glob("*/cloud-init.yaml"))
+    assert files, f"{name}: no user data rendered"
+    for user_data in files:
+        result = run(require_tool("cloud-init"), "schema", "-c", user_data)
+        assert result.returncode == 0 and "Valid cloud-config" in result.stdout, \
+            f"{user_data.relative_to(out)}: {result.stdout}{result.stderr}"
+
+
+def test_user_data_files_are_exactly_the_rendered_artifacts(rendered):
+    name, out = rendered
+    for user_data in out.glob("*/cloud-init.yaml"):
+        document = yaml.safe_load(user_data.read_text())
+        placed = {entry["path"]: entry["content"] for entry in document["write_files"]}
+        target = user_data.parent
+        for path, content in placed.items():
+            sources = [p for p in target.rglob("*") if p.is_file() and p.name == Path(path).name
+                       and p.name != "cloud-init.yaml"]
+            assert any(p.read_text() == content for p in sources), f"{name}: {path} differs from its artifact"
+
+
+def test_shellcheck_passes_every_rendered_script(rendered):
+    name, out = rendered
+    scripts = sorted(out.rglob("*.sh"))
+    assert scripts, f"{name}: no scripts rendered"
+    result = run(require_tool("shellcheck"), "--severity=info", *scripts)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_backup_timer_schedule_is_a_valid_systemd_calendar(rendered):
+    name, out = rendered
+    timers = list(out.rglob("neo4j-backup.timer"))
+    assert len(timers) == 1, f"{name}: one server takes the backups"
+    schedule = re.search(r"^OnCalendar=(.+)$", timers[0].read_text(), re.M)[1]
+    result = run(require_tool("systemd-analyze"), "calendar", schedule)
+    assert result.returncode == 0, result.stderr
+    assert "02:00:00" in result.stdout
+
+
+def test_shellcheck_passes_the_projects_own_scripts():
+    scripts = [ROOT / ".ci" / "run", *sorted((ROOT / "scripts").glob("*.sh"))]
+    result = run(require_tool("shellcheck"), "--severity=info", *scripts)
+    assert result.returncode == 0, result.stdout + result.stderr

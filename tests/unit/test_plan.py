@@ -1,0 +1,101 @@
+"""`make plan`: scripts/plan.py run as a user runs it (a subprocess: Pulumi's mocks are process-global)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+PLAN = ROOT / "scripts" / "plan.py"
+
+
+def plan(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(PLAN), *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def prod(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    out = tmp_path_factory.mktemp("prod")
+    return plan("--stack", "prod", "--out", str(out)), out
+
+
+def test_prod_plan_prints_the_summary(prod):
+    result, _ = prod
+    assert result.returncode == 0, result.stderr
+    assert "5 primaries + 2 secondaries; fault tolerance 2" in result.stdout
+    assert "Memory plan per role:" in result.stdout and "r6i.2xlarge 64g: heap 24g, page cache 28g" in result.stdout
+    assert "Resources per component:" in result.stdout
+
+
+def test_prod_plan_writes_plan_json_in_the_documented_shape(prod):
+    _, out = prod
+    document = json.loads((out / "plan.json").read_text())
+    assert document["stack"] == "prod" and document["project"] == "neo4j-cluster"
+    assert set(document) == {"stack", "project", "resources", "outputs", "artifacts"}
+    for resource in document["resources"]:
+        assert set(resource) == {"type", "name", "parent", "inputs"}
+    assert all((out / path).is_file() for path in document["artifacts"])
+
+
+def test_prod_plan_renders_every_server_and_node(prod):
+    _, out = prod
+    confs = sorted(p.parent.name for p in out.glob("*/neo4j.conf"))
+    assert confs == ["core-1", "core-2", "core-3", "core-4", "core-5", "replica-1", "replica-2"]
+    assert (out / "haproxy" / "haproxy.cfg").is_file()
+    assert (out / "monitoring" / "prometheus" / "prometheus.yml").is_file()
+    assert list((out / "monitoring" / "prometheus" / "rules").glob("*.yml"))
+
+
+def test_placeholder_secret_reaches_no_artifact(prod):
+    from scripts.plan import PLACEHOLDER_SECRET
+
+    _, out = prod
+    leaks = [p for p in out.rglob("*") if p.is_file() and PLACEHOLDER_SECRET in p.read_text()]
+    assert leaks == []
+
+
+def test_plan_is_deterministic(prod, tmp_path):
+    _, first = prod
+    result = plan("--stack", "prod", "--out", str(tmp_path))
+    assert result.returncode == 0
+    assert (tmp_path / "plan.json").read_text() == (first / "plan.json").read_text()
+
+
+def test_bad_stack_file_gives_one_line_per_problem_and_exit_2(tmp_path):
+    stack_file = tmp_path / "Pulumi.bad.yaml"
+    stack_file.write_text("config:\n  neo4j:coreCount: 4\n  neo4j:edition: community\n"
+                          "  neo4j:vpcCidr: 10.0.0.1/16\n")
+    result = plan("--stack", "bad", "--stack-file", str(stack_file), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 3, result.stderr
+    assert [line.split(":")[1] for line in lines] == ["vpcCidr", "coreCount", "edition"]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_stack_names_the_stacks_there(tmp_path):
+    result = plan("--stack", "staging", "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert "Pulumi.staging.yaml" in result.stderr and "dev, local, prod" in result.stderr
+
+
+def test_invalid_yaml_is_one_line(tmp_path):
+    stack_file = tmp_path / "Pulumi.x.yaml"
+    stack_file.write_text("config:\n  neo4j:coreCount: [3\n")
+    result = plan("--stack", "x", "--stack-file", str(stack_file), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "not valid YAML" in result.stderr
+
+
+def test_help_shows_an_example():
+    result = plan("--help")
+    assert result.returncode == 0 and "example: python scripts/plan.py --stack prod" in result.stdout
+
+
+def test_json_flag_prints_plan_json(tmp_path):
+    result = plan("--stack", "dev", "--out", str(tmp_path), "--json")
+    assert json.loads(result.stdout)["stack"] == "dev"
