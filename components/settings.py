@@ -211,32 +211,28 @@ def _zones(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _users(value: Any) -> tuple[UserSpec, ...]:
-    value = _decode(value)
-    allowed = 'a list of {"name": "analyst", "roles": ["reader"]}'
-    if not isinstance(value, list):
-        raise ValueError(allowed)
-    users = []
-    for item in value:
-        if not (isinstance(item, dict) and _NAME.match(str(item.get("name", "")))
-                and isinstance(item.get("roles", []), list)):
-            raise ValueError(allowed + " (names: letters, digits, _)")
-        users.append(UserSpec(item["name"], tuple(str(r) for r in item.get("roles", []))))
-    return tuple(users)
+def _named_entries(list_field: str, example: str, make: Callable[[str, tuple[str, ...]], Any]):
+    """Parser of a list of {"name": …, <list_field>: [...]} objects (users and their roles, roles and
+    their privileges)."""
+    allowed = f"a list of {example}"
+
+    def parse(value: Any) -> tuple:
+        value = _decode(value)
+        if not isinstance(value, list):
+            raise ValueError(allowed)
+        entries = []
+        for item in value:
+            if not (isinstance(item, dict) and _NAME.match(str(item.get("name", "")))
+                    and isinstance(item.get(list_field, []), list)):
+                raise ValueError(allowed + " (names: letters, digits, _)")
+            entries.append(make(item["name"], tuple(str(x) for x in item.get(list_field, []))))
+        return tuple(entries)
+    return parse
 
 
-def _roles(value: Any) -> tuple[RoleSpec, ...]:
-    value = _decode(value)
-    allowed = 'a list of {"name": "data_scientist", "privileges": ["MATCH {*} ON GRAPH neo4j"]}'
-    if not isinstance(value, list):
-        raise ValueError(allowed)
-    roles = []
-    for item in value:
-        if not (isinstance(item, dict) and _NAME.match(str(item.get("name", "")))
-                and isinstance(item.get("privileges", []), list)):
-            raise ValueError(allowed + " (names: letters, digits, _)")
-        roles.append(RoleSpec(item["name"], tuple(str(p) for p in item.get("privileges", []))))
-    return tuple(roles)
+_users = _named_entries("roles", '{"name": "analyst", "roles": ["reader"]}', UserSpec)
+_roles = _named_entries("privileges", '{"name": "data_scientist", "privileges": ["MATCH {*} ON GRAPH neo4j"]}',
+                        RoleSpec)
 
 
 def _on_calendar(value: Any) -> str:
