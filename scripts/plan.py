@@ -80,14 +80,23 @@ def plan(stack: str, stack_file: Path, out_dir: Path) -> dict:
     document = {
         "stack": stack,
         "project": PROJECT,
-        "resources": [{"type": r.type, "name": r.name, "parent": r.parent, "inputs": r.inputs}
-                      for r in run.resources],
+        # Resources register concurrently: sort them (and their inputs) so plans diff cleanly.
+        "resources": sorted(({"type": r.type, "name": r.name, "parent": r.parent, "inputs": _sorted(r.inputs)}
+                             for r in run.resources), key=lambda r: (r["parent"], r["type"], r["name"])),
         "outputs": run.outputs,
         "artifacts": sorted(files),
     }
     (out_dir / "plan.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
     document["_summary"] = summary(settings, plan_topology(settings), document, out_dir)
     return document
+
+
+def _sorted(value):
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
 
 
 def summary(settings: Settings, topology: ClusterTopology, document: dict, out_dir: Path) -> str:

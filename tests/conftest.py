@@ -10,7 +10,7 @@ import yaml
 from components.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-SETTINGS_LISTS = ROOT.parent / "shared" / "neo4j-settings"
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 # A cluster with every feature on: the richest artifacts.

@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-SETTINGS_DIR = Path(__file__).resolve().parents[3] / "shared" / "neo4j-settings"
+SETTINGS_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "neo4j-settings"
 # Settings a conf may carry several times (the README of the setting lists says so).
 REPEATABLE = {"server.jvm.additional", "dbms.jvm.additional"}
 # Deprecated settings we set on purpose, and why.
