@@ -28,7 +28,7 @@ neo4j-jars: setup
 	$(PY) -c "from tests.support.neo4j_dist import neo4j_classpath as c; c(); print('neo4j-jars: ready')"
 
 plan: setup
-	$(PY) scripts/plan.py --stack $(STACK)
+	@$(PY) scripts/plan.py --stack $(STACK)
 
 test: setup tools neo4j-jars
 	$(PY) -m pytest
@@ -41,3 +41,22 @@ lint: setup
 
 clean:
 	rm -rf build .pytest_cache
+
+# `make up|down STACK=local`: `pulumi up` / `pulumi destroy` of a stack. State goes to the local file
+# backend (~/.pulumi, what `pulumi login --local` uses) unless PULUMI_BACKEND_URL names another; secrets
+# there are encrypted with PULUMI_CONFIG_PASSPHRASE (asked for when unset). PULUMI_FLAGS adds flags,
+# e.g. PULUMI_FLAGS=--yes. A stack on the docker platform also needs a running Docker engine.
+PULUMI_BACKEND_URL ?= file://~
+PULUMI_FLAGS ?=
+.PHONY: up down
+up down:
+	@command -v pulumi >/dev/null 2>&1 || { echo "make $@: the Pulumi CLI is not installed (no pulumi on PATH); install it: https://www.pulumi.com/docs/install/" >&2; exit 1; }
+	@test -f Pulumi.$(STACK).yaml || { echo "make $@: no stack file Pulumi.$(STACK).yaml; name a stack with STACK=<name>" >&2; exit 2; }
+	@if grep -Eq '^[[:space:]]*neo4j:platform:[[:space:]]*docker' Pulumi.$(STACK).yaml; then \
+	  command -v docker >/dev/null 2>&1 || { echo "make $@: stack $(STACK) runs on Docker, but the docker CLI is not installed" >&2; exit 1; }; \
+	  docker info >/dev/null 2>&1 || { echo "make $@: stack $(STACK) runs on Docker, but no Docker engine answers (docker info failed); start Docker and try again" >&2; exit 1; }; \
+	fi
+	@$(MAKE) --no-print-directory setup
+	@export PULUMI_BACKEND_URL='$(PULUMI_BACKEND_URL)'; \
+	if [ $@ = up ]; then pulumi stack select --create $(STACK) && pulumi up --stack $(STACK) $(PULUMI_FLAGS); \
+	else pulumi destroy --stack $(STACK) $(PULUMI_FLAGS); fi

@@ -5,12 +5,16 @@ are replaced by "[secret]" in what is recorded.
 """
 from __future__ import annotations
 
+import gc
 import runpy
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
+from google.protobuf import struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime.stack import wait_for_rpcs
@@ -40,6 +44,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         state = dict(args.inputs)
         state.setdefault("arn", f"arn:aws:mock:::{args.name}")
+        for output, invent in _COMPUTED.get(args.typ, {}).items():
+            state.setdefault(output, invent(args.name))
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list] | dict:
@@ -51,7 +57,33 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return {"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/plan", "userId": "plan"}
         if args.token == "aws:index/getRegion:getRegion":
             return {"name": "us-east-1", "region": "us-east-1"}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"id": "aws", "partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws"}
         return {}
+
+
+def _mock_address(prefix: str, name: str) -> str:
+    return f"{prefix}.{zlib.crc32(name.encode()) % 254 + 1}"
+
+
+def _mock_pem(name: str) -> str:
+    return f"-----BEGIN CERTIFICATE-----\nmock certificate of {name}\n-----END CERTIFICATE-----\n"
+
+
+# Outputs a real provider computes and the program reads (DNS records point at instances' addresses,
+# instance profiles name their role). Addresses come from the documentation ranges: never real ones.
+_COMPUTED: dict[str, dict[str, Callable[[str], Any]]] = {
+    "aws:ec2/instance:Instance": {"privateIp": lambda name: _mock_address("192.0.2", name)},
+    "aws:ec2/eip:Eip": {"publicIp": lambda name: _mock_address("203.0.113", name)},
+    "aws:iam/role:Role": {"name": lambda name: name},
+    "aws:iam/instanceProfile:InstanceProfile": {"name": lambda name: name},
+    "aws:route53/zone:Zone": {"zoneId": lambda name: f"Z{zlib.crc32(name.encode()):010d}"},
+    "aws:s3/bucket:Bucket": {"bucket": lambda name: name},
+    "tls:index/selfSignedCert:SelfSignedCert": {"certPem": lambda name: _mock_pem(name)},
+    "tls:index/locallySignedCert:LocallySignedCert": {"certPem": lambda name: _mock_pem(name)},
+    # Containers run from the pulled image's id (a tag would make every `pulumi up` replace them).
+    "docker:index/remoteImage:RemoteImage": {"imageId": lambda name: f"{name}-id"},
+}
 
 
 @dataclass
@@ -72,11 +104,21 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def RegisterResource(self, request):  # noqa: N802 (the gRPC method's name)
         if request.type != "pulumi:pulumi:Stack":
-            inputs = _sync_await(rpc.deserialize_properties(request.object, keep_unknowns=True, keep_internal=True)) \
-                if False else rpc.deserialize_properties(request.object, keep_internal=True)
+            inputs = _deserialize(request.object)
             self.recorded.append(RecordedResource(request.type, request.name, _parent_of(request.parent),
                                                   redact(_plain(inputs))))
         return super().RegisterResource(request)
+
+
+def _deserialize(value: Any) -> Any:
+    """rpc.deserialize_property, except that a secret stays where it is. Pulumi's own lifts a secret
+    element or field to its whole list or object, which would hide, e.g., a container's plain uploads
+    beside its one secret upload."""
+    if isinstance(value, struct_pb2.ListValue):
+        return [_deserialize(item) for item in value]
+    if isinstance(value, struct_pb2.Struct) and _SECRET_SIG not in value:  # secrets, assets, refs: as Pulumi does
+        return {key: _deserialize(item) for key, item in value.items()}
+    return rpc.deserialize_property(value, keep_internal=True)
 
 
 def _parent_of(urn: str) -> str:
@@ -113,11 +155,18 @@ def run_program(program: Path, *, project: str, stack: str, config: dict[str, st
     monitor = RecordingMonitor(mocks or RecordingMocks())
     pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config, secret_keys)
-    namespace = runpy.run_path(str(program), run_name="__main__")
-    _sync_await(wait_for_rpcs())
-    root = pulumi.runtime.get_root_resource()
-    outputs = {name: _resolve(value) for name, value in getattr(root, "outputs", {}).items()}
-    _sync_await(wait_for_rpcs())
+    # Every resource leaves dozens of Outputs and futures alive until the end; the cyclic collector
+    # would rescan all of them again and again, making a plan grow with the square of its resources
+    # (bench/plan_scaling.py). Reference counting still frees garbage; the rest goes with the run.
+    gc.disable()
+    try:
+        namespace = runpy.run_path(str(program), run_name="__main__")
+        _sync_await(wait_for_rpcs())
+        root = pulumi.runtime.get_root_resource()
+        outputs = {name: _resolve(value) for name, value in getattr(root, "outputs", {}).items()}
+        _sync_await(wait_for_rpcs())
+    finally:
+        gc.enable()
     return ProgramRun(monitor.recorded, outputs, namespace)
 
 

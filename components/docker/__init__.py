@@ -1,15 +1,80 @@
-"""Docker adapter: places the rendered artifacts in local containers (issue 4 builds it)."""
+"""Docker adapter: the same cluster as containers on one network of the local Docker engine.
+
+Each server, HAProxy and the monitoring node is a container whose hostname and network alias are
+the topology's stable DNS names (core-1.<stack>.neo4j.internal, …), so the rendered neo4j.conf,
+haproxy.cfg and prometheus.yml work unchanged. Ports are published on 127.0.0.1 only
+(components/docker/layout.py lists them); images are pinned in components/docker/images.py.
+
+Outputs have the AWS stack's shape. Locally:
+  boltUri     bolt://127.0.0.1:7687 through HAProxy, else bolt:// to core-1's published port
+              (bolt:// because a neo4j:// routing table names the servers by their network names,
+              which the laptop cannot resolve; with several servers, server-side routing forwards writes)
+  routingUri  neo4j://core-1.<domain>:7687, for clients on the Docker network `neo4j-<stack>-net`
+  servers     name, role, zone, hostname, privateIp (the network name: container IPs change on restart),
+              boltUri (bolt://127.0.0.1:<published port>)
+  backupBucket None, secretArns {}: secrets stay in the Pulumi stack and the containers' state.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 import pulumi
 
-from components.render import Artifacts
-from components.settings import Settings
+from components.docker.layout import LOOPBACK, PublishedPort, published_port, server_ports
+from components.docker.loadbalancer import LoadBalancer, LoadBalancerArgs
+from components.docker.monitoring import Monitoring, MonitoringArgs
+from components.docker.network import ClusterNetwork, ClusterNetworkArgs
+from components.docker.servers import Neo4jServers, Neo4jServersArgs
+from components.render import HAPROXY_PORTS, MONITORING_PORTS, Artifacts, health_check_scheme
+from components.settings import NAMESPACE, Settings
+from components.tls import ClusterCertificates
 from components.topology import ClusterTopology
 
 
 def build_docker(settings: Settings, topology: ClusterTopology, artifacts: Artifacts) -> dict[str, Any]:
-    pulumi.log.warn("the docker adapter is not built yet: this program creates no resources")
-    return {}
+    config = pulumi.Config(NAMESPACE)
+    admin_password = config.require_secret("adminPassword")  # read first: a missing one stops before any resource
+    grafana_password = config.get_secret("grafanaAdminPassword")
+    name = f"neo4j-{settings.stack}"
+    ports = server_ports(settings, topology)
+
+    certificates = ClusterCertificates(f"{name}-tls", topology) if settings.tls != "disabled" else None
+    network = ClusterNetwork(name, ClusterNetworkArgs(domain=topology.domain))
+    Neo4jServers(name, Neo4jServersArgs(
+        settings=settings, topology=topology, artifacts=artifacts, network=network.name, ports=ports,
+        admin_password=admin_password, certificates=certificates))
+    if topology.haproxy:
+        https_checks = health_check_scheme(settings)["ssl"]
+        LoadBalancer(name, LoadBalancerArgs(
+            node=topology.haproxy, haproxy_cfg=artifacts["haproxy"]["haproxy.cfg"], network=network.name,
+            ca_cert_pem=certificates.ca_cert_pem if certificates and https_checks else None))
+    if topology.monitoring:
+        Monitoring(name, MonitoringArgs(
+            node=topology.monitoring, files=artifacts["monitoring"], network=network.name,
+            grafana_admin_password=grafana_password))
+        if grafana_password is None:
+            pulumi.log.warn(f"{NAMESPACE}:grafanaAdminPassword is not set: Grafana starts with admin/admin and "
+                            f"asks for a new password at the first login")
+    return stack_outputs(settings, topology, ports, certificates)
+
+
+def stack_outputs(settings: Settings, topology: ClusterTopology, ports: dict[str, tuple[PublishedPort, ...]],
+                  certificates: ClusterCertificates | None) -> dict[str, Any]:
+    bolt = {server: published_port(published, "bolt") for server, published in ports.items()}
+    first = topology.primaries[0]
+    through_haproxy = f"bolt://{LOOPBACK}:{HAPROXY_PORTS['bolt_write']}"
+    return {
+        "boltUri": through_haproxy if topology.haproxy else f"bolt://{LOOPBACK}:{bolt[first.name]}",
+        "routingUri": f"neo4j://{first.hostname}:{topology.ports.bolt}",
+        "servers": [
+            {"name": s.name, "role": s.role, "zone": s.zone, "hostname": s.hostname, "privateIp": s.hostname,
+             "boltUri": f"bolt://{LOOPBACK}:{bolt[s.name]}"}
+            for s in topology.servers
+        ],
+        "faultTolerance": topology.fault_tolerance,
+        "grafanaUrl": f"http://{LOOPBACK}:{MONITORING_PORTS['grafana']}" if topology.monitoring else None,
+        "prometheusUrl": f"http://{LOOPBACK}:{MONITORING_PORTS['prometheus']}" if topology.monitoring else None,
+        "backupBucket": None,
+        "secretArns": {},
+        "caCertPem": certificates.ca_cert_pem if certificates else None,
+    }

@@ -1,0 +1,40 @@
+"""HAProxy in front of the cluster: the official image with the rendered haproxy.cfg."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components.docker.containers import ContainerSpec, HealthCheck, Upload, container, pull, reachable_as
+from components.docker.images import HAPROXY_IMAGE
+from components.docker.layout import HAPROXY_CA, HAPROXY_CFG, HAPROXY_PUBLISHED
+from components.render import HAPROXY_PORTS
+from components.topology import Node
+
+
+@dataclass(frozen=True)
+class LoadBalancerArgs:
+    node: Node  # topology.haproxy
+    haproxy_cfg: str  # artifacts["haproxy"]["haproxy.cfg"]
+    network: pulumi.Input[str]
+    ca_cert_pem: pulumi.Input[str] | None  # when haproxy.cfg checks the servers over HTTPS (tls=required)
+
+
+class LoadBalancer(pulumi.ComponentResource):
+    """Container `<name>-haproxy`, reachable on the network as the topology's haproxy hostname."""
+
+    def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("neo4j-cluster:docker:LoadBalancer", name, None, opts)
+        image = pull(f"{name}-haproxy-image", HAPROXY_IMAGE, self)
+        uploads = [Upload(HAPROXY_CFG, args.haproxy_cfg)]
+        if args.ca_cert_pem is not None:
+            uploads.append(Upload(HAPROXY_CA, args.ca_cert_pem))
+        haproxy = container(f"{name}-haproxy", ContainerSpec(
+            image=image.image_id,
+            role="loadbalancer",
+            **reachable_as(args.network, args.node.hostname, args.node.name),
+            ports=HAPROXY_PUBLISHED,
+            uploads=tuple(uploads),
+            health=HealthCheck(f"http://127.0.0.1:{HAPROXY_PORTS['stats']}/stats"),
+        ), self)
+        self.register_outputs({"container": haproxy.name})

@@ -1,0 +1,63 @@
+"""Prometheus and Grafana from their official images, with the rendered monitoring files.
+
+The two share one network namespace, as they share the monitoring node on AWS: the rendered Grafana
+data source points at http://localhost:9090 and works unchanged. Prometheus owns the namespace (the
+network alias, the published ports 9090 and 3000); Grafana joins it. Grafana is replaced whenever
+Prometheus is; after a bare `docker restart` of Prometheus, restart Grafana too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components.docker.containers import ContainerSpec, HealthCheck, Upload, container, pull, reachable_as, volume
+from components.docker.images import GRAFANA_IMAGE, PROMETHEUS_IMAGE
+from components.docker.layout import MONITORING_PUBLISHED, PROMETHEUS_DATA, monitoring_places
+from components.render import MONITORING_PORTS
+from components.topology import Node
+
+
+@dataclass(frozen=True)
+class MonitoringArgs:
+    node: Node  # topology.monitoring
+    files: dict[str, str]  # artifacts["monitoring"]: prometheus/…, grafana/…
+    network: pulumi.Input[str]
+    grafana_admin_password: pulumi.Output[str] | None  # secret; None: Grafana's first-login admin/admin
+
+
+def placed(files: dict[str, str], service: str) -> tuple[Upload, ...]:
+    """The rendered files of `service` at the paths its official image reads them from."""
+    return tuple(Upload(place, files[path]) for path, place in monitoring_places(service).items())
+
+
+class Monitoring(pulumi.ComponentResource):
+    """Containers `<name>-prometheus` (with volume `<name>-prometheus-data`) and `<name>-grafana`."""
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("neo4j-cluster:docker:Monitoring", name, None, opts)
+        prometheus_image = pull(f"{name}-prometheus-image", PROMETHEUS_IMAGE, self)
+        grafana_image = pull(f"{name}-grafana-image", GRAFANA_IMAGE, self)
+        data = volume(f"{name}-prometheus-data", "monitoring", self)
+        prometheus = container(f"{name}-prometheus", ContainerSpec(
+            image=prometheus_image.image_id,
+            role="monitoring",
+            **reachable_as(args.network, args.node.hostname, args.node.name),
+            ports=MONITORING_PUBLISHED,  # Grafana's port too: it lives in this namespace
+            uploads=placed(args.files, "prometheus"),
+            volumes=((data.name, PROMETHEUS_DATA),),
+            health=HealthCheck(f"http://localhost:{MONITORING_PORTS['prometheus']}/-/healthy"),
+        ), self)
+        envs = ()
+        if args.grafana_admin_password is not None:
+            envs = (pulumi.Output.secret(
+                pulumi.Output.concat("GF_SECURITY_ADMIN_PASSWORD=", args.grafana_admin_password)),)
+        grafana = container(f"{name}-grafana", ContainerSpec(
+            image=grafana_image.image_id,
+            role="monitoring",
+            network_mode=prometheus.id.apply(lambda container_id: f"container:{container_id}"),
+            uploads=placed(args.files, "grafana"),
+            envs=envs,
+            health=HealthCheck(f"http://localhost:{MONITORING_PORTS['grafana']}/api/health"),
+        ), self)
+        self.register_outputs({"prometheus": prometheus.name, "grafana": grafana.name})

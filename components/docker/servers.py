@@ -1,0 +1,107 @@
+"""The Neo4j servers as containers of the official image, each with its data and logs volumes.
+
+neo4j.conf stays authoritative. It is uploaded over $NEO4J_HOME/conf/neo4j.conf (not into /conf, whose
+files the entrypoint copies over the whole conf directory), and the only NEO4J_* variables passed,
+NEO4J_AUTH and NEO4J_ACCEPT_LICENSE_AGREEMENT, are ones the entrypoint never turns into settings. What
+the entrypoint still appends concerns keys the file leaves unset: its Docker defaults (such as
+server.directories.run=/run, or the cluster advertised addresses of a lone enterprise server) and
+server.directories.logs=/logs for the image's /logs volume. Every key we render keeps our value.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from components.docker.containers import ContainerSpec, HealthCheck, Upload, container, pull, reachable_as, volume
+from components.docker.images import neo4j_image
+from components.docker.layout import (
+    NEO4J_CONF,
+    NEO4J_DATA,
+    NEO4J_LOGS,
+    NEO4J_UID,
+    PublishedPort,
+    certificate_places,
+)
+from components.render import Artifacts, health_check_scheme, memory_plan, ssl_policies
+from components.settings import Settings
+from components.sizing import MIB
+from components.tls import ClusterCertificates
+from components.topology import ClusterTopology
+
+# Neo4j checkpoints on shutdown; Docker's default 10 s would kill it midway.
+STOP_SECONDS = 120
+# A cluster forms only when enough primaries are up: give the first start time before counting failures.
+START_PERIOD = "180s"
+
+
+@dataclass(frozen=True)
+class Neo4jServersArgs:
+    settings: Settings
+    topology: ClusterTopology
+    artifacts: Artifacts  # render_artifacts(...): each server's "neo4j.conf"
+    network: pulumi.Input[str]
+    ports: dict[str, tuple[PublishedPort, ...]]  # layout.server_ports(...)
+    admin_password: pulumi.Output[str]  # secret
+    certificates: ClusterCertificates | None  # None when TLS is disabled
+
+
+def certificate_uploads(settings: Settings, certificates: ClusterCertificates | None,
+                        server: str) -> tuple[Upload, ...]:
+    """Key, certificate and CA of `server` under certificates/<scope>/ for every SSL policy in neo4j.conf."""
+    if certificates is None:
+        return ()
+    mine = certificates.servers[server]
+    uploads: list[Upload] = []
+    for policy in ssl_policies(settings):
+        places = certificate_places(policy.scope)
+        uploads += [Upload(places.private_key, mine.private_key_pem, NEO4J_UID, "0600"),
+                    Upload(places.public_certificate, mine.cert_pem, NEO4J_UID, "0644"),
+                    Upload(places.trusted_ca, certificates.ca_cert_pem, NEO4J_UID, "0644")]
+    return tuple(uploads)
+
+
+def neo4j_envs(settings: Settings, admin_password: pulumi.Output[str]) -> tuple[pulumi.Input[str], ...]:
+    auth = pulumi.Output.secret(pulumi.Output.concat("NEO4J_AUTH=neo4j/", admin_password))
+    if settings.edition == "enterprise" and settings.accept_license:
+        return "NEO4J_ACCEPT_LICENSE_AGREEMENT=yes", auth
+    return (auth,)
+
+
+def neo4j_health(settings: Settings) -> HealthCheck:
+    check = health_check_scheme(settings)  # plain HTTP, or HTTPS when tls=required turns HTTP off
+    scheme = "https" if check["ssl"] else "http"
+    return HealthCheck(f"{scheme}://localhost:{check['port']}/", insecure=check["ssl"], start_period=START_PERIOD)
+
+
+class Neo4jServers(pulumi.ComponentResource):
+    """Per server `<name>-<server>`: the container and its volumes `<name>-<server>-data|logs`."""
+
+    containers: dict[str, docker.Container]
+
+    def __init__(self, name: str, args: Neo4jServersArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("neo4j-cluster:docker:Neo4jServers", name, None, opts)
+        settings = args.settings
+        image = pull(f"{name}-neo4j-image", neo4j_image(settings), self)
+        envs = neo4j_envs(settings, args.admin_password)
+        health = neo4j_health(settings)
+        self.containers = {}
+        for server in args.topology.servers:
+            child = f"{name}-{server.name}"
+            data = volume(f"{child}-data", server.role, self)
+            logs = volume(f"{child}-logs", server.role, self)
+            conf = Upload(NEO4J_CONF, args.artifacts[server.name]["neo4j.conf"], NEO4J_UID, "0600")
+            self.containers[server.name] = container(child, ContainerSpec(
+                image=image.image_id,
+                role=server.role,
+                **reachable_as(args.network, server.hostname, server.name),
+                ports=args.ports[server.name],
+                uploads=(conf, *certificate_uploads(settings, args.certificates, server.name)),
+                envs=envs,
+                volumes=((data.name, NEO4J_DATA), (logs.name, NEO4J_LOGS)),
+                health=health,
+                memory_mb=memory_plan(settings, server).ram // MIB,
+                stop_seconds=STOP_SECONDS,
+            ), self)
+        self.register_outputs({"containers": {server: c.name for server, c in self.containers.items()}})

@@ -1,0 +1,293 @@
+"""The docker adapter under the recording mocks: scripts/plan.py run as a subprocess per stack variant
+(Pulumi's mocks are process-global), with assertions on its plan.json."""
+from __future__ import annotations
+
+import fnmatch
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+import yaml
+
+from components.docker.layout import (
+    HAPROXY_CA,
+    HAPROXY_CFG,
+    LOOPBACK,
+    NEO4J_CONF,
+    certificate_places,
+    server_ports,
+)
+from components.monitoring import GRAFANA_DASHBOARD, GRAFANA_DASHBOARD_PROVIDER, PROMETHEUS_CONFIG, PROMETHEUS_RULES
+from components.render import SERVER_FILE_PLACES, memory_plan, render_artifacts, ssl_policies
+from components.settings import Settings, load_settings
+from components.sizing import MIB
+from components.topology import ClusterTopology, plan_topology
+from scripts.plan import PLACEHOLDER_SECRET
+from tests.conftest import ROOT, stack_config
+
+CONTAINER = "docker:index/container:Container"
+VOLUME = "docker:index/volume:Volume"
+NETWORK = "docker:index/network:Network"
+IMAGE = "docker:index/remoteImage:RemoteImage"
+
+# Variants of the local stack, each changing what decides the container set or its contents.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "local": {},
+    "tlsrequired": {"neo4j:tls": "required", "neo4j:replicaCount": 2},
+    "plain": {"neo4j:tls": "disabled", "neo4j:haproxy": False, "neo4j:monitoring": False,
+              "neo4j:version": "2025.10.0"},
+    "single": {"neo4j:edition": "community", "neo4j:acceptLicense": False, "neo4j:coreCount": 1,
+               "neo4j:replicaCount": 0, "neo4j:version": "4.4.46"},
+}
+
+
+@dataclass
+class Plan:
+    stack: str
+    settings: Settings
+    topology: ClusterTopology
+    document: dict[str, Any]
+    text: str  # plan.json as written
+    out: Path
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {r["name"]: r for r in self.document["resources"] if r["type"] == resource_type}
+
+    def container(self, suffix: str) -> dict[str, Any]:
+        return self.of_type(CONTAINER)[f"neo4j-{self.stack}-{suffix}"]["inputs"]
+
+    def uploads(self, suffix: str) -> dict[str, Any]:
+        return {u["file"]: u["content"] for u in self.container(suffix).get("uploads", [])}
+
+
+def make_plan(stack: str, out: Path) -> Plan:
+    config = {**stack_config("local"), **VARIANTS[stack]}
+    stack_file = out.parent / f"Pulumi.{stack}.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": config}))
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "plan.py"), "--stack", stack, "--stack-file", str(stack_file),
+         "--out", str(out), "--json"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    settings = load_settings(stack, config)
+    text = (out / "plan.json").read_text()
+    return Plan(stack, settings, plan_topology(settings), json.loads(text), text, out)
+
+
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def plan(request, tmp_path_factory) -> Plan:
+    return make_plan(request.param, tmp_path_factory.mktemp(request.param) / "out")
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory) -> Plan:
+    return make_plan("local", tmp_path_factory.mktemp("local") / "out")
+
+
+def expected_containers(p: Plan) -> set[str]:
+    names = {s.name for s in p.topology.servers}
+    names |= {"haproxy"} if p.settings.haproxy else set()
+    names |= {"prometheus", "grafana"} if p.settings.monitoring else set()
+    return {f"neo4j-{p.stack}-{name}" for name in names}
+
+
+def test_local_plan_lists_the_network_the_volumes_and_seven_containers(local):
+    assert set(local.of_type(CONTAINER)) == {f"neo4j-local-{name}" for name in (
+        "core-1", "core-2", "core-3", "replica-1", "haproxy", "prometheus", "grafana")}
+    assert list(local.of_type(NETWORK)) == ["neo4j-local-net"]
+    servers = ("core-1", "core-2", "core-3", "replica-1")
+    assert set(local.of_type(VOLUME)) == {f"neo4j-local-{s}-{kind}" for s in servers for kind in ("data", "logs")} \
+        | {"neo4j-local-prometheus-data"}
+
+
+def test_container_set_follows_the_stack(plan):
+    assert set(plan.of_type(CONTAINER)) == expected_containers(plan)
+
+
+def test_each_server_gets_exactly_the_rendered_neo4j_conf_the_aws_user_data_carries(plan):
+    artifacts = render_artifacts(plan.settings, plan.topology)
+    for server in plan.topology.servers:
+        uploaded = plan.uploads(server.name)[NEO4J_CONF]
+        assert uploaded == artifacts[server.name]["neo4j.conf"]
+        assert uploaded == (plan.out / server.name / "neo4j.conf").read_text()
+        user_data = yaml.safe_load(artifacts[server.name]["cloud-init.yaml"])
+        written = {f["path"]: f["content"] for f in user_data["write_files"]}
+        assert written[SERVER_FILE_PLACES["neo4j.conf"]] == uploaded
+
+
+def test_servers_are_reached_by_their_stable_names_on_one_network(plan):
+    network = next(iter(plan.of_type(NETWORK).values()))["inputs"]["name"]
+    for server in plan.topology.servers:
+        inputs = plan.container(server.name)
+        assert inputs["hostname"] == server.hostname
+        assert inputs["networksAdvanced"] == [{"name": network, "aliases": [server.hostname, server.name]}]
+        assert {v["containerPath"]: v["volumeName"] for v in inputs["volumes"]} == {
+            "/data": f"neo4j-{plan.stack}-{server.name}-data", "/logs": f"neo4j-{plan.stack}-{server.name}-logs"}
+
+
+def test_every_published_port_binds_loopback_and_none_is_published_twice(plan):
+    published = [port for c in plan.of_type(CONTAINER).values() for port in c["inputs"].get("ports", [])]
+    assert published
+    assert {port["ip"] for port in published} == {LOOPBACK}
+    externals = [port["external"] for port in published]
+    assert len(externals) == len(set(externals))
+
+
+def test_servers_publish_bolt_and_http_with_the_documented_offsets(local):
+    assert [(p["internal"], p["external"]) for p in local.container("core-1")["ports"]] == \
+        [(7687, 17687), (7474, 17474), (7473, 17473)]
+    assert local.container("replica-1")["ports"][0] == {"internal": 7687, "external": 17987, "ip": LOOPBACK}
+    assert [(p["internal"], p["external"]) for p in local.container("haproxy")["ports"]] == \
+        [(7687, 7687), (7689, 7689), (8404, 8404)]
+    # Grafana joins Prometheus's network namespace, so Prometheus publishes both.
+    assert [(p["internal"], p["external"]) for p in local.container("prometheus")["ports"]] == \
+        [(9090, 9090), (3000, 3000)]
+
+
+def test_no_secret_appears_in_plain_text_anywhere_in_the_plan(plan):
+    assert PLACEHOLDER_SECRET not in plan.text
+    for server in plan.topology.servers:
+        envs = plan.container(server.name)["envs"]
+        assert "[secret]" in envs  # NEO4J_AUTH=neo4j/<password>
+        assert not any(env.startswith("NEO4J_AUTH") for env in envs)
+        for policy in ssl_policies(plan.settings):
+            assert plan.uploads(server.name)[certificate_places(policy.scope).private_key] == "[secret]"
+    if plan.settings.monitoring:
+        assert plan.container("grafana")["envs"] == ["[secret]"]  # GF_SECURITY_ADMIN_PASSWORD
+
+
+def test_the_licence_is_accepted_only_for_enterprise_with_accept_license(plan):
+    license_env = "NEO4J_ACCEPT_LICENSE_AGREEMENT=yes"
+    for server in plan.topology.servers:
+        envs = plan.container(server.name)["envs"]
+        assert (license_env in envs) == (plan.settings.edition == "enterprise" and plan.settings.accept_license)
+
+
+def test_containers_run_the_pinned_image_of_their_role(plan):
+    images = {r["inputs"]["name"]: f"{name}-id" for name, r in plan.of_type(IMAGE).items()}  # mock ids: <name>-id
+    edition = "-enterprise" if plan.settings.edition == "enterprise" else ""
+    neo4j = images[f"neo4j:{plan.settings.version}{edition}"]
+    assert {plan.container(s.name)["image"] for s in plan.topology.servers} == {neo4j}
+    if plan.settings.haproxy:
+        assert plan.container("haproxy")["image"] == images["haproxy:3.2.4-alpine"]
+    if plan.settings.monitoring:
+        assert plan.container("prometheus")["image"] == images["prom/prometheus:v3.5.0"]
+        assert plan.container("grafana")["image"] == images["grafana/grafana:12.1.1"]
+    assert all(r["inputs"]["keepLocally"] for r in plan.of_type(IMAGE).values())
+
+
+def test_memory_limits_match_the_memory_plan(plan):
+    for server in plan.topology.servers:
+        inputs = plan.container(server.name)
+        limit = memory_plan(plan.settings, server).ram // MIB
+        assert inputs["memory"] == inputs["memorySwap"] == limit == plan.settings.container_memory // MIB
+
+
+def test_certificates_are_uploaded_for_every_ssl_policy_of_neo4j_conf(plan):
+    tls = [r for r in plan.document["resources"] if r["type"].startswith("tls:")]
+    scopes = [policy.scope for policy in ssl_policies(plan.settings)]
+    assert bool(tls) == bool(scopes) == (plan.settings.tls != "disabled")
+    for server in plan.topology.servers:
+        uploads = plan.uploads(server.name)
+        certificate_files = {path for path in uploads if "/certificates/" in path}
+        assert certificate_files == {path for scope in scopes for path in vars(certificate_places(scope)).values()}
+        for scope in scopes:
+            conf = uploads[NEO4J_CONF]
+            assert f"dbms.ssl.policy.{scope}.enabled=true" in conf
+
+
+def test_every_container_restarts_and_checks_its_health(plan):
+    for inputs in (c["inputs"] for c in plan.of_type(CONTAINER).values()):
+        assert inputs["restart"] == "unless-stopped"
+        assert inputs["healthcheck"]["tests"][0] == "CMD-SHELL"
+        assert inputs["healthcheck"]["tests"][1].startswith("wget -q -O /dev/null ")
+
+
+def test_neo4j_health_check_uses_https_when_plain_http_is_off(plan):
+    test = plan.container("core-1")["healthcheck"]["tests"][1]
+    if plan.settings.tls == "required":
+        assert "--no-check-certificate https://localhost:7473/" in test
+    else:
+        assert "http://localhost:7474/" in test
+
+
+def test_haproxy_gets_its_rendered_cfg_and_the_ca_when_it_checks_over_https(plan):
+    if not plan.settings.haproxy:  # switched off: no container either
+        assert f"neo4j-{plan.stack}-haproxy" not in plan.of_type(CONTAINER)
+        return
+    uploads = plan.uploads("haproxy")
+    assert uploads[HAPROXY_CFG] == (plan.out / "haproxy" / "haproxy.cfg").read_text()
+    assert (HAPROXY_CA in uploads) == (plan.settings.tls == "required")
+    if HAPROXY_CA in uploads:
+        assert f"ca-file {HAPROXY_CA}" in uploads[HAPROXY_CFG]
+    assert plan.container("haproxy")["hostname"] == plan.topology.haproxy.hostname
+
+
+def test_prometheus_and_grafana_find_their_files_where_the_rendered_configs_say(plan):
+    if not plan.settings.monitoring:  # switched off: no containers either
+        assert not {f"neo4j-{plan.stack}-{c}" for c in ("prometheus", "grafana")} & set(plan.of_type(CONTAINER))
+        return
+    rendered = plan.out / "monitoring"
+    prometheus, grafana = plan.uploads("prometheus"), plan.uploads("grafana")
+    config_path = next(path for path in prometheus if path.endswith("/prometheus.yml"))
+    assert prometheus[config_path] == (rendered / PROMETHEUS_CONFIG).read_text()
+    rule_globs = yaml.safe_load(prometheus[config_path])["rule_files"]
+    rule_paths = [path for path, text in prometheus.items() if text == (rendered / PROMETHEUS_RULES).read_text()]
+    assert rule_paths and all(
+        any(fnmatch.fnmatch(path, str(PurePosixPath(config_path).parent / glob)) for glob in rule_globs)
+        for path in rule_paths)
+    provider_path = next(p for p, t in grafana.items() if t == (rendered / GRAFANA_DASHBOARD_PROVIDER).read_text())
+    assert provider_path.startswith("/etc/grafana/provisioning/dashboards/")
+    dashboards_dir = yaml.safe_load(grafana[provider_path])["providers"][0]["options"]["path"]
+    dashboard_path = next(p for p, t in grafana.items() if t == (rendered / GRAFANA_DASHBOARD).read_text())
+    assert PurePosixPath(dashboard_path).parent == PurePosixPath(dashboards_dir)
+    datasource_path = next(p for p, t in grafana.items() if "datasources:" in t)
+    assert datasource_path.startswith("/etc/grafana/provisioning/datasources/")
+
+
+def test_grafana_shares_prometheus_network_namespace_so_its_localhost_datasource_works(plan):
+    if not plan.settings.monitoring:  # switched off: no containers either
+        assert not {f"neo4j-{plan.stack}-{c}" for c in ("prometheus", "grafana")} & set(plan.of_type(CONTAINER))
+        return
+    datasource = next(t for t in plan.uploads("grafana").values() if "datasources:" in t)
+    assert 'url: "http://localhost:9090"' in datasource
+    prometheus = f"neo4j-{plan.stack}-prometheus"
+    assert plan.container("grafana")["networkMode"] == f"container:{prometheus}-id"  # the mocks' id
+    assert "ports" not in plan.container("grafana") and "hostname" not in plan.container("grafana")
+    assert plan.container("prometheus")["hostname"] == plan.topology.monitoring.hostname
+
+
+def test_components_use_docker_type_tokens_and_parent_every_child(plan):
+    components = {r["name"] for r in plan.document["resources"] if r["type"].startswith("neo4j-cluster:docker:")}
+    assert components == {f"neo4j-{plan.stack}"}
+    tokens = {r["type"] for r in plan.document["resources"] if r["type"].startswith("neo4j-cluster:docker:")}
+    expected = {"Network", "Neo4jServers"} | ({"LoadBalancer"} if plan.settings.haproxy else set()) \
+        | ({"Monitoring"} if plan.settings.monitoring else set())
+    assert tokens == {f"neo4j-cluster:docker:{t}" for t in expected}
+    for resource in plan.document["resources"]:
+        if resource["type"].startswith("docker:"):
+            assert resource["parent"].startswith("neo4j-cluster:docker:"), resource["name"]
+            assert resource["name"].startswith(f"neo4j-{plan.stack}-")
+            assert resource["inputs"]["name"] == resource["name"] or resource["type"] == IMAGE
+
+
+def test_outputs_have_the_aws_stack_shape(plan):
+    outputs = plan.document["outputs"]
+    assert set(outputs) == {"boltUri", "routingUri", "servers", "faultTolerance", "grafanaUrl", "prometheusUrl",
+                            "backupBucket", "secretArns", "caCertPem"}
+    bolt = {name: ports[0].external for name, ports in server_ports(plan.settings, plan.topology).items()}
+    core = plan.topology.primaries[0]
+    assert outputs["boltUri"] == ("bolt://127.0.0.1:7687" if plan.settings.haproxy
+                                  else f"bolt://127.0.0.1:{bolt[core.name]}")
+    assert outputs["routingUri"] == f"neo4j://{core.hostname}:7687"
+    assert outputs["servers"] == [
+        {"name": s.name, "role": s.role, "zone": s.zone, "hostname": s.hostname, "privateIp": s.hostname,
+         "boltUri": f"bolt://127.0.0.1:{bolt[s.name]}"} for s in plan.topology.servers]
+    assert outputs["faultTolerance"] == plan.topology.fault_tolerance
+    monitoring = plan.settings.monitoring
+    assert outputs["grafanaUrl"] == ("http://127.0.0.1:3000" if monitoring else None)
+    assert outputs["prometheusUrl"] == ("http://127.0.0.1:9090" if monitoring else None)
+    assert outputs["backupBucket"] is None and outputs["secretArns"] == {}
