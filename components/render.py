@@ -91,7 +91,6 @@ def neo4j_conf_values(settings: Settings, topology: ClusterTopology, server: Ser
         "ports": asdict(topology.ports),
         "mode": mode,
         "default_primaries": primaries,
-        "default_secondaries": len(topology.secondaries),
         "minimum_runtime_cores": min(primaries, 3),
         "discovery_endpoints": ",".join(topology.discovery_endpoints),
         "auth_enabled": str(settings.auth_enabled).lower(),

@@ -75,8 +75,17 @@ def test_5_dialect_uses_mode_constraint_and_discovery_v2():
     assert core["dbms.cluster.discovery.v2.endpoints"] == ",".join(
         f"core-{i}.test.neo4j.internal:6000" for i in (1, 2, 3))
     assert core["initial.dbms.default_primaries_count"] == "3"
-    assert core["initial.dbms.default_secondaries_count"] == "2"
+    assert "initial.dbms.default_secondaries_count" not in core
     assert core["dbms.security.cluster_status_auth_enabled"] == "false"
+
+
+def test_adding_replicas_leaves_every_primarys_conf_unchanged():
+    for line in ("4.4", "5", "2025"):
+        small = make_settings(version=VERSIONS[line], replicaCount=1)
+        large = make_settings(version=VERSIONS[line], replicaCount=5)
+        for core in ("core-1", "core-2", "core-3"):
+            assert render_neo4j_conf(small, plan_topology(small), plan_topology(small).server(core)) == \
+                render_neo4j_conf(large, plan_topology(large), plan_topology(large).server(core)), (line, core)
 
 
 def test_2025_dialect_uses_the_renamed_endpoints_with_the_same_members_as_5():
