@@ -60,3 +60,9 @@ up down:
 	@export PULUMI_BACKEND_URL='$(PULUMI_BACKEND_URL)'; \
 	if [ $@ = up ]; then pulumi stack select --create $(STACK) && pulumi up --stack $(STACK) $(PULUMI_FLAGS); \
 	else pulumi destroy --stack $(STACK) $(PULUMI_FLAGS); fi
+
+# One real Neo4j Community 5.26 on 127.0.0.1, configured by our own templates; prints its URI and
+# password. Foreground (Ctrl-C stops it); ARGS=--background returns once it is up, ARGS=--stop stops that.
+.PHONY: neo4j-local
+neo4j-local: neo4j-jars
+	$(PY) -m tests.support.neo4j_local $(ARGS)

@@ -122,10 +122,18 @@ def render_neo4j_conf(settings: Settings, topology: ClusterTopology, server: Ser
 
 
 def health_check_scheme(settings: Settings) -> dict[str, Any]:
-    """How HAProxy asks a server about its role: HTTP, or HTTPS when plain HTTP is off."""
-    if settings.tls == "required":
-        return {"port": 7473, "ssl": True}
-    return {"port": 7474, "ssl": False}
+    """How HAProxy asks a server about its role: HTTP, or HTTPS when plain HTTP is off.
+
+    Enterprise answers /db/<database>/cluster/writable only on the writer; Community has no cluster
+    endpoints (404), so there the one server is healthy when its discovery page answers.
+    """
+    if settings.edition == "enterprise":
+        paths = {"write": f"/db/{settings.database}/cluster/writable",
+                 "read": f"/db/{settings.database}/cluster/available"}
+    else:
+        paths = {"write": "/", "read": "/"}
+    port, ssl = (7473, True) if settings.tls == "required" else (7474, False)
+    return {"port": port, "ssl": ssl, **paths}
 
 
 def render_haproxy_cfg(settings: Settings, topology: ClusterTopology) -> str:

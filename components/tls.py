@@ -46,7 +46,10 @@ class ClusterCertificates(pulumi.ComponentResource):
             key = tls.PrivateKey(f"{name}-{server.name}", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
             request = tls.CertRequest(
                 f"{name}-{server.name}", private_key_pem=key.private_key_pem,
-                dns_names=[server.hostname, server.name, "localhost"], ip_addresses=["127.0.0.1"],
+                # HAProxy passes TLS through, so clients reaching it see the server's certificate.
+                dns_names=[server.hostname, server.name, "localhost",
+                           *([topology.haproxy.hostname] if topology.haproxy else [])],
+                ip_addresses=["127.0.0.1"],
                 subject={"common_name": server.hostname, "organization": "neo4j-cluster"}, opts=child)
             cert = tls.LocallySignedCert(
                 f"{name}-{server.name}", cert_request_pem=request.cert_request_pem,

@@ -41,8 +41,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 __all__ = [
     "NEO4J_VERSION",
@@ -126,7 +126,7 @@ def _read_cached_classpath(path: Path) -> str | None:
     return cp
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _classpath_memo(version: str) -> str:
     return _resolve_classpath(version)
 
@@ -303,8 +303,7 @@ def run_neo4j_admin(
         env=_clean_env(home, conf, env),
         cwd=home,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
         text=True,
         timeout=timeout,
     )
@@ -427,7 +426,7 @@ FAST_SHUTDOWN_OVERRIDES = {
     "internal.dbms.bolt.netty_server_shutdown_timeout": "5s",
 }
 
-_live_servers: "set[Neo4jServer]" = set()
+_live_servers: set[Neo4jServer] = set()
 
 
 @atexit.register
@@ -442,8 +441,8 @@ def _set_pdeathsig() -> None:  # runs in the child between fork and exec
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
     except Exception:
         pass
 
@@ -477,6 +476,8 @@ class Neo4jServer:
         use_conf_jvm_additional: also pass the conf's ``server.jvm.additional`` lines.
         die_with_parent: the JVM gets SIGKILL if the Python *thread* that started it
             exits (Linux prctl PDEATHSIG) -- start servers from a long-lived thread.
+        driver_options: extra ``GraphDatabase.driver`` keyword arguments for :meth:`driver`
+            and :meth:`wait_for_bolt` (e.g. ``{"ssl_context": ctx}`` for a TLS-only server).
 
     Output of the JVM goes to ``<logs>/console.log``; Neo4j's own logs are in
     ``home/logs`` (``neo4j.log``, ``debug.log``) unless the conf moves them.
@@ -500,6 +501,7 @@ class Neo4jServer:
         env: Mapping[str, str] | None = None,
         die_with_parent: bool = True,
         host: str = "127.0.0.1",
+        driver_options: Mapping[str, object] | None = None,
     ) -> None:
         self.home = Path(home).absolute()
         self.conf_dir = Path(conf_dir).absolute() if conf_dir is not None else self.home / "conf"
@@ -514,6 +516,7 @@ class Neo4jServer:
         self.env = dict(env or {})
         self.die_with_parent = die_with_parent
         self.host = host
+        self.driver_options = dict(driver_options or {})
         self._bolt_port = bolt_port
         self._http_port = http_port
         self.process: subprocess.Popen | None = None
@@ -590,7 +593,7 @@ class Neo4jServer:
             check=True,
         )
 
-    def start(self) -> "Neo4jServer":
+    def start(self) -> Neo4jServer:
         if self.process is not None and self.process.poll() is None:
             raise Neo4jDistError("server already running")
         if self.initial_password:
@@ -636,7 +639,7 @@ class Neo4jServer:
         """A ``neo4j.GraphDatabase.driver`` for this server (caller closes it)."""
         from neo4j import GraphDatabase
 
-        return GraphDatabase.driver(self.bolt_uri, auth=self.auth, **kwargs)
+        return GraphDatabase.driver(self.bolt_uri, auth=self.auth, **{**self.driver_options, **kwargs})
 
     def wait_for_bolt(self, timeout: float = 120.0) -> None:
         """Block until Bolt accepts connections *and* ``RETURN 1`` succeeds.
@@ -644,7 +647,7 @@ class Neo4jServer:
         Raises :class:`Neo4jDistError` (with log tails) if the process exits or
         the timeout passes; an authentication failure is raised immediately.
         """
-        from neo4j.exceptions import AuthError, Neo4jError, DriverError
+        from neo4j.exceptions import AuthError, DriverError, Neo4jError
 
         deadline = time.monotonic() + timeout
         last_err: BaseException | None = None
@@ -690,7 +693,7 @@ class Neo4jServer:
                 self._console = None
             _live_servers.discard(self)
 
-    def __enter__(self) -> "Neo4jServer":
+    def __enter__(self) -> Neo4jServer:
         if not self.is_running():
             try:
                 self.start()

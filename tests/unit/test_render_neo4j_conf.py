@@ -171,3 +171,9 @@ def test_every_server_gets_its_own_conf_and_user_data():
     for name in ["core-1", "core-5", "replica-2"]:
         assert f"server.bolt.advertised_address={name}.test.neo4j.internal:7687" in artifacts[name]["neo4j.conf"]
         assert artifacts[name]["neo4j.conf"].strip() in artifacts[name]["cloud-init.yaml"].replace("\n      ", "\n")
+
+
+def test_health_endpoints_need_no_credentials_on_every_enterprise_server():
+    for shape, expected in (("cluster", "false"), ("standalone-enterprise", "false"), ("standalone-community", None)):
+        conf = values(confs("5", shape, "optional")["core-1"])
+        assert conf.get("dbms.security.cluster_status_auth_enabled") == expected, shape

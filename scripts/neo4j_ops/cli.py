@@ -1,0 +1,77 @@
+"""Command-line pieces shared by check, security and diagnose."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from scripts.neo4j_ops.target import UsageError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with a one-line message (its default also exits 2, with usage)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
+
+
+def parser(prog: str, doc: str, example: str) -> Parser:
+    summary, _, rest = doc.strip().partition("\n\n")
+    return Parser(prog=prog, description=summary + ("\n\n" + rest if rest else ""),
+                  epilog=example, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def add_target_arguments(p: argparse.ArgumentParser, *, servers: bool = True) -> None:
+    where = p.add_argument_group("where the cluster is (a stack, or explicit addresses)")
+    where.add_argument("--stack", help="stack name: outputs from `pulumi stack output --json --show-secrets`, "
+                                       "expectations from Pulumi.<stack>.yaml")
+    where.add_argument("--outputs-file", metavar="FILE",
+                       help="saved `pulumi stack output --json --show-secrets` (instead of running pulumi)")
+    where.add_argument("--stack-file", metavar="FILE", help="stack config to read instead of Pulumi.<stack>.yaml")
+    where.add_argument("--uri", help="entry point, e.g. neo4j://10.0.1.10:7687 or bolt://127.0.0.1:7687 "
+                                     "(bolt:// also names the single server when --servers is absent)")
+    if servers:
+        where.add_argument("--servers", help="comma-separated servers to check directly: "
+                                             "name[:primary|secondary]=bolt://host:port or just host:port")
+    auth = p.add_argument_group("authentication and TLS")
+    auth.add_argument("--user", default="neo4j", help="user to log in as (default: neo4j)")
+    auth.add_argument("--password-env", default="NEO4J_PASSWORD", metavar="VAR",
+                      help="environment variable holding that user's password (default: NEO4J_PASSWORD)")
+    auth.add_argument("--ca-cert", metavar="FILE", help="the cluster's CA certificate (PEM): connect with TLS "
+                                                        "and verify the servers against it")
+    auth.add_argument("--no-verify-hostname", action="store_true",
+                      help="with --ca-cert: accept a certificate that does not name the host connected to")
+    p.add_argument("--database", help="database to probe (default: the stack's neo4j:database, else neo4j)")
+    p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
+                   help="per connection and per query (default: 5)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def run_main(prog: str, body: Callable[[], int]) -> int:
+    """Run a command body: usage errors → one line on stderr and exit 2."""
+    try:
+        return body()
+    except UsageError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def print_json(document: Any) -> None:
+    print(json.dumps(document, indent=2, default=str))
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max([len(h)] + [len(str(r[i])) for r in rows]) for i, h in enumerate(headers)]
+    line = "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()
+    out = [line]
+    for row in rows:
+        out.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(out)

@@ -1,0 +1,267 @@
+"""Facts gathered from each server over Bolt, and pure functions over them.
+
+`gather(spec, transport, auth)` asks one server who it is (dbms.components), what it hosts
+(SHOW DATABASES) and how it sees the cluster (SHOW SERVERS on 5.x+, dbms.cluster.overview on
+4.4, enterprise only). Everything after that (writers per database, topology problems, the
+overview table's rows) is computed from those facts without further I/O, so the same functions
+serve the real servers and recorded enterprise responses.
+"""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from scripts.neo4j_ops import queries as q
+from scripts.neo4j_ops.bolt import UNSUPPORTED, Auth, BoltError, Transport
+from scripts.neo4j_ops.target import ServerSpec, Target
+
+ROLE_44 = {"LEADER": "primary", "FOLLOWER": "primary", "READ_REPLICA": "secondary"}
+
+
+@dataclass
+class ServerFacts:
+    spec: ServerSpec
+    error: BoltError | None = None
+    version: str | None = None
+    edition: str | None = None
+    databases: list[dict[str, Any]] = field(default_factory=list)  # SHOW DATABASES rows, this server's view
+    servers: list[dict[str, Any]] | None = None  # SHOW SERVERS rows (5.x+ enterprise)
+    overview: list[dict[str, Any]] | None = None  # dbms.cluster.overview rows (4.4 enterprise)
+    cluster_view_error: BoltError | None = None
+    seconds: float = 0.0
+
+    @property
+    def reachable(self) -> bool:
+        return self.error is None
+
+    @property
+    def line(self) -> str:
+        return q.version_line(self.version)
+
+    @property
+    def enterprise(self) -> bool:
+        return (self.edition or "").lower() == "enterprise"
+
+    def own_rows(self) -> list[dict[str, Any]]:
+        """This server's rows about itself (the authoritative ones for its own role and status)."""
+        return [row for row in self.databases if row.get("address") in self.spec.aliases]
+
+
+def gather(spec: ServerSpec, transport: Transport, auth: Auth, timeout: float) -> ServerFacts:
+    facts = ServerFacts(spec)
+    start = time.monotonic()
+    client = transport.client(spec.uri, auth)
+    try:
+        component = next((r for r in client.run(q.COMPONENTS.name, q.COMPONENTS.cypher, timeout=timeout).records
+                          if r.get("name") == "Neo4j Kernel"), None)
+        if component:
+            facts.version = (component.get("versions") or [None])[0]
+            facts.edition = component.get("edition")
+        facts.databases = client.run(q.SHOW_DATABASES.name, q.SHOW_DATABASES.cypher,
+                                     database=q.SHOW_DATABASES.database, timeout=timeout).records
+        if facts.enterprise:
+            try:
+                if facts.line == "4.4":
+                    facts.overview = client.run(q.CLUSTER_OVERVIEW.name, q.CLUSTER_OVERVIEW.cypher,
+                                                timeout=timeout).records
+                else:
+                    facts.servers = client.run(q.SHOW_SERVERS.name, q.SHOW_SERVERS.cypher,
+                                               database=q.SHOW_SERVERS.database, timeout=timeout).records
+            except BoltError as error:
+                facts.cluster_view_error = error
+    except BoltError as error:
+        facts.error = error
+    facts.seconds = time.monotonic() - start
+    return facts
+
+
+# --- pure functions over facts ---------------------------------------------------------------------
+
+
+def reference(facts: list[ServerFacts]) -> ServerFacts | None:
+    """The first reachable server: its version and edition stand for the cluster's."""
+    return next((f for f in facts if f.reachable), None)
+
+
+def database_names(facts: list[ServerFacts]) -> list[str]:
+    names: dict[str, None] = {}
+    for f in facts:
+        for row in f.databases:
+            if row.get("type", "standard") != "composite":
+                names.setdefault(row["name"], None)
+    return sorted(names, key=lambda n: (n == "system", n))
+
+
+def writer_claims(facts: list[ServerFacts]) -> dict[str, dict[str, set[str]]]:
+    """database → writer address → the servers whose view says so (every view is counted).
+
+    5.x: rows with writer=true. 4.4: rows with role 'leader'. A healthy cluster has exactly one
+    writer address per database in every view; two addresses is a split brain (each side of a
+    partition elects its own leader, or a stale view), none is a cluster without a leader.
+    """
+    claims: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for f in facts:
+        if not f.reachable:
+            continue
+        for row in f.databases:
+            if row.get("type") == "composite":
+                continue
+            is_writer = row.get("writer") if "writer" in row else str(row.get("role", "")).lower() == "leader"
+            claims[row["name"]]  # every database appears, even with no writer
+            if is_writer and row.get("address"):
+                claims[row["name"]][row["address"]].add(f.spec.name)
+    return claims
+
+
+def expected_writer(claims: dict[str, set[str]]) -> str | None:
+    return next(iter(claims)) if len(claims) == 1 else None
+
+
+def row_about(facts: list[ServerFacts], spec: ServerSpec, database: str) -> dict[str, Any] | None:
+    """The row about `spec` hosting `database`: from its own view first, else any other view."""
+    own = next((f for f in facts if f.spec == spec), None)
+    ordered = ([own] if own else []) + [f for f in facts if f is not own]
+    for f in ordered:
+        if not f.reachable:
+            continue
+        for row in f.databases:
+            if row.get("name") == database and row.get("address") in spec.aliases:
+                return row
+    return None
+
+
+def role_of(row: dict[str, Any]) -> str:
+    """'primary' | 'secondary' | 'unknown' from a SHOW DATABASES row of either dialect."""
+    role = str(row.get("role") or "unknown").lower()
+    return {"leader": "primary", "follower": "primary", "read_replica": "secondary"}.get(role, role)
+
+
+def display_role(row: dict[str, Any] | None, standalone: bool) -> str:
+    if row is None:
+        return "-"
+    writer = row.get("writer") if "writer" in row else str(row.get("role", "")).lower() == "leader"
+    if standalone:
+        return "standalone"
+    if writer:
+        return "leader"
+    role = role_of(row)
+    return "follower" if role == "primary" else role
+
+
+@dataclass
+class TopologyView:
+    problems: list[str]
+    notes: list[str]
+    members: int
+
+
+def topology_5(target: Target, facts: list[ServerFacts]) -> TopologyView:
+    """SHOW SERVERS (any reachable enterprise server's view) against the expected servers."""
+    view = next((f for f in facts if f.reachable and f.servers is not None), None)
+    problems, notes = [], []
+    if view is None:
+        return TopologyView(["no reachable server answered SHOW SERVERS"], [], 0)
+    rows = view.servers or []
+    matched: set[int] = set()
+    for spec in target.servers:
+        index, row = next(((i, r) for i, r in enumerate(rows) if r.get("address") in spec.aliases), (None, None))
+        if row is None:
+            problems.append(f"{spec.name} ({spec.address}) is not a member: SHOW SERVERS on {view.spec.name} "
+                            f"does not list it (not started, or cannot reach the discovery endpoints)")
+            continue
+        matched.add(index)
+        state, health = row.get("state"), row.get("health")
+        if state != "Enabled":
+            hint = " (run ENABLE SERVER '<name>' on the system database)" if state == "Free" else ""
+            problems.append(f"{spec.name} is {state}, expected Enabled{hint}")
+        if health != "Available":
+            problems.append(f"{spec.name} is {health} (no contact with the cluster)")
+        if spec.role:
+            constraint = str(row.get("modeConstraint") or "NONE").lower()
+            if constraint not in ("none", spec.role):
+                problems.append(f"{spec.name} is constrained to {constraint}, expected {spec.role}")
+            actual = {role_of(r) for r in (row_rows(facts, spec))}
+            actual.discard("unknown")
+            if actual and actual != {spec.role}:
+                problems.append(f"{spec.name} hosts databases as {', '.join(sorted(actual))}, expected {spec.role}")
+    for i, row in enumerate(rows):
+        if i in matched:
+            continue
+        name = row.get("name")
+        if row.get("state") == "Free":
+            problems.append(f"server {name} ({row.get('address')}) is Free: started but never enabled")
+        elif row.get("health") != "Available" and row.get("state") not in ("Dropped", "Deallocated"):
+            problems.append(f"server {name} ({row.get('address')}) is {row.get('health')}: a stale member? "
+                            f"(DEALLOCATE DATABASES FROM SERVER / DROP SERVER once replaced)")
+        elif target.servers_given:
+            notes.append(f"also a member: {name} ({row.get('address')})")
+    return TopologyView(problems, notes, len(rows))
+
+
+def row_rows(facts: list[ServerFacts], spec: ServerSpec) -> list[dict[str, Any]]:
+    """Rows about `spec` (every database it hosts), from its own view when reachable."""
+    own = next((f for f in facts if f.spec == spec and f.reachable), None)
+    sources = [own] if own else [f for f in facts if f.reachable]
+    seen, rows = set(), []
+    for f in sources:
+        for row in f.databases:
+            if row.get("address") in spec.aliases and row.get("name") not in seen:
+                seen.add(row.get("name"))
+                rows.append(row)
+    return rows
+
+
+def topology_44(target: Target, facts: list[ServerFacts]) -> TopologyView:
+    """dbms.cluster.overview (4.4): every expected server listed, with the expected role."""
+    view = next((f for f in facts if f.reachable and f.overview is not None), None)
+    if view is None:
+        return TopologyView(["no reachable server answered dbms.cluster.overview()"], [], 0)
+    problems, notes = [], []
+    members = []
+    for row in view.overview or []:
+        bolt = next((a for a in row.get("addresses") or [] if a.startswith("bolt://")), None)
+        members.append((bolt.split("://", 1)[1] if bolt else None, row))
+    matched = set()
+    for spec in target.servers:
+        found = next(((addr, row) for addr, row in members if addr in spec.aliases), None)
+        if found is None:
+            problems.append(f"{spec.name} ({spec.address}) is not in dbms.cluster.overview() on {view.spec.name}")
+            continue
+        matched.add(found[0])
+        roles = {ROLE_44.get(str(role).upper(), "unknown") for role in (found[1].get("databases") or {}).values()}
+        if spec.role and roles and roles != {spec.role}:
+            problems.append(f"{spec.name} has role(s) {', '.join(sorted(found[1]['databases'].values()))}, "
+                            f"expected {spec.role}")
+    for addr, _row in members:
+        if addr not in matched and target.servers_given:
+            notes.append(f"also a member: {addr}")
+    return TopologyView(problems, notes, len(members))
+
+
+def database_status_problems(target: Target, facts: list[ServerFacts]) -> list[str]:
+    problems = []
+    ref = reference(facts)
+    for row in (ref.databases if ref else []):
+        # A server that is down still has its databases listed, with no address (5.x).
+        if row.get("address") is None and row.get("currentStatus") not in (None, row.get("requestedStatus")):
+            server = row.get("serverID") or "a server"
+            message = f": {row['statusMessage']}" if row.get("statusMessage") else ""
+            problems.append(f"{row['name']} on {server} is {row['currentStatus']}{message}")
+    for spec in target.servers:
+        for row in row_rows(facts, spec):
+            requested, current = row.get("requestedStatus"), row.get("currentStatus")
+            if requested and current and requested != current:
+                message = f": {row['statusMessage']}" if row.get("statusMessage") else ""
+                problems.append(f"{row['name']} on {spec.name} is {current}, requested {requested}{message}")
+    return problems
+
+
+def is_standalone(facts: list[ServerFacts]) -> bool:
+    ref = reference(facts)
+    return ref is not None and not ref.enterprise
+
+
+def is_unsupported(error: BoltError | None) -> bool:
+    return error is not None and error.kind == UNSUPPORTED

@@ -1,0 +1,82 @@
+"""Every Cypher statement the tools send, by name.
+
+The name is what recorded responses are filed under (tests/fixtures/enterprise/*/scenario.json);
+statements built at run time (GRANT … TO `role`) are filed under their own text.
+Dialects: "4.4" (dbms.cluster.overview, dbms.listQueries), "5" (5.x LTS) and "2025" (calendar
+releases, same statements as 5.x here).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROBE_LABEL = "NeoClusterCheckProbe"
+
+
+@dataclass(frozen=True)
+class Named:
+    name: str
+    cypher: str
+    database: str | None = None  # None: the user's home database
+
+
+COMPONENTS = Named("components", "CALL dbms.components() YIELD name, versions, edition "
+                                 "RETURN name, versions, edition")
+# One row per database per hosting server, as this server sees the cluster (5.x: writer,
+# lastCommittedTxn, replicationLag; 4.4: role leader/follower/read_replica, no transaction ids).
+SHOW_DATABASES = Named("show_databases", "SHOW DATABASES YIELD *", "system")
+SHOW_DATABASE_LAG = Named("show_database_lag",
+                          "SHOW DATABASE $database YIELD name, address, role, writer, lastCommittedTxn, replicationLag",
+                          "system")
+SHOW_SERVERS = Named("show_servers", "SHOW SERVERS YIELD *", "system")  # 5.x+ enterprise
+CLUSTER_OVERVIEW = Named("cluster_overview", "CALL dbms.cluster.overview() YIELD id, addresses, databases, groups "
+                                             "RETURN id, addresses, databases, groups")  # 4.4 enterprise
+
+SHOW_USERS = Named("show_users", "SHOW USERS", "system")
+SHOW_ROLES = Named("show_roles", "SHOW ROLES YIELD role RETURN role", "system")  # enterprise
+SHOW_ROLE_PRIVILEGES = Named("show_role_privileges", "SHOW ROLE $role PRIVILEGES AS COMMANDS", "system")
+
+PROBE_WRITE = Named("probe_write", f"CREATE (p:{PROBE_LABEL} {{id: $id, at: datetime(), via: $via}}) "
+                                   "RETURN p.id AS id")
+PROBE_READ = Named("probe_read", f"MATCH (p:{PROBE_LABEL} {{id: $id}}) RETURN count(p) AS found")
+# Also sweeps probes that an interrupted run left behind.
+PROBE_DELETE = Named("probe_delete", f"MATCH (p:{PROBE_LABEL}) WHERE p.id = $id "
+                                     "OR p.at < datetime() - duration('PT1H') DELETE p RETURN count(*) AS deleted")
+
+SHOW_TRANSACTIONS = Named(
+    "show_transactions",
+    "SHOW TRANSACTIONS YIELD database, transactionId, currentQueryId, username, clientAddress, currentQuery, "
+    "status, elapsedTime, idleTime, activeLockCount, estimatedUsedHeapMemory, pageHits, pageFaults "
+    "RETURN *")  # 5.x: the transactions of the server it runs on
+LIST_QUERIES = Named(
+    "list_queries",
+    "CALL dbms.listQueries() YIELD queryId, transactionId, username, query, elapsedTimeMillis, status, "
+    "activeLockCount, database RETURN *")  # 4.4
+LIST_TRANSACTIONS = Named(
+    "list_transactions",
+    "CALL dbms.listTransactions() YIELD transactionId, username, currentQuery, elapsedTimeMillis, status, "
+    "activeLockCount, database RETURN *")  # 4.4
+JMX_HEAP = Named("jmx_heap", "CALL dbms.queryJmx('java.lang:type=Memory') YIELD attributes "
+                             "RETURN attributes.HeapMemoryUsage.value.properties AS heap")
+MEMORY_SETTINGS = {
+    "5": Named("memory_settings", "SHOW SETTINGS YIELD name, value WHERE name STARTS WITH 'server.memory.' "
+                                  "RETURN name, value"),
+    "4.4": Named("memory_settings", "CALL dbms.listConfig('dbms.memory.') YIELD name, value RETURN name, value"),
+}
+MEMORY_SETTINGS["2025"] = MEMORY_SETTINGS["5"]
+
+
+def version_line(version: str | None) -> str:
+    """'4.4.44' → '4.4'; '5.26.30' → '5'; '2025.10.1' → '2025'; unknown → '5'."""
+    if not version:
+        return "5"
+    major = version.split(".")[0]
+    if major == "4":
+        return "4.4"
+    if major.isdigit() and int(major) >= 2025:
+        return "2025"
+    return "5"
+
+
+def quote_name(name: str) -> str:
+    """A role or user name as a Cypher identifier: `name` (backticks doubled)."""
+    return "`" + name.replace("`", "``") + "`"

@@ -1,0 +1,308 @@
+"""What to check: the servers, the URIs and the expectations.
+
+From a stack: `pulumi stack output --json --show-secrets --stack NAME` (or a saved copy of it,
+--outputs-file) gives the addresses; Pulumi.<stack>.yaml gives what the cluster should look
+like (version, edition, TLS level, users and roles). From the command line: --uri/--servers and
+explicit expectations. Explicit flags win over the stack.
+
+Stack outputs read here (see the README's outputs table): boltUri, routingUri,
+servers [{name, role, zone, hostname, privateIp, boltUri}], faultTolerance, backupBucket,
+caCertPem; optional haproxyUri, haproxyReadUri, metricsUrls {server: url}, tls.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from components.settings import ConfigError, RoleSpec, Settings, UserSpec, load_settings
+from scripts.neo4j_ops.bolt import Auth, TlsOptions, address_of, check_bolt_uri, host_of, with_scheme
+
+ROOT = Path(__file__).resolve().parents[2]
+PULUMI_INSTALL = "https://www.pulumi.com/docs/install/"
+
+
+class UsageError(Exception):
+    """Bad or missing input: the command prints the message and exits 2."""
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    name: str
+    uri: str  # direct Bolt URI of this server
+    role: str | None = None  # expected: "primary" | "secondary"; None = not known
+    zone: str | None = None
+    hostname: str | None = None
+    private_ip: str | None = None
+
+    @property
+    def address(self) -> str:
+        return address_of(self.uri)
+
+    @property
+    def aliases(self) -> frozenset[str]:
+        """Every host:port this server may be reported under (advertised name, IP, the URI's host)."""
+        port = self.address.rsplit(":", 1)[1]
+        names = {self.address}
+        for host in (self.hostname, self.private_ip):
+            if host:
+                names.add(f"{host}:{port}")
+                names.add(f"{host}:7687")
+        return frozenset(names)
+
+
+@dataclass
+class Target:
+    servers: list[ServerSpec]
+    servers_given: bool  # the list is the expected membership (from a stack or --servers)
+    routing_uri: str | None
+    auth: Auth
+    tls: TlsOptions
+    tls_expected: str | None = None  # disabled | optional | required | None (not checked)
+    database: str = "neo4j"
+    expect_version: str | None = None
+    expect_edition: str | None = None
+    haproxy_uri: str | None = None
+    haproxy_read_uri: str | None = None
+    users: tuple[UserSpec, ...] = ()
+    roles: tuple[RoleSpec, ...] = ()
+    user_passwords: dict[str, str] = field(default_factory=dict, repr=False)
+    reader_user: str | None = None
+    metrics_urls: dict[str, str] | None = None  # server name → URL; None: derived from metrics_port
+    metrics_port: int = 2004
+    backup_bucket: str | None = None
+    aws_region: str | None = None
+    stack: str | None = None
+    fault_tolerance: int | None = None
+
+    def server_named(self, name: str) -> ServerSpec | None:
+        return next((s for s in self.servers if s.name == name), None)
+
+    def server_at(self, address: str | None) -> ServerSpec | None:
+        if not address:
+            return None
+        return next((s for s in self.servers if address in s.aliases), None)
+
+    def label(self, address: str | None) -> str:
+        """'core-1 (10.0.0.1:7687)' for a known server, the address otherwise."""
+        spec = self.server_at(address)
+        if spec is None or spec.name == address:
+            return address or "?"
+        return f"{spec.name} ({address})"
+
+
+# --- stack ---------------------------------------------------------------------------------------
+
+
+def pulumi_outputs(stack: str, cwd: Path = ROOT) -> dict[str, Any]:
+    pulumi = shutil.which("pulumi")
+    if pulumi is None:
+        raise UsageError(f"--stack {stack} needs the pulumi CLI, which is not installed ({PULUMI_INSTALL}); "
+                         f"give --outputs-file (saved `pulumi stack output --json --show-secrets`) or --uri/--servers")
+    proc = subprocess.run([pulumi, "stack", "output", "--json", "--show-secrets", "--stack", stack],
+                          cwd=cwd, capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise UsageError(f"pulumi stack output --stack {stack} failed: {proc.stderr.strip() or proc.stdout.strip()}")
+    return json.loads(proc.stdout or "{}")
+
+
+def read_outputs_file(path: str) -> dict[str, Any]:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UsageError(f"--outputs-file {path}: cannot read JSON stack outputs ({error})") from None
+
+
+def stack_settings(stack: str | None, stack_file: str | None) -> Settings | None:
+    """Settings from Pulumi.<stack>.yaml (or --stack-file); None when there is no such file."""
+    import yaml
+
+    path = Path(stack_file) if stack_file else (ROOT / f"Pulumi.{stack}.yaml" if stack else None)
+    if path is None:
+        return None
+    if not path.exists():
+        if stack_file:
+            raise UsageError(f"--stack-file {stack_file} does not exist")
+        return None
+    try:
+        config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    except yaml.YAMLError as error:
+        raise UsageError(f"{path.name}: not valid YAML ({error})") from None
+    try:
+        return load_settings(stack or path.stem.removeprefix("Pulumi."), config)
+    except ConfigError as error:
+        raise UsageError(f"{path.name} is not a valid stack config:\n  " + "\n  ".join(error.problems)) from None
+
+
+def servers_from_outputs(outputs: dict[str, Any]) -> list[ServerSpec]:
+    specs = []
+    for index, item in enumerate(outputs.get("servers") or []):
+        name = item.get("name") or f"server-{index + 1}"
+        uri = item.get("boltUri") or (f"bolt://{item['hostname']}:7687" if item.get("hostname") else None)
+        if not uri:
+            raise UsageError(f"stack output servers[{index}] ({name}) has neither boltUri nor hostname")
+        specs.append(ServerSpec(name, uri, item.get("role"), item.get("zone"), item.get("hostname"),
+                                item.get("privateIp")))
+    return specs
+
+
+# --- command line --------------------------------------------------------------------------------
+
+
+def parse_servers(text: str) -> list[ServerSpec]:
+    """'core-1=bolt://h1:7687,core-2=bolt://h2:7687' or 'bolt://h1:7687,h2:7687' (named by address).
+
+    A role may follow the name: 'core-1:primary=bolt://h1:7687'.
+    """
+    specs = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, _, uri = part.rpartition("=")
+        uri = uri if "://" in uri else f"bolt://{uri}"
+        try:
+            check_bolt_uri(uri)
+        except ValueError as error:
+            raise UsageError(f"--servers: {error}") from None
+        role = None
+        if ":" in name:
+            name, role = name.split(":", 1)
+            if role not in ("primary", "secondary"):
+                raise UsageError(f"--servers: role of {name!r} must be primary or secondary, got {role!r}")
+        specs.append(ServerSpec(name or address_of(uri), uri, role))
+    if len({s.name for s in specs}) != len(specs):
+        raise UsageError("--servers: a server name appears twice")
+    return specs
+
+
+def read_password(env_name: str, *, required: bool = True) -> str | None:
+    value = os.environ.get(env_name)
+    if not value and required:
+        raise UsageError(f"no password: set the environment variable {env_name} (or name another one with "
+                         f"--password-env)")
+    return value
+
+
+def read_user_passwords(file: str | None, env_name: str | None) -> dict[str, str]:
+    """A JSON object user name → password, from a file or an environment variable."""
+    text, source = None, None
+    if file:
+        try:
+            text, source = Path(file).read_text(), file
+        except OSError as error:
+            raise UsageError(f"--user-passwords-file {file}: {error.strerror}") from None
+    elif env_name and os.environ.get(env_name):
+        text, source = os.environ[env_name], f"${env_name}"
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise UsageError(f"{source}: not a JSON object of user name → password") from None
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise UsageError(f"{source}: not a JSON object of user name → password")
+    return value
+
+
+def ca_file_from_pem(pem: str) -> str:
+    handle = tempfile.NamedTemporaryFile("w", prefix="neo4j-ca-", suffix=".crt", delete=False)
+    with handle:
+        handle.write(pem)
+    import atexit
+
+    atexit.register(lambda: Path(handle.name).unlink(missing_ok=True))
+    return handle.name
+
+
+def build_target(args: Any) -> Target:
+    """Target from parsed arguments (see cli.add_target_arguments)."""
+    outputs: dict[str, Any] = {}
+    if getattr(args, "outputs_file", None):
+        outputs = read_outputs_file(args.outputs_file)
+    elif args.stack and not (args.uri or args.servers):
+        outputs = pulumi_outputs(args.stack)
+    settings = stack_settings(args.stack, getattr(args, "stack_file", None))
+
+    servers = parse_servers(args.servers) if args.servers else servers_from_outputs(outputs)
+    routing_uri = None
+    if args.uri:
+        try:
+            check_bolt_uri(args.uri)
+        except ValueError as error:
+            raise UsageError(f"--uri: {error}") from None
+        routing_uri = args.uri if args.uri.startswith("neo4j") else with_scheme(args.uri, "neo4j")
+        if not servers:
+            servers = [ServerSpec(address_of(args.uri), with_scheme(args.uri, "bolt"))]
+    elif outputs.get("routingUri"):
+        routing_uri = outputs["routingUri"]
+    elif servers:
+        routing_uri = with_scheme(servers[0].uri, "neo4j")
+    if not servers:
+        raise UsageError("nothing to check: give --uri bolt://host:7687, --servers, or --stack NAME")
+    servers_given = bool(args.servers) or bool(outputs.get("servers"))
+
+    ca_file = getattr(args, "ca_cert", None)
+    if ca_file and not Path(ca_file).is_file():
+        raise UsageError(f"--ca-cert {ca_file}: no such file")
+    if not ca_file and outputs.get("caCertPem"):
+        ca_file = ca_file_from_pem(outputs["caCertPem"])
+    tls_expected = getattr(args, "tls", None) or outputs.get("tls") or (settings.tls if settings else None)
+    if tls_expected in ("optional", "required") and not ca_file:
+        raise UsageError(f"TLS is {tls_expected}: give --ca-cert with the cluster's CA certificate "
+                         f"(stack output caCertPem)")
+    tls = TlsOptions(ca_file if tls_expected != "disabled" else None,
+                     verify_hostname=not getattr(args, "no_verify_hostname", False))
+
+    haproxy_uri = getattr(args, "haproxy_uri", None) or outputs.get("haproxyUri")
+    if not haproxy_uri and outputs.get("boltUri") and servers_given:
+        # The stack's boltUri is HAProxy's when it is none of the servers' own addresses.
+        if address_of(outputs["boltUri"]) not in {a for s in servers for a in s.aliases}:
+            haproxy_uri = outputs["boltUri"]
+    haproxy_read_uri = getattr(args, "haproxy_read_uri", None) or outputs.get("haproxyReadUri")
+    if haproxy_uri and not haproxy_read_uri and not getattr(args, "haproxy_uri", None):
+        from components.render import HAPROXY_PORTS
+
+        haproxy_read_uri = f"bolt://{host_of(haproxy_uri)}:{HAPROXY_PORTS['bolt_read']}"
+
+    user = getattr(args, "user", None) or "neo4j"
+    password = read_password(args.password_env)
+    metrics_urls = None
+    if getattr(args, "metrics_url", None):
+        metrics_urls = {}
+        for item in args.metrics_url:
+            name, _, url = item.rpartition("=")
+            metrics_urls[name or address_of(url)] = url
+    elif outputs.get("metricsUrls"):
+        metrics_urls = dict(outputs["metricsUrls"])
+
+    return Target(
+        servers=servers,
+        servers_given=servers_given,
+        routing_uri=routing_uri,
+        auth=Auth(user, password),
+        tls=tls,
+        tls_expected=tls_expected,
+        database=getattr(args, "database", None) or (settings.database if settings else "neo4j"),
+        expect_version=getattr(args, "expect_version", None) or (settings.version if settings else None),
+        expect_edition=getattr(args, "expect_edition", None) or (settings.edition if settings else None),
+        haproxy_uri=haproxy_uri,
+        haproxy_read_uri=haproxy_read_uri,
+        users=settings.users if settings else tuple(UserSpec(u, ()) for u in getattr(args, "expect_user", None)
+                                                    or ()),
+        roles=settings.roles if settings else (),
+        user_passwords=read_user_passwords(getattr(args, "user_passwords_file", None),
+                                           getattr(args, "user_passwords_env", None)),
+        reader_user=getattr(args, "reader_user", None),
+        metrics_urls=metrics_urls,
+        metrics_port=getattr(args, "metrics_port", None) or 2004,
+        backup_bucket=getattr(args, "backup_bucket", None) or outputs.get("backupBucket"),
+        aws_region=getattr(args, "aws_region", None) or (settings.region if settings and settings.platform == "aws"
+                                                         else None),
+        stack=args.stack,
+        fault_tolerance=outputs.get("faultTolerance"),
+    )

@@ -1,0 +1,420 @@
+"""A real Neo4j Community 5.26 server, configured by OUR templates (tests, bench, `make neo4j-local`).
+
+The neo4j.conf is what components.render.render_neo4j_conf writes for a standalone community
+server of a docker-platform stack with 1 GiB containers. Only what must differ on a test machine
+is overridden, with `-c` settings (Neo4jServer config_overrides): listen and advertised addresses
+(127.0.0.1 and free ports) and a small heap and page cache. Strict configuration validation stays
+on (the template sets it), so every start is also a test that the server accepts our rendered
+configuration. TLS material, when asked for, is laid out as templates/neo4j/setup-neo4j.sh.j2 does
+on a real machine (certificates/<scope>/private.key, public.crt, trusted/ca.crt).
+
+Run as a module for humans (`make neo4j-local`):
+    python -m tests.support.neo4j_local               # foreground; Ctrl-C stops it
+    python -m tests.support.neo4j_local --background  # prints how to stop it
+    python -m tests.support.neo4j_local --stop
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import ipaddress
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from components.render import render_neo4j_conf  # noqa: E402
+from components.settings import load_settings  # noqa: E402
+from components.topology import plan_topology  # noqa: E402
+from tests.support.neo4j_dist import Neo4jServer, free_port, make_home, run_neo4j_admin  # noqa: E402
+
+# The stack a standalone community server comes from: every value goes through load_settings.
+STACK_CONFIG = {
+    "neo4j:platform": "docker",
+    "neo4j:edition": "community",
+    "neo4j:coreCount": 1,
+    "neo4j:replicaCount": 0,
+    "neo4j:containerMemory": "1g",
+    "neo4j:haproxy": False,
+    "neo4j:monitoring": False,
+}
+TEST_HEAP = "256m"
+TEST_PAGE_CACHE = "32m"
+STATE_DIR = ROOT / "build" / "neo4j-local"
+
+
+def rendered_conf(tls: str = "disabled", **stack: object) -> str:
+    """neo4j.conf from our templates for a standalone community server ('neo4j:tls': tls)."""
+    config = {**STACK_CONFIG, "neo4j:tls": tls, **{f"neo4j:{k}": v for k, v in stack.items()}}
+    settings = load_settings("test", config)
+    topology = plan_topology(settings)
+    return render_neo4j_conf(settings, topology, topology.servers[0])
+
+
+def machine_overrides(bolt: int, http: int, https: int, *, heap: str = TEST_HEAP,
+                           page_cache: str = TEST_PAGE_CACHE) -> dict[str, str]:
+    """The only settings that differ from the rendered conf: loopback, free ports, small memory."""
+    return {
+        "server.default_listen_address": "127.0.0.1",
+        "server.default_advertised_address": "127.0.0.1",
+        "server.bolt.listen_address": f"127.0.0.1:{bolt}",
+        "server.bolt.advertised_address": f"127.0.0.1:{bolt}",
+        "server.http.listen_address": f"127.0.0.1:{http}",
+        "server.http.advertised_address": f"127.0.0.1:{http}",
+        "server.https.listen_address": f"127.0.0.1:{https}",
+        "server.https.advertised_address": f"127.0.0.1:{https}",
+        "server.memory.heap.initial_size": heap,
+        "server.memory.heap.max_size": heap,
+        "server.memory.pagecache.size": page_cache,
+    }
+
+
+# --- TLS material --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Certificates:
+    """A CA and one server certificate for 127.0.0.1/localhost, as PEM files in `directory`."""
+    directory: Path
+    ca_cert: Path
+    server_key: Path
+    server_cert: Path
+
+
+def make_certificates(directory: str | os.PathLike, *, use_openssl: bool | None = None) -> Certificates:
+    """CA (ECDSA P-384) + server certificate (ECDSA P-256, SAN localhost and 127.0.0.1), like
+    components/tls.py makes with pulumi-tls at deploy time: the server key is SEC1 PEM
+    ("EC PRIVATE KEY"), which is what pulumi-tls's private_key_pem holds for ECDSA keys.
+    Uses the `cryptography` package when importable, else the openssl CLI."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    certs = Certificates(directory, directory / "ca.crt", directory / "server.key", directory / "server.crt")
+    if use_openssl is None:
+        try:
+            import cryptography  # noqa: F401
+
+            use_openssl = False
+        except ImportError:
+            use_openssl = True
+    (_openssl_certificates if use_openssl else _cryptography_certificates)(certs)
+    return certs
+
+
+def _cryptography_certificates(certs: Certificates) -> None:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP384R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "neo4j-cluster test CA"),
+                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "neo4j-cluster")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+          .not_valid_after(now + dt.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+          .sign(ca_key, hashes.SHA384()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    certs.ca_cert.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    certs.server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    certs.server_key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                   serialization.PrivateFormat.TraditionalOpenSSL,
+                                                   serialization.NoEncryption()))
+
+
+def _openssl_certificates(certs: Certificates) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise RuntimeError("neither the cryptography package nor the openssl CLI is available")
+    d = certs.directory
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], check=True, capture_output=True, cwd=d)
+
+    run("ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", "ca.key")
+    run("req", "-x509", "-new", "-key", "ca.key", "-sha384", "-days", "2", "-subj", "/O=neo4j-cluster/CN=test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign,"
+        "digitalSignature", "-out", certs.ca_cert.name)
+    run("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", certs.server_key.name)
+    run("req", "-new", "-key", certs.server_key.name, "-subj", "/CN=localhost", "-out", "server.csr")
+    (d / "server.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                                  "extendedKeyUsage=serverAuth,clientAuth\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", certs.ca_cert.name, "-CAkey", "ca.key", "-CAcreateserial",
+        "-days", "2", "-sha256", "-extfile", "server.ext", "-out", certs.server_cert.name)
+
+
+def install_certificates(home: Path, certs: Certificates, scopes: tuple[str, ...] = ("bolt", "https")) -> None:
+    """Lay the material out as setup-neo4j.sh does: certificates/<scope>/{private.key,public.crt,trusted/ca.crt}."""
+    for scope in scopes:
+        base = home / "certificates" / scope
+        (base / "trusted").mkdir(parents=True, exist_ok=True)
+        (base / "revoked").mkdir(exist_ok=True)
+        shutil.copyfile(certs.server_key, base / "private.key")
+        shutil.copyfile(certs.server_cert, base / "public.crt")
+        shutil.copyfile(certs.ca_cert, base / "trusted" / "ca.crt")
+
+
+# --- servers ---------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _auth_file(password: str) -> str:
+    """data/dbms/auth.ini as `neo4j-admin dbms set-initial-password` writes it (made once per password)."""
+    with tempfile.TemporaryDirectory(prefix="neo4j-auth-") as tmp:
+        home = make_home(tmp)
+        run_neo4j_admin(["dbms", "set-initial-password", password], home, check=True)
+        return (home / "data" / "dbms" / "auth.ini").read_text()
+
+
+@dataclass
+class LocalNeo4j:
+    """One server: `uri`, `password`, `server` (the Neo4jServer), `home`; stop() stops it."""
+    home: Path
+    password: str
+    bolt_port: int
+    http_port: int
+    https_port: int
+    tls: str
+    server: Neo4jServer
+    certificates: Certificates | None = None
+    conf: str = field(default="", repr=False)
+
+    @property
+    def uri(self) -> str:
+        return f"bolt://127.0.0.1:{self.bolt_port}"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.bolt_port}"
+
+    def start(self, timeout: float = 180) -> LocalNeo4j:
+        self.server.start()
+        self.server.wait_for_bolt(timeout)
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def is_running(self) -> bool:
+        return self.server.is_running()
+
+
+def prepare(base_dir: str | os.PathLike, *, password: str, tls: str = "disabled",
+            certificates: Certificates | None = None, die_with_parent: bool = True,
+            bolt_port: int | None = None) -> LocalNeo4j:
+    """Make NEO4J_HOME under base_dir with our rendered conf, the initial password and TLS material."""
+    home = make_home(base_dir)
+    conf = rendered_conf(tls)
+    (home / "conf" / "neo4j.conf").write_text(conf)
+    (home / "data" / "dbms").mkdir(parents=True, exist_ok=True)
+    (home / "data" / "dbms" / "auth.ini").write_text(_auth_file(password))
+    if tls != "disabled":
+        if certificates is None:
+            certificates = make_certificates(home / "test-ca")
+        install_certificates(home, certificates)
+    bolt, http, https = bolt_port or free_port(), free_port(), free_port()
+    driver_options = {}
+    if tls == "required":  # plain Bolt is refused: wait_for_bolt must speak TLS with our CA
+        import ssl
+
+        driver_options["ssl_context"] = ssl.create_default_context(cafile=str(certificates.ca_cert))
+    server = Neo4jServer(home, auth=("neo4j", password), config_overrides=machine_overrides(bolt, http, https),
+                         die_with_parent=die_with_parent, driver_options=driver_options)
+    return LocalNeo4j(home, password, bolt, http, https, tls, server, certificates, conf)
+
+
+def start_all(servers: list[LocalNeo4j], timeout: float = 240) -> list[LocalNeo4j]:
+    """Start prepared servers at once: the JVMs are launched from the calling thread (their
+    parent-death signal follows that thread), then waited for in parallel. All or none run."""
+    started: list[LocalNeo4j] = []
+    try:
+        for local in servers:
+            local.server.start()
+            started.append(local)
+        errors: list[BaseException] = []
+
+        def wait(local: LocalNeo4j) -> None:
+            try:
+                local.server.wait_for_bolt(timeout)
+            except BaseException as error:  # noqa: BLE001 - re-raised below
+                errors.append(error)
+
+        threads = [threading.Thread(target=wait, args=(s,), daemon=True) for s in servers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout + 10)
+        if errors:
+            raise errors[0]
+        return servers
+    except BaseException:
+        for local in started:
+            local.stop()
+        raise
+
+
+def start_many(base_dir: str | os.PathLike, count: int, *, password: str, tls: str = "disabled",
+               timeout: float = 240) -> list[LocalNeo4j]:
+    """`count` standalone servers under base_dir/n1, n2, …, started at once."""
+    base = Path(base_dir)
+    return start_all([prepare(base / f"n{i + 1}", password=password, tls=tls) for i in range(count)], timeout)
+
+
+@contextlib.contextmanager
+def running(base_dir: str | os.PathLike, *, password: str = "test-password-1", tls: str = "disabled",
+            certificates: Certificates | None = None, timeout: float = 180) -> Iterator[LocalNeo4j]:
+    local = prepare(base_dir, password=password, tls=tls, certificates=certificates)
+    try:
+        yield local.start(timeout)
+    finally:
+        local.stop()
+
+
+# --- command line (make neo4j-local) ---------------------------------------------------------------
+
+
+def _print_banner(local: LocalNeo4j, *, background_pid: int | None) -> None:
+    stop = (f"make neo4j-local ARGS=--stop   (or: kill {background_pid})" if background_pid
+            else "Ctrl-C")
+    tls = (f" --tls {local.tls} --ca-cert {local.certificates.ca_cert}" if local.certificates else "")
+    print(f"""Neo4j Community 5.26 is up, configured by templates/neo4j/5/neo4j.conf.j2 (overrides: loopback,
+free ports, heap {TEST_HEAP}, page cache {TEST_PAGE_CACHE}).
+  URI       {local.uri}
+  user      neo4j
+  password  {local.password}
+  home      {local.home}   (logs in {local.home / 'logs'})
+Try:
+  export NEO4J_PASSWORD='{local.password}'
+  .venv/bin/python scripts/check.py --uri {local.uri}{tls}
+Stop: {stop}""", flush=True)
+
+
+def _foreground(args: argparse.Namespace) -> int:
+    base = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="neo4j-local-"))
+    password = args.password or os.environ.get("NEO4J_PASSWORD") or f"local-{secrets.token_hex(6)}"
+    local = prepare(base, password=password, bolt_port=args.port, tls=args.tls)
+    stopping = threading.Event()
+
+    def on_signal(signum, frame):  # noqa: ARG001
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        local.start()
+        state = {"pid": os.getpid(), "uri": local.uri, "password": password, "home": str(local.home)}
+        if args.state_file:
+            Path(args.state_file).write_text(json.dumps(state))
+        _print_banner(local, background_pid=os.getpid() if args.state_file else None)
+        while not stopping.wait(1) and local.is_running():
+            pass
+        if not local.is_running() and not stopping.is_set():
+            print(f"neo4j-local: the server stopped by itself; see {local.home / 'logs'}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        local.stop()
+        if args.state_file:
+            Path(args.state_file).unlink(missing_ok=True)
+        if not args.dir and not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+        print("neo4j-local: stopped", flush=True)
+
+
+def _background(args: argparse.Namespace) -> int:
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    state_file = STATE_DIR / "state.json"
+    if state_file.exists():
+        print(f"neo4j-local: already running ({json.loads(state_file.read_text())['uri']}); "
+              f"stop it with: python -m tests.support.neo4j_local --stop", file=sys.stderr)
+        return 1
+    log = STATE_DIR / "neo4j-local.log"
+    cmd = [sys.executable, "-m", "tests.support.neo4j_local", "--state-file", str(state_file)]
+    for flag, value in (("--password", args.password), ("--port", args.port), ("--dir", args.dir),
+                        ("--tls", args.tls)):
+        if value:
+            cmd += [flag, str(value)]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if state_file.exists():
+            print(log.read_text(), end="")
+            return 0
+        if proc.poll() is not None:
+            print(f"neo4j-local: failed to start; see {log}:\n{log.read_text()}", file=sys.stderr)
+            return 1
+        time.sleep(0.5)
+    print(f"neo4j-local: not up after 240 s; see {log}", file=sys.stderr)
+    return 1
+
+
+def _stop() -> int:
+    state_file = STATE_DIR / "state.json"
+    if not state_file.exists():
+        print("neo4j-local: nothing running in the background", file=sys.stderr)
+        return 1
+    pid = json.loads(state_file.read_text())["pid"]
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    for _ in range(120):
+        if not state_file.exists():
+            break
+        time.sleep(0.5)
+    print(f"neo4j-local: stopped (pid {pid})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="neo4j-local", description="One real Neo4j Community 5.26 server on "
+                                "127.0.0.1, configured by our own templates.")
+    p.add_argument("--password", help="password of neo4j (default: $NEO4J_PASSWORD, else generated)")
+    p.add_argument("--port", type=int, help="Bolt port (default: a free one)")
+    p.add_argument("--dir", help="NEO4J_HOME to use (kept); default: a temporary directory, removed at stop")
+    p.add_argument("--tls", choices=("disabled", "optional", "required"), default="disabled",
+                   help="neo4j:tls of the rendered conf; a test CA is made (default: disabled)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary NEO4J_HOME after stopping")
+    p.add_argument("--background", action="store_true", help="start, print the URI and return")
+    p.add_argument("--stop", action="store_true", help="stop the background server")
+    p.add_argument("--state-file", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.stop:
+        return _stop()
+    if args.background:
+        return _background(args)
+    return _foreground(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""scripts/diagnose.py on cluster-only situations, against recorded Neo4j Enterprise responses
+(tests/fixtures/enterprise/, derived from the Operations Manual: see the README there)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scripts.neo4j_ops.bolt import TlsOptions
+from scripts.neo4j_ops.diagnose import main, parse_prometheus
+from scripts.neo4j_ops.recorded import RecordedTransport
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise"
+
+
+@pytest.fixture(autouse=True)
+def env(monkeypatch):
+    monkeypatch.setenv("NEO4J_PASSWORD", "admin-secret-not-real")
+
+
+def diagnose(scenario: str, capsys, tmp_path, *args: str) -> tuple[int, dict]:
+    ca = tmp_path / "ca.crt"
+    ca.write_text("(recorded runs never open it)")
+    transport = RecordedTransport(FIXTURES / scenario, tls=TlsOptions(str(ca)))
+    code = main(["--stack", "prod", "--outputs-file", str(FIXTURES / "stack-outputs-prod.json"), "--ca-cert",
+                 str(ca), "--json", "--max-lag", "0.5", *args], transport=transport)
+    report = json.loads(capsys.readouterr().out)
+    assert transport.missing == []
+    return code, report
+
+
+def findings(report: dict, area: str) -> list[dict]:
+    return [f for f in report["findings"] if f["area"] == area]
+
+
+def test_healthy_cluster_needs_no_attention_from_recorded_enterprise_responses(capsys, tmp_path):
+    code, report = diagnose("cluster-5.26-healthy.json", capsys, tmp_path)
+    assert code == 0, report
+    assert report["counts"] == {"critical": 0, "warning": 0, "info": report["counts"]["info"]}
+    cache = findings(report, "page-cache")
+    assert len(cache) == 4 and "hit ratio 99.9%" in cache[0]["summary"] and "of 12.00GiB" in cache[0]["summary"]
+    assert findings(report, "leader")[0]["summary"] == ("writers: neo4j → core-1 (core-1.prod.neo4j.internal:7687), "
+                                                        "system → core-2 (core-2.prod.neo4j.internal:7687)")
+
+
+def test_struggling_writer_gets_a_finding_and_an_action_each_from_recorded_enterprise_responses(capsys, tmp_path):
+    code, report = diagnose("cluster-5.26-troubled.json", capsys, tmp_path)
+    assert code == 1
+    slow = findings(report, "slow-query")
+    assert len(slow) == 1 and slow[0]["server"] == "core-1"
+    assert "neo4j-transaction-4242 by scientist on neo4j, running 73.4 s: MATCH (a:Account), (b:Account)" \
+        in slow[0]["summary"]
+    assert "TERMINATE TRANSACTION 'neo4j-transaction-4242'" in slow[0]["action"]
+    blocked = findings(report, "blocked-transaction")
+    assert "is Blocked by: [neo4j-transaction-4249]" in blocked[0]["summary"]
+    assert blocked[0]["action"].endswith("end the blocker now: TERMINATE TRANSACTION 'neo4j-transaction-4249'")
+    idle = findings(report, "open-transaction")
+    assert "neo4j-transaction-4249 by app on neo4j open for 318.0 s without running a query, holding 3 locks" \
+        in idle[0]["summary"]
+    heap = next(f for f in findings(report, "heap") if f["server"] == "core-1")
+    assert heap["severity"] == "warning" and "(95%)" in heap["summary"] and "neo4j:heapSize" in heap["action"]
+    cache = next(f for f in findings(report, "page-cache") if f["server"] == "core-1")
+    assert cache["severity"] == "warning" and "hit ratio 90.1%" in cache["summary"]
+    assert "neo4j:pageCacheSize" in cache["action"]
+    # Warnings first, then information.
+    severities = [f["severity"] for f in report["findings"]]
+    assert severities == sorted(severities, key=["critical", "warning", "info"].index)
+
+
+def test_split_brain_is_critical_from_recorded_enterprise_responses(capsys, tmp_path):
+    code, report = diagnose("cluster-5.26-split-brain.json", capsys, tmp_path)
+    assert code == 1
+    (split,) = findings(report, "split-brain")
+    assert split["severity"] == "critical"
+    assert split["summary"].startswith("SPLIT BRAIN: neo4j has 2 writers")
+    assert "never restart the majority" in split["action"]
+
+
+def test_lag_and_a_down_server_are_reported_from_recorded_enterprise_responses(capsys, tmp_path):
+    code, report = diagnose("cluster-5.26-lagging-secondary.json", capsys, tmp_path)
+    assert code == 1
+    (lag,) = findings(report, "replication-lag")
+    assert lag["severity"] == "warning" and "1200 transactions behind" in lag["summary"]
+    code, report = diagnose("cluster-5.26-server-down.json", capsys, tmp_path)
+    assert code == 1
+    (down,) = findings(report, "reachability")
+    assert down["severity"] == "critical" and down["server"] == "replica-1"
+    assert "systemctl status neo4j" in down["action"]
+    assert any("replica-1 is Unavailable" in f["summary"] for f in findings(report, "membership"))
+
+
+def test_44_queries_and_metric_names_from_recorded_enterprise_responses(capsys):
+    transport = RecordedTransport(FIXTURES / "cluster-4.4-healthy.json")
+    code = main(["--servers", "core-1=core-1.prod.neo4j.internal:7687", "--json"], transport=transport)
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report
+    assert [c.name for c in transport.calls if c.name in ("list_queries", "list_transactions")] == \
+        ["list_queries", "list_transactions"]
+    assert "hit ratio 99.7%" in findings(report, "page-cache")[0]["summary"]
+    assert "of 6.00GiB" in findings(report, "page-cache")[0]["summary"]
+
+
+def test_prometheus_text_is_parsed_with_labels_and_exponents():
+    text = ('# HELP x y\n# TYPE neo4j_dbms_page_cache_hits_total counter\n'
+            'neo4j_dbms_page_cache_hits_total 9.8412331E7\n'
+            'neo4j_bolt_connections_opened_total{instance="a"} 12\nmalformed line\n')
+    assert parse_prometheus(text) == {"neo4j_dbms_page_cache_hits_total": 98412331.0,
+                                      "neo4j_bolt_connections_opened_total": 12.0}
