@@ -2,7 +2,23 @@
 # Installs the tools the tests run for real: haproxy (haproxy -c), promtool (Debian's prometheus
 # package), cloud-init (cloud-init schema), shellcheck, and Java + Maven for Neo4j from Maven
 # Central. Uses apt-get when something is missing and we are root; otherwise names what is missing.
+# Also actionlint (lints .github/workflows), built by the Go toolchain into .tools/bin.
 set -euo pipefail
+
+# actionlint: a Go module at a pinned version, in a project-local bin dir the tests look in.
+ACTIONLINT_VERSION=v1.7.12
+TOOLS_BIN="$(cd "$(dirname "$0")/.." && pwd)/.tools/bin"
+if [[ "$("$TOOLS_BIN/actionlint" -version 2>/dev/null | head -n 1)" != "$ACTIONLINT_VERSION" ]]; then
+    go=$(command -v go || echo /usr/local/go/bin/go)
+    if [[ ! -x "$go" ]]; then
+        echo "install-tools: missing the Go toolchain (1.25 or later), needed to build actionlint $ACTIONLINT_VERSION" >&2
+        exit 1
+    fi
+    echo "install-tools: building actionlint $ACTIONLINT_VERSION into $TOOLS_BIN"
+    mkdir -p "$TOOLS_BIN"
+    printf '*\n' >"$TOOLS_BIN/../.gitignore"  # built here, never committed
+    GOBIN="$TOOLS_BIN" "$go" install "github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION"
+fi
 
 declare -A PACKAGE_OF=(
     [haproxy]=haproxy

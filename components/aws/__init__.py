@@ -1,15 +1,120 @@
-"""AWS adapter: places the rendered artifacts on EC2 (issue 3 builds it)."""
+"""AWS adapter: places the rendered artifacts on EC2 in a VPC of their own.
+
+Reads top to bottom like the stack: network and security groups, certificates and secrets, the
+backup bucket, then the machines (Neo4j servers, HAProxy, monitoring), and the outputs.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
+from components.aws.backup_store import BackupStore, BackupStoreArgs
+from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs
+from components.aws.machine import BucketAccess, MachineContext
+from components.aws.monitoring import Monitoring, MonitoringArgs
+from components.aws.network import Network, NetworkArgs
+from components.aws.secrets import ClusterSecrets, ClusterSecretsArgs
+from components.aws.security import (
+    HAPROXY,
+    MONITORING,
+    NEO4J,
+    SecurityGroups,
+    SecurityGroupsArgs,
+    plan_flows,
+    plan_groups,
+)
+from components.aws.servers import BackupAccess, Neo4jServers, Neo4jServersArgs
+from components.aws.stack import aws_provider, machine_images, stack_outputs
 from components.render import Artifacts
-from components.settings import Settings
-from components.topology import ClusterTopology
+from components.secrets import SecretNames, secret_names
+from components.settings import NAMESPACE, Settings
+from components.tls import ClusterCertificates
+from components.topology import PRIMARY, SECONDARY, ClusterTopology
+
+NAME = "cluster"  # every component's name; children are named "cluster-…"
 
 
 def build_aws(settings: Settings, topology: ClusterTopology, artifacts: Artifacts) -> dict[str, Any]:
-    pulumi.log.warn("the aws adapter is not built yet: this program creates no resources")
-    return {}
+    if settings.backup_replica_region == settings.region:
+        raise pulumi.RunError(f"{NAMESPACE}:backupReplicaRegion: got {settings.region!r}, the cluster's own region; "
+                              f"allowed: another region, or empty for no replica")
+    provider = aws_provider(settings)
+    opts = pulumi.ResourceOptions(providers=[provider])
+    partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(provider=provider))
+
+    network = Network(NAME, NetworkArgs(
+        stack=settings.stack, vpc_cidr=settings.vpc_cidr, zones=settings.availability_zones,
+        nat_gateway_per_zone=settings.nat_gateway_per_zone, domain=topology.domain,
+        s3_service_name=pulumi.Output.concat(partition.reverse_dns_prefix, f".{settings.region}.s3")), opts)
+    groups = SecurityGroups(NAME, SecurityGroupsArgs(
+        stack=settings.stack, vpc_id=network.vpc_id, groups=plan_groups(topology),
+        flows=plan_flows(settings, topology)), opts)
+
+    names = secret_names(settings, topology)
+    certificates = ClusterCertificates(NAME, topology) if settings.tls != "disabled" else None
+    secrets = ClusterSecrets(NAME, _secret_values(settings, names, certificates), opts)
+    backups = BackupStore(NAME, BackupStoreArgs(
+        stack=settings.stack, retention_days=settings.backup_retention_days,
+        transition_days=settings.backup_transition_days,
+        transition_storage_class=settings.backup_transition_storage_class,
+        noncurrent_days=settings.backup_noncurrent_days, replica_region=settings.backup_replica_region), opts)
+
+    # Objects only under the stack's prefix, where the backup job writes.
+    stack_backups = pulumi.Output.concat(backups.bucket_arn, f"/{settings.stack}/*")
+    context = MachineContext(
+        stack=settings.stack, images=machine_images(settings, topology, provider), dns_zone_id=network.dns_zone_id,
+        session_manager_policy_arn=pulumi.Output.concat(
+            "arn:", partition.partition, ":iam::aws:policy/AmazonSSMManagedInstanceCore"))
+    servers = Neo4jServers(NAME, Neo4jServersArgs(
+        servers=topology.servers,
+        instance_types={PRIMARY: settings.core_instance_type, SECONDARY: settings.replica_instance_type},
+        user_data={s.name: artifacts[s.name]["cloud-init.yaml"] for s in topology.servers},
+        subnet_ids=network.private_subnet_ids, security_group_id=groups.ids[NEO4J],
+        data_volume_gb=settings.data_volume_size_gb, admin_password_arn=secrets.arns[names.admin_password],
+        tls_secret_arns={s.name: secrets.arns[names.tls[s.name]] for s in topology.servers if certificates},
+        backup=BackupAccess(server=topology.backup_server.name, bucket_name=backups.bucket_name,
+                            bucket=BucketAccess(bucket_arn=backups.bucket_arn, objects_arn=stack_backups)),
+        context=context), opts)
+
+    haproxy_address = None
+    if topology.haproxy:
+        public = settings.haproxy_public
+        subnets = network.public_subnet_ids if public else network.private_subnet_ids
+        balancer = LoadBalancer(NAME, LoadBalancerArgs(
+            node=topology.haproxy, instance_type=settings.haproxy_instance_type,
+            user_data=artifacts["haproxy"]["cloud-init.yaml"], subnet_id=subnets[topology.haproxy.zone],
+            security_group_id=groups.ids[HAPROXY],
+            # It reads the CA only to verify the servers' HTTPS health checks (TLS required).
+            reads_secrets=(secrets.arns[names.ca],) if settings.tls == "required" else (),
+            context=context, public=public), opts)
+        haproxy_address = balancer.public_ip if public else topology.haproxy.hostname
+    monitoring = None
+    if topology.monitoring:
+        monitoring = Monitoring(NAME, MonitoringArgs(
+            node=topology.monitoring, instance_type=settings.monitoring_instance_type,
+            user_data=artifacts["monitoring"]["cloud-init.yaml"],
+            subnet_id=network.private_subnet_ids[topology.monitoring.zone], security_group_id=groups.ids[MONITORING],
+            reads_secrets=(secrets.arns[names.grafana_admin_password],), context=context), opts)
+
+    return stack_outputs(
+        topology, private_ips=servers.private_ips, haproxy_address=haproxy_address,
+        grafana_url=monitoring.grafana_url if monitoring else None,
+        prometheus_url=monitoring.prometheus_url if monitoring else None,
+        backup_bucket=backups.bucket_name, secret_arns=secrets.arns,
+        ca_cert_pem=certificates.ca_cert_pem if certificates else None)
+
+
+def _secret_values(settings: Settings, names: SecretNames,
+                   certificates: ClusterCertificates | None) -> ClusterSecretsArgs:
+    """Passwords from the stack's secret config; a missing one stops the program with the command to set it."""
+    config = pulumi.Config(NAMESPACE)
+    return ClusterSecretsArgs(
+        names=names,
+        admin_password=config.require_secret("adminPassword"),
+        grafana_admin_password=config.require_secret("grafanaAdminPassword") if settings.monitoring else None,
+        user_passwords=config.require_secret("userPasswords") if settings.users else None,
+        ca_cert_pem=certificates.ca_cert_pem if certificates else None,
+        certificates=certificates.servers if certificates else {},
+    )

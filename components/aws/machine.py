@@ -1,0 +1,189 @@
+"""One EC2 machine with its own IAM role and a stable DNS name: what every AWS component places.
+
+Neo4j servers, HAProxy and monitoring differ only in the values below, so the hardening lives in
+one place: IMDSv2 only, encrypted gp3 volumes, Session Manager instead of SSH, and an inline
+policy that names the exact secrets (and backup objects) this one machine may touch.
+"""
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.instance_types import INSTANCE_TYPES
+from components.topology import Node
+
+# Canonical's account; its Ubuntu 22.04 (jammy) images are named by architecture.
+UBUNTU_OWNER = "099720109477"
+UBUNTU_IMAGE_ARCH = {"x86_64": "amd64", "arm64": "arm64"}
+# EC2 refuses user data above 16 KiB; cloud-init reads gzip natively, so every payload is gzipped.
+USER_DATA_LIMIT = 16 * 1024
+DATA_DEVICE = "/dev/sdf"  # setup-neo4j.sh finds the data disk as the one non-root disk, whatever it is called
+
+
+@dataclass(frozen=True)
+class MachineContext:
+    """What every machine of a stack shares."""
+    stack: str
+    images: Mapping[str, pulumi.Input[str]]  # architecture → AMI id
+    dns_zone_id: pulumi.Input[str]
+    session_manager_policy_arn: pulumi.Input[str]
+
+    def image_for(self, instance_type: str) -> pulumi.Input[str]:
+        return self.images[INSTANCE_TYPES[instance_type].arch]
+
+
+@dataclass(frozen=True)
+class BucketAccess:
+    """Backups under one prefix of one bucket: list, read and write, never delete (the lifecycle prunes)."""
+    bucket_arn: pulumi.Input[str]
+    objects_arn: pulumi.Input[str]  # e.g. arn:aws:s3:::bucket/prod/*
+
+
+@dataclass(frozen=True)
+class MachineArgs:
+    host: str  # "core-1": the Name tag's suffix
+    hostname: str  # "core-1.prod.neo4j.internal": the A record
+    instance_type: str
+    user_data: str  # the rendered cloud-init.yaml; holds no secret
+    subnet_id: pulumi.Input[str]
+    security_group_id: pulumi.Input[str]
+    root_volume_gb: int
+    data_volume_gb: int = 0  # 0: no data volume
+    reads_secrets: tuple[pulumi.Input[str], ...] = ()  # secret ARNs this machine may read
+    backups: BucketAccess | None = None
+    tags: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    metadata_tags: bool = False  # instance tags readable through IMDS (the backup job reads its bucket so)
+    public_ip: bool = False
+    # Cloud-init runs once per instance, so new user data only takes effect on a new instance.
+    # Stateless machines are replaced for it; Neo4j servers never are (see place_machine).
+    replace_on_new_user_data: bool = False
+
+
+@dataclass(frozen=True)
+class Machine:
+    instance: aws.ec2.Instance
+    role: aws.iam.Role
+
+
+def compressed_user_data(text: str) -> str:
+    """Base64 of the gzipped cloud-init text (mtime 0: the same text gives the same bytes)."""
+    packed = gzip.compress(text.encode(), compresslevel=9, mtime=0)
+    if len(packed) > USER_DATA_LIMIT:
+        raise ValueError(f"user data is {len(packed)} bytes gzipped; EC2 allows {USER_DATA_LIMIT}")
+    return base64.b64encode(packed).decode()
+
+
+def ubuntu_image(arch: str, opts: pulumi.InvokeOutputOptions) -> pulumi.Output[str]:
+    """The newest Ubuntu 22.04 server image of an architecture, from Canonical's account only."""
+    image = aws.ec2.get_ami_output(
+        most_recent=True, owners=[UBUNTU_OWNER],
+        filters=[{"name": "name",
+                  "values": [f"ubuntu/images/hvm-ssd*/ubuntu-jammy-22.04-{UBUNTU_IMAGE_ARCH[arch]}-server-*"]},
+                 {"name": "architecture", "values": [arch]},
+                 {"name": "virtualization-type", "values": ["hvm"]}],
+        opts=opts)
+    return image.id
+
+
+ASSUME_ROLE_POLICY = json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+})
+
+
+def _access_statements(args: MachineArgs) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = []
+    if args.reads_secrets:
+        statements.append({"Sid": "ReadOwnSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                           "Resource": list(args.reads_secrets)})
+    if args.backups is not None:
+        # The backup job checks the bucket and lists earlier backups; the restore drill reads the
+        # newest. PutObject covers multipart uploads; Abort lets a failed upload clean up after itself.
+        statements.append({"Sid": "ListBackups", "Effect": "Allow", "Action": "s3:ListBucket",
+                           "Resource": args.backups.bucket_arn})
+        statements.append({"Sid": "ReadWriteBackups", "Effect": "Allow",
+                           "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                           "Resource": args.backups.objects_arn})
+    return statements
+
+
+def place_machine(name: str, args: MachineArgs, context: MachineContext, parent: pulumi.Resource) -> Machine:
+    """Role, instance profile, instance and A record, all named `name[-…]` under `parent`."""
+    child = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(f"{name}-role", assume_role_policy=ASSUME_ROLE_POLICY,
+                        description=f"{context.stack} {args.host}: Session Manager and its own secrets only",
+                        opts=child)
+    # Session Manager replaces SSH: no key pair, no port 22, every session logged by AWS.
+    aws.iam.RolePolicyAttachment(f"{name}-ssm", role=role.name, policy_arn=context.session_manager_policy_arn,
+                                 opts=child)
+    statements = _access_statements(args)
+    if statements:
+        aws.iam.RolePolicy(f"{name}-access", role=role.id,
+                           policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}),
+                           opts=child)
+    profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
+
+    volume = {"volume_type": "gp3", "encrypted": True, "delete_on_termination": True}
+    instance = aws.ec2.Instance(
+        name,
+        ami=context.image_for(args.instance_type),
+        instance_type=args.instance_type,
+        subnet_id=args.subnet_id,
+        vpc_security_group_ids=[args.security_group_id],
+        associate_public_ip_address=args.public_ip,
+        iam_instance_profile=profile.name,
+        user_data_base64=compressed_user_data(args.user_data),
+        user_data_replace_on_change=args.replace_on_new_user_data,
+        metadata_options={
+            "http_endpoint": "enabled",
+            "http_tokens": "required",  # IMDSv2 only
+            "http_put_response_hop_limit": 1,  # credentials never leave the host (no containers here)
+            "instance_metadata_tags": "enabled" if args.metadata_tags else "disabled",
+        },
+        root_block_device={**volume, "volume_size": args.root_volume_gb},
+        # Inline, so the disk is there when cloud-init runs (a separate attachment would race the boot).
+        ebs_block_devices=[{**volume, "device_name": DATA_DEVICE, "volume_size": args.data_volume_gb}]
+        if args.data_volume_gb else [],
+        tags={"Name": f"{context.stack}-{args.host}", **args.tags},
+        volume_tags={"Name": f"{context.stack}-{args.host}"},
+        opts=pulumi.ResourceOptions(
+            parent=parent,
+            # A newer Ubuntu image must not replace every server at the next `up`; a server moves to
+            # a new image (or new user data) only when replaced on purpose, one at a time.
+            ignore_changes=["ami"] if args.replace_on_new_user_data else ["ami", "user_data_base64"]),
+    )
+    # Low TTL: a replaced machine is found under its old name within a minute.
+    aws.route53.Record(name, zone_id=context.dns_zone_id, name=args.hostname, type="A", ttl=60,
+                       records=[instance.private_ip], opts=child)
+    return Machine(instance, role)
+
+
+@dataclass(frozen=True)
+class NodeArgs:
+    """A support machine (HAProxy, monitoring): one instance, its user data, the secrets it reads."""
+    node: Node
+    instance_type: str
+    user_data: str
+    subnet_id: pulumi.Input[str]
+    security_group_id: pulumi.Input[str]
+    reads_secrets: tuple[pulumi.Input[str], ...]
+    context: MachineContext
+
+
+def place_node(name: str, args: NodeArgs, parent: pulumi.Resource, *, root_volume_gb: int,
+               public_ip: bool = False) -> Machine:
+    # Support machines hold no state worth keeping across a config change: replace them for it.
+    return place_machine(
+        f"{name}-{args.node.name}",
+        MachineArgs(host=args.node.name, hostname=args.node.hostname, instance_type=args.instance_type,
+                    user_data=args.user_data, subnet_id=args.subnet_id, security_group_id=args.security_group_id,
+                    root_volume_gb=root_volume_gb, reads_secrets=args.reads_secrets, public_ip=public_ip,
+                    replace_on_new_user_data=True),
+        args.context, parent)

@@ -1,0 +1,108 @@
+"""The VPC: private subnets for Neo4j, public ones for NAT (and a public HAProxy), private DNS.
+
+Each zone gets a private and a public subnet at fixed slots of the VPC range, so adding a zone
+never renumbers an existing subnet. Backups reach S3 through a gateway endpoint, not the NAT.
+"""
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+# The VPC range splits into 16 equal blocks: zone i gets private block i and public block 8 + i
+# (a /16 gives /20 subnets of 4091 usable addresses; a /24 gives /28 subnets of 11).
+SPLIT_BITS = 4
+MAX_ZONES = 2 ** SPLIT_BITS // 2
+
+
+@dataclass(frozen=True)
+class SubnetPlan:
+    zone: str
+    private_cidr: str
+    public_cidr: str
+
+
+def plan_subnets(vpc_cidr: str, zones: Sequence[str]) -> tuple[SubnetPlan, ...]:
+    if len(zones) > MAX_ZONES:
+        raise ValueError(f"{len(zones)} zones; the subnet plan has room for {MAX_ZONES}")
+    network = ipaddress.ip_network(vpc_cidr)
+    blocks = list(network.subnets(prefixlen_diff=SPLIT_BITS))
+    return tuple(SubnetPlan(zone, str(blocks[i]), str(blocks[MAX_ZONES + i])) for i, zone in enumerate(zones))
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    stack: str
+    vpc_cidr: str
+    zones: tuple[str, ...]
+    nat_gateway_per_zone: bool  # false: one NAT gateway, in the first zone, for every zone
+    domain: str  # private Route 53 zone, e.g. prod.neo4j.internal
+    s3_service_name: pulumi.Input[str]  # com.amazonaws.<region>.s3
+
+
+class Network(pulumi.ComponentResource):
+    vpc_id: pulumi.Output[str]
+    private_subnet_ids: dict[str, pulumi.Output[str]]  # zone → subnet
+    public_subnet_ids: dict[str, pulumi.Output[str]]
+    dns_zone_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("neo4j-cluster:aws:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        def tags(label: str) -> dict[str, str]:
+            return {"Name": f"{args.stack}-{label}"}
+
+        vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=args.vpc_cidr, enable_dns_support=True,
+                          enable_dns_hostnames=True, tags=tags("vpc"), opts=child)
+        # Nothing uses the default group; emptied, it grants nothing to what lands in it by mistake.
+        aws.ec2.DefaultSecurityGroup(f"{name}-default", vpc_id=vpc.id, tags=tags("default-unused"), opts=child)
+        gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tags("igw"), opts=child)
+        public_routes = aws.ec2.RouteTable(f"{name}-public", vpc_id=vpc.id, tags=tags("public"), opts=child)
+        aws.ec2.Route(f"{name}-public-internet", route_table_id=public_routes.id, destination_cidr_block="0.0.0.0/0",
+                      gateway_id=gateway.id, opts=child)
+
+        self.private_subnet_ids, self.public_subnet_ids = {}, {}
+        nat_gateways: dict[str, pulumi.Output[str]] = {}
+        private_route_tables = []
+        for index, plan in enumerate(plan_subnets(args.vpc_cidr, args.zones)):
+            zone = plan.zone
+            public = aws.ec2.Subnet(f"{name}-public-{zone}", vpc_id=vpc.id, availability_zone=zone,
+                                    cidr_block=plan.public_cidr, tags=tags(f"public-{zone}"), opts=child)
+            aws.ec2.RouteTableAssociation(f"{name}-public-{zone}", subnet_id=public.id,
+                                          route_table_id=public_routes.id, opts=child)
+            if args.nat_gateway_per_zone or index == 0:
+                address = aws.ec2.Eip(f"{name}-nat-{zone}", domain="vpc", tags=tags(f"nat-{zone}"), opts=child)
+                nat = aws.ec2.NatGateway(f"{name}-nat-{zone}", allocation_id=address.id, subnet_id=public.id,
+                                         tags=tags(f"nat-{zone}"),
+                                         opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]))
+                nat_gateways[zone] = nat.id
+
+            private = aws.ec2.Subnet(f"{name}-private-{zone}", vpc_id=vpc.id, availability_zone=zone,
+                                     cidr_block=plan.private_cidr, tags=tags(f"private-{zone}"), opts=child)
+            # One route table per private subnet even with one NAT: switching to a NAT per zone
+            # then changes routes only.
+            routes = aws.ec2.RouteTable(f"{name}-private-{zone}", vpc_id=vpc.id, tags=tags(f"private-{zone}"),
+                                        opts=child)
+            aws.ec2.Route(f"{name}-private-{zone}-nat", route_table_id=routes.id, destination_cidr_block="0.0.0.0/0",
+                          nat_gateway_id=nat_gateways.get(zone, nat_gateways[args.zones[0]]), opts=child)
+            aws.ec2.RouteTableAssociation(f"{name}-private-{zone}", subnet_id=private.id, route_table_id=routes.id,
+                                          opts=child)
+            private_route_tables.append(routes.id)
+            self.private_subnet_ids[zone] = private.id
+            self.public_subnet_ids[zone] = public.id
+
+        aws.ec2.VpcEndpoint(f"{name}-s3", vpc_id=vpc.id, service_name=args.s3_service_name,
+                            vpc_endpoint_type="Gateway", route_table_ids=private_route_tables, tags=tags("s3"),
+                            opts=child)
+        dns = aws.route53.Zone(f"{name}-dns", name=args.domain, vpcs=[{"vpc_id": vpc.id}],
+                               comment=f"neo4j-cluster {args.stack}: stable names of the cluster's machines",
+                               tags=tags("dns"), opts=child)
+
+        self.vpc_id = vpc.id
+        self.dns_zone_id = dns.zone_id
+        self.register_outputs({"vpcId": self.vpc_id, "dnsZoneId": self.dns_zone_id,
+                               "privateSubnetIds": self.private_subnet_ids, "publicSubnetIds": self.public_subnet_ids})

@@ -1,0 +1,60 @@
+"""Secrets Manager entries under the fixed names of components/secrets.py.
+
+The machines read them at boot with their own role, so user data never carries a secret. Values
+stay Pulumi secrets on the way in.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.secrets import SecretNames
+from components.tls import ServerCertificate
+
+
+@dataclass(frozen=True)
+class ClusterSecretsArgs:
+    names: SecretNames
+    admin_password: pulumi.Input[str]
+    grafana_admin_password: pulumi.Input[str] | None = None  # None: no monitoring node
+    user_passwords: pulumi.Input[str] | None = None  # JSON object name → password; None: no users
+    ca_cert_pem: pulumi.Input[str] | None = None  # None: TLS disabled
+    certificates: Mapping[str, ServerCertificate] = field(default_factory=dict)  # server name → key + cert
+
+
+class ClusterSecrets(pulumi.ComponentResource):
+    arns: dict[str, pulumi.Output[str]]  # secret name → ARN
+
+    def __init__(self, name: str, args: ClusterSecretsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("neo4j-cluster:aws:ClusterSecrets", name, None, opts)
+        names = args.names
+        entries: list[tuple[str, str, pulumi.Input[str]]] = [("admin-password", names.admin_password,
+                                                               args.admin_password)]
+        if args.grafana_admin_password is not None:
+            entries.append(("grafana-admin-password", names.grafana_admin_password, args.grafana_admin_password))
+        if args.user_passwords is not None:
+            entries.append(("user-passwords", names.user_passwords, args.user_passwords))
+        if args.ca_cert_pem is not None:
+            # Plain PEM: HAProxy writes it straight to its CA file.
+            entries.append(("tls-ca", names.ca, args.ca_cert_pem))
+        for server, certificate in args.certificates.items():
+            material = pulumi.Output.json_dumps(
+                {"key": certificate.private_key_pem, "cert": certificate.cert_pem, "ca": args.ca_cert_pem})
+            entries.append((f"tls-{server}", names.tls[server], material))
+
+        self.arns = {}
+        for label, secret_name, value in entries:
+            secret = aws.secretsmanager.Secret(
+                f"{name}-{label}", name=secret_name,
+                # Every value is re-derived from stack config and state, and the fixed name must be
+                # free again right after a destroy: no recovery window.
+                recovery_window_in_days=0,
+                opts=pulumi.ResourceOptions(parent=self))
+            aws.secretsmanager.SecretVersion(f"{name}-{label}", secret_id=secret.id,
+                                             secret_string=pulumi.Output.secret(value),
+                                             opts=pulumi.ResourceOptions(parent=self))
+            self.arns[secret_name] = secret.arn
+        self.register_outputs({"arns": self.arns})

@@ -1,0 +1,128 @@
+"""Security groups: every allowed connection is one `Flow`, planned from the settings.
+
+`plan_flows` is pure: the list a reviewer (and a test) reads. For a flow between two groups the
+component opens the port on both sides (ingress on the target, egress on the source); a flow from
+a CIDR needs ingress only. Groups start with no rule at all, so nothing else is open: no SSH
+(Session Manager replaces it), and outbound only HTTP(S) for packages, Secrets Manager, S3 and SSM.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.render import HAPROXY_PORTS, MONITORING_PORTS
+from components.settings import Settings
+from components.topology import ClusterTopology
+
+NEO4J = "neo4j"
+HAPROXY = "haproxy"
+MONITORING = "monitoring"
+GROUP_PURPOSE = {
+    NEO4J: "Neo4j servers",
+    HAPROXY: "HAProxy in front of the Neo4j servers",
+    MONITORING: "Prometheus and Grafana",
+}
+ANYWHERE = "0.0.0.0/0"
+
+
+@dataclass(frozen=True)
+class Flow:
+    target: str  # the group that accepts the connection
+    port: int
+    source: str  # a group name, or a CIDR
+    why: str
+
+    @property
+    def between_groups(self) -> bool:
+        return self.source in GROUP_PURPOSE
+
+
+def plan_groups(topology: ClusterTopology) -> tuple[str, ...]:
+    return (NEO4J,) + ((HAPROXY,) if topology.haproxy else ()) + ((MONITORING,) if topology.monitoring else ())
+
+
+def client_sources(settings: Settings) -> tuple[str, ...]:
+    # No client CIDRs: clients inside the VPC only (the documented meaning of an empty clientCidrs).
+    return settings.client_cidrs or (settings.vpc_cidr,)
+
+
+def plan_flows(settings: Settings, topology: ClusterTopology) -> tuple[Flow, ...]:
+    ports = topology.ports
+    groups = plan_groups(topology)
+    flows: list[Flow] = []
+
+    def allow(target: str, port_list: list[int], sources: tuple[str, ...], why: str) -> None:
+        for source in dict.fromkeys(sources):  # a CIDR listed twice is one rule
+            flows.extend(Flow(target, port, source, why) for port in port_list)
+
+    if settings.clustered:
+        # Discovery v1 (port 5000) only exists in 4.4; 5.x and 2025 discover over the cluster port.
+        cluster = ([ports.discovery] if settings.version_line == "4.4" else []) + [ports.cluster, ports.raft,
+                                                                                  ports.routing, ports.backup]
+        allow(NEO4J, cluster, (NEO4J,), "cluster traffic between members")
+    # Only the endpoints the servers listen on: plain HTTP is off with TLS required, HTTPS off without TLS.
+    endpoints = [ports.bolt] + ([ports.http] if settings.tls != "required" else []) \
+        + ([ports.https] if settings.tls != "disabled" else [])
+    front = tuple(g for g in (HAPROXY, MONITORING) if g in groups)
+    allow(NEO4J, endpoints, front + client_sources(settings), "Bolt and HTTP(S) clients")
+    if MONITORING in groups:
+        metrics = ([ports.metrics] if settings.edition == "enterprise" else []) + [ports.node_exporter]
+        allow(NEO4J, metrics, (MONITORING,), "Prometheus scrapes")
+    if HAPROXY in groups:
+        allow(HAPROXY, [HAPROXY_PORTS["bolt_write"], HAPROXY_PORTS["bolt_read"]], client_sources(settings),
+              "Bolt clients")
+        stats_readers = ((MONITORING,) if MONITORING in groups else ()) + settings.admin_cidrs
+        allow(HAPROXY, [HAPROXY_PORTS["stats"]], stats_readers, "HAProxy stats")
+    if MONITORING in groups:
+        allow(MONITORING, [MONITORING_PORTS["grafana"], MONITORING_PORTS["prometheus"]], settings.admin_cidrs,
+              "Grafana and Prometheus for admins")
+    return tuple(flows)
+
+
+# Outbound to the internet, from every group: packages (the Ubuntu archive is plain HTTP) and
+# the AWS APIs (Secrets Manager, S3, SSM) over HTTPS.
+INTERNET_EGRESS_PORTS = (80, 443)
+
+
+@dataclass(frozen=True)
+class SecurityGroupsArgs:
+    stack: str
+    vpc_id: pulumi.Input[str]
+    groups: tuple[str, ...]
+    flows: tuple[Flow, ...]
+
+
+class SecurityGroups(pulumi.ComponentResource):
+    ids: dict[str, pulumi.Output[str]]  # group name → security group id
+
+    def __init__(self, name: str, args: SecurityGroupsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("neo4j-cluster:aws:SecurityGroups", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.ids = {
+            group: aws.ec2.SecurityGroup(f"{name}-{group}", vpc_id=args.vpc_id,
+                                         description=f"{GROUP_PURPOSE[group]} of stack {args.stack}",
+                                         tags={"Name": f"{args.stack}-{group}"}, opts=child).id
+            for group in args.groups
+        }
+
+        def rule(kind: type, rule_name: str, group: str, port: int, why: str, **peer: pulumi.Input[str]) -> None:
+            kind(rule_name, security_group_id=self.ids[group], ip_protocol="tcp", from_port=port, to_port=port,
+                 description=why, opts=child, **peer)
+
+        for flow in args.flows:
+            if flow.between_groups:
+                rule(aws.vpc.SecurityGroupIngressRule, f"{name}-{flow.target}-in-{flow.port}-from-{flow.source}",
+                     flow.target, flow.port, flow.why, referenced_security_group_id=self.ids[flow.source])
+                rule(aws.vpc.SecurityGroupEgressRule, f"{name}-{flow.source}-out-{flow.port}-to-{flow.target}",
+                     flow.source, flow.port, flow.why, referenced_security_group_id=self.ids[flow.target])
+            else:
+                label = flow.source.replace("/", "-")
+                rule(aws.vpc.SecurityGroupIngressRule, f"{name}-{flow.target}-in-{flow.port}-from-{label}",
+                     flow.target, flow.port, flow.why, cidr_ipv4=flow.source)
+        for group in args.groups:
+            for port in INTERNET_EGRESS_PORTS:
+                rule(aws.vpc.SecurityGroupEgressRule, f"{name}-{group}-out-{port}-to-internet", group, port,
+                     "packages and AWS APIs", cidr_ipv4=ANYWHERE)
+        self.register_outputs({"ids": self.ids})

@@ -1,0 +1,60 @@
+"""Neo4jServers: one EC2 instance per server of the topology, in its zone's private subnet."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+
+from components.aws.machine import BucketAccess, MachineArgs, MachineContext, place_machine
+from components.topology import Server
+
+ROOT_VOLUME_GB = 30  # OS, Neo4j's packages and logs; the store lives on the data volume
+
+
+@dataclass(frozen=True)
+class BackupAccess:
+    """The one server that takes scheduled backups, and where it keeps them."""
+    server: str
+    bucket_name: pulumi.Input[str]
+    bucket: BucketAccess
+
+
+@dataclass(frozen=True)
+class Neo4jServersArgs:
+    servers: tuple[Server, ...]
+    instance_types: Mapping[str, str]  # role (primary | secondary) → EC2 type
+    user_data: Mapping[str, str]  # server name → rendered cloud-init.yaml
+    subnet_ids: Mapping[str, pulumi.Input[str]]  # zone → private subnet
+    security_group_id: pulumi.Input[str]
+    data_volume_gb: int
+    admin_password_arn: pulumi.Input[str]
+    tls_secret_arns: Mapping[str, pulumi.Input[str]]  # server name → ARN; empty when TLS is off
+    backup: BackupAccess
+    context: MachineContext
+
+
+class Neo4jServers(pulumi.ComponentResource):
+    private_ips: dict[str, pulumi.Output[str]]  # server name → address
+
+    def __init__(self, name: str, args: Neo4jServersArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("neo4j-cluster:aws:Neo4jServers", name, None, opts)
+        self.private_ips = {}
+        for server in args.servers:
+            takes_backups = server.name == args.backup.server
+            tls = (args.tls_secret_arns[server.name],) if server.name in args.tls_secret_arns else ()
+            machine = place_machine(f"{name}-{server.name}", MachineArgs(
+                host=server.name, hostname=server.hostname,
+                instance_type=args.instance_types[server.role], user_data=args.user_data[server.name],
+                subnet_id=args.subnet_ids[server.zone], security_group_id=args.security_group_id,
+                root_volume_gb=ROOT_VOLUME_GB, data_volume_gb=args.data_volume_gb,
+                # The admin password and its own certificate: never another server's key.
+                reads_secrets=(args.admin_password_arn, *tls),
+                backups=args.backup.bucket if takes_backups else None,
+                # neo4j-backup.sh reads the bucket from this tag through IMDSv2.
+                tags={"Role": server.role,
+                      **({"BackupBucket": args.backup.bucket_name} if takes_backups else {})},
+                metadata_tags=takes_backups,
+            ), args.context, self)
+            self.private_ips[server.name] = machine.instance.private_ip
+        self.register_outputs({"privateIps": self.private_ips})

@@ -1,0 +1,66 @@
+"""Stack-wide pieces of the AWS adapter: the provider, the machine images and the stack outputs."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.machine import ubuntu_image
+from components.instance_types import INSTANCE_TYPES
+from components.settings import Settings
+from components.topology import ClusterTopology
+
+
+def aws_provider(settings: Settings) -> aws.Provider:
+    # Explicit, so neo4j:region decides (not whatever aws:region or the environment says), and so
+    # every resource carries the stack's tags. Tag keys avoid "/": instance tags reach IMDS.
+    return aws.Provider("aws", region=settings.region, default_tags={
+        "tags": {"Project": "neo4j-cluster", "Stack": settings.stack, "ManagedBy": "pulumi"}})
+
+
+def instance_types(settings: Settings, topology: ClusterTopology) -> set[str]:
+    used = {settings.core_instance_type}
+    if topology.secondaries:
+        used.add(settings.replica_instance_type)
+    if topology.haproxy:
+        used.add(settings.haproxy_instance_type)
+    if topology.monitoring:
+        used.add(settings.monitoring_instance_type)
+    return used
+
+
+def machine_images(settings: Settings, topology: ClusterTopology,
+                   provider: aws.Provider) -> dict[str, pulumi.Input[str]]:
+    """AMI per architecture in use: neo4j:amiId for all, or one Ubuntu lookup per architecture."""
+    arches = sorted({INSTANCE_TYPES[t].arch for t in instance_types(settings, topology)})
+    if settings.ami_id:
+        return {arch: settings.ami_id for arch in arches}
+    return {arch: ubuntu_image(arch, pulumi.InvokeOutputOptions(provider=provider)) for arch in arches}
+
+
+def stack_outputs(topology: ClusterTopology, *, private_ips: Mapping[str, pulumi.Input[str]],
+                  haproxy_address: pulumi.Input[str] | None, grafana_url: str | None,
+                  prometheus_url: str | None, backup_bucket: pulumi.Input[str] | None,
+                  secret_arns: Mapping[str, pulumi.Input[str]],
+                  ca_cert_pem: pulumi.Input[str] | None) -> dict[str, Any]:
+    """The outputs every platform returns (the Docker adapter gives the same keys)."""
+    bolt = topology.ports.bolt
+    first = topology.servers[0].hostname
+    # Through HAProxy, bolt:// (it routes server-side); without it, the driver routes itself.
+    bolt_uri = pulumi.Output.concat("bolt://", haproxy_address, f":{bolt}") if haproxy_address is not None \
+        else f"neo4j://{first}:{bolt}"
+    return {
+        "boltUri": bolt_uri,
+        "routingUri": f"neo4j://{first}:{bolt}",
+        "servers": [{"name": s.name, "role": s.role, "zone": s.zone, "hostname": s.hostname,
+                     "privateIp": private_ips[s.name], "boltUri": f"bolt://{s.hostname}:{bolt}"}
+                    for s in topology.servers],
+        "faultTolerance": topology.fault_tolerance,
+        "grafanaUrl": grafana_url,
+        "prometheusUrl": prometheus_url,
+        "backupBucket": backup_bucket,
+        "secretArns": dict(secret_arns),
+        "caCertPem": ca_cert_pem,
+    }

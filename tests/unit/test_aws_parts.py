@@ -1,0 +1,158 @@
+"""The AWS adapter's pure parts: subnet plan, security flows, lifecycle rules, user data packing."""
+from __future__ import annotations
+
+import base64
+import gzip
+import ipaddress
+import random
+
+import pytest
+
+from components.aws.backup_store import BackupStoreArgs, lifecycle_rules
+from components.aws.machine import USER_DATA_LIMIT, compressed_user_data
+from components.aws.network import plan_subnets
+from components.aws.security import HAPROXY, MONITORING, NEO4J, plan_flows
+from components.render import HAPROXY_PORTS
+from components.topology import plan_topology
+from tests.conftest import make_settings
+
+CLUSTER_PORTS = {5000, 6000, 7000, 7688, 6362}
+CLIENT_PORTS = {7687, 7474, 7473}
+
+
+def flows_of(**overrides):
+    settings = make_settings(**overrides)
+    return plan_flows(settings, plan_topology(settings))
+
+
+# --- subnets ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vpc_cidr", ["10.42.0.0/16", "10.40.0.0/20", "192.168.7.0/24"])
+def test_subnets_lie_inside_the_vpc_and_never_overlap(vpc_cidr):
+    plans = plan_subnets(vpc_cidr, ["eu-west-1a", "eu-west-1b", "eu-west-1c"])
+    vpc = ipaddress.ip_network(vpc_cidr)
+    subnets = [ipaddress.ip_network(c) for p in plans for c in (p.private_cidr, p.public_cidr)]
+    assert all(s.subnet_of(vpc) for s in subnets)
+    assert all(not a.overlaps(b) for i, a in enumerate(subnets) for b in subnets[i + 1:])
+    assert all(s.prefixlen <= 28 for s in subnets), "AWS's smallest subnet is a /28"
+
+
+def test_adding_a_zone_leaves_existing_subnets_alone():
+    before = plan_subnets("10.42.0.0/16", ["eu-west-1a", "eu-west-1b"])
+    after = plan_subnets("10.42.0.0/16", ["eu-west-1a", "eu-west-1b", "eu-west-1c"])
+    assert after[:2] == before
+
+
+def test_more_zones_than_subnet_slots_is_refused():
+    with pytest.raises(ValueError, match="room for 8"):
+        plan_subnets("10.42.0.0/16", [f"us-east-1{c}" for c in "abcdefghi"])
+
+
+# --- security flows --------------------------------------------------------------------------------
+
+
+def test_cluster_ports_are_open_only_between_neo4j_servers():
+    flows = flows_of(version="4.4.40")
+    cluster = [f for f in flows if f.port in CLUSTER_PORTS]
+    assert {f.port for f in cluster} == CLUSTER_PORTS
+    assert all(f.target == NEO4J and f.source == NEO4J for f in cluster)
+
+
+def test_discovery_v1_port_is_closed_on_5x():
+    assert 5000 not in {f.port for f in flows_of(version="5.26.30")}
+
+
+def test_a_single_server_opens_no_cluster_port():
+    flows = flows_of(coreCount=1, replicaCount=0)
+    assert not [f for f in flows if f.port in CLUSTER_PORTS]
+
+
+def test_neo4j_endpoints_accept_haproxy_monitoring_and_client_cidrs_only():
+    flows = flows_of(clientCidrs=["203.0.113.0/24"], adminCidrs=["198.51.100.0/24"])
+    sources = {f.source for f in flows if f.target == NEO4J and f.port in CLIENT_PORTS}
+    assert sources == {HAPROXY, MONITORING, "203.0.113.0/24"}
+
+
+def test_without_client_cidrs_only_the_vpc_reaches_bolt():
+    flows = flows_of(vpcCidr="10.9.0.0/16")
+    bolt = {f.source for f in flows if f.port == 7687}
+    assert bolt == {HAPROXY, MONITORING, "10.9.0.0/16"}
+
+
+def test_metrics_and_node_exporter_are_for_monitoring_only():
+    flows = flows_of(clientCidrs=["0.0.0.0/0"])
+    assert {(f.target, f.source) for f in flows if f.port in (2004, 9100)} == {(NEO4J, MONITORING)}
+
+
+def test_haproxy_bolt_ports_take_client_cidrs_and_stats_take_admins_and_prometheus():
+    flows = flows_of(clientCidrs=["203.0.113.0/24"], adminCidrs=["198.51.100.0/24"])
+    bolt = {f.source for f in flows if f.target == HAPROXY and f.port in (HAPROXY_PORTS["bolt_write"],
+                                                                          HAPROXY_PORTS["bolt_read"])}
+    stats = {f.source for f in flows if f.target == HAPROXY and f.port == HAPROXY_PORTS["stats"]}
+    assert bolt == {"203.0.113.0/24"}
+    assert stats == {"198.51.100.0/24", MONITORING}
+
+
+def test_grafana_and_prometheus_are_for_admin_cidrs_only():
+    flows = flows_of(clientCidrs=["203.0.113.0/24"], adminCidrs=["198.51.100.0/24"])
+    assert {(f.port, f.source) for f in flows if f.target == MONITORING} == {(3000, "198.51.100.0/24"),
+                                                                            (9090, "198.51.100.0/24")}
+
+
+def test_only_listening_http_ports_are_opened():
+    required = {f.port for f in flows_of(tls="required") if f.target == NEO4J}
+    disabled = {f.port for f in flows_of(tls="disabled") if f.target == NEO4J}
+    assert 7474 not in required and 7473 in required
+    assert 7473 not in disabled and 7474 in disabled
+
+
+def test_no_flow_opens_ssh_and_none_is_repeated():
+    flows = flows_of(clientCidrs=["203.0.113.0/24", "203.0.113.0/24"], adminCidrs=["203.0.113.0/24"])
+    assert 22 not in {f.port for f in flows}
+    keys = [(f.target, f.port, f.source) for f in flows]
+    assert len(keys) == len(set(keys))
+
+
+def test_without_haproxy_and_monitoring_no_flow_names_their_groups():
+    flows = flows_of(haproxy=False, monitoring=False)
+    assert {f.target for f in flows} | {f.source for f in flows if f.between_groups} == {NEO4J}
+
+
+# --- backups ---------------------------------------------------------------------------------------
+
+
+def backup_args(**overrides) -> BackupStoreArgs:
+    values = {"stack": "t", "retention_days": 30, "transition_days": 7, "transition_storage_class": "GLACIER_IR",
+              "noncurrent_days": 5}
+    return BackupStoreArgs(**{**values, **overrides})
+
+
+def test_lifecycle_expires_transitions_and_cleans_up():
+    (rule,) = lifecycle_rules(backup_args())
+    assert rule["status"] == "Enabled" and rule["filter"] == {"prefix": ""}
+    assert rule["expiration"] == {"days": 30}
+    assert rule["transitions"] == [{"days": 7, "storage_class": "GLACIER_IR"}]
+    assert rule["noncurrent_version_expiration"] == {"noncurrent_days": 5}
+    assert rule["abort_incomplete_multipart_upload"]["days_after_initiation"] >= 1
+
+
+def test_zero_transition_days_means_no_transition():
+    (rule,) = lifecycle_rules(backup_args(transition_days=0))
+    assert "transitions" not in rule
+
+
+# --- user data -------------------------------------------------------------------------------------
+
+
+def test_user_data_is_gzip_that_cloud_init_reads_back_exactly():
+    text = "#cloud-config\n" + "write_files: []\n" * 2000
+    packed = base64.b64decode(compressed_user_data(text))
+    assert gzip.decompress(packed).decode() == text
+    assert compressed_user_data(text) == compressed_user_data(text), "same text, same bytes: no spurious diffs"
+
+
+def test_user_data_over_the_ec2_limit_is_refused():
+    noise = random.Random(0).randbytes(USER_DATA_LIMIT).hex()  # hex digits pack to about half: still too big
+    with pytest.raises(ValueError, match="EC2 allows"):
+        compressed_user_data(noise)

@@ -1,0 +1,587 @@
+"""The AWS adapter under the recording mocks: scripts/plan.py run as a subprocess per stack variant
+(Pulumi's mocks are process-global), with assertions on its plan.json."""
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import re
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.secrets import secret_names
+from components.settings import Settings, load_settings
+from components.topology import ClusterTopology, plan_topology
+from scripts.plan import PLACEHOLDER_SECRET
+from tests.conftest import ROOT, stack_config
+
+INSTANCE = "aws:ec2/instance:Instance"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+GROUP = "aws:ec2/securityGroup:SecurityGroup"
+SUBNET = "aws:ec2/subnet:Subnet"
+NAT = "aws:ec2/natGateway:NatGateway"
+ROUTE = "aws:ec2/route:Route"
+POLICY = "aws:iam/rolePolicy:RolePolicy"
+RECORD = "aws:route53/record:Record"
+SECRET = "aws:secretsmanager/secret:Secret"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+BUCKET = "aws:s3/bucket:Bucket"
+NEO4J_PORTS = {5000, 6000, 7000, 7688, 6362, 7687, 7474, 7473, 2004, 9100}
+CLUSTER_PORTS = {5000, 6000, 7000, 7688, 6362}
+
+# Variants of the real stacks, each changing what decides the resource set.
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "prod": ("prod", {}),
+    "dev": ("dev", {}),
+    "prod-more-replicas": ("prod", {"neo4j:replicaCount": 4}),
+    "public-replicated": ("dev", {"neo4j:tls": "disabled", "neo4j:haproxyPublic": True,
+                                  "neo4j:backupReplicaRegion": "eu-central-1", "neo4j:natGatewayPerZone": False}),
+    "bare": ("dev", {"neo4j:edition": "community", "neo4j:coreCount": 1, "neo4j:replicaCount": 0,
+                     "neo4j:haproxy": False, "neo4j:monitoring": False, "neo4j:amiId": "ami-0abc1234def567890"}),
+    "open-44-arm": ("dev", {"neo4j:version": "4.4.46", "neo4j:coreInstanceType": "r6g.xlarge",
+                            "neo4j:replicaInstanceType": "r6g.xlarge", "neo4j:clientCidrs": ["0.0.0.0/0"],
+                            "neo4j:tls": "required"}),
+}
+
+
+@dataclass
+class Plan:
+    name: str
+    settings: Settings
+    topology: ClusterTopology
+    document: dict[str, Any]
+    text: str  # plan.json as written
+    out: Path
+
+    @property
+    def resources(self) -> list[dict[str, Any]]:
+        return self.document["resources"]
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {r["name"]: r["inputs"] for r in self.resources if r["type"] == resource_type}
+
+    def by_parent(self) -> Counter:
+        return Counter(r["parent"].split("::")[0] or "(stack)" for r in self.resources)
+
+    @cached_property
+    def group_ids(self) -> dict[str, str]:
+        """Security group id (as the mocks make it: "<name>-id") → short group name."""
+        return {f"{name}-id": name.removeprefix("cluster-") for name in self.of_type(GROUP)}
+
+    def rules(self, kind: str) -> list[dict[str, Any]]:
+        """Rules as {group, port, peer}; peer is a group name or a CIDR."""
+        return [{"group": self.group_ids[r["securityGroupId"]], "port": int(r["fromPort"]),
+                 "to_port": int(r["toPort"]), "peer": self.group_ids.get(r.get("referencedSecurityGroupId"),
+                                                                        r.get("cidrIpv4"))}
+                for r in self.of_type(kind).values()]
+
+    def user_data(self, instance: str) -> str:
+        return gzip.decompress(base64.b64decode(self.of_type(INSTANCE)[instance]["userDataBase64"])).decode()
+
+
+def make_plan(name: str, out: Path) -> Plan:
+    base, overrides = VARIANTS[name]
+    config = {**stack_config(base), **overrides}
+    stack_file = out.parent / f"Pulumi.{name}.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": config}))
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "plan.py"), "--stack", base, "--stack-file", str(stack_file),
+         "--out", str(out), "--json"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    settings = load_settings(base, config)
+    text = (out / "plan.json").read_text()
+    return Plan(name, settings, plan_topology(settings), json.loads(text), text, out)
+
+
+@pytest.fixture(scope="module")
+def plans(tmp_path_factory) -> dict[str, Plan]:
+    cache: dict[str, Plan] = {}
+
+    class Plans(dict):
+        def __missing__(self, name: str) -> Plan:
+            cache[name] = make_plan(name, tmp_path_factory.mktemp(name) / "out")
+            self[name] = cache[name]
+            return cache[name]
+
+    return Plans()
+
+
+@pytest.fixture(params=sorted(VARIANTS))
+def plan(request, plans) -> Plan:
+    return plans[request.param]
+
+
+# --- resource counts -------------------------------------------------------------------------------
+
+
+def expected_counts(p: Plan) -> dict[str, int]:
+    """What each component should hold, counted from the settings the way a reviewer would."""
+    s, t = p.settings, p.topology
+    zones, servers = len(s.availability_zones), len(t.servers)
+    nats = zones if s.nat_gateway_per_zone else 1
+    tls = s.tls != "disabled"
+    secrets = 1 + s.monitoring + bool(s.users) + (1 + servers if tls else 0)
+    haproxy_reads_ca = s.haproxy and s.tls == "required"
+    buckets = 2 if s.backup_replica_region else 1
+    counts = {
+        # vpc, default group, igw, public route table + route, S3 endpoint, DNS zone; per zone two
+        # subnets, a private route table, two routes' worth of tables/associations; per NAT an EIP.
+        "neo4j-cluster:aws:Network": 7 + 6 * zones + 2 * nats,
+        # per server: role, SSM attachment, access policy, instance profile, instance, A record
+        "neo4j-cluster:aws:Neo4jServers": 6 * servers,
+        "neo4j-cluster:aws:ClusterSecrets": 2 * secrets,
+        # per bucket: bucket, versioning, encryption, public access block, ownership, policy,
+        # lifecycle; replication adds a role, its policy and the replication config
+        "neo4j-cluster:aws:BackupStore": 7 * buckets + (3 if buckets == 2 else 0),
+        # the provider and one per component
+        "(stack)": 1 + 5 + tls + s.haproxy + s.monitoring,
+    }
+    if tls:
+        counts["neo4j-cluster:tls:ClusterCertificates"] = 2 + 3 * servers
+    if s.haproxy:
+        counts["neo4j-cluster:aws:LoadBalancer"] = 5 + haproxy_reads_ca + s.haproxy_public
+    if s.monitoring:
+        counts["neo4j-cluster:aws:Monitoring"] = 6
+    return counts
+
+
+def test_every_component_holds_the_resources_its_settings_call_for(plan):
+    counts = plan.by_parent()
+    groups = counts.pop("neo4j-cluster:aws:SecurityGroups")
+    assert counts == expected_counts(plan)
+    assert groups == len(plan.of_type(GROUP)) + len(plan.of_type(INGRESS)) + len(plan.of_type(EGRESS))
+
+
+def test_prod_resource_count_per_component(plans):
+    # Pinned, so a change in what prod builds shows up in review (see expected_counts for the why).
+    assert dict(plans["prod"].by_parent()) == {
+        "(stack)": 9, "neo4j-cluster:aws:Network": 31, "neo4j-cluster:aws:SecurityGroups": 38,
+        "neo4j-cluster:tls:ClusterCertificates": 23, "neo4j-cluster:aws:ClusterSecrets": 22,
+        "neo4j-cluster:aws:BackupStore": 7, "neo4j-cluster:aws:Neo4jServers": 42,
+        "neo4j-cluster:aws:LoadBalancer": 6, "neo4j-cluster:aws:Monitoring": 6}
+
+
+def test_components_use_the_documented_type_tokens_and_child_names(plan):
+    components = {r["type"] for r in plan.resources if r["type"].startswith("neo4j-cluster:aws:")}
+    assert components <= {f"neo4j-cluster:aws:{t}" for t in ("Network", "SecurityGroups", "ClusterSecrets",
+                                                            "BackupStore", "Neo4jServers", "LoadBalancer",
+                                                            "Monitoring")}
+    children = [r for r in plan.resources if r["parent"].startswith("neo4j-cluster:aws:")]
+    assert all(r["name"].startswith(r["parent"].split("::")[1] + "-") for r in children)
+
+
+# --- security groups -------------------------------------------------------------------------------
+
+
+def test_cluster_ports_are_open_only_from_the_cluster_group(plan):
+    cluster = [r for r in plan.rules(INGRESS) if r["port"] in CLUSTER_PORTS]
+    assert bool(cluster) == plan.settings.clustered
+    assert all(r["group"] == "neo4j" and r["peer"] == "neo4j" for r in cluster)
+
+
+def test_neo4j_ports_take_no_cidr_but_the_configured_clients(plan):
+    allowed = set(plan.settings.client_cidrs or (plan.settings.vpc_cidr,))
+    for rule in plan.rules(INGRESS):
+        if rule["group"] == "neo4j" and "/" in rule["peer"]:
+            assert rule["peer"] in allowed and rule["port"] in {7687, 7474, 7473}, rule
+
+
+def test_nothing_is_open_to_the_internet_unless_a_client_cidr_says_so(plan):
+    opened = [r for r in plan.rules(INGRESS) if r["peer"] == "0.0.0.0/0"]
+    if "0.0.0.0/0" not in plan.settings.client_cidrs:
+        assert opened == []
+    else:
+        assert {(r["group"], r["port"]) for r in opened} <= {("neo4j", p) for p in (7687, 7474, 7473)} | {
+            ("haproxy", 7687), ("haproxy", 7689)}
+
+
+def test_metrics_only_from_monitoring_and_haproxy_bolt_only_from_clients(plan):
+    clients = set(plan.settings.client_cidrs or (plan.settings.vpc_cidr,))
+    for rule in plan.rules(INGRESS):
+        if rule["group"] == "neo4j" and rule["port"] in (2004, 9100):
+            assert rule["peer"] == "monitoring"
+        if rule["group"] == "haproxy" and rule["port"] in (7687, 7689):
+            assert rule["peer"] in clients
+        if rule["group"] == "monitoring" or (rule["group"], rule["port"]) == ("haproxy", 8404):
+            assert rule["peer"] in set(plan.settings.admin_cidrs) | {"monitoring"}
+
+
+def test_haproxy_reaches_every_port_its_rendered_config_uses(plan):
+    if not plan.settings.haproxy:
+        return
+    config = (plan.out / "haproxy" / "haproxy.cfg").read_text()
+    used = {int(port) for port in re.findall(r"check port (\d+)", config)} | {plan.topology.ports.bolt}
+    assert used <= {r["port"] for r in plan.rules(INGRESS) if (r["group"], r["peer"]) == ("neo4j", "haproxy")}
+    binds = {int(port) for port in re.findall(r"^\s*bind :(\d+)", config, re.M)}
+    assert binds == {r["port"] for r in plan.rules(INGRESS) if r["group"] == "haproxy"}
+
+
+def test_prod_opens_exactly_these_ingress_rules(plans):
+    got = sorted((r["group"], r["port"], r["peer"]) for r in plans["prod"].rules(INGRESS))
+    cluster = [("neo4j", p, "neo4j") for p in (6000, 7000, 7688, 6362)]
+    endpoints = [("neo4j", p, peer) for p in (7687, 7473) for peer in ("haproxy", "monitoring", "10.0.0.0/8")]
+    assert got == sorted(cluster + endpoints + [
+        ("neo4j", 2004, "monitoring"), ("neo4j", 9100, "monitoring"),
+        ("haproxy", 7687, "10.0.0.0/8"), ("haproxy", 7689, "10.0.0.0/8"),
+        ("haproxy", 8404, "10.10.0.0/16"), ("haproxy", 8404, "monitoring"),
+        ("monitoring", 3000, "10.10.0.0/16"), ("monitoring", 9090, "10.10.0.0/16")])
+
+
+def test_every_rule_is_one_tcp_port_and_none_is_ssh(plan):
+    for kind in (INGRESS, EGRESS):
+        for name, rule in plan.of_type(kind).items():
+            assert rule["ipProtocol"] == "tcp" and rule["fromPort"] == rule["toPort"], name
+            assert int(rule["fromPort"]) != 22, name
+
+
+def test_group_to_group_ingress_is_matched_by_egress_and_the_rest_goes_out_on_http_s(plan):
+    ingress = {(r["peer"], r["port"], r["group"]) for r in plan.rules(INGRESS) if "/" not in r["peer"]}
+    egress = [r for r in plan.rules(EGRESS)]
+    assert {(r["group"], r["port"], r["peer"]) for r in egress if "/" not in r["peer"]} == ingress
+    assert {(r["port"], r["peer"]) for r in egress if "/" in r["peer"]} == {(80, "0.0.0.0/0"), (443, "0.0.0.0/0")}
+
+
+# --- instances -------------------------------------------------------------------------------------
+
+
+def test_every_instance_requires_imdsv2_and_encrypts_every_volume(plan):
+    instances = plan.of_type(INSTANCE)
+    assert len(instances) == len(plan.topology.servers) + plan.settings.haproxy + plan.settings.monitoring
+    for name, inputs in instances.items():
+        assert inputs["metadataOptions"]["httpTokens"] == "required", name
+        assert int(inputs["metadataOptions"]["httpPutResponseHopLimit"]) == 1, name
+        volumes = [inputs["rootBlockDevice"], *inputs.get("ebsBlockDevices", [])]
+        assert all(v["encrypted"] is True and v["volumeType"] == "gp3" for v in volumes), name
+        assert "keyName" not in inputs, f"{name}: no SSH key, Session Manager instead"
+
+
+def test_neo4j_servers_get_a_data_volume_of_the_configured_size(plan):
+    instances = plan.of_type(INSTANCE)
+    for server in plan.topology.servers:
+        (data,) = instances[f"cluster-{server.name}"]["ebsBlockDevices"]
+        assert int(data["volumeSize"]) == plan.settings.data_volume_size_gb
+
+
+def test_only_the_backup_server_exposes_tags_to_imds_and_names_the_bucket(plan):
+    backup = f"cluster-{plan.topology.backup_server.name}"
+    buckets = plan.of_type(BUCKET)
+    for name, inputs in plan.of_type(INSTANCE).items():
+        tags_in_imds = inputs["metadataOptions"]["instanceMetadataTags"] == "enabled"
+        assert tags_in_imds == (name == backup), name
+        assert ("BackupBucket" in inputs["tags"]) == (name == backup), name
+    assert plan.of_type(INSTANCE)[backup]["tags"]["BackupBucket"] in buckets
+
+
+def test_servers_are_spread_over_the_zones_so_no_zone_holds_a_majority_of_primaries(plan):
+    subnets = {f"{name}-id": inputs["availabilityZone"] for name, inputs in plan.of_type(SUBNET).items()
+               if "-private-" in name}
+    instances = plan.of_type(INSTANCE)
+    zones = {s.name: subnets[instances[f"cluster-{s.name}"]["subnetId"]] for s in plan.topology.servers}
+    assert zones == {s.name: s.zone for s in plan.topology.servers}
+    primaries = Counter(zones[s.name] for s in plan.topology.primaries)
+    if len(plan.topology.primaries) >= 3:
+        assert max(primaries.values()) <= len(plan.topology.primaries) // 2
+    assert set(zones.values()) == set(plan.settings.availability_zones[:len(plan.topology.servers)])
+
+
+def test_user_data_is_the_rendered_cloud_init_and_holds_no_secret(plan):
+    targets = [s.name for s in plan.topology.servers] + ["haproxy"] * plan.settings.haproxy \
+        + ["monitoring"] * plan.settings.monitoring
+    for target in targets:
+        text = plan.user_data(f"cluster-{target}")
+        assert text == (plan.out / target / "cloud-init.yaml").read_text()
+        assert PLACEHOLDER_SECRET not in text
+    assert PLACEHOLDER_SECRET not in plan.text, "a secret value reached plan.json in clear"
+
+
+def test_every_secret_value_stays_a_pulumi_secret(plan):
+    versions = plan.of_type(SECRET_VERSION)
+    assert versions and all(v["secretString"] == "[secret]" for v in versions.values())
+
+
+def test_secrets_live_under_the_names_the_user_data_reads(plan):
+    names = secret_names(plan.settings, plan.topology)
+    created = {inputs["name"] for inputs in plan.of_type(SECRET).values()}
+    tls = plan.settings.tls != "disabled"
+    expected = {names.admin_password} | ({names.grafana_admin_password} if plan.settings.monitoring else set())
+    expected |= ({names.user_passwords} if plan.settings.users else set())
+    expected |= ({names.ca, *names.tls.values()} if tls else set())
+    assert created == expected
+    for server in plan.topology.servers:
+        boot = plan.user_data(f"cluster-{server.name}")
+        assert names.admin_password in boot
+        assert (names.tls[server.name] in boot) == tls
+    if plan.settings.monitoring:
+        assert names.grafana_admin_password in plan.user_data("cluster-monitoring")
+    if plan.settings.haproxy:
+        assert (names.ca in plan.user_data("cluster-haproxy")) == (plan.settings.tls == "required")
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    return [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+
+
+def policy(plan: Plan, name: str) -> dict[str, Any]:
+    return json.loads(plan.of_type(POLICY)[name]["policy"])
+
+
+def test_each_server_reads_the_admin_password_and_only_its_own_certificate(plan):
+    tls = plan.settings.tls != "disabled"
+    for server in plan.topology.servers:
+        statements = {s["Sid"]: s for s in policy(plan, f"cluster-{server.name}-access")["Statement"]}
+        readable = statements["ReadOwnSecrets"]["Resource"]
+        assert readable == ["arn:aws:mock:::cluster-admin-password"] + (
+            [f"arn:aws:mock:::cluster-tls-{server.name}"] if tls else [])
+        assert statements["ReadOwnSecrets"]["Action"] == "secretsmanager:GetSecretValue"
+
+
+def test_only_the_backup_server_touches_backups_and_only_under_the_stack_prefix(plan):
+    backup = f"cluster-{plan.topology.backup_server.name}-access"
+    for name in plan.of_type(POLICY):
+        statements = {s["Sid"]: s for s in policy(plan, name)["Statement"]}
+        s3 = {sid: s for sid, s in statements.items() if any(a.startswith("s3:") for a in actions(s))}
+        if name != backup:
+            assert not s3 or name.startswith("cluster-backups-replication"), name
+            continue
+        assert s3["ListBackups"]["Action"] == "s3:ListBucket"
+        assert s3["ListBackups"]["Resource"] == "arn:aws:mock:::cluster-backups"
+        assert s3["ReadWriteBackups"]["Resource"] == f"arn:aws:mock:::cluster-backups/{plan.settings.stack}/*"
+        assert set(s3["ReadWriteBackups"]["Action"]) == {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"}
+        assert not [a for s in s3.values() for a in actions(s) if "Delete" in a], "the lifecycle prunes, not the job"
+
+
+def test_support_nodes_read_only_what_they_use(plans):
+    prod = plans["prod"]  # TLS required: HAProxy checks servers over HTTPS with the CA
+    assert policy(prod, "cluster-haproxy-access")["Statement"][0]["Resource"] == ["arn:aws:mock:::cluster-tls-ca"]
+    assert policy(prod, "cluster-monitoring-access")["Statement"][0]["Resource"] == [
+        "arn:aws:mock:::cluster-grafana-admin-password"]
+    assert "cluster-haproxy-access" not in plans["dev"].of_type(POLICY)  # TLS optional: reads nothing
+
+
+def test_every_machine_has_session_manager_and_a_stable_name(plan):
+    attachments = plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    records = plan.of_type(RECORD)
+    for name in plan.of_type(INSTANCE):
+        assert attachments[f"{name}-ssm"]["policyArn"] == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+        host = name.removeprefix("cluster-")
+        assert records[name]["name"] == f"{host}.{plan.topology.domain}"
+        assert records[name]["type"] == "A"
+
+
+def test_image_is_the_override_when_set(plans):
+    images = {i["ami"] for i in plans["bare"].of_type(INSTANCE).values()}
+    assert images == {"ami-0abc1234def567890"}
+
+
+def test_newer_images_and_user_data_never_roll_neo4j_servers_by_themselves(plan):
+    # Recorded as an input by the mocks: servers keep their user data, support nodes are replaced for new config.
+    for name, inputs in plan.of_type(INSTANCE).items():
+        support = name in ("cluster-haproxy", "cluster-monitoring")
+        assert inputs["userDataReplaceOnChange"] is support, name
+
+
+# --- network ---------------------------------------------------------------------------------------
+
+
+def test_vpc_has_dns_hostnames_and_private_dns_zone(plan):
+    (vpc,) = plan.of_type("aws:ec2/vpc:Vpc").values()
+    assert vpc["enableDnsHostnames"] is True and vpc["cidrBlock"] == plan.settings.vpc_cidr
+    (zone,) = plan.of_type("aws:route53/zone:Zone").values()
+    assert zone["name"] == plan.topology.domain and zone["vpcs"] == [{"vpcId": "cluster-vpc-id"}]
+
+
+def test_one_nat_per_zone_or_one_for_all(plans):
+    per_zone, single = plans["prod"], plans["public-replicated"]
+    assert len(per_zone.of_type(NAT)) == 3
+    (nat,) = single.of_type(NAT)
+    routes = [r for name, r in single.of_type(ROUTE).items() if name.endswith("-nat")]
+    assert len(routes) == 3 and {r["natGatewayId"] for r in routes} == {f"{nat}-id"}
+
+
+def test_backups_reach_s3_through_a_gateway_endpoint_on_the_private_routes(plan):
+    (endpoint,) = plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint").values()
+    assert endpoint["vpcEndpointType"] == "Gateway"
+    assert endpoint["serviceName"] == f"com.amazonaws.{plan.settings.region}.s3"
+    private_tables = {f"{n}-id" for n in plan.of_type("aws:ec2/routeTable:RouteTable") if "-private-" in n}
+    assert set(endpoint["routeTableIds"]) == private_tables
+
+
+def test_haproxy_is_private_by_default_and_public_on_request(plans):
+    private = plans["prod"].of_type(INSTANCE)["cluster-haproxy"]
+    assert "-private-" in private["subnetId"] and private["associatePublicIpAddress"] is False
+    assert set(plans["prod"].of_type("aws:ec2/eip:Eip")) == {f"cluster-nat-eu-west-1{z}" for z in "abc"}
+    public = plans["public-replicated"]
+    assert "-public-" in public.of_type(INSTANCE)["cluster-haproxy"]["subnetId"]
+    assert public.of_type("aws:ec2/eip:Eip")["cluster-haproxy"]["instance"] == "cluster-haproxy-id"
+    assert public.document["outputs"]["boltUri"].startswith("bolt://203.0.113.")
+
+
+# --- backups ---------------------------------------------------------------------------------------
+
+
+def test_backup_bucket_is_versioned_encrypted_private_and_tls_only(plan):
+    bucket = "cluster-backups"
+    assert plan.of_type("aws:s3/bucketVersioning:BucketVersioning")[bucket]["versioningConfiguration"] == {
+        "status": "Enabled"}
+    (rule,) = plan.of_type("aws:s3/bucketServerSideEncryptionConfiguration:"
+                           "BucketServerSideEncryptionConfiguration")[bucket]["rules"]
+    assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    block = plan.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")[bucket]
+    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                                          "restrictPublicBuckets"))
+    (deny,) = json.loads(plan.of_type("aws:s3/bucketPolicy:BucketPolicy")[bucket]["policy"])["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Resource"] == ["arn:aws:mock:::cluster-backups", "arn:aws:mock:::cluster-backups/*"]
+
+
+def test_backup_lifecycle_follows_the_stack_config(plan):
+    s = plan.settings
+    (rule,) = plan.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")[
+        "cluster-backups"]["rules"]
+    assert int(rule["expiration"]["days"]) == s.backup_retention_days
+    assert int(rule["noncurrentVersionExpiration"]["noncurrentDays"]) == s.backup_noncurrent_days
+    assert int(rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"]) >= 1
+    transitions = [(int(t["days"]), t["storageClass"]) for t in rule.get("transitions", [])]
+    assert transitions == ([(s.backup_transition_days, s.backup_transition_storage_class)]
+                           if s.backup_transition_days else [])
+
+
+def test_replication_to_a_second_region_only_when_configured(plans):
+    assert len(plans["prod"].of_type(BUCKET)) == 1
+    replicated = plans["public-replicated"]
+    replica = replicated.of_type(BUCKET)["cluster-backups-replica"]
+    assert replica["region"] == "eu-central-1"
+    assert replicated.of_type("aws:s3/bucketVersioning:BucketVersioning")["cluster-backups-replica"][
+        "region"] == "eu-central-1"
+    (config,) = replicated.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig").values()
+    (rule,) = config["rules"]
+    assert config["bucket"] == "cluster-backups-id"
+    assert rule["destination"]["bucket"] == "arn:aws:mock:::cluster-backups-replica"
+    assert rule["deleteMarkerReplication"] == {"status": "Disabled"}
+
+
+# --- outputs ---------------------------------------------------------------------------------------
+
+
+def test_outputs_have_the_shape_every_platform_returns(plan):
+    outputs = plan.document["outputs"]
+    assert set(outputs) == {"boltUri", "routingUri", "servers", "faultTolerance", "grafanaUrl", "prometheusUrl",
+                            "backupBucket", "secretArns", "caCertPem"}
+    first = plan.topology.servers[0].hostname
+    assert outputs["routingUri"] == f"neo4j://{first}:7687"
+    if plan.settings.haproxy and not plan.settings.haproxy_public:
+        assert outputs["boltUri"] == f"bolt://haproxy.{plan.topology.domain}:7687"
+    if not plan.settings.haproxy:
+        assert outputs["boltUri"] == outputs["routingUri"]
+    assert [s["name"] for s in outputs["servers"]] == [s.name for s in plan.topology.servers]
+    assert all(set(s) == {"name", "role", "zone", "hostname", "privateIp", "boltUri"} and s["privateIp"]
+               for s in outputs["servers"])
+    assert outputs["faultTolerance"] == plan.topology.fault_tolerance
+    assert (outputs["grafanaUrl"] is None) == (not plan.settings.monitoring)
+    assert outputs["backupBucket"] == "cluster-backups"
+    assert set(outputs["secretArns"]) == {s["name"] for s in plan.of_type(SECRET).values()}
+    assert all(arn.startswith("arn:") for arn in outputs["secretArns"].values())
+    assert (outputs["caCertPem"] is None) == (plan.settings.tls == "disabled")
+
+
+# --- scaling ---------------------------------------------------------------------------------------
+
+
+def keyed(p: Plan) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(r["type"], r["name"]): r for r in p.resources}
+
+
+def core_resources(p: Plan) -> dict[tuple[str, str], dict[str, Any]]:
+    cores = {s.name for s in p.topology.primaries}
+    return {key: r for key, r in keyed(p).items() if any(key[1].endswith(f"-{c}") or f"-{c}-" in key[1]
+                                                        for c in cores)}
+
+
+def test_more_replicas_add_replica_resources_only(plans):
+    before, after = keyed(plans["prod"]), keyed(plans["prod-more-replicas"])
+    assert before.keys() <= after.keys()
+    added = {name for _, name in after.keys() - before.keys()}
+    assert added and all("replica-3" in name or "replica-4" in name for name in added)
+
+
+def test_more_replicas_leave_network_and_security_groups_untouched(plans):
+    before, after = keyed(plans["prod"]), keyed(plans["prod-more-replicas"])
+    for key, resource in before.items():
+        if resource["parent"].split("::")[0] in ("neo4j-cluster:aws:Network", "neo4j-cluster:aws:SecurityGroups"):
+            assert after[key] == resource, key
+
+
+def test_more_replicas_leave_every_core_resource_name_and_input_unchanged(plans):
+    before, after = core_resources(plans["prod"]), core_resources(plans["prod-more-replicas"])
+    assert len(before) == 5 * 11  # per core: TLS key, request, cert; secret + version; 6 of its machine
+    assert before.keys() == after.keys()
+    for key in before:
+        assert after[key] == before[key], key  # user data included: a core never restarts for new replicas
+
+
+# --- config that cannot deploy ---------------------------------------------------------------------
+
+
+DRIVER = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from components.recording import RecordingMocks, run_program
+from scripts.plan import PROJECT, engine_view, read_stack_file
+
+calls = []
+class Capture(RecordingMocks):
+    def call(self, args):
+        calls.append({{"token": args.token, "args": args.args}})
+        return super().call(args)
+
+config, secret_keys = engine_view(read_stack_file(Path(sys.argv[1])))
+for key in sys.argv[2:]:
+    config.pop(key)
+run_program(Path({root!r}) / "__main__.py", project=PROJECT, stack="t", config=config, secret_keys=secret_keys,
+            mocks=Capture())
+print(json.dumps(calls, default=str))
+"""
+
+
+def run_driver(tmp_path: Path, config: dict[str, Any], *dropped: str) -> subprocess.CompletedProcess:
+    stack_file = tmp_path / "Pulumi.t.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": config}))
+    return subprocess.run([sys.executable, "-c", DRIVER.format(root=str(ROOT)), str(stack_file), *dropped],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+
+def test_a_missing_admin_password_stops_the_program_naming_the_command(tmp_path):
+    result = run_driver(tmp_path, stack_config("dev"), "neo4j:adminPassword")
+    assert result.returncode != 0
+    assert "neo4j:adminPassword" in result.stderr and "pulumi config set --secret" in result.stderr
+
+
+def test_images_are_canonicals_ubuntu_jammy_for_each_architecture_in_use(tmp_path):
+    config = {**stack_config("dev"), "neo4j:replicaInstanceType": "r6g.xlarge"}
+    result = run_driver(tmp_path, config)
+    assert result.returncode == 0, result.stderr
+    lookups = [c["args"] for c in json.loads(result.stdout.splitlines()[-1]) if c["token"] == "aws:ec2/getAmi:getAmi"]
+    arches = []
+    for lookup in lookups:
+        assert lookup["owners"] == ["099720109477"] and lookup["mostRecent"] is True
+        filters = {f["name"]: f["values"] for f in lookup["filters"]}
+        (arch,) = filters["architecture"]
+        assert f"ubuntu-jammy-22.04-{ {'x86_64': 'amd64', 'arm64': 'arm64'}[arch] }-server-" in filters["name"][0]
+        arches.append(arch)
+    assert sorted(arches) == ["arm64", "x86_64"]
+
+
+def test_replica_region_equal_to_the_cluster_region_is_refused(tmp_path):
+    config = {**stack_config("dev"), "neo4j:backupReplicaRegion": "eu-west-1"}
+    result = run_driver(tmp_path, config)
+    assert result.returncode != 0 and "neo4j:backupReplicaRegion" in result.stderr
