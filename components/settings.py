@@ -488,6 +488,24 @@ def _transition_before_expiry(v: dict[str, Any]) -> list[str]:
     return []
 
 
+@_check("backup_transition_days", "backup_transition_storage_class")
+def _infrequent_access_minimum(v: dict[str, Any]) -> list[str]:
+    # S3 refuses lifecycle transitions to the IA classes before an object is 30 days old.
+    days, storage_class = v["backup_transition_days"], v["backup_transition_storage_class"]
+    if days and storage_class in ("STANDARD_IA", "ONEZONE_IA") and days < 30:
+        return [f"{NAMESPACE}:backupTransitionDays: got {days} with {storage_class}; allowed: 30 or more for "
+                f"{storage_class} (an S3 rule), or another {NAMESPACE}:backupTransitionStorageClass such as GLACIER_IR"]
+    return []
+
+
+@_check("backup_replica_region", "region")
+def _replica_in_another_region(v: dict[str, Any]) -> list[str]:
+    if v["backup_replica_region"] and v["backup_replica_region"] == v["region"]:
+        return [f"{NAMESPACE}:backupReplicaRegion: got '{v['region']}', the stack's own region; allowed: another "
+                f"region (the off-site copy), or empty for none"]
+    return []
+
+
 @_check("platform", "region", "availability_zones")
 def _zones_in_region(v: dict[str, Any]) -> list[str]:
     region = v["region"]

@@ -176,3 +176,17 @@ def test_unknown_instance_type_suggests_close_ones():
 def test_zones_outside_the_region_are_refused():
     [problem] = problems_of(availabilityZones=["eu-west-1a", "us-east-1b"])
     assert problem.startswith("neo4j:availabilityZones: got us-east-1b")
+
+
+def test_infrequent_access_transition_needs_30_days():
+    [problem] = problems_of(backupTransitionDays=7, backupTransitionStorageClass="STANDARD_IA",
+                            backupRetentionDays=90)
+    assert problem.startswith("neo4j:backupTransitionDays: got 7 with STANDARD_IA")
+    assert make_settings(backupTransitionDays=30, backupTransitionStorageClass="STANDARD_IA",
+                         backupRetentionDays=90).backup_transition_days == 30
+
+
+def test_backup_replica_must_be_in_another_region():
+    [problem] = problems_of(backupReplicaRegion="eu-west-1")
+    assert problem.startswith("neo4j:backupReplicaRegion: got 'eu-west-1'")
+    assert make_settings(backupReplicaRegion="eu-central-1").backup_replica_region == "eu-central-1"
