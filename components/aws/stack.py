@@ -7,6 +7,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components import outputs
 from components.aws.machine import ubuntu_image
 from components.instance_types import INSTANCE_TYPES
 from components.settings import Settings
@@ -45,22 +46,12 @@ def stack_outputs(topology: ClusterTopology, *, private_ips: Mapping[str, pulumi
                   prometheus_url: str | None, backup_bucket: pulumi.Input[str] | None,
                   secret_arns: Mapping[str, pulumi.Input[str]],
                   ca_cert_pem: pulumi.Input[str] | None) -> dict[str, Any]:
-    """The outputs every platform returns (the Docker adapter gives the same keys)."""
     bolt = topology.ports.bolt
-    first = topology.servers[0].hostname
     # Through HAProxy, bolt:// (it routes server-side); without it, the driver routes itself.
     bolt_uri = pulumi.Output.concat("bolt://", haproxy_address, f":{bolt}") if haproxy_address is not None \
-        else f"neo4j://{first}:{bolt}"
-    return {
-        "boltUri": bolt_uri,
-        "routingUri": f"neo4j://{first}:{bolt}",
-        "servers": [{"name": s.name, "role": s.role, "zone": s.zone, "hostname": s.hostname,
-                     "privateIp": private_ips[s.name], "boltUri": f"bolt://{s.hostname}:{bolt}"}
-                    for s in topology.servers],
-        "faultTolerance": topology.fault_tolerance,
-        "grafanaUrl": grafana_url,
-        "prometheusUrl": prometheus_url,
-        "backupBucket": backup_bucket,
-        "secretArns": dict(secret_arns),
-        "caCertPem": ca_cert_pem,
-    }
+        else f"neo4j://{topology.primaries[0].hostname}:{bolt}"
+    return outputs.stack_outputs(
+        topology, bolt_uri=bolt_uri, server_addresses=private_ips,
+        server_bolt_uris={s.name: f"bolt://{s.hostname}:{bolt}" for s in topology.servers},
+        grafana_url=grafana_url, prometheus_url=prometheus_url, backup_bucket=backup_bucket,
+        secret_arns=secret_arns, ca_cert_pem=ca_cert_pem)

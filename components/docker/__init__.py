@@ -20,6 +20,7 @@ from typing import Any
 
 import pulumi
 
+from components import outputs
 from components.docker.layout import LOOPBACK, PublishedPort, published_port, server_ports
 from components.docker.loadbalancer import LoadBalancer, LoadBalancerArgs
 from components.docker.monitoring import Monitoring, MonitoringArgs
@@ -61,20 +62,14 @@ def build_docker(settings: Settings, topology: ClusterTopology, artifacts: Artif
 def stack_outputs(settings: Settings, topology: ClusterTopology, ports: dict[str, tuple[PublishedPort, ...]],
                   certificates: ClusterCertificates | None) -> dict[str, Any]:
     bolt = {server: published_port(published, "bolt") for server, published in ports.items()}
-    first = topology.primaries[0]
     through_haproxy = f"bolt://{LOOPBACK}:{HAPROXY_PORTS['bolt_write']}"
-    return {
-        "boltUri": through_haproxy if topology.haproxy else f"bolt://{LOOPBACK}:{bolt[first.name]}",
-        "routingUri": f"neo4j://{first.hostname}:{topology.ports.bolt}",
-        "servers": [
-            {"name": s.name, "role": s.role, "zone": s.zone, "hostname": s.hostname, "privateIp": s.hostname,
-             "boltUri": f"bolt://{LOOPBACK}:{bolt[s.name]}"}
-            for s in topology.servers
-        ],
-        "faultTolerance": topology.fault_tolerance,
-        "grafanaUrl": f"http://{LOOPBACK}:{MONITORING_PORTS['grafana']}" if topology.monitoring else None,
-        "prometheusUrl": f"http://{LOOPBACK}:{MONITORING_PORTS['prometheus']}" if topology.monitoring else None,
-        "backupBucket": None,
-        "secretArns": {},
-        "caCertPem": certificates.ca_cert_pem if certificates else None,
-    }
+    monitoring = f"http://{LOOPBACK}:" if topology.monitoring else None
+    return outputs.stack_outputs(
+        topology,
+        bolt_uri=through_haproxy if topology.haproxy else f"bolt://{LOOPBACK}:{bolt[topology.primaries[0].name]}",
+        server_addresses={s.name: s.hostname for s in topology.servers},
+        server_bolt_uris={s.name: f"bolt://{LOOPBACK}:{bolt[s.name]}" for s in topology.servers},
+        grafana_url=f"{monitoring}{MONITORING_PORTS['grafana']}" if monitoring else None,
+        prometheus_url=f"{monitoring}{MONITORING_PORTS['prometheus']}" if monitoring else None,
+        backup_bucket=None, secret_arns={},
+        ca_cert_pem=certificates.ca_cert_pem if certificates else None)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 SETTINGS_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "neo4j-settings"
@@ -16,7 +16,7 @@ DEPRECATED_ON_PURPOSE = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def setting_list(line: str) -> dict:
     return json.loads((SETTINGS_DIR / f"{line}.json").read_text())
 

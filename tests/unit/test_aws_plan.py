@@ -22,6 +22,7 @@ from components.settings import Settings, load_settings
 from components.topology import ClusterTopology, plan_topology
 from scripts.plan import PLACEHOLDER_SECRET
 from tests.conftest import ROOT, stack_config
+from tests.support.plans import plan_config
 
 INSTANCE = "aws:ec2/instance:Instance"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -91,15 +92,9 @@ class Plan:
 def make_plan(name: str, out: Path) -> Plan:
     base, overrides = VARIANTS[name]
     config = {**stack_config(base), **overrides}
-    stack_file = out.parent / f"Pulumi.{name}.yaml"
-    stack_file.write_text(yaml.safe_dump({"config": config}))
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "plan.py"), "--stack", base, "--stack-file", str(stack_file),
-         "--out", str(out), "--json"], capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert result.returncode == 0, result.stderr
+    document, text = plan_config(base, config, out)
     settings = load_settings(base, config)
-    text = (out / "plan.json").read_text()
-    return Plan(name, settings, plan_topology(settings), json.loads(text), text, out)
+    return Plan(name, settings, plan_topology(settings), document, text, out)
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import json
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -27,7 +24,8 @@ from components.settings import Settings, load_settings
 from components.sizing import MIB
 from components.topology import ClusterTopology, plan_topology
 from scripts.plan import PLACEHOLDER_SECRET
-from tests.conftest import ROOT, stack_config
+from tests.conftest import stack_config
+from tests.support.plans import plan_config
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -66,15 +64,9 @@ class Plan:
 
 def make_plan(stack: str, out: Path) -> Plan:
     config = {**stack_config("local"), **VARIANTS[stack]}
-    stack_file = out.parent / f"Pulumi.{stack}.yaml"
-    stack_file.write_text(yaml.safe_dump({"config": config}))
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "plan.py"), "--stack", stack, "--stack-file", str(stack_file),
-         "--out", str(out), "--json"], capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert result.returncode == 0, result.stderr
+    document, text = plan_config(stack, config, out)
     settings = load_settings(stack, config)
-    text = (out / "plan.json").read_text()
-    return Plan(stack, settings, plan_topology(settings), json.loads(text), text, out)
+    return Plan(stack, settings, plan_topology(settings), document, text, out)
 
 
 @pytest.fixture(scope="module", params=sorted(VARIANTS))

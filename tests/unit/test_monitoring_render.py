@@ -77,7 +77,7 @@ def test_every_server_is_scraped_with_server_role_stack_labels() -> None:
     for job, port_of in (("neo4j", lambda t: t.metrics_port), ("node", lambda t: t.node_exporter_port)):
         groups = jobs[job]["static_configs"]
         assert len(groups) == len(TARGETS)
-        for target, group in zip(TARGETS, groups):
+        for target, group in zip(TARGETS, groups, strict=True):
             assert group["targets"] == [f"{target.address}:{port_of(target)}"]
             assert group["labels"] == {"server": target.name, "role": target.role, "stack": "prod"}
     assert jobs["neo4j"]["metrics_path"] == "/metrics"
@@ -107,7 +107,8 @@ def test_rule_files_are_relative_to_the_config_and_match_the_node_layout() -> No
     assert config["rule_files"] == ["rules/*.yml"]
     # Locally: rendered next to each other; on the node: /etc/prometheus/{prometheus.yml,rules/...}.
     for config_path, rules_path in ((PROMETHEUS_CONFIG, PROMETHEUS_RULES),
-                                    (MONITORING_NODE_PATHS[PROMETHEUS_CONFIG], MONITORING_NODE_PATHS[PROMETHEUS_RULES])):
+                                    (MONITORING_NODE_PATHS[PROMETHEUS_CONFIG],
+                                     MONITORING_NODE_PATHS[PROMETHEUS_RULES])):
         relative = PurePosixPath(rules_path).relative_to(PurePosixPath(config_path).parent)
         assert fnmatch.fnmatch(str(relative), config["rule_files"][0])
     assert MONITORING_NODE_PATHS[PROMETHEUS_RULES] == "/etc/prometheus/rules/neo4j-alerts.yml"
@@ -158,7 +159,8 @@ def test_custom_thresholds_reach_rules_annotations_and_dashboard() -> None:
     assert yaml.safe_load(files[PROMETHEUS_CONFIG])["global"]["scrape_interval"] == "30s"
 
     panels = {p["title"]: p for p in json.loads(files[GRAFANA_DASHBOARD])["panels"]}
-    steps = lambda title: [s["value"] for s in panels[title]["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+    def steps(title):
+        return [s["value"] for s in panels[title]["fieldConfig"]["defaults"]["thresholds"]["steps"]]
     assert steps("Open transactions") == [None, 250]
     assert steps("Page cache hit ratio") == [None, 0.95]
     assert steps("Disk used") == [None, 0.7]
@@ -182,7 +184,8 @@ def test_version_specific_leader_metric() -> None:
         assert re.fullmatch(regex5, name)
     assert re.fullmatch(regex2025, "neo4j_database_neo4j_cluster_raft_is_leader")
     assert not re.fullmatch(regex2025, "neo4j_database_neo4j_cluster_core_is_leader")
-    for name in ("neo4j_database_neo4j_causal_clustering_core_is_leader", "neo4j_neo4j_causal_clustering_core_is_leader"):
+    for name in ("neo4j_database_neo4j_causal_clustering_core_is_leader",
+                 "neo4j_neo4j_causal_clustering_core_is_leader"):
         assert re.fullmatch(regex44, name)
 
 
