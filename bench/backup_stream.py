@@ -1,0 +1,240 @@
+#!/usr/bin/env python3
+"""Benchmark of the community backup path: a generated store of at least 1 GB (default), dumped by
+`neo4j-admin database dump --to-stdout` and streamed by scripts/backup.py into moto's S3 on 127.0.0.1.
+
+Prints, with no timed assertions:
+  * backup.py end to end (server stopped, dump streamed to S3, server started): time, throughput
+    (dump bytes / streaming seconds) and peak memory of the backup process (and, apart, of the
+    neo4j-admin JVMs it ran);
+  * the upload alone, same dump file, same endpoint: backup.py's uploader (scripts/backup_ops/s3.py)
+    and `aws s3 cp` (awscli; installed with apt-get when missing and run as root, which is said).
+Targets: peak memory of the backup process under 200 MB whatever the store size; upload throughput
+at least that of `aws s3 cp`.
+
+Needs java 17/21 and Maven (Neo4j from Maven Central, as the tests), a few GB in --work-dir.
+
+Example:
+  .venv/bin/python bench/backup_stream.py               # ~1.1 GB store
+  .venv/bin/python bench/backup_stream.py --store-gb 3 --keep
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from tests.integration.backup.support import PASSWORD, ControlledServer, write_neo4j_commands  # noqa: E402
+from tests.support.neo4j_dist import free_port, make_home, run_neo4j_admin, standalone_conf  # noqa: E402
+
+MiB = 1024 * 1024
+# Per node: two random 150-byte payloads (200 base64 characters each: dynamic string records) and
+# one relationship. About 600 bytes of store per node.
+STORE_BYTES_PER_NODE = 600
+ROUNDS = 3
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def say(text: str) -> None:
+    print(f"bench: {text}", flush=True)
+
+
+def tree_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def generate_csv(directory: Path, nodes: int) -> tuple[Path, Path]:
+    node_file, rel_file = directory / "nodes.csv", directory / "relationships.csv"
+    with open(node_file, "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["id:ID", "a", "b", ":LABEL"])
+        for i in range(nodes):
+            block = base64.b64encode(os.urandom(300)).decode()
+            writer.writerow([i, block[:200], block[200:], "Item"])
+    with open(rel_file, "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow([":START_ID", ":END_ID", ":TYPE"])
+        for i in range(nodes - 1):
+            writer.writerow([i, i + 1, "NEXT"])
+    return node_file, rel_file
+
+
+def build_store(home: Path, store_gb: float, scratch: Path) -> tuple[int, int]:
+    nodes = int(store_gb * 1024 ** 3 / STORE_BYTES_PER_NODE)
+    say(f"generating {nodes:,} nodes and {nodes - 1:,} relationships as CSV")
+    t0 = time.monotonic()
+    node_file, rel_file = generate_csv(scratch, nodes)
+    say(f"CSV ready ({(tree_size(scratch)) / 1024 ** 3:.2f} GiB, {time.monotonic() - t0:.0f}s); neo4j-admin import")
+    t0 = time.monotonic()
+    run_neo4j_admin(["database", "import", "full", f"--nodes={node_file}", f"--relationships={rel_file}",
+                     "--overwrite-destination=true", "neo4j"], home, timeout=3600, check=True)
+    node_file.unlink()
+    rel_file.unlink()
+    store = tree_size(home / "data" / "databases" / "neo4j") + tree_size(home / "data" / "transactions" / "neo4j")
+    say(f"store of {store / 1024 ** 3:.2f} GiB imported in {time.monotonic() - t0:.0f}s")
+    return nodes, store
+
+
+def awscli() -> tuple[str | None, str]:
+    found = shutil.which("aws")
+    if found:
+        return found, "found on PATH"
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        say("awscli is missing: installing the Debian package awscli with apt-get (running as root)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], env=env, check=False, capture_output=True)
+        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "awscli"], env=env,
+                       check=False, capture_output=True)
+        found = shutil.which("aws")
+        return found, "installed with apt-get install awscli" if found else "apt-get install awscli failed"
+    return None, "not installed, and not root: install awscli to compare"
+
+
+UPLOADER = """
+import json, sys, time
+sys.path.insert(0, {scripts!r})
+from backup_ops.make_backup import peak_rss
+from backup_ops.s3 import client, stream_upload
+s3 = client({endpoint!r}, "us-east-1")
+t0 = time.monotonic()
+with open({path!r}, "rb") as source:
+    up = stream_upload(s3, {bucket!r}, "uploader/neo4j.dump", source, log=lambda _: None)
+print(json.dumps({{"seconds": time.monotonic() - t0, "size": up.size,
+                  "peak_rss": peak_rss()}}))
+"""
+
+
+def timed_process(command: list[str], env: dict[str, str]) -> tuple[float, int, subprocess.CompletedProcess]:
+    """Run, returning (seconds, peak RSS of the process tree's largest member, result)."""
+    t0 = time.monotonic()
+    before = __import__("resource").getrusage(__import__("resource").RUSAGE_CHILDREN).ru_maxrss
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    peak = __import__("resource").getrusage(__import__("resource").RUSAGE_CHILDREN).ru_maxrss
+    return time.monotonic() - t0, max(peak, before) * 1024, result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     epilog="\n\n".join(__doc__.split("\n\n")[1:]),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--store-gb", type=float, default=1.1, help="store size to generate, GiB (default 1.1)")
+    parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument("--keep", action="store_true", help="keep the generated Neo4j home")
+    args = parser.parse_args()
+
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    work = Path(tempfile.mkdtemp(prefix="neo4j-backup-bench-", dir=args.work_dir))
+    port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
+                      aws_secret_access_key="bench")
+    s3.create_bucket(Bucket="bench")
+    server = None
+    try:
+        home = make_home(work / "home")
+        bolt = free_port()
+        (home / "conf" / "neo4j.conf").write_text(standalone_conf(bolt, free_port(), password_auth=True)
+                                                  .replace("server.memory.pagecache.size=64m",
+                                                           "server.memory.pagecache.size=256m"))
+        (work / "csv").mkdir()
+        nodes, store = build_store(home, args.store_gb, work / "csv")
+        commands = write_neo4j_commands(work)
+        server = ControlledServer(home, bolt)
+        server.ensure_running()
+        say(f"Neo4j up on {server.uri}: {server.counts()[0]:,} nodes")
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NEO4J_"))}
+        env.update(CREDENTIALS, NEO4J_PASSWORD=PASSWORD)
+        backup = [sys.executable, str(ROOT / "scripts" / "backup.py"), "--bucket", "bench", "--stack", "bench",
+                  "--endpoint-url", endpoint, "--region", "us-east-1", "--neo4j-home", str(home),
+                  "--neo4j-admin", str(commands["admin"]), "--uri", server.uri, "--offline-ok", "--json",
+                  "--stop-command", server.command("stop"), "--start-command", server.command("start")]
+        say("backup.py: stop, dump --to-stdout streamed to S3, start")
+        wall, _, result = timed_process(backup, env)
+        if result.returncode != 0:
+            say(f"backup.py failed:\n{result.stderr[-3000:]}")
+            return 1
+        made = json.loads(result.stdout)
+        dump_size, seconds, streaming = made["size"], made["seconds"], made["upload_seconds"]
+
+        dump_file = work / "neo4j.dump"
+        key = made["prefix"].split("/", 3)[3] + "neo4j.dump"
+        s3.download_file("bench", key, str(dump_file))
+        s3.delete_object(Bucket="bench", Key=key)
+
+        server.close()  # the comparison below runs on a quiet machine: no Neo4j in the background
+        server = None
+        aws, how = awscli()
+        say(f"upload alone, same file, same endpoint, {ROUNDS} alternating rounds: backup.py's uploader"
+            + (f" and aws s3 cp ({how})" if aws else ""))
+        uploader, aws_runs = [], []
+        for _ in range(ROUNDS):
+            seconds_, _, up = timed_process([sys.executable, "-c", UPLOADER.format(
+                scripts=str(ROOT / "scripts"), endpoint=endpoint, path=str(dump_file), bucket="bench")], env)
+            if up.returncode == 0:
+                uploader.append(json.loads(up.stdout))
+            else:
+                say(f"uploader failed: {up.stderr[-2000:]}")
+            s3.delete_object(Bucket="bench", Key="uploader/neo4j.dump")
+            if aws:
+                aws_seconds, _, copied = timed_process(
+                    [aws, "s3", "cp", "--only-show-errors", "--endpoint-url", endpoint, str(dump_file),
+                     "s3://bench/awscli/neo4j.dump"], env)
+                if copied.returncode == 0:
+                    aws_runs.append(aws_seconds)
+                else:
+                    say(f"aws s3 cp failed: {copied.stderr[-2000:]}")
+                s3.delete_object(Bucket="bench", Key="awscli/neo4j.dump")
+
+        mib = lambda b: b / MiB  # noqa: E731
+        print()
+        print(f"store: {store / 1024 ** 3:.2f} GiB ({nodes:,} nodes, {nodes - 1:,} relationships); "
+              f"dump: {mib(dump_size):.0f} MiB")
+        print(f"backup.py end to end: {wall:.1f}s wall; {seconds:.1f}s from stopping Neo4j to having it back; "
+              f"dump streamed to S3 in {streaming:.1f}s (incl. neo4j-admin's start) = "
+              f"{mib(dump_size) / streaming:.1f} MiB/s")
+        print(f"  peak memory: backup process {mib(made['peak_rss_bytes']):.0f} MiB (target < 200 MiB); "
+              f"neo4j-admin JVMs {mib(made['children_peak_rss_bytes']):.0f} MiB (separate processes)")
+        if uploader:
+            best = min(uploader, key=lambda run: run["seconds"])
+            rates = ", ".join(f"{mib(run['size']) / run['seconds']:.0f}" for run in uploader)
+            print(f"upload only, backup.py's uploader: best {mib(best['size']) / best['seconds']:.1f} MiB/s "
+                  f"(runs: {rates} MiB/s), peak memory {mib(max(run['peak_rss'] for run in uploader)):.0f} MiB")
+        if aws_runs:
+            rates = ", ".join(f"{mib(dump_size) / run:.0f}" for run in aws_runs)
+            print(f"upload only, aws s3 cp ({how}): best {mib(dump_size) / min(aws_runs):.1f} MiB/s "
+                  f"(runs: {rates} MiB/s)")
+        else:
+            print(f"aws s3 cp: {how}")
+        return 0
+    finally:
+        if server is not None:
+            server.close()
+        moto.stop()
+        if args.keep:
+            say(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

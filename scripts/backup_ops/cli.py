@@ -1,0 +1,145 @@
+"""What scripts/backup.py and scripts/restore.py share: options, progress output, exit codes.
+
+Exit codes: 0 done; 1 the backup/restore/drill failed (message says why); 2 bad options or config.
+Progress goes to standard error, prefixed by the tool's name (the journal keeps both streams); the
+result goes to standard output, as a sentence or, with --json, as JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import BackupError, InterruptedRunError, UsageError
+from .neo4j import AdminTool, Connection, ServerControl, split_command
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Shows a default when there is one worth showing and the help does not already say it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" not in text and action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    s3 = parser.add_argument_group("S3")
+    s3.add_argument("--bucket", default=os.environ.get("BACKUP_BUCKET"),
+                    help="bucket holding the backups (default: $BACKUP_BUCKET)")
+    s3.add_argument("--stack", required=True, help="stack name: the first part of every object key")
+    s3.add_argument("--database", default="neo4j", help="database to back up / restore")
+    s3.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL_S3") or None,
+                    help="S3 endpoint for S3-compatible stores or moto (default: AWS)")
+    s3.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+                    help="AWS region (default: $AWS_REGION, then the AWS configuration)")
+
+    neo = parser.add_argument_group("Neo4j")
+    neo.add_argument("--neo4j-home", type=Path, default=os.environ.get("NEO4J_HOME"),
+                     help="NEO4J_HOME for neo4j-admin (default: $NEO4J_HOME, else neo4j-admin's own)")
+    neo.add_argument("--neo4j-conf", type=Path, default=os.environ.get("NEO4J_CONF"),
+                     help="directory of neo4j.conf (default: $NEO4J_CONF, else <home>/conf)")
+    neo.add_argument("--neo4j-admin", default="neo4j-admin", metavar="COMMAND",
+                     help="how to run neo4j-admin, e.g. 'runuser -u neo4j -- neo4j-admin'")
+    neo.add_argument("--owner", metavar="USER", help="user neo4j-admin runs as (see --neo4j-admin): gets the "
+                     "directories this tool makes for it")
+    neo.add_argument("--neo4j-version", help="Neo4j version to assume (default: asked over Bolt)")
+    neo.add_argument("--uri", default="bolt://localhost:7687", help="Bolt URI of the local server")
+    neo.add_argument("--user", default="neo4j", help="Bolt user")
+    neo.add_argument("--password-env", default="NEO4J_PASSWORD", metavar="VARIABLE",
+                     help="environment variable holding the Bolt password")
+    neo.add_argument("--no-auth", action="store_true", help="the server has authentication disabled")
+    neo.add_argument("--stop-command", default="systemctl stop neo4j", help="stops the local server")
+    neo.add_argument("--start-command", default="systemctl start neo4j",
+                     help="starts the local server (backup.py then waits until the database answers)")
+    neo.add_argument("--start-timeout", type=float, default=300, help="seconds to wait for the database to answer")
+
+    out = parser.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="print the result as JSON")
+    out.add_argument("--quiet", action="store_true", help="no progress lines, only the result and errors")
+
+
+def connection(args: argparse.Namespace) -> Connection:
+    if args.no_auth:
+        return Connection(args.uri, args.user, None)
+    password = os.environ.get(args.password_env)
+    if not password:
+        raise UsageError(f"${args.password_env} is not set: put the password of Neo4j user {args.user!r} in it "
+                         f"(or name another variable with --password-env, or pass --no-auth)")
+    return Connection(args.uri, args.user, password)
+
+
+def admin_tool(args: argparse.Namespace) -> AdminTool:
+    home = args.neo4j_home.absolute() if args.neo4j_home else None
+    conf = args.neo4j_conf.absolute() if args.neo4j_conf else None
+    if home is not None and not home.is_dir():
+        raise UsageError(f"--neo4j-home {home} is not a directory")
+    if conf is not None and not (conf / "neo4j.conf").is_file():
+        raise UsageError(f"--neo4j-conf {conf} holds no neo4j.conf")
+    return AdminTool(split_command(args.neo4j_admin, "--neo4j-admin"), home, conf)
+
+
+def server_control(args: argparse.Namespace, conn: Connection, log: Callable[[str], None]) -> ServerControl:
+    return ServerControl(split_command(args.stop_command, "--stop-command"),
+                         split_command(args.start_command, "--start-command"), conn, log, args.start_timeout)
+
+
+def require_bucket(args: argparse.Namespace) -> None:
+    if not args.bucket:
+        raise UsageError("no bucket: pass --bucket or set $BACKUP_BUCKET")
+
+
+def logger(prog: str, quiet: bool) -> Callable[[str], None]:
+    start = time.monotonic()
+
+    def log(message: str) -> None:
+        if not quiet:
+            print(f"{prog} [{time.monotonic() - start:6.1f}s] {message}", file=sys.stderr, flush=True)
+    return log
+
+
+def _on_sigterm(signum, frame):  # noqa: ARG001
+    raise InterruptedRunError("stopped by SIGTERM")
+
+
+def run(prog: str, work: Callable[[], dict], as_json: bool, describe: Callable[[dict], str]) -> int:
+    """Run `work`, print its result, map failures to exit codes; never a traceback (unless --debug env)."""
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        result = work()
+    except UsageError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: FAILED: interrupted", file=sys.stderr)
+        return 1
+    except BackupError as error:
+        print(f"{prog}: FAILED: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:  # a bug or an unexpected library error: say what, no traceback
+        if os.environ.get("NEO4J_BACKUP_DEBUG"):
+            raise
+        print(f"{prog}: FAILED: unexpected {type(error).__name__}: {error} "
+              f"(set NEO4J_BACKUP_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print(json.dumps(result, indent=2) if as_json else describe(result), flush=True)
+    return 0
+
+
+def size_arg(text: str) -> int:
+    units = {"k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+    value = text.strip().lower().removesuffix("ib").removesuffix("b")
+    try:
+        if value and value[-1] in units:
+            return int(float(value[:-1]) * units[value[-1]])
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 16MiB or 64m") from None

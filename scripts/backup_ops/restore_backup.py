@@ -1,0 +1,269 @@
+"""Restores: pick a complete backup, download and verify it, then load it into production or, for the
+restore drill, into a throw-away server on a free loopback port.
+
+Nothing touches the production server before every file of the chosen backup (and of the chain it
+builds on) is downloaded and matches the manifest's size and sha256.
+"""
+from __future__ import annotations
+
+import secrets
+import shutil
+import tarfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import commands
+from .errors import BackupError, UsageError
+from .layout import Backup, Counts, Manifest, choose, object_key
+from .neo4j import (
+    AdminTool,
+    Connection,
+    ScratchServer,
+    ServerControl,
+    free_port,
+    own,
+    server_facts,
+    wait_for_database,
+)
+from .s3 import check_bucket, client, download_verified, human, list_backups
+
+
+@dataclass
+class RestoreOptions:
+    bucket: str
+    stack: str
+    database: str
+    connection: Connection
+    admin: AdminTool
+    endpoint_url: str | None = None
+    region: str | None = None
+    at: str | None = None  # None: the newest complete backup
+    control: ServerControl | None = None
+    work_dir: Path = Path("/var/tmp")
+    safety_dump: bool = True
+    version: str | None = None  # version of the local Neo4j (default: asked over Bolt, else the backup's)
+    edition: str | None = None
+    scratch_command: list[str] | None = None
+    scratch_heap: str = "512m"
+    scratch_page_cache: str = "256m"
+    keep_scratch: bool = False
+    owner: str | None = None  # user that neo4j-admin and the scratch server run as: owns the work files
+    start_timeout: float = 300
+    log: Callable[[str], None] = print
+
+
+def catalogue(opts: RestoreOptions) -> list[Backup]:
+    s3 = client(opts.endpoint_url, opts.region)
+    check_bucket(s3, opts.bucket)
+    return list_backups(s3, opts.bucket, opts.stack, opts.database)
+
+
+def _pick(opts: RestoreOptions, s3) -> Backup:
+    backups = list_backups(s3, opts.bucket, opts.stack, opts.database)
+    try:
+        chosen, why = choose(backups, opts.at)
+    except LookupError as error:
+        raise BackupError(f"nothing to restore from s3://{opts.bucket}/{opts.stack}/{opts.database}/: {error}") \
+            from None
+    except ValueError as error:
+        raise UsageError(f"--at: {error}") from None
+    m = chosen.manifest
+    opts.log(f"restoring backup {chosen.timestamp} ({why}): {m.backup_type}, {human(m.size)}, Neo4j "
+             f"{m.neo4j_version} {m.edition}, {m.counts}")
+    return chosen
+
+
+def _fetch(opts: RestoreOptions, s3, backup: Backup, into: Path) -> None:
+    """Download every file the backup needs (its chain's first) into `into`, each verified."""
+    m = backup.manifest
+    wanted = [(p.timestamp, f) for p in m.parents for f in p.files] + [(m.timestamp, f) for f in m.files]
+    need = sum(f.size for _, f in wanted)
+    into.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(into).free
+    factor = 2.2 if m.version_line == "4.4" and m.backup_type == "full" else 1.05  # 4.4 tar is also unpacked
+    if free < need * factor:
+        raise UsageError(f"{into} has {human(free)} free; the backup needs {human(need * factor)}: "
+                         f"choose another --work-dir")
+    for stamp, entry in wanted:
+        key = object_key(m.stack, m.database, stamp, entry.name)
+        seconds = download_verified(s3, opts.bucket, key, into / entry.name, entry, log=opts.log)
+        opts.log(f"verified {entry.name} from backup {stamp}: {human(entry.size)}, sha256 {entry.sha256[:16]}… "
+                 f"({seconds:.1f}s)")
+
+
+def _source_dir(m: Manifest, files: Path) -> Path:
+    """The directory to hand to neo4j-admin load/restore."""
+    if m.backup_type == "dump":
+        wanted = files / commands.dump_file_name(m.database)
+        if not wanted.exists():
+            (files / m.files[0].name).rename(wanted)
+        return files
+    if m.version_line == "4.4":
+        target = files / "unpacked"
+        with tarfile.open(files / m.files[0].name) as archive:
+            archive.extractall(target, filter="data")
+        return target
+    return files
+
+
+def _apply_args(line: str, m: Manifest, source: Path) -> list[str]:
+    if m.backup_type == "dump":
+        return commands.load(line, m.database, source)
+    return commands.restore(line, m.database, source)
+
+
+def verify_counts(m: Manifest, found: Counts, log: Callable[[str], None]) -> None:
+    if found == m.counts:
+        log(f"counts match the manifest: {found}")
+        return
+    if m.counts_exact:
+        raise BackupError(f"the restored database holds {found}, the manifest of backup {m.timestamp} says "
+                          f"{m.counts}: the restore is not the backup")
+    log(f"counts differ from the manifest ({found} restored, {m.counts} recorded), which recorded them as "
+        f"inexact (writes went on during the online backup): accepted")
+
+
+def restore(opts: RestoreOptions) -> dict:
+    """Restore into the production server: stop, (safety dump), load/restore, start, verify counts."""
+    if opts.control is None:
+        raise UsageError("a restore needs --stop-command and --start-command")
+    s3 = client(opts.endpoint_url, opts.region)
+    check_bucket(s3, opts.bucket)
+    chosen = _pick(opts, s3)
+    m = chosen.manifest
+    version, edition = _local_neo4j(opts, m, refuse_cluster=True)
+    line = commands.version_line(version)
+    work = opts.work_dir / f"neo4j-restore-{opts.database}-{chosen.timestamp}"
+    if work.exists():
+        shutil.rmtree(work)
+    files = work / "download"
+    t0 = time.monotonic()
+    _fetch(opts, s3, chosen, files)  # before touching the server
+    source = _source_dir(m, files)
+    downloaded = time.monotonic() - t0
+    safety = work / "pre-restore" if opts.safety_dump else None
+    if safety is not None:
+        safety.mkdir(parents=True)
+    own(work, opts.owner)
+    control = opts.control
+    control.stop()
+    failure: BaseException | None = None
+    try:
+        if safety is not None:
+            opts.log(f"saving the current database to {safety} first (--no-safety-dump skips this)")
+            try:
+                opts.admin.run(commands.dump_to_path(line, opts.database, safety), log=opts.log)
+            except BackupError as error:
+                raise BackupError(f"saving the current database first failed, so nothing was replaced: {error}\n"
+                                  f"If that database is damaged or missing, run again with --no-safety-dump") \
+                    from None
+        try:
+            opts.admin.run(_apply_args(line, m, source), log=opts.log)
+        except BaseException as error:
+            if safety is None:
+                raise BackupError(f"{error}\nthe database may be half-written: restore again, or load a dump") \
+                    from None
+            opts.log("the restore failed: putting the saved database back")
+            try:
+                opts.admin.run(commands.load(line, opts.database, safety), log=opts.log)
+            except BaseException as back:
+                raise BackupError(f"{error}\nputting the saved database back failed too: {back}; it is in "
+                                  f"{safety}") from None
+            raise BackupError(f"{error}\nthe database was put back as it was before the restore") from None
+    except BaseException as error:
+        failure = error
+    try:
+        found = control.start(opts.database)
+    except BaseException as error:
+        prefix = f"{failure}\nand then " if failure else ""
+        raise BackupError(f"{prefix}Neo4j did not come back: {error}; start it by hand: "
+                          f"{' '.join(control.start_command)}") from None
+    if failure is not None:
+        raise failure
+    verify_counts(m, found, opts.log)
+    shutil.rmtree(files, ignore_errors=True)
+    seconds = time.monotonic() - t0
+    opts.log(f"restored backup {chosen.timestamp} into {opts.database!r} in {seconds:.1f}s"
+             + (f"; the database as it was before is kept in {safety} (delete it when satisfied)" if safety else ""))
+    return {"restored": chosen.timestamp, "type": m.backup_type, "size": m.size, "counts": found.__dict__,
+            "manifest_counts": m.counts.__dict__, "seconds": round(seconds, 3),
+            "download_seconds": round(downloaded, 3), "safety_dump": str(safety) if safety else None,
+            "edition": edition}
+
+
+def drill(opts: RestoreOptions) -> dict:
+    """--verify-only: restore into a throw-away server on free loopback ports, compare counts, remove it."""
+    if not opts.scratch_command:
+        raise UsageError("--verify-only needs --scratch-command (default: neo4j console)")
+    s3 = client(opts.endpoint_url, opts.region)
+    check_bucket(s3, opts.bucket)
+    chosen = _pick(opts, s3)
+    m = chosen.manifest
+    version, edition = _local_neo4j(opts, m, refuse_cluster=False)
+    line = commands.version_line(version)
+    scratch = opts.work_dir / f"neo4j-drill-{opts.database}-{chosen.timestamp}"
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    t0 = time.monotonic()
+    server = None
+    try:
+        _fetch(opts, s3, chosen, scratch / "download")
+        downloaded = time.monotonic() - t0
+        source = _source_dir(m, scratch / "download")
+        conf_dir = scratch / "conf"
+        conf_dir.mkdir(parents=True)
+        for sub in ("data", "logs", "run"):
+            (scratch / sub).mkdir()
+        ports = {name: free_port() for name in commands.scratch_ports_needed(line, edition)}
+        (conf_dir / "neo4j.conf").write_text(commands.scratch_conf(
+            line, edition, opts.database, scratch, ports, opts.scratch_heap, opts.scratch_page_cache))
+        own(scratch, opts.owner)
+        t1 = time.monotonic()
+        opts.admin.run(_apply_args(line, m, source), conf=conf_dir, log=opts.log)
+        password = secrets.token_urlsafe(18)
+        opts.admin.run(commands.set_initial_password(line, password), conf=conf_dir, secret=password)
+        shutil.rmtree(scratch / "download", ignore_errors=True)
+        loaded = time.monotonic() - t1
+        connection = Connection(f"bolt://127.0.0.1:{ports['bolt']}", "neo4j", password)
+        opts.log(f"starting the scratch server on {connection.uri}: {' '.join(opts.scratch_command)}")
+        server = ScratchServer(opts.scratch_command, opts.admin.home, conf_dir, scratch / "logs" / "console.log")
+        process = server.start()
+        t2 = time.monotonic()
+        try:
+            found = wait_for_database(connection, opts.database, opts.start_timeout, opts.log, process)
+        except BackupError as error:
+            raise BackupError(f"{error}\nscratch server log ({server.log_file}):\n{server.log_tail()}") from None
+        started = time.monotonic() - t2
+        verify_counts(m, found, opts.log)
+    finally:
+        if server is not None:
+            server.stop()
+        if opts.keep_scratch:
+            opts.log(f"scratch server files kept in {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+    seconds = time.monotonic() - t0
+    opts.log(f"restore drill passed: backup {chosen.timestamp} restores and holds {found} ({seconds:.1f}s: "
+             f"download {downloaded:.1f}s, load {loaded:.1f}s, start {started:.1f}s)")
+    return {"verified": chosen.timestamp, "type": m.backup_type, "size": m.size, "counts": found.__dict__,
+            "seconds": round(seconds, 3), "download_seconds": round(downloaded, 3), "load_seconds": round(loaded, 3),
+            "start_seconds": round(started, 3)}
+
+
+def _local_neo4j(opts: RestoreOptions, m: Manifest, refuse_cluster: bool) -> tuple[str, str]:
+    """Version and edition of the local Neo4j: options, else asked over Bolt, else the backup's."""
+    if opts.version:
+        return opts.version, opts.edition or m.edition
+    try:
+        facts = server_facts(opts.connection, opts.database)
+    except (BackupError, UsageError) as error:
+        opts.log(f"cannot ask Neo4j at {opts.connection.uri} ({error}); assuming the backup's Neo4j "
+                 f"{m.neo4j_version} {m.edition} (--neo4j-version overrides)")
+        return m.neo4j_version, opts.edition or m.edition
+    if refuse_cluster and facts.servers > 1:
+        raise UsageError(f"this server is one of {facts.servers} cluster members: restore.py replaces the database "
+                         f"of a standalone server. For a cluster, run --verify-only here, then seed the database "
+                         f"from the backup (CREATE DATABASE … OPTIONS {{seedURI: …}}); see the README")
+    return facts.version, opts.edition or facts.edition

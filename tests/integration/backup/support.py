@@ -1,0 +1,134 @@
+"""Helpers shared by the backup tests and bench/backup_stream.py: a Neo4j Community server that
+backup.py/restore.py stop and start by command, and stand-ins for `neo4j-admin` and `neo4j console`.
+
+The server runs in the calling process (started from a long-lived controller thread, so it dies
+with it); `command("stop")`/`command("start")` are tiny client calls to that controller, as
+systemctl is to systemd in production. The controller counts stops and starts, so a test can tell
+whether a restore touched the server.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import socketserver
+import stat
+import sys
+import threading
+from pathlib import Path
+
+from tests.support.neo4j_dist import (
+    ADMIN_MAIN_CLASS,
+    FAST_SHUTDOWN_OVERRIDES,
+    SERVER_MAIN_CLASS,
+    Neo4jServer,
+    java_executable,
+    neo4j_classpath,
+)
+
+CTL_CLIENT = Path(__file__).resolve().parent / "server_ctl.py"
+PASSWORD = "backup-test-secret-1"
+
+
+def _write_script(path: Path, text: str) -> Path:
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+def write_neo4j_commands(where: Path, heap: str = "512m") -> dict[str, Path]:
+    """`neo4j-admin` and `neo4j console` stand-ins running the Maven Central jars (NEO4J_HOME/NEO4J_CONF
+    from the environment, as the real ones read them)."""
+    java, classpath = java_executable(), neo4j_classpath()
+    admin = _write_script(where / "neo4j-admin",
+                          f'#!/bin/sh\nexec "{java}" -cp "{classpath}" {ADMIN_MAIN_CLASS} "$@"\n')
+    overrides = " ".join(f"-c {k}={v}" for k, v in FAST_SHUTDOWN_OVERRIDES.items())
+    console = _write_script(where / "neo4j-console", (
+        f'#!/bin/sh\nexec "{java}" -Xmx{heap} -cp "{classpath}" {SERVER_MAIN_CLASS} '
+        f'--home-dir "$NEO4J_HOME" --config-dir "$NEO4J_CONF" {overrides}\n'))
+    return {"admin": admin, "console": console}
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    def handle(self):
+        command = self.rfile.readline().decode().strip()
+        controlled: ControlledServer = self.server.controlled
+        try:
+            reply = controlled.handle(command)
+        except Exception as error:  # reported to the client, which exits 1
+            reply = f"error {type(error).__name__}: {error}"
+        self.wfile.write((reply + "\n").encode())
+
+
+class ControlledServer:
+    """A Neo4j Community server plus a loopback control port taking `start`, `stop` and `status`."""
+
+    def __init__(self, home: Path, bolt: int, **server_options):
+        self.home = home
+        self.bolt_port = bolt
+        self.server = Neo4jServer(home, initial_password=PASSWORD, **server_options)
+        self.starts = 0
+        self.stops = 0
+        self.control = socketserver.TCPServer(("127.0.0.1", 0), _Handler)
+        self.control.controlled = self
+        self.thread = threading.Thread(target=self.control.serve_forever, name="neo4j-control", daemon=True)
+        self.thread.start()
+
+    @property
+    def port(self) -> int:
+        return self.control.server_address[1]
+
+    def handle(self, command: str) -> str:
+        if command == "start":
+            if not self.server.is_running():
+                self.server.start()
+                self.server.initial_password = None  # set once, before the first start
+                self.starts += 1
+            return "ok"
+        if command == "stop":
+            if self.server.is_running():
+                self.server.stop()
+                self.stops += 1
+            return "ok"
+        if command == "status":
+            return json.dumps({"running": self.server.is_running(), "starts": self.starts, "stops": self.stops})
+        return f"error unknown command {command!r}"
+
+    def send(self, command: str) -> str:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=300) as sock:
+            sock.sendall((command + "\n").encode())
+            return sock.makefile().readline().strip()
+
+    def status(self) -> dict:
+        return json.loads(self.send("status"))
+
+    def command(self, verb: str) -> str:
+        return f"{sys.executable} {CTL_CLIENT} {self.port} {verb}"
+
+    @property
+    def uri(self) -> str:
+        return f"bolt://127.0.0.1:{self.bolt_port}"
+
+    def driver(self):
+        from neo4j import GraphDatabase
+
+        return GraphDatabase.driver(self.uri, auth=("neo4j", PASSWORD))
+
+    def query(self, cypher: str, **params):
+        with self.driver() as driver:
+            return driver.execute_query(cypher, params).records
+
+    def counts(self) -> tuple[int, int]:
+        nodes = self.query("MATCH (n) RETURN count(n) AS c")[0]["c"]
+        rels = self.query("MATCH ()-[r]->() RETURN count(r) AS c")[0]["c"]
+        return nodes, rels
+
+    def ensure_running(self) -> None:
+        assert self.send("start") == "ok"
+        self.server.wait_for_bolt(180)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.server.stop()
+        self.control.shutdown()
+        self.control.server_close()

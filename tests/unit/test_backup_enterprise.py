@@ -1,0 +1,180 @@
+"""Enterprise online backups (no Enterprise server here): the chain logic of backup.py with a stand-in
+neo4j-admin that writes backup artifacts as `neo4j-admin database backup --type=AUTO` does, S3 mocked
+in-process by moto, and the server's answers (version, edition, counts) given.
+
+What it pins: a full backup, then differentials that name their chain as parents; a new chain after
+--full-every-days or when an artifact was never uploaded; a restore of a differential fetches and
+verifies its whole chain and hands it to `neo4j-admin database restore`; an interrupted multipart
+upload is aborted and leaves nothing behind.
+"""
+from __future__ import annotations
+
+import io
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from backup_ops import make_backup, restore_backup  # noqa: E402
+from backup_ops.errors import BackupError  # noqa: E402
+from backup_ops.layout import Counts  # noqa: E402
+from backup_ops.neo4j import AdminTool, Connection, ServerFacts  # noqa: E402
+from backup_ops.s3 import MiB, client, list_backups, stream_upload  # noqa: E402
+
+FAKE_ADMIN = '''#!{python}
+"""neo4j-admin stand-in: `database backup` writes one artifact into --to-path; anything else fails."""
+import os, sys, time
+args = sys.argv[1:]
+if args[:2] == ["database", "backup"]:
+    to = next(a.split("=", 1)[1] for a in args if a.startswith("--to-path="))
+    kind = "full" if not [n for n in os.listdir(to) if n.endswith(".backup")] else "diff"
+    with open(os.path.join(to, f"neo4j-{{time.time_ns()}}.backup"), "wb") as out:
+        out.write(kind.encode() + os.urandom(2048))
+    sys.exit(0)
+print("unexpected: " + " ".join(args), file=sys.stderr)
+sys.exit(3)
+'''
+NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
+FACTS = ServerFacts("5.26.30", "enterprise", Counts(50, 40), 3)
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    from moto import mock_aws
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        s3 = client(None, "us-east-1")
+        s3.create_bucket(Bucket="backups")
+        yield s3
+
+
+@pytest.fixture
+def admin(tmp_path) -> AdminTool:
+    path = tmp_path / "neo4j-admin"
+    path.write_text(FAKE_ADMIN.format(python=sys.executable))
+    path.chmod(0o755)
+    return AdminTool([str(path)])
+
+
+def run(admin: AdminTool, staging: Path, when: datetime, monkeypatch, **extra) -> dict:
+    monkeypatch.setattr(make_backup, "server_facts", lambda connection, database: FACTS)
+    options = make_backup.BackupOptions(
+        bucket="backups", stack="prod", database="neo4j", connection=Connection("bolt://x:7687", "neo4j", "pw"),
+        admin=admin, region="us-east-1", source="replica-2.prod.neo4j.internal:6362", staging=staging,
+        local_retention_days=30, full_every_days=7, log=lambda _: None, now=lambda: when, **extra)
+    return make_backup.run_backup(options)
+
+
+def manifest_of(s3, stamp: str) -> dict:
+    return json.loads(s3.get_object(Bucket="backups", Key=f"prod/neo4j/{stamp}/manifest.json")["Body"].read())
+
+
+def test_full_then_differentials_that_name_their_chain(s3, admin, tmp_path, monkeypatch):
+    staging = tmp_path / "staging"
+    first = run(admin, staging, NOW, monkeypatch)
+    second = run(admin, staging, NOW + timedelta(days=1), monkeypatch)
+    third = run(admin, staging, NOW + timedelta(days=2), monkeypatch)
+    assert [first["type"], second["type"], third["type"]] == ["full", "differential", "differential"]
+
+    m1, m3 = manifest_of(s3, first["backup"]), manifest_of(s3, third["backup"])
+    assert m1["parents"] == [] and m1["chain"] == first["backup"]
+    assert [p["timestamp"] for p in m3["parents"]] == [first["backup"], second["backup"]]
+    assert m3["parents"][0]["files"] == m1["files"]
+    assert m3["method"] == "neo4j-admin database backup --type=AUTO" and m3["edition"] == "enterprise"
+    chain = staging / "neo4j" / first["backup"]
+    assert len(list(chain.glob("*.backup"))) == 3 and len(list(chain.glob("manifest-*.json"))) == 3
+
+    later = run(admin, staging, NOW + timedelta(days=9), monkeypatch)
+    assert later["type"] == "full" and manifest_of(s3, later["backup"])["chain"] == later["backup"]
+
+
+def test_an_artifact_that_was_never_uploaded_starts_a_new_chain(s3, admin, tmp_path, monkeypatch):
+    staging = tmp_path / "staging"
+    first = run(admin, staging, NOW, monkeypatch)
+    (staging / "neo4j" / first["backup"] / "neo4j-1.backup").write_bytes(b"left by a failed run")
+    second = run(admin, staging, NOW + timedelta(days=1), monkeypatch)
+    assert second["type"] == "full"
+
+
+def test_restoring_a_differential_fetches_and_verifies_its_whole_chain(s3, admin, tmp_path, monkeypatch):
+    staging = tmp_path / "staging"
+    first = run(admin, staging, NOW, monkeypatch)
+    second = run(admin, staging, NOW + timedelta(days=1), monkeypatch)
+    options = restore_backup.RestoreOptions(bucket="backups", stack="prod", database="neo4j", connection=None,
+                                            admin=admin, region="us-east-1", log=lambda _: None)
+    chosen = restore_backup._pick(options, s3)
+    assert chosen.timestamp == second["backup"]
+    into = tmp_path / "download"
+    restore_backup._fetch(options, s3, chosen, into)
+    names = sorted(p.name for p in into.iterdir())
+    assert names == sorted(f["name"] for f in first["files"] + second["files"])
+    source = restore_backup._source_dir(chosen.manifest, into)
+    assert restore_backup._apply_args("5", chosen.manifest, source) == [
+        "database", "restore", f"--from-path={into}", "--overwrite-destination=true", "neo4j"]
+
+    # The chain's full backup expires first (S3 lifecycle): its differentials are no longer restorable.
+    s3.delete_object(Bucket="backups", Key=f"prod/neo4j/{first['backup']}/manifest.json")
+    backups = {b.timestamp: b for b in list_backups(s3, "backups", "prod", "neo4j")}
+    assert not backups[second["backup"]].restorable
+    assert "which is incomplete" in backups[second["backup"]].problem
+
+
+class Failing(io.RawIOBase):
+    """12 MiB of data, then an error: a producer that dies mid-stream."""
+
+    def __init__(self):
+        self.sent = 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if self.sent >= 12 * MiB:
+            raise OSError("producer died")
+        count = min(len(buffer), 1 * MiB)
+        buffer[:count] = b"x" * count
+        self.sent += count
+        return count
+
+
+def test_a_failed_stream_aborts_the_multipart_upload_and_leaves_nothing(s3):
+    notes = []
+    with pytest.raises(OSError, match="producer died"):
+        stream_upload(s3, "backups", "prod/neo4j/20250301T020000Z/neo4j.dump", io.BufferedReader(Failing()),
+                      part_size=5 * MiB, concurrency=2, log=notes.append)
+    assert s3.list_objects_v2(Bucket="backups").get("KeyCount") == 0
+    assert s3.list_multipart_uploads(Bucket="backups").get("Uploads", []) == []
+    assert any("aborted the unfinished upload" in note for note in notes)
+
+
+def test_a_producer_that_fails_at_the_end_completes_nothing(s3):
+    def refuse():
+        raise BackupError("neo4j-admin database dump failed (exit 1)")
+
+    with pytest.raises(BackupError, match="dump failed"):
+        stream_upload(s3, "backups", "k/neo4j.dump", io.BytesIO(b"y" * (11 * MiB)), part_size=5 * MiB,
+                      before_complete=refuse, log=lambda _: None)
+    assert s3.list_objects_v2(Bucket="backups").get("KeyCount") == 0
+    assert s3.list_multipart_uploads(Bucket="backups").get("Uploads", []) == []
+
+
+@pytest.mark.parametrize("memory_part_limit", [8 * MiB, 0], ids=["parts-in-memory", "parts-spooled"])
+def test_a_streamed_upload_has_the_size_and_sha256_of_its_source(s3, memory_part_limit, tmp_path):
+    import hashlib
+
+    data = bytes(range(256)) * (45 * 1024)  # 11.25 MiB: three parts of 5 MiB
+    uploaded = stream_upload(s3, "backups", "k/blob", io.BytesIO(data), part_size=5 * MiB, log=lambda _: None,
+                             memory_part_limit=memory_part_limit, spool_dir=str(tmp_path))
+    assert (uploaded.size, uploaded.sha256, uploaded.parts) == (len(data), hashlib.sha256(data).hexdigest(), 3)
+    assert s3.get_object(Bucket="backups", Key="k/blob")["Body"].read() == data

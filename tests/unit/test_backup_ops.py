@@ -1,0 +1,279 @@
+"""The pure core of scripts/backup_ops: manifests, which backup a restore picks, retention, neo4j-admin
+arguments, the drill server's neo4j.conf, part sizes; and the scripts' command lines."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.support.neo4j_settings import SETTINGS_DIR as SETTINGS_LISTS
+
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from backup_ops import commands  # noqa: E402
+from backup_ops.layout import (  # noqa: E402
+    MANIFEST,
+    MANIFEST_KEYS,
+    Counts,
+    FileEntry,
+    Manifest,
+    ManifestError,
+    Parent,
+    catalog,
+    choose,
+    group_keys,
+    parse_manifest,
+    parse_time,
+    timestamp,
+)
+from backup_ops.retention import Chain, plan_retention  # noqa: E402
+from backup_ops.s3 import DEFAULT_PART, MAX_PARTS, part_size_for  # noqa: E402
+
+SHA = "a" * 64
+NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
+
+
+def manifest(stamp: str, backup_type: str = "dump", parents: tuple[Parent, ...] = (), name: str = "neo4j.dump",
+             sha: str = SHA, exact: bool = True) -> Manifest:
+    return Manifest(stack="prod", database="neo4j", timestamp=stamp, backup_type=backup_type,
+                    method="neo4j-admin database dump --to-stdout", neo4j_version="5.26.30", edition="community",
+                    version_line="5", files=(FileEntry(name, 123, sha),), counts=Counts(10, 9), counts_exact=exact,
+                    started="2025-03-01T02:00:00Z", completed="2025-03-01T02:01:00Z", host="core-1", parents=parents)
+
+
+# --- manifest ------------------------------------------------------------------------------------------
+
+
+def test_manifest_round_trips_and_holds_every_documented_key():
+    original = manifest("20250301T020000Z")
+    document = json.loads(original.to_json())
+    assert tuple(document) == MANIFEST_KEYS
+    assert document["size"] == 123 and document["sha256"] == SHA
+    assert document["counts"] == {"nodes": 10, "relationships": 9}
+    assert parse_manifest(original.to_json()) == original
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    ({"format": 2}, "format 2"),
+    ({"backup_type": "snapshot"}, "backup_type"),
+    ({"files": []}, "non-empty"),
+    ({"files": [{"name": "../etc/passwd", "size": 1, "sha256": SHA}]}, "bad file name"),
+    ({"files": [{"name": "neo4j.dump", "size": 1, "sha256": "xyz"}]}, "bad size or sha256"),
+    ({"counts": {"nodes": "10", "relationships": 9}}, "'nodes'"),
+    ({"counts_exact": "yes"}, "counts_exact"),
+    ({"size": 999}, "sum of the files"),
+    ({"backup_type": "differential", "parents": []}, "without parents"),
+])
+def test_a_damaged_manifest_is_refused_saying_what_is_wrong(change, problem):
+    document = json.loads(manifest("20250301T020000Z").to_json())
+    document.update(change)
+    with pytest.raises(ManifestError, match=problem):
+        parse_manifest(json.dumps(document))
+
+
+def test_a_manifest_under_the_wrong_prefix_is_refused():
+    with pytest.raises(ManifestError, match="sits under"):
+        parse_manifest(manifest("20250301T020000Z").to_json(), expect_timestamp="20250302T020000Z")
+    with pytest.raises(ManifestError, match="not JSON"):
+        parse_manifest(b"\x00garbage")
+
+
+def test_timestamps_sort_in_time_order_and_parse_both_ways():
+    assert timestamp(NOW) == "20250301T020000Z"
+    assert parse_time("20250301T020000Z") == NOW == parse_time("2025-03-01T03:00:00+01:00")
+    with pytest.raises(ValueError, match="is not a time"):
+        parse_time("yesterday")
+
+
+# --- which backup -------------------------------------------------------------------------------------
+
+
+def keys_of(*stamps_and_names: tuple[str, str]) -> list[str]:
+    return [f"prod/neo4j/{stamp}/{name}" for stamp, name in stamps_and_names]
+
+
+def test_backups_without_a_manifest_are_incomplete_and_never_chosen():
+    groups = group_keys(keys_of(("20250101T020000Z", "neo4j.dump"), ("20250101T020000Z", MANIFEST),
+                                ("20250102T020000Z", "neo4j.dump"), ("junk", "x"), ("20250103T020000Z", "a/b")),
+                        "prod", "neo4j")
+    assert sorted(groups) == ["20250101T020000Z", "20250102T020000Z"]
+    backups = catalog(groups, {"20250101T020000Z": manifest("20250101T020000Z")})
+    assert [b.status for b in backups] == ["complete", "incomplete"]
+    chosen, why = choose(backups)
+    assert chosen.timestamp == "20250101T020000Z" and "newest complete" in why
+
+
+def test_unreadable_manifest_or_missing_object_makes_a_backup_unrestorable():
+    groups = {"20250101T020000Z": [MANIFEST], "20250102T020000Z": [MANIFEST, "neo4j.dump"]}
+    backups = catalog(groups, {"20250101T020000Z": manifest("20250101T020000Z"),
+                               "20250102T020000Z": ManifestError("not JSON")})
+    assert backups[0].status == "unrestorable" and "missing object(s) neo4j.dump" in backups[0].problem
+    assert backups[1].status == "incomplete" and "unreadable manifest" in backups[1].problem
+    with pytest.raises(LookupError, match="complete backups: none"):
+        choose(backups)
+
+
+def test_a_differential_needs_every_earlier_backup_of_its_chain():
+    full = manifest("20250101T020000Z", "full", name="neo4j-1.backup")
+    diff = manifest("20250102T020000Z", "differential", name="neo4j-2.backup",
+                    parents=(Parent(full.timestamp, full.files),))
+    groups = {full.timestamp: [MANIFEST, "neo4j-1.backup"], diff.timestamp: [MANIFEST, "neo4j-2.backup"]}
+    assert choose(catalog(groups, {full.timestamp: full, diff.timestamp: diff}))[0].timestamp == diff.timestamp
+
+    expired = catalog({diff.timestamp: groups[diff.timestamp]}, {diff.timestamp: diff})
+    assert "needs backup 20250101T020000Z of its chain, which is gone" in expired[0].problem
+
+    replaced = manifest(full.timestamp, "full", name="neo4j-1.backup", sha="b" * 64)
+    mixed = catalog(groups, {full.timestamp: replaced, diff.timestamp: diff})
+    assert "not the one it was made on" in mixed[1].problem
+
+
+def test_at_takes_an_exact_backup_or_the_newest_before_a_time_and_refuses_incomplete_ones():
+    groups = {"20250101T020000Z": [MANIFEST, "neo4j.dump"], "20250102T020000Z": [MANIFEST, "neo4j.dump"],
+              "20250103T020000Z": ["neo4j.dump"]}
+    backups = catalog(groups, {s: manifest(s) for s in ("20250101T020000Z", "20250102T020000Z")})
+    assert choose(backups, "20250101T020000Z")[0].timestamp == "20250101T020000Z"
+    assert choose(backups, "2025-01-02T12:00:00Z")[0].timestamp == "20250102T020000Z"
+    with pytest.raises(LookupError, match="20250103T020000Z is incomplete.*before it is 20250102T020000Z"):
+        choose(backups, "20250103T020000Z")
+    with pytest.raises(LookupError, match="no complete backup at or before 2024"):
+        choose(backups, "2024-12-31T00:00:00Z")
+
+
+# --- local retention ------------------------------------------------------------------------------------
+
+
+def chain(name: str, age_days: float, runs: tuple[str, ...] = ()) -> Chain:
+    return Chain(name, NOW - timedelta(days=age_days), runs)
+
+
+def test_retention_keeps_the_newest_complete_backup_whatever_its_age():
+    chains = [chain("20250101T020000Z", 59, ("20250101T020000Z",)),
+              chain("20250105T020000Z", 55, ("20250105T020000Z", "20250106T020000Z")),
+              chain("20250110T020000Z", 50)]  # newer, but never uploaded
+    decisions = {d.chain.name: d for d in plan_retention(chains, NOW, days=3)}
+    assert decisions["20250101T020000Z"].delete
+    assert not decisions["20250105T020000Z"].delete
+    assert "always kept" in decisions["20250105T020000Z"].reason
+    assert decisions["20250110T020000Z"].delete and "incomplete" in decisions["20250110T020000Z"].reason
+
+
+def test_retention_keeps_recent_chains_and_deletes_nothing_when_nothing_is_complete_and_recent():
+    decisions = plan_retention([chain("20250227T020000Z", 1), chain("20250228T020000Z", 0.5, ("x",))], NOW, 3)
+    assert not any(d.delete for d in decisions)
+    assert plan_retention([], NOW, 3) == []
+
+
+def test_prune_only_deletes_old_chains_on_disk_but_never_the_newest_complete_one(tmp_path):
+    database = tmp_path / "neo4j"
+    old = int((datetime.now(UTC) - timedelta(days=40)).timestamp())
+    for name, uploaded in (("20240101T020000Z", True), ("20240102T020000Z", True), ("20240103T020000Z", False)):
+        folder = database / name
+        folder.mkdir(parents=True)
+        (folder / "neo4j-x.backup").write_bytes(b"artifact")
+        if uploaded:
+            (folder / f"manifest-{name}.json").write_text("{}")
+        for path in (folder / "neo4j-x.backup", *folder.glob("manifest-*"), folder):
+            os.utime(path, (old, old))
+    (database / "lost+found").mkdir()
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "backup.py"), "--stack", "prod", "--prune-only",
+                             "--staging-dir", str(tmp_path), "--local-retention-days", "30", "--json"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"pruned": ["20240101T020000Z", "20240103T020000Z"],
+                                         "kept": ["20240102T020000Z"]}
+    assert sorted(p.name for p in database.iterdir()) == ["20240102T020000Z", "lost+found"]
+
+
+# --- neo4j-admin ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("version", "line"), [("5.26.30", "5"), ("4.4.41", "4.4"), ("2025.10.1", "2025"),
+                                               ("2026.01.0", "2025")])
+def test_version_lines(version, line):
+    assert commands.version_line(version) == line
+
+
+def test_unknown_release_is_refused():
+    with pytest.raises(ValueError, match="not a release"):
+        commands.version_line("3.5.35")
+
+
+def test_neo4j_admin_arguments_per_line():
+    path = Path("/b")
+    assert commands.dump_to_stdout("5", "neo4j") == ["database", "dump", "--to-stdout", "neo4j"]
+    with pytest.raises(ValueError, match="4.4"):
+        commands.dump_to_stdout("4.4", "neo4j")
+    assert commands.online_backup("5", "neo4j", "h:6362", path) == [
+        "database", "backup", "--from=h:6362", "--to-path=/b", "--type=AUTO", "neo4j"]
+    assert commands.online_backup("4.4", "neo4j", "h:6362", path) == [
+        "backup", "--from=h:6362", "--backup-dir=/b", "--database=neo4j"]
+    assert commands.load("2025", "neo4j", path) == [
+        "database", "load", "--from-path=/b", "--overwrite-destination=true", "neo4j"]
+    assert commands.load("4.4", "neo4j", path) == ["load", "--from=/b/neo4j.dump", "--database=neo4j", "--force"]
+    assert commands.restore("5", "neo4j", path) == [
+        "database", "restore", "--from-path=/b", "--overwrite-destination=true", "neo4j"]
+    assert commands.restore("4.4", "neo4j", path) == ["restore", "--from=/b/neo4j", "--database=neo4j", "--force"]
+    assert commands.set_initial_password("4.4", "pw") == ["set-initial-password", "pw"]
+
+
+@pytest.mark.parametrize("line", ["4.4", "5", "2025"])
+@pytest.mark.parametrize("edition", ["community", "enterprise"])
+def test_drill_server_conf_uses_only_real_settings_and_loopback(line, edition, tmp_path):
+    known = json.loads((SETTINGS_LISTS / f"{line}.json").read_text())["settings"]
+    ports = {name: 40000 + i for i, name in enumerate(commands.scratch_ports_needed(line, edition))}
+    text = commands.scratch_conf(line, edition, "movies", tmp_path, ports, "512m", "256m")
+    pairs = dict(raw.split("=", 1) for raw in text.splitlines() if raw and not raw.startswith("#"))
+    assert not [key for key in pairs if key not in known], "settings Neo4j does not know"
+    if edition == "community":
+        assert not [key for key in pairs if known[key].get("enterprise")], "enterprise-only settings"
+    addresses = [v for k, v in pairs.items() if k.endswith(("_address", ".endpoints"))]
+    assert addresses and all(v.startswith("127.0.0.1") for v in addresses)
+    assert len({v.rsplit(":", 1)[-1] for v in addresses if ":" in v}) == len(ports)
+    assert str(tmp_path) in pairs.get("server.directories.data", pairs.get("dbms.directories.data"))
+
+
+def test_part_size_fits_the_store_into_s3s_part_limit():
+    assert part_size_for(None) == DEFAULT_PART == part_size_for(10 * 1024 ** 3)
+    terabyte = 1024 ** 4
+    assert part_size_for(terabyte) * (MAX_PARTS - 100) >= 2 * terabyte
+    assert part_size_for(None, requested=64 * 1024 ** 2) == 64 * 1024 ** 2
+
+
+# --- command lines --------------------------------------------------------------------------------------
+
+
+def script(name: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NEO4J_", "BACKUP_"))}
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / f"{name}.py"), *args], capture_output=True,
+                          text=True, timeout=60, env={**clean, **(env or {})})
+
+
+@pytest.mark.parametrize("name", ["backup", "restore"])
+def test_help_shows_examples_and_exit_codes(name):
+    result = script(name, "--help")
+    assert result.returncode == 0
+    assert "Examples:" in result.stdout and "Exit status: 0" in result.stdout
+    for option in ("--endpoint-url", "--bucket", "--stack", "--database", "--neo4j-home", "--neo4j-conf", "--uri",
+                   "--password-env"):
+        assert option in result.stdout
+
+
+@pytest.mark.parametrize(("name", "args", "message"), [
+    ("backup", ["--stack", "prod"], "no bucket: pass --bucket or set $BACKUP_BUCKET"),
+    ("backup", ["--stack", "prod", "--bucket", "b", "--concurrency", "0"], "must be at least 1"),
+    ("backup", ["--stack", "prod", "--bucket", "b", "--part-size", "1MiB"], "at least 5MiB"),
+    ("restore", ["--stack", "prod", "--bucket", "b", "--latest"], "add --yes to confirm"),
+    ("restore", ["--stack", "prod", "--bucket", "b", "--latest", "--yes"], "$NEO4J_PASSWORD is not set"),
+    ("restore", ["--stack", "prod", "--bucket", "b"], "one of the arguments --latest --at --list is required"),
+])
+def test_usage_errors_exit_2_with_a_message_and_no_traceback(name, args, message):
+    result = script(name, *args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
