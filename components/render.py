@@ -13,6 +13,7 @@ from components.secrets import secret_names
 from components.settings import Settings
 from components.sizing import MemoryPlan, machine_memory, plan_memory
 from components.templating import render_template
+from components.tooling import TOOLING_DIR, TOOLING_KEY
 from components.topology import PRIMARY, ClusterTopology, Server
 from components.units import neo4j_size
 
@@ -158,6 +159,10 @@ def _monitoring_artifacts(settings: Settings, topology: ClusterTopology) -> dict
         haproxy_target=haproxy, prometheus_url=f"http://localhost:{MONITORING_PORTS['prometheus']}")
 
 
+BACKUP_JOB_FILES = ("neo4j-backup.sh", "neo4j-backup.service", "neo4j-backup.timer",
+                    "neo4j-restore-drill.service", "neo4j-restore-drill.timer")
+
+
 def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str, str]:
     values = {
         "stack": settings.stack,
@@ -169,12 +174,10 @@ def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str
         "local_retention_days": settings.backup_local_retention_days,
         "schedule": settings.backup_schedule,
         "region": settings.region,
+        "password_secret": secret_names(settings, topology).admin_password,
+        "tools_dir": TOOLING_DIR,
     }
-    return {
-        "backup/neo4j-backup.sh": render_template("backup/neo4j-backup.sh.j2", **values),
-        "backup/neo4j-backup.service": render_template("backup/neo4j-backup.service.j2", **values),
-        "backup/neo4j-backup.timer": render_template("backup/neo4j-backup.timer.j2", **values),
-    }
+    return {f"backup/{name}": render_template(f"backup/{name}.j2", **values) for name in BACKUP_JOB_FILES}
 
 
 def _user_data(role: str, files: dict[str, str], **values: Any) -> str:
@@ -189,6 +192,8 @@ SERVER_FILE_PLACES = {
     "backup/neo4j-backup.sh": "/usr/local/lib/neo4j-cluster/neo4j-backup.sh",
     "backup/neo4j-backup.service": "/etc/systemd/system/neo4j-backup.service",
     "backup/neo4j-backup.timer": "/etc/systemd/system/neo4j-backup.timer",
+    "backup/neo4j-restore-drill.service": "/etc/systemd/system/neo4j-restore-drill.service",
+    "backup/neo4j-restore-drill.timer": "/etc/systemd/system/neo4j-restore-drill.timer",
 }
 JAVA_PACKAGE = {"4.4": "openjdk-11-jre-headless", "5": "openjdk-17-jre-headless", "2025": "openjdk-21-jre-headless"}
 
@@ -202,6 +207,7 @@ def render_setup_script(settings: Settings, server: Server, *, tls_secret: str, 
         java_package=JAVA_PACKAGE[settings.version_line], apt_component=NEO4J_APT_COMPONENT[settings.version_line],
         region=settings.region, tls_secret=tls_secret, admin_password_secret=admin_password_secret,
         ssl_scopes=[p.scope for p in ssl_policies(settings)], backup=backup,
+        tooling_key=TOOLING_KEY, tooling_dir=TOOLING_DIR,
         set_password_command="set-initial-password" if settings.version_line == "4.4"
         else "dbms set-initial-password")
 

@@ -31,6 +31,7 @@ from components.render import Artifacts
 from components.secrets import SecretNames, secret_names
 from components.settings import NAMESPACE, Settings
 from components.tls import ClusterCertificates
+from components.tooling import tooling_archive_base64
 from components.topology import PRIMARY, SECONDARY, ClusterTopology
 
 NAME = "cluster"  # every component's name; children are named "cluster-…"
@@ -59,7 +60,8 @@ def build_aws(settings: Settings, topology: ClusterTopology, artifacts: Artifact
         stack=settings.stack, retention_days=settings.backup_retention_days,
         transition_days=settings.backup_transition_days,
         transition_storage_class=settings.backup_transition_storage_class,
-        noncurrent_days=settings.backup_noncurrent_days, replica_region=settings.backup_replica_region), opts)
+        noncurrent_days=settings.backup_noncurrent_days, replica_region=settings.backup_replica_region,
+        tooling_archive_base64=tooling_archive_base64()), opts)
 
     # Objects only under the stack's prefix, where the backup job writes.
     stack_backups = pulumi.Output.concat(backups.bucket_arn, f"/{settings.stack}/*")
@@ -75,7 +77,8 @@ def build_aws(settings: Settings, topology: ClusterTopology, artifacts: Artifact
         data_volume_gb=settings.data_volume_size_gb, admin_password_arn=secrets.arns[names.admin_password],
         tls_secret_arns={s.name: secrets.arns[names.tls[s.name]] for s in topology.servers if certificates},
         backup=BackupAccess(server=topology.backup_server.name, bucket_name=backups.bucket_name,
-                            bucket=BucketAccess(bucket_arn=backups.bucket_arn, objects_arn=stack_backups)),
+                            bucket=BucketAccess(bucket_arn=backups.bucket_arn, objects_arn=stack_backups,
+                                                tooling_arn=backups.tooling_arn)),
         context=context), opts)
 
     haproxy_address = None

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.tooling import TOOLING_KEY
+
 # A backup upload that has not completed in this many days failed: its parts cost money for nothing.
 ABORT_INCOMPLETE_UPLOAD_DAYS = 2
 
@@ -23,13 +25,15 @@ class BackupStoreArgs:
     transition_storage_class: str
     noncurrent_days: int  # old versions of overwritten or deleted objects expire after this
     replica_region: str = ""  # "": no replica
+    tooling_archive_base64: str = ""  # the backup scripts (components/tooling.py); "": none
 
 
 def lifecycle_rules(args: BackupStoreArgs) -> list[dict]:
     rule: dict = {
         "id": "backups",
         "status": "Enabled",
-        "filter": {"prefix": ""},
+        # Backups only: the tooling object beside them (tooling/) must not expire.
+        "filter": {"prefix": f"{args.stack}/"},
         # With days set, S3 also removes delete markers that no longer hide any version.
         "expiration": {"days": args.retention_days},
         "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_days},
@@ -89,6 +93,11 @@ class BackupStore(pulumi.ComponentResource):
         self.bucket_name = primary.bucket.bucket
         self.bucket_arn = primary.bucket.arn
         self.replica_bucket_name = None
+        self.tooling_arn = pulumi.Output.concat(self.bucket_arn, f"/{TOOLING_KEY}")
+        if args.tooling_archive_base64:
+            aws.s3.BucketObjectv2(f"{name}-tooling", bucket=primary.bucket.id, key=TOOLING_KEY,
+                                  content_base64=args.tooling_archive_base64, content_type="application/gzip",
+                                  opts=pulumi.ResourceOptions(parent=self))
         if args.replica_region:
             replica = _protected_bucket(f"{name}-backups-replica", args, self, region=args.replica_region)
             self._replicate(f"{name}-backups-replication", primary, replica)

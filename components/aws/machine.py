@@ -44,6 +44,7 @@ class BucketAccess:
     """Backups under one prefix of one bucket: list, read and write, never delete (the lifecycle prunes)."""
     bucket_arn: pulumi.Input[str]
     objects_arn: pulumi.Input[str]  # e.g. arn:aws:s3:::bucket/prod/*
+    tooling_arn: pulumi.Input[str]  # the backup scripts' archive, read at boot
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,8 @@ def _access_statements(args: MachineArgs) -> list[dict[str, Any]]:
         statements.append({"Sid": "ReadWriteBackups", "Effect": "Allow",
                            "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
                            "Resource": args.backups.objects_arn})
+        statements.append({"Sid": "ReadBackupTooling", "Effect": "Allow", "Action": "s3:GetObject",
+                           "Resource": args.backups.tooling_arn})
     return statements
 
 

@@ -130,7 +130,7 @@ def backup_args(**overrides) -> BackupStoreArgs:
 
 def test_lifecycle_expires_transitions_and_cleans_up():
     (rule,) = lifecycle_rules(backup_args())
-    assert rule["status"] == "Enabled" and rule["filter"] == {"prefix": ""}
+    assert rule["status"] == "Enabled" and rule["filter"] == {"prefix": "t/"}  # backups only, not the tooling
     assert rule["expiration"] == {"days": 30}
     assert rule["transitions"] == [{"days": 7, "storage_class": "GLACIER_IR"}]
     assert rule["noncurrent_version_expiration"] == {"noncurrent_days": 5}
@@ -156,3 +156,15 @@ def test_user_data_over_the_ec2_limit_is_refused():
     noise = random.Random(0).randbytes(USER_DATA_LIMIT).hex()  # hex digits pack to about half: still too big
     with pytest.raises(ValueError, match="EC2 allows"):
         compressed_user_data(noise)
+
+
+def test_backup_tooling_archive_is_reproducible_and_holds_the_scripts():
+    import io
+    import tarfile
+
+    from components.tooling import tooling_archive
+
+    first, second = tooling_archive(), tooling_archive()
+    assert first == second
+    names = tarfile.open(fileobj=io.BytesIO(first)).getnames()
+    assert {"backup.py", "restore.py", "backup_ops/make_backup.py"} <= set(names)

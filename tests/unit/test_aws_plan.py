@@ -135,8 +135,8 @@ def expected_counts(p: Plan) -> dict[str, int]:
         "neo4j-cluster:aws:Neo4jServers": 6 * servers,
         "neo4j-cluster:aws:ClusterSecrets": 2 * secrets,
         # per bucket: bucket, versioning, encryption, public access block, ownership, policy,
-        # lifecycle; replication adds a role, its policy and the replication config
-        "neo4j-cluster:aws:BackupStore": 7 * buckets + (3 if buckets == 2 else 0),
+        # lifecycle; the backup tooling archive; replication adds a role, its policy and the config
+        "neo4j-cluster:aws:BackupStore": 7 * buckets + 1 + (3 if buckets == 2 else 0),
         # the provider and one per component
         "(stack)": 1 + 5 + tls + s.haproxy + s.monitoring,
     }
@@ -161,7 +161,7 @@ def test_prod_resource_count_per_component(plans):
     assert dict(plans["prod"].by_parent()) == {
         "(stack)": 9, "neo4j-cluster:aws:Network": 31, "neo4j-cluster:aws:SecurityGroups": 38,
         "neo4j-cluster:tls:ClusterCertificates": 23, "neo4j-cluster:aws:ClusterSecrets": 22,
-        "neo4j-cluster:aws:BackupStore": 7, "neo4j-cluster:aws:Neo4jServers": 42,
+        "neo4j-cluster:aws:BackupStore": 8, "neo4j-cluster:aws:Neo4jServers": 42,
         "neo4j-cluster:aws:LoadBalancer": 6, "neo4j-cluster:aws:Monitoring": 6}
 
 
@@ -580,3 +580,18 @@ def test_replica_region_equal_to_the_cluster_region_is_refused(tmp_path):
     config = {**stack_config("dev"), "neo4j:backupReplicaRegion": "eu-west-1"}
     result = run_driver(tmp_path, config)
     assert result.returncode != 0 and "neo4j:backupReplicaRegion" in result.stderr
+
+
+def test_backup_server_alone_reads_the_tooling_archive_which_the_lifecycle_spares(plans):
+    from components.tooling import TOOLING_KEY, tooling_archive_base64
+
+    plan = plans["prod"]
+    [tooling] = [r for r in plan.document["resources"] if r["type"] == "aws:s3/bucketObjectv2:BucketObjectv2"]
+    assert tooling["inputs"]["key"] == TOOLING_KEY
+    assert tooling["inputs"]["contentBase64"] == tooling_archive_base64()
+    readers = [r["name"] for r in plan.document["resources"] if r["type"] == "aws:iam/rolePolicy:RolePolicy"
+               and "ReadBackupTooling" in str(r["inputs"].get("policy"))]
+    assert len(readers) == 1 and plan.topology.backup_server.name in readers[0]
+    [lifecycle] = [r for r in plan.document["resources"]
+                   if r["type"] == "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"]
+    assert not TOOLING_KEY.startswith(lifecycle["inputs"]["rules"][0]["filter"]["prefix"])
