@@ -766,36 +766,17 @@ def build_parser():
 
 
 def main(argv: list[str] | None = None, *, transport: Transport | None = None) -> int:
-    import sys
-
     from scripts.neo4j_ops import cli
-    from scripts.neo4j_ops.bolt import NeoTransport
-    from scripts.neo4j_ops.parallel import run_in_background
     from scripts.neo4j_ops.target import build_target
 
     args = build_parser().parse_args(argv)
 
     def body() -> int:
         target = build_target(args)
-        own = transport is None
-        real = transport or NeoTransport(target.tls, args.timeout)
-        if args.record:
-            from scripts.neo4j_ops.recorded import RecordingTransport
-
-            real = RecordingTransport(real, {s.address: s.name for s in target.servers})
-        if not args.json and sys.stderr.isatty():
-            print(describe_target(target) + " …", file=sys.stderr)
-        try:
-            report = run_checks(target, real, timeout=args.timeout, max_lag=args.max_lag)
-        finally:
-            if args.record:
-                real.save(args.record, f"recorded by scripts/check.py from {describe_target(target)}")
-            if own:
-                run_in_background(real.close, 5)
-        if args.json:
-            cli.print_json(report.to_json())
-        else:
-            print(render_text(report, target))
-        return cli.EXIT_OK if report.ok else cli.EXIT_FAILED
+        return cli.report_on_servers(
+            args, target, transport, progress=describe_target(target) + " …",
+            source=f"scripts/check.py from {describe_target(target)}",
+            run=lambda real: run_checks(target, real, timeout=args.timeout, max_lag=args.max_lag),
+            render=lambda report: render_text(report, target), failed=lambda report: not report.ok)
 
     return cli.run_main("check", body)

@@ -75,3 +75,32 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     for row in rows:
         out.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     return "\n".join(out)
+
+
+def report_on_servers(args: argparse.Namespace, target: Any, transport: Any, *, progress: str, source: str,
+                      run: Callable[[Any], Any], render: Callable[[Any], str], failed: Callable[[Any], bool]) -> int:
+    """The shared life of check and diagnose: a Bolt transport (recorded with --record), the run, then
+    the report as text or --json, and the exit status."""
+    from scripts.neo4j_ops.bolt import NeoTransport
+    from scripts.neo4j_ops.parallel import run_in_background
+
+    own = transport is None
+    real = transport or NeoTransport(target.tls, args.timeout)
+    if args.record:
+        from scripts.neo4j_ops.recorded import RecordingTransport
+
+        real = RecordingTransport(real, {s.address: s.name for s in target.servers})
+    if not args.json and sys.stderr.isatty():
+        print(progress, file=sys.stderr)
+    try:
+        report = run(real)
+    finally:
+        if args.record:
+            real.save(args.record, f"recorded by {source}")
+        if own:
+            run_in_background(real.close, 5)
+    if args.json:
+        print_json(report.to_json())
+    else:
+        print(render(report))
+    return EXIT_FAILED if failed(report) else EXIT_OK

@@ -409,11 +409,7 @@ DIAGNOSE_EXAMPLE = """examples:
 
 
 def main(argv: list[str] | None = None, *, transport: Transport | None = None) -> int:
-    import sys
-
     from scripts.neo4j_ops import cli
-    from scripts.neo4j_ops.bolt import NeoTransport
-    from scripts.neo4j_ops.parallel import run_in_background
     from scripts.neo4j_ops.target import build_target, stack_settings
 
     p = cli.parser("diagnose", DIAGNOSE_DOC, DIAGNOSE_EXAMPLE)
@@ -441,26 +437,11 @@ def main(argv: list[str] | None = None, *, transport: Transport | None = None) -
             settings = stack_settings(args.stack, args.stack_file)
             slow = _seconds(settings.slow_query_threshold) if settings else 1.0
         thresholds = Thresholds(slow, args.max_lag, args.heap_warn, args.hit_ratio_warn)
-        own = transport is None
-        real = transport or NeoTransport(target.tls, args.timeout)
-        if args.record:
-            from scripts.neo4j_ops.recorded import RecordingTransport
-
-            real = RecordingTransport(real, {s.address: s.name for s in target.servers})
-        if not args.json and sys.stderr.isatty():
-            print(f"diagnosing {len(target.servers)} server(s) …", file=sys.stderr)
-        try:
-            report = run_diagnosis(target, real, timeout=args.timeout, thresholds=thresholds)
-        finally:
-            if args.record:
-                real.save(args.record, f"recorded by scripts/diagnose.py from {len(target.servers)} server(s)")
-            if own:
-                run_in_background(real.close, 5)
-        if args.json:
-            cli.print_json(report.to_json())
-        else:
-            print(render_text(report, target))
-        return cli.EXIT_FAILED if report.attention else cli.EXIT_OK
+        return cli.report_on_servers(
+            args, target, transport, progress=f"diagnosing {len(target.servers)} server(s) …",
+            source=f"scripts/diagnose.py from {len(target.servers)} server(s)",
+            run=lambda real: run_diagnosis(target, real, timeout=args.timeout, thresholds=thresholds),
+            render=lambda report: render_text(report, target), failed=lambda report: report.attention)
 
     return cli.run_main("diagnose", body)
 
