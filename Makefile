@@ -31,6 +31,7 @@ plan: setup
 	@$(PY) scripts/plan.py --stack $(STACK)
 
 test: setup tools neo4j-jars
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 unit: setup
