@@ -27,6 +27,8 @@ declare -A PACKAGE_OF=(
     [shellcheck]=shellcheck
     [java]=default-jre-headless
     [mvn]=maven
+    [systemd-analyze]=systemd
+    [openssl]=openssl
 )
 
 missing=()
@@ -34,7 +36,7 @@ for tool in "${!PACKAGE_OF[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("${PACKAGE_OF[$tool]}")
 done
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-tools: all present (haproxy, promtool, cloud-init, shellcheck, java, mvn)"
+    echo "install-tools: all present (haproxy, promtool, cloud-init, shellcheck, java, mvn, systemd-analyze, openssl)"
     exit 0
 fi
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then

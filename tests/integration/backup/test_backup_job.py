@@ -7,7 +7,6 @@ parsed by the scripts' own argument parsers.
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -120,7 +119,5 @@ def test_restore_drill_units_render_and_their_timer_is_a_valid_calendar(tmp_path
     timer = render_template("backup/neo4j-restore-drill.timer.j2", **values)
     assert "neo4j-backup.sh --restore-drill" in service
     calendar = next(line.split("=", 1)[1] for line in timer.splitlines() if line.startswith("OnCalendar="))
-    if shutil.which("systemd-analyze") is None:
-        pytest.skip("systemd-analyze is not installed")
-    analyze = subprocess.run(["systemd-analyze", "calendar", calendar], capture_output=True, text=True)
+    analyze = subprocess.run([require_tool("systemd-analyze"), "calendar", calendar], capture_output=True, text=True)
     assert analyze.returncode == 0, analyze.stderr
