@@ -125,19 +125,25 @@ def verify_counts(m: Manifest, found: Counts, log: Callable[[str], None]) -> Non
         f"inexact (writes went on during the online backup): accepted")
 
 
+def _prepare(opts: RestoreOptions, purpose: str, *, refuse_cluster: bool):
+    """What a restore and a drill both start with: the bucket, the chosen backup, the local Neo4j's
+    version line, and a clean working directory named after them."""
+    s3 = client(opts.endpoint_url, opts.region)
+    check_bucket(s3, opts.bucket)
+    chosen = _pick(opts, s3)
+    version, edition = _local_neo4j(opts, chosen.manifest, refuse_cluster=refuse_cluster)
+    directory = opts.work_dir / f"neo4j-{purpose}-{opts.database}-{chosen.timestamp}"
+    if directory.exists():
+        shutil.rmtree(directory)
+    return s3, chosen, version, edition, commands.version_line(version), directory
+
+
 def restore(opts: RestoreOptions) -> dict:
     """Restore into the production server: stop, (safety dump), load/restore, start, verify counts."""
     if opts.control is None:
         raise UsageError("a restore needs --stop-command and --start-command")
-    s3 = client(opts.endpoint_url, opts.region)
-    check_bucket(s3, opts.bucket)
-    chosen = _pick(opts, s3)
+    s3, chosen, version, edition, line, work = _prepare(opts, "restore", refuse_cluster=True)
     m = chosen.manifest
-    version, edition = _local_neo4j(opts, m, refuse_cluster=True)
-    line = commands.version_line(version)
-    work = opts.work_dir / f"neo4j-restore-{opts.database}-{chosen.timestamp}"
-    if work.exists():
-        shutil.rmtree(work)
     files = work / "download"
     t0 = time.monotonic()
     _fetch(opts, s3, chosen, files)  # before touching the server
@@ -197,15 +203,8 @@ def drill(opts: RestoreOptions) -> dict:
     """--verify-only: restore into a throw-away server on free loopback ports, compare counts, remove it."""
     if not opts.scratch_command:
         raise UsageError("--verify-only needs --scratch-command (default: neo4j console)")
-    s3 = client(opts.endpoint_url, opts.region)
-    check_bucket(s3, opts.bucket)
-    chosen = _pick(opts, s3)
+    s3, chosen, version, edition, line, scratch = _prepare(opts, "drill", refuse_cluster=False)
     m = chosen.manifest
-    version, edition = _local_neo4j(opts, m, refuse_cluster=False)
-    line = commands.version_line(version)
-    scratch = opts.work_dir / f"neo4j-drill-{opts.database}-{chosen.timestamp}"
-    if scratch.exists():
-        shutil.rmtree(scratch)
     t0 = time.monotonic()
     server = None
     try:
