@@ -123,13 +123,12 @@ def _deserialize(value: Any) -> Any:
 
 def _parent_of(urn: str) -> str:
     """"neo4j-cluster:aws:Neo4jServers::cluster" from a parent URN; "" for the stack."""
-    if not urn:
+    # urn:pulumi:<stack>::<project>::<parent types joined by $>::<name>
+    parts = urn.split("::", 3) if urn else []
+    if len(parts) < 4:
         return ""
-    type_chain, _, name = urn.split("::", 3)[2:] and (urn.split("::")[2], "::", urn.split("::")[3]) or ("", "", "")
-    resource_type = type_chain.split("$")[-1]
-    if resource_type == "pulumi:pulumi:Stack":
-        return ""
-    return f"{resource_type}::{name}"
+    resource_type, name = parts[2].split("$")[-1], parts[3]
+    return "" if resource_type == "pulumi:pulumi:Stack" else f"{resource_type}::{name}"
 
 
 def _plain(value: Any) -> Any:
