@@ -126,7 +126,7 @@ def summary(settings: Settings, topology: ClusterTopology, document: dict, out_d
     lines += ["", "Resources per component:"]
     by_parent = Counter(r["parent"] or "(stack)" for r in document["resources"])
     if not by_parent:
-        lines.append(f"  none yet: the {settings.platform} adapter is not built")
+        lines.append("  none")
     for parent, count in sorted(by_parent.items()):
         lines.append(f"  {parent:<60}{count:>4}")
     kinds = Counter(path.split("/")[-1] for path in document["artifacts"])
