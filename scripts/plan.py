@@ -48,6 +48,16 @@ def read_stack_file(path: Path) -> dict:
     return config
 
 
+# Resources the summary names one by one, so a reviewer sees the machines, not just counts.
+NAMED_KINDS = {
+    "networks": {"aws:ec2/vpc:Vpc", "docker:index/network:Network"},
+    "instances": {"aws:ec2/instance:Instance"},
+    "containers": {"docker:index/container:Container"},
+    "volumes": {"docker:index/volume:Volume"},
+    "buckets": {"aws:s3/bucket:Bucket"},
+}
+
+
 def engine_view(config: dict) -> tuple[dict[str, str], list[str]]:
     """The config as the Pulumi engine hands it to the program: text values, secrets decrypted."""
     values: dict[str, str] = {}
@@ -129,6 +139,10 @@ def summary(settings: Settings, topology: ClusterTopology, document: dict, out_d
         lines.append("  none")
     for parent, count in sorted(by_parent.items()):
         lines.append(f"  {parent:<60}{count:>4}")
+    for label, types in NAMED_KINDS.items():
+        names = [r["name"] for r in document["resources"] if r["type"] in types]
+        if names:
+            lines.append(f"  {label} ({len(names)}): {', '.join(names)}")
     kinds = Counter(path.split("/")[-1] for path in document["artifacts"])
     lines += ["", f"Artifacts ({len(document['artifacts'])} files) in {out_dir}/:"]
     lines += [f"  {name:<28}x{count}" for name, count in sorted(kinds.items())]

@@ -99,3 +99,13 @@ def test_help_shows_an_example():
 def test_json_flag_prints_plan_json(tmp_path):
     result = plan("--stack", "dev", "--out", str(tmp_path), "--json")
     assert json.loads(result.stdout)["stack"] == "dev"
+
+
+def test_local_plan_names_its_network_volumes_and_seven_containers(tmp_path):
+    result = plan("--stack", "local", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    containers = next(line for line in result.stdout.splitlines() if line.strip().startswith("containers ("))
+    assert containers.strip().startswith("containers (7):")
+    for name in ("core-1", "core-2", "core-3", "replica-1", "haproxy", "prometheus", "grafana"):
+        assert f"neo4j-local-{name}" in containers
+    assert "networks (1): neo4j-local-net" in result.stdout and "volumes (9):" in result.stdout
