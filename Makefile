@@ -11,6 +11,8 @@ help:
 	@echo "make test                          installs what the tests need, then runs them all"
 	@echo "make unit                          only the fast tests (no real tools or servers)"
 	@echo "make lint                          ruff"
+	@echo "make neo4j-local [ARGS=--background|--stop]  a real Neo4j Community server on loopback"
+	@echo "make up|down STACK=local           pulumi up / destroy (needs the Pulumi CLI; docker stacks a Docker engine)"
 
 # The virtualenv is rebuilt when requirements change.
 $(VENV)/.installed: requirements.txt
