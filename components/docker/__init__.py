@@ -56,10 +56,10 @@ def build_docker(settings: Settings, topology: ClusterTopology, artifacts: Artif
         if grafana_password is None:
             pulumi.log.warn(f"{NAMESPACE}:grafanaAdminPassword is not set: Grafana starts with admin/admin and "
                             f"asks for a new password at the first login")
-    return stack_outputs(settings, topology, ports, certificates)
+    return stack_outputs(topology, ports, certificates)
 
 
-def stack_outputs(settings: Settings, topology: ClusterTopology, ports: dict[str, tuple[PublishedPort, ...]],
+def stack_outputs(topology: ClusterTopology, ports: dict[str, tuple[PublishedPort, ...]],
                   certificates: ClusterCertificates | None) -> dict[str, Any]:
     bolt = {server: published_port(published, "bolt") for server, published in ports.items()}
     through_haproxy = f"bolt://{LOOPBACK}:{HAPROXY_PORTS['bolt_write']}"
