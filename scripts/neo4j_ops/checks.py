@@ -167,19 +167,19 @@ def measure_lag(target: Target, facts: list[ServerFacts], transport: Transport, 
 
     For each database, the writer's lastCommittedTxn is the mark; a copy already at or past it
     has no lag; otherwise its own SHOW DATABASE row is polled until it reaches the mark, and the
-    time that took is its lag in seconds (at most `max_lag`, then it fails).
+    time that took is its lag in seconds (at most `max_lag`, then it fails). 4.4 and 5.x alike:
+    both list every copy's lastCommittedTxn (4.4 marks the writer with role 'leader').
     """
     ref = cluster.reference(facts)
     if ref is None:
         return "no server reachable"
     if not ref.enterprise:
         return "a standalone community server has no secondaries"
-    if ref.line == "4.4":
-        return ("Neo4j 4.4 reports no per-server transaction ids over Cypher; watch the metric "
-                "causal_clustering.read_replica.pull_update_highest_tx_id_received instead")
+    lag_query = q.SHOW_DATABASE_LAG[ref.line]
     claims = cluster.writer_claims(facts)
     results: list[Lag] = []
     tasks = {}
+    unmeasured = []
     for database in cluster.database_names(facts):
         writer_address = cluster.expected_writer(claims.get(database, {}))
         writer_spec = target.server_at(writer_address)
@@ -188,6 +188,7 @@ def measure_lag(target: Target, facts: list[ServerFacts], transport: Transport, 
         writer_row = cluster.row_about(facts, writer_spec, database)
         mark = (writer_row or {}).get("lastCommittedTxn")
         if mark is None:
+            unmeasured.append(database)
             continue
         for spec in target.servers:
             if spec == writer_spec:
@@ -204,7 +205,7 @@ def measure_lag(target: Target, facts: list[ServerFacts], transport: Transport, 
                 results.append(Lag(spec.name, database, 0, 0.0, True))
                 continue
             tasks[f"{spec.name}/{database}"] = _lag_poller(transport, target.auth, spec, database, mark, txn,
-                                                           row.get("replicationLag"), max_lag, timeout)
+                                                           row.get("replicationLag"), max_lag, timeout, lag_query)
     for key, outcome in run_all(tasks, max_lag + 2 * timeout + 1).items():
         server, database = key.split("/", 1)
         if outcome.ok:
@@ -212,19 +213,21 @@ def measure_lag(target: Target, facts: list[ServerFacts], transport: Transport, 
         else:
             note = outcome.error.message if isinstance(outcome.error, BoltError) else str(outcome.error)
             results.append(Lag(server, database, None, None, False, note))
+    if unmeasured and not results:
+        return f"SHOW DATABASES gives no lastCommittedTxn for the writer of {', '.join(unmeasured)}"
     return sorted(results, key=lambda lag: (lag.database, lag.server))
 
 
 def _lag_poller(transport: Transport, auth: Auth, spec: ServerSpec, database: str, mark: int, first_txn: int | None,
-                replication_lag: int | None, max_lag: float, timeout: float):
+                replication_lag: int | None, max_lag: float, timeout: float, query: q.Named):
     def poll() -> Lag:
         behind = mark - first_txn if first_txn is not None else abs(replication_lag or 0) or None
         client = transport.client(spec.uri, auth)
         start = time.monotonic()
         txn = first_txn
         while True:
-            rows = client.run(q.SHOW_DATABASE_LAG.name, q.SHOW_DATABASE_LAG.cypher, {"database": database},
-                              database=q.SHOW_DATABASE_LAG.database, timeout=timeout).records
+            rows = client.run(query.name, query.cypher, {"database": database}, database=query.database,
+                              timeout=timeout).records
             own = next((r for r in rows if r.get("address") in spec.aliases), None)
             txn = (own or {}).get("lastCommittedTxn", txn)
             elapsed = time.monotonic() - start

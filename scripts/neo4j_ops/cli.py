@@ -13,11 +13,11 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that exits 2 with a one-line message (its default also exits 2, with usage)."""
+    """argparse that exits 2 with a one-line message naming the option (its default also exits 2, after
+    the whole usage block, which buries that line)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see --help)\n")
 
 
 def parser(prog: str, doc: str, example: str) -> Parser:

@@ -247,15 +247,21 @@ def database_status_problems(target: Target, facts: list[ServerFacts]) -> list[s
         # A server that is down still has its databases listed, with no address (5.x).
         if row.get("address") is None and row.get("currentStatus") not in (None, row.get("requestedStatus")):
             server = row.get("serverID") or "a server"
-            message = f": {row['statusMessage']}" if row.get("statusMessage") else ""
+            message = _status_message(row)
             problems.append(f"{row['name']} on {server} is {row['currentStatus']}{message}")
     for spec in target.servers:
         for row in row_rows(facts, spec):
             requested, current = row.get("requestedStatus"), row.get("currentStatus")
             if requested and current and requested != current:
-                message = f": {row['statusMessage']}" if row.get("statusMessage") else ""
+                message = _status_message(row)
                 problems.append(f"{row['name']} on {spec.name} is {current}, requested {requested}{message}")
     return problems
+
+
+def _status_message(row: dict[str, Any]) -> str:
+    """': why' from statusMessage (5.x) or error (4.4's name of that column), else ''."""
+    text = row.get("statusMessage") or row.get("error")
+    return f": {text}" if text else ""
 
 
 def is_standalone(facts: list[ServerFacts]) -> bool:

@@ -180,17 +180,21 @@ def analyse(target: Target, diagnoses: list[ServerDiagnosis], lags: list[Lag] | 
     ref = cluster.reference(facts)
     if ref is None:
         return findings
-    findings += _leaders(target, facts)
+    findings += _leaders(target, facts, ref.line)
     if ref.enterprise:
         view = cluster.topology_44(target, facts) if ref.line == "4.4" else cluster.topology_5(target, facts)
+        action = ("CALL dbms.cluster.overview() on each core lists the members it sees and their roles; a "
+                  "missing one needs its logs and the discovery port (5000) between it and the cores"
+                  if ref.line == "4.4" else
+                  "SHOW SERVERS on the system database shows each server's state and health; "
+                  "a Free server needs ENABLE SERVER, an Unavailable one its logs and network")
         for problem in view.problems:
-            findings.append(Finding(CRITICAL, "membership", problem,
-                                    "SHOW SERVERS on the system database shows each server's state and health; "
-                                    "a Free server needs ENABLE SERVER, an Unavailable one its logs and network"))
+            findings.append(Finding(CRITICAL, "membership", problem, action))
+    status_column = "error" if ref.line == "4.4" else "statusMessage"
     for problem in cluster.database_status_problems(target, facts):
         findings.append(Finding(CRITICAL, "database", problem,
-                                "read statusMessage and debug.log of that server; START DATABASE once the cause "
-                                "is fixed"))
+                                f"read {status_column} (SHOW DATABASES) and debug.log of that server; START "
+                                f"DATABASE once the cause is fixed"))
     findings += _lag(lags, thresholds)
     for d in diagnoses:
         if d.facts.reachable:
@@ -199,7 +203,7 @@ def analyse(target: Target, diagnoses: list[ServerDiagnosis], lags: list[Lag] | 
     return sorted(findings, key=lambda f: (ORDER[f.severity], f.area, f.server or ""))
 
 
-def _leaders(target: Target, facts: list[ServerFacts]) -> list[Finding]:
+def _leaders(target: Target, facts: list[ServerFacts], line: str) -> list[Finding]:
     findings = []
     if cluster.is_standalone(facts):
         # Community servers are each their own cluster.
@@ -210,6 +214,7 @@ def _leaders(target: Target, facts: list[ServerFacts]) -> list[Finding]:
                                                             f"{', '.join(lost)}", "read its neo4j.log", f.spec.name))
         return findings or [Finding(INFO, "leader", "standalone server(s): each is the writer of its databases")]
     claims = cluster.writer_claims(facts)
+    membership = "CALL dbms.cluster.overview()" if line == "4.4" else "SHOW SERVERS"
     leaders = []
     for database in cluster.database_names(facts):
         writers = claims.get(database, {})
@@ -218,7 +223,7 @@ def _leaders(target: Target, facts: list[ServerFacts]) -> list[Finding]:
                               for addr, seen in sorted(writers.items()))
             findings.append(Finding(CRITICAL, "split-brain", f"SPLIT BRAIN: {database} has {len(writers)} writers: "
                                                              f"{sides}",
-                                    "stop client writes; find the network partition (SHOW SERVERS on each side); "
+                                    f"stop client writes; find the network partition ({membership} on each side); "
                                     "let the minority side rejoin, never restart the majority; then check the "
                                     "writes each side accepted"))
         elif not writers:

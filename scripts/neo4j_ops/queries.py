@@ -2,8 +2,8 @@
 
 The name is what recorded responses are filed under (tests/fixtures/enterprise/*/scenario.json);
 statements built at run time (GRANT … TO `role`) are filed under their own text.
-Dialects: "4.4" (dbms.cluster.overview, dbms.listQueries), "5" (5.x LTS) and "2025" (calendar
-releases, same statements as 5.x here).
+Dialects: "4.4" (dbms.cluster.overview, dbms.listQueries, SHOW DATABASES without writer), "5"
+(5.x LTS) and "2025" (calendar releases, same statements as 5.x here).
 """
 from __future__ import annotations
 
@@ -21,12 +21,26 @@ class Named:
 
 COMPONENTS = Named("components", "CALL dbms.components() YIELD name, versions, edition "
                                  "RETURN name, versions, edition")
-# One row per database per hosting server, as this server sees the cluster (5.x: writer,
-# lastCommittedTxn, replicationLag; 4.4: role leader/follower/read_replica, no transaction ids).
+# One row per database per hosting server, as this server sees the cluster, with each copy's
+# lastCommittedTxn and replicationLag (5.x: writer true/false; 4.4: role leader/follower/read_replica).
 SHOW_DATABASES = Named("show_databases", "SHOW DATABASES YIELD *", "system")
-SHOW_DATABASE_LAG = Named("show_database_lag",
-                          "SHOW DATABASE $database YIELD name, address, role, writer, lastCommittedTxn, replicationLag",
-                          "system")
+# Polled on a copy that is behind until it reaches its writer's transaction.
+SHOW_DATABASE_LAG = {
+    "5": Named("show_database_lag",
+               "SHOW DATABASE $database YIELD name, address, role, writer, lastCommittedTxn, replicationLag",
+               "system"),
+    # 4.4 has no writer column. The 4.4 Operations Manual (neo4j/docs-operations, branch 4.4,
+    # modules/ROOT/pages/clustering/deploy.adoc, "Detach a Secondary server"): "Use `SHOW DATABASE`
+    # to see where the different members of the cluster are in terms of committed transactions
+    # compared to the leader.", with `SHOW DATABASE test00 YIELD
+    # name,serverID,address,role,lastCommittedTxn,replicationLag`. The same columns, with the name
+    # compared in WHERE: 4.4's manual documents no parameter for the name in SHOW DATABASE.
+    "4.4": Named("show_database_lag",
+                 "SHOW DATABASES YIELD name, serverID, address, role, lastCommittedTxn, replicationLag "
+                 "WHERE name = $database",
+                 "system"),
+}
+SHOW_DATABASE_LAG["2025"] = SHOW_DATABASE_LAG["5"]
 SHOW_SERVERS = Named("show_servers", "SHOW SERVERS YIELD *", "system")  # 5.x+ enterprise
 CLUSTER_OVERVIEW = Named("cluster_overview", "CALL dbms.cluster.overview() YIELD id, addresses, databases, groups "
                                              "RETURN id, addresses, databases, groups")  # 4.4 enterprise

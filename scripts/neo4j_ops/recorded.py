@@ -74,6 +74,7 @@ class Call:
     user: str | None
     database: str | None
     write: bool
+    cypher: str = ""  # what was sent (responses are found by name, not by this text)
 
 
 class RecordedClient:
@@ -107,7 +108,7 @@ class RecordedClient:
     def run(self, name: str, cypher: str, params: dict[str, Any] | None = None, *, database: str | None = None,
             write: bool = False, bookmarks: tuple[str, ...] = (), timeout: float | None = None) -> Reply:
         user = self.auth.user if self.auth else None
-        self.transport.calls.append(Call(self.endpoint, name, dict(params or {}), user, database, write))
+        self.transport.calls.append(Call(self.endpoint, name, dict(params or {}), user, database, write, cypher))
         self.verify()
         response = self.transport.next_response(self.endpoint, name, params, user)
         if response is None:

@@ -169,23 +169,71 @@ def test_plain_bolt_accepted_although_tls_is_required_from_recorded_enterprise_r
     assert "core-3 accepts plain (unencrypted) Bolt although TLS is required" in lines["tls"]
 
 
+SERVERS_44 = ("core-1:primary=core-1.prod.neo4j.internal:7687,core-2:primary=core-2.prod.neo4j.internal:7687,"
+              "core-3:primary=core-3.prod.neo4j.internal:7687,"
+              "replica-1:secondary=replica-1.prod.neo4j.internal:7687")
+ROUTING_44 = "neo4j://core-1.prod.neo4j.internal:7687"
+# The columns of the 4.4 Operations Manual's lag query (docs-operations, branch 4.4, clustering/deploy.adoc).
+LAG_COLUMNS_44 = "YIELD name, serverID, address, role, lastCommittedTxn, replicationLag"
+
+
 def test_cluster_overview_of_44_from_recorded_enterprise_responses(capsys, ca):
-    servers = ("core-1:primary=core-1.prod.neo4j.internal:7687,core-2:primary=core-2.prod.neo4j.internal:7687,"
-               "core-3:primary=core-3.prod.neo4j.internal:7687,replica-1:secondary=replica-1.prod.neo4j.internal:7687")
     code, out, status, lines, transport = replay(
-        "cluster-4.4-healthy.json", capsys, ca, "--servers", servers, "--uri", "neo4j://core-1.prod.neo4j.internal:7687",
+        "cluster-4.4-healthy.json", capsys, ca, "--servers", SERVERS_44, "--uri", ROUTING_44,
         "--expect-version", "4.4", stack=False)
     assert code == 0, out
+    assert transport.missing == []
     assert status["topology"] == "PASS" and "dbms.cluster.overview()" in lines["topology"]
     assert transport.calls_named("show_servers") == []  # 4.4 has no SHOW SERVERS
-    assert status["replication-lag"] == "SKIP" and "4.4" in lines["replication-lag"]
     assert "core-1     core-1.prod.neo4j.internal:7687     leader" in out
+
+
+def test_replication_lag_passes_when_every_copy_is_at_the_leader_from_recorded_enterprise_4_4(capsys, ca):
+    code, out, status, lines, transport = replay("cluster-4.4-healthy.json", capsys, ca, "--servers", SERVERS_44,
+                                                 "--uri", ROUTING_44, stack=False)
+    assert code == 0, out
+    assert status["replication-lag"] == "PASS"
+    # 3 copies besides the leader, of neo4j and of system.
+    assert "all 6 copies are at their writer's last committed transaction" in lines["replication-lag"]
+    assert "replica-1  replica-1.prod.neo4j.internal:7687  secondary  neo4j     online  0 tx, 0.0 s" in out
+    assert transport.calls_named("show_database_lag") == []  # nothing behind: nothing to poll
+
+
+def test_lagging_read_replica_fails_naming_it_from_recorded_enterprise_4_4(capsys, ca):
+    code, out, status, lines, transport = replay("cluster-4.4-lagging-replica.json", capsys, ca,
+                                                 "--servers", SERVERS_44, "--uri", ROUTING_44, "--max-lag", "0.5",
+                                                 stack=False)
+    assert code == 1 and status["replication-lag"] == "FAIL"
+    assert transport.missing == []
+    assert lines["replication-lag"].split("  ", 2)[-1].strip() == (
+        "replica-1 on neo4j is 14 transactions behind the writer and did not catch up within 0.5 s")
+    assert "14 tx" in out and "(behind)" in out
+    assert "1 check failed: replication-lag" in out
+    polls = transport.calls_named("show_database_lag")
+    assert polls and {c.endpoint for c in polls} == {"replica-1"}
+    # 4.4 is asked as its manual does: no writer column (4.4 has none; asking for it is an error there).
+    assert {c.params["database"] for c in polls} == {"neo4j"}
+    assert all(LAG_COLUMNS_44 in c.cypher and "writer" not in c.cypher for c in polls)
+
+
+def test_read_replica_that_catches_up_within_max_lag_passes_from_recorded_enterprise_4_4(capsys, ca):
+    scenario = load_scenario(FIXTURES / "cluster-4.4-lagging-replica.json")
+    replica = scenario["endpoints"]["replica-1"]["responses"]
+    behind = replica['show_database_lag {"database": "neo4j"}']
+    caught_up = {"records": [r | {"lastCommittedTxn": 21423, "replicationLag": 0} for r in behind["records"]]}
+    replica['show_database_lag {"database": "neo4j"}'] = [behind, caught_up]
+    code, out, status, lines, transport = replay(scenario, capsys, ca, "--servers", SERVERS_44, "--uri", ROUTING_44,
+                                                 "--max-lag", "5", stack=False)
+    assert code == 0, out
+    assert status["replication-lag"] == "PASS"
+    assert "worst: replica-1 on neo4j: 14 transactions, caught up in" in lines["replication-lag"]
+    assert len(transport.calls_named("show_database_lag")) == 2
 
 
 def test_split_brain_in_44_is_reported_from_recorded_enterprise_responses(capsys, ca):
     code, _, status, lines, _ = replay("cluster-4.4-split-brain.json", capsys, ca,
                                        "--servers", "core-1.prod.neo4j.internal:7687,core-3.prod.neo4j.internal:7687",
-                                       "--uri", "neo4j://core-1.prod.neo4j.internal:7687", stack=False)
+                                       "--uri", ROUTING_44, stack=False)
     assert code == 1 and status["writers"] == "FAIL"
     assert "SPLIT BRAIN: database neo4j has 2 writers" in lines["writers"]
 

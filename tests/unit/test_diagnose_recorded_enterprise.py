@@ -9,7 +9,7 @@ import pytest
 
 from scripts.neo4j_ops.bolt import TlsOptions
 from scripts.neo4j_ops.diagnose import main, parse_prometheus
-from scripts.neo4j_ops.recorded import RecordedTransport
+from scripts.neo4j_ops.recorded import RecordedTransport, load_scenario
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise"
 
@@ -99,6 +99,55 @@ def test_44_queries_and_metric_names_from_recorded_enterprise_responses(capsys):
         ["list_queries", "list_transactions"]
     assert "hit ratio 99.7%" in findings(report, "page-cache")[0]["summary"]
     assert "of 6.00GiB" in findings(report, "page-cache")[0]["summary"]
+
+
+SERVERS_44 = ("core-1:primary=core-1.prod.neo4j.internal:7687,core-2:primary=core-2.prod.neo4j.internal:7687,"
+              "core-3:primary=core-3.prod.neo4j.internal:7687,"
+              "replica-1:secondary=replica-1.prod.neo4j.internal:7687")
+
+
+def diagnose_44(scenario: str | dict, capsys, *args: str) -> tuple[int, dict, RecordedTransport]:
+    transport = RecordedTransport(scenario if isinstance(scenario, dict) else FIXTURES / scenario)
+    code = main(["--servers", SERVERS_44, "--json", "--max-lag", "0.5", *args], transport=transport)
+    report = json.loads(capsys.readouterr().out)
+    assert transport.missing == []
+    return code, report, transport
+
+
+def test_replication_lag_of_44_is_measured_from_recorded_enterprise_4_4(capsys):
+    code, report, _ = diagnose_44("cluster-4.4-healthy.json", capsys)
+    assert code == 0, report
+    (lag,) = findings(report, "replication-lag")
+    assert lag["severity"] == "info"
+    assert lag["summary"] == "all 6 copies are at their writer's last committed transaction"
+
+
+def test_lagging_read_replica_is_a_warning_naming_it_from_recorded_enterprise_4_4(capsys):
+    code, report, transport = diagnose_44("cluster-4.4-lagging-replica.json", capsys)
+    assert code == 1
+    (lag,) = findings(report, "replication-lag")
+    assert lag["severity"] == "warning" and lag["server"] == "replica-1"
+    assert lag["summary"] == ("replica-1 on neo4j is 14 transactions behind its writer and did not catch up "
+                              "within 0.5 s")
+    assert {c.endpoint for c in transport.calls_named("show_database_lag")} == {"replica-1"}
+
+
+def test_44_actions_name_44_commands_from_recorded_enterprise_4_4(capsys):
+    code, report, _ = diagnose_44("cluster-4.4-split-brain.json", capsys)
+    assert code == 1
+    (split,) = findings(report, "split-brain")
+    assert "dbms.cluster.overview() on each side" in split["action"] and "SHOW SERVERS" not in split["action"]
+    # A database in error: 4.4 names the reason in its `error` column (the 4.4 manual's
+    # manage-databases/errors.adoc example: currentStatus "dirty", error "File system permissions").
+    scenario = load_scenario(FIXTURES / "cluster-4.4-healthy.json")
+    rows = scenario["endpoints"]["core-3"]["responses"]["show_databases"]["records"]
+    row = next(r for r in rows if r["name"] == "neo4j" and r["address"].startswith("core-3."))
+    row.update({"currentStatus": "dirty", "error": "File system permissions"})
+    code, report, _ = diagnose_44(scenario, capsys)
+    assert code == 1
+    (database,) = findings(report, "database")
+    assert database["summary"] == "neo4j on core-3 is dirty, requested online: File system permissions"
+    assert "read error (SHOW DATABASES)" in database["action"]
 
 
 def test_prometheus_text_is_parsed_with_labels_and_exponents():
