@@ -27,6 +27,7 @@ from components.aws.security import (
 )
 from components.aws.servers import BackupAccess, Neo4jServers, Neo4jServersArgs
 from components.aws.stack import aws_provider, machine_images, stack_outputs
+from components.passwords import admin_password_problems
 from components.render import Artifacts
 from components.secrets import SecretNames, secret_names
 from components.settings import NAMESPACE, Settings
@@ -41,6 +42,12 @@ def build_aws(settings: Settings, topology: ClusterTopology, artifacts: Artifact
     if settings.backup_replica_region == settings.region:
         raise pulumi.RunError(f"{NAMESPACE}:backupReplicaRegion: got {settings.region!r}, the cluster's own region; "
                               f"allowed: another region, or empty for no replica")
+    # The engine hands the program its secrets decrypted: a missing or bad admin password stops it here, before
+    # any resource, not the servers at their first boot.
+    config = pulumi.Config(NAMESPACE)
+    config.require_secret("adminPassword")
+    if problems := admin_password_problems(pulumi.runtime.get_config(config.full_key("adminPassword")), settings):
+        raise pulumi.RunError("invalid stack config:\n" + "\n".join(problems))  # no traceback, no password
     provider = aws_provider(settings)
     opts = pulumi.ResourceOptions(providers=[provider])
     partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(provider=provider))

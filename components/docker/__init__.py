@@ -12,7 +12,8 @@ Outputs have the AWS stack's shape. Locally:
   routingUri  neo4j://core-1.<domain>:7687, for clients on the Docker network `neo4j-<stack>-net`
   servers     name, role, zone, hostname, privateIp (the network name: container IPs change on restart),
               boltUri (bolt://127.0.0.1:<published port>)
-  backupBucket None, secretArns {}: secrets stay in the Pulumi stack and the containers' state.
+  backupBucket None, secretArns {}: secrets stay in the Pulumi stack and the containers' state, and reach
+              the containers as files under /run/secrets, never as environment variables.
 """
 from __future__ import annotations
 
@@ -21,11 +22,13 @@ from typing import Any
 import pulumi
 
 from components import outputs
+from components.docker.images import image_problems
 from components.docker.layout import LOOPBACK, PublishedPort, published_port, server_ports
 from components.docker.loadbalancer import LoadBalancer, LoadBalancerArgs
 from components.docker.monitoring import Monitoring, MonitoringArgs
 from components.docker.network import ClusterNetwork, ClusterNetworkArgs
 from components.docker.servers import Neo4jServers, Neo4jServersArgs
+from components.passwords import admin_password_problems
 from components.render import HAPROXY_PORTS, MONITORING_PORTS, Artifacts, health_check_scheme
 from components.settings import NAMESPACE, Settings
 from components.tls import ClusterCertificates
@@ -35,6 +38,12 @@ from components.topology import ClusterTopology
 def build_docker(settings: Settings, topology: ClusterTopology, artifacts: Artifacts) -> dict[str, Any]:
     config = pulumi.Config(NAMESPACE)
     admin_password = config.require_secret("adminPassword")  # read first: a missing one stops before any resource
+    # The engine hands the program its secrets decrypted (preview and up alike): check the password now, so a
+    # bad one stops the program before any resource, not the containers at their first start.
+    problems = image_problems(settings) + admin_password_problems(
+        pulumi.runtime.get_config(config.full_key("adminPassword")), settings)
+    if problems:
+        raise pulumi.RunError("invalid stack config:\n" + "\n".join(problems))  # no traceback, no password
     grafana_password = config.get_secret("grafanaAdminPassword")
     name = f"neo4j-{settings.stack}"
     ports = server_ports(settings, topology)

@@ -6,9 +6,10 @@ harmless. Neo4j's tag follows `neo4j:version` and `neo4j:edition`.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from components.settings import Settings
+from components.settings import NAMESPACE, Settings
 
 
 @dataclass(frozen=True)
@@ -34,3 +35,23 @@ def neo4j_image(settings: Settings) -> ImageRef:
     """`neo4j:<version>-enterprise`, or `neo4j:<version>` (Community) for a single community server."""
     suffix = "-enterprise" if settings.edition == "enterprise" else ""
     return ImageRef("neo4j", f"{settings.version}{suffix}")
+
+
+# The first neo4j image of each line whose entrypoint reads NEO4J_AUTH_PATH (docker-neo4j tags
+# neo4j-4.4.28 and neo4j-5.14.0; every calendar release has it). Older ones read the admin password
+# only from NEO4J_AUTH, an environment variable that `docker inspect` shows, and would turn
+# NEO4J_AUTH_PATH into a setting. Of the lines we accept (4.4, 5.26, calendar), only 4.4 has such releases.
+AUTH_FILE_SINCE = {"4.4": (4, 4, 28)}
+_RELEASE = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
+
+
+def image_problems(settings: Settings) -> list[str]:
+    """Why the stack's neo4j image cannot run as this platform runs it (empty: it can)."""
+    since = AUTH_FILE_SINCE.get(settings.version_line)
+    match = _RELEASE.match(settings.version)
+    if since is None or match is None or tuple(int(part) for part in match.groups()) >= since:
+        return []
+    first = ".".join(map(str, since))
+    return [f"{NAMESPACE}:version: got {settings.version!r} with platform=docker; allowed: {first} or later in the "
+            f"{settings.version_line} line (older neo4j images read the admin password only from the NEO4J_AUTH "
+            f"environment variable, which docker inspect shows)"]

@@ -71,6 +71,17 @@ NEO4J_CONF = f"{NEO4J_HOME}/conf/neo4j.conf"
 NEO4J_DATA = "/data"  # the image's VOLUMEs; $NEO4J_HOME/data and /logs link to them
 NEO4J_LOGS = "/logs"
 
+# Secrets are files, never environment variables: `docker inspect` shows a container's environment.
+# Docker's own place for secret files, outside $NEO4J_HOME (whose files the neo4j entrypoint chowns and
+# chmods) and outside the volumes. The upload creates the directory (root-owned, 0755).
+SECRETS_DIR = "/run/secrets"
+# "neo4j/<password>": the neo4j entrypoint reads it when NEO4J_AUTH_PATH names it (4.4.28+, 5.14+, calendar).
+NEO4J_AUTH_FILE = f"{SECRETS_DIR}/neo4j-auth"
+# The official Grafana image runs as this uid; its run.sh reads GF_<KEY>__FILE files into GF_<KEY>.
+GRAFANA_UID = "472"
+GRAFANA_ADMIN_PASSWORD_FILE = f"{SECRETS_DIR}/grafana-admin-password"
+SECRET_FILE_MODE = "0400"  # read by its owner only
+
 
 @dataclass(frozen=True)
 class CertificatePlaces:

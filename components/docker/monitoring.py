@@ -4,6 +4,9 @@ The two share one network namespace, as they share the monitoring node on AWS: t
 data source points at http://localhost:9090 and works unchanged. Prometheus owns the namespace (the
 network alias, the published ports 9090 and 3000); Grafana joins it. Grafana is replaced whenever
 Prometheus is; after a bare `docker restart` of Prometheus, restart Grafana too.
+
+Grafana's admin password is an uploaded file that GF_SECURITY_ADMIN_PASSWORD__FILE names (the image's
+run.sh reads it into GF_SECURITY_ADMIN_PASSWORD inside the container), so `docker inspect` shows no secret.
 """
 from __future__ import annotations
 
@@ -13,7 +16,14 @@ import pulumi
 
 from components.docker.containers import ContainerSpec, HealthCheck, Upload, container, pull, reachable_as, volume
 from components.docker.images import GRAFANA_IMAGE, PROMETHEUS_IMAGE
-from components.docker.layout import MONITORING_PUBLISHED, PROMETHEUS_DATA, monitoring_places
+from components.docker.layout import (
+    GRAFANA_ADMIN_PASSWORD_FILE,
+    GRAFANA_UID,
+    MONITORING_PUBLISHED,
+    PROMETHEUS_DATA,
+    SECRET_FILE_MODE,
+    monitoring_places,
+)
 from components.render import MONITORING_PORTS
 from components.topology import Node
 
@@ -29,6 +39,14 @@ class MonitoringArgs:
 def placed(files: dict[str, str], service: str) -> tuple[Upload, ...]:
     """The rendered files of `service` at the paths its official image reads them from."""
     return tuple(Upload(place, files[path]) for path, place in monitoring_places(service).items())
+
+
+def grafana_admin_password(password: pulumi.Output[str] | None) -> tuple[tuple[str, ...], tuple[Upload, ...]]:
+    """Grafana's (envs, uploads) for its admin password: a file only Grafana's user reads, and its path."""
+    if password is None:
+        return (), ()
+    upload = Upload(GRAFANA_ADMIN_PASSWORD_FILE, pulumi.Output.secret(password), GRAFANA_UID, SECRET_FILE_MODE)
+    return (f"GF_SECURITY_ADMIN_PASSWORD__FILE={GRAFANA_ADMIN_PASSWORD_FILE}",), (upload,)
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -48,15 +66,12 @@ class Monitoring(pulumi.ComponentResource):
             volumes=((data.name, PROMETHEUS_DATA),),
             health=HealthCheck(f"http://localhost:{MONITORING_PORTS['prometheus']}/-/healthy"),
         ), self)
-        envs = ()
-        if args.grafana_admin_password is not None:
-            envs = (pulumi.Output.secret(
-                pulumi.Output.concat("GF_SECURITY_ADMIN_PASSWORD=", args.grafana_admin_password)),)
+        envs, secrets = grafana_admin_password(args.grafana_admin_password)
         grafana = container(f"{name}-grafana", ContainerSpec(
             image=grafana_image.image_id,
             role="monitoring",
             network_mode=prometheus.id.apply(lambda container_id: f"container:{container_id}"),
-            uploads=placed(args.files, "grafana"),
+            uploads=(*placed(args.files, "grafana"), *secrets),
             envs=envs,
             health=HealthCheck(f"http://localhost:{MONITORING_PORTS['grafana']}/api/health"),
         ), self)

@@ -2,10 +2,16 @@
 
 neo4j.conf stays authoritative. It is uploaded over $NEO4J_HOME/conf/neo4j.conf (not into /conf, whose
 files the entrypoint copies over the whole conf directory), and the only NEO4J_* variables passed,
-NEO4J_AUTH and NEO4J_ACCEPT_LICENSE_AGREEMENT, are ones the entrypoint never turns into settings. What
+NEO4J_AUTH_PATH and NEO4J_ACCEPT_LICENSE_AGREEMENT, are ones the entrypoint never turns into settings. What
 the entrypoint still appends concerns keys the file leaves unset: its Docker defaults (such as
 server.directories.run=/run, or the cluster advertised addresses of a lone enterprise server) and
 server.directories.logs=/logs for the image's /logs volume. Every key we render keeps our value.
+
+The admin password is a file, not NEO4J_AUTH (which `docker inspect` would show): NEO4J_AUTH_PATH names
+the uploaded `neo4j/<password>` file, owned by the image's neo4j user and readable by it alone. The
+entrypoint sets it as the initial password on the first start only; afterwards the system database
+on the data volume holds the password, so a later change of the secret does not change it
+(`ALTER CURRENT USER SET PASSWORD FROM … TO …` does).
 """
 from __future__ import annotations
 
@@ -17,10 +23,12 @@ import pulumi_docker as docker
 from components.docker.containers import ContainerSpec, HealthCheck, Upload, container, pull, reachable_as, volume
 from components.docker.images import neo4j_image
 from components.docker.layout import (
+    NEO4J_AUTH_FILE,
     NEO4J_CONF,
     NEO4J_DATA,
     NEO4J_LOGS,
     NEO4J_UID,
+    SECRET_FILE_MODE,
     PublishedPort,
     certificate_places,
 )
@@ -62,8 +70,15 @@ def certificate_uploads(settings: Settings, certificates: ClusterCertificates | 
     return tuple(uploads)
 
 
-def neo4j_envs(settings: Settings, admin_password: pulumi.Output[str]) -> tuple[pulumi.Input[str], ...]:
-    auth = pulumi.Output.secret(pulumi.Output.concat("NEO4J_AUTH=neo4j/", admin_password))
+def neo4j_auth_upload(admin_password: pulumi.Output[str]) -> Upload:
+    """The entrypoint's `neo4j/<password>` file; the password stays a secret in the container's state."""
+    content = pulumi.Output.secret(pulumi.Output.concat("neo4j/", admin_password))
+    return Upload(NEO4J_AUTH_FILE, content, NEO4J_UID, SECRET_FILE_MODE)
+
+
+def neo4j_envs(settings: Settings) -> tuple[str, ...]:
+    """No secret: the admin password is the file NEO4J_AUTH_PATH names (neo4j_auth_upload)."""
+    auth = f"NEO4J_AUTH_PATH={NEO4J_AUTH_FILE}"
     if settings.edition == "enterprise" and settings.accept_license:
         return "NEO4J_ACCEPT_LICENSE_AGREEMENT=yes", auth
     return (auth,)
@@ -84,7 +99,8 @@ class Neo4jServers(pulumi.ComponentResource):
         super().__init__("neo4j-cluster:docker:Neo4jServers", name, None, opts)
         settings = args.settings
         image = pull(f"{name}-neo4j-image", neo4j_image(settings), self)
-        envs = neo4j_envs(settings, args.admin_password)
+        envs = neo4j_envs(settings)
+        auth = neo4j_auth_upload(args.admin_password)
         health = neo4j_health(settings)
         self.containers = {}
         for server in args.topology.servers:
@@ -97,7 +113,7 @@ class Neo4jServers(pulumi.ComponentResource):
                 role=server.role,
                 **reachable_as(args.network, server.hostname, server.name),
                 ports=args.ports[server.name],
-                uploads=(conf, *certificate_uploads(settings, args.certificates, server.name)),
+                uploads=(conf, auth, *certificate_uploads(settings, args.certificates, server.name)),
                 envs=envs,
                 volumes=((data.name, NEO4J_DATA), (logs.name, NEO4J_LOGS)),
                 health=health,

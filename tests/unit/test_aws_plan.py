@@ -23,6 +23,7 @@ from components.topology import ClusterTopology, plan_topology
 from scripts.plan import PLACEHOLDER_SECRET
 from tests.conftest import ROOT, stack_config
 from tests.support.plans import plan_config
+from tests.support.program import run_with_secrets
 
 INSTANCE = "aws:ec2/instance:Instance"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -49,7 +50,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "bare": ("dev", {"neo4j:edition": "community", "neo4j:coreCount": 1, "neo4j:replicaCount": 0,
                      "neo4j:haproxy": False, "neo4j:monitoring": False, "neo4j:amiId": "ami-0abc1234def567890"}),
     "open-44-arm": ("dev", {"neo4j:version": "4.4.46", "neo4j:coreInstanceType": "r6g.xlarge",
-                            "neo4j:replicaInstanceType": "r6g.xlarge", "neo4j:clientCidrs": ["0.0.0.0/0"],
+                            "neo4j:replicaInstanceType": "r6g.xlarge",
+                            "neo4j:clientCidrs": ["0.0.0.0/0", "2001:db8::/32"], "neo4j:allowWorldAccess": True,
                             "neo4j:tls": "required"}),
 }
 
@@ -82,7 +84,7 @@ class Plan:
         """Rules as {group, port, peer}; peer is a group name or a CIDR."""
         return [{"group": self.group_ids[r["securityGroupId"]], "port": int(r["fromPort"]),
                  "to_port": int(r["toPort"]), "peer": self.group_ids.get(r.get("referencedSecurityGroupId"),
-                                                                        r.get("cidrIpv4"))}
+                                                                        r.get("cidrIpv4") or r.get("cidrIpv6"))}
                 for r in self.of_type(kind).values()]
 
     def user_data(self, instance: str) -> str:
@@ -223,12 +225,19 @@ def test_haproxy_reaches_every_port_its_rendered_config_uses(plan):
 def test_prod_opens_exactly_these_ingress_rules(plans):
     got = sorted((r["group"], r["port"], r["peer"]) for r in plans["prod"].rules(INGRESS))
     cluster = [("neo4j", p, "neo4j") for p in (6000, 7000, 7688, 6362)]
-    endpoints = [("neo4j", p, peer) for p in (7687, 7473) for peer in ("haproxy", "monitoring", "10.0.0.0/8")]
+    endpoints = [("neo4j", p, peer) for p in (7687, 7473) for peer in ("haproxy", "10.0.0.0/8")]
     assert got == sorted(cluster + endpoints + [
         ("neo4j", 2004, "monitoring"), ("neo4j", 9100, "monitoring"),
         ("haproxy", 7687, "10.0.0.0/8"), ("haproxy", 7689, "10.0.0.0/8"),
         ("haproxy", 8404, "10.10.0.0/16"), ("haproxy", 8404, "monitoring"),
         ("monitoring", 3000, "10.10.0.0/16"), ("monitoring", 9090, "10.10.0.0/16")])
+
+
+def test_ipv6_client_ranges_become_ipv6_rules(plans):
+    rules = plans["open-44-arm"].of_type(INGRESS).values()
+    ipv6 = sorted((r["fromPort"], r["cidrIpv6"]) for r in rules if r.get("cidrIpv6"))
+    assert ipv6 == sorted((port, "2001:db8::/32") for port in (7687, 7473, 7687, 7689))
+    assert not any(":" in (r.get("cidrIpv4") or "") for r in rules)
 
 
 def test_every_rule_is_one_tcp_port_and_none_is_ssh(plan):
@@ -595,3 +604,26 @@ def test_backup_server_alone_reads_the_tooling_archive_which_the_lifecycle_spare
     [lifecycle] = [r for r in plan.document["resources"]
                    if r["type"] == "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"]
     assert not TOOLING_KEY.startswith(lifecycle["inputs"]["rules"][0]["filter"]["prefix"])
+
+
+@pytest.mark.parametrize("password, rule", [
+    ("neo4j", "neo4j:adminPassword: is Neo4j's initial default password; allowed: any other password"),
+    ("Horse-9", "neo4j:adminPassword: is shorter than 8 characters; allowed: 8 characters or more"),
+])
+def test_a_password_neo4j_would_refuse_stops_the_aws_program_before_any_resource(tmp_path, password, rule):
+    run = run_with_secrets(tmp_path, "dev", stack_config("dev"), {"neo4j:adminPassword": password})
+    assert run.returncode != 0 and run.error_type == "RunError", run.stderr
+    header, *problems = run.error.splitlines()
+    assert header == "invalid stack config:" and any(problem.startswith(rule) for problem in problems)
+    assert run.registered == []  # not a VPC and NAT gateways of a cluster that could not start
+    if password != "neo4j":  # the key's own name holds "neo4j"
+        assert password not in run.stdout + run.stderr
+
+
+def test_a_slash_in_the_admin_password_is_fine_on_aws_where_it_stays_a_secret(tmp_path):
+    password = "Correct/Horse-9"
+    run = run_with_secrets(tmp_path, "dev", stack_config("dev"), {"neo4j:adminPassword": password})
+    assert run.returncode == 0, run.stderr + run.stdout
+    holders = [r["name"] for r in run.resources if password in str(r["inputs"])]
+    assert holders == [next(r["name"] for r in run.resources if r["type"] == SECRET_VERSION
+                            and r["inputs"].get("secretString") == {"secret": password})]

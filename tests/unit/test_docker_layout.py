@@ -5,12 +5,24 @@ import re
 
 import pytest
 
-from components.docker.images import GRAFANA_IMAGE, HAPROXY_IMAGE, PROMETHEUS_IMAGE, ImageRef, neo4j_image
+from components.docker.images import (
+    GRAFANA_IMAGE,
+    HAPROXY_IMAGE,
+    PROMETHEUS_IMAGE,
+    ImageRef,
+    image_problems,
+    neo4j_image,
+)
 from components.docker.layout import (
+    GRAFANA_ADMIN_PASSWORD_FILE,
     HAPROXY_CA,
     HAPROXY_PUBLISHED,
     MONITORING_PUBLISHED,
+    NEO4J_AUTH_FILE,
+    NEO4J_DATA,
     NEO4J_HOME,
+    NEO4J_LOGS,
+    SECRET_FILE_MODE,
     certificate_places,
     monitoring_places,
     server_ports,
@@ -92,3 +104,21 @@ def test_support_images_are_pinned_to_a_release(image):
 def test_a_digest_pins_the_reference_too():
     digest = "sha256:" + "0" * 64
     assert ImageRef("haproxy", "3.2.4-alpine", digest).reference == f"haproxy:3.2.4-alpine@{digest}"
+
+
+@pytest.mark.parametrize("version, refused", [("4.4.27", True), ("4.4.0", True), ("4.4.28", False), ("4.4.48", False),
+                                              ("5.26.0", False), ("2025.01.0", False)])
+def test_neo4j_images_that_cannot_read_the_password_from_a_file_are_refused(version, refused):
+    problems = image_problems(docker_settings(version=version))
+    assert bool(problems) == refused
+    if refused:
+        [problem] = problems
+        assert problem.startswith(f"neo4j:version: got '{version}' with platform=docker; allowed: 4.4.28 or later")
+
+
+def test_secret_files_sit_outside_the_directories_the_neo4j_entrypoint_rewrites_and_the_volumes():
+    for place in (NEO4J_AUTH_FILE, GRAFANA_ADMIN_PASSWORD_FILE):
+        assert place.startswith("/run/secrets/")
+        assert not place.startswith((f"{NEO4J_HOME}/", f"{NEO4J_DATA}/", f"{NEO4J_LOGS}/", "/conf/"))
+    assert NEO4J_AUTH_FILE != GRAFANA_ADMIN_PASSWORD_FILE
+    assert SECRET_FILE_MODE == "0400"  # its owner reads it; nobody writes it

@@ -11,10 +11,14 @@ import pytest
 import yaml
 
 from components.docker.layout import (
+    GRAFANA_ADMIN_PASSWORD_FILE,
+    GRAFANA_UID,
     HAPROXY_CA,
     HAPROXY_CFG,
     LOOPBACK,
+    NEO4J_AUTH_FILE,
     NEO4J_CONF,
+    NEO4J_UID,
     certificate_places,
     server_ports,
 )
@@ -26,6 +30,7 @@ from components.topology import ClusterTopology, plan_topology
 from scripts.plan import PLACEHOLDER_SECRET
 from tests.conftest import stack_config
 from tests.support.plans import plan_config
+from tests.support.program import run_with_secrets
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -143,12 +148,15 @@ def test_no_secret_appears_in_plain_text_anywhere_in_the_plan(plan):
     assert PLACEHOLDER_SECRET not in plan.text
     for server in plan.topology.servers:
         envs = plan.container(server.name)["envs"]
-        assert "[secret]" in envs  # NEO4J_AUTH=neo4j/<password>
-        assert not any(env.startswith("NEO4J_AUTH") for env in envs)
+        # `docker inspect` shows the environment: the password is a file the entrypoint reads.
+        assert "[secret]" not in envs and not any(env.startswith("NEO4J_AUTH=") for env in envs)
+        assert f"NEO4J_AUTH_PATH={NEO4J_AUTH_FILE}" in envs
+        assert plan.uploads(server.name)[NEO4J_AUTH_FILE] == "[secret]"
         for policy in ssl_policies(plan.settings):
             assert plan.uploads(server.name)[certificate_places(policy.scope).private_key] == "[secret]"
     if plan.settings.monitoring:
-        assert plan.container("grafana")["envs"] == ["[secret]"]  # GF_SECURITY_ADMIN_PASSWORD
+        assert plan.container("grafana")["envs"] == [f"GF_SECURITY_ADMIN_PASSWORD__FILE={GRAFANA_ADMIN_PASSWORD_FILE}"]
+        assert plan.uploads("grafana")[GRAFANA_ADMIN_PASSWORD_FILE] == "[secret]"
 
 
 def test_the_licence_is_accepted_only_for_enterprise_with_accept_license(plan):
@@ -283,3 +291,77 @@ def test_outputs_have_the_aws_stack_shape(plan):
     assert outputs["grafanaUrl"] == ("http://127.0.0.1:3000" if monitoring else None)
     assert outputs["prometheusUrl"] == ("http://127.0.0.1:9090" if monitoring else None)
     assert outputs["backupBucket"] is None and outputs["secretArns"] == {}
+
+
+# --- secrets with real values: scripts/plan.py records them only as "[secret]" -----------------------
+
+ADMIN_PASSWORD = "Correct-Horse-9"
+GRAFANA_PASSWORD = "Grafana-Horse-7"
+
+
+@pytest.fixture(scope="module")
+def with_passwords(tmp_path_factory):
+    run = run_with_secrets(tmp_path_factory.mktemp("passwords"), "local", stack_config("local"),
+                           {"neo4j:adminPassword": ADMIN_PASSWORD, "neo4j:grafanaAdminPassword": GRAFANA_PASSWORD})
+    assert run.returncode == 0, run.stderr + run.stdout
+    return run
+
+
+def uploads_by_file(inputs: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {upload["file"]: upload for upload in inputs.get("uploads", [])}
+
+
+def test_the_admin_password_reaches_each_server_only_as_a_secret_file_its_env_points_at(with_passwords):
+    servers = [r for r in with_passwords.resources if r["type"] == CONTAINER
+               and r["name"] in {f"neo4j-local-{s}" for s in ("core-1", "core-2", "core-3", "replica-1")}]
+    assert len(servers) == 4
+    for server in servers:
+        inputs = server["inputs"]
+        assert not any(ADMIN_PASSWORD in str(env) for env in inputs["envs"])
+        assert f"NEO4J_AUTH_PATH={NEO4J_AUTH_FILE}" in inputs["envs"]
+        auth = uploads_by_file(inputs)[NEO4J_AUTH_FILE]
+        assert auth["content"] == {"secret": f"neo4j/{ADMIN_PASSWORD}"}  # the entrypoint's user/password form
+        assert (auth["owner"], auth["group"], auth["permissions"]) == (NEO4J_UID, NEO4J_UID, "0400")
+        others = {path: upload for path, upload in uploads_by_file(inputs).items() if path != NEO4J_AUTH_FILE}
+        assert ADMIN_PASSWORD not in str(others)
+
+
+def test_grafanas_admin_password_is_a_secret_file_only_grafana_reads(with_passwords):
+    inputs = with_passwords.inputs("neo4j-local-grafana")
+    assert inputs["envs"] == [f"GF_SECURITY_ADMIN_PASSWORD__FILE={GRAFANA_ADMIN_PASSWORD_FILE}"]
+    upload = uploads_by_file(inputs)[GRAFANA_ADMIN_PASSWORD_FILE]
+    assert upload["content"] == {"secret": GRAFANA_PASSWORD}
+    assert (upload["owner"], upload["permissions"]) == (GRAFANA_UID, "0400")
+
+
+def test_no_password_reaches_any_other_resource_or_input(with_passwords):
+    secret_files = {NEO4J_AUTH_FILE, GRAFANA_ADMIN_PASSWORD_FILE}
+    for resource in with_passwords.resources:
+        inputs = dict(resource["inputs"])
+        inputs["uploads"] = [u for u in inputs.get("uploads", []) if u["file"] not in secret_files]
+        text = str(inputs)
+        assert ADMIN_PASSWORD not in text and GRAFANA_PASSWORD not in text, resource["name"]
+
+
+@pytest.mark.parametrize("password, rule", [
+    ("Correct/Horse-9", "neo4j:adminPassword: contains '/'; allowed: a password without '/' on the docker platform"),
+    ("neo4j", "neo4j:adminPassword: is Neo4j's initial default password; allowed: any other password"),
+    ("Horse-9", "neo4j:adminPassword: is shorter than 8 characters; allowed: 8 characters or more"),
+])
+def test_a_password_the_image_would_refuse_stops_the_program_before_any_resource(tmp_path, password, rule):
+    run = run_with_secrets(tmp_path, "local", stack_config("local"), {"neo4j:adminPassword": password})
+    assert run.returncode != 0 and run.error_type == "RunError", run.stderr
+    header, *problems = run.error.splitlines()
+    assert header == "invalid stack config:" and any(problem.startswith(rule) for problem in problems)
+    assert all(problem.startswith("neo4j:adminPassword: ") for problem in problems)
+    assert run.registered == []  # no container restarting forever, no half-built stack
+    if password != "neo4j":  # the key's own name holds "neo4j"
+        assert password not in run.stdout + run.stderr
+
+
+def test_a_4_4_image_older_than_the_password_file_is_refused(tmp_path):
+    config = {**stack_config("local"), **VARIANTS["single"], "neo4j:version": "4.4.27"}
+    run = run_with_secrets(tmp_path, "single", config, {"neo4j:adminPassword": ADMIN_PASSWORD})
+    assert run.returncode != 0 and run.error_type == "RunError", run.stderr
+    assert "neo4j:version: got '4.4.27' with platform=docker; allowed: 4.4.28 or later" in run.error
+    assert run.registered == []

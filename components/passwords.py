@@ -1,0 +1,54 @@
+"""Which admin passwords a stack can deploy with: refused in the program, not at the servers' first boot.
+
+Pure (no Pulumi): the adapters read the decrypted secret and pass it here; Settings never hold it. A
+message names the key and the rule, never the password.
+
+Why each rule (neo4j/docker-neo4j, docker-image-src/<4.4|5|calver>/coredb/docker-entrypoint.sh, and
+Neo4j itself):
+- `/` (docker platform): the image takes `neo4j/<password>` from NEO4J_AUTH or the NEO4J_AUTH_PATH
+  file and matches it with `^([^/]+)\\/([^/]+)/?([tT][rR][uU][eE])?$`; anything else prints
+  "Invalid value for NEO4J_AUTH: '<its value>'" (the password included) and exits 1, so the
+  container restarts forever and `docker logs` shows the password. On AWS the set-up script passes
+  the password to neo4j-admin as one argument: `/` is fine there.
+- `neo4j` (everywhere): the entrypoint refuses it ("It cannot be 'neo4j', which is the default.");
+  it is the initial password of every installation, the one an admin must change.
+- length (everywhere): `dbms.security.auth_minimum_password_length` (since 5.3; "An integer that is
+  minimum `1`", default 8), which the rendered neo4j.conf leaves at its default. `neo4j-admin dbms
+  set-initial-password` refuses a shorter password and the entrypoint, running with `bash -eu`,
+  exits. 4.4 has no such setting (tests/fixtures/neo4j-settings/4.4.json): it only refuses an empty
+  password ("A password cannot be empty."), so 4.4 needs one character.
+"""
+from __future__ import annotations
+
+from components.settings import NAMESPACE, Settings
+
+KEY = f"{NAMESPACE}:adminPassword"
+DEFAULT_PASSWORD = "neo4j"
+# The shortest admin password each version line accepts, with the rendered neo4j.conf's settings.
+MINIMUM_LENGTH = {"4.4": 1, "5": 8, "2025": 8}
+
+
+def minimum_length(settings: Settings) -> int:
+    return MINIMUM_LENGTH[settings.version_line]
+
+
+def admin_password_problems(password: str, settings: Settings) -> list[str]:
+    """One line per rule `password` breaks on this stack (empty: it deploys). Never contains `password`."""
+    problems = []
+    if settings.platform == "docker" and "/" in password:
+        problems.append(
+            f"{KEY}: contains '/'; allowed: a password without '/' on the docker platform (the neo4j image reads "
+            f"'neo4j/<password>' and refuses any other '/': the containers would restart forever, printing the "
+            f"password to docker logs)")
+    if password == DEFAULT_PASSWORD:
+        problems.append(
+            f"{KEY}: is Neo4j's initial default password; allowed: any other password (Neo4j and its image refuse "
+            f"the default)")
+    least = minimum_length(settings)
+    if len(password) < least:
+        rule = ("Neo4j 4.4 refuses an empty password" if least == 1 else
+                f"Neo4j {settings.version_line}'s dbms.security.auth_minimum_password_length, default {least}")
+        problems.append(
+            f"{KEY}: is shorter than {least} character{'s' if least > 1 else ''}; allowed: {least} characters or "
+            f"more ({rule}; the first start would fail)")
+    return problems
