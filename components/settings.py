@@ -25,6 +25,15 @@ TLS_LEVELS = ("disabled", "optional", "required")
 CORE_COUNTS = "1 (single server), or an odd number from 3 to 11"
 BUILTIN_ROLES = ("PUBLIC", "reader", "editor", "publisher", "architect", "admin")
 S3_STORAGE_CLASSES = ("STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")
+# Days S3 bills an object of the class for, however soon it is deleted. The S3 User Guide, "Using Amazon S3
+# storage classes": "If you delete an object before the end of the 30-day minimum storage duration period, you are
+# charged for 30 days" (Standard-IA, One Zone-IA); Glacier Flexible Retrieval "has a minimum storage duration period
+# of 90 days"; Deep Archive "of 180 days"; its comparison table gives Glacier Instant Retrieval 90 days and
+# Intelligent-Tiering "None".
+S3_MINIMUM_STORAGE_DAYS = {"STANDARD_IA": 30, "ONEZONE_IA": 30, "INTELLIGENT_TIERING": 0, "GLACIER_IR": 90,
+                           "GLACIER": 90, "DEEP_ARCHIVE": 180}
+# S3 refuses lifecycle transitions to the IA classes before an object is 30 days old.
+S3_IA_TRANSITION_MINIMUM = {"STANDARD_IA": 30, "ONEZONE_IA": 30}
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _VERSION = re.compile(r"^(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)$")
 _DURATION = re.compile(r"^\d+(ms|s|m|h)$")
@@ -72,6 +81,7 @@ class Settings:
     vpc_cidr: str
     client_cidrs: tuple[str, ...]
     admin_cidrs: tuple[str, ...]
+    allow_world_access: bool
     tls: str
     database: str
     users: tuple[UserSpec, ...]
@@ -177,7 +187,7 @@ def _instance_type(value: Any) -> str:
 
 def _cidr(value: Any) -> str:
     try:
-        return str(ipaddress.ip_network(str(value), strict=True))
+        return str(ipaddress.IPv4Network(str(value), strict=True))
     except ValueError:
         raise ValueError("an IPv4 CIDR with its host bits zero, such as 10.42.0.0/16") from None
 
@@ -187,7 +197,7 @@ def _cidr_list(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [part.strip() for part in value.split(",") if part.strip()]
     if not isinstance(value, list):
-        raise ValueError("a list of CIDRs such as [\"203.0.113.0/24\"]")
+        raise ValueError("a list of IPv4 or IPv6 CIDRs such as [\"203.0.113.0/24\", \"2001:db8::/32\"]")
     bad = []
     for item in value:
         try:
@@ -195,7 +205,8 @@ def _cidr_list(value: Any) -> tuple[str, ...]:
         except ValueError:
             bad.append(str(item))
     if bad:
-        raise ValueError(f"CIDRs with their host bits zero, such as 203.0.113.0/24 ({', '.join(bad)} is not)")
+        raise ValueError(f"IPv4 or IPv6 CIDRs with their host bits zero, such as 203.0.113.0/24 or 2001:db8::/32 "
+                         f"({', '.join(bad)} is not)")
     return tuple(str(ipaddress.ip_network(str(item))) for item in value)
 
 
@@ -288,10 +299,13 @@ KEYS: tuple[Key, ...] = (
         "Zones the servers are spread over, round-robin. Default: <region>a, <region>b, <region>c."),
     Key("vpcCidr", "vpc_cidr", "10.42.0.0/16", _cidr, "an IPv4 CIDR, /16 to /24",
         "Address range of the VPC."),
-    Key("clientCidrs", "client_cidrs", [], _cidr_list, "a list of CIDRs",
+    Key("clientCidrs", "client_cidrs", [], _cidr_list, "a list of IPv4 or IPv6 CIDRs; /0 only with allowWorldAccess",
         "Who may reach Bolt (through HAProxy and directly). Empty: only inside the VPC."),
-    Key("adminCidrs", "admin_cidrs", [], _cidr_list, "a list of CIDRs",
+    Key("adminCidrs", "admin_cidrs", [], _cidr_list, "a list of IPv4 or IPv6 CIDRs; /0 only with allowWorldAccess",
         "Who may reach Grafana, Prometheus and the HAProxy stats page."),
+    Key("allowWorldAccess", "allow_world_access", False, _boolean, "true, false",
+        "You mean to open clientCidrs/adminCidrs to the whole internet (0.0.0.0/0 or ::/0); without it such a "
+        "range is refused."),
     Key("tls", "tls", "optional", _one_of(*TLS_LEVELS), "disabled, optional, required",
         "Bolt/HTTPS TLS: off, offered, or required (required also encrypts cluster traffic)."),
     Key("database", "database", "neo4j", _text(_NAME, "a database name: letters, digits, _"), "a database name",
@@ -304,10 +318,14 @@ KEYS: tuple[Key, ...] = (
         "When the backup timer runs."),
     Key("backupRetentionDays", "backup_retention_days", 30, _integer(1, 3650), "1 to 3650",
         "Days a backup is kept in S3 before the lifecycle rule expires it."),
-    Key("backupTransitionDays", "backup_transition_days", 7, _integer(0, 3650), "0 to 3650, below the retention",
-        "Days before a backup moves to the colder storage class (0: never)."),
+    Key("backupTransitionDays", "backup_transition_days", 0, _integer(0, 3650),
+        "0, or a day that leaves the class's minimum storage duration before the expiry",
+        "Days before a backup moves to the colder storage class (0: never). The class's minimum storage duration "
+        "(IA 30 days, GLACIER_IR and GLACIER 90, DEEP_ARCHIVE 180) must fit before the expiry, else S3 bills "
+        "deleted backups: hence 0 with the default 30-day retention; e.g. retention 120 with GLACIER_IR at 30."),
     Key("backupTransitionStorageClass", "backup_transition_storage_class", "GLACIER_IR",
-        _one_of(*S3_STORAGE_CLASSES), ", ".join(S3_STORAGE_CLASSES), "Colder S3 storage class for older backups."),
+        _one_of(*S3_STORAGE_CLASSES), ", ".join(S3_STORAGE_CLASSES),
+        "Colder S3 storage class for older backups (used when backupTransitionDays is not 0)."),
     Key("backupLocalRetentionDays", "backup_local_retention_days", 3, _integer(1, 365), "1 to 365",
         "Days backups stay in the backup server's staging directory (the newest is always kept)."),
     Key("monitoring", "monitoring", True, _boolean, "true, false", "Deploy the Prometheus + Grafana node."),
@@ -398,13 +416,21 @@ def load_settings(stack: str, config: Mapping[str, Any], *, decrypted: bool = Fa
             problems.append(f"{NAMESPACE}:{key.name}: is stored as a secret but is not secret; "
                             f"set it with `pulumi config set {NAMESPACE}:{key.name} <value>`")
             continue
-        if value is None:
+        if value is None and key.default in ("", []):
+            value = key.default  # an empty entry (`neo4j:users:`) means what leaving it out means
+        if value is None and key.default is None:
             values[key.attr] = None
             continue
         try:
-            values[key.attr] = key.parse(value)
+            parsed = key.parse(value) if value is not None else None
         except ValueError as allowed:
             problems.append(f"{NAMESPACE}:{key.name}: got {_show(value)}; allowed: {allowed}")
+            continue
+        if parsed is None and key.default is not None:  # `neo4j:coreCount:` with nothing after it, or ""
+            problems.append(f"{NAMESPACE}:{key.name}: got {'no value' if value is None else _show(value)}; "
+                            f"allowed: {key.allowed}, or leave the key out for the default ({_show(key.default)})")
+            continue
+        values[key.attr] = parsed
     if not decrypted:
         for name in sorted(secrets_set):
             if not _is_secret_value(raw[name]):
@@ -425,7 +451,7 @@ def load_settings(stack: str, config: Mapping[str, Any], *, decrypted: bool = Fa
 
 
 def _show(value: Any) -> str:
-    return json.dumps(value) if not isinstance(value, str) else repr(value)
+    return json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
 
 
 _CHECKS: list[tuple[tuple[str, ...], Callable[[dict[str, Any]], list[str]]]] = []
@@ -456,6 +482,23 @@ def _odd_cores(v: dict[str, Any]) -> list[str]:
     return []
 
 
+@_check("version_line", "core_count", "replica_count")
+def _cluster_of_44_needs_two_cores(v: dict[str, Any]) -> list[str]:
+    # 4.4 Operations Manual (neo4j/docs-operations, branch 4.4 @ 139efb54, the commit tests/fixtures/neo4j-settings
+    # vendors), clustering/deploy.adoc: causal_clustering.minimum_core_cluster_size_at_formation is
+    # "The minimum number of Core instances in the cluster at formation. A cluster will not form without the
+    # number of Cores defined by this setting"; configuration-settings.adoc: "an integer which is minimum `2`".
+    # So on 4.4 read replicas need at least 2 cores (3 here, as the count is odd); 5.x and 2025 run one primary
+    # with secondaries.
+    cores, replicas = v["core_count"], v["replica_count"]
+    if v["version_line"] == "4.4" and cores == 1 and replicas > 0:
+        return [f"{NAMESPACE}:coreCount: got 1 with replicaCount={replicas} on {NAMESPACE}:version "
+                f"{v['version']}; allowed on 4.4: 3 or more cores (4.4 forms a cluster from at least 2, "
+                f"causal_clustering.minimum_core_cluster_size_at_formation), or replicaCount 0 for a single server, "
+                f"or a 5.26.z/2025.mm.z version, which runs one primary with secondaries"]
+    return []
+
+
 @_check("edition", "core_count", "replica_count")
 def _community_is_single(v: dict[str, Any]) -> list[str]:
     cores, replicas = v["core_count"], v["replica_count"]
@@ -471,6 +514,22 @@ def _license(v: dict[str, Any]) -> list[str]:
         return [f"{NAMESPACE}:acceptLicense: got false with edition 'enterprise'; allowed: true "
                 f"(you accept the Neo4j licence), or set {NAMESPACE}:edition to community"]
     return []
+
+
+def _world_access_is_explicit(name: str, attr: str) -> None:
+    # A /0 (0.0.0.0/0 or ::/0) is every address there is: allowed only when the stack says so on purpose.
+    @_check(attr, "allow_world_access")
+    def check(v: dict[str, Any]) -> list[str]:
+        world = [cidr for cidr in v[attr] if ipaddress.ip_network(cidr).prefixlen == 0]
+        if world and not v["allow_world_access"]:
+            return [f"{NAMESPACE}:{name}: got {', '.join(map(repr, world))}, the whole internet; allowed: narrower "
+                    f"ranges (prefix length 1 or more), or set {NAMESPACE}:allowWorldAccess: true to open it to "
+                    f"everyone on purpose"]
+        return []
+
+
+_world_access_is_explicit("clientCidrs", "client_cidrs")
+_world_access_is_explicit("adminCidrs", "admin_cidrs")
 
 
 @_check("vpc_cidr")
@@ -491,12 +550,35 @@ def _transition_before_expiry(v: dict[str, Any]) -> list[str]:
 
 @_check("backup_transition_days", "backup_transition_storage_class")
 def _infrequent_access_minimum(v: dict[str, Any]) -> list[str]:
-    # S3 refuses lifecycle transitions to the IA classes before an object is 30 days old.
     days, storage_class = v["backup_transition_days"], v["backup_transition_storage_class"]
-    if days and storage_class in ("STANDARD_IA", "ONEZONE_IA") and days < 30:
+    if days and days < S3_IA_TRANSITION_MINIMUM.get(storage_class, 0):
         return [f"{NAMESPACE}:backupTransitionDays: got {days} with {storage_class}; allowed: 30 or more for "
                 f"{storage_class} (an S3 rule), or another {NAMESPACE}:backupTransitionStorageClass such as GLACIER_IR"]
     return []
+
+
+@_check("backup_transition_days", "backup_retention_days", "backup_transition_storage_class")
+def _minimum_storage_before_expiry(v: dict[str, Any]) -> list[str]:
+    # A backup lies in the colder class from the transition to the expiry; shorter than the class's minimum
+    # storage duration, S3 bills the rest of the minimum for data already deleted.
+    days, retention, storage_class = (v["backup_transition_days"], v["backup_retention_days"],
+                                      v["backup_transition_storage_class"])
+    minimum = S3_MINIMUM_STORAGE_DAYS[storage_class]
+    if not days or days >= retention or retention - days >= minimum:
+        return []  # no transition, or _transition_before_expiry reports it
+    kept = retention - days
+    fitting = [c for c in S3_STORAGE_CLASSES
+               if S3_MINIMUM_STORAGE_DAYS[c] <= kept and days >= S3_IA_TRANSITION_MINIMUM.get(c, 0)]
+    latest = retention - minimum
+    options = [f"{NAMESPACE}:backupRetentionDays {days + minimum} or more"]
+    if latest >= max(1, S3_IA_TRANSITION_MINIMUM.get(storage_class, 1)):
+        options.append(f"{NAMESPACE}:backupTransitionDays {latest} or fewer")
+    options.append(f"{NAMESPACE}:backupTransitionDays 0 (no transition)")
+    if fitting:
+        options.append(f"another {NAMESPACE}:backupTransitionStorageClass ({', '.join(fitting)})")
+    return [f"{NAMESPACE}:backupTransitionStorageClass: got {storage_class!r} with {NAMESPACE}:backupTransitionDays="
+            f"{days} and {NAMESPACE}:backupRetentionDays={retention}: backups would lie {kept} days in "
+            f"{storage_class}, which S3 bills for at least {minimum} days; allowed: " + ", or ".join(options)]
 
 
 @_check("backup_replica_region", "region")

@@ -8,12 +8,13 @@ Example:
   python scripts/plan.py --stack prod
   python scripts/plan.py --stack dev --json | jq '.resources | length'
 
-Exit status: 0 planned, 2 the stack config is invalid (one line per problem) or missing.
+Exit status: 0 planned, 2 the stack file is missing or unreadable, or its config invalid (one line per problem).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import sys
 from collections import Counter
@@ -22,10 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import yaml  # noqa: E402
-
 from components.render import flatten, memory_plan  # noqa: E402
 from components.settings import KEYS, NAMESPACE, ConfigError, Settings, load_settings  # noqa: E402
+from components.stack_file import StackFileError, read_stack_config  # noqa: E402
 from components.topology import ClusterTopology, plan_topology  # noqa: E402
 from components.units import neo4j_size  # noqa: E402
 
@@ -36,16 +36,9 @@ PLACEHOLDER_SECRET = "PLAN-PLACEHOLDER-SECRET-not-a-real-value"
 SECRET_KEYS = [f"{NAMESPACE}:{key.name}" for key in KEYS if key.secret]
 
 
-def read_stack_file(path: Path) -> dict:
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError([f"{path.name}: not valid YAML ({error.problem} at line {error.problem_mark.line + 1})"]) \
-            from None
-    config = document.get("config") or {}
-    if not isinstance(config, dict):
-        raise ConfigError([f"{path.name}: 'config' must be a mapping of keys to values"])
-    return config
+def read_stack_file(path: Path, display: str | None = None) -> dict:
+    """The stack file's `config:` mapping; StackFileError (one line naming the file) when it is unreadable."""
+    return read_stack_config(path, display)
 
 
 # Resources the summary names one by one, so a reviewer sees the machines, not just counts.
@@ -64,14 +57,14 @@ def engine_view(config: dict) -> tuple[dict[str, str], list[str]]:
     for key, value in config.items():
         if isinstance(value, dict) and set(value) == {"secure"}:
             continue  # encrypted: replaced by the placeholder below
-        values[key] = value if isinstance(value, str) else json.dumps(value)
+        values[key] = value if isinstance(value, str) else json.dumps(value, default=str)
     for key in SECRET_KEYS:
         values[key] = json.dumps({}) if key.endswith("userPasswords") else PLACEHOLDER_SECRET
     return values, SECRET_KEYS
 
 
-def plan(stack: str, stack_file: Path, out_dir: Path) -> dict:
-    config = read_stack_file(stack_file)
+def plan(stack: str, stack_file: Path, out_dir: Path, display: str | None = None) -> dict:
+    config = read_stack_file(stack_file, display)  # raises StackFileError when the file is unreadable
     settings = load_settings(stack, config)  # raises ConfigError before any Pulumi code runs
     from components.recording import run_program  # pulumi is imported only when there is a plan to make
 
@@ -149,6 +142,16 @@ def summary(settings: Settings, topology: ClusterTopology, document: dict, out_d
     return "\n".join(lines)
 
 
+STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+def _replaceable(out_dir: Path) -> bool:
+    """A plan replaces its output directory: only a new, empty or earlier plan's directory may be given."""
+    if not out_dir.exists():
+        return True
+    return out_dir.is_dir() and (not any(out_dir.iterdir()) or (out_dir / "plan.json").is_file())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="plan", description=__doc__.split("\n\n")[0],
@@ -159,14 +162,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print plan.json instead of the summary")
     args = parser.parse_args(argv)
 
+    # The name becomes a file name and build/<stack>, which is replaced whole: no path tricks ("..").
+    if not STACK_NAME.match(args.stack) or args.stack in (".", ".."):
+        print(f"plan: --stack: got {args.stack!r}; allowed: a stack name of letters, digits, '-', '_' and '.'",
+              file=sys.stderr)
+        return 2
     stack_file = args.stack_file or ROOT / f"Pulumi.{args.stack}.yaml"
     if not stack_file.exists():
         stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
         print(f"plan: no stack file {stack_file}; stacks here: {', '.join(stacks)}", file=sys.stderr)
         return 2
     out_dir = args.out or ROOT / "build" / args.stack
+    if args.out and not _replaceable(out_dir):
+        print(f"plan: --out {out_dir}: got a {'file' if not out_dir.is_dir() else 'directory without plan.json'}; "
+              f"allowed: a new or empty directory, or an earlier plan's (it is replaced whole)", file=sys.stderr)
+        return 2
     try:
-        document = plan(args.stack, stack_file, out_dir)
+        document = plan(args.stack, stack_file, out_dir, str(args.stack_file or stack_file.name))
+    except StackFileError as error:
+        print(error, file=sys.stderr)  # one line naming the file and what is wrong
+        return 2
     except ConfigError as error:
         for problem in error.problems:  # one line each, naming the key: nothing else
             print(problem, file=sys.stderr)

@@ -7,6 +7,7 @@ a CIDR needs ingress only. Groups start with no rule at all, so nothing else is 
 """
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 import pulumi
@@ -81,6 +82,17 @@ def plan_flows(settings: Settings, topology: ClusterTopology) -> tuple[Flow, ...
     return tuple(flows)
 
 
+def cidr_peer(cidr: str) -> dict[str, str]:
+    """The rule argument a CIDR goes in: an IPv6 range in `cidr_ipv4` is refused by AWS."""
+    return {"cidr_ipv6" if ipaddress.ip_network(cidr).version == 6 else "cidr_ipv4": cidr}
+
+
+def cidr_label(cidr: str) -> str:
+    # For the resource name: "10.0.0.0/8" → "10.0.0.0-8" (as before); an IPv6 range's "::" would read as a URN
+    # delimiter, so its colons become dashes too.
+    return cidr.replace("/", "-").replace(":", "-")
+
+
 # Outbound to the internet, from every group: packages (the Ubuntu archive is plain HTTP) and
 # the AWS APIs (Secrets Manager, S3, SSM) over HTTPS.
 INTERNET_EGRESS_PORTS = (80, 443)
@@ -118,9 +130,9 @@ class SecurityGroups(pulumi.ComponentResource):
                 rule(aws.vpc.SecurityGroupEgressRule, f"{name}-{flow.source}-out-{flow.port}-to-{flow.target}",
                      flow.source, flow.port, flow.why, referenced_security_group_id=self.ids[flow.target])
             else:
-                label = flow.source.replace("/", "-")
+                label = cidr_label(flow.source)
                 rule(aws.vpc.SecurityGroupIngressRule, f"{name}-{flow.target}-in-{flow.port}-from-{label}",
-                     flow.target, flow.port, flow.why, cidr_ipv4=flow.source)
+                     flow.target, flow.port, flow.why, **cidr_peer(flow.source))
         for group in args.groups:
             for port in INTERNET_EGRESS_PORTS:
                 rule(aws.vpc.SecurityGroupEgressRule, f"{name}-{group}-out-{port}-to-internet", group, port,

@@ -11,7 +11,7 @@ import pytest
 from components.aws.backup_store import BackupStoreArgs, lifecycle_rules
 from components.aws.machine import USER_DATA_LIMIT, compressed_user_data
 from components.aws.network import plan_subnets
-from components.aws.security import HAPROXY, MONITORING, NEO4J, plan_flows
+from components.aws.security import HAPROXY, MONITORING, NEO4J, cidr_label, cidr_peer, plan_flows
 from components.render import HAPROXY_PORTS
 from components.topology import plan_topology
 from tests.conftest import make_settings
@@ -81,7 +81,7 @@ def test_without_client_cidrs_only_the_vpc_reaches_bolt():
 
 
 def test_metrics_and_node_exporter_are_for_monitoring_only():
-    flows = flows_of(clientCidrs=["0.0.0.0/0"])
+    flows = flows_of(clientCidrs=["0.0.0.0/0"], allowWorldAccess=True)
     assert {(f.target, f.source) for f in flows if f.port in (2004, 9100)} == {(NEO4J, MONITORING)}
 
 
@@ -117,6 +117,17 @@ def test_no_flow_opens_ssh_and_none_is_repeated():
 def test_without_haproxy_and_monitoring_no_flow_names_their_groups():
     flows = flows_of(haproxy=False, monitoring=False)
     assert {f.target for f in flows} | {f.source for f in flows if f.between_groups} == {NEO4J}
+
+
+@pytest.mark.parametrize("cidr, argument", [("203.0.113.0/24", "cidr_ipv4"), ("0.0.0.0/0", "cidr_ipv4"),
+                                            ("2001:db8::/32", "cidr_ipv6"), ("::/0", "cidr_ipv6")])
+def test_each_cidr_goes_in_the_rule_argument_of_its_address_family(cidr, argument):
+    assert cidr_peer(cidr) == {argument: cidr}
+
+
+def test_rule_names_keep_their_ipv4_form_and_hold_no_colon_for_ipv6():
+    assert cidr_label("10.0.0.0/8") == "10.0.0.0-8"  # unchanged: renaming would replace deployed rules
+    assert cidr_label("2001:db8::/32") == "2001-db8---32"
 
 
 # --- backups ---------------------------------------------------------------------------------------

@@ -109,3 +109,20 @@ def test_local_plan_names_its_network_volumes_and_seven_containers(tmp_path):
     for name in ("core-1", "core-2", "core-3", "replica-1", "haproxy", "prometheus", "grafana"):
         assert f"neo4j-local-{name}" in containers
     assert "networks (1): neo4j-local-net" in result.stdout and "volumes (9):" in result.stdout
+
+
+@pytest.mark.parametrize("stack", ["..", "../prod", "a/b", "", "dev prod"])
+def test_a_stack_name_that_is_not_one_is_refused_before_anything_is_written(stack, tmp_path):
+    result = plan("--stack", stack, "--stack-file", str(ROOT / "Pulumi.dev.yaml"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [f"plan: --stack: got {stack!r}; allowed: a stack name of letters, digits, "
+                                          f"'-', '_' and '.'"]
+
+
+def test_an_out_directory_that_holds_no_plan_is_left_alone(tmp_path):
+    keep = tmp_path / "notes.txt"
+    keep.write_text("not a plan")
+    result = plan("--stack", "dev", "--out", str(tmp_path))
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert f"--out {tmp_path}: got a directory without plan.json" in result.stderr
+    assert keep.read_text() == "not a plan" and not (tmp_path / "plan.json").exists()

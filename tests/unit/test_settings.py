@@ -190,3 +190,150 @@ def test_backup_replica_must_be_in_another_region():
     [problem] = problems_of(backupReplicaRegion="eu-west-1")
     assert problem.startswith("neo4j:backupReplicaRegion: got 'eu-west-1'")
     assert make_settings(backupReplicaRegion="eu-central-1").backup_replica_region == "eu-central-1"
+
+
+# --- world-wide ranges -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["clientCidrs", "adminCidrs"])
+@pytest.mark.parametrize("world", ["0.0.0.0/0", "::/0"])
+def test_the_whole_internet_is_refused_without_the_opt_in(key, world):
+    [problem] = problems_of(**{key: ["10.0.0.0/8", world]})
+    assert problem.startswith(f"neo4j:{key}: got '{world}', the whole internet; allowed: ")
+    assert "neo4j:allowWorldAccess: true" in problem
+    assert "10.0.0.0/8" not in problem
+
+
+@pytest.mark.parametrize("world", ["0.0.0.0/0", "::/0"])
+def test_the_whole_internet_is_allowed_when_the_stack_says_so(world):
+    settings = make_settings(clientCidrs=[world], adminCidrs=[world], allowWorldAccess=True)
+    assert settings.client_cidrs == (world,) and settings.admin_cidrs == (world,)
+
+
+def test_both_keys_are_reported_each_on_its_own_line():
+    problems = problems_of(clientCidrs="0.0.0.0/0", adminCidrs=["::/0"])
+    assert [p.split(":")[1] for p in problems] == ["clientCidrs", "adminCidrs"]
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/1", "128.0.0.0/1", "8000::/1", "203.0.113.0/24"])
+def test_ranges_narrower_than_the_internet_need_no_opt_in(cidr):
+    assert make_settings(clientCidrs=[cidr]).client_cidrs == (cidr,)
+
+
+def test_ipv6_client_and_admin_ranges_are_accepted_and_normalised():
+    settings = make_settings(clientCidrs=["2001:DB8::/32"], adminCidrs="2001:db8:1::/48, 198.51.100.0/24")
+    assert settings.client_cidrs == ("2001:db8::/32",)
+    assert settings.admin_cidrs == ("2001:db8:1::/48", "198.51.100.0/24")
+
+
+def test_the_vpc_range_must_be_ipv4():
+    [problem] = problems_of(vpcCidr="fd00::/16")
+    assert problem == ("neo4j:vpcCidr: got 'fd00::/16'; allowed: an IPv4 CIDR with its host bits zero, "
+                       "such as 10.42.0.0/16")
+
+
+# --- 4.4 cluster formation -----------------------------------------------------------------------------
+
+
+def test_a_44_cluster_of_one_core_with_replicas_is_refused():
+    [problem] = problems_of(version="4.4.40", coreCount=1, replicaCount=2)
+    assert problem.startswith("neo4j:coreCount: got 1 with replicaCount=2 on neo4j:version 4.4.40; allowed on 4.4: ")
+    assert "3 or more cores" in problem and "replicaCount 0" in problem
+    assert "causal_clustering.minimum_core_cluster_size_at_formation" in problem
+
+
+def test_a_44_single_server_and_a_44_cluster_of_three_are_allowed():
+    assert make_settings(version="4.4.40", coreCount=1, replicaCount=0).clustered is False
+    assert make_settings(version="4.4.40", coreCount=3, replicaCount=2).replica_count == 2
+
+
+@pytest.mark.parametrize("version", ["5.26.30", "2025.01.0"])
+def test_one_primary_with_secondaries_is_allowed_after_44(version):
+    settings = make_settings(version=version, coreCount=1, replicaCount=2)
+    assert (settings.core_count, settings.replica_count) == (1, 2)
+
+
+def test_the_44_formation_minimum_quoted_is_the_vendored_default():
+    # The setting the check relies on exists in the 4.4 settings list, defaulting to a cluster of 3.
+    import json
+
+    from tests.conftest import FIXTURES
+
+    settings = json.loads((FIXTURES / "neo4j-settings" / "4.4.json").read_text())["settings"]
+    assert settings["causal_clustering.minimum_core_cluster_size_at_formation"]["default"] == "3"
+
+
+# --- S3 minimum storage durations ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("storage_class, minimum, transition", [
+    ("GLACIER_IR", 90, 7), ("GLACIER", 90, 7), ("DEEP_ARCHIVE", 180, 7), ("STANDARD_IA", 30, 30),
+    ("ONEZONE_IA", 30, 30)])
+def test_a_colder_class_must_keep_backups_its_minimum_before_they_expire(storage_class, minimum, transition):
+    [problem] = problems_of(backupTransitionStorageClass=storage_class, backupTransitionDays=transition,
+                            backupRetentionDays=transition + minimum - 1)
+    assert problem.startswith(f"neo4j:backupTransitionStorageClass: got '{storage_class}' with "
+                              f"neo4j:backupTransitionDays={transition} and "
+                              f"neo4j:backupRetentionDays={transition + minimum - 1}: ")
+    assert f"{minimum - 1} days in {storage_class}, which S3 bills for at least {minimum} days" in problem
+    assert f"neo4j:backupRetentionDays {transition + minimum} or more" in problem
+    assert "neo4j:backupTransitionDays 0 (no transition)" in problem
+    settings = make_settings(backupTransitionStorageClass=storage_class, backupTransitionDays=transition,
+                             backupRetentionDays=transition + minimum)
+    assert settings.backup_retention_days - settings.backup_transition_days == minimum
+
+
+def test_the_refusal_names_a_transition_day_and_the_classes_that_would_fit():
+    [problem] = problems_of(backupTransitionStorageClass="DEEP_ARCHIVE", backupTransitionDays=30,
+                            backupRetentionDays=200)
+    assert "neo4j:backupTransitionDays 20 or fewer" in problem
+    assert problem.endswith("another neo4j:backupTransitionStorageClass (STANDARD_IA, ONEZONE_IA, "
+                            "INTELLIGENT_TIERING, GLACIER_IR, GLACIER)")
+
+
+def test_intelligent_tiering_has_no_minimum_storage_duration():
+    settings = make_settings(backupTransitionStorageClass="INTELLIGENT_TIERING", backupTransitionDays=1,
+                             backupRetentionDays=2)
+    assert settings.backup_transition_storage_class == "INTELLIGENT_TIERING"
+
+
+def test_a_transition_at_or_after_expiry_is_reported_once():
+    [problem] = problems_of(backupTransitionDays=40, backupRetentionDays=30, backupTransitionStorageClass="GLACIER")
+    assert problem.startswith("neo4j:backupTransitionDays: got 40; allowed: fewer days than")
+
+
+def test_the_defaults_alone_satisfy_every_rule():
+    settings = load_settings("x", {"neo4j:acceptLicense": True})
+    assert (settings.backup_retention_days, settings.backup_transition_days) == (30, 0)
+    assert settings.allow_world_access is False
+
+
+# --- any value, never a traceback ----------------------------------------------------------------------
+
+
+ODD_VALUES = [None, "", " ", 0, -1, 1.5, True, [], {}, [None], [{}], {"a": 1}, "[", "{", '{"a": 1}', "x" * 300,
+              float("nan"), 10 ** 30, "\n", {"secure": "v1:abc"}, [[]], [{"name": "a", "roles": "reader"}], "::/0"]
+
+
+@pytest.mark.parametrize("platform", ["aws", "docker"])
+@pytest.mark.parametrize("key", [key.name for key in KEYS])
+def test_any_value_of_any_key_is_accepted_or_refused_by_name(key, platform):
+    # Whatever a stack file holds, the answer is Settings or ConfigError lines naming the key: no TypeError.
+    for value in ODD_VALUES:
+        config = {**BASE, "neo4j:platform": platform, f"neo4j:{key}": value}
+        try:
+            load_settings("x", config)
+        except ConfigError as error:
+            assert all("\n" not in problem for problem in error.problems), (key, value)
+            assert any(f"neo4j:{key}" in problem.split(" ", 1)[0] for problem in error.problems), (key, value)
+
+
+def test_a_key_left_empty_is_refused_naming_it_and_its_default():
+    [problem] = problems_of(coreCount=None)
+    assert problem == ("neo4j:coreCount: got no value; allowed: 1 (single server), or an odd number from 3 to 11, "
+                       "or leave the key out for the default (3)")
+
+
+def test_an_empty_list_or_text_key_means_its_default():
+    settings = make_settings(users=None, clientCidrs=None, amiId=None, heapSize="")
+    assert (settings.users, settings.client_cidrs, settings.ami_id, settings.heap_size) == ((), (), "", None)
