@@ -1,5 +1,6 @@
 """Fixtures of the integration tests: real Neo4j Community 5.26 servers configured by our own
-templates (tests/support/neo4j_local.py), and a real HAProxy in front of them.
+templates (tests/support/neo4j_local.py), and a real HAProxy running our rendered haproxy.cfg in front
+of them (tests/support/haproxy.py substitutes only addresses and ports).
 
 The plain server (`neo4j_server`) is shared by every module of the session that needs one (starting
 one takes 5-10 s); servers a module needs for itself (TLS, one to stop) come from `neo4j_factory`
@@ -11,16 +12,25 @@ transactions closed); the users security.py creates are the exception, and no te
 from __future__ import annotations
 
 import contextlib
-import shutil
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from components.render import render_haproxy_cfg
+from components.topology import plan_topology
+from tests.conftest import make_settings
+from tests.support.haproxy import (
+    BoltAlive,
+    HealthEndpoints,
+    Loopback,
+    haproxy_binary,
+    loopback_cfg,
+    running_haproxy,
+    server_names,
+)
 from tests.support.neo4j_dist import free_port
 from tests.support.neo4j_local import LocalNeo4j, prepare, running, start_all
 
@@ -54,35 +64,6 @@ def neo4j_factory(tmp_path_factory):
 
 # --- HAProxy -----------------------------------------------------------------------------------------
 
-HAPROXY_CFG = """# Test front end: TCP passthrough to Bolt, health checked by TCP connect.
-# (The rendered templates/haproxy/haproxy.cfg.j2 checks /db/<db>/cluster/writable, an Enterprise
-# cluster endpoint, and resolves servers by DNS: neither exists for a loopback community server.)
-global
-    maxconn 200
-
-defaults
-    mode tcp
-    timeout connect 2s
-    timeout client 1m
-    timeout server 1m
-    timeout check 1s
-
-frontend bolt_write
-    bind 127.0.0.1:{write_port}
-    default_backend neo4j_write
-
-frontend bolt_read
-    bind 127.0.0.1:{read_port}
-    default_backend neo4j_read
-
-backend neo4j_write
-{write_servers}
-
-backend neo4j_read
-    balance leastconn
-{read_servers}
-"""
-
 
 @dataclass
 class HAProxy:
@@ -100,48 +81,51 @@ class HAProxy:
         return f"bolt://127.0.0.1:{self.read_port}"
 
 
+def community_haproxy_cfg() -> str:
+    """The haproxy.cfg a single community server's stack deploys (health check: GET / on 7474)."""
+    settings = make_settings(edition="community", coreCount=1, replicaCount=0, acceptLicense=False, tls="disabled")
+    return render_haproxy_cfg(settings, plan_topology(settings))
+
+
 @contextlib.contextmanager
-def haproxy_in_front(backends: list[str], directory: Path) -> Iterator[HAProxy]:
-    """Start `haproxy -f <cfg> -db` on loopback in front of host:port backends; stop it afterwards."""
-    binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
-    if not Path(binary).exists():
+def haproxy_in_front(backends: list[str | LocalNeo4j], directory: Path) -> Iterator[HAProxy]:
+    """A real haproxy running the RENDERED config of a single community server's stack
+    (`community_haproxy_cfg`) on loopback in front of ONE backend, with only addresses and ports
+    substituted (tests/support/haproxy.py `loopback_cfg`). Its health check (`GET /`, expect 200)
+    goes to a LocalNeo4j's real HTTP port; for a bare host:port it goes to a stand-in that answers
+    200 while that Bolt port accepts connections and 503 when not. Stopped when the block ends."""
+    if haproxy_binary() is None:
         pytest.fail("haproxy is not installed: run `make tools` (scripts/install-tools.sh installs it)")
-    write_port, read_port = free_port(), free_port()
-    servers = "\n".join(f"    server n{i + 1} {b} check inter 1s" for i, b in enumerate(backends))
-    config = directory / "haproxy.cfg"
-    config.write_text(HAPROXY_CFG.format(write_port=write_port, read_port=read_port,
-                                         write_servers=servers, read_servers=servers))
-    checked = subprocess.run([binary, "-c", "-f", str(config)], capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    log = open(directory / "haproxy.log", "wb")
-    process = subprocess.Popen([binary, "-f", str(config), "-db"], stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL)
+    if len(backends) != 1:
+        raise ValueError("a community stack has one server: give exactly one backend")
+    rendered = community_haproxy_cfg()
+    (name,) = server_names(rendered, "neo4j_read")
+    backend = backends[0]
+    health = None
+    if isinstance(backend, LocalNeo4j):
+        if backend.tls == "required":
+            raise ValueError("a tls=required server has no plain HTTP port to check")
+        bolt_port, check_port = backend.bolt_port, backend.http_port
+    else:
+        host, _, port = backend.rpartition(":")
+        assert host == "127.0.0.1", backend
+        bolt_port = int(port)
+        health = HealthEndpoints([name], BoltAlive({name: bolt_port}))
+        check_port = health.port(name)
     try:
-        deadline = time.monotonic() + 15
-        while not _port_open(write_port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"haproxy did not start:\n{(directory / 'haproxy.log').read_text()}")
-            time.sleep(0.1)
-        time.sleep(1.2)  # one health-check interval, so the backend is marked up
-        yield HAProxy(write_port, read_port, config, process)
+        loopback = Loopback(binds={"bolt_write": free_port(), "bolt_read": free_port(), "stats": free_port()},
+                            servers={name: (bolt_port, check_port)}, nameserver_port=free_port(), maxconn=1000)
+        with running_haproxy(loopback_cfg(rendered, loopback), directory, listen_ports=list(loopback.binds.values()),
+                             stats_port=loopback.binds["stats"]) as proxy:
+            proxy.wait_for_first_checks()
+            yield HAProxy(loopback.binds["bolt_write"], loopback.binds["bolt_read"], proxy.config, proxy.process)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        log.close()
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.3)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+        if health is not None:
+            health.close()
 
 
 @pytest.fixture(scope="module")
 def haproxy(neo4j_server, tmp_path_factory) -> Iterator[HAProxy]:
-    """A real HAProxy (TCP mode) in front of the module's server."""
-    with haproxy_in_front([neo4j_server.address], tmp_path_factory.mktemp("haproxy")) as proxy:
+    """A real HAProxy running the rendered config in front of the module's server, checked on its HTTP port."""
+    with haproxy_in_front([neo4j_server], tmp_path_factory.mktemp("haproxy")) as proxy:
         yield proxy

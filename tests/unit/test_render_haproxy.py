@@ -1,8 +1,11 @@
 import re
 
+import pytest
+
 from components.render import render_haproxy_cfg
 from components.topology import plan_topology
 from tests.conftest import make_settings
+from tests.support.haproxy import Loopback, changed_lines, loopback_cfg, server_names
 
 
 def backend(cfg: str, name: str) -> str:
@@ -45,3 +48,74 @@ def test_required_tls_checks_health_over_https_with_the_cluster_ca():
 
 def test_health_checks_follow_the_configured_database():
     assert "uri /db/movies/cluster/writable" in cfg_for(database="movies")
+
+
+def test_sessions_on_a_server_marked_down_are_closed_in_both_backends():
+    # After a leader change, connections pinned to the old leader would stay open for up to the
+    # 1h timeouts; HAProxy closes them when the server is marked down (defaults apply to both backends).
+    cfg = cfg_for(coreCount=3, replicaCount=2)
+    default_server = re.search(r"^    default-server (.*)$", cfg, re.M)[1]
+    assert "on-marked-down shutdown-sessions" in default_server
+    assert "inter 2s fall 3 rise 2" in default_server
+    for name in ("neo4j_write", "neo4j_read"):
+        assert "on-marked-down" not in backend(cfg, name)  # nothing overrides the default
+
+
+def test_health_checks_accept_only_200():
+    # Followers and secondaries answer /cluster/writable with 404: accepting it would send writes to them.
+    cfg = cfg_for(coreCount=3, replicaCount=2)
+    for name in ("neo4j_write", "neo4j_read"):
+        assert re.findall(r"http-check expect .*", backend(cfg, name)) == ["http-check expect status 200"]
+
+
+def test_header_tells_clients_to_use_bolt_on_the_write_and_read_ports():
+    header = "".join(line for line in cfg_for().splitlines(keepends=True) if line.startswith("#"))
+    assert "bolt://<haproxy>:7687" in header and "bolt://<haproxy>:7689" in header
+    assert "The Drivers do not perform any routing when\n# the `bolt://` URI scheme is used" in header
+    assert "(server-side routing)" not in header
+
+
+# --- tests/support/haproxy.py: the rendered config on loopback ------------------------------------
+
+def loopback_for(cfg: str, **extra) -> Loopback:
+    names = server_names(cfg, "neo4j_read")
+    return Loopback(binds={"bolt_write": 10001, "bolt_read": 10002, "stats": 10003},
+                    servers={name: (11000 + i, 12000 + i) for i, name in enumerate(names)},
+                    nameserver_port=10053, **extra)
+
+
+def test_loopback_config_changes_only_addresses_and_ports():
+    cfg = cfg_for(coreCount=3, replicaCount=2)
+    changes = changed_lines(cfg, loopback_cfg(cfg, loopback_for(cfg)))
+    assert [after.strip() for _, after in changes] == [
+        "nameserver loopback 127.0.0.1:10053",
+        "bind 127.0.0.1:10001", "bind 127.0.0.1:10002",
+        "server core-1 127.0.0.1:11000 port 12000", "server core-2 127.0.0.1:11001 port 12001",
+        "server core-3 127.0.0.1:11002 port 12002",
+        "server core-1 127.0.0.1:11000 port 12000", "server core-2 127.0.0.1:11001 port 12001",
+        "server core-3 127.0.0.1:11002 port 12002", "server replica-1 127.0.0.1:11003 port 12003",
+        "server replica-2 127.0.0.1:11004 port 12004",
+        "bind 127.0.0.1:10003",
+    ]
+    assert [before.strip() for before, _ in changes][:3] == ["parse-resolv-conf", "bind :7687", "bind :7689"]
+
+
+def test_loopback_config_changes_maxconn_and_ca_file_only_when_asked():
+    cfg = cfg_for(tls="required", coreCount=3, replicaCount=2)
+    changes = changed_lines(cfg, loopback_cfg(cfg, loopback_for(cfg, maxconn=1000, ca_file="/tmp/ca.crt")))
+    assert ("    maxconn 20000", "    maxconn 1000") in changes
+    default_server = next(after for before, after in changes if "default-server" in before)
+    assert default_server.endswith("check-ssl verify required ca-file /tmp/ca.crt")
+    assert len(changes) == 12 + 2
+
+
+def test_loopback_config_refuses_a_server_or_port_it_has_no_place_for():
+    cfg = cfg_for(coreCount=3, replicaCount=2)
+    places = loopback_for(cfg)
+    with pytest.raises(ValueError, match="replica-2"):
+        loopback_cfg(cfg, Loopback(places.binds, {k: v for k, v in places.servers.items() if k != "replica-2"},
+                                   places.nameserver_port))
+    with pytest.raises(ValueError, match="replica-9"):
+        loopback_cfg(cfg, Loopback(places.binds, {**places.servers, "replica-9": (1, 2)}, places.nameserver_port))
+    with pytest.raises(ValueError, match="line count"):
+        changed_lines(cfg, cfg + "extra\n")

@@ -1,0 +1,202 @@
+"""The RENDERED haproxy.cfg of an enterprise cluster (3 primaries, 2 secondaries) run by a real
+haproxy on loopback, with only addresses and ports substituted (tests/support/haproxy.py).
+
+Each "server" is a fake health endpoint answering as the Operations Manual 5.x says
+(clustering/monitoring/endpoints, "Unified HTTP endpoint responses"):
+
+    /db/<databasename>/cluster/writable   Leader 200 OK `true`, Follower 404 Not Found `false`,
+                                          Secondary 404 Not Found `false`
+    /db/<databasename>/cluster/available  Leader 200 OK `true`, Follower 200 OK `true`,
+                                          Secondary 200 OK `true`
+
+plus a Bolt stand-in that names itself to each connection, so we see where HAProxy sends writes and
+reads; the last test puts a real Neo4j Community server's Bolt port behind the write backend. The
+rendered `inter 2s fall 3 rise 2` is kept: a server is marked down within fall x inter = 6 s (less
+right after a start, when its health is not yet full) and up within rise x inter = 4 s.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+
+import pytest
+
+from components.render import render_haproxy_cfg
+from components.topology import plan_topology
+from tests.conftest import make_settings
+from tests.integration.conftest import PASSWORD
+from tests.support.haproxy import (
+    ClusterState,
+    EchoServer,
+    HealthEndpoints,
+    Loopback,
+    changed_lines,
+    is_closed,
+    loopback_cfg,
+    running_haproxy,
+    server_names,
+    who_answers,
+)
+from tests.support.neo4j_dist import free_port
+
+pytestmark = pytest.mark.integration
+
+INTER, FALL, RISE = 2, 3, 2
+MARKED_DOWN_WITHIN = INTER * FALL + INTER  # one interval of slack for when the flip lands
+MARKED_UP_WITHIN = INTER * RISE + 2 * INTER
+SERVERS = ["core-1", "core-2", "core-3", "replica-1", "replica-2"]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> str:
+    settings = make_settings(coreCount=3, replicaCount=2)  # enterprise (tests.conftest.BASE)
+    cfg = render_haproxy_cfg(settings, plan_topology(settings))
+    assert f"inter {INTER}s fall {FALL} rise {RISE}" in cfg
+    assert server_names(cfg, "neo4j_read") == SERVERS
+    return cfg
+
+
+@contextlib.contextmanager
+def cluster_behind_haproxy(rendered: str, tmp_path, state: ClusterState, bolt: dict[str, int] | None = None):
+    """Health endpoints + echo backends (or the given Bolt ports) for SERVERS, the rendered config on
+    loopback in front of them; yields (haproxy, health endpoints, loopback). Everything is stopped."""
+    health = HealthEndpoints(SERVERS, state)
+    echoes = {name: EchoServer(name) for name in SERVERS if name not in (bolt or {})}
+    try:
+        traffic = {**{name: echo.port for name, echo in echoes.items()}, **(bolt or {})}
+        loopback = Loopback(binds={"bolt_write": free_port(), "bolt_read": free_port(), "stats": free_port()},
+                            servers={name: (traffic[name], health.port(name)) for name in SERVERS},
+                            nameserver_port=free_port(), maxconn=1000)
+        cfg = loopback_cfg(rendered, loopback)
+        assert_only_addresses_and_ports_differ(rendered, cfg)
+        with running_haproxy(cfg, tmp_path, listen_ports=list(loopback.binds.values()),
+                             stats_port=loopback.binds["stats"]) as proxy:
+            proxy.wait_for_first_checks()
+            yield proxy, health, loopback
+    finally:
+        health.close()
+        for echo in echoes.values():
+            echo.close()
+
+
+def assert_only_addresses_and_ports_differ(rendered: str, cfg: str) -> None:
+    changes = changed_lines(rendered, cfg)
+    allowed = ("bind :", "server ", "parse-resolv-conf", "maxconn 20000")
+    assert all(before.strip().startswith(allowed) for before, _ in changes), changes
+    assert len(changes) == 3 + 3 + 5 + 1 + 1  # binds, write servers, read servers, resolv, maxconn
+
+
+def writers(loopback: Loopback, count: int = 6) -> list[str]:
+    """Who answers `count` successive connections to the write frontend (each closed again)."""
+    names = []
+    for _ in range(count):
+        sock, name = who_answers(loopback.binds["bolt_write"])
+        sock.close()
+        names.append(name)
+    return names
+
+
+def test_writes_reach_only_the_leader_and_reads_every_available_server(rendered, tmp_path):
+    state = ClusterState(leader="core-2", unavailable={"replica-2"})
+    with cluster_behind_haproxy(rendered, tmp_path, state) as (_, health, loopback):
+        assert writers(loopback) == ["core-2"] * 6
+        # leastconn: 8 connections held open spread over the 4 available servers, 2 each.
+        held = [who_answers(loopback.binds["bolt_read"]) for _ in range(8)]
+        try:
+            readers = sorted(name for _, name in held)
+        finally:
+            for sock, _ in held:
+                sock.close()
+        assert readers == sorted(["core-1", "core-2", "core-3", "replica-1"] * 2)
+        assert all(health.requests[name] > 0 for name in SERVERS)  # every server was health checked
+
+
+def test_writes_follow_the_leader_and_sessions_on_the_old_leader_are_closed(rendered, tmp_path):
+    state = ClusterState(leader="core-1")
+    with cluster_behind_haproxy(rendered, tmp_path, state) as (proxy, health, loopback):
+        old_write, name = who_answers(loopback.binds["bolt_write"])
+        assert name == "core-1"
+        reads = [who_answers(loopback.binds["bolt_read"]) for _ in range(5)]
+        try:
+            assert sorted(n for _, n in reads) == sorted(SERVERS)
+            health.update(leader="core-3")
+            flipped = time.monotonic()
+            while not is_closed(old_write):
+                assert time.monotonic() - flipped < MARKED_DOWN_WITHIN, \
+                    f"the session on the old leader is still open after {MARKED_DOWN_WITHIN}s"
+            closed_after = time.monotonic() - flipped
+            # Only the write backend marked core-1 down: reads on core-1 (still available) stay.
+            assert [n for s, n in reads if is_closed(s)] == []
+            # New writes reach the new leader once it is up (rise 2: no writer for a few seconds).
+            while True:
+                with contextlib.suppress(OSError):
+                    if writers(loopback, 1) == ["core-3"]:
+                        break
+                assert time.monotonic() - flipped < closed_after + MARKED_UP_WITHIN, proxy.states()
+                time.sleep(0.2)
+            assert writers(loopback) == ["core-3"] * 6
+        finally:
+            old_write.close()
+            for sock, _ in reads:
+                sock.close()
+
+
+def test_a_server_that_stops_being_available_leaves_reads_and_its_read_sessions_close(rendered, tmp_path):
+    state = ClusterState(leader="core-1")
+    with cluster_behind_haproxy(rendered, tmp_path, state) as (_, health, loopback):
+        reads = [who_answers(loopback.binds["bolt_read"]) for _ in range(5)]
+        try:
+            on_replica = next(sock for sock, name in reads if name == "replica-1")
+            health.update(unavailable={"replica-1"})
+            flipped = time.monotonic()
+            while not is_closed(on_replica):
+                assert time.monotonic() - flipped < MARKED_DOWN_WITHIN, "the read session on replica-1 is open"
+            assert [n for s, n in reads if n != "replica-1" and is_closed(s)] == []
+            held = [who_answers(loopback.binds["bolt_read"]) for _ in range(8)]
+            try:
+                assert "replica-1" not in {name for _, name in held}
+                assert {name for _, name in held} == {"core-1", "core-2", "core-3", "replica-2"}
+            finally:
+                for sock, _ in held:
+                    sock.close()
+        finally:
+            for sock, _ in reads:
+                sock.close()
+
+
+def test_a_real_bolt_session_to_a_leader_marked_down_is_closed(rendered, tmp_path, neo4j_server):
+    """core-1 is a real Neo4j Community server (its Bolt port); its writable check is a fake we flip."""
+    from neo4j import GraphDatabase
+    from neo4j.exceptions import DriverError
+
+    state = ClusterState(leader="core-1")
+    bolt = {"core-1": neo4j_server.bolt_port}
+    with cluster_behind_haproxy(rendered, tmp_path, state, bolt=bolt) as (proxy, health, loopback):
+        uri = f"bolt://127.0.0.1:{loopback.binds['bolt_write']}"
+        with GraphDatabase.driver(uri, auth=("neo4j", PASSWORD), connection_timeout=5,
+                                  max_transaction_retry_time=0) as driver:
+            session = driver.session(database="neo4j")
+            tx = session.begin_transaction()
+            try:
+                assert tx.run("CALL dbms.components() YIELD edition RETURN edition").single()[0] == "community"
+                health.update(leader="core-2")
+                flipped = time.monotonic()
+                error = None
+                while error is None:
+                    try:
+                        assert tx.run("RETURN 1").single()[0] == 1
+                    except DriverError as caught:
+                        error = caught
+                        break
+                    assert time.monotonic() - flipped < MARKED_DOWN_WITHIN, \
+                        f"the Bolt session on the old leader still works after {MARKED_DOWN_WITHIN}s"
+                    time.sleep(0.25)
+                print(f"closed after {time.monotonic() - flipped:.1f}s: {type(error).__name__}: {error}")
+                assert proxy.states()[("neo4j_write", "core-1")] == "DOWN"
+            finally:
+                with contextlib.suppress(Exception):
+                    tx.close()
+                with contextlib.suppress(Exception):
+                    session.close()
+    assert "neo4j_write/core-1 is DOWN" in (tmp_path / "haproxy.log").read_text()
+    assert "1 sessions active" in (tmp_path / "haproxy.log").read_text()
