@@ -19,6 +19,12 @@ Prometheus endpoint replaces dots with underscores and appends `_total` to count
 The database name is part of the metric name, so rules select with `{__name__=~"..."}` and move
 the name into a `database` label with label_replace. 4.4 accepts both values of
 `metrics.namespaces.enabled`; 5.x always namespaces.
+
+Only what exists is scraped, alerted on and drawn: metrics are an Enterprise feature (Community
+servers have no endpoint on 2004), and node exporter runs on the AWS servers only. A target
+without a metrics port (or node exporter port) is left out of that job; the alerts and panels that
+read a job exist only when the job has a target. METRICS_FILTER, the servers' `metrics.filter`,
+lives here next to the rules and panels that need what it lets through.
 """
 from __future__ import annotations
 
@@ -56,15 +62,19 @@ MONITORING_NODE_PATHS = {
     GRAFANA_DASHBOARD: f"{GRAFANA_DASHBOARDS_DIR}/neo4j-cluster.json",
 }
 
-ALERT_NAMES = (
-    "Neo4jServerDown",
-    "Neo4jOpenTransactionsHigh",
-    "Neo4jPageCacheHitRatioLow",
-    "Neo4jGcPauseLong",
-    "Neo4jDiskUsageHigh",
-    "Neo4jReplicationLagHigh",
-    "Neo4jMultipleLeaders",
-)
+# Every alert, and the scrape job whose series it reads: an alert is rendered only when its job
+# has a target (no Neo4j metrics on Community, no node exporter in the Docker stack).
+ALERT_JOBS = {
+    "Neo4jServerDown": JOB_NEO4J,
+    "Neo4jMachineDown": JOB_NODE,
+    "Neo4jOpenTransactionsHigh": JOB_NEO4J,
+    "Neo4jPageCacheHitRatioLow": JOB_NEO4J,
+    "Neo4jGcPauseLong": JOB_NEO4J,
+    "Neo4jDiskUsageHigh": JOB_NODE,
+    "Neo4jReplicationLagHigh": JOB_NEO4J,
+    "Neo4jMultipleLeaders": JOB_NEO4J,
+}
+ALERT_NAMES = tuple(ALERT_JOBS)
 
 # Stop-the-world collectors (JMX bean name lower-cased, spaces -> underscores, as Neo4j reports
 # them): G1 (Neo4j's default), Parallel, Serial. Concurrent-cycle beans ("G1 Concurrent GC" on
@@ -90,8 +100,11 @@ class ScrapeTarget:  # one Neo4j server
     name: str  # "core-1", "replica-1"
     role: str  # "primary" | "secondary"
     address: str  # DNS name or IP reachable from the monitoring node
-    metrics_port: int  # Neo4j Prometheus endpoint (server.metrics.prometheus.endpoint), 2004
-    node_exporter_port: int  # 9100, prometheus-node-exporter on each server (for disk/CPU)
+    # Neo4j Prometheus endpoint (server.metrics.prometheus.endpoint), 2004; None: the server exports no
+    # metrics (Community Edition: metrics are Enterprise-only), so it is not in the `neo4j` job.
+    metrics_port: int | None
+    # prometheus-node-exporter (disk/CPU), 9100; None: none runs there (the Docker stack's containers).
+    node_exporter_port: int | None
 
 
 @dataclass(frozen=True)
@@ -137,51 +150,41 @@ class Neo4jMetricNames:
 METRIC_NAMES = {
     # metrics.namespaces.enabled=false (4.4 default): neo4j.<db>.x / neo4j.x; true: neo4j.database.<db>.x / neo4j.dbms.x
     "4.4": Neo4jMetricNames("neo4j_(?:dbms_)?", "neo4j_(?:database_)?", "causal_clustering_core_is_leader"),
-    # 5.x: raft metrics are documented as cluster.raft.*; some 5.x builds reported cluster.core.*.
-    "5": Neo4jMetricNames("neo4j_dbms_", "neo4j_database_", "cluster_(?:raft|core)_is_leader"),
+    # 5.x: "<prefix>.cluster.raft.is_leader" (Metrics reference, Raft metrics). `cluster.core.is_leader`
+    # only ever appeared in a wrong default of server.metrics.filter on the settings page (corrected in
+    # neo4j/docs-operations#1340): no server exports it, and the filter below does not let it through.
+    "5": Neo4jMetricNames("neo4j_dbms_", "neo4j_database_", "cluster_raft_is_leader"),
     "2025": Neo4jMetricNames("neo4j_dbms_", "neo4j_database_", "cluster_raft_is_leader"),
 }
 
-# What the servers' metrics filter must let through (4.4 `metrics.filter`, 5.x/2025.x
-# `server.metrics.filter`). Setting the filter replaces Neo4j's default list.
-METRICS_FILTER_PATTERNS = {
-    "4.4": ("*page_cache.hits", "*page_cache.page_faults", "*vm.gc.time.*", "*transaction.active",
-            "*transaction.last_committed_tx_id", "*causal_clustering.core.is_leader"),
-    "5": ("*page_cache.hits", "*page_cache.page_faults", "*vm.gc.time.*", "*transaction.active",
-          "*transaction.last_committed_tx_id", "*cluster.raft.is_leader", "*cluster.core.is_leader"),
-    "2025": ("*page_cache.hits", "*page_cache.page_faults", "*vm.gc.time.*", "*transaction.active",
-             "*transaction.last_committed_tx_id", "*cluster.raft.is_leader"),
+# The servers' metrics filter: 4.4 `metrics.filter`, 5.x/2025.x `server.metrics.filter`, written into
+# neo4j.conf by components/render.py. Operations Manual, Configuration settings: "Specifies which
+# metrics should be enabled by using a comma separated list of globbing patterns. Only the metrics
+# matching the filter will be enabled." The patterns match Neo4j's dotted names, prefix included
+# (`neo4j.database.neo4j.cluster.raft.is_leader`; 4.4 without namespaces
+# `neo4j.neo4j.causal_clustering.core.is_leader`), before the Prometheus endpoint turns dots into
+# underscores. Setting the filter replaces Neo4j's default list, so this is the everyday part of
+# that default plus every series the alert rules and the dashboard read
+# (tests/unit/test_monitoring_render.py checks each one).
+_GENERAL_METRICS = (
+    "*check_point.*", "*transaction.active*", "*transaction.committed*", "*transaction.last_committed_tx_id",
+    "*transaction.rollbacks*", "*page_cache.hit*", "*page_cache.page_faults", "*page_cache.usage_ratio",
+    "*vm.gc.time.*", "*vm.heap.used", "*vm.pause_time", "*vm.thread*", "*store.size*", "*db.query.execution*",
+)
+METRICS_FILTER = {
+    "4.4": ("*bolt.connections*", "*causal_clustering.core.is_leader", "*causal_clustering.core.commit_index",
+            "*causal_clustering.core.append_index", "*causal_clustering.core.applied_index",
+            "*causal_clustering.read_replica.pull_update_highest_tx_id_received", *_GENERAL_METRICS),
+    "5": ("*bolt.connections*", "*cluster.raft.is_leader", "*cluster.raft.commit_index", "*cluster.raft.append_index",
+          "*cluster.raft.applied_index", "*cluster.raft.last_leader_message", *_GENERAL_METRICS),
 }
-
-# The Neo4j metric names (as the filter sees them, prefix `neo4j`, database `neo4j`) the rules read.
-REQUIRED_METRICS = {
-    "4.4": ("neo4j.page_cache.hits", "neo4j.page_cache.page_faults", "neo4j.vm.gc.time.g1_young_generation",
-            "neo4j.vm.gc.time.g1_old_generation", "neo4j.neo4j.transaction.active",
-            "neo4j.neo4j.transaction.last_committed_tx_id", "neo4j.neo4j.causal_clustering.core.is_leader"),
-    "5": ("neo4j.dbms.page_cache.hits", "neo4j.dbms.page_cache.page_faults",
-          "neo4j.dbms.vm.gc.time.g1_young_generation", "neo4j.dbms.vm.gc.time.g1_old_generation",
-          "neo4j.database.neo4j.transaction.active", "neo4j.database.neo4j.transaction.last_committed_tx_id",
-          "neo4j.database.neo4j.cluster.raft.is_leader"),
-}
-REQUIRED_METRICS["2025"] = REQUIRED_METRICS["5"]
+METRICS_FILTER["2025"] = METRICS_FILTER["5"]
 
 
-def metrics_filter_patterns(version_line: str) -> tuple[str, ...]:
+def metrics_filter(version_line: str) -> str:
+    """The value of (server.)metrics.filter in neo4j.conf."""
     _check_version_line(version_line)
-    return METRICS_FILTER_PATTERNS[version_line]
-
-
-def required_neo4j_settings(version_line: str, *, metrics_port: int = 2004) -> dict[str, str]:
-    """neo4j.conf settings every server needs for the scrape config and rules to have data."""
-    _check_version_line(version_line)
-    ns = "" if version_line == "4.4" else "server."
-    return {
-        f"{ns}metrics.enabled": "true",
-        f"{ns}metrics.prometheus.enabled": "true",
-        # The default (localhost:2004) is unreachable from the monitoring node.
-        f"{ns}metrics.prometheus.endpoint": f"0.0.0.0:{metrics_port}",
-        f"{ns}metrics.filter": ",".join(METRICS_FILTER_PATTERNS[version_line]),
-    }
+    return ",".join(METRICS_FILTER[version_line])
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,6 +226,7 @@ def _queries(names: Neo4jMetricNames, *, lag_offset: str, data_mountpoint: str |
     committed = "transaction_last_committed_tx_id_total"
     return {
         "neo4j_up": f'up{{job="{JOB_NEO4J}"}}',
+        "node_up": f'up{{job="{JOB_NODE}"}}',
         "open_transactions": _by_database(names, "transaction_active"),
         # Computed from the two counters: well defined over the window and NaN (no alert) when idle.
         "page_cache_hit_ratio": f"{hits}\n/\n({hits} + {faults})",
@@ -278,13 +282,19 @@ def _alert(name: str, expr: str, for_duration: str, severity: str, summary: str,
     }
 
 
-def _alerts(q: dict[str, str], t: AlertThresholds, *, lag_offset: str) -> list[dict[str, Any]]:
-    return [
+def _alerts(q: dict[str, str], t: AlertThresholds, *, lag_offset: str, jobs: set[str]) -> list[dict[str, Any]]:
+    alerts = [
         _alert(
             "Neo4jServerDown", f"{q['neo4j_up']} == 0", "1m", "critical",
             "Neo4j server {{ $labels.server }} is down",
             "The Neo4j metrics endpoint {{ $labels.instance }} of {{ $labels.server }} ({{ $labels.role }}) "
             "in stack {{ $labels.stack }} has not answered a scrape for 1 minute."),
+        _alert(
+            "Neo4jMachineDown", f"{q['node_up']} == 0", "1m", "critical",
+            "Machine of Neo4j server {{ $labels.server }} is unreachable",
+            "Node exporter {{ $labels.instance }} on {{ $labels.server }} ({{ $labels.role }}) in stack "
+            "{{ $labels.stack }} has not answered a scrape for 1 minute: the machine is down or unreachable "
+            "from the monitoring node, and its disks are not watched meanwhile."),
         _alert(
             "Neo4jOpenTransactionsHigh", f"{q['open_transactions']} > {t.open_transactions}", "5m", "warning",
             "{{ $value | printf \"%.0f\" }} open transactions on {{ $labels.server }} ({{ $labels.database }})",
@@ -326,6 +336,8 @@ def _alerts(q: dict[str, str], t: AlertThresholds, *, lag_offset: str) -> list[d
             "leader of database {{ $labels.database }} for 1 minute (a leader switch overlaps for a few "
             "seconds at most). Check the cluster for a network partition."),
     ]
+    assert [a["name"] for a in alerts] == list(ALERT_NAMES)
+    return [a for a in alerts if ALERT_JOBS[a["name"]] in jobs]
 
 
 # --------------------------------------------------------------------------------------------
@@ -369,37 +381,51 @@ def _dashboard_uid(stack: str) -> str:
 
 
 def build_dashboard(*, stack: str, version_line: str, q: dict[str, str], t: AlertThresholds,
-                    haproxy: bool) -> dict[str, Any]:
+                    jobs: set[str]) -> dict[str, Any]:
+    """Panels of the scrape jobs in `jobs` only: a panel whose series nobody exports stays out."""
     specs = [
-        ("Neo4j endpoints up", [(q["neo4j_up"], "{{server}}")], "none",
+        (JOB_NEO4J, "Neo4j endpoints up", [(q["neo4j_up"], "{{server}}")], "none",
          _thresholds(("red", None), ("green", 1)), "Scrape success of each server's Neo4j metrics endpoint."),
-        ("Leaders per database", [(q["leaders"], "{{database}}")], "none",
+        (JOB_NODE, "Machines up", [(q["node_up"], "{{server}}")], "none",
+         _thresholds(("red", None), ("green", 1)), "Scrape success of node exporter on each Neo4j server."),
+        (JOB_NEO4J, "Leaders per database", [(q["leaders"], "{{database}}")], "none",
          _thresholds(("red", None), ("green", 1), ("red", 2)), "Exactly one leader per database is healthy."),
-        ("Open transactions", [(q["open_transactions"], "{{server}} {{database}}")], "none",
+        (JOB_NEO4J, "Open transactions", [(q["open_transactions"], "{{server}} {{database}}")], "none",
          _thresholds(("green", None), ("red", t.open_transactions)), ""),
-        ("Page cache hit ratio", [(q["page_cache_hit_ratio"], "{{server}}")], "percentunit",
+        (JOB_NEO4J, "Page cache hit ratio", [(q["page_cache_hit_ratio"], "{{server}}")], "percentunit",
          _thresholds(("red", None), ("green", t.page_cache_hit_ratio)), f"Hits / lookups over {RATE_WINDOW}."),
-        (f"Stop-the-world GC per {GC_WINDOW}", [(q["gc_seconds_per_window"], "{{server}} {{gc}}")], "s",
+        (JOB_NEO4J, f"Stop-the-world GC per {GC_WINDOW}", [(q["gc_seconds_per_window"], "{{server}} {{gc}}")], "s",
          _thresholds(("green", None), ("red", t.gc_pause_seconds)), ""),
-        ("Transactions behind the cluster", [(q["transactions_behind"], "{{server}} {{database}}")], "none",
-         _thresholds(("green", None), ("red", 1)),
+        (JOB_NEO4J, "Transactions behind the cluster", [(q["transactions_behind"], "{{server}} {{database}}")],
+         "none", _thresholds(("green", None), ("red", 1)),
          "Transactions each server lacks of what the most advanced member had committed "
          f"{_num(t.replication_lag_seconds)}s (plus one scrape interval) earlier."),
-        ("Disk used", [(q["disk_used_ratio"], "{{server}} {{mountpoint}}")], "percentunit",
+        (JOB_NODE, "Disk used", [(q["disk_used_ratio"], "{{server}} {{mountpoint}}")], "percentunit",
          _thresholds(("green", None), ("red", t.disk_used_ratio)), ""),
-        ("CPU busy", [(q["cpu_busy"], "{{server}}")], "percentunit", None, "From node exporter."),
+        (JOB_NODE, "CPU busy", [(q["cpu_busy"], "{{server}}")], "percentunit", None, "From node exporter."),
+        (JOB_HAPROXY, "HAProxy active servers per backend", [(q["haproxy_backend_active_servers"], "{{proxy}}")],
+         "none", None, ""),
+        (JOB_HAPROXY, "HAProxy current sessions per frontend",
+         [(q["haproxy_frontend_current_sessions"], "{{proxy}}")], "none", None, ""),
     ]
-    if haproxy:
-        specs += [
-            ("HAProxy active servers per backend", [(q["haproxy_backend_active_servers"], "{{proxy}}")], "none",
-             None, ""),
-            ("HAProxy current sessions per frontend", [(q["haproxy_frontend_current_sessions"], "{{proxy}}")],
-             "none", None, ""),
-        ]
-    panels = []
-    for i, (title, targets, unit, thresholds, description) in enumerate(specs):
-        panels.append(_panel(i + 1, title, targets, unit=unit, thresholds=thresholds, description=description,
-                             x=(i % 2) * 12, y=(i // 2) * 8))
+    panels: list[dict[str, Any]] = []
+    missing = []
+    if JOB_NEO4J not in jobs:
+        missing.append("No Neo4j server has a metrics endpoint (Neo4j metrics are an Enterprise Edition feature), "
+                       "so there are no Neo4j panels or Neo4j alerts.")
+    if JOB_NODE not in jobs:
+        missing.append("No node exporter runs on the Neo4j servers (as in the Docker stack), so there are no "
+                       "machine, disk or CPU panels.")
+    top = 0
+    if missing:
+        panels.append({"id": 1, "type": "text", "title": "What this dashboard shows",
+                       "gridPos": {"h": 4, "w": 24, "x": 0, "y": 0},
+                       "options": {"mode": "markdown", "content": "\n\n".join(missing)}})
+        top = 4
+    shown = [spec[1:] for spec in specs if spec[0] in jobs]
+    for i, (title, targets, unit, thresholds, description) in enumerate(shown):
+        panels.append(_panel(len(panels) + 1, title, targets, unit=unit, thresholds=thresholds,
+                             description=description, x=(i % 2) * 12, y=top + (i // 2) * 8))
     return {
         "uid": _dashboard_uid(stack),
         "title": f"Neo4j cluster {stack}",
@@ -467,6 +493,9 @@ def render_monitoring(*, stack: str, version_line: str, targets: list[ScrapeTarg
     'grafana/provisioning/datasources/prometheus.yml', 'grafana/provisioning/dashboards/neo4j.yml',
     'grafana/dashboards/neo4j-cluster.json'.
 
+    A target's metrics_port / node_exporter_port of None leaves it out of the `neo4j` / `node` job; the
+    alerts and panels of a job without targets are not rendered (see ALERT_JOBS).
+
     data_mountpoint: restrict Neo4jDiskUsageHigh to this mountpoint (e.g. "/var/lib/neo4j"); by
     default every real (non-pseudo) filesystem of the Neo4j servers is watched, so a data
     directory on the root volume is covered too.
@@ -492,10 +521,11 @@ def render_monitoring(*, stack: str, version_line: str, targets: list[ScrapeTarg
         if target.name in seen:
             raise ValueError(f"duplicate scrape target {target.name}")
         seen.add(target.name)
-        neo4j_targets.append({"endpoint": _endpoint(target.address, target.metrics_port),
-                              "server": target.name, "role": target.role})
-        node_targets.append({"endpoint": _endpoint(target.address, target.node_exporter_port),
-                             "server": target.name, "role": target.role})
+        labels = {"server": target.name, "role": target.role}
+        if target.metrics_port is not None:
+            neo4j_targets.append({"endpoint": _endpoint(target.address, target.metrics_port), **labels})
+        if target.node_exporter_port is not None:
+            node_targets.append({"endpoint": _endpoint(target.address, target.node_exporter_port), **labels})
 
     haproxy = None
     if haproxy_target is not None:
@@ -510,6 +540,8 @@ def render_monitoring(*, stack: str, version_line: str, targets: list[ScrapeTarg
     lag_offset = _format_ms(round(thresholds.replication_lag_seconds * 1000) + interval_ms)
     names = METRIC_NAMES[version_line]
     queries = _queries(names, lag_offset=lag_offset, data_mountpoint=data_mountpoint)
+    jobs = {job for job, present in ((JOB_NEO4J, neo4j_targets), (JOB_NODE, node_targets), (JOB_HAPROXY, haproxy))
+            if present}
 
     prometheus_yml = render_template(
         "prometheus/prometheus.yml.j2",
@@ -519,15 +551,14 @@ def render_monitoring(*, stack: str, version_line: str, targets: list[ScrapeTarg
     rules_yml = render_template(
         "prometheus/neo4j-alerts.yml.j2",
         stack=stack, version_line=version_line, group_name=f"neo4j-{stack}",
-        alerts=_alerts(queries, thresholds, lag_offset=lag_offset))
+        alerts=_alerts(queries, thresholds, lag_offset=lag_offset, jobs=jobs))
     datasource_yml = render_template(
         "grafana/datasource.yml.j2",
         datasource_name=f"Prometheus {stack}", uid=DATASOURCE_UID, url=prometheus_url,
         scrape_interval=scrape_interval)
     provider_yml = render_template(
         "grafana/dashboards.yml.j2", stack=stack, folder="Neo4j", path=GRAFANA_DASHBOARDS_DIR)
-    dashboard = build_dashboard(stack=stack, version_line=version_line, q=queries, t=thresholds,
-                                haproxy=haproxy is not None)
+    dashboard = build_dashboard(stack=stack, version_line=version_line, q=queries, t=thresholds, jobs=jobs)
     return {
         PROMETHEUS_CONFIG: prometheus_yml,
         PROMETHEUS_RULES: rules_yml,

@@ -8,7 +8,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from components.monitoring import MONITORING_NODE_PATHS, AlertThresholds, ScrapeTarget, render_monitoring
+from components.monitoring import (
+    MONITORING_NODE_PATHS,
+    AlertThresholds,
+    ScrapeTarget,
+    metrics_filter,
+    render_monitoring,
+)
 from components.secrets import secret_names
 from components.settings import Settings
 from components.sizing import MemoryPlan, machine_memory, plan_memory
@@ -25,26 +31,7 @@ NEO4J_APT_COMPONENT = {"4.4": "4.4", "5": "5", "2025": "latest"}
 HAPROXY_PORTS = {"bolt_write": 7687, "bolt_read": 7689, "stats": 8404}
 MONITORING_PORTS = {"prometheus": 9090, "grafana": 3000}
 
-# Each line's default filter plus the series the alert rules and dashboard read (see
-# components/monitoring.py): page cache hits, GC time, open transactions, raft leadership and indices.
-METRICS_FILTER = {
-    "4.4": ",".join([
-        "*bolt.connections*", "*causal_clustering.core.is_leader", "*causal_clustering.core.commit_index",
-        "*causal_clustering.core.append_index", "*causal_clustering.core.applied_index",
-        "*causal_clustering.read_replica.pull_update_highest_tx_id_received", "*check_point.*",
-        "*transaction.active*", "*transaction.committed*", "*transaction.last_committed_tx_id",
-        "*transaction.rollbacks*", "*page_cache.hit*", "*page_cache.page_faults", "*page_cache.usage_ratio",
-        "*vm.gc.time.*", "*vm.heap.used", "*vm.pause_time", "*vm.thread*", "*store.size*", "*db.query.execution*",
-    ]),
-    "5": ",".join([
-        "*bolt.connections*", "*cluster.raft.is_leader", "*cluster.raft.commit_index", "*cluster.raft.append_index",
-        "*cluster.raft.applied_index", "*cluster.raft.last_leader_message", "*check_point.*",
-        "*transaction.active*", "*transaction.committed*", "*transaction.last_committed_tx_id",
-        "*transaction.rollbacks*", "*page_cache.hit*", "*page_cache.page_faults", "*page_cache.usage_ratio",
-        "*vm.gc.time.*", "*vm.heap.used", "*vm.pause_time", "*vm.thread*", "*store.size*", "*db.query.execution*",
-    ]),
-}
-METRICS_FILTER["2025"] = METRICS_FILTER["5"]
+# metrics.filter comes from components/monitoring.py, next to the alert rules and dashboard that read it.
 
 
 @dataclass(frozen=True)
@@ -113,7 +100,7 @@ def neo4j_conf_values(settings: Settings, topology: ClusterTopology, server: Ser
         "tx_log_retention": settings.tx_log_retention,
         "tx_log_rotation_size": settings.tx_log_rotation_size,
         "slow_query_threshold": settings.slow_query_threshold,
-        "metrics_filter": METRICS_FILTER[line],
+        "metrics_filter": metrics_filter(line),
     }
 
 
@@ -151,8 +138,11 @@ def render_haproxy_cfg(settings: Settings, topology: ClusterTopology) -> str:
 
 
 def _monitoring_artifacts(settings: Settings, topology: ClusterTopology) -> dict[str, str]:
-    targets = [ScrapeTarget(s.name, s.role, s.hostname, topology.ports.metrics, topology.ports.node_exporter)
-               for s in topology.servers]
+    # Scrape only what runs: metrics are Enterprise-only (Community has no endpoint on 2004), and node
+    # exporter runs on the AWS servers (cloud-init installs it), not in the Docker stack's Neo4j containers.
+    metrics_port = topology.ports.metrics if settings.edition == "enterprise" else None
+    node_exporter_port = topology.ports.node_exporter if settings.platform == "aws" else None
+    targets = [ScrapeTarget(s.name, s.role, s.hostname, metrics_port, node_exporter_port) for s in topology.servers]
     haproxy = f"{topology.haproxy.hostname}:{HAPROXY_PORTS['stats']}" if topology.haproxy else None
     return render_monitoring(
         stack=settings.stack, version_line=settings.version_line, targets=targets, thresholds=AlertThresholds(),

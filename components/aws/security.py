@@ -66,9 +66,11 @@ def plan_flows(settings: Settings, topology: ClusterTopology) -> tuple[Flow, ...
     # Only the endpoints the servers listen on: plain HTTP is off with TLS required, HTTPS off without TLS.
     endpoints = [ports.bolt] + ([ports.http] if settings.tls != "required" else []) \
         + ([ports.https] if settings.tls != "disabled" else [])
-    front = tuple(g for g in (HAPROXY, MONITORING) if g in groups)
+    front = (HAPROXY,) if HAPROXY in groups else ()
     allow(NEO4J, endpoints, front + client_sources(settings), "Bolt and HTTP(S) clients")
     if MONITORING in groups:
+        # Exactly what Prometheus scrapes (components/render.py `_monitoring_artifacts`): node exporter,
+        # and the metrics endpoint where there is one (Enterprise); no Bolt, no HTTP(S).
         metrics = ([ports.metrics] if settings.edition == "enterprise" else []) + [ports.node_exporter]
         allow(NEO4J, metrics, (MONITORING,), "Prometheus scrapes")
     if HAPROXY in groups:

@@ -51,8 +51,8 @@ BY_NAME = {t.name: t for t in TARGETS}
 # `_total`). Operations Manual, Metrics reference: 4.4 names global metrics neo4j.<name> and
 # database metrics neo4j.<db>.<name> unless metrics.namespaces.enabled=true (then neo4j.dbms.<name>
 # and neo4j.database.<db>.<name>, the only form 5.x and 2025.x have). Raft leadership is
-# causal_clustering.core.is_leader in 4.4 and cluster.raft.is_leader in 5.x/2025.x; some 5.x
-# builds reported cluster.core.is_leader.
+# causal_clustering.core.is_leader in 4.4 and cluster.raft.is_leader in 5.x/2025.x ("Raft metrics";
+# `cluster.core.is_leader` was only ever a typo in the settings page's filter default).
 _NAMESPACED = {
     "hits": "neo4j_dbms_page_cache_hits_total",
     "faults": "neo4j_dbms_page_cache_page_faults_total",
@@ -71,7 +71,6 @@ EXPORTER_NAMES = {
     ("4.4", "namespaces-on"): {**_NAMESPACED, "is_leader": "neo4j_database_{db}_causal_clustering_core_is_leader"},
     ("4.4", "namespaces-off"): {**_LEGACY_44, "is_leader": "neo4j_{db}_causal_clustering_core_is_leader"},
     ("5", "cluster.raft"): {**_NAMESPACED, "is_leader": "neo4j_database_{db}_cluster_raft_is_leader"},
-    ("5", "cluster.core"): {**_NAMESPACED, "is_leader": "neo4j_database_{db}_cluster_core_is_leader"},
     ("2025", "cluster.raft"): {**_NAMESPACED, "is_leader": "neo4j_database_{db}_cluster_raft_is_leader"},
 }
 assert {line for line, _ in EXPORTER_NAMES} == set(VERSION_LINES)
@@ -81,9 +80,10 @@ assert {line for line, _ in EXPORTER_NAMES} == set(VERSION_LINES)
 # Rendering
 # --------------------------------------------------------------------------------------------
 
-def render_into(directory: Path, version_line: str, *, haproxy: bool = True) -> dict[str, str]:
+def render_into(directory: Path, version_line: str, *, haproxy: bool = True,
+                targets: list[ScrapeTarget] = TARGETS) -> dict[str, str]:
     files = render_monitoring(
-        stack=STACK, version_line=version_line, targets=TARGETS, thresholds=THRESHOLDS,
+        stack=STACK, version_line=version_line, targets=targets, thresholds=THRESHOLDS,
         haproxy_target="haproxy.neo4j.test:8404" if haproxy else None,
         prometheus_url="http://localhost:9090", scrape_interval=f"{SCRAPE_INTERVAL_S}s")
     for relative, text in files.items():
@@ -135,6 +135,32 @@ class Scenario:
     interval: str = "1m"
 
 
+def machine_down_scenarios() -> list[Scenario]:
+    """Neo4jMachineDown: node exporter's up == 0 for 1m (the one server-down alert on Community)."""
+    servers = list(BY_NAME)
+    return [Scenario(
+        "Neo4jMachineDown", kind, "5m",
+        [(series("up", node_labels(s)), core1 if s == "core-1" else "1x20") for s in servers],
+        [Expected(node_labels("core-1"), 0)] if kind == "fires" else [])
+        for kind, core1 in (("fires", "1 1 0x20"), ("inside", "1x20"))]
+
+
+def disk_scenarios() -> list[Scenario]:
+    """Neo4jDiskUsageHigh: 1 - avail/size > 0.80 for 10m; a full tmpfs never counts."""
+    data = {"device": "/dev/nvme1n1", "fstype": "ext4", "mountpoint": "/var/lib/neo4j"}
+    tmpfs = {"device": "tmpfs", "fstype": "tmpfs", "mountpoint": "/run"}
+    out = []
+    for kind, avail in (("fires", 15), ("inside", 21)):
+        out.append(Scenario(
+            "Neo4jDiskUsageHigh", kind, "15m",
+            [(series("node_filesystem_avail_bytes", {**node_labels("core-1"), **data}), f"{avail}x20"),
+             (series("node_filesystem_size_bytes", {**node_labels("core-1"), **data}), "100x20"),
+             (series("node_filesystem_avail_bytes", {**node_labels("core-1"), **tmpfs}), "1x20"),
+             (series("node_filesystem_size_bytes", {**node_labels("core-1"), **tmpfs}), "100x20")],
+            [Expected({**node_labels("core-1"), **data}, 1 - avail / 100)] if kind == "fires" else []))
+    return out
+
+
 def scenarios(names: dict[str, str]) -> list[Scenario]:
     def n(key: str, **kw: str) -> str:
         return names[key].format(**kw)
@@ -148,6 +174,8 @@ def scenarios(names: dict[str, str]) -> list[Scenario]:
             "Neo4jServerDown", kind, "5m",
             [(series("up", neo4j_labels(s)), core2 if s == "core-2" else "1x20") for s in servers],
             [Expected(neo4j_labels("core-2"), 0)] if kind == "fires" else []))
+
+    out += machine_down_scenarios()
 
     # Neo4jOpenTransactionsHigh: > 100 for 5m (100 exactly is inside).
     for kind, active in (("fires", 150), ("inside", THRESHOLDS.open_transactions)):
@@ -181,17 +209,7 @@ def scenarios(names: dict[str, str]) -> list[Scenario]:
             [Expected({**neo4j_labels("core-1"), "gc": "g1_old_generation"}, pause_ms / 1000)]
             if kind == "fires" else []))
 
-    # Neo4jDiskUsageHigh: 1 - avail/size > 0.80 for 10m; a full tmpfs never counts.
-    data = {"device": "/dev/nvme1n1", "fstype": "ext4", "mountpoint": "/var/lib/neo4j"}
-    tmpfs = {"device": "tmpfs", "fstype": "tmpfs", "mountpoint": "/run"}
-    for kind, avail in (("fires", 15), ("inside", 21)):
-        out.append(Scenario(
-            "Neo4jDiskUsageHigh", kind, "15m",
-            [(series("node_filesystem_avail_bytes", {**node_labels("core-1"), **data}), f"{avail}x20"),
-             (series("node_filesystem_size_bytes", {**node_labels("core-1"), **data}), "100x20"),
-             (series("node_filesystem_avail_bytes", {**node_labels("core-1"), **tmpfs}), "1x20"),
-             (series("node_filesystem_size_bytes", {**node_labels("core-1"), **tmpfs}), "100x20")],
-            [Expected({**node_labels("core-1"), **data}, 1 - avail / 100)] if kind == "fires" else []))
+    out += disk_scenarios()
 
     # Neo4jReplicationLagHigh, sampled every 5s: the leader commits one transaction per sample.
     # A replica 45s behind (> threshold + 2 scrape intervals) fires; one exactly 10s behind (the
@@ -319,6 +337,73 @@ def test_promtool_unit_tests_detect_a_wrong_expectation(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Community (no Neo4j metrics) and the Docker stack (no node exporter)
+# --------------------------------------------------------------------------------------------
+
+# Neo4j Community has no metrics endpoint (Operations Manual: metrics are an Enterprise Edition
+# feature); on AWS its servers still run prometheus-node-exporter.
+COMMUNITY_TARGETS = [ScrapeTarget(t.name, t.role, t.address, None, t.node_exporter_port) for t in TARGETS]
+# The Docker stack's Neo4j containers run no node exporter.
+DOCKER_TARGETS = [ScrapeTarget(t.name, t.role, t.address, t.metrics_port, None) for t in TARGETS]
+
+
+def rule_names(files: dict[str, str]) -> set[str]:
+    return {r["alert"] for g in yaml.safe_load(files[PROMETHEUS_RULES])["groups"] for r in g["rules"]}
+
+
+@pytest.mark.parametrize("version_line", VERSION_LINES)
+def test_community_stack_alerts_on_node_exporter_only(tmp_path: Path, version_line: str) -> None:
+    files = render_into(tmp_path, version_line, targets=COMMUNITY_TARGETS)
+    config = yaml.safe_load(files[PROMETHEUS_CONFIG])
+    assert {j["job_name"] for j in config["scrape_configs"]} == {"node", "haproxy"}
+    assert not any(t.endswith(":2004") for j in config["scrape_configs"] for g in j["static_configs"]
+                   for t in g["targets"])
+    promtool("check", "config", tmp_path / PROMETHEUS_CONFIG)
+    promtool("check", "rules", tmp_path / PROMETHEUS_RULES)
+
+    rules = yaml.safe_load(files[PROMETHEUS_RULES])
+    assert rule_names(files) == {"Neo4jMachineDown", "Neo4jDiskUsageHigh"}
+    for rule in (r for g in rules["groups"] for r in g["rules"]):
+        assert 'job="neo4j"' not in rule["expr"] and not any(
+            n.startswith("neo4j_") for n in metric_names(rule["expr"])), rule["alert"]
+
+    # The server-down alert of Community: node exporter down fires, up stays quiet; disks as on Enterprise.
+    cases = machine_down_scenarios() + disk_scenarios()
+    test_file = tmp_path / "community.test.yml"
+    test_file.write_text(yaml.safe_dump(promtool_tests(tmp_path / PROMETHEUS_RULES, rules, cases), sort_keys=False))
+    out = promtool("test", "rules", test_file)
+    assert "SUCCESS" in out.stdout + out.stderr
+
+
+def test_community_machine_down_test_can_fail(tmp_path: Path) -> None:
+    files = render_into(tmp_path, "5", targets=COMMUNITY_TARGETS)
+    rules = yaml.safe_load(files[PROMETHEUS_RULES])
+    (case, _) = machine_down_scenarios()
+    case.expected = []  # node exporter down, yet "no alert" expected: promtool reports the difference
+    test_file = tmp_path / "wrong.yml"
+    test_file.write_text(yaml.safe_dump(promtool_tests(tmp_path / PROMETHEUS_RULES, rules, [case])))
+    result = subprocess.run([PROMTOOL, "test", "rules", str(test_file)], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+
+
+def test_docker_stack_scrapes_no_node_exporter(tmp_path: Path) -> None:
+    files = render_into(tmp_path, "5", targets=DOCKER_TARGETS)
+    config = yaml.safe_load(files[PROMETHEUS_CONFIG])
+    assert {j["job_name"] for j in config["scrape_configs"]} == {"neo4j", "haproxy"}
+    promtool("check", "config", tmp_path / PROMETHEUS_CONFIG)
+    out = promtool("check", "rules", tmp_path / PROMETHEUS_RULES)
+    assert f"{len(ALERT_NAMES) - 2} rules found" in out.stdout + out.stderr
+    assert "Neo4jDiskUsageHigh" not in rule_names(files) and "Neo4jMachineDown" not in rule_names(files)
+
+
+def test_nothing_to_scrape_is_still_a_valid_config(tmp_path: Path) -> None:
+    render_into(tmp_path, "2025", haproxy=False, targets=[ScrapeTarget("core-1", "primary", "core-1.test", None, None)])
+    promtool("check", "config", tmp_path / PROMETHEUS_CONFIG)
+    out = promtool("check", "rules", tmp_path / PROMETHEUS_RULES)
+    assert "0 rules found" in out.stdout + out.stderr
+
+
+# --------------------------------------------------------------------------------------------
 # Dashboard
 # --------------------------------------------------------------------------------------------
 
@@ -341,9 +426,12 @@ def metric_names(expr: str) -> set[str]:
     return names
 
 
+@pytest.mark.parametrize("targets", ["full", "community", "docker"])
 @pytest.mark.parametrize("version_line", VERSION_LINES)
-def test_dashboard_parses_and_queries_what_the_rules_query(tmp_path: Path, version_line: str) -> None:
-    files = render_into(tmp_path, version_line)
+def test_dashboard_parses_and_queries_what_the_rules_query(tmp_path: Path, version_line: str, targets: str) -> None:
+    chosen = {"full": TARGETS, "community": COMMUNITY_TARGETS, "docker": DOCKER_TARGETS}[targets]
+    files = render_into(tmp_path, version_line, targets=chosen)
+    scraped = {j["job_name"] for j in yaml.safe_load(files[PROMETHEUS_CONFIG])["scrape_configs"]}
     dashboard = json.loads(files[GRAFANA_DASHBOARD])
     rules = yaml.safe_load(files[PROMETHEUS_RULES])
     datasource = yaml.safe_load(files[GRAFANA_DATASOURCE])["datasources"][0]
@@ -351,10 +439,15 @@ def test_dashboard_parses_and_queries_what_the_rules_query(tmp_path: Path, versi
     alert_metrics = set().union(*(metric_names(r["expr"]) for g in rules["groups"] for r in g["rules"]))
     exprs = []
     for panel in dashboard["panels"]:
+        if panel["type"] == "text":  # the note on what is not there: no query
+            assert "targets" not in panel
+            continue
         assert panel["datasource"]["uid"] == datasource["uid"] == DATASOURCE_UID
         assert panel["targets"], panel["title"]
         for target in panel["targets"]:
             exprs.append(target["expr"])
+            # A panel draws only what Prometheus scrapes here.
+            assert set(re.findall(r'job="(\w+)"', target["expr"])) <= scraped, panel["title"]
             for name in metric_names(target["expr"]):
                 assert name in alert_metrics or name in STANDARD_METRICS or name.startswith("haproxy_"), \
                     f"panel {panel['title']!r} queries {name!r}, which no alert rule reads"

@@ -7,12 +7,14 @@ import ipaddress
 import random
 
 import pytest
+import yaml
 
 from components.aws.backup_store import BackupStoreArgs, lifecycle_rules
 from components.aws.machine import USER_DATA_LIMIT, compressed_user_data
 from components.aws.network import plan_subnets
 from components.aws.security import HAPROXY, MONITORING, NEO4J, cidr_label, cidr_peer, plan_flows
-from components.render import HAPROXY_PORTS
+from components.monitoring import PROMETHEUS_CONFIG
+from components.render import HAPROXY_PORTS, render_artifacts
 from components.topology import plan_topology
 from tests.conftest import make_settings
 
@@ -68,16 +70,50 @@ def test_a_single_server_opens_no_cluster_port():
     assert not [f for f in flows if f.port in CLUSTER_PORTS]
 
 
-def test_neo4j_endpoints_accept_haproxy_monitoring_and_client_cidrs_only():
+def test_neo4j_endpoints_accept_haproxy_and_client_cidrs_only():
     flows = flows_of(clientCidrs=["203.0.113.0/24"], adminCidrs=["198.51.100.0/24"])
     sources = {f.source for f in flows if f.target == NEO4J and f.port in CLIENT_PORTS}
-    assert sources == {HAPROXY, MONITORING, "203.0.113.0/24"}
+    assert sources == {HAPROXY, "203.0.113.0/24"}
 
 
 def test_without_client_cidrs_only_the_vpc_reaches_bolt():
     flows = flows_of(vpcCidr="10.9.0.0/16")
     bolt = {f.source for f in flows if f.port == 7687}
-    assert bolt == {HAPROXY, MONITORING, "10.9.0.0/16"}
+    assert bolt == {HAPROXY, "10.9.0.0/16"}
+
+
+def scraped_ports(settings, topology) -> dict[str, set[int]]:
+    """{security group: ports} of every target in the rendered prometheus.yml."""
+    config = yaml.safe_load(render_artifacts(settings, topology)["monitoring"][PROMETHEUS_CONFIG])
+    hosts = {s.hostname: NEO4J for s in topology.servers}
+    if topology.haproxy:
+        hosts[topology.haproxy.hostname] = HAPROXY
+    out: dict[str, set[int]] = {}
+    for job in config["scrape_configs"]:
+        for group in job["static_configs"]:
+            for target in group["targets"]:
+                host, port = target.rsplit(":", 1)
+                out.setdefault(hosts[host], set()).add(int(port))
+    return out
+
+
+@pytest.mark.parametrize("overrides", [
+    {},
+    {"tls": "required", "haproxy": False},
+    {"edition": "community", "coreCount": 1, "replicaCount": 0, "acceptLicense": False},
+])
+def test_monitoring_reaches_exactly_the_ports_its_prometheus_scrapes(overrides):
+    settings = make_settings(**overrides)
+    topology = plan_topology(settings)
+    flows = plan_flows(settings, topology)
+    opened: dict[str, set[int]] = {}
+    for flow in flows:
+        if flow.source == MONITORING:
+            opened.setdefault(flow.target, set()).add(flow.port)
+    assert opened == scraped_ports(settings, topology)
+    # Metrics endpoint and node exporter on Enterprise; node exporter only on Community. No Bolt, no HTTP(S).
+    expected = {9100} | ({2004} if settings.edition == "enterprise" else set())
+    assert opened[NEO4J] == expected
 
 
 def test_metrics_and_node_exporter_are_for_monitoring_only():

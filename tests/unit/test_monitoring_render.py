@@ -6,28 +6,37 @@ import json
 import re
 from pathlib import PurePosixPath
 
+try:  # Python 3.11+ (sre_parse is its deprecated alias)
+    from re import _constants as sre_constants
+    from re import _parser as sre_parse
+except ImportError:  # pragma: no cover
+    import sre_constants
+    import sre_parse
+
 import pytest
 import yaml
 
 from components.monitoring import (
+    ALERT_JOBS,
     ALERT_NAMES,
     DATASOURCE_UID,
     GRAFANA_DASHBOARD,
     GRAFANA_DASHBOARD_PROVIDER,
     GRAFANA_DASHBOARDS_DIR,
     GRAFANA_DATASOURCE,
-    METRICS_FILTER_PATTERNS,
+    METRICS_FILTER,
     MONITORING_NODE_PATHS,
     PROMETHEUS_CONFIG,
     PROMETHEUS_RULES,
-    REQUIRED_METRICS,
     VERSION_LINES,
     AlertThresholds,
     ScrapeTarget,
-    metrics_filter_patterns,
+    metrics_filter,
     render_monitoring,
-    required_neo4j_settings,
 )
+from components.render import render_artifacts, render_neo4j_conf
+from components.topology import plan_topology
+from tests.conftest import make_settings
 
 TARGETS = [
     ScrapeTarget("core-1", "primary", "core-1.neo4j.internal", 2004, 9100),
@@ -180,10 +189,10 @@ def test_version_specific_leader_metric() -> None:
     (regex5,) = name_regexes(r5)
     (regex2025,) = name_regexes(r2025)
     (regex44,) = name_regexes(r44)
-    for name in ("neo4j_database_neo4j_cluster_raft_is_leader", "neo4j_database_neo4j_cluster_core_is_leader"):
-        assert re.fullmatch(regex5, name)
-    assert re.fullmatch(regex2025, "neo4j_database_neo4j_cluster_raft_is_leader")
-    assert not re.fullmatch(regex2025, "neo4j_database_neo4j_cluster_core_is_leader")
+    for regex in (regex5, regex2025):
+        assert re.fullmatch(regex, "neo4j_database_neo4j_cluster_raft_is_leader")
+        # Only in a wrong default of server.metrics.filter on the settings page, never exported.
+        assert not re.fullmatch(regex, "neo4j_database_neo4j_cluster_core_is_leader")
     for name in ("neo4j_database_neo4j_causal_clustering_core_is_leader",
                  "neo4j_neo4j_causal_clustering_core_is_leader"):
         assert re.fullmatch(regex44, name)
@@ -218,28 +227,243 @@ def test_disk_rule_watches_real_filesystems_or_the_given_mount() -> None:
     assert pinned.count('mountpoint="/var/lib/neo4j"') == 2
 
 
+# ------------------------------------------------------------------------------------------
+# The metrics filter lets through every series the rules and the dashboard read
+# ------------------------------------------------------------------------------------------
+
+# Neo4j Operations Manual, "Metrics reference" (neo4j/docs-operations,
+# modules/ROOT/pages/monitoring/metrics/reference.adoc; 4.4 @139efb54 with its partials
+# neo4j-metrics/{available,cc,jvm}-metrics.adoc, 5.x @c973c8d5, dev (2025.x) @711c81b1), written down
+# here, not taken from components/monitoring.py:
+#   4.4: "Global metrics have the following name format: `<user-configured-prefix>.<metric-name>` if
+#        metrics.namespaces.enabled is `false`, or `<user-configured-prefix>.dbms.<metric-name>` if the
+#        setting is `true`." Database metrics: "`<user-configured-prefix>.<database-name>.<metric-name>`
+#        ... or `<user-configured-prefix>.database.<database-name>.<metric-name>`".
+#   5.x, 2025.x: "`<user-configured-prefix>.dbms.<metric-name>`" and
+#        "`<user-configured-prefix>.database.<database-name>.<metric-name>`"; the prefix defaults to `neo4j`.
+#   Prometheus endpoint (5.x monitoring/metrics/expose.adoc): "Dots (.) are replaced with underscores
+#        (_)" and "Depending on the metric type, a postfix is added": `_total` on counters.
+# Each entry: (global or database, name after the prefix, type as the reference gives it).
+_PAGE_CACHE_GC_TX = [
+    ("global", "page_cache.hits", "counter"),  # "The total number of page hits happened in the page cache."
+    ("global", "page_cache.page_faults", "counter"),  # "The total number of page faults in the page cache."
+    ("global", "vm.gc.time.<gc>", "counter"),  # "Accumulated garbage collection time in milliseconds."
+    ("database", "transaction.active", "gauge"),  # "The number of currently active transactions."
+    ("database", "transaction.last_committed_tx_id", "counter"),  # "The ID of the last committed transaction."
+]
+DOCUMENTED = {
+    # cc-metrics.adoc: "<prefix>.causal_clustering.core.is_leader|Is this server the leader? ... (gauge)"
+    "4.4": [*_PAGE_CACHE_GC_TX, ("database", "causal_clustering.core.is_leader", "gauge")],
+    # Raft metrics: "<prefix>.cluster.raft.is_leader|Is this server the leader? ... (gauge)"
+    "5": [*_PAGE_CACHE_GC_TX, ("database", "cluster.raft.is_leader", "gauge")],
+    "2025": [*_PAGE_CACHE_GC_TX, ("database", "cluster.raft.is_leader", "gauge")],
+}
+NAMESPACE_MODES = {"4.4": (False, True), "5": (True,), "2025": (True,)}
+DATABASES = ("neo4j", "system")  # what `.+` (a database name) stands for when a selector is spelled out
+
+
+def documented_series(line: str) -> list[tuple[re.Pattern[str], str]]:
+    """(Prometheus name pattern, Neo4j dotted name template) of every documented series of the line."""
+    out = []
+    for scope, name, kind in DOCUMENTED[line]:
+        for namespaced in NAMESPACE_MODES[line]:
+            if scope == "global":
+                dotted = f"neo4j.dbms.{name}" if namespaced else f"neo4j.{name}"
+            else:
+                dotted = f"neo4j.database.<db>.{name}" if namespaced else f"neo4j.<db>.{name}"
+            prometheus = dotted.replace(".", "_") + ("_total" if kind == "counter" else "")
+            pattern = re.escape(prometheus).replace("<db>", "(?P<db>[A-Za-z0-9]+)") \
+                .replace("<gc>", "(?P<gc>[a-z0-9_]+)")
+            out.append((re.compile(pattern), dotted))
+    return out
+
+
+def neo4j_glob(pattern: str, name: str) -> bool:
+    """Neo4j's metrics.filter element: "A simple globbing pattern that can use `*` and `?`." (5.x
+    configuration settings), matched against the whole dotted name."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, name) is not None
+
+
+def passes_filter(conf_filter: str, name: str) -> bool:
+    return any(neo4j_glob(p, name) for p in conf_filter.split(","))
+
+
+def spellings(regex: str) -> set[str]:
+    """Every string a selector regex accepts, with `.+` (a database name) spelled as DATABASES.
+    Alternatives and optional parts are expanded; anything else is refused, so no accepted name
+    escapes the check."""
+    c = sre_constants
+
+    def walk(items) -> set[str]:
+        out = {""}
+        for op, av in items:
+            if op is c.LITERAL:
+                options = {chr(av)}
+            elif op is c.SUBPATTERN:
+                options = walk(av[-1])
+            elif op is c.BRANCH:
+                options = set().union(*(walk(alt) for alt in av[1]))
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and list(av[2]) == [(c.ANY, None)] and av[0] == 1:
+                options = set(DATABASES)
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and (av[0], av[1]) == (0, 1):
+                options = {""} | walk(av[2])
+            else:
+                raise AssertionError(f"selector {regex!r}: cannot spell out {op} {av}")
+            out = {a + b for a in out for b in options}
+        return out
+
+    return walk(sre_parse.parse(regex))
+
+
+def neo4j_selectors(expr: str) -> set[str]:
+    """The Neo4j series an expression selects: `__name__=~` regexes and bare `neo4j_…{` names."""
+    return set(re.findall(r'__name__=~"([^"]+)"', expr)) | set(re.findall(r'(?<![\w"])(neo4j_\w+)\{', expr))
+
+
+def queries_of(files: dict[str, str]) -> dict[str, str]:
+    """{alert or panel: expression} of the rendered rules and dashboard."""
+    out = {f"alert {name}": rule["expr"] for name, rule in rules_of(files).items()}
+    for panel in json.loads(files[GRAFANA_DASHBOARD])["panels"]:
+        for target in panel.get("targets", []):
+            out[f"panel {panel['title']!r} {target['refId']}"] = target["expr"]
+    return out
+
+
+def test_spellings_expand_alternatives_and_options() -> None:
+    assert spellings("neo4j_(?:dbms_)?page_cache_hits_total") == {
+        "neo4j_page_cache_hits_total", "neo4j_dbms_page_cache_hits_total"}
+    assert spellings("neo4j_database_.+_cluster_(?:raft|core)_is_leader") == {
+        f"neo4j_database_{db}_cluster_{kind}_is_leader" for db in DATABASES for kind in ("raft", "core")}
+    with pytest.raises(AssertionError, match="cannot spell out"):
+        spellings("neo4j_[a-z]+_x")
+
+
+def test_neo4j_glob_is_a_whole_name_match_with_star_and_question_mark() -> None:
+    assert neo4j_glob("*cluster.raft.is_leader", "neo4j.database.neo4j.cluster.raft.is_leader")
+    assert not neo4j_glob("*cluster.raft.is_leader", "neo4j.database.neo4j.cluster.raft.is_leader_x")
+    assert not neo4j_glob("*cluster.raft.is_leader", "neo4j.database.neo4j.cluster.core.is_leader")
+    assert neo4j_glob("neo4j.vm.gc.time.?1*", "neo4j.vm.gc.time.g1_old_generation")
+    assert not neo4j_glob("*page_cache.hits", "neo4j.dbms.page_cacheXhits")  # `.` is literal
+
+
 @pytest.mark.parametrize("version_line", VERSION_LINES)
-def test_required_settings_let_every_rule_metric_through(version_line: str) -> None:
-    settings = required_neo4j_settings(version_line)
-    ns = "" if version_line == "4.4" else "server."
-    assert settings == {
-        f"{ns}metrics.enabled": "true",
-        f"{ns}metrics.prometheus.enabled": "true",
-        f"{ns}metrics.prometheus.endpoint": "0.0.0.0:2004",
-        f"{ns}metrics.filter": ",".join(metrics_filter_patterns(version_line)),
-    }
-    patterns = METRICS_FILTER_PATTERNS[version_line]
-    for metric in REQUIRED_METRICS[version_line]:
-        assert any(fnmatch.fnmatchcase(metric, p) for p in patterns), metric
+def test_every_series_an_alert_or_panel_reads_is_documented_and_passes_the_filter(version_line: str) -> None:
+    """Each name a rule or panel selector accepts is a documented series of the line, and the
+    servers' metrics filter (the value neo4j.conf gets) lets it through."""
+    conf_filter = metrics_filter(version_line)
+    documented = documented_series(version_line)
+    checked = set()
+    for where, expr in queries_of(render(version_line)).items():
+        for selector in neo4j_selectors(expr):
+            for name in spellings(selector):
+                found = [(m, dotted) for pattern, dotted in documented if (m := pattern.fullmatch(name))]
+                assert found, f"{where} reads {name}, which Neo4j {version_line} does not export"
+                for match, dotted in found:
+                    neo4j_name = dotted.replace("<db>", match.groupdict().get("db") or "") \
+                        .replace("<gc>", match.groupdict().get("gc") or "")
+                    assert passes_filter(conf_filter, neo4j_name), \
+                        f"{where} reads {name}: metrics.filter does not let {neo4j_name} through"
+                    checked.add(dotted)
+    # Every documented series is read by something: the check above saw all of them.
+    assert checked == {dotted for _, dotted in documented}
 
 
-def test_the_neo4j_conf_filter_covers_what_the_rules_read() -> None:
-    """components/render.py writes metrics.filter into neo4j.conf; it must include the rules' metrics."""
-    render_module = pytest.importorskip("components.render")
-    for version_line in VERSION_LINES:
-        patterns = render_module.METRICS_FILTER[version_line].split(",")
-        for metric in REQUIRED_METRICS[version_line]:
-            assert any(fnmatch.fnmatchcase(metric, p) for p in patterns), (version_line, metric)
+def test_the_filter_check_catches_a_series_the_filter_drops() -> None:
+    """The 5.x filter without the raft leadership gauge no longer covers Neo4jMultipleLeaders."""
+    narrowed = ",".join(p for p in METRICS_FILTER["5"] if p != "*cluster.raft.is_leader")
+    assert passes_filter(metrics_filter("5"), "neo4j.database.neo4j.cluster.raft.is_leader")
+    assert not passes_filter(narrowed, "neo4j.database.neo4j.cluster.raft.is_leader")
+
+
+@pytest.mark.parametrize("version_line", VERSION_LINES)
+def test_neo4j_conf_gets_the_monitoring_filter(version_line: str) -> None:
+    version = {"4.4": "4.4.44", "5": "5.26.30", "2025": "2025.10.1"}[version_line]
+    settings = make_settings(version=version)
+    topology = plan_topology(settings)
+    conf = render_neo4j_conf(settings, topology, topology.servers[0])
+    key = "metrics.filter" if version_line == "4.4" else "server.metrics.filter"
+    assert f"\n{key}={metrics_filter(version_line)}\n" in conf
+    assert metrics_filter(version_line) == ",".join(METRICS_FILTER[version_line])
+
+
+# ------------------------------------------------------------------------------------------
+# Only what exists is scraped, alerted on and drawn
+# ------------------------------------------------------------------------------------------
+
+COMMUNITY_AWS = [ScrapeTarget("core-1", "primary", "core-1.neo4j.internal", None, 9100)]
+ENTERPRISE_DOCKER = [ScrapeTarget(t.name, t.role, t.address, t.metrics_port, None) for t in TARGETS]
+
+
+def panel_titles(files: dict[str, str]) -> list[str]:
+    return [p["title"] for p in json.loads(files[GRAFANA_DASHBOARD])["panels"]]
+
+
+def test_alert_jobs_name_every_alert_and_only_scrape_jobs() -> None:
+    assert tuple(ALERT_JOBS) == ALERT_NAMES
+    assert set(ALERT_JOBS.values()) == {"neo4j", "node"}
+    for name, rule in rules_of(render()).items():
+        assert f'job="{ALERT_JOBS[name]}"' in rule["expr"], name
+        other = ({"neo4j", "node"} - {ALERT_JOBS[name]}).pop()
+        assert f'job="{other}"' not in rule["expr"], name
+
+
+def test_without_metrics_endpoints_no_neo4j_job_alert_or_panel() -> None:
+    files = render(targets=COMMUNITY_AWS)
+    assert set(jobs_of(files)) == {"node", "haproxy"}
+    assert list(rules_of(files)) == ["Neo4jMachineDown", "Neo4jDiskUsageHigh"]
+    assert 'job="neo4j"' not in files[PROMETHEUS_RULES] + files[GRAFANA_DASHBOARD]
+    assert "neo4j_" not in " ".join(queries_of(files).values())
+    titles = panel_titles(files)
+    assert titles[0] == "What this dashboard shows"
+    assert set(titles[1:]) == {"Machines up", "Disk used", "CPU busy", "HAProxy active servers per backend",
+                               "HAProxy current sessions per frontend"}
+    note = json.loads(files[GRAFANA_DASHBOARD])["panels"][0]
+    assert note["type"] == "text" and "Enterprise" in note["options"]["content"]
+
+
+def test_without_node_exporters_no_node_job_alert_or_panel() -> None:
+    files = render(targets=ENTERPRISE_DOCKER)
+    assert set(jobs_of(files)) == {"neo4j", "haproxy"}
+    assert set(rules_of(files)) == {a for a, job in ALERT_JOBS.items() if job == "neo4j"}
+    assert 'job="node"' not in files[PROMETHEUS_RULES] + files[GRAFANA_DASHBOARD]
+    assert not {"Machines up", "Disk used", "CPU busy"} & set(panel_titles(files))
+    assert "node exporter" in json.loads(files[GRAFANA_DASHBOARD])["panels"][0]["options"]["content"]
+
+
+def test_with_nothing_to_scrape_the_files_are_still_valid_and_empty() -> None:
+    files = render(targets=[ScrapeTarget("core-1", "primary", "h", None, None)], haproxy_target=None)
+    assert yaml.safe_load(files[PROMETHEUS_CONFIG])["scrape_configs"] == []
+    assert yaml.safe_load(files[PROMETHEUS_RULES])["groups"][0]["rules"] == []
+    assert [p["type"] for p in json.loads(files[GRAFANA_DASHBOARD])["panels"]] == ["text"]
+
+
+def test_a_full_stack_dashboard_has_no_note() -> None:
+    assert "What this dashboard shows" not in panel_titles(render())
+
+
+@pytest.mark.parametrize(("platform", "edition", "jobs"), [
+    ("aws", "enterprise", {"neo4j", "node", "haproxy"}),
+    ("aws", "community", {"node", "haproxy"}),
+    ("docker", "enterprise", {"neo4j", "haproxy"}),
+    ("docker", "community", {"haproxy"}),
+])
+def test_render_artifacts_scrape_what_the_edition_and_platform_run(platform: str, edition: str, jobs: set) -> None:
+    """Metrics are Enterprise-only; node exporter runs on the AWS servers, not in the Neo4j containers."""
+    shape = {} if edition == "enterprise" else {"coreCount": 1, "replicaCount": 0, "acceptLicense": False}
+    settings = make_settings(platform=platform, edition=edition, **shape)
+    topology = plan_topology(settings)
+    files = render_artifacts(settings, topology)["monitoring"]
+    scraped = jobs_of(files)
+    assert set(scraped) == jobs
+    ports = {job: {t.rsplit(":", 1)[1] for g in scraped[job]["static_configs"] for t in g["targets"]}
+             for job in scraped}
+    if "neo4j" in jobs:
+        assert ports["neo4j"] == {str(topology.ports.metrics)}
+        assert len(scraped["neo4j"]["static_configs"]) == len(topology.servers)
+    if "node" in jobs:
+        assert ports["node"] == {str(topology.ports.node_exporter)}
+    assert {ALERT_JOBS[name] for name in rules_of(files)} == jobs - {"haproxy"}
 
 
 def test_grafana_provisioning() -> None:
@@ -269,6 +493,7 @@ def test_grafana_provisioning() -> None:
     ({"targets": [ScrapeTarget("core 1", "primary", "h", 2004, 9100)]}, "server name"),
     ({"targets": [ScrapeTarget("core-1", "primary", "h\"x", 2004, 9100)]}, "address"),
     ({"targets": [ScrapeTarget("core-1", "primary", "h", 0, 9100)]}, "port"),
+    ({"targets": [ScrapeTarget("core-1", "primary", "h", None, 70000)]}, "port"),
     ({"stack": "a b"}, "stack"),
     ({"prometheus_url": "localhost:9090"}, "prometheus_url"),
     ({"scrape_interval": "15"}, "duration"),
