@@ -15,12 +15,13 @@ from components.monitoring import (
     metrics_filter,
     render_monitoring,
 )
+from components.neo4j_defaults import IMPORT_DIRECTORY_KEY, directories, jvm_flags
 from components.secrets import secret_names
 from components.settings import Settings
 from components.sizing import MemoryPlan, machine_memory, plan_memory
 from components.templating import render_template
 from components.tooling import TOOLING_DIR, TOOLING_KEY
-from components.topology import PRIMARY, ClusterTopology, Server
+from components.topology import PRIMARY, SECONDARY, ClusterTopology, Server
 from components.units import neo4j_size
 
 Artifacts = dict[str, dict[str, str]]  # target (server or node name) → {relative path: text}
@@ -73,12 +74,16 @@ def neo4j_conf_values(settings: Settings, topology: ClusterTopology, server: Ser
         "version": settings.version,
         "version_line": line,
         "edition": settings.edition,
+        "platform": settings.platform,
         "enterprise": settings.edition == "enterprise",
         "clustered": settings.clustered,
         "hostname": server.hostname,
         "ports": asdict(topology.ports),
         "mode": mode,
         "default_primaries": primaries,
+        # Formation waits for every primary, so the default database gets all of them (see the template).
+        "minimum_initial_primaries": primaries,
+        "default_secondaries": len(topology.secondaries),
         "minimum_runtime_cores": min(primaries, 3),
         "discovery_endpoints": ",".join(topology.discovery_endpoints),
         "auth_enabled": str(settings.auth_enabled).lower(),
@@ -90,13 +95,11 @@ def neo4j_conf_values(settings: Settings, topology: ClusterTopology, server: Ser
         "heap": neo4j_size(memory.heap),
         "page_cache": neo4j_size(memory.page_cache),
         "memory_source": f"{memory.source} for {neo4j_size(memory.ram)} of RAM",
-        "jvm_flags": [
-            "-XX:+UseG1GC",
-            f"-XX:MaxGCPauseMillis={settings.gc_max_pause_millis}",
-            "-XX:+ExitOnOutOfMemoryError",
-            "-XX:+AlwaysPreTouch",
-            "-XX:+DisableExplicitGC",
-        ],
+        # The shipped flags of the line (components/neo4j_defaults.py), then ours.
+        "jvm_flags": list(jvm_flags(line, (f"-XX:MaxGCPauseMillis={settings.gc_max_pause_millis}",
+                                           "-XX:+ExitOnOutOfMemoryError"))),
+        # The package's paths; the import directory confines LOAD CSV's file:/// URLs on every line.
+        "directories": [{"key": key, "path": path} for key, path in directories(settings.platform, line)],
         "tx_log_retention": settings.tx_log_retention,
         "tx_log_rotation_size": settings.tx_log_rotation_size,
         "slow_query_threshold": settings.slow_query_threshold,
@@ -179,6 +182,7 @@ def _user_data(role: str, files: dict[str, str], **values: Any) -> str:
 SERVER_FILE_PLACES = {
     "neo4j.conf": "/etc/neo4j-cluster/neo4j.conf",
     "setup-neo4j.sh": "/usr/local/lib/neo4j-cluster/setup-neo4j.sh",
+    "join-topology.sh": "/usr/local/lib/neo4j-cluster/join-topology.sh",
     "backup/neo4j-backup.sh": "/usr/local/lib/neo4j-cluster/neo4j-backup.sh",
     "backup/neo4j-backup.service": "/etc/systemd/system/neo4j-backup.service",
     "backup/neo4j-backup.timer": "/etc/systemd/system/neo4j-backup.timer",
@@ -188,11 +192,45 @@ SERVER_FILE_PLACES = {
 JAVA_PACKAGE = {"4.4": "openjdk-11-jre-headless", "5": "openjdk-17-jre-headless", "2025": "openjdk-21-jre-headless"}
 
 
-def render_setup_script(settings: Settings, server: Server, *, tls_secret: str, admin_password_secret: str,
-                        backup: bool) -> str:
+def license_answers(settings: Settings) -> tuple[str, ...]:
+    """debconf answers that accept the Enterprise licence (Operations Manual, installation/linux/debian.adoc:
+    "For Neo4j 5.3 and later" neo4j/accept-license; "For Neo4j 5.2 and earlier" neo4j/question)."""
+    if settings.edition != "enterprise":
+        return ()
+    if settings.version_line == "4.4":
+        return ("neo4j-enterprise neo4j/question select I ACCEPT", "neo4j-enterprise neo4j/license note")
+    return ("neo4j-enterprise neo4j/accept-license select Accept commercial license",)
+
+
+def local_bolt_uri(settings: Settings, topology: ClusterTopology) -> str:
+    """How a server's own boot script reaches the cluster through itself: neo4j:// routes the
+    administration command to the system database's leader. With TLS, the server's certificate
+    names its DNS name, not localhost, hence +ssc (encrypted, certificate not checked) on loopback."""
+    scheme = "neo4j" if settings.tls == "disabled" else "neo4j+ssc"
+    return f"{scheme}://localhost:{topology.ports.bolt}"
+
+
+def joins_database_topology(settings: Settings, server: Server) -> bool:
+    """5.x and 2025 allocate databases to servers; 4.4 read replicas host every database on their own."""
+    return server.role == SECONDARY and settings.edition == "enterprise" and settings.version_line != "4.4"
+
+
+def render_join_topology(settings: Settings, topology: ClusterTopology, server: Server) -> str:
+    return render_template(
+        "neo4j/join-topology.sh.j2", server_name=server.name, stack=settings.stack, database=settings.database,
+        local_uri=local_bolt_uri(settings, topology), primaries=len(topology.primaries),
+        secondaries=len(topology.secondaries), attempts=60, pause_seconds=10)
+
+
+def render_setup_script(settings: Settings, topology: ClusterTopology, server: Server, *, tls_secret: str,
+                        admin_password_secret: str, backup: bool) -> str:
     return render_template(
         "neo4j/setup-neo4j.sh.j2",
         server=asdict(server), stack=settings.stack, version=settings.version, edition=settings.edition,
+        license_answers=license_answers(settings),
+        import_dir=dict(directories("aws", settings.version_line))[IMPORT_DIRECTORY_KEY[settings.version_line]],
+        joins_database_topology=joins_database_topology(settings, server),
+        join_topology_script=SERVER_FILE_PLACES["join-topology.sh"],
         package="neo4j-enterprise" if settings.edition == "enterprise" else "neo4j",
         java_package=JAVA_PACKAGE[settings.version_line], apt_component=NEO4J_APT_COMPONENT[settings.version_line],
         region=settings.region, tls_secret=tls_secret, admin_password_secret=admin_password_secret,
@@ -211,10 +249,12 @@ def render_artifacts(settings: Settings, topology: ClusterTopology) -> Artifacts
         files = {
             "neo4j.conf": render_neo4j_conf(settings, topology, server),
             "setup-neo4j.sh": render_setup_script(
-                settings, server, tls_secret=names.tls[server.name] if settings.tls != "disabled" else "",
+                settings, topology, server, tls_secret=names.tls[server.name] if settings.tls != "disabled" else "",
                 admin_password_secret=names.admin_password, backup=is_backup),
             **(backup_files if is_backup else {}),
         }
+        if joins_database_topology(settings, server):
+            files["join-topology.sh"] = render_join_topology(settings, topology, server)
         files["cloud-init.yaml"] = _user_data(
             "neo4j", {SERVER_FILE_PLACES[path]: text for path, text in files.items()}, server=asdict(server))
         artifacts[server.name] = files

@@ -82,6 +82,13 @@ GRAFANA_UID = "472"
 GRAFANA_ADMIN_PASSWORD_FILE = f"{SECRETS_DIR}/grafana-admin-password"
 SECRET_FILE_MODE = "0400"  # read by its owner only
 
+# Our scripts in the Neo4j containers, outside $NEO4J_HOME: a secondary's join-topology.sh and the
+# extension script the entrypoint sources before it starts Neo4j (EXTENSION_SCRIPT names it).
+NEO4J_TOOLS_DIR = "/opt/neo4j-cluster"
+NEO4J_JOIN_TOPOLOGY = f"{NEO4J_TOOLS_DIR}/join-topology.sh"
+NEO4J_EXTENSION_SCRIPT = f"{NEO4J_TOOLS_DIR}/extension.sh"
+NEO4J_JOIN_TOPOLOGY_LOG = f"{NEO4J_LOGS}/join-topology.log"
+
 
 @dataclass(frozen=True)
 class CertificatePlaces:

@@ -26,6 +26,9 @@ from components.docker.layout import (
     NEO4J_AUTH_FILE,
     NEO4J_CONF,
     NEO4J_DATA,
+    NEO4J_EXTENSION_SCRIPT,
+    NEO4J_JOIN_TOPOLOGY,
+    NEO4J_JOIN_TOPOLOGY_LOG,
     NEO4J_LOGS,
     NEO4J_UID,
     SECRET_FILE_MODE,
@@ -35,6 +38,7 @@ from components.docker.layout import (
 from components.render import Artifacts, health_check_scheme, memory_plan, ssl_policies
 from components.settings import Settings
 from components.sizing import MIB
+from components.templating import render_template
 from components.tls import ClusterCertificates
 from components.topology import ClusterTopology
 
@@ -76,6 +80,19 @@ def neo4j_auth_upload(admin_password: pulumi.Output[str]) -> Upload:
     return Upload(NEO4J_AUTH_FILE, content, NEO4J_UID, SECRET_FILE_MODE)
 
 
+def join_topology_uploads(server: str, artifacts: Artifacts) -> tuple[tuple[Upload, ...], tuple[str, ...]]:
+    """A secondary that must ask for its place in the database topology (render decides which) gets
+    join-topology.sh and the extension script that runs it; returns (uploads, extra envs)."""
+    script = artifacts[server].get("join-topology.sh")
+    if script is None:
+        return (), ()
+    extension = render_template("docker/neo4j-extension.sh.j2", server_name=server, auth_file=NEO4J_AUTH_FILE,
+                                join_script=NEO4J_JOIN_TOPOLOGY, log_file=NEO4J_JOIN_TOPOLOGY_LOG)
+    uploads = (Upload(NEO4J_JOIN_TOPOLOGY, script, None, "0755"),
+               Upload(NEO4J_EXTENSION_SCRIPT, extension, None, "0644"))
+    return uploads, (f"EXTENSION_SCRIPT={NEO4J_EXTENSION_SCRIPT}",)
+
+
 def neo4j_envs(settings: Settings) -> tuple[str, ...]:
     """No secret: the admin password is the file NEO4J_AUTH_PATH names (neo4j_auth_upload)."""
     auth = f"NEO4J_AUTH_PATH={NEO4J_AUTH_FILE}"
@@ -108,13 +125,14 @@ class Neo4jServers(pulumi.ComponentResource):
             data = volume(f"{child}-data", server.role, self)
             logs = volume(f"{child}-logs", server.role, self)
             conf = Upload(NEO4J_CONF, args.artifacts[server.name]["neo4j.conf"], NEO4J_UID, "0600")
+            joins, join_envs = join_topology_uploads(server.name, args.artifacts)
             self.containers[server.name] = container(child, ContainerSpec(
                 image=image.image_id,
                 role=server.role,
                 **reachable_as(args.network, server.hostname, server.name),
                 ports=args.ports[server.name],
-                uploads=(conf, auth, *certificate_uploads(settings, args.certificates, server.name)),
-                envs=envs,
+                uploads=(conf, auth, *joins, *certificate_uploads(settings, args.certificates, server.name)),
+                envs=envs + join_envs,
                 volumes=((data.name, NEO4J_DATA), (logs.name, NEO4J_LOGS)),
                 health=health,
                 memory_mb=memory_plan(settings, server).ram // MIB,

@@ -65,10 +65,12 @@ def rendered_conf(tls: str = "disabled", **stack: object) -> str:
     return render_neo4j_conf(settings, topology, topology.servers[0])
 
 
-def machine_overrides(bolt: int, http: int, https: int, *, heap: str = TEST_HEAP,
-                           page_cache: str = TEST_PAGE_CACHE) -> dict[str, str]:
-    """The only settings that differ from the rendered conf: loopback, free ports, small memory."""
+def machine_overrides(bolt: int, http: int, https: int, *, import_dir: str, heap: str = TEST_HEAP,
+                      page_cache: str = TEST_PAGE_CACHE) -> dict[str, str]:
+    """The only settings that differ from the rendered conf: loopback, free ports, small memory, and
+    the import directory moved into the test's NEO4J_HOME (the key itself comes from the template)."""
     return {
+        "server.directories.import": import_dir,
         "server.default_listen_address": "127.0.0.1",
         "server.default_advertised_address": "127.0.0.1",
         "server.bolt.listen_address": f"127.0.0.1:{bolt}",
@@ -248,7 +250,8 @@ def prepare(base_dir: str | os.PathLike, *, password: str, tls: str = "disabled"
         import ssl
 
         driver_options["ssl_context"] = ssl.create_default_context(cafile=str(certificates.ca_cert))
-    server = Neo4jServer(home, auth=("neo4j", password), config_overrides=machine_overrides(bolt, http, https),
+    overrides = machine_overrides(bolt, http, https, import_dir=str(home / "import"))
+    server = Neo4jServer(home, auth=("neo4j", password), config_overrides=overrides,
                          die_with_parent=die_with_parent, driver_options=driver_options)
     return LocalNeo4j(home, password, bolt, http, https, tls, server, certificates, conf)
 

@@ -8,7 +8,7 @@ from tests.support.neo4j_dist import parse_conf
 from tests.support.neo4j_local import STACK_CONFIG, machine_overrides, rendered_conf
 
 ALLOWED_PREFIXES = ("server.default_listen_address", "server.default_advertised_address", "server.bolt.",
-                    "server.http.", "server.https.", "server.memory.")
+                    "server.http.", "server.https.", "server.memory.", "server.directories.import")
 
 
 @pytest.mark.parametrize("tls", ["disabled", "optional", "required"])
@@ -16,7 +16,7 @@ def test_overrides_replace_rendered_settings_and_touch_only_addresses_and_memory
     conf_file = tmp_path / "neo4j.conf"
     conf_file.write_text(rendered_conf(tls))
     conf = parse_conf(conf_file)
-    overrides = machine_overrides(7001, 7002, 7003)
+    overrides = machine_overrides(7001, 7002, 7003, import_dir=str(tmp_path / "import"))
     for key in overrides:
         assert key.startswith(ALLOWED_PREFIXES), key
         assert key in conf, f"{key} is added, not overridden: the template should set it"

@@ -18,6 +18,8 @@ from components.docker.layout import (
     LOOPBACK,
     NEO4J_AUTH_FILE,
     NEO4J_CONF,
+    NEO4J_EXTENSION_SCRIPT,
+    NEO4J_JOIN_TOPOLOGY,
     NEO4J_UID,
     certificate_places,
     server_ports,
@@ -113,6 +115,28 @@ def test_each_server_gets_exactly_the_rendered_neo4j_conf_the_aws_user_data_carr
         user_data = yaml.safe_load(artifacts[server.name]["cloud-init.yaml"])
         written = {f["path"]: f["content"] for f in user_data["write_files"]}
         assert written[SERVER_FILE_PLACES["neo4j.conf"]] == uploaded
+
+
+def test_each_enterprise_secondary_runs_the_same_join_topology_script_as_on_aws(plan):
+    # The secondary of the local stack must host the default database too (see templates/neo4j/
+    # join-topology.sh.j2): the image's entrypoint sources EXTENSION_SCRIPT before starting Neo4j.
+    artifacts = render_artifacts(plan.settings, plan.topology)
+    for server in plan.topology.servers:
+        uploads, envs = plan.uploads(server.name), plan.container(server.name)["envs"]
+        joins = server.role == "secondary" and plan.settings.edition == "enterprise" \
+            and plan.settings.version_line != "4.4"
+        assert (NEO4J_JOIN_TOPOLOGY in uploads) == joins, server.name
+        assert (f"EXTENSION_SCRIPT={NEO4J_EXTENSION_SCRIPT}" in envs) == joins
+        if joins:
+            assert uploads[NEO4J_JOIN_TOPOLOGY] == artifacts[server.name]["join-topology.sh"]
+            user_data = yaml.safe_load(artifacts[server.name]["cloud-init.yaml"])
+            written = {f["path"]: f["content"] for f in user_data["write_files"]}
+            assert written[SERVER_FILE_PLACES["join-topology.sh"]] == uploads[NEO4J_JOIN_TOPOLOGY]
+            assert NEO4J_AUTH_FILE in uploads[NEO4J_EXTENSION_SCRIPT]
+
+
+def test_the_local_stack_has_a_secondary_that_joins(local):
+    assert any(NEO4J_JOIN_TOPOLOGY in local.uploads(s.name) for s in local.topology.secondaries)
 
 
 def test_servers_are_reached_by_their_stable_names_on_one_network(plan):

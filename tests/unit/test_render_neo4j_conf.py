@@ -75,17 +75,89 @@ def test_5_dialect_uses_mode_constraint_and_discovery_v2():
     assert core["dbms.cluster.discovery.v2.endpoints"] == ",".join(
         f"core-{i}.test.neo4j.internal:6000" for i in (1, 2, 3))
     assert core["initial.dbms.default_primaries_count"] == "3"
-    assert "initial.dbms.default_secondaries_count" not in core
+    assert core["initial.dbms.default_secondaries_count"] == "2"
     assert core["dbms.security.cluster_status_auth_enabled"] == "false"
 
 
-def test_adding_replicas_leaves_every_primarys_conf_unchanged():
+def test_adding_replicas_changes_only_initial_settings_of_a_primarys_conf():
+    # initial.* settings are read when the DBMS is first created; a running primary's user data is
+    # ignored by the AWS adapter, so adding replicas restarts no primary.
     for line in ("4.4", "5", "2025"):
         small = make_settings(version=VERSIONS[line], replicaCount=1)
         large = make_settings(version=VERSIONS[line], replicaCount=5)
         for core in ("core-1", "core-2", "core-3"):
-            assert render_neo4j_conf(small, plan_topology(small), plan_topology(small).server(core)) == \
-                render_neo4j_conf(large, plan_topology(large), plan_topology(large).server(core)), (line, core)
+            before = values(render_neo4j_conf(small, plan_topology(small), plan_topology(small).server(core)))
+            after = values(render_neo4j_conf(large, plan_topology(large), plan_topology(large).server(core)))
+            changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
+            assert all(key.startswith("initial.") for key in changed), (line, core, changed)
+
+
+@pytest.mark.parametrize("line", ["5", "2025"])
+@pytest.mark.parametrize("cores, replicas", [(3, 0), (3, 2), (5, 2), (7, 3), (1, 2)])
+def test_formation_waits_for_every_primary_and_asks_for_every_secondary(line, cores, replicas):
+    # Operations Manual 5.x, clustering/databases.adoc: "If initial.dbms.default_primaries_count is
+    # larger than dbms.cluster.minimum_initial_system_primaries_count, you are likely to get an initial
+    # default database with fewer primaries than the default." The plan's fault tolerance must form.
+    settings = make_settings(version=VERSIONS[line], coreCount=cores, replicaCount=replicas)
+    topology = plan_topology(settings)
+    for server in topology.servers:
+        conf = values(render_neo4j_conf(settings, topology, server))
+        assert conf["dbms.cluster.minimum_initial_system_primaries_count"] == str(cores), server.name
+        assert conf["initial.dbms.default_primaries_count"] == str(cores)
+        # Without it (default 0) secondaries host no user database: HAProxy's /cluster/available
+        # answers 404 on every replica and backups from a secondary fail.
+        assert conf["initial.dbms.default_secondaries_count"] == str(replicas)
+        # clustering/servers.adoc: a server that joins later stays Free "until enabled"; we enable
+        # them automatically ("set initial.dbms.automatically_enable_free_servers to true before
+        # starting the deployment for the first time").
+        assert conf["initial.dbms.automatically_enable_free_servers"] == "true"
+
+
+@pytest.mark.parametrize("line, shape, tls", CASES)
+@pytest.mark.parametrize("platform", ["aws", "docker"])
+def test_file_imports_are_confined_to_the_import_directory(line, shape, tls, platform):
+    # The shipped neo4j.conf: "This setting constrains all `LOAD CSV` import files to be under the
+    # `import` directory. Remove or comment it out to allow files to be loaded from anywhere in the
+    # filesystem; this introduces possible security problems." We replace that file, so we set it.
+    settings = make_settings(version=VERSIONS[line], tls=tls, platform=platform, **SHAPES[shape])
+    topology = plan_topology(settings)
+    key = "dbms.directories.import" if line == "4.4" else "server.directories.import"
+    for server in topology.servers:
+        conf = values(render_neo4j_conf(settings, topology, server))
+        assert conf.get(key) == "/var/lib/neo4j/import", (server.name, platform)
+        assert conf.get("dbms.security.allow_csv_import_from_file_urls", "true") == "true"
+
+
+@pytest.mark.parametrize("line", ["4.4", "5", "2025"])
+def test_the_shipped_jvm_flags_and_debian_paths_are_kept(line):
+    from components.neo4j_defaults import SHIPPED_JVM_FLAGS
+
+    key = "dbms.jvm.additional" if line == "4.4" else "server.jvm.additional"
+    text = confs(line, "cluster", "optional")["core-1"]
+    jvm = [v for k, v in conf_entries(text) if k == key]
+    overridden = {"-XX:MaxGCPauseMillis=200", "-XX:+ExitOnOutOfMemoryError"}
+    assert set(SHIPPED_JVM_FLAGS[line]) <= set(jvm)
+    assert overridden <= set(jvm)
+    assert "-Djdk.tls.rejectClientInitiatedRenegotiation=true" in jvm
+    assert "-XX:-OmitStackTraceInFastThrow" in jvm
+    if line != "4.4":
+        assert {"--add-opens=java.base/java.nio=ALL-UNNAMED", "--enable-native-access=ALL-UNNAMED"} <= set(jvm)
+    assert len(jvm) == len(set(jvm)), "a JVM flag twice"
+    conf = values(text)
+    logs = "dbms.directories.logs" if line == "4.4" else "server.directories.logs"
+    assert conf[logs] == "/var/log/neo4j"
+    if line != "4.4":
+        assert conf["server.logs.config"] == "/etc/neo4j/server-logs.xml"
+        assert conf["server.logs.user.config"] == "/etc/neo4j/user-logs.xml"
+
+
+def test_our_jvm_flag_replaces_the_shipped_flag_of_the_same_option():
+    from components.neo4j_defaults import jvm_flags
+
+    flags = jvm_flags("5", ("-XX:+OmitStackTraceInFastThrow", "-Dlog4j2.disable.jmx=false"))
+    assert "-XX:-OmitStackTraceInFastThrow" not in flags and "-XX:+OmitStackTraceInFastThrow" in flags
+    assert "-Dlog4j2.disable.jmx=true" not in flags and "-Dlog4j2.disable.jmx=false" in flags
+    assert "--add-opens=java.base/java.io=ALL-UNNAMED" in flags
 
 
 def test_2025_dialect_uses_the_renamed_endpoints_with_the_same_members_as_5():
@@ -104,7 +176,8 @@ def test_advertised_addresses_are_the_stable_dns_names():
 
 def test_operations_guide_defaults_reach_the_conf():
     conf = values(confs("5", "cluster", "optional")["core-1"])
-    assert conf["db.tx_log.rotation.retention_policy"] == "2 days"
+    # The shipped conf caps the logs' size too ("2 days 2G"); a day of heavy writes must not fill the disk.
+    assert conf["db.tx_log.rotation.retention_policy"] == "2 days 2G"
     assert conf["db.tx_log.rotation.size"] == "256M"
     assert conf["db.logs.query.threshold"] == "1s"
     assert conf["dbms.security.auth_enabled"] == "true"

@@ -12,7 +12,7 @@ def problems_of(**overrides) -> list[str]:
 
 def test_defaults_follow_the_operations_guide():
     settings = make_settings()
-    assert settings.tx_log_retention == "2 days"
+    assert settings.tx_log_retention == "2 days 2G"  # the shipped conf's size cap too
     assert settings.tx_log_rotation_size == "256M"
     assert settings.slow_query_threshold == "1s"
     assert settings.gc_max_pause_millis == 200

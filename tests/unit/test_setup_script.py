@@ -1,0 +1,252 @@
+"""setup-neo4j.sh, the boot script of every Neo4j server on AWS: its functions run for real in bash,
+with stand-ins only for what a real machine has (apt-get, systemctl, sudo, the AWS CLI)."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import pytest
+
+from components.render import render_artifacts
+from components.topology import plan_topology
+from tests.conftest import make_settings
+from tests.support.shell import sandbox, shell_function
+
+VERSIONS = {"4.4": "4.4.46", "5": "5.26.30", "2025": "2025.10.1"}
+
+
+def setup_script(server: str = "core-1", **stack) -> str:
+    settings = make_settings(**stack)
+    return render_artifacts(settings, plan_topology(settings))[server]["setup-neo4j.sh"]
+
+
+def places(box) -> str:
+    """The script's machine paths, moved into the sandbox."""
+    (box.root / "etc").mkdir(exist_ok=True)
+    return (f'DATA_DIR="{box.root}/data"\nIMPORT_DIR="{box.root}/import"\nRENDERED_CONF="{box.root}/rendered.conf"\n'
+            f'NEO4J_CONF_FILE="{box.root}/etc/neo4j.conf"\nPOLICY_RC="{box.root}/policy-rc.d"\n'
+            f'APT_KEYRING="{box.root}/neo4j.gpg"\nAPT_SOURCE="{box.root}/neo4j.list"\n'
+            'log() { echo "setup-neo4j: $*"; }\n')
+
+
+# --- the licence ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("line", ["5", "2025"])
+def test_enterprise_licence_is_answered_with_the_question_of_5_3_and_later(line):
+    # Operations Manual 5.x, installation/linux/debian.adoc, "For Neo4j 5.3 and later":
+    # echo "neo4j-enterprise neo4j/accept-license select Accept commercial license" | sudo debconf-set-selections
+    script = setup_script(version=VERSIONS[line])
+    assert 'echo "neo4j-enterprise neo4j/accept-license select Accept commercial license" | debconf-set-selections' \
+        in script
+    answers = [line for line in script.splitlines() if "debconf-set-selections" in line]
+    assert len(answers) == 1, answers
+
+
+def test_4_4_keeps_the_licence_question_of_5_2_and_earlier():
+    # Same page, "For Neo4j 5.2 and earlier"; the 4.4 manual's Debian page gives only this form.
+    script = setup_script(version=VERSIONS["4.4"])
+    assert 'echo "neo4j-enterprise neo4j/question select I ACCEPT" | debconf-set-selections' in script
+    assert 'echo "neo4j-enterprise neo4j/license note" | debconf-set-selections' in script
+    assert not [line for line in script.splitlines() if "accept-license" in line and "debconf" in line]
+
+
+def test_community_answers_no_licence_question():
+    assert "debconf-set-selections" not in setup_script(edition="community", coreCount=1, replicaCount=0)
+
+
+# --- the first start -----------------------------------------------------------------------------
+
+
+def apt_stand_ins(box, *, starts_service: bool) -> None:
+    # apt-get records whether policy-rc.d forbade starts while it ran; a package that starts Neo4j
+    # anyway leaves the service active.
+    box.stand_in("apt-get", f'if [[ "$1" == install ]]; then test -x "{box.root}/policy-rc.d" && '
+                            f'"{box.root}/policy-rc.d" neo4j start; echo "policy-rc.d exit $?" >>"{box.log}"; '
+                            + (f'touch "{box.root}/active"; ' if starts_service else "") + "fi; exit 0")
+    box.stand_in("apt-mark")
+    box.stand_in("dpkg-query", "exit 1")
+    box.stand_in("curl")
+    box.stand_in("gpg")
+    box.stand_in("debconf-set-selections", "cat >/dev/null")
+    box.stand_in("install", 'exit 0')
+    box.stand_in("systemctl", f'case "$1" in is-active) test -e "{box.root}/active";; '
+                              f'stop) rm -f "{box.root}/active";; start|restart) touch "{box.root}/active";; esac')
+
+
+@pytest.mark.parametrize("starts_service", [False, True])
+def test_the_package_never_starts_neo4j_with_its_own_conf(tmp_path, starts_service):
+    script = setup_script(version=VERSIONS["5"])
+    box = sandbox(tmp_path)
+    apt_stand_ins(box, starts_service=starts_service)
+    result = box.run(script, ["install_neo4j"], "install_neo4j\n", prelude=places(box))
+    assert result.returncode == 0, result.stderr
+    calls = box.calls()
+    assert "policy-rc.d exit 101" in calls, calls  # invoke-rc.d / deb-systemd-invoke: "action forbidden"
+    assert not (tmp_path / "policy-rc.d").exists(), "policy-rc.d must not outlive the install"
+    assert not (tmp_path / "active").exists(), "Neo4j still runs with the packaged conf"
+    if starts_service:
+        assert "systemctl stop neo4j" in calls
+
+
+def test_a_failed_install_removes_policy_rc_d_too(tmp_path):
+    script = setup_script(version=VERSIONS["5"])
+    box = sandbox(tmp_path)
+    apt_stand_ins(box, starts_service=False)
+    box.stand_in("apt-get", 'if [[ "$1" == install ]]; then exit 100; fi')
+    result = box.run(script, ["install_neo4j"], "install_neo4j\n", prelude=places(box))
+    assert result.returncode != 0
+    assert not (tmp_path / "policy-rc.d").exists()
+
+
+def run_configuration(box, script: str, conf: str):
+    (box.root / "rendered.conf").write_text(conf)
+    box.stand_in("install", 'if [[ "$1" == -d ]]; then exit 0; fi; args=("$@"); '
+                            'cp "${args[-2]}" "${args[-1]}"')
+    box.stand_in("chown")
+    box.stand_in("systemctl", f'case "$1" in is-active) test -e "{box.root}/active";; '
+                              f'start|restart) touch "{box.root}/active";; esac')
+    return box.run(script, ["install_configuration", "start_neo4j"],
+                   "CONF_CHANGED=false\ninstall_configuration\nstart_neo4j\n", prelude=places(box))
+
+
+def test_a_rerun_with_a_changed_conf_restarts_neo4j_and_an_unchanged_one_does_not(tmp_path):
+    script = setup_script(version=VERSIONS["5"])
+    box = sandbox(tmp_path)
+    first = run_configuration(box, script, "a=1\n")
+    assert first.returncode == 0, first.stderr
+    assert "systemctl start neo4j" in box.calls() and "systemctl restart neo4j" not in box.calls()
+    box.log.unlink()
+    same = run_configuration(box, script, "a=1\n")
+    assert same.returncode == 0, same.stderr
+    assert not any(c.startswith(("systemctl start", "systemctl restart")) for c in box.calls()), box.calls()
+    box.log.unlink()
+    changed = run_configuration(box, script, "a=2\n")
+    assert changed.returncode == 0, changed.stderr
+    assert "systemctl restart neo4j" in box.calls()
+    assert (tmp_path / "etc" / "neo4j.conf").read_text() == "a=2\n"
+
+
+# --- the admin password --------------------------------------------------------------------------
+
+NASTY_PASSWORD = 'p@ss w"rd\\ $HOME #1\''
+
+
+def test_the_admin_password_never_reaches_a_command_line(tmp_path):
+    script = setup_script(version=VERSIONS["5"])
+    box = sandbox(tmp_path)
+    box.stand_in("chown")
+    # neo4j-admin's stand-in keeps its argument file, as the real one reads it (tests/integration
+    # runs the real neo4j-admin on the same file).
+    box.stand_in("neo4j-admin", f'for a in "$@"; do [[ "$a" == @* ]] && cp "${{a#@}}" "{box.root}/seen.args"; '
+                                'done; exit 0')
+    prelude = places(box) + f"secret() {{ printf '%s' {shell_quote(NASTY_PASSWORD)}; }}\n" \
+                            'sudo() { shift 2; "$@"; }\n'
+    result = box.run(script, ["set_initial_password"], "set_initial_password\n", prelude=prelude)
+    assert result.returncode == 0, result.stderr
+    for call in box.calls():
+        assert NASTY_PASSWORD not in call and "w\"rd" not in call, call
+    admin = [c for c in box.calls() if c.startswith("neo4j-admin")]
+    assert admin and re.fullmatch(r"neo4j-admin dbms set-initial-password @\S+/password\.args", admin[0]), admin
+    assert (tmp_path / "seen.args").read_text() == '"p@ss w\\"rd\\\\ $HOME #1\'"\n'
+    leftovers = [p for p in (tmp_path.glob("tmp*")) if p.is_dir()]
+    assert not leftovers
+
+
+def shell_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def test_the_argument_file_is_private(tmp_path):
+    script = setup_script(version=VERSIONS["5"])
+    function = shell_function(script, "set_initial_password")
+    assert "umask 077" in function and 'chmod 0700 "$work"' in function
+    assert 'rm -rf "$work"' in function
+
+
+# --- secondaries host the default database -------------------------------------------------------
+
+
+def server_files(server: str, **stack) -> dict[str, str]:
+    settings = make_settings(**stack)
+    return render_artifacts(settings, plan_topology(settings))[server]
+
+
+def run_join(tmp_path, script: str, cypher_shell: str, password: str = "secret-pass"):
+    box = sandbox(tmp_path)
+    box.stand_in("cypher-shell", cypher_shell)
+    box.stand_in("sleep")
+    path = tmp_path / "join-topology.sh"
+    path.write_text(script)
+    result = subprocess.run(["bash", str(path)], input=password, capture_output=True, text=True, timeout=60,
+                            env={"PATH": f"{box.bin}:{os.environ['PATH']}"})
+    return result, box.calls()
+
+
+@pytest.mark.parametrize("line", ["5", "2025"])
+def test_a_secondary_asks_for_the_topology_that_includes_every_secondary(tmp_path, line):
+    files = server_files("replica-2", version=VERSIONS[line], coreCount=3, replicaCount=2)
+    result, calls = run_join(tmp_path, files["join-topology.sh"],
+                             'echo "env $NEO4J_USERNAME ${#NEO4J_PASSWORD}" >>"$(dirname "$0")/../calls.log"')
+    assert result.returncode == 0, result.stderr
+    assert any(c.endswith("ALTER DATABASE neo4j SET TOPOLOGY 3 PRIMARIES 2 SECONDARIES") for c in calls), calls
+    assert "env neo4j 11" in calls  # the password reaches cypher-shell in its environment, not argv
+    assert not any("secret-pass" in c for c in calls)
+    assert "-a neo4j+ssc://localhost:7687 -d system" in calls[0]  # routed to the system leader
+
+
+def test_a_secondary_that_cannot_reach_the_cluster_fails_visibly_after_its_attempts(tmp_path):
+    files = server_files("replica-1", version=VERSIONS["5"], coreCount=3, replicaCount=1)
+    result, calls = run_join(tmp_path, files["join-topology.sh"], "exit 1")
+    assert result.returncode == 1
+    assert "could not set the topology" in result.stderr
+    assert len([c for c in calls if c.startswith("cypher-shell")]) == 60
+
+
+def test_join_topology_refuses_to_run_without_a_password(tmp_path):
+    files = server_files("replica-1", version=VERSIONS["5"], replicaCount=1)
+    result, calls = run_join(tmp_path, files["join-topology.sh"], "exit 0", password="")
+    assert result.returncode == 2 and not calls
+
+
+def test_the_boot_script_pipes_the_password_into_join_topology(tmp_path):
+    files = server_files("replica-1", version=VERSIONS["5"], replicaCount=1)
+    box = sandbox(tmp_path)
+    box.stand_in("join-topology.sh", f'cat >"{tmp_path}/stdin"')
+    script = files["setup-neo4j.sh"].replace("/usr/local/lib/neo4j-cluster/join-topology.sh", "join-topology.sh")
+    result = box.run(script, ["join_database_topology"], "join_database_topology\n",
+                     prelude=places(box) + "secret() { printf 'secret-pass'; }\n")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "stdin").read_text() == "secret-pass"
+    assert box.calls() == ["join-topology.sh "]
+
+
+def test_only_enterprise_5_and_2025_secondaries_change_the_topology():
+    assert "join-topology.sh" in server_files("replica-1", version=VERSIONS["5"], replicaCount=1)
+    assert "join-topology.sh" in server_files("replica-1", version=VERSIONS["2025"], replicaCount=1)
+    assert "join-topology.sh" not in server_files("core-1", version=VERSIONS["5"], replicaCount=1)
+    assert "join_database_topology" not in server_files("core-1", version=VERSIONS["5"], replicaCount=1)[
+        "setup-neo4j.sh"]
+    # 4.4 read replicas replicate every database without an allocation.
+    assert "join-topology.sh" not in server_files("replica-1", version=VERSIONS["4.4"], replicaCount=1)
+
+
+def test_the_docker_extension_script_pipes_the_password_file_into_join_topology(tmp_path):
+    # What the neo4j image's entrypoint sources (EXTENSION_SCRIPT) on a secondary of the local stack.
+    from components.templating import render_template
+
+    (tmp_path / "neo4j-auth").write_text("neo4j/s3cret pass\n")
+    join = tmp_path / "join.sh"
+    join.write_text(f'#!/usr/bin/env bash\ncat >"{tmp_path}/stdin"\n')
+    extension = render_template("docker/neo4j-extension.sh.j2", server_name="replica-1",
+                                auth_file=str(tmp_path / "neo4j-auth"), join_script=str(join),
+                                log_file=str(tmp_path / "join.log"))
+    result = subprocess.run(["bash", "-euc", extension + "\nwait\nsleep 1"], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 0, result.stderr
+    for _ in range(50):
+        if (tmp_path / "stdin").exists() and (tmp_path / "stdin").read_text():
+            break
+        subprocess.run(["sleep", "0.1"])
+    assert (tmp_path / "stdin").read_text() == "s3cret pass\n"
