@@ -120,7 +120,7 @@ def read_outputs_file(path: str) -> dict[str, Any]:
 
 def stack_settings(stack: str | None, stack_file: str | None) -> Settings | None:
     """Settings from Pulumi.<stack>.yaml (or --stack-file); None when there is no such file."""
-    import yaml
+    from components.stack_file import StackFileError, read_stack_config
 
     path = Path(stack_file) if stack_file else (ROOT / f"Pulumi.{stack}.yaml" if stack else None)
     if path is None:
@@ -130,9 +130,9 @@ def stack_settings(stack: str | None, stack_file: str | None) -> Settings | None
             raise UsageError(f"--stack-file {stack_file} does not exist")
         return None
     try:
-        config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
-    except yaml.YAMLError as error:
-        raise UsageError(f"{path.name}: not valid YAML ({error})") from None
+        config = read_stack_config(path, stack_file or path.name)
+    except StackFileError as error:
+        raise UsageError(str(error)) from None
     try:
         return load_settings(stack or path.stem.removeprefix("Pulumi."), config)
     except ConfigError as error:
