@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import pulumi  # noqa: E402
+
 from components.render import flatten, memory_plan  # noqa: E402
 from components.settings import KEYS, NAMESPACE, ConfigError, Settings, load_settings  # noqa: E402
 from components.stack_file import StackFileError, read_stack_config  # noqa: E402
@@ -185,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         for problem in error.problems:  # one line each, naming the key: nothing else
             print(problem, file=sys.stderr)
+        return 2
+    except pulumi.RunError as error:
+        # What only the program can check (an adapter's refusal): its own lines, as `pulumi up` prints them.
+        for line in str(error).splitlines():
+            if line and line != "invalid stack config:":
+                print(line, file=sys.stderr)
         return 2
     text = document.pop("_summary")
     print(json.dumps(document, indent=2) if args.json else text)

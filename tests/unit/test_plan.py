@@ -126,3 +126,15 @@ def test_an_out_directory_that_holds_no_plan_is_left_alone(tmp_path):
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
     assert f"--out {tmp_path}: got a directory without plan.json" in result.stderr
     assert keep.read_text() == "not a plan" and not (tmp_path / "plan.json").exists()
+
+
+def test_a_refusal_only_the_program_can_make_is_one_line_and_exit_2(tmp_path):
+    # An adapter's pulumi.RunError (here: a 4.4 image too old to read the password from a file).
+    stack_file = tmp_path / "Pulumi.old44.yaml"
+    stack_file.write_text("config:\n  neo4j:platform: docker\n  neo4j:version: 4.4.20\n"
+                          "  neo4j:edition: community\n  neo4j:coreCount: 1\n")
+    result = plan("--stack", "old44", "--stack-file", str(stack_file), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        "neo4j:version: got '4.4.20' with platform=docker; allowed: 4.4.28 or later in the 4.4 line (older neo4j "
+        "images read the admin password only from the NEO4J_AUTH environment variable, which docker inspect shows)"]
