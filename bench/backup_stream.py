@@ -6,7 +6,7 @@ Prints, with no timed assertions:
   * backup.py end to end (server stopped, dump streamed to S3, server started): time, throughput
     (dump bytes / streaming seconds) and peak memory of the backup process (and, apart, of the
     neo4j-admin JVMs it ran);
-  * the upload alone, same dump file, same endpoint: backup.py's uploader (scripts/backup_ops/s3.py)
+  * the upload alone, same dump file, same endpoint: backup.py's uploader (scripts/neo4j_ops/backup/s3.py)
     and `aws s3 cp` (awscli; installed with apt-get when missing and run as root, which is said).
 Targets: peak memory of the backup process under 200 MB whatever the store size; upload throughput
 at least that of `aws s3 cp`.
@@ -33,10 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
 
-from tests.integration.backup.support import PASSWORD, ControlledServer, write_neo4j_commands  # noqa: E402
-from tests.support.neo4j_dist import free_port, make_home, run_neo4j_admin, standalone_conf  # noqa: E402
+from tests.integration.backup.support import PASSWORD, ControlledServer, write_neo4j_commands
+from tests.support.neo4j_dist import free_port, make_home, run_neo4j_admin, standalone_conf
 
 MiB = 1024 * 1024
 # Per node: two random 150-byte payloads (200 base64 characters each: dynamic string records) and
@@ -103,9 +102,9 @@ def awscli() -> tuple[str | None, str]:
 
 UPLOADER = """
 import json, sys, time
-sys.path.insert(0, {scripts!r})
-from backup_ops.make_backup import peak_rss
-from backup_ops.s3 import client, stream_upload
+sys.path.insert(0, {root!r})
+from scripts.neo4j_ops.backup.make_backup import peak_rss
+from scripts.neo4j_ops.backup.s3 import client, stream_upload
 s3 = client({endpoint!r}, "us-east-1")
 t0 = time.monotonic()
 with open({path!r}, "rb") as source:
@@ -189,7 +188,7 @@ def main() -> int:
         uploader, aws_runs = [], []
         for _ in range(ROUNDS):
             seconds_, _, up = timed_process([sys.executable, "-c", UPLOADER.format(
-                scripts=str(ROOT / "scripts"), endpoint=endpoint, path=str(dump_file), bucket="bench")], env)
+                root=str(ROOT), endpoint=endpoint, path=str(dump_file), bucket="bench")], env)
             if up.returncode == 0:
                 uploader.append(json.loads(up.stdout))
             else:

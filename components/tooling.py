@@ -1,4 +1,4 @@
-"""The backup tooling (scripts/backup.py, scripts/restore.py, scripts/backup_ops/) as one archive.
+"""The backup tooling (scripts/backup.py, scripts/restore.py, scripts/neo4j_ops/backup/) as one archive.
 
 The backup server's timer runs these scripts; at 100 KB they do not fit EC2's 16 KB user data, so
 the AWS adapter stores the archive in the backup bucket and setup-neo4j.sh fetches it at boot. The
@@ -21,7 +21,9 @@ TOOLING_DIR = "/usr/local/lib/neo4j-cluster/scripts"
 
 def tooling_files() -> list[Path]:
     scripts = ROOT / "scripts"
-    return sorted([scripts / "backup.py", scripts / "restore.py", *(scripts / "backup_ops").glob("*.py")])
+    runtime = scripts / "neo4j_ops"
+    return sorted([scripts / "__init__.py", scripts / "backup.py", scripts / "restore.py", runtime / "__init__.py",
+                   *(runtime / "backup").glob("*.py")])
 
 
 def tooling_archive() -> bytes:

@@ -29,13 +29,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backup_ops import cli  # noqa: E402
-from backup_ops.errors import UsageError  # noqa: E402
-from backup_ops.make_backup import BackupOptions, run_backup  # noqa: E402
-from backup_ops.retention import prune  # noqa: E402
-from backup_ops.s3 import human, part_size_for  # noqa: E402
+from scripts.neo4j_ops.backup import cli
+from scripts.neo4j_ops.backup.errors import UsageError
+from scripts.neo4j_ops.backup.make_backup import BackupOptions, run_backup
+from scripts.neo4j_ops.backup.retention import prune
+from scripts.neo4j_ops.backup.s3 import human, part_size_for
 
 PROG = "backup"
 

@@ -27,13 +27,13 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backup_ops import cli  # noqa: E402
-from backup_ops.errors import UsageError  # noqa: E402
-from backup_ops.neo4j import split_command  # noqa: E402
-from backup_ops.restore_backup import RestoreOptions, catalogue, drill, restore  # noqa: E402
-from backup_ops.s3 import human  # noqa: E402
+from scripts.neo4j_ops.backup import cli
+from scripts.neo4j_ops.backup.errors import UsageError
+from scripts.neo4j_ops.backup.neo4j import split_command
+from scripts.neo4j_ops.backup.restore_backup import RestoreOptions, catalogue, drill, restore
+from scripts.neo4j_ops.backup.s3 import human
 
 PROG = "restore"
 

@@ -214,4 +214,4 @@ def test_backup_tooling_archive_is_reproducible_and_holds_the_scripts():
     first, second = tooling_archive(), tooling_archive()
     assert first == second
     names = tarfile.open(fileobj=io.BytesIO(first)).getnames()
-    assert {"backup.py", "restore.py", "backup_ops/make_backup.py"} <= set(names)
+    assert {"backup.py", "restore.py", "neo4j_ops/backup/make_backup.py"} <= set(names)

@@ -17,15 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from backup_ops import make_backup, restore_backup  # noqa: E402
-from backup_ops.errors import BackupError  # noqa: E402
-from backup_ops.layout import Counts  # noqa: E402
-from backup_ops.neo4j import AdminTool, Connection, ServerFacts  # noqa: E402
-from backup_ops.s3 import MiB, client, list_backups, stream_upload  # noqa: E402
+from scripts.neo4j_ops.backup import make_backup, restore_backup
+from scripts.neo4j_ops.backup.errors import BackupError
+from scripts.neo4j_ops.backup.layout import Counts
+from scripts.neo4j_ops.backup.neo4j import AdminTool, Connection, ServerFacts
+from scripts.neo4j_ops.backup.s3 import MiB, client, list_backups, stream_upload
 
 FAKE_ADMIN = '''#!{python}
 """neo4j-admin stand-in: `database backup` writes one artifact into --to-path; anything else fails."""

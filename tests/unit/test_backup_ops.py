@@ -11,13 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.support.neo4j_settings import SETTINGS_DIR as SETTINGS_LISTS
-
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from backup_ops import commands  # noqa: E402
-from backup_ops.layout import (  # noqa: E402
+from scripts.neo4j_ops.backup import commands
+from scripts.neo4j_ops.backup.layout import (
     MANIFEST,
     MANIFEST_KEYS,
     Counts,
@@ -32,8 +27,10 @@ from backup_ops.layout import (  # noqa: E402
     parse_time,
     timestamp,
 )
-from backup_ops.retention import Chain, plan_retention  # noqa: E402
-from backup_ops.s3 import DEFAULT_PART, MAX_PARTS, part_size_for  # noqa: E402
+from scripts.neo4j_ops.backup.retention import Chain, plan_retention
+from scripts.neo4j_ops.backup.s3 import DEFAULT_PART, MAX_PARTS, part_size_for
+from tests.conftest import ROOT
+from tests.support.neo4j_settings import SETTINGS_DIR as SETTINGS_LISTS
 
 SHA = "a" * 64
 NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)

@@ -53,8 +53,8 @@ def rendered(variant: str) -> tuple[dict[str, str], object]:
 def run_launcher(script: str, tmp_path: Path, *args: str) -> list[str]:
     bin_dir, tools = tmp_path / "bin", tmp_path / "tools"
     bin_dir.mkdir(exist_ok=True)
-    (tools / "backup_ops").mkdir(parents=True, exist_ok=True)
-    for name in ("backup.py", "restore.py", "backup_ops/__init__.py"):
+    (tools / "neo4j_ops" / "backup").mkdir(parents=True, exist_ok=True)
+    for name in ("backup.py", "restore.py", "neo4j_ops/backup/__init__.py"):
         (tools / name).touch()
     for name, text in STUBS.items():
         (bin_dir / name).write_text(text)
