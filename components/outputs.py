@@ -7,6 +7,7 @@ from typing import Any
 
 import pulumi
 
+from components.ports import PORTS
 from components.topology import ClusterTopology
 
 
@@ -18,7 +19,7 @@ def stack_outputs(topology: ClusterTopology, *, bolt_uri: pulumi.Input[str],
     first = topology.primaries[0]
     return {
         "boltUri": bolt_uri,
-        "routingUri": f"neo4j://{first.hostname}:{topology.ports.bolt}",
+        "routingUri": f"neo4j://{first.hostname}:{PORTS.server.bolt}",
         "servers": [{"name": s.name, "role": s.role, "zone": s.zone, "hostname": s.hostname,
                      "privateIp": server_addresses[s.name], "boltUri": server_bolt_uris[s.name]}
                     for s in topology.servers],

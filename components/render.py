@@ -16,6 +16,7 @@ from components.monitoring import (
     render_monitoring,
 )
 from components.neo4j_defaults import IMPORT_DIRECTORY_KEY, directories, jvm_flags
+from components.ports import PORTS
 from components.secrets import secret_names
 from components.settings import Settings
 from components.sizing import MemoryPlan, machine_memory, plan_memory
@@ -29,8 +30,6 @@ Artifacts = dict[str, dict[str, str]]  # target (server or node name) → {relat
 NEO4J_CONF_TEMPLATE = {"4.4": "neo4j/4.4/neo4j.conf.j2", "5": "neo4j/5/neo4j.conf.j2", "2025": "neo4j/5/neo4j.conf.j2"}
 # Debian repository component per line (https://debian.neo4j.com).
 NEO4J_APT_COMPONENT = {"4.4": "4.4", "5": "5", "2025": "latest"}
-HAPROXY_PORTS = {"bolt_write": 7687, "bolt_read": 7689, "stats": 8404}
-MONITORING_PORTS = {"prometheus": 9090, "grafana": 3000}
 
 # metrics.filter comes from components/monitoring.py, next to the alert rules and dashboard that read it.
 
@@ -78,7 +77,7 @@ def neo4j_conf_values(settings: Settings, topology: ClusterTopology, server: Ser
         "enterprise": settings.edition == "enterprise",
         "clustered": settings.clustered,
         "hostname": server.hostname,
-        "ports": asdict(topology.ports),
+        "ports": asdict(PORTS.server),
         "mode": mode,
         "default_primaries": primaries,
         # Formation waits for every primary, so the default database gets all of them (see the template).
@@ -123,7 +122,7 @@ def health_check_scheme(settings: Settings) -> dict[str, Any]:
                  "read": f"/db/{settings.database}/cluster/available"}
     else:
         paths = {"write": "/", "read": "/"}
-    port, ssl = (7473, True) if settings.tls == "required" else (7474, False)
+    port, ssl = (PORTS.server.https, True) if settings.tls == "required" else (PORTS.server.http, False)
     return {"port": port, "ssl": ssl, **paths}
 
 
@@ -132,9 +131,9 @@ def render_haproxy_cfg(settings: Settings, topology: ClusterTopology) -> str:
         "haproxy/haproxy.cfg.j2",
         stack=settings.stack,
         database=settings.database,
-        ports=HAPROXY_PORTS,
+        ports=asdict(PORTS.haproxy),
         check=health_check_scheme(settings),
-        servers=[{"name": s.name, "address": s.hostname, "bolt_port": topology.ports.bolt}
+        servers=[{"name": s.name, "address": s.hostname, "bolt_port": PORTS.server.bolt}
                  for s in topology.servers],
         writers=[s.name for s in topology.primaries] if settings.clustered else [topology.servers[0].name],
     )
@@ -143,13 +142,13 @@ def render_haproxy_cfg(settings: Settings, topology: ClusterTopology) -> str:
 def _monitoring_artifacts(settings: Settings, topology: ClusterTopology) -> dict[str, str]:
     # Scrape only what runs: metrics are Enterprise-only (Community has no endpoint on 2004), and node
     # exporter runs on the AWS servers (cloud-init installs it), not in the Docker stack's Neo4j containers.
-    metrics_port = topology.ports.metrics if settings.edition == "enterprise" else None
-    node_exporter_port = topology.ports.node_exporter if settings.platform == "aws" else None
+    metrics_port = PORTS.server.metrics if settings.edition == "enterprise" else None
+    node_exporter_port = PORTS.server.node_exporter if settings.platform == "aws" else None
     targets = [ScrapeTarget(s.name, s.role, s.hostname, metrics_port, node_exporter_port) for s in topology.servers]
-    haproxy = f"{topology.haproxy.hostname}:{HAPROXY_PORTS['stats']}" if topology.haproxy else None
+    haproxy = f"{topology.haproxy.hostname}:{PORTS.haproxy.stats}" if topology.haproxy else None
     return render_monitoring(
         stack=settings.stack, version_line=settings.version_line, targets=targets, thresholds=AlertThresholds(),
-        haproxy_target=haproxy, prometheus_url=f"http://localhost:{MONITORING_PORTS['prometheus']}")
+        haproxy_target=haproxy, prometheus_url=f"http://localhost:{PORTS.monitoring.prometheus}")
 
 
 BACKUP_JOB_FILES = ("neo4j-backup.sh", "neo4j-backup.service", "neo4j-backup.timer",
@@ -162,7 +161,7 @@ def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str
         "database": settings.database,
         "version_line": settings.version_line,
         "enterprise": settings.edition == "enterprise",
-        "backup_from": f"{topology.backup_server.hostname}:{topology.ports.backup}",
+        "backup_from": f"{topology.backup_server.hostname}:{PORTS.server.backup}",
         "staging_dir": "/var/backups/neo4j",
         "local_retention_days": settings.backup_local_retention_days,
         "schedule": settings.backup_schedule,
@@ -207,7 +206,7 @@ def local_bolt_uri(settings: Settings, topology: ClusterTopology) -> str:
     administration command to the system database's leader. With TLS, the server's certificate
     names its DNS name, not localhost, hence +ssc (encrypted, certificate not checked) on loopback."""
     scheme = "neo4j" if settings.tls == "disabled" else "neo4j+ssc"
-    return f"{scheme}://localhost:{topology.ports.bolt}"
+    return f"{scheme}://localhost:{PORTS.server.bolt}"
 
 
 def joins_database_topology(settings: Settings, server: Server) -> bool:

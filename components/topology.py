@@ -3,27 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.ports import PORTS
 from components.settings import Settings
 
 PRIMARY = "primary"
 SECONDARY = "secondary"
-
-
-@dataclass(frozen=True)
-class Ports:
-    bolt: int = 7687
-    http: int = 7474
-    https: int = 7473
-    discovery: int = 5000  # 4.4 and 5.x discovery v1 only
-    cluster: int = 6000  # transactions/catch-up; discovery v2 in 5.x and 2025
-    raft: int = 7000
-    routing: int = 7688
-    backup: int = 6362
-    metrics: int = 2004
-    node_exporter: int = 9100
-
-
-PORTS = Ports()
 
 
 @dataclass(frozen=True)
@@ -52,7 +36,6 @@ class ClusterTopology:
     monitoring: Node | None
     backup_server: Server  # takes the scheduled backups: a secondary when there is one
     discovery_endpoints: tuple[str, ...]  # host:port of every primary, in the line's discovery port
-    ports: Ports = PORTS
 
     @property
     def primaries(self) -> tuple[Server, ...]:
@@ -93,7 +76,7 @@ def plan_topology(settings: Settings) -> ClusterTopology:
         servers.append(Server(f"replica-{index + 1}", SECONDARY, index + 1, zone, slot,
                               f"replica-{index + 1}.{domain}"))
 
-    discovery_port = PORTS.discovery if settings.version_line == "4.4" else PORTS.cluster
+    discovery_port = PORTS.server.discovery if settings.version_line == "4.4" else PORTS.server.cluster
     primaries = [s for s in servers if s.role == PRIMARY]
     secondaries = [s for s in servers if s.role == SECONDARY]
     return ClusterTopology(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.aws.machine import NodeArgs, place_node
-from components.render import MONITORING_PORTS
+from components.ports import PORTS
 
 ROOT_VOLUME_GB = 50  # Prometheus keeps its time series on the root volume
 
@@ -25,7 +25,7 @@ class Monitoring(pulumi.ComponentResource):
         super().__init__("neo4j-cluster:aws:Monitoring", name, None, opts)
         machine = place_node(name, args, self, root_volume_gb=ROOT_VOLUME_GB)
         self.private_ip = machine.instance.private_ip
-        self.grafana_url = f"http://{args.node.hostname}:{MONITORING_PORTS['grafana']}"
-        self.prometheus_url = f"http://{args.node.hostname}:{MONITORING_PORTS['prometheus']}"
+        self.grafana_url = f"http://{args.node.hostname}:{PORTS.monitoring.grafana}"
+        self.prometheus_url = f"http://{args.node.hostname}:{PORTS.monitoring.prometheus}"
         self.register_outputs({"privateIp": self.private_ip, "grafanaUrl": self.grafana_url,
                                "prometheusUrl": self.prometheus_url})

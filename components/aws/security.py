@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.render import HAPROXY_PORTS, MONITORING_PORTS
+from components.ports import PORTS
 from components.settings import Settings
 from components.topology import ClusterTopology
 
@@ -50,7 +50,7 @@ def client_sources(settings: Settings) -> tuple[str, ...]:
 
 
 def plan_flows(settings: Settings, topology: ClusterTopology) -> tuple[Flow, ...]:
-    ports = topology.ports
+    ports = PORTS.server
     groups = plan_groups(topology)
     flows: list[Flow] = []
 
@@ -74,12 +74,12 @@ def plan_flows(settings: Settings, topology: ClusterTopology) -> tuple[Flow, ...
         metrics = ([ports.metrics] if settings.edition == "enterprise" else []) + [ports.node_exporter]
         allow(NEO4J, metrics, (MONITORING,), "Prometheus scrapes")
     if HAPROXY in groups:
-        allow(HAPROXY, [HAPROXY_PORTS["bolt_write"], HAPROXY_PORTS["bolt_read"]], client_sources(settings),
+        allow(HAPROXY, [PORTS.haproxy.bolt_write, PORTS.haproxy.bolt_read], client_sources(settings),
               "Bolt clients")
         stats_readers = ((MONITORING,) if MONITORING in groups else ()) + settings.admin_cidrs
-        allow(HAPROXY, [HAPROXY_PORTS["stats"]], stats_readers, "HAProxy stats")
+        allow(HAPROXY, [PORTS.haproxy.stats], stats_readers, "HAProxy stats")
     if MONITORING in groups:
-        allow(MONITORING, [MONITORING_PORTS["grafana"], MONITORING_PORTS["prometheus"]], settings.admin_cidrs,
+        allow(MONITORING, [PORTS.monitoring.grafana, PORTS.monitoring.prometheus], settings.admin_cidrs,
               "Grafana and Prometheus for admins")
     return tuple(flows)
 

@@ -10,6 +10,7 @@ import pulumi_aws as aws
 from components import outputs
 from components.aws.machine import ubuntu_image
 from components.instance_types import INSTANCE_TYPES
+from components.ports import PORTS
 from components.settings import Settings
 from components.topology import ClusterTopology
 
@@ -46,7 +47,7 @@ def stack_outputs(topology: ClusterTopology, *, private_ips: Mapping[str, pulumi
                   prometheus_url: str | None, backup_bucket: pulumi.Input[str] | None,
                   secret_arns: Mapping[str, pulumi.Input[str]],
                   ca_cert_pem: pulumi.Input[str] | None) -> dict[str, Any]:
-    bolt = topology.ports.bolt
+    bolt = PORTS.server.bolt
     # Through HAProxy, bolt:// (it routes server-side); without it, the driver routes itself.
     bolt_uri = pulumi.Output.concat("bolt://", haproxy_address, f":{bolt}") if haproxy_address is not None \
         else f"neo4j://{topology.primaries[0].hostname}:{bolt}"

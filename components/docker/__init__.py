@@ -29,7 +29,8 @@ from components.docker.monitoring import Monitoring, MonitoringArgs
 from components.docker.network import ClusterNetwork, ClusterNetworkArgs
 from components.docker.servers import Neo4jServers, Neo4jServersArgs
 from components.passwords import admin_password_problems
-from components.render import HAPROXY_PORTS, MONITORING_PORTS, Artifacts, health_check_scheme
+from components.ports import PORTS
+from components.render import Artifacts, health_check_scheme
 from components.settings import NAMESPACE, Settings
 from components.tls import ClusterCertificates
 from components.topology import ClusterTopology
@@ -71,14 +72,14 @@ def build_docker(settings: Settings, topology: ClusterTopology, artifacts: Artif
 def stack_outputs(topology: ClusterTopology, ports: dict[str, tuple[PublishedPort, ...]],
                   certificates: ClusterCertificates | None) -> dict[str, Any]:
     bolt = {server: published_port(published, "bolt") for server, published in ports.items()}
-    through_haproxy = f"bolt://{LOOPBACK}:{HAPROXY_PORTS['bolt_write']}"
+    through_haproxy = f"bolt://{LOOPBACK}:{PORTS.haproxy.bolt_write}"
     monitoring = f"http://{LOOPBACK}:" if topology.monitoring else None
     return outputs.stack_outputs(
         topology,
         bolt_uri=through_haproxy if topology.haproxy else f"bolt://{LOOPBACK}:{bolt[topology.primaries[0].name]}",
         server_addresses={s.name: s.hostname for s in topology.servers},
         server_bolt_uris={s.name: f"bolt://{LOOPBACK}:{bolt[s.name]}" for s in topology.servers},
-        grafana_url=f"{monitoring}{MONITORING_PORTS['grafana']}" if monitoring else None,
-        prometheus_url=f"{monitoring}{MONITORING_PORTS['prometheus']}" if monitoring else None,
+        grafana_url=f"{monitoring}{PORTS.monitoring.grafana}" if monitoring else None,
+        prometheus_url=f"{monitoring}{PORTS.monitoring.prometheus}" if monitoring else None,
         backup_bucket=None, secret_arns={},
         ca_cert_pem=certificates.ca_cert_pem if certificates else None)

@@ -14,10 +14,10 @@ The stride of 100 keeps Bolt, HTTP and HTTPS of all 61 possible servers apart (t
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from components.monitoring import MONITORING_NODE_PATHS
-from components.render import HAPROXY_PORTS, MONITORING_PORTS
+from components.ports import PORTS
 from components.settings import Settings
 from components.topology import ClusterTopology
 
@@ -35,11 +35,11 @@ class PublishedPort:
 
 def server_ports(settings: Settings, topology: ClusterTopology) -> dict[str, tuple[PublishedPort, ...]]:
     """Server name → its published ports (Bolt always; HTTP and HTTPS while they are enabled)."""
-    wanted = [("bolt", topology.ports.bolt)]
+    wanted = [("bolt", PORTS.server.bolt)]
     if settings.tls != "required":
-        wanted.append(("http", topology.ports.http))
+        wanted.append(("http", PORTS.server.http))
     if settings.tls != "disabled":
-        wanted.append(("https", topology.ports.https))
+        wanted.append(("https", PORTS.server.https))
     return {
         server.name: tuple(PublishedPort(name, port, port + SERVER_PORT_OFFSET + SERVER_PORT_STRIDE * position)
                            for name, port in wanted)
@@ -52,8 +52,8 @@ def same_ports(ports: dict[str, int]) -> tuple[PublishedPort, ...]:
     return tuple(PublishedPort(name, port, port) for name, port in ports.items())
 
 
-HAPROXY_PUBLISHED = same_ports(HAPROXY_PORTS)
-MONITORING_PUBLISHED = same_ports(MONITORING_PORTS)
+HAPROXY_PUBLISHED = same_ports(asdict(PORTS.haproxy))
+MONITORING_PUBLISHED = same_ports(asdict(PORTS.monitoring))
 
 
 def published_port(ports: tuple[PublishedPort, ...], name: str) -> int:

@@ -8,7 +8,7 @@ import pulumi
 from components.docker.containers import ContainerSpec, HealthCheck, Upload, container, pull, reachable_as
 from components.docker.images import HAPROXY_IMAGE
 from components.docker.layout import HAPROXY_CA, HAPROXY_CFG, HAPROXY_PUBLISHED
-from components.render import HAPROXY_PORTS
+from components.ports import PORTS
 from components.topology import Node
 
 
@@ -35,6 +35,6 @@ class LoadBalancer(pulumi.ComponentResource):
             **reachable_as(args.network, args.node.hostname, args.node.name),
             ports=HAPROXY_PUBLISHED,
             uploads=tuple(uploads),
-            health=HealthCheck(f"http://127.0.0.1:{HAPROXY_PORTS['stats']}/stats"),
+            health=HealthCheck(f"http://127.0.0.1:{PORTS.haproxy.stats}/stats"),
         ), self)
         self.register_outputs({"container": haproxy.name})

@@ -24,7 +24,7 @@ from components.docker.layout import (
     SECRET_FILE_MODE,
     monitoring_places,
 )
-from components.render import MONITORING_PORTS
+from components.ports import PORTS
 from components.topology import Node
 
 
@@ -64,7 +64,7 @@ class Monitoring(pulumi.ComponentResource):
             ports=MONITORING_PUBLISHED,  # Grafana's port too: it lives in this namespace
             uploads=placed(args.files, "prometheus"),
             volumes=((data.name, PROMETHEUS_DATA),),
-            health=HealthCheck(f"http://localhost:{MONITORING_PORTS['prometheus']}/-/healthy"),
+            health=HealthCheck(f"http://localhost:{PORTS.monitoring.prometheus}/-/healthy"),
         ), self)
         envs, secrets = grafana_admin_password(args.grafana_admin_password)
         grafana = container(f"{name}-grafana", ContainerSpec(
@@ -73,6 +73,6 @@ class Monitoring(pulumi.ComponentResource):
             network_mode=prometheus.id.apply(lambda container_id: f"container:{container_id}"),
             uploads=(*placed(args.files, "grafana"), *secrets),
             envs=envs,
-            health=HealthCheck(f"http://localhost:{MONITORING_PORTS['grafana']}/api/health"),
+            health=HealthCheck(f"http://localhost:{PORTS.monitoring.grafana}/api/health"),
         ), self)
         self.register_outputs({"prometheus": prometheus.name, "grafana": grafana.name})

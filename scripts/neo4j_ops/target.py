@@ -265,9 +265,9 @@ def build_target(args: Any) -> Target:
             haproxy_uri = outputs["boltUri"]
     haproxy_read_uri = getattr(args, "haproxy_read_uri", None) or outputs.get("haproxyReadUri")
     if haproxy_uri and not haproxy_read_uri and not getattr(args, "haproxy_uri", None):
-        from components.render import HAPROXY_PORTS
+        from components.ports import PORTS
 
-        haproxy_read_uri = f"bolt://{host_of(haproxy_uri)}:{HAPROXY_PORTS['bolt_read']}"
+        haproxy_read_uri = f"bolt://{host_of(haproxy_uri)}:{PORTS.haproxy.bolt_read}"
 
     user = getattr(args, "user", None) or "neo4j"
     password = read_password(args.password_env)

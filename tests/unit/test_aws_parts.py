@@ -14,7 +14,8 @@ from components.aws.machine import USER_DATA_LIMIT, compressed_user_data
 from components.aws.network import plan_subnets
 from components.aws.security import HAPROXY, MONITORING, NEO4J, cidr_label, cidr_peer, plan_flows
 from components.monitoring import PROMETHEUS_CONFIG
-from components.render import HAPROXY_PORTS, render_artifacts
+from components.ports import PORTS
+from components.render import render_artifacts
 from components.topology import plan_topology
 from tests.conftest import make_settings
 
@@ -123,9 +124,9 @@ def test_metrics_and_node_exporter_are_for_monitoring_only():
 
 def test_haproxy_bolt_ports_take_client_cidrs_and_stats_take_admins_and_prometheus():
     flows = flows_of(clientCidrs=["203.0.113.0/24"], adminCidrs=["198.51.100.0/24"])
-    bolt = {f.source for f in flows if f.target == HAPROXY and f.port in (HAPROXY_PORTS["bolt_write"],
-                                                                          HAPROXY_PORTS["bolt_read"])}
-    stats = {f.source for f in flows if f.target == HAPROXY and f.port == HAPROXY_PORTS["stats"]}
+    bolt = {f.source for f in flows if f.target == HAPROXY and f.port in (PORTS.haproxy.bolt_write,
+                                                                          PORTS.haproxy.bolt_read)}
+    stats = {f.source for f in flows if f.target == HAPROXY and f.port == PORTS.haproxy.stats}
     assert bolt == {"203.0.113.0/24"}
     assert stats == {"198.51.100.0/24", MONITORING}
 

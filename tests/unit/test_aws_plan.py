@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.ports import PORTS
 from components.secrets import secret_names
 from components.settings import Settings, load_settings
 from components.topology import ClusterTopology, plan_topology
@@ -216,7 +217,7 @@ def test_haproxy_reaches_every_port_its_rendered_config_uses(plan):
     if not plan.settings.haproxy:
         return
     config = (plan.out / "haproxy" / "haproxy.cfg").read_text()
-    used = {int(port) for port in re.findall(r"check port (\d+)", config)} | {plan.topology.ports.bolt}
+    used = {int(port) for port in re.findall(r"check port (\d+)", config)} | {PORTS.server.bolt}
     assert used <= {r["port"] for r in plan.rules(INGRESS) if (r["group"], r["peer"]) == ("neo4j", "haproxy")}
     binds = {int(port) for port in re.findall(r"^\s*bind :(\d+)", config, re.M)}
     assert binds == {r["port"] for r in plan.rules(INGRESS) if r["group"] == "haproxy"}

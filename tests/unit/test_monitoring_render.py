@@ -34,6 +34,7 @@ from components.monitoring import (
     metrics_filter,
     render_monitoring,
 )
+from components.ports import PORTS
 from components.render import render_artifacts, render_neo4j_conf
 from components.topology import plan_topology
 from tests.conftest import make_settings
@@ -459,10 +460,10 @@ def test_render_artifacts_scrape_what_the_edition_and_platform_run(platform: str
     ports = {job: {t.rsplit(":", 1)[1] for g in scraped[job]["static_configs"] for t in g["targets"]}
              for job in scraped}
     if "neo4j" in jobs:
-        assert ports["neo4j"] == {str(topology.ports.metrics)}
+        assert ports["neo4j"] == {str(PORTS.server.metrics)}
         assert len(scraped["neo4j"]["static_configs"]) == len(topology.servers)
     if "node" in jobs:
-        assert ports["node"] == {str(topology.ports.node_exporter)}
+        assert ports["node"] == {str(PORTS.server.node_exporter)}
     assert {ALERT_JOBS[name] for name in rules_of(files)} == jobs - {"haproxy"}
 
 
