@@ -1,8 +1,8 @@
 """neo4j-cluster: stack config → settings → topology → rendered artifacts → platform → outputs."""
 import pulumi
 
+from components.program.stack_config import settings_from_engine
 from components.render import render_artifacts
-from components.stack_config import settings_from_engine
 from components.topology import plan_topology
 
 settings = settings_from_engine()

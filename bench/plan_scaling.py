@@ -36,7 +36,7 @@ FLOOR_DRIVER = """\
 import sys
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from components.recording import run_program
+from components.program.recording import run_program
 run_program(Path({program!r}), project="neo4j-cluster", stack="floor", config={{}}, secret_keys=[])
 """
 

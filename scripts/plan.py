@@ -68,7 +68,7 @@ def engine_view(config: dict) -> tuple[dict[str, str], list[str]]:
 def plan(stack: str, stack_file: Path, out_dir: Path, display: str | None = None) -> dict:
     config = read_stack_file(stack_file, display)  # raises StackFileError when the file is unreadable
     settings = load_settings(stack, config)  # raises ConfigError before any Pulumi code runs
-    from components.recording import run_program  # pulumi is imported only when there is a plan to make
+    from components.program.recording import run_program  # pulumi is imported only when there is a plan to make
 
     engine_config, secret_keys = engine_view(config)
     run = run_program(ROOT / "__main__.py", project=PROJECT, stack=stack, config=engine_config,

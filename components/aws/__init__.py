@@ -28,10 +28,10 @@ from components.aws.security import (
 from components.aws.servers import BackupAccess, Neo4jServers, Neo4jServersArgs
 from components.aws.stack import aws_provider, machine_images, stack_outputs
 from components.passwords import admin_password_problems
+from components.program.tls import ClusterCertificates
 from components.render import Artifacts
 from components.secrets import SecretNames, secret_names
 from components.settings import NAMESPACE, Settings
-from components.tls import ClusterCertificates
 from components.tooling import tooling_archive_base64
 from components.topology import PRIMARY, SECONDARY, ClusterTopology
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.program.tls import ServerCertificate
 from components.secrets import SecretNames
-from components.tls import ServerCertificate
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,9 @@ from components.docker.network import ClusterNetwork, ClusterNetworkArgs
 from components.docker.servers import Neo4jServers, Neo4jServersArgs
 from components.passwords import admin_password_problems
 from components.ports import PORTS
+from components.program.tls import ClusterCertificates
 from components.render import Artifacts, health_check_scheme
 from components.settings import NAMESPACE, Settings
-from components.tls import ClusterCertificates
 from components.topology import ClusterTopology
 
 

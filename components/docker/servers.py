@@ -35,11 +35,11 @@ from components.docker.layout import (
     PublishedPort,
     certificate_places,
 )
+from components.program.tls import ClusterCertificates
 from components.render import Artifacts, health_check_scheme, memory_plan, ssl_policies
 from components.settings import Settings
 from components.sizing import MIB
 from components.templating import render_template
-from components.tls import ClusterCertificates
 from components.topology import ClusterTopology
 
 # Neo4j checkpoints on shutdown; Docker's default 10 s would kill it midway.

@@ -20,7 +20,7 @@ import json, sys
 from pathlib import Path
 sys.path.insert(0, {root!r})
 from pulumi.runtime import rpc
-import components.recording as recording
+import components.program.recording as recording
 from scripts.plan import PROJECT, engine_view
 
 def reveal(value):

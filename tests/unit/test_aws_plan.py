@@ -558,7 +558,7 @@ DRIVER = """
 import json, sys
 from pathlib import Path
 sys.path.insert(0, {root!r})
-from components.recording import RecordingMocks, run_program
+from components.program.recording import RecordingMocks, run_program
 from scripts.plan import PROJECT, engine_view, read_stack_file
 
 calls = []
