@@ -16,6 +16,7 @@ from typing import Any
 
 from components.instance_types import INSTANCE_TYPES
 from components.units import parse_size
+from scripts.neo4j_ops.versions import deployable_line
 
 NAMESPACE = "neo4j"
 
@@ -363,18 +364,10 @@ KEYS_BY_NAME = {key.name: key for key in KEYS}
 
 
 def version_line(version: str) -> str:
-    """The neo4j.conf dialect of a release: "4.4", "5" (5.26 LTS) or "2025" (calendar releases)."""
-    match = _VERSION.match(version)
-    if not match:
-        raise ValueError("x.y.z")
-    major, minor = int(match["major"]), int(match["minor"])
-    if major == 4 and minor == 4:
-        return "4.4"
-    if major == 5 and minor == 26:
-        return "5"
-    if major >= 2025 and 1 <= minor <= 12:
-        return "2025"
-    raise ValueError("4.4.z, 5.26.z (the 5.x LTS) or a calendar release 2025.mm.z or later")
+    """The neo4j.conf dialect of a release: "4.4", "5" (5.26 LTS) or "2025" (calendar releases).
+
+    The rule is the operator runtime's (scripts/neo4j_ops/versions.py), so deploy and operate agree."""
+    return deployable_line(version).name
 
 
 def _is_secret_value(value: Any) -> bool:

@@ -23,7 +23,7 @@ def tooling_files() -> list[Path]:
     scripts = ROOT / "scripts"
     runtime = scripts / "neo4j_ops"
     return sorted([scripts / "__init__.py", scripts / "backup.py", scripts / "restore.py", runtime / "__init__.py",
-                   *(runtime / "backup").glob("*.py")])
+                   runtime / "versions.py", *(runtime / "backup").glob("*.py")])
 
 
 def tooling_archive() -> bytes:

@@ -175,7 +175,7 @@ def measure_lag(target: Target, facts: list[ServerFacts], transport: Transport, 
         return "no server reachable"
     if not ref.enterprise:
         return "a standalone community server has no secondaries"
-    lag_query = q.SHOW_DATABASE_LAG[ref.line]
+    lag_query = q.show_database_lag(ref.line)
     claims = cluster.writer_claims(facts)
     results: list[Lag] = []
     tasks = {}
@@ -464,13 +464,13 @@ def topology_result(target: Target, facts: list[ServerFacts]) -> CheckResult:
     if not ref.enterprise:
         return CheckResult("topology", SKIP, f"{ref.edition} edition runs as one standalone server: there is no "
                                              f"cluster membership to check (SHOW SERVERS is enterprise-only)")
-    view = cluster.topology_44(target, facts) if ref.line == "4.4" else cluster.topology_5(target, facts)
-    source = "dbms.cluster.overview()" if ref.line == "4.4" else "SHOW SERVERS"
+    view = cluster.topology(target, facts, ref.line)
+    source = "SHOW SERVERS" if ref.line.supports_show_servers else "dbms.cluster.overview()"
     if view.problems:
         return CheckResult("topology", FAIL, "; ".join(view.problems + view.notes))
     roles = ", ".join(f"{s.name}={s.role}" for s in target.servers if s.role)
     tolerance = f"; fault tolerance {target.fault_tolerance}" if target.fault_tolerance is not None else ""
-    state = "listed" if ref.line == "4.4" else "enabled and available"
+    state = "enabled and available" if ref.line.supports_show_servers else "listed"
     detail = f"{source}: all {len(target.servers)} expected servers {state}" + \
         (f" with the expected roles ({roles})" if roles else "") + tolerance
     if view.notes:

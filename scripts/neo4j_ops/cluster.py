@@ -16,6 +16,7 @@ from typing import Any
 from scripts.neo4j_ops import queries as q
 from scripts.neo4j_ops.bolt import UNSUPPORTED, Auth, BoltError, Transport
 from scripts.neo4j_ops.target import ServerSpec, Target
+from scripts.neo4j_ops.versions import VersionLine, server_line
 
 ROLE_44 = {"LEADER": "primary", "FOLLOWER": "primary", "READ_REPLICA": "secondary"}
 
@@ -37,8 +38,8 @@ class ServerFacts:
         return self.error is None
 
     @property
-    def line(self) -> str:
-        return q.version_line(self.version)
+    def line(self) -> VersionLine:
+        return server_line(self.version)
 
     @property
     def enterprise(self) -> bool:
@@ -63,12 +64,12 @@ def gather(spec: ServerSpec, transport: Transport, auth: Auth, timeout: float) -
                                      database=q.SHOW_DATABASES.database, timeout=timeout).records
         if facts.enterprise:
             try:
-                if facts.line == "4.4":
-                    facts.overview = client.run(q.CLUSTER_OVERVIEW.name, q.CLUSTER_OVERVIEW.cypher,
-                                                timeout=timeout).records
+                view = q.cluster_view(facts.line)
+                rows = client.run(view.name, view.cypher, database=view.database, timeout=timeout).records
+                if facts.line.supports_show_servers:
+                    facts.servers = rows
                 else:
-                    facts.servers = client.run(q.SHOW_SERVERS.name, q.SHOW_SERVERS.cypher,
-                                               database=q.SHOW_SERVERS.database, timeout=timeout).records
+                    facts.overview = rows
             except BoltError as error:
                 facts.cluster_view_error = error
     except BoltError as error:
@@ -155,6 +156,11 @@ class TopologyView:
     problems: list[str]
     notes: list[str]
     members: int
+
+
+def topology(target: Target, facts: list[ServerFacts], line: VersionLine) -> TopologyView:
+    """The cluster's members against the expected servers, from the view the line lists them in."""
+    return topology_5(target, facts) if line.supports_show_servers else topology_44(target, facts)
 
 
 def topology_5(target: Target, facts: list[ServerFacts]) -> TopologyView:

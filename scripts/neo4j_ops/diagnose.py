@@ -22,6 +22,7 @@ from scripts.neo4j_ops.checks import Lag, measure_lag, metrics_urls
 from scripts.neo4j_ops.cluster import ServerFacts
 from scripts.neo4j_ops.parallel import TaskTimeoutError, run_all
 from scripts.neo4j_ops.target import Target
+from scripts.neo4j_ops.versions import VersionLine
 
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
 ORDER = {CRITICAL: 0, WARNING: 1, INFO: 2}
@@ -89,7 +90,7 @@ def gather_server(target: Target, spec, transport: Transport, timeout: float) ->
         return result
     client = transport.client(spec.uri, target.auth)
     try:
-        if facts.line == "4.4":
+        if facts.line.transactions_by_procedure:
             queries = client.run(q.LIST_QUERIES.name, q.LIST_QUERIES.cypher, timeout=timeout).records
             txs = client.run(q.LIST_TRANSACTIONS.name, q.LIST_TRANSACTIONS.cypher, timeout=timeout).records
             result.transactions = _merge_44(queries, txs)
@@ -104,7 +105,7 @@ def gather_server(target: Target, spec, transport: Transport, timeout: float) ->
     except BoltError:
         result.heap = None
     try:
-        named = q.MEMORY_SETTINGS[facts.line]
+        named = q.memory_settings(facts.line)
         result.memory_settings = {r["name"]: r["value"] for r in client.run(named.name, named.cypher,
                                                                              timeout=timeout).records}
     except BoltError:
@@ -182,15 +183,15 @@ def analyse(target: Target, diagnoses: list[ServerDiagnosis], lags: list[Lag] | 
         return findings
     findings += _leaders(target, facts, ref.line)
     if ref.enterprise:
-        view = cluster.topology_44(target, facts) if ref.line == "4.4" else cluster.topology_5(target, facts)
-        action = ("CALL dbms.cluster.overview() on each core lists the members it sees and their roles; a "
-                  "missing one needs its logs and the discovery port (5000) between it and the cores"
-                  if ref.line == "4.4" else
-                  "SHOW SERVERS on the system database shows each server's state and health; "
-                  "a Free server needs ENABLE SERVER, an Unavailable one its logs and network")
+        view = cluster.topology(target, facts, ref.line)
+        action = ("SHOW SERVERS on the system database shows each server's state and health; "
+                  "a Free server needs ENABLE SERVER, an Unavailable one its logs and network"
+                  if ref.line.supports_show_servers else
+                  "CALL dbms.cluster.overview() on each core lists the members it sees and their roles; a "
+                  "missing one needs its logs and the discovery port (5000) between it and the cores")
         for problem in view.problems:
             findings.append(Finding(CRITICAL, "membership", problem, action))
-    status_column = "error" if ref.line == "4.4" else "statusMessage"
+    status_column = ref.line.database_status_column
     for problem in cluster.database_status_problems(target, facts):
         findings.append(Finding(CRITICAL, "database", problem,
                                 f"read {status_column} (SHOW DATABASES) and debug.log of that server; START "
@@ -203,7 +204,7 @@ def analyse(target: Target, diagnoses: list[ServerDiagnosis], lags: list[Lag] | 
     return sorted(findings, key=lambda f: (ORDER[f.severity], f.area, f.server or ""))
 
 
-def _leaders(target: Target, facts: list[ServerFacts], line: str) -> list[Finding]:
+def _leaders(target: Target, facts: list[ServerFacts], line: VersionLine) -> list[Finding]:
     findings = []
     if cluster.is_standalone(facts):
         # Community servers are each their own cluster.
@@ -214,7 +215,7 @@ def _leaders(target: Target, facts: list[ServerFacts], line: str) -> list[Findin
                                                             f"{', '.join(lost)}", "read its neo4j.log", f.spec.name))
         return findings or [Finding(INFO, "leader", "standalone server(s): each is the writer of its databases")]
     claims = cluster.writer_claims(facts)
-    membership = "CALL dbms.cluster.overview()" if line == "4.4" else "SHOW SERVERS"
+    membership = "SHOW SERVERS" if line.supports_show_servers else "CALL dbms.cluster.overview()"
     leaders = []
     for database in cluster.database_names(facts):
         writers = claims.get(database, {})
@@ -270,19 +271,19 @@ def _transactions(d: ServerDiagnosis, thresholds: Thresholds) -> list[Finding]:
     findings = []
     own = [t for t in d.transactions if not str(t.get("currentQuery") or "").lstrip().upper().startswith(
         ("SHOW TRANSACTIONS", "CALL DBMS.LISTQUERIES", "CALL DBMS.LISTTRANSACTIONS"))]
-    dialect_44 = d.facts.line == "4.4"
+    by_procedure = d.facts.line.transactions_by_procedure
     for tx in sorted(own, key=lambda t: -(t.get("elapsedTime") or 0)):
         elapsed = float(tx.get("elapsedTime") or 0)
         tx_id = tx.get("transactionId")
         query = " ".join(str(tx.get("currentQuery") or "").split())
         status = str(tx.get("status") or "")
         who = f"{tx_id} by {tx.get('username') or '?'} on {tx.get('database') or '?'}"
-        stop = (f"CALL dbms.killQuery('{tx.get('currentQueryId')}')" if dialect_44 and tx.get("currentQueryId")
-                else f"CALL dbms.killTransaction('{tx_id}')" if dialect_44 else f"TERMINATE TRANSACTION '{tx_id}'")
+        stop = (f"CALL dbms.killQuery('{tx.get('currentQueryId')}')" if by_procedure and tx.get("currentQueryId")
+                else f"CALL dbms.killTransaction('{tx_id}')" if by_procedure else f"TERMINATE TRANSACTION '{tx_id}'")
         if status.lower().startswith("blocked"):
             blockers = re.findall(r"[\w-]+-transaction-\d+", status)
             end = (" or end the blocker now: " + ", ".join(f"TERMINATE TRANSACTION '{b}'" for b in blockers)
-                   if blockers and not dialect_44 else " or stop this one: " + stop)
+                   if blockers and not by_procedure else " or stop this one: " + stop)
             findings.append(Finding(WARNING, "blocked-transaction", f"{name}: {who} is {status} for "
                                                                     f"{elapsed:.1f} s",
                                     "lock contention: make the transaction holding the locks shorter (SHOW "

@@ -2,12 +2,14 @@
 
 The name is what recorded responses are filed under (tests/fixtures/enterprise/*/scenario.json);
 statements built at run time (GRANT … TO `role`) are filed under their own text.
-Dialects: "4.4" (dbms.cluster.overview, dbms.listQueries, SHOW DATABASES without writer), "5"
-(5.x LTS) and "2025" (calendar releases, same statements as 5.x here).
+Where a line needs another statement (4.4: dbms.cluster.overview, dbms.listQueries, SHOW DATABASES
+without writer), the choice is made by asking its VersionLine (versions.py).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from .versions import VersionLine
 
 PROBE_LABEL = "NeoClusterCheckProbe"
 
@@ -25,22 +27,19 @@ COMPONENTS = Named("components", "CALL dbms.components() YIELD name, versions, e
 # lastCommittedTxn and replicationLag (5.x: writer true/false; 4.4: role leader/follower/read_replica).
 SHOW_DATABASES = Named("show_databases", "SHOW DATABASES YIELD *", "system")
 # Polled on a copy that is behind until it reaches its writer's transaction.
-SHOW_DATABASE_LAG = {
-    "5": Named("show_database_lag",
-               "SHOW DATABASE $database YIELD name, address, role, writer, lastCommittedTxn, replicationLag",
-               "system"),
-    # 4.4 has no writer column. The 4.4 Operations Manual (neo4j/docs-operations, branch 4.4,
-    # modules/ROOT/pages/clustering/deploy.adoc, "Detach a Secondary server"): "Use `SHOW DATABASE`
-    # to see where the different members of the cluster are in terms of committed transactions
-    # compared to the leader.", with `SHOW DATABASE test00 YIELD
-    # name,serverID,address,role,lastCommittedTxn,replicationLag`. The same columns, with the name
-    # compared in WHERE: 4.4's manual documents no parameter for the name in SHOW DATABASE.
-    "4.4": Named("show_database_lag",
-                 "SHOW DATABASES YIELD name, serverID, address, role, lastCommittedTxn, replicationLag "
-                 "WHERE name = $database",
-                 "system"),
-}
-SHOW_DATABASE_LAG["2025"] = SHOW_DATABASE_LAG["5"]
+SHOW_DATABASE_LAG = Named("show_database_lag",
+                          "SHOW DATABASE $database YIELD name, address, role, writer, lastCommittedTxn, replicationLag",
+                          "system")
+# 4.4 has no writer column. The 4.4 Operations Manual (neo4j/docs-operations, branch 4.4,
+# modules/ROOT/pages/clustering/deploy.adoc, "Detach a Secondary server"): "Use `SHOW DATABASE`
+# to see where the different members of the cluster are in terms of committed transactions
+# compared to the leader.", with `SHOW DATABASE test00 YIELD
+# name,serverID,address,role,lastCommittedTxn,replicationLag`. The same columns, with the name
+# compared in WHERE: 4.4's manual documents no parameter for the name in SHOW DATABASE.
+SHOW_DATABASE_LAG_44 = Named("show_database_lag",
+                             "SHOW DATABASES YIELD name, serverID, address, role, lastCommittedTxn, replicationLag "
+                             "WHERE name = $database",
+                             "system")
 SHOW_SERVERS = Named("show_servers", "SHOW SERVERS YIELD *", "system")  # 5.x+ enterprise
 CLUSTER_OVERVIEW = Named("cluster_overview", "CALL dbms.cluster.overview() YIELD id, addresses, databases, groups "
                                              "RETURN id, addresses, databases, groups")  # 4.4 enterprise
@@ -71,24 +70,23 @@ LIST_TRANSACTIONS = Named(
     "activeLockCount, database RETURN *")  # 4.4
 JMX_HEAP = Named("jmx_heap", "CALL dbms.queryJmx('java.lang:type=Memory') YIELD attributes "
                              "RETURN attributes.HeapMemoryUsage.value.properties AS heap")
-MEMORY_SETTINGS = {
-    "5": Named("memory_settings", "SHOW SETTINGS YIELD name, value WHERE name STARTS WITH 'server.memory.' "
-                                  "RETURN name, value"),
-    "4.4": Named("memory_settings", "CALL dbms.listConfig('dbms.memory.') YIELD name, value RETURN name, value"),
-}
-MEMORY_SETTINGS["2025"] = MEMORY_SETTINGS["5"]
+MEMORY_SETTINGS = Named("memory_settings", "SHOW SETTINGS YIELD name, value WHERE name STARTS WITH 'server.memory.' "
+                                           "RETURN name, value")
+MEMORY_SETTINGS_44 = Named("memory_settings",
+                           "CALL dbms.listConfig('dbms.memory.') YIELD name, value RETURN name, value")
 
 
-def version_line(version: str | None) -> str:
-    """'4.4.44' → '4.4'; '5.26.30' → '5'; '2025.10.1' → '2025'; unknown → '5'."""
-    if not version:
-        return "5"
-    major = version.split(".")[0]
-    if major == "4":
-        return "4.4"
-    if major.isdigit() and int(major) >= 2025:
-        return "2025"
-    return "5"
+def show_database_lag(line: VersionLine) -> Named:
+    return SHOW_DATABASE_LAG if line.supports_writer_column else SHOW_DATABASE_LAG_44
+
+
+def memory_settings(line: VersionLine) -> Named:
+    return MEMORY_SETTINGS if line.supports_show_settings else MEMORY_SETTINGS_44
+
+
+def cluster_view(line: VersionLine) -> Named:
+    """How a server lists the cluster's members: SHOW SERVERS, or 4.4's dbms.cluster.overview()."""
+    return SHOW_SERVERS if line.supports_show_servers else CLUSTER_OVERVIEW
 
 
 def quote_name(name: str) -> str:

@@ -22,6 +22,7 @@ from scripts.neo4j_ops.backup.errors import BackupError
 from scripts.neo4j_ops.backup.layout import Counts
 from scripts.neo4j_ops.backup.neo4j import AdminTool, Connection, ServerFacts
 from scripts.neo4j_ops.backup.s3 import MiB, client, list_backups, stream_upload
+from scripts.neo4j_ops.versions import LINE_5
 
 FAKE_ADMIN = '''#!{python}
 """neo4j-admin stand-in: `database backup` writes one artifact into --to-path; anything else fails."""
@@ -116,7 +117,7 @@ def test_restoring_a_differential_fetches_and_verifies_its_whole_chain(s3, admin
     names = sorted(p.name for p in into.iterdir())
     assert names == sorted(f["name"] for f in first["files"] + second["files"])
     source = restore_backup._source_dir(chosen.manifest, into)
-    assert restore_backup._apply_args("5", chosen.manifest, source) == [
+    assert restore_backup._apply_args(LINE_5, chosen.manifest, source) == [
         "database", "restore", f"--from-path={into}", "--overwrite-destination=true", "neo4j"]
 
     # The chain's full backup expires first (S3 lifecycle): its differentials are no longer restorable.

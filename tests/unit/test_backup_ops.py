@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from scripts.neo4j_ops.backup import commands
 from scripts.neo4j_ops.backup.layout import (
     MANIFEST,
     MANIFEST_KEYS,
@@ -29,6 +28,8 @@ from scripts.neo4j_ops.backup.layout import (
 )
 from scripts.neo4j_ops.backup.retention import Chain, plan_retention
 from scripts.neo4j_ops.backup.s3 import DEFAULT_PART, MAX_PARTS, part_size_for
+from scripts.neo4j_ops.backup.scratch import scratch_conf, scratch_ports_needed
+from scripts.neo4j_ops.versions import LINE_5, LINE_44, LINE_2025, LINES
 from tests.conftest import ROOT
 from tests.support.neo4j_settings import SETTINGS_DIR as SETTINGS_LISTS
 
@@ -191,41 +192,31 @@ def test_prune_only_deletes_old_chains_on_disk_but_never_the_newest_complete_one
 # --- neo4j-admin ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("version", "line"), [("5.26.30", "5"), ("4.4.41", "4.4"), ("2025.10.1", "2025"),
-                                               ("2026.01.0", "2025")])
-def test_version_lines(version, line):
-    assert commands.version_line(version) == line
-
-
-def test_unknown_release_is_refused():
-    with pytest.raises(ValueError, match="not a release"):
-        commands.version_line("3.5.35")
-
-
 def test_neo4j_admin_arguments_per_line():
     path = Path("/b")
-    assert commands.dump_to_stdout("5", "neo4j") == ["database", "dump", "--to-stdout", "neo4j"]
+    assert LINE_5.admin_dump_to_stdout("neo4j") == ["database", "dump", "--to-stdout", "neo4j"]
     with pytest.raises(ValueError, match="4.4"):
-        commands.dump_to_stdout("4.4", "neo4j")
-    assert commands.online_backup("5", "neo4j", "h:6362", path) == [
+        LINE_44.admin_dump_to_stdout("neo4j")
+    assert LINE_5.admin_online_backup("neo4j", "h:6362", path) == [
         "database", "backup", "--from=h:6362", "--to-path=/b", "--type=AUTO", "neo4j"]
-    assert commands.online_backup("4.4", "neo4j", "h:6362", path) == [
+    assert LINE_44.admin_online_backup("neo4j", "h:6362", path) == [
         "backup", "--from=h:6362", "--backup-dir=/b", "--database=neo4j"]
-    assert commands.load("2025", "neo4j", path) == [
+    assert LINE_2025.admin_load("neo4j", path) == [
         "database", "load", "--from-path=/b", "--overwrite-destination=true", "neo4j"]
-    assert commands.load("4.4", "neo4j", path) == ["load", "--from=/b/neo4j.dump", "--database=neo4j", "--force"]
-    assert commands.restore("5", "neo4j", path) == [
+    assert LINE_44.admin_load("neo4j", path) == ["load", "--from=/b/neo4j.dump", "--database=neo4j", "--force"]
+    assert LINE_5.admin_restore("neo4j", path) == [
         "database", "restore", "--from-path=/b", "--overwrite-destination=true", "neo4j"]
-    assert commands.restore("4.4", "neo4j", path) == ["restore", "--from=/b/neo4j", "--database=neo4j", "--force"]
-    assert commands.set_initial_password("4.4", "pw") == ["set-initial-password", "pw"]
+    assert LINE_44.admin_restore("neo4j", path) == ["restore", "--from=/b/neo4j", "--database=neo4j", "--force"]
+    assert LINE_44.admin_set_initial_password("pw") == ["set-initial-password", "pw"]
+    assert LINE_2025.admin_set_initial_password("pw") == ["dbms", "set-initial-password", "pw"]
 
 
 @pytest.mark.parametrize("line", ["4.4", "5", "2025"])
 @pytest.mark.parametrize("edition", ["community", "enterprise"])
 def test_drill_server_conf_uses_only_real_settings_and_loopback(line, edition, tmp_path):
     known = json.loads((SETTINGS_LISTS / f"{line}.json").read_text())["settings"]
-    ports = {name: 40000 + i for i, name in enumerate(commands.scratch_ports_needed(line, edition))}
-    text = commands.scratch_conf(line, edition, "movies", tmp_path, ports, "512m", "256m")
+    ports = {name: 40000 + i for i, name in enumerate(scratch_ports_needed(LINES[line], edition))}
+    text = scratch_conf(LINES[line], edition, "movies", tmp_path, ports, "512m", "256m")
     pairs = dict(raw.split("=", 1) for raw in text.splitlines() if raw and not raw.startswith("#"))
     assert not [key for key in pairs if key not in known], "settings Neo4j does not know"
     if edition == "community":

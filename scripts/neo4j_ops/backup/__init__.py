@@ -9,7 +9,7 @@ A prefix without a valid manifest is incomplete and is never chosen for a restor
 
 Modules:
   layout      timestamps, object keys, the manifest, which backup a restore picks (pure)
-  commands    neo4j-admin argument lists per version line, the scratch server's neo4j.conf (pure)
+  scratch     the restore drill's throw-away server: its neo4j.conf and ports (pure)
   retention   which local staging chains to delete (pure) and deleting them
   s3          streaming multipart upload, verified download, listing
   neo4j       running neo4j-admin, stopping/starting the server, counting over Bolt

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ..versions import LINES
+
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -113,6 +115,12 @@ class Manifest:
     @property
     def size(self) -> int:
         return sum(f.size for f in self.files)
+
+    @property
+    def is_folder_archive(self) -> bool:
+        """A 4.4 online backup: its backup folder uploaded as one tar (5.x+ upload .backup artifacts)."""
+        line = LINES.get(self.version_line)
+        return self.backup_type != "dump" and line is not None and not line.backs_up_to_artifacts
 
     @property
     def sha256(self) -> str:

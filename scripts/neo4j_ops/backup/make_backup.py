@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from . import commands
+from ..versions import VersionLine, dump_file_name, line_of
 from .errors import BackupError, UsageError
 from .layout import Counts, FileEntry, Manifest, ManifestError, Parent, backup_prefix, object_key, parse_manifest
 from .layout import timestamp as make_timestamp
@@ -72,7 +72,7 @@ def run_backup(opts: BackupOptions) -> dict:
                           f"manifest records are read over Bolt (--uri)") from None
     version = opts.version or facts.version
     try:
-        line = commands.version_line(version)
+        line = line_of(version)
     except ValueError as error:
         raise UsageError(str(error)) from None
     method = opts.method if opts.method != "auto" else ("online" if facts.edition == "enterprise" else "dump")
@@ -95,7 +95,7 @@ def run_backup(opts: BackupOptions) -> dict:
 
 class _Run:
     def __init__(self, opts: BackupOptions, s3, stamp: str, started: datetime, facts: ServerFacts, version: str,
-                 line: str):
+                 line: VersionLine):
         self.opts, self.s3, self.stamp, self.started = opts, s3, stamp, started
         self.facts, self.version, self.line = facts, version, line
         self.log = opts.log
@@ -113,16 +113,16 @@ class _Run:
         if self.facts.servers > 1:
             raise UsageError(f"this server is one of {self.facts.servers} cluster members: take online backups "
                              f"(--method online --from HOST:6362), not dumps")
-        name = commands.dump_file_name(opts.database)
+        name = dump_file_name(opts.database)
         key = object_key(opts.stack, opts.database, self.stamp, name)
-        if self.line == "4.4":
+        if not self.line.supports_dump_to_stdout:
             return self._dump_via_staging(key)
         part = part_size_for(_store_size(opts.admin, opts.database), opts.part_size)
         self.log(f"stopping Neo4j for the dump; streaming it to s3://{opts.bucket}/{key} in parts of {human(part)}")
         t0 = time.monotonic()
 
         def work():
-            proc = opts.admin.popen(commands.dump_to_stdout(self.line, opts.database))
+            proc = opts.admin.popen(self.line.admin_dump_to_stdout(opts.database))
             tail = StderrTail(proc.stderr, echo=lambda text: self.log(f"  neo4j-admin: {text}"))
 
             def dump_succeeded() -> None:
@@ -153,9 +153,9 @@ class _Run:
         chain.mkdir(parents=True, exist_ok=True)
         own(chain, opts.owner)
         t0 = time.monotonic()
-        _, after = self._offline(lambda: opts.admin.run(commands.dump_to_path(self.line, opts.database, chain),
+        _, after = self._offline(lambda: opts.admin.run(self.line.admin_dump_to_path(opts.database, chain),
                                                         log=self.log))
-        path = chain / commands.dump_file_name(opts.database)
+        path = chain / dump_file_name(opts.database)
         uploaded = self._upload_file(path, key)
         result = self._finish([uploaded.entry()], "dump", "neo4j-admin dump", after, time.monotonic() - t0,
                               uploaded.size, chain=chain)
@@ -190,8 +190,8 @@ class _Run:
         opts = self.opts
         chain, runs = self._chain()
         t0 = time.monotonic()
-        if self.line == "4.4":
-            opts.admin.run(commands.online_backup(self.line, opts.database, opts.source, chain), log=self.log)
+        if not self.line.backs_up_to_artifacts:
+            opts.admin.run(self.line.admin_online_backup(opts.database, opts.source, chain), log=self.log)
             name = f"{opts.database}.backup.tar"
             key = object_key(opts.stack, opts.database, self.stamp, name)
             proc = subprocess.Popen(["tar", "-C", str(chain), "-cf", "-", opts.database], stdout=subprocess.PIPE,
@@ -211,7 +211,7 @@ class _Run:
             backup_type, parents, method = "full", (), "neo4j-admin backup (4.4 backup folder, as tar)"
         else:
             before = set(chain.glob("*.backup"))
-            opts.admin.run(commands.online_backup(self.line, opts.database, opts.source, chain), log=self.log)
+            opts.admin.run(self.line.admin_online_backup(opts.database, opts.source, chain), log=self.log)
             new = sorted(set(chain.glob("*.backup")) - before)
             if len(new) != 1:
                 raise BackupError(f"neo4j-admin database backup left {len(new)} new artifact(s) in {chain}, "
@@ -236,7 +236,7 @@ class _Run:
             recorded = {f.name for m in runs for f in m.files}
             unrecorded = [p.name for p in current.glob("*.backup") if p.name not in recorded]
             age = self.started - datetime.strptime(current.name, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-            if self.line == "4.4":
+            if not self.line.backs_up_to_artifacts:
                 unrecorded = []  # the 4.4 folder is updated in place; every run uploads all of it
             if not runs:
                 self.log(f"chain {current.name} has no uploaded run: starting a new chain with a full backup")
@@ -273,7 +273,7 @@ class _Run:
                      f"the counts before, marked inexact")
         manifest = Manifest(
             stack=opts.stack, database=opts.database, timestamp=self.stamp, backup_type=backup_type, method=method,
-            neo4j_version=self.version, edition=self.facts.edition, version_line=self.line, files=tuple(files),
+            neo4j_version=self.version, edition=self.facts.edition, version_line=self.line.name, files=tuple(files),
             counts=before, counts_exact=exact, started=self.started.strftime("%Y-%m-%dT%H:%M:%SZ"),
             completed=opts.now().strftime("%Y-%m-%dT%H:%M:%SZ"), host=socket.gethostname(), parents=parents,
             chain=chain.name if chain else None)

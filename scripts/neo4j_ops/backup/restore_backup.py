@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import commands
+from ..versions import VersionLine, dump_file_name, line_of
 from .errors import BackupError, UsageError
 from .layout import Backup, Counts, Manifest, choose, object_key
 from .neo4j import (
@@ -28,6 +28,7 @@ from .neo4j import (
     wait_for_database,
 )
 from .s3 import check_bucket, client, download_verified, human, list_backups
+from .scratch import scratch_conf, scratch_ports_needed
 
 
 @dataclass
@@ -82,7 +83,7 @@ def _fetch(opts: RestoreOptions, s3, backup: Backup, into: Path) -> None:
     need = sum(f.size for _, f in wanted)
     into.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(into).free
-    factor = 2.2 if m.version_line == "4.4" and m.backup_type == "full" else 1.05  # 4.4 tar is also unpacked
+    factor = 2.2 if m.is_folder_archive else 1.05  # the tar of a 4.4 backup folder is also unpacked
     if free < need * factor:
         raise UsageError(f"{into} has {human(free)} free; the backup needs {human(need * factor)}: "
                          f"choose another --work-dir")
@@ -96,11 +97,11 @@ def _fetch(opts: RestoreOptions, s3, backup: Backup, into: Path) -> None:
 def _source_dir(m: Manifest, files: Path) -> Path:
     """The directory to hand to neo4j-admin load/restore."""
     if m.backup_type == "dump":
-        wanted = files / commands.dump_file_name(m.database)
+        wanted = files / dump_file_name(m.database)
         if not wanted.exists():
             (files / m.files[0].name).rename(wanted)
         return files
-    if m.version_line == "4.4":
+    if m.is_folder_archive:
         target = files / "unpacked"
         with tarfile.open(files / m.files[0].name) as archive:
             archive.extractall(target, filter="data")
@@ -108,10 +109,10 @@ def _source_dir(m: Manifest, files: Path) -> Path:
     return files
 
 
-def _apply_args(line: str, m: Manifest, source: Path) -> list[str]:
+def _apply_args(line: VersionLine, m: Manifest, source: Path) -> list[str]:
     if m.backup_type == "dump":
-        return commands.load(line, m.database, source)
-    return commands.restore(line, m.database, source)
+        return line.admin_load(m.database, source)
+    return line.admin_restore(m.database, source)
 
 
 def verify_counts(m: Manifest, found: Counts, log: Callable[[str], None]) -> None:
@@ -135,7 +136,11 @@ def _prepare(opts: RestoreOptions, purpose: str, *, refuse_cluster: bool):
     directory = opts.work_dir / f"neo4j-{purpose}-{opts.database}-{chosen.timestamp}"
     if directory.exists():
         shutil.rmtree(directory)
-    return s3, chosen, version, edition, commands.version_line(version), directory
+    try:
+        line = line_of(version)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return s3, chosen, version, edition, line, directory
 
 
 def restore(opts: RestoreOptions) -> dict:
@@ -160,7 +165,7 @@ def restore(opts: RestoreOptions) -> dict:
         if safety is not None:
             opts.log(f"saving the current database to {safety} first (--no-safety-dump skips this)")
             try:
-                opts.admin.run(commands.dump_to_path(line, opts.database, safety), log=opts.log)
+                opts.admin.run(line.admin_dump_to_path(opts.database, safety), log=opts.log)
             except BackupError as error:
                 raise BackupError(f"saving the current database first failed, so nothing was replaced: {error}\n"
                                   f"If that database is damaged or missing, run again with --no-safety-dump") \
@@ -173,7 +178,7 @@ def restore(opts: RestoreOptions) -> dict:
                     from None
             opts.log("the restore failed: putting the saved database back")
             try:
-                opts.admin.run(commands.load(line, opts.database, safety), log=opts.log)
+                opts.admin.run(line.admin_load(opts.database, safety), log=opts.log)
             except BaseException as back:
                 raise BackupError(f"{error}\nputting the saved database back failed too: {back}; it is in "
                                   f"{safety}") from None
@@ -215,14 +220,14 @@ def drill(opts: RestoreOptions) -> dict:
         conf_dir.mkdir(parents=True)
         for sub in ("data", "logs", "run"):
             (scratch / sub).mkdir()
-        ports = {name: free_port() for name in commands.scratch_ports_needed(line, edition)}
-        (conf_dir / "neo4j.conf").write_text(commands.scratch_conf(
+        ports = {name: free_port() for name in scratch_ports_needed(line, edition)}
+        (conf_dir / "neo4j.conf").write_text(scratch_conf(
             line, edition, opts.database, scratch, ports, opts.scratch_heap, opts.scratch_page_cache))
         own(scratch, opts.owner)
         t1 = time.monotonic()
         opts.admin.run(_apply_args(line, m, source), conf=conf_dir, log=opts.log)
         password = secrets.token_urlsafe(18)
-        opts.admin.run(commands.set_initial_password(line, password), conf=conf_dir, secret=password)
+        opts.admin.run(line.admin_set_initial_password(password), conf=conf_dir, secret=password)
         shutil.rmtree(scratch / "download", ignore_errors=True)
         loaded = time.monotonic() - t1
         connection = Connection(f"bolt://127.0.0.1:{ports['bolt']}", "neo4j", password)

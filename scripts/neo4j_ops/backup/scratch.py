@@ -1,87 +1,16 @@
-"""neo4j-admin argument lists per version line, and the throw-away server's neo4j.conf. Pure.
+"""The restore drill's throw-away server: its neo4j.conf and the ports it needs. Pure.
 
-Lines (as in components/settings.py): "4.4" (`neo4j-admin backup|restore|dump|load`), "5" (5.26 LTS)
-and "2025" (calendar releases), both with `neo4j-admin database backup|restore|dump|load`.
+The conf is written in the dialect of the local Neo4j's version line (versions.py): 4.4's dbms.*
+and causal_clustering.* settings, 5.x's server.* with discovery v2, 2025's dbms.cluster.endpoints.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-_VERSION = re.compile(r"^(?P<major>\d+)\.(?P<minor>\d+)(\.\d+)?")
-LINES = ("4.4", "5", "2025")
+from ..versions import VersionLine
 
 
-def version_line(version: str) -> str:
-    """'5.26.30' → '5', '4.4.41' → '4.4', '2025.10.1' → '2025'; ValueError for other releases."""
-    match = _VERSION.match(version.strip())
-    if match:
-        major, minor = int(match["major"]), int(match["minor"])
-        if major == 4 and minor == 4:
-            return "4.4"
-        if major == 5:
-            return "5"
-        if major >= 2025:
-            return "2025"
-    raise ValueError(f"Neo4j {version} is not a release this tool knows (4.4.x, 5.x, 2025.x and later)")
-
-
-def _modern(line: str) -> bool:
-    if line not in LINES:
-        raise ValueError(f"unknown version line {line!r}")
-    return line != "4.4"
-
-
-def dump_to_stdout(line: str, database: str) -> list[str]:
-    """Offline dump streamed to standard output (5 and later; 4.4 has no such option)."""
-    if not _modern(line):
-        raise ValueError("Neo4j 4.4's neo4j-admin dump cannot write to standard output")
-    return ["database", "dump", "--to-stdout", database]  # --verbose would print to stdout too
-
-
-def dump_to_path(line: str, database: str, directory: Path) -> list[str]:
-    """Offline dump into `directory`/<database>.dump."""
-    if _modern(line):
-        return ["database", "dump", f"--to-path={directory}", "--overwrite-destination=true", database]
-    return ["dump", f"--database={database}", f"--to={directory / (database + '.dump')}"]
-
-
-def dump_file_name(database: str) -> str:
-    return f"{database}.dump"
-
-
-def load(line: str, database: str, directory: Path) -> list[str]:
-    """Load `directory`/<database>.dump over the existing database (the server must be stopped)."""
-    if _modern(line):
-        return ["database", "load", f"--from-path={directory}", "--overwrite-destination=true", database]
-    return ["load", f"--from={directory / dump_file_name(database)}", f"--database={database}", "--force"]
-
-
-def online_backup(line: str, database: str, source: str, directory: Path) -> list[str]:
-    """Enterprise online backup from `source` (host:port) into `directory`.
-
-    5/2025: `--type=AUTO`: a full artifact into an empty directory, then differential artifacts
-    into the same one. 4.4: a backup folder `directory`/<database>, updated in place.
-    """
-    if _modern(line):
-        return ["database", "backup", f"--from={source}", f"--to-path={directory}", "--type=AUTO", database]
-    return ["backup", f"--from={source}", f"--backup-dir={directory}", f"--database={database}"]
-
-
-def restore(line: str, database: str, directory: Path) -> list[str]:
-    """Restore the chain of backup artifacts in `directory` (4.4: the backup folder) over the database."""
-    if _modern(line):
-        return ["database", "restore", f"--from-path={directory}", "--overwrite-destination=true", database]
-    return ["restore", f"--from={directory / database}", f"--database={database}", "--force"]
-
-
-def set_initial_password(line: str, password: str) -> list[str]:
-    if _modern(line):
-        return ["dbms", "set-initial-password", password]
-    return ["set-initial-password", password]
-
-
-def scratch_conf(line: str, edition: str, database: str, root: Path, ports: dict[str, int], heap: str,
+def scratch_conf(line: VersionLine, edition: str, database: str, root: Path, ports: dict[str, int], heap: str,
                  page_cache: str) -> str:
     """neo4j.conf of the restore drill's throw-away server: everything under `root`, loopback only.
 
@@ -89,7 +18,7 @@ def scratch_conf(line: str, edition: str, database: str, root: Path, ports: dict
     so that nothing collides with the production server on the same machine.
     """
     enterprise = edition == "enterprise"
-    if not _modern(line):
+    if not line.has_server_settings:
         lines = [
             f"dbms.directories.data={root / 'data'}",
             f"dbms.directories.logs={root / 'logs'}",
@@ -147,7 +76,7 @@ def scratch_conf(line: str, edition: str, database: str, root: Path, ports: dict
             f"server.routing.advertised_address=127.0.0.1:{ports['routing']}",
             "dbms.cluster.discovery.resolver_type=LIST",
         ]
-        if line == "5":
+        if not line.discovery_on_cluster_port:
             lines += [
                 f"server.discovery.listen_address=127.0.0.1:{ports['discovery']}",
                 f"server.discovery.advertised_address=127.0.0.1:{ports['discovery']}",
@@ -159,9 +88,9 @@ def scratch_conf(line: str, edition: str, database: str, root: Path, ports: dict
     return "\n".join(["# Restore drill: a throw-away server, loopback only.", *lines, ""])
 
 
-def scratch_ports_needed(line: str, edition: str) -> tuple[str, ...]:
+def scratch_ports_needed(line: VersionLine, edition: str) -> tuple[str, ...]:
     if edition != "enterprise":
         return ("bolt",)
-    if line == "2025":  # discovery runs over the cluster port
+    if line.discovery_on_cluster_port:
         return ("bolt", "cluster", "raft", "routing")
     return ("bolt", "cluster", "raft", "routing", "discovery")

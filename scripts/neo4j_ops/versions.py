@@ -1,0 +1,216 @@
+"""Neo4j releases and their version lines: the one rule, shared by the deploy config and every command.
+
+A release belongs to a line by its number: 4.4.z is "4.4", every 5.x is "5" (its LTS is 5.26),
+every calendar release from 2025.01 on is "2025". Nothing else has a line. What differs between
+lines is asked of the `VersionLine` (`line.supports_show_servers`, `line.admin_dump_to_stdout(db)`),
+never spelled as a comparison with "4.4" where it is used. Three uses, one rule:
+
+  deployable_line(text)    neo4j:version in Pulumi.<stack>.yaml: a whole x.y.z, and of the releases
+                           our templates are written for (4.4, the 5.26 LTS, calendar months 01-12);
+                           components/settings.py delegates to it
+  line_of(text)            a version backup and restore are given or read from a server: its line,
+                           or ValueError (they refuse to guess which neo4j-admin to run)
+  server_line(text)        what check and diagnose speak to a server that reported `text`: its line,
+                           or the 5.x LTS dialect when it reports none or an unknown release (the
+                           version check then fails on its own)
+
+Plain data, standard library only: this module ships to the backup server with the backup tools,
+and components/settings.py imports it (it lives here, not in components/, because only scripts/
+is unpacked on that server).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_RELEASE = re.compile(r"^(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+))?")
+_EXACT = re.compile(r"^\d+\.\d+\.\d+$")
+
+
+@dataclass(frozen=True, order=True)
+class Version:
+    major: int
+    minor: int
+    patch: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Version:
+        """'5.26.30', '4.4', '2025.10.1' (anything after x.y[.z] is ignored); ValueError otherwise."""
+        match = _RELEASE.match(text.strip())
+        if not match:
+            raise ValueError(unknown_release(text))
+        patch = match["patch"]
+        return cls(int(match["major"]), int(match["minor"]), int(patch) if patch is not None else None)
+
+    @property
+    def line(self) -> VersionLine | None:
+        if (self.major, self.minor) == (4, 4):
+            return LINE_44
+        if self.major == 5:
+            return LINE_5
+        if self.major >= 2025:
+            return LINE_2025
+        return None
+
+    def __str__(self) -> str:
+        return ".".join(str(n) for n in (self.major, self.minor, self.patch) if n is not None)
+
+
+@dataclass(frozen=True)
+class VersionLine:
+    """One line's dialect: what its servers answer, what its neo4j-admin takes, what its neo4j.conf names."""
+    name: str  # "4.4" | "5" | "2025"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def _is_44(self) -> bool:
+        return self.name == "4.4"
+
+    # --- deploy: the releases our templates are written for ---------------------------------------------
+
+    def deploys(self, version: Version) -> bool:
+        """4.4.z; of 5.x only the LTS, 5.26; a calendar release of a real month."""
+        if self.name == "5":
+            return version.minor == 26
+        if self.name == "2025":
+            return 1 <= version.minor <= 12
+        return True
+
+    # --- what a running server answers (check, diagnose, backup, restore) --------------------------------
+
+    @property
+    def supports_show_servers(self) -> bool:
+        """SHOW SERVERS (5.0+); 4.4 lists its members with CALL dbms.cluster.overview()."""
+        return not self._is_44
+
+    @property
+    def supports_writer_column(self) -> bool:
+        """SHOW DATABASES has `writer` and takes the name as a parameter (5.0+); 4.4 marks the writer by role
+        'leader' and its manual documents no parameter for the name."""
+        return not self._is_44
+
+    @property
+    def supports_show_settings(self) -> bool:
+        """SHOW SETTINGS (5.0+); 4.4 has CALL dbms.listConfig()."""
+        return not self._is_44
+
+    @property
+    def transactions_by_procedure(self) -> bool:
+        """The tools read 4.4's transactions with dbms.listQueries()/listTransactions() and end them with
+        dbms.killQuery()/killTransaction(); 5.x+ with SHOW TRANSACTIONS and TERMINATE TRANSACTION."""
+        return self._is_44
+
+    @property
+    def database_status_column(self) -> str:
+        """The SHOW DATABASES column that says why a database is not in its requested state."""
+        return "error" if self._is_44 else "statusMessage"
+
+    # --- neo4j.conf ------------------------------------------------------------------------------------
+
+    @property
+    def has_server_settings(self) -> bool:
+        """5.0 renamed the per-server settings dbms.* → server.* (dbms.directories.data → server.directories.data)."""
+        return not self._is_44
+
+    @property
+    def discovery_on_cluster_port(self) -> bool:
+        """2025.01+: discovery runs over the cluster port (dbms.cluster.endpoints), with no discovery listener."""
+        return self.name == "2025"
+
+    # --- neo4j-admin ----------------------------------------------------------------------------------
+
+    @property
+    def supports_dump_to_stdout(self) -> bool:
+        """`neo4j-admin database dump --to-stdout` (5.x+); 4.4's dump writes only to a file."""
+        return not self._is_44
+
+    @property
+    def backs_up_to_artifacts(self) -> bool:
+        """5.x+: `database backup --type=AUTO` adds one .backup artifact (full, then differentials) to a
+        directory; 4.4: `backup` updates a backup folder in place."""
+        return not self._is_44
+
+    def admin_dump_to_stdout(self, database: str) -> list[str]:
+        """Offline dump streamed to standard output."""
+        if not self.supports_dump_to_stdout:
+            raise ValueError("Neo4j 4.4's neo4j-admin dump cannot write to standard output")
+        return ["database", "dump", "--to-stdout", database]  # --verbose would print to stdout too
+
+    def admin_dump_to_path(self, database: str, directory: Path) -> list[str]:
+        """Offline dump into `directory`/<database>.dump."""
+        if self._is_44:
+            return ["dump", f"--database={database}", f"--to={directory / dump_file_name(database)}"]
+        return ["database", "dump", f"--to-path={directory}", "--overwrite-destination=true", database]
+
+    def admin_load(self, database: str, directory: Path) -> list[str]:
+        """Load `directory`/<database>.dump over the existing database (the server must be stopped)."""
+        if self._is_44:
+            return ["load", f"--from={directory / dump_file_name(database)}", f"--database={database}", "--force"]
+        return ["database", "load", f"--from-path={directory}", "--overwrite-destination=true", database]
+
+    def admin_online_backup(self, database: str, source: str, directory: Path) -> list[str]:
+        """Enterprise online backup from `source` (host:port) into `directory` (see backs_up_to_artifacts)."""
+        if self._is_44:
+            return ["backup", f"--from={source}", f"--backup-dir={directory}", f"--database={database}"]
+        return ["database", "backup", f"--from={source}", f"--to-path={directory}", "--type=AUTO", database]
+
+    def admin_restore(self, database: str, directory: Path) -> list[str]:
+        """Restore the backup in `directory` (5.x+: its chain of artifacts; 4.4: the backup folder)."""
+        if self._is_44:
+            return ["restore", f"--from={directory / database}", f"--database={database}", "--force"]
+        return ["database", "restore", f"--from-path={directory}", "--overwrite-destination=true", database]
+
+    def admin_set_initial_password(self, password: str) -> list[str]:
+        if self._is_44:
+            return ["set-initial-password", password]
+        return ["dbms", "set-initial-password", password]
+
+
+LINE_44, LINE_5, LINE_2025 = VersionLine("4.4"), VersionLine("5"), VersionLine("2025")
+LINES = {line.name: line for line in (LINE_44, LINE_5, LINE_2025)}
+
+
+def dump_file_name(database: str) -> str:
+    return f"{database}.dump"
+
+
+def unknown_release(text: str) -> str:
+    return f"Neo4j {text} is not a release this tool knows (4.4.x, 5.x, 2025.x and later)"
+
+
+def line_of(text: str) -> VersionLine:
+    """The line of a release; ValueError for text that is no release or a release of no line."""
+    line = Version.parse(text).line
+    if line is None:
+        raise ValueError(unknown_release(text))
+    return line
+
+
+def line_named(name: str) -> VersionLine:
+    """'4.4' | '5' | '2025' (as manifests record it) → the line; ValueError for other names."""
+    try:
+        return LINES[name]
+    except KeyError:
+        raise ValueError(f"unknown version line {name!r} (known: {', '.join(LINES)})") from None
+
+
+def server_line(text: str | None) -> VersionLine:
+    """The dialect to speak to a server that reported `text`: its line, else the 5.x LTS's."""
+    try:
+        return line_of(text) if text else LINE_5
+    except ValueError:
+        return LINE_5
+
+
+def deployable_line(text: str) -> VersionLine:
+    """The line of a neo4j:version this program deploys; ValueError whose text says what is allowed."""
+    if not _EXACT.match(text):
+        raise ValueError("x.y.z")
+    version = Version.parse(text)
+    line = version.line
+    if line is None or not line.deploys(version):
+        raise ValueError("4.4.z, 5.26.z (the 5.x LTS) or a calendar release 2025.mm.z or later")
+    return line
