@@ -32,10 +32,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scripts.neo4j_ops.backup import cli
-from scripts.neo4j_ops.backup.errors import UsageError
 from scripts.neo4j_ops.backup.make_backup import BackupOptions, run_backup
 from scripts.neo4j_ops.backup.retention import prune
 from scripts.neo4j_ops.backup.s3 import human, part_size_for
+from scripts.neo4j_ops.errors import UsageError
 
 PROG = "backup"
 

@@ -30,10 +30,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scripts.neo4j_ops.backup import cli
-from scripts.neo4j_ops.backup.errors import UsageError
 from scripts.neo4j_ops.backup.neo4j import split_command
 from scripts.neo4j_ops.backup.restore_backup import RestoreOptions, catalogue, drill, restore
 from scripts.neo4j_ops.backup.s3 import human
+from scripts.neo4j_ops.errors import UsageError
 
 PROG = "restore"
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from .errors import OperationError, describe
+
 # What went wrong, in the terms an operator acts on.
 UNREACHABLE = "unreachable"
 AUTH = "auth"
@@ -57,7 +59,7 @@ class Reply:
     contains_updates: bool = False
 
 
-class BoltError(Exception):
+class BoltError(OperationError):
     """A failed Bolt call: `kind` (UNREACHABLE, AUTH, ...), a one-line `message`, the server's `code`."""
 
     def __init__(self, kind: str, message: str, code: str | None = None):
@@ -117,7 +119,7 @@ def check_bolt_uri(uri: str) -> str:
 _UNSUPPORTED_CODES = ("UnsupportedAdministrationCommand", "NotSystemDatabaseError", "ProcedureNotFound")
 
 
-def describe(error: BaseException, *, uri: str = "", user: str | None = None, timeout: float | None = None) \
+def classify(error: BaseException, *, uri: str = "", user: str | None = None, timeout: float | None = None) \
         -> BoltError:
     """Any driver or socket exception → BoltError with an operator-facing one-liner."""
     from neo4j import exceptions as ne
@@ -125,7 +127,7 @@ def describe(error: BaseException, *, uri: str = "", user: str | None = None, ti
     if isinstance(error, BoltError):
         return error
     where = address_of(uri) if uri else "the server"
-    text = _message_of(error)
+    text = describe(error)
     if _is_tls_problem(error):
         return BoltError(TLS, f"TLS handshake with {where} failed: {_tls_reason(error)}")
     if isinstance(error, ne.AuthError) or getattr(error, "code", "") == "Neo.ClientError.Security.Unauthorized":
@@ -145,11 +147,6 @@ def describe(error: BaseException, *, uri: str = "", user: str | None = None, ti
     if isinstance(error, ne.DriverError):
         return BoltError(UNREACHABLE, f"{where}: {text}")
     return BoltError(QUERY, f"{type(error).__name__}: {text}")
-
-
-def _message_of(error: BaseException) -> str:
-    message = getattr(error, "message", None) or str(error) or type(error).__name__
-    return " ".join(str(message).split())
 
 
 def _chain(error: BaseException):
@@ -176,7 +173,7 @@ def _tls_reason(error: BaseException) -> str:
             return f"certificate not trusted ({item.verify_message or item.reason}); is --ca-cert the cluster's CA?"
         if isinstance(item, ssl.SSLError):
             return f"{item.reason or item}"
-    return _message_of(error)
+    return describe(error)
 
 
 def _network_reason(text: str, timeout: float | None) -> str:
@@ -264,7 +261,7 @@ class NeoClient:
         try:
             self._get_driver().verify_connectivity()
         except Exception as error:  # noqa: BLE001
-            raise describe(error, uri=self.uri, user=self.auth.user if self.auth else None,
+            raise classify(error, uri=self.uri, user=self.auth.user if self.auth else None,
                            timeout=self.timeout) from None
 
     def run(self, name: str, cypher: str, params: dict[str, Any] | None = None, *, database: str | None = None,
@@ -288,7 +285,7 @@ class NeoClient:
                 return Reply(records, server, tuple(last.raw_values), counters.system_updates,
                              counters.contains_updates)
         except Exception as error:  # noqa: BLE001
-            raise describe(error, uri=self.uri, user=self.auth.user if self.auth else None,
+            raise classify(error, uri=self.uri, user=self.auth.user if self.auth else None,
                            timeout=timeout or self.timeout) from None
 
     def close(self) -> None:

@@ -259,9 +259,9 @@ SECURITY_EXAMPLE = """examples:
 def main(argv: list[str] | None = None, *, transport: Transport | None = None) -> int:
     from scripts.neo4j_ops import cli
     from scripts.neo4j_ops.bolt import NeoTransport, TlsOptions, check_bolt_uri
+    from scripts.neo4j_ops.errors import UsageError
     from scripts.neo4j_ops.parallel import run_in_background
     from scripts.neo4j_ops.target import (
-        UsageError,
         pulumi_outputs,
         read_outputs_file,
         read_password,

@@ -22,13 +22,10 @@ from typing import Any
 
 from components.settings import ConfigError, RoleSpec, Settings, UserSpec, load_settings
 from scripts.neo4j_ops.bolt import Auth, TlsOptions, address_of, check_bolt_uri, host_of, with_scheme
+from scripts.neo4j_ops.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 PULUMI_INSTALL = "https://www.pulumi.com/docs/install/"
-
-
-class UsageError(Exception):
-    """Bad or missing input: the command prints the message and exits 2."""
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from scripts.neo4j_ops.backup import make_backup, restore_backup
-from scripts.neo4j_ops.backup.errors import BackupError
 from scripts.neo4j_ops.backup.layout import Counts
 from scripts.neo4j_ops.backup.neo4j import AdminTool, Connection, ServerFacts
 from scripts.neo4j_ops.backup.s3 import MiB, client, list_backups, stream_upload
+from scripts.neo4j_ops.errors import BackupError
 from scripts.neo4j_ops.versions import LINE_5
 
 FAKE_ADMIN = '''#!{python}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from scripts.neo4j_ops import checks, diagnose, security
-from scripts.neo4j_ops.bolt import AUTH, UNREACHABLE, BoltError, NeoTransport, address_of, describe
+from scripts.neo4j_ops.bolt import AUTH, UNREACHABLE, BoltError, NeoTransport, address_of, classify
 from scripts.neo4j_ops.parallel import TaskTimeoutError, run_all
 from scripts.neo4j_ops.target import build_target, parse_servers
 
@@ -113,16 +113,16 @@ def test_a_task_that_hangs_misses_its_deadline_without_holding_up_the_others():
 def test_driver_errors_are_described_in_operator_terms():
     from neo4j.exceptions import AuthError, ServiceUnavailable
 
-    refused = describe(ServiceUnavailable("Couldn't connect to 10.0.0.1:7687 (resolved to ('10.0.0.1:7687',)):\n"
+    refused = classify(ServiceUnavailable("Couldn't connect to 10.0.0.1:7687 (resolved to ('10.0.0.1:7687',)):\n"
                                           "Failed to establish connection to ResolvedIPv4Address(('10.0.0.1', 7687)) "
                                           "(reason [Errno 111] Connection refused)"), uri="bolt://10.0.0.1:7687")
     assert refused.kind == UNREACHABLE
     assert refused.message == ("cannot reach 10.0.0.1:7687: connection refused (is Neo4j running and listening on "
                                "that port?)")
-    auth = describe(AuthError("The client is unauthorized due to authentication failure."),
+    auth = classify(AuthError("The client is unauthorized due to authentication failure."),
                     uri="bolt://h:7687", user="neo4j")
     assert auth.kind == AUTH and auth.message.startswith("authentication failed for user neo4j on h:7687")
-    timeout = describe(ServiceUnavailable("Timed out trying to establish connection"), uri="bolt://h:1", timeout=5)
+    timeout = classify(ServiceUnavailable("Timed out trying to establish connection"), uri="bolt://h:1", timeout=5)
     assert "no answer within 5 s" in timeout.message
     assert address_of("neo4j+s://[::1]:7687") == "[::1]:7687" and address_of("10.0.0.1") == "10.0.0.1:7687"
 

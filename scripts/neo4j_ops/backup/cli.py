@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import BackupError, InterruptedRunError, UsageError
+from ..errors import BackupError, InterruptedRunError, UsageError
 from .neo4j import AdminTool, Connection, ServerControl, split_command
 
 

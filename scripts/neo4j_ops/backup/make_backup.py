@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from ..errors import BackupError, UsageError, describe
 from ..versions import VersionLine, dump_file_name, line_of
-from .errors import BackupError, UsageError
 from .layout import Counts, FileEntry, Manifest, ManifestError, Parent, backup_prefix, object_key, parse_manifest
 from .layout import timestamp as make_timestamp
 from .neo4j import AdminTool, Connection, ServerControl, ServerFacts, StderrTail, kill_group, own, server_facts
 from .retention import prune
-from .s3 import check_bucket, client, describe, human, part_size_for, put_manifest, stream_upload
+from .s3 import check_bucket, client, human, part_size_for, put_manifest, stream_upload
 
 
 @dataclass
@@ -175,9 +175,9 @@ class _Run:
             after = control.start(self.opts.database)
         except BaseException as error:
             if failure is not None:
-                raise BackupError(f"{_text(failure)}\nand then Neo4j did not come back: {_text(error)}; start it "
+                raise BackupError(f"{describe(failure)}\nand then Neo4j did not come back: {describe(error)}; start it "
                                   f"by hand: {' '.join(control.start_command)}") from None
-            raise BackupError(f"Neo4j did not come back after the dump: {_text(error)}; start it by hand: "
+            raise BackupError(f"Neo4j did not come back after the dump: {describe(error)}; start it by hand: "
                               f"{' '.join(control.start_command)}") from None
         if failure is not None:
             raise failure
@@ -309,10 +309,6 @@ def _local_manifests(chain: Path) -> list[Manifest]:
         except (OSError, ManifestError):
             continue
     return runs
-
-
-def _text(error: BaseException) -> str:
-    return str(error) if isinstance(error, (BackupError, UsageError)) else describe(error)
 
 
 def _tree_size(path: Path) -> int:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .errors import BackupError, UsageError
+from ..errors import BackupError, UsageError
 from .layout import Counts
 
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import BackupError, UsageError
 from ..versions import VersionLine, dump_file_name, line_of
-from .errors import BackupError, UsageError
 from .layout import Backup, Counts, Manifest, choose, object_key
 from .neo4j import (
     AdminTool,

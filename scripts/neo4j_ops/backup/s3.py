@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import BackupError, UsageError
+from ..errors import BackupError, UsageError, describe
 from .layout import (
     MANIFEST,
     Backup,
@@ -52,16 +52,6 @@ def client(endpoint_url: str | None, region: str | None, concurrency: int = 8):
     config = Config(max_pool_connections=max(10, concurrency + 2), retries={"max_attempts": 5, "mode": "standard"},
                     connect_timeout=10, read_timeout=120)
     return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
-
-
-def describe(error: BaseException) -> str:
-    """One line for a boto/botocore error, without traceback."""
-    response = getattr(error, "response", None)
-    if isinstance(response, dict) and "Error" in response:
-        code = response["Error"].get("Code", "?")
-        message = response["Error"].get("Message", "")
-        return f"{code}: {message}".rstrip(": ")
-    return f"{type(error).__name__}: {error}"
 
 
 def check_bucket(s3, bucket: str) -> None:
