@@ -15,6 +15,6 @@ if settings.platform == "aws":
 else:
     from components.docker import build_docker as build_platform
 
-outputs = build_platform(settings, topology, artifacts)
-for name, value in outputs.items():
+outputs = build_platform(settings, topology, artifacts)  # components/outputs.py: StackOutputs
+for name, value in outputs.to_json().items():
     pulumi.export(name, value)

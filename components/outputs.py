@@ -1,32 +1,105 @@
-"""The stack outputs every platform returns, in one shape: scripts/check.py and scripts/backup.py
-read them the same way from an AWS stack and from the local Docker stack."""
+"""The stack outputs, one typed contract: both adapters fill `StackOutputs`, __main__.py exports it, and
+the operator commands (scripts/neo4j_ops/target.py) read it back from `pulumi stack output --json`.
+
+Plain Python: on the program side a value may be a Pulumi Output (an address known only after the
+deploy), which `pulumi.export` resolves; read back, every value is plain JSON. Keys are the camelCase
+of the field names (`bolt_uri` → `boltUri`), in field order. Other tools read them (README, "After the
+deploy"): a key is added, never renamed or removed.
+"""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
-import pulumi
-
 from components.ports import PORTS
+from components.settings import Settings
 from components.topology import ClusterTopology
 
 
-def stack_outputs(topology: ClusterTopology, *, bolt_uri: pulumi.Input[str],
-                  server_addresses: Mapping[str, pulumi.Input[str]], server_bolt_uris: Mapping[str, str],
-                  grafana_url: pulumi.Input[str] | None, prometheus_url: pulumi.Input[str] | None,
-                  backup_bucket: pulumi.Input[str] | None, secret_arns: Mapping[str, pulumi.Input[str]],
-                  ca_cert_pem: pulumi.Input[str] | None) -> dict[str, Any]:
+def wire_name(field_name: str) -> str:
+    """The output key of a field: bolt_uri → boltUri, ca_cert_pem → caCertPem."""
+    head, *rest = field_name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+@dataclass(frozen=True)
+class ServerOutput:
+    name: str  # "core-1"
+    role: str  # primary | secondary
+    zone: str
+    hostname: str  # the stable DNS name (advertised address)
+    private_ip: Any  # AWS: the instance's address; Docker: its network name (container IPs change on restart)
+    bolt_uri: str  # bolt:// to this one server, as the commands reach it
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    # For applications: HAProxy's write port when there is one (bolt://, HAProxy routes); else a driver-routed
+    # neo4j:// (AWS) or core-1's published Bolt port (Docker).
+    bolt_uri: Any
+    routing_uri: str  # neo4j:// to the first primary: client-side routing from inside the cluster's network
+    servers: tuple[ServerOutput, ...]
+    fault_tolerance: int  # primaries that may fail while writes continue
+    grafana_url: Any  # None without the monitoring node
+    prometheus_url: Any
+    backup_bucket: Any  # None on Docker
+    secret_arns: Mapping[str, Any]  # Secrets Manager name → ARN; {} on Docker
+    ca_cert_pem: Any  # the cluster CA (public); None with TLS disabled
+    haproxy_uri: Any  # HAProxy's write frontend (to the leader), bolt://; None without HAProxy
+    haproxy_read_uri: Any  # HAProxy's read frontend (to any server that hosts the database); None without HAProxy
+    metrics_urls: Mapping[str, str]  # server → its Prometheus endpoint; {} on Community (no metrics)
+    tls: str  # neo4j:tls: disabled | optional | required
+
+    def to_json(self) -> dict[str, Any]:
+        """What __main__.py exports, key by key."""
+        document: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name == "servers":
+                value = [{wire_name(f.name): getattr(server, f.name) for f in fields(ServerOutput)}
+                         for server in value]
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            document[wire_name(item.name)] = value
+        return document
+
+    @classmethod
+    def from_json(cls, document: Any) -> StackOutputs:
+        """The outputs as `pulumi stack output --json` prints them. A key an older stack did not export
+        reads as None (a server's too); ValueError when the document is not outputs at all."""
+        if not isinstance(document, Mapping):
+            raise ValueError(f"stack outputs must be a JSON object, got {type(document).__name__}")
+        servers = document.get("servers") or []
+        if not isinstance(servers, list) or not all(isinstance(item, Mapping) for item in servers):
+            raise ValueError("stack output servers must be a list of objects")
+        values: dict[str, Any] = {f.name: document.get(wire_name(f.name)) for f in fields(cls)}
+        values["servers"] = tuple(ServerOutput(**{f.name: item.get(wire_name(f.name)) for f in fields(ServerOutput)})
+                                  for item in servers)
+        return cls(**values)
+
+
+def stack_outputs(settings: Settings, topology: ClusterTopology, *, bolt_uri: Any, server_addresses: Mapping[str, Any],
+                  server_bolt_uris: Mapping[str, str], haproxy_uri: Any, haproxy_read_uri: Any, grafana_url: Any,
+                  prometheus_url: Any, backup_bucket: Any, secret_arns: Mapping[str, Any],
+                  ca_cert_pem: Any) -> StackOutputs:
+    """The outputs of a cluster: what the topology decides here, the addresses from the adapter."""
     first = topology.primaries[0]
-    return {
-        "boltUri": bolt_uri,
-        "routingUri": f"neo4j://{first.hostname}:{PORTS.server.bolt}",
-        "servers": [{"name": s.name, "role": s.role, "zone": s.zone, "hostname": s.hostname,
-                     "privateIp": server_addresses[s.name], "boltUri": server_bolt_uris[s.name]}
-                    for s in topology.servers],
-        "faultTolerance": topology.fault_tolerance,
-        "grafanaUrl": grafana_url,
-        "prometheusUrl": prometheus_url,
-        "backupBucket": backup_bucket,
-        "secretArns": dict(secret_arns),
-        "caCertPem": ca_cert_pem,
-    }
+    return StackOutputs(
+        bolt_uri=bolt_uri,
+        routing_uri=f"neo4j://{first.hostname}:{PORTS.server.bolt}",
+        servers=tuple(ServerOutput(s.name, s.role, s.zone, s.hostname, server_addresses[s.name],
+                                   server_bolt_uris[s.name]) for s in topology.servers),
+        fault_tolerance=topology.fault_tolerance,
+        grafana_url=grafana_url,
+        prometheus_url=prometheus_url,
+        backup_bucket=backup_bucket,
+        secret_arns=dict(secret_arns),
+        ca_cert_pem=ca_cert_pem,
+        haproxy_uri=haproxy_uri,
+        haproxy_read_uri=haproxy_read_uri,
+        # The servers' own names: reached from inside the cluster's network (the VPC, the Docker network).
+        metrics_urls={s.name: f"http://{s.hostname}:{PORTS.server.metrics}/metrics" for s in topology.servers}
+        if settings.edition == "enterprise" else {},
+        tls=settings.tls,
+    )

@@ -5,8 +5,6 @@ backup bucket, then the machines (Neo4j servers, HAProxy, monitoring), and the o
 """
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 import pulumi_aws as aws
 
@@ -27,6 +25,7 @@ from components.aws.security import (
 )
 from components.aws.servers import BackupAccess, Neo4jServers, Neo4jServersArgs
 from components.aws.stack import aws_provider, machine_images, stack_outputs
+from components.outputs import StackOutputs
 from components.passwords import admin_password_problems
 from components.program.tls import ClusterCertificates
 from components.render import Artifacts
@@ -38,7 +37,7 @@ from components.topology import PRIMARY, SECONDARY, ClusterTopology
 NAME = "cluster"  # every component's name; children are named "cluster-…"
 
 
-def build_aws(settings: Settings, topology: ClusterTopology, artifacts: Artifacts) -> dict[str, Any]:
+def build_aws(settings: Settings, topology: ClusterTopology, artifacts: Artifacts) -> StackOutputs:
     if settings.backup_replica_region == settings.region:
         raise pulumi.RunError(f"{NAMESPACE}:backupReplicaRegion: got {settings.region!r}, the cluster's own region; "
                               f"allowed: another region, or empty for no replica")
@@ -109,7 +108,7 @@ def build_aws(settings: Settings, topology: ClusterTopology, artifacts: Artifact
             reads_secrets=(secrets.arns[names.grafana_admin_password],), context=context), opts)
 
     return stack_outputs(
-        topology, private_ips=servers.private_ips, haproxy_address=haproxy_address,
+        settings, topology, private_ips=servers.private_ips, haproxy_address=haproxy_address,
         grafana_url=monitoring.grafana_url if monitoring else None,
         prometheus_url=monitoring.prometheus_url if monitoring else None,
         backup_bucket=backups.bucket_name, secret_arns=secrets.arns,

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -42,17 +41,22 @@ def machine_images(settings: Settings, topology: ClusterTopology,
     return {arch: ubuntu_image(arch, pulumi.InvokeOutputOptions(provider=provider)) for arch in arches}
 
 
-def stack_outputs(topology: ClusterTopology, *, private_ips: Mapping[str, pulumi.Input[str]],
+def stack_outputs(settings: Settings, topology: ClusterTopology, *, private_ips: Mapping[str, pulumi.Input[str]],
                   haproxy_address: pulumi.Input[str] | None, grafana_url: str | None,
                   prometheus_url: str | None, backup_bucket: pulumi.Input[str] | None,
                   secret_arns: Mapping[str, pulumi.Input[str]],
-                  ca_cert_pem: pulumi.Input[str] | None) -> dict[str, Any]:
+                  ca_cert_pem: pulumi.Input[str] | None) -> outputs.StackOutputs:
     bolt = PORTS.server.bolt
+
+    def through_haproxy(port: int) -> pulumi.Output[str] | None:
+        return None if haproxy_address is None else pulumi.Output.concat("bolt://", haproxy_address, f":{port}")
+
     # Through HAProxy, bolt:// (it routes server-side); without it, the driver routes itself.
-    bolt_uri = pulumi.Output.concat("bolt://", haproxy_address, f":{bolt}") if haproxy_address is not None \
-        else f"neo4j://{topology.primaries[0].hostname}:{bolt}"
+    haproxy_uri = through_haproxy(PORTS.haproxy.bolt_write)
     return outputs.stack_outputs(
-        topology, bolt_uri=bolt_uri, server_addresses=private_ips,
+        settings, topology, bolt_uri=haproxy_uri if haproxy_uri is not None
+        else f"neo4j://{topology.primaries[0].hostname}:{bolt}", server_addresses=private_ips,
         server_bolt_uris={s.name: f"bolt://{s.hostname}:{bolt}" for s in topology.servers},
+        haproxy_uri=haproxy_uri, haproxy_read_uri=through_haproxy(PORTS.haproxy.bolt_read),
         grafana_url=grafana_url, prometheus_url=prometheus_url, backup_bucket=backup_bucket,
         secret_arns=secret_arns, ca_cert_pem=ca_cert_pem)

@@ -12,12 +12,12 @@ Outputs have the AWS stack's shape. Locally:
   routingUri  neo4j://core-1.<domain>:7687, for clients on the Docker network `neo4j-<stack>-net`
   servers     name, role, zone, hostname, privateIp (the network name: container IPs change on restart),
               boltUri (bolt://127.0.0.1:<published port>)
+  haproxyUri, haproxyReadUri  bolt://127.0.0.1:7687 and :7689 (HAProxy's write and read ports), None without it
+  metricsUrls each server's metrics endpoint by its network name, as routingUri: from the Docker network only
   backupBucket None, secretArns {}: secrets stay in the Pulumi stack and the containers' state, and reach
               the containers as files under /run/secrets, never as environment variables.
 """
 from __future__ import annotations
-
-from typing import Any
 
 import pulumi
 
@@ -28,6 +28,7 @@ from components.docker.loadbalancer import LoadBalancer, LoadBalancerArgs
 from components.docker.monitoring import Monitoring, MonitoringArgs
 from components.docker.network import ClusterNetwork, ClusterNetworkArgs
 from components.docker.servers import Neo4jServers, Neo4jServersArgs
+from components.outputs import StackOutputs
 from components.passwords import admin_password_problems
 from components.ports import PORTS
 from components.program.tls import ClusterCertificates
@@ -36,7 +37,7 @@ from components.settings import NAMESPACE, Settings
 from components.topology import ClusterTopology
 
 
-def build_docker(settings: Settings, topology: ClusterTopology, artifacts: Artifacts) -> dict[str, Any]:
+def build_docker(settings: Settings, topology: ClusterTopology, artifacts: Artifacts) -> StackOutputs:
     config = pulumi.Config(NAMESPACE)
     admin_password = config.require_secret("adminPassword")  # read first: a missing one stops before any resource
     # The engine hands the program its secrets decrypted (preview and up alike): check the password now, so a
@@ -66,19 +67,22 @@ def build_docker(settings: Settings, topology: ClusterTopology, artifacts: Artif
         if grafana_password is None:
             pulumi.log.warn(f"{NAMESPACE}:grafanaAdminPassword is not set: Grafana starts with admin/admin and "
                             f"asks for a new password at the first login")
-    return stack_outputs(topology, ports, certificates)
+    return stack_outputs(settings, topology, ports, certificates)
 
 
-def stack_outputs(topology: ClusterTopology, ports: dict[str, tuple[PublishedPort, ...]],
-                  certificates: ClusterCertificates | None) -> dict[str, Any]:
+def stack_outputs(settings: Settings, topology: ClusterTopology, ports: dict[str, tuple[PublishedPort, ...]],
+                  certificates: ClusterCertificates | None) -> outputs.StackOutputs:
     bolt = {server: published_port(published, "bolt") for server, published in ports.items()}
-    through_haproxy = f"bolt://{LOOPBACK}:{PORTS.haproxy.bolt_write}"
     monitoring = f"http://{LOOPBACK}:" if topology.monitoring else None
+    haproxy = f"bolt://{LOOPBACK}:" if topology.haproxy else None
     return outputs.stack_outputs(
-        topology,
-        bolt_uri=through_haproxy if topology.haproxy else f"bolt://{LOOPBACK}:{bolt[topology.primaries[0].name]}",
+        settings, topology,
+        bolt_uri=f"{haproxy}{PORTS.haproxy.bolt_write}" if haproxy
+        else f"bolt://{LOOPBACK}:{bolt[topology.primaries[0].name]}",
         server_addresses={s.name: s.hostname for s in topology.servers},
         server_bolt_uris={s.name: f"bolt://{LOOPBACK}:{bolt[s.name]}" for s in topology.servers},
+        haproxy_uri=f"{haproxy}{PORTS.haproxy.bolt_write}" if haproxy else None,
+        haproxy_read_uri=f"{haproxy}{PORTS.haproxy.bolt_read}" if haproxy else None,
         grafana_url=f"{monitoring}{PORTS.monitoring.grafana}" if monitoring else None,
         prometheus_url=f"{monitoring}{PORTS.monitoring.prometheus}" if monitoring else None,
         backup_bucket=None, secret_arns={},

@@ -5,9 +5,10 @@ From a stack: `pulumi stack output --json --show-secrets --stack NAME` (or a sav
 like (version, edition, TLS level, users and roles). From the command line: --uri/--servers and
 explicit expectations. Explicit flags win over the stack.
 
-Stack outputs read here (see the README's outputs table): boltUri, routingUri,
-servers [{name, role, zone, hostname, privateIp, boltUri}], faultTolerance, backupBucket,
-caCertPem; optional haproxyUri, haproxyReadUri, metricsUrls {server: url}, tls.
+Stack outputs are read through their one contract, components/outputs.py `StackOutputs` (the same
+dataclass both adapters fill): routingUri, servers [{name, role, zone, hostname, privateIp, boltUri}],
+faultTolerance, backupBucket, caCertPem, haproxyUri, haproxyReadUri, metricsUrls {server: url}, tls.
+A key an older stack did not export reads as absent.
 """
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components.outputs import StackOutputs
+from components.ports import PORTS
 from components.settings import ConfigError, RoleSpec, Settings, UserSpec, load_settings
-from scripts.neo4j_ops.bolt import Auth, TlsOptions, address_of, check_bolt_uri, host_of, with_scheme
+from scripts.neo4j_ops.bolt import Auth, TlsOptions, address_of, check_bolt_uri, with_scheme
 from scripts.neo4j_ops.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,15 +139,22 @@ def stack_settings(stack: str | None, stack_file: str | None) -> Settings | None
         raise UsageError(f"{path.name} is not a valid stack config:\n  " + "\n  ".join(error.problems)) from None
 
 
-def servers_from_outputs(outputs: dict[str, Any]) -> list[ServerSpec]:
+def stack_outputs(document: Any) -> StackOutputs:
+    """The stack's outputs (`pulumi stack output --json`, or a saved copy) as the typed contract."""
+    try:
+        return StackOutputs.from_json(document)
+    except ValueError as error:
+        raise UsageError(f"not the stack outputs of this program: {error}") from None
+
+
+def servers_from_outputs(outputs: StackOutputs) -> list[ServerSpec]:
     specs = []
-    for index, item in enumerate(outputs.get("servers") or []):
-        name = item.get("name") or f"server-{index + 1}"
-        uri = item.get("boltUri") or (f"bolt://{item['hostname']}:7687" if item.get("hostname") else None)
+    for index, item in enumerate(outputs.servers):
+        name = item.name or f"server-{index + 1}"
+        uri = item.bolt_uri or (f"bolt://{item.hostname}:{PORTS.server.bolt}" if item.hostname else None)
         if not uri:
             raise UsageError(f"stack output servers[{index}] ({name}) has neither boltUri nor hostname")
-        specs.append(ServerSpec(name, uri, item.get("role"), item.get("zone"), item.get("hostname"),
-                                item.get("privateIp")))
+        specs.append(ServerSpec(name, uri, item.role, item.zone, item.hostname, item.private_ip))
     return specs
 
 
@@ -218,11 +228,12 @@ def ca_file_from_pem(pem: str) -> str:
 
 def build_target(args: Any) -> Target:
     """Target from parsed arguments (see cli.add_target_arguments)."""
-    outputs: dict[str, Any] = {}
+    document: dict[str, Any] = {}
     if getattr(args, "outputs_file", None):
-        outputs = read_outputs_file(args.outputs_file)
+        document = read_outputs_file(args.outputs_file)
     elif args.stack and not (args.uri or args.servers):
-        outputs = pulumi_outputs(args.stack)
+        document = pulumi_outputs(args.stack)
+    outputs = stack_outputs(document)
     settings = stack_settings(args.stack, getattr(args, "stack_file", None))
 
     servers = parse_servers(args.servers) if args.servers else servers_from_outputs(outputs)
@@ -235,36 +246,29 @@ def build_target(args: Any) -> Target:
         routing_uri = args.uri if args.uri.startswith("neo4j") else with_scheme(args.uri, "neo4j")
         if not servers:
             servers = [ServerSpec(address_of(args.uri), with_scheme(args.uri, "bolt"))]
-    elif outputs.get("routingUri"):
-        routing_uri = outputs["routingUri"]
+    elif outputs.routing_uri:
+        routing_uri = outputs.routing_uri
     elif servers:
         routing_uri = with_scheme(servers[0].uri, "neo4j")
     if not servers:
         raise UsageError("nothing to check: give --uri bolt://host:7687, --servers, or --stack NAME")
-    servers_given = bool(args.servers) or bool(outputs.get("servers"))
+    servers_given = bool(args.servers) or bool(outputs.servers)
 
     ca_file = getattr(args, "ca_cert", None)
     if ca_file and not Path(ca_file).is_file():
         raise UsageError(f"--ca-cert {ca_file}: no such file")
-    if not ca_file and outputs.get("caCertPem"):
-        ca_file = ca_file_from_pem(outputs["caCertPem"])
-    tls_expected = getattr(args, "tls", None) or outputs.get("tls") or (settings.tls if settings else None)
+    if not ca_file and outputs.ca_cert_pem:
+        ca_file = ca_file_from_pem(outputs.ca_cert_pem)
+    tls_expected = getattr(args, "tls", None) or outputs.tls or (settings.tls if settings else None)
     if tls_expected in ("optional", "required") and not ca_file:
         raise UsageError(f"TLS is {tls_expected}: give --ca-cert with the cluster's CA certificate "
                          f"(stack output caCertPem)")
     tls = TlsOptions(ca_file if tls_expected != "disabled" else None,
                      verify_hostname=not getattr(args, "no_verify_hostname", False))
 
-    haproxy_uri = getattr(args, "haproxy_uri", None) or outputs.get("haproxyUri")
-    if not haproxy_uri and outputs.get("boltUri") and servers_given:
-        # The stack's boltUri is HAProxy's when it is none of the servers' own addresses.
-        if address_of(outputs["boltUri"]) not in {a for s in servers for a in s.aliases}:
-            haproxy_uri = outputs["boltUri"]
-    haproxy_read_uri = getattr(args, "haproxy_read_uri", None) or outputs.get("haproxyReadUri")
-    if haproxy_uri and not haproxy_read_uri and not getattr(args, "haproxy_uri", None):
-        from components.ports import PORTS
-
-        haproxy_read_uri = f"bolt://{host_of(haproxy_uri)}:{PORTS.haproxy.bolt_read}"
+    # The stack says where HAProxy is (both frontends), or that there is none.
+    haproxy_uri = getattr(args, "haproxy_uri", None) or outputs.haproxy_uri
+    haproxy_read_uri = getattr(args, "haproxy_read_uri", None) or outputs.haproxy_read_uri
 
     user = getattr(args, "user", None) or "neo4j"
     password = read_password(args.password_env)
@@ -274,8 +278,8 @@ def build_target(args: Any) -> Target:
         for item in args.metrics_url:
             name, _, url = item.rpartition("=")
             metrics_urls[name or address_of(url)] = url
-    elif outputs.get("metricsUrls"):
-        metrics_urls = dict(outputs["metricsUrls"])
+    elif outputs.metrics_urls:
+        metrics_urls = dict(outputs.metrics_urls)
 
     return Target(
         servers=servers,
@@ -297,9 +301,9 @@ def build_target(args: Any) -> Target:
         reader_user=getattr(args, "reader_user", None),
         metrics_urls=metrics_urls,
         metrics_port=getattr(args, "metrics_port", None) or 2004,
-        backup_bucket=getattr(args, "backup_bucket", None) or outputs.get("backupBucket"),
+        backup_bucket=getattr(args, "backup_bucket", None) or outputs.backup_bucket,
         aws_region=getattr(args, "aws_region", None) or (settings.region if settings and settings.platform == "aws"
                                                          else None),
         stack=args.stack,
-        fault_tolerance=outputs.get("faultTolerance"),
+        fault_tolerance=outputs.fault_tolerance,
     )

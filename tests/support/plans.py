@@ -21,3 +21,16 @@ def plan_config(stack: str, config: dict, out: Path) -> tuple[dict, str]:
     assert result.returncode == 0, result.stderr
     text = (out / "plan.json").read_text()
     return json.loads(text), text
+
+
+def commands_target(outputs: dict, tmp_path: Path, monkeypatch):
+    """What check and diagnose make of these stack outputs, saved as `pulumi stack output --json` would."""
+    import argparse
+
+    from scripts.neo4j_ops.target import build_target
+
+    monkeypatch.setenv("NEO4J_PASSWORD", "secret")
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps(outputs))
+    return build_target(argparse.Namespace(stack=None, uri=None, servers=None, outputs_file=str(path),
+                                           password_env="NEO4J_PASSWORD"))

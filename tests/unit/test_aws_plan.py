@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -17,13 +17,14 @@ from typing import Any
 import pytest
 import yaml
 
+from components.outputs import StackOutputs, wire_name
 from components.ports import PORTS
 from components.secrets import secret_names
 from components.settings import Settings, load_settings
 from components.topology import ClusterTopology, plan_topology
 from scripts.plan import PLACEHOLDER_SECRET
 from tests.conftest import ROOT, stack_config
-from tests.support.plans import plan_config
+from tests.support.plans import commands_target, plan_config
 from tests.support.program import run_with_secrets
 
 INSTANCE = "aws:ec2/instance:Instance"
@@ -479,14 +480,24 @@ def test_replication_to_a_second_region_only_when_configured(plans):
 
 def test_outputs_have_the_shape_every_platform_returns(plan):
     outputs = plan.document["outputs"]
-    assert set(outputs) == {"boltUri", "routingUri", "servers", "faultTolerance", "grafanaUrl", "prometheusUrl",
-                            "backupBucket", "secretArns", "caCertPem"}
+    # The keys of the one contract, in its order (components/outputs.py); the first nine are the original ones.
+    assert list(outputs) == [wire_name(f.name) for f in fields(StackOutputs)]
+    assert list(outputs)[:9] == ["boltUri", "routingUri", "servers", "faultTolerance", "grafanaUrl",
+                                 "prometheusUrl", "backupBucket", "secretArns", "caCertPem"]
     first = plan.topology.servers[0].hostname
     assert outputs["routingUri"] == f"neo4j://{first}:7687"
     if plan.settings.haproxy and not plan.settings.haproxy_public:
         assert outputs["boltUri"] == f"bolt://haproxy.{plan.topology.domain}:7687"
+        assert outputs["haproxyReadUri"] == f"bolt://haproxy.{plan.topology.domain}:7689"
+    if plan.settings.haproxy:
+        assert outputs["haproxyUri"] == outputs["boltUri"]
+        assert outputs["haproxyReadUri"] == outputs["boltUri"].replace(":7687", ":7689")
     if not plan.settings.haproxy:
         assert outputs["boltUri"] == outputs["routingUri"]
+        assert outputs["haproxyUri"] is None and outputs["haproxyReadUri"] is None
+    assert outputs["tls"] == plan.settings.tls
+    assert outputs["metricsUrls"] == ({s.name: f"http://{s.hostname}:2004/metrics" for s in plan.topology.servers}
+                                      if plan.settings.edition == "enterprise" else {})
     assert [s["name"] for s in outputs["servers"]] == [s.name for s in plan.topology.servers]
     assert all(set(s) == {"name", "role", "zone", "hostname", "privateIp", "boltUri"} and s["privateIp"]
                for s in outputs["servers"])
@@ -496,6 +507,16 @@ def test_outputs_have_the_shape_every_platform_returns(plan):
     assert set(outputs["secretArns"]) == {s["name"] for s in plan.of_type(SECRET).values()}
     assert all(arn.startswith("arn:") for arn in outputs["secretArns"].values())
     assert (outputs["caCertPem"] is None) == (plan.settings.tls == "disabled")
+
+
+def test_the_commands_find_haproxy_tls_and_metrics_in_these_outputs(plan, tmp_path, monkeypatch):
+    outputs = plan.document["outputs"]
+    target = commands_target(outputs, tmp_path, monkeypatch)
+    assert [s.name for s in target.servers] == [s.name for s in plan.topology.servers]
+    assert (target.haproxy_uri, target.haproxy_read_uri) == (outputs["haproxyUri"], outputs["haproxyReadUri"])
+    assert target.tls_expected == plan.settings.tls
+    assert target.metrics_urls == (outputs["metricsUrls"] or None)  # none: Community, where check skips metrics
+    assert target.backup_bucket == "cluster-backups" and target.fault_tolerance == plan.topology.fault_tolerance
 
 
 # --- scaling ---------------------------------------------------------------------------------------

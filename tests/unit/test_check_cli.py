@@ -91,7 +91,7 @@ def test_stack_outputs_and_config_say_what_to_check(monkeypatch):
         ("replica-1", "secondary", "replica-1.prod.neo4j.internal:7687")]
     assert target.servers[0].aliases >= {"core-1.prod.neo4j.internal:7687", "10.40.1.10:7687"}
     assert target.routing_uri == "neo4j://core-1.prod.neo4j.internal:7687"
-    # boltUri is none of the servers: it is HAProxy's, whose read frontend is port 7689.
+    # HAProxy's write and read frontends, as the stack exports them (haproxyUri, haproxyReadUri).
     assert target.haproxy_uri == "bolt://haproxy.prod.neo4j.internal:7687"
     assert target.haproxy_read_uri == "bolt://haproxy.prod.neo4j.internal:7689"
     # Pulumi.prod.yaml: the expectations.

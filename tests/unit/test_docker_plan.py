@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -25,13 +25,14 @@ from components.docker.layout import (
     server_ports,
 )
 from components.monitoring import GRAFANA_DASHBOARD, GRAFANA_DASHBOARD_PROVIDER, PROMETHEUS_CONFIG, PROMETHEUS_RULES
+from components.outputs import StackOutputs, wire_name
 from components.render import SERVER_FILE_PLACES, memory_plan, render_artifacts, ssl_policies
 from components.settings import Settings, load_settings
 from components.sizing import MIB
 from components.topology import ClusterTopology, plan_topology
 from scripts.plan import PLACEHOLDER_SECRET
 from tests.conftest import stack_config
-from tests.support.plans import plan_config
+from tests.support.plans import commands_target, plan_config
 from tests.support.program import run_with_secrets
 
 CONTAINER = "docker:index/container:Container"
@@ -300,8 +301,7 @@ def test_components_use_docker_type_tokens_and_parent_every_child(plan):
 
 def test_outputs_have_the_aws_stack_shape(plan):
     outputs = plan.document["outputs"]
-    assert set(outputs) == {"boltUri", "routingUri", "servers", "faultTolerance", "grafanaUrl", "prometheusUrl",
-                            "backupBucket", "secretArns", "caCertPem"}
+    assert list(outputs) == [wire_name(f.name) for f in fields(StackOutputs)]  # the one contract, components/outputs.py
     bolt = {name: ports[0].external for name, ports in server_ports(plan.settings, plan.topology).items()}
     core = plan.topology.primaries[0]
     assert outputs["boltUri"] == ("bolt://127.0.0.1:7687" if plan.settings.haproxy
@@ -315,6 +315,23 @@ def test_outputs_have_the_aws_stack_shape(plan):
     assert outputs["grafanaUrl"] == ("http://127.0.0.1:3000" if monitoring else None)
     assert outputs["prometheusUrl"] == ("http://127.0.0.1:9090" if monitoring else None)
     assert outputs["backupBucket"] is None and outputs["secretArns"] == {}
+    haproxy = plan.settings.haproxy
+    assert outputs["haproxyUri"] == ("bolt://127.0.0.1:7687" if haproxy else None)
+    assert outputs["haproxyReadUri"] == ("bolt://127.0.0.1:7689" if haproxy else None)
+    assert outputs["tls"] == plan.settings.tls
+    # The metrics endpoints by the servers' network names, like routingUri: reached from the Docker network.
+    assert outputs["metricsUrls"] == ({s.name: f"http://{s.hostname}:2004/metrics" for s in plan.topology.servers}
+                                      if plan.settings.edition == "enterprise" else {})
+
+
+def test_the_commands_find_haproxy_and_the_servers_published_ports_in_these_outputs(plan, tmp_path, monkeypatch):
+    outputs = plan.document["outputs"]
+    target = commands_target(outputs, tmp_path, monkeypatch)
+    bolt = {name: ports[0].external for name, ports in server_ports(plan.settings, plan.topology).items()}
+    assert [(s.name, s.uri) for s in target.servers] == [(n, f"bolt://127.0.0.1:{p}") for n, p in bolt.items()]
+    assert target.haproxy_uri == ("bolt://127.0.0.1:7687" if plan.settings.haproxy else None)
+    assert target.haproxy_read_uri == ("bolt://127.0.0.1:7689" if plan.settings.haproxy else None)
+    assert target.tls_expected == plan.settings.tls and target.backup_bucket is None
 
 
 # --- secrets with real values: scripts/plan.py records them only as "[secret]" -----------------------
