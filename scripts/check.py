@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.neo4j_ops.checks import main  # noqa: E402
+from scripts.neo4j_ops.checks import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -725,7 +725,7 @@ reader cannot write; the Prometheus endpoint (enterprise); the backup bucket is 
 
 Prints the cluster overview (server, address, role, database, health, lag), then one line per
 check: PASS, FAIL or SKIP and why. Exit status: 0 everything that ran passed, 1 a check failed,
-2 usage error (including: --stack without the pulumi CLI)."""
+2 usage error (including: --stack without the pulumi CLI), 130 interrupted."""
 
 CHECK_EXAMPLE = """examples:
   NEO4J_PASSWORD=… python scripts/check.py --stack prod
@@ -736,10 +736,10 @@ CHECK_EXAMPLE = """examples:
 
 
 def build_parser():
-    from scripts.neo4j_ops import cli
+    from scripts.neo4j_ops import cli, cluster_cli
 
     p = cli.parser("check", CHECK_DOC, CHECK_EXAMPLE)
-    cli.add_target_arguments(p)
+    cluster_cli.add_target_arguments(p)
     expect = p.add_argument_group("expectations (default: from the stack config)")
     expect.add_argument("--expect-version", metavar="X.Y.Z", help="Neo4j version every server must run "
                                                                   "(a prefix such as 5.26 is accepted)")
@@ -769,17 +769,17 @@ def build_parser():
 
 
 def main(argv: list[str] | None = None, *, transport: Transport | None = None) -> int:
-    from scripts.neo4j_ops import cli
+    from scripts.neo4j_ops import cli, cluster_cli
     from scripts.neo4j_ops.target import build_target
 
     args = build_parser().parse_args(argv)
 
     def body() -> int:
         target = build_target(args)
-        return cli.report_on_servers(
+        return cluster_cli.report_on_servers(
             args, target, transport, progress=describe_target(target) + " …",
             source=f"scripts/check.py from {describe_target(target)}",
             run=lambda real: run_checks(target, real, timeout=args.timeout, max_lag=args.max_lag),
             render=lambda report: render_text(report, target), failed=lambda report: not report.ok)
 
-    return cli.run_main("check", body)
+    return cli.run("check", body)

@@ -1,15 +1,30 @@
-"""Command-line pieces shared by check, security and diagnose."""
+"""The one command-line runner of the operator commands: parsers, exit codes, progress and results.
+
+Every command (check, security, diagnose, backup, restore) exits the same way:
+  0 done (every check that ran passed, the backup is complete, ...)
+  1 a check failed, or the work did (OperationError: BackupError, BoltError, ...)
+  2 bad options, configuration or input (UsageError; argparse's own errors too, in one line)
+  130 interrupted (Ctrl-C, or SIGTERM from systemd), after the clean-up ran
+An error is one message on standard error, never a traceback; set NEO4J_OPS_DEBUG=1 to see one for
+an error nobody expected. Progress goes to standard error, the result to standard output (text, or
+JSON with --json).
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
-from scripts.neo4j_ops.errors import UsageError
+from .errors import InterruptedRunError, OperationError, UsageError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEBUG_ENV = "NEO4J_OPS_DEBUG"
 
 
 class Parser(argparse.ArgumentParser):
@@ -20,52 +35,78 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see --help)\n")
 
 
-def parser(prog: str, doc: str, example: str) -> Parser:
-    summary, _, rest = doc.strip().partition("\n\n")
-    return Parser(prog=prog, description=summary + ("\n\n" + rest if rest else ""),
-                  epilog=example, formatter_class=argparse.RawDescriptionHelpFormatter)
+class DefaultsFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows a default when there is one worth showing and the help does not already say it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" not in text and action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
 
 
-def add_target_arguments(p: argparse.ArgumentParser, *, servers: bool = True) -> None:
-    where = p.add_argument_group("where the cluster is (a stack, or explicit addresses)")
-    where.add_argument("--stack", help="stack name: outputs from `pulumi stack output --json --show-secrets`, "
-                                       "expectations from Pulumi.<stack>.yaml")
-    where.add_argument("--outputs-file", metavar="FILE",
-                       help="saved `pulumi stack output --json --show-secrets` (instead of running pulumi)")
-    where.add_argument("--stack-file", metavar="FILE", help="stack config to read instead of Pulumi.<stack>.yaml")
-    where.add_argument("--uri", help="entry point, e.g. neo4j://10.0.1.10:7687 or bolt://127.0.0.1:7687 "
-                                     "(bolt:// also names the single server when --servers is absent)")
-    if servers:
-        where.add_argument("--servers", help="comma-separated servers to check directly: "
-                                             "name[:primary|secondary]=bolt://host:port or just host:port")
-    auth = p.add_argument_group("authentication and TLS")
-    auth.add_argument("--user", default="neo4j", help="user to log in as (default: neo4j)")
-    auth.add_argument("--password-env", default="NEO4J_PASSWORD", metavar="VAR",
-                      help="environment variable holding that user's password (default: NEO4J_PASSWORD)")
-    auth.add_argument("--ca-cert", metavar="FILE", help="the cluster's CA certificate (PEM): connect with TLS "
-                                                        "and verify the servers against it")
-    auth.add_argument("--no-verify-hostname", action="store_true",
-                      help="with --ca-cert: accept a certificate that does not name the host connected to")
-    p.add_argument("--database", help="database to probe (default: the stack's neo4j:database, else neo4j)")
-    p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
-                   help="per connection and per query (default: 5)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+def parser(prog: str, description: str, epilog: str, *, show_defaults: bool = False) -> Parser:
+    formatter = DefaultsFormatter if show_defaults else argparse.RawDescriptionHelpFormatter
+    return Parser(prog=prog, description=description.strip(), epilog=epilog, formatter_class=formatter)
 
 
-def run_main(prog: str, body: Callable[[], int]) -> int:
-    """Run a command body: usage errors → one line on stderr and exit 2."""
+def run(prog: str, body: Callable[[], int]) -> int:
+    """Run a command's body and return its exit status: the body's own, or what its error means."""
+    previous = _catch_sigterm()
     try:
         return body()
     except UsageError as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, InterruptedRunError) as error:
+        print(f"{prog}: interrupted" + (f": {error}" if str(error) else ""), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OperationError as error:
+        print(f"{prog}: FAILED: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as error:  # a bug or an unexpected library error: say what, no traceback
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(f"{prog}: FAILED: unexpected {type(error).__name__}: {error} (set {DEBUG_ENV}=1 for a traceback)",
+              file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _on_sigterm(signum, frame):  # noqa: ARG001
+    raise InterruptedRunError("stopped by SIGTERM")
+
+
+def _catch_sigterm():
+    """SIGTERM raises InterruptedRunError, so `finally` blocks clean up (abort an upload, start Neo4j again)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def print_json(document: Any) -> None:
-    print(json.dumps(document, indent=2, default=str))
+    print(json.dumps(document, indent=2, default=str), flush=True)
+
+
+def print_result(result: dict[str, Any], as_json: bool, describe: Callable[[dict[str, Any]], str]) -> int:
+    """The result of a command that either succeeds or raises: as JSON or as `describe` words it; exit 0."""
+    if as_json:
+        print_json(result)
+    else:
+        print(describe(result), flush=True)
+    return EXIT_OK
+
+
+def logger(prog: str, quiet: bool) -> Callable[[str], None]:
+    """Progress lines on standard error: `<prog> [  12.3s] <message>` (the journal keeps both streams)."""
+    start = time.monotonic()
+
+    def log(message: str) -> None:
+        if not quiet:
+            print(f"{prog} [{time.monotonic() - start:6.1f}s] {message}", file=sys.stderr, flush=True)
+    return log
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
@@ -75,32 +116,3 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     for row in rows:
         out.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     return "\n".join(out)
-
-
-def report_on_servers(args: argparse.Namespace, target: Any, transport: Any, *, progress: str, source: str,
-                      run: Callable[[Any], Any], render: Callable[[Any], str], failed: Callable[[Any], bool]) -> int:
-    """The shared life of check and diagnose: a Bolt transport (recorded with --record), the run, then
-    the report as text or --json, and the exit status."""
-    from scripts.neo4j_ops.bolt import NeoTransport
-    from scripts.neo4j_ops.parallel import run_in_background
-
-    own = transport is None
-    real = transport or NeoTransport(target.tls, args.timeout)
-    if args.record:
-        from scripts.neo4j_ops.recorded import RecordingTransport
-
-        real = RecordingTransport(real, {s.address: s.name for s in target.servers})
-    if not args.json and sys.stderr.isatty():
-        print(progress, file=sys.stderr)
-    try:
-        report = run(real)
-    finally:
-        if args.record:
-            real.save(args.record, f"recorded by {source}")
-        if own:
-            run_in_background(real.close, 5)
-    if args.json:
-        print_json(report.to_json())
-    else:
-        print(render(report))
-    return EXIT_FAILED if failed(report) else EXIT_OK

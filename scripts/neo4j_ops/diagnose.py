@@ -407,7 +407,7 @@ replication lag; slow queries (SHOW TRANSACTIONS on 5.x+, dbms.listQueries on 4.
 --slow-query; idle and blocked transactions; heap use (JMX); page-cache size, hit and usage
 ratio (Enterprise metrics endpoint).
 
-Exit status: 0 nothing needs attention, 1 a critical or warning finding, 2 usage error."""
+Exit status: 0 nothing needs attention, 1 a critical or warning finding, 2 usage error, 130 interrupted."""
 
 DIAGNOSE_EXAMPLE = """examples:
   NEO4J_PASSWORD=… python scripts/diagnose.py --stack prod
@@ -415,11 +415,11 @@ DIAGNOSE_EXAMPLE = """examples:
 
 
 def main(argv: list[str] | None = None, *, transport: Transport | None = None) -> int:
-    from scripts.neo4j_ops import cli
+    from scripts.neo4j_ops import cli, cluster_cli
     from scripts.neo4j_ops.target import build_target, stack_settings
 
     p = cli.parser("diagnose", DIAGNOSE_DOC, DIAGNOSE_EXAMPLE)
-    cli.add_target_arguments(p)
+    cluster_cli.add_target_arguments(p)
     p.add_argument("--slow-query", type=float, metavar="SECONDS",
                    help="report queries and open transactions older than this (default: the stack's "
                         "neo4j:slowQueryThreshold, else 1)")
@@ -443,13 +443,13 @@ def main(argv: list[str] | None = None, *, transport: Transport | None = None) -
             settings = stack_settings(args.stack, args.stack_file)
             slow = _seconds(settings.slow_query_threshold) if settings else 1.0
         thresholds = Thresholds(slow, args.max_lag, args.heap_warn, args.hit_ratio_warn)
-        return cli.report_on_servers(
+        return cluster_cli.report_on_servers(
             args, target, transport, progress=f"diagnosing {len(target.servers)} server(s) …",
             source=f"scripts/diagnose.py from {len(target.servers)} server(s)",
             run=lambda real: run_diagnosis(target, real, timeout=args.timeout, thresholds=thresholds),
             render=lambda report: render_text(report, target), failed=lambda report: report.attention)
 
-    return cli.run_main("diagnose", body)
+    return cli.run("diagnose", body)
 
 
 def _seconds(duration: str) -> float:

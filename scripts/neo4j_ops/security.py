@@ -248,7 +248,8 @@ in --user-passwords-file or $NEO4J_USER_PASSWORDS (the stack secret neo4j:userPa
 are never printed. Roles and privileges need Enterprise Edition; on Community only users
 (without roles) can be applied.
 
-Exit status: 0 applied (or nothing to do), 1 something could not be applied, 2 usage error."""
+Exit status: 0 applied (or nothing to do), 1 something could not be applied, 2 usage error,
+130 interrupted."""
 
 SECURITY_EXAMPLE = """examples:
   export NEO4J_PASSWORD=… NEO4J_USER_PASSWORDS='{"analyst": "…", "scientist": "…"}'
@@ -257,7 +258,7 @@ SECURITY_EXAMPLE = """examples:
 
 
 def main(argv: list[str] | None = None, *, transport: Transport | None = None) -> int:
-    from scripts.neo4j_ops import cli
+    from scripts.neo4j_ops import cli, cluster_cli
     from scripts.neo4j_ops.bolt import NeoTransport, TlsOptions, check_bolt_uri
     from scripts.neo4j_ops.errors import UsageError
     from scripts.neo4j_ops.parallel import run_in_background
@@ -270,7 +271,7 @@ def main(argv: list[str] | None = None, *, transport: Transport | None = None) -
     )
 
     p = cli.parser("security", SECURITY_DOC, SECURITY_EXAMPLE)
-    cli.add_target_arguments(p, servers=False)
+    cluster_cli.add_target_arguments(p, servers=False)
     p.add_argument("--user-passwords-file", metavar="FILE", help="JSON object user → password")
     p.add_argument("--user-passwords-env", default="NEO4J_USER_PASSWORDS", metavar="VAR",
                    help="environment variable with that JSON object (default: NEO4J_USER_PASSWORDS)")
@@ -311,4 +312,4 @@ def main(argv: list[str] | None = None, *, transport: Transport | None = None) -
             print(render_text(report))
         return cli.EXIT_OK if report.ok else cli.EXIT_FAILED
 
-    return cli.run_main("security", body)
+    return cli.run("security", body)

@@ -227,7 +227,7 @@ def ca_file_from_pem(pem: str) -> str:
 
 
 def build_target(args: Any) -> Target:
-    """Target from parsed arguments (see cli.add_target_arguments)."""
+    """Target from parsed arguments (see cluster_cli.add_target_arguments)."""
     document: dict[str, Any] = {}
     if getattr(args, "outputs_file", None):
         document = read_outputs_file(args.outputs_file)

@@ -6,7 +6,6 @@ parsed by the scripts' own argument parsers.
 """
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 from pathlib import Path
 
@@ -15,9 +14,8 @@ import pytest
 from components.render import render_backup_job
 from components.templating import render_template
 from components.topology import plan_topology
+from scripts.neo4j_ops.backup import commands
 from tests.conftest import make_settings, require_tool
-
-from .conftest import SCRIPTS
 
 pytestmark = pytest.mark.integration
 
@@ -38,11 +36,9 @@ STUBS = {
 }
 
 
-def load_cli(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_cli_under_test", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def parser_of(name: str):
+    """The argument parser scripts/<name>.py runs with."""
+    return getattr(commands, f"{name}_parser")()
 
 
 def rendered(variant: str) -> tuple[dict[str, str], object]:
@@ -84,7 +80,7 @@ def test_timer_runs_backup_py_with_options_it_accepts(variant, tmp_path):
     password, tool, *argv = run_launcher(files["backup/neo4j-backup.sh"], tmp_path)
     assert password == "secret-from-secrets-manager"
     assert tool.endswith("/tools/backup.py")
-    args = load_cli("backup").parser().parse_args(argv)
+    args = parser_of("backup").parse_args(argv)
     assert (args.bucket, args.stack, args.database, args.region) == ("tagged-bucket", "test", "neo4j", "eu-west-1")
     assert args.local_retention_days == settings.backup_local_retention_days
     assert args.neo4j_admin == "runuser -u neo4j -- neo4j-admin" and args.owner == "neo4j"
@@ -100,7 +96,7 @@ def test_restore_drill_runs_restore_py_verify_only(tmp_path):
     files, _ = rendered("enterprise-5")
     _, tool, *argv = run_launcher(files["backup/neo4j-backup.sh"], tmp_path, "--restore-drill")
     assert tool.endswith("/tools/restore.py")
-    args = load_cli("restore").parser().parse_args(argv)
+    args = parser_of("restore").parse_args(argv)
     assert args.latest and args.verify_only and args.bucket == "tagged-bucket"
     assert args.scratch_command == "runuser -u neo4j -- neo4j console"
 

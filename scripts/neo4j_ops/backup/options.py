@@ -1,32 +1,16 @@
-"""What scripts/backup.py and scripts/restore.py share: options, progress output, exit codes.
+"""The options backup.py and restore.py share (S3, the local Neo4j, output) and what they turn into.
 
-Exit codes: 0 done; 1 the backup/restore/drill failed (message says why); 2 bad options or config.
-Progress goes to standard error, prefixed by the tool's name (the journal keeps both streams); the
-result goes to standard output, as a sentence or, with --json, as JSON.
+The runner, exit codes and progress lines are the runtime's (neo4j_ops/cli.py), as for every command.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import BackupError, InterruptedRunError, UsageError
+from ..errors import UsageError
 from .neo4j import AdminTool, Connection, ServerControl, split_command
-
-
-class Formatter(argparse.RawDescriptionHelpFormatter):
-    """Shows a default when there is one worth showing and the help does not already say it."""
-
-    def _get_help_string(self, action):
-        text = action.help or ""
-        if "default" not in text and action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
-            text += " (default: %(default)s)"
-        return text
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -93,45 +77,6 @@ def server_control(args: argparse.Namespace, conn: Connection, log: Callable[[st
 def require_bucket(args: argparse.Namespace) -> None:
     if not args.bucket:
         raise UsageError("no bucket: pass --bucket or set $BACKUP_BUCKET")
-
-
-def logger(prog: str, quiet: bool) -> Callable[[str], None]:
-    start = time.monotonic()
-
-    def log(message: str) -> None:
-        if not quiet:
-            print(f"{prog} [{time.monotonic() - start:6.1f}s] {message}", file=sys.stderr, flush=True)
-    return log
-
-
-def _on_sigterm(signum, frame):  # noqa: ARG001
-    raise InterruptedRunError("stopped by SIGTERM")
-
-
-def run(prog: str, work: Callable[[], dict], as_json: bool, describe: Callable[[dict], str]) -> int:
-    """Run `work`, print its result, map failures to exit codes; never a traceback (unless --debug env)."""
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        result = work()
-    except UsageError as error:
-        print(f"{prog}: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{prog}: FAILED: interrupted", file=sys.stderr)
-        return 1
-    except BackupError as error:
-        print(f"{prog}: FAILED: {error}", file=sys.stderr)
-        return 1
-    except Exception as error:  # a bug or an unexpected library error: say what, no traceback
-        if os.environ.get("NEO4J_BACKUP_DEBUG"):
-            raise
-        print(f"{prog}: FAILED: unexpected {type(error).__name__}: {error} "
-              f"(set NEO4J_BACKUP_DEBUG=1 for a traceback)", file=sys.stderr)
-        return 1
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    print(json.dumps(result, indent=2) if as_json else describe(result), flush=True)
-    return 0
 
 
 def size_arg(text: str) -> int:

@@ -1,0 +1,209 @@
+"""backup.py and restore.py: their help, options and results. The work is make_backup's and restore_backup's.
+
+scripts/backup.py and scripts/restore.py only call `backup_main` / `restore_main`; on the backup
+server they are what the timer runs (templates/backup/neo4j-backup.sh.j2).
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .. import cli
+from ..errors import UsageError
+from . import options
+from .make_backup import BackupOptions, run_backup
+from .neo4j import split_command
+from .restore_backup import RestoreOptions, catalogue, drill, restore
+from .retention import prune
+from .s3 import human, part_size_for
+
+BACKUP_DOC = """Back up a Neo4j database to S3: s3://<bucket>/<stack>/<database>/<UTC timestamp>/, manifest last.
+
+Enterprise: `neo4j-admin database backup --type=AUTO` from the backup listener (--from) into a local
+chain (a full backup, then differentials; a new chain every --full-every-days), then the new artifact
+is uploaded. 4.4: `neo4j-admin backup`, uploaded as a tar of the backup folder.
+Community: Neo4j cannot dump a running database, so with --offline-ok the server is stopped,
+`neo4j-admin database dump --to-stdout` is streamed into an S3 multipart upload (bounded memory, no
+local copy), and the server is started again whatever happens.
+
+The manifest (size, sha256, Neo4j version, database, node and relationship counts, backup type) is
+written last: a backup without one is incomplete and never restored. Then local staging copies older
+than --local-retention-days are deleted, never the newest complete one. S3's own retention is the
+bucket's lifecycle rules.
+
+Examples:
+  NEO4J_PASSWORD=… python scripts/backup.py --bucket acme-neo4j-backups --stack prod --offline-ok
+  NEO4J_PASSWORD=… python scripts/backup.py --bucket acme-neo4j-backups --stack prod \\
+      --from replica-2.prod.neo4j.internal:6362 --staging-dir /var/backups/neo4j
+  python scripts/backup.py --stack prod --prune-only --local-retention-days 3
+
+Exit status: 0 backed up; 1 the backup failed (the message says why; no manifest was written);
+2 bad options or configuration; 130 interrupted (the upload is aborted, Neo4j started again).
+"""
+
+RESTORE_DOC = """Restore a Neo4j database from the backups backup.py keeps in S3, or prove that it would work.
+
+Picks the newest complete backup (--latest) or the one at --at TIMESTAMP (a backup's timestamp, or
+any time: then the newest complete backup taken at or before it); a backup without its manifest is
+never used. Every file is downloaded and checked against the manifest's size and sha256 before the
+server is touched. Then Neo4j is stopped, the current database saved (--no-safety-dump skips it),
+the backup loaded or restored over it, Neo4j started, and the node and relationship counts compared
+with the manifest. If loading fails, the saved database is put back.
+
+--verify-only is the restore drill: the same download and checks, then a restore into a throw-away
+server on free loopback ports (--scratch-command, default `neo4j console` with NEO4J_CONF pointing at
+a scratch directory), counts compared, the server and its files removed. Production is not touched.
+
+Examples:
+  python scripts/restore.py --bucket acme-neo4j-backups --stack prod --list
+  NEO4J_PASSWORD=… python scripts/restore.py --bucket acme-neo4j-backups --stack prod --latest --verify-only
+  NEO4J_PASSWORD=… python scripts/restore.py --bucket acme-neo4j-backups --stack prod \\
+      --at 20250131T020000Z --neo4j-admin 'runuser -u neo4j -- neo4j-admin' --yes
+
+Exit status: 0 restored (or drill passed, or listed); 1 the restore or drill failed, or the backup is
+corrupted (the message says why); 2 bad options or configuration; 130 interrupted.
+"""
+
+
+def backup_parser() -> cli.Parser:
+    summary, _, rest = BACKUP_DOC.partition("\n\n")
+    p = cli.parser("backup.py", summary, rest, show_defaults=True)
+    options.add_common(p)
+    b = p.add_argument_group("backup")
+    b.add_argument("--method", choices=("auto", "dump", "online"), default="auto",
+                   help="auto: online for enterprise, dump for community")
+    b.add_argument("--from", dest="source", metavar="HOST:PORT",
+                   help="enterprise: the backup listener to back up from, e.g. replica-2.prod.neo4j.internal:6362")
+    b.add_argument("--offline-ok", action="store_true",
+                   help="community: allow stopping Neo4j for the dump (it cannot dump a running database)")
+    b.add_argument("--staging-dir", type=Path, default=Path("/var/backups/neo4j"),
+                   help="local staging for enterprise chains and 4.4 dumps")
+    b.add_argument("--local-retention-days", type=int, default=3,
+                   help="delete staging chains unchanged for this long (never the newest complete backup)")
+    b.add_argument("--full-every-days", type=int, default=7, help="enterprise: start a new chain (full backup) "
+                   "when the current one is older than this")
+    b.add_argument("--part-size", type=options.size_arg, default=None,
+                   help="S3 part size, e.g. 64MiB (default: 8MiB, more for stores over ~40 GB)")
+    b.add_argument("--concurrency", type=int, default=8, help="parts uploaded at once")
+    b.add_argument("--spool-dir", help="where parts larger than 8MiB are spooled (default: $TMPDIR)")
+    b.add_argument("--prune-only", action="store_true", help="only apply the local staging retention")
+    return p
+
+
+def backup_main(argv: list[str] | None = None) -> int:
+    args = backup_parser().parse_args(argv)
+    log = cli.logger("backup", args.quiet)
+
+    def work() -> dict:
+        if args.local_retention_days < 1 or args.full_every_days < 1 or args.concurrency < 1:
+            raise UsageError("--local-retention-days, --full-every-days and --concurrency must be at least 1")
+        if args.part_size is not None:
+            part_size_for(None, args.part_size)  # refuses parts S3 would refuse
+        if args.prune_only:
+            decisions = prune(args.staging_dir, args.database, args.local_retention_days, datetime.now(UTC), log=log)
+            return {"pruned": [d.chain.name for d in decisions if d.delete],
+                    "kept": [d.chain.name for d in decisions if not d.delete]}
+        options.require_bucket(args)
+        conn = options.connection(args)
+        job = BackupOptions(
+            bucket=args.bucket, stack=args.stack, database=args.database, connection=conn,
+            admin=options.admin_tool(args), endpoint_url=args.endpoint_url, region=args.region,
+            control=options.server_control(args, conn, log), offline_ok=args.offline_ok, source=args.source,
+            method=args.method, version=args.neo4j_version, staging=args.staging_dir,
+            local_retention_days=args.local_retention_days, full_every_days=args.full_every_days,
+            part_size=args.part_size, concurrency=args.concurrency, spool_dir=args.spool_dir, owner=args.owner,
+            log=log)
+        return run_backup(job)
+
+    return cli.run("backup", lambda: cli.print_result(work(), args.json, describe_backup))
+
+
+def describe_backup(result: dict) -> str:
+    if "backup" not in result:
+        return f"pruned {len(result['pruned'])} staging chain(s), kept {len(result['kept'])}"
+    counts = result["counts"]
+    return (f"backup {result['backup']} complete: {result['prefix']} ({result['type']}, {human(result['size'])}, "
+            f"{counts['nodes']} nodes, {counts['relationships']} relationships)")
+
+
+def restore_parser() -> cli.Parser:
+    summary, _, rest = RESTORE_DOC.partition("\n\n")
+    p = cli.parser("restore.py", summary, rest, show_defaults=True)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--latest", action="store_true", help="the newest complete backup")
+    which.add_argument("--at", metavar="TIMESTAMP", help="a backup's timestamp (20250131T020000Z), or a time: "
+                       "the newest complete backup at or before it")
+    which.add_argument("--list", action="store_true", help="list the backups and whether each can be restored")
+    options.add_common(p)
+    r = p.add_argument_group("restore")
+    r.add_argument("--verify-only", action="store_true",
+                   help="restore drill: restore into a throw-away server, compare counts, touch nothing else")
+    r.add_argument("--yes", action="store_true", help="confirm replacing the production database")
+    r.add_argument("--work-dir", type=Path, default=Path("/var/tmp"),
+                   help="where downloads, the safety dump and the drill's scratch server live")
+    r.add_argument("--no-safety-dump", action="store_true",
+                   help="do not save the current database before replacing it")
+    r.add_argument("--edition", choices=("community", "enterprise"), help="edition of the local Neo4j "
+                   "(default: asked over Bolt, else the backup's)")
+    r.add_argument("--scratch-command", default="neo4j console",
+                   help="runs the drill's server in the foreground; gets NEO4J_HOME and NEO4J_CONF")
+    r.add_argument("--scratch-heap", default="512m", help="heap of the drill's server")
+    r.add_argument("--scratch-page-cache", default="256m", help="page cache of the drill's server")
+    r.add_argument("--keep-scratch", action="store_true", help="keep the drill's files (for a post-mortem)")
+    return p
+
+
+def restore_main(argv: list[str] | None = None) -> int:
+    args = restore_parser().parse_args(argv)
+    log = cli.logger("restore", args.quiet)
+
+    def work() -> dict:
+        options.require_bucket(args)
+        if args.list:
+            job = RestoreOptions(bucket=args.bucket, stack=args.stack, database=args.database, connection=None,
+                                 admin=None, endpoint_url=args.endpoint_url, region=args.region, log=log)
+            return {"backups": [_row(b) for b in catalogue(job)]}
+        if not args.verify_only and not args.yes:
+            raise UsageError("a restore replaces the database: add --yes to confirm, or --verify-only for a drill")
+        conn = options.connection(args)
+        job = RestoreOptions(
+            bucket=args.bucket, stack=args.stack, database=args.database, connection=conn,
+            admin=options.admin_tool(args), endpoint_url=args.endpoint_url, region=args.region,
+            at=None if args.latest else args.at, control=options.server_control(args, conn, log),
+            work_dir=args.work_dir, safety_dump=not args.no_safety_dump, version=args.neo4j_version,
+            edition=args.edition, scratch_command=split_command(args.scratch_command, "--scratch-command"),
+            scratch_heap=args.scratch_heap, scratch_page_cache=args.scratch_page_cache,
+            keep_scratch=args.keep_scratch, start_timeout=args.start_timeout, owner=args.owner, log=log)
+        if not args.work_dir.is_dir():
+            raise UsageError(f"--work-dir {args.work_dir} is not a directory")
+        return drill(job) if args.verify_only else restore(job)
+
+    return cli.run("restore", lambda: cli.print_result(work(), args.json, describe_restore))
+
+
+def _row(backup) -> dict:
+    m = backup.manifest
+    row = {"timestamp": backup.timestamp, "status": backup.status, "problem": backup.problem}
+    if m is not None:
+        row.update(type=m.backup_type, size=m.size, neo4j_version=m.neo4j_version, nodes=m.counts.nodes,
+                   relationships=m.counts.relationships)
+    return row
+
+
+def describe_restore(result: dict) -> str:
+    if "backups" in result:
+        lines = [f"{'timestamp':<18}{'status':<14}{'type':<14}{'size':>11}  {'nodes':>12}  {'relationships':>13}  note"]
+        for row in result["backups"]:
+            size = human(row["size"]) if "size" in row else "-"
+            lines.append(f"{row['timestamp']:<18}{row['status']:<14}{row.get('type', '-'):<14}{size:>11}  "
+                         f"{row.get('nodes', '-')!s:>12}  {row.get('relationships', '-')!s:>13}  "
+                         f"{row['problem'] or ''}")
+        if not result["backups"]:
+            lines.append("(no backups)")
+        return "\n".join(lines)
+    counts = result["counts"]
+    if "verified" in result:
+        return (f"restore drill passed: backup {result['verified']} restores and holds {counts['nodes']} nodes, "
+                f"{counts['relationships']} relationships")
+    return (f"restored backup {result['restored']}: {counts['nodes']} nodes, {counts['relationships']} "
+            f"relationships, as its manifest says")
