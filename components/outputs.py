@@ -1,5 +1,6 @@
 """The stack outputs, one typed contract: both adapters fill `StackOutputs`, __main__.py exports it, and
 the operator commands (scripts/neo4j_ops/target.py) read it back from `pulumi stack output --json`.
+An adapter hands it back in a `Deployment`, with the files it placed on the machines.
 
 Plain Python: on the program side a value may be a Pulumi Output (an address known only after the
 deploy), which `pulumi.export` resolves; read back, every value is plain JSON. Keys are the camelCase
@@ -13,6 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from components.ports import PORTS
+from components.render import Artifacts
 from components.settings import Settings
 from components.topology import ClusterTopology
 
@@ -103,3 +105,10 @@ def stack_outputs(settings: Settings, topology: ClusterTopology, *, bolt_uri: An
         if settings.edition == "enterprise" else {},
         tls=settings.tls,
     )
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What an adapter returns to __main__.py."""
+    files: Artifacts  # every file it placed, by machine or container: scripts/plan.py writes them to build/<stack>/
+    outputs: StackOutputs

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import pulumi  # noqa: E402
 
-from components.render import flatten, memory_plan  # noqa: E402
+from components.render import RenderedCluster, flatten  # noqa: E402
 from components.settings import KEYS, NAMESPACE, ConfigError, Settings, load_settings  # noqa: E402
 from components.stack_file import StackFileError, read_stack_config  # noqa: E402
 from components.topology import ClusterTopology, plan_topology  # noqa: E402
@@ -92,7 +92,7 @@ def plan(stack: str, stack_file: Path, out_dir: Path, display: str | None = None
         "artifacts": sorted(files),
     }
     (out_dir / "plan.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
-    document["_summary"] = summary(settings, plan_topology(settings), document, out_dir)
+    document["_summary"] = summary(settings, plan_topology(settings), run.namespace["rendered"], document, out_dir)
     return document
 
 
@@ -104,7 +104,8 @@ def _sorted(value):
     return value
 
 
-def summary(settings: Settings, topology: ClusterTopology, document: dict, out_dir: Path) -> str:
+def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedCluster, document: dict,
+            out_dir: Path) -> str:
     lines = [
         f"Stack {settings.stack}: Neo4j {settings.version} {settings.edition} on {settings.platform}"
         + (f" ({settings.region})" if settings.platform == "aws" else ""),
@@ -122,7 +123,7 @@ def summary(settings: Settings, topology: ClusterTopology, document: dict, out_d
         if server.role in seen:
             continue
         seen.add(server.role)
-        memory = memory_plan(settings, server)
+        memory = rendered.servers[server.name].memory
         machine = (settings.core_instance_type if server.role == "primary" else settings.replica_instance_type) \
             if settings.platform == "aws" else "container"
         lines.append(f"  {server.role:<11}{machine} {neo4j_size(memory.ram)}: heap {neo4j_size(memory.heap)}, "

@@ -1,7 +1,8 @@
 """AWS adapter: places the rendered artifacts on EC2 in a VPC of their own.
 
-Reads top to bottom like the stack: network and security groups, certificates and secrets, the
-backup bucket, then the machines (Neo4j servers, HAProxy, monitoring), and the outputs.
+Reads top to bottom like the stack: the machines' files (the neutral render plus what only EC2 needs,
+components/aws/user_data.py), network and security groups, certificates and secrets, the backup bucket,
+then the machines (Neo4j servers, HAProxy, monitoring), and the outputs.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.aws.machine import BucketAccess, MachineContext
 from components.aws.monitoring import Monitoring, MonitoringArgs
 from components.aws.network import Network, NetworkArgs
+from components.aws.secret_names import SecretNames, secret_names
 from components.aws.secrets import ClusterSecrets, ClusterSecretsArgs
 from components.aws.security import (
     HAPROXY,
@@ -25,11 +27,11 @@ from components.aws.security import (
 )
 from components.aws.servers import BackupAccess, Neo4jServers, Neo4jServersArgs
 from components.aws.stack import aws_provider, machine_images, stack_outputs
-from components.outputs import StackOutputs
+from components.aws.user_data import aws_artifacts, haproxy_needs_the_ca
+from components.outputs import Deployment
 from components.passwords import admin_password_problems
 from components.program.tls import ClusterCertificates
-from components.render import Artifacts
-from components.secrets import SecretNames, secret_names
+from components.render import RenderedCluster
 from components.settings import NAMESPACE, Settings
 from components.tooling import tooling_archive_base64
 from components.topology import PRIMARY, SECONDARY, ClusterTopology
@@ -37,7 +39,7 @@ from components.topology import PRIMARY, SECONDARY, ClusterTopology
 NAME = "cluster"  # every component's name; children are named "cluster-…"
 
 
-def build_aws(settings: Settings, topology: ClusterTopology, artifacts: Artifacts) -> StackOutputs:
+def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedCluster) -> Deployment:
     if settings.backup_replica_region == settings.region:
         raise pulumi.RunError(f"{NAMESPACE}:backupReplicaRegion: got {settings.region!r}, the cluster's own region; "
                               f"allowed: another region, or empty for no replica")
@@ -47,6 +49,7 @@ def build_aws(settings: Settings, topology: ClusterTopology, artifacts: Artifact
     config.require_secret("adminPassword")
     if problems := admin_password_problems(pulumi.runtime.get_config(config.full_key("adminPassword")), settings):
         raise pulumi.RunError("invalid stack config:\n" + "\n".join(problems))  # no traceback, no password
+    artifacts = aws_artifacts(settings, topology, rendered)
     provider = aws_provider(settings)
     opts = pulumi.ResourceOptions(providers=[provider])
     partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(provider=provider))
@@ -57,7 +60,7 @@ def build_aws(settings: Settings, topology: ClusterTopology, artifacts: Artifact
         s3_service_name=pulumi.Output.concat(partition.reverse_dns_prefix, f".{settings.region}.s3")), opts)
     groups = SecurityGroups(NAME, SecurityGroupsArgs(
         stack=settings.stack, vpc_id=network.vpc_id, groups=plan_groups(topology),
-        flows=plan_flows(settings, topology)), opts)
+        flows=plan_flows(settings, topology, rendered.servers)), opts)
 
     names = secret_names(settings, topology)
     certificates = ClusterCertificates(NAME, topology) if settings.tls != "disabled" else None
@@ -96,7 +99,7 @@ def build_aws(settings: Settings, topology: ClusterTopology, artifacts: Artifact
             user_data=artifacts["haproxy"]["cloud-init.yaml"], subnet_id=subnets[topology.haproxy.zone],
             security_group_id=groups.ids[HAPROXY],
             # It reads the CA only to verify the servers' HTTPS health checks (TLS required).
-            reads_secrets=(secrets.arns[names.ca],) if settings.tls == "required" else (),
+            reads_secrets=(secrets.arns[names.ca],) if haproxy_needs_the_ca(rendered) else (),
             context=context, public=public), opts)
         haproxy_address = balancer.public_ip if public else topology.haproxy.hostname
     monitoring = None
@@ -107,12 +110,12 @@ def build_aws(settings: Settings, topology: ClusterTopology, artifacts: Artifact
             subnet_id=network.private_subnet_ids[topology.monitoring.zone], security_group_id=groups.ids[MONITORING],
             reads_secrets=(secrets.arns[names.grafana_admin_password],), context=context), opts)
 
-    return stack_outputs(
+    return Deployment(artifacts, stack_outputs(
         settings, topology, private_ips=servers.private_ips, haproxy_address=haproxy_address,
         grafana_url=monitoring.grafana_url if monitoring else None,
         prometheus_url=monitoring.prometheus_url if monitoring else None,
         backup_bucket=backups.bucket_name, secret_arns=secrets.arns,
-        ca_cert_pem=certificates.ca_cert_pem if certificates else None)
+        ca_cert_pem=certificates.ca_cert_pem if certificates else None))
 
 
 def _secret_values(settings: Settings, names: SecretNames,

@@ -1,4 +1,4 @@
-"""Secrets Manager entries under the fixed names of components/secrets.py.
+"""Secrets Manager entries under the fixed names of components/aws/secret_names.py.
 
 The machines read them at boot with their own role, so user data never carries a secret. Values
 stay Pulumi secrets on the way in.
@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.secret_names import SecretNames
 from components.program.tls import ServerCertificate
-from components.secrets import SecretNames
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,14 @@ a CIDR needs ingress only. Groups start with no rule at all, so nothing else is 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.ports import PORTS
+from components.render import ServerPlan
 from components.settings import Settings
 from components.topology import ClusterTopology
 
@@ -49,7 +51,9 @@ def client_sources(settings: Settings) -> tuple[str, ...]:
     return settings.client_cidrs or (settings.vpc_cidr,)
 
 
-def plan_flows(settings: Settings, topology: ClusterTopology) -> tuple[Flow, ...]:
+def plan_flows(settings: Settings, topology: ClusterTopology,
+               servers: Mapping[str, ServerPlan]) -> tuple[Flow, ...]:
+    """`servers`: render's plan of each server, whose client and scrape endpoints are opened."""
     ports = PORTS.server
     groups = plan_groups(topology)
     flows: list[Flow] = []
@@ -63,16 +67,15 @@ def plan_flows(settings: Settings, topology: ClusterTopology) -> tuple[Flow, ...
         cluster = ([ports.discovery] if settings.version_line == "4.4" else []) + [ports.cluster, ports.raft,
                                                                                   ports.routing, ports.backup]
         allow(NEO4J, cluster, (NEO4J,), "cluster traffic between members")
-    # Only the endpoints the servers listen on: plain HTTP is off with TLS required, HTTPS off without TLS.
-    endpoints = [ports.bolt] + ([ports.http] if settings.tls != "required" else []) \
-        + ([ports.https] if settings.tls != "disabled" else [])
+    # Only the endpoints the servers listen on (render decides: plain HTTP is off with TLS required, HTTPS
+    # off without TLS), and exactly what Prometheus scrapes there: no Bolt, no HTTP(S) for monitoring.
+    def endpoints(kind: str) -> list[int]:
+        return list(dict.fromkeys(e.port for plan in servers.values() for e in getattr(plan, kind)))
+
     front = (HAPROXY,) if HAPROXY in groups else ()
-    allow(NEO4J, endpoints, front + client_sources(settings), "Bolt and HTTP(S) clients")
+    allow(NEO4J, endpoints("client_endpoints"), front + client_sources(settings), "Bolt and HTTP(S) clients")
     if MONITORING in groups:
-        # Exactly what Prometheus scrapes (components/render.py `_monitoring_artifacts`): node exporter,
-        # and the metrics endpoint where there is one (Enterprise); no Bolt, no HTTP(S).
-        metrics = ([ports.metrics] if settings.edition == "enterprise" else []) + [ports.node_exporter]
-        allow(NEO4J, metrics, (MONITORING,), "Prometheus scrapes")
+        allow(NEO4J, endpoints("scrape_endpoints"), (MONITORING,), "Prometheus scrapes")
     if HAPROXY in groups:
         allow(HAPROXY, [PORTS.haproxy.bolt_write, PORTS.haproxy.bolt_read], client_sources(settings),
               "Bolt clients")

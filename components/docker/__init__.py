@@ -28,16 +28,16 @@ from components.docker.loadbalancer import LoadBalancer, LoadBalancerArgs
 from components.docker.monitoring import Monitoring, MonitoringArgs
 from components.docker.network import ClusterNetwork, ClusterNetworkArgs
 from components.docker.servers import Neo4jServers, Neo4jServersArgs
-from components.outputs import StackOutputs
+from components.outputs import Deployment
 from components.passwords import admin_password_problems
 from components.ports import PORTS
 from components.program.tls import ClusterCertificates
-from components.render import Artifacts, health_check_scheme
+from components.render import RenderedCluster
 from components.settings import NAMESPACE, Settings
 from components.topology import ClusterTopology
 
 
-def build_docker(settings: Settings, topology: ClusterTopology, artifacts: Artifacts) -> StackOutputs:
+def build_docker(settings: Settings, topology: ClusterTopology, rendered: RenderedCluster) -> Deployment:
     config = pulumi.Config(NAMESPACE)
     admin_password = config.require_secret("adminPassword")  # read first: a missing one stops before any resource
     # The engine hands the program its secrets decrypted (preview and up alike): check the password now, so a
@@ -48,26 +48,28 @@ def build_docker(settings: Settings, topology: ClusterTopology, artifacts: Artif
         raise pulumi.RunError("invalid stack config:\n" + "\n".join(problems))  # no traceback, no password
     grafana_password = config.get_secret("grafanaAdminPassword")
     name = f"neo4j-{settings.stack}"
-    ports = server_ports(settings, topology)
+    ports = server_ports(rendered.servers)
 
     certificates = ClusterCertificates(f"{name}-tls", topology) if settings.tls != "disabled" else None
     network = ClusterNetwork(name, ClusterNetworkArgs(domain=topology.domain))
     Neo4jServers(name, Neo4jServersArgs(
-        settings=settings, topology=topology, artifacts=artifacts, network=network.name, ports=ports,
+        settings=settings, topology=topology, rendered=rendered, network=network.name, ports=ports,
         admin_password=admin_password, certificates=certificates))
     if topology.haproxy:
-        https_checks = health_check_scheme(settings)["ssl"]
+        # It checks the servers over HTTPS (TLS required) with the cluster's CA.
+        https_checks = any(plan.health_check.ssl for plan in rendered.servers.values())
         LoadBalancer(name, LoadBalancerArgs(
-            node=topology.haproxy, haproxy_cfg=artifacts["haproxy"]["haproxy.cfg"], network=network.name,
+            node=topology.haproxy, haproxy_cfg=rendered.files["haproxy"]["haproxy.cfg"], network=network.name,
             ca_cert_pem=certificates.ca_cert_pem if certificates and https_checks else None))
     if topology.monitoring:
         Monitoring(name, MonitoringArgs(
-            node=topology.monitoring, files=artifacts["monitoring"], network=network.name,
+            node=topology.monitoring, files=rendered.files["monitoring"], network=network.name,
             grafana_admin_password=grafana_password))
         if grafana_password is None:
             pulumi.log.warn(f"{NAMESPACE}:grafanaAdminPassword is not set: Grafana starts with admin/admin and "
                             f"asks for a new password at the first login")
-    return stack_outputs(settings, topology, ports, certificates)
+    # Docker places the neutral files as they are (as container uploads).
+    return Deployment(rendered.files, stack_outputs(settings, topology, ports, certificates))
 
 
 def stack_outputs(settings: Settings, topology: ClusterTopology, ports: dict[str, tuple[PublishedPort, ...]],

@@ -14,12 +14,12 @@ The stride of 100 keeps Bolt, HTTP and HTTPS of all 61 possible servers apart (t
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from components.monitoring import MONITORING_NODE_PATHS
 from components.ports import PORTS
-from components.settings import Settings
-from components.topology import ClusterTopology
+from components.render import ServerPlan
 
 LOOPBACK = "127.0.0.1"
 SERVER_PORT_OFFSET = 10000
@@ -33,17 +33,13 @@ class PublishedPort:
     external: int  # on the laptop, bound to LOOPBACK
 
 
-def server_ports(settings: Settings, topology: ClusterTopology) -> dict[str, tuple[PublishedPort, ...]]:
-    """Server name → its published ports (Bolt always; HTTP and HTTPS while they are enabled)."""
-    wanted = [("bolt", PORTS.server.bolt)]
-    if settings.tls != "required":
-        wanted.append(("http", PORTS.server.http))
-    if settings.tls != "disabled":
-        wanted.append(("https", PORTS.server.https))
+def server_ports(servers: Mapping[str, ServerPlan]) -> dict[str, tuple[PublishedPort, ...]]:
+    """Server name → its published ports: the client endpoints render enabled on it (Bolt always; HTTP and
+    HTTPS while they are on). `servers` is render's plan of each server, in topology order."""
     return {
-        server.name: tuple(PublishedPort(name, port, port + SERVER_PORT_OFFSET + SERVER_PORT_STRIDE * position)
-                           for name, port in wanted)
-        for position, server in enumerate(topology.servers)
+        name: tuple(PublishedPort(e.name, e.port, e.port + SERVER_PORT_OFFSET + SERVER_PORT_STRIDE * position)
+                    for e in plan.client_endpoints)
+        for position, (name, plan) in enumerate(servers.items())
     }
 
 

@@ -15,7 +15,7 @@ from components.topology import Node
 @dataclass(frozen=True)
 class LoadBalancerArgs:
     node: Node  # topology.haproxy
-    haproxy_cfg: str  # artifacts["haproxy"]["haproxy.cfg"]
+    haproxy_cfg: str  # the rendered files["haproxy"]["haproxy.cfg"]
     network: pulumi.Input[str]
     ca_cert_pem: pulumi.Input[str] | None  # when haproxy.cfg checks the servers over HTTPS (tls=required)
 

@@ -31,7 +31,7 @@ from components.topology import Node
 @dataclass(frozen=True)
 class MonitoringArgs:
     node: Node  # topology.monitoring
-    files: dict[str, str]  # artifacts["monitoring"]: prometheus/…, grafana/…
+    files: dict[str, str]  # the rendered files["monitoring"]: prometheus/…, grafana/…
     network: pulumi.Input[str]
     grafana_admin_password: pulumi.Output[str] | None  # secret; None: Grafana's first-login admin/admin
 

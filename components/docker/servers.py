@@ -36,7 +36,7 @@ from components.docker.layout import (
     certificate_places,
 )
 from components.program.tls import ClusterCertificates
-from components.render import Artifacts, health_check_scheme, memory_plan, ssl_policies
+from components.render import Artifacts, RenderedCluster, ServerPlan, SslPolicy
 from components.settings import Settings
 from components.sizing import MIB
 from components.templating import render_template
@@ -52,21 +52,21 @@ START_PERIOD = "180s"
 class Neo4jServersArgs:
     settings: Settings
     topology: ClusterTopology
-    artifacts: Artifacts  # render_artifacts(...): each server's "neo4j.conf"
+    rendered: RenderedCluster  # each server's neo4j.conf (and join-topology.sh), and render's plan of it
     network: pulumi.Input[str]
     ports: dict[str, tuple[PublishedPort, ...]]  # layout.server_ports(...)
     admin_password: pulumi.Output[str]  # secret
     certificates: ClusterCertificates | None  # None when TLS is disabled
 
 
-def certificate_uploads(settings: Settings, certificates: ClusterCertificates | None,
+def certificate_uploads(policies: tuple[SslPolicy, ...], certificates: ClusterCertificates | None,
                         server: str) -> tuple[Upload, ...]:
-    """Key, certificate and CA of `server` under certificates/<scope>/ for every SSL policy in neo4j.conf."""
+    """Key, certificate and CA of `server` under certificates/<scope>/ for every SSL policy of its neo4j.conf."""
     if certificates is None:
         return ()
     mine = certificates.servers[server]
     uploads: list[Upload] = []
-    for policy in ssl_policies(settings):
+    for policy in policies:
         places = certificate_places(policy.scope)
         uploads += [Upload(places.private_key, mine.private_key_pem, NEO4J_UID, "0600"),
                     Upload(places.public_certificate, mine.cert_pem, NEO4J_UID, "0644"),
@@ -101,10 +101,9 @@ def neo4j_envs(settings: Settings) -> tuple[str, ...]:
     return (auth,)
 
 
-def neo4j_health(settings: Settings) -> HealthCheck:
-    check = health_check_scheme(settings)  # plain HTTP, or HTTPS when tls=required turns HTTP off
-    scheme = "https" if check["ssl"] else "http"
-    return HealthCheck(f"{scheme}://localhost:{check['port']}/", insecure=check["ssl"], start_period=START_PERIOD)
+def neo4j_health(plan: ServerPlan) -> HealthCheck:
+    check = plan.health_check  # plain HTTP, or HTTPS when tls=required turns HTTP off
+    return HealthCheck(f"{check.scheme}://localhost:{check.port}/", insecure=check.ssl, start_period=START_PERIOD)
 
 
 class Neo4jServers(pulumi.ComponentResource):
@@ -118,24 +117,24 @@ class Neo4jServers(pulumi.ComponentResource):
         image = pull(f"{name}-neo4j-image", neo4j_image(settings), self)
         envs = neo4j_envs(settings)
         auth = neo4j_auth_upload(args.admin_password)
-        health = neo4j_health(settings)
         self.containers = {}
         for server in args.topology.servers:
+            plan = args.rendered.servers[server.name]
             child = f"{name}-{server.name}"
             data = volume(f"{child}-data", server.role, self)
             logs = volume(f"{child}-logs", server.role, self)
-            conf = Upload(NEO4J_CONF, args.artifacts[server.name]["neo4j.conf"], NEO4J_UID, "0600")
-            joins, join_envs = join_topology_uploads(server.name, args.artifacts)
+            conf = Upload(NEO4J_CONF, args.rendered.files[server.name]["neo4j.conf"], NEO4J_UID, "0600")
+            joins, join_envs = join_topology_uploads(server.name, args.rendered.files)
             self.containers[server.name] = container(child, ContainerSpec(
                 image=image.image_id,
                 role=server.role,
                 **reachable_as(args.network, server.hostname, server.name),
                 ports=args.ports[server.name],
-                uploads=(conf, auth, *joins, *certificate_uploads(settings, args.certificates, server.name)),
+                uploads=(conf, auth, *joins, *certificate_uploads(plan.ssl_policies, args.certificates, server.name)),
                 envs=envs + join_envs,
                 volumes=((data.name, NEO4J_DATA), (logs.name, NEO4J_LOGS)),
-                health=health,
-                memory_mb=memory_plan(settings, server).ram // MIB,
+                health=neo4j_health(plan),
+                memory_mb=plan.memory.ram // MIB,
                 stop_seconds=STOP_SECONDS,
             ), self)
         self.register_outputs({"containers": {server: c.name for server, c in self.containers.items()}})

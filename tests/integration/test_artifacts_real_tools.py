@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.render import flatten, render_artifacts
+from components.aws.user_data import aws_artifacts
+from components.render import flatten
 from components.settings import load_settings
 from components.topology import plan_topology
 from tests.conftest import ROOT, make_settings, require_tool, stack_config
@@ -36,7 +37,8 @@ VARIANTS = {
 def rendered(request, tmp_path_factory) -> tuple[str, Path]:
     settings = VARIANTS[request.param]()
     out = tmp_path_factory.mktemp(request.param)
-    for relative, text in flatten(render_artifacts(settings, plan_topology(settings))).items():
+    # What the EC2 machines get (the neutral render and their own files): every file a real tool reads.
+    for relative, text in flatten(aws_artifacts(settings, plan_topology(settings))).items():
         (out / relative).parent.mkdir(parents=True, exist_ok=True)
         (out / relative).write_text(text)
     return request.param, out

@@ -9,7 +9,7 @@ import pytest
 from neo4j import GraphDatabase
 from neo4j.exceptions import ClientError
 
-from components.render import render_artifacts
+from components.aws.user_data import aws_artifacts
 from components.topology import plan_topology
 from tests.conftest import make_settings
 from tests.support.neo4j_dist import (
@@ -55,7 +55,7 @@ def test_the_boot_scripts_initial_password_is_accepted_by_the_real_server(tmp_pa
     # The rendered set_initial_password runs in bash; only `secret` (Secrets Manager) and `sudo`
     # are stand-ins. neo4j-admin is the real one from Maven, which reads the @argument file.
     settings = make_settings(version="5.26.30", edition="community", coreCount=1, replicaCount=0)
-    script = render_artifacts(settings, plan_topology(settings))["core-1"]["setup-neo4j.sh"]
+    script = aws_artifacts(settings, plan_topology(settings))["core-1"]["setup-neo4j.sh"]
     home = make_home(tmp_path / "home")
     (home / "conf" / "neo4j.conf").write_text(rendered_conf())
     box = sandbox(tmp_path / "box")

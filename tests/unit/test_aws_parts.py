@@ -15,7 +15,7 @@ from components.aws.network import plan_subnets
 from components.aws.security import HAPROXY, MONITORING, NEO4J, cidr_label, cidr_peer, plan_flows
 from components.monitoring import PROMETHEUS_CONFIG
 from components.ports import PORTS
-from components.render import render_artifacts
+from components.render import render_cluster
 from components.topology import plan_topology
 from tests.conftest import make_settings
 
@@ -25,7 +25,8 @@ CLIENT_PORTS = {7687, 7474, 7473}
 
 def flows_of(**overrides):
     settings = make_settings(**overrides)
-    return plan_flows(settings, plan_topology(settings))
+    topology = plan_topology(settings)
+    return plan_flows(settings, topology, render_cluster(settings, topology).servers)
 
 
 # --- subnets ---------------------------------------------------------------------------------------
@@ -85,7 +86,7 @@ def test_without_client_cidrs_only_the_vpc_reaches_bolt():
 
 def scraped_ports(settings, topology) -> dict[str, set[int]]:
     """{security group: ports} of every target in the rendered prometheus.yml."""
-    config = yaml.safe_load(render_artifacts(settings, topology)["monitoring"][PROMETHEUS_CONFIG])
+    config = yaml.safe_load(render_cluster(settings, topology).files["monitoring"][PROMETHEUS_CONFIG])
     hosts = {s.hostname: NEO4J for s in topology.servers}
     if topology.haproxy:
         hosts[topology.haproxy.hostname] = HAPROXY
@@ -106,7 +107,7 @@ def scraped_ports(settings, topology) -> dict[str, set[int]]:
 def test_monitoring_reaches_exactly_the_ports_its_prometheus_scrapes(overrides):
     settings = make_settings(**overrides)
     topology = plan_topology(settings)
-    flows = plan_flows(settings, topology)
+    flows = plan_flows(settings, topology, render_cluster(settings, topology).servers)
     opened: dict[str, set[int]] = {}
     for flow in flows:
         if flow.source == MONITORING:

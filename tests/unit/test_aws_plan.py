@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
+from components.aws.secret_names import secret_names
 from components.outputs import StackOutputs, wire_name
 from components.ports import PORTS
-from components.secrets import secret_names
 from components.settings import Settings, load_settings
 from components.topology import ClusterTopology, plan_topology
 from scripts.plan import PLACEHOLDER_SECRET
@@ -565,7 +565,7 @@ def test_more_replicas_leave_every_core_resource_name_and_input_unchanged(plans)
 
 def core_conf(user_data_base64: str) -> list[str]:
     """The setting lines of neo4j.conf in an instance's gzipped cloud-init user data."""
-    from components.render import SERVER_FILE_PLACES
+    from components.aws.user_data import SERVER_FILE_PLACES
 
     cloud_config = yaml.safe_load(gzip.decompress(base64.b64decode(user_data_base64)))
     conf = next(f["content"] for f in cloud_config["write_files"] if f["path"] == SERVER_FILE_PLACES["neo4j.conf"])

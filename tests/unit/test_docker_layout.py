@@ -28,7 +28,7 @@ from components.docker.layout import (
     server_ports,
 )
 from components.monitoring import MONITORING_NODE_PATHS
-from components.render import render_haproxy_cfg, render_neo4j_conf, ssl_policies
+from components.render import render_cluster, render_haproxy_cfg, render_neo4j_conf
 from components.topology import plan_topology
 from tests.conftest import make_settings
 
@@ -39,7 +39,7 @@ def docker_settings(**overrides):
 
 def test_core_1_publishes_bolt_http_and_https_ten_thousand_up():
     settings = docker_settings()
-    ports = server_ports(settings, plan_topology(settings))
+    ports = server_ports(render_cluster(settings, plan_topology(settings)).servers)
     assert [(p.name, p.internal, p.external) for p in ports["core-1"]] == [
         ("bolt", 7687, 17687), ("http", 7474, 17474), ("https", 7473, 17473)]
     assert [p.external for p in ports["core-2"]] == [17787, 17574, 17573]
@@ -47,7 +47,7 @@ def test_core_1_publishes_bolt_http_and_https_ten_thousand_up():
 
 def test_the_largest_cluster_publishes_no_port_twice():
     settings = docker_settings(coreCount=11, replicaCount=50, containerMemory="1g")
-    ports = server_ports(settings, plan_topology(settings))
+    ports = server_ports(render_cluster(settings, plan_topology(settings)).servers)
     externals = [p.external for published in ports.values() for p in published]
     externals += [p.external for p in HAPROXY_PUBLISHED + MONITORING_PUBLISHED]
     assert len(externals) == len(set(externals)) == 61 * 3 + 5
@@ -58,7 +58,8 @@ def test_the_largest_cluster_publishes_no_port_twice():
                                         ("required", ["bolt", "https"])])
 def test_only_enabled_connectors_are_published(tls, names):
     settings = docker_settings(tls=tls)
-    assert [p.name for p in server_ports(settings, plan_topology(settings))["replica-1"]] == names
+    ports = server_ports(render_cluster(settings, plan_topology(settings)).servers)
+    assert [p.name for p in ports["replica-1"]] == names
 
 
 @pytest.mark.parametrize("tls", ["optional", "required"])
@@ -67,7 +68,7 @@ def test_certificates_go_where_the_ssl_policies_of_neo4j_conf_look(tls):
     topology = plan_topology(settings)
     conf = dict(line.split("=", 1) for line in render_neo4j_conf(settings, topology, topology.servers[0]).splitlines()
                 if "=" in line and not line.startswith("#"))
-    for policy in ssl_policies(settings):
+    for policy in render_cluster(settings, topology).servers["core-1"].ssl_policies:
         key = f"dbms.ssl.policy.{policy.scope}"
         base = f"{NEO4J_HOME}/{conf[f'{key}.base_directory']}"
         places = certificate_places(policy.scope)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.aws.user_data import SERVER_FILE_PLACES, aws_artifacts
 from components.docker.layout import (
     GRAFANA_ADMIN_PASSWORD_FILE,
     GRAFANA_UID,
@@ -26,7 +27,7 @@ from components.docker.layout import (
 )
 from components.monitoring import GRAFANA_DASHBOARD, GRAFANA_DASHBOARD_PROVIDER, PROMETHEUS_CONFIG, PROMETHEUS_RULES
 from components.outputs import StackOutputs, wire_name
-from components.render import SERVER_FILE_PLACES, memory_plan, render_artifacts, ssl_policies
+from components.render import render_cluster
 from components.settings import Settings, load_settings
 from components.sizing import MIB
 from components.topology import ClusterTopology, plan_topology
@@ -87,6 +88,12 @@ def local(tmp_path_factory) -> Plan:
     return make_plan("local", tmp_path_factory.mktemp("local") / "out")
 
 
+def published_bolt_ports(p: Plan) -> dict[str, int]:
+    """Server → its Bolt port on the laptop."""
+    published = server_ports(render_cluster(p.settings, p.topology).servers)
+    return {name: ports[0].external for name, ports in published.items()}
+
+
 def expected_containers(p: Plan) -> set[str]:
     names = {s.name for s in p.topology.servers}
     names |= {"haproxy"} if p.settings.haproxy else set()
@@ -108,12 +115,13 @@ def test_container_set_follows_the_stack(plan):
 
 
 def test_each_server_gets_exactly_the_rendered_neo4j_conf_the_aws_user_data_carries(plan):
-    artifacts = render_artifacts(plan.settings, plan.topology)
+    rendered = render_cluster(plan.settings, plan.topology)
+    on_aws = aws_artifacts(plan.settings, plan.topology, rendered)  # what EC2 would place of the same render
     for server in plan.topology.servers:
         uploaded = plan.uploads(server.name)[NEO4J_CONF]
-        assert uploaded == artifacts[server.name]["neo4j.conf"]
+        assert uploaded == rendered.files[server.name]["neo4j.conf"]
         assert uploaded == (plan.out / server.name / "neo4j.conf").read_text()
-        user_data = yaml.safe_load(artifacts[server.name]["cloud-init.yaml"])
+        user_data = yaml.safe_load(on_aws[server.name]["cloud-init.yaml"])
         written = {f["path"]: f["content"] for f in user_data["write_files"]}
         assert written[SERVER_FILE_PLACES["neo4j.conf"]] == uploaded
 
@@ -121,7 +129,8 @@ def test_each_server_gets_exactly_the_rendered_neo4j_conf_the_aws_user_data_carr
 def test_each_enterprise_secondary_runs_the_same_join_topology_script_as_on_aws(plan):
     # The secondary of the local stack must host the default database too (see templates/neo4j/
     # join-topology.sh.j2): the image's entrypoint sources EXTENSION_SCRIPT before starting Neo4j.
-    artifacts = render_artifacts(plan.settings, plan.topology)
+    rendered = render_cluster(plan.settings, plan.topology)
+    on_aws = aws_artifacts(plan.settings, plan.topology, rendered)
     for server in plan.topology.servers:
         uploads, envs = plan.uploads(server.name), plan.container(server.name)["envs"]
         joins = server.role == "secondary" and plan.settings.edition == "enterprise" \
@@ -129,8 +138,8 @@ def test_each_enterprise_secondary_runs_the_same_join_topology_script_as_on_aws(
         assert (NEO4J_JOIN_TOPOLOGY in uploads) == joins, server.name
         assert (f"EXTENSION_SCRIPT={NEO4J_EXTENSION_SCRIPT}" in envs) == joins
         if joins:
-            assert uploads[NEO4J_JOIN_TOPOLOGY] == artifacts[server.name]["join-topology.sh"]
-            user_data = yaml.safe_load(artifacts[server.name]["cloud-init.yaml"])
+            assert uploads[NEO4J_JOIN_TOPOLOGY] == rendered.files[server.name]["join-topology.sh"]
+            user_data = yaml.safe_load(on_aws[server.name]["cloud-init.yaml"])
             written = {f["path"]: f["content"] for f in user_data["write_files"]}
             assert written[SERVER_FILE_PLACES["join-topology.sh"]] == uploads[NEO4J_JOIN_TOPOLOGY]
             assert NEO4J_AUTH_FILE in uploads[NEO4J_EXTENSION_SCRIPT]
@@ -177,7 +186,7 @@ def test_no_secret_appears_in_plain_text_anywhere_in_the_plan(plan):
         assert "[secret]" not in envs and not any(env.startswith("NEO4J_AUTH=") for env in envs)
         assert f"NEO4J_AUTH_PATH={NEO4J_AUTH_FILE}" in envs
         assert plan.uploads(server.name)[NEO4J_AUTH_FILE] == "[secret]"
-        for policy in ssl_policies(plan.settings):
+        for policy in render_cluster(plan.settings, plan.topology).servers[server.name].ssl_policies:
             assert plan.uploads(server.name)[certificate_places(policy.scope).private_key] == "[secret]"
     if plan.settings.monitoring:
         assert plan.container("grafana")["envs"] == [f"GF_SECURITY_ADMIN_PASSWORD__FILE={GRAFANA_ADMIN_PASSWORD_FILE}"]
@@ -205,15 +214,18 @@ def test_containers_run_the_pinned_image_of_their_role(plan):
 
 
 def test_memory_limits_match_the_memory_plan(plan):
+    rendered = render_cluster(plan.settings, plan.topology)
     for server in plan.topology.servers:
         inputs = plan.container(server.name)
-        limit = memory_plan(plan.settings, server).ram // MIB
+        limit = rendered.servers[server.name].memory.ram // MIB
         assert inputs["memory"] == inputs["memorySwap"] == limit == plan.settings.container_memory // MIB
 
 
 def test_certificates_are_uploaded_for_every_ssl_policy_of_neo4j_conf(plan):
     tls = [r for r in plan.document["resources"] if r["type"].startswith("tls:")]
-    scopes = [policy.scope for policy in ssl_policies(plan.settings)]
+    plans = render_cluster(plan.settings, plan.topology).servers
+    scopes = [policy.scope for policy in plans[plan.topology.servers[0].name].ssl_policies]
+    assert all([p.scope for p in server.ssl_policies] == scopes for server in plans.values())
     assert bool(tls) == bool(scopes) == (plan.settings.tls != "disabled")
     for server in plan.topology.servers:
         uploads = plan.uploads(server.name)
@@ -302,7 +314,7 @@ def test_components_use_docker_type_tokens_and_parent_every_child(plan):
 def test_outputs_have_the_aws_stack_shape(plan):
     outputs = plan.document["outputs"]
     assert list(outputs) == [wire_name(f.name) for f in fields(StackOutputs)]  # the one contract, components/outputs.py
-    bolt = {name: ports[0].external for name, ports in server_ports(plan.settings, plan.topology).items()}
+    bolt = published_bolt_ports(plan)
     core = plan.topology.primaries[0]
     assert outputs["boltUri"] == ("bolt://127.0.0.1:7687" if plan.settings.haproxy
                                   else f"bolt://127.0.0.1:{bolt[core.name]}")
@@ -327,7 +339,7 @@ def test_outputs_have_the_aws_stack_shape(plan):
 def test_the_commands_find_haproxy_and_the_servers_published_ports_in_these_outputs(plan, tmp_path, monkeypatch):
     outputs = plan.document["outputs"]
     target = commands_target(outputs, tmp_path, monkeypatch)
-    bolt = {name: ports[0].external for name, ports in server_ports(plan.settings, plan.topology).items()}
+    bolt = published_bolt_ports(plan)
     assert [(s.name, s.uri) for s in target.servers] == [(n, f"bolt://127.0.0.1:{p}") for n, p in bolt.items()]
     assert target.haproxy_uri == ("bolt://127.0.0.1:7687" if plan.settings.haproxy else None)
     assert target.haproxy_read_uri == ("bolt://127.0.0.1:7689" if plan.settings.haproxy else None)

@@ -35,7 +35,7 @@ from components.monitoring import (
     render_monitoring,
 )
 from components.ports import PORTS
-from components.render import render_artifacts, render_neo4j_conf
+from components.render import render_cluster, render_neo4j_conf
 from components.topology import plan_topology
 from tests.conftest import make_settings
 
@@ -449,12 +449,12 @@ def test_a_full_stack_dashboard_has_no_note() -> None:
     ("docker", "enterprise", {"neo4j", "haproxy"}),
     ("docker", "community", {"haproxy"}),
 ])
-def test_render_artifacts_scrape_what_the_edition_and_platform_run(platform: str, edition: str, jobs: set) -> None:
+def test_prometheus_scrapes_what_the_edition_and_platform_run(platform: str, edition: str, jobs: set) -> None:
     """Metrics are Enterprise-only; node exporter runs on the AWS servers, not in the Neo4j containers."""
     shape = {} if edition == "enterprise" else {"coreCount": 1, "replicaCount": 0, "acceptLicense": False}
     settings = make_settings(platform=platform, edition=edition, **shape)
     topology = plan_topology(settings)
-    files = render_artifacts(settings, topology)["monitoring"]
+    files = render_cluster(settings, topology).files["monitoring"]
     scraped = jobs_of(files)
     assert set(scraped) == jobs
     ports = {job: {t.rsplit(":", 1)[1] for g in scraped[job]["static_configs"] for t in g["targets"]}

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.render import render_artifacts
-from components.secrets import secret_names
+from components.aws.secret_names import secret_names
+from components.aws.user_data import aws_artifacts
 from components.topology import plan_topology
 from tests.conftest import make_settings, require_tool
 
@@ -27,7 +27,7 @@ PASSWORD = "s3cr3t p@ss 'quoted' \"double\" $HOME `x` \\n%s"
 def rendered(**overrides) -> tuple[dict, object, object]:
     settings = make_settings(**overrides)
     topology = plan_topology(settings)
-    user_data = yaml.safe_load(render_artifacts(settings, topology)["monitoring"]["cloud-init.yaml"])
+    user_data = yaml.safe_load(aws_artifacts(settings, topology)["monitoring"]["cloud-init.yaml"])
     return user_data, settings, topology
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.render import render_artifacts
+from components.aws.user_data import aws_artifacts
 from components.settings import load_settings
 from components.topology import plan_topology
 from tests.conftest import stack_config
@@ -18,7 +18,7 @@ VERSIONS = ["4.4.46", "5.26.30", "2025.10.1"]
 def prod(request):
     settings = load_settings("prod", {**stack_config("prod"), "neo4j:version": request.param})
     topology = plan_topology(settings)
-    return settings, topology, render_artifacts(settings, topology)
+    return settings, topology, aws_artifacts(settings, topology)  # prod runs on EC2
 
 
 def test_prod_forms_with_every_primary_and_every_secondary_hosts_the_database(prod):

@@ -5,7 +5,8 @@ from collections import Counter
 import jinja2
 import pytest
 
-from components.render import neo4j_conf_values, render_artifacts, render_neo4j_conf
+from components.aws.user_data import aws_artifacts
+from components.render import neo4j_conf_values, render_neo4j_conf
 from components.templating import render_template
 from components.topology import plan_topology
 from tests.conftest import make_settings
@@ -240,7 +241,7 @@ def test_missing_template_value_is_an_error_not_an_empty_string():
 
 def test_every_server_gets_its_own_conf_and_user_data():
     settings = make_settings(coreCount=5, replicaCount=2)
-    artifacts = render_artifacts(settings, plan_topology(settings))
+    artifacts = aws_artifacts(settings, plan_topology(settings))
     for name in ["core-1", "core-5", "replica-2"]:
         assert f"server.bolt.advertised_address={name}.test.neo4j.internal:7687" in artifacts[name]["neo4j.conf"]
         assert artifacts[name]["neo4j.conf"].strip() in artifacts[name]["cloud-init.yaml"].replace("\n      ", "\n")

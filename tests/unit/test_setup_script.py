@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from components.render import render_artifacts
+from components.aws.user_data import aws_artifacts
 from components.topology import plan_topology
 from tests.conftest import make_settings
 from tests.support.shell import sandbox, shell_function
@@ -18,7 +18,7 @@ VERSIONS = {"4.4": "4.4.46", "5": "5.26.30", "2025": "2025.10.1"}
 
 def setup_script(server: str = "core-1", **stack) -> str:
     settings = make_settings(**stack)
-    return render_artifacts(settings, plan_topology(settings))[server]["setup-neo4j.sh"]
+    return aws_artifacts(settings, plan_topology(settings))[server]["setup-neo4j.sh"]
 
 
 def places(box) -> str:
@@ -170,7 +170,7 @@ def test_the_argument_file_is_private(tmp_path):
 
 def server_files(server: str, **stack) -> dict[str, str]:
     settings = make_settings(**stack)
-    return render_artifacts(settings, plan_topology(settings))[server]
+    return aws_artifacts(settings, plan_topology(settings))[server]
 
 
 def run_join(tmp_path, script: str, cypher_shell: str, password: str = "secret-pass"):

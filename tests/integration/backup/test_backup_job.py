@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from components.render import render_backup_job
+from components.aws.user_data import render_backup_job
 from components.templating import render_template
 from components.topology import plan_topology
 from scripts.neo4j_ops.backup import commands

@@ -1,0 +1,141 @@
+"""What only the EC2 machines need, rendered from templates/: `aws_artifacts(settings, topology, rendered)`.
+
+On top of the platform-neutral render (components/render.py), each Neo4j server gets its boot script
+(setup-neo4j.sh), the backup server its systemd job, and every machine its cloud-init user data, which
+writes the rendered files to their places on the machine (SERVER_FILE_PLACES, MONITORING_NODE_PATHS).
+Plain Python, no Pulumi: scripts/plan.py and the tests render it too.
+
+User data holds no secret: the boot scripts read them from Secrets Manager under the fixed names of
+components/aws/secret_names.py, and the backup job reads its bucket from the instance's tags (IMDSv2).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from components.aws.secret_names import SecretNames, secret_names
+from components.monitoring import MONITORING_NODE_PATHS
+from components.neo4j_defaults import IMPORT_DIRECTORY_KEY, directories
+from components.ports import PORTS
+from components.render import Artifacts, RenderedCluster, ServerPlan, render_cluster
+from components.settings import Settings
+from components.templating import render_template
+from components.tooling import TOOLING_DIR, TOOLING_KEY
+from components.topology import ClusterTopology
+
+# Where each server file lives on an EC2 instance (cloud-init write_files).
+SERVER_FILE_PLACES = {
+    "neo4j.conf": "/etc/neo4j-cluster/neo4j.conf",
+    "setup-neo4j.sh": "/usr/local/lib/neo4j-cluster/setup-neo4j.sh",
+    "join-topology.sh": "/usr/local/lib/neo4j-cluster/join-topology.sh",
+    "backup/neo4j-backup.sh": "/usr/local/lib/neo4j-cluster/neo4j-backup.sh",
+    "backup/neo4j-backup.service": "/etc/systemd/system/neo4j-backup.service",
+    "backup/neo4j-backup.timer": "/etc/systemd/system/neo4j-backup.timer",
+    "backup/neo4j-restore-drill.service": "/etc/systemd/system/neo4j-restore-drill.service",
+    "backup/neo4j-restore-drill.timer": "/etc/systemd/system/neo4j-restore-drill.timer",
+}
+HAPROXY_CFG_PLACE = "/etc/haproxy/haproxy.cfg"
+# Debian repository component per line (https://debian.neo4j.com), and the JRE each line runs on.
+NEO4J_APT_COMPONENT = {"4.4": "4.4", "5": "5", "2025": "latest"}
+JAVA_PACKAGE = {"4.4": "openjdk-11-jre-headless", "5": "openjdk-17-jre-headless", "2025": "openjdk-21-jre-headless"}
+
+BACKUP_JOB_FILES = ("neo4j-backup.sh", "neo4j-backup.service", "neo4j-backup.timer",
+                    "neo4j-restore-drill.service", "neo4j-restore-drill.timer")
+
+
+def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str, str]:
+    values = {
+        "stack": settings.stack,
+        "database": settings.database,
+        "version_line": settings.version_line,
+        "enterprise": settings.edition == "enterprise",
+        "backup_from": f"{topology.backup_server.hostname}:{PORTS.server.backup}",
+        "staging_dir": "/var/backups/neo4j",
+        "local_retention_days": settings.backup_local_retention_days,
+        "schedule": settings.backup_schedule,
+        "region": settings.region,
+        "password_secret": secret_names(settings, topology).admin_password,
+        "tools_dir": TOOLING_DIR,
+    }
+    return {f"backup/{name}": render_template(f"backup/{name}.j2", **values) for name in BACKUP_JOB_FILES}
+
+
+def license_answers(settings: Settings) -> tuple[str, ...]:
+    """debconf answers that accept the Enterprise licence (Operations Manual, installation/linux/debian.adoc:
+    "For Neo4j 5.3 and later" neo4j/accept-license; "For Neo4j 5.2 and earlier" neo4j/question)."""
+    if settings.edition != "enterprise":
+        return ()
+    if settings.version_line == "4.4":
+        return ("neo4j-enterprise neo4j/question select I ACCEPT", "neo4j-enterprise neo4j/license note")
+    return ("neo4j-enterprise neo4j/accept-license select Accept commercial license",)
+
+
+def render_setup_script(settings: Settings, plan: ServerPlan, *, tls_secret: str, admin_password_secret: str,
+                        backup: bool) -> str:
+    line = settings.version_line
+    return render_template(
+        "neo4j/setup-neo4j.sh.j2",
+        server=asdict(plan.server), stack=settings.stack, version=settings.version, edition=settings.edition,
+        license_answers=license_answers(settings),
+        import_dir=dict(directories("aws", line))[IMPORT_DIRECTORY_KEY[line]],
+        joins_database_topology=plan.joins_database_topology,
+        join_topology_script=SERVER_FILE_PLACES["join-topology.sh"],
+        package="neo4j-enterprise" if settings.edition == "enterprise" else "neo4j",
+        java_package=JAVA_PACKAGE[line], apt_component=NEO4J_APT_COMPONENT[line],
+        region=settings.region, tls_secret=tls_secret, admin_password_secret=admin_password_secret,
+        ssl_scopes=[p.scope for p in plan.ssl_policies], backup=backup,
+        tooling_key=TOOLING_KEY, tooling_dir=TOOLING_DIR,
+        set_password_command="set-initial-password" if line == "4.4" else "dbms set-initial-password")
+
+
+def haproxy_needs_the_ca(rendered: RenderedCluster) -> bool:
+    """HAProxy checks the servers over HTTPS (TLS required), verifying them with the cluster's CA."""
+    return any(plan.health_check.ssl for plan in rendered.servers.values())
+
+
+def _user_data(role: str, files: dict[str, str], **values: Any) -> str:
+    # cloud-init write_files: the same text the Docker stack uploads, under the machine's paths.
+    return render_template(f"cloud-init/{role}.yaml.j2", files=files, **values)
+
+
+def _server_files(settings: Settings, topology: ClusterTopology, rendered: RenderedCluster, names: SecretNames,
+                  backup_job: dict[str, str], name: str) -> dict[str, str]:
+    plan = rendered.servers[name]
+    neutral = rendered.files[name]
+    is_backup = plan.server == topology.backup_server
+    files = {
+        "neo4j.conf": neutral["neo4j.conf"],
+        "setup-neo4j.sh": render_setup_script(
+            settings, plan, tls_secret=names.tls[name] if plan.ssl_policies else "",
+            admin_password_secret=names.admin_password, backup=is_backup),
+        **(backup_job if is_backup else {}),
+        **{path: text for path, text in neutral.items() if path != "neo4j.conf"},
+    }
+    files["cloud-init.yaml"] = _user_data("neo4j", {SERVER_FILE_PLACES[path]: text for path, text in files.items()},
+                                          server=asdict(plan.server))
+    return files
+
+
+def aws_artifacts(settings: Settings, topology: ClusterTopology, rendered: RenderedCluster | None = None) -> Artifacts:
+    """Every file of every EC2 machine: the neutral render (`rendered`, rendered here when not given)
+    plus setup-neo4j.sh, the backup job and each machine's cloud-init.yaml."""
+    if rendered is None:
+        rendered = render_cluster(settings, topology)
+    names = secret_names(settings, topology)
+    backup_job = render_backup_job(settings, topology)
+    artifacts: Artifacts = {s.name: _server_files(settings, topology, rendered, names, backup_job, s.name)
+                            for s in topology.servers}
+    if topology.haproxy:
+        cfg = rendered.files["haproxy"]["haproxy.cfg"]
+        artifacts["haproxy"] = {
+            "haproxy.cfg": cfg,
+            "cloud-init.yaml": _user_data("haproxy", {HAPROXY_CFG_PLACE: cfg}, region=settings.region,
+                                          ca_secret=names.ca if haproxy_needs_the_ca(rendered) else ""),
+        }
+    if topology.monitoring:
+        files = dict(rendered.files["monitoring"])
+        placed = {MONITORING_NODE_PATHS[path]: text for path, text in files.items()}
+        files["cloud-init.yaml"] = _user_data("monitoring", placed, region=settings.region,
+                                              grafana_password_secret=names.grafana_admin_password)
+        artifacts["monitoring"] = files
+    return artifacts

@@ -1,0 +1,81 @@
+"""Everything left of the adapters is plain Python: no module in components/*.py imports Pulumi.
+
+Pulumi lives in components/aws/, components/docker/ and components/program/ only (README, "Architecture").
+"""
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+COMPONENTS = ROOT / "components"
+CORE = sorted(path.stem for path in COMPONENTS.glob("*.py") if path.stem != "__init__")
+# Pure helpers inside the adapters (their packages import Pulumi, these files do not).
+ADAPTER_PURE = ("aws/user_data.py", "aws/secret_names.py", "docker/layout.py", "docker/images.py")
+
+BLOCKED_IMPORT = """
+import importlib, json, sys
+
+class NoPulumi:
+    def find_spec(self, name, path=None, target=None):
+        if name == "pulumi" or name.startswith(("pulumi.", "pulumi_")):
+            raise ImportError(f"{name} imported")
+        return None
+
+sys.meta_path.insert(0, NoPulumi())
+sys.path.insert(0, sys.argv[1])
+failed = {}
+for module in json.loads(sys.argv[2]):
+    try:
+        importlib.import_module(f"components.{module}")
+    except ImportError as error:
+        failed[module] = str(error)
+print(json.dumps(failed))
+"""
+
+
+def imported_names(path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_the_core_is_the_expected_set_of_modules():
+    # A new core module is fine; this list only makes the set the next test covers visible.
+    assert {"outputs", "ports", "render", "settings", "sizing", "topology", "monitoring"} <= set(CORE)
+    assert not {"tls", "stack_config", "recording", "secrets"} & set(CORE)
+
+
+def test_every_core_module_imports_with_pulumi_unimportable():
+    result = subprocess.run([sys.executable, "-c", BLOCKED_IMPORT, str(ROOT), json.dumps(CORE)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {}
+
+
+def test_the_blocker_does_stop_a_module_that_imports_pulumi():
+    result = subprocess.run([sys.executable, "-c", BLOCKED_IMPORT, str(ROOT), json.dumps(["program.tls"])],
+                            capture_output=True, text=True, timeout=120)
+    assert "program.tls" in json.loads(result.stdout)
+
+
+def test_no_core_module_or_pure_adapter_helper_names_pulumi_even_in_a_function():
+    paths = [COMPONENTS / f"{module}.py" for module in CORE] + [COMPONENTS / path for path in ADAPTER_PURE]
+    offenders = {path.relative_to(ROOT).as_posix(): sorted(name for name in imported_names(path)
+                                                           if name.split(".")[0].startswith("pulumi"))
+                 for path in paths}
+    assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def test_the_core_imports_no_adapter():
+    for module in CORE:
+        adapters = {name for name in imported_names(COMPONENTS / f"{module}.py")
+                    if name.startswith(("components.aws", "components.docker", "components.program"))}
+        assert adapters == set(), module
