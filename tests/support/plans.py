@@ -1,14 +1,30 @@
-"""Run `scripts/plan.py` on a config as a user would: a subprocess (Pulumi's mocks are process-global)."""
+"""The one plan helper of the tests: run `scripts/plan.py` on a config as a user would (a subprocess: Pulumi's
+mocks are process-global) and read what it wrote, with the settings, topology and render it came from."""
 from __future__ import annotations
 
+import argparse
+import base64
+import gzip
 import json
 import subprocess
 import sys
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from components.render import RenderedCluster, render_cluster
+from components.settings import Settings, load_settings
+from components.topology import ClusterTopology, plan_topology
+
 ROOT = Path(__file__).resolve().parents[2]
+
+INSTANCE = "aws:ec2/instance:Instance"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+CONTAINER = "docker:index/container:Container"
 
 
 def plan_config(stack: str, config: dict, out: Path) -> tuple[dict, str]:
@@ -23,10 +39,75 @@ def plan_config(stack: str, config: dict, out: Path) -> tuple[dict, str]:
     return json.loads(text), text
 
 
+@dataclass
+class Plan:
+    """One planned stack: plan.json (`document`, and its `text` as written) and the files under `out`."""
+    name: str  # the test's name for this variant
+    settings: Settings
+    topology: ClusterTopology
+    document: dict[str, Any]
+    text: str
+    out: Path
+
+    @property
+    def stack(self) -> str:
+        return self.settings.stack
+
+    @property
+    def resources(self) -> list[dict[str, Any]]:
+        return self.document["resources"]
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        """Resource name → its inputs, for every resource of the type."""
+        return {r["name"]: r["inputs"] for r in self.resources if r["type"] == resource_type}
+
+    def by_parent(self) -> Counter:
+        """Resources per component type (the stack's own: "(stack)")."""
+        return Counter(r["parent"].split("::")[0] or "(stack)" for r in self.resources)
+
+    @cached_property
+    def rendered(self) -> RenderedCluster:
+        """The render the program placed: its texts and its plan of each server."""
+        return render_cluster(self.settings, self.topology)
+
+    # --- AWS ---
+
+    def user_data(self, instance: str) -> str:
+        """An instance's cloud-init text (the program gzips it)."""
+        return gzip.decompress(base64.b64decode(self.of_type(INSTANCE)[instance]["userDataBase64"])).decode()
+
+    @cached_property
+    def group_ids(self) -> dict[str, str]:
+        """Security group id (as the mocks make it: "<name>-id") → short group name."""
+        return {f"{name}-id": name.removeprefix("cluster-") for name in self.of_type(SECURITY_GROUP)}
+
+    def rules(self, kind: str) -> list[dict[str, Any]]:
+        """Security group rules of a type as {group, port, to_port, peer}; peer is a group name or a CIDR."""
+        return [{"group": self.group_ids[r["securityGroupId"]], "port": int(r["fromPort"]),
+                 "to_port": int(r["toPort"]), "peer": self.group_ids.get(r.get("referencedSecurityGroupId"),
+                                                                        r.get("cidrIpv4") or r.get("cidrIpv6"))}
+                for r in self.of_type(kind).values()]
+
+    # --- Docker ---
+
+    def container(self, suffix: str) -> dict[str, Any]:
+        """The inputs of container neo4j-<stack>-<suffix>."""
+        return self.of_type(CONTAINER)[f"neo4j-{self.stack}-{suffix}"]
+
+    def uploads(self, suffix: str) -> dict[str, Any]:
+        """Path in the container → content, of container neo4j-<stack>-<suffix>."""
+        return {u["file"]: u["content"] for u in self.container(suffix).get("uploads", [])}
+
+
+def make_plan(name: str, stack: str, config: dict, out: Path) -> Plan:
+    """Plan `config` (a stack file's `config:`) as stack `stack` into `out`."""
+    document, text = plan_config(stack, config, out)
+    settings = load_settings(stack, config)
+    return Plan(name, settings, plan_topology(settings), document, text, out)
+
+
 def commands_target(outputs: dict, tmp_path: Path, monkeypatch):
     """What check and diagnose make of these stack outputs, saved as `pulumi stack output --json` would."""
-    import argparse
-
     from scripts.neo4j_ops.target import build_target
 
     monkeypatch.setenv("NEO4J_PASSWORD", "secret")

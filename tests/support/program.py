@@ -1,5 +1,6 @@
 """Run __main__.py under the recording mocks with secrets a test chooses, in a subprocess (Pulumi's mocks
-are process-global), and see what reached each resource: a secret value as {"secret": <value>}.
+are process-global), and see what reached each resource (a secret value as {"secret": <value>}) and which
+lookups (invokes) the program made.
 
 `scripts/plan.py` gives every secret one placeholder and records it as "[secret]"; here a test sets real
 values and sees both that a value stayed a Pulumi secret and what it holds.
@@ -33,24 +34,31 @@ def reveal(value):
     return value
 
 recording.redact = reveal  # what the recording monitor keeps: secrets marked, not replaced
-registered = []
+registered, calls = [], []
 
 class Capture(recording.RecordingMocks):
     def new_resource(self, args):
         registered.append(args.name)
         return super().new_resource(args)
 
+    def call(self, args):
+        calls.append({{"token": args.token, "args": args.args}})
+        return super().call(args)
+
 spec = json.loads(Path(sys.argv[1]).read_text())
 config, secret_keys = engine_view(spec["config"])
 config.update(spec["secrets"])
+for key in spec["dropped"]:
+    config.pop(key)
 try:
     run = recording.run_program(Path({root!r}) / "__main__.py", project=PROJECT, stack=spec["stack"],
                                 config=config, secret_keys=secret_keys, mocks=Capture())
 except Exception as error:
-    print(json.dumps({{"error": str(error), "error_type": type(error).__name__, "registered": registered}}))
+    print(json.dumps({{"error": str(error), "error_type": type(error).__name__, "registered": registered,
+                      "calls": calls}}, default=str))
     sys.exit(1)
 print(json.dumps({{"resources": [{{"type": r.type, "name": r.name, "inputs": r.inputs}} for r in run.resources],
-                  "registered": registered}}, default=str))
+                  "registered": registered, "calls": calls}}, default=str))
 """
 
 
@@ -63,19 +71,22 @@ class ProgramRun:
     error_type: str | None = None
     registered: list[str] = field(default_factory=list)  # names of the resources the mocks were asked for
     resources: list[dict[str, Any]] = field(default_factory=list)  # {"type", "name", "inputs"}
+    calls: list[dict[str, Any]] = field(default_factory=list)  # the lookups it made: {"token", "args"}
 
     def inputs(self, name: str) -> dict[str, Any]:
         return next(r["inputs"] for r in self.resources if r["name"] == name)
 
 
-def run_with_secrets(tmp_path: Path, stack: str, config: dict[str, Any], secrets: dict[str, str]) -> ProgramRun:
+def run_with_secrets(tmp_path: Path, stack: str, config: dict[str, Any], secrets: dict[str, str],
+                     dropped: tuple[str, ...] = ()) -> ProgramRun:
     """Run the program on `config` (a stack file's `config:`), each key of `secrets` ("neo4j:adminPassword")
-    set to its value instead of the plan's placeholder."""
+    set to its value instead of the plan's placeholder, and the keys in `dropped` not set at all."""
     spec = tmp_path / "program-spec.json"
-    spec.write_text(json.dumps({"stack": stack, "config": config, "secrets": secrets}, default=str))
+    spec.write_text(json.dumps({"stack": stack, "config": config, "secrets": secrets, "dropped": list(dropped)},
+                               default=str))
     result = subprocess.run([sys.executable, "-c", DRIVER.format(root=str(ROOT)), str(spec)],
                             capture_output=True, text=True, timeout=300, cwd=ROOT)
     lines = result.stdout.strip().splitlines()
     report = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
     return ProgramRun(result.returncode, result.stdout, result.stderr, report.get("error"), report.get("error_type"),
-                      report.get("registered", []), report.get("resources", []))
+                      report.get("registered", []), report.get("resources", []), report.get("calls", []))

@@ -6,11 +6,8 @@ import base64
 import gzip
 import json
 import re
-import subprocess
-import sys
 from collections import Counter
-from dataclasses import dataclass, fields
-from functools import cached_property
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +17,9 @@ import yaml
 from components.aws.secret_names import secret_names
 from components.outputs import StackOutputs, wire_name
 from components.ports import PORTS
-from components.settings import Settings, load_settings
-from components.topology import ClusterTopology, plan_topology
 from scripts.plan import PLACEHOLDER_SECRET
-from tests.conftest import ROOT, stack_config
-from tests.support.plans import commands_target, plan_config
+from tests.conftest import stack_config
+from tests.support.plans import Plan, commands_target, make_plan
 from tests.support.program import run_with_secrets
 
 INSTANCE = "aws:ec2/instance:Instance"
@@ -58,47 +53,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-@dataclass
-class Plan:
-    name: str
-    settings: Settings
-    topology: ClusterTopology
-    document: dict[str, Any]
-    text: str  # plan.json as written
-    out: Path
-
-    @property
-    def resources(self) -> list[dict[str, Any]]:
-        return self.document["resources"]
-
-    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return {r["name"]: r["inputs"] for r in self.resources if r["type"] == resource_type}
-
-    def by_parent(self) -> Counter:
-        return Counter(r["parent"].split("::")[0] or "(stack)" for r in self.resources)
-
-    @cached_property
-    def group_ids(self) -> dict[str, str]:
-        """Security group id (as the mocks make it: "<name>-id") → short group name."""
-        return {f"{name}-id": name.removeprefix("cluster-") for name in self.of_type(GROUP)}
-
-    def rules(self, kind: str) -> list[dict[str, Any]]:
-        """Rules as {group, port, peer}; peer is a group name or a CIDR."""
-        return [{"group": self.group_ids[r["securityGroupId"]], "port": int(r["fromPort"]),
-                 "to_port": int(r["toPort"]), "peer": self.group_ids.get(r.get("referencedSecurityGroupId"),
-                                                                        r.get("cidrIpv4") or r.get("cidrIpv6"))}
-                for r in self.of_type(kind).values()]
-
-    def user_data(self, instance: str) -> str:
-        return gzip.decompress(base64.b64decode(self.of_type(INSTANCE)[instance]["userDataBase64"])).decode()
-
-
-def make_plan(name: str, out: Path) -> Plan:
+def make_variant(name: str, out: Path) -> Plan:
     base, overrides = VARIANTS[name]
-    config = {**stack_config(base), **overrides}
-    document, text = plan_config(base, config, out)
-    settings = load_settings(base, config)
-    return Plan(name, settings, plan_topology(settings), document, text, out)
+    return make_plan(name, base, {**stack_config(base), **overrides}, out)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +64,7 @@ def plans(tmp_path_factory) -> dict[str, Plan]:
 
     class Plans(dict):
         def __missing__(self, name: str) -> Plan:
-            cache[name] = make_plan(name, tmp_path_factory.mktemp(name) / "out")
+            cache[name] = make_variant(name, tmp_path_factory.mktemp(name) / "out")
             self[name] = cache[name]
             return cache[name]
 
@@ -575,46 +532,17 @@ def core_conf(user_data_base64: str) -> list[str]:
 # --- config that cannot deploy ---------------------------------------------------------------------
 
 
-DRIVER = """
-import json, sys
-from pathlib import Path
-sys.path.insert(0, {root!r})
-from components.program.recording import RecordingMocks, run_program
-from scripts.plan import PROJECT, engine_view, read_stack_file
-
-calls = []
-class Capture(RecordingMocks):
-    def call(self, args):
-        calls.append({{"token": args.token, "args": args.args}})
-        return super().call(args)
-
-config, secret_keys = engine_view(read_stack_file(Path(sys.argv[1])))
-for key in sys.argv[2:]:
-    config.pop(key)
-run_program(Path({root!r}) / "__main__.py", project=PROJECT, stack="t", config=config, secret_keys=secret_keys,
-            mocks=Capture())
-print(json.dumps(calls, default=str))
-"""
-
-
-def run_driver(tmp_path: Path, config: dict[str, Any], *dropped: str) -> subprocess.CompletedProcess:
-    stack_file = tmp_path / "Pulumi.t.yaml"
-    stack_file.write_text(yaml.safe_dump({"config": config}))
-    return subprocess.run([sys.executable, "-c", DRIVER.format(root=str(ROOT)), str(stack_file), *dropped],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
-
-
 def test_a_missing_admin_password_stops_the_program_naming_the_command(tmp_path):
-    result = run_driver(tmp_path, stack_config("dev"), "neo4j:adminPassword")
+    result = run_with_secrets(tmp_path, "t", stack_config("dev"), {}, dropped=("neo4j:adminPassword",))
     assert result.returncode != 0
-    assert "neo4j:adminPassword" in result.stderr and "pulumi config set --secret" in result.stderr
+    assert "neo4j:adminPassword" in result.error and "pulumi config set --secret" in result.error
 
 
 def test_images_are_canonicals_ubuntu_jammy_for_each_architecture_in_use(tmp_path):
     config = {**stack_config("dev"), "neo4j:replicaInstanceType": "r6g.xlarge"}
-    result = run_driver(tmp_path, config)
+    result = run_with_secrets(tmp_path, "t", config, {})
     assert result.returncode == 0, result.stderr
-    lookups = [c["args"] for c in json.loads(result.stdout.splitlines()[-1]) if c["token"] == "aws:ec2/getAmi:getAmi"]
+    lookups = [c["args"] for c in result.calls if c["token"] == "aws:ec2/getAmi:getAmi"]
     arches = []
     for lookup in lookups:
         assert lookup["owners"] == ["099720109477"] and lookup["mostRecent"] is True
@@ -627,8 +555,8 @@ def test_images_are_canonicals_ubuntu_jammy_for_each_architecture_in_use(tmp_pat
 
 def test_replica_region_equal_to_the_cluster_region_is_refused(tmp_path):
     config = {**stack_config("dev"), "neo4j:backupReplicaRegion": "eu-west-1"}
-    result = run_driver(tmp_path, config)
-    assert result.returncode != 0 and "neo4j:backupReplicaRegion" in result.stderr
+    result = run_with_secrets(tmp_path, "t", config, {})
+    assert result.returncode != 0 and "neo4j:backupReplicaRegion" in result.error
 
 
 def test_backup_server_alone_reads_the_tooling_archive_which_the_lifecycle_spares(plans):

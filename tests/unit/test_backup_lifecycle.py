@@ -6,14 +6,10 @@ multipart upload is cleaned up by the AbortIncompleteMultipartUpload rule.
 """
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
 
-from components.settings import load_settings
 from tests.conftest import ROOT, stack_config
+from tests.support.plans import make_plan
 
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 AWS_STACKS = [name for name in ("prod", "dev") if (ROOT / f"Pulumi.{name}.yaml").exists()]
@@ -22,12 +18,8 @@ AWS_STACKS = [name for name in ("prod", "dev") if (ROOT / f"Pulumi.{name}.yaml")
 @pytest.fixture(scope="module", params=AWS_STACKS)
 def planned(request, tmp_path_factory):
     stack = request.param
-    out = tmp_path_factory.mktemp(f"plan-{stack}")
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "plan.py"), "--stack", stack, "--out", str(out),
-                             "--json"], capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert result.returncode == 0, result.stderr
-    plan = json.loads((out / "plan.json").read_text())
-    return load_settings(stack, stack_config(stack)), plan
+    plan = make_plan(stack, stack, stack_config(stack), tmp_path_factory.mktemp(f"plan-{stack}") / "out")
+    return plan.settings, plan.document
 
 
 def lifecycle_rules(plan: dict) -> list[tuple[str, dict]]:

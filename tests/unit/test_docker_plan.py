@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -27,13 +27,10 @@ from components.docker.layout import (
 )
 from components.monitoring import GRAFANA_DASHBOARD, GRAFANA_DASHBOARD_PROVIDER, PROMETHEUS_CONFIG, PROMETHEUS_RULES
 from components.outputs import StackOutputs, wire_name
-from components.render import render_cluster
-from components.settings import Settings, load_settings
 from components.sizing import MIB
-from components.topology import ClusterTopology, plan_topology
 from scripts.plan import PLACEHOLDER_SECRET
 from tests.conftest import stack_config
-from tests.support.plans import commands_target, plan_config
+from tests.support.plans import Plan, commands_target, make_plan
 from tests.support.program import run_with_secrets
 
 CONTAINER = "docker:index/container:Container"
@@ -52,45 +49,23 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-@dataclass
-class Plan:
-    stack: str
-    settings: Settings
-    topology: ClusterTopology
-    document: dict[str, Any]
-    text: str  # plan.json as written
-    out: Path
-
-    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
-        return {r["name"]: r for r in self.document["resources"] if r["type"] == resource_type}
-
-    def container(self, suffix: str) -> dict[str, Any]:
-        return self.of_type(CONTAINER)[f"neo4j-{self.stack}-{suffix}"]["inputs"]
-
-    def uploads(self, suffix: str) -> dict[str, Any]:
-        return {u["file"]: u["content"] for u in self.container(suffix).get("uploads", [])}
-
-
-def make_plan(stack: str, out: Path) -> Plan:
-    config = {**stack_config("local"), **VARIANTS[stack]}
-    document, text = plan_config(stack, config, out)
-    settings = load_settings(stack, config)
-    return Plan(stack, settings, plan_topology(settings), document, text, out)
+def make_variant(stack: str, out: Path) -> Plan:
+    return make_plan(stack, stack, {**stack_config("local"), **VARIANTS[stack]}, out)
 
 
 @pytest.fixture(scope="module", params=sorted(VARIANTS))
 def plan(request, tmp_path_factory) -> Plan:
-    return make_plan(request.param, tmp_path_factory.mktemp(request.param) / "out")
+    return make_variant(request.param, tmp_path_factory.mktemp(request.param) / "out")
 
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory) -> Plan:
-    return make_plan("local", tmp_path_factory.mktemp("local") / "out")
+    return make_variant("local", tmp_path_factory.mktemp("local") / "out")
 
 
 def published_bolt_ports(p: Plan) -> dict[str, int]:
     """Server → its Bolt port on the laptop."""
-    published = server_ports(render_cluster(p.settings, p.topology).servers)
+    published = server_ports(p.rendered.servers)
     return {name: ports[0].external for name, ports in published.items()}
 
 
@@ -115,7 +90,7 @@ def test_container_set_follows_the_stack(plan):
 
 
 def test_each_server_gets_exactly_the_rendered_neo4j_conf_the_aws_user_data_carries(plan):
-    rendered = render_cluster(plan.settings, plan.topology)
+    rendered = plan.rendered
     on_aws = aws_artifacts(plan.settings, plan.topology, rendered)  # what EC2 would place of the same render
     for server in plan.topology.servers:
         uploaded = plan.uploads(server.name)[NEO4J_CONF]
@@ -129,7 +104,7 @@ def test_each_server_gets_exactly_the_rendered_neo4j_conf_the_aws_user_data_carr
 def test_each_enterprise_secondary_runs_the_same_join_topology_script_as_on_aws(plan):
     # The secondary of the local stack must host the default database too (see templates/neo4j/
     # join-topology.sh.j2): the image's entrypoint sources EXTENSION_SCRIPT before starting Neo4j.
-    rendered = render_cluster(plan.settings, plan.topology)
+    rendered = plan.rendered
     on_aws = aws_artifacts(plan.settings, plan.topology, rendered)
     for server in plan.topology.servers:
         uploads, envs = plan.uploads(server.name), plan.container(server.name)["envs"]
@@ -150,7 +125,7 @@ def test_the_local_stack_has_a_secondary_that_joins(local):
 
 
 def test_servers_are_reached_by_their_stable_names_on_one_network(plan):
-    network = next(iter(plan.of_type(NETWORK).values()))["inputs"]["name"]
+    network = next(iter(plan.of_type(NETWORK).values()))["name"]
     for server in plan.topology.servers:
         inputs = plan.container(server.name)
         assert inputs["hostname"] == server.hostname
@@ -160,7 +135,7 @@ def test_servers_are_reached_by_their_stable_names_on_one_network(plan):
 
 
 def test_every_published_port_binds_loopback_and_none_is_published_twice(plan):
-    published = [port for c in plan.of_type(CONTAINER).values() for port in c["inputs"].get("ports", [])]
+    published = [port for c in plan.of_type(CONTAINER).values() for port in c.get("ports", [])]
     assert published
     assert {port["ip"] for port in published} == {LOOPBACK}
     externals = [port["external"] for port in published]
@@ -186,7 +161,7 @@ def test_no_secret_appears_in_plain_text_anywhere_in_the_plan(plan):
         assert "[secret]" not in envs and not any(env.startswith("NEO4J_AUTH=") for env in envs)
         assert f"NEO4J_AUTH_PATH={NEO4J_AUTH_FILE}" in envs
         assert plan.uploads(server.name)[NEO4J_AUTH_FILE] == "[secret]"
-        for policy in render_cluster(plan.settings, plan.topology).servers[server.name].ssl_policies:
+        for policy in plan.rendered.servers[server.name].ssl_policies:
             assert plan.uploads(server.name)[certificate_places(policy.scope).private_key] == "[secret]"
     if plan.settings.monitoring:
         assert plan.container("grafana")["envs"] == [f"GF_SECURITY_ADMIN_PASSWORD__FILE={GRAFANA_ADMIN_PASSWORD_FILE}"]
@@ -201,7 +176,7 @@ def test_the_licence_is_accepted_only_for_enterprise_with_accept_license(plan):
 
 
 def test_containers_run_the_pinned_image_of_their_role(plan):
-    images = {r["inputs"]["name"]: f"{name}-id" for name, r in plan.of_type(IMAGE).items()}  # mock ids: <name>-id
+    images = {inputs["name"]: f"{name}-id" for name, inputs in plan.of_type(IMAGE).items()}  # mock ids: <name>-id
     edition = "-enterprise" if plan.settings.edition == "enterprise" else ""
     neo4j = images[f"neo4j:{plan.settings.version}{edition}"]
     assert {plan.container(s.name)["image"] for s in plan.topology.servers} == {neo4j}
@@ -210,11 +185,11 @@ def test_containers_run_the_pinned_image_of_their_role(plan):
     if plan.settings.monitoring:
         assert plan.container("prometheus")["image"] == images["prom/prometheus:v3.5.0"]
         assert plan.container("grafana")["image"] == images["grafana/grafana:12.1.1"]
-    assert all(r["inputs"]["keepLocally"] for r in plan.of_type(IMAGE).values())
+    assert all(inputs["keepLocally"] for inputs in plan.of_type(IMAGE).values())
 
 
 def test_memory_limits_match_the_memory_plan(plan):
-    rendered = render_cluster(plan.settings, plan.topology)
+    rendered = plan.rendered
     for server in plan.topology.servers:
         inputs = plan.container(server.name)
         limit = rendered.servers[server.name].memory.ram // MIB
@@ -223,7 +198,7 @@ def test_memory_limits_match_the_memory_plan(plan):
 
 def test_certificates_are_uploaded_for_every_ssl_policy_of_neo4j_conf(plan):
     tls = [r for r in plan.document["resources"] if r["type"].startswith("tls:")]
-    plans = render_cluster(plan.settings, plan.topology).servers
+    plans = plan.rendered.servers
     scopes = [policy.scope for policy in plans[plan.topology.servers[0].name].ssl_policies]
     assert all([p.scope for p in server.ssl_policies] == scopes for server in plans.values())
     assert bool(tls) == bool(scopes) == (plan.settings.tls != "disabled")
@@ -237,7 +212,7 @@ def test_certificates_are_uploaded_for_every_ssl_policy_of_neo4j_conf(plan):
 
 
 def test_every_container_restarts_and_checks_its_health(plan):
-    for inputs in (c["inputs"] for c in plan.of_type(CONTAINER).values()):
+    for inputs in plan.of_type(CONTAINER).values():
         assert inputs["restart"] == "unless-stopped"
         assert inputs["healthcheck"]["tests"][0] == "CMD-SHELL"
         assert inputs["healthcheck"]["tests"][1].startswith("wget -q -O /dev/null ")
