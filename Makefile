@@ -45,11 +45,12 @@ lint: setup
 clean:
 	rm -rf build .pytest_cache
 
-# `make up|down STACK=local`: `pulumi up` / `pulumi destroy` of a stack. State goes to the local file
-# backend (~/.pulumi, what `pulumi login --local` uses) unless PULUMI_BACKEND_URL names another; secrets
-# there are encrypted with PULUMI_CONFIG_PASSPHRASE (asked for when unset). PULUMI_FLAGS adds flags,
-# e.g. PULUMI_FLAGS=--yes. A stack on the docker platform also needs a running Docker engine.
-PULUMI_BACKEND_URL ?= file://~
+# `make up|down STACK=<stack>`: `pulumi up` / `pulumi destroy` of a stack, on the project's one state
+# backend (`backend.url` in Pulumi.yaml, where CI keeps its state too). A PULUMI_BACKEND_URL naming
+# another backend is refused for AWS stacks (it would create a second copy of dev or prod); a Docker
+# stack (local) may keep its state elsewhere, e.g. PULUMI_BACKEND_URL=file://~. PULUMI_FLAGS adds
+# flags, e.g. PULUMI_FLAGS=--yes. A stack on the docker platform also needs a running Docker engine.
+PROJECT_BACKEND = sed -n 's/^  url: *//p' Pulumi.yaml
 PULUMI_FLAGS ?=
 .PHONY: up down
 up down:
@@ -58,9 +59,11 @@ up down:
 	@if grep -Eq '^[[:space:]]*neo4j:platform:[[:space:]]*docker' Pulumi.$(STACK).yaml; then \
 	  command -v docker >/dev/null 2>&1 || { echo "make $@: stack $(STACK) runs on Docker, but the docker CLI is not installed" >&2; exit 1; }; \
 	  docker info >/dev/null 2>&1 || { echo "make $@: stack $(STACK) runs on Docker, but no Docker engine answers (docker info failed); start Docker and try again" >&2; exit 1; }; \
+	elif [ -n "$$PULUMI_BACKEND_URL" ] && [ "$$PULUMI_BACKEND_URL" != "$$($(PROJECT_BACKEND))" ]; then \
+	  echo "make $@: PULUMI_BACKEND_URL=$$PULUMI_BACKEND_URL, but stack $(STACK) keeps its state in $$($(PROJECT_BACKEND)) (Pulumi.yaml backend.url, as CI does); unset PULUMI_BACKEND_URL" >&2; exit 2; \
 	fi
 	@$(MAKE) --no-print-directory setup
-	@export PULUMI_BACKEND_URL='$(PULUMI_BACKEND_URL)'; \
+	@export PULUMI_BACKEND_URL="$${PULUMI_BACKEND_URL:-$$($(PROJECT_BACKEND))}"; \
 	if [ $@ = up ]; then pulumi stack select --create $(STACK) && pulumi up --stack $(STACK) $(PULUMI_FLAGS); \
 	else pulumi destroy --stack $(STACK) $(PULUMI_FLAGS); fi
 

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import ROOT
 
@@ -15,9 +16,13 @@ MAKE = shutil.which("make")
 pytestmark = pytest.mark.skipif(MAKE is None, reason="make is not installed")
 
 
-def make(target: str, path: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([MAKE, "--no-print-directory", target, "STACK=local"], cwd=ROOT, capture_output=True,
+def make(target: str, path: str, stack: str = "local", **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([MAKE, "--no-print-directory", target, f"STACK={stack}"], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, env={"HOME": os.environ.get("HOME", "/tmp"), "PATH": path, **env})
+
+
+def project_backend() -> str:
+    return yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["backend"]["url"]
 
 
 def our_lines(result: subprocess.CompletedProcess) -> list[str]:
@@ -56,16 +61,37 @@ def record_pulumi(bin_dir: Path) -> Path:
     return calls
 
 
-def test_up_creates_the_stack_if_needed_and_runs_pulumi_up_on_the_local_file_backend(tmp_path):
+def test_up_creates_the_stack_if_needed_and_runs_pulumi_up_on_the_projects_backend(tmp_path):
     calls = record_pulumi(tmp_path)
     result = make("up", f"{tmp_path}:{os.environ['PATH']}", PULUMI_FLAGS="--yes")
     assert result.returncode == 0, result.stderr
-    assert calls.read_text().splitlines() == ["file://~ stack select --create local",
-                                              "file://~ up --stack local --yes"]
+    backend = project_backend()
+    assert backend == "https://api.pulumi.com"  # named explicitly; the workflows use the same (Pulumi Cloud)
+    assert calls.read_text().splitlines() == [f"{backend} stack select --create local",
+                                              f"{backend} up --stack local --yes"]
 
 
-def test_down_destroys_the_stack_and_respects_a_chosen_backend(tmp_path):
+def test_a_docker_stack_may_keep_its_state_in_a_backend_of_its_own(tmp_path):
     calls = record_pulumi(tmp_path)
-    result = make("down", f"{tmp_path}:{os.environ['PATH']}", PULUMI_BACKEND_URL="s3://bucket/state")
+    result = make("down", f"{tmp_path}:{os.environ['PATH']}", PULUMI_BACKEND_URL="file://~")
     assert result.returncode == 0, result.stderr
-    assert calls.read_text().splitlines() == ["s3://bucket/state destroy --stack local"]
+    assert calls.read_text().splitlines() == ["file://~ destroy --stack local"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_an_aws_stack_on_another_backend_is_refused_before_pulumi_runs(tmp_path, stack):
+    # A laptop `make up STACK=prod` on a file backend would create a second prod, whose fixed
+    # Secrets Manager names then collide with the real one's.
+    calls = record_pulumi(tmp_path)
+    result = make("up", f"{tmp_path}:{os.environ['PATH']}", stack=stack, PULUMI_BACKEND_URL="file://~")
+    assert result.returncode != 0
+    assert our_lines(result) == [f"make up: PULUMI_BACKEND_URL=file://~, but stack {stack} keeps its state in "
+                                 f"{project_backend()} (Pulumi.yaml backend.url, as CI does); unset PULUMI_BACKEND_URL"]
+    assert not calls.exists()
+
+
+def test_an_aws_stack_on_the_projects_backend_runs(tmp_path):
+    calls = record_pulumi(tmp_path)
+    result = make("up", f"{tmp_path}:{os.environ['PATH']}", stack="dev", PULUMI_FLAGS="--yes")
+    assert result.returncode == 0, result.stderr
+    assert calls.read_text().splitlines()[-1] == f"{project_backend()} up --stack dev --yes"
