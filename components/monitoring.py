@@ -2,8 +2,9 @@
 
 Pure Python (no Pulumi): returns {relative path: text}. Every decision -- which series an alert
 reads, its threshold, its `for:` -- is made here; the templates under templates/prometheus and
-templates/grafana only lay the values out. The Grafana dashboard is built as a Python dict and
-serialised with json.dumps (a JSON template would need comma/escaping logic in Jinja).
+templates/grafana only lay the values out. The Grafana dashboard is built with Grafana's own typed
+builders (grafana-foundation-sdk: every panel, query and threshold a typed object of Grafana's schema) and
+serialised by its encoder.
 
 Metric names (Neo4j Operations Manual, "Metrics reference" for 4.4, 5.x and 2025.x; the
 Prometheus endpoint replaces dots with underscores and appends `_total` to counters):
@@ -33,6 +34,13 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from grafana_foundation_sdk.builders import common, dashboard, prometheus, timeseries
+from grafana_foundation_sdk.builders import text as text_panel
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common as common_model
+from grafana_foundation_sdk.models import dashboard as dashboard_model
+from grafana_foundation_sdk.models import text as text_model
 
 from components.templating import render_template
 
@@ -341,36 +349,38 @@ def _alerts(q: dict[str, str], t: AlertThresholds, *, lag_offset: str, jobs: set
 
 
 # --------------------------------------------------------------------------------------------
-# Dashboard (built in Python: JSON)
+# Dashboard (Grafana's own typed builders: grafana-foundation-sdk)
 # --------------------------------------------------------------------------------------------
 
-def _thresholds(*steps: tuple[str, float | None]) -> dict[str, Any]:
-    return {"mode": "absolute", "steps": [{"color": color, "value": value} for color, value in steps]}
+DATASOURCE = dashboard_model.DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
+PANEL_HEIGHT, PANEL_WIDTH, ROW_WIDTH = 8, 12, 24
 
 
-def _panel(pid: int, title: str, targets: list[tuple[str, str]], *, unit: str, x: int, y: int,
-           kind: str = "timeseries", thresholds: dict[str, Any] | None = None, w: int = 12,
-           description: str = "") -> dict[str, Any]:
-    datasource = {"type": "prometheus", "uid": DATASOURCE_UID}
-    defaults: dict[str, Any] = {"unit": unit}
-    if thresholds:
-        defaults["thresholds"] = thresholds
-        if kind == "timeseries":
-            defaults["custom"] = {"thresholdsStyle": {"mode": "line"}}
-    return {
-        "id": pid,
-        "type": kind,
-        "title": title,
-        "description": description,
-        "datasource": datasource,
-        "gridPos": {"h": 8, "w": w, "x": x, "y": y},
-        "fieldConfig": {"defaults": defaults, "overrides": []},
-        "options": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}},
-        "targets": [
-            {"refId": chr(ord("A") + i), "datasource": datasource, "expr": expr, "legendFormat": legend}
-            for i, (expr, legend) in enumerate(targets)
-        ],
-    }
+@dataclass(frozen=True)
+class PanelSpec:
+    job: str  # the scrape job whose series it draws: no panel without a target in that job
+    title: str
+    targets: tuple[tuple[str, str], ...]  # (PromQL, legend)
+    unit: str
+    thresholds: tuple[tuple[str, float | None], ...] = ()  # (color, from value); () = none drawn
+    description: str = ""
+
+
+def _timeseries(pid: int, spec: PanelSpec, *, x: int, y: int) -> timeseries.Panel:
+    panel = (timeseries.Panel().id(pid).title(spec.title).description(spec.description).datasource(DATASOURCE)
+             .grid_pos(dashboard_model.GridPos(h=PANEL_HEIGHT, w=PANEL_WIDTH, x=x, y=y)).unit(spec.unit)
+             .legend(common.VizLegendOptions().display_mode(common_model.LegendDisplayMode.LIST)
+                     .placement(common_model.LegendPlacement.BOTTOM).show_legend(True))
+             .tooltip(common.VizTooltipOptions().mode(common_model.TooltipDisplayMode.SINGLE)
+                      .sort(common_model.SortOrder.NONE)))
+    if spec.thresholds:
+        panel = (panel.thresholds(dashboard.ThresholdsConfig().mode(dashboard_model.ThresholdsMode.ABSOLUTE).steps(
+            [dashboard_model.Threshold(color=color, value=value) for color, value in spec.thresholds]))
+            .thresholds_style(common.GraphThresholdsStyleConfig().mode(common_model.GraphThresholdsStyleMode.LINE)))
+    for index, (expr, legend) in enumerate(spec.targets):
+        panel = panel.with_target(prometheus.Dataquery().ref_id(chr(ord("A") + index)).datasource(DATASOURCE)
+                                  .expr(expr).legend_format(legend))
+    return panel
 
 
 def _dashboard_uid(stack: str) -> str:
@@ -381,34 +391,39 @@ def _dashboard_uid(stack: str) -> str:
 
 
 def build_dashboard(*, stack: str, version_line: str, q: dict[str, str], t: AlertThresholds,
-                    jobs: set[str]) -> dict[str, Any]:
+                    jobs: set[str]) -> dashboard.Dashboard:
     """Panels of the scrape jobs in `jobs` only: a panel whose series nobody exports stays out."""
     specs = [
-        (JOB_NEO4J, "Neo4j endpoints up", [(q["neo4j_up"], "{{server}}")], "none",
-         _thresholds(("red", None), ("green", 1)), "Scrape success of each server's Neo4j metrics endpoint."),
-        (JOB_NODE, "Machines up", [(q["node_up"], "{{server}}")], "none",
-         _thresholds(("red", None), ("green", 1)), "Scrape success of node exporter on each Neo4j server."),
-        (JOB_NEO4J, "Leaders per database", [(q["leaders"], "{{database}}")], "none",
-         _thresholds(("red", None), ("green", 1), ("red", 2)), "Exactly one leader per database is healthy."),
-        (JOB_NEO4J, "Open transactions", [(q["open_transactions"], "{{server}} {{database}}")], "none",
-         _thresholds(("green", None), ("red", t.open_transactions)), ""),
-        (JOB_NEO4J, "Page cache hit ratio", [(q["page_cache_hit_ratio"], "{{server}}")], "percentunit",
-         _thresholds(("red", None), ("green", t.page_cache_hit_ratio)), f"Hits / lookups over {RATE_WINDOW}."),
-        (JOB_NEO4J, f"Stop-the-world GC per {GC_WINDOW}", [(q["gc_seconds_per_window"], "{{server}} {{gc}}")], "s",
-         _thresholds(("green", None), ("red", t.gc_pause_seconds)), ""),
-        (JOB_NEO4J, "Transactions behind the cluster", [(q["transactions_behind"], "{{server}} {{database}}")],
-         "none", _thresholds(("green", None), ("red", 1)),
-         "Transactions each server lacks of what the most advanced member had committed "
-         f"{_num(t.replication_lag_seconds)}s (plus one scrape interval) earlier."),
-        (JOB_NODE, "Disk used", [(q["disk_used_ratio"], "{{server}} {{mountpoint}}")], "percentunit",
-         _thresholds(("green", None), ("red", t.disk_used_ratio)), ""),
-        (JOB_NODE, "CPU busy", [(q["cpu_busy"], "{{server}}")], "percentunit", None, "From node exporter."),
-        (JOB_HAPROXY, "HAProxy active servers per backend", [(q["haproxy_backend_active_servers"], "{{proxy}}")],
-         "none", None, ""),
-        (JOB_HAPROXY, "HAProxy current sessions per frontend",
-         [(q["haproxy_frontend_current_sessions"], "{{proxy}}")], "none", None, ""),
+        PanelSpec(JOB_NEO4J, "Neo4j endpoints up", ((q["neo4j_up"], "{{server}}"),), "none",
+                  (("red", None), ("green", 1)), "Scrape success of each server's Neo4j metrics endpoint."),
+        PanelSpec(JOB_NODE, "Machines up", ((q["node_up"], "{{server}}"),), "none",
+                  (("red", None), ("green", 1)), "Scrape success of node exporter on each Neo4j server."),
+        PanelSpec(JOB_NEO4J, "Leaders per database", ((q["leaders"], "{{database}}"),), "none",
+                  (("red", None), ("green", 1), ("red", 2)), "Exactly one leader per database is healthy."),
+        PanelSpec(JOB_NEO4J, "Open transactions", ((q["open_transactions"], "{{server}} {{database}}"),), "none",
+                  (("green", None), ("red", t.open_transactions))),
+        PanelSpec(JOB_NEO4J, "Page cache hit ratio", ((q["page_cache_hit_ratio"], "{{server}}"),), "percentunit",
+                  (("red", None), ("green", t.page_cache_hit_ratio)), f"Hits / lookups over {RATE_WINDOW}."),
+        PanelSpec(JOB_NEO4J, f"Stop-the-world GC per {GC_WINDOW}", ((q["gc_seconds_per_window"], "{{server}} {{gc}}"),),
+                  "s", (("green", None), ("red", t.gc_pause_seconds))),
+        PanelSpec(JOB_NEO4J, "Transactions behind the cluster",
+                  ((q["transactions_behind"], "{{server}} {{database}}"),), "none", (("green", None), ("red", 1)),
+                  "Transactions each server lacks of what the most advanced member had committed "
+                  f"{_num(t.replication_lag_seconds)}s (plus one scrape interval) earlier."),
+        PanelSpec(JOB_NODE, "Disk used", ((q["disk_used_ratio"], "{{server}} {{mountpoint}}"),), "percentunit",
+                  (("green", None), ("red", t.disk_used_ratio))),
+        PanelSpec(JOB_NODE, "CPU busy", ((q["cpu_busy"], "{{server}}"),), "percentunit",
+                  description="From node exporter."),
+        PanelSpec(JOB_HAPROXY, "HAProxy active servers per backend",
+                  ((q["haproxy_backend_active_servers"], "{{proxy}}"),), "none"),
+        PanelSpec(JOB_HAPROXY, "HAProxy current sessions per frontend",
+                  ((q["haproxy_frontend_current_sessions"], "{{proxy}}"),), "none"),
     ]
-    panels: list[dict[str, Any]] = []
+    board = (dashboard.Dashboard(f"Neo4j cluster {stack}").uid(_dashboard_uid(stack))
+             .description(f"Neo4j {version_line} cluster {stack}; thresholds match the Prometheus alert rules.")
+             .tags(["neo4j", stack]).timezone("browser").readonly()
+             .tooltip(dashboard_model.DashboardCursorSync.CROSSHAIR).refresh("30s").version(1).time("now-6h", "now")
+             .variables([]).annotations([]))
     missing = []
     if JOB_NEO4J not in jobs:
         missing.append("No Neo4j server has a metrics endpoint (Neo4j metrics are an Enterprise Edition feature), "
@@ -416,32 +431,16 @@ def build_dashboard(*, stack: str, version_line: str, q: dict[str, str], t: Aler
     if JOB_NODE not in jobs:
         missing.append("No node exporter runs on the Neo4j servers (as in the Docker stack), so there are no "
                        "machine, disk or CPU panels.")
-    top = 0
+    top, pid = 0, 1
     if missing:
-        panels.append({"id": 1, "type": "text", "title": "What this dashboard shows",
-                       "gridPos": {"h": 4, "w": 24, "x": 0, "y": 0},
-                       "options": {"mode": "markdown", "content": "\n\n".join(missing)}})
-        top = 4
-    shown = [spec[1:] for spec in specs if spec[0] in jobs]
-    for i, (title, targets, unit, thresholds, description) in enumerate(shown):
-        panels.append(_panel(len(panels) + 1, title, targets, unit=unit, thresholds=thresholds,
-                             description=description, x=(i % 2) * 12, y=top + (i // 2) * 8))
-    return {
-        "uid": _dashboard_uid(stack),
-        "title": f"Neo4j cluster {stack}",
-        "description": f"Neo4j {version_line} cluster {stack}; thresholds match the Prometheus alert rules.",
-        "tags": ["neo4j", stack],
-        "timezone": "browser",
-        "editable": False,
-        "graphTooltip": 1,
-        "refresh": "30s",
-        "schemaVersion": 39,
-        "version": 1,
-        "time": {"from": "now-6h", "to": "now"},
-        "templating": {"list": []},
-        "annotations": {"list": []},
-        "panels": panels,
-    }
+        board = board.with_panel(text_panel.Panel().id(pid).title("What this dashboard shows")
+                                 .grid_pos(dashboard_model.GridPos(h=4, w=ROW_WIDTH, x=0, y=0))
+                                 .mode(text_model.TextMode.MARKDOWN).content("\n\n".join(missing)))
+        top, pid = 4, pid + 1
+    for index, spec in enumerate(spec for spec in specs if spec.job in jobs):
+        board = board.with_panel(_timeseries(pid + index, spec, x=(index % 2) * PANEL_WIDTH,
+                                             y=top + (index // 2) * PANEL_HEIGHT))
+    return board
 
 
 # --------------------------------------------------------------------------------------------
@@ -558,11 +557,11 @@ def render_monitoring(*, stack: str, version_line: str, targets: list[ScrapeTarg
         scrape_interval=scrape_interval)
     provider_yml = render_template(
         "grafana/dashboards.yml.j2", stack=stack, folder="Neo4j", path=GRAFANA_DASHBOARDS_DIR)
-    dashboard = build_dashboard(stack=stack, version_line=version_line, q=queries, t=thresholds, jobs=jobs)
+    board = build_dashboard(stack=stack, version_line=version_line, q=queries, t=thresholds, jobs=jobs).build()
     return {
         PROMETHEUS_CONFIG: prometheus_yml,
         PROMETHEUS_RULES: rules_yml,
         GRAFANA_DATASOURCE: datasource_yml,
         GRAFANA_DASHBOARD_PROVIDER: provider_yml,
-        GRAFANA_DASHBOARD: json.dumps(dashboard, indent=2) + "\n",
+        GRAFANA_DASHBOARD: JSONEncoder(indent=2).encode(board) + "\n",
     }

@@ -443,6 +443,35 @@ def test_a_full_stack_dashboard_has_no_note() -> None:
     assert "What this dashboard shows" not in panel_titles(render())
 
 
+def kept(written: object, read_back: object) -> bool:
+    """Every key and value of `written` is in `read_back` (which may add the schema's defaults)."""
+    if isinstance(written, dict):
+        return isinstance(read_back, dict) and all(k in read_back and kept(v, read_back[k]) for k, v in written.items())
+    if isinstance(written, list):
+        return isinstance(read_back, list) and len(written) == len(read_back) and all(map(kept, written, read_back))
+    return written == read_back
+
+
+@pytest.mark.parametrize("targets", [TARGETS, COMMUNITY_AWS, ENTERPRISE_DOCKER], ids=["full", "community", "docker"])
+def test_the_provisioned_dashboard_reads_back_whole_as_grafanas_typed_schema(targets) -> None:
+    # Grafana's own models (grafana-foundation-sdk) decode the file: a key outside the schema would be
+    # dropped on the way back, a panel or query of an unknown kind would decode as an untyped one.
+    from grafana_foundation_sdk.cog.encoder import JSONEncoder
+    from grafana_foundation_sdk.cog.plugins import register_default_plugins
+    from grafana_foundation_sdk.models import prometheus, text, timeseries
+    from grafana_foundation_sdk.models.dashboard import Dashboard
+
+    register_default_plugins()
+    document = json.loads(render(targets=targets)[GRAFANA_DASHBOARD])
+    board = Dashboard.from_json(document)
+    assert kept(document, json.loads(JSONEncoder().encode(board)))
+    options = {"timeseries": timeseries.Options, "text": text.Options}
+    for panel in board.panels:
+        assert isinstance(panel.options, options[panel.type_val]), panel.title
+        assert all(isinstance(target, prometheus.Dataquery) for target in panel.targets or []), panel.title
+    assert document["schemaVersion"] == Dashboard().schema_version
+
+
 @pytest.mark.parametrize(("platform", "edition", "jobs"), [
     ("aws", "enterprise", {"neo4j", "node", "haproxy"}),
     ("aws", "community", {"node", "haproxy"}),
