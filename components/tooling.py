@@ -1,4 +1,4 @@
-"""The backup tooling (scripts/backup.py, scripts/restore.py, scripts/neo4j_ops/backup/) as one archive.
+"""The backup tooling (scripts/backup.py, scripts/restore.py, the operator runtime's backup part) as one archive.
 
 The backup server's timer runs these scripts; at 100 KB they do not fit EC2's 16 KB user data, so
 the AWS adapter stores the archive in the backup bucket and setup-neo4j.sh fetches it at boot. The
@@ -19,11 +19,17 @@ TOOLING_KEY = "tooling/neo4j-cluster-backup-tools.tar.gz"
 TOOLING_DIR = "/usr/local/lib/neo4j-cluster/scripts"
 
 
+# What backup.py and restore.py import of the operator runtime (scripts/neo4j_ops/): its backup part and
+# the shared pieces under it, nothing of check, security or diagnose. tests/unit/test_tooling.py runs
+# the unpacked archive alone, with only boto3 and the neo4j driver, and compares it with what it imports.
+RUNTIME_SHARED = ("__init__.py", "versions.py", "errors.py", "cli.py", "bolt.py", "queries.py", "facts.py")
+
+
 def tooling_files() -> list[Path]:
     scripts = ROOT / "scripts"
     runtime = scripts / "neo4j_ops"
-    return sorted([scripts / "__init__.py", scripts / "backup.py", scripts / "restore.py", runtime / "__init__.py",
-                   runtime / "versions.py", *(runtime / "backup").glob("*.py")])
+    return sorted([scripts / "__init__.py", scripts / "backup.py", scripts / "restore.py",
+                   *(runtime / name for name in RUNTIME_SHARED), *(runtime / "backup").glob("*.py")])
 
 
 def tooling_archive() -> bytes:

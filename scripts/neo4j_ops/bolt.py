@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from .errors import OperationError, describe
+from .errors import OperationError, UsageError, describe
 
 # What went wrong, in the terms an operator acts on.
 UNREACHABLE = "unreachable"
@@ -302,6 +302,10 @@ class NeoTransport:
     """Real Bolt and HTTP. One driver per (uri, user); close() closes them all."""
 
     def __init__(self, tls: TlsOptions | None = None, timeout: float = 5.0):
+        try:
+            import neo4j  # noqa: F401 - imported where it is used; here only to say early that it is missing
+        except ImportError:
+            raise UsageError("the neo4j Python driver is not installed: pip install neo4j") from None
         self.tls = tls or TlsOptions()
         self.timeout = timeout
         self._clients: dict[tuple[str, str | None, str | None], NeoClient] = {}

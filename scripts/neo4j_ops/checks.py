@@ -27,9 +27,9 @@ from scripts.neo4j_ops.bolt import (
     host_of,
     with_scheme,
 )
-from scripts.neo4j_ops.cluster import ServerFacts
+from scripts.neo4j_ops.facts import ServerFacts, ServerSpec, gather
 from scripts.neo4j_ops.parallel import Outcome, TaskTimeoutError, run_all
-from scripts.neo4j_ops.target import ServerSpec, Target
+from scripts.neo4j_ops.target import Target
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 LAG_POLL_SECONDS = 0.2
@@ -365,7 +365,7 @@ def run_checks(target: Target, transport: Transport, *, timeout: float = 5.0, ma
     phase1: dict[str, Any] = {}
     limits: dict[str, float] = {}
     for spec in target.servers:
-        phase1[f"facts:{spec.name}"] = (lambda s=spec: cluster.gather(s, transport, target.auth, timeout))
+        phase1[f"facts:{spec.name}"] = (lambda s=spec: gather(s, transport, target.auth, timeout))
         limits[f"facts:{spec.name}"] = 4 * timeout + 1
     if target.routing_uri:
         phase1["routing"] = lambda: write_read_probe(transport, target.auth, target.routing_uri, target.routing_uri,

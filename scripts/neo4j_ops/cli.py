@@ -90,13 +90,14 @@ def print_json(document: Any) -> None:
     print(json.dumps(document, indent=2, default=str), flush=True)
 
 
-def print_result(result: dict[str, Any], as_json: bool, describe: Callable[[dict[str, Any]], str]) -> int:
-    """The result of a command that either succeeds or raises: as JSON or as `describe` words it; exit 0."""
+def print_report(report: Any, as_json: bool, render: Callable[[Any], str], *, failed: bool = False) -> int:
+    """A command's report (an object with to_json(), or a plain dict) as --json or as `render` words it;
+    the exit status: 1 when the report says something failed, else 0."""
     if as_json:
-        print_json(result)
+        print_json(report.to_json() if hasattr(report, "to_json") else report)
     else:
-        print(describe(result), flush=True)
-    return EXIT_OK
+        print(render(report), flush=True)
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def logger(prog: str, quiet: bool) -> Callable[[str], None]:

@@ -1,84 +1,21 @@
-"""Facts gathered from each server over Bolt, and pure functions over them.
+"""Pure functions over the facts gathered from each server (facts.py): the cluster as a whole.
 
-`gather(spec, transport, auth)` asks one server who it is (dbms.components), what it hosts
-(SHOW DATABASES) and how it sees the cluster (SHOW SERVERS on 5.x+, dbms.cluster.overview on
-4.4, enterprise only). Everything after that (writers per database, topology problems, the
-overview table's rows) is computed from those facts without further I/O, so the same functions
-serve the real servers and recorded enterprise responses.
+Writers per database, topology problems, database states, the rows the overview tables show: all
+computed from ServerFacts without further I/O, so the same functions serve the real servers and
+recorded enterprise responses.
 """
 from __future__ import annotations
 
-import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from scripts.neo4j_ops import queries as q
-from scripts.neo4j_ops.bolt import UNSUPPORTED, Auth, BoltError, Transport
-from scripts.neo4j_ops.target import ServerSpec, Target
-from scripts.neo4j_ops.versions import VersionLine, server_line
+from scripts.neo4j_ops.bolt import UNSUPPORTED, BoltError
+from scripts.neo4j_ops.facts import ServerFacts, ServerSpec
+from scripts.neo4j_ops.target import Target
+from scripts.neo4j_ops.versions import VersionLine
 
 ROLE_44 = {"LEADER": "primary", "FOLLOWER": "primary", "READ_REPLICA": "secondary"}
-
-
-@dataclass
-class ServerFacts:
-    spec: ServerSpec
-    error: BoltError | None = None
-    version: str | None = None
-    edition: str | None = None
-    databases: list[dict[str, Any]] = field(default_factory=list)  # SHOW DATABASES rows, this server's view
-    servers: list[dict[str, Any]] | None = None  # SHOW SERVERS rows (5.x+ enterprise)
-    overview: list[dict[str, Any]] | None = None  # dbms.cluster.overview rows (4.4 enterprise)
-    cluster_view_error: BoltError | None = None
-    seconds: float = 0.0
-
-    @property
-    def reachable(self) -> bool:
-        return self.error is None
-
-    @property
-    def line(self) -> VersionLine:
-        return server_line(self.version)
-
-    @property
-    def enterprise(self) -> bool:
-        return (self.edition or "").lower() == "enterprise"
-
-    def own_rows(self) -> list[dict[str, Any]]:
-        """This server's rows about itself (the authoritative ones for its own role and status)."""
-        return [row for row in self.databases if row.get("address") in self.spec.aliases]
-
-
-def gather(spec: ServerSpec, transport: Transport, auth: Auth, timeout: float) -> ServerFacts:
-    facts = ServerFacts(spec)
-    start = time.monotonic()
-    client = transport.client(spec.uri, auth)
-    try:
-        component = next((r for r in client.run(q.COMPONENTS.name, q.COMPONENTS.cypher, timeout=timeout).records
-                          if r.get("name") == "Neo4j Kernel"), None)
-        if component:
-            facts.version = (component.get("versions") or [None])[0]
-            facts.edition = component.get("edition")
-        facts.databases = client.run(q.SHOW_DATABASES.name, q.SHOW_DATABASES.cypher,
-                                     database=q.SHOW_DATABASES.database, timeout=timeout).records
-        if facts.enterprise:
-            try:
-                view = q.cluster_view(facts.line)
-                rows = client.run(view.name, view.cypher, database=view.database, timeout=timeout).records
-                if facts.line.supports_show_servers:
-                    facts.servers = rows
-                else:
-                    facts.overview = rows
-            except BoltError as error:
-                facts.cluster_view_error = error
-    except BoltError as error:
-        facts.error = error
-    facts.seconds = time.monotonic() - start
-    return facts
-
-
-# --- pure functions over facts ---------------------------------------------------------------------
 
 
 def reference(facts: list[ServerFacts]) -> ServerFacts | None:

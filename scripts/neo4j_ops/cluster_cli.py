@@ -7,12 +7,13 @@ runner and exit codes are cli.py's, as for every command.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from scripts.neo4j_ops import cli
-from scripts.neo4j_ops.bolt import NeoTransport
+from scripts.neo4j_ops.bolt import NeoTransport, TlsOptions, Transport
 from scripts.neo4j_ops.parallel import run_in_background
 from scripts.neo4j_ops.recorded import RecordingTransport
 
@@ -43,25 +44,30 @@ def add_target_arguments(p: argparse.ArgumentParser, *, servers: bool = True) ->
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def report_on_servers(args: argparse.Namespace, target: Any, transport: Any, *, progress: str, source: str,
-                      run: Callable[[Any], Any], render: Callable[[Any], str], failed: Callable[[Any], bool]) -> int:
+@contextlib.contextmanager
+def bolt_transport(given: Transport | None, tls: TlsOptions, timeout: float) -> Iterator[Transport]:
+    """The transport a test gives, or a real one, closed afterwards without holding up the exit."""
+    real = given or NeoTransport(tls, timeout)
+    try:
+        yield real
+    finally:
+        if given is None:
+            run_in_background(real.close, 5)
+
+
+def report_on_servers(args: argparse.Namespace, target: Any, transport: Transport | None, *, progress: str,
+                      source: str, run: Callable[[Any], Any], render: Callable[[Any], str],
+                      failed: Callable[[Any], bool]) -> int:
     """The shared life of check and diagnose: a Bolt transport (recorded with --record), the run, then
     the report as text or --json, and the exit status."""
-    own = transport is None
-    real = transport or NeoTransport(target.tls, args.timeout)
-    if args.record:
-        real = RecordingTransport(real, {s.address: s.name for s in target.servers})
-    if not args.json and sys.stderr.isatty():
-        print(progress, file=sys.stderr)
-    try:
-        report = run(real)
-    finally:
+    with bolt_transport(transport, target.tls, args.timeout) as real:
         if args.record:
-            real.save(args.record, f"recorded by {source}")
-        if own:
-            run_in_background(real.close, 5)
-    if args.json:
-        cli.print_json(report.to_json())
-    else:
-        print(render(report))
-    return cli.EXIT_FAILED if failed(report) else cli.EXIT_OK
+            real = RecordingTransport(real, {s.address: s.name for s in target.servers})
+        if not args.json and sys.stderr.isatty():
+            print(progress, file=sys.stderr)
+        try:
+            report = run(real)
+        finally:
+            if args.record:
+                real.save(args.record, f"recorded by {source}")
+    return cli.print_report(report, args.json, render, failed=bool(failed(report)))

@@ -19,7 +19,7 @@ from scripts.neo4j_ops import cluster
 from scripts.neo4j_ops import queries as q
 from scripts.neo4j_ops.bolt import AUTH, BoltError, Transport
 from scripts.neo4j_ops.checks import Lag, measure_lag, metrics_urls
-from scripts.neo4j_ops.cluster import ServerFacts
+from scripts.neo4j_ops.facts import ServerFacts, gather
 from scripts.neo4j_ops.parallel import TaskTimeoutError, run_all
 from scripts.neo4j_ops.target import Target
 from scripts.neo4j_ops.versions import VersionLine
@@ -84,7 +84,7 @@ class DiagnoseReport:
 
 
 def gather_server(target: Target, spec, transport: Transport, timeout: float) -> ServerDiagnosis:
-    facts = cluster.gather(spec, transport, target.auth, timeout)
+    facts = gather(spec, transport, target.auth, timeout)
     result = ServerDiagnosis(facts)
     if not facts.reachable:
         return result

@@ -44,6 +44,10 @@ SHOW_SERVERS = Named("show_servers", "SHOW SERVERS YIELD *", "system")  # 5.x+ e
 CLUSTER_OVERVIEW = Named("cluster_overview", "CALL dbms.cluster.overview() YIELD id, addresses, databases, groups "
                                              "RETURN id, addresses, databases, groups")  # 4.4 enterprise
 
+# Counts from the count store: constant time whatever the size (backup manifests, restore checks).
+COUNT_NODES = Named("count_nodes", "MATCH (n) RETURN count(n) AS count")
+COUNT_RELATIONSHIPS = Named("count_relationships", "MATCH ()-[r]->() RETURN count(r) AS count")
+
 SHOW_USERS = Named("show_users", "SHOW USERS", "system")
 SHOW_ROLES = Named("show_roles", "SHOW ROLES YIELD role RETURN role", "system")  # enterprise
 SHOW_ROLE_PRIVILEGES = Named("show_role_privileges", "SHOW ROLE $role PRIVILEGES AS COMMANDS", "system")

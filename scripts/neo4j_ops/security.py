@@ -259,9 +259,8 @@ SECURITY_EXAMPLE = """examples:
 
 def main(argv: list[str] | None = None, *, transport: Transport | None = None) -> int:
     from scripts.neo4j_ops import cli, cluster_cli
-    from scripts.neo4j_ops.bolt import NeoTransport, TlsOptions, check_bolt_uri
+    from scripts.neo4j_ops.bolt import TlsOptions, check_bolt_uri
     from scripts.neo4j_ops.errors import UsageError
-    from scripts.neo4j_ops.parallel import run_in_background
     from scripts.neo4j_ops.target import (
         pulumi_outputs,
         read_outputs_file,
@@ -298,18 +297,10 @@ def main(argv: list[str] | None = None, *, transport: Transport | None = None) -
             raise UsageError("the stack requires TLS: give --ca-cert with the cluster's CA certificate")
         passwords = read_user_passwords(args.user_passwords_file, args.user_passwords_env)
         auth = Auth(args.user, read_password(args.password_env))
-        own = transport is None
-        real = transport or NeoTransport(TlsOptions(args.ca_cert, not args.no_verify_hostname), args.timeout)
-        try:
+        tls = TlsOptions(args.ca_cert, not args.no_verify_hostname)
+        with cluster_cli.bolt_transport(transport, tls, args.timeout) as real:
             report = apply_security(real, uri, auth, settings.users, settings.roles, passwords,
                                     dry_run=args.dry_run, timeout=args.timeout)
-        finally:
-            if own:
-                run_in_background(real.close, 5)
-        if args.json:
-            cli.print_json(report.to_json())
-        else:
-            print(render_text(report))
-        return cli.EXIT_OK if report.ok else cli.EXIT_FAILED
+        return cli.print_report(report, args.json, render_text, failed=not report.ok)
 
     return cli.run("security", body)

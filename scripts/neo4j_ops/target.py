@@ -26,34 +26,10 @@ from components.ports import PORTS
 from components.settings import ConfigError, RoleSpec, Settings, UserSpec, load_settings
 from scripts.neo4j_ops.bolt import Auth, TlsOptions, address_of, check_bolt_uri, with_scheme
 from scripts.neo4j_ops.errors import UsageError
+from scripts.neo4j_ops.facts import ServerSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 PULUMI_INSTALL = "https://www.pulumi.com/docs/install/"
-
-
-@dataclass(frozen=True)
-class ServerSpec:
-    name: str
-    uri: str  # direct Bolt URI of this server
-    role: str | None = None  # expected: "primary" | "secondary"; None = not known
-    zone: str | None = None
-    hostname: str | None = None
-    private_ip: str | None = None
-
-    @property
-    def address(self) -> str:
-        return address_of(self.uri)
-
-    @property
-    def aliases(self) -> frozenset[str]:
-        """Every host:port this server may be reported under (advertised name, IP, the URI's host)."""
-        port = self.address.rsplit(":", 1)[1]
-        names = {self.address}
-        for host in (self.hostname, self.private_ip):
-            if host:
-                names.add(f"{host}:{port}")
-                names.add(f"{host}:7687")
-        return frozenset(names)
 
 
 @dataclass

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from scripts.neo4j_ops.backup import make_backup, restore_backup
-from scripts.neo4j_ops.backup.layout import Counts
-from scripts.neo4j_ops.backup.neo4j import AdminTool, Connection, ServerFacts
+from scripts.neo4j_ops.backup.admin import AdminTool
 from scripts.neo4j_ops.backup.s3 import MiB, client, list_backups, stream_upload
 from scripts.neo4j_ops.errors import BackupError
+from scripts.neo4j_ops.facts import Counts, ServerFacts, ServerSpec
 from scripts.neo4j_ops.versions import LINE_5
 
 FAKE_ADMIN = '''#!{python}
@@ -38,7 +38,16 @@ print("unexpected: " + " ".join(args), file=sys.stderr)
 sys.exit(3)
 '''
 NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
-FACTS = ServerFacts("5.26.30", "enterprise", Counts(50, 40), 3)
+FACTS = ServerFacts(ServerSpec("local", "bolt://x:7687"), version="5.26.30", edition="enterprise",
+                    servers=[{"name": f"server-{n}"} for n in (1, 2, 3)], counts=Counts(50, 40))
+
+
+class GivenNeo4j:
+    """The local server, as far as a backup asks it: the answers are given."""
+    uri = "bolt://x:7687"
+
+    def facts(self, database: str) -> ServerFacts:
+        return FACTS
 
 
 @pytest.fixture
@@ -64,10 +73,9 @@ def admin(tmp_path) -> AdminTool:
     return AdminTool([str(path)])
 
 
-def run(admin: AdminTool, staging: Path, when: datetime, monkeypatch, **extra) -> dict:
-    monkeypatch.setattr(make_backup, "server_facts", lambda connection, database: FACTS)
+def run(admin: AdminTool, staging: Path, when: datetime, **extra) -> dict:
     options = make_backup.BackupOptions(
-        bucket="backups", stack="prod", database="neo4j", connection=Connection("bolt://x:7687", "neo4j", "pw"),
+        bucket="backups", stack="prod", database="neo4j", neo4j=GivenNeo4j(),
         admin=admin, region="us-east-1", source="replica-2.prod.neo4j.internal:6362", staging=staging,
         local_retention_days=30, full_every_days=7, log=lambda _: None, now=lambda: when, **extra)
     return make_backup.run_backup(options)
@@ -77,11 +85,11 @@ def manifest_of(s3, stamp: str) -> dict:
     return json.loads(s3.get_object(Bucket="backups", Key=f"prod/neo4j/{stamp}/manifest.json")["Body"].read())
 
 
-def test_full_then_differentials_that_name_their_chain(s3, admin, tmp_path, monkeypatch):
+def test_full_then_differentials_that_name_their_chain(s3, admin, tmp_path):
     staging = tmp_path / "staging"
-    first = run(admin, staging, NOW, monkeypatch)
-    second = run(admin, staging, NOW + timedelta(days=1), monkeypatch)
-    third = run(admin, staging, NOW + timedelta(days=2), monkeypatch)
+    first = run(admin, staging, NOW)
+    second = run(admin, staging, NOW + timedelta(days=1))
+    third = run(admin, staging, NOW + timedelta(days=2))
     assert [first["type"], second["type"], third["type"]] == ["full", "differential", "differential"]
 
     m1, m3 = manifest_of(s3, first["backup"]), manifest_of(s3, third["backup"])
@@ -92,23 +100,23 @@ def test_full_then_differentials_that_name_their_chain(s3, admin, tmp_path, monk
     chain = staging / "neo4j" / first["backup"]
     assert len(list(chain.glob("*.backup"))) == 3 and len(list(chain.glob("manifest-*.json"))) == 3
 
-    later = run(admin, staging, NOW + timedelta(days=9), monkeypatch)
+    later = run(admin, staging, NOW + timedelta(days=9))
     assert later["type"] == "full" and manifest_of(s3, later["backup"])["chain"] == later["backup"]
 
 
-def test_an_artifact_that_was_never_uploaded_starts_a_new_chain(s3, admin, tmp_path, monkeypatch):
+def test_an_artifact_that_was_never_uploaded_starts_a_new_chain(s3, admin, tmp_path):
     staging = tmp_path / "staging"
-    first = run(admin, staging, NOW, monkeypatch)
+    first = run(admin, staging, NOW)
     (staging / "neo4j" / first["backup"] / "neo4j-1.backup").write_bytes(b"left by a failed run")
-    second = run(admin, staging, NOW + timedelta(days=1), monkeypatch)
+    second = run(admin, staging, NOW + timedelta(days=1))
     assert second["type"] == "full"
 
 
-def test_restoring_a_differential_fetches_and_verifies_its_whole_chain(s3, admin, tmp_path, monkeypatch):
+def test_restoring_a_differential_fetches_and_verifies_its_whole_chain(s3, admin, tmp_path):
     staging = tmp_path / "staging"
-    first = run(admin, staging, NOW, monkeypatch)
-    second = run(admin, staging, NOW + timedelta(days=1), monkeypatch)
-    options = restore_backup.RestoreOptions(bucket="backups", stack="prod", database="neo4j", connection=None,
+    first = run(admin, staging, NOW)
+    second = run(admin, staging, NOW + timedelta(days=1))
+    options = restore_backup.RestoreOptions(bucket="backups", stack="prod", database="neo4j", neo4j=None,
                                             admin=admin, region="us-east-1", log=lambda _: None)
     chosen = restore_backup._pick(options, s3)
     assert chosen.timestamp == second["backup"]

@@ -5,17 +5,21 @@ server they are what the timer runs (templates/backup/neo4j-backup.sh.j2).
 """
 from __future__ import annotations
 
+from argparse import Namespace
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from .. import cli
 from ..errors import UsageError
 from . import options
+from .admin import split_command
 from .make_backup import BackupOptions, run_backup
-from .neo4j import split_command
 from .restore_backup import RestoreOptions, catalogue, drill, restore
 from .retention import prune
 from .s3 import human, part_size_for
+
+Log = Callable[[str], None]
 
 BACKUP_DOC = """Back up a Neo4j database to S3: s3://<bucket>/<stack>/<database>/<UTC timestamp>/, manifest last.
 
@@ -91,31 +95,32 @@ def backup_parser() -> cli.Parser:
 
 
 def backup_main(argv: list[str] | None = None) -> int:
-    args = backup_parser().parse_args(argv)
-    log = cli.logger("backup", args.quiet)
+    return _main("backup", backup_parser(), argv, _backup, describe_backup)
 
-    def work() -> dict:
-        if args.local_retention_days < 1 or args.full_every_days < 1 or args.concurrency < 1:
-            raise UsageError("--local-retention-days, --full-every-days and --concurrency must be at least 1")
-        if args.part_size is not None:
-            part_size_for(None, args.part_size)  # refuses parts S3 would refuse
-        if args.prune_only:
-            decisions = prune(args.staging_dir, args.database, args.local_retention_days, datetime.now(UTC), log=log)
-            return {"pruned": [d.chain.name for d in decisions if d.delete],
-                    "kept": [d.chain.name for d in decisions if not d.delete]}
-        options.require_bucket(args)
-        conn = options.connection(args)
-        job = BackupOptions(
-            bucket=args.bucket, stack=args.stack, database=args.database, connection=conn,
-            admin=options.admin_tool(args), endpoint_url=args.endpoint_url, region=args.region,
-            control=options.server_control(args, conn, log), offline_ok=args.offline_ok, source=args.source,
-            method=args.method, version=args.neo4j_version, staging=args.staging_dir,
-            local_retention_days=args.local_retention_days, full_every_days=args.full_every_days,
-            part_size=args.part_size, concurrency=args.concurrency, spool_dir=args.spool_dir, owner=args.owner,
-            log=log)
-        return run_backup(job)
 
-    return cli.run("backup", lambda: cli.print_result(work(), args.json, describe_backup))
+def _main(prog: str, parser: cli.Parser, argv: list[str] | None, work: Callable[[Namespace, Log], dict],
+          describe: Callable[[dict], str]) -> int:
+    args = parser.parse_args(argv)
+    log = cli.logger(prog, args.quiet)
+    return cli.run(prog, lambda: cli.print_report(work(args, log), args.json, describe))
+
+
+def _backup(args: Namespace, log: Log) -> dict:
+    if args.local_retention_days < 1 or args.full_every_days < 1 or args.concurrency < 1:
+        raise UsageError("--local-retention-days, --full-every-days and --concurrency must be at least 1")
+    if args.part_size is not None:
+        part_size_for(None, args.part_size)  # refuses parts S3 would refuse
+    if args.prune_only:
+        decisions = prune(args.staging_dir, args.database, args.local_retention_days, datetime.now(UTC), log=log)
+        return {"pruned": [d.chain.name for d in decisions if d.delete],
+                "kept": [d.chain.name for d in decisions if not d.delete]}
+    options.require_bucket(args)
+    job = BackupOptions(
+        **options.job_arguments(args, log), offline_ok=args.offline_ok, source=args.source, method=args.method,
+        staging=args.staging_dir, local_retention_days=args.local_retention_days,
+        full_every_days=args.full_every_days, part_size=args.part_size, concurrency=args.concurrency,
+        spool_dir=args.spool_dir)
+    return run_backup(job)
 
 
 def describe_backup(result: dict) -> str:
@@ -154,31 +159,26 @@ def restore_parser() -> cli.Parser:
 
 
 def restore_main(argv: list[str] | None = None) -> int:
-    args = restore_parser().parse_args(argv)
-    log = cli.logger("restore", args.quiet)
+    return _main("restore", restore_parser(), argv, _restore, describe_restore)
 
-    def work() -> dict:
-        options.require_bucket(args)
-        if args.list:
-            job = RestoreOptions(bucket=args.bucket, stack=args.stack, database=args.database, connection=None,
-                                 admin=None, endpoint_url=args.endpoint_url, region=args.region, log=log)
-            return {"backups": [_row(b) for b in catalogue(job)]}
-        if not args.verify_only and not args.yes:
-            raise UsageError("a restore replaces the database: add --yes to confirm, or --verify-only for a drill")
-        conn = options.connection(args)
-        job = RestoreOptions(
-            bucket=args.bucket, stack=args.stack, database=args.database, connection=conn,
-            admin=options.admin_tool(args), endpoint_url=args.endpoint_url, region=args.region,
-            at=None if args.latest else args.at, control=options.server_control(args, conn, log),
-            work_dir=args.work_dir, safety_dump=not args.no_safety_dump, version=args.neo4j_version,
-            edition=args.edition, scratch_command=split_command(args.scratch_command, "--scratch-command"),
-            scratch_heap=args.scratch_heap, scratch_page_cache=args.scratch_page_cache,
-            keep_scratch=args.keep_scratch, start_timeout=args.start_timeout, owner=args.owner, log=log)
-        if not args.work_dir.is_dir():
-            raise UsageError(f"--work-dir {args.work_dir} is not a directory")
-        return drill(job) if args.verify_only else restore(job)
 
-    return cli.run("restore", lambda: cli.print_result(work(), args.json, describe_restore))
+def _restore(args: Namespace, log: Log) -> dict:
+    options.require_bucket(args)
+    if args.list:
+        job = RestoreOptions(bucket=args.bucket, stack=args.stack, database=args.database, neo4j=None,
+                             admin=None, endpoint_url=args.endpoint_url, region=args.region, log=log)
+        return {"backups": [_row(b) for b in catalogue(job)]}
+    if not args.verify_only and not args.yes:
+        raise UsageError("a restore replaces the database: add --yes to confirm, or --verify-only for a drill")
+    job = RestoreOptions(
+        **options.job_arguments(args, log), at=None if args.latest else args.at, work_dir=args.work_dir,
+        safety_dump=not args.no_safety_dump, edition=args.edition,
+        scratch_command=split_command(args.scratch_command, "--scratch-command"), scratch_heap=args.scratch_heap,
+        scratch_page_cache=args.scratch_page_cache, keep_scratch=args.keep_scratch,
+        start_timeout=args.start_timeout)
+    if not args.work_dir.is_dir():
+        raise UsageError(f"--work-dir {args.work_dir} is not a directory")
+    return drill(job) if args.verify_only else restore(job)
 
 
 def _row(backup) -> dict:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ..facts import Counts
 from ..versions import LINES
 
 MANIFEST = "manifest.json"
@@ -81,15 +82,6 @@ class Parent:
     """An earlier backup of the same chain that a differential artifact needs at restore time."""
     timestamp: str
     files: tuple[FileEntry, ...]
-
-
-@dataclass(frozen=True)
-class Counts:
-    nodes: int
-    relationships: int
-
-    def __str__(self) -> str:
-        return f"{self.nodes} nodes, {self.relationships} relationships"
 
 
 @dataclass(frozen=True)

@@ -20,36 +20,27 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ..errors import BackupError, UsageError, describe
+from ..facts import Counts, ServerFacts
 from ..versions import VersionLine, dump_file_name, line_of
-from .layout import Counts, FileEntry, Manifest, ManifestError, Parent, backup_prefix, object_key, parse_manifest
+from .admin import AdminTool, StderrTail, kill_group, own
+from .layout import FileEntry, Manifest, ManifestError, Parent, backup_prefix, object_key, parse_manifest
 from .layout import timestamp as make_timestamp
-from .neo4j import AdminTool, Connection, ServerControl, ServerFacts, StderrTail, kill_group, own, server_facts
+from .options import Job
 from .retention import prune
 from .s3 import check_bucket, client, human, part_size_for, put_manifest, stream_upload
 
 
 @dataclass
-class BackupOptions:
-    bucket: str
-    stack: str
-    database: str
-    connection: Connection
-    admin: AdminTool
-    endpoint_url: str | None = None
-    region: str | None = None
-    control: ServerControl | None = None  # community: how to stop/start the server
-    offline_ok: bool = False
+class BackupOptions(Job):
+    offline_ok: bool = False  # community: the server may be stopped for the dump (with `control`)
     source: str | None = None  # enterprise: host:port of the backup listener
     method: str = "auto"  # auto | dump | online
-    version: str | None = None  # override of the version the server reports
     staging: Path = Path("/var/backups/neo4j")
     local_retention_days: int = 3
     full_every_days: int = 7
     part_size: int | None = None
     concurrency: int = 8
     spool_dir: str | None = None
-    owner: str | None = None  # user that neo4j-admin runs as: owns the staging directories made here
-    log: Callable[[str], None] = print
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -64,9 +55,9 @@ def run_backup(opts: BackupOptions) -> dict:
     if existing.get("KeyCount"):
         raise BackupError(f"s3://{opts.bucket}/{backup_prefix(opts.stack, opts.database, stamp)} already exists: "
                           f"another backup ran this second; try again")
-    log(f"asking Neo4j at {opts.connection.uri} for its version and the counts of {opts.database!r}")
+    log(f"asking Neo4j at {opts.neo4j.uri} for its version and the counts of {opts.database!r}")
     try:
-        facts = server_facts(opts.connection, opts.database)
+        facts = opts.neo4j.facts(opts.database)
     except BackupError as error:
         raise BackupError(f"{error}\nNeo4j must be running when a backup starts: its version and the counts the "
                           f"manifest records are read over Bolt (--uri)") from None
@@ -110,8 +101,8 @@ class _Run:
                              "(--stop-command/--start-command say how)")
         if opts.control is None:
             raise UsageError("a dump needs --stop-command and --start-command")
-        if self.facts.servers > 1:
-            raise UsageError(f"this server is one of {self.facts.servers} cluster members: take online backups "
+        if self.facts.members > 1:
+            raise UsageError(f"this server is one of {self.facts.members} cluster members: take online backups "
                              f"(--method online --from HOST:6362), not dumps")
         name = dump_file_name(opts.database)
         key = object_key(opts.stack, opts.database, self.stamp, name)
@@ -221,7 +212,7 @@ class _Run:
             backup_type = "differential" if runs else "full"
             parents = tuple(Parent(m.timestamp, m.files) for m in runs)
             method = "neo4j-admin database backup --type=AUTO"
-        after = server_facts(opts.connection, opts.database).counts
+        after = opts.neo4j.facts(opts.database).counts
         return self._finish([uploaded.entry()], backup_type, method, after, time.monotonic() - t0, uploaded.size,
                             chain=chain, parents=parents)
 

@@ -7,10 +7,30 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from ..bolt import Auth
 from ..errors import UsageError
-from .neo4j import AdminTool, Connection, ServerControl, split_command
+from .admin import AdminTool, split_command
+from .server import LocalNeo4j, ServerControl
+
+
+@dataclass
+class Job:
+    """What a backup and a restore both work with: where the backups are, the local Neo4j, neo4j-admin."""
+    bucket: str
+    stack: str
+    database: str
+    neo4j: LocalNeo4j | None  # None: only S3 is needed (restore --list)
+    admin: AdminTool | None
+    endpoint_url: str | None = None
+    region: str | None = None
+    control: ServerControl | None = None  # how to stop and start the local server
+    version: str | None = None  # Neo4j version to assume (default: asked over Bolt)
+    owner: str | None = None  # user that neo4j-admin (and the drill's server) run as: owns what is made for them
+    log: Callable[[str], None] = print
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -49,14 +69,14 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--quiet", action="store_true", help="no progress lines, only the result and errors")
 
 
-def connection(args: argparse.Namespace) -> Connection:
+def local_neo4j(args: argparse.Namespace) -> LocalNeo4j:
     if args.no_auth:
-        return Connection(args.uri, args.user, None)
+        return LocalNeo4j(args.uri, None)
     password = os.environ.get(args.password_env)
     if not password:
         raise UsageError(f"${args.password_env} is not set: put the password of Neo4j user {args.user!r} in it "
                          f"(or name another variable with --password-env, or pass --no-auth)")
-    return Connection(args.uri, args.user, password)
+    return LocalNeo4j(args.uri, Auth(args.user, password))
 
 
 def admin_tool(args: argparse.Namespace) -> AdminTool:
@@ -69,9 +89,18 @@ def admin_tool(args: argparse.Namespace) -> AdminTool:
     return AdminTool(split_command(args.neo4j_admin, "--neo4j-admin"), home, conf)
 
 
-def server_control(args: argparse.Namespace, conn: Connection, log: Callable[[str], None]) -> ServerControl:
+def server_control(args: argparse.Namespace, neo4j: LocalNeo4j, log: Callable[[str], None]) -> ServerControl:
     return ServerControl(split_command(args.stop_command, "--stop-command"),
-                         split_command(args.start_command, "--start-command"), conn, log, args.start_timeout)
+                         split_command(args.start_command, "--start-command"), neo4j, log, args.start_timeout)
+
+
+def job_arguments(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
+    """The Job fields both commands take from the shared options (the Bolt password is read here)."""
+    neo4j = local_neo4j(args)
+    return {"bucket": args.bucket, "stack": args.stack, "database": args.database, "neo4j": neo4j,
+            "admin": admin_tool(args), "endpoint_url": args.endpoint_url, "region": args.region,
+            "control": server_control(args, neo4j, log), "version": args.neo4j_version, "owner": args.owner,
+            "log": log}
 
 
 def require_bucket(args: argparse.Namespace) -> None:

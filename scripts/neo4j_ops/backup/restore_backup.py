@@ -14,45 +14,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..bolt import Auth
 from ..errors import BackupError, UsageError
+from ..facts import Counts
 from ..versions import VersionLine, dump_file_name, line_of
-from .layout import Backup, Counts, Manifest, choose, object_key
-from .neo4j import (
-    AdminTool,
-    Connection,
-    ScratchServer,
-    ServerControl,
-    free_port,
-    own,
-    server_facts,
-    wait_for_database,
-)
+from .admin import own
+from .layout import Backup, Manifest, choose, object_key
+from .options import Job
 from .s3 import check_bucket, client, download_verified, human, list_backups
-from .scratch import scratch_conf, scratch_ports_needed
+from .scratch import ScratchServer, free_port, scratch_conf, scratch_ports_needed
+from .server import LocalNeo4j
 
 
 @dataclass
-class RestoreOptions:
-    bucket: str
-    stack: str
-    database: str
-    connection: Connection
-    admin: AdminTool
-    endpoint_url: str | None = None
-    region: str | None = None
+class RestoreOptions(Job):
     at: str | None = None  # None: the newest complete backup
-    control: ServerControl | None = None
     work_dir: Path = Path("/var/tmp")
     safety_dump: bool = True
-    version: str | None = None  # version of the local Neo4j (default: asked over Bolt, else the backup's)
-    edition: str | None = None
+    edition: str | None = None  # of the local Neo4j (default: asked over Bolt, else the backup's; so is version)
     scratch_command: list[str] | None = None
     scratch_heap: str = "512m"
     scratch_page_cache: str = "256m"
     keep_scratch: bool = False
-    owner: str | None = None  # user that neo4j-admin and the scratch server run as: owns the work files
     start_timeout: float = 300
-    log: Callable[[str], None] = print
 
 
 def catalogue(opts: RestoreOptions) -> list[Backup]:
@@ -230,13 +214,13 @@ def drill(opts: RestoreOptions) -> dict:
         opts.admin.run(line.admin_set_initial_password(password), conf=conf_dir, secret=password)
         shutil.rmtree(scratch / "download", ignore_errors=True)
         loaded = time.monotonic() - t1
-        connection = Connection(f"bolt://127.0.0.1:{ports['bolt']}", "neo4j", password)
-        opts.log(f"starting the scratch server on {connection.uri}: {' '.join(opts.scratch_command)}")
+        scratch_neo4j = LocalNeo4j(f"bolt://127.0.0.1:{ports['bolt']}", Auth("neo4j", password))
+        opts.log(f"starting the scratch server on {scratch_neo4j.uri}: {' '.join(opts.scratch_command)}")
         server = ScratchServer(opts.scratch_command, opts.admin.home, conf_dir, scratch / "logs" / "console.log")
         process = server.start()
         t2 = time.monotonic()
         try:
-            found = wait_for_database(connection, opts.database, opts.start_timeout, opts.log, process)
+            found = scratch_neo4j.wait_for_database(opts.database, opts.start_timeout, opts.log, process)
         except BackupError as error:
             raise BackupError(f"{error}\nscratch server log ({server.log_file}):\n{server.log_tail()}") from None
         started = time.monotonic() - t2
@@ -261,13 +245,13 @@ def _local_neo4j(opts: RestoreOptions, m: Manifest, refuse_cluster: bool) -> tup
     if opts.version:
         return opts.version, opts.edition or m.edition
     try:
-        facts = server_facts(opts.connection, opts.database)
+        facts = opts.neo4j.facts(opts.database)
     except (BackupError, UsageError) as error:
-        opts.log(f"cannot ask Neo4j at {opts.connection.uri} ({error}); assuming the backup's Neo4j "
+        opts.log(f"cannot ask Neo4j at {opts.neo4j.uri} ({error}); assuming the backup's Neo4j "
                  f"{m.neo4j_version} {m.edition} (--neo4j-version overrides)")
         return m.neo4j_version, opts.edition or m.edition
-    if refuse_cluster and facts.servers > 1:
-        raise UsageError(f"this server is one of {facts.servers} cluster members: restore.py replaces the database "
+    if refuse_cluster and facts.members > 1:
+        raise UsageError(f"this server is one of {facts.members} cluster members: restore.py replaces the database "
                          f"of a standalone server. For a cluster, run --verify-only here, then seed the database "
                          f"from the backup (CREATE DATABASE … OPTIONS {{seedURI: …}}); see the README")
     return facts.version, opts.edition or facts.edition

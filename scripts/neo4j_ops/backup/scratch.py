@@ -1,13 +1,22 @@
-"""The restore drill's throw-away server: its neo4j.conf and the ports it needs. Pure.
+"""The restore drill's throw-away server: its neo4j.conf, the ports it needs, and its process.
 
 The conf is written in the dialect of the local Neo4j's version line (versions.py): 4.4's dbms.*
 and causal_clustering.* settings, 5.x's server.* with discovery v2, 2025's dbms.cluster.endpoints.
+The server runs `--scratch-command` in its own process group, on free loopback ports, and is killed
+(with whatever it forked) when the drill ends or this process dies.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import socket
+import subprocess
 from pathlib import Path
 
+from ..errors import UsageError
 from ..versions import VersionLine
+from .admin import die_with_parent, last_lines
 
 
 def scratch_conf(line: VersionLine, edition: str, database: str, root: Path, ports: dict[str, int], heap: str,
@@ -94,3 +103,52 @@ def scratch_ports_needed(line: VersionLine, edition: str) -> tuple[str, ...]:
     if line.discovery_on_cluster_port:
         return ("bolt", "cluster", "raft", "routing")
     return ("bolt", "cluster", "raft", "routing", "discovery")
+
+
+class ScratchServer:
+    """The restore drill's throw-away server: `command` run with NEO4J_HOME/NEO4J_CONF, killed at the end."""
+
+    def __init__(self, command: list[str], home: Path | None, conf_dir: Path, log_file: Path):
+        self.command, self.home, self.conf_dir, self.log_file = command, home, conf_dir, log_file
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> subprocess.Popen:
+        env = dict(os.environ)
+        if self.home:
+            env["NEO4J_HOME"] = str(self.home)
+        env["NEO4J_CONF"] = str(self.conf_dir)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as out:
+            try:
+                self.process = subprocess.Popen(self.command, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                                stderr=subprocess.STDOUT, start_new_session=True,
+                                                preexec_fn=die_with_parent)
+            except OSError as error:
+                raise UsageError(f"cannot start the scratch server with {' '.join(self.command)!r}: {error}; "
+                                 f"set --scratch-command") from None
+        return self.process
+
+    def stop(self, timeout: float = 120) -> None:
+        proc = self.process
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+
+    def log_tail(self, count: int = 30) -> str:
+        try:
+            return last_lines(self.log_file.read_text(errors="replace"), count)
+        except OSError:
+            return "(no log)"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

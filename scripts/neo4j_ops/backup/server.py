@@ -1,0 +1,137 @@
+"""The Neo4j a backup or restore works on: asked over Bolt through the runtime's one client, stopped and
+started with the configured commands.
+
+Every question opens its own connection and closes it: between two of them the server may have been
+stopped and started again (a dump, a restore).
+"""
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from ..bolt import AUTH, Auth, BoltError, NeoTransport, Transport
+from ..errors import BackupError, UsageError
+from ..facts import Counts, ServerFacts, ServerSpec, count_graph, gather
+from .admin import indent, last_lines
+
+T = TypeVar("T")
+
+
+class LocalNeo4j:
+    """A Neo4j server on this machine (or the drill's scratch server), by Bolt URI and login."""
+
+    def __init__(self, uri: str, auth: Auth | None, *, timeout: float = 10.0):
+        self.spec = ServerSpec("local", uri)
+        self.auth = auth  # None: authentication disabled
+        self.timeout = timeout
+
+    @property
+    def uri(self) -> str:
+        return self.spec.uri
+
+    def _ask(self, question: Callable[[Transport], T]) -> T:
+        transport = NeoTransport(timeout=self.timeout)
+        try:
+            return question(transport)
+        finally:
+            transport.close()
+
+    def _refused(self, error: BoltError) -> UsageError:
+        user = self.auth.user if self.auth else None
+        return UsageError(f"Neo4j at {self.uri} refused user {user!r} ({error.message}); check the password "
+                          f"variable (--password-env)")
+
+    def facts(self, database: str) -> ServerFacts:
+        """Version, edition, cluster members and the counts of `database`; BackupError when it cannot be asked."""
+        def ask(transport: Transport) -> ServerFacts:
+            facts = gather(self.spec, transport, self.auth, self.timeout)
+            if facts.reachable:
+                try:
+                    facts.counts = count_graph(transport.client(self.uri, self.auth), database, self.timeout)
+                except BoltError as error:
+                    facts.error = error
+            return facts
+
+        facts = self._ask(ask)
+        if facts.error is not None:
+            if facts.error.kind == AUTH:
+                raise self._refused(facts.error)
+            raise BackupError(f"cannot query database {database!r} at {self.uri}: {facts.error.message}")
+        return facts
+
+    def counts(self, database: str) -> Counts:
+        return self._ask(lambda transport: count_graph(transport.client(self.uri, self.auth), database, self.timeout))
+
+    def port_open(self) -> bool:
+        parts = urlsplit(self.uri)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(1.0)
+            try:
+                return sock.connect_ex((parts.hostname or "localhost", parts.port or 7687)) == 0
+            except OSError:
+                return False
+
+    def wait_for_database(self, database: str, timeout: float, log: Callable[[str], None],
+                          process: subprocess.Popen | None = None) -> Counts:
+        """Wait until `database` answers queries; returns its counts. BackupError after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        last = "no answer yet"
+        next_note = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                raise BackupError(f"the server exited (code {process.returncode}) before database {database!r} "
+                                  f"came up")
+            if self.port_open():
+                try:
+                    return self.counts(database)
+                except BoltError as error:
+                    if error.kind == AUTH:
+                        raise self._refused(error) from None
+                    last = error.message
+            if time.monotonic() >= next_note:
+                log(f"waiting for database {database!r} at {self.uri} ({last})")
+                next_note = time.monotonic() + 15
+            time.sleep(0.5)
+        raise BackupError(f"database {database!r} at {self.uri} did not come up within {timeout:.0f}s ({last})")
+
+    def wait_until_down(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.port_open():
+            if time.monotonic() > deadline:
+                raise BackupError(f"Neo4j still answers on {self.uri} {timeout:.0f}s after the stop command")
+            time.sleep(0.3)
+
+
+@dataclass
+class ServerControl:
+    """Stops and starts the production server with the configured commands (default: systemctl)."""
+    stop_command: list[str]
+    start_command: list[str]
+    neo4j: LocalNeo4j
+    log: Callable[[str], None]
+    timeout: float = 300
+
+    def _run(self, words: list[str], what: str) -> None:
+        self.log(f"{what}: {' '.join(words)}")
+        try:
+            proc = subprocess.run(words, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                  timeout=self.timeout)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise BackupError(f"{what} command {' '.join(words)!r} failed: {error}") from None
+        if proc.returncode != 0:
+            output = last_lines(proc.stdout + proc.stderr, 10)
+            raise BackupError(f"{what} command {' '.join(words)!r} failed (exit {proc.returncode}):\n"
+                              f"{indent(output)}")
+
+    def stop(self) -> None:
+        self._run(self.stop_command, "stopping Neo4j")
+        self.neo4j.wait_until_down(120)
+
+    def start(self, database: str) -> Counts:
+        self._run(self.start_command, "starting Neo4j")
+        return self.neo4j.wait_for_database(database, self.timeout, self.log)
