@@ -50,6 +50,7 @@ def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str
         "version_line": settings.version_line,
         "enterprise": settings.edition == "enterprise",
         "backup_from": f"{topology.backup_server.hostname}:{PORTS.server.backup}",
+        "bolt_port": PORTS.server.bolt,  # the job reaches its own server on loopback
         "staging_dir": "/var/backups/neo4j",
         "local_retention_days": settings.backup_local_retention_days,
         "schedule": settings.backup_schedule,
