@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Post-deploy checks of a Neo4j cluster over Bolt. See `python scripts/check.py --help`.
 
-The logic lives in scripts/neo4j_ops/checks.py.
+The logic lives in scripts/neo4j_ops/checks/.
 """
 from __future__ import annotations
 

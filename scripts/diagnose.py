@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Troubleshooting report of a running Neo4j cluster. See `python scripts/diagnose.py --help`.
 
-The logic lives in scripts/neo4j_ops/diagnose.py.
+The logic lives in scripts/neo4j_ops/diagnose/.
 """
 from __future__ import annotations
 

@@ -1,0 +1,120 @@
+"""What a check run reports: one result per check (PASS, FAIL or SKIP and why), the servers' overview
+table, and both as text."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .. import cluster
+from ..bolt import AUTH, TLS, BoltError
+from ..cli import table
+from ..facts import ServerFacts
+from ..parallel import Outcome, TaskTimeoutError
+from ..target import Target
+
+if TYPE_CHECKING:
+    from .lag import Lag
+
+
+PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
+
+
+@dataclass
+class CheckResult:
+    name: str
+    status: str
+    detail: str
+    server: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "detail": self.detail, "server": self.server}
+
+
+@dataclass
+class CheckReport:
+    rows: list[dict[str, str]]
+    results: list[CheckResult]
+    seconds: float
+    version: str | None = None
+    edition: str | None = None
+    facts: list[ServerFacts] = field(default_factory=list, repr=False)
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [r for r in self.results if r.status == FAIL]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "seconds": round(self.seconds, 3), "version": self.version, "edition": self.edition,
+                "servers": self.rows, "checks": [r.to_json() for r in self.results]}
+
+
+def reason(outcome: Outcome) -> str:
+    error = outcome.error
+    if isinstance(error, BoltError):
+        return error.message
+    if isinstance(error, TaskTimeoutError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def overview_rows(target: Target, facts: list[ServerFacts], lags: list[Lag]) -> list[dict[str, str]]:
+    standalone = cluster.is_standalone(facts)
+    by_key = {(lag.server, lag.database): lag for lag in lags}
+    health_by_server = {}
+    view = next((f for f in facts if f.reachable and f.servers), None)
+    if view:
+        for spec in target.servers:
+            row = next((r for r in view.servers if r.get("address") in spec.aliases), None)
+            health_by_server[spec.name] = row.get("health") if row else "not a member"
+    rows = []
+    databases = cluster.database_names(facts)
+    for f in facts:
+        spec = f.spec
+        if not f.reachable:
+            health = {AUTH: "auth failed", TLS: "tls failed"}.get(f.error.kind, "unreachable")
+            rows.append({"server": spec.name, "address": spec.address, "role": "-", "database": "-",
+                         "health": health, "lag": "-"})
+            continue
+        for database in databases:
+            row = cluster.row_about(facts, spec, database)
+            if row is None:
+                continue
+            role = cluster.display_role(row, standalone)
+            health = str(row.get("currentStatus") or "?")
+            server_health = health_by_server.get(spec.name)
+            if server_health and server_health != "Available":
+                health = f"{health}, {server_health}"
+            lag = by_key.get((spec.name, database))
+            if role in ("leader", "standalone"):
+                lag_text = "-"
+            elif lag is None:
+                lag_text = "n/a"
+            elif lag.note:
+                lag_text = lag.note
+            else:
+                lag_text = f"{lag.behind or 0} tx, {lag.seconds or 0:.1f} s" + ("" if lag.caught_up else " (behind)")
+            rows.append({"server": spec.name, "address": row.get("address") or spec.address, "role": role,
+                         "database": database, "health": health, "lag": lag_text})
+    return rows
+
+
+def render_text(report: CheckReport, target: Target) -> str:
+    headers = ["server", "address", "role", "database", "health", "lag"]
+    lines = [table(headers, [[r[h] for h in headers] for r in report.rows]), ""]
+    width = max((len(r.name) for r in report.results), default=10)
+    for result in report.results:
+        lines.append(f"{result.status}  {result.name.ljust(width)}  {result.detail}")
+    failed = report.failed
+    summary = (f"{len(failed)} check{'s' if len(failed) != 1 else ''} failed: {', '.join(r.name for r in failed)}"
+               if failed else "all required checks passed")
+    lines += ["", f"{summary} ({report.seconds:.2f} s)"]
+    return "\n".join(lines)
+
+
+def describe_target(target: Target) -> str:
+    where = f"stack {target.stack}" if target.stack else (target.routing_uri or target.servers[0].uri)
+    return f"checking {len(target.servers)} server{'s' if len(target.servers) != 1 else ''} of {where}"
