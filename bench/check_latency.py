@@ -27,11 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scripts.neo4j_ops.bolt import Auth, NeoTransport, TlsOptions  # noqa: E402
-from scripts.neo4j_ops.checks import run_checks  # noqa: E402
-from scripts.neo4j_ops.parallel import run_in_background  # noqa: E402
-from scripts.neo4j_ops.target import ServerSpec, Target  # noqa: E402
-from tests.support.neo4j_local import start_many  # noqa: E402
+from scripts.neo4j_ops.bolt import Auth, NeoTransport, TlsOptions
+from scripts.neo4j_ops.checks import run_checks
+from scripts.neo4j_ops.parallel import run_in_background
+from scripts.neo4j_ops.target import ServerSpec, Target
+from tests.support.neo4j_local import start_many
 
 SIZES = (1, 4, 8)
 PASSWORD = "bench-secret-1"

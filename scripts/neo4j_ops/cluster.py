@@ -10,10 +10,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from scripts.neo4j_ops.bolt import UNSUPPORTED, BoltError
-from scripts.neo4j_ops.facts import ServerFacts, ServerSpec
-from scripts.neo4j_ops.target import Target
-from scripts.neo4j_ops.versions import VersionLine
+from .bolt import UNSUPPORTED, BoltError
+from .facts import ServerFacts, ServerSpec
+from .target import Target
+from .versions import VersionLine
 
 ROLE_44 = {"LEADER": "primary", "FOLLOWER": "primary", "READ_REPLICA": "secondary"}
 

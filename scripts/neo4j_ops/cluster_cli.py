@@ -12,10 +12,10 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from scripts.neo4j_ops import cli
-from scripts.neo4j_ops.bolt import NeoTransport, TlsOptions, Transport
-from scripts.neo4j_ops.parallel import run_in_background
-from scripts.neo4j_ops.recorded import RecordingTransport
+from . import cli
+from .bolt import NeoTransport, TlsOptions, Transport
+from .parallel import run_in_background
+from .recorded import RecordingTransport
 
 
 def add_target_arguments(p: argparse.ArgumentParser, *, servers: bool = True) -> None:

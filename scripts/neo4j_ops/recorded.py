@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scripts.neo4j_ops.bolt import AUTH, QUERY, UNREACHABLE, Auth, BoltError, Reply, TlsOptions, Transport, address_of
+from .bolt import AUTH, QUERY, UNREACHABLE, Auth, BoltError, Reply, TlsOptions, Transport, address_of
 
 SECRET_PARAMS = ("password",)
 VOLATILE_PARAMS = ("id",)  # probe ids: random on every run, so never part of a recording's key

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from components.settings import BUILTIN_ROLES, RoleSpec, UserSpec
-from scripts.neo4j_ops import queries as q
-from scripts.neo4j_ops.bolt import AUTH, Auth, BoltError, Transport, with_scheme
+
+from . import queries as q
+from .bolt import AUTH, Auth, BoltError, Transport, with_scheme
 
 SYSTEM = "system"
 PLACEHOLDER = "`<role>`"
@@ -258,10 +259,10 @@ SECURITY_EXAMPLE = """examples:
 
 
 def main(argv: list[str] | None = None, *, transport: Transport | None = None) -> int:
-    from scripts.neo4j_ops import cli, cluster_cli
-    from scripts.neo4j_ops.bolt import TlsOptions, check_bolt_uri
-    from scripts.neo4j_ops.errors import UsageError
-    from scripts.neo4j_ops.target import (
+    from . import cli, cluster_cli
+    from .bolt import TlsOptions, check_bolt_uri
+    from .errors import UsageError
+    from .target import (
         pulumi_outputs,
         read_outputs_file,
         read_password,

@@ -24,9 +24,10 @@ from typing import Any
 from components.outputs import StackOutputs
 from components.ports import PORTS
 from components.settings import ConfigError, RoleSpec, Settings, UserSpec, load_settings
-from scripts.neo4j_ops.bolt import Auth, TlsOptions, address_of, check_bolt_uri, with_scheme
-from scripts.neo4j_ops.errors import UsageError
-from scripts.neo4j_ops.facts import ServerSpec
+
+from .bolt import Auth, TlsOptions, address_of, check_bolt_uri, with_scheme
+from .errors import UsageError
+from .facts import ServerSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 PULUMI_INSTALL = "https://www.pulumi.com/docs/install/"

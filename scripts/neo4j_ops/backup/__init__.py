@@ -8,11 +8,17 @@ Layout in the bucket (one prefix per run, the manifest written last):
 A prefix without a valid manifest is incomplete and is never chosen for a restore.
 
 Modules:
+  commands    backup.py's and restore.py's help, options and results (their main)
+  options     the options both share, turned into a Job (bucket, local Neo4j, neo4j-admin)
   layout      timestamps, object keys, the manifest, which backup a restore picks (pure)
-  scratch     the restore drill's throw-away server: its neo4j.conf and ports (pure)
   retention   which local staging chains to delete (pure) and deleting them
   s3          streaming multipart upload, verified download, listing
-  neo4j       running neo4j-admin, stopping/starting the server, counting over Bolt
+  server      the local Neo4j over the runtime's Bolt client (facts, counts, waiting) and stop/start
+  admin       running neo4j-admin (argument lists per line are the VersionLine's) and its processes
+  scratch     the restore drill's throw-away server: its neo4j.conf, ports and process
   make_backup / restore_backup   the two procedures
-  cli         options both scripts share, progress output, exit codes
+
+What it uses of the runtime: versions, errors, cli, bolt, queries, facts; nothing of check, security
+or diagnose, so the archive components/tooling.py ships to the backup server runs with boto3 and the
+neo4j driver alone.
 """
