@@ -1,11 +1,11 @@
 """The one error family of the operator commands, and the one way to put any error in words.
 
-    OpsError              what a command reports in words, never as a traceback
-      UsageError          bad options, configuration or input, found before the work: exit 2
-      OperationError             the work failed (a check could not run, a backup, a restore): exit 1
-        BackupError       ... while backing up or restoring (backup/)
-        BoltError         ... a Bolt or HTTP call, with the `kind` an operator acts on (bolt.py)
-        InterruptedRunError       Ctrl-C or SIGTERM, after the clean-up ran: exit 130
+    OpsError                  what a command reports in words, never as a traceback
+      UsageError              bad options, configuration or input, found before the work: exit 2
+      OperationError          the work failed (a check could not run, a backup, a restore): exit 1
+        BackupError           ... while backing up or restoring (backup/)
+        BoltError             ... a Bolt or HTTP call, with the `kind` an operator acts on (bolt.py)
+        InterruptedRunError   SIGTERM (Ctrl-C is KeyboardInterrupt), after the clean-up ran: both exit 130
 
 cli.run maps them to those exit codes. `describe(error)` is the one line for any exception: ours as
 raised, an AWS error as "Code: Message", a driver error by its message, anything else with its type.

@@ -1,4 +1,4 @@
-"""The pure core of scripts/backup_ops: manifests, which backup a restore picks, retention, neo4j-admin
+"""The pure core of scripts/neo4j_ops/backup: manifests, which backup a restore picks, retention, neo4j-admin
 arguments, the drill server's neo4j.conf, part sizes; and the scripts' command lines."""
 from __future__ import annotations
 
