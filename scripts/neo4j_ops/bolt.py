@@ -231,7 +231,7 @@ class NeoClient:
         self._lock = threading.Lock()
 
     def _get_driver(self):
-        from neo4j import GraphDatabase, NotificationMinimumSeverity
+        from neo4j import GraphDatabase
 
         with self._lock:
             if self._driver is None:
@@ -242,7 +242,8 @@ class NeoClient:
                     "connection_acquisition_timeout": self.timeout,
                     "max_transaction_retry_time": 0,
                     "max_connection_pool_size": 8,
-                    "notifications_min_severity": NotificationMinimumSeverity.OFF,
+                    # Notifications are not logged (the server may still send them: asking it not to,
+                    # notifications_min_severity, needs Bolt 5.2, and the driver refuses a 4.4 server then).
                     "warn_notification_severity": None,
                     "user_agent": "neo4j-cluster-ops/1",
                 }
