@@ -35,9 +35,10 @@ def database_names(facts: list[ServerFacts]) -> list[str]:
 def writer_claims(facts: list[ServerFacts]) -> dict[str, dict[str, set[str]]]:
     """database → writer address → the servers whose view says so (every view is counted).
 
-    5.x: rows with writer=true. 4.4: rows with role 'leader'. A healthy cluster has exactly one
-    writer address per database in every view; two addresses is a split brain (each side of a
-    partition elects its own leader, or a stale view), none is a cluster without a leader.
+    A row says so by is_writer (5.x's writer column; 4.4's role leader or standalone). A healthy
+    cluster has exactly one writer address per database in every view; two addresses is a split
+    brain (each side of a partition elects its own leader, or a stale view), none is a cluster
+    without a leader.
     """
     claims: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for f in facts:
@@ -46,11 +47,18 @@ def writer_claims(facts: list[ServerFacts]) -> dict[str, dict[str, set[str]]]:
         for row in f.databases:
             if row.get("type") == "composite":
                 continue
-            is_writer = row.get("writer") if "writer" in row else str(row.get("role", "")).lower() == "leader"
             claims[row["name"]]  # every database appears, even with no writer
-            if is_writer and row.get("address"):
+            if is_writer(row) and row.get("address"):
                 claims[row["name"]][row["address"]].add(f.spec.name)
     return claims
+
+
+def is_writer(row: dict[str, Any]) -> bool:
+    """Does this SHOW DATABASES row say its server writes the database? 5.x: its `writer` column; 4.4, which
+    has none: role 'leader' in a cluster, 'standalone' on a server of its own."""
+    if "writer" in row:
+        return bool(row["writer"])
+    return str(row.get("role", "")).lower() in ("leader", "standalone")
 
 
 def expected_writer(claims: dict[str, set[str]]) -> str | None:
@@ -79,10 +87,9 @@ def role_of(row: dict[str, Any]) -> str:
 def display_role(row: dict[str, Any] | None, standalone: bool) -> str:
     if row is None:
         return "-"
-    writer = row.get("writer") if "writer" in row else str(row.get("role", "")).lower() == "leader"
     if standalone:
         return "standalone"
-    if writer:
+    if is_writer(row):
         return "leader"
     role = role_of(row)
     return "follower" if role == "primary" else role

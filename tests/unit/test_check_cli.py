@@ -180,3 +180,16 @@ def test_enterprise_fixtures_are_what_derive_py_writes():
     spec.loader.exec_module(derive)
     for name, text in derive.render().items():
         assert (FIXTURES / name).read_text() == text, f"{name} is stale: run python {FIXTURES / 'derive.py'}"
+
+
+def test_a_standalone_44_server_is_the_writer_of_its_databases_though_44_has_no_writer_column():
+    from scripts.neo4j_ops.checks.membership import writers_result
+    from scripts.neo4j_ops.facts import ServerFacts, ServerSpec
+
+    spec = ServerSpec("127.0.0.1:7687", "bolt://127.0.0.1:7687")
+    rows = [{"name": name, "address": "127.0.0.1:7687", "role": "standalone", "requestedStatus": "online",
+             "currentStatus": "online", "error": ""} for name in ("neo4j", "system")]  # 4.4.46, as it answers
+    facts = [ServerFacts(spec, version="4.4.46", edition="community", databases=rows)]
+    target = build_target(checks.build_parser().parse_args(["--uri", spec.uri]))
+    result = writers_result(target, facts)
+    assert result.status == "PASS" and "is the writer of its databases" in result.detail

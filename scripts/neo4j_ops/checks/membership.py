@@ -98,7 +98,7 @@ def _standalone_writers(target: Target, facts: list[ServerFacts]) -> CheckResult
     for f in facts:
         if not f.reachable:
             continue
-        not_writing = [row["name"] for row in f.own_rows() if not row.get("writer")]
+        not_writing = [row["name"] for row in f.own_rows() if not cluster.is_writer(row)]
         if not_writing:
             problems.append(f"{f.spec.name} is not the writer of {', '.join(not_writing)}")
         else:

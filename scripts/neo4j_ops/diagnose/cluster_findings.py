@@ -57,7 +57,7 @@ def _leaders(target: Target, facts: list[ServerFacts], line: VersionLine) -> lis
     if cluster.is_standalone(facts):
         # Community servers are each their own cluster.
         for f in facts:
-            lost = [row["name"] for row in f.own_rows() if not row.get("writer")] if f.reachable else []
+            lost = [row["name"] for row in f.own_rows() if not cluster.is_writer(row)] if f.reachable else []
             if lost:
                 findings.append(Finding(CRITICAL, "leader", f"{f.spec.name} does not accept writes for "
                                                             f"{', '.join(lost)}", "read its neo4j.log", f.spec.name))
