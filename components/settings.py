@@ -77,6 +77,7 @@ class Settings:
     monitoring_instance_type: str
     container_memory: int  # bytes, per Neo4j container on the docker platform
     data_volume_size_gb: int
+    data_volumes_deletable: bool
     region: str
     availability_zones: tuple[str, ...]
     vpc_cidr: str
@@ -292,7 +293,11 @@ KEYS: tuple[Key, ...] = (
     Key("containerMemory", "container_memory", "2g", _size, "a size, 1g or more",
         "Memory limit of each Neo4j container (docker platform); sizes heap and page cache there."),
     Key("dataVolumeSizeGb", "data_volume_size_gb", 100, _integer(10, 16384), "10 to 16384",
-        "Encrypted gp3 data volume per server, in GB."),
+        "Encrypted gp3 data volume per server, in GB. Growing it resizes the volumes in place; the filesystem "
+        "grows at the next run of setup-neo4j.sh (a replaced server, or a re-run). EBS cannot shrink a volume."),
+    Key("dataVolumesDeletable", "data_volumes_deletable", False, _boolean, "true, false",
+        "You mean `pulumi destroy` (or removing a server) to delete the servers' data volumes. Default: the "
+        "volumes are protected and kept when their instance or the stack goes."),
     Key("region", "region", "us-east-1",
         _text(re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$"), "an AWS region such as eu-west-1"),
         "an AWS region", "AWS region."),

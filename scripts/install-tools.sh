@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the tools the tests run for real: haproxy (haproxy -c), promtool (Debian's prometheus
-# package), cloud-init (cloud-init schema), shellcheck, and Java + Maven for Neo4j from Maven
-# Central. Uses apt-get when something is missing and we are root; otherwise names what is missing.
+# package), cloud-init (cloud-init schema), shellcheck, Java + Maven for Neo4j from Maven Central, and
+# xfsprogs (the data volume's filesystem, tested on loop devices). Uses apt-get when something is
+# missing and we are root; otherwise names what is missing.
 # Also actionlint (lints .github/workflows), built by the Go toolchain into .tools/bin.
 set -euo pipefail
 
@@ -29,6 +30,10 @@ declare -A PACKAGE_OF=(
     [mvn]=maven
     [systemd-analyze]=systemd
     [openssl]=openssl
+    # setup-neo4j.sh's disk logic runs for real against loop devices (tests/integration/test_data_volume_disk.py)
+    [mkfs.xfs]=xfsprogs
+    [mkfs.ext4]=e2fsprogs
+    [sfdisk]=fdisk
 )
 
 missing=()
@@ -36,7 +41,7 @@ for tool in "${!PACKAGE_OF[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("${PACKAGE_OF[$tool]}")
 done
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-tools: all present (haproxy, promtool, cloud-init, shellcheck, java, mvn, systemd-analyze, openssl)"
+    echo "install-tools: all present (haproxy, promtool, cloud-init, shellcheck, java, mvn, systemd-analyze, openssl, xfsprogs, e2fsprogs, sfdisk)"
     exit 0
 fi
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then

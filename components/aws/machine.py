@@ -24,7 +24,17 @@ UBUNTU_OWNER = "099720109477"
 UBUNTU_IMAGE_ARCH = {"x86_64": "amd64", "arm64": "arm64"}
 # EC2 refuses user data above 16 KiB; cloud-init reads gzip natively, so every payload is gzipped.
 USER_DATA_LIMIT = 16 * 1024
-DATA_DEVICE = "/dev/sdf"  # setup-neo4j.sh finds the data disk as the one non-root disk, whatever it is called
+# The attachment's device name. On Nitro the disk appears as an NVMe device whatever this says;
+# setup-neo4j.sh finds it by the volume id in its serial (/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol…).
+DATA_DEVICE = "/dev/sdf"
+# The instance tag that names a machine's data volume; the boot script reads it through IMDS.
+DATA_VOLUME_TAG = "DataVolumeId"
+# What `pulumi up` must never apply to a running Neo4j server: each of these stops, restarts or replaces
+# it (cloud-init reads user data only on a new instance). They are held back on existing servers and
+# applied one server at a time, by replacing that server (its data volume follows it).
+HELD_BACK_ON_SERVERS = ("ami", "user_data_base64", "instance_type", "subnet_id", "availability_zone")
+# The volume stays in the zone it was made in: moving a server to another zone is a restore, not an `up`.
+HELD_BACK_ON_DATA_VOLUMES = ("availability_zone",)
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,14 @@ class BucketAccess:
 
 
 @dataclass(frozen=True)
+class DataVolume:
+    """A machine's data disk: its own EBS volume, attached, so it outlives the instance."""
+    size_gb: int
+    zone: str  # the server's zone (a volume attaches only to an instance in its zone)
+    deletable: bool = False  # neo4j:dataVolumesDeletable: without it the volume is protected and retained
+
+
+@dataclass(frozen=True)
 class MachineArgs:
     host: str  # "core-1": the Name tag's suffix
     hostname: str  # "core-1.prod.neo4j.internal": the A record
@@ -56,7 +74,7 @@ class MachineArgs:
     subnet_id: pulumi.Input[str]
     security_group_id: pulumi.Input[str]
     root_volume_gb: int
-    data_volume_gb: int = 0  # 0: no data volume
+    data_volume: DataVolume | None = None
     reads_secrets: tuple[pulumi.Input[str], ...] = ()  # secret ARNs this machine may read
     backups: BucketAccess | None = None
     tags: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -71,6 +89,27 @@ class MachineArgs:
 class Machine:
     instance: aws.ec2.Instance
     role: aws.iam.Role
+    data_volume: aws.ebs.Volume | None = None
+    data_attachment: aws.ec2.VolumeAttachment | None = None
+
+
+def instance_ignore_changes(args: MachineArgs) -> list[str]:
+    """Stateless machines are replaced for new user data and keep only their image; Neo4j servers hold
+    back everything that would restart or replace them (HELD_BACK_ON_SERVERS)."""
+    return ["ami"] if args.replace_on_new_user_data else list(HELD_BACK_ON_SERVERS)
+
+
+def data_volume_options(volume: DataVolume, parent: pulumi.Resource) -> pulumi.ResourceOptions:
+    """Protected (`pulumi up`/`destroy` refuse to delete it) and retained (kept in AWS if Pulumi ever drops
+    it from the state), unless the stack opted in with neo4j:dataVolumesDeletable."""
+    kept = not volume.deletable
+    return pulumi.ResourceOptions(parent=parent, protect=kept, retain_on_delete=kept,
+                                  ignore_changes=list(HELD_BACK_ON_DATA_VOLUMES))
+
+
+def attachment_options(parent: pulumi.Resource) -> pulumi.ResourceOptions:
+    # A replaced instance gets the volume only once the old one let it go: detach first, then attach.
+    return pulumi.ResourceOptions(parent=parent, delete_before_replace=True)
 
 
 def compressed_user_data(text: str) -> str:
@@ -133,7 +172,17 @@ def place_machine(name: str, args: MachineArgs, context: MachineContext, parent:
                            opts=child)
     profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
 
-    volume = {"volume_type": "gp3", "encrypted": True, "delete_on_termination": True}
+    data_volume = None
+    tags: dict[str, pulumi.Input[str]] = {"Name": f"{context.stack}-{args.host}", **args.tags}
+    if args.data_volume is not None:
+        data_volume = aws.ebs.Volume(
+            f"{name}-data", availability_zone=args.data_volume.zone, size=args.data_volume.size_gb, type="gp3",
+            encrypted=True,
+            tags={"Name": f"{context.stack}-{args.host}-data", "Server": args.host, "Stack": context.stack},
+            opts=data_volume_options(args.data_volume, parent))
+        tags[DATA_VOLUME_TAG] = data_volume.id
+    root = {"volume_type": "gp3", "encrypted": True, "delete_on_termination": True,
+            "volume_size": args.root_volume_gb, "tags": {"Name": f"{context.stack}-{args.host}-root"}}
     instance = aws.ec2.Instance(
         name,
         ami=context.image_for(args.instance_type),
@@ -148,24 +197,28 @@ def place_machine(name: str, args: MachineArgs, context: MachineContext, parent:
             "http_endpoint": "enabled",
             "http_tokens": "required",  # IMDSv2 only
             "http_put_response_hop_limit": 1,  # credentials never leave the host (no containers here)
-            "instance_metadata_tags": "enabled" if args.metadata_tags else "disabled",
+            "instance_metadata_tags": "enabled" if args.metadata_tags or data_volume else "disabled",
         },
-        root_block_device={**volume, "volume_size": args.root_volume_gb},
-        # Inline, so the disk is there when cloud-init runs (a separate attachment would race the boot).
-        ebs_block_devices=[{**volume, "device_name": DATA_DEVICE, "volume_size": args.data_volume_gb}]
-        if args.data_volume_gb else [],
-        tags={"Name": f"{context.stack}-{args.host}", **args.tags},
-        volume_tags={"Name": f"{context.stack}-{args.host}"},
+        # The root disk's own tags: volume_tags would fight the data volume's tags.
+        root_block_device=root,
+        tags=tags,
         opts=pulumi.ResourceOptions(
             parent=parent,
             # A newer Ubuntu image must not replace every server at the next `up`; a server moves to
-            # a new image (or new user data) only when replaced on purpose, one at a time.
-            ignore_changes=["ami"] if args.replace_on_new_user_data else ["ami", "user_data_base64"]),
+            # a new image, user data, type or subnet only when replaced on purpose, one at a time.
+            ignore_changes=instance_ignore_changes(args)),
     )
+    attachment = None
+    if data_volume is not None:
+        # Made after the instance: setup-neo4j.sh waits for the device. Detaching stops the instance
+        # first, so Neo4j shuts down cleanly before its store goes.
+        attachment = aws.ec2.VolumeAttachment(
+            f"{name}-data-attachment", device_name=DATA_DEVICE, volume_id=data_volume.id, instance_id=instance.id,
+            stop_instance_before_detaching=True, opts=attachment_options(parent))
     # Low TTL: a replaced machine is found under its old name within a minute.
     aws.route53.Record(name, zone_id=context.dns_zone_id, name=args.hostname, type="A", ttl=60,
                        records=[instance.private_ip], opts=child)
-    return Machine(instance, role)
+    return Machine(instance, role, data_volume, attachment)
 
 
 @dataclass(frozen=True)

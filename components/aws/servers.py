@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.aws.machine import BucketAccess, MachineArgs, MachineContext, place_machine
+from components.aws.machine import BucketAccess, DataVolume, Machine, MachineArgs, MachineContext, place_machine
 from components.topology import Server
 
 ROOT_VOLUME_GB = 30  # OS, Neo4j's packages and logs; the store lives on the data volume
@@ -28,6 +28,7 @@ class Neo4jServersArgs:
     subnet_ids: Mapping[str, pulumi.Input[str]]  # zone → private subnet
     security_group_id: pulumi.Input[str]
     data_volume_gb: int
+    data_volumes_deletable: bool
     admin_password_arn: pulumi.Input[str]
     tls_secret_arns: Mapping[str, pulumi.Input[str]]  # server name → ARN; empty when TLS is off
     backup: BackupAccess
@@ -40,6 +41,7 @@ class Neo4jServers(pulumi.ComponentResource):
     def __init__(self, name: str, args: Neo4jServersArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("neo4j-cluster:aws:Neo4jServers", name, None, opts)
         self.private_ips = {}
+        self.machines: dict[str, Machine] = {}
         for server in args.servers:
             takes_backups = server.name == args.backup.server
             tls = (args.tls_secret_arns[server.name],) if server.name in args.tls_secret_arns else ()
@@ -47,14 +49,18 @@ class Neo4jServers(pulumi.ComponentResource):
                 host=server.name, hostname=server.hostname,
                 instance_type=args.instance_types[server.role], user_data=args.user_data[server.name],
                 subnet_id=args.subnet_ids[server.zone], security_group_id=args.security_group_id,
-                root_volume_gb=ROOT_VOLUME_GB, data_volume_gb=args.data_volume_gb,
+                root_volume_gb=ROOT_VOLUME_GB,
+                data_volume=DataVolume(size_gb=args.data_volume_gb, zone=server.zone,
+                                       deletable=args.data_volumes_deletable),
                 # The admin password and its own certificate: never another server's key.
                 reads_secrets=(args.admin_password_arn, *tls),
                 backups=args.backup.bucket if takes_backups else None,
-                # neo4j-backup.sh reads the bucket from this tag through IMDSv2.
+                # Read through IMDSv2: setup-neo4j.sh its data volume's id (DataVolumeId, added by
+                # place_machine), neo4j-backup.sh its bucket.
                 tags={"Role": server.role,
                       **({"BackupBucket": args.backup.bucket_name} if takes_backups else {})},
-                metadata_tags=takes_backups,
+                metadata_tags=True,
             ), args.context, self)
             self.private_ips[server.name] = machine.instance.private_ip
+            self.machines[server.name] = machine
         self.register_outputs({"privateIps": self.private_ips})

@@ -1,6 +1,7 @@
 """Run __main__.py under the recording mocks with secrets a test chooses, in a subprocess (Pulumi's mocks
-are process-global), and see what reached each resource (a secret value as {"secret": <value>}) and which
-lookups (invokes) the program made.
+are process-global), and see what reached each resource (a secret value as {"secret": <value>}), the
+resource options the program gave it (protect, retainOnDelete, ignoreChanges, deleteBeforeReplace, as the
+engine receives them) and which lookups (invokes) the program made.
 
 `scripts/plan.py` gives every secret one placeholder and records it as "[secret]"; here a test sets real
 values and sees both that a value stayed a Pulumi secret and what it holds.
@@ -34,7 +35,17 @@ def reveal(value):
     return value
 
 recording.redact = reveal  # what the recording monitor keeps: secrets marked, not replaced
-registered, calls = [], []
+registered, calls, options = [], [], {{}}
+register = recording.RecordingMonitor.RegisterResource
+
+def register_with_options(self, request):
+    if request.type != "pulumi:pulumi:Stack":
+        options[f"{{request.type}}::{{request.name}}"] = {{
+            "protect": request.protect, "retainOnDelete": request.retainOnDelete,
+            "ignoreChanges": list(request.ignoreChanges), "deleteBeforeReplace": request.deleteBeforeReplace}}
+    return register(self, request)
+
+recording.RecordingMonitor.RegisterResource = register_with_options
 
 class Capture(recording.RecordingMocks):
     def new_resource(self, args):
@@ -58,7 +69,7 @@ except Exception as error:
                       "calls": calls}}, default=str))
     sys.exit(1)
 print(json.dumps({{"resources": [{{"type": r.type, "name": r.name, "inputs": r.inputs}} for r in run.resources],
-                  "registered": registered, "calls": calls}}, default=str))
+                  "registered": registered, "calls": calls, "options": options}}, default=str))
 """
 
 
@@ -72,9 +83,16 @@ class ProgramRun:
     registered: list[str] = field(default_factory=list)  # names of the resources the mocks were asked for
     resources: list[dict[str, Any]] = field(default_factory=list)  # {"type", "name", "inputs"}
     calls: list[dict[str, Any]] = field(default_factory=list)  # the lookups it made: {"token", "args"}
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)  # "<type>::<name>" → its options
 
     def inputs(self, name: str) -> dict[str, Any]:
         return next(r["inputs"] for r in self.resources if r["name"] == name)
+
+    def options_of(self, resource_type: str, name: str) -> dict[str, Any]:
+        return self.options[f"{resource_type}::{name}"]
+
+    def of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {r["name"]: r["inputs"] for r in self.resources if r["type"] == resource_type}
 
 
 def run_with_secrets(tmp_path: Path, stack: str, config: dict[str, Any], secrets: dict[str, str],
@@ -89,4 +107,5 @@ def run_with_secrets(tmp_path: Path, stack: str, config: dict[str, Any], secrets
     lines = result.stdout.strip().splitlines()
     report = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
     return ProgramRun(result.returncode, result.stdout, result.stderr, report.get("error"), report.get("error_type"),
-                      report.get("registered", []), report.get("resources", []), report.get("calls", []))
+                      report.get("registered", []), report.get("resources", []), report.get("calls", []),
+                      report.get("options", {}))

@@ -34,6 +34,8 @@ RECORD = "aws:route53/record:Record"
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 BUCKET = "aws:s3/bucket:Bucket"
+VOLUME = "aws:ebs/volume:Volume"
+ATTACHMENT = "aws:ec2/volumeAttachment:VolumeAttachment"
 NEO4J_PORTS = {5000, 6000, 7000, 7688, 6362, 7687, 7474, 7473, 2004, 9100}
 CLUSTER_PORTS = {5000, 6000, 7000, 7688, 6362}
 
@@ -42,6 +44,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "prod": ("prod", {}),
     "dev": ("dev", {}),
     "prod-more-replicas": ("prod", {"neo4j:replicaCount": 4}),
+    # Day two: a bigger disk, a bigger primary type and a new patch release (new user data everywhere).
+    "prod-day-two": ("prod", {"neo4j:dataVolumeSizeGb": 400, "neo4j:coreInstanceType": "r6i.4xlarge",
+                              "neo4j:version": "5.26.31"}),
     "public-replicated": ("dev", {"neo4j:tls": "disabled", "neo4j:haproxyPublic": True,
                                   "neo4j:backupReplicaRegion": "eu-central-1", "neo4j:natGatewayPerZone": False}),
     "bare": ("dev", {"neo4j:edition": "community", "neo4j:coreCount": 1, "neo4j:replicaCount": 0,
@@ -92,8 +97,9 @@ def expected_counts(p: Plan) -> dict[str, int]:
         # vpc, default group, igw, public route table + route, S3 endpoint, DNS zone; per zone two
         # subnets, a private route table, two routes' worth of tables/associations; per NAT an EIP.
         "neo4j-cluster:aws:Network": 7 + 6 * zones + 2 * nats,
-        # per server: role, SSM attachment, access policy, instance profile, instance, A record
-        "neo4j-cluster:aws:Neo4jServers": 6 * servers,
+        # per server: role, SSM attachment, access policy, instance profile, instance, A record, data
+        # volume and its attachment
+        "neo4j-cluster:aws:Neo4jServers": 8 * servers,
         "neo4j-cluster:aws:ClusterSecrets": 2 * secrets,
         # per bucket: bucket, versioning, encryption, public access block, ownership, policy,
         # lifecycle; the backup tooling archive; replication adds a role, its policy and the config
@@ -122,7 +128,7 @@ def test_prod_resource_count_per_component(plans):
     assert dict(plans["prod"].by_parent()) == {
         "(stack)": 9, "neo4j-cluster:aws:Network": 31, "neo4j-cluster:aws:SecurityGroups": 34,
         "neo4j-cluster:tls:ClusterCertificates": 23, "neo4j-cluster:aws:ClusterSecrets": 22,
-        "neo4j-cluster:aws:BackupStore": 8, "neo4j-cluster:aws:Neo4jServers": 42,
+        "neo4j-cluster:aws:BackupStore": 8, "neo4j-cluster:aws:Neo4jServers": 56,
         "neo4j-cluster:aws:LoadBalancer": 6, "neo4j-cluster:aws:Monitoring": 6}
 
 
@@ -222,24 +228,37 @@ def test_every_instance_requires_imdsv2_and_encrypts_every_volume(plan):
     for name, inputs in instances.items():
         assert inputs["metadataOptions"]["httpTokens"] == "required", name
         assert int(inputs["metadataOptions"]["httpPutResponseHopLimit"]) == 1, name
-        volumes = [inputs["rootBlockDevice"], *inputs.get("ebsBlockDevices", [])]
-        assert all(v["encrypted"] is True and v["volumeType"] == "gp3" for v in volumes), name
+        root = inputs["rootBlockDevice"]
+        assert root["encrypted"] is True and root["volumeType"] == "gp3", name
+        assert not inputs.get("ebsBlockDevices"), f"{name}: no inline data disk (it would die with the instance)"
         assert "keyName" not in inputs, f"{name}: no SSH key, Session Manager instead"
+    for name, inputs in plan.of_type(VOLUME).items():
+        assert inputs["encrypted"] is True and inputs["type"] == "gp3", name
 
 
-def test_neo4j_servers_get_a_data_volume_of_the_configured_size(plan):
-    instances = plan.of_type(INSTANCE)
+def test_each_neo4j_server_has_its_own_data_volume_in_its_zone_attached_to_it(plan):
+    instances, volumes, attachments = plan.of_type(INSTANCE), plan.of_type(VOLUME), plan.of_type(ATTACHMENT)
+    assert len(volumes) == len(attachments) == len(plan.topology.servers)
     for server in plan.topology.servers:
-        (data,) = instances[f"cluster-{server.name}"]["ebsBlockDevices"]
-        assert int(data["volumeSize"]) == plan.settings.data_volume_size_gb
+        volume = volumes[f"cluster-{server.name}-data"]
+        assert int(volume["size"]) == plan.settings.data_volume_size_gb
+        assert volume["availabilityZone"] == server.zone
+        assert volume["tags"]["Server"] == server.name
+        attachment = attachments[f"cluster-{server.name}-data-attachment"]
+        assert attachment["volumeId"] == f"cluster-{server.name}-data-id"  # the mocks' id of that volume
+        assert attachment["instanceId"] == f"cluster-{server.name}-id"
+        assert attachment["stopInstanceBeforeDetaching"] is True
+        # The boot script finds exactly this volume by the id in this tag.
+        assert instances[f"cluster-{server.name}"]["tags"]["DataVolumeId"] == f"cluster-{server.name}-data-id"
 
 
-def test_only_the_backup_server_exposes_tags_to_imds_and_names_the_bucket(plan):
+def test_neo4j_servers_expose_tags_to_imds_and_only_the_backup_server_names_the_bucket(plan):
     backup = f"cluster-{plan.topology.backup_server.name}"
+    servers = {f"cluster-{s.name}" for s in plan.topology.servers}
     buckets = plan.of_type(BUCKET)
     for name, inputs in plan.of_type(INSTANCE).items():
         tags_in_imds = inputs["metadataOptions"]["instanceMetadataTags"] == "enabled"
-        assert tags_in_imds == (name == backup), name
+        assert tags_in_imds == (name in servers), name
         assert ("BackupBucket" in inputs["tags"]) == (name == backup), name
     assert plan.of_type(INSTANCE)[backup]["tags"]["BackupBucket"] in buckets
 
@@ -505,7 +524,7 @@ def test_more_replicas_leave_network_and_security_groups_untouched(plans):
 
 def test_more_replicas_leave_every_core_resource_name_and_input_unchanged(plans):
     before, after = core_resources(plans["prod"]), core_resources(plans["prod-more-replicas"])
-    assert len(before) == 5 * 11  # per core: TLS key, request, cert; secret + version; 6 of its machine
+    assert len(before) == 5 * 13  # per core: TLS key, request, cert; secret + version; 8 of its machine
     assert before.keys() == after.keys()
     for key in before:
         old, new = before[key], after[key]
@@ -595,3 +614,65 @@ def test_a_slash_in_the_admin_password_is_fine_on_aws_where_it_stays_a_secret(tm
     holders = [r["name"] for r in run.resources if password in str(r["inputs"])]
     assert holders == [next(r["name"] for r in run.resources if r["type"] == SECRET_VERSION
                             and r["inputs"].get("secretString") == {"secret": password})]
+
+
+# --- day two: data outlives machines, `up` restarts no server ------------------------------------------
+
+
+def test_day_two_changes_touch_only_held_back_inputs_and_the_volume_size(plans):
+    # Under the mocks a plan records inputs; what a changed input does comes from the provider (PULUMI-NOTES):
+    # the instances' changed inputs must all be held back (ignore_changes), the volume may change only its
+    # size (in place), and the attachments not at all (an attachment's inputs all force a new one).
+    from components.aws.machine import HELD_BACK_ON_SERVERS
+
+    held_back = {"ami", "userDataBase64", "instanceType", "subnetId", "availabilityZone"}
+    assert len(held_back) == len(HELD_BACK_ON_SERVERS)
+    before, after = plans["prod"], plans["prod-day-two"]
+    changed_instances = set()
+    for server in before.topology.servers:
+        old, new = (p.of_type(INSTANCE)[f"cluster-{server.name}"] for p in (before, after))
+        changed = {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
+        assert changed <= held_back, (server.name, changed - held_back)
+        changed_instances |= changed
+        old_volume, new_volume = (p.of_type(VOLUME)[f"cluster-{server.name}-data"] for p in (before, after))
+        assert {k for k in old_volume if old_volume[k] != new_volume[k]} == {"size"}
+        assert int(new_volume["size"]) == 400
+        name = f"cluster-{server.name}-data-attachment"
+        assert before.of_type(ATTACHMENT)[name] == after.of_type(ATTACHMENT)[name]
+    assert {"instanceType", "userDataBase64"} <= changed_instances  # the variant did change them
+
+
+def run_options(tmp_path, **overrides):
+    config = {**stack_config("dev"), **{f"neo4j:{k}": v for k, v in overrides.items()}}
+    result = run_with_secrets(tmp_path, "t", config, {})
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_data_volumes_are_protected_and_retained_and_attachments_detach_first(tmp_path):
+    result = run_options(tmp_path)
+    volumes = result.of_type(VOLUME)
+    assert volumes
+    for name in volumes:
+        options = result.options_of(VOLUME, name)
+        assert options["protect"] is True and options["retainOnDelete"] is True, name
+        assert options["ignoreChanges"] == ["availabilityZone"], name
+    for name in result.of_type(ATTACHMENT):
+        assert result.options_of(ATTACHMENT, name)["deleteBeforeReplace"] is True, name
+
+
+def test_data_volumes_may_go_only_when_the_stack_opts_in(tmp_path):
+    result = run_options(tmp_path, dataVolumesDeletable=True)
+    for name in result.of_type(VOLUME):
+        options = result.options_of(VOLUME, name)
+        assert options["protect"] is False and options["retainOnDelete"] is False, name
+
+
+def test_neo4j_servers_hold_back_what_would_restart_or_replace_them(tmp_path):
+    result = run_options(tmp_path)
+    for name in result.of_type(INSTANCE):
+        ignored = set(result.options_of(INSTANCE, name)["ignoreChanges"])
+        if name in ("cluster-haproxy", "cluster-monitoring"):
+            assert ignored == {"ami"}, name  # stateless: replaced for new user data
+        else:
+            assert ignored == {"ami", "userDataBase64", "instanceType", "subnetId", "availabilityZone"}, name

@@ -250,3 +250,37 @@ def test_the_docker_extension_script_pipes_the_password_file_into_join_topology(
             break
         subprocess.run(["sleep", "0.1"])
     assert (tmp_path / "stdin").read_text() == "s3cret pass\n"
+
+
+# --- the data volume (the real disk logic runs in tests/integration/test_data_volume_disk.py) --------
+
+
+def test_the_data_volume_is_found_by_the_nvme_serial_that_carries_its_id(tmp_path):
+    script = setup_script(version=VERSIONS["5"])
+    box = sandbox(tmp_path)
+    result = box.run(script, ["data_volume_device"], "data_volume_device vol-0123456789abcdef0\n",
+                     prelude='DISK_BY_ID=/sandbox/by-id\n')
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "/sandbox/by-id/nvme-Amazon_Elastic_Block_Store_vol0123456789abcdef0"
+
+
+@pytest.mark.parametrize("server", ["core-1", "replica-1"])
+def test_every_server_reads_its_data_volume_id_from_its_instance_tags(server):
+    # Not only the backup server: instance_tag is defined in every server's script.
+    script = setup_script(server, version=VERSIONS["5"])
+    assert "instance_tag() {" in script
+    assert "volume_id=$(instance_tag DataVolumeId)" in shell_function(script, "mount_data_volume")
+
+
+def test_a_volume_that_never_attaches_stops_the_boot_before_anything_touches_a_disk(tmp_path):
+    script = setup_script(version=VERSIONS["5"])
+    box = sandbox(tmp_path)
+    for tool in ("sleep", "blkid", "mkfs.xfs", "mount", "xfs_growfs"):
+        box.stand_in(tool)
+    prelude = (places(box) + f'FSTAB="{tmp_path}/fstab"\nDISK_BY_ID="{tmp_path}/by-id"\nDATA_VOLUME_WAIT_SECONDS=15\n'
+               'instance_tag() { echo vol-0123456789abcdef0; }\n')
+    result = box.run(script, ["data_volume_device", "mount_data_volume"], "mount_data_volume\n", prelude=prelude)
+    assert result.returncode == 1
+    assert "not attached after 15s" in result.stdout
+    assert box.calls() == ["sleep 5"] * 3  # it waited, and ran no blkid, mkfs or mount
+    assert not (tmp_path / "fstab").exists()
