@@ -4,8 +4,13 @@
 Runs __main__.py under recording Pulumi mocks, writes build/<stack>/plan.json and every rendered
 file under build/<stack>/, and prints a summary. Reviewers diff the build directory in pull requests.
 
+With an earlier plan in the output directory (or --since PLAN_JSON, e.g. main's), the summary lists per
+Neo4j server what is pending on it: the inputs `pulumi up` holds back on running servers (image, user data,
+instance type, subnet), which are applied one server at a time by replacing that server.
+
 Example:
   python scripts/plan.py --stack prod
+  python scripts/plan.py --stack prod --since main-plan/plan.json
   python scripts/plan.py --stack dev --json | jq '.resources | length'
 
 Exit status: 0 planned, 2 the stack file is missing or unreadable, or its config invalid (one line per problem).
@@ -65,7 +70,7 @@ def engine_view(config: dict) -> tuple[dict[str, str], list[str]]:
     return values, SECRET_KEYS
 
 
-def plan(stack: str, stack_file: Path, out_dir: Path, display: str | None = None) -> dict:
+def plan(stack: str, stack_file: Path, out_dir: Path, display: str | None = None, since: Path | None = None) -> dict:
     config = read_stack_file(stack_file, display)  # raises StackFileError when the file is unreadable
     settings = load_settings(stack, config)  # raises ConfigError before any Pulumi code runs
     from components.program.recording import run_program  # pulumi is imported only when there is a plan to make
@@ -74,6 +79,7 @@ def plan(stack: str, stack_file: Path, out_dir: Path, display: str | None = None
     run = run_program(ROOT / "__main__.py", project=PROJECT, stack=stack, config=engine_config,
                       secret_keys=secret_keys)
     files = flatten(run.namespace["artifacts"])
+    previous = _earlier_plan(since or out_dir / "plan.json")
     if out_dir.exists():
         shutil.rmtree(out_dir)  # a plan is the whole picture: no stale files from an older one
     for relative, text in files.items():
@@ -93,7 +99,77 @@ def plan(stack: str, stack_file: Path, out_dir: Path, display: str | None = None
     }
     (out_dir / "plan.json").write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
     document["_summary"] = summary(settings, plan_topology(settings), run.namespace["rendered"], document, out_dir)
+    if settings.platform == "aws":
+        document["_summary"] += "\n\n" + pending_note(previous, document, since or out_dir / "plan.json")
     return document
+
+
+def _earlier_plan(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+INSTANCE = "aws:ec2/instance:Instance"
+SERVERS_PARENT = "neo4j-cluster:aws:Neo4jServers::"
+
+
+def held_back_inputs() -> tuple[str, ...]:
+    """Wire names of what `pulumi up` leaves alone on a running Neo4j server (components/aws/machine.py)."""
+    from components.aws.machine import HELD_BACK_ON_SERVERS
+
+    return tuple(re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), name) for name in HELD_BACK_ON_SERVERS)
+
+
+def _user_data_files(user_data_base64: str) -> dict[str, str]:
+    import base64
+    import gzip
+
+    import yaml
+
+    cloud_config = yaml.safe_load(gzip.decompress(base64.b64decode(user_data_base64)))
+    return {f["path"]: f.get("content", "") for f in cloud_config.get("write_files", [])}
+
+
+def _describe(key: str, old, new) -> str:
+    if key == "userDataBase64":
+        before, after = _user_data_files(old), _user_data_files(new)
+        changed = sorted(Path(p).name for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+        return f"user data ({', '.join(changed) or 'cloud-init'})"
+    return f"{key} {old} -> {new}"
+
+
+def pending_on_servers(previous: dict, document: dict) -> dict[str, list[str]]:
+    """Server instance name → the held-back inputs that differ from the earlier plan, described."""
+    def servers(plan_document: dict) -> dict[str, dict]:
+        return {r["name"]: r["inputs"] for r in plan_document.get("resources", [])
+                if r["type"] == INSTANCE and r["parent"].startswith(SERVERS_PARENT)}
+
+    before, after = servers(previous), servers(document)
+    pending: dict[str, list[str]] = {}
+    for name in sorted(before.keys() & after.keys()):
+        changes = [_describe(key, before[name].get(key), after[name].get(key)) for key in held_back_inputs()
+                   if before[name].get(key) != after[name].get(key)]
+        if changes:
+            pending[name] = changes
+    return pending
+
+
+def pending_note(previous: dict | None, document: dict, source: Path) -> str:
+    lines = ["Pending on running servers:",
+             f"  held back by `pulumi up` on running Neo4j servers (no restart, no replacement): "
+             f"{', '.join(held_back_inputs())};",
+             "  applied one server at a time by replacing that server (README, \"Changing servers\")."]
+    if previous is None:
+        lines.append(f"  (no earlier plan at {source} to compare with)")
+        return "\n".join(lines)
+    pending = pending_on_servers(previous, document)
+    if not pending:
+        lines.append(f"  none since {source}")
+    for name, changes in pending.items():
+        lines.append(f"  {name:<22}{'; '.join(changes)}")
+    return "\n".join(lines)
 
 
 def _sorted(value):
@@ -163,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack-file", type=Path, help="stack file to read instead of Pulumi.<stack>.yaml")
     parser.add_argument("--out", type=Path, help="output directory (default: build/<stack>)")
     parser.add_argument("--json", action="store_true", help="print plan.json instead of the summary")
+    parser.add_argument("--since", type=Path, metavar="PLAN_JSON",
+                        help="earlier plan.json to list pending server changes against (default: the one in --out)")
     args = parser.parse_args(argv)
 
     # The name becomes a file name and build/<stack>, which is replaced whole: no path tricks ("..").
@@ -181,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
               f"allowed: a new or empty directory, or an earlier plan's (it is replaced whole)", file=sys.stderr)
         return 2
     try:
-        document = plan(args.stack, stack_file, out_dir, str(args.stack_file or stack_file.name))
+        document = plan(args.stack, stack_file, out_dir, str(args.stack_file or stack_file.name), args.since)
     except StackFileError as error:
         print(error, file=sys.stderr)  # one line naming the file and what is wrong
         return 2

@@ -138,3 +138,33 @@ def test_a_refusal_only_the_program_can_make_is_one_line_and_exit_2(tmp_path):
     assert result.stderr.splitlines() == [
         "neo4j:version: got '4.4.20' with platform=docker; allowed: 4.4.28 or later in the 4.4 line (older neo4j "
         "images read the admin password only from the NEO4J_AUTH environment variable, which docker inspect shows)"]
+
+
+def test_the_plan_lists_per_server_what_running_servers_hold_back(tmp_path):
+    # A bigger primary type: only the primaries' type and conf change, held back on running servers.
+    import yaml
+
+    config = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    out = tmp_path / "out"
+    first = plan("--stack", "prod", "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    assert "Pending on running servers:" in first.stdout and "no earlier plan at" in first.stdout
+    (tmp_path / "main-plan.json").write_text((out / "plan.json").read_text())
+
+    config["config"]["neo4j:coreInstanceType"] = "r6i.4xlarge"
+    changed = tmp_path / "Pulumi.prod.yaml"
+    changed.write_text(yaml.safe_dump(config))
+    second = plan("--stack", "prod", "--stack-file", str(changed), "--out", str(out))
+    assert second.returncode == 0, second.stderr
+    note = second.stdout.split("Pending on running servers:", 1)[1].splitlines()
+    pending = {line.split()[0]: line.split(None, 1)[1] for line in note[3:] if line.strip()}
+    assert pending == {f"cluster-core-{i}": "user data (neo4j.conf); instanceType r6i.2xlarge -> r6i.4xlarge"
+                       for i in range(1, 6)}
+    assert "instanceType" in note[1] and "userDataBase64" in note[1] and "subnetId" in note[1]
+
+    again = plan("--stack", "prod", "--stack-file", str(changed), "--out", str(tmp_path / "other"),
+                 "--since", str(tmp_path / "main-plan.json"))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("instanceType r6i.2xlarge -> r6i.4xlarge") == 5
+    same = plan("--stack", "prod", "--stack-file", str(changed), "--out", str(out))
+    assert "  none since" in same.stdout
