@@ -11,7 +11,7 @@ help:
 	@echo "make test                          installs what the tests need, then runs them all"
 	@echo "make unit                          only the fast tests (no real tools or servers)"
 	@echo "make lint                          ruff"
-	@echo "make neo4j-local [ARGS=--background|--stop]  a real Neo4j Community server on loopback"
+	@echo "make neo4j-local [VERSION=4.4|5.26|2025|x.y.z] [ARGS=--background|--stop]  a real Neo4j Community server on loopback"
 	@echo "make up|down STACK=local           pulumi up / destroy (needs the Pulumi CLI; docker stacks a Docker engine)"
 
 # The virtualenv is rebuilt when requirements change.
@@ -25,9 +25,11 @@ setup: $(VENV)/.installed
 tools:
 	scripts/install-tools.sh
 
-# Neo4j Community from Maven Central (cached in ~/.m2) for the tests that run a real server.
+# Neo4j Community of every line the tests run (4.4, 5.26, 2025; pinned in tests/support/neo4j_dist.py),
+# from Maven Central (cached in ~/.m2), and the Java each runs on.
 neo4j-jars: setup
-	$(PY) -c "from tests.support.neo4j_dist import neo4j_classpath as c; c(); print('neo4j-jars: ready')"
+	$(PY) -c "from tests.support.neo4j_dist import NEO4J_VERSIONS as v, neo4j_classpath as c, java_executable as j; \
+	[(c(x), j(x)) for x in v.values()]; print('neo4j-jars: ready:', ', '.join(v.values()))"
 
 plan: setup
 	@$(PY) scripts/plan.py --stack $(STACK)
@@ -67,8 +69,9 @@ up down:
 	if [ $@ = up ]; then pulumi stack select --create $(STACK) && pulumi up --stack $(STACK) $(PULUMI_FLAGS); \
 	else pulumi destroy --stack $(STACK) $(PULUMI_FLAGS); fi
 
-# One real Neo4j Community 5.26 on 127.0.0.1, configured by our own templates; prints its URI and
-# password. Foreground (Ctrl-C stops it); ARGS=--background returns once it is up, ARGS=--stop stops that.
+# One real Neo4j Community server on 127.0.0.1, configured by our own templates; prints its URI and
+# password. VERSION: a line (4.4, 5.26, 2025: the release the tests pin) or a release x.y.z; default 5.26.
+# Foreground (Ctrl-C stops it); ARGS=--background returns once it is up, ARGS=--stop stops that.
 .PHONY: neo4j-local
 neo4j-local: neo4j-jars
-	$(PY) -m tests.support.neo4j_local $(ARGS)
+	$(PY) -m tests.support.neo4j_local $(if $(VERSION),--version $(VERSION)) $(ARGS)

@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.integration.backup.support import PASSWORD, ControlledServer, write_neo4j_commands
-from tests.support.neo4j_dist import free_port, make_home, run_neo4j_admin, standalone_conf
+from tests.support.neo4j_dist import free_port, run_neo4j_admin
+from tests.support.neo4j_local import prepare
 
 MiB = 1024 * 1024
 # Per node: two random 150-byte payloads (200 base64 characters each: dynamic string records) and
@@ -149,15 +150,12 @@ def main() -> int:
     s3.create_bucket(Bucket="bench")
     server = None
     try:
-        home = make_home(work / "home")
-        bolt = free_port()
-        (home / "conf" / "neo4j.conf").write_text(standalone_conf(bolt, free_port(), password_auth=True)
-                                                  .replace("server.memory.pagecache.size=64m",
-                                                           "server.memory.pagecache.size=256m"))
+        local = prepare(work / "home", password=PASSWORD, heap="512m", page_cache="256m")
+        home = local.home
         (work / "csv").mkdir()
         nodes, store = build_store(home, args.store_gb, work / "csv")
         commands = write_neo4j_commands(work)
-        server = ControlledServer(home, bolt)
+        server = ControlledServer(local)
         server.ensure_running()
         say(f"Neo4j up on {server.uri}: {server.counts()[0]:,} nodes")
 

@@ -39,6 +39,11 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _VERSION = re.compile(r"^(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)$")
 _DURATION = re.compile(r"^\d+(ms|s|m|h)$")
 _RETENTION = re.compile(r"^(\d+ (files|hours|days|size|txs|entries)( \d+[kKmMgG]?)?|true|false|keep_all|keep_none)$")
+# 4.4 takes one limit and no size cap: dbms.tx_log.rotation.retention_policy must match
+# `^(true|keep_all|false|keep_none|(\d+[KkMmGg]?( (files|size|txs|entries|hours|days))))$` (Neo4j 4.4.46 refuses
+# to start otherwise), so its default is the days of ours without the cap.
+_RETENTION_44 = re.compile(r"^(\d+ (files|hours|days|size|txs|entries)|true|false|keep_all|keep_none)$")
+TX_LOG_RETENTION_44_DEFAULT = "2 days"
 
 
 class ConfigError(Exception):
@@ -441,6 +446,8 @@ def load_settings(stack: str, config: Mapping[str, Any], *, decrypted: bool = Fa
             values["version_line"] = version_line(values["version"])
         except ValueError as allowed:
             problems.append(f"{NAMESPACE}:version: got {_show(values['version'])}; allowed: {allowed}")
+    if values.get("version_line") == "4.4" and "txLogRetention" not in raw and "tx_log_retention" in values:
+        values["tx_log_retention"] = TX_LOG_RETENTION_44_DEFAULT
     if "availability_zones" in values and values["availability_zones"] is None and "region" in values:
         values["availability_zones"] = tuple(f"{values['region']}{z}" for z in "abc")
 
@@ -496,6 +503,15 @@ def _cluster_of_44_needs_two_cores(v: dict[str, Any]) -> list[str]:
                 f"{v['version']}; allowed on 4.4: 3 or more cores (4.4 forms a cluster from at least 2, "
                 f"causal_clustering.minimum_core_cluster_size_at_formation), or replicaCount 0 for a single server, "
                 f"or a 5.26.z/2025.mm.z version, which runs one primary with secondaries"]
+    return []
+
+
+@_check("version_line", "tx_log_retention")
+def _retention_of_44_has_no_cap(v: dict[str, Any]) -> list[str]:
+    if v["version_line"] == "4.4" and not _RETENTION_44.match(v["tx_log_retention"]):
+        return [f"{NAMESPACE}:txLogRetention: got {_show(v['tx_log_retention'])} on {NAMESPACE}:version "
+                f"{v['version']}; allowed on 4.4: one limit without a size cap, such as \"2 days\" or \"1000 files\" "
+                f"(4.4's dbms.tx_log.rotation.retention_policy takes no second value)"]
     return []
 
 

@@ -1,10 +1,13 @@
-"""Fixtures of the integration tests: real Neo4j Community 5.26 servers configured by our own
-templates (tests/support/neo4j_local.py), and a real HAProxy running our rendered haproxy.cfg in front
-of them (tests/support/haproxy.py substitutes only addresses and ports).
+"""Fixtures of the integration tests: real Neo4j Community servers configured by our own templates
+(tests/support/neo4j_local.py), and a real HAProxy running our rendered haproxy.cfg in front of them
+(tests/support/haproxy.py substitutes only addresses and ports).
 
-The plain server (`neo4j_server`) is shared by every module of the session that needs one (starting
-one takes 5-10 s); servers a module needs for itself (TLS, one to stop) come from `neo4j_factory`
-and stop when the module ends. Each lives in its own temporary NEO4J_HOME on free loopback ports,
+The plain 5.26 server (`neo4j_server`) is shared by every module of the session that needs one
+(starting one takes 5-10 s). `line_server` is the plain server of each line we render (4.4, 5.26,
+2025; tests/support/neo4j_dist.py pins the releases): a test that takes it runs once per line, and
+pytest groups those tests by line, so at most one 4.4 and one 2025 server run at a time (the 5.26
+one is `neo4j_server` itself). Servers a module needs for itself (TLS, one to stop) come from
+`neo4j_factory` and stop when the module ends. Each lives in its own temporary NEO4J_HOME on free loopback ports,
 so several run at once, and each is killed with the test process if that dies first. Tests that
 use the shared server leave nothing behind that another test could see (probe nodes are deleted,
 transactions closed); the users security.py creates are the exception, and no test minds them.
@@ -31,7 +34,7 @@ from tests.support.haproxy import (
     running_haproxy,
     server_names,
 )
-from tests.support.neo4j_dist import free_port
+from tests.support.neo4j_dist import LINES, NEO4J_VERSIONS, free_port, line_of
 from tests.support.neo4j_local import LocalNeo4j, prepare, running, start_all
 
 PASSWORD = "integration-secret-1"
@@ -39,20 +42,32 @@ PASSWORD = "integration-secret-1"
 
 @pytest.fixture(scope="session")
 def neo4j_server(tmp_path_factory) -> Iterator[LocalNeo4j]:
-    """One Neo4j Community 5.26 server (TLS disabled), shared by the session."""
+    """One Neo4j Community 5.26 server (TLS disabled, password PASSWORD), shared by the session."""
     with running(tmp_path_factory.mktemp("neo4j"), password=PASSWORD) as local:
+        yield local
+
+
+@pytest.fixture(scope="session", params=LINES, ids=[line_of(line).label for line in LINES])
+def line_server(request, tmp_path_factory) -> Iterator[LocalNeo4j]:
+    """The plain server (TLS disabled, password PASSWORD) of each version line, shared by the session."""
+    if request.param == "5":
+        yield request.getfixturevalue("neo4j_server")
+        return
+    with running(tmp_path_factory.mktemp(f"neo4j-{request.param}"), password=PASSWORD,
+                 version=NEO4J_VERSIONS[request.param]) as local:
         yield local
 
 
 @pytest.fixture(scope="module")
 def neo4j_factory(tmp_path_factory):
-    """start(tls=..., count=...) → servers started at once, all stopped when the module ends."""
+    """start(tls=..., count=..., version=...) → servers started at once, all stopped when the module ends."""
     started: list[LocalNeo4j] = []
 
-    def start(*, tls: str = "disabled", count: int = 1, certificates=None) -> list[LocalNeo4j]:
+    def start(*, tls: str = "disabled", count: int = 1, certificates=None,
+              version: str = NEO4J_VERSIONS["5"]) -> list[LocalNeo4j]:
         base = tmp_path_factory.mktemp(f"neo4j-{tls}")
-        servers = [prepare(base / f"n{i + 1}", password=PASSWORD, tls=tls, certificates=certificates)
-                   for i in range(count)]
+        servers = [prepare(base / f"n{i + 1}", password=PASSWORD, tls=tls, certificates=certificates,
+                           version=version) for i in range(count)]
         start_all(servers)
         started.extend(servers)
         return servers

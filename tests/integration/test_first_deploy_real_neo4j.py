@@ -1,9 +1,11 @@
-"""First-deploy rules shown on a real Neo4j Community 5.26 server configured by our templates:
-LOAD CSV reads only the import directory, and the boot script's initial password (handed to the real
-neo4j-admin in an argument file, never on a command line) is the one the server then accepts."""
+"""First-deploy rules shown on a real Neo4j Community server of each line (4.4, 5.26, 2025) configured
+by our templates: LOAD CSV reads only the import directory, and the boot script's initial password
+(handed to the real neo4j-admin of the line in an argument file, never on a command line) is the one
+the server then accepts."""
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 import pytest
 from neo4j import GraphDatabase
@@ -13,12 +15,14 @@ from components.aws.user_data import aws_artifacts
 from components.topology import plan_topology
 from tests.conftest import make_settings
 from tests.support.neo4j_dist import (
-    ADMIN_MAIN_CLASS,
+    LINES,
+    NEO4J_VERSIONS,
     Neo4jServer,
+    admin_command,
     free_port,
     java_executable,
+    line_of,
     make_home,
-    neo4j_classpath,
 )
 from tests.support.neo4j_local import machine_overrides, rendered_conf
 from tests.support.shell import sandbox
@@ -32,36 +36,39 @@ def count_rows(uri: str, password: str, url: str) -> int:
         return records[0]["n"]
 
 
-def test_load_csv_reads_the_import_directory(neo4j_server):
-    (neo4j_server.home / "import" / "people.csv").write_text("name\nada\ngrace\n")
-    assert count_rows(neo4j_server.uri, neo4j_server.password, "file:///people.csv") == 3
+def test_load_csv_reads_the_import_directory(line_server):
+    (line_server.home / "import" / "people.csv").write_text("name\nada\ngrace\n")
+    assert count_rows(line_server.uri, line_server.password, "file:///people.csv") == 3
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "file:///../conf/neo4j.conf",
                                  "file:///../../../../../../etc/passwd"])
-def test_load_csv_cannot_read_files_outside_the_import_directory(neo4j_server, url):
+def test_load_csv_cannot_read_files_outside_the_import_directory(line_server, url):
     # Before the fix `file:///etc/passwd` returned the machine's accounts, and TLS private keys the
     # same way. The key is the template's own (the fixture only moves the directory into its home).
-    assert "server.directories.import=" in neo4j_server.conf
+    assert f"{line_of(line_server.version).keys['import']}=" in line_server.conf
     with pytest.raises(ClientError) as refused:
-        count_rows(neo4j_server.uri, neo4j_server.password, url)
+        count_rows(line_server.uri, line_server.password, url)
     assert "Couldn't load the external resource" in str(refused.value) or "not found" in str(refused.value).lower()
 
 
 PASSWORD = 'p@ss w"rd\\ $HOME #1\''
 
 
-def test_the_boot_scripts_initial_password_is_accepted_by_the_real_server(tmp_path):
+@pytest.mark.parametrize("line", LINES, ids=[line_of(line).label for line in LINES])
+def test_the_boot_scripts_initial_password_is_accepted_by_the_real_server(line, tmp_path):
     # The rendered set_initial_password runs in bash; only `secret` (Secrets Manager) and `sudo`
-    # are stand-ins. neo4j-admin is the real one from Maven, which reads the @argument file.
-    settings = make_settings(version="5.26.30", edition="community", coreCount=1, replicaCount=0)
+    # are stand-ins. neo4j-admin is the line's real one from Maven, which reads the @argument file.
+    version = NEO4J_VERSIONS[line]
+    settings = make_settings(version=version, edition="community", coreCount=1, replicaCount=0)
     script = aws_artifacts(settings, plan_topology(settings))["core-1"]["setup-neo4j.sh"]
     home = make_home(tmp_path / "home")
-    (home / "conf" / "neo4j.conf").write_text(rendered_conf())
+    (home / "conf" / "neo4j.conf").write_text(rendered_conf(version=version))
     box = sandbox(tmp_path / "box")
-    admin = f"exec {shlex.quote(java_executable())} -cp {shlex.quote(neo4j_classpath())} {ADMIN_MAIN_CLASS} \"$@\""
+    java_home = str(Path(java_executable(version)).resolve().parent.parent)
     box.stand_in("neo4j-admin", f'export NEO4J_HOME={shlex.quote(str(home))} '
-                                f'NEO4J_CONF={shlex.quote(str(home / "conf"))}\n{admin}')
+                                f'NEO4J_CONF={shlex.quote(str(home / "conf"))} JAVA_HOME={shlex.quote(java_home)}\n'
+                                f'exec {shlex.join(admin_command(version))} "$@"')
     box.stand_in("chown")
     quoted = "'" + PASSWORD.replace("'", "'\\''") + "'"
     prelude = (f'DATA_DIR="{home}/data"\nlog() {{ echo "$*"; }}\n'
@@ -72,8 +79,9 @@ def test_the_boot_scripts_initial_password_is_accepted_by_the_real_server(tmp_pa
     assert (home / "data" / "dbms" / "auth.ini").is_file()
 
     bolt, http, https = free_port(), free_port(), free_port()
-    server = Neo4jServer(home, auth=("neo4j", PASSWORD),
-                         config_overrides=machine_overrides(bolt, http, https, import_dir=str(home / "import")))
+    server = Neo4jServer(home, auth=("neo4j", PASSWORD), version=version,
+                         config_overrides=machine_overrides(bolt, http, https, import_dir=str(home / "import"),
+                                                            version=version))
     server.start()
     try:
         server.wait_for_bolt(180)

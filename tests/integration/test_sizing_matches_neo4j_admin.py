@@ -1,10 +1,13 @@
-"""Our memory plan equals `neo4j-admin server memory-recommendation` of Neo4j 5.26 (from Maven Central)."""
+"""Our memory plan equals the recommendation command of each line (from Maven Central): `neo4j-admin
+server memory-recommendation` of 5.26 for every bracket and instance type, and for a few sizes that of
+2025 and 4.4's `neo4j-admin memrec`, each run on the conf we render for a server of that memory."""
 import pytest
 
 from components.instance_types import INSTANCE_TYPES
 from components.sizing import GIB, recommend_memory
 from components.units import neo4j_size
-from tests.support.neo4j_dist import memory_recommendation
+from tests.support.neo4j_dist import NEO4J_VERSIONS, line_of, memory_recommendation
+from tests.support.neo4j_local import rendered_conf
 
 pytestmark = pytest.mark.integration
 
@@ -31,3 +34,20 @@ def test_every_instance_type_in_the_table_is_sized_as_neo4j_admin_would():
         ours = recommend_memory(int(memory_gib * GIB))
         assert neo4j_size(ours.heap) == real["heap_max_str"], memory_gib
         assert neo4j_size(ours.page_cache) == real["pagecache_str"], memory_gib
+
+
+@pytest.mark.parametrize("gib", [4, 12, 32, 96])
+@pytest.mark.parametrize("line", ["4.4", "2025"])
+def test_rendered_memory_settings_equal_the_lines_own_recommendation(line, gib):
+    # The recommendation reads the conf (4.4's takes an off-heap transaction budget out of the page
+    # cache unless the conf keeps transaction state on the heap, as ours does), so it runs on ours.
+    version = NEO4J_VERSIONS[line]
+    conf = rendered_conf(version=version, containerMemory=f"{gib}g")
+    keys = line_of(version).keys
+    rendered = dict(entry.split("=", 1) for entry in conf.splitlines() if entry and not entry.startswith("#"))
+    real = memory_recommendation(gib, version=version, conf=conf)
+    assert (rendered[keys["heap_initial"]], rendered[keys["heap_max"]], rendered[keys["pagecache"]]) == \
+        (real["heap_initial_str"], real["heap_max_str"], real["pagecache_str"]), real["raw"]
+    assert "tx_off_heap" not in real, real["raw"]  # nothing beside heap and page cache
+    ours = recommend_memory(gib * GIB)
+    assert (neo4j_size(ours.heap), neo4j_size(ours.page_cache)) == (real["heap_max_str"], real["pagecache_str"])

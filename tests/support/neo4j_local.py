@@ -1,16 +1,19 @@
-"""A real Neo4j Community 5.26 server, configured by OUR templates (tests, bench, `make neo4j-local`).
+"""A real Neo4j Community server of any line we render (4.4, 5.26, 2025), configured by OUR templates:
+the one local-server wrapper of the tests, the benches and `make neo4j-local`.
 
 The neo4j.conf is what components.render.render_neo4j_conf writes for a standalone community
-server of a docker-platform stack with 1 GiB containers. Only what must differ on a test machine
+server of a docker-platform stack with 1 GiB containers, of the release asked for (default 5.26's;
+tests/support/neo4j_dist.py pins one release per line). Only what must differ on a test machine
 is overridden, with `-c` settings (Neo4jServer config_overrides): listen and advertised addresses
-(127.0.0.1 and free ports) and a small heap and page cache. Strict configuration validation stays
-on (the template sets it), so every start is also a test that the server accepts our rendered
-configuration. TLS material, when asked for, is laid out as templates/neo4j/setup-neo4j.sh.j2 does
-on a real machine (certificates/<scope>/private.key, public.crt, trusted/ca.crt).
+(127.0.0.1 and free ports), a small heap and page cache, and the import directory moved into the
+server's home. Strict configuration validation stays on (the template sets it on every line), so
+every start is also a test that the server accepts our rendered configuration. TLS material, when
+asked for, is laid out as templates/neo4j/setup-neo4j.sh.j2 does on a real machine
+(certificates/<scope>/private.key, public.crt, trusted/ca.crt).
 
-Run as a module for humans (`make neo4j-local`):
-    python -m tests.support.neo4j_local               # foreground; Ctrl-C stops it
-    python -m tests.support.neo4j_local --background  # prints how to stop it
+Run as a module for humans (`make neo4j-local [VERSION=4.4|5.26|2025|<x.y.z>]`):
+    python -m tests.support.neo4j_local [--version 4.4]   # foreground; Ctrl-C stops it
+    python -m tests.support.neo4j_local --background      # prints how to stop it
     python -m tests.support.neo4j_local --stop
 """
 from __future__ import annotations
@@ -40,7 +43,16 @@ if str(ROOT) not in sys.path:
 from components.render import render_neo4j_conf  # noqa: E402
 from components.settings import load_settings  # noqa: E402
 from components.topology import plan_topology  # noqa: E402
-from tests.support.neo4j_dist import Neo4jServer, free_port, make_home, run_neo4j_admin  # noqa: E402
+from tests.support.neo4j_dist import (  # noqa: E402
+    NEO4J_VERSION,
+    Neo4jServer,
+    free_port,
+    line_of,
+    make_home,
+    pinned_version,
+    run_neo4j_admin,
+    set_initial_password_args,
+)
 
 # The stack a standalone community server comes from: every value goes through load_settings.
 STACK_CONFIG = {
@@ -54,34 +66,41 @@ STACK_CONFIG = {
 }
 TEST_HEAP = "256m"
 TEST_PAGE_CACHE = "32m"
+# The tests' servers live for minutes: compiled by C1 only, they start about a quarter faster on two
+# cores. A JVM option of the test machine, like the small heap; every flag of the conf still applies.
+TEST_JVM_ARGS = ("-XX:TieredStopAtLevel=1",)
 STATE_DIR = ROOT / "build" / "neo4j-local"
 
 
-def rendered_conf(tls: str = "disabled", **stack: object) -> str:
-    """neo4j.conf from our templates for a standalone community server ('neo4j:tls': tls)."""
-    config = {**STACK_CONFIG, "neo4j:tls": tls, **{f"neo4j:{k}": v for k, v in stack.items()}}
+def rendered_conf(tls: str = "disabled", version: str = NEO4J_VERSION, **stack: object) -> str:
+    """neo4j.conf from our templates for a standalone community server of `version` ('neo4j:tls': tls;
+    other stack keys in camelCase, e.g. containerMemory="8g")."""
+    config = {**STACK_CONFIG, "neo4j:tls": tls, "neo4j:version": version,
+              **{f"neo4j:{k}": v for k, v in stack.items()}}
     settings = load_settings("test", config)
     topology = plan_topology(settings)
     return render_neo4j_conf(settings, topology, topology.servers[0])
 
 
 def machine_overrides(bolt: int, http: int, https: int, *, import_dir: str, heap: str = TEST_HEAP,
-                      page_cache: str = TEST_PAGE_CACHE) -> dict[str, str]:
+                      page_cache: str = TEST_PAGE_CACHE, version: str = NEO4J_VERSION) -> dict[str, str]:
     """The only settings that differ from the rendered conf: loopback, free ports, small memory, and
-    the import directory moved into the test's NEO4J_HOME (the key itself comes from the template)."""
+    the import directory moved into the test's NEO4J_HOME (the key itself comes from the template),
+    in the dialect of `version` (4.4: dbms.connector.*, dbms.memory.*, dbms.directories.*)."""
+    keys = line_of(version).keys
     return {
-        "server.directories.import": import_dir,
-        "server.default_listen_address": "127.0.0.1",
-        "server.default_advertised_address": "127.0.0.1",
-        "server.bolt.listen_address": f"127.0.0.1:{bolt}",
-        "server.bolt.advertised_address": f"127.0.0.1:{bolt}",
-        "server.http.listen_address": f"127.0.0.1:{http}",
-        "server.http.advertised_address": f"127.0.0.1:{http}",
-        "server.https.listen_address": f"127.0.0.1:{https}",
-        "server.https.advertised_address": f"127.0.0.1:{https}",
-        "server.memory.heap.initial_size": heap,
-        "server.memory.heap.max_size": heap,
-        "server.memory.pagecache.size": page_cache,
+        keys["import"]: import_dir,
+        keys["default_listen"]: "127.0.0.1",
+        keys["default_advertised"]: "127.0.0.1",
+        keys["bolt_listen"]: f"127.0.0.1:{bolt}",
+        keys["bolt_advertised"]: f"127.0.0.1:{bolt}",
+        keys["http_listen"]: f"127.0.0.1:{http}",
+        keys["http_advertised"]: f"127.0.0.1:{http}",
+        keys["https_listen"]: f"127.0.0.1:{https}",
+        keys["https_advertised"]: f"127.0.0.1:{https}",
+        keys["heap_initial"]: heap,
+        keys["heap_max"]: heap,
+        keys["pagecache"]: page_cache,
     }
 
 
@@ -190,17 +209,19 @@ def install_certificates(home: Path, certs: Certificates, scopes: tuple[str, ...
 
 
 @functools.cache
-def _auth_file(password: str) -> str:
-    """data/dbms/auth.ini as `neo4j-admin dbms set-initial-password` writes it (made once per password)."""
+def _auth_file(password: str, version: str = NEO4J_VERSION) -> str:
+    """data/dbms/auth.ini as the line's `neo4j-admin … set-initial-password` writes it (made once per
+    password and release; the conf is the rendered one, which the admin tool validates too)."""
     with tempfile.TemporaryDirectory(prefix="neo4j-auth-") as tmp:
         home = make_home(tmp)
-        run_neo4j_admin(["dbms", "set-initial-password", password], home, check=True)
+        (home / "conf" / "neo4j.conf").write_text(rendered_conf(version=version))
+        run_neo4j_admin(set_initial_password_args(version, password), home, version=version, check=True)
         return (home / "data" / "dbms" / "auth.ini").read_text()
 
 
 @dataclass
 class LocalNeo4j:
-    """One server: `uri`, `password`, `server` (the Neo4jServer), `home`; stop() stops it."""
+    """One server: `uri`, `password`, `server` (the Neo4jServer), `home`, `version`; stop() stops it."""
     home: Path
     password: str
     bolt_port: int
@@ -210,6 +231,15 @@ class LocalNeo4j:
     server: Neo4jServer
     certificates: Certificates | None = None
     conf: str = field(default="", repr=False)
+
+    @property
+    def version(self) -> str:
+        return self.server.version
+
+    @property
+    def line(self) -> str:
+        """"4.4", "5" or "2025"."""
+        return self.server.line.name
 
     @property
     def uri(self) -> str:
@@ -233,13 +263,16 @@ class LocalNeo4j:
 
 def prepare(base_dir: str | os.PathLike, *, password: str, tls: str = "disabled",
             certificates: Certificates | None = None, die_with_parent: bool = True,
-            bolt_port: int | None = None) -> LocalNeo4j:
-    """Make NEO4J_HOME under base_dir with our rendered conf, the initial password and TLS material."""
+            bolt_port: int | None = None, version: str = NEO4J_VERSION, heap: str = TEST_HEAP,
+            page_cache: str = TEST_PAGE_CACHE) -> LocalNeo4j:
+    """Make NEO4J_HOME under base_dir with our rendered conf of `version` (a release, or a line:
+    4.4, 5.26, 2025), the initial password and TLS material. Nothing runs yet: start() it."""
+    version = pinned_version(version)
     home = make_home(base_dir)
-    conf = rendered_conf(tls)
+    conf = rendered_conf(tls, version)
     (home / "conf" / "neo4j.conf").write_text(conf)
     (home / "data" / "dbms").mkdir(parents=True, exist_ok=True)
-    (home / "data" / "dbms" / "auth.ini").write_text(_auth_file(password))
+    (home / "data" / "dbms" / "auth.ini").write_text(_auth_file(password, version))
     if tls != "disabled":
         if certificates is None:
             certificates = make_certificates(home / "test-ca")
@@ -250,9 +283,10 @@ def prepare(base_dir: str | os.PathLike, *, password: str, tls: str = "disabled"
         import ssl
 
         driver_options["ssl_context"] = ssl.create_default_context(cafile=str(certificates.ca_cert))
-    overrides = machine_overrides(bolt, http, https, import_dir=str(home / "import"))
-    server = Neo4jServer(home, auth=("neo4j", password), config_overrides=overrides,
-                         die_with_parent=die_with_parent, driver_options=driver_options)
+    overrides = machine_overrides(bolt, http, https, import_dir=str(home / "import"), heap=heap,
+                                  page_cache=page_cache, version=version)
+    server = Neo4jServer(home, auth=("neo4j", password), config_overrides=overrides, version=version,
+                         jvm_args=TEST_JVM_ARGS, die_with_parent=die_with_parent, driver_options=driver_options)
     return LocalNeo4j(home, password, bolt, http, https, tls, server, certificates, conf)
 
 
@@ -287,16 +321,18 @@ def start_all(servers: list[LocalNeo4j], timeout: float = 240) -> list[LocalNeo4
 
 
 def start_many(base_dir: str | os.PathLike, count: int, *, password: str, tls: str = "disabled",
-               timeout: float = 240) -> list[LocalNeo4j]:
+               timeout: float = 240, version: str = NEO4J_VERSION) -> list[LocalNeo4j]:
     """`count` standalone servers under base_dir/n1, n2, …, started at once."""
     base = Path(base_dir)
-    return start_all([prepare(base / f"n{i + 1}", password=password, tls=tls) for i in range(count)], timeout)
+    return start_all([prepare(base / f"n{i + 1}", password=password, tls=tls, version=version)
+                      for i in range(count)], timeout)
 
 
 @contextlib.contextmanager
 def running(base_dir: str | os.PathLike, *, password: str = "test-password-1", tls: str = "disabled",
-            certificates: Certificates | None = None, timeout: float = 180) -> Iterator[LocalNeo4j]:
-    local = prepare(base_dir, password=password, tls=tls, certificates=certificates)
+            certificates: Certificates | None = None, timeout: float = 180,
+            version: str = NEO4J_VERSION) -> Iterator[LocalNeo4j]:
+    local = prepare(base_dir, password=password, tls=tls, certificates=certificates, version=version)
     try:
         yield local.start(timeout)
     finally:
@@ -310,8 +346,9 @@ def _print_banner(local: LocalNeo4j, *, background_pid: int | None) -> None:
     stop = (f"make neo4j-local ARGS=--stop   (or: kill {background_pid})" if background_pid
             else "Ctrl-C")
     tls = (f" --tls {local.tls} --ca-cert {local.certificates.ca_cert}" if local.certificates else "")
-    print(f"""Neo4j Community 5.26 is up, configured by templates/neo4j/5/neo4j.conf.j2 (overrides: loopback,
-free ports, heap {TEST_HEAP}, page cache {TEST_PAGE_CACHE}).
+    template = "4.4" if local.line == "4.4" else "5"
+    print(f"""Neo4j Community {local.version} is up, configured by templates/neo4j/{template}/neo4j.conf.j2 (overrides:
+loopback, free ports, heap {TEST_HEAP}, page cache {TEST_PAGE_CACHE}).
   URI       {local.uri}
   user      neo4j
   password  {local.password}
@@ -325,7 +362,7 @@ Stop: {stop}""", flush=True)
 def _foreground(args: argparse.Namespace) -> int:
     base = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="neo4j-local-"))
     password = args.password or os.environ.get("NEO4J_PASSWORD") or f"local-{secrets.token_hex(6)}"
-    local = prepare(base, password=password, bolt_port=args.port, tls=args.tls)
+    local = prepare(base, password=password, bolt_port=args.port, tls=args.tls, version=args.version)
     stopping = threading.Event()
 
     def on_signal(signum, frame):  # noqa: ARG001
@@ -335,7 +372,8 @@ def _foreground(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         local.start()
-        state = {"pid": os.getpid(), "uri": local.uri, "password": password, "home": str(local.home)}
+        state = {"pid": os.getpid(), "uri": local.uri, "password": password, "home": str(local.home),
+                 "version": local.version}
         if args.state_file:
             Path(args.state_file).write_text(json.dumps(state))
         _print_banner(local, background_pid=os.getpid() if args.state_file else None)
@@ -364,7 +402,7 @@ def _background(args: argparse.Namespace) -> int:
     log = STATE_DIR / "neo4j-local.log"
     cmd = [sys.executable, "-m", "tests.support.neo4j_local", "--state-file", str(state_file)]
     for flag, value in (("--password", args.password), ("--port", args.port), ("--dir", args.dir),
-                        ("--tls", args.tls)):
+                        ("--tls", args.tls), ("--version", args.version)):
         if value:
             cmd += [flag, str(value)]
     with open(log, "wb") as out:
@@ -399,9 +437,21 @@ def _stop() -> int:
     return 0
 
 
+def _version_arg(text: str) -> str:
+    from tests.support.neo4j_dist import Neo4jDistError
+
+    try:
+        return pinned_version(text)
+    except Neo4jDistError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="neo4j-local", description="One real Neo4j Community 5.26 server on "
-                                "127.0.0.1, configured by our own templates.")
+    p = argparse.ArgumentParser(prog="neo4j-local", description="One real Neo4j Community server (4.4, 5.26 or "
+                                "2025) on 127.0.0.1, configured by our own templates.")
+    p.add_argument("--version", default=NEO4J_VERSION, type=_version_arg,
+                   help=f"a line (4.4, 5.26, 2025: the release the tests pin) or a release x.y.z "
+                        f"(default: {NEO4J_VERSION})")
     p.add_argument("--password", help="password of neo4j (default: $NEO4J_PASSWORD, else generated)")
     p.add_argument("--port", type=int, help="Bolt port (default: a free one)")
     p.add_argument("--dir", help="NEO4J_HOME to use (kept); default: a temporary directory, removed at stop")

@@ -1,18 +1,22 @@
-"""Fixtures of the backup/restore tests: moto's S3 server and a real Neo4j Community server, both on
-127.0.0.1, and the commands backup.py/restore.py are given to run neo4j-admin and to stop/start Neo4j
-(see support.py)."""
+"""Fixtures of the backup/restore tests: moto's S3 server and a real Neo4j Community server configured by
+our templates (tests/support/neo4j_local.py), both on 127.0.0.1, and the commands backup.py/restore.py
+are given to run neo4j-admin and to stop/start Neo4j (see support.py). The server is 5.26 unless a
+module asks for another line (`controlled_server`)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.support.neo4j_dist import free_port, make_home, standalone_conf
+from tests.support.neo4j_dist import NEO4J_VERSION, free_port
+from tests.support.neo4j_local import prepare
 
 from .support import PASSWORD, ControlledServer, write_neo4j_commands
 
@@ -71,17 +75,21 @@ def neo4j_commands(tmp_path_factory) -> dict[str, Path]:
 # --- the production stand-in: one server per module, stopped/started by command -----------------------
 
 
-@pytest.fixture(scope="module")
-def neo4j(tmp_path_factory):
-    home = make_home(tmp_path_factory.mktemp("neo4j-prod"))
-    bolt, http = free_port(), free_port()
-    (home / "conf" / "neo4j.conf").write_text(standalone_conf(bolt, http, password_auth=True))
-    controlled = ControlledServer(home, bolt)
+@contextlib.contextmanager
+def controlled_server(base: Path, version: str = NEO4J_VERSION) -> Iterator[ControlledServer]:
+    """A running server of `version` with our rendered conf in base/, stopped and started by command."""
+    controlled = ControlledServer(prepare(base, password=PASSWORD, version=version))
     try:
         controlled.ensure_running()
         yield controlled
     finally:
         controlled.close()
+
+
+@pytest.fixture(scope="module")
+def neo4j(tmp_path_factory):
+    with controlled_server(tmp_path_factory.mktemp("neo4j-prod")) as controlled:
+        yield controlled
 
 
 def script_env(**extra: str) -> dict[str, str]:

@@ -1,5 +1,6 @@
-"""Helpers shared by the backup tests and bench/backup_stream.py: a Neo4j Community server that
-backup.py/restore.py stop and start by command, and stand-ins for `neo4j-admin` and `neo4j console`.
+"""Helpers shared by the backup tests and bench/backup_stream.py: a Neo4j Community server (any line,
+configured by our templates: tests/support/neo4j_local.py) that backup.py/restore.py stop and start by
+command, and stand-ins for `neo4j-admin` and `neo4j console` of that line.
 
 The server runs in the calling process (started from a long-lived controller thread, so it dies
 with it); `command("stop")`/`command("start")` are tiny client calls to that controller, as
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shlex
 import socket
 import socketserver
 import stat
@@ -18,13 +21,13 @@ import threading
 from pathlib import Path
 
 from tests.support.neo4j_dist import (
-    ADMIN_MAIN_CLASS,
-    FAST_SHUTDOWN_OVERRIDES,
-    SERVER_MAIN_CLASS,
-    Neo4jServer,
+    NEO4J_VERSION,
+    admin_command,
     java_executable,
+    line_of,
     neo4j_classpath,
 )
+from tests.support.neo4j_local import TEST_JVM_ARGS, LocalNeo4j
 
 CTL_CLIENT = Path(__file__).resolve().parent / "server_ctl.py"
 PASSWORD = "backup-test-secret-1"
@@ -36,15 +39,20 @@ def _write_script(path: Path, text: str) -> Path:
     return path
 
 
-def write_neo4j_commands(where: Path, heap: str = "512m") -> dict[str, Path]:
-    """`neo4j-admin` and `neo4j console` stand-ins running the Maven Central jars (NEO4J_HOME/NEO4J_CONF
-    from the environment, as the real ones read them)."""
-    java, classpath = java_executable(), neo4j_classpath()
-    admin = _write_script(where / "neo4j-admin",
-                          f'#!/bin/sh\nexec "{java}" -cp "{classpath}" {ADMIN_MAIN_CLASS} "$@"\n')
-    overrides = " ".join(f"-c {k}={v}" for k, v in FAST_SHUTDOWN_OVERRIDES.items())
+def write_neo4j_commands(where: Path, heap: str = "512m", version: str = NEO4J_VERSION) -> dict[str, Path]:
+    """`neo4j-admin` and `neo4j console` stand-ins running the Maven Central jars of `version` on its
+    Java (NEO4J_HOME/NEO4J_CONF from the environment, as the real ones read them)."""
+    line = line_of(version)
+    java = java_executable(version)
+    java_home = shlex.quote(str(Path(os.path.realpath(java)).parent.parent))
+    # As bin/neo4j-admin does: NEO4J_CONF defaults to $NEO4J_HOME/conf (4.4's AdminTool needs it set).
+    admin = _write_script(where / "neo4j-admin", f'#!/bin/sh\nexport JAVA_HOME={java_home}\n'
+                          f'export NEO4J_CONF="${{NEO4J_CONF:-$NEO4J_HOME/conf}}"\n'
+                          f'exec {shlex.join(admin_command(version))} "$@"\n')
+    overrides = " ".join(f"-c {k}={v}" for k, v in line.fast_shutdown.items())
     console = _write_script(where / "neo4j-console", (
-        f'#!/bin/sh\nexec "{java}" -Xmx{heap} -cp "{classpath}" {SERVER_MAIN_CLASS} '
+        f'#!/bin/sh\nexec {shlex.quote(java)} -Xmx{heap} {" ".join((*line.machine_jvm_args, *TEST_JVM_ARGS))} '
+        f'-cp {shlex.quote(neo4j_classpath(version))} {line.server_main} '
         f'--home-dir "$NEO4J_HOME" --config-dir "$NEO4J_CONF" {overrides}\n'))
     return {"admin": admin, "console": console}
 
@@ -61,12 +69,15 @@ class _Handler(socketserver.StreamRequestHandler):
 
 
 class ControlledServer:
-    """A Neo4j Community server plus a loopback control port taking `start`, `stop` and `status`."""
+    """A prepared Neo4j Community server (neo4j_local.prepare, password PASSWORD) plus a loopback control
+    port taking `start`, `stop` and `status`."""
 
-    def __init__(self, home: Path, bolt: int, **server_options):
-        self.home = home
-        self.bolt_port = bolt
-        self.server = Neo4jServer(home, initial_password=PASSWORD, **server_options)
+    def __init__(self, local: LocalNeo4j):
+        self.local = local
+        self.home = local.home
+        self.bolt_port = local.bolt_port
+        self.version = local.version
+        self.server = local.server
         self.starts = 0
         self.stops = 0
         self.control = socketserver.TCPServer(("127.0.0.1", 0), _Handler)
@@ -82,7 +93,6 @@ class ControlledServer:
         if command == "start":
             if not self.server.is_running():
                 self.server.start()
-                self.server.initial_password = None  # set once, before the first start
                 self.starts += 1
             return "ok"
         if command == "stop":
@@ -112,7 +122,7 @@ class ControlledServer:
     def driver(self):
         from neo4j import GraphDatabase
 
-        return GraphDatabase.driver(self.uri, auth=("neo4j", PASSWORD))
+        return GraphDatabase.driver(self.uri, auth=("neo4j", self.local.password))
 
     def query(self, cypher: str, **params):
         with self.driver() as driver:
