@@ -347,8 +347,9 @@ def _print_banner(local: LocalNeo4j, *, background_pid: int | None) -> None:
             else "Ctrl-C")
     tls = (f" --tls {local.tls} --ca-cert {local.certificates.ca_cert}" if local.certificates else "")
     template = "4.4" if local.line == "4.4" else "5"
+    jvm = " ".join(TEST_JVM_ARGS) + (" and Java 17's module openings" if local.server.line.machine_jvm_args else "")
     print(f"""Neo4j Community {local.version} is up, configured by templates/neo4j/{template}/neo4j.conf.j2 (overrides:
-loopback, free ports, heap {TEST_HEAP}, page cache {TEST_PAGE_CACHE}).
+loopback, free ports, heap {TEST_HEAP}, page cache {TEST_PAGE_CACHE}; JVM: {jvm}).
   URI       {local.uri}
   user      neo4j
   password  {local.password}
