@@ -301,8 +301,8 @@ KEYS: tuple[Key, ...] = (
         "Encrypted gp3 data volume per server, in GB. Growing it resizes the volumes in place; the filesystem "
         "grows at the next run of setup-neo4j.sh (a replaced server, or a re-run). EBS cannot shrink a volume."),
     Key("dataVolumesDeletable", "data_volumes_deletable", False, _boolean, "true, false",
-        "You mean `pulumi destroy` (or removing a server) to delete the servers' data volumes. Default: the "
-        "volumes are protected and kept when their instance or the stack goes."),
+        "You mean `pulumi destroy` (or removing a server) to delete the data volumes (the Neo4j servers' and "
+        "Prometheus's). Default: the volumes are protected and kept when their instance or the stack goes."),
     Key("region", "region", "us-east-1",
         _text(re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$"), "an AWS region such as eu-west-1"),
         "an AWS region", "AWS region."),

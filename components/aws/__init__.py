@@ -109,7 +109,8 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
             node=topology.monitoring, instance_type=settings.monitoring_instance_type,
             user_data=artifacts["monitoring"]["cloud-init.yaml"],
             subnet_id=network.private_subnet_ids[topology.monitoring.zone], security_group_id=groups.ids[MONITORING],
-            reads_secrets=(secrets.arns[names.grafana_admin_password],), context=context), opts)
+            reads_secrets=(secrets.arns[names.grafana_admin_password],), context=context,
+            data_volumes_deletable=settings.data_volumes_deletable), opts)
 
     return Deployment(artifacts, stack_outputs(
         settings, topology, private_ips=servers.private_ips, haproxy_address=haproxy_address,

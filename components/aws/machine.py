@@ -234,12 +234,14 @@ class NodeArgs:
 
 
 def place_node(name: str, args: NodeArgs, parent: pulumi.Resource, *, root_volume_gb: int,
-               public_ip: bool = False) -> Machine:
-    # Support machines hold no state worth keeping across a config change: replace them for it.
+               public_ip: bool = False, data_volume: DataVolume | None = None) -> Machine:
+    # Support machines are replaced for a config change; the state one keeps (Prometheus's time series)
+    # is on a data volume, which follows it to the new instance.
     return place_machine(
         f"{name}-{args.node.name}",
         MachineArgs(host=args.node.name, hostname=args.node.hostname, instance_type=args.instance_type,
                     user_data=args.user_data, subnet_id=args.subnet_id, security_group_id=args.security_group_id,
-                    root_volume_gb=root_volume_gb, reads_secrets=args.reads_secrets, public_ip=public_ip,
+                    root_volume_gb=root_volume_gb, data_volume=data_volume, reads_secrets=args.reads_secrets,
+                    public_ip=public_ip,
                     replace_on_new_user_data=True),
         args.context, parent)

@@ -5,15 +5,16 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.aws.machine import NodeArgs, place_node
+from components.aws.machine import DataVolume, NodeArgs, place_node
 from components.ports import PORTS
 
-ROOT_VOLUME_GB = 50  # Prometheus keeps its time series on the root volume
+ROOT_VOLUME_GB = 20  # OS, Prometheus and Grafana; the time series live on the data volume
+PROMETHEUS_VOLUME_GB = 50  # mounted on /var/lib/prometheus by mount-prometheus-data.sh
 
 
 @dataclass(frozen=True)
 class MonitoringArgs(NodeArgs):
-    pass
+    data_volumes_deletable: bool = False  # neo4j:dataVolumesDeletable
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -23,7 +24,10 @@ class Monitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("neo4j-cluster:aws:Monitoring", name, None, opts)
-        machine = place_node(name, args, self, root_volume_gb=ROOT_VOLUME_GB)
+        # Replaced for new config like every support node, but its time series stay on their volume.
+        machine = place_node(name, args, self, root_volume_gb=ROOT_VOLUME_GB,
+                             data_volume=DataVolume(size_gb=PROMETHEUS_VOLUME_GB, zone=args.node.zone,
+                                                    deletable=args.data_volumes_deletable))
         self.private_ip = machine.instance.private_ip
         self.grafana_url = f"http://{args.node.hostname}:{PORTS.monitoring.grafana}"
         self.prometheus_url = f"http://{args.node.hostname}:{PORTS.monitoring.prometheus}"

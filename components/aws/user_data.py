@@ -35,6 +35,10 @@ SERVER_FILE_PLACES = {
     "backup/neo4j-restore-drill.timer": "/etc/systemd/system/neo4j-restore-drill.timer",
 }
 HAPROXY_CFG_PLACE = "/etc/haproxy/haproxy.cfg"
+# The monitoring node keeps Prometheus's time series on its own data volume (components/aws/monitoring.py).
+PROMETHEUS_DATA_DIR = "/var/lib/prometheus"
+MOUNT_PROMETHEUS_DATA = "mount-prometheus-data.sh"
+MOUNT_PROMETHEUS_DATA_PLACE = f"/usr/local/lib/neo4j-cluster/{MOUNT_PROMETHEUS_DATA}"
 # Debian repository component per line (https://debian.neo4j.com), and the JRE each line runs on.
 NEO4J_APT_COMPONENT = {"4.4": "4.4", "5": "5", "2025": "latest"}
 JAVA_PACKAGE = {"4.4": "openjdk-11-jre-headless", "5": "openjdk-17-jre-headless", "2025": "openjdk-21-jre-headless"}
@@ -136,7 +140,10 @@ def aws_artifacts(settings: Settings, topology: ClusterTopology, rendered: Rende
     if topology.monitoring:
         files = dict(rendered.files["monitoring"])
         placed = {MONITORING_NODE_PATHS[path]: text for path, text in files.items()}
+        files[MOUNT_PROMETHEUS_DATA] = placed[MOUNT_PROMETHEUS_DATA_PLACE] = render_template(
+            f"aws/{MOUNT_PROMETHEUS_DATA}.j2", data_dir=PROMETHEUS_DATA_DIR)
         files["cloud-init.yaml"] = _user_data("monitoring", placed, region=settings.region,
-                                              grafana_password_secret=names.grafana_admin_password)
+                                              grafana_password_secret=names.grafana_admin_password,
+                                              mount_prometheus_data=MOUNT_PROMETHEUS_DATA_PLACE)
         artifacts["monitoring"] = files
     return artifacts

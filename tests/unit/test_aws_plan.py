@@ -112,7 +112,7 @@ def expected_counts(p: Plan) -> dict[str, int]:
     if s.haproxy:
         counts["neo4j-cluster:aws:LoadBalancer"] = 5 + haproxy_reads_ca + s.haproxy_public
     if s.monitoring:
-        counts["neo4j-cluster:aws:Monitoring"] = 6
+        counts["neo4j-cluster:aws:Monitoring"] = 8  # a machine's 6, Prometheus's data volume and its attachment
     return counts
 
 
@@ -129,7 +129,7 @@ def test_prod_resource_count_per_component(plans):
         "(stack)": 9, "neo4j-cluster:aws:Network": 31, "neo4j-cluster:aws:SecurityGroups": 34,
         "neo4j-cluster:tls:ClusterCertificates": 23, "neo4j-cluster:aws:ClusterSecrets": 22,
         "neo4j-cluster:aws:BackupStore": 8, "neo4j-cluster:aws:Neo4jServers": 56,
-        "neo4j-cluster:aws:LoadBalancer": 6, "neo4j-cluster:aws:Monitoring": 6}
+        "neo4j-cluster:aws:LoadBalancer": 6, "neo4j-cluster:aws:Monitoring": 8}
 
 
 def test_components_use_the_documented_type_tokens_and_child_names(plan):
@@ -238,7 +238,7 @@ def test_every_instance_requires_imdsv2_and_encrypts_every_volume(plan):
 
 def test_each_neo4j_server_has_its_own_data_volume_in_its_zone_attached_to_it(plan):
     instances, volumes, attachments = plan.of_type(INSTANCE), plan.of_type(VOLUME), plan.of_type(ATTACHMENT)
-    assert len(volumes) == len(attachments) == len(plan.topology.servers)
+    assert len(volumes) == len(attachments) == len(plan.topology.servers) + plan.settings.monitoring
     for server in plan.topology.servers:
         volume = volumes[f"cluster-{server.name}-data"]
         assert int(volume["size"]) == plan.settings.data_volume_size_gb
@@ -254,7 +254,8 @@ def test_each_neo4j_server_has_its_own_data_volume_in_its_zone_attached_to_it(pl
 
 def test_neo4j_servers_expose_tags_to_imds_and_only_the_backup_server_names_the_bucket(plan):
     backup = f"cluster-{plan.topology.backup_server.name}"
-    servers = {f"cluster-{s.name}" for s in plan.topology.servers}
+    # Every machine with a data volume reads its id so: the Neo4j servers and the monitoring node.
+    servers = {f"cluster-{s.name}" for s in plan.topology.servers} | {"cluster-monitoring"}
     buckets = plan.of_type(BUCKET)
     for name, inputs in plan.of_type(INSTANCE).items():
         tags_in_imds = inputs["metadataOptions"]["instanceMetadataTags"] == "enabled"
@@ -676,3 +677,23 @@ def test_neo4j_servers_hold_back_what_would_restart_or_replace_them(tmp_path):
             assert ignored == {"ami"}, name  # stateless: replaced for new user data
         else:
             assert ignored == {"ami", "userDataBase64", "instanceType", "subnetId", "availabilityZone"}, name
+
+
+def test_prometheus_keeps_its_time_series_on_a_protected_volume_that_follows_the_node(plans, tmp_path):
+    from components.aws.user_data import MOUNT_PROMETHEUS_DATA_PLACE
+
+    p = plans["prod"]
+    volume = p.of_type(VOLUME)["cluster-monitoring-data"]
+    assert volume["availabilityZone"] == p.topology.monitoring.zone and volume["encrypted"] is True
+    attachment = p.of_type(ATTACHMENT)["cluster-monitoring-data-attachment"]
+    assert attachment["instanceId"] == "cluster-monitoring-id"
+    assert attachment["volumeId"] == "cluster-monitoring-data-id"
+    assert p.of_type(INSTANCE)["cluster-monitoring"]["tags"]["DataVolumeId"] == "cluster-monitoring-data-id"
+    cloud_config = yaml.safe_load(p.user_data("cluster-monitoring"))
+    runcmd = [c if isinstance(c, list) else [c] for c in cloud_config["runcmd"]]
+    mount = runcmd.index(["bash", MOUNT_PROMETHEUS_DATA_PLACE])
+    assert mount < runcmd.index(["systemctl", "restart", "prometheus"])
+    assert MOUNT_PROMETHEUS_DATA_PLACE in {f["path"] for f in cloud_config["write_files"]}
+    result = run_options(tmp_path)
+    options = result.options_of(VOLUME, "cluster-monitoring-data")
+    assert options["protect"] is True and options["retainOnDelete"] is True

@@ -284,3 +284,16 @@ def test_a_volume_that_never_attaches_stops_the_boot_before_anything_touches_a_d
     assert "not attached after 15s" in result.stdout
     assert box.calls() == ["sleep 5"] * 3  # it waited, and ran no blkid, mkfs or mount
     assert not (tmp_path / "fstab").exists()
+
+
+def test_the_monitoring_node_mounts_prometheus_data_with_the_same_disk_logic():
+    # One implementation (templates/aws/_data_volume.sh.j2): the loop-device tests cover both scripts.
+    settings = make_settings(version=VERSIONS["5"])
+    artifacts = aws_artifacts(settings, plan_topology(settings))
+    mount = artifacts["monitoring"]["mount-prometheus-data.sh"]
+    for function in ("instance_tag", "data_volume_device", "mount_data_volume"):
+        assert shell_function(mount, function) == shell_function(artifacts["core-1"]["setup-neo4j.sh"], function)
+    assert "DATA_DIR=/var/lib/prometheus\n" in mount
+    body = mount.split('log() { echo "mount-prometheus-data: $*"; }', 1)[1]
+    assert body.index("systemctl stop prometheus") < body.rindex("\nmount_data_volume\n") \
+        < body.index('chown prometheus:prometheus "$DATA_DIR"')
