@@ -143,6 +143,8 @@ def classify(error: BaseException, *, uri: str = "", user: str | None = None, ti
             return BoltError(TIMEOUT, f"{where} did not finish within {timeout or '?'} s: {text}", code)
         return BoltError(QUERY, text, code)
     if isinstance(error, (ne.ServiceUnavailable, ne.SessionExpired, OSError)):
+        if _is_name_not_resolved(text):
+            return BoltError(UNREACHABLE, unresolved_message(host_of(uri) if uri else where))
         return BoltError(UNREACHABLE, f"cannot reach {where}: {_network_reason(text, timeout)}")
     if isinstance(error, ne.DriverError):
         return BoltError(UNREACHABLE, f"{where}: {text}")
@@ -176,15 +178,30 @@ def _tls_reason(error: BaseException) -> str:
     return describe(error)
 
 
+PRIVATE_ZONE_HINT = ("this machine must resolve the cluster's private zone: associate the Route 53 private hosted "
+                     "zone with the runner's VPC, or forward its domain to a Route 53 Resolver inbound endpoint")
+
+
+def unresolved_message(host: str) -> str:
+    """One line for a name that does not resolve: which name, and what the runner needs."""
+    return f"{host} does not resolve: {PRIVATE_ZONE_HINT}"
+
+
+def _is_name_not_resolved(text: str) -> bool:
+    lowered = text.lower()
+    return ("name or service not known" in lowered or "nodename nor servname" in lowered
+            or "temporary failure in name resolution" in lowered or "failed to dns resolve" in lowered
+            or "no address associated with hostname" in lowered)
+
+
 def _network_reason(text: str, timeout: float | None) -> str:
     lowered = text.lower()
     if "connection refused" in lowered:
         return "connection refused (is Neo4j running and listening on that port?)"
     if "timed out" in lowered or "timeout" in lowered:
         return f"no answer within {timeout or '?'} s (firewall, security group, or a stuck server?)"
-    if "name or service not known" in lowered or "nodename nor servname" in lowered \
-            or "temporary failure in name resolution" in lowered:
-        return "the host name does not resolve"
+    if _is_name_not_resolved(text):
+        return f"the host name does not resolve ({PRIVATE_ZONE_HINT})"
     if "routing information" in lowered:
         return "no routing table (no server answered as a router for the database)"
     if "defunct" in lowered or "connection reset" in lowered or "closed" in lowered or "eof" in lowered:

@@ -125,6 +125,7 @@ def test_every_up_ends_with_the_post_deploy_check(stack_action):
     check = next(s for s in steps if "scripts/check.py" in s.get("run", ""))
     assert check["if"] == "inputs.command == 'up'"
     assert '--stack "$STACK"' in check["run"] and check["env"]["STACK"] == "${{ inputs.stack }}"
+    assert "--wait 20m" in check["run"]  # a first deploy waits for cloud-init instead of failing at once
     assert steps.index(check) > next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("pulumi/actions@"))
 
 

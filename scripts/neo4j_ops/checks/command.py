@@ -1,11 +1,16 @@
 """scripts/check.py: its help, options and main."""
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Callable
+
 from .. import cli, cluster_cli
 from ..bolt import Transport
 from ..target import build_target
 from .report import describe_target, render_text
 from .run import run_checks
+from .wait import WaitOutcome, parse_duration, wait_until_ready
 
 CHECK_DOC = """Post-deploy checks of a Neo4j cluster over Bolt, servers in parallel.
 
@@ -19,11 +24,18 @@ reader cannot write; the Prometheus endpoint (enterprise); the backup bucket is 
 
 Prints the cluster overview (server, address, role, database, health, lag), then one line per
 check: PASS, FAIL or SKIP and why. Exit status: 0 everything that ran passed, 1 a check failed,
-2 usage error (including: --stack without the pulumi CLI), 130 interrupted."""
+2 usage error (including: --stack without the pulumi CLI), 130 interrupted.
+
+With --wait DURATION (e.g. 20m, as the deploy workflow runs it after `pulumi up`) it first waits
+until every server answers and the cluster has formed, printing one line per server on standard
+error whenever its state changes; when the time is up it names what is still missing and exits 1.
+A name that does not resolve is said plainly: the machine running check must resolve the
+cluster's private zone (the zone associated with its VPC, or a Route 53 Resolver endpoint)."""
 
 
 CHECK_EXAMPLE = """examples:
   NEO4J_PASSWORD=… python scripts/check.py --stack prod
+  NEO4J_PASSWORD=… python scripts/check.py --stack prod --wait 20m
   NEO4J_PASSWORD=… python scripts/check.py --uri bolt://127.0.0.1:7687 --expect-version 5.26.30
   NEO4J_PASSWORD=… python scripts/check.py --uri neo4j://10.40.1.10:7687 \\
       --servers core-1:primary=10.40.1.10:7687,core-2:primary=10.40.2.10:7687,core-3:primary=10.40.3.10:7687 \\
@@ -56,20 +68,43 @@ def build_parser():
     more.add_argument("--metrics-url", action="append", metavar="[NAME=]URL", help="explicit metrics URL (repeat)")
     more.add_argument("--backup-bucket", metavar="NAME", help="S3 bucket the backups go to: must be writable")
     more.add_argument("--aws-region", metavar="REGION", help="region of the backup bucket")
+    p.add_argument("--wait", metavar="DURATION", help="first wait up to DURATION (20m, 90s, 1h) until every server "
+                                                      "answers and the cluster has formed")
     p.add_argument("--record", metavar="FILE", help="also write every answer to FILE as a replayable scenario "
                                                     "(how tests/fixtures/enterprise/ is refreshed from a live cluster)")
     return p
 
 
-def main(argv: list[str] | None = None, *, transport: Transport | None = None) -> int:
+def main(argv: list[str] | None = None, *, transport: Transport | None = None,
+         sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> int:
     args = build_parser().parse_args(argv)
 
     def body() -> int:
+        within = parse_duration(args.wait) if args.wait else None
         target = build_target(args)
-        return cluster_cli.report_on_servers(
+        waited: list[WaitOutcome] = []
+
+        def run(real: Transport):
+            if within is not None:
+                log = cli.logger("check", False)
+                log(f"waiting up to {args.wait} until all {len(target.servers)} servers answer and the cluster "
+                    f"has formed")
+                outcome = wait_until_ready(target, real, within=within, timeout=args.timeout, log=log,
+                                           sleep=sleep, clock=clock)
+                waited.append(outcome)
+                if outcome.ready:
+                    log(f"ready after {outcome.seconds:.0f} s ({outcome.rounds} rounds); running the checks")
+                else:
+                    print(f"check: NOT READY after {args.wait}: still missing: " + "; ".join(outcome.missing),
+                          file=sys.stderr, flush=True)
+            return run_checks(target, real, timeout=args.timeout, max_lag=args.max_lag)
+
+        code = cluster_cli.report_on_servers(
             args, target, transport, progress=describe_target(target) + " …",
-            source=f"scripts/check.py from {describe_target(target)}",
-            run=lambda real: run_checks(target, real, timeout=args.timeout, max_lag=args.max_lag),
+            source=f"scripts/check.py from {describe_target(target)}", run=run,
             render=lambda report: render_text(report, target), failed=lambda report: not report.ok)
+        if waited and not waited[0].ready:
+            return cli.EXIT_FAILED
+        return code
 
     return cli.run("check", body)
