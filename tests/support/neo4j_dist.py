@@ -583,9 +583,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     raise Neo4jDistError("could not find a free port")
 
 
-# 5.26's; each line's are Line.fast_shutdown.
-FAST_SHUTDOWN_OVERRIDES = dict(_LINE_FACTS["5"].fast_shutdown)
-
 _live_servers: set[Neo4jServer] = set()
 
 
