@@ -20,7 +20,7 @@ import pytest
 from scripts.neo4j_ops.backup import make_backup, restore_backup
 from scripts.neo4j_ops.backup.admin import AdminTool
 from scripts.neo4j_ops.backup.s3 import MiB, client, list_backups, stream_upload
-from scripts.neo4j_ops.errors import BackupError
+from scripts.neo4j_ops.errors import BackupError, UsageError
 from scripts.neo4j_ops.facts import Counts, ServerFacts, ServerSpec
 from scripts.neo4j_ops.versions import LINE_5
 
@@ -48,6 +48,9 @@ class GivenNeo4j:
 
     def facts(self, database: str) -> ServerFacts:
         return FACTS
+
+    def port_open(self) -> bool:
+        return True
 
 
 @pytest.fixture
@@ -183,3 +186,79 @@ def test_a_streamed_upload_has_the_size_and_sha256_of_its_source(s3, memory_part
                              memory_part_limit=memory_part_limit, spool_dir=str(tmp_path))
     assert (uploaded.size, uploaded.sha256, uploaded.parts) == (len(data), hashlib.sha256(data).hexdigest(), 3)
     assert s3.get_object(Bucket="backups", Key="k/blob")["Body"].read() == data
+
+
+# --- faults of the online path -----------------------------------------------------------------------
+
+
+class Refusing:
+    """An S3 client that refuses some calls with AccessDenied (a role that may read but not write)."""
+
+    def __init__(self, real, refuse):
+        self.real, self.refuse = real, refuse
+
+    def __getattr__(self, name):
+        from botocore.exceptions import ClientError
+
+        method = getattr(self.real, name)
+
+        def call(*args, **kwargs):
+            if self.refuse(name, kwargs):
+                raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, name)
+            return method(*args, **kwargs)
+        return call
+
+
+def all_keys(s3) -> list[str]:
+    return sorted(item["Key"] for item in s3.list_objects_v2(Bucket="backups").get("Contents", []))
+
+
+def test_an_online_backup_whose_upload_fails_leaves_no_manifest(s3, admin, tmp_path, monkeypatch):
+    """Fault: "manifest written last" was tested only on the dump path. Here the artifact's upload is
+    refused: no manifest in S3 nor in staging, and the next run starts a new chain with a full backup."""
+    staging = tmp_path / "staging"
+    first = run(admin, staging, NOW)
+    real_client = make_backup.client
+    monkeypatch.setattr(make_backup, "client", lambda *a, **k: Refusing(
+        real_client(*a, **k), lambda name, kw: name in ("put_object", "upload_part") and
+        kw.get("Key", "").endswith(".backup")))
+    with pytest.raises(BackupError, match="upload to s3://backups/prod/neo4j/.*failed"):
+        run(admin, staging, NOW + timedelta(days=1))
+    failed = make_backup.make_timestamp(NOW + timedelta(days=1))
+    assert [k for k in all_keys(s3) if failed in k] == []
+    chain = staging / "neo4j" / first["backup"]
+    assert sorted(p.name for p in chain.glob("manifest-*.json")) == [f"manifest-{first['backup']}.json"]
+    assert len(list(chain.glob("*.backup"))) == 2  # the failed run's artifact stays, unrecorded
+    monkeypatch.setattr(make_backup, "client", real_client)
+    assert run(admin, staging, NOW + timedelta(days=2))["type"] == "full"
+
+
+def test_a_role_that_cannot_write_is_refused_before_neo4j_admin_runs(s3, admin, tmp_path, monkeypatch):
+    """Fault: a read-only role stopped Neo4j and dumped before the upload failed. Write access is probed
+    (a multipart upload started and aborted) before anything else is done."""
+    real_client = make_backup.client
+    monkeypatch.setattr(make_backup, "client", lambda *a, **k: Refusing(
+        real_client(*a, **k), lambda name, kw: name in ("create_multipart_upload", "put_object")))
+    staging = tmp_path / "staging"
+    with pytest.raises(UsageError, match="may read bucket 'backups' but not write to it"):
+        run(admin, staging, NOW)
+    assert not list(staging.rglob("*.backup")) and all_keys(s3) == []
+    assert s3.list_multipart_uploads(Bucket="backups").get("Uploads", []) == []
+
+
+def test_a_download_onto_a_full_disk_names_the_path_and_removes_the_partial_file(s3, tmp_path):
+    """Fault: disk errors during a restore's download gave no path and could leave partial files."""
+    import hashlib
+
+    from scripts.neo4j_ops.backup.layout import FileEntry
+    from scripts.neo4j_ops.backup.s3 import download_verified
+
+    data = b"z" * (3 * MiB)
+    s3.put_object(Bucket="backups", Key="prod/neo4j/20250301T020000Z/neo4j.dump", Body=data)
+    destination = tmp_path / "neo4j.dump"
+    (tmp_path / "neo4j.dump.part").symlink_to("/dev/full")  # every write: ENOSPC
+    with pytest.raises(BackupError) as failed:
+        download_verified(s3, "backups", "prod/neo4j/20250301T020000Z/neo4j.dump", destination,
+                          FileEntry("neo4j.dump", len(data), hashlib.sha256(data).hexdigest()), log=lambda _: None)
+    assert str(tmp_path / "neo4j.dump.part") in str(failed.value) and "No space left" in str(failed.value)
+    assert list(tmp_path.iterdir()) == []

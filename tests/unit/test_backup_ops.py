@@ -107,11 +107,11 @@ def test_backups_without_a_manifest_are_incomplete_and_never_chosen():
     assert chosen.timestamp == "20250101T020000Z" and "newest complete" in why
 
 
-def test_unreadable_manifest_or_missing_object_makes_a_backup_unrestorable():
+def test_unreadable_manifest_or_missing_object_makes_a_backup_incomplete():
     groups = {"20250101T020000Z": [MANIFEST], "20250102T020000Z": [MANIFEST, "neo4j.dump"]}
     backups = catalog(groups, {"20250101T020000Z": manifest("20250101T020000Z"),
                                "20250102T020000Z": ManifestError("not JSON")})
-    assert backups[0].status == "unrestorable" and "missing object(s) neo4j.dump" in backups[0].problem
+    assert backups[0].status == "incomplete" and "missing object(s) neo4j.dump" in backups[0].problem
     assert backups[1].status == "incomplete" and "unreadable manifest" in backups[1].problem
     with pytest.raises(LookupError, match="complete backups: none"):
         choose(backups)
@@ -168,6 +168,11 @@ def test_retention_keeps_recent_chains_and_deletes_nothing_when_nothing_is_compl
     assert plan_retention([], NOW, 3) == []
 
 
+def local_manifest(stamp: str, name: str = "neo4j-x.backup", size: int = 8) -> str:
+    full = manifest(stamp, "full", name=name)
+    return Manifest(**{**full.__dict__, "files": (FileEntry(name, size, SHA),), "chain": stamp}).to_json()
+
+
 def test_prune_only_deletes_old_chains_on_disk_but_never_the_newest_complete_one(tmp_path):
     database = tmp_path / "neo4j"
     old = int((datetime.now(UTC) - timedelta(days=40)).timestamp())
@@ -176,7 +181,7 @@ def test_prune_only_deletes_old_chains_on_disk_but_never_the_newest_complete_one
         folder.mkdir(parents=True)
         (folder / "neo4j-x.backup").write_bytes(b"artifact")
         if uploaded:
-            (folder / f"manifest-{name}.json").write_text("{}")
+            (folder / f"manifest-{name}.json").write_text(local_manifest(name))
         for path in (folder / "neo4j-x.backup", *folder.glob("manifest-*"), folder):
             os.utime(path, (old, old))
     (database / "lost+found").mkdir()
@@ -187,6 +192,41 @@ def test_prune_only_deletes_old_chains_on_disk_but_never_the_newest_complete_one
     assert json.loads(result.stdout) == {"pruned": ["20240101T020000Z", "20240103T020000Z"],
                                          "kept": ["20240102T020000Z"]}
     assert sorted(p.name for p in database.iterdir()) == ["20240102T020000Z", "lost+found"]
+
+
+@pytest.mark.parametrize("broken", ["", "{}", "{not json", "wrong-size", "wrong-timestamp", "missing-artifact"])
+def test_an_empty_or_unreadable_local_manifest_never_makes_a_broken_chain_the_newest_complete(tmp_path, broken):
+    """Fault: a manifest written on a full disk (empty, truncated) made its broken chain "newest complete",
+    and the real newest complete chain was deleted. Every manifest is parsed and checked against the disk."""
+    from scripts.neo4j_ops.backup.retention import prune
+
+    database = tmp_path / "neo4j"
+    old = int((datetime.now(UTC) - timedelta(days=40)).timestamp())
+    good, bad = "20240101T020000Z", "20240105T020000Z"
+    for name in (good, bad):
+        folder = database / name
+        folder.mkdir(parents=True)
+        (folder / "neo4j-x.backup").write_bytes(b"artifact")
+    (database / good / f"manifest-{good}.json").write_text(local_manifest(good))
+    text = {"wrong-size": local_manifest(bad, size=9), "wrong-timestamp": local_manifest(good),
+            "missing-artifact": local_manifest(bad, name="neo4j-y.backup")}.get(broken, broken)
+    (database / bad / f"manifest-{bad}.json").write_text(text)
+    for path in database.rglob("*"):
+        os.utime(path, (old, old))
+    decisions = {d.chain.name: d for d in prune(tmp_path, "neo4j", 30, datetime.now(UTC), log=lambda _: None)}
+    assert not decisions[good].delete and "newest complete" in decisions[good].reason
+    assert decisions[bad].delete and "incomplete" in decisions[bad].reason
+    assert (database / good).is_dir() and not (database / bad).exists()
+
+
+def test_an_object_whose_size_is_not_its_manifests_makes_the_backup_incomplete():
+    """Fault: --list showed a backup whose object no longer matched its manifest's size as complete."""
+    stamp = "20250101T020000Z"
+    groups = {stamp: [MANIFEST, "neo4j.dump"]}
+    backups = catalog(groups, {stamp: manifest(stamp)}, {stamp: {MANIFEST: 500, "neo4j.dump": 122}})
+    assert backups[0].status == "incomplete" and not backups[0].restorable
+    assert "neo4j.dump holds 122 bytes, the manifest says 123" in backups[0].problem
+    assert catalog(groups, {stamp: manifest(stamp)}, {stamp: {"neo4j.dump": 123}})[0].status == "complete"
 
 
 # --- neo4j-admin ----------------------------------------------------------------------------------------

@@ -213,6 +213,8 @@ class Backup:
     names: tuple[str, ...]  # object names under the prefix
     manifest: Manifest | None = None
     problem: str | None = None  # why it cannot be restored; None when it can
+    damaged: bool = False  # an object the manifest lists is missing or not of the recorded size
+
 
     @property
     def complete(self) -> bool:
@@ -226,7 +228,7 @@ class Backup:
     def status(self) -> str:
         if self.restorable:
             return "complete"
-        return "incomplete" if self.manifest is None else "unrestorable"
+        return "incomplete" if self.manifest is None or self.damaged else "unrestorable"
 
 
 def group_keys(keys: Iterable[str], stack: str, database: str) -> dict[str, list[str]]:
@@ -242,11 +244,13 @@ def group_keys(keys: Iterable[str], stack: str, database: str) -> dict[str, list
     return groups
 
 
-def catalog(groups: Mapping[str, list[str]], manifests: Mapping[str, Manifest | ManifestError]) -> list[Backup]:
+def catalog(groups: Mapping[str, list[str]], manifests: Mapping[str, Manifest | ManifestError],
+            sizes: Mapping[str, Mapping[str, int]] | None = None) -> list[Backup]:
     """Every backup, oldest first, with why it can or cannot be restored.
 
     `manifests`: timestamp → the parsed manifest, or the error that made it unreadable (a prefix
-    with no manifest object is simply absent).
+    with no manifest object is simply absent). `sizes`: timestamp → {object name: bytes in the
+    bucket}; an object whose size is not the manifest's makes its backup incomplete.
     """
     backups: dict[str, Backup] = {}
     for stamp in sorted(groups):
@@ -258,8 +262,12 @@ def catalog(groups: Mapping[str, list[str]], manifests: Mapping[str, Manifest | 
             backups[stamp] = Backup(stamp, names, None, f"unreadable manifest: {found}")
         else:
             missing = [f.name for f in found.files if f.name not in names]
-            problem = f"missing object(s) {', '.join(missing)}" if missing else None
-            backups[stamp] = Backup(stamp, names, found, problem)
+            held = (sizes or {}).get(stamp, {})
+            wrong = [f"{f.name} holds {held[f.name]} bytes, the manifest says {f.size}" for f in found.files
+                     if f.name in names and f.name in held and held[f.name] != f.size]
+            problem = (f"missing object(s) {', '.join(missing)}" if missing
+                       else "; ".join(wrong) if wrong else None)
+            backups[stamp] = Backup(stamp, names, found, problem, damaged=bool(missing or wrong))
     for stamp, backup in list(backups.items()):
         if backup.problem or backup.manifest is None:
             continue

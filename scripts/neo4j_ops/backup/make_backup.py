@@ -26,8 +26,8 @@ from .admin import AdminTool, StderrTail, kill_group, own
 from .layout import FileEntry, Manifest, ManifestError, Parent, backup_prefix, object_key, parse_manifest
 from .layout import timestamp as make_timestamp
 from .options import Job
-from .retention import prune
-from .s3 import check_bucket, client, human, part_size_for, put_manifest, stream_upload
+from .retention import prune, verified_run
+from .s3 import check_bucket, check_writable, client, human, part_size_for, put_manifest, stream_upload
 
 
 @dataclass
@@ -55,6 +55,10 @@ def run_backup(opts: BackupOptions) -> dict:
     if existing.get("KeyCount"):
         raise BackupError(f"s3://{opts.bucket}/{backup_prefix(opts.stack, opts.database, stamp)} already exists: "
                           f"another backup ran this second; try again")
+    check_writable(s3, opts.bucket, object_key(opts.stack, opts.database, stamp, dump_file_name(opts.database)))
+    if not opts.neo4j.port_open():
+        raise BackupError(f"Neo4j is not running: nothing answers at {opts.neo4j.uri} (start it: "
+                          f"{' '.join(opts.control.start_command) if opts.control else 'systemctl start neo4j'})")
     log(f"asking Neo4j at {opts.neo4j.uri} for its version and the counts of {opts.database!r}")
     try:
         facts = opts.neo4j.facts(opts.database)
@@ -295,6 +299,8 @@ def peak_rss() -> int:
 def _local_manifests(chain: Path) -> list[Manifest]:
     runs = []
     for path in sorted(chain.glob("manifest-*.json")):
+        if verified_run(path) is None:
+            continue
         try:
             runs.append(parse_manifest(path.read_bytes()))
         except (OSError, ManifestError):

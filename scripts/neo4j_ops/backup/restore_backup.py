@@ -19,7 +19,7 @@ from ..errors import BackupError, UsageError
 from ..facts import Counts
 from ..versions import VersionLine, dump_file_name, line_of
 from .admin import own
-from .layout import Backup, Manifest, choose, object_key
+from .layout import Backup, Manifest, choose, object_key, timestamp
 from .options import Job
 from .s3 import check_bucket, client, download_verified, human, list_backups
 from .scratch import ScratchServer, free_port, scratch_conf, scratch_ports_needed
@@ -60,17 +60,32 @@ def _pick(opts: RestoreOptions, s3) -> Backup:
     return chosen
 
 
-def _fetch(opts: RestoreOptions, s3, backup: Backup, into: Path) -> None:
+def download_need(m: Manifest) -> int:
+    """Bytes a restore of `m` needs for its download (the tar of a 4.4 backup folder is also unpacked)."""
+    need = sum(f.size for p in m.parents for f in p.files) + m.size
+    return int(need * (2.2 if m.is_folder_archive else 1.05))
+
+
+def check_room(where: Path, needs: list[tuple[str, int]]) -> None:
+    """UsageError, naming the path and every need, unless `where`'s filesystem has room for all of them."""
+    probe = where
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    total = sum(size for _, size in needs)
+    if free < total:
+        parts = " + ".join(f"{what} {human(size)}" for what, size in needs)
+        raise UsageError(f"{where} has {human(free)} free; this needs {human(total)} ({parts}). Nothing was "
+                         f"stopped or changed: free space there or choose another --work-dir")
+
+
+def _fetch(opts: RestoreOptions, s3, backup: Backup, into: Path, *, checked: bool = False) -> None:
     """Download every file the backup needs (its chain's first) into `into`, each verified."""
     m = backup.manifest
     wanted = [(p.timestamp, f) for p in m.parents for f in p.files] + [(m.timestamp, f) for f in m.files]
-    need = sum(f.size for _, f in wanted)
     into.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(into).free
-    factor = 2.2 if m.is_folder_archive else 1.05  # the tar of a 4.4 backup folder is also unpacked
-    if free < need * factor:
-        raise UsageError(f"{into} has {human(free)} free; the backup needs {human(need * factor)}: "
-                         f"choose another --work-dir")
+    if not checked:
+        check_room(into, [("download", download_need(m))])
     for stamp, entry in wanted:
         key = object_key(m.stack, m.database, stamp, entry.name)
         seconds = download_verified(s3, opts.bucket, key, into / entry.name, entry, log=opts.log)
@@ -118,13 +133,24 @@ def _prepare(opts: RestoreOptions, purpose: str, *, refuse_cluster: bool):
     chosen = _pick(opts, s3)
     version, edition = _local_neo4j(opts, chosen.manifest, refuse_cluster=refuse_cluster)
     directory = opts.work_dir / f"neo4j-{purpose}-{opts.database}-{chosen.timestamp}"
-    if directory.exists():
-        shutil.rmtree(directory)
+    if purpose == "drill" and directory.exists():
+        shutil.rmtree(directory)  # a scratch server's files only: a restore's safety dumps live elsewhere
     try:
         line = line_of(version)
     except ValueError as error:
         raise UsageError(str(error)) from None
     return s3, chosen, version, edition, line, directory
+
+
+def safety_dump_dir(opts: RestoreOptions) -> Path:
+    """A new directory for this run's safety dump: one per run, never reused and never deleted by this tool."""
+    stamp = timestamp()
+    base = opts.work_dir / f"neo4j-safety-{opts.database}-{stamp}"
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
 
 
 def restore(opts: RestoreOptions) -> dict:
@@ -134,14 +160,23 @@ def restore(opts: RestoreOptions) -> dict:
     s3, chosen, version, edition, line, work = _prepare(opts, "restore", refuse_cluster=True)
     m = chosen.manifest
     files = work / "download"
+    if files.exists():
+        shutil.rmtree(files)  # an earlier run's download only; its verification is redone
+    safety = safety_dump_dir(opts) if opts.safety_dump else None
+    needs = [("download", download_need(m))]
+    if safety is not None:
+        estimate = _current_store_size(opts)
+        needs.append(("safety dump of the current database (at most its store size)", estimate))
+    check_room(opts.work_dir, needs)  # room for everything, before anything is downloaded or stopped
     t0 = time.monotonic()
-    _fetch(opts, s3, chosen, files)  # before touching the server
+    _fetch(opts, s3, chosen, files, checked=True)  # before touching the server
     source = _source_dir(m, files)
     downloaded = time.monotonic() - t0
-    safety = work / "pre-restore" if opts.safety_dump else None
     if safety is not None:
         safety.mkdir(parents=True)
     own(work, opts.owner)
+    if safety is not None:
+        own(safety, opts.owner)
     control = opts.control
     control.stop()
     failure: BaseException | None = None
@@ -151,9 +186,16 @@ def restore(opts: RestoreOptions) -> dict:
             try:
                 opts.admin.run(line.admin_dump_to_path(opts.database, safety), log=opts.log)
             except BackupError as error:
-                raise BackupError(f"saving the current database first failed, so nothing was replaced: {error}\n"
-                                  f"If that database is damaged or missing, run again with --no-safety-dump") \
-                    from None
+                _remove_contents(safety)  # a partial dump is no safety
+                free = shutil.disk_usage(safety).free
+                if free < needs[-1][1] or "No space left" in str(error):
+                    raise BackupError(f"saving the current database to {safety} failed, so nothing was "
+                                      f"replaced: the disk is full there ({human(free)} free); the partial "
+                                      f"dump was removed. Free space or choose another --work-dir:\n{error}") \
+                        from None
+                raise BackupError(f"saving the current database to {safety} failed, so nothing was replaced: "
+                                  f"{error}\nIf that database is damaged or missing, run again with "
+                                  f"--no-safety-dump") from None
         try:
             opts.admin.run(_apply_args(line, m, source), log=opts.log)
         except BaseException as error:
@@ -166,7 +208,8 @@ def restore(opts: RestoreOptions) -> dict:
             except BaseException as back:
                 raise BackupError(f"{error}\nputting the saved database back failed too: {back}; it is in "
                                   f"{safety}") from None
-            raise BackupError(f"{error}\nthe database was put back as it was before the restore") from None
+            raise BackupError(f"{error}\nthe database was put back as it was before the restore (the saved "
+                              f"copy stays in {safety})") from None
     except BaseException as error:
         failure = error
     try:
@@ -240,10 +283,29 @@ def drill(opts: RestoreOptions) -> dict:
             "start_seconds": round(started, 3)}
 
 
+def _remove_contents(directory: Path) -> None:
+    for item in directory.iterdir() if directory.is_dir() else ():
+        if item.is_dir() and not item.is_symlink():
+            shutil.rmtree(item, ignore_errors=True)
+        else:
+            item.unlink(missing_ok=True)
+
+
+def _current_store_size(opts: RestoreOptions) -> int:
+    from .make_backup import _store_size
+
+    size = _store_size(opts.admin, opts.database) if opts.admin is not None else None
+    return size or 0
+
+
 def _local_neo4j(opts: RestoreOptions, m: Manifest, refuse_cluster: bool) -> tuple[str, str]:
     """Version and edition of the local Neo4j: options, else asked over Bolt, else the backup's."""
     if opts.version:
         return opts.version, opts.edition or m.edition
+    if not opts.neo4j.port_open():
+        opts.log(f"nothing answers at {opts.neo4j.uri}; assuming the backup's Neo4j {m.neo4j_version} {m.edition} "
+                 f"(--neo4j-version overrides)")
+        return m.neo4j_version, opts.edition or m.edition
     try:
         facts = opts.neo4j.facts(opts.database)
     except (BackupError, UsageError) as error:

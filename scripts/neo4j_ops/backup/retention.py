@@ -6,7 +6,9 @@ backups, 4.4 dumps), one chain directory per full backup:
     <staging>/<database>/<chain timestamp>/             artifacts of the chain (full, then differentials)
     <staging>/<database>/<chain timestamp>/manifest-<run timestamp>.json   one per uploaded run
 
-A chain is complete once one of its runs was uploaded (a local manifest copy exists). Chains whose
+A chain is complete once one of its runs was uploaded: a local manifest copy that parses, names the
+run and database it sits under, and whose files are in the chain with their recorded sizes. An empty
+or unreadable manifest (written on a full disk) counts for nothing. Chains whose
 last change is older than the retention are deleted, except the chain holding the newest complete
 backup, which is kept whatever its age; S3's copies are governed by the bucket's lifecycle rules.
 Nothing else under the staging directory is touched.
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .layout import is_timestamp
+from .layout import ManifestError, is_timestamp, parse_manifest
 
 
 @dataclass(frozen=True)
@@ -73,10 +75,31 @@ def read_chains(database_dir: Path) -> list[Chain]:
                 mtimes.append(item.lstat().st_mtime)
             except OSError:
                 continue
-        runs = tuple(sorted(p.name[len("manifest-"):-len(".json")] for p in path.glob("manifest-*.json")
-                            if is_timestamp(p.name[len("manifest-"):-len(".json")])))
+        runs = tuple(sorted(stamp for manifest in path.glob("manifest-*.json")
+                            if (stamp := verified_run(manifest, database_dir.name)) is not None))
         chains.append(Chain(path.name, datetime.fromtimestamp(max(mtimes)).astimezone(), runs))
     return chains
+
+
+def verified_run(path: Path, database: str | None = None) -> str | None:
+    """The run timestamp of a local manifest copy, or None unless it parses and matches what is on disk:
+    its timestamp is its file name's, its database the directory's, and each file it lists (5.x artifacts,
+    4.4 dumps; a 4.4 folder's tar is streamed, not kept) is in the chain with the recorded size."""
+    stamp = path.name[len("manifest-"):-len(".json")]
+    if not is_timestamp(stamp):
+        return None
+    try:
+        manifest = parse_manifest(path.read_bytes(), expect_timestamp=stamp, expect_database=database)
+    except (OSError, ManifestError):
+        return None
+    if not manifest.is_folder_archive:
+        for entry in manifest.files:
+            try:
+                if (path.parent / entry.name).stat().st_size != entry.size:
+                    return None
+            except OSError:
+                return None
+    return stamp
 
 
 def prune(staging: Path, database: str, days: int, now: datetime, log=print, dry_run: bool = False) -> list[Decision]:

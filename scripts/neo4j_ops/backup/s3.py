@@ -73,6 +73,30 @@ def check_bucket(s3, bucket: str) -> None:
         raise BackupError(f"cannot reach S3 for bucket {bucket!r}: {describe(error)}") from None
 
 
+def check_writable(s3, bucket: str, key: str) -> None:
+    """Prove that this role may write `key` (and abort uploads) before anything is stopped: start a
+    multipart upload of it and abort it at once. Leaves no object behind."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in ("403", "AccessDenied", "AllAccessDisabled"):
+            raise UsageError(f"this role may read bucket {bucket!r} but not write to it (s3:PutObject on "
+                             f"{key} denied): nothing was stopped or backed up; fix the instance role's policy") \
+                from None
+        raise BackupError(f"cannot write to bucket {bucket!r}: {describe(error)}; nothing was stopped") from None
+    except BotoCoreError as error:
+        raise BackupError(f"cannot write to bucket {bucket!r}: {describe(error)}; nothing was stopped") from None
+    try:
+        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    except (ClientError, BotoCoreError) as error:
+        raise UsageError(f"this role may start uploads to bucket {bucket!r} but not abort them "
+                         f"(s3:AbortMultipartUpload: {describe(error)}): an interrupted backup would leave its "
+                         f"parts; nothing was stopped") from None
+
+
 def part_size_for(expected_bytes: int | None, requested: int | None = None) -> int:
     """A part size that fits `expected_bytes` (with room to grow 2x) into S3's 10,000 parts."""
     if requested:
@@ -275,10 +299,15 @@ def list_backups(s3, bucket: str, stack: str, database: str) -> list[Backup]:
 
     try:
         keys = []
+        held: dict[str, int] = {}
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=database_prefix(stack, database))
         for page in pages:
-            keys += [item["Key"] for item in page.get("Contents", [])]
+            for item in page.get("Contents", []):
+                keys.append(item["Key"])
+                held[item["Key"]] = item.get("Size", -1)
         groups = group_keys(keys, stack, database)
+        sizes = {stamp: {name: held[object_key(stack, database, stamp, name)] for name in names}
+                 for stamp, names in groups.items()}
         manifests: dict[str, Manifest | ManifestError] = {}
         for stamp, names in groups.items():
             if MANIFEST not in names:
@@ -292,7 +321,7 @@ def list_backups(s3, bucket: str, stack: str, database: str) -> list[Backup]:
     except (ClientError, BotoCoreError) as error:
         raise BackupError(f"listing s3://{bucket}/{database_prefix(stack, database)} failed: {describe(error)}") \
             from None
-    return catalog(groups, manifests)
+    return catalog(groups, manifests, sizes)
 
 
 def download_verified(s3, bucket: str, key: str, destination: Path, expected: FileEntry,
@@ -317,6 +346,10 @@ def download_verified(s3, bucket: str, key: str, destination: Path, expected: Fi
     except (ClientError, BotoCoreError) as error:
         partial.unlink(missing_ok=True)
         raise BackupError(f"downloading s3://{bucket}/{key} failed: {describe(error)}") from None
+    except OSError as error:  # a full disk, a lost mount: the partial file goes, the path is named
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"writing {partial} failed ({error.strerror or error}); the partial file was removed "
+                          f"and nothing was changed on the server") from None
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

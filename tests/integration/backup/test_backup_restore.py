@@ -12,6 +12,7 @@ import sys
 import time
 
 import pytest
+from botocore.exceptions import ClientError
 
 from .conftest import SCRIPTS, common_args, keys, run_script, script_env
 
@@ -180,7 +181,11 @@ def wait_for_uploaded_part(moto_s3, bucket, process, timeout=300) -> str:
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
         for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []):
-            if s3.list_parts(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]).get("Parts"):
+            try:  # the write probe's upload (started and aborted at once) may be gone already
+                parts = s3.list_parts(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"]).get("Parts")
+            except ClientError:
+                continue
+            if parts:
                 return upload["Key"]
         time.sleep(0.2)
     raise AssertionError("no part was uploaded in time")
