@@ -81,7 +81,12 @@ ALERT_JOBS = {
     "Neo4jDiskUsageHigh": JOB_NODE,
     "Neo4jReplicationLagHigh": JOB_NEO4J,
     "Neo4jMultipleLeaders": JOB_NEO4J,
+    # Published by the machine itself through node exporter's textfile collector (setup-neo4j.sh):
+    "Neo4jBootFailed": JOB_NODE,
+    "Neo4jCertificateExpiresSoon": JOB_NODE,
 }
+# Days before a served certificate expires from which Neo4jCertificateExpiresSoon fires.
+CERTIFICATE_EXPIRY_WARNING_DAYS = 30
 ALERT_NAMES = tuple(ALERT_JOBS)
 
 # Stop-the-world collectors (JMX bean name lower-cased, spaces -> underscores, as Neo4j reports
@@ -251,6 +256,8 @@ def _queries(names: Neo4jMetricNames, *, lag_offset: str, data_mountpoint: str |
             f"max by (stack, database) (\n  {_by_database(names, committed, offset=lag_offset)}\n)\n"
             f"- on (stack, database) group_right ()\n{_by_database(names, committed)}"),
         "leaders": f"sum by (stack, database) (\n  {_by_database(names, names.is_leader)}\n)",
+        "boot_failed": f'neo4j_cluster_boot_failed{{job="{JOB_NODE}"}}',
+        "certificate_days_left": f'(neo4j_cluster_certificate_expiry_seconds{{job="{JOB_NODE}"}} - time()) / 86400',
         "cpu_busy": (f'1 - avg by (stack, server, role, instance) '
                      f'(rate(node_cpu_seconds_total{{job="{JOB_NODE}", mode="idle"}}[{RATE_WINDOW}]))'),
         "haproxy_backend_active_servers": f'haproxy_backend_active_servers{{job="{JOB_HAPROXY}"}}',
@@ -343,6 +350,21 @@ def _alerts(q: dict[str, str], t: AlertThresholds, *, lag_offset: str, jobs: set
             "{{ $value | printf \"%.0f\" }} servers of stack {{ $labels.stack }} have reported themselves "
             "leader of database {{ $labels.database }} for 1 minute (a leader switch overlaps for a few "
             "seconds at most). Check the cluster for a network partition."),
+        _alert(
+            "Neo4jBootFailed", f"{q['boot_failed']} == 1", "0s", "critical",
+            "Boot script of {{ $labels.server }} failed at step {{ $labels.step }}",
+            "setup-neo4j.sh on {{ $labels.server }} ({{ $labels.role }}) in stack {{ $labels.stack }} stopped at "
+            "step {{ $labels.step }}: the machine runs but is not (fully) configured. Read "
+            "/var/lib/neo4j-cluster/boot-status and /var/log/cloud-init-output.log on it, fix the cause, and run "
+            "/usr/local/lib/neo4j-cluster/setup-neo4j.sh again (it is safe to re-run) or replace the instance."),
+        _alert(
+            "Neo4jCertificateExpiresSoon",
+            f"{q['certificate_days_left']} < {CERTIFICATE_EXPIRY_WARNING_DAYS}", "0s", "warning",
+            "{{ $labels.scope }} certificate of {{ $labels.server }} expires in {{ $value | printf \"%.0f\" }} days",
+            "The {{ $labels.scope }} certificate that {{ $labels.server }} in stack {{ $labels.stack }} serves "
+            f"expires within {CERTIFICATE_EXPIRY_WARNING_DAYS} days "
+            "({{ $value | printf \"%.1f\" }} days left). Renew it (`pulumi up` rotates it into Secrets Manager) "
+            "and bring it to the server before it expires: clients and cluster members then refuse it."),
     ]
     assert [a["name"] for a in alerts] == list(ALERT_NAMES)
     return [a for a in alerts if ALERT_JOBS[a["name"]] in jobs]

@@ -161,6 +161,27 @@ def disk_scenarios() -> list[Scenario]:
     return out
 
 
+def machine_published_scenarios() -> list[Scenario]:
+    """What setup-neo4j.sh publishes through node exporter's textfile collector: the boot failed at a
+    step (fires at once), and a served certificate within 30 days of expiry (promtool's time() is the
+    evaluation time in seconds: at 10m it is 600)."""
+    out = []
+    for kind, step, value in (("fires", "install_neo4j", "1"), ("inside", "done", "0")):
+        labels = {**node_labels("core-2"), "step": step}
+        out.append(Scenario("Neo4jBootFailed", kind, "5m",
+                            [(series("neo4j_cluster_boot_failed", labels), f"{value}x20")],
+                            [Expected(labels, 1)] if kind == "fires" else []))
+    for kind, days in (("fires", 29.4), ("inside", 30.4)):
+        labels = {**node_labels("core-3"), "scope": "bolt"}
+        expiry = 600 + round(days * 86400)
+        https = {**node_labels("core-3"), "scope": "https"}
+        out.append(Scenario("Neo4jCertificateExpiresSoon", kind, "10m",
+                            [(series("neo4j_cluster_certificate_expiry_seconds", labels), f"{expiry}x20"),
+                             (series("neo4j_cluster_certificate_expiry_seconds", https), f"{600 + 700 * 86400}x20")],
+                            [Expected(labels, (expiry - 600) / 86400)] if kind == "fires" else []))
+    return out
+
+
 def scenarios(names: dict[str, str]) -> list[Scenario]:
     def n(key: str, **kw: str) -> str:
         return names[key].format(**kw)
@@ -210,6 +231,7 @@ def scenarios(names: dict[str, str]) -> list[Scenario]:
             if kind == "fires" else []))
 
     out += disk_scenarios()
+    out += machine_published_scenarios()
 
     # Neo4jReplicationLagHigh, sampled every 5s: the leader commits one transaction per sample.
     # A replica 45s behind (> threshold + 2 scrape intervals) fires; one exactly 10s behind (the
@@ -362,13 +384,15 @@ def test_community_stack_alerts_on_node_exporter_only(tmp_path: Path, version_li
     promtool("check", "rules", tmp_path / PROMETHEUS_RULES)
 
     rules = yaml.safe_load(files[PROMETHEUS_RULES])
-    assert rule_names(files) == {"Neo4jMachineDown", "Neo4jDiskUsageHigh"}
-    for rule in (r for g in rules["groups"] for r in g["rules"]):
+    assert rule_names(files) == {"Neo4jMachineDown", "Neo4jDiskUsageHigh", "Neo4jBootFailed",
+                                 "Neo4jCertificateExpiresSoon"}
+    for rule in (r for g in rules["groups"] for r in g["rules"]):  # neo4j_cluster_*: the machine's own
         assert 'job="neo4j"' not in rule["expr"] and not any(
-            n.startswith("neo4j_") for n in metric_names(rule["expr"])), rule["alert"]
+            n.startswith("neo4j_") and not n.startswith("neo4j_cluster_") for n in metric_names(rule["expr"])), \
+            rule["alert"]
 
     # The server-down alert of Community: node exporter down fires, up stays quiet; disks as on Enterprise.
-    cases = machine_down_scenarios() + disk_scenarios()
+    cases = machine_down_scenarios() + disk_scenarios() + machine_published_scenarios()
     test_file = tmp_path / "community.test.yml"
     test_file.write_text(yaml.safe_dump(promtool_tests(tmp_path / PROMETHEUS_RULES, rules, cases), sort_keys=False))
     out = promtool("test", "rules", test_file)
@@ -392,7 +416,7 @@ def test_docker_stack_scrapes_no_node_exporter(tmp_path: Path) -> None:
     assert {j["job_name"] for j in config["scrape_configs"]} == {"neo4j", "haproxy"}
     promtool("check", "config", tmp_path / PROMETHEUS_CONFIG)
     out = promtool("check", "rules", tmp_path / PROMETHEUS_RULES)
-    assert f"{len(ALERT_NAMES) - 2} rules found" in out.stdout + out.stderr
+    assert f"{len(ALERT_NAMES) - 4} rules found" in out.stdout + out.stderr
     assert "Neo4jDiskUsageHigh" not in rule_names(files) and "Neo4jMachineDown" not in rule_names(files)
 
 
