@@ -338,6 +338,11 @@ class NeoTransport:
                 self._clients[key] = NeoClient(uri, auth, tls, self.timeout)
             return self._clients[key]
 
+    def peer_certificate(self, uri: str, tls: TlsOptions | None = None) -> dict[str, Any]:
+        """The certificate the server at `uri` serves in a real TLS handshake (verified against the CA):
+        {"subject": ..., "not_after": ISO UTC}. Bolt speaks TLS from the first byte, as HTTPS does."""
+        return peer_certificate(address_of(uri), tls or self.tls, self.timeout)
+
     def http_get(self, url: str, timeout: float) -> tuple[int, str]:
         context = None
         if url.startswith("https://") and self.tls.ca_file:
@@ -357,6 +362,26 @@ class NeoTransport:
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             client.close()
+
+
+def peer_certificate(address: str, tls: TlsOptions, timeout: float) -> dict[str, Any]:
+    import socket
+
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    context = ssl.create_default_context(cafile=tls.ca_file) if tls.ca_file else ssl.create_default_context()
+    context.check_hostname = tls.verify_hostname
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as raw, \
+                context.wrap_socket(raw, server_hostname=host) as conn:
+            cert = conn.getpeercert() or {}
+    except ssl.SSLError as error:
+        raise BoltError(TLS, f"TLS handshake with {address} failed: {_tls_reason(error)}") from None
+    except OSError as error:
+        raise BoltError(UNREACHABLE, f"cannot reach {address}: {_network_reason(str(error), timeout)}") from None
+    not_after = dt.datetime.fromtimestamp(ssl.cert_time_to_seconds(cert["notAfter"]), dt.UTC)
+    subject = ", ".join(f"{k}={v}" for part in cert.get("subject", ()) for k, v in part)
+    return {"subject": subject, "not_after": not_after.isoformat().replace("+00:00", "Z")}
 
 
 def quiet_driver_logs() -> None:

@@ -165,6 +165,16 @@ class RecordedTransport:
                 return entry
         return None
 
+    def peer_certificate(self, uri: str, tls: TlsOptions | None = None) -> dict[str, Any]:
+        """The endpoint's "tls": {"certificate": {"subject": ..., "not_after": ...}} of the scenario."""
+        spec = self.scenario["endpoints"][self.endpoint_for(uri)]
+        if spec.get("unreachable"):
+            raise BoltError(UNREACHABLE, f"cannot reach {address_of(uri)}: {spec['unreachable']}")
+        certificate = (spec.get("tls") or {}).get("certificate")
+        if certificate is None:
+            raise BoltError(QUERY, f"no recorded certificate for {address_of(uri)}")
+        return dict(certificate)
+
     def http_get(self, url: str, timeout: float) -> tuple[int, str]:
         self.http_calls.append(url)
         for spec in self.scenario["endpoints"].values():
@@ -235,6 +245,15 @@ class RecordingTransport:
                 previous.append(response)
             elif previous != response:
                 responses[key] = [previous, response]
+
+    def peer_certificate(self, uri: str, tls: TlsOptions | None = None) -> dict[str, Any]:
+        certificate = self.inner.peer_certificate(uri, tls)
+        with self._lock:
+            for spec in self.scenario["endpoints"].values():
+                if address_of(spec["uri"]) == address_of(uri):
+                    spec.setdefault("tls", {})["certificate"] = certificate
+                    break
+        return certificate
 
     def http_get(self, url: str, timeout: float) -> tuple[int, str]:
         status, body = self.inner.http_get(url, timeout)

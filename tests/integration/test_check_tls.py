@@ -113,3 +113,48 @@ def test_certificate_material_has_the_deploy_time_shape(tls_servers):
     for material in certs.values():
         assert material.ca_cert.read_text().startswith("-----BEGIN CERTIFICATE-----")
         assert material.server_key.read_text().startswith("-----BEGIN EC PRIVATE KEY-----")
+
+
+def not_after_of(cert_file) -> str:
+    """The certificate's notAfter as openssl prints it, in the ISO form check reports."""
+    import datetime as dt
+    import ssl
+    import subprocess
+
+    end = subprocess.run(["openssl", "x509", "-noout", "-enddate", "-in", str(cert_file)], capture_output=True,
+                         text=True, check=True).stdout.strip().split("=", 1)[1]
+    return dt.datetime.fromtimestamp(ssl.cert_time_to_seconds(end), dt.UTC).strftime("%Y-%m-%d")
+
+
+def test_check_reports_the_expiry_of_the_certificate_each_server_serves(tls_servers, capsys):
+    servers, certs = tls_servers
+    local = servers["required"]
+    code, out, status = check(capsys, "--uri", local.uri, "--tls", "required", "--ca-cert",
+                              str(certs["required"].ca_cert))
+    assert code == 0, out
+    tls_line = next(line for line in out.splitlines() if line.startswith("PASS  tls"))
+    expected = not_after_of(certs["required"].server_cert)
+    assert f"certificates expire: 127.0.0.1:{local.bolt_port} {expected} (" in tls_line
+    # The test certificates live for days, so check says they need renewing (and still passes: a
+    # deploy must not fail for a certificate it cannot renew yet; the alert covers that).
+    assert "days — RENEW: within 30 days)" in tls_line
+
+
+def test_the_https_connector_serves_the_same_certificate_in_a_real_handshake(tls_servers):
+    from scripts.neo4j_ops.bolt import TlsOptions, peer_certificate
+
+    servers, certs = tls_servers
+    local = servers["required"]
+    tls = TlsOptions(str(certs["required"].ca_cert))
+    bolt = peer_certificate(f"127.0.0.1:{local.bolt_port}", tls, 5)
+    https = peer_certificate(f"127.0.0.1:{local.https_port}", tls, 5)
+    assert bolt["not_after"][:10] == https["not_after"][:10] == not_after_of(certs["required"].server_cert)
+
+
+def test_a_certificate_from_another_ca_is_a_tls_failure_not_an_expiry(tls_servers):
+    from scripts.neo4j_ops.bolt import TLS, BoltError, TlsOptions, peer_certificate
+
+    servers, certs = tls_servers
+    with pytest.raises(BoltError) as caught:
+        peer_certificate(f"127.0.0.1:{servers['required'].bolt_port}", TlsOptions(str(certs["optional"].ca_cert)), 5)
+    assert caught.value.kind == TLS and "certificate not trusted" in caught.value.message

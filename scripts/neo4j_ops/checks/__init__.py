@@ -4,7 +4,8 @@
   membership  reachable with the expected version; topology; databases in their state; one writer each
   lag         replication lag of every copy (diagnose measures it the same way)
   routing     a write and a read-your-own-write through the routing URI and through HAProxy
-  tls         plain Bolt refused when required, Bolt over TLS with the cluster CA
+  tls         plain Bolt refused when required, Bolt over TLS with the cluster CA, each certificate's expiry
+  wait        --wait: until every server answers and the cluster has formed
   access      users and roles exist; a reader cannot write
   endpoints   the Prometheus endpoints and the backup bucket
   report      PASS/FAIL/SKIP results, the overview table, the text
