@@ -92,7 +92,7 @@ def test_wait_that_runs_out_names_what_is_missing_and_exits_1(capsys, ca):
     code, out, err, clock = run_wait(forming(10_000, 0), capsys, ca, "2m")
     assert code == 1
     line = next(line for line in err.splitlines() if "NOT READY" in line)
-    assert line.startswith("check: NOT READY after 2m: still missing: replica-1 (not answering: ")
+    assert line.startswith("check: NOT READY after 120 s (--wait 2m): still missing: replica-1 (not answering: ")
     assert "cluster waiting for replica-1 to answer" in line
     assert sum(clock.pauses) == pytest.approx(120.0) and max(clock.pauses) <= 15.0
     assert "FAIL  bolt:replica-1" in out  # the full report still shows what failed
@@ -120,3 +120,32 @@ def test_a_name_that_does_not_resolve_says_the_runner_must_resolve_the_private_z
     assert "\n" not in error.message
     assert error.message.startswith("core-1.prod.neo4j.internal does not resolve: ")
     assert "private zone" in error.message and "runner's VPC" in error.message and "Resolver" in error.message
+
+
+BOOT_FAILED_METRICS = ('# TYPE neo4j_cluster_boot_failed gauge\n'
+                       'neo4j_cluster_boot_failed{step="install_neo4j"} 1\nneo4j_cluster_boot_completed 0\n')
+
+
+def test_a_failed_boot_ends_the_wait_at_once_naming_the_server_and_the_step(capsys, ca):
+    scenario = forming(10_000, 0)
+    outputs = json.loads((FIXTURES / "stack-outputs-prod.json").read_text())
+    replica = next(s for s in outputs["servers"] if s["name"] == "replica-1")
+    host = replica.get("privateIp") or replica.get("hostname")
+    scenario["endpoints"]["replica-1 node exporter"] = {
+        "uri": f"bolt://{host}:9100", "metrics": {"url": f"http://{host}:9100/metrics", "body": BOOT_FAILED_METRICS}}
+    code, out, err, clock = run_wait(scenario, capsys, ca, "20m")
+    assert code == 1
+    assert "replica-1: its boot script FAILED at step install_neo4j" in err
+    line = next(line for line in err.splitlines() if "NOT READY" in line)
+    assert "replica-1: its boot script FAILED at step install_neo4j" in line
+    assert "/var/lib/neo4j-cluster/boot-status" in line
+    assert len(clock.pauses) <= 1  # it did not wait for the deadline
+    bolt_line = next(line for line in out.splitlines() if line.startswith("FAIL  bolt:replica-1"))
+    assert "its boot script FAILED at step install_neo4j" in bolt_line  # the check's own line says it too
+
+
+def test_failed_step_reads_the_textfile_metric():
+    from scripts.neo4j_ops.checks.boot import failed_step
+
+    assert failed_step(BOOT_FAILED_METRICS) == "install_neo4j"
+    assert failed_step('neo4j_cluster_boot_failed{step="done"} 0\n') is None

@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None, *, transport: Transport | None = None,
                 if outcome.ready:
                     log(f"ready after {outcome.seconds:.0f} s ({outcome.rounds} rounds); running the checks")
                 else:
-                    print(f"check: NOT READY after {args.wait}: still missing: " + "; ".join(outcome.missing),
+                    print(f"check: NOT READY after {outcome.seconds:.0f} s (--wait {args.wait}): still missing: "
+                          + "; ".join(outcome.missing),
                           file=sys.stderr, flush=True)
             return run_checks(target, real, timeout=args.timeout, max_lag=args.max_lag)
 

@@ -16,6 +16,7 @@ from ..facts import ServerFacts, gather
 from ..parallel import run_all
 from ..target import Target
 from .access import reader_cannot_write, users_and_roles
+from .boot import boot_failed_message, boot_failures
 from .endpoints import backup_result, check_metrics, s3_probe
 from .lag import lag_result, measure_lag
 from .membership import connect_result, databases_result, topology_result, writers_result
@@ -59,6 +60,10 @@ def run_checks(target: Target, transport: Transport, *, timeout: float = 5.0, ma
         else:
             facts.append(ServerFacts(spec, error=BoltError(UNREACHABLE, f"{spec.name}: {reason(outcome)}")))
     results = [connect_result(target, f) for f in facts]
+    failed_boots = boot_failures([f.spec for f in facts if not f.reachable], transport, timeout)
+    for result in results:
+        if result.server in failed_boots:
+            result.detail += "; " + boot_failed_message(result.server, failed_boots[result.server])
     ref = cluster.reference(facts)
 
     two: dict[str, Any] = {}

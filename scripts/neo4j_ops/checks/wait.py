@@ -8,7 +8,8 @@ SERVERS / dbms.cluster.overview() on Enterprise), every database online, one wri
 the full check runs once. When the time is up it says what is still missing and exits 1.
 
 Rounds are bounded: the pause between them grows from 2 s to 15 s, and no round starts after
-the deadline. Ctrl-C ends the wait like any command (exit 130).
+the deadline. Ctrl-C ends the wait like any command (exit 130). A server whose boot script failed
+(checks/boot.py) ends the wait at once: waiting does not heal it.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from ..errors import UsageError
 from ..facts import ServerFacts, gather
 from ..parallel import run_all
 from ..target import Target
+from .boot import boot_failed_message, boot_failures
 from .membership import databases_result, topology_result, writers_result
 from .report import FAIL, reason
 
@@ -97,8 +99,10 @@ def wait_until_ready(target: Target, transport: Transport, *, within: float, tim
             outcome = outcomes[spec.name]
             facts.append(outcome.value if outcome.ok else
                          ServerFacts(spec, error=BoltError(UNREACHABLE, f"{spec.name}: {reason(outcome)}")))
+        failed = boot_failures([f.spec for f in facts if not f.reachable], transport, timeout)
         for f in facts:
-            state = server_state(f)
+            state = server_state(f) if f.spec.name not in failed else \
+                boot_failed_message(f.spec.name, failed[f.spec.name]).split(": ", 1)[1]
             if states.get(f.spec.name) != state:
                 states[f.spec.name] = state
                 log(f"{f.spec.name}: {state}")
@@ -108,6 +112,9 @@ def wait_until_ready(target: Target, transport: Transport, *, within: float, tim
             log(f"cluster: {detail}")
         if formed:
             return WaitOutcome(True, clock() - start, rounds)
+        if failed:  # a failed boot does not heal by waiting
+            return WaitOutcome(False, clock() - start, rounds,
+                               [boot_failed_message(name, step) for name, step in failed.items()])
         now = clock()
         if now >= deadline:
             missing = [f"{f.spec.name} ({states[f.spec.name]})" for f in facts if not f.reachable]
