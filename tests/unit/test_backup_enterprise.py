@@ -19,6 +19,7 @@ import pytest
 
 from scripts.neo4j_ops.backup import make_backup, restore_backup
 from scripts.neo4j_ops.backup.admin import AdminTool
+from scripts.neo4j_ops.backup.source import choose_source
 from scripts.neo4j_ops.backup.s3 import MiB, client, list_backups, stream_upload
 from scripts.neo4j_ops.errors import BackupError, UsageError
 from scripts.neo4j_ops.facts import Counts, ServerFacts, ServerSpec
@@ -38,8 +39,18 @@ print("unexpected: " + " ".join(args), file=sys.stderr)
 sys.exit(3)
 '''
 NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise"
+
+
+def recorded_show_databases(scenario: str, endpoint: str = "core-1") -> list[dict]:
+    """SHOW DATABASES YIELD * rows of a recorded (derived, see tests/fixtures/enterprise/README.md) scenario."""
+    document = json.loads((FIXTURES / f"{scenario}.json").read_text())
+    return document["endpoints"][endpoint]["responses"]["show_databases"]["records"]
+
+
 FACTS = ServerFacts(ServerSpec("local", "bolt://x:7687"), version="5.26.30", edition="enterprise",
-                    servers=[{"name": f"server-{n}"} for n in (1, 2, 3)], counts=Counts(50, 40))
+                    servers=[{"name": f"server-{n}"} for n in (1, 2, 3)], counts=Counts(50, 40),
+                    databases=recorded_show_databases("cluster-5.26-healthy"))
 
 
 class GivenNeo4j:
@@ -262,3 +273,60 @@ def test_a_download_onto_a_full_disk_names_the_path_and_removes_the_partial_file
                           FileEntry("neo4j.dump", len(data), hashlib.sha256(data).hexdigest()), log=lambda _: None)
     assert str(tmp_path / "neo4j.dump.part") in str(failed.value) and "No space left" in str(failed.value)
     assert list(tmp_path.iterdir()) == []
+
+
+# --- which server a backup comes from (recorded enterprise responses: 5.26 and 4.4 SHOW DATABASES) -----
+
+
+@pytest.mark.parametrize("scenario", ["cluster-5.26-healthy", "cluster-4.4-healthy"])
+@pytest.mark.parametrize("database", ["neo4j", "system"])
+def test_the_source_is_a_secondary_hosting_the_database_from_recorded_enterprise_responses(scenario, database):
+    chosen = choose_source(recorded_show_databases(scenario), database, 6362)
+    assert (chosen.address, chosen.kind) == ("replica-1.prod.neo4j.internal:6362", "secondary")
+
+
+@pytest.mark.parametrize("scenario", ["cluster-5.26-healthy", "cluster-4.4-healthy"])
+def test_without_a_secondary_online_a_follower_never_the_writer_from_recorded_enterprise_responses(scenario):
+    rows = [dict(r, currentStatus="unknown", address=None) if r["address"].startswith("replica-1") else r
+            for r in recorded_show_databases(scenario)]
+    for database, writer in (("neo4j", "core-1"), ("system", "core-2" if "5.26" in scenario else "core-1")):
+        chosen = choose_source(rows, database, 6362)
+        assert chosen.kind == "follower" and not chosen.host.startswith(writer)
+
+
+def test_the_named_server_is_preferred_and_passed_over_when_it_moved_from_recorded_enterprise_responses():
+    rows = recorded_show_databases("cluster-5.26-healthy")
+    assert choose_source(rows, "neo4j", 6362, "core-3.prod.neo4j.internal:6362").host.startswith("replica-1")
+    only_followers = [r for r in rows if not r["address"].startswith("replica-1")]
+    assert choose_source(only_followers, "neo4j", 6362, "core-3.prod.neo4j.internal:6362").host == \
+        "core-3.prod.neo4j.internal"
+    moved = choose_source(rows, "neo4j", 6362, "replica-2.prod.neo4j.internal:6362")  # no such server any more
+    assert moved.host == "replica-1.prod.neo4j.internal" and "replica-2.prod.neo4j.internal hosts no copy" in moved.why
+
+
+def test_only_the_writer_left_is_used_and_none_at_all_is_a_clear_error_from_recorded_enterprise_responses():
+    rows = [r for r in recorded_show_databases("cluster-5.26-healthy") if r["address"].startswith("core-1")]
+    chosen = choose_source(rows, "neo4j", 6362)
+    assert chosen.kind == "writer" and "backing up from the writer" in chosen.why
+    with pytest.raises(BackupError, match="no server hosts database 'sales' online"):
+        choose_source(rows, "sales", 6362)
+
+
+def test_an_online_backup_runs_neo4j_admin_against_the_chosen_server(s3, admin, tmp_path):
+    made = run(admin, tmp_path / "staging", NOW)  # --from names replica-2, which the cluster no longer has
+    assert made["source"] == "replica-1.prod.neo4j.internal:6362"
+
+
+def test_staging_short_of_space_is_refused_before_neo4j_admin_runs_saying_where_and_how_much(
+        s3, admin, tmp_path, monkeypatch):
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(make_backup.shutil, "disk_usage", lambda path: usage(10 ** 12, 0, 200 * MiB))
+    staging = tmp_path / "staging"
+    with pytest.raises(UsageError) as refused:
+        run(admin, staging, NOW, min_free=512 * MiB)
+    message = str(refused.value)
+    assert str(staging / "neo4j") in message and "200.0 MiB free" in message and "512.0 MiB" in message
+    assert "Nothing was started" in message
+    assert not list(staging.rglob("*.backup")) and all_keys(s3) == []

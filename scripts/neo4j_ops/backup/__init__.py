@@ -11,7 +11,8 @@ Modules:
   commands    backup.py's and restore.py's help, options and results (their main)
   options     the options both share, turned into a Job (bucket, local Neo4j, neo4j-admin)
   layout      timestamps, object keys, the manifest, which backup a restore picks (pure)
-  retention   which local staging chains to delete (pure) and deleting them
+  retention   which local staging chains to delete (pure, every local manifest parsed and checked) and deleting them
+  source      which server an online backup comes from: one hosting the database, from the cluster's view (pure)
   s3          streaming multipart upload, verified download, listing
   server      the local Neo4j over the runtime's Bolt client (facts, counts, waiting) and stop/start
   admin       running neo4j-admin (argument lists per line are the VersionLine's) and its processes

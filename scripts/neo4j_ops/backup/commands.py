@@ -23,7 +23,8 @@ Log = Callable[[str], None]
 
 BACKUP_DOC = """Back up a Neo4j database to S3: s3://<bucket>/<stack>/<database>/<UTC timestamp>/, manifest last.
 
-Enterprise: `neo4j-admin database backup --type=AUTO` from the backup listener (--from) into a local
+Enterprise: `neo4j-admin database backup --type=AUTO` from a server that hosts the database (chosen at
+run time from the cluster's SHOW DATABASES: a secondary, else a follower; --from names a preferred one) into a local
 chain (a full backup, then differentials; a new chain every --full-every-days), then the new artifact
 is uploaded. 4.4: `neo4j-admin backup`, uploaded as a tar of the backup folder.
 Community: Neo4j cannot dump a running database, so with --offline-ok the server is stopped,
@@ -38,7 +39,7 @@ bucket's lifecycle rules.
 Examples:
   NEO4J_PASSWORD=… python scripts/backup.py --bucket acme-neo4j-backups --stack prod --offline-ok
   NEO4J_PASSWORD=… python scripts/backup.py --bucket acme-neo4j-backups --stack prod \\
-      --from replica-2.prod.neo4j.internal:6362 --staging-dir /var/backups/neo4j
+      --from replica-2.prod.neo4j.internal:6362 --staging-dir /var/lib/neo4j/data/backup-staging
   python scripts/backup.py --stack prod --prune-only --local-retention-days 3
 
 Exit status: 0 backed up; 1 the backup failed (the message says why; no manifest was written);
@@ -76,12 +77,17 @@ def backup_parser() -> cli.Parser:
     b = p.add_argument_group("backup")
     b.add_argument("--method", choices=("auto", "dump", "online"), default="auto",
                    help="auto: online for enterprise, dump for community")
-    b.add_argument("--from", dest="source", metavar="HOST:PORT",
-                   help="enterprise: the backup listener to back up from, e.g. replica-2.prod.neo4j.internal:6362")
+    b.add_argument("--from", dest="source", metavar="HOST:PORT", default="auto",
+                   help="enterprise: the backup listener to prefer, e.g. replica-2.prod.neo4j.internal:6362. In a "
+                   "cluster the server is chosen at run time from the cluster's view among those hosting the "
+                   "database (a secondary, else a follower); auto: no preference (port 6362)")
     b.add_argument("--offline-ok", action="store_true",
                    help="community: allow stopping Neo4j for the dump (it cannot dump a running database)")
-    b.add_argument("--staging-dir", type=Path, default=Path("/var/backups/neo4j"),
-                   help="local staging for enterprise chains and 4.4 dumps")
+    b.add_argument("--staging-dir", type=Path, default=Path("/var/lib/neo4j/data/backup-staging"),
+                   help="local staging for enterprise chains and 4.4 dumps: on the data volume, never the root "
+                   "disk; its free space is checked before anything starts")
+    b.add_argument("--min-free", type=options.size_arg, default=1024 ** 3,
+                   help="least free space the staging directory needs before a backup that stages starts")
     b.add_argument("--local-retention-days", type=int, default=3,
                    help="delete staging chains unchanged for this long (never the newest complete backup)")
     b.add_argument("--full-every-days", type=int, default=7, help="enterprise: start a new chain (full backup) "
@@ -119,7 +125,7 @@ def _backup(args: Namespace, log: Log) -> dict:
         **options.job_arguments(args, log), offline_ok=args.offline_ok, source=args.source, method=args.method,
         staging=args.staging_dir, local_retention_days=args.local_retention_days,
         full_every_days=args.full_every_days, part_size=args.part_size, concurrency=args.concurrency,
-        spool_dir=args.spool_dir)
+        spool_dir=args.spool_dir, min_free=args.min_free)
     return run_backup(job)
 
 
@@ -144,7 +150,7 @@ def restore_parser() -> cli.Parser:
     r.add_argument("--verify-only", action="store_true",
                    help="restore drill: restore into a throw-away server, compare counts, touch nothing else")
     r.add_argument("--yes", action="store_true", help="confirm replacing the production database")
-    r.add_argument("--work-dir", type=Path, default=Path("/var/tmp"),
+    r.add_argument("--work-dir", type=Path, default=Path("/var/lib/neo4j/data/backup-staging"),
                    help="where downloads, the safety dump and the drill's scratch server live")
     r.add_argument("--no-safety-dump", action="store_true",
                    help="do not save the current database before replacing it")

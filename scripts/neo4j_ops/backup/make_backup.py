@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import socket
 import subprocess
 import time
@@ -27,7 +28,11 @@ from .layout import FileEntry, Manifest, ManifestError, Parent, backup_prefix, o
 from .layout import timestamp as make_timestamp
 from .options import Job
 from .retention import prune, verified_run
+from .source import choose_source
 from .s3 import check_bucket, check_writable, client, human, part_size_for, put_manifest, stream_upload
+
+
+DEFAULT_BACKUP_PORT = 6362
 
 
 @dataclass
@@ -35,12 +40,13 @@ class BackupOptions(Job):
     offline_ok: bool = False  # community: the server may be stopped for the dump (with `control`)
     source: str | None = None  # enterprise: host:port of the backup listener
     method: str = "auto"  # auto | dump | online
-    staging: Path = Path("/var/backups/neo4j")
+    staging: Path = Path("/var/lib/neo4j/data/backup-staging")  # on the data volume, not the root disk
     local_retention_days: int = 3
     full_every_days: int = 7
     part_size: int | None = None
     concurrency: int = 8
     spool_dir: str | None = None
+    min_free: int = 1024 ** 3  # the least free space staging must have before a backup that stages starts
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
@@ -76,9 +82,9 @@ def run_backup(opts: BackupOptions) -> dict:
     if method == "online":
         if facts.edition != "enterprise":
             raise UsageError("online backups need Neo4j Enterprise; this server is community: use --method dump")
-        if not opts.source:
-            raise UsageError("an online backup needs --from HOST:PORT (the backup listener, port 6362)")
+        opts.source = backup_source(opts, facts)
         result = context.online()
+        result["source"] = opts.source
     else:
         result = context.dump()
     decisions = prune(opts.staging, opts.database, opts.local_retention_days, opts.now(), log=log)
@@ -86,6 +92,18 @@ def run_backup(opts: BackupOptions) -> dict:
     result["peak_rss_bytes"] = peak_rss()
     result["children_peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     return result
+
+
+def backup_source(opts: BackupOptions, facts: ServerFacts) -> str:
+    """The backup listener to use: in a cluster, a server that hosts the database, from the cluster's own
+    view (source.py; --from only names the one preferred); standalone, --from or this server."""
+    named = opts.source if opts.source and opts.source != "auto" else None
+    port = int(named.rsplit(":", 1)[1]) if named and ":" in named else DEFAULT_BACKUP_PORT
+    if facts.members <= 1:
+        return named or f"localhost:{port}"
+    chosen = choose_source(facts.databases, opts.database, port, named)
+    opts.log(f"backing up {opts.database!r} from {chosen.address}: {chosen.why}")
+    return chosen.address
 
 
 class _Run:
@@ -147,6 +165,7 @@ class _Run:
         chain = opts.staging / opts.database / self.stamp
         chain.mkdir(parents=True, exist_ok=True)
         own(chain, opts.owner)
+        self._check_staging(chain, full=True)  # before Neo4j is stopped
         t0 = time.monotonic()
         _, after = self._offline(lambda: opts.admin.run(self.line.admin_dump_to_path(opts.database, chain),
                                                         log=self.log))
@@ -184,6 +203,7 @@ class _Run:
     def online(self) -> dict:
         opts = self.opts
         chain, runs = self._chain()
+        self._check_staging(chain, full=not runs or not self.line.backs_up_to_artifacts)
         t0 = time.monotonic()
         if not self.line.backs_up_to_artifacts:
             opts.admin.run(self.line.admin_online_backup(opts.database, opts.source, chain), log=self.log)
@@ -250,6 +270,23 @@ class _Run:
         return chain, []
 
     # -- common ---------------------------------------------------------------------------------------
+
+    def _check_staging(self, chain: Path, *, full: bool) -> None:
+        """Refuse to start unless the staging directory has room for what neo4j-admin will write there:
+        about the store's size for a full backup or a dump, a tenth of it for a differential, and never
+        less than --min-free."""
+        opts = self.opts
+        store = _store_size(opts.admin, opts.database) or 0
+        need = max(opts.min_free, store if full else store // 10)
+        free = shutil.disk_usage(chain).free
+        what = "a full backup" if full else "a differential backup"
+        if free < need:
+            basis = f"the store of {opts.database!r} here is {human(store)}" if store else \
+                f"the floor --min-free is {human(opts.min_free)}"
+            raise UsageError(f"staging {chain} has {human(free)} free; {what} of {opts.database!r} needs about "
+                             f"{human(need)} ({basis}). Nothing was started: free space there, grow the data "
+                             f"volume (neo4j:dataVolumeSizeGb), or pass another --staging-dir")
+        self.log(f"staging {chain}: {human(free)} free, {what} needs about {human(need)}")
 
     def _upload_file(self, path: Path, key: str):
         with open(path, "rb") as source:

@@ -29,7 +29,7 @@ from .server import LocalNeo4j
 @dataclass
 class RestoreOptions(Job):
     at: str | None = None  # None: the newest complete backup
-    work_dir: Path = Path("/var/tmp")
+    work_dir: Path = Path("/var/lib/neo4j/data/backup-staging")
     safety_dump: bool = True
     edition: str | None = None  # of the local Neo4j (default: asked over Bolt, else the backup's; so is version)
     scratch_command: list[str] | None = None

@@ -32,7 +32,7 @@ STUBS = {
     "curl": '#!/bin/sh\ncase "$*" in *api/token*) echo token ;; *) echo tagged-bucket ;; esac\n',
     "aws": "#!/bin/sh\necho secret-from-secrets-manager\n",
     "install": "#!/bin/sh\nexit 0\n",
-    "python3": '#!/bin/sh\nprintf "%s\\n" "$NEO4J_PASSWORD" "$@" > "$ARGS_FILE"\n',
+    "python3": '#!/bin/sh\nprintf "%s\\n" "$NEO4J_PASSWORD" "$@" "--end-of-run--" >> "$ARGS_FILE"\n',
 }
 
 
@@ -61,7 +61,13 @@ def run_launcher(script: str, tmp_path: Path, *args: str) -> list[str]:
     result = subprocess.run(["bash", str(tmp_path / "neo4j-backup.sh"), *args], env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    return record.read_text().splitlines()
+    return runs_of(tmp_path)[0]
+
+
+def runs_of(tmp_path: Path) -> list[list[str]]:
+    """Every run of the tools the launcher made, in order (the recorded argument lists)."""
+    text = (tmp_path / "args").read_text()
+    return [chunk.strip("\n").splitlines() for chunk in text.split("--end-of-run--") if chunk.strip()]
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -84,10 +90,14 @@ def test_timer_runs_backup_py_with_options_it_accepts(variant, tmp_path):
     assert (args.bucket, args.stack, args.database, args.region) == ("tagged-bucket", "test", "neo4j", "eu-west-1")
     assert args.local_retention_days == settings.backup_local_retention_days
     assert args.neo4j_admin == "runuser -u neo4j -- neo4j-admin" and args.owner == "neo4j"
+    assert args.staging_dir == Path("/var/lib/neo4j/data/backup-staging")  # the data volume, not the root disk
+    runs = runs_of(tmp_path)
     if settings.edition == "enterprise":
         assert args.method == "online" and args.source == "replica-1.test.neo4j.internal:6362"
         assert not args.offline_ok
+        assert [parser_of("backup").parse_args(run[2:]).database for run in runs] == ["neo4j", "system"]
     else:
+        assert len(runs) == 1
         assert args.method == "dump" and args.offline_ok
         assert (args.stop_command, args.start_command) == ("systemctl stop neo4j", "systemctl start neo4j")
 
