@@ -104,6 +104,11 @@ class VersionLine:
         return self._is_44
 
     @property
+    def transaction_timeout_setting(self) -> str:
+        """The setting that bounds a transaction's time: 4.4 names it dbms.*, 5.x and 2025 db.*."""
+        return "dbms.transaction.timeout" if self._is_44 else "db.transaction.timeout"
+
+    @property
     def database_status_column(self) -> str:
         """The SHOW DATABASES column that says why a database is not in its requested state."""
         return "error" if self._is_44 else "statusMessage"

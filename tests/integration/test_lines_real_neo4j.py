@@ -32,8 +32,6 @@ ROOT = Path(__file__).resolve().parents[2]
 LINE_IDS = [line_of(line).label for line in LINES]
 
 # Known bugs of the operator runtime on a line, found by these tests (see known_bugs below).
-TIMEOUT_SETTING_44 = ("4.4: diagnose's advice names db.transaction.timeout, a 5.x setting; 4.4's is "
-                      "dbms.transaction.timeout")
 
 
 def known_bugs(request, local: LocalNeo4j, *bugs: str) -> None:
@@ -103,7 +101,6 @@ SLOW = "UNWIND range(1, 2000000000) AS x MATCH (p:DiagnoseProbe) RETURN count(*)
 
 
 def test_diagnose_reports_slow_blocked_and_idle_transactions_with_the_lines_own_advice(line_server, request):
-    known_bugs(request, line_server, TIMEOUT_SETTING_44)
     driver = line_server.server.driver()
     driver.execute_query("MERGE (:DiagnoseProbe {id: 1})")
     ended = {"slow": threading.Event(), "blocked": threading.Event()}

@@ -19,8 +19,8 @@ import pytest
 
 from scripts.neo4j_ops.backup import make_backup, restore_backup
 from scripts.neo4j_ops.backup.admin import AdminTool
-from scripts.neo4j_ops.backup.source import choose_source
 from scripts.neo4j_ops.backup.s3 import MiB, client, list_backups, stream_upload
+from scripts.neo4j_ops.backup.source import choose_source
 from scripts.neo4j_ops.errors import BackupError, UsageError
 from scripts.neo4j_ops.facts import Counts, ServerFacts, ServerSpec
 from scripts.neo4j_ops.versions import LINE_5

@@ -28,9 +28,8 @@ from .layout import FileEntry, Manifest, ManifestError, Parent, backup_prefix, o
 from .layout import timestamp as make_timestamp
 from .options import Job
 from .retention import prune, verified_run
-from .source import choose_source
 from .s3 import check_bucket, check_writable, client, human, part_size_for, put_manifest, stream_upload
-
+from .source import choose_source
 
 DEFAULT_BACKUP_PORT = 6362
 

@@ -38,14 +38,16 @@ def transaction_findings(d: ServerDiagnosis, thresholds: Thresholds) -> list[Fin
             findings.append(Finding(WARNING, "slow-query", f"{name}: {who}, running {elapsed:.1f} s: "
                                                            f"{_preview(query)}",
                                     "PROFILE it to find a missing index or a cartesian product; bound it with "
-                                    "LIMIT or db.transaction.timeout; to stop it now: " + stop, name))
+                                    f"LIMIT or {d.facts.line.transaction_timeout_setting}; to stop it now: " + stop,
+                                    name))
         elif elapsed > thresholds.slow_query_seconds:
             locks = tx.get("activeLockCount")
             held = f", holding {locks} locks" if locks else ""
             findings.append(Finding(WARNING, "open-transaction", f"{name}: {who} open for {elapsed:.1f} s without "
                                                                  f"running a query{held}",
                                     "a client keeps a transaction open: close sessions and transactions in the "
-                                    "application (or set db.transaction.timeout); to end it now: " + stop, name))
+                                    "application (or set "
+                                    f"{d.facts.line.transaction_timeout_setting}); to end it now: " + stop, name))
     findings.append(Finding(INFO, "transactions", f"{name}: {len(own)} open transaction{'s' if len(own) != 1 else ''}",
                             server=name))
     return findings
