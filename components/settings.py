@@ -112,6 +112,8 @@ class Settings:
     ami_id: str  # "" = the newest Ubuntu 22.04 image of each instance type's architecture
     backup_replica_region: str  # "" = no cross-region replica
     backup_noncurrent_days: int
+    # Servers `make rollout` is applying held-back changes to right now; set by scripts/rollout.py per step.
+    rollout_release: tuple[str, ...]
     # Names of secret keys that the stack sets. The values never enter Settings: the adapters
     # read them from Pulumi config as secrets.
     secrets_set: frozenset[str] = field(default_factory=frozenset)
@@ -253,6 +255,15 @@ _roles = _named_entries("privileges", '{"name": "data_scientist", "privileges": 
                         RoleSpec)
 
 
+def _server_names(value: Any) -> tuple[str, ...]:
+    names = json.loads(value) if isinstance(value, str) and value.startswith("[") else value
+    if isinstance(names, str):
+        names = [names] if names else []
+    if not isinstance(names, list) or not all(isinstance(n, str) and _SERVER_NAME.match(n) for n in names):
+        raise ValueError("a list of server names such as core-2, replica-1")
+    return tuple(names)
+
+
 def _on_calendar(value: Any) -> str:
     # systemd OnCalendar; a full check needs systemd-analyze, so refuse only what cannot be one.
     if not isinstance(value, str) or not value.strip() or "\n" in value or '"' in value:
@@ -273,6 +284,8 @@ class Key:
     doc: str
     secret: bool = False
 
+
+_SERVER_NAME = re.compile(r"^(core|replica)-[1-9][0-9]*$")
 
 KEYS: tuple[Key, ...] = (
     Key("platform", "platform", "aws", _one_of(*PLATFORMS), "aws, docker",
@@ -369,6 +382,8 @@ KEYS: tuple[Key, ...] = (
         "an AWS region, or empty", "Replicate backups to a bucket in this second region. Empty: no replica."),
     Key("backupNoncurrentDays", "backup_noncurrent_days", 7, _integer(1, 3650), "1 to 3650",
         "Days the old version of an overwritten or deleted backup object is kept before it expires."),
+    Key("rolloutRelease", "rollout_release", [], _server_names, "server names such as core-2, replica-1",
+        "Set by `make rollout` for one step, never by hand: the servers that may take their held-back changes now."),
 )
 KEYS_BY_NAME = {key.name: key for key in KEYS}
 

@@ -89,7 +89,7 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
         backup=BackupAccess(server=topology.backup_server.name, bucket_name=backups.bucket_name,
                             bucket=BucketAccess(bucket_arn=backups.bucket_arn, objects_arn=stack_backups,
                                                 tooling_arn=backups.tooling_arn)),
-        context=context), opts)
+        context=context, released=frozenset(settings.rollout_release)), opts)
 
     haproxy_address = None
     if topology.haproxy:

@@ -83,6 +83,9 @@ class MachineArgs:
     # Cloud-init runs once per instance, so new user data only takes effect on a new instance.
     # Stateless machines are replaced for it; Neo4j servers never are (see place_machine).
     replace_on_new_user_data: bool = False
+    # neo4j:rolloutRelease names this server: `make rollout`'s step for it takes everything held back
+    # (a new instance for new user data, image, type or subnet; its volume and DNS record follow).
+    released: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,11 @@ class Machine:
 
 def instance_ignore_changes(args: MachineArgs) -> list[str]:
     """Stateless machines are replaced for new user data and keep only their image; Neo4j servers hold
-    back everything that would restart or replace them (HELD_BACK_ON_SERVERS)."""
-    return ["ami"] if args.replace_on_new_user_data else list(HELD_BACK_ON_SERVERS)
+    back everything that would restart or replace them (HELD_BACK_ON_SERVERS), unless the rollout released
+    this one server for its step."""
+    if args.replace_on_new_user_data:
+        return ["ami"]
+    return [] if args.released else list(HELD_BACK_ON_SERVERS)
 
 
 def data_volume_options(volume: DataVolume, parent: pulumi.Resource) -> pulumi.ResourceOptions:
@@ -192,7 +198,9 @@ def place_machine(name: str, args: MachineArgs, context: MachineContext, parent:
         associate_public_ip_address=args.public_ip,
         iam_instance_profile=profile.name,
         user_data_base64=compressed_user_data(args.user_data),
-        user_data_replace_on_change=args.replace_on_new_user_data,
+        # Always on for Neo4j servers: held back by ignore_changes, new user data replaces a server only in
+        # its rollout step. Cloud-init reads user data once, so an in-place update would change nothing.
+        user_data_replace_on_change=args.replace_on_new_user_data or args.data_volume is not None,
         metadata_options={
             "http_endpoint": "enabled",
             "http_tokens": "required",  # IMDSv2 only

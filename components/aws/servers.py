@@ -33,6 +33,7 @@ class Neo4jServersArgs:
     tls_secret_arns: Mapping[str, pulumi.Input[str]]  # server name → ARN; empty when TLS is off
     backup: BackupAccess
     context: MachineContext
+    released: frozenset[str] = frozenset()  # neo4j:rolloutRelease: servers whose rollout step this is
 
 
 class Neo4jServers(pulumi.ComponentResource):
@@ -60,6 +61,7 @@ class Neo4jServers(pulumi.ComponentResource):
                 tags={"Role": server.role,
                       **({"BackupBucket": args.backup.bucket_name} if takes_backups else {})},
                 metadata_tags=True,
+                released=server.name in args.released,
             ), args.context, self)
             self.private_ips[server.name] = machine.instance.private_ip
             self.machines[server.name] = machine

@@ -365,11 +365,11 @@ def test_image_is_the_override_when_set(plans):
     assert images == {"ami-0abc1234def567890"}
 
 
-def test_newer_images_and_user_data_never_roll_neo4j_servers_by_themselves(plan):
-    # Recorded as an input by the mocks: servers keep their user data, support nodes are replaced for new config.
+def test_new_user_data_takes_effect_only_on_a_new_instance(plan):
+    # Cloud-init reads user data once per instance, so an in-place update would change nothing on the machine.
+    # On Neo4j servers ignore_changes holds it back (next test) until the server's rollout step replaces it.
     for name, inputs in plan.of_type(INSTANCE).items():
-        support = name in ("cluster-haproxy", "cluster-monitoring")
-        assert inputs["userDataReplaceOnChange"] is support, name
+        assert inputs["userDataReplaceOnChange"] is True, name
 
 
 # --- network ---------------------------------------------------------------------------------------
@@ -677,6 +677,21 @@ def test_neo4j_servers_hold_back_what_would_restart_or_replace_them(tmp_path):
             assert ignored == {"ami"}, name  # stateless: replaced for new user data
         else:
             assert ignored == {"ami", "userDataBase64", "instanceType", "subnetId", "availabilityZone"}, name
+
+
+def test_the_rollout_releases_exactly_the_servers_of_its_step(tmp_path):
+    result = run_options(tmp_path, rolloutRelease=["core-2"])
+    for name in result.of_type(INSTANCE):
+        ignored = set(result.options_of(INSTANCE, name)["ignoreChanges"])
+        if name == "cluster-core-2":
+            assert ignored == set(), name  # this step applies image, user data, type and subnet
+        elif name not in ("cluster-haproxy", "cluster-monitoring"):
+            assert "userDataBase64" in ignored and "instanceType" in ignored, name
+
+
+def test_a_rollout_release_naming_no_server_shape_is_refused(tmp_path):
+    run = run_with_secrets(tmp_path, "t", {**stack_config("dev"), "neo4j:rolloutRelease": ["core-1; rm"]}, {})
+    assert run.returncode != 0 and "neo4j:rolloutRelease" in run.error, run.stderr
 
 
 def test_prometheus_keeps_its_time_series_on_a_protected_volume_that_follows_the_node(plans, tmp_path):
