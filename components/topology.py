@@ -34,7 +34,7 @@ class ClusterTopology:
     servers: tuple[Server, ...]
     haproxy: Node | None
     monitoring: Node | None
-    backup_server: Server  # takes the scheduled backups: a secondary when there is one
+    backup_server: Server  # runs the scheduled backup job: core-1, whatever the replica (or core) count
     discovery_endpoints: tuple[str, ...]  # host:port of every primary, in the line's discovery port
 
     @property
@@ -78,12 +78,15 @@ def plan_topology(settings: Settings) -> ClusterTopology:
 
     discovery_port = PORTS.server.discovery if settings.version_line == "4.4" else PORTS.server.cluster
     primaries = [s for s in servers if s.role == PRIMARY]
-    secondaries = [s for s in servers if s.role == SECONDARY]
     return ClusterTopology(
         domain=domain,
         servers=tuple(servers),
         haproxy=Node("haproxy", zones[0], f"haproxy.{domain}") if settings.haproxy else None,
         monitoring=Node("monitoring", zones[-1], f"monitoring.{domain}") if settings.monitoring else None,
-        backup_server=(secondaries or primaries)[-1],
+        # The job's host is fixed so that scaling never moves the backup timer, its staging directory or its
+        # bucket access to another machine: core-1 exists in every stack and no count change removes it. Which
+        # server the backup is read from is chosen when the job runs, from the cluster's own view (a secondary
+        # first; scripts/neo4j_ops/backup/source.py), so the host need not be a secondary.
+        backup_server=primaries[0],
         discovery_endpoints=tuple(f"{s.hostname}:{discovery_port}" for s in primaries),
     )

@@ -44,9 +44,20 @@ def test_stable_hostnames_come_from_the_stack_domain():
     assert topology.haproxy.hostname == "haproxy.prod.neo4j.internal"
 
 
-def test_backups_come_from_a_secondary_when_there_is_one():
-    assert plan_topology(make_settings(replicaCount=2)).backup_server.name == "replica-2"
-    assert plan_topology(make_settings(replicaCount=0)).backup_server.role == PRIMARY
+@pytest.mark.parametrize("cores", [1, 3, 5])
+def test_no_replica_count_change_moves_the_backup_server(cores):
+    # Scaling in or out must leave the backup job where it is: same server, same hostname, same zone.
+    chosen = {plan_topology(make_settings(coreCount=cores, replicaCount=replicas)).backup_server
+              for replicas in range(0, 6)}
+    assert len(chosen) == 1
+    (server,) = chosen
+    assert server.name == "core-1" and server.role == PRIMARY
+
+
+def test_no_core_count_change_moves_the_backup_server_either():
+    chosen = {plan_topology(make_settings(coreCount=cores, replicaCount=replicas)).backup_server.hostname
+              for cores in (1, 3, 5, 7) for replicas in (0, 2)}
+    assert chosen == {"core-1.test.neo4j.internal"}
 
 
 def test_haproxy_and_monitoring_nodes_follow_their_switches():
