@@ -52,3 +52,22 @@ def admin_password_problems(password: str, settings: Settings) -> list[str]:
             f"{KEY}: is shorter than {least} character{'s' if least > 1 else ''}; allowed: {least} characters or "
             f"more ({rule}; the first start would fail)")
     return problems
+
+
+def required_secrets(settings: Settings) -> dict[str, str]:
+    """The secret keys this stack's program reads (`config.require_secret`), each with what it is for.
+
+    The adapters read exactly these; `make plan`, which runs with placeholders, lists the ones a stack file
+    still lacks, so they are set before the first `pulumi preview` rather than found by it.
+    """
+    needed = {f"{NAMESPACE}:adminPassword": "the neo4j admin user's password"}
+    if settings.monitoring and settings.platform == "aws":
+        needed[f"{NAMESPACE}:grafanaAdminPassword"] = "Grafana's admin on the monitoring node"
+    if settings.users:
+        needed[f"{NAMESPACE}:userPasswords"] = "one password per neo4j:users entry, as a JSON object"
+    return needed
+
+
+def missing_secrets(settings: Settings) -> dict[str, str]:
+    return {key: why for key, why in required_secrets(settings).items()
+            if key.removeprefix(f"{NAMESPACE}:") not in settings.secrets_set}

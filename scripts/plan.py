@@ -101,7 +101,23 @@ def plan(stack: str, stack_file: Path, out_dir: Path, display: str | None = None
     document["_summary"] = summary(settings, plan_topology(settings), run.namespace["rendered"], document, out_dir)
     if settings.platform == "aws":
         document["_summary"] += "\n\n" + pending_note(previous, document, since or out_dir / "plan.json")
+    document["_summary"] += "\n\n" + secrets_note(settings, stack_file)
     return document
+
+
+def secrets_note(settings: Settings, stack_file: Path) -> str:
+    """Which secrets the program will require, and which the stack file does not hold yet (the plan itself
+    runs with placeholders, so a missing one would otherwise surface only at the first `pulumi preview`)."""
+    from components.passwords import missing_secrets, required_secrets
+
+    missing = missing_secrets(settings)
+    lines = [f"Secrets the program reads: {', '.join(required_secrets(settings))}"]
+    if not missing:
+        lines.append(f"  all set (encrypted) in {stack_file.name}")
+    for key, why in missing.items():
+        lines.append(f"  MISSING {key}: {why}; set it before the first preview: "
+                     f"pulumi config set --secret {key} … --stack {settings.stack}")
+    return "\n".join(lines)
 
 
 def _earlier_plan(path: Path) -> dict | None:
