@@ -53,8 +53,10 @@ class ClusterSecrets(pulumi.ComponentResource):
                 # free again right after a destroy: no recovery window.
                 recovery_window_in_days=0,
                 opts=pulumi.ResourceOptions(parent=self))
-            aws.secretsmanager.SecretVersion(f"{name}-{label}", secret_id=secret.id,
-                                             secret_string=pulumi.Output.secret(value),
-                                             opts=pulumi.ResourceOptions(parent=self))
-            self.arns[secret_name] = secret.arn
+            version = aws.secretsmanager.SecretVersion(f"{name}-{label}", secret_id=secret.id,
+                                                       secret_string=pulumi.Output.secret(value),
+                                                       opts=pulumi.ResourceOptions(parent=self))
+            # The ARN resolves once the value is stored: a machine reading it at boot (its policy names the
+            # ARN, its instance waits for the policy) never asks for a secret that has no version yet.
+            self.arns[secret_name] = pulumi.Output.all(secret.arn, version.id).apply(lambda values: values[0])
         self.register_outputs({"arns": self.arns})

@@ -42,7 +42,8 @@ def register_with_options(self, request):
     if request.type != "pulumi:pulumi:Stack":
         options[f"{{request.type}}::{{request.name}}"] = {{
             "protect": request.protect, "retainOnDelete": request.retainOnDelete,
-            "ignoreChanges": list(request.ignoreChanges), "deleteBeforeReplace": request.deleteBeforeReplace}}
+            "ignoreChanges": list(request.ignoreChanges), "deleteBeforeReplace": request.deleteBeforeReplace,
+            "dependencies": sorted(request.dependencies)}}
     return register(self, request)
 
 recording.RecordingMonitor.RegisterResource = register_with_options
