@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.tooling import TOOLING_KEY
+from scripts.neo4j_ops.backup.layout import EXPIRABLE_TAG
 
 # A backup upload that has not completed in this many days failed: its parts cost money for nothing.
 ABORT_INCOMPLETE_UPLOAD_DAYS = 2
@@ -29,19 +30,63 @@ class BackupStoreArgs:
 
 
 def lifecycle_rules(args: BackupStoreArgs) -> list[dict]:
-    rule: dict = {
+    """Two rules under <stack>/ (the tooling object beside it, tooling/, never expires).
+
+    "backups" (prefix only): the age-based transition, the expiry of noncurrent versions, the clean-up of
+    unfinished uploads and of delete markers that hide nothing. It expires no current object.
+    "superseded-backups" (prefix AND tag): current objects expire after the retention only when tagged
+    expirable=true, which the backup job does to a chain once a newer complete, checked chain exists
+    (scripts/neo4j_ops/backup/layout.py EXPIRABLE_TAG). So if backups fail for longer than the retention,
+    the newest complete chain of each database is still there: the bucket never ends with zero backups.
+
+    S3 User Guide, "Adding filters to Lifecycle rules" (intro-lifecycle-filters): "You can combine different
+    filter elements in which case Amazon S3 uses a logical AND", and of tags: "A filter with multiple object
+    tags applies to a subset of objects that has all the tags specified. If an object has additional tags
+    specified, the filter will still apply." Tag filters cannot carry AbortIncompleteMultipartUpload or
+    ExpiredObjectDeleteMarker (S3 refuses them: an upload has no tags yet), hence the two rules.
+    """
+    tag_key, tag_value = EXPIRABLE_TAG
+    prefix = f"{args.stack}/"
+    housekeeping: dict = {
         "id": "backups",
         "status": "Enabled",
-        # Backups only: the tooling object beside them (tooling/) must not expire.
-        "filter": {"prefix": f"{args.stack}/"},
-        # With days set, S3 also removes delete markers that no longer hide any version.
-        "expiration": {"days": args.retention_days},
+        "filter": {"prefix": prefix},
+        # Removes delete markers that no longer hide any version (after their versions expired).
+        "expiration": {"expired_object_delete_marker": True},
+        # A superseded backup that expired (or was deleted) becomes a noncurrent version; it goes after this.
         "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_days},
         "abort_incomplete_multipart_upload": {"days_after_initiation": ABORT_INCOMPLETE_UPLOAD_DAYS},
     }
     if args.transition_days:
-        rule["transitions"] = [{"days": args.transition_days, "storage_class": args.transition_storage_class}]
-    return [rule]
+        housekeeping["transitions"] = [{"days": args.transition_days,
+                                        "storage_class": args.transition_storage_class}]
+    superseded = {
+        "id": "superseded-backups",
+        "status": "Enabled",
+        "filter": {"and_": {"prefix": prefix, "tags": {tag_key: tag_value}}},
+        "expiration": {"days": args.retention_days},
+    }
+    return [housekeeping, superseded]
+
+
+def replication_rule(stack: str, destination_arn: pulumi.Input[str]) -> dict:
+    """Every object under <stack>/ (untagged and tagged alike, tags included: s3:ReplicateTags) goes to the
+    replica bucket in the other region: the off-site copy of the 3-2-1 rule.
+
+    Delete markers are not replicated: a deletion in the primary, by mistake or by an attacker, does not
+    reach the copy. Lifecycle expiries would not reach it anyway (S3 User Guide, "Replicating delete markers
+    between buckets": "If you enable delete marker replication and your source bucket has an S3 Lifecycle
+    expiration rule, the delete markers added by the S3 Lifecycle expiration rule won't be replicated to the
+    destination bucket"); the replica's own lifecycle (the same rules, the expirable tag replicated with the
+    objects) expires superseded backups there.
+    """
+    return {
+        "id": "stack-backups", "status": "Enabled", "priority": 1,
+        "filter": {"prefix": f"{stack}/"},
+        # With a Filter (replication configuration V2), S3 requires the DeleteMarkerReplication element.
+        "delete_marker_replication": {"status": "Disabled"},
+        "destination": {"bucket": destination_arn, "storage_class": "STANDARD"},
+    }
 
 
 @dataclass(frozen=True)
@@ -93,11 +138,15 @@ class BackupStore(pulumi.ComponentResource):
         self.bucket_name = primary.bucket.bucket
         self.bucket_arn = primary.bucket.arn
         self.replica_bucket_name = None
+        self._stack = args.stack
         self.tooling_arn = pulumi.Output.concat(self.bucket_arn, f"/{TOOLING_KEY}")
         if args.tooling_archive_base64:
-            aws.s3.BucketObjectv2(f"{name}-tooling", bucket=primary.bucket.id, key=TOOLING_KEY,
-                                  content_base64=args.tooling_archive_base64, content_type="application/gzip",
-                                  opts=pulumi.ResourceOptions(parent=self))
+            tooling = aws.s3.BucketObjectv2(f"{name}-tooling", bucket=primary.bucket.id, key=TOOLING_KEY,
+                                            content_base64=args.tooling_archive_base64,
+                                            content_type="application/gzip", opts=pulumi.ResourceOptions(parent=self))
+            # The ARN resolves once the object exists: the policy naming it, and so the instance that installs
+            # it at boot (place_machine), wait for the upload.
+            self.tooling_arn = pulumi.Output.all(self.tooling_arn, tooling.id).apply(lambda values: values[0])
         if args.replica_region:
             replica = _protected_bucket(f"{name}-backups-replica", args, self, region=args.replica_region)
             self._replicate(f"{name}-backups-replication", primary, replica)
@@ -127,12 +176,6 @@ class BackupStore(pulumi.ComponentResource):
         }), opts=child)
         aws.s3.BucketReplicationConfig(
             name, bucket=source.bucket.id, role=role.arn,
-            rules=[{
-                "id": "all-backups", "status": "Enabled", "filter": {"prefix": ""},
-                # A deletion in the primary, by mistake or by an attacker, does not reach the copy;
-                # the replica's own lifecycle expires old backups.
-                "delete_marker_replication": {"status": "Disabled"},
-                "destination": {"bucket": destination_arn, "storage_class": "STANDARD"},
-            }],
+            rules=[replication_rule(self._stack, destination_arn)],
             # S3 refuses replication until both buckets are versioned.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[source.versioning, destination.versioning]))

@@ -157,6 +157,10 @@ def _access_statements(args: MachineArgs) -> list[dict[str, Any]]:
         statements.append({"Sid": "ReadWriteBackups", "Effect": "Allow",
                            "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
                            "Resource": args.backups.objects_arn})
+        # The job tags superseded chains expirable=true (only those expire) and reads the tags back.
+        statements.append({"Sid": "TagBackups", "Effect": "Allow",
+                           "Action": ["s3:PutObjectTagging", "s3:GetObjectTagging"],
+                           "Resource": args.backups.objects_arn})
         statements.append({"Sid": "ReadBackupTooling", "Effect": "Allow", "Action": "s3:GetObject",
                            "Resource": args.backups.tooling_arn})
     return statements

@@ -178,17 +178,19 @@ def backup_args(**overrides) -> BackupStoreArgs:
 
 
 def test_lifecycle_expires_transitions_and_cleans_up():
-    (rule,) = lifecycle_rules(backup_args())
-    assert rule["status"] == "Enabled" and rule["filter"] == {"prefix": "t/"}  # backups only, not the tooling
-    assert rule["expiration"] == {"days": 30}
-    assert rule["transitions"] == [{"days": 7, "storage_class": "GLACIER_IR"}]
-    assert rule["noncurrent_version_expiration"] == {"noncurrent_days": 5}
-    assert rule["abort_incomplete_multipart_upload"]["days_after_initiation"] >= 1
+    housekeeping, superseded = lifecycle_rules(backup_args())
+    assert housekeeping["status"] == "Enabled" and housekeeping["filter"] == {"prefix": "t/"}  # not the tooling
+    assert housekeeping["expiration"] == {"expired_object_delete_marker": True}  # no current object by age
+    assert housekeeping["transitions"] == [{"days": 7, "storage_class": "GLACIER_IR"}]
+    assert housekeeping["noncurrent_version_expiration"] == {"noncurrent_days": 5}
+    assert housekeeping["abort_incomplete_multipart_upload"]["days_after_initiation"] >= 1
+    # Only what the backup job tagged expirable (an older chain with a newer complete one) expires by age.
+    assert superseded["filter"] == {"and_": {"prefix": "t/", "tags": {"expirable": "true"}}}
+    assert superseded["expiration"] == {"days": 30}
 
 
 def test_zero_transition_days_means_no_transition():
-    (rule,) = lifecycle_rules(backup_args(transition_days=0))
-    assert "transitions" not in rule
+    assert all("transitions" not in rule for rule in lifecycle_rules(backup_args(transition_days=0)))
 
 
 # --- user data -------------------------------------------------------------------------------------
