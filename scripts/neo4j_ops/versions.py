@@ -109,6 +109,20 @@ class VersionLine:
         return "dbms.transaction.timeout" if self._is_44 else "db.transaction.timeout"
 
     @property
+    def seeds_from_uri(self) -> bool:
+        """CREATE DATABASE … OPTIONS {seedURI: …} seeds every member from a backup in S3 (5.x+; restore.py
+        --cluster). 4.4 has no seed from URI: its cluster restore is the offline unbind + restore per core."""
+        return not self._is_44
+
+    @property
+    def seed_providers(self) -> str | None:
+        """The dbms.databases.seed_from_uri_providers our conf sets: CloudSeedProvider, which reads s3:// with
+        the server's own AWS credentials (its instance role) and seeds from a differential backup's chain.
+        5.26's default lists S3SeedProvider first ("the first matching provider will be used"), which needs
+        seedCredentials and identical keystores; 2025.01's default is CloudSeedProvider alone."""
+        return None if self._is_44 else "CloudSeedProvider"
+
+    @property
     def database_status_column(self) -> str:
         """The SHOW DATABASES column that says why a database is not in its requested state."""
         return "error" if self._is_44 else "statusMessage"

@@ -251,3 +251,21 @@ def test_health_endpoints_need_no_credentials_on_every_enterprise_server():
     for shape, expected in (("cluster", "false"), ("standalone-enterprise", "false"), ("standalone-community", None)):
         conf = values(confs("5", shape, "optional")["core-1"])
         assert conf.get("dbms.security.cluster_status_auth_enabled") == expected, shape
+
+
+@pytest.mark.parametrize("line", ["5", "2025"])
+def test_enterprise_servers_seed_s3_uris_through_the_cloud_seed_provider(line):
+    # restore.py --cluster seeds every member with CREATE DATABASE … OPTIONS {seedURI: 's3://…'}.
+    # Operations Manual (5.x, configuration/configuration-settings.adoc, dbms.databases.seed_from_uri_providers):
+    # "If a seed source (URI scheme) is supported by multiple providers in the list, the first matching provider
+    # will be used", default "S3SeedProvider,CloudSeedProvider"; and (seed-from-uri.adoc) "S3SeedProvider also
+    # requires passing in credentials", "Neo4j on each server in the cluster must be configured with identical
+    # keystores". CloudSeedProvider reads s3:// with the server's own AWS credentials (the instance role);
+    # 2025.01 made it the only default ("changed from S3SeedProvider,CloudSeedProvider to CloudSeedProvider").
+    from scripts.neo4j_ops.versions import LINES
+
+    for shape in ("cluster", "standalone-enterprise"):
+        for text in confs(line, shape, "optional").values():
+            assert values(text)["dbms.databases.seed_from_uri_providers"] == LINES[line].seed_providers
+    for text in confs(line, "standalone-community", "optional").values():
+        assert "dbms.databases.seed_from_uri_providers" not in values(text)
