@@ -114,6 +114,8 @@ class Settings:
     backup_noncurrent_days: int
     # Servers `make rollout` is applying held-back changes to right now; set by scripts/rollout.py per step.
     rollout_release: tuple[str, ...]
+    backup_s3_endpoint: str  # "" = AWS S3; else an S3-compatible store's https URL (MinIO, Ceph, ...)
+    restore_drill_max_age_days: int  # Neo4jRestoreDrillTooOld fires past this age
     # Names of secret keys that the stack sets. The values never enter Settings: the adapters
     # read them from Pulumi config as secrets.
     secrets_set: frozenset[str] = field(default_factory=frozenset)
@@ -286,6 +288,9 @@ class Key:
 
 
 _SERVER_NAME = re.compile(r"^(core|replica)-[1-9][0-9]*$")
+# An https URL: host (name, IPv4 or [IPv6]), optional port, optional path; no credentials, query or spaces.
+_S3_ENDPOINT = re.compile(r"^(https://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)"
+                          r"(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?)?$")
 
 KEYS: tuple[Key, ...] = (
     Key("platform", "platform", "aws", _one_of(*PLATFORMS), "aws, docker",
@@ -382,6 +387,13 @@ KEYS: tuple[Key, ...] = (
         "an AWS region, or empty", "Replicate backups to a bucket in this second region. Empty: no replica."),
     Key("backupNoncurrentDays", "backup_noncurrent_days", 7, _integer(1, 3650), "1 to 3650",
         "Days the old version of an overwritten or deleted backup object is kept before it expires."),
+    Key("backupS3Endpoint", "backup_s3_endpoint", "",
+        _text(_S3_ENDPOINT, "an https URL such as https://minio.example.com:9000, or empty for AWS S3"),
+        "an https URL, or empty", "S3-compatible store (MinIO, Ceph, ...) for every backup and restore path, "
+        "neo4j-admin included (AWS_ENDPOINT_URL_S3). Empty: AWS S3."),
+    Key("restoreDrillMaxAgeDays", "restore_drill_max_age_days", 8, _integer(8, 365), "8 to 365",
+        "Days since the last successful restore drill after which Neo4jRestoreDrillTooOld fires (the drill runs "
+        "weekly, so 8 is the least that does not fire between two good drills)."),
     Key("rolloutRelease", "rollout_release", [], _server_names, "server names such as core-2, replica-1",
         "Set by `make rollout` for one step, never by hand: the servers that may take their held-back changes now."),
 )
