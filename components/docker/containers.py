@@ -54,6 +54,9 @@ class ContainerSpec:
     memory_mb: int | None = None  # limit; swap is not allowed beyond it
     network_mode: pulumi.Input[str] | None = None  # "container:<id>": join that container's network namespace
     stop_seconds: int | None = None  # grace period before SIGKILL on stop and on destroy
+    # Inputs (Python names) `pulumi up` leaves as they are on an existing container (ignore_changes): the
+    # Neo4j servers hold back everything that would replace or resize them until their rollout step.
+    held_back: tuple[str, ...] = ()
 
 
 def reachable_as(network: pulumi.Input[str], hostname: str, short_name: str) -> dict[str, Any]:
@@ -103,5 +106,6 @@ def container(name: str, spec: ContainerSpec, parent: pulumi.Resource) -> docker
         destroy_grace_seconds=spec.stop_seconds,
         labels=_labels(spec.role),
         # The Docker name is fixed, so a replacement must remove the old container first.
-        opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
+        opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True,
+                                    ignore_changes=list(spec.held_back) or None),
     )

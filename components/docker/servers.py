@@ -46,6 +46,14 @@ from components.topology import ClusterTopology
 STOP_SECONDS = 120
 # A cluster forms only when enough primaries are up: give the first start time before counting failures.
 START_PERIOD = "180s"
+# What `pulumi up` must never apply to a running Neo4j container, as AWS holds back what would replace a
+# server (components/aws/machine.py): the Docker provider changes only restart, max_retry_count, cpu_shares,
+# memory, cpu_set and memory_swap in place (terraform-provider-docker, resourceDockerContainerUpdate); every
+# other input it is given forces a new container. Memory is held back as well: the heap and page cache in the
+# uploaded neo4j.conf are sized for it, so the limit changes with the conf, in the server's rollout step.
+# Not held back: restart (in place, no restart of Neo4j), destroy_grace_seconds (read only when deleting).
+HELD_BACK_ON_SERVER_CONTAINERS = ("image", "uploads", "envs", "hostname", "networks_advanced", "ports", "volumes",
+                                  "healthcheck", "memory", "memory_swap", "stop_timeout", "labels")
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,12 @@ def neo4j_health(plan: ServerPlan) -> HealthCheck:
     return HealthCheck(f"{check.scheme}://localhost:{check.port}/", insecure=check.ssl, start_period=START_PERIOD)
 
 
+def held_back(settings: Settings, server: str) -> tuple[str, ...]:
+    """An existing server container keeps its image, uploads, env and the rest (a new container takes the
+    new ones) until neo4j:rolloutRelease names it: `make rollout` replaces one container per step."""
+    return () if server in settings.rollout_release else HELD_BACK_ON_SERVER_CONTAINERS
+
+
 class Neo4jServers(pulumi.ComponentResource):
     """Per server `<name>-<server>`: the container and its volumes `<name>-<server>-data|logs`."""
 
@@ -136,5 +150,6 @@ class Neo4jServers(pulumi.ComponentResource):
                 health=neo4j_health(plan),
                 memory_mb=plan.memory.ram // MIB,
                 stop_seconds=STOP_SECONDS,
+                held_back=held_back(settings, server.name),
             ), self)
         self.register_outputs({"containers": {server: c.name for server, c in self.containers.items()}})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
+import subprocess
+import sys
 from dataclasses import fields
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -393,3 +395,95 @@ def test_a_4_4_image_older_than_the_password_file_is_refused(tmp_path):
     assert run.returncode != 0 and run.error_type == "RunError", run.stderr
     assert "neo4j:version: got '4.4.27' with platform=docker; allowed: 4.4.28 or later" in run.error
     assert run.registered == []
+
+
+# --- day two: a config change replaces no running container until the rollout's step for it --------------
+
+SERVER_CONTAINERS = {f"neo4j-local-{s}" for s in ("core-1", "core-2", "core-3", "replica-1")}
+# What the Docker provider changes on an existing container (terraform-provider-docker's
+# resourceDockerContainerUpdate: restart, max_retry_count, cpu_shares, memory, cpu_set, memory_swap); the
+# name is fixed per server and destroy_grace_seconds is read only when deleting. Every other input forces
+# a new container.
+IN_PLACE_OR_FIXED = {"restart", "name", "destroyGraceSeconds"}
+DAY_TWO = {"neo4j:version": "5.26.29", "neo4j:containerMemory": "3g"}
+
+
+def held_back_wire_names() -> set[str]:
+    from scripts.plan import held_back_inputs
+
+    return set(held_back_inputs("docker"))
+
+
+def options_run(tmp_path, **overrides):
+    config = {**stack_config("local"), **{f"neo4j:{k}": v for k, v in overrides.items()}}
+    run = run_with_secrets(tmp_path, "local", config, {"neo4j:adminPassword": ADMIN_PASSWORD})
+    assert run.returncode == 0, run.stderr + run.stdout
+    return run
+
+
+def test_running_server_containers_hold_back_every_input_that_would_replace_them(local):
+    # Each held-back name is a real input of the server containers, and what is not held back is only what
+    # the provider changes in place without a new container (or never changes).
+    held = held_back_wire_names()
+    for server in local.topology.servers:
+        inputs = set(local.container(server.name))
+        assert held <= inputs, held - inputs
+        assert inputs - held == IN_PLACE_OR_FIXED, server.name
+
+
+def test_server_containers_ignore_those_changes_and_no_other_container_does(tmp_path):
+    run = options_run(tmp_path)
+    containers = run.of_type(CONTAINER)
+    assert SERVER_CONTAINERS <= set(containers)
+    for name in containers:
+        ignored = run.options_of(CONTAINER, name)["ignoreChanges"]
+        if name in SERVER_CONTAINERS:
+            assert set(ignored) == held_back_wire_names(), name
+        else:
+            assert ignored == [], name  # HAProxy, Prometheus, Grafana: replaced for a new config at once
+        assert run.options_of(CONTAINER, name)["deleteBeforeReplace"] is True
+
+
+def test_the_rollout_releases_exactly_the_container_of_its_step(tmp_path):
+    run = options_run(tmp_path, rolloutRelease=["core-2"])
+    for name in SERVER_CONTAINERS:
+        ignored = set(run.options_of(CONTAINER, name)["ignoreChanges"])
+        assert ignored == (set() if name == "neo4j-local-core-2" else held_back_wire_names()), name
+
+
+def test_a_new_version_and_memory_change_only_held_back_inputs_of_the_servers(local, tmp_path):
+    after = make_plan("local", "local", {**stack_config("local"), **DAY_TWO}, tmp_path / "out")
+    held = held_back_wire_names()
+    changed_anywhere: set[str] = set()
+    for server in local.topology.servers:
+        old, new = local.container(server.name), after.container(server.name)
+        changed = {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
+        assert changed <= held, (server.name, changed - held)
+        changed_anywhere |= changed
+    assert {"uploads", "memory", "memorySwap"} <= changed_anywhere  # the variant did change them
+    # The volumes, which hold the store, do not change at all.
+    assert local.of_type(VOLUME) == after.of_type(VOLUME)
+
+
+def test_the_plan_lists_what_each_running_container_holds_back(tmp_path):
+    plan_script = Path(__file__).resolve().parents[2] / "scripts" / "plan.py"
+
+    def plan(*args: str):
+        return subprocess.run([sys.executable, str(plan_script), *args], capture_output=True, text=True,
+                              timeout=120, cwd=plan_script.parents[1])
+
+    out = tmp_path / "out"
+    first = plan("--stack", "local", "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    assert "Pending on running servers:" in first.stdout and "no earlier plan at" in first.stdout
+    changed = tmp_path / "Pulumi.local.yaml"
+    changed.write_text(yaml.safe_dump({"config": {**stack_config("local"), **DAY_TWO}}))
+    second = plan("--stack", "local", "--stack-file", str(changed), "--out", str(out))
+    assert second.returncode == 0, second.stderr
+    note = second.stdout.split("Pending on running servers:", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert "uploads" in note[1] and "image" in note[1] and "container" in note[2]
+    pending = {line.split()[0]: line.split(None, 1)[1] for line in note[3:] if line.strip()}
+    assert set(pending) == SERVER_CONTAINERS
+    for name, changes in pending.items():
+        assert changes.startswith("uploads (neo4j.conf); memory 2048"), (name, changes)  # wire numbers are floats
+        assert "-> 3072" in changes, (name, changes)
