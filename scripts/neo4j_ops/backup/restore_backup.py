@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import socket
 import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..bolt import Auth
@@ -19,6 +21,7 @@ from ..errors import BackupError, UsageError
 from ..facts import Counts
 from ..versions import VersionLine, dump_file_name, line_of
 from .admin import own
+from .freshness import drill_record, put_drill_record
 from .layout import Backup, Manifest, choose, object_key, timestamp
 from .options import Job
 from .s3 import check_bucket, client, download_verified, human, list_backups
@@ -278,6 +281,11 @@ def drill(opts: RestoreOptions) -> dict:
     seconds = time.monotonic() - t0
     opts.log(f"restore drill passed: backup {chosen.timestamp} restores and holds {found} ({seconds:.1f}s: "
              f"download {downloaded:.1f}s, load {loaded:.1f}s, start {started:.1f}s)")
+    # The record Neo4jRestoreDrillTooOld reads (through freshness.py): the bucket says when a drill last passed.
+    record = put_drill_record(s3, opts.bucket, opts.stack, opts.database, timestamp(), drill_record(
+        stack=opts.stack, database=opts.database, verified=chosen.timestamp, finished=datetime.now(UTC),
+        seconds=seconds, counts=found.__dict__, host=socket.gethostname()))
+    opts.log(f"recorded the passed drill in s3://{opts.bucket}/{record}")
     return {"verified": chosen.timestamp, "type": m.backup_type, "size": m.size, "counts": found.__dict__,
             "seconds": round(seconds, 3), "download_seconds": round(downloaded, 3), "load_seconds": round(loaded, 3),
             "start_seconds": round(started, 3)}
