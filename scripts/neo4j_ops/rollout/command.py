@@ -1,0 +1,112 @@
+"""scripts/rollout.py: its help, options and main."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import cli, cluster_cli
+from ..bolt import Transport
+from ..checks.wait import parse_duration
+from ..errors import UsageError
+from ..target import build_target, stack_settings
+from .run import render_text, rollout
+from .stack import AutomationStack, RolloutStack
+
+ROLLOUT_DOC = """Rolling rollout: apply what `pulumi up` holds back on running Neo4j servers (image, user data,
+instance type, subnet), one server at a time, through Pulumi's Automation API.
+
+Order: secondaries first, then primaries that lead no database, the leader(s) last (roles from SHOW
+DATABASES on 5.x/2025, from CALL dbms.cluster.overview() on 4.4); it is computed again before each step.
+Before each step the cluster must be healthy (the checks of scripts/check.py: every server answers and is
+Enabled and Available, databases in their requested state, one writer per database, replication lag
+under --max-lag). The step is one `pulumi up` targeted at that server's instance, data-volume attachment
+and DNS record (a container on Docker) with neo4j:rolloutRelease naming it, so its held-back changes
+apply and nothing else changes. After it the server must be back within --timeout: answering, Enabled in
+a formed cluster, hosting every database it hosted before, caught up; one progress line per change.
+
+The first failure stops the rollout: the servers not yet done are left untouched, and the last line says
+how to resume. Running it again is safe: a server with nothing pending is skipped. --dry-run prints the
+order and why, and whether the cluster is healthy enough to start, and changes nothing.
+
+Exit status: 0 done (or nothing pending, or the dry run), 1 a step or a gate failed, 2 usage error
+(including: --stack without the pulumi CLI), 130 interrupted (the step under way finishes in Pulumi's
+hands; run `make rollout` again to continue)."""
+
+ROLLOUT_EXAMPLE = """examples:
+  NEO4J_PASSWORD=… make rollout STACK=prod
+  NEO4J_PASSWORD=… python scripts/rollout.py --stack prod --dry-run
+  NEO4J_PASSWORD=… python scripts/rollout.py --stack prod --from core-2 --timeout 30m
+  NEO4J_PASSWORD=… python scripts/rollout.py --outputs-file outputs.json --stack-file Pulumi.prod.yaml \\
+      --dry-run --pending core-1,core-2,replica-1"""
+
+
+def build_parser():
+    # check's --timeout (per query) is --query-timeout here: --timeout is each server's time limit, and
+    # "resolve" lets it replace the one add_target_arguments adds.
+    p = cli.Parser(prog="rollout", description=ROLLOUT_DOC.strip(), epilog=ROLLOUT_EXAMPLE,
+                   formatter_class=argparse.RawDescriptionHelpFormatter, conflict_handler="resolve")
+    cluster_cli.add_target_arguments(p)
+    p.add_argument("--timeout", default="20m", metavar="DURATION", dest="step_timeout",
+                   help="time limit of each server's step, from `pulumi up` until it is back and caught up "
+                        "(e.g. 20m, 90s; default: 20m)")
+    p.add_argument("--query-timeout", type=float, default=5.0, metavar="SECONDS",
+                   help="per connection and per query (default: 5)")
+    p.add_argument("--max-lag", type=float, default=10.0, metavar="SECONDS",
+                   help="replication lag allowed for every copy, before and after each step (default: 10)")
+    p.add_argument("--dry-run", action="store_true", help="print the order and why; change nothing")
+    p.add_argument("--from", dest="start_from", metavar="SERVER",
+                   help="start at this server: the servers ordered before it are left alone this run")
+    p.add_argument("--pending", metavar="SERVERS",
+                   help="comma-separated servers to treat as pending instead of asking a Pulumi preview "
+                        "(with --dry-run, no Pulumi CLI is needed)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
+    return p
+
+
+class _NoStack:
+    """--dry-run --pending without --stack: nothing to ask Pulumi, nothing to apply."""
+    name = "(no stack)"
+
+    def pending(self, servers):
+        raise UsageError("--pending or --stack is needed to know what is pending")
+
+    def apply(self, server, log):
+        raise UsageError("applying needs --stack")
+
+
+def main(argv: list[str] | None = None, transport: Transport | None = None, stack: RolloutStack | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return cli.run("rollout", lambda: _run(args, transport, stack))
+
+
+def _run(args, transport: Transport | None, stack: RolloutStack | None) -> int:
+    step_timeout = parse_duration(args.step_timeout)
+    if args.query_timeout <= 0 or args.max_lag < 0:
+        raise UsageError("--query-timeout must be > 0 and --max-lag >= 0")
+    pending = None
+    if args.pending is not None:
+        names = [n.strip() for n in args.pending.split(",") if n.strip()]
+        pending = {n: ["named by --pending"] for n in names}
+    if stack is None:
+        if args.stack:
+            settings = stack_settings(args.stack, getattr(args, "stack_file", None))
+            if pending is not None and args.dry_run:
+                stack = _NoStack()
+                stack.name = args.stack
+            else:
+                stack = AutomationStack(args.stack, settings.platform if settings else "aws")
+        elif args.dry_run and pending is not None:
+            stack = _NoStack()
+        else:
+            raise UsageError("--stack is needed to apply anything (or give --dry-run with --pending SERVERS)")
+    args.timeout = args.query_timeout
+    target = build_target(args)
+    log = cli.logger("rollout", args.quiet or args.json)
+    with cluster_cli.bolt_transport(transport, target.tls, args.query_timeout) as real:
+        report = rollout(target, real, stack, pending=pending, start_from=args.start_from, dry_run=args.dry_run,
+                         step_timeout=step_timeout, timeout=args.query_timeout, max_lag=args.max_lag, log=log)
+    return cli.print_report(report, args.json, render_text, failed=report.failed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

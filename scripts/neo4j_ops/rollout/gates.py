@@ -1,0 +1,151 @@
+"""The gates around each rollout step, made of the checks of scripts/check.py (checks/), not copies of them.
+
+Before a step, the cluster must be healthy: every server answers over Bolt (checks/membership.py
+connect_result), every expected server is a member, Enabled and Available (topology_result: SHOW SERVERS,
+or dbms.cluster.overview() on 4.4), every database in its requested state (databases_result), one writer
+per database (writers_result), and every copy within --max-lag of its writer (checks/lag.py). The upgrade
+guide's rule: "Perform these steps in full on each server, before moving on to the next server. You must
+ensure that the cluster returns to a stable state before moving on to the next." (Neo4j Upgrade and
+Migration Guide, "In-place rolling upgrade of a cluster", 5.x and 2025).
+
+After a step, the server must be back: it answers, the cluster has formed again (the same three checks as
+check --wait, checks/wait.py cluster_state, so the server is Enabled and Available), it hosts again every
+database it hosted before the step, in its requested state (and on 5.x+, SHOW SERVERS `hosting` equals
+`requestedHosting`: the guide's "check servers are hosting all their assigned databases. The query should
+return no results: SHOW SERVERS YIELD name, hosting, requestedHosting, serverId WHERE requestedHosting <>
+hosting"), it runs the configured version when the stack names one, and its copies are caught up with
+their writers. All within a time limit, with one progress line whenever the server's state changes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import cluster
+from ..bolt import UNREACHABLE, BoltError, Transport
+from ..checks.lag import Lag, lag_result, measure_lag
+from ..checks.membership import connect_result, databases_result, topology_result, writers_result
+from ..checks.report import FAIL, reason
+from ..checks.wait import cluster_state, server_state
+from ..facts import ServerFacts, gather
+from ..parallel import run_all
+from ..target import Target
+
+FIRST_PAUSE, MAX_PAUSE = 0.5, 5.0
+
+
+@dataclass
+class Health:
+    healthy: bool
+    problems: list[str]
+    facts: list[ServerFacts]
+
+
+@dataclass
+class GateOutcome:
+    ok: bool
+    seconds: float
+    state: str  # the server's last state, in words
+    history: list[str] = field(default_factory=list)  # every state it went through
+
+
+def gather_all(target: Target, transport: Transport, timeout: float) -> list[ServerFacts]:
+    """Every server's facts at once, as check and check --wait gather them."""
+    outcomes = run_all({s.name: (lambda s=s: gather(s, transport, target.auth, timeout)) for s in target.servers},
+                       4 * timeout + 1)
+    return [outcomes[s.name].value if outcomes[s.name].ok else
+            ServerFacts(s, error=BoltError(UNREACHABLE, f"{s.name}: {reason(outcomes[s.name])}"))
+            for s in target.servers]
+
+
+def _lag(target: Target, facts: list[ServerFacts], transport: Transport, max_lag: float, timeout: float) -> Any:
+    return run_all({"lag": lambda: measure_lag(target, facts, transport, max_lag, timeout)},
+                   max_lag + 3 * timeout + 2)["lag"]
+
+
+def cluster_health(target: Target, transport: Transport, *, timeout: float, max_lag: float) -> Health:
+    """The before-gate: check's membership, databases, writers and lag checks; healthy when none fails."""
+    # Mid-rollout the servers not yet done still run the old release: the version is checked on the server
+    # of each step, after it (server_back), not on all of them here.
+    target = dataclasses.replace(target, expect_version=None)
+    facts = gather_all(target, transport, timeout)
+    results = [connect_result(target, f) for f in facts]
+    results += [topology_result(target, facts), databases_result(target, facts), writers_result(target, facts)]
+    if cluster.reference(facts) is not None:
+        results.append(lag_result(_lag(target, facts, transport, max_lag, timeout), max_lag))
+    problems = [r.detail for r in results if r.status == FAIL]
+    return Health(not problems, problems, facts)
+
+
+def hosted_databases(target: Target, facts: list[ServerFacts], server: str) -> set[str]:
+    """The databases `server` hosts in this view (SHOW DATABASES rows about it)."""
+    spec = target.server_named(server)
+    if spec is None:
+        return set()
+    return {row["name"] for row in cluster.row_rows(facts, spec) if row.get("type") != "composite"}
+
+
+def server_back(target: Target, facts: list[ServerFacts], server: str, hosted_before: set[str]) -> str | None:
+    """None when `server` is back (answers, cluster formed, hosting what it hosted, the configured version);
+    else what it is waiting for, in words. Lag is measured separately (it needs Bolt calls)."""
+    spec = target.server_named(server)
+    own = next(f for f in facts if f.spec == spec)
+    if not own.reachable:
+        return server_state(own)
+    if target.expect_version and not (own.version == target.expect_version
+                                      or (own.version or "").startswith(target.expect_version + ".")):
+        return f"runs Neo4j {own.version}, expected {target.expect_version}"
+    formed, detail = cluster_state(target, facts)
+    if not formed:
+        return detail
+    online = {row["name"] for row in cluster.row_rows(facts, spec)
+              if row.get("currentStatus") in (None, row.get("requestedStatus"))}
+    missing = sorted(hosted_before - online)
+    if missing:
+        return f"not hosting {', '.join(missing)} yet"
+    view = next((f for f in facts if f.reachable and f.servers is not None), None)
+    row = next((r for r in (view.servers if view else []) if r.get("address") in spec.aliases), None)
+    if row is not None and "requestedHosting" in row:
+        requested, hosting = set(row.get("requestedHosting") or []), set(row.get("hosting") or [])
+        if requested != hosting:
+            return f"SHOW SERVERS: hosting {sorted(hosting)}, requested {sorted(requested)}"
+    return None
+
+
+def wait_for_server(target: Target, transport: Transport, server: str, hosted_before: set[str], *, within: float,
+                    timeout: float, max_lag: float, log: Callable[[str], None],
+                    sleep: Callable[[float], None] = time.sleep,
+                    clock: Callable[[], float] = time.monotonic) -> GateOutcome:
+    """The after-gate: round after round until `server` is back and caught up, or `within` seconds passed."""
+    start = clock()
+    deadline = start + within
+    history: list[str] = []
+    pause = FIRST_PAUSE
+    while True:
+        facts = gather_all(target, transport, timeout)
+        state = server_back(target, facts, server, hosted_before)
+        if state is None:
+            lag = _lag(target, facts, transport, max_lag, timeout)
+            mine = [item for item in (lag.value if lag.ok and isinstance(lag.value, list) else [])
+                    if isinstance(item, Lag) and item.server == server]
+            result = lag_result(lag, max_lag)
+            behind = [item for item in mine if not item.caught_up]
+            if behind or (result.status == FAIL and not mine):
+                state = "not caught up: " + result.detail
+            else:
+                hosted = ", ".join(sorted(hosted_before)) or "nothing"
+                state = f"back: answers, Enabled in a formed cluster, hosting {hosted}, caught up"
+                history.append(state)
+                log(f"{server}: {state} ({clock() - start:.0f} s)")
+                return GateOutcome(True, clock() - start, state, history)
+        if not history or history[-1] != state:
+            history.append(state)
+            log(f"{server}: {state} ({clock() - start:.0f} s)")
+        now = clock()
+        if now >= deadline:
+            return GateOutcome(False, now - start, state, history)
+        sleep(min(pause, deadline - now))
+        pause = min(MAX_PAUSE, pause * 1.5)

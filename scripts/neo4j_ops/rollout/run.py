@@ -1,0 +1,176 @@
+"""The rollout loop: `rollout(target, transport, stack, ...)` → RolloutReport.
+
+1. What is pending: the stack's preview (stack.py), or the names given (--pending).
+2. The cluster's health and view (gates.py, order.py): the order of the steps, printed with --dry-run.
+3. Per step, one server at a time: the cluster must be healthy (else stop before touching it); the order
+   is computed again from that moment's view (a leader may have moved), and the first pending server of
+   it goes; `apply` (one targeted `pulumi up` with that server released); then the after-gate waits until
+   it is back, Enabled, hosting its databases and caught up, within the time limit.
+4. The first failure stops the run: the servers not yet done are left untouched, and the report says how
+   to resume. A re-run is idempotent: a server whose changes were applied has nothing pending and is
+   skipped, so resuming is running the same command again (FROM only makes the starting point explicit).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from .. import cli
+from ..bolt import Transport
+from ..errors import OpsError, UsageError, describe
+from ..target import Target
+from .gates import cluster_health, hosted_databases, wait_for_server
+from .order import Step, order, view_from_facts
+from .stack import RolloutStack
+
+PLANNED, DONE, SKIPPED, FAILED, NOT_STARTED = "planned", "done", "skipped", "FAILED", "not started"
+
+
+@dataclass
+class StepRecord:
+    server: str
+    reason: str
+    status: str
+    detail: str = ""
+    apply_seconds: float | None = None
+    gate_seconds: float | None = None
+
+
+@dataclass
+class RolloutReport:
+    stack: str
+    dry_run: bool
+    source: str  # where the roles were read
+    steps: list[StepRecord] = field(default_factory=list)
+    nothing_pending: list[str] = field(default_factory=list)
+    health_problems: list[str] = field(default_factory=list)  # before the first step
+    resume: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return any(s.status == FAILED for s in self.steps)
+
+    def to_json(self) -> dict:
+        return {"stack": self.stack, "dryRun": self.dry_run, "rolesFrom": self.source,
+                "steps": [asdict(s) for s in self.steps], "nothingPending": self.nothing_pending,
+                "healthProblems": self.health_problems, "resume": self.resume, "failed": self.failed,
+                "seconds": round(self.seconds, 1)}
+
+
+def resume_command(stack: str, server: str) -> str:
+    return f"make rollout STACK={stack} FROM={server}"
+
+
+def render_text(report: RolloutReport) -> str:
+    rows = []
+    for index, step in enumerate(report.steps, 1):
+        took = "" if step.apply_seconds is None else \
+            f"{step.apply_seconds + (step.gate_seconds or 0):.0f} s"
+        rows.append([str(index), step.server, step.status, took, step.detail or step.reason])
+    lines = []
+    if rows:
+        title = "Rollout order" if report.dry_run else "Rollout"
+        lines += [f"{title} of stack {report.stack} (roles from {report.source}):",
+                  cli.table(["step", "server", "status", "took", "why / what happened"], rows)]
+    else:
+        lines.append(f"Stack {report.stack}: nothing pending on any server; nothing to roll out.")
+    if report.nothing_pending and rows:
+        lines.append(f"nothing pending (left alone): {', '.join(report.nothing_pending)}")
+    if report.health_problems:
+        lines.append("the cluster is NOT healthy now: " + "; ".join(report.health_problems))
+        if report.dry_run:
+            lines.append("a real run would stop before the first step")
+    if report.resume:
+        lines.append(f"resume with: {report.resume}")
+    return "\n".join(lines)
+
+
+def rollout(target: Target, transport: Transport, stack: RolloutStack, *, pending: dict[str, list[str]] | None = None,
+            start_from: str | None = None, dry_run: bool = False, step_timeout: float = 1200.0,
+            timeout: float = 5.0, max_lag: float = 10.0, log: Callable[[str], None] = lambda _m: None,
+            sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) \
+        -> RolloutReport:
+    start = clock()
+    names = [s.name for s in target.servers]
+    if start_from is not None and start_from not in names:
+        raise UsageError(f"--from {start_from}: no such server (servers: {', '.join(names)})")
+    if pending is None:
+        log("asking Pulumi what is pending on each server (a preview with every server released)")
+        pending = stack.pending(names)
+    unknown = sorted(set(pending) - set(names))
+    if unknown:
+        raise UsageError(f"--pending: {', '.join(unknown)} is no server of the cluster (servers: {', '.join(names)})")
+    pending_names = [n for n in names if pending.get(n)]
+
+    health = cluster_health(target, transport, timeout=timeout, max_lag=max_lag)
+    view = view_from_facts(target, health.facts)
+    report = RolloutReport(stack.name, dry_run, view.source,
+                           nothing_pending=[n for n in names if n not in pending_names],
+                           health_problems=list(health.problems))
+    full = order(view, names)
+    skip_before = set()
+    if start_from is not None:
+        skip_before = {s.server for s in full[:[s.server for s in full].index(start_from)]}
+    steps: list[Step] = [s for s in order(view, pending_names)]
+    for step in steps:
+        if step.server in skip_before:
+            report.steps.append(StepRecord(step.server, step.reason, SKIPPED, f"before --from {start_from}: "
+                                                                              f"left alone this run"))
+    remaining = [s.server for s in steps if s.server not in skip_before]
+    if dry_run or not remaining:
+        for step in steps:
+            if step.server in remaining:
+                changes = "; ".join(pending.get(step.server) or [])
+                report.steps.append(StepRecord(step.server, step.reason, PLANNED,
+                                               f"{step.reason} — pending: {changes}" if changes else step.reason))
+        report.seconds = clock() - start
+        return report
+
+    total = len(remaining)
+    done = 0
+    while remaining:
+        if done:
+            health = cluster_health(target, transport, timeout=timeout, max_lag=max_lag)
+        step = order(view_from_facts(target, health.facts), remaining)[0]
+        if not health.healthy:
+            report.steps.append(StepRecord(step.server, step.reason, FAILED,
+                                           "not started: the cluster is not healthy: " + "; ".join(health.problems)))
+            report.resume = resume_command(stack.name, step.server)
+            break
+        remaining.remove(step.server)
+        log(f"{step.server} [{done + 1}/{total}]: {step.reason}; applying what is pending "
+            f"({'; '.join(pending.get(step.server) or [])}) with a targeted pulumi up")
+        record = StepRecord(step.server, step.reason, DONE)
+        report.steps.append(record)
+        hosted = hosted_databases(target, health.facts, step.server)
+        began = clock()
+        try:
+            stack.apply(step.server, log)
+        except OpsError as error:
+            record.status, record.detail = FAILED, f"pulumi up failed: {describe(error)}"
+            record.apply_seconds = clock() - began
+            report.resume = resume_command(stack.name, step.server)
+            break
+        record.apply_seconds = clock() - began
+        log(f"{step.server}: applied in {record.apply_seconds:.0f} s; waiting for it to be back "
+            f"(at most {step_timeout:.0f} s)")
+        gate = wait_for_server(target, transport, step.server, hosted, within=step_timeout, timeout=timeout,
+                               max_lag=max_lag, log=log, sleep=sleep, clock=clock)
+        record.gate_seconds = gate.seconds
+        if not gate.ok:
+            record.status = FAILED
+            record.detail = f"applied, but not back within {step_timeout:.0f} s: {gate.state}"
+            report.resume = resume_command(stack.name, step.server) + \
+                f"   (once {step.server} is back: python scripts/check.py --stack {stack.name})"
+            break
+        record.detail = f"{gate.state} in {gate.seconds:.0f} s"
+        log(f"{step.server}: done ({record.apply_seconds + gate.seconds:.0f} s)")
+        done += 1
+    for server in remaining:
+        if server not in {s.server for s in report.steps}:
+            reason = next(s.reason for s in steps if s.server == server)
+            report.steps.append(StepRecord(server, reason, NOT_STARTED, "left untouched"))
+    report.seconds = clock() - start
+    return report
