@@ -13,6 +13,7 @@ help:
 	@echo "make lint                          ruff"
 	@echo "make neo4j-local [VERSION=4.4|5.26|2025|x.y.z] [ARGS=--background|--stop]  a real Neo4j Community server on loopback"
 	@echo "make up|down STACK=local           pulumi up / destroy (needs the Pulumi CLI; docker stacks a Docker engine)"
+	@echo "make rollout STACK=prod [FROM=core-2] [DRY_RUN=1] [ARGS=…]  apply what is held back on running servers, one at a time"
 
 # The virtualenv is rebuilt when requirements change.
 $(VENV)/.installed: requirements.txt
@@ -68,6 +69,21 @@ up down:
 	@export PULUMI_BACKEND_URL="$${PULUMI_BACKEND_URL:-$$($(PROJECT_BACKEND))}"; \
 	if [ $@ = up ]; then pulumi stack select --create $(STACK) && pulumi up --stack $(STACK) $(PULUMI_FLAGS); \
 	else pulumi destroy --stack $(STACK) $(PULUMI_FLAGS); fi
+
+# `make rollout STACK=<stack>`: what `pulumi up` holds back on running Neo4j servers (image, user data,
+# instance type, subnet), applied one server at a time through Pulumi's Automation API (scripts/rollout.py
+# --help). FROM=<server> starts there; DRY_RUN=1 prints the order and why; ARGS adds flags (--timeout 30m).
+# NEO4J_PASSWORD must hold the admin password (the gates log in over Bolt). Same backend rule as `up`.
+.PHONY: rollout
+rollout:
+	@command -v pulumi >/dev/null 2>&1 || { echo "make $@: the Pulumi CLI is not installed (no pulumi on PATH): the rollout drives Pulumi through its Automation API, which needs it; install it: https://www.pulumi.com/docs/install/" >&2; exit 1; }
+	@test -f Pulumi.$(STACK).yaml || { echo "make $@: no stack file Pulumi.$(STACK).yaml; name a stack with STACK=<name>" >&2; exit 2; }
+	@if ! grep -Eq '^[[:space:]]*neo4j:platform:[[:space:]]*docker' Pulumi.$(STACK).yaml && [ -n "$$PULUMI_BACKEND_URL" ] && [ "$$PULUMI_BACKEND_URL" != "$$($(PROJECT_BACKEND))" ]; then \
+	  echo "make $@: PULUMI_BACKEND_URL=$$PULUMI_BACKEND_URL, but stack $(STACK) keeps its state in $$($(PROJECT_BACKEND)) (Pulumi.yaml backend.url, as CI does); unset PULUMI_BACKEND_URL" >&2; exit 2; \
+	fi
+	@$(MAKE) --no-print-directory setup
+	@export PULUMI_BACKEND_URL="$${PULUMI_BACKEND_URL:-$$($(PROJECT_BACKEND))}"; \
+	$(PY) scripts/rollout.py --stack $(STACK) $(if $(FROM),--from $(FROM)) $(if $(DRY_RUN),--dry-run) $(ARGS)
 
 # One real Neo4j Community server on 127.0.0.1, configured by our own templates; prints its URI and
 # password. VERSION: a line (4.4, 5.26, 2025: the release the tests pin) or a release x.y.z; default 5.26.
