@@ -59,11 +59,20 @@ with the manifest. If loading fails, the saved database is put back.
 server on free loopback ports (--scratch-command, default `neo4j console` with NEO4J_CONF pointing at
 a scratch directory), counts compared, the server and its files removed. Production is not touched.
 
+--cluster restores a cluster (Enterprise) through --uri: 5.x and 2025 create `<db>-restore-<timestamp>`
+seeded from the backup's S3 URI on every member (CREATE DATABASE … OPTIONS {seedURI: …}), wait until it
+is online everywhere, compare its counts with the manifest, then point the alias clients use at it
+(ALTER ALIAS: no window) or, when <db> is the default database itself, stop it and make the new one the
+default. The old database is kept, stopped, never dropped; any failure before the switch drops only the
+new one. 4.4 prints its offline procedure per core (--offline-ok). --dry-run prints the plan.
+
 Examples:
   python scripts/restore.py --bucket acme-neo4j-backups --stack prod --list
   NEO4J_PASSWORD=… python scripts/restore.py --bucket acme-neo4j-backups --stack prod --latest --verify-only
   NEO4J_PASSWORD=… python scripts/restore.py --bucket acme-neo4j-backups --stack prod \\
       --at 20250131T020000Z --neo4j-admin 'runuser -u neo4j -- neo4j-admin' --yes
+  NEO4J_PASSWORD=… python scripts/restore.py --bucket acme-neo4j-backups --stack prod --latest --cluster \
+      --uri neo4j://core-1.prod.neo4j.internal:7687 --dry-run
 
 Exit status: 0 restored (or drill passed, or listed); 1 the restore or drill failed, or the backup is
 corrupted (the message says why); 2 bad options or configuration; 130 interrupted.
@@ -161,6 +170,25 @@ def restore_parser() -> cli.Parser:
     r.add_argument("--scratch-heap", default="512m", help="heap of the drill's server")
     r.add_argument("--scratch-page-cache", default="256m", help="page cache of the drill's server")
     r.add_argument("--keep-scratch", action="store_true", help="keep the drill's files (for a post-mortem)")
+    c = p.add_argument_group("cluster (Enterprise; see the --cluster plan with --dry-run)")
+    c.add_argument("--cluster", action="store_true",
+                   help="restore the cluster's database on every member from --uri (use neo4j://…): 5.x/2025 seed a "
+                   "new database from the backup's S3 URI and switch clients once it is online everywhere; 4.4 "
+                   "prints the offline per-core procedure")
+    c.add_argument("--dry-run", action="store_true", help="print the plan (steps, Cypher, what serves) and change "
+                   "nothing")
+    c.add_argument("--primaries", type=int, help="primaries of the restored database (default: the current one's)")
+    c.add_argument("--secondaries", type=int, help="secondaries of the restored database (default: the current "
+                   "one's)")
+    c.add_argument("--no-swap", action="store_true", help="restore beside the current database; switch nothing")
+    c.add_argument("--offline-ok", action="store_true", help="4.4: accept that its cluster restore stops the "
+                   "database on every core")
+    c.add_argument("--verify-restored", action="store_true", help="4.4: after the per-core steps ran, check the "
+                   "database is online on every core and its counts are the manifest's")
+    c.add_argument("--skip-sha-check", action="store_true", help="trust the object sizes and the manifest's check "
+                   "instead of downloading the backup to compare sha256 first")
+    c.add_argument("--seed-timeout", type=float, default=900, help="seconds to wait for the seeded database to be "
+                   "online on every member")
     return p
 
 
@@ -174,6 +202,8 @@ def _restore(args: Namespace, log: Log) -> dict:
         job = RestoreOptions(bucket=args.bucket, stack=args.stack, database=args.database, neo4j=None,
                              admin=None, endpoint_url=args.endpoint_url, region=args.region, log=log)
         return {"backups": [_row(b) for b in catalogue(job)]}
+    if args.cluster:
+        return _cluster_restore(args, log)
     if not args.verify_only and not args.yes:
         raise UsageError("a restore replaces the database: add --yes to confirm, or --verify-only for a drill")
     job = RestoreOptions(
@@ -185,6 +215,27 @@ def _restore(args: Namespace, log: Log) -> dict:
     if not args.work_dir.is_dir():
         raise UsageError(f"--work-dir {args.work_dir} is not a directory")
     return drill(job) if args.verify_only else restore(job)
+
+
+def _cluster_restore(args: Namespace, log: Log) -> dict:
+    from .cluster_restore import ClusterRestoreOptions, run_cluster_restore
+
+    if args.verify_only:
+        raise UsageError("--verify-only (the drill) and --cluster do not go together: run the drill without --cluster")
+    if not args.dry_run and not args.yes:
+        raise UsageError("a cluster restore switches clients to the restored database: add --yes to confirm, or "
+                         "--dry-run to see the plan")
+    if not args.work_dir.is_dir():
+        raise UsageError(f"--work-dir {args.work_dir} is not a directory")
+    job = ClusterRestoreOptions(
+        bucket=args.bucket, stack=args.stack, database=args.database, uri=args.uri,
+        auth=options.local_neo4j(args).auth, at=None if args.latest else args.at, endpoint_url=args.endpoint_url,
+        region=args.region, version=args.neo4j_version, dry_run=args.dry_run, swap=not args.no_swap,
+        primaries=args.primaries, secondaries=args.secondaries, offline_ok=args.offline_ok,
+        verify_restored=args.verify_restored, sha_check=not args.skip_sha_check, work_dir=args.work_dir,
+        neo4j_admin=args.neo4j_admin, stop_command=args.stop_command, start_command=args.start_command,
+        timeout=args.seed_timeout, log=log)
+    return run_cluster_restore(job)
 
 
 def _row(backup) -> dict:
@@ -207,6 +258,8 @@ def describe_restore(result: dict) -> str:
         if not result["backups"]:
             lines.append("(no backups)")
         return "\n".join(lines)
+    if "cluster" in result:
+        return result["summary"]
     counts = result["counts"]
     if "verified" in result:
         return (f"restore drill passed: backup {result['verified']} restores and holds {counts['nodes']} nodes, "

@@ -322,6 +322,6 @@ def _local_neo4j(opts: RestoreOptions, m: Manifest, refuse_cluster: bool) -> tup
         return m.neo4j_version, opts.edition or m.edition
     if refuse_cluster and facts.members > 1:
         raise UsageError(f"this server is one of {facts.members} cluster members: restore.py replaces the database "
-                         f"of a standalone server. For a cluster, run --verify-only here, then seed the database "
-                         f"from the backup (CREATE DATABASE … OPTIONS {{seedURI: …}}); see the README")
+                         f"of a standalone server. For a cluster, add --cluster (with --uri neo4j://…; --dry-run "
+                         f"shows the plan)")
     return facts.version, opts.edition or facts.edition

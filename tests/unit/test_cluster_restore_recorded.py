@@ -1,0 +1,358 @@
+"""restore.py --cluster: the plan and its execution against recorded (derived) Enterprise responses.
+
+The responses under tests/fixtures/enterprise/cluster-restore/ are DERIVED from the Operations Manual's
+examples (see tests/fixtures/enterprise/README.md), labelled 5.26 / 2025.10 / 4.4; the code under test
+is the real planner and executor, replaying them through `run(cypher, params, database)`.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from scripts.neo4j_ops.backup import cluster_restore as cr
+from scripts.neo4j_ops.backup.commands import restore_main
+from scripts.neo4j_ops.backup.layout import FileEntry, Manifest, Parent
+from scripts.neo4j_ops.bolt import BoltError
+from scripts.neo4j_ops.errors import BackupError, UsageError
+from scripts.neo4j_ops.facts import Counts
+from scripts.neo4j_ops.versions import LINE_5, LINE_44, LINE_2025
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise" / "cluster-restore"
+BUCKET = "acme-neo4j-backups"
+OLD = "neo4j-restore-20250101t020000z"
+NEW = "neo4j-restore-20250131t020000z"
+SHA = "ab" * 32
+
+
+MOVIES = Counts(171, 253)
+
+
+def manifest(backup_type: str = "full", line: str = "5", counts: Counts = MOVIES, exact: bool = True,
+             stamp: str = "20250131T020000Z") -> Manifest:
+    parents = ()
+    name = "neo4j-2025-01-31T02-00-00.backup"
+    if backup_type == "differential":
+        parents = (Parent("20250129T020000Z", (FileEntry("neo4j-2025-01-29T02-00-00.backup", 900, SHA),)),
+                   Parent("20250130T020000Z", (FileEntry("neo4j-2025-01-30T02-00-00.backup", 50, SHA),)))
+    if backup_type == "dump":
+        name = "neo4j.dump"
+    if line == "4.4":
+        name = "neo4j-backup.tar"
+    return Manifest(stack="prod", database="neo4j", timestamp=stamp, backup_type=backup_type,
+                    method="neo4j-admin database backup", neo4j_version="5.26.30", edition="enterprise",
+                    version_line=line, files=(FileEntry(name, 1000, SHA),), counts=counts, counts_exact=exact,
+                    started=stamp, completed=stamp, host="replica-1", parents=parents)
+
+
+def load(name: str) -> dict:
+    scenario = json.loads((FIXTURES / name).read_text())
+    base = scenario.pop("extends", None)
+    if base:
+        merged = load(base)
+        merged["responses"].update(scenario["responses"])
+        merged["description"] = scenario["description"]
+        return merged
+    return scenario
+
+
+class Replay:
+    """`run` answering from a scenario by exact Cypher; lists play in order, the last repeating."""
+
+    def __init__(self, name: str):
+        self.responses = load(name)["responses"]
+        self.calls: list[tuple[str, str]] = []
+        self.played: Counter = Counter()
+
+    def __call__(self, cypher: str, params: dict, database: str) -> list[dict]:
+        self.calls.append((cypher, database))
+        if cypher not in self.responses:
+            raise AssertionError(f"no recorded response for: {cypher}")
+        answer = self.responses[cypher]
+        if isinstance(answer, list):
+            answer = answer[min(self.played[cypher], len(answer) - 1)]
+            self.played[cypher] += 1
+        if "error" in answer:
+            e = answer["error"]
+            raise BoltError(e["kind"], e["message"], e.get("code"))
+        return answer["records"]
+
+    @property
+    def cypher(self) -> list[str]:
+        return [c for c, _ in self.calls]
+
+
+def restore(scenario: str, line=LINE_5, m: Manifest | None = None, **plan_args):
+    replay = Replay(scenario)
+    log: list[str] = []
+    state = cr.read_state(replay, "neo4j")
+    plan = cr.plan_cluster_restore(line, m or manifest(), BUCKET, state, **plan_args)
+    return replay, plan, log, lambda: cr.execute(plan, replay, log.append, sleep=lambda s: None, timeout=60)
+
+
+CREATE = (f"CREATE DATABASE `{NEW}` TOPOLOGY 3 PRIMARIES 1 SECONDARY OPTIONS {{existingData: 'use', seedURI: "
+          f"'s3://{BUCKET}/prod/neo4j/20250131T020000Z/neo4j-2025-01-31T02-00-00.backup'}}")
+SHOW_NEW = f"SHOW DATABASE `{NEW}` YIELD name, address, role, requestedStatus, currentStatus, statusMessage"
+READ_STATE = ["SHOW ALIASES FOR DATABASE YIELD name, database, location", "SHOW DATABASES YIELD *"]
+PREPARE = [CREATE, SHOW_NEW, SHOW_NEW,  # starting on two members, then online on all four
+           "MATCH (n) RETURN count(n) AS count", "MATCH ()-[r]->() RETURN count(r) AS count"]
+DROP_NEW = f"DROP DATABASE `{NEW}` IF EXISTS"
+
+
+@pytest.mark.parametrize("line, scenario", [(LINE_5, "5.26-alias.json"), (LINE_2025, "2025.10-alias.json")],
+                         ids=["5.26", "2025.10"])
+def test_alias_restore_runs_the_exact_cypher_in_order_from_recorded_enterprise_responses(line, scenario):
+    replay, plan, log, run = restore(scenario, line)
+    assert plan.swap == "alias" and plan.old == OLD and plan.restored == NEW
+    outcome = run()
+    assert replay.cypher == READ_STATE + PREPARE + [f"ALTER ALIAS `neo4j` SET DATABASE TARGET `{NEW}`",
+                                                    f"STOP DATABASE `{OLD}`"]
+    # Administration commands go to system; the counts are of the new database, not the old one.
+    assert [d for c, d in replay.calls if c.startswith("MATCH")] == [NEW, NEW]
+    assert {d for c, d in replay.calls if not c.startswith("MATCH")} == {"system"}
+    assert outcome.counts == Counts(171, 253)
+    assert DROP_NEW not in replay.cypher
+    text = cr.describe_outcome(outcome)
+    assert f"alias 'neo4j' now targets '{NEW}'" in text
+    assert f"DROP DATABASE `{OLD}` when satisfied" in text  # kept, and said so
+    assert any("online on 4 members" in line for line in log)
+
+
+def test_default_database_restore_stops_the_old_default_then_switches_from_recorded_enterprise_responses():
+    replay, plan, log, run = restore("5.26-default-database.json")
+    assert plan.swap == "default" and plan.old == "neo4j"
+    run()
+    assert replay.cypher == READ_STATE + PREPARE + ["STOP DATABASE `neo4j`", f"CALL dbms.setDefaultDatabase('{NEW}')"]
+    assert "DROP DATABASE" not in " ".join(replay.cypher)
+    assert any("CREATE ALIAS `neo4j` FOR DATABASE" in n for n in plan.notes)  # how the next one is window-free
+
+
+@pytest.mark.parametrize("scenario, why", [
+    ("5.26-seed-never-online.json", "Unable to start database"),
+    ("5.26-counts-differ.json", "holds 171 nodes, 250 relationships"),
+])
+def test_a_restore_failing_before_the_switch_drops_only_the_new_database(scenario, why):
+    replay, plan, log, run = restore(scenario)
+    with pytest.raises(BackupError) as failure:
+        run()
+    assert replay.cypher[-1] == DROP_NEW
+    assert not [c for c in replay.cypher if c.startswith(("ALTER ALIAS", "STOP DATABASE", "CALL dbms.setDefault"))]
+    assert [c for c in replay.cypher if c.startswith("DROP")] == [DROP_NEW]  # never the old one
+    message = str(failure.value)
+    assert why in message
+    assert f"'{OLD}' serves 'neo4j' as before" in message
+
+
+def test_a_refused_switch_leaves_the_old_database_serving_and_drops_the_new_one():
+    replay, plan, log, run = restore("5.26-swap-refused.json")
+    with pytest.raises(BackupError) as failure:
+        run()
+    assert replay.cypher == READ_STATE + PREPARE + [f"ALTER ALIAS `neo4j` SET DATABASE TARGET `{NEW}`", DROP_NEW]
+    assert "Permission denied for ALTER ALIAS" in str(failure.value)
+    assert f"STOP DATABASE `{OLD}`" not in replay.cypher
+
+
+def test_a_failed_default_switch_starts_the_old_default_again_before_dropping_the_new_one():
+    replay, plan, log, run = restore("5.26-default-switch-fails.json")
+    with pytest.raises(BackupError) as failure:
+        run()
+    assert replay.cypher[-4:] == ["STOP DATABASE `neo4j`", f"CALL dbms.setDefaultDatabase('{NEW}')",
+                                  "START DATABASE `neo4j`", DROP_NEW]
+    assert "rolled back: START DATABASE `neo4j`; " + DROP_NEW in str(failure.value)
+
+
+def test_an_interrupted_restore_still_drops_the_new_database():
+    replay, plan, log, _ = restore("5.26-alias.json")
+
+    def interrupted(cypher, params, database):
+        if cypher == SHOW_NEW:
+            raise KeyboardInterrupt
+        return replay(cypher, params, database)
+
+    with pytest.raises(BackupError):
+        cr.execute(plan, interrupted, log.append, sleep=lambda s: None)
+    assert replay.cypher[-1] == DROP_NEW
+
+
+def test_a_seed_that_stays_starting_times_out_and_is_dropped():
+    replay, plan, log, _ = restore("5.26-alias.json")
+    starting = replay.responses[SHOW_NEW][0]
+    replay.responses[SHOW_NEW] = [starting]
+    clock = iter(range(0, 10_000, 10))
+    with pytest.raises(BackupError, match="not online on 4 members within 60s"):
+        cr.execute(plan, replay, log.append, sleep=lambda s: None, clock=lambda: next(clock), timeout=60)
+    assert replay.cypher[-1] == DROP_NEW
+
+
+def test_inexact_counts_are_accepted_with_a_note():
+    replay, plan, log, run = restore("5.26-counts-differ.json", m=manifest(exact=False))
+    run()
+    assert any("recorded them as inexact" in line for line in log)
+
+
+def test_a_failure_after_the_switch_keeps_the_new_database_and_says_what_is_left():
+    replay, plan, log, _ = restore("5.26-alias.json")
+    replay.responses[f"STOP DATABASE `{OLD}`"] = {"error": {"kind": "query", "message": "timed out"}}
+    with pytest.raises(BackupError) as failure:
+        cr.execute(plan, replay, log.append, sleep=lambda s: None)
+    assert DROP_NEW not in replay.cypher
+    assert f"'{NEW}' serves 'neo4j' now" in str(failure.value) and f"STOP DATABASE `{OLD}`" in str(failure.value)
+
+
+def test_differential_chain_is_staged_in_one_folder_and_seeded_from_its_last_artifact():
+    replay = Replay("5.26-alias.json")
+    plan = cr.plan_cluster_restore(LINE_5, manifest("differential"), BUCKET, cr.read_state(replay, "neo4j"))
+    stage = next(s for s in plan.steps if s.kind == "copy_chain")
+    folder = "prod/neo4j/seed-20250131T020000Z/"
+    assert stage.copies == (
+        ("prod/neo4j/20250129T020000Z/neo4j-2025-01-29T02-00-00.backup", folder + "neo4j-2025-01-29T02-00-00.backup"),
+        ("prod/neo4j/20250130T020000Z/neo4j-2025-01-30T02-00-00.backup", folder + "neo4j-2025-01-30T02-00-00.backup"),
+        ("prod/neo4j/20250131T020000Z/neo4j-2025-01-31T02-00-00.backup", folder + "neo4j-2025-01-31T02-00-00.backup"))
+    assert plan.seed_uri == f"s3://{BUCKET}/{folder}neo4j-2025-01-31T02-00-00.backup"
+    assert [s.kind for s in plan.steps][:2] == ["copy_chain", "cypher"]
+    assert plan.steps[-1].kind == "delete_chain"
+    copied: list[tuple[str, bool]] = []
+    replay.responses[SHOW_NEW] = {"records": []}  # never online: the staged copy is deleted too
+    clock = iter(range(0, 10_000, 100))
+    with pytest.raises(BackupError):
+        cr.execute(plan, replay, lambda m: None, copier=lambda step, delete: copied.append((step.kind, delete)),
+                   sleep=lambda s: None, clock=lambda: next(clock), timeout=60)
+    assert copied == [("copy_chain", False), ("copy_chain", True)]
+
+
+def test_s3_copier_copies_server_side_and_deletes_only_the_staged_keys():
+    calls = []
+    s3 = SimpleNamespace(copy_object=lambda **kw: calls.append(("copy", kw)),
+                         delete_object=lambda **kw: calls.append(("delete", kw)))
+    step = cr.Step("copy_chain", "", copies=(("a/1", "seed/1"),))
+    work = cr.s3_copier(s3, BUCKET, lambda m: None)
+    work(step, False)
+    work(step, True)
+    assert calls == [("copy", {"Bucket": BUCKET, "Key": "seed/1", "CopySource": {"Bucket": BUCKET, "Key": "a/1"}}),
+                     ("delete", {"Bucket": BUCKET, "Key": "seed/1"})]
+
+
+def test_dry_run_prints_every_step_its_cypher_and_what_serves():
+    replay, plan, log, _ = restore("5.26-alias.json")
+    text = cr.describe_plan(plan)
+    for cypher in (CREATE, SHOW_NEW, f"ALTER ALIAS `neo4j` SET DATABASE TARGET `{NEW}`", f"STOP DATABASE `{OLD}`"):
+        assert cypher in text
+    assert f"serving meanwhile: '{OLD}' (through alias 'neo4j') until the alias points at '{NEW}'" in text
+    assert f"on failure before the switch: {DROP_NEW}, nothing else; '{OLD}' keeps serving" in text
+    assert replay.cypher == READ_STATE  # planning only reads
+    json.dumps(plan.to_json())
+
+
+def test_a_leftover_of_an_earlier_run_is_dropped_first_and_an_applied_backup_is_nothing_to_do():
+    replay = Replay("5.26-alias.json")
+    rows = list(replay.responses["SHOW DATABASES YIELD *"]["records"])
+    leftover = [dict(r, name=NEW, aliases=[], default=False, currentStatus="offline") for r in rows[:4]]
+    state = cr.ClusterState.parse("neo4j", [{"name": "neo4j", "database": OLD, "location": "local"}],
+                                  rows + leftover)
+    plan = cr.plan_cluster_restore(LINE_5, manifest(), BUCKET, state)
+    assert plan.steps[0].cypher == DROP_NEW and plan.steps[1].cypher == CREATE
+    done = cr.ClusterState.parse("neo4j", [{"name": "neo4j", "database": NEW, "location": "local"}], leftover)
+    with pytest.raises(UsageError, match="already restored"):
+        cr.plan_cluster_restore(LINE_5, manifest(), BUCKET, done)
+
+
+def test_a_plain_database_that_is_not_the_default_needs_no_swap():
+    rows = [{"name": "sales", "address": "core-1:7687", "role": "primary", "default": False}]
+    state = cr.ClusterState.parse("sales", [], rows)
+    with pytest.raises(UsageError, match="--no-swap"):
+        cr.plan_cluster_restore(LINE_5, manifest(), BUCKET, state)
+    plan = cr.plan_cluster_restore(LINE_5, manifest(), BUCKET, state, swap=False)
+    assert plan.swap == "none" and plan.topology == cr.Topology(1, 0)
+    assert [s.phase for s in plan.steps] == ["prepare"] * 3
+    assert "TOPOLOGY 1 PRIMARY 0 SECONDARY" in plan.steps[0].cypher
+
+
+def test_topology_is_the_old_databases_unless_given():
+    replay, plan, *_ = restore("5.26-alias.json", topology=cr.Topology(3, 2))
+    assert "TOPOLOGY 3 PRIMARIES 2 SECONDARIES" in plan.steps[0].cypher
+    with pytest.raises(UsageError, match="--primaries"):
+        cr.plan_cluster_restore(LINE_5, manifest(), BUCKET, cr.ClusterState.parse("neo4j", [], []))
+
+
+def test_a_dump_seeds_from_its_own_object_and_a_4_4_backup_cannot_seed_5():
+    replay = Replay("5.26-alias.json")
+    state = cr.read_state(replay, "neo4j")
+    plan = cr.plan_cluster_restore(LINE_5, manifest("dump"), BUCKET, state)
+    assert plan.seed_uri == f"s3://{BUCKET}/prod/neo4j/20250131T020000Z/neo4j.dump"
+    with pytest.raises(UsageError, match="4.4 backup folder"):
+        cr.plan_cluster_restore(LINE_5, manifest(line="4.4"), BUCKET, state)
+
+
+@pytest.mark.parametrize("database, expected", [
+    ("neo4j", "neo4j-restore-20250131t020000z"),
+    ("Sales_EU", "sales-eu-restore-20250131t020000z"),
+    ("x" * 60, "x" * 38 + "-restore-20250131t020000z"),  # 63 characters at most
+])
+def test_restored_names_follow_the_database_naming_rules(database, expected):
+    name = cr.restored_name(database, "20250131T020000Z")
+    assert name == expected and 3 <= len(name) <= 63
+
+
+def test_4_4_plan_is_the_offline_procedure_one_core_at_a_time():
+    replay = Replay("4.4-offline.json")
+    rows = replay("SHOW DATABASES YIELD *", {}, "system")
+    state = cr.ClusterState("neo4j", None, tuple(rows))
+    cores = ("core-1.prod.neo4j.internal", "core-2.prod.neo4j.internal", "core-3.prod.neo4j.internal")
+    plan = cr.plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state, cores=cores)
+    assert plan.swap == "offline"
+    assert plan.steps[0].kind == "note" and "STOPS database 'neo4j' on every core" in plan.steps[0].description
+    admin = [(s.server.split(".")[0], s.command) for s in plan.steps if s.kind == "admin"]
+    work = "/var/lib/neo4j/data/backup-staging/neo4j-cluster-restore-neo4j-20250131T020000Z"
+    assert [a for a in admin if a[0] == "core-2"] == [
+        ("core-2", "systemctl stop neo4j"),
+        ("core-2", f"mkdir -p {work} && aws s3 cp s3://{BUCKET}/prod/neo4j/20250131T020000Z/neo4j-backup.tar "
+                   f"{work}/neo4j-backup.tar && echo '{SHA}  {work}/neo4j-backup.tar' | sha256sum -c - && "
+                   f"mkdir -p {work}/unpacked && tar -xf {work}/neo4j-backup.tar -C {work}/unpacked"),
+        ("core-2", "neo4j-admin unbind"),
+        ("core-2", f"neo4j-admin restore --from={work}/unpacked/neo4j --database=neo4j --force"),
+        ("core-2", "systemctl start neo4j")]
+    order = [f"{c}:{cmd.split()[0] if not cmd.startswith('mkdir') else cmd.split('&&')[1].split()[0]}"
+             for c, cmd in admin]
+    assert order[:4] == ["core-1:systemctl", "core-2:systemctl", "core-3:systemctl", "core-1:neo4j-admin"]  # stops
+    assert "dump --database=neo4j" in admin[3][1]  # the safety dump, on the first core, before anything
+    assert order[-3:] == ["core-1:systemctl", "core-2:systemctl", "core-3:systemctl"]  # all started at the end
+    with pytest.raises(UsageError, match="--servers"):
+        cr.plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state)
+
+
+def test_4_4_checks_run_from_recorded_enterprise_4_4_responses():
+    replay = Replay("4.4-offline.json")
+    state = cr.ClusterState("neo4j", None, tuple(replay("SHOW DATABASES YIELD *", {}, "system")))
+    plan = cr.plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state, cores=("a", "b", "c"))
+    with pytest.raises(UsageError, match="--verify"):
+        cr.execute(plan, replay, print)
+    checks = cr.Plan(plan.line, plan.name, plan.backup, plan.restored, plan.old, "none", plan.seed_uri,
+                     plan.topology, tuple(s for s in plan.steps if s.kind in ("wait_online", "counts")),
+                     plan.serving, (), plan.counts)
+    outcome = cr.execute(checks, replay, print, sleep=lambda s: None)
+    show = "SHOW DATABASE `neo4j` YIELD name, address, role, requestedStatus, currentStatus, error"
+    assert replay.cypher[1:] == [show, show, "MATCH (n) RETURN count(n) AS count",
+                                 "MATCH ()-[r]->() RETURN count(r) AS count"]
+    assert outcome.counts == Counts(171, 253)
+
+
+def test_a_backup_whose_check_failed_is_refused_before_anything():
+    opts = cr.ClusterRestoreOptions(bucket=BUCKET, stack="prod", database="neo4j", uri="neo4j://x", auth=None)
+    failed = SimpleNamespace(manifest=SimpleNamespace(check="failed", timestamp="20250131T020000Z"))
+    with pytest.raises(BackupError, match="consistency check failed"):
+        cr.verify_backup(opts, None, failed)
+    opts.dry_run = True
+    assert "would download" in cr.verify_backup(opts, None, SimpleNamespace(manifest=manifest()))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--cluster"], "add --yes to confirm, or --dry-run"),
+    (["--cluster", "--verify-only"], "do not go together"),
+])
+def test_cluster_restore_options_are_checked_before_anything(argv, message, capsys, tmp_path):
+    code = restore_main(["--bucket", BUCKET, "--stack", "prod", "--latest", "--work-dir", str(tmp_path), *argv])
+    assert code == 2
+    assert message in capsys.readouterr().err
