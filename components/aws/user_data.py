@@ -23,8 +23,19 @@ from components.templating import render_template
 from components.tooling import TOOLING_DIR, TOOLING_KEY
 from components.topology import ClusterTopology
 
+# Every machine with a data volume grows its filesystem when the volume grew in place, while it runs: a timer
+# (templates/aws/grow-data-volume.*.j2) that the boot script enables once the volume is mounted.
+GROW_DATA_VOLUME_PLACES = {
+    "grow-data-volume.sh": "/usr/local/lib/neo4j-cluster/grow-data-volume.sh",
+    "grow-data-volume.service": "/etc/systemd/system/grow-data-volume.service",
+    "grow-data-volume.timer": "/etc/systemd/system/grow-data-volume.timer",
+}
+GROW_EVERY_MINUTES = 5
+# setup-neo4j.sh's DATA_DIR: the Neo4j data directory of the Debian package (components/neo4j_defaults.py).
+NEO4J_DATA_DIR = "/var/lib/neo4j/data"
 # Where each server file lives on an EC2 instance (cloud-init write_files).
 SERVER_FILE_PLACES = {
+    **GROW_DATA_VOLUME_PLACES,
     "neo4j.conf": "/etc/neo4j-cluster/neo4j.conf",
     "setup-neo4j.sh": "/usr/local/lib/neo4j-cluster/setup-neo4j.sh",
     "join-topology.sh": "/usr/local/lib/neo4j-cluster/join-topology.sh",
@@ -63,6 +74,13 @@ def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str
         "tools_dir": TOOLING_DIR,
     }
     return {f"backup/{name}": render_template(f"backup/{name}.j2", **values) for name in BACKUP_JOB_FILES}
+
+
+def render_grow_data_volume(data_dir: str) -> dict[str, str]:
+    """The grow script and its systemd service and timer for the filesystem mounted on `data_dir`."""
+    values = {"data_dir": data_dir, "every_minutes": GROW_EVERY_MINUTES,
+              "script_path": GROW_DATA_VOLUME_PLACES["grow-data-volume.sh"]}
+    return {name: render_template(f"aws/{name}.j2", **values) for name in GROW_DATA_VOLUME_PLACES}
 
 
 def license_answers(settings: Settings) -> tuple[str, ...]:
@@ -114,6 +132,7 @@ def _server_files(settings: Settings, topology: ClusterTopology, rendered: Rende
             settings, plan, tls_secret=names.tls[name] if plan.ssl_policies else "",
             admin_password_secret=names.admin_password, backup=is_backup),
         **(backup_job if is_backup else {}),
+        **render_grow_data_volume(NEO4J_DATA_DIR),
         **{path: text for path, text in neutral.items() if path != "neo4j.conf"},
     }
     files["cloud-init.yaml"] = _user_data("neo4j", {SERVER_FILE_PLACES[path]: text for path, text in files.items()},
@@ -142,6 +161,8 @@ def aws_artifacts(settings: Settings, topology: ClusterTopology, rendered: Rende
         placed = {MONITORING_NODE_PATHS[path]: text for path, text in files.items()}
         files[MOUNT_PROMETHEUS_DATA] = placed[MOUNT_PROMETHEUS_DATA_PLACE] = render_template(
             f"aws/{MOUNT_PROMETHEUS_DATA}.j2", data_dir=PROMETHEUS_DATA_DIR)
+        for name, text in render_grow_data_volume(PROMETHEUS_DATA_DIR).items():
+            files[name] = placed[GROW_DATA_VOLUME_PLACES[name]] = text
         files["cloud-init.yaml"] = _user_data("monitoring", placed, region=settings.region,
                                               grafana_password_secret=names.grafana_admin_password,
                                               mount_prometheus_data=MOUNT_PROMETHEUS_DATA_PLACE)

@@ -122,3 +122,17 @@ def test_shellcheck_passes_the_projects_own_scripts():
     scripts = [ROOT / ".ci" / "run", *sorted((ROOT / "scripts").glob("*.sh"))]
     result = run(require_tool("shellcheck"), "--severity=info", *scripts)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_systemd_accepts_the_grow_data_volume_units(rendered):
+    # Every machine with a data volume (Neo4j servers, the monitoring node) gets the grow service and timer.
+    name, out = rendered
+    units = sorted(out.rglob("grow-data-volume.service")) + sorted(out.rglob("grow-data-volume.timer"))
+    machines = {unit.parent.name for unit in units}
+    settings = VARIANTS[name]()
+    expected = {s.name for s in plan_topology(settings).servers} | ({"monitoring"} if settings.monitoring else set())
+    assert machines == expected and len(units) == 2 * len(expected)
+    for machine in machines:
+        pair = [out / machine / "grow-data-volume.service", out / machine / "grow-data-volume.timer"]
+        result = run(require_tool("systemd-analyze"), "verify", *pair)
+        assert result.returncode == 0 and result.stderr == "", f"{machine}: {result.stdout}{result.stderr}"

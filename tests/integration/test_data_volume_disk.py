@@ -22,6 +22,7 @@ pytestmark = pytest.mark.integration
 VOLUME_ID = "vol-0123456789abcdef0"
 BY_ID_NAME = "nvme-Amazon_Elastic_Block_Store_vol0123456789abcdef0"  # the NVMe serial drops the dash
 SIZE = "320M"  # mkfs.xfs refuses filesystems under 300 MiB
+GROW_FUNCTIONS = ["filesystem_blocks", "grow_data_filesystem"]  # templates/aws/_grow_filesystem.sh.j2
 
 
 @dataclass
@@ -76,8 +77,8 @@ def boot(tmp_path: Path, disk: LoopDisk) -> subprocess.CompletedProcess:
                "DATA_VOLUME_WAIT_SECONDS=10\n"
                'log() { echo "setup-neo4j: $*"; }\n'
                f'instance_tag() {{ [[ "$1" == DataVolumeId ]] && echo {VOLUME_ID}; }}\n')
-    return box.run(setup_script(), ["data_volume_device", "mount_data_volume"], "mount_data_volume\n",
-                   prelude=prelude)
+    return box.run(setup_script(), ["data_volume_device", "mount_data_volume", *GROW_FUNCTIONS],
+                   "mount_data_volume\n", prelude=prelude)
 
 
 def mounted_source(data: Path) -> str:
@@ -175,3 +176,71 @@ def test_a_volume_grown_while_mounted_grows_on_a_re_run(tmp_path, disk):
     again = boot(tmp_path, disk)
     assert again.returncode == 0, again.stdout + again.stderr
     assert size_of(disk.data) > before + 250 * 1024 * 1024
+
+
+# --- the grow unit: a volume grown while the machine runs (no boot script, no restart) -------------------
+
+
+def grow_command(tmp_path: Path, disk: LoopDisk) -> list[str]:
+    """The grow service's ExecStart, with its script rendered for the sandbox's data directory."""
+    from components.aws.user_data import GROW_DATA_VOLUME_PLACES, render_grow_data_volume
+
+    files = render_grow_data_volume(str(disk.data))
+    script = tmp_path / "grow-data-volume.sh"
+    script.write_text(files["grow-data-volume.sh"])
+    exec_start = next(line.split("=", 1)[1] for line in files["grow-data-volume.service"].splitlines()
+                      if line.startswith("ExecStart="))
+    command = exec_start.split()
+    assert command == ["/bin/bash", GROW_DATA_VOLUME_PLACES["grow-data-volume.sh"]]
+    return [command[0], str(script)]
+
+
+def test_the_servers_and_the_monitoring_node_run_the_grow_unit_for_their_own_data_directory():
+    from components.aws.user_data import NEO4J_DATA_DIR, PROMETHEUS_DATA_DIR, render_grow_data_volume
+    from components.neo4j_defaults import directories
+
+    settings = make_settings(version="5.26.30")
+    artifacts = aws_artifacts(settings, plan_topology(settings))
+    assert dict(directories("aws", "5"))["server.directories.data"] == NEO4J_DATA_DIR
+    assert f"DATA_DIR={NEO4J_DATA_DIR}\n" in artifacts["core-1"]["setup-neo4j.sh"]
+    for machine, data_dir in (("core-1", NEO4J_DATA_DIR), ("replica-1", NEO4J_DATA_DIR),
+                              ("monitoring", PROMETHEUS_DATA_DIR)):
+        for name, text in render_grow_data_volume(data_dir).items():
+            assert artifacts[machine][name] == text, (machine, name)
+    # Both boot scripts enable the timer once the volume is mounted.
+    for machine, script in (("core-1", "setup-neo4j.sh"), ("monitoring", "mount-prometheus-data.sh")):
+        text = artifacts[machine][script]
+        assert "systemctl enable --now grow-data-volume.timer" in text
+        body = text.split("\n}\n")[-1] if machine == "monitoring" else text
+        assert body.index("mount_data_volume\n") < body.index("enable_filesystem_growth\n"), machine
+
+
+def test_the_grow_unit_grows_the_mounted_filesystem_after_the_volume_grew(tmp_path, disk):
+    first = boot(tmp_path, disk)
+    assert first.returncode == 0, first.stdout + first.stderr
+    (disk.data / "store").write_text("kept")
+    command = grow_command(tmp_path, disk)
+    unchanged = sh(*command)
+    assert unchanged.stdout == "" and unchanged.stderr == ""  # nothing to grow: nothing done, nothing logged
+    before = size_of(disk.data)
+
+    # neo4j:dataVolumeSizeGb grew the volume in place; the kernel sees the new size (on EC2 by itself).
+    sh("truncate", "-s", "640M", str(disk.image))
+    sh("losetup", "-c", disk.device)
+    assert mounted_source(disk.data) == disk.device  # still mounted: no reboot, no re-run of the boot script
+    grown = sh(*command)
+    assert f"grow-data-volume: grew {disk.data} ({disk.device}) from " in grown.stdout
+    after = size_of(disk.data)
+    assert after > before + 250 * 1024 * 1024
+    assert (disk.data / "store").read_text() == "kept"
+    assert mounted_source(disk.data) == disk.device
+
+    again = sh(*command)  # idempotent: the second run finds nothing to do
+    assert again.stdout == "" and size_of(disk.data) == after
+
+
+def test_the_grow_unit_leaves_an_unmounted_data_directory_alone(tmp_path, disk):
+    disk.data.mkdir()
+    result = sh(*grow_command(tmp_path, disk))
+    assert "is not mounted: nothing to grow" in result.stdout
+    assert probe(disk.device, "TYPE") == ""  # the empty loop device was not touched
