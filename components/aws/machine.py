@@ -77,6 +77,8 @@ class MachineArgs:
     data_volume: DataVolume | None = None
     reads_secrets: tuple[pulumi.Input[str], ...] = ()  # secret ARNs this machine may read
     backups: BucketAccess | None = None
+    # Every Neo4j server (5.x+): read-only, for CREATE DATABASE … seedURI 's3://…' (restore.py --cluster).
+    seeds_from: BucketAccess | None = None
     tags: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     metadata_tags: bool = False  # instance tags readable through IMDS (the backup job reads its bucket so)
     public_ip: bool = False
@@ -163,6 +165,15 @@ def _access_statements(args: MachineArgs) -> list[dict[str, Any]]:
                            "Resource": args.backups.objects_arn})
         statements.append({"Sid": "ReadBackupTooling", "Effect": "Allow", "Action": "s3:GetObject",
                            "Resource": args.backups.tooling_arn})
+    if args.seeds_from is not None:
+        # restore.py --cluster seeds the restored database on every member from the backup's S3 URI through
+        # CloudSeedProvider with this server's own credentials (Operations Manual 5.x, seed-from-uri.adoc): read
+        # the objects, and list them, as for a differential backup "the `CloudSeedProvider` searches the
+        # directory containing differential backup files for a backup chain". Never write or delete.
+        statements.append({"Sid": "ListSeeds", "Effect": "Allow", "Action": "s3:ListBucket",
+                           "Resource": args.seeds_from.bucket_arn})
+        statements.append({"Sid": "ReadSeeds", "Effect": "Allow", "Action": "s3:GetObject",
+                           "Resource": args.seeds_from.objects_arn})
     return statements
 
 
