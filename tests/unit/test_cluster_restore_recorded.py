@@ -356,3 +356,13 @@ def test_cluster_restore_options_are_checked_before_anything(argv, message, caps
     code = restore_main(["--bucket", BUCKET, "--stack", "prod", "--latest", "--work-dir", str(tmp_path), *argv])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_fixtures_are_what_their_derive_py_writes():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("derive_cluster_restore", FIXTURES / "derive.py")
+    derive = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(derive)
+    for name, text in derive.render().items():
+        assert (FIXTURES / name).read_text() == text, f"{name} is stale: run python {FIXTURES / 'derive.py'}"
