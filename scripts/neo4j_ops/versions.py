@@ -170,11 +170,83 @@ class VersionLine:
             return ["load", f"--from={directory / dump_file_name(database)}", f"--database={database}", "--force"]
         return ["database", "load", f"--from-path={directory}", "--overwrite-destination=true", database]
 
-    def admin_online_backup(self, database: str, source: str, directory: Path) -> list[str]:
-        """Enterprise online backup from `source` (host:port) into `directory` (see backs_up_to_artifacts)."""
+    @property
+    def backup_types(self) -> tuple[str, ...]:
+        """The --type values of `neo4j-admin database backup` (5.x+; Operations Manual 5.x/dev,
+        backup-restore/online-backup.adoc: "Possible values are: `FULL`, `DIFF`, `AUTO`"). 4.4 has no
+        --type: `backup` into an existing folder is incremental, with `--fallback-to-full` ("If an incremental
+        backup fails, backup will move the old backup to `<name>.err.<N>` and fallback on a full backup")."""
+        return () if self._is_44 else ("AUTO", "FULL", "DIFF")
+
+    @property
+    def backs_up_to_s3(self) -> bool:
+        """2025: the online backup writes straight to `--to-path=s3://bucket/dir/` (Operations Manual dev,
+        online-backup.adoc: "It is possible to back up databases into AWS S3 buckets … using the appropriate
+        URI as the path"; it reads `AWS_ENDPOINT_URL_S3` for other endpoints, aws-s3-overrides.adoc). 5.19+
+        can too, but the 5.x line here keeps its local chain (the issue asks for the calendar releases)."""
+        return self.name == "2025"
+
+    @property
+    def checks_from_s3(self) -> bool:
+        """2025: `database check --from-path=s3://…` (dev, consistency-checker.adoc: "The `--from-path=<path>`
+        option can also check database artifacts in AWS S3 buckets")."""
+        return self.name == "2025"
+
+    def admin_online_backup(self, database: str, source: str, directory: Path | str, *, kind: str = "AUTO",
+                            check: bool = False, report_dir: Path | None = None,
+                            temp_dir: Path | None = None) -> list[str]:
+        """Enterprise online backup from `source` (host:port) into `directory` (see backs_up_to_artifacts).
+
+        5.x+: `--type=kind` (one of backup_types); `directory` may be an s3:// URI where backs_up_to_s3, and
+        `temp_dir` is its --temp-path ("the backup process still requires a temporary local directory").
+        4.4: incremental into an existing folder, falling back to full; its own consistency check runs when
+        `check` ("--check-consistency … Run a consistency check against the database backup", default true),
+        its report in `report_dir`."""
         if self._is_44:
-            return ["backup", f"--from={source}", f"--backup-dir={directory}", f"--database={database}"]
-        return ["database", "backup", f"--from={source}", f"--to-path={directory}", "--type=AUTO", database]
+            args = ["backup", f"--from={source}", f"--backup-dir={directory}", f"--database={database}",
+                    "--fallback-to-full=true", f"--check-consistency={'true' if check else 'false'}"]
+            return args + ([f"--report-dir={report_dir}"] if check and report_dir else [])
+        if kind not in self.backup_types:
+            raise ValueError(f"--type {kind!r} is not one of {', '.join(self.backup_types)}")
+        args = ["database", "backup", f"--from={source}", f"--to-path={directory}", f"--type={kind}"]
+        return args + ([f"--temp-path={temp_dir}"] if temp_dir else []) + [database]
+
+    def admin_check(self, database: str, source: Path | str, temp_dir: Path, report_dir: Path) -> list[str]:
+        """Consistency check of a backup artifact, not of the live store.
+
+        5.x+: `database check --from-path=<dir>` ("check the consistency of a database, a dump, or a full
+        backup"; 5.x consistency-checker.adoc), extracting into --temp-path, the report into --report-path.
+        4.4: `check-consistency --backup=<backup folder>`; `source` is that folder."""
+        if self._is_44:
+            return ["check-consistency", f"--backup={source}", f"--report-dir={report_dir}"]
+        return ["database", "check", f"--from-path={source}", f"--temp-path={temp_dir}",
+                f"--report-path={report_dir}", database]
+
+    @property
+    def checks_dumps(self) -> bool:
+        """5.x+: `database check --from-path` reads a dump. 4.4's `check-consistency` reads only a store or a
+        backup folder (4.4 tools/neo4j-admin/consistency-checker.adoc: "--database … Name of database",
+        "--backup … Path to backup to check consistency of"), so a 4.4 dump is loaded into a scratch store
+        first and that is checked (admin_check_store)."""
+        return not self._is_44
+
+    def admin_check_store(self, database: str, report_dir: Path) -> list[str]:
+        """Consistency check of the (stopped) store of `database` that NEO4J_CONF points at."""
+        if self._is_44:
+            return ["check-consistency", f"--database={database}", f"--report-dir={report_dir}"]
+        return ["database", "check", f"--report-path={report_dir}", database]
+
+    @property
+    def data_directory_setting(self) -> str:
+        return "server.directories.data" if self.has_server_settings else "dbms.directories.data"
+
+    def admin_aggregate(self, database: str, directory: Path) -> list[str]:
+        """5.x+: fold the chain in `directory` into one full artifact (backup-restore/aggregate.adoc), what a
+        differential needs before a check: "consistency check is not supported for differential backups. The
+        backup chain must be aggregated into a full backup artifact before running consistency check"."""
+        if self._is_44:
+            raise ValueError("Neo4j 4.4 has no backup chains to aggregate")
+        return ["database", "aggregate-backup", f"--from-path={directory}", database]
 
     def admin_restore(self, database: str, directory: Path) -> list[str]:
         """Restore the backup in `directory` (5.x+: its chain of artifacts; 4.4: the backup folder)."""

@@ -25,21 +25,9 @@ from scripts.neo4j_ops.errors import BackupError, UsageError
 from scripts.neo4j_ops.facts import Counts, ServerFacts, ServerSpec
 from scripts.neo4j_ops.versions import LINE_5
 
-FAKE_ADMIN = '''#!{python}
-"""neo4j-admin stand-in: `database backup` writes one artifact into --to-path; anything else fails."""
-import os, sys, time
-args = sys.argv[1:]
-if args[:2] == ["database", "backup"]:
-    to = next(a.split("=", 1)[1] for a in args if a.startswith("--to-path="))
-    kind = "full" if not [n for n in os.listdir(to) if n.endswith(".backup")] else "diff"
-    with open(os.path.join(to, f"neo4j-{{time.time_ns()}}.backup"), "wb") as out:
-        out.write(kind.encode() + os.urandom(2048))
-    sys.exit(0)
-print("unexpected: " + " ".join(args), file=sys.stderr)
-sys.exit(3)
-'''
 NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise"
+FAKE_ADMIN = FIXTURES / "fake_neo4j_admin.py"  # plays neo4j-admin's backup, aggregate and check (5.x shape)
 
 
 def recorded_show_databases(scenario: str, endpoint: str = "core-1") -> list[dict]:
@@ -81,10 +69,9 @@ def s3(monkeypatch):
 
 @pytest.fixture
 def admin(tmp_path) -> AdminTool:
-    path = tmp_path / "neo4j-admin"
-    path.write_text(FAKE_ADMIN.format(python=sys.executable))
-    path.chmod(0o755)
-    return AdminTool([str(path)])
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    return AdminTool([sys.executable, str(FAKE_ADMIN)], extra_env={"FAKE_NEO4J_FLAGS": str(flags)})
 
 
 def run(admin: AdminTool, staging: Path, when: datetime, **extra) -> dict:
@@ -110,7 +97,9 @@ def test_full_then_differentials_that_name_their_chain(s3, admin, tmp_path):
     assert m1["parents"] == [] and m1["chain"] == first["backup"]
     assert [p["timestamp"] for p in m3["parents"]] == [first["backup"], second["backup"]]
     assert m3["parents"][0]["files"] == m1["files"]
-    assert m3["method"] == "neo4j-admin database backup --type=AUTO" and m3["edition"] == "enterprise"
+    assert m1["method"] == "neo4j-admin database backup --type=FULL"
+    assert m3["method"] == "neo4j-admin database backup --type=DIFF" and m3["edition"] == "enterprise"
+    assert m1["check"] == m3["check"] == "passed"
     chain = staging / "neo4j" / first["backup"]
     assert len(list(chain.glob("*.backup"))) == 3 and len(list(chain.glob("manifest-*.json"))) == 3
 

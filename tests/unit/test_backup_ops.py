@@ -239,8 +239,26 @@ def test_neo4j_admin_arguments_per_line():
         LINE_44.admin_dump_to_stdout("neo4j")
     assert LINE_5.admin_online_backup("neo4j", "h:6362", path) == [
         "database", "backup", "--from=h:6362", "--to-path=/b", "--type=AUTO", "neo4j"]
+    assert LINE_5.admin_online_backup("neo4j", "h:6362", path, kind="DIFF") == [
+        "database", "backup", "--from=h:6362", "--to-path=/b", "--type=DIFF", "neo4j"]
+    assert LINE_2025.admin_online_backup("neo4j", "h:6362", "s3://b/p/", kind="FULL", temp_dir=Path("/t")) == [
+        "database", "backup", "--from=h:6362", "--to-path=s3://b/p/", "--type=FULL", "--temp-path=/t", "neo4j"]
+    with pytest.raises(ValueError, match="not one of AUTO, FULL, DIFF"):
+        LINE_5.admin_online_backup("neo4j", "h:6362", path, kind="INCREMENTAL")
     assert LINE_44.admin_online_backup("neo4j", "h:6362", path) == [
-        "backup", "--from=h:6362", "--backup-dir=/b", "--database=neo4j"]
+        "backup", "--from=h:6362", "--backup-dir=/b", "--database=neo4j", "--fallback-to-full=true",
+        "--check-consistency=false"]
+    assert LINE_44.admin_online_backup("neo4j", "h:6362", path, check=True, report_dir=Path("/r"))[-2:] == [
+        "--check-consistency=true", "--report-dir=/r"]
+    assert LINE_5.admin_check("neo4j", path, Path("/t"), Path("/r")) == [
+        "database", "check", "--from-path=/b", "--temp-path=/t", "--report-path=/r", "neo4j"]
+    assert LINE_44.admin_check("neo4j", Path("/b/neo4j"), Path("/t"), Path("/r")) == [
+        "check-consistency", "--backup=/b/neo4j", "--report-dir=/r"]
+    assert LINE_44.admin_check_store("neo4j", Path("/r")) == [
+        "check-consistency", "--database=neo4j", "--report-dir=/r"]
+    assert LINE_5.admin_aggregate("neo4j", path) == ["database", "aggregate-backup", "--from-path=/b", "neo4j"]
+    assert [line.backs_up_to_s3 for line in (LINE_44, LINE_5, LINE_2025)] == [False, False, True]
+    assert [line.checks_dumps for line in (LINE_44, LINE_5, LINE_2025)] == [False, True, True]
     assert LINE_2025.admin_load("neo4j", path) == [
         "database", "load", "--from-path=/b", "--overwrite-destination=true", "neo4j"]
     assert LINE_44.admin_load("neo4j", path) == ["load", "--from=/b/neo4j.dump", "--database=neo4j", "--force"]

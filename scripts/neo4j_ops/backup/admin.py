@@ -13,7 +13,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BackupError, UsageError
@@ -66,9 +66,11 @@ class AdminTool:
     command: list[str]
     home: Path | None = None
     conf: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. AWS_ENDPOINT_URL_S3 for s3:// paths
 
     def env(self, conf: Path | None = None) -> dict[str, str]:
         env = dict(os.environ)
+        env.update(self.extra_env)
         if self.home:
             env["NEO4J_HOME"] = str(self.home)
         if conf or self.conf:
@@ -82,6 +84,20 @@ class AdminTool:
     def run(self, args: Sequence[str], *, conf: Path | None = None, log: Callable[[str], None] | None = None,
             timeout: float | None = None, secret: str | None = None) -> str:
         """Run to completion; BackupError with the output's tail on failure. Returns stdout."""
+        code, stdout, errors, shown = self._call(args, conf=conf, log=log, timeout=timeout, secret=secret)
+        if code != 0:
+            output = "\n".join(filter(None, [stdout.strip(), errors]))
+            raise BackupError(f"{shown} failed (exit {code}):\n{indent(last_lines(output, 25))}")
+        return stdout
+
+    def call(self, args: Sequence[str], *, conf: Path | None = None, log: Callable[[str], None] | None = None,
+             timeout: float | None = None) -> tuple[int, str]:
+        """Run to completion whatever its exit status: (exit status, stdout and stderr's tail)."""
+        code, stdout, errors, _ = self._call(args, conf=conf, log=log, timeout=timeout)
+        return code, "\n".join(filter(None, [stdout.strip(), errors]))
+
+    def _call(self, args: Sequence[str], *, conf: Path | None, log: Callable[[str], None] | None,
+              timeout: float | None, secret: str | None = None) -> tuple[int, str, str, str]:
         shown = self.describe(args if secret is None else [a.replace(secret, "***") for a in args])
         if log:
             log(f"running {shown}")
@@ -106,11 +122,7 @@ class AdminTool:
                 raise
             out.seek(0)
             stdout = out.read().decode("utf-8", "replace")
-        errors = tail.text()
-        if proc.returncode != 0:
-            output = "\n".join(filter(None, [stdout.strip(), errors]))
-            raise BackupError(f"{shown} failed (exit {proc.returncode}):\n{indent(last_lines(output, 25))}")
-        return stdout
+        return proc.returncode, stdout, tail.text(), shown
 
     def popen(self, args: Sequence[str], *, conf: Path | None = None) -> subprocess.Popen:
         try:

@@ -31,10 +31,17 @@ Community: Neo4j cannot dump a running database, so with --offline-ok the server
 `neo4j-admin database dump --to-stdout` is streamed into an S3 multipart upload (bounded memory, no
 local copy), and the server is started again whatever happens.
 
-The manifest (size, sha256, Neo4j version, database, node and relationship counts, backup type) is
-written last: a backup without one is incomplete and never restored. Then local staging copies older
-than --local-retention-days are deleted, never the newest complete one. S3's own retention is the
-bucket's lifecycle rules.
+Every backup is then consistency-checked (neo4j-admin database check of the artifact: the dump read
+back from S3, a full artifact, a differential's chain aggregated in scratch space; 4.4: the backup's
+own --check-consistency, a dump loaded into a scratch store); the report goes beside the manifest
+(check-report.txt) and the manifest says check: passed|failed|skipped. A failed one exits 1 and is
+never restored. 2025: neo4j-admin writes a full backup straight to s3:// (--via-staging: local chain).
+
+The manifest (size, sha256, Neo4j version, database, node and relationship counts, backup type, check)
+is written last: a backup without one is incomplete and never restored. Then local staging copies older
+than --local-retention-days are deleted, never the newest complete one, and in S3 the objects of backups
+older than the newest restorable chain are tagged expirable=true: the bucket's lifecycle rule expires
+only tagged objects, so the newest complete backup of each database survives whatever its age.
 
 Examples:
   NEO4J_PASSWORD=… python scripts/backup.py --bucket acme-neo4j-backups --stack prod --offline-ok
@@ -42,8 +49,9 @@ Examples:
       --from replica-2.prod.neo4j.internal:6362 --staging-dir /var/lib/neo4j/data/backup-staging
   python scripts/backup.py --stack prod --prune-only --local-retention-days 3
 
-Exit status: 0 backed up; 1 the backup failed (the message says why; no manifest was written);
-2 bad options or configuration; 130 interrupted (the upload is aborted, Neo4j started again).
+Exit status: 0 backed up; 1 the backup failed (the message says why; no manifest was written) or
+its consistency check failed (its manifest marks it failed); 2 bad options or configuration;
+130 interrupted (the upload is aborted, Neo4j started again).
 """
 
 RESTORE_DOC = """Restore a Neo4j database from the backups backup.py keeps in S3, or prove that it would work.
@@ -106,6 +114,10 @@ def backup_parser() -> cli.Parser:
     b.add_argument("--concurrency", type=int, default=8, help="parts uploaded at once")
     b.add_argument("--spool-dir", help="where parts larger than 8MiB are spooled (default: $TMPDIR)")
     b.add_argument("--prune-only", action="store_true", help="only apply the local staging retention")
+    b.add_argument("--no-check", action="store_true", help="skip the consistency check of the backup artifact "
+                   "(neo4j-admin database check; 4.4: check-consistency); the manifest then says check: skipped")
+    b.add_argument("--via-staging", action="store_true", help="2025: back up into the local chain (full, then "
+                   "differentials) and upload, instead of neo4j-admin writing a full backup straight to S3")
     return p
 
 
@@ -134,7 +146,7 @@ def _backup(args: Namespace, log: Log) -> dict:
         **options.job_arguments(args, log), offline_ok=args.offline_ok, source=args.source, method=args.method,
         staging=args.staging_dir, local_retention_days=args.local_retention_days,
         full_every_days=args.full_every_days, part_size=args.part_size, concurrency=args.concurrency,
-        spool_dir=args.spool_dir, min_free=args.min_free)
+        spool_dir=args.spool_dir, min_free=args.min_free, check=not args.no_check, via_staging=args.via_staging)
     return run_backup(job)
 
 
@@ -243,7 +255,7 @@ def _row(backup) -> dict:
     row = {"timestamp": backup.timestamp, "status": backup.status, "problem": backup.problem}
     if m is not None:
         row.update(type=m.backup_type, size=m.size, neo4j_version=m.neo4j_version, nodes=m.counts.nodes,
-                   relationships=m.counts.relationships)
+                   relationships=m.counts.relationships, check=m.check)
     return row
 
 

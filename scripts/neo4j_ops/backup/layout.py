@@ -1,7 +1,8 @@
 """Where backups live in the bucket, what their manifest says, and which one a restore picks.
 
 Pure: no I/O. A backup is the prefix `<stack>/<database>/<UTC timestamp>/`; it is complete when its
-`manifest.json` is there and valid, and restorable when it is complete and so is every backup its
+`manifest.json` is there and valid, and restorable when it is complete, the consistency check of its
+artifact did not fail (the manifest's `check`: passed | failed | skipped), and so is every backup its
 differential artifact builds on (its `parents`).
 """
 from __future__ import annotations
@@ -32,8 +33,11 @@ EXPIRABLE_TAG = ("expirable", "true")
 MANIFEST_KEYS = (
     "format", "stack", "database", "timestamp", "backup_type", "method", "neo4j_version", "edition",
     "version_line", "files", "size", "sha256", "counts", "counts_exact", "parents", "chain", "started",
-    "completed", "host",
+    "completed", "host", "check", "check_detail",
 )
+# What the consistency check of a backup artifact found (make_backup.py); a "failed" one is never restored.
+CHECK_RESULTS = ("passed", "failed", "skipped")
+CHECK_REPORT = "check-report.txt"  # beside the manifest: the check's command, exit status and report
 
 
 class ManifestError(ValueError):
@@ -106,6 +110,8 @@ class Manifest:
     host: str
     parents: tuple[Parent, ...] = ()
     chain: str | None = None  # local staging chain (enterprise): the timestamp of its full backup
+    check: str = "skipped"  # passed | failed | skipped: the consistency check of the artifact
+    check_detail: str | None = None  # one line: what was checked and how it ended, or why it was skipped
     format: int = MANIFEST_FORMAT
 
     @property
@@ -193,7 +199,14 @@ def parse_manifest(data: bytes | str, *, expect_stack: str | None = None, expect
         host=_need(document, "host", str),
         parents=tuple(parents),
         chain=document.get("chain"),
+        # Manifests written before backups were checked say nothing: they count as skipped.
+        check=document.get("check", "skipped"),
+        check_detail=document.get("check_detail", None if "check" in document else "made before backups were checked"),
     )
+    if manifest.check_detail is not None and not isinstance(manifest.check_detail, str):
+        raise ManifestError("'check_detail' is not text")
+    if manifest.check not in CHECK_RESULTS:
+        raise ManifestError(f"check {manifest.check!r} is not one of {', '.join(CHECK_RESULTS)}")
     if backup_type == "differential" and not parents:
         raise ManifestError("a differential backup without parents")
     if not is_timestamp(manifest.timestamp):
@@ -225,13 +238,27 @@ class Backup:
         return self.manifest is not None
 
     @property
+    def failed_check(self) -> bool:
+        return self.manifest is not None and self.manifest.check == "failed"
+
+    @property
     def restorable(self) -> bool:
+        """Complete, every object there, its check passed (or was skipped), and so is its whole chain."""
         return self.manifest is not None and self.problem is None
+
+    @property
+    def chain_start(self) -> str:
+        """The timestamp of the full backup its chain starts with (its own for a full backup or a dump)."""
+        if self.manifest is not None and self.manifest.parents:
+            return self.manifest.parents[0].timestamp
+        return self.timestamp
 
     @property
     def status(self) -> str:
         if self.restorable:
             return "complete"
+        if self.failed_check:
+            return "failed-check"
         return "incomplete" if self.manifest is None or self.damaged else "unrestorable"
 
 
@@ -270,7 +297,9 @@ def catalog(groups: Mapping[str, list[str]], manifests: Mapping[str, Manifest | 
             wrong = [f"{f.name} holds {held[f.name]} bytes, the manifest says {f.size}" for f in found.files
                      if f.name in names and f.name in held and held[f.name] != f.size]
             problem = (f"missing object(s) {', '.join(missing)}" if missing
-                       else "; ".join(wrong) if wrong else None)
+                       else "; ".join(wrong) if wrong
+                       else f"its consistency check failed ({found.check_detail or 'see ' + CHECK_REPORT}; report "
+                            f"{CHECK_REPORT} beside the manifest)" if found.check == "failed" else None)
             backups[stamp] = Backup(stamp, names, found, problem, damaged=bool(missing or wrong))
     for stamp, backup in list(backups.items()):
         if backup.problem or backup.manifest is None:

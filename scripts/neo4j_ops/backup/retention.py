@@ -7,8 +7,9 @@ backups, 4.4 dumps), one chain directory per full backup:
     <staging>/<database>/<chain timestamp>/manifest-<run timestamp>.json   one per uploaded run
 
 A chain is complete once one of its runs was uploaded: a local manifest copy that parses, names the
-run and database it sits under, and whose files are in the chain with their recorded sizes. An empty
-or unreadable manifest (written on a full disk) counts for nothing. Chains whose
+run and database it sits under, whose files are in the chain with their recorded sizes, and whose
+consistency check did not fail. An empty or unreadable manifest (written on a full disk), or a run whose
+check failed, counts for nothing. Chains whose
 last change is older than the retention are deleted, except the chain holding the newest complete
 backup, which is kept whatever its age; S3's copies are governed by the bucket's lifecycle rules.
 Nothing else under the staging directory is touched.
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .layout import ManifestError, is_timestamp, parse_manifest
+from .layout import Manifest, ManifestError, is_timestamp, parse_manifest
 
 
 @dataclass(frozen=True)
@@ -75,16 +76,23 @@ def read_chains(database_dir: Path) -> list[Chain]:
                 mtimes.append(item.lstat().st_mtime)
             except OSError:
                 continue
-        runs = tuple(sorted(stamp for manifest in path.glob("manifest-*.json")
-                            if (stamp := verified_run(manifest, database_dir.name)) is not None))
+        runs = tuple(sorted(manifest.timestamp for copy in path.glob("manifest-*.json")
+                            if (manifest := verified_manifest(copy, database_dir.name)) is not None
+                            and manifest.check != "failed"))
         chains.append(Chain(path.name, datetime.fromtimestamp(max(mtimes)).astimezone(), runs))
     return chains
 
 
 def verified_run(path: Path, database: str | None = None) -> str | None:
-    """The run timestamp of a local manifest copy, or None unless it parses and matches what is on disk:
-    its timestamp is its file name's, its database the directory's, and each file it lists (5.x artifacts,
-    4.4 dumps; a 4.4 folder's tar is streamed, not kept) is in the chain with the recorded size."""
+    """The run timestamp of a local manifest copy (see verified_manifest), or None."""
+    manifest = verified_manifest(path, database)
+    return manifest.timestamp if manifest is not None else None
+
+
+def verified_manifest(path: Path, database: str | None = None) -> Manifest | None:
+    """A local manifest copy, or None unless it parses and matches what is on disk: its timestamp is its
+    file name's, its database the directory's, and each file it lists (5.x artifacts, 4.4 dumps; a 4.4
+    folder's tar is streamed, not kept) is in the chain with the recorded size."""
     stamp = path.name[len("manifest-"):-len(".json")]
     if not is_timestamp(stamp):
         return None
@@ -99,7 +107,7 @@ def verified_run(path: Path, database: str | None = None) -> str | None:
                     return None
             except OSError:
                 return None
-    return stamp
+    return manifest
 
 
 def prune(staging: Path, database: str, days: int, now: datetime, log=print, dry_run: bool = False) -> list[Decision]:
