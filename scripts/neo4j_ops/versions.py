@@ -86,6 +86,32 @@ class VersionLine:
         """SHOW SERVERS (5.0+); 4.4 lists its members with CALL dbms.cluster.overview()."""
         return not self._is_44
 
+    # --- scaling (scripts/neo4j_ops/scaling.py) ----------------------------------------------------------
+
+    @property
+    def allocates_databases(self) -> bool:
+        """5.0+: a server hosts only the databases allocated to it (ENABLE SERVER, ALTER DATABASE … SET TOPOLOGY,
+        DEALLOCATE DATABASES FROM SERVER, DROP SERVER; Operations Manual 5.x, clustering/servers.adoc). 4.4: a
+        read replica hosts every database by itself (4.4 clustering/deploy.adoc: "Now start the new Read Replica
+        and let it add itself to the existing cluster"), and nothing is deallocated when one goes."""
+        return not self._is_44
+
+    def dry_runs_deallocation(self, version: Version) -> bool:
+        """`DRYRUN DEALLOCATE DATABASES FROM SERVER …` (5.x clustering/databases.adoc: "`DRYRUN` is available
+        from Neo4j 5.2 and later")."""
+        return self.allocates_databases and (version.major, version.minor) >= (5, 2)
+
+    def topology_parameters(self, version: Version) -> bool:
+        """`ALTER DATABASE $dbname SET TOPOLOGY $primary PRIMARIES $secondary SECONDARIES` (5.x and dev,
+        clustering/databases.adoc: "starting from 5.26, you can use parameters to provide the number of
+        primaries and secondaries"); before 5.26 the numbers and the name are written into the statement."""
+        return self.allocates_databases and (version.major, version.minor) >= (5, 26)
+
+    def reports_deallocated(self, version: Version) -> bool:
+        """SHOW SERVERS says `Deallocated` once a deallocating server hosts only `system` (5.x
+        clustering/servers.adoc: "Deallocated label:new[Introduced in 5.15]"); before, it stays Deallocating."""
+        return self.allocates_databases and (version.major, version.minor) >= (5, 15)
+
     @property
     def supports_writer_column(self) -> bool:
         """SHOW DATABASES has `writer` and takes the name as a parameter (5.0+); 4.4 marks the writer by role

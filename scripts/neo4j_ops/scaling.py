@@ -1,0 +1,536 @@
+"""Scaling the secondaries: the Cypher that makes new servers host the databases, and that moves the
+databases off servers before their machines go. Pure decisions over SHOW SERVERS / SHOW DATABASES rows,
+and a runner that sends the statements through `run`.
+
+The two entry points (scripts/scale.py calls them; the rollout may too):
+
+    scale_out(run, version, databases, primaries, secondaries, progress, *,
+              expected_addresses=(), dry_run=False, wait=Wait()) -> ScaleResult
+        After `pulumi up` created the new machines: wait until the cluster lists as many servers as the
+        topology asks for (and every expected address), ENABLE SERVER those left Free, set every user
+        database's topology to `primaries` PRIMARIES `secondaries` SECONDARIES, then wait until each database
+        is online on that many servers (and on every expected address).
+
+    scale_in(run, version, leaving_addresses, databases, primaries, secondaries, progress, *,
+             dry_run=False, wait=Wait()) -> ScaleResult
+        Before `pulumi up` removes machines: refuse what would break a database (see `refusals`), lower the
+        topology to `secondaries` first, DRYRUN DEALLOCATE, DEALLOCATE DATABASES FROM SERVERS, wait until the
+        leaving servers host only `system` (Deallocated), DROP SERVER each. Re-runs skip what is done.
+
+    run(query, params) -> list[dict]   one statement against the `system` database (bolt_runner(client))
+    version                            the cluster's Version (versions.py); its line picks the dialect
+    databases                          user databases to set the topology of; None: every standard database
+                                       SHOW DATABASES lists, `system` never
+    progress(message)                  one line per step and per poll
+    dry_run                            read the cluster and print the Cypher; change nothing, wait for nothing
+
+On 4.4 there is nothing to allocate: read replicas join and leave by themselves. scale_out then only
+waits for them in dbms.cluster.overview(); scale_in checks that the leaving servers are read replicas
+and sends nothing.
+
+Every rule below quotes the Operations Manual (neo4j/docs-operations, branches 5.x and dev: clustering/
+servers.adoc and clustering/databases.adoc; 4.4: clustering/deploy.adoc).
+"""
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import queries as q
+from .errors import OperationError, UsageError
+from .versions import Version
+
+Run = Callable[[str, dict[str, Any]], list[dict[str, Any]]]
+Progress = Callable[[str], None]
+
+SYSTEM = "system"
+ONLINE = "online"
+# SHOW SERVERS `state` (servers.adoc: "Free, Enabled, Cordoned, Deallocating, Deallocated, or Dropped").
+FREE, ENABLED, CORDONED = "Free", "Enabled", "Cordoned"
+DEALLOCATING, DEALLOCATED, DROPPED = "Deallocating", "Deallocated", "Dropped"
+GONE = (DEALLOCATING, DEALLOCATED, DROPPED)  # can no longer host databases
+AVAILABLE = "Available"
+
+SHOW_SERVERS = q.SHOW_SERVERS.cypher
+SHOW_DATABASES = q.SHOW_DATABASES.cypher
+CLUSTER_OVERVIEW = q.CLUSTER_OVERVIEW.cypher
+# The names recorded responses are filed under (recorded.py); statements built here go under their own text.
+QUERY_NAMES = {SHOW_SERVERS: q.SHOW_SERVERS.name, SHOW_DATABASES: q.SHOW_DATABASES.name,
+               CLUSTER_OVERVIEW: q.CLUSTER_OVERVIEW.name}
+READS = (SHOW_SERVERS, SHOW_DATABASES, CLUSTER_OVERVIEW)
+# Server ids are UUIDs and our server names host names; anything else is refused rather than quoted.
+_SAFE_LITERAL = re.compile(r"^[A-Za-z0-9._:-]+$")
+
+
+class ScalingRefusedError(OperationError):
+    """The cluster is not in a state where the change is safe; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Wait:
+    timeout_seconds: float = 900.0
+    interval_seconds: float = 5.0
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+
+@dataclass
+class Statement:
+    cypher: str
+    params: dict[str, Any] = field(default_factory=dict)
+    ran: bool = True  # False: a dry run only printed it
+
+    def text(self) -> str:
+        shown = f"  // {self.params}" if self.params else ""
+        return f"{self.cypher};{shown}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"cypher": self.cypher, "params": self.params, "ran": self.ran}
+
+
+@dataclass
+class ScaleResult:
+    direction: str  # "out" | "in"
+    version: str
+    dry_run: bool
+    statements: list[Statement] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    moves: list[dict[str, Any]] = field(default_factory=list)  # DRYRUN DEALLOCATE rows
+    dropped: list[str] = field(default_factory=list)  # addresses of the servers dropped (scale in)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"direction": self.direction, "version": self.version, "dryRun": self.dry_run,
+                "statements": [s.to_json() for s in self.statements], "notes": self.notes, "moves": self.moves,
+                "dropped": self.dropped}
+
+
+def bolt_runner(client: Any, timeout: float | None = None) -> Run:
+    """`run` over a bolt.Client: every statement against `system`; the administration commands as writes (the
+    routing driver sends them to the system database's writer)."""
+    def run(cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return client.run(QUERY_NAMES.get(cypher, cypher), cypher, params or None, database=SYSTEM,
+                          write=cypher not in READS, timeout=timeout).records
+    return run
+
+
+# --- statements ---------------------------------------------------------------------------------------
+
+
+def literal(value: str) -> str:
+    """A server id or name as a Cypher string literal. The administration commands take them as literals
+    (servers.adoc: "ENABLE SERVER 'serverId'", "DROP SERVER 'server name'")."""
+    if not _SAFE_LITERAL.match(value):
+        raise ScalingRefusedError(f"server {value!r}: not an id or name this tool writes into a statement")
+    return f"'{value}'"
+
+
+def topology_statement(version: Version, database: str, primaries: int, secondaries: int) -> Statement:
+    """databases.adoc, "Alter database topology": `ALTER DATABASE foo SET TOPOLOGY 2 PRIMARIES 1 SECONDARY`;
+    "starting from 5.26, you can use parameters": `ALTER DATABASE $dbname SET TOPOLOGY $primary PRIMARIES
+    $secondary SECONDARIES`."""
+    if version.line is not None and version.line.topology_parameters(version):
+        return Statement("ALTER DATABASE $dbname SET TOPOLOGY $primary PRIMARIES $secondary SECONDARIES",
+                         {"dbname": database, "primary": primaries, "secondary": secondaries})
+    return Statement(f"ALTER DATABASE {q.quote_name(database)} SET TOPOLOGY {primaries} PRIMARIES "
+                     f"{secondaries} SECONDARIES")
+
+
+def enable_statement(server_id: str) -> Statement:
+    """servers.adoc, "Enabled state": `ENABLE SERVER 'serverId'`; without OPTIONS "the default server's
+    values are taken from the settings" (initial.server.mode_constraint, which our neo4j.conf sets per role);
+    "If the server is already enabled and the command is executed with the same options, nothing is
+    changed"."""
+    return Statement(f"ENABLE SERVER {literal(server_id)}")
+
+
+def deallocate_statement(server_ids: Sequence[str], *, dry_run: bool) -> Statement:
+    """servers.adoc: `DEALLOCATE DATABASE[S] FROM SERVER[S] 'name'[, ...]`; "The command can be used with
+    `DRYRUN` to get a view of how the databases would be moved from the deallocated server(s)"."""
+    servers = ", ".join(literal(s) for s in server_ids)
+    noun = "SERVERS" if len(server_ids) > 1 else "SERVER"
+    return Statement(f"{'DRYRUN ' if dry_run else ''}DEALLOCATE DATABASES FROM {noun} {servers}")
+
+
+def drop_statement(server_id: str) -> Statement:
+    """servers.adoc, "Dropping a server": "Either the server ID or its name can be used":
+    `DROP SERVER '135ad202-…'`."""
+    return Statement(f"DROP SERVER {literal(server_id)}")
+
+
+# --- what the rows say --------------------------------------------------------------------------------
+
+
+def _address(row: dict[str, Any]) -> str:
+    return str(row.get("address") or "")
+
+
+def find_server(servers: Iterable[dict[str, Any]], wanted: str) -> dict[str, Any] | None:
+    """The SHOW SERVERS row of a server given by address (host:port), host, name or id."""
+    for row in servers:
+        address = _address(row)
+        if wanted in (address, address.rsplit(":", 1)[0], row.get("name"), row.get("serverId")):
+            return row
+    return None
+
+
+def user_databases(rows: Iterable[dict[str, Any]], wanted: Sequence[str] | None) -> list[str]:
+    """The databases to set the topology of: `wanted`, or every standard database but `system` (composite
+    databases have no topology of their own)."""
+    if wanted is not None:
+        return [d for d in wanted if d != SYSTEM]
+    names = {str(r["name"]) for r in rows if r.get("name") and r.get("name") != SYSTEM
+             and str(r.get("type") or "standard") == "standard"}
+    return sorted(names)
+
+
+def hosts(rows: Iterable[dict[str, Any]], database: str, role: str | None = None,
+          online: bool = False) -> set[str]:
+    """Addresses that host `database` (in `role`; only where it is online)."""
+    return {_address(r) for r in rows if r.get("name") == database and r.get("address")
+            and (role is None or str(r.get("role") or "").lower() == role)
+            and (not online or r.get("currentStatus") == ONLINE)}
+
+
+def can_host(row: dict[str, Any], mode: str) -> bool:
+    """databases.adoc: "the database role must be aligned with the server's `modeConstraint`, which value can
+    be `PRIMARY`, or `SECONDARY`, or `NONE`"."""
+    constraint = str(row.get("modeConstraint") or "NONE").upper()
+    return constraint in ("NONE", mode.upper())
+
+
+def capacity_problems(servers: Iterable[dict[str, Any]], primaries: int, secondaries: int,
+                      leaving: set[str] = frozenset()) -> list[str]:
+    """Why the servers that stay cannot hold the topology (empty: they can). databases.adoc: "the `ALTER
+    DATABASE` command results in an error if the cluster does not contain sufficient servers to satisfy the
+    requested topology"; servers.adoc: "Attempting to deallocate database(s) from a server that would result in
+    less available servers than required fails with an error and no changes are made"."""
+    staying = [r for r in servers if r.get("state") in (ENABLED, CORDONED) and _address(r) not in leaving]
+    problems = []
+    if len(staying) < primaries + secondaries:
+        problems.append(f"{primaries} primaries and {secondaries} secondaries need {primaries + secondaries} "
+                        f"enabled servers; {len(staying)} would remain")
+    for mode, wanted in (("primary", primaries), ("secondary", secondaries)):
+        able = sum(1 for r in staying if can_host(r, mode))
+        if able < wanted:
+            problems.append(f"{wanted} {mode} allocations need {wanted} servers whose modeConstraint allows "
+                            f"{mode.upper()}; {able} would remain")
+    return problems
+
+
+def refusals(servers: list[dict[str, Any]], databases: list[dict[str, Any]], leaving: set[str], primaries: int,
+             secondaries: int) -> list[str]:
+    """What makes removing the `leaving` servers (addresses) unsafe; empty when it is safe. Nothing is
+    changed when there is one."""
+    problems: list[str] = []
+    health = {_address(r): r.get("health") for r in servers}
+    names = sorted({str(r["name"]) for r in databases if r.get("name")})
+    for database in names:
+        everywhere = hosts(databases, database)
+        if everywhere and everywhere <= leaving:
+            problems.append(f"{database}: every server that hosts it is leaving ({', '.join(sorted(everywhere))}); "
+                            f"it would be lost")
+            continue
+        primary = hosts(databases, database, "primary")
+        going = primary & leaving
+        if not going:
+            continue
+        # introduction.adoc: "A database remains available for writes as long as a simple majority of its
+        # primary allocations are functioning."
+        remaining = {a for a in primary - leaving if health.get(a) == AVAILABLE}
+        if len(remaining) * 2 <= len(primary):
+            problems.append(f"{database}: dropping primary {', '.join(sorted(going))} leaves {len(remaining)} "
+                            f"available of its {len(primary)} primaries, no majority: it would stop taking writes")
+        if len(primary) == 1:
+            # servers.adoc: "Deallocation is currently prevented … If the server is hosting a database with an
+            # allocation of one primary."
+            problems.append(f"{database}: its only primary is on {', '.join(sorted(going))}")
+    for address in sorted(leaving):
+        offline = sorted({str(r["name"]) for r in databases if _address(r) == address
+                          and r.get("currentStatus") != ONLINE and r.get("name") != SYSTEM})
+        if offline:
+            # servers.adoc: "Deallocation is currently prevented … If a database, the server is hosting, is offline."
+            problems.append(f"{address} hosts {', '.join(offline)} not online: deallocation would be refused")
+    problems += capacity_problems(servers, primaries, secondaries, leaving)
+    return problems
+
+
+def deallocated(row: dict[str, Any], version: Version) -> bool:
+    """servers.adoc: "do not attempt the next step before `SHOW SERVERS` reports that the deallocating server is
+    in the deallocated state" ("no longer hosts any databases besides the `system` database"); before 5.15
+    (no Deallocated state) the hosting list alone says it."""
+    only_system = set(row.get("hosting") or []) <= {SYSTEM}
+    if version.line is not None and version.line.reports_deallocated(version):
+        return row.get("state") == DEALLOCATED and only_system
+    return row.get("state") in (DEALLOCATING, DEALLOCATED) and only_system
+
+
+# --- the runner ---------------------------------------------------------------------------------------
+
+
+class _Session:
+    def __init__(self, run: Run, result: ScaleResult, progress: Progress, wait: Wait):
+        self.run, self.result, self.progress, self.wait = run, result, progress, wait
+
+    def read(self, cypher: str) -> list[dict[str, Any]]:
+        return self.run(cypher, {})
+
+    def write(self, statement: Statement) -> list[dict[str, Any]]:
+        statement.ran = not self.result.dry_run
+        self.result.statements.append(statement)
+        if self.result.dry_run:
+            self.progress(f"would run: {statement.text()}")
+            return []
+        self.progress(f"running: {statement.text()}")
+        return self.run(statement.cypher, statement.params)
+
+    def poll(self, what: str, done: Callable[[], str | None]) -> None:
+        """Call `done` until it returns None (finished); it returns what is still missing otherwise."""
+        start = self.wait.clock()
+        while True:
+            missing = done()
+            if missing is None:
+                return
+            waited = self.wait.clock() - start
+            if waited >= self.wait.timeout_seconds:
+                raise OperationError(f"{what}: still {missing} after {waited:.0f}s; nothing more was changed "
+                                     f"(run the same command again to resume)")
+            self.progress(f"waiting for {what}: {missing}")
+            self.wait.sleep(self.wait.interval_seconds)
+
+
+def _check_counts(primaries: int, secondaries: int) -> None:
+    if primaries < 1 or secondaries < 0:
+        raise UsageError(f"topology {primaries} primaries {secondaries} secondaries: allowed: at least 1 primary "
+                         f"and 0 or more secondaries")
+
+
+def scale_out(run: Run, version: Version, databases: Sequence[str] | None, primaries: int, secondaries: int,
+              progress: Progress, *, expected_addresses: Sequence[str] = (), dry_run: bool = False,
+              wait: Wait = Wait()) -> ScaleResult:
+    _check_counts(primaries, secondaries)
+    result = ScaleResult("out", str(version), dry_run)
+    session = _Session(run, result, progress, wait)
+    line = version.line
+    if line is None or not line.allocates_databases:
+        return _scale_out_44(session, databases, primaries, secondaries, expected_addresses)
+
+    seen_free: set[str] = set()
+    enabled_here: set[str] = set()
+    target = primaries + secondaries
+
+    def servers_ready() -> str | None:
+        servers = session.read(SHOW_SERVERS)
+        active = [r for r in servers if r.get("state") not in GONE]
+        missing = [a for a in expected_addresses if find_server(active, a) is None]
+        for row in active:
+            server_id = str(row.get("serverId") or row.get("name"))
+            if row.get("state") != FREE or server_id in enabled_here:
+                continue
+            if server_id in seen_free or dry_run:
+                # Free on two polls: initial.dbms.automatically_enable_free_servers did not enable it.
+                session.write(enable_statement(server_id))
+                enabled_here.add(server_id)
+            else:
+                seen_free.add(server_id)
+        waiting = [_address(r) for r in active if r.get("state") == FREE and not dry_run]
+        if missing:
+            return f"{', '.join(missing)} not listed by SHOW SERVERS yet"
+        if len(active) < target:
+            return f"{len(active)} of {target} servers listed"
+        if waiting:
+            return f"{', '.join(waiting)} still Free"
+        return None
+
+    if dry_run:
+        missing = servers_ready()
+        if missing:
+            result.notes.append(f"would wait until the new servers are enabled: {missing}")
+    else:
+        session.poll("the new servers to be enabled", servers_ready)
+    servers = session.read(SHOW_SERVERS)
+    problems = capacity_problems(servers, primaries, secondaries)
+    if problems and not dry_run:
+        raise ScalingRefusedError("the cluster cannot hold the topology: " + "; ".join(problems))
+    rows = session.read(SHOW_DATABASES)
+    names = user_databases(rows, databases)
+    _refuse_single_primary(rows, names, primaries)
+    for database in names:
+        session.write(topology_statement(version, database, primaries, secondaries))
+    if dry_run:
+        result.notes.append("dry run: nothing was changed and nothing was waited for")
+        return result
+
+    def hosted() -> str | None:
+        current = session.read(SHOW_DATABASES)
+        short = []
+        for database in names:
+            primary = hosts(current, database, "primary", online=True)
+            secondary = hosts(current, database, "secondary", online=True)
+            absent = [a for a in expected_addresses if a not in primary | secondary]
+            if len(primary) < primaries or len(secondary) < secondaries or absent:
+                short.append(f"{database} online on {len(primary)}/{primaries} primaries, "
+                             f"{len(secondary)}/{secondaries} secondaries"
+                             + (f", not yet on {', '.join(absent)}" if absent else ""))
+        return "; ".join(short) or None
+
+    session.poll("the databases to be hosted on the new servers", hosted)
+    result.notes.append(f"{', '.join(names) or 'no user database'}: {primaries} primaries, {secondaries} "
+                        f"secondaries, all online")
+    return result
+
+
+def _refuse_single_primary(rows: list[dict[str, Any]], names: list[str], primaries: int) -> None:
+    """databases.adoc: "It is not possible to automatically transition to a topology with a single primary
+    host. Attempting to do so results in an error." """
+    if primaries != 1:
+        return
+    shrinking = [d for d in names if len(hosts(rows, d, "primary")) > 1]
+    if shrinking:
+        raise ScalingRefusedError(f"{', '.join(shrinking)}: Neo4j cannot move a database from several primaries to "
+                             f"one (back it up, drop it, seed it again)")
+
+
+def _scale_out_44(session: _Session, databases: Sequence[str] | None, primaries: int, secondaries: int,
+                  expected_addresses: Sequence[str]) -> ScaleResult:
+    """4.4 clustering/deploy.adoc, "Add a Secondary server to an existing cluster": "Now start the new Read
+    Replica and let it add itself to the existing cluster." Nothing to send: only wait for it in
+    `CALL dbms.cluster.overview()` ("it is possible to connect to any of the instances and run
+    `CALL dbms.cluster.overview()` to check the status of the cluster")."""
+    result = session.result
+    result.notes.append("Neo4j 4.4: read replicas join by themselves and host every database; nothing to enable "
+                        "or allocate, only waited for them in dbms.cluster.overview()")
+    session.progress(result.notes[-1])
+
+    def joined() -> str | None:
+        members = session.read(CLUSTER_OVERVIEW)
+        names = databases if databases is not None else sorted(
+            {d for m in members for d in (m.get("databases") or {}) if d != SYSTEM})
+        addresses = {a for m in members for a in _overview_addresses(m)}
+        short = [a for a in expected_addresses if a not in addresses]
+        for database in names:
+            replicas = sum(1 for m in members if (m.get("databases") or {}).get(database) == "READ_REPLICA")
+            cores = sum(1 for m in members if (m.get("databases") or {}).get(database) in ("LEADER", "FOLLOWER"))
+            if replicas < secondaries or cores < primaries:
+                short.append(f"{database}: {cores}/{primaries} cores, {replicas}/{secondaries} read replicas")
+        return "; ".join(short) or None
+
+    if result.dry_run:
+        result.notes.append("dry run: nothing to send on 4.4; not waited")
+        return result
+    session.poll("the read replicas to join", joined)
+    return result
+
+
+def _overview_addresses(member: dict[str, Any]) -> list[str]:
+    """host:port of a 4.4 member's bolt address (its `addresses` are URIs: bolt://…, http://…, https://…)."""
+    return [a.split("://", 1)[1] for a in member.get("addresses") or [] if str(a).startswith("bolt://")]
+
+
+def scale_in(run: Run, version: Version, leaving_addresses: Sequence[str], databases: Sequence[str] | None,
+             primaries: int, secondaries: int, progress: Progress, *, dry_run: bool = False,
+             wait: Wait = Wait()) -> ScaleResult:
+    _check_counts(primaries, secondaries)
+    result = ScaleResult("in", str(version), dry_run)
+    session = _Session(run, result, progress, wait)
+    line = version.line
+    if line is None or not line.allocates_databases:
+        return _scale_in_44(session, leaving_addresses)
+
+    servers = session.read(SHOW_SERVERS)
+    rows = session.read(SHOW_DATABASES)
+    leaving_rows = []
+    for wanted in leaving_addresses:
+        row = find_server(servers, wanted)
+        if row is None:
+            result.notes.append(f"{wanted}: not in SHOW SERVERS (already gone)")
+        elif row.get("state") == DROPPED:
+            result.notes.append(f"{wanted}: already dropped")
+        else:
+            leaving_rows.append(row)
+    for note in result.notes:
+        progress(note)
+    if not leaving_rows:
+        result.notes.append("nothing to move: the machines may go")
+        return result
+    leaving = {_address(r) for r in leaving_rows}
+    still_hosting = [r for r in leaving_rows if r.get("state") not in (DEALLOCATING, DEALLOCATED)]
+    if still_hosting:
+        problems = refusals(servers, rows, leaving, primaries, secondaries)
+        if problems:
+            raise ScalingRefusedError("refused, nothing was changed: " + "; ".join(problems))
+        # Lower the topology first, so that the copies the leaving servers hold are not moved elsewhere.
+        for database in user_databases(rows, databases):
+            session.write(topology_statement(version, database, primaries, secondaries))
+        ids = [str(r.get("serverId") or r.get("name")) for r in still_hosting]
+        if line.dry_runs_deallocation(version):
+            plan = deallocate_statement(ids, dry_run=True)
+            moves = session.run(plan.cypher, {})
+            result.statements.append(plan)
+            result.moves = moves
+            for move in moves:
+                progress(f"{move.get('database')}: {move.get('fromServerName')} -> {move.get('toServerName')} "
+                         f"({move.get('mode')})")
+            if not moves:
+                progress("DRYRUN DEALLOCATE: no copy moves (the lowered topology needs none)")
+        session.write(deallocate_statement(ids, dry_run=False))
+    if dry_run:
+        for row in leaving_rows:
+            session.write(drop_statement(str(row.get("serverId") or row.get("name"))))
+        result.notes.append("dry run: nothing was changed and nothing was waited for")
+        return result
+
+    def gone() -> str | None:
+        current = session.read(SHOW_SERVERS)
+        short = []
+        for row in leaving_rows:
+            now = find_server(current, _address(row)) or {}
+            if not deallocated(now, version):
+                short.append(f"{_address(row)} {now.get('state')} hosting {', '.join(now.get('hosting') or [])}")
+        return "; ".join(short) or None
+
+    session.poll("the leaving servers to be deallocated", gone)
+    for row in leaving_rows:
+        session.write(drop_statement(str(row.get("serverId") or row.get("name"))))
+        result.dropped.append(_address(row))
+    # servers.adoc: "Once this command has been executed successfully, the Neo4j process on the server in
+    # question may be stopped."
+    result.notes.append(f"dropped {', '.join(result.dropped)}: their machines may go now")
+    return result
+
+
+def _scale_in_44(session: _Session, leaving_addresses: Sequence[str]) -> ScaleResult:
+    """4.4 clustering/introduction.adoc: "Read Replica instances should typically be run in relatively large
+    numbers and treated as disposable. Losing a Read Replica does not impact the cluster's availability"; there is
+    no allocation to move. A core is not removed by scaling: refused."""
+    result = session.result
+    members = session.read(CLUSTER_OVERVIEW)
+    cores = []
+    for wanted in leaving_addresses:
+        member = next((m for m in members if wanted in _overview_addresses(m)
+                       or wanted in [a.rsplit(":", 1)[0] for a in _overview_addresses(m)]), None)
+        if member is None:
+            result.notes.append(f"{wanted}: not in dbms.cluster.overview() (already gone)")
+        elif any(role in ("LEADER", "FOLLOWER") for role in (member.get("databases") or {}).values()):
+            cores.append(wanted)
+    if cores:
+        raise ScalingRefusedError(f"refused, nothing was changed: {', '.join(cores)} is a core member; scaling removes "
+                             f"read replicas only")
+    result.notes.append("Neo4j 4.4: nothing to deallocate; read replicas hold no allocation and leave the cluster "
+                        "when their machines stop")
+    for note in result.notes:
+        session.progress(note)
+    return result
+
+
+def render_text(result: ScaleResult) -> str:
+    verb = "would run" if result.dry_run else "ran"
+    lines = [f"scale {result.direction} (Neo4j {result.version}): {verb} {len(result.statements)} statement"
+             f"{'s' if len(result.statements) != 1 else ''}"]
+    lines += [f"  {s.text()}" for s in result.statements]
+    lines += [f"  move: {m.get('database')} {m.get('fromServerName')} -> {m.get('toServerName')} ({m.get('mode')})"
+              for m in result.moves]
+    lines += [f"  . {note}" for note in result.notes]
+    return "\n".join(lines)
