@@ -13,9 +13,10 @@ The two entry points (scripts/scale.py calls them; the rollout may too):
 
     scale_in(run, version, leaving_addresses, databases, primaries, secondaries, progress, *,
              dry_run=False, wait=Wait()) -> ScaleResult
-        Before `pulumi up` removes machines: refuse what would break a database (see `refusals`), lower the
-        topology to `secondaries` first, DRYRUN DEALLOCATE, DEALLOCATE DATABASES FROM SERVERS, wait until the
-        leaving servers host only `system` (Deallocated), DROP SERVER each. Re-runs skip what is done.
+        Before `pulumi up` removes machines: refuse what would break a database (see `refusals`), cordon the
+        leaving servers and lower the topology to `secondaries` first, DRYRUN DEALLOCATE, DEALLOCATE DATABASES
+        FROM SERVERS, wait until the leaving servers host only `system` (Deallocated), DROP SERVER each. Re-runs
+        skip what is done.
 
     run(query, params) -> list[dict]   one statement against the `system` database (bolt_runner(client))
     version                            the cluster's Version (versions.py); its line picks the dialect
@@ -146,6 +147,15 @@ def enable_statement(server_id: str) -> Statement:
     return Statement(f"ENABLE SERVER {literal(server_id)}")
 
 
+def cordon_statement(server_id: str) -> Statement:
+    """servers.adoc, "Cordoned state": "A server in a _cordoned_ state cannot be assigned to host any newly
+    created databases; however, the server retains the databases it already hosts", run as
+    `CALL dbms.cluster.cordonServer('…')` (built-in-procedures.adoc: "The name or id of the server to be
+    cordoned"); "A server in the _cordoned_ state can be transitioned to _deallocating_ state or back to
+    _enabled_"."""
+    return Statement("CALL dbms.cluster.cordonServer($server)", {"server": server_id})
+
+
 def deallocate_statement(server_ids: Sequence[str], *, dry_run: bool) -> Statement:
     """servers.adoc: `DEALLOCATE DATABASE[S] FROM SERVER[S] 'name'[, ...]`; "The command can be used with
     `DRYRUN` to get a view of how the databases would be moved from the deallocated server(s)"."""
@@ -168,10 +178,12 @@ def _address(row: dict[str, Any]) -> str:
 
 
 def find_server(servers: Iterable[dict[str, Any]], wanted: str) -> dict[str, Any] | None:
-    """The SHOW SERVERS row of a server given by address (host:port), host, name or id."""
+    """The SHOW SERVERS row of a server given by address (host:port), host, short name (core-1), Neo4j's name
+    or id."""
     for row in servers:
         address = _address(row)
-        if wanted in (address, address.rsplit(":", 1)[0], row.get("name"), row.get("serverId")):
+        host = address.rsplit(":", 1)[0]
+        if wanted in (address, host, host.split(".", 1)[0], row.get("name"), row.get("serverId")):
             return row
     return None
 
@@ -461,7 +473,12 @@ def scale_in(run: Run, version: Version, leaving_addresses: Sequence[str], datab
         problems = refusals(servers, rows, leaving, primaries, secondaries)
         if problems:
             raise ScalingRefusedError("refused, nothing was changed: " + "; ".join(problems))
-        # Lower the topology first, so that the copies the leaving servers hold are not moved elsewhere.
+        # Cordon, then lower the topology: databases.adoc, "If the `ALTER DATABASE` command decreases the
+        # number of allocations of a database, allocations on cordoned servers are removed first", so the copies
+        # that go are the leaving servers' and none is moved onto a staying server only to be copied back.
+        for row in still_hosting:
+            if row.get("state") == ENABLED:
+                session.write(cordon_statement(str(row.get("serverId") or row.get("name"))))
         for database in user_databases(rows, databases):
             session.write(topology_statement(version, database, primaries, secondaries))
         ids = [str(r.get("serverId") or r.get("name")) for r in still_hosting]
