@@ -1,0 +1,144 @@
+"""restore.py --cluster against a real Neo4j Community 5.26 server and moto's S3 server.
+
+Community has no CREATE DATABASE, aliases or seed from URI (all Enterprise), so what a real server can show:
+every statement the plan sends parses (Community answers "Unsupported administration command", never a
+syntax error), SHOW DATABASE and the counts are read from the real server, a restore the server refuses
+half-way leaves the database serving with its counts, and the command refuses Community before it changes
+anything. The Enterprise behaviour itself is in test_cluster_restore_recorded.py.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import pytest
+
+from scripts.neo4j_ops.backup import cluster_restore as cr
+from scripts.neo4j_ops.backup.layout import FileEntry, Manifest, object_key
+from scripts.neo4j_ops.backup.s3 import put_manifest
+from scripts.neo4j_ops.bolt import Auth, BoltError, NeoTransport
+from scripts.neo4j_ops.errors import BackupError, UsageError
+from scripts.neo4j_ops.facts import Counts
+from scripts.neo4j_ops.versions import LINES
+from tests.support.neo4j_dist import NEO4J_VERSIONS, free_port
+from tests.support.neo4j_local import running
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "cluster-restore-secret-1"
+STAMP = "20250131T020000Z"
+NEW = "neo4j-restore-20250131t020000z"
+
+
+# 5.26 only: a server takes 40-60 s to start on the test machines; 2025's statements are the same text.
+@pytest.fixture(scope="module", params=["5"], ids=["5.26"])
+def server(request, tmp_path_factory) -> Iterator[tuple[str, str]]:
+    with running(tmp_path_factory.mktemp(f"cluster-restore-{request.param}"), password=PASSWORD,
+                 version=NEO4J_VERSIONS[request.param]) as local:
+        yield request.param, local.uri
+
+
+@pytest.fixture
+def run(server) -> Iterator[cr.Run]:
+    transport = NeoTransport(timeout=30)
+    try:
+        yield cr.bolt_run(transport.client(server[1], Auth("neo4j", PASSWORD)))
+    finally:
+        transport.close()
+
+
+def manifest(counts: Counts, sha: str = "ab" * 32, size: int = 1000) -> Manifest:
+    return Manifest(stack="prod", database="neo4j", timestamp=STAMP, backup_type="full",
+                    method="neo4j-admin database backup", neo4j_version="5.26.30", edition="enterprise",
+                    version_line="5", files=(FileEntry("neo4j-2025-01-31T02-00-00.backup", size, sha),),
+                    counts=counts, counts_exact=True, started=STAMP, completed=STAMP, host="replica-1")
+
+
+def real_state(run: cr.Run) -> cr.ClusterState:
+    # SHOW ALIASES is Enterprise: Community answers "Unsupported administration command" (asserted below).
+    return cr.ClusterState.parse("neo4j", [], run(cr.SHOW_DATABASES, {}, "system"))
+
+
+def test_every_statement_of_the_plan_parses_on_a_real_server(server, run):
+    line = LINES[server[0]]
+    state = real_state(run)
+    assert state.is_default and state.topology_of("neo4j") == cr.Topology(1, 0)  # read from the real server
+    default = cr.plan_cluster_restore(line, manifest(Counts(0, 0)), "acme-neo4j-backups", state)
+    aliased = cr.plan_cluster_restore(line, manifest(Counts(0, 0)), "acme-neo4j-backups",
+                                      cr.ClusterState("neo4j", "neo4j", state.rows))
+    statements = {s.cypher for p in (default, aliased) for s in p.steps if s.cypher and s.database == "system"}
+    statements |= {s.undo for s in default.steps if s.undo} | {f"DROP DATABASE `{NEW}` IF EXISTS", cr.SHOW_ALIASES}
+    assert any(s.startswith("CREATE DATABASE") for s in statements)
+    assert any(s.startswith("ALTER ALIAS") for s in statements)
+    answered = {}
+    for cypher in sorted(statements):
+        try:
+            answered[cypher] = run(cypher, {}, "system")
+        except BoltError as error:
+            answered[cypher] = error.code
+    for cypher, answer in answered.items():
+        assert answer != "Neo.ClientError.Statement.SyntaxError", cypher
+        if cypher.startswith(("CREATE", "DROP", "ALTER", "STOP", "START", "SHOW ALIASES")):
+            # Enterprise-only, so refused: but only after it parsed.
+            assert answer == "Neo.ClientError.Statement.UnsupportedAdministrationCommand" or \
+                answer == "Neo.ClientError.Statement.NotSystemDatabaseError", (cypher, answer)
+        elif cypher.startswith("CALL dbms.setDefaultDatabase"):
+            assert answer == "Neo.ClientError.Procedure.ProcedureNotFound", (cypher, answer)
+        else:
+            assert answer == [], (cypher, answer)  # SHOW DATABASE of a database that is not there
+
+
+def test_a_restore_the_server_refuses_half_way_leaves_the_database_serving_with_its_counts(run):
+    run("CREATE (:Movie {title: 'The Matrix'})-[:ACTED_IN]->(:Person {name: 'Keanu'})", {}, "neo4j")
+    before = cr.count(run, "neo4j")
+    assert before.nodes >= 2 and before.relationships >= 1
+    plan = cr.plan_cluster_restore(LINES["5"], manifest(before), "acme-neo4j-backups", real_state(run))
+    log: list[str] = []
+    with pytest.raises(BackupError) as failure:
+        cr.execute(plan, run, log.append, sleep=lambda s: None, timeout=5)
+    message = str(failure.value)
+    assert "Unsupported administration command: CREATE DATABASE" in message
+    assert "'neo4j' serves 'neo4j' as before" in message
+    assert f"DROP DATABASE `{NEW}` IF EXISTS FAILED" in message  # said, not hidden: Community cannot drop either
+    rows = [r for r in run(cr.SHOW_DATABASES, {}, "system") if r["name"] in ("neo4j", NEW)]
+    assert [(r["name"], r["currentStatus"], r["default"]) for r in rows] == [("neo4j", "online", True)]
+    assert cr.count(run, "neo4j") == before
+    cr.check_counts(plan, cr.count(run, "neo4j"), log.append)  # the real count check passes on equal counts
+    with pytest.raises(BackupError, match="the restore is not the backup"):
+        cr.check_counts(plan, Counts(before.nodes + 1, before.relationships), log.append)
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        moto.stop()
+
+
+def test_the_command_refuses_community_before_changing_anything(server, moto_endpoint, monkeypatch, tmp_path):
+    import boto3
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    bucket = f"cluster-restore-{server[0]}"
+    s3.create_bucket(Bucket=bucket)
+    body = b"not really a backup"
+    m = manifest(Counts(2, 1), hashlib.sha256(body).hexdigest(), len(body))
+    s3.put_object(Bucket=bucket, Key=object_key("prod", "neo4j", STAMP, m.files[0].name), Body=body)
+    put_manifest(s3, bucket, m)
+    before = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    opts = cr.ClusterRestoreOptions(bucket=bucket, stack="prod", database="neo4j", uri=server[1],
+                                    auth=Auth("neo4j", PASSWORD), endpoint_url=moto_endpoint, region="us-east-1",
+                                    work_dir=tmp_path, log=lambda m: None)
+    with pytest.raises(UsageError, match="is community: --cluster needs Enterprise"):
+        cr.run_cluster_restore(opts)
+    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]) == before
+    assert list(tmp_path.iterdir()) == []
