@@ -44,6 +44,8 @@ SERVER_FILE_PLACES = {
     "backup/neo4j-backup.timer": "/etc/systemd/system/neo4j-backup.timer",
     "backup/neo4j-restore-drill.service": "/etc/systemd/system/neo4j-restore-drill.service",
     "backup/neo4j-restore-drill.timer": "/etc/systemd/system/neo4j-restore-drill.timer",
+    "backup/neo4j-backup-freshness.service": "/etc/systemd/system/neo4j-backup-freshness.service",
+    "backup/neo4j-backup-freshness.timer": "/etc/systemd/system/neo4j-backup-freshness.timer",
 }
 HAPROXY_CFG_PLACE = "/etc/haproxy/haproxy.cfg"
 # The monitoring node keeps Prometheus's time series on its own data volume (components/aws/monitoring.py).
@@ -55,7 +57,8 @@ NEO4J_APT_COMPONENT = {"4.4": "4.4", "5": "5", "2025": "latest"}
 JAVA_PACKAGE = {"4.4": "openjdk-11-jre-headless", "5": "openjdk-17-jre-headless", "2025": "openjdk-21-jre-headless"}
 
 BACKUP_JOB_FILES = ("neo4j-backup.sh", "neo4j-backup.service", "neo4j-backup.timer",
-                    "neo4j-restore-drill.service", "neo4j-restore-drill.timer")
+                    "neo4j-restore-drill.service", "neo4j-restore-drill.timer",
+                    "neo4j-backup-freshness.service", "neo4j-backup-freshness.timer")
 
 
 def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str, str]:
@@ -72,6 +75,7 @@ def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str
         "region": settings.region,
         "password_secret": secret_names(settings, topology).admin_password,
         "tools_dir": TOOLING_DIR,
+        "s3_endpoint": settings.backup_s3_endpoint,  # "": AWS S3
     }
     return {f"backup/{name}": render_template(f"backup/{name}.j2", **values) for name in BACKUP_JOB_FILES}
 
@@ -107,7 +111,7 @@ def render_setup_script(settings: Settings, plan: ServerPlan, *, tls_secret: str
         java_package=JAVA_PACKAGE[line], apt_component=NEO4J_APT_COMPONENT[line],
         region=settings.region, tls_secret=tls_secret, admin_password_secret=admin_password_secret,
         ssl_scopes=[p.scope for p in plan.ssl_policies], backup=backup,
-        tooling_key=TOOLING_KEY, tooling_dir=TOOLING_DIR,
+        tooling_key=TOOLING_KEY, tooling_dir=TOOLING_DIR, s3_endpoint=settings.backup_s3_endpoint,
         set_password_command="set-initial-password" if line == "4.4" else "dbms set-initial-password")
 
 

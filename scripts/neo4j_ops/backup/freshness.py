@@ -180,7 +180,7 @@ def run(s3, bucket: str, stack: str, databases: Iterable[str], textfile_dir: Pat
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
+def freshness_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="neo4j-backup-freshness", description=__doc__.split("\n\n")[0],
         epilog="example: python3 -m scripts.neo4j_ops.backup.freshness --bucket my-bucket --stack prod "
@@ -197,7 +197,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="AWS region (default: $AWS_REGION)")
     parser.add_argument("--textfile-dir", type=Path, default=Path(TEXTFILE_DIR),
                         help=f"node exporter's textfile directory (default: {TEXTFILE_DIR})")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = freshness_parser().parse_args(argv)
     try:
         if not args.bucket:
             raise UsageError("no bucket: pass --bucket or set $BACKUP_BUCKET")
