@@ -163,8 +163,8 @@ class _Run:
         key = object_key(opts.stack, opts.database, self.stamp, name)
         if not self.line.supports_dump_to_stdout:
             return self._dump_via_staging(key)
-        scratch = self._scratch()
-        if opts.check:
+        scratch = self._scratch() if opts.check else None
+        if scratch is not None:
             # The streamed dump has no local copy. Its check reads the object back from S3 into scratch space
             # on the data volume (the artifact as a restore would get it, sha256 verified), then `database
             # check --from-path` extracts and checks it, while Neo4j runs again: counted here, before the stop.
@@ -196,7 +196,7 @@ class _Run:
         uploaded, after = self._offline(work)
         seconds = time.monotonic() - t0
         entry = uploaded.entry()
-        if opts.check:
+        if scratch is not None:
             try:
                 artifact = scratch / "artifact"
                 artifact.mkdir(parents=True, exist_ok=True)
@@ -263,7 +263,12 @@ class _Run:
 
     def _scratch(self) -> Path:
         """Scratch space for a check, on the data volume beside the chains (not a timestamp: never a chain)."""
-        scratch = self.opts.staging / self.opts.database / f"check-{self.stamp}"
+        staging = self.opts.staging
+        if not staging.is_dir() and not staging.parent.is_dir():
+            raise UsageError(f"--staging-dir {staging} does not exist, nor does {staging.parent} (is the data volume "
+                             f"mounted?): the consistency check needs scratch space there; pass another "
+                             f"--staging-dir, or --no-check")
+        scratch = staging / self.opts.database / f"check-{self.stamp}"
         if scratch.exists():
             shutil.rmtree(scratch)
         scratch.mkdir(parents=True)
