@@ -366,3 +366,97 @@ def test_the_fixtures_are_what_their_derive_py_writes():
     spec.loader.exec_module(derive)
     for name, text in derive.render().items():
         assert (FIXTURES / name).read_text() == text, f"{name} is stale: run python {FIXTURES / 'derive.py'}"
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    from moto import mock_aws
+
+    from scripts.neo4j_ops.backup.s3 import client
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        s3 = client(None, "us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        yield s3
+
+
+def upload_backup(s3, m: Manifest, body: bytes) -> Manifest:
+    import hashlib
+
+    from scripts.neo4j_ops.backup.layout import object_key
+    from scripts.neo4j_ops.backup.s3 import put_manifest
+
+    entry = FileEntry(m.files[0].name, len(body), hashlib.sha256(body).hexdigest())
+    m = Manifest(**{**m.__dict__, "files": (entry,)})
+    s3.put_object(Bucket=BUCKET, Key=object_key(m.stack, m.database, m.timestamp, entry.name), Body=body)
+    put_manifest(s3, BUCKET, m)
+    return m
+
+
+def recorded_cluster(scenario: str):
+    """A RecordedTransport answering as core-1 of the 5.26 cluster: who it is (dbms.components, SHOW DATABASES,
+    SHOW SERVERS for gather) and the scenario's cluster-restore statements, filed under their own text."""
+    from scripts.neo4j_ops.recorded import RecordedTransport
+
+    responses = dict(load(scenario)["responses"])
+    responses.update({
+        "components": {"records": [{"name": "Neo4j Kernel", "versions": ["5.26.30"], "edition": "enterprise"}]},
+        "show_databases": responses["SHOW DATABASES YIELD *"],
+        "show_servers": {"records": []},
+    })
+    return RecordedTransport({"endpoints": {"core-1": {"uri": "neo4j://core-1.prod.neo4j.internal:7687",
+                                                       "responses": responses}}})
+
+
+def test_the_command_verifies_the_backup_then_restores_from_recorded_enterprise_responses(s3, tmp_path):
+    upload_backup(s3, manifest(), b"a 5.26 full backup artifact")
+    transport = recorded_cluster("5.26-alias.json")
+    opts = cr.ClusterRestoreOptions(bucket=BUCKET, stack="prod", database="neo4j",
+                                    uri="neo4j://core-1.prod.neo4j.internal:7687", auth=None, region="us-east-1",
+                                    work_dir=tmp_path, timeout=60, poll=0, log=lambda m: None)
+    result = cr.run_cluster_restore(opts, transport=transport)
+    sent = [c.cypher for c in transport.calls if c.name == c.cypher]
+    assert sent == READ_STATE + PREPARE + [f"ALTER ALIAS `neo4j` SET DATABASE TARGET `{NEW}`", f"STOP DATABASE `{OLD}`"]
+    assert all(c.write for c in transport.calls if c.cypher.startswith(("CREATE", "ALTER", "STOP")))
+    assert result["verified"].startswith("every file's size and sha256 match the manifest")
+    assert list(tmp_path.iterdir()) == []  # the verification download is removed
+    assert f"restored backup 20250131T020000Z into '{NEW}'" in result["summary"]
+    assert not transport.missing
+
+
+def test_the_command_refuses_a_corrupted_backup_before_sending_anything_that_changes(s3, tmp_path):
+    m = upload_backup(s3, manifest(), b"a 5.26 full backup artifact")
+    from scripts.neo4j_ops.backup.layout import object_key
+
+    s3.put_object(Bucket=BUCKET, Key=object_key("prod", "neo4j", m.timestamp, m.files[0].name),
+                  Body=b"a 5.26 full backup artefact")  # same size, other bytes
+    transport = recorded_cluster("5.26-alias.json")
+    opts = cr.ClusterRestoreOptions(bucket=BUCKET, stack="prod", database="neo4j",
+                                    uri="neo4j://core-1.prod.neo4j.internal:7687", auth=None, region="us-east-1",
+                                    work_dir=tmp_path, log=lambda m: None)
+    with pytest.raises(BackupError, match="sha256"):
+        cr.run_cluster_restore(opts, transport=transport)
+    assert not [c for c in transport.calls if not c.cypher.startswith(("SHOW", "CALL dbms.components"))]
+
+
+def test_dry_run_through_restore_py_prints_the_plan_and_changes_nothing(s3, tmp_path, monkeypatch, capsys):
+    upload_backup(s3, manifest(), b"a 5.26 full backup artifact")
+    transport = recorded_cluster("5.26-default-database.json")
+    monkeypatch.setattr("scripts.neo4j_ops.bolt.NeoTransport", lambda **kw: transport)
+    monkeypatch.setenv("NEO4J_PASSWORD", "admin-secret-not-real")
+    code = restore_main(["--bucket", BUCKET, "--stack", "prod", "--region", "us-east-1", "--latest", "--cluster",
+                         "--dry-run", "--uri", "neo4j://core-1.prod.neo4j.internal:7687", "--work-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith("dry run, nothing changed\ncluster restore plan (Neo4j 5): backup 20250131T020000Z into "
+                          f"'{NEW}' for 'neo4j', 3 primaries, 1 secondary")
+    for text in (CREATE, SHOW_NEW, "STOP DATABASE `neo4j`", f"CALL dbms.setDefaultDatabase('{NEW}')",
+                 "serving meanwhile: 'neo4j' until it is stopped for the switch",
+                 "note: clients that name 'neo4j'"):
+        assert text in out
+    assert [c.cypher for c in transport.calls if c.name == c.cypher] == READ_STATE

@@ -94,7 +94,8 @@ class Topology:
         return f"TOPOLOGY {self.primaries} {p} {self.secondaries} {s}"
 
     def __str__(self) -> str:
-        return f"{self.primaries} primaries, {self.secondaries} secondaries"
+        p, s = self.primaries, self.secondaries
+        return f"{p} primar{'y' if p == 1 else 'ies'}, {s} secondar{'y' if s == 1 else 'ies'}"
 
 
 @dataclass(frozen=True)
@@ -583,14 +584,16 @@ class ClusterRestoreOptions:
     stop_command: str = "systemctl stop neo4j"
     start_command: str = "systemctl start neo4j"
     timeout: float = 900
+    poll: float = 2.0  # seconds between two SHOW DATABASE while waiting for the seed
     log: Log = print
 
 
 def bolt_run(client) -> Run:
-    """`run(cypher, params, database)` over the runtime's Bolt client (write mode for what changes things)."""
+    """`run(cypher, params, database)` over the runtime's Bolt client (write mode for what changes things). The
+    statements are built at run time, so each is filed under its own text (recorded.py: --record / replay)."""
     def run(cypher: str, params: dict[str, Any], database: str) -> list[dict[str, Any]]:
         write = not cypher.lstrip().upper().startswith(("SHOW", "MATCH"))
-        return client.run("cluster_restore", cypher, params, database=database, write=write, timeout=60).records
+        return client.run(cypher, cypher, params, database=database, write=write, timeout=60).records
     return run
 
 
@@ -680,11 +683,12 @@ def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None) -> dict[
             checks = Plan(plan.line, plan.name, plan.backup, plan.restored, plan.old, "none", plan.seed_uri,
                           plan.topology, tuple(s for s in plan.steps if s.kind in ("wait_online", "counts")),
                           plan.serving, (), plan.counts, plan.counts_exact)
-            outcome = execute(checks, run, log, timeout=opts.timeout)
+            outcome = execute(checks, run, log, timeout=opts.timeout, poll=opts.poll)
             return {"cluster": plan.to_json(), "outcome": outcome.to_json(), "verified": verified,
                     "summary": f"4.4 cluster restore of backup {plan.backup} verified: {opts.database!r} is online on "
                                f"{plan.topology.members} cores and holds {outcome.counts}, as its manifest says"}
-        outcome = execute(plan, run, log, copier=s3_copier(s3, opts.bucket, log), timeout=opts.timeout)
+        outcome = execute(plan, run, log, copier=s3_copier(s3, opts.bucket, log), timeout=opts.timeout,
+                          poll=opts.poll)
         return {"cluster": plan.to_json(), "outcome": outcome.to_json(), "verified": verified,
                 "summary": describe_outcome(outcome)}
     finally:
