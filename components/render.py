@@ -23,6 +23,7 @@ from components.sizing import MemoryPlan, machine_memory, plan_memory
 from components.templating import render_template
 from components.topology import PRIMARY, SECONDARY, ClusterTopology, Server
 from components.units import neo4j_size
+from scripts.neo4j_ops.versions import Version, line_of
 
 Artifacts = dict[str, dict[str, str]]  # target (server or node name) → {relative path: text}
 
@@ -121,6 +122,16 @@ def scrape_endpoints(settings: Settings) -> tuple[Endpoint, ...]:
             + ((Endpoint("node_exporter", ports.node_exporter),) if settings.platform == "aws" else ()))
 
 
+def reloads_tls(settings: Settings) -> bool:
+    """Renewed certificates are taken in without a restart: Enterprise 2025.03+ with TLS on. Both the
+    setting and dbms.security.reloadTLS() are Enterprise-only (Operations Manual dev,
+    configuration/configuration-settings.adoc and procedures/built-in-procedures.adoc label both
+    "enterprise-edition", and a real Community 2025.10.1 has no such procedure: see
+    tests/integration/test_cert_renewal_real_neo4j.py). Everything else restarts to take them in."""
+    return (settings.edition == "enterprise" and settings.tls != "disabled"
+            and line_of(settings.version).reloads_tls(Version.parse(settings.version)))
+
+
 def joins_database_topology(settings: Settings, server: Server) -> bool:
     """5.x and 2025 allocate databases to servers; 4.4 read replicas host every database on their own."""
     return server.role == SECONDARY and settings.edition == "enterprise" and settings.version_line != "4.4"
@@ -169,6 +180,7 @@ def neo4j_conf_values(settings: Settings, topology: ClusterTopology, server: Ser
         "http_enabled": str("http" in enabled).lower(),
         "https_enabled": str("https" in enabled).lower(),
         "ssl_policies": [asdict(p) for p in plan.ssl_policies],
+        "tls_reload": reloads_tls(settings),
         "heap": neo4j_size(memory.heap),
         "page_cache": neo4j_size(memory.page_cache),
         "memory_source": f"{memory.source} for {neo4j_size(memory.ram)} of RAM",

@@ -17,11 +17,12 @@ from components.aws.secret_names import SecretNames, secret_names
 from components.monitoring import MONITORING_NODE_PATHS
 from components.neo4j_defaults import IMPORT_DIRECTORY_KEY, directories
 from components.ports import PORTS
-from components.render import Artifacts, RenderedCluster, ServerPlan, render_cluster
+from components.render import Artifacts, RenderedCluster, ServerPlan, reloads_tls, render_cluster
 from components.settings import Settings
 from components.templating import render_template
 from components.tooling import TOOLING_DIR, TOOLING_KEY
 from components.topology import ClusterTopology
+from scripts.neo4j_ops.versions import line_of
 
 # Every machine with a data volume grows its filesystem when the volume grew in place, while it runs: a timer
 # (templates/aws/grow-data-volume.*.j2) that the boot script enables once the volume is mounted.
@@ -46,6 +47,9 @@ SERVER_FILE_PLACES = {
     "backup/neo4j-restore-drill.timer": "/etc/systemd/system/neo4j-restore-drill.timer",
     "backup/neo4j-backup-freshness.service": "/etc/systemd/system/neo4j-backup-freshness.service",
     "backup/neo4j-backup-freshness.timer": "/etc/systemd/system/neo4j-backup-freshness.timer",
+    "renew-certificates.sh": "/usr/local/lib/neo4j-cluster/renew-certificates.sh",
+    "neo4j-cert-renew.service": "/etc/systemd/system/neo4j-cert-renew.service",
+    "neo4j-cert-renew.timer": "/etc/systemd/system/neo4j-cert-renew.timer",
 }
 HAPROXY_CFG_PLACE = "/etc/haproxy/haproxy.cfg"
 # The monitoring node keeps Prometheus's time series on its own data volume (components/aws/monitoring.py).
@@ -115,6 +119,41 @@ def render_setup_script(settings: Settings, plan: ServerPlan, *, tls_secret: str
         set_password_command="set-initial-password" if line == "4.4" else "dbms set-initial-password")
 
 
+# How long renew-certificates.sh waits for a restarted server to serve again (and its cluster to be whole).
+CERT_RENEW_RESTART_WAIT_SECONDS = 900
+
+
+def cert_renew_time(topology: ClusterTopology, plan: ServerPlan) -> tuple[int, int]:
+    """(hour, minute) UTC of a server's daily renewal: 09:15 for the first server of the topology, an hour
+    later for each next one, so two servers never restart for a certificate at the same time."""
+    index = topology.servers.index(plan.server)
+    return (9 + index) % 24, 15 + 30 * ((index // 24) % 2)
+
+
+def render_cert_renewal(settings: Settings, topology: ClusterTopology, plan: ServerPlan, *, tls_secret: str,
+                        admin_password_secret: str) -> dict[str, str]:
+    """renew-certificates.sh and its daily timer: the renewed certificate of the server's secret reaches the
+    running server (reloaded on Enterprise 2025.03+, else this server alone restarts while the rest is up)."""
+    line = line_of(settings.version)
+    scopes = [p.scope for p in plan.ssl_policies]
+    served = [(e.name, e.port) for e in plan.client_endpoints if e.name in ("bolt", "https") and e.name in scopes]
+    hour, minute = cert_renew_time(topology, plan)
+    script = render_template(
+        "neo4j/renew-certificates.sh.j2", server=asdict(plan.server), stack=settings.stack, version=settings.version,
+        edition=settings.edition, region=settings.region, tls_secret=tls_secret,
+        admin_password_secret=admin_password_secret, ssl_scopes=scopes, bolt_port=PORTS.server.bolt,
+        served_ports=served, reload=reloads_tls(settings), clustered=settings.clustered,
+        expected_servers=len(topology.servers), supports_show_servers=line.supports_show_servers,
+        members_query_name="SHOW SERVERS" if line.supports_show_servers else "CALL dbms.cluster.overview()",
+        restart_wait_seconds=CERT_RENEW_RESTART_WAIT_SECONDS)
+    units = {"server_name": plan.server.name, "stack": settings.stack,
+             "script": SERVER_FILE_PLACES["renew-certificates.sh"],
+             "restart_wait_seconds": CERT_RENEW_RESTART_WAIT_SECONDS, "hour": hour, "minute": minute}
+    return {"renew-certificates.sh": script,
+            "neo4j-cert-renew.service": render_template("neo4j/neo4j-cert-renew.service.j2", **units),
+            "neo4j-cert-renew.timer": render_template("neo4j/neo4j-cert-renew.timer.j2", **units)}
+
+
 def haproxy_needs_the_ca(rendered: RenderedCluster) -> bool:
     """HAProxy checks the servers over HTTPS (TLS required), verifying them with the cluster's CA."""
     return any(plan.health_check.ssl for plan in rendered.servers.values())
@@ -136,6 +175,8 @@ def _server_files(settings: Settings, topology: ClusterTopology, rendered: Rende
             settings, plan, tls_secret=names.tls[name] if plan.ssl_policies else "",
             admin_password_secret=names.admin_password, backup=is_backup),
         **(backup_job if is_backup else {}),
+        **(render_cert_renewal(settings, topology, plan, tls_secret=names.tls[name],
+                               admin_password_secret=names.admin_password) if plan.ssl_policies else {}),
         **render_grow_data_volume(NEO4J_DATA_DIR),
         **{path: text for path, text in neutral.items() if path != "neo4j.conf"},
     }

@@ -12,10 +12,21 @@ import pulumi_tls as tls
 
 from components.topology import ClusterTopology
 
-# Renewed by `pulumi up` when fewer than 30 days remain.
+# Renewal: a `pulumi up` inside a certificate's early-renewal window replaces it. pulumi_tls's docs of
+# LocallySignedCert/SelfSignedCert early_renewal_hours: "The resource will consider the
+# certificate to have expired the given number of hours before its actual expiry time ... this advance
+# update can only be performed should the Terraform configuration be applied during the early renewal
+# period". The new PEM reaches the server's secret as a new secret version (components/aws/secrets.py),
+# and each server's daily renew-certificates.sh brings it to the running Neo4j.
 CA_VALIDITY_HOURS = 10 * 365 * 24
 SERVER_VALIDITY_HOURS = 2 * 365 * 24
-EARLY_RENEWAL_HOURS = 30 * 24
+# A server certificate is renewable in its last 90 days: any deploy in the 60 days before the
+# Neo4jCertificateExpiresSoon alert (30 days, components/monitoring.py) renews it, and the servers have it
+# within a day; the alert means no deploy ran in those 60 days.
+SERVER_EARLY_RENEWAL_HOURS = 90 * 24
+# The CA is renewable in its last two years (a server certificate's whole life): a server certificate
+# issued before the CA is renewed never outlives the CA that signed it.
+CA_EARLY_RENEWAL_HOURS = SERVER_VALIDITY_HOURS
 
 
 @dataclass(frozen=True)
@@ -36,7 +47,7 @@ class ClusterCertificates(pulumi.ComponentResource):
         ca_key = tls.PrivateKey(f"{name}-ca", algorithm="ECDSA", ecdsa_curve="P384", opts=child)
         ca = tls.SelfSignedCert(
             f"{name}-ca", private_key_pem=ca_key.private_key_pem, is_ca_certificate=True,
-            validity_period_hours=CA_VALIDITY_HOURS, early_renewal_hours=EARLY_RENEWAL_HOURS,
+            validity_period_hours=CA_VALIDITY_HOURS, early_renewal_hours=CA_EARLY_RENEWAL_HOURS,
             allowed_uses=["cert_signing", "crl_signing", "digital_signature"],
             subject={"common_name": f"neo4j-cluster {topology.domain} CA", "organization": "neo4j-cluster"},
             opts=child)
@@ -54,7 +65,7 @@ class ClusterCertificates(pulumi.ComponentResource):
             cert = tls.LocallySignedCert(
                 f"{name}-{server.name}", cert_request_pem=request.cert_request_pem,
                 ca_private_key_pem=ca_key.private_key_pem, ca_cert_pem=ca.cert_pem,
-                validity_period_hours=SERVER_VALIDITY_HOURS, early_renewal_hours=EARLY_RENEWAL_HOURS,
+                validity_period_hours=SERVER_VALIDITY_HOURS, early_renewal_hours=SERVER_EARLY_RENEWAL_HOURS,
                 # Servers are both TLS servers and, inside the cluster, TLS clients of each other.
                 allowed_uses=["digital_signature", "key_encipherment", "server_auth", "client_auth"],
                 opts=child)

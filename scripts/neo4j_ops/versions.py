@@ -165,6 +165,13 @@ class VersionLine:
         """2025.01+: discovery runs over the cluster port (dbms.cluster.endpoints), with no discovery listener."""
         return self.name == "2025"
 
+    def reloads_tls(self, version: Version) -> bool:
+        """2025.03+ (Enterprise) re-reads its certificates when `CALL dbms.security.reloadTLS()` runs, with
+        dbms.security.tls_reload_enabled=true (Operations Manual dev, security/ssl-framework.adoc: "Starting
+        from 2025.03, new certificates can be rotated in, and SSL configuration can be updated without
+        requiring a restart"); 4.4, 5.x and 2025.01-02 only read them at start."""
+        return self.name == "2025" and (version.major, version.minor) >= (2025, 3)
+
     # --- neo4j-admin ----------------------------------------------------------------------------------
 
     @property
