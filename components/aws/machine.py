@@ -77,7 +77,7 @@ class MachineArgs:
     data_volume: DataVolume | None = None
     reads_secrets: tuple[pulumi.Input[str], ...] = ()  # secret ARNs this machine may read
     backups: BucketAccess | None = None
-    # Every Neo4j server (5.x+): read-only, for CREATE DATABASE … seedURI 's3://…' (restore.py --cluster).
+    # Every Neo4j server, read-only (restore.py --cluster): 5.x+ seeds from S3, 4.4's cores download the backup.
     seeds_from: BucketAccess | None = None
     tags: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     metadata_tags: bool = False  # instance tags readable through IMDS (the backup job reads its bucket so)

@@ -100,6 +100,7 @@ READ_STATE = ["SHOW ALIASES FOR DATABASE YIELD name, database, location", "SHOW 
 PREPARE = [CREATE, SHOW_NEW, SHOW_NEW,  # starting on two members, then online on all four
            "MATCH (n) RETURN count(n) AS count", "MATCH ()-[r]->() RETURN count(r) AS count"]
 DROP_NEW = f"DROP DATABASE `{NEW}` IF EXISTS"
+SHOW_44 = "SHOW DATABASE `neo4j` YIELD name, address, role, requestedStatus, currentStatus, error"
 
 
 @pytest.mark.parametrize("line, scenario", [(LINE_5, "5.26-alias.json"), (LINE_2025, "2025.10-alias.json")],
@@ -319,7 +320,7 @@ def test_4_4_plan_is_the_offline_procedure_one_core_at_a_time():
     assert order[:4] == ["core-1:systemctl", "core-2:systemctl", "core-3:systemctl", "core-1:neo4j-admin"]  # stops
     assert "dump --database=neo4j" in admin[3][1]  # the safety dump, on the first core, before anything
     assert order[-3:] == ["core-1:systemctl", "core-2:systemctl", "core-3:systemctl"]  # all started at the end
-    with pytest.raises(UsageError, match="--servers"):
+    with pytest.raises(UsageError, match="no core hosts"):
         cr.plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state)
 
 
@@ -460,3 +461,34 @@ def test_dry_run_through_restore_py_prints_the_plan_and_changes_nothing(s3, tmp_
                  "note: clients that name 'neo4j'"):
         assert text in out
     assert [c.cypher for c in transport.calls if c.name == c.cypher] == READ_STATE
+
+
+def test_4_4_through_the_command_prints_the_per_member_plan_refuses_without_offline_ok_and_verifies(s3, tmp_path):
+    from scripts.neo4j_ops.recorded import RecordedTransport
+
+    upload_backup(s3, manifest(line="4.4"), b"a 4.4 backup folder, as a tar")
+    responses = dict(load("4.4-offline.json")["responses"])
+    rows = responses["SHOW DATABASES YIELD *"]["records"]
+    replica = dict(rows[0], address="replica-1.prod.neo4j.internal:7687", role="read_replica")
+    responses.update({
+        "components": {"records": [{"name": "Neo4j Kernel", "versions": ["4.4.46"], "edition": "enterprise"}]},
+        "show_databases": {"records": rows + [replica]}, "cluster_overview": {"records": []}})
+    responses[SHOW_44] = [*responses[SHOW_44][:-1], {"records": responses[SHOW_44][-1]["records"] + [replica]}]
+    transport = RecordedTransport({"endpoints": {"core-1": {"uri": "neo4j://core-1.prod.neo4j.internal:7687",
+                                                            "responses": responses}}})
+    opts = cr.ClusterRestoreOptions(bucket=BUCKET, stack="prod", database="neo4j",
+                                    uri="neo4j://core-1.prod.neo4j.internal:7687", auth=None, region="us-east-1",
+                                    work_dir=tmp_path, poll=0, log=lambda m: None)
+    with pytest.raises(UsageError, match="--offline-ok"):
+        cr.run_cluster_restore(opts, transport=transport)
+    opts.offline_ok = True
+    printed = cr.run_cluster_restore(opts, transport=transport)
+    assert printed["summary"].startswith("run these on the servers, in order (nothing was changed from here)")
+    steps = printed["cluster"]["steps"]
+    assert [s["server"].split(".")[0] for s in steps if s.get("command") == "systemctl start neo4j"] == \
+        ["core-1", "core-2", "core-3", "replica-1"]  # the cores first, the replica once they are up
+    assert " --region us-east-1 s3://" in next(s["command"] for s in steps if "aws s3 cp" in s.get("command", ""))
+    assert not [c for c in transport.calls if not c.cypher.startswith(("SHOW", "CALL dbms.c"))]
+    opts.verify_restored = True
+    verified = cr.run_cluster_restore(opts, transport=transport)
+    assert "online on 4 members and holds 171 nodes, 253 relationships" in verified["summary"]

@@ -198,13 +198,15 @@ def seed_location(manifest: Manifest, bucket: str) -> tuple[str, tuple[tuple[str
 
 def plan_cluster_restore(line: VersionLine, manifest: Manifest, bucket: str, state: ClusterState, *,
                          topology: Topology | None = None, swap: bool = True, cores: tuple[str, ...] = (),
+                         replicas: tuple[str, ...] = (), region: str | None = None,
                          work_dir: Path = Path("/var/lib/neo4j/data/backup-staging"),
                          neo4j_admin: str = "neo4j-admin", stop_command: str = "systemctl stop neo4j",
                          start_command: str = "systemctl start neo4j") -> Plan:
     """The steps that restore `manifest`'s backup into the cluster under `state.name`. Pure; UsageError when
     the restore cannot be done as asked (the message says which flag or what to do)."""
     if not line.seeds_from_uri:
-        return _plan_44(line, manifest, bucket, state, cores, work_dir, neo4j_admin, stop_command, start_command)
+        return _plan_44(line, manifest, bucket, state, cores, replicas, region, work_dir, neo4j_admin, stop_command,
+                        start_command)
     if manifest.version_line == "4.4":
         raise UsageError(f"backup {manifest.timestamp} is a Neo4j 4.4 backup folder: it cannot seed a Neo4j "
                          f"{line} cluster. Restore it into a 4.4 server and back that up with this line's backup.py")
@@ -295,21 +297,23 @@ def plan_cluster_restore(line: VersionLine, manifest: Manifest, bucket: str, sta
 
 
 def _plan_44(line: VersionLine, m: Manifest, bucket: str, state: ClusterState, cores: tuple[str, ...],
-             work_dir: Path, neo4j_admin: str, stop_command: str, start_command: str) -> Plan:
+             replicas: tuple[str, ...], region: str | None, work_dir: Path, neo4j_admin: str, stop_command: str,
+             start_command: str) -> Plan:
     """Operations Manual 4.4, clustering/seed.adoc, "Seed a cluster from a database dump (offline)": "If you
     have started any of the cluster members, stop and unbind each started member", "Use `neo4j-admin load` to
     seed each of the Core members", "Start each cluster member". With a backup: `neo4j-admin restore
-    --from=… --database=… --force` on each core (backup-restore/restore-backup.adoc)."""
+    --from=… --database=… --force` on each core (backup-restore/restore-backup.adoc). Read replicas get the same
+    steps, so that none of them serves the old store beside the restored cores."""
     if not cores:
-        raise UsageError("a 4.4 cluster restore needs the cores: pass --servers core-1=bolt://…,core-2=… or "
-                         "--stack-outputs (the cores are the servers it names)")
+        raise UsageError(f"no core hosts {state.name!r} in the cluster's SHOW DATABASES (at --uri): nothing to plan")
     db = state.name
     if m.backup_type == "differential":
         raise UsageError(f"backup {m.timestamp} is a differential 5.x artifact: it cannot be restored into 4.4")
     artifact = m.files[0].name
     here = work_dir / f"neo4j-cluster-restore-{db}-{m.timestamp}"
     key = object_key(m.stack, m.database, m.timestamp, artifact)
-    fetch = (f"mkdir -p {here} && aws s3 cp s3://{bucket}/{key} {here}/{artifact} && "
+    where = f" --region {shlex.quote(region)}" if region else ""
+    fetch = (f"mkdir -p {here} && aws s3 cp{where} s3://{bucket}/{key} {here}/{artifact} && "
              f"echo '{m.files[0].sha256}  {here}/{artifact}' | sha256sum -c -")
     if m.backup_type == "dump":
         source = here
@@ -320,19 +324,22 @@ def _plan_44(line: VersionLine, m: Manifest, bucket: str, state: ClusterState, c
         apply = line.admin_restore(db, here / "unpacked")
     safety = work_dir / f"neo4j-safety-{db}-{m.timestamp}"
     admin = neo4j_admin
+    members = cores + replicas
     steps: list[Step] = [
         Step("note", f"this STOPS database {db!r} on every core: from the first stop until the cores are started "
                      f"again and the database is online, clients get no answer (4.4 has no seed from URI)")]
-    steps += [Step("admin", f"stop Neo4j on {c}", server=c, command=stop_command) for c in cores]
+    steps += [Step("admin", f"stop Neo4j on {c}", server=c, command=stop_command) for c in members]
     steps.append(Step("admin", f"save the current database on {cores[0]} first (a safety dump)", server=cores[0],
                       command=f"mkdir -p {safety} && " + _shell([admin, *line.admin_dump_to_path(db, safety)])))
-    for c in cores:
+    for c in members:
         steps.append(Step("admin", f"download and verify the backup on {c}", server=c, command=fetch))
         steps.append(Step("admin", f"unbind {c} from the cluster state", server=c, command=_shell([admin, "unbind"])))
         steps.append(Step("admin", f"restore the backup on {c}", server=c, command=_shell([admin, *apply])))
     steps += [Step("admin", f"start Neo4j on {c} (start every core: the cluster forms when enough are up)",
                    server=c, command=start_command) for c in cores]
-    steps.append(Step("wait_online", f"wait until {db!r} is online on every core ({len(cores)})",
+    steps += [Step("admin", f"start Neo4j on {c} (a read replica, once the cores are up)", server=c,
+                   command=start_command) for c in replicas]
+    steps.append(Step("wait_online", f"wait until {db!r} is online on every member ({len(members)})",
                       f"SHOW DATABASE {quote_name(db)} YIELD name, address, role, requestedStatus, currentStatus, "
                       f"error"))
     steps.append(Step("counts", f"count nodes and relationships: the manifest says {m.counts}", database=db))
@@ -342,7 +349,8 @@ def _plan_44(line: VersionLine, m: Manifest, bucket: str, state: ClusterState, c
              "--offline-ok --verify-restored runs the last two checks",
              f"if a core's restore fails, load the safety dump {safety / dump_file_name(db)} on every core the "
              f"same way (neo4j-admin load --force) before starting them")
-    return Plan(line.name, db, m.timestamp, db, db, "offline", f"s3://{bucket}/{key}", Topology(len(cores), 0),
+    return Plan(line.name, db, m.timestamp, db, db, "offline", f"s3://{bucket}/{key}",
+                Topology(len(cores), len(replicas)),
                 tuple(steps), "nothing: the database is offline from the first stop to the start", notes,
                 m.counts, m.counts_exact)
 
@@ -662,10 +670,13 @@ def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None) -> dict[
             topology = Topology(opts.primaries if opts.primaries is not None else (current.primaries if current else 1),
                                 opts.secondaries if opts.secondaries is not None
                                 else (current.secondaries if current else 0))
-        cores = tuple(sorted({str(r.get("address", "")).rsplit(":", 1)[0] for r in state.rows_of(opts.database)
-                              if str(r.get("role", "")).lower() in ("leader", "follower")}))
+        def hosts(*roles: str) -> tuple[str, ...]:  # 4.4 roles: leader | follower | read_replica
+            return tuple(sorted({str(r.get("address", "")).rsplit(":", 1)[0] for r in state.rows_of(opts.database)
+                                 if str(r.get("role", "")).lower() in roles}))
+        cores, replicas = hosts("leader", "follower"), hosts("read_replica")
         plan = plan_cluster_restore(line, chosen.manifest, opts.bucket, state, topology=topology, swap=opts.swap,
-                                    cores=cores, work_dir=opts.work_dir, neo4j_admin=opts.neo4j_admin,
+                                    cores=cores, replicas=replicas, region=opts.region, work_dir=opts.work_dir,
+                                    neo4j_admin=opts.neo4j_admin,
                                     stop_command=opts.stop_command, start_command=opts.start_command)
         verified = verify_backup(opts, s3, chosen)
         log(f"backup {chosen.timestamp}: {verified}")
@@ -678,7 +689,7 @@ def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None) -> dict[
                                  f"every core. Add --offline-ok to accept that, --dry-run to see the plan")
             if not opts.verify_restored:
                 return {"cluster": plan.to_json(), "dry_run": False, "verified": verified,
-                        "summary": "run these on the cores, in order (nothing was changed from here); then run "
+                        "summary": "run these on the servers, in order (nothing was changed from here); then run "
                                    "again with --verify-restored\n" + describe_plan(plan)}
             checks = Plan(plan.line, plan.name, plan.backup, plan.restored, plan.old, "none", plan.seed_uri,
                           plan.topology, tuple(s for s in plan.steps if s.kind in ("wait_online", "counts")),
@@ -686,7 +697,7 @@ def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None) -> dict[
             outcome = execute(checks, run, log, timeout=opts.timeout, poll=opts.poll)
             return {"cluster": plan.to_json(), "outcome": outcome.to_json(), "verified": verified,
                     "summary": f"4.4 cluster restore of backup {plan.backup} verified: {opts.database!r} is online on "
-                               f"{plan.topology.members} cores and holds {outcome.counts}, as its manifest says"}
+                               f"{plan.topology.members} members and holds {outcome.counts}, as its manifest says"}
         outcome = execute(plan, run, log, copier=s3_copier(s3, opts.bucket, log), timeout=opts.timeout,
                           poll=opts.poll)
         return {"cluster": plan.to_json(), "outcome": outcome.to_json(), "verified": verified,
