@@ -14,6 +14,7 @@ help:
 	@echo "make neo4j-local [VERSION=4.4|5.26|2025|x.y.z] [ARGS=--background|--stop]  a real Neo4j Community server on loopback"
 	@echo "make up|down STACK=local           pulumi up / destroy (needs the Pulumi CLI; docker stacks a Docker engine)"
 	@echo "make rollout STACK=prod [FROM=core-2] [DRY_RUN=1] [ARGS=…]  apply what is held back on running servers, one at a time"
+	@echo "make scale STACK=prod [DRY_RUN=1] [UP=1] [ARGS=…]  the Cypher that follows a neo4j:replicaCount change (enable, allocate, deallocate, drop)"
 
 # The virtualenv is rebuilt when requirements change.
 $(VENV)/.installed: requirements.txt
@@ -84,6 +85,17 @@ rollout:
 	@$(MAKE) --no-print-directory setup
 	@export PULUMI_BACKEND_URL="$${PULUMI_BACKEND_URL:-$$($(PROJECT_BACKEND))}"; \
 	$(PY) scripts/rollout.py --stack $(STACK) $(if $(FROM),--from $(FROM)) $(if $(DRY_RUN),--dry-run) $(ARGS)
+
+# `make scale STACK=<stack>`: the Cypher that follows a neo4j:replicaCount change (scripts/scale.py --help). After
+# raising it and `make up`, the new servers are enabled and host the databases; after lowering it, the databases
+# move off the servers that go, then `make up` removes their machines (UP=1 runs it through the Automation API).
+# DRY_RUN=1 prints the Cypher; ARGS adds flags (--ca-cert ca.crt). NEO4J_PASSWORD must hold the admin password.
+.PHONY: scale
+scale:
+	@test -f Pulumi.$(STACK).yaml || { echo "make $@: no stack file Pulumi.$(STACK).yaml; name a stack with STACK=<name>" >&2; exit 2; }
+	@$(MAKE) --no-print-directory setup
+	@export PULUMI_BACKEND_URL="$${PULUMI_BACKEND_URL:-$$($(PROJECT_BACKEND))}"; \
+	$(PY) scripts/scale.py --stack $(STACK) $(if $(DRY_RUN),--dry-run) $(if $(UP),--up) $(ARGS)
 
 # One real Neo4j Community server on 127.0.0.1, configured by our own templates; prints its URI and
 # password. VERSION: a line (4.4, 5.26, 2025: the release the tests pin) or a release x.y.z; default 5.26.

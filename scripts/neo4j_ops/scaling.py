@@ -58,10 +58,13 @@ AVAILABLE = "Available"
 SHOW_SERVERS = q.SHOW_SERVERS.cypher
 SHOW_DATABASES = q.SHOW_DATABASES.cypher
 CLUSTER_OVERVIEW = q.CLUSTER_OVERVIEW.cypher
+# Which servers the cluster has, asked once before deciding the direction (scripts/scale.py).
+LIST_SERVERS = "SHOW SERVERS YIELD serverId, name, address, state"
+LIST_MEMBERS = "CALL dbms.cluster.overview() YIELD addresses RETURN addresses"  # 4.4
 # The names recorded responses are filed under (recorded.py); statements built here go under their own text.
 QUERY_NAMES = {SHOW_SERVERS: q.SHOW_SERVERS.name, SHOW_DATABASES: q.SHOW_DATABASES.name,
-               CLUSTER_OVERVIEW: q.CLUSTER_OVERVIEW.name}
-READS = (SHOW_SERVERS, SHOW_DATABASES, CLUSTER_OVERVIEW)
+               CLUSTER_OVERVIEW: q.CLUSTER_OVERVIEW.name, LIST_SERVERS: "list_servers", LIST_MEMBERS: "list_members"}
+READS = tuple(QUERY_NAMES)
 # Server ids are UUIDs and our server names host names; anything else is refused rather than quoted.
 _SAFE_LITERAL = re.compile(r"^[A-Za-z0-9._:-]+$")
 
@@ -74,8 +77,8 @@ class ScalingRefusedError(OperationError):
 class Wait:
     timeout_seconds: float = 900.0
     interval_seconds: float = 5.0
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = lambda seconds: time.sleep(seconds)  # noqa: E731 (looked up when called)
+    clock: Callable[[], float] = lambda: time.monotonic()  # noqa: E731
 
 
 @dataclass
@@ -434,6 +437,13 @@ def _scale_out_44(session: _Session, databases: Sequence[str] | None, primaries:
         return result
     session.poll("the read replicas to join", joined)
     return result
+
+
+def listed_addresses(run: Run, version: Version) -> list[str]:
+    """Bolt addresses (host:port) of the servers the cluster has; gone ones (Deallocating, Dropped …) left out."""
+    if version.line is not None and version.line.allocates_databases:
+        return [_address(r) for r in run(LIST_SERVERS, {}) if r.get("address") and r.get("state") not in GONE]
+    return [a for m in run(LIST_MEMBERS, {}) for a in _overview_addresses(m)]
 
 
 def _overview_addresses(member: dict[str, Any]) -> list[str]:
