@@ -5,8 +5,8 @@ The rule (components/aws/backup_store.py) expires, under <stack>/, only objects 
 backups have failed for longer than the retention. So after a run whose backup is complete (and its
 consistency check did not fail), every object of every backup older than the full backup the newest
 restorable chain starts with is tagged; the objects of that chain and of anything newer are left
-untagged (and untagged again, should an earlier run have tagged them: when the newest chain is later
-found damaged, the one before it becomes the newest and must not expire). Nothing is ever deleted
+untagged (or re-marked `expirable=false`, should an earlier run have tagged them: when the newest chain
+is later found damaged, the one before it becomes the newest and must not expire). Nothing is ever deleted
 here; re-runs change nothing.
 
 Tagging an existing object needs s3:PutObjectTagging and s3:GetObjectTagging on the backup role.
@@ -65,13 +65,15 @@ def tag_expirable(s3, bucket: str, stack: str, database: str, log: Callable[[str
                     already += expire
                     continue
                 others = [t for t in tags if t.get("Key") != key_name]
-                new = others + [{"Key": key_name, "Value": value}] if expire else others
+                # Un-marking sets the value to "false" (the rule matches only "true"): PutObjectTagging alone,
+                # no s3:DeleteObjectTagging, and the object's other tags are kept either way.
+                new = others + [{"Key": key_name, "Value": value if expire else "false"}]
                 s3.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": new})
                 if expire:
                     tagged += 1
                 else:
                     untagged += 1
-                    log(f"expiry: {key} belongs to the newest restorable chain: its {key_name} tag was removed")
+                    log(f"expiry: {key} belongs to the newest restorable chain: marked {key_name}=false")
     except (ClientError, BotoCoreError) as error:
         raise BackupError(f"tagging the objects of old backups in s3://{bucket}/{stack}/{database}/ failed: "
                           f"{describe(error)}; the backup role needs s3:GetObjectTagging and s3:PutObjectTagging "

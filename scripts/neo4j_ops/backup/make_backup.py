@@ -397,7 +397,9 @@ class _Run:
             code, output = self.opts.admin.call(aggregate, log=self.log)
             if code != 0:
                 return self._judge(code, output, [aggregate], scratch / "reports", what, time.monotonic() - t0)
-            return self._check_artifact(artifacts, scratch, what)
+            check = self._check_artifact(artifacts, scratch, what)
+            return Check(check.result, check.detail, f"aggregated first: {self.opts.admin.describe(aggregate)} "
+                         f"(exit 0, {time.monotonic() - t0:.1f}s)\n{last_lines(output, 20)}\n\n{check.report}")
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
