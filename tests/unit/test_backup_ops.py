@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -67,6 +68,8 @@ def test_manifest_round_trips_and_holds_every_documented_key():
     ({"counts_exact": "yes"}, "counts_exact"),
     ({"size": 999}, "sum of the files"),
     ({"backup_type": "differential", "parents": []}, "without parents"),
+    ({"check": "maybe"}, "check 'maybe' is not one of passed, failed, skipped"),
+    ({"check_detail": 5}, "'check_detail' is not text"),
 ])
 def test_a_damaged_manifest_is_refused_saying_what_is_wrong(change, problem):
     document = json.loads(manifest("20250301T020000Z").to_json())
@@ -130,6 +133,29 @@ def test_a_differential_needs_every_earlier_backup_of_its_chain():
     replaced = manifest(full.timestamp, "full", name="neo4j-1.backup", sha="b" * 64)
     mixed = catalog(groups, {full.timestamp: replaced, diff.timestamp: diff})
     assert "not the one it was made on" in mixed[1].problem
+
+
+def test_a_manifest_written_before_checks_counts_as_skipped():
+    document = json.loads(manifest("20250301T020000Z").to_json())
+    del document["check"], document["check_detail"]
+    old = parse_manifest(json.dumps(document))
+    assert old.check == "skipped" and old.check_detail == "made before backups were checked"
+
+
+def test_a_failed_check_is_never_chosen_nor_are_the_differentials_built_on_it():
+    full = replace(manifest("20250101T020000Z", "full", name="neo4j-1.backup"), check="passed")
+    bad = replace(manifest("20250102T020000Z", "differential", name="neo4j-2.backup",
+                           parents=(Parent(full.timestamp, full.files),)), check="failed", check_detail="exit 1")
+    later = replace(manifest("20250103T020000Z", "differential", name="neo4j-3.backup",
+                             parents=(Parent(full.timestamp, full.files), Parent(bad.timestamp, bad.files))),
+                    check="passed")
+    groups = {m.timestamp: [MANIFEST, m.files[0].name] for m in (full, bad, later)}
+    backups = catalog(groups, {m.timestamp: m for m in (full, bad, later)})
+    assert [b.status for b in backups] == ["complete", "failed-check", "unrestorable"]
+    assert "consistency check failed (exit 1" in backups[1].problem
+    assert "needs backup 20250102T020000Z of its chain, which is failed-check" in backups[2].problem
+    assert choose(backups)[0].timestamp == full.timestamp
+    assert [b.chain_start for b in backups] == [full.timestamp] * 3
 
 
 def test_at_takes_an_exact_backup_or_the_newest_before_a_time_and_refuses_incomplete_ones():
