@@ -58,8 +58,10 @@ def _pick(opts: RestoreOptions, s3) -> Backup:
     except ValueError as error:
         raise UsageError(f"--at: {error}") from None
     m = chosen.manifest
-    opts.log(f"restoring backup {chosen.timestamp} ({why}): {m.backup_type}, {human(m.size)}, Neo4j "
-             f"{m.neo4j_version} {m.edition}, {m.counts}")
+    chain = f" on a chain of {len(m.parents)} earlier backup(s), each complete and not failed" if m.parents else ""
+    opts.log(f"restoring backup {chosen.timestamp} ({why}): {m.backup_type}{chain}, {human(m.size)}, Neo4j "
+             f"{m.neo4j_version} {m.edition}, {m.counts}; consistency check {m.check}"
+             + (f" ({m.check_detail})" if m.check == "skipped" and m.check_detail else ""))
     return chosen
 
 
