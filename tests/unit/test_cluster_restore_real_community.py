@@ -67,7 +67,8 @@ def test_every_statement_of_the_plan_parses_on_a_real_server(server, run):
     aliased = cr.plan_cluster_restore(line, manifest(Counts(0, 0)), "acme-neo4j-backups",
                                       cr.ClusterState("neo4j", "neo4j", state.rows))
     statements = {s.cypher for p in (default, aliased) for s in p.steps if s.cypher and s.database == "system"}
-    statements |= {s.undo for s in default.steps if s.undo} | {f"DROP DATABASE `{NEW}` IF EXISTS", cr.SHOW_ALIASES}
+    statements |= {s.undo for p in (default, aliased) for s in p.steps if s.undo}
+    statements |= {f"DROP DATABASE `{NEW}` IF EXISTS", cr.SHOW_ALIASES}
     assert any(s.startswith("CREATE DATABASE") for s in statements)
     assert any(s.startswith("ALTER ALIAS") for s in statements)
     answered = {}

@@ -109,8 +109,9 @@ def test_alias_restore_runs_the_exact_cypher_in_order_from_recorded_enterprise_r
     replay, plan, log, run = restore(scenario, line)
     assert plan.swap == "alias" and plan.old == OLD and plan.restored == NEW
     outcome = run()
+    # The old target is also the default database: after the alias, the default moves the manual's way.
     assert replay.cypher == READ_STATE + PREPARE + [f"ALTER ALIAS `neo4j` SET DATABASE TARGET `{NEW}`",
-                                                    f"STOP DATABASE `{OLD}`"]
+                                                    f"STOP DATABASE `{OLD}`", f"CALL dbms.setDefaultDatabase('{NEW}')"]
     # Administration commands go to system; the counts are of the new database, not the old one.
     assert [d for c, d in replay.calls if c.startswith("MATCH")] == [NEW, NEW]
     assert {d for c, d in replay.calls if not c.startswith("MATCH")} == {"system"}
@@ -120,6 +121,24 @@ def test_alias_restore_runs_the_exact_cypher_in_order_from_recorded_enterprise_r
     assert f"alias 'neo4j' now targets '{NEW}'" in text
     assert f"DROP DATABASE `{OLD}` when satisfied" in text  # kept, and said so
     assert any("online on 4 members" in line for line in log)
+
+
+def test_an_alias_whose_target_is_not_the_default_moves_and_the_old_target_stops_after():
+    replay, plan, log, run = restore("5.26-alias-other-default.json")
+    run()
+    assert replay.cypher == READ_STATE + PREPARE + [f"ALTER ALIAS `neo4j` SET DATABASE TARGET `{NEW}`",
+                                                    f"STOP DATABASE `{OLD}`"]
+    assert [s.phase for s in plan.steps][-2:] == ["swap", "after"]
+
+
+def test_a_failed_default_switch_after_the_alias_moved_points_it_back():
+    replay, plan, log, run = restore("5.26-alias-default-switch-fails.json")
+    with pytest.raises(BackupError) as failure:
+        run()
+    assert replay.cypher[-6:] == [f"ALTER ALIAS `neo4j` SET DATABASE TARGET `{NEW}`", f"STOP DATABASE `{OLD}`",
+                                  f"CALL dbms.setDefaultDatabase('{NEW}')", f"START DATABASE `{OLD}`",
+                                  f"ALTER ALIAS `neo4j` SET DATABASE TARGET `{OLD}`", DROP_NEW]
+    assert f"'{OLD}' serves 'neo4j' as before" in str(failure.value)
 
 
 def test_default_database_restore_stops_the_old_default_then_switches_from_recorded_enterprise_responses():
@@ -195,7 +214,7 @@ def test_inexact_counts_are_accepted_with_a_note():
 
 
 def test_a_failure_after_the_switch_keeps_the_new_database_and_says_what_is_left():
-    replay, plan, log, _ = restore("5.26-alias.json")
+    replay, plan, log, _ = restore("5.26-alias-other-default.json")
     replay.responses[f"STOP DATABASE `{OLD}`"] = {"error": {"kind": "query", "message": "timed out"}}
     with pytest.raises(BackupError) as failure:
         cr.execute(plan, replay, log.append, sleep=lambda s: None)
@@ -422,8 +441,9 @@ def test_the_command_verifies_the_backup_then_restores_from_recorded_enterprise_
                                     work_dir=tmp_path, timeout=60, poll=0, log=lambda m: None)
     result = cr.run_cluster_restore(opts, transport=transport)
     sent = [c.cypher for c in transport.calls if c.name == c.cypher]
-    assert sent == READ_STATE + PREPARE + [f"ALTER ALIAS `neo4j` SET DATABASE TARGET `{NEW}`", f"STOP DATABASE `{OLD}`"]
-    assert all(c.write for c in transport.calls if c.cypher.startswith(("CREATE", "ALTER", "STOP")))
+    assert sent == READ_STATE + PREPARE + [f"ALTER ALIAS `neo4j` SET DATABASE TARGET `{NEW}`", f"STOP DATABASE `{OLD}`",
+                                           f"CALL dbms.setDefaultDatabase('{NEW}')"]
+    assert all(c.write for c in transport.calls if c.cypher.startswith(("CREATE", "ALTER", "STOP", "CALL dbms.set")))
     assert result["verified"].startswith("every file's size and sha256 match the manifest")
     assert list(tmp_path.iterdir()) == []  # the verification download is removed
     assert f"restored backup 20250131T020000Z into '{NEW}'" in result["summary"]

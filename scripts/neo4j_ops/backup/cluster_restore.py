@@ -11,7 +11,8 @@ online on every member it is allocated to. The plan:
   3. count its nodes and relationships and compare them with the backup's manifest
   4. switch clients to it:
        the name clients use is a local alias      ALTER ALIAS `<db>` SET DATABASE TARGET `<new>`: no window;
-                                                   then STOP DATABASE `<old target>` (kept, not dropped)
+                                                   then STOP DATABASE `<old target>` (kept, not dropped), and if
+                                                   it was the default database, dbms.setDefaultDatabase (below)
        the name is the default database itself    the manual's "Change the default database": STOP DATABASE
                                                    `<db>`, CALL dbms.setDefaultDatabase('<new>'): clients of
                                                    the default database wait between the two statements
@@ -124,7 +125,10 @@ class ClusterState:
 
     @property
     def is_default(self) -> bool:
-        return any(r.get("default") is True for r in self.rows_of(self.name))
+        return self.is_default_database(self.name)
+
+    def is_default_database(self, database: str) -> bool:
+        return any(r.get("default") is True for r in self.rows_of(database))
 
     def topology_of(self, database: str) -> Topology | None:
         roles = [str(r.get("role", "")).lower() for r in self.rows_of(database)]
@@ -261,26 +265,26 @@ def plan_cluster_restore(line: VersionLine, manifest: Manifest, bucket: str, sta
         # 5.x aliases/manage-aliases-standard-databases.adoc: "ALTER ALIAS `northwind` SET DATABASE TARGET
         # `northwind-graph-2021`"; "When a query is run against a database alias, it will be redirected to the
         # target database."
-        steps.append(Step("cypher", f"point alias {name!r} at {new!r}: clients move with no window",
-                          f"ALTER ALIAS {quote_name(name)} SET DATABASE TARGET {q_new}", phase="swap"))
-        steps.append(Step("cypher", f"stop the old database {old!r} (kept, not dropped)",
-                          f"STOP DATABASE {quote_name(old)}", phase="after"))
+        steps.append(Step("cypher", f"point alias {name!r} at {new!r}: clients of {name!r} move with no window",
+                          f"ALTER ALIAS {quote_name(name)} SET DATABASE TARGET {q_new}", phase="swap",
+                          undo=f"ALTER ALIAS {quote_name(name)} SET DATABASE TARGET {quote_name(old)}"))
         serving = f"{old!r} (through alias {name!r}) until the alias points at {new!r}"
+        if state.is_default_database(old):
+            # The old target is also the default database (clients that name no database): it moves the manual's
+            # way (see "default" below), after the alias.
+            steps += _default_switch(old, new)
+            serving += "; clients of the default database then wait for one statement"
+        else:
+            steps.append(Step("cypher", f"stop the old database {old!r} (kept, not dropped)",
+                              f"STOP DATABASE {quote_name(old)}", phase="after"))
     elif mode == "default":
-        # 5.x clustering/databases.adoc, "Change the default database": "Stop the current default database using
-        # the command `STOP DATABASE <database-name>`. Run `CALL dbms.setDefaultDatabase("newDefaultDatabaseName")`
-        # against the `system` database"; built-in-procedures.adoc: "The database must exist and the old default
-        # database must be stopped."
-        steps.append(Step("cypher", f"stop {old!r}, the default database (kept, not dropped): clients of the "
-                          f"default database wait from here", f"STOP DATABASE {quote_name(old)}", phase="swap",
-                          undo=f"START DATABASE {quote_name(old)}"))
-        steps.append(Step("cypher", f"make {new!r} the default database: to here", "CALL dbms.setDefaultDatabase("
-                          f"{cypher_string(new)})", phase="swap"))
+        steps += _default_switch(old, new)
         serving = (f"{old!r} until it is stopped for the switch; clients of the default database then wait for "
                    f"one statement; clients naming {name!r} explicitly lose it (see the notes)")
         notes.append(f"clients that name {name!r} (the deploy's neo4j:database, health checks, backups) need it "
                      f"to be an alias of {new!r}: when satisfied, DROP DATABASE {quote_name(old)}; CREATE ALIAS "
-                     f"{quote_name(name)} FOR DATABASE {q_new}. Restores after that switch with no window")
+                     f"{quote_name(name)} FOR DATABASE {q_new}. After that, restores move {name!r}'s clients with "
+                     f"no window")
     else:
         serving = f"{old!r}, untouched" if old else "nothing (there is no database under that name)"
         notes.append(f"nothing was switched (--no-swap): switch with ALTER ALIAS … SET DATABASE TARGET {q_new}, "
@@ -294,6 +298,18 @@ def plan_cluster_restore(line: VersionLine, manifest: Manifest, bucket: str, sta
                  f"granted on {old!r} by name are not on {new!r}" if old else "")
     return Plan(line.name, name, m.timestamp, new, old, mode, uri, topology, tuple(steps), serving,
                 tuple(n for n in notes if n), m.counts, m.counts_exact)
+
+
+def _default_switch(old: str, new: str) -> list[Step]:
+    # 5.x clustering/databases.adoc, "Change the default database": "Stop the current default database using
+    # the command `STOP DATABASE <database-name>`. Run `CALL dbms.setDefaultDatabase("newDefaultDatabaseName")`
+    # against the `system` database"; built-in-procedures.adoc: "The database must exist and the old default
+    # database must be stopped." (dev, 2025: the same procedure and steps.)
+    return [Step("cypher", f"stop {old!r}, the default database (kept, not dropped): clients of the default database "
+                 f"wait from here", f"STOP DATABASE {quote_name(old)}", phase="swap",
+                 undo=f"START DATABASE {quote_name(old)}"),
+            Step("cypher", f"make {new!r} the default database: to here",
+                 f"CALL dbms.setDefaultDatabase({cypher_string(new)})", phase="swap")]
 
 
 def _plan_44(line: VersionLine, m: Manifest, bucket: str, state: ClusterState, cores: tuple[str, ...],
