@@ -350,3 +350,23 @@ def test_retention_ignores_failed_check_runs_as_complete(tmp_path):
     decisions = plan_retention([good, failed_only], NOW, 3)
     assert [d.delete for d in decisions] == [False, True]
     assert replace(good).complete and not failed_only.complete
+
+
+def test_44_online_backup_whose_upload_fails_leaves_no_manifest_from_recorded_enterprise_4_4(
+        s3, moto_endpoint, flags, tmp_path, monkeypatch):
+    """Fault ("manifest written last" on the online path, 4.4): the folder's tar upload is refused."""
+    from tests.unit.test_backup_enterprise import Refusing
+
+    staging = tmp_path / "staging"
+    first = run(s3, moto_endpoint, "4.4", flags, staging, day(0))
+    real_client = make_backup.client
+    monkeypatch.setattr(make_backup, "client", lambda *a, **k: Refusing(
+        real_client(*a, **k), lambda name, kw: name in ("put_object", "upload_part") and
+        kw.get("Key", "").endswith(".tar")))
+    with pytest.raises(BackupError, match="upload to s3://.*failed"):
+        run(s3, moto_endpoint, "4.4", flags, staging, day(1))
+    failed = make_backup.make_timestamp(day(1))
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=s3.bucket).get("Contents", [])]
+    assert [k for k in keys if failed in k] == []
+    chain = staging / "neo4j" / first["backup"]
+    assert sorted(p.name for p in chain.glob("manifest-*.json")) == [f"manifest-{first['backup']}.json"]
