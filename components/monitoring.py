@@ -84,6 +84,11 @@ ALERT_JOBS = {
     # Published by the machine itself through node exporter's textfile collector (setup-neo4j.sh):
     "Neo4jBootFailed": JOB_NODE,
     "Neo4jCertificateExpiresSoon": JOB_NODE,
+    # Written on the backup server from the bucket's manifests and drill records (scripts/neo4j_ops/backup/
+    # freshness.py, neo4j-backup-freshness.timer), so they ride on its node exporter.
+    "Neo4jBackupTooOld": JOB_NODE,
+    "Neo4jRestoreDrillTooOld": JOB_NODE,
+    "Neo4jBackupFreshnessUnknown": JOB_NODE,
 }
 # Days before a served certificate expires from which Neo4jCertificateExpiresSoon fires.
 CERTIFICATE_EXPIRY_WARNING_DAYS = 30
@@ -127,6 +132,10 @@ class AlertThresholds:  # defaults = the operations guide
     gc_pause_seconds: float = 1.0
     disk_used_ratio: float = 0.80
     replication_lag_seconds: float = 10.0
+    # A daily backup plus two hours of slack: the newest complete backup may be this old.
+    backup_max_age_hours: float = 26.0
+    # neo4j:restoreDrillMaxAgeDays: the weekly drill plus a day.
+    restore_drill_max_age_days: float = 8.0
 
     def __post_init__(self) -> None:
         if self.open_transactions < 1:
@@ -135,7 +144,8 @@ class AlertThresholds:  # defaults = the operations guide
             value = getattr(self, field)
             if not 0 < value < 1:
                 raise ValueError(f"{field} is a ratio in (0, 1), got {value}")
-        for field in ("gc_pause_seconds", "replication_lag_seconds"):
+        for field in ("gc_pause_seconds", "replication_lag_seconds", "backup_max_age_hours",
+                      "restore_drill_max_age_days"):
             value = getattr(self, field)
             if value <= 0:
                 raise ValueError(f"{field} must be > 0, got {value}")
@@ -258,6 +268,15 @@ def _queries(names: Neo4jMetricNames, *, lag_offset: str, data_mountpoint: str |
         "leaders": f"sum by (stack, database) (\n  {_by_database(names, names.is_leader)}\n)",
         "boot_failed": f'neo4j_cluster_boot_failed{{job="{JOB_NODE}"}}',
         "certificate_days_left": f'(neo4j_cluster_certificate_expiry_seconds{{job="{JOB_NODE}"}} - time()) / 86400',
+        # Ages from the freshness metrics (0: none/never, which makes the age huge). One backup server
+        # writes them; max by keeps one series per database whatever the scrape labels.
+        "backup_age_hours": (f'(time() - max by (stack, database) (neo4j_backup_last_complete_timestamp_seconds'
+                             f'{{job="{JOB_NODE}"}})) / 3600'),
+        "drill_age_days": (f'(time() - max by (stack, database) (neo4j_restore_drill_last_success_timestamp_seconds'
+                           f'{{job="{JOB_NODE}"}})) / 86400'),
+        "first_backup_age_days": (f'(time() - max by (stack, database) (neo4j_backup_first_complete_timestamp_seconds'
+                                  f'{{job="{JOB_NODE}"}})) / 86400'),
+        "freshness_last_run": f'neo4j_backup_freshness_last_run_timestamp_seconds{{job="{JOB_NODE}"}}',
         "cpu_busy": (f'1 - avg by (stack, server, role, instance) '
                      f'(rate(node_cpu_seconds_total{{job="{JOB_NODE}", mode="idle"}}[{RATE_WINDOW}]))'),
         "haproxy_backend_active_servers": f'haproxy_backend_active_servers{{job="{JOB_HAPROXY}"}}',
@@ -365,6 +384,32 @@ def _alerts(q: dict[str, str], t: AlertThresholds, *, lag_offset: str, jobs: set
             f"expires within {CERTIFICATE_EXPIRY_WARNING_DAYS} days "
             "({{ $value | printf \"%.1f\" }} days left). Renew it (`pulumi up` rotates it into Secrets Manager) "
             "and bring it to the server before it expires: clients and cluster members then refuse it."),
+        _alert(
+            "Neo4jBackupTooOld", f"{q['backup_age_hours']} > {_num(t.backup_max_age_hours)}", "0s", "critical",
+            "Newest complete backup of {{ $labels.database }} is {{ $value | printf \"%.1f\" }} hours old",
+            f"The newest restorable backup of database {{{{ $labels.database }}}} in stack {{{{ $labels.stack }}}} "
+            f"completed {{{{ $value | printf \"%.1f\" }}}} hours ago (more than {_num(t.backup_max_age_hours)}h; "
+            "a huge value means there is none), as the bucket's manifests say. Read `journalctl -u "
+            "neo4j-backup` on the backup server and run `systemctl start neo4j-backup` once the cause is fixed."),
+        _alert(
+            "Neo4jRestoreDrillTooOld",
+            f"{q['drill_age_days']} > {_num(t.restore_drill_max_age_days)}\nand on (stack, database)\n"
+            f"{q['first_backup_age_days']} > {_num(t.restore_drill_max_age_days)}", "0s", "warning",
+            "Last passed restore drill of {{ $labels.database }} is {{ $value | printf \"%.1f\" }} days old",
+            f"No restore drill of database {{{{ $labels.database }}}} in stack {{{{ $labels.stack }}}} has passed for "
+            f"{{{{ $value | printf \"%.1f\" }}}} days (more than {_num(t.restore_drill_max_age_days)}, "
+            "neo4j:restoreDrillMaxAgeDays; a huge value means never, though backups have existed that long): "
+            "nobody knows whether the backups restore. Read `journalctl -u neo4j-restore-drill` on the backup "
+            "server and run `systemctl start neo4j-restore-drill`."),
+        _alert(
+            "Neo4jBackupFreshnessUnknown",
+            f"time() - max by (stack) ({q['freshness_last_run']}) > 3600\nor\nabsent({q['freshness_last_run']})",
+            "30m", "warning",
+            "Backup freshness is unknown",
+            "The backup server has not read the bucket's manifests for over an hour (or never published them): "
+            "Neo4jBackupTooOld and Neo4jRestoreDrillTooOld cannot fire. Read `journalctl -u "
+            "neo4j-backup-freshness` on the backup server (bucket access, the tooling under "
+            "/usr/local/lib/neo4j-cluster/scripts)."),
     ]
     assert [a["name"] for a in alerts] == list(ALERT_NAMES)
     return [a for a in alerts if ALERT_JOBS[a["name"]] in jobs]

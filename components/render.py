@@ -223,7 +223,8 @@ def render_monitoring_files(settings: Settings, topology: ClusterTopology,
                             port(servers[s.name], "node_exporter")) for s in topology.servers]
     haproxy = f"{topology.haproxy.hostname}:{PORTS.haproxy.stats}" if topology.haproxy else None
     return render_monitoring(
-        stack=settings.stack, version_line=settings.version_line, targets=targets, thresholds=AlertThresholds(),
+        stack=settings.stack, version_line=settings.version_line, targets=targets,
+        thresholds=AlertThresholds(restore_drill_max_age_days=settings.restore_drill_max_age_days),
         haproxy_target=haproxy, prometheus_url=f"http://localhost:{PORTS.monitoring.prometheus}")
 
 

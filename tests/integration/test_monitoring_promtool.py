@@ -182,6 +182,41 @@ def machine_published_scenarios() -> list[Scenario]:
     return out
 
 
+BACKUP_SERVER = "replica-1"  # where the freshness metrics come from (any node exporter target will do)
+HOUR, DAY = 3600, 86400
+
+
+def backup_freshness_scenarios(drill_days: float = THRESHOLDS.restore_drill_max_age_days) -> list[Scenario]:
+    """What the backup server's freshness check writes (scripts/neo4j_ops/backup/freshness.py): per database
+    the completion time of the newest restorable backup, of the oldest one, and the last passed drill's time.
+    Values are Unix times; promtool's time() is the evaluation time, so they are written relative to it."""
+    labels = node_labels(BACKUP_SERVER)
+    out = []
+    at = 600  # eval_time 10m; earlier times are negative Unix times, which promtool takes as they are
+    for kind, age_h in (("fires", 27), ("inside", 25)):
+        out.append(Scenario(
+            "Neo4jBackupTooOld", kind, "10m",
+            [(series("neo4j_backup_last_complete_timestamp_seconds", {**labels, "database": "neo4j"}),
+              f"{at - age_h * HOUR}x20"),
+             (series("neo4j_backup_last_complete_timestamp_seconds", {**labels, "database": "system"}),
+              f"{at - HOUR}x20")],
+            [Expected({"stack": STACK, "database": "neo4j"}, age_h)] if kind == "fires" else []))
+    for kind, age_d in (("fires", drill_days + 1), ("inside", drill_days - 1)):
+        out.append(Scenario(
+            "Neo4jRestoreDrillTooOld", kind, "10m",
+            [(series("neo4j_restore_drill_last_success_timestamp_seconds", {**labels, "database": "neo4j"}),
+              f"{round(at - age_d * DAY)}x20"),
+             (series("neo4j_backup_first_complete_timestamp_seconds", {**labels, "database": "neo4j"}),
+              f"{at - 30 * DAY}x20")],
+            [Expected({"stack": STACK, "database": "neo4j"}, age_d)] if kind == "fires" else []))
+    for kind, values in (("fires", "0x150"), ("inside", "0+60x150")):  # stuck at t=0 / refreshed every minute
+        out.append(Scenario(
+            "Neo4jBackupFreshnessUnknown", kind, "2h",
+            [(series("neo4j_backup_freshness_last_run_timestamp_seconds", labels), values)],
+            [Expected({"stack": STACK}, 2 * HOUR)] if kind == "fires" else []))
+    return out
+
+
 def scenarios(names: dict[str, str]) -> list[Scenario]:
     def n(key: str, **kw: str) -> str:
         return names[key].format(**kw)
@@ -232,6 +267,7 @@ def scenarios(names: dict[str, str]) -> list[Scenario]:
 
     out += disk_scenarios()
     out += machine_published_scenarios()
+    out += backup_freshness_scenarios()
 
     # Neo4jReplicationLagHigh, sampled every 5s: the leader commits one transaction per sample.
     # A replica 45s behind (> threshold + 2 scrape intervals) fires; one exactly 10s behind (the
@@ -385,14 +421,16 @@ def test_community_stack_alerts_on_node_exporter_only(tmp_path: Path, version_li
 
     rules = yaml.safe_load(files[PROMETHEUS_RULES])
     assert rule_names(files) == {"Neo4jMachineDown", "Neo4jDiskUsageHigh", "Neo4jBootFailed",
-                                 "Neo4jCertificateExpiresSoon"}
+                                 "Neo4jCertificateExpiresSoon", "Neo4jBackupTooOld", "Neo4jRestoreDrillTooOld",
+                                 "Neo4jBackupFreshnessUnknown"}
     for rule in (r for g in rules["groups"] for r in g["rules"]):  # neo4j_cluster_*: the machine's own
         assert 'job="neo4j"' not in rule["expr"] and not any(
-            n.startswith("neo4j_") and not n.startswith("neo4j_cluster_") for n in metric_names(rule["expr"])), \
+            n.startswith("neo4j_") and not n.startswith(("neo4j_cluster_", "neo4j_backup_", "neo4j_restore_drill_"))
+            for n in metric_names(rule["expr"])), \
             rule["alert"]
 
     # The server-down alert of Community: node exporter down fires, up stays quiet; disks as on Enterprise.
-    cases = machine_down_scenarios() + disk_scenarios() + machine_published_scenarios()
+    cases = machine_down_scenarios() + disk_scenarios() + machine_published_scenarios() + backup_freshness_scenarios()
     test_file = tmp_path / "community.test.yml"
     test_file.write_text(yaml.safe_dump(promtool_tests(tmp_path / PROMETHEUS_RULES, rules, cases), sort_keys=False))
     out = promtool("test", "rules", test_file)
@@ -416,7 +454,7 @@ def test_docker_stack_scrapes_no_node_exporter(tmp_path: Path) -> None:
     assert {j["job_name"] for j in config["scrape_configs"]} == {"neo4j", "haproxy"}
     promtool("check", "config", tmp_path / PROMETHEUS_CONFIG)
     out = promtool("check", "rules", tmp_path / PROMETHEUS_RULES)
-    assert f"{len(ALERT_NAMES) - 4} rules found" in out.stdout + out.stderr
+    assert f"{len(ALERT_NAMES) - 7} rules found" in out.stdout + out.stderr
     assert "Neo4jDiskUsageHigh" not in rule_names(files) and "Neo4jMachineDown" not in rule_names(files)
 
 

@@ -319,9 +319,10 @@ def spellings(regex: str) -> set[str]:
 
 def neo4j_selectors(expr: str) -> set[str]:
     """The Neo4j series an expression selects: `__name__=~` regexes and bare `neo4j_…{` names."""
-    # neo4j_cluster_* are the machine's own (setup-neo4j.sh, through node exporter), not Neo4j's.
-    return set(re.findall(r'__name__=~"([^"]+)"', expr)) | set(re.findall(r'(?<![\w"])(neo4j_(?!cluster_)\w+)\{',
-                                                                         expr))
+    # neo4j_cluster_* are the machine's own (setup-neo4j.sh, through node exporter), not Neo4j's; so are
+    # neo4j_backup_* and neo4j_restore_drill_* (the backup server's freshness check, from the bucket).
+    return set(re.findall(r'__name__=~"([^"]+)"', expr)) | set(re.findall(
+        r'(?<![\w"])(neo4j_(?!cluster_|backup_|restore_drill_)\w+)\{', expr))
 
 
 def queries_of(files: dict[str, str]) -> dict[str, str]:
@@ -415,9 +416,13 @@ def test_without_metrics_endpoints_no_neo4j_job_alert_or_panel() -> None:
     files = render(targets=COMMUNITY_AWS)
     assert set(jobs_of(files)) == {"node", "haproxy"}
     assert list(rules_of(files)) == ["Neo4jMachineDown", "Neo4jDiskUsageHigh", "Neo4jBootFailed",
-                                     "Neo4jCertificateExpiresSoon"]
+                                     "Neo4jCertificateExpiresSoon", "Neo4jBackupTooOld", "Neo4jRestoreDrillTooOld",
+                                     "Neo4jBackupFreshnessUnknown"]
     assert 'job="neo4j"' not in files[PROMETHEUS_RULES] + files[GRAFANA_DASHBOARD]
-    assert "neo4j_" not in " ".join(queries_of(files).values()).replace("neo4j_cluster_", "")
+    ours = " ".join(queries_of(files).values())
+    for prefix in ("neo4j_cluster_", "neo4j_backup_", "neo4j_restore_drill_"):
+        ours = ours.replace(prefix, "")
+    assert "neo4j_" not in ours
     titles = panel_titles(files)
     assert titles[0] == "What this dashboard shows"
     assert set(titles[1:]) == {"Machines up", "Disk used", "CPU busy", "HAProxy active servers per backend",
