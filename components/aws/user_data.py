@@ -41,6 +41,7 @@ SERVER_FILE_PLACES = {
     "setup-neo4j.sh": "/usr/local/lib/neo4j-cluster/setup-neo4j.sh",
     "join-topology.sh": "/usr/local/lib/neo4j-cluster/join-topology.sh",
     "backup/neo4j-backup.sh": "/usr/local/lib/neo4j-cluster/neo4j-backup.sh",
+    "backup/refresh-backup-tooling.sh": "/usr/local/lib/neo4j-cluster/refresh-backup-tooling.sh",
     "backup/neo4j-backup.service": "/etc/systemd/system/neo4j-backup.service",
     "backup/neo4j-backup.timer": "/etc/systemd/system/neo4j-backup.timer",
     "backup/neo4j-restore-drill.service": "/etc/systemd/system/neo4j-restore-drill.service",
@@ -60,7 +61,9 @@ MOUNT_PROMETHEUS_DATA_PLACE = f"/usr/local/lib/neo4j-cluster/{MOUNT_PROMETHEUS_D
 NEO4J_APT_COMPONENT = {"4.4": "4.4", "5": "5", "2025": "latest"}
 JAVA_PACKAGE = {"4.4": "openjdk-11-jre-headless", "5": "openjdk-17-jre-headless", "2025": "openjdk-21-jre-headless"}
 
-BACKUP_JOB_FILES = ("neo4j-backup.sh", "neo4j-backup.service", "neo4j-backup.timer",
+# Where setup-neo4j.sh writes the bucket for refresh-backup-tooling.sh (neo4j-backup.service's EnvironmentFile).
+TOOLING_ENV_FILE = "/etc/neo4j-cluster/backup-tooling.env"
+BACKUP_JOB_FILES = ("neo4j-backup.sh", "refresh-backup-tooling.sh", "neo4j-backup.service", "neo4j-backup.timer",
                     "neo4j-restore-drill.service", "neo4j-restore-drill.timer",
                     "neo4j-backup-freshness.service", "neo4j-backup-freshness.timer")
 
@@ -79,6 +82,9 @@ def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str
         "region": settings.region,
         "password_secret": secret_names(settings, topology).admin_password,
         "tools_dir": TOOLING_DIR,
+        "tooling_key": TOOLING_KEY,
+        "tooling_env_file": TOOLING_ENV_FILE,
+        "refresh_tooling_script": SERVER_FILE_PLACES["backup/refresh-backup-tooling.sh"],
         "s3_endpoint": settings.backup_s3_endpoint,  # "": AWS S3
     }
     return {f"backup/{name}": render_template(f"backup/{name}.j2", **values) for name in BACKUP_JOB_FILES}
@@ -115,6 +121,7 @@ def render_setup_script(settings: Settings, plan: ServerPlan, *, tls_secret: str
         java_package=JAVA_PACKAGE[line], apt_component=NEO4J_APT_COMPONENT[line],
         region=settings.region, tls_secret=tls_secret, admin_password_secret=admin_password_secret,
         ssl_scopes=[p.scope for p in plan.ssl_policies], backup=backup,
+        tooling_env_file=TOOLING_ENV_FILE,
         tooling_key=TOOLING_KEY, tooling_dir=TOOLING_DIR, s3_endpoint=settings.backup_s3_endpoint,
         set_password_command="set-initial-password" if line == "4.4" else "dbms set-initial-password")
 

@@ -299,3 +299,146 @@ def test_the_monitoring_node_mounts_prometheus_data_with_the_same_disk_logic():
     body = mount.split('log() { echo "mount-prometheus-data: $*"; }', 1)[1]
     assert body.index("systemctl stop prometheus") < body.rindex("\nmount_data_volume\n") \
         < body.index('chown prometheus:prometheus "$DATA_DIR"')
+
+
+# --- the backup tooling follows our releases without a rebuild ----------------------------------------
+
+# A stand-in for the AWS CLI's s3api over a directory: STORE/etag is the object's ETag, STORE/archive.tar.gz
+# its body; STORE/unreachable makes every call fail as a network error does.
+S3API = r'''
+store="$TOOLING_STORE"
+[[ -e "$store/unreachable" ]] && { echo "Could not connect to the endpoint URL" >&2; exit 255; }
+command="$2"; shift 2
+etag="" out=""
+while (($#)); do
+    case "$1" in
+        --if-match) etag="$2"; shift 2 ;;
+        --region|--bucket|--key|--query|--output|--endpoint-url) shift 2 ;;
+        *) out="$1"; shift ;;
+    esac
+done
+case "$command" in
+    head-object) cat "$store/etag"; echo ;;
+    get-object)
+        [[ "$etag" == "$(cat "$store/etag")" ]] || { echo "PreconditionFailed" >&2; exit 254; }
+        cp "$store/archive.tar.gz" "$out" ;;
+esac
+'''
+
+
+def tooling_archive_of(files: dict[str, str]) -> bytes:
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+class ToolingBucket:
+    def __init__(self, root):
+        self.store = root / "store"
+        self.store.mkdir()
+
+    def publish(self, files: dict[str, str], etag: str) -> None:
+        (self.store / "archive.tar.gz").write_bytes(tooling_archive_of(files))
+        (self.store / "etag").write_text(f'"{etag}"')
+
+
+def backup_server_files(**stack) -> dict[str, str]:
+    settings = make_settings(version=VERSIONS["5"], **stack)
+    topology = plan_topology(settings)
+    return aws_artifacts(settings, topology)[topology.backup_server.name]
+
+
+def refresh(tmp_path, bucket: ToolingBucket, *, bucket_name: str = "backups-test"):
+    script = backup_server_files()["backup/refresh-backup-tooling.sh"]
+    box = sandbox(tmp_path / "box")
+    box.stand_in("aws", S3API)
+    tools = tmp_path / "scripts"
+    prelude = (f'REGION=eu-west-1\nKEY=tooling/neo4j-cluster-backup-tools.tar.gz\nTOOLS_DIR="{tools}"\n'
+               f'BUCKET="{bucket_name}"\nINSTALLED_ETAG="$TOOLS_DIR/.archive-etag"\nS3_OPTIONS=(--region "$REGION")\n'
+               'log() { echo "refresh-backup-tooling: $*"; }\n')
+    result = box.run(script, ["installed", "refresh_tooling"], "refresh_tooling\n", prelude=prelude,
+                     env={"TOOLING_STORE": str(bucket.store)})
+    return result, tools, box
+
+
+def test_the_backup_service_refreshes_the_tooling_first_from_the_bucket_setup_names():
+    files = backup_server_files()
+    service = files["backup/neo4j-backup.service"]
+    lines = service.splitlines()
+    assert "EnvironmentFile=-/etc/neo4j-cluster/backup-tooling.env" in lines
+    pre = lines.index("ExecStartPre=/bin/bash /usr/local/lib/neo4j-cluster/refresh-backup-tooling.sh")
+    assert pre < lines.index("ExecStart=/usr/local/lib/neo4j-cluster/neo4j-backup.sh")
+    setup = shell_function(files["setup-neo4j.sh"], "install_backup_tooling")
+    assert """printf 'TOOLING_BUCKET=%s\\n' "$bucket" >"/etc/neo4j-cluster/backup-tooling.env\"""" in setup
+    script = files["backup/refresh-backup-tooling.sh"]
+    assert 'KEY="tooling/neo4j-cluster-backup-tools.tar.gz"' in script  # components/tooling.py TOOLING_KEY
+    assert 'TOOLS_DIR="/usr/local/lib/neo4j-cluster/scripts"' in script  # where neo4j-backup.sh runs them from
+
+
+def test_a_new_release_replaces_the_installed_tooling_and_an_unchanged_one_is_not_downloaded(tmp_path):
+    bucket = ToolingBucket(tmp_path)
+    bucket.publish({"backup.py": "release 1\n", "neo4j_ops/old.py": "gone in release 2\n"}, "etag-1")
+    first, tools, box = refresh(tmp_path, bucket)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert (tools / "backup.py").read_text() == "release 1\n"
+    assert "installed the tooling of s3://backups-test/tooling/neo4j-cluster-backup-tools.tar.gz: " \
+           'ETag "etag-1", sha256 ' in first.stdout and "(before: none)" in first.stdout
+
+    again, _, box = refresh(tmp_path, bucket)
+    assert again.returncode == 0 and again.stdout == ""
+    assert [c.split()[2] for c in box.calls()].count("get-object") == 1  # only the first run downloaded
+
+    bucket.publish({"backup.py": "release 2\n"}, "etag-2")
+    upgraded, _, _ = refresh(tmp_path, bucket)
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    assert (tools / "backup.py").read_text() == "release 2\n"
+    assert not (tools / "neo4j_ops" / "old.py").exists()  # the new tree, not one laid over the old
+    assert '(before: "etag-1")' in upgraded.stdout
+    assert not (tmp_path / "scripts.new").exists() and not (tmp_path / "scripts.old").exists()
+
+
+def test_the_real_tooling_archive_installs_where_the_backup_job_runs_it(tmp_path):
+    from components.tooling import tooling_archive
+
+    bucket = ToolingBucket(tmp_path)
+    (bucket.store / "archive.tar.gz").write_bytes(tooling_archive())
+    (bucket.store / "etag").write_text('"e1"')
+    result, tools, _ = refresh(tmp_path, bucket)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tools / "backup.py").is_file() and (tools / "restore.py").is_file()
+    assert (tools / "neo4j_ops" / "versions.py").is_file()
+
+
+def test_when_s3_cannot_be_read_the_installed_tooling_stays_and_none_installed_is_an_error(tmp_path):
+    bucket = ToolingBucket(tmp_path)
+    (bucket.store / "unreachable").touch()
+    missing, tools, _ = refresh(tmp_path, bucket)
+    assert missing.returncode == 1
+    assert "cannot read s3://backups-test/tooling/neo4j-cluster-backup-tools.tar.gz and no tooling is installed" \
+        in missing.stdout
+    tools.mkdir()
+    (tools / "backup.py").write_text("installed at boot\n")
+    kept, _, _ = refresh(tmp_path, bucket)
+    assert kept.returncode == 0 and "the installed tooling stays" in kept.stdout
+    assert (tools / "backup.py").read_text() == "installed at boot\n"
+
+
+def test_a_broken_archive_leaves_the_installed_tooling_as_it_was(tmp_path):
+    bucket = ToolingBucket(tmp_path)
+    tools = tmp_path / "scripts"
+    tools.mkdir()
+    (tools / "backup.py").write_text("installed at boot\n")
+    (bucket.store / "archive.tar.gz").write_bytes(b"not a gzip archive")
+    (bucket.store / "etag").write_text('"broken"')
+    result, _, _ = refresh(tmp_path, bucket)
+    assert result.returncode != 0
+    assert (tools / "backup.py").read_text() == "installed at boot\n"
+    assert not (tools / ".archive-etag").exists()

@@ -1,0 +1,57 @@
+"""refresh-backup-tooling.sh (run before every backup) against moto's S3 server with the real AWS CLI: the
+archive `pulumi up` publishes is installed, not fetched again while its ETag stays, and a new release
+replaces it."""
+from __future__ import annotations
+
+import pytest
+
+from components.aws.user_data import aws_artifacts
+from components.tooling import TOOLING_KEY, tooling_archive
+from components.topology import plan_topology
+from tests.conftest import make_settings, require_tool
+from tests.support.shell import sandbox
+
+pytestmark = pytest.mark.integration
+
+
+def run_refresh(tmp_path, moto_s3, bucket: str):
+    aws = require_tool("aws")
+    settings = make_settings(version="5.26.30")
+    topology = plan_topology(settings)
+    script = aws_artifacts(settings, topology)[topology.backup_server.name]["backup/refresh-backup-tooling.sh"]
+    box = sandbox(tmp_path / "box")
+    tools = tmp_path / "scripts"
+    prelude = (f'REGION=us-east-1\nKEY="{TOOLING_KEY}"\nTOOLS_DIR="{tools}"\nBUCKET="{bucket}"\n'
+               f'INSTALLED_ETAG="$TOOLS_DIR/.archive-etag"\n'
+               f'S3_OPTIONS=(--region "$REGION" --endpoint-url "{moto_s3.endpoint}")\n'
+               'log() { echo "refresh-backup-tooling: $*"; }\n')
+    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "PATH": f"{aws.rsplit('/', 1)[0]}"
+           f":/usr/bin:/bin"}
+    return box.run(script, ["installed", "refresh_tooling"], "refresh_tooling\n", prelude=prelude, env=env), tools
+
+
+def test_the_published_archive_is_installed_once_and_a_new_release_replaces_it(tmp_path, moto_s3, bucket):
+    s3 = moto_s3.client()
+    s3.put_object(Bucket=bucket, Key=TOOLING_KEY, Body=tooling_archive())
+    first, tools = run_refresh(tmp_path, moto_s3, bucket)
+    assert first.returncode == 0, first.stdout + first.stderr
+    etag = s3.head_object(Bucket=bucket, Key=TOOLING_KEY)["ETag"]
+    assert f"ETag {etag}" in first.stdout and (tools / "backup.py").is_file()
+    assert (tools / ".archive-etag").read_text() == etag
+
+    again, _ = run_refresh(tmp_path, moto_s3, bucket)
+    assert again.returncode == 0 and again.stdout == "", again.stderr
+
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        data = b"# release 2\n"
+        info = tarfile.TarInfo("backup.py")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    s3.put_object(Bucket=bucket, Key=TOOLING_KEY, Body=buffer.getvalue())
+    upgraded, _ = run_refresh(tmp_path, moto_s3, bucket)
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    assert (tools / "backup.py").read_text() == "# release 2\n" and not (tools / "restore.py").exists()
