@@ -14,6 +14,7 @@ from .. import cli
 from ..errors import UsageError
 from . import options
 from .admin import split_command
+from .cluster_restore import ClusterRestoreOptions, run_cluster_restore
 from .make_backup import BackupOptions, run_backup
 from .restore_backup import RestoreOptions, catalogue, drill, restore
 from .retention import prune
@@ -230,8 +231,6 @@ def _restore(args: Namespace, log: Log) -> dict:
 
 
 def _cluster_restore(args: Namespace, log: Log) -> dict:
-    from .cluster_restore import ClusterRestoreOptions, run_cluster_restore
-
     if args.verify_only:
         raise UsageError("--verify-only (the drill) and --cluster do not go together: run the drill without --cluster")
     if not args.dry_run and not args.yes:
