@@ -366,6 +366,11 @@ def test_a_backup_whose_check_failed_is_refused_before_anything():
         cr.verify_backup(opts, None, failed)
     opts.dry_run = True
     assert "would download" in cr.verify_backup(opts, None, SimpleNamespace(manifest=manifest()))
+    opts.sha_check = False
+    with pytest.raises(UsageError, match="not consistency-checked .check: skipped.*drop --skip-sha-check"):
+        cr.verify_backup(opts, None, SimpleNamespace(manifest=manifest()))  # made before checks: skipped
+    checked = Manifest(**{**manifest().__dict__, "check": "passed"})
+    assert "consistency check passed" in cr.verify_backup(opts, None, SimpleNamespace(manifest=checked))
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -622,17 +622,22 @@ def bolt_run(client) -> Run:
 
 
 def verify_backup(opts: ClusterRestoreOptions, s3, chosen) -> str:
-    """Refuse a backup whose own check failed; verify every file's sha256 by a download (sizes were checked
-    against the bucket when it was listed). Returns what was verified, in words."""
+    """Refuse a backup whose consistency check failed (the manifest's `check`: passed | failed | skipped; layout's
+    `choose` already passes over them); verify every file's sha256 by a download (sizes were checked against the
+    bucket when it was listed). A backup that was never checked (skipped, or made before backups were checked)
+    is only restored after that download. Returns what was verified, in words."""
     from .restore_backup import RestoreOptions, _fetch, check_room, download_need
 
     m = chosen.manifest
-    check = getattr(m, "check", None)  # backup.py's consistency check result, where the manifest records it
+    check = getattr(m, "check", None) or "skipped"
     if check == "failed":
         raise BackupError(f"backup {m.timestamp}'s manifest says its consistency check failed: choose another "
                           f"with --at (restore.py --list shows them)")
     if not opts.sha_check:
-        return f"sizes match the manifest (check: {check or 'not recorded'}; --skip-sha-check)"
+        if check != "passed":
+            raise UsageError(f"backup {m.timestamp} was not consistency-checked (check: {check}): its files' sha256 "
+                             f"are verified before it seeds anything; drop --skip-sha-check")
+        return "its consistency check passed and the object sizes match the manifest (--skip-sha-check)"
     if opts.dry_run:
         return "would download every file and compare its sha256 with the manifest before changing anything"
     import shutil
@@ -645,7 +650,7 @@ def verify_backup(opts: ClusterRestoreOptions, s3, chosen) -> str:
         _fetch(job, s3, chosen, directory, checked=True)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    return f"every file's size and sha256 match the manifest (check: {check or 'not recorded'})"
+    return f"every file's size and sha256 match the manifest (consistency check: {check})"
 
 
 def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None) -> dict[str, Any]:

@@ -198,8 +198,8 @@ def restore_parser() -> cli.Parser:
                    "database on every core")
     c.add_argument("--verify-restored", action="store_true", help="4.4: after the per-core steps ran, check the "
                    "database is online on every core and its counts are the manifest's")
-    c.add_argument("--skip-sha-check", action="store_true", help="trust the object sizes and the manifest's check "
-                   "instead of downloading the backup to compare sha256 first")
+    c.add_argument("--skip-sha-check", action="store_true", help="a backup whose consistency check passed: trust "
+                   "it and the object sizes instead of downloading it to compare sha256 first")
     c.add_argument("--seed-timeout", type=float, default=900, help="seconds to wait for the seeded database to be "
                    "online on every member")
     return p
