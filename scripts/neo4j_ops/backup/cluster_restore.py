@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackupError, UsageError
+from ..errors import BackupError, InterruptedRunError, UsageError
 from ..facts import Counts
 from ..queries import COUNT_NODES, COUNT_RELATIONSHIPS, quote_name
 from ..versions import VersionLine, dump_file_name
@@ -485,9 +485,11 @@ def execute(plan: Plan, run: Run, log: Log, *, copier: Copier | None = None, tim
                                                           if s.phase == "after")) from None
             outcome.rolled_back = _roll_back(plan, run, undo, copier, log)
             serving = plan.old or "nothing (there was no database under that name)"
-            raise BackupError(f"{step.description} failed: {_text(error)}\nrolled back: "
-                              f"{'; '.join(outcome.rolled_back) or 'nothing to undo'}. {serving!r} serves "
-                              f"{plan.name!r} as before") from None
+            failure = (InterruptedRunError if isinstance(error, (KeyboardInterrupt, InterruptedRunError))
+                       else BackupError)
+            raise failure(f"{step.description} failed: {_text(error) or 'interrupted'}\nrolled back: "
+                          f"{'; '.join(outcome.rolled_back) or 'nothing to undo'}. {serving!r} serves "
+                          f"{plan.name!r} as before") from None
         if step.undo:
             undo.append(step.undo)
         if step.phase == "swap" and step is _last_swap(plan):
