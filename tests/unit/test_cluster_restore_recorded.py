@@ -207,6 +207,16 @@ def test_a_seed_that_stays_starting_times_out_and_is_dropped():
     assert replay.cypher[-1] == DROP_NEW
 
 
+def test_online_in_the_wrong_roles_is_not_done():
+    replay, plan, log, _ = restore("5.26-alias.json")
+    online = replay.responses[SHOW_NEW][1]["records"]
+    replay.responses[SHOW_NEW] = {"records": [dict(r, role="primary") for r in online]}  # 4 primaries, no secondary
+    clock = iter(range(0, 10_000, 10))
+    with pytest.raises(BackupError, match="4 of 4 online, 4 of 3 primaries and 0 of 1 secondaries"):
+        cr.execute(plan, replay, log.append, sleep=lambda s: None, clock=lambda: next(clock), timeout=60)
+    assert replay.cypher[-1] == DROP_NEW
+
+
 def test_inexact_counts_are_accepted_with_a_note():
     replay, plan, log, run = restore("5.26-counts-differ.json", m=manifest(exact=False))
     run()

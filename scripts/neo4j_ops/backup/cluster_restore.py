@@ -400,8 +400,15 @@ def read_state(run: Run, name: str) -> ClusterState:
     return ClusterState.parse(name, aliases, databases)
 
 
-def wait_online(run: Run, step: Step, members: int, log: Log, *, timeout: float, poll: float = 2.0,
+# Roles a copy reports in SHOW DATABASE: 5.x primary | secondary; 4.4 leader | follower | read_replica.
+_PRIMARY_ROLES, _SECONDARY_ROLES = ("primary", "leader", "follower"), ("secondary", "read_replica")
+
+
+def wait_online(run: Run, step: Step, topology: Topology, log: Log, *, timeout: float, poll: float = 2.0,
                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+    """Until the database is online on topology.members members, in its roles ("Verify that the restored database
+    is online on the desired number of servers, in the desired roles", 5.x clustering/databases.adoc)."""
+    members = topology.members
     deadline = clock() + timeout
     last, next_note = "no answer yet", clock()
     while True:
@@ -414,12 +421,16 @@ def wait_online(run: Run, step: Step, members: int, log: Log, *, timeout: float,
             raise BackupError("the restored database did not start on " + "; ".join(
                 f"{r.get('address')}: {r.get('statusMessage') or r.get('error')}" for r in failed)
                 + " (the server's debug.log says why: seed URI, S3 access, provider)")
-        if len(online) >= members:
+        roles = [str(r.get("role", "")).lower() for r in online]
+        primaries = sum(1 for r in roles if r in _PRIMARY_ROLES)
+        secondaries = sum(1 for r in roles if r in _SECONDARY_ROLES)
+        if primaries >= topology.primaries and secondaries >= topology.secondaries:
             log(f"online on {len(online)} members: " + ", ".join(f"{r.get('address')} ({r.get('role')})"
                                                              for r in online))
             return
-        last = f"{len(online)} of {members} online: " + ", ".join(
-            f"{r.get('address')} {r.get('currentStatus')}" for r in rows)
+        last = (f"{len(online)} of {members} online, {primaries} of {topology.primaries} primaries and "
+                f"{secondaries} of {topology.secondaries} secondaries: "
+                + ", ".join(f"{r.get('address')} {r.get('currentStatus')} {r.get('role')}" for r in rows))
         if clock() >= deadline:
             raise BackupError(f"not online on {members} members within {timeout:.0f}s ({last})")
         if clock() >= next_note:
@@ -465,8 +476,7 @@ def execute(plan: Plan, run: Run, log: Log, *, copier: Copier | None = None, tim
             if step.kind == "cypher":
                 run(step.cypher, {}, step.database)
             elif step.kind == "wait_online":
-                wait_online(run, step, plan.topology.members, log, timeout=timeout, poll=poll, sleep=sleep,
-                            clock=clock)
+                wait_online(run, step, plan.topology, log, timeout=timeout, poll=poll, sleep=sleep, clock=clock)
             elif step.kind == "counts":
                 outcome.counts = count(run, step.database)
                 check_counts(plan, outcome.counts, log)
