@@ -147,7 +147,8 @@ def test_every_server_in_order_each_gated_from_recorded_enterprise_responses(cap
     # A progress line per server while it is away, and when it is back.
     for server in stack.applied:
         assert f"{server}: not answering: cannot reach {server}.prod.neo4j.internal:7687" in err
-        assert f"{server}: back: answers, Enabled in a formed cluster, hosting neo4j, system, caught up" in err
+        assert f"{server}: back: answers, Enabled and Available in a formed cluster, hosting neo4j, system, caught up" \
+            in err
     assert "replica-1 [1/4]: secondary" in err and "core-2 [4/4]: leader of system" in err
     assert out.count(" done ") == 4 and "resume with" not in out
 
@@ -159,6 +160,7 @@ def test_the_order_of_44_comes_from_the_cluster_overview_from_recorded_enterpris
     assert code == 0, out + err
     assert stack.applied == ["replica-1", "core-2", "core-3", "core-1"]  # core-1 LEADER of both
     assert "roles from dbms.cluster.overview()" in out
+    assert "core-1: back: answers, listed in dbms.cluster.overview() of a formed cluster, hosting neo4j, system" in err
     assert cluster.recorded.calls_named("show_servers") == []
 
 
@@ -247,6 +249,9 @@ def test_dry_run_prints_the_order_and_why_and_touches_nothing_from_recorded_ente
     assert "secondary: its absence costs neither availability nor fault tolerance" in out
     assert "pending: replace (userDataBase64, ami)" in out
     assert "NOT healthy" not in out
+    # Pulumi.prod.yaml plans 5 primaries and 2 secondaries; the recorded cluster runs 3 and 1.
+    assert "server set: the stack plans core-4, core-5, replica-2, not running yet" in out
+    assert "make scale STACK=prod" in out
 
 
 def test_dry_run_of_an_unhealthy_cluster_says_a_run_would_stop_from_recorded_enterprise_responses(capsys, ca):

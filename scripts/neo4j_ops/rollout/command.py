@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from components.topology import plan_topology
+
 from .. import cli, cluster_cli
 from ..bolt import Transport
 from ..checks.wait import parse_duration
@@ -83,13 +85,15 @@ def _run(args, transport: Transport | None, stack: RolloutStack | None) -> int:
     step_timeout = parse_duration(args.step_timeout)
     if args.query_timeout <= 0 or args.max_lag < 0:
         raise UsageError("--query-timeout must be > 0 and --max-lag >= 0")
-    pending = None
+    pending, planned = None, None
     if args.pending is not None:
         names = [n.strip() for n in args.pending.split(",") if n.strip()]
         pending = {n: ["named by --pending"] for n in names}
+    settings = stack_settings(args.stack, getattr(args, "stack_file", None)) if args.stack else None
+    if settings is not None:
+        planned = [s.name for s in plan_topology(settings).servers]
     if stack is None:
         if args.stack:
-            settings = stack_settings(args.stack, getattr(args, "stack_file", None))
             if pending is not None and args.dry_run:
                 stack = _NoStack()
                 stack.name = args.stack
@@ -104,7 +108,8 @@ def _run(args, transport: Transport | None, stack: RolloutStack | None) -> int:
     log = cli.logger("rollout", args.quiet or args.json)
     with cluster_cli.bolt_transport(transport, target.tls, args.query_timeout) as real:
         report = rollout(target, real, stack, pending=pending, start_from=args.start_from, dry_run=args.dry_run,
-                         step_timeout=step_timeout, timeout=args.query_timeout, max_lag=args.max_lag, log=log)
+                         step_timeout=step_timeout, timeout=args.query_timeout, max_lag=args.max_lag,
+                         planned=planned, log=log)
     return cli.print_report(report, args.json, render_text, failed=report.failed)
 
 

@@ -115,6 +115,16 @@ def server_back(target: Target, facts: list[ServerFacts], server: str, hosted_be
     return None
 
 
+def membership(facts: list[ServerFacts]) -> str:
+    """How the server is a member, in the words of its line's cluster view."""
+    ref = cluster.reference(facts)
+    if ref is None or not ref.enterprise:
+        return "standalone (Community: no cluster membership)"
+    if ref.line.supports_show_servers:
+        return "Enabled and Available in a formed cluster"
+    return "listed in dbms.cluster.overview() of a formed cluster"
+
+
 def wait_for_server(target: Target, transport: Transport, server: str, hosted_before: set[str], *, within: float,
                     timeout: float, max_lag: float, log: Callable[[str], None],
                     sleep: Callable[[float], None] = time.sleep,
@@ -137,7 +147,7 @@ def wait_for_server(target: Target, transport: Transport, server: str, hosted_be
                 state = "not caught up: " + result.detail
             else:
                 hosted = ", ".join(sorted(hosted_before)) or "nothing"
-                state = f"back: answers, Enabled in a formed cluster, hosting {hosted}, caught up"
+                state = f"back: answers, {membership(facts)}, hosting {hosted}, caught up"
                 history.append(state)
                 log(f"{server}: {state} ({clock() - start:.0f} s)")
                 return GateOutcome(True, clock() - start, state, history)

@@ -47,6 +47,7 @@ class RolloutReport:
     health_problems: list[str] = field(default_factory=list)  # before the first step
     resume: str | None = None
     seconds: float = 0.0
+    server_set: str | None = None  # the stack plans other servers than run: `make scale` changes that
 
     @property
     def failed(self) -> bool:
@@ -56,6 +57,7 @@ class RolloutReport:
         return {"stack": self.stack, "dryRun": self.dry_run, "rolesFrom": self.source,
                 "steps": [asdict(s) for s in self.steps], "nothingPending": self.nothing_pending,
                 "healthProblems": self.health_problems, "resume": self.resume, "failed": self.failed,
+                "serverSet": self.server_set,
                 "seconds": round(self.seconds, 1)}
 
 
@@ -82,14 +84,35 @@ def render_text(report: RolloutReport) -> str:
         lines.append("the cluster is NOT healthy now: " + "; ".join(report.health_problems))
         if report.dry_run:
             lines.append("a real run would stop before the first step")
+    if report.server_set:
+        lines.append(report.server_set)
     if report.resume:
         lines.append(f"resume with: {report.resume}")
     return "\n".join(lines)
 
 
+def server_set_note(stack: str, running: list[str], planned: list[str] | None) -> str | None:
+    """When the stack plans other servers than those running: which, and that scaling is its own command
+    (scripts/scale.py runs the Cypher that adds or removes servers safely; a rollout step only replaces)."""
+    if planned is None:
+        return None
+    new, gone = [n for n in planned if n not in running], [n for n in running if n not in planned]
+    parts = []
+    if new:
+        parts.append(f"the stack plans {', '.join(new)}, not running yet")
+    if gone:
+        parts.append(f"runs {', '.join(gone)}, which the stack no longer plans")
+    if not parts:
+        return None
+    return (f"server set: {'; '.join(parts)}. The rollout only replaces running servers: machines come and go "
+            f"with `make up`, and `make scale STACK={stack}` moves the databases onto or off them "
+            f"(scripts/scale.py --help)")
+
+
 def rollout(target: Target, transport: Transport, stack: RolloutStack, *, pending: dict[str, list[str]] | None = None,
             start_from: str | None = None, dry_run: bool = False, step_timeout: float = 1200.0,
-            timeout: float = 5.0, max_lag: float = 10.0, log: Callable[[str], None] = lambda _m: None,
+            timeout: float = 5.0, max_lag: float = 10.0, planned: list[str] | None = None,
+            log: Callable[[str], None] = lambda _m: None,
             sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) \
         -> RolloutReport:
     start = clock()
@@ -108,7 +131,8 @@ def rollout(target: Target, transport: Transport, stack: RolloutStack, *, pendin
     view = view_from_facts(target, health.facts)
     report = RolloutReport(stack.name, dry_run, view.source,
                            nothing_pending=[n for n in names if n not in pending_names],
-                           health_problems=list(health.problems))
+                           health_problems=list(health.problems),
+                           server_set=server_set_note(stack.name, names, planned))
     full = order(view, names)
     skip_before = set()
     if start_from is not None:
