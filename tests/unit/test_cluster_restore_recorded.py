@@ -300,6 +300,17 @@ def test_a_plain_database_that_is_not_the_default_needs_no_swap():
     assert "TOPOLOGY 1 PRIMARY 0 SECONDARY" in plan.steps[0].cypher
 
 
+def test_the_current_topology_comes_from_the_requested_counts_when_the_server_gives_them():
+    rows = [{"name": "neo4j", "address": f"core-{n}:7687", "role": "unknown" if n == 3 else "primary",
+             "requestedPrimariesCount": 3, "requestedSecondariesCount": 2, "currentPrimariesCount": 2,
+             "currentSecondariesCount": 0} for n in (1, 2, 3)]
+    assert cr.ClusterState("neo4j", None, tuple(rows)).topology_of("neo4j") == cr.Topology(3, 2)
+    rows = [dict(r, requestedPrimariesCount=None, requestedSecondariesCount=None) for r in rows]
+    assert cr.ClusterState("neo4j", None, tuple(rows)).topology_of("neo4j") == cr.Topology(2, 0)
+    rows = [{k: v for k, v in r.items() if "Count" not in k} for r in rows]
+    assert cr.ClusterState("neo4j", None, tuple(rows)).topology_of("neo4j") == cr.Topology(3, 0)  # by roles
+
+
 def test_topology_is_the_old_databases_unless_given():
     replay, plan, *_ = restore("5.26-alias.json", topology=cr.Topology(3, 2))
     assert "TOPOLOGY 3 PRIMARIES 2 SECONDARIES" in plan.steps[0].cypher

@@ -131,10 +131,16 @@ class ClusterState:
         return any(r.get("default") is True for r in self.rows_of(database))
 
     def topology_of(self, database: str) -> Topology | None:
-        roles = [str(r.get("role", "")).lower() for r in self.rows_of(database)]
-        if not roles:
+        """The database's topology: SHOW DATABASES YIELD *'s requested…Count, else current…Count (5.x; the real
+        5.26 answers them), else its rows' roles (primary | secondary; a member that is down says unknown)."""
+        rows = self.rows_of(database)
+        if not rows:
             return None
-        # 5.x SHOW DATABASES role: primary | secondary | unknown (a member that is down still has a row).
+        for kind in ("requested", "current"):
+            p, s = rows[0].get(f"{kind}PrimariesCount"), rows[0].get(f"{kind}SecondariesCount")
+            if isinstance(p, int) and isinstance(s, int) and p > 0:
+                return Topology(p, s)
+        roles = [str(r.get("role", "")).lower() for r in rows]
         return Topology(sum(1 for r in roles if r in ("primary", "unknown")), roles.count("secondary"))
 
     def exists(self, database: str) -> bool:
