@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from scripts.neo4j_ops.bolt import UNREACHABLE, BoltError, TlsOptions, address_of
-from scripts.neo4j_ops.errors import OperationError
+from scripts.neo4j_ops.errors import OperationError, UsageError
 from scripts.neo4j_ops.recorded import RecordedTransport, load_scenario
 from scripts.neo4j_ops.rollout import main
 from scripts.neo4j_ops.rollout.stack import (
@@ -162,6 +162,33 @@ def test_the_order_of_44_comes_from_the_cluster_overview_from_recorded_enterpris
     assert "roles from dbms.cluster.overview()" in out
     assert "core-1: back: answers, listed in dbms.cluster.overview() of a formed cluster, hosting neo4j, system" in err
     assert cluster.recorded.calls_named("show_servers") == []
+
+
+def moved_leader(scenario: str, database: str, new_writer: str) -> dict:
+    """The recorded cluster after an election: `new_writer` writes `database` in every server's view."""
+    moved = copy.deepcopy(load_scenario(FIXTURES / scenario))
+    for endpoint in moved["endpoints"].values():
+        for row in (endpoint.get("responses", {}).get("show_databases") or {}).get("records", []):
+            if row["name"] == database:
+                row["writer"] = row["address"].startswith(f"{new_writer}.")
+    return moved
+
+
+def test_the_order_is_computed_again_before_each_step_from_recorded_enterprise_responses(capsys, ca):
+    # While replica-1's step runs, neo4j's leadership moves from core-1 to core-3: core-1 now leads nothing
+    # and goes next; core-3, now a leader, waits for the end.
+    cluster = RestartingCluster("cluster-5.26-healthy.json", TlsOptions(str(ca)))
+
+    def apply(server):
+        if server == "replica-1":
+            cluster.swap(moved_leader("cluster-5.26-healthy.json", "neo4j", "core-3"))
+        cluster.restart(server, 1)
+
+    stack = FakeStack(dict(EVERYTHING), on_apply=apply)
+    code, out, err = run_5(capsys, ca, stack, cluster)
+    assert code == 0, out + err
+    assert stack.applied == ["replica-1", "core-1", "core-2", "core-3"]
+    assert "core-1 [2/4]: primary leading nothing" in err and "core-3 [4/4]: leader of neo4j" in err
 
 
 def test_an_unhealthy_cluster_stops_before_anything_is_touched_from_recorded_enterprise_responses(capsys, ca):
@@ -375,6 +402,13 @@ def test_a_step_targets_the_server_its_attachment_and_record_with_only_it_releas
     # The release lived in a temporary copy: the stack file is untouched, the copy gone.
     assert automation.file.read_text() == before and not Path(up["file"]).exists()
     assert lines == ["core-2: pulumi: Updating (prod)"]
+
+
+def test_a_stack_file_that_releases_servers_itself_is_refused(automation):
+    automation.file.write_text("config:\n  neo4j:platform: aws\n  neo4j:rolloutRelease:\n    - core-1\n    - core-2\n")
+    with pytest.raises(UsageError, match="sets neo4j:rolloutRelease to core-1, core-2: every plain `pulumi up`"):
+        AutomationStack("prod", "aws", automation.dir, automation.module)
+    assert automation.selected == []
 
 
 def test_a_step_for_a_server_not_in_the_state_fails_plainly(automation):

@@ -10,10 +10,11 @@ servers' resources. With the release, a server's instance has no ignore_changes 
 more robust than comparing inputs here: it is the same diff the step's `up` will act on, including inputs
 that are computed (the newest AMI) or secret, which no offline comparison can see.
 
-Where the release lives: a copy of Pulumi.<stack>.yaml with the key added, passed as `config_file` to
-preview/up. The stack file itself is never written, so an interrupted rollout (Ctrl-C, a lost laptop)
-leaves no release behind for the next plain `pulumi up` to act on. (The key is still the one
-components/settings.py reads: neo4j:rolloutRelease, a list of server names.)
+Where the release lives: a copy of Pulumi.<stack>.yaml with the key added (in the system's temporary
+directory), passed as `config_file` to preview/up. The stack file itself is never written, so an interrupted
+rollout (Ctrl-C, a lost laptop) leaves no release behind for the next plain `pulumi up` to act on; a stack
+file that sets the key itself is refused, since every plain `up` would then replace those servers at once.
+(The key is still the one components/settings.py reads: neo4j:rolloutRelease, a list of server names.)
 
 A server's resources, by platform (the one mapping of platform differences): the names follow the programs'
 own naming, components/aws (NAME "cluster", children "cluster-<server>") and components/docker
@@ -101,6 +102,18 @@ def release_config(stack_file: Path, servers: list[str], out: Path) -> Path:
     return out
 
 
+def standing_release(stack_file: Path) -> list[str]:
+    """The servers the stack file itself releases (it never should: the rollout releases in a copy)."""
+    try:
+        config = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
+    except (OSError, yaml.YAMLError, AttributeError):
+        return []
+    value = config.get(RELEASE_KEY) if isinstance(config, dict) else None
+    if isinstance(value, str):
+        value = [value] if value else []
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
 class AutomationStack:
     """RolloutStack on `pulumi.automation` (needs the Pulumi CLI, as every Automation API program does)."""
 
@@ -117,6 +130,11 @@ class AutomationStack:
         self.stack_file = self.work_dir / f"Pulumi.{name}.yaml"
         if not self.stack_file.is_file():
             raise UsageError(f"--stack {name}: no stack file {self.stack_file.name}")
+        released = standing_release(self.stack_file)
+        if released:
+            raise UsageError(f"{self.stack_file.name} sets {RELEASE_KEY} to {', '.join(released)}: every plain "
+                             f"`pulumi up` would replace those servers at once. Remove it (pulumi config rm "
+                             f"{RELEASE_KEY} --stack {name}); the rollout sets it for one step at a time, in a copy")
         self.stack = self._call("select the stack", lambda: self.auto.select_stack(name, work_dir=str(self.work_dir)))
 
     def _call(self, what: str, body: Callable[[], Any]) -> Any:
@@ -133,7 +151,8 @@ class AutomationStack:
 
     @contextlib.contextmanager
     def _released(self, servers: list[str]) -> Iterator[str]:
-        handle, path = tempfile.mkstemp(prefix=f"Pulumi.{self.name}.rollout-", suffix=".yaml", dir=self.work_dir)
+        # Outside the project: a copy left by a crash must never look like a stack file there.
+        handle, path = tempfile.mkstemp(prefix=f"neo4j-rollout-{self.name}-", suffix=".yaml")
         os.close(handle)
         try:
             yield str(release_config(self.stack_file, servers, Path(path)))
