@@ -250,6 +250,14 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
         names = [r["name"] for r in document["resources"] if r["type"] in types]
         if names:
             lines.append(f"  {label} ({len(names)}): {', '.join(names)}")
+    if settings.platform == "aws":
+        from components.aws.backup_store import backup_copies
+
+        copies = backup_copies(settings)
+        lines += ["", "Backup copies (3-2-1: three copies, two kinds of storage, one off-site):",
+                  f"  {copies.line()}"]
+        if copies.problems:
+            lines.append(f"  WARNING: stack {settings.stack} breaks the 3-2-1 rule of the operations guide")
     kinds = Counter(path.split("/")[-1] for path in document["artifacts"])
     lines += ["", f"Artifacts ({len(document['artifacts'])} files) in {out_dir}/:"]
     lines += [f"  {name:<28}x{count}" for name, count in sorted(kinds.items())]

@@ -179,3 +179,52 @@ class BackupStore(pulumi.ComponentResource):
             rules=[replication_rule(self._stack, destination_arn)],
             # S3 refuses replication until both buckets are versioned.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[source.versioning, destination.versioning]))
+
+
+# --- the 3-2-1 rule: which copies of the data a stack keeps -----------------------------------------------
+
+@dataclass(frozen=True)
+class BackupCopies:
+    """The copies of a stack's data (production first), the kinds of storage they are on, and whether one is
+    off-site: the operations guide's 3-2-1 rule (three copies, two kinds of storage, one off-site)."""
+    stack: str
+    copies: tuple[str, ...]
+    kinds: frozenset[str]
+    off_site: bool
+    problems: tuple[str, ...]
+
+    def line(self) -> str:
+        verdict = ("3-2-1 holds" if not self.problems
+                   else "BREAKS 3-2-1: " + "; ".join(self.problems) + "; set neo4j:backupReplicaRegion")
+        return (f"{self.stack}: {len(self.copies)} copies — {', '.join(self.copies)}; {len(self.kinds)} kinds of "
+                f"storage; off-site: {'yes' if self.off_site else 'no'} ({verdict})")
+
+
+def keeps_local_copy(edition: str, version_line: str) -> bool:
+    """Whether the backup job leaves a copy in its staging directory (kept backupLocalRetentionDays): the
+    online backup chains of 4.4 and 5.x, and 4.4's dump, which neo4j-admin writes only to a file. 2025's online
+    backup goes straight to S3, and 5.x/2025 dumps are streamed (--to-stdout): no local copy."""
+    if edition == "enterprise":
+        return version_line != "2025"
+    return version_line == "4.4"
+
+
+def backup_copies(settings) -> BackupCopies:
+    """The copies a stack on AWS keeps (settings: components.settings.Settings)."""
+    store = f"S3 {settings.backup_s3_endpoint}" if settings.backup_s3_endpoint else f"S3 {settings.region}"
+    copies = ["EBS store"]
+    kinds = {"EBS"}
+    if keeps_local_copy(settings.edition, settings.version_line):
+        # On the data volume, beside the store: one more copy, but the same disk and kind of storage.
+        copies.append(f"EBS staging ({settings.backup_local_retention_days} days)")
+    copies.append(store)
+    kinds.add("S3")
+    if settings.backup_replica_region:
+        copies.append(f"S3 replica {settings.backup_replica_region}")
+    off_site = bool(settings.backup_replica_region)
+    problems = []
+    if len(copies) < 3:
+        problems.append(f"only {len(copies)} copies (streamed dumps and direct-to-S3 backups keep no local one)")
+    if not off_site:
+        problems.append("no off-site copy (S3 in the stack's own region shares its fate)")
+    return BackupCopies(settings.stack, tuple(copies), frozenset(kinds), off_site, tuple(problems))

@@ -185,3 +185,54 @@ def test_the_plan_lists_the_secrets_a_stack_file_still_lacks(tmp_path):
     missing = [line.split()[1].rstrip(":") for line in section[1:] if line.startswith("  MISSING ")]
     assert missing == ["neo4j:grafanaAdminPassword", "neo4j:userPasswords"]
     assert "pulumi config set --secret neo4j:userPasswords … --stack prod" in result.stdout
+
+
+# --- the 3-2-1 rule: which copies each stack keeps (components/aws/backup_store.py backup_copies) ----------
+
+
+def backup_copies_lines(result: subprocess.CompletedProcess) -> list[str]:
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Backup copies"))
+    return [line.strip() for line in lines[start + 1:] if line.startswith("  ")][:2]
+
+
+def test_prod_keeps_three_backup_copies_one_off_site(prod):
+    result, _ = prod
+    (line,) = backup_copies_lines(result)[:1]
+    assert line == ("prod: 4 copies — EBS store, EBS staging (3 days), S3 eu-west-1, S3 replica eu-central-1; "
+                    "2 kinds of storage; off-site: yes (3-2-1 holds)")
+    assert "WARNING" not in result.stdout
+
+
+def test_dev_says_it_breaks_the_rule_and_why(tmp_path):
+    result = plan("--stack", "dev", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    line, warning = backup_copies_lines(result)
+    assert line.startswith("dev: 3 copies — EBS store, EBS staging (3 days), S3 eu-west-1;")
+    assert "off-site: no (BREAKS 3-2-1: no off-site copy" in line and "set neo4j:backupReplicaRegion" in line
+    assert warning == "WARNING: stack dev breaks the 3-2-1 rule of the operations guide"
+    # The stack file says why dev may.
+    assert "3-2-1" in (ROOT / "Pulumi.dev.yaml").read_text()
+
+
+def test_a_streaming_stack_without_replica_has_only_two_copies_and_with_one_three(tmp_path):
+    import yaml
+
+    config = {"neo4j:platform": "aws", "neo4j:version": "2025.10.1", "neo4j:edition": "community",
+              "neo4j:coreCount": 1, "neo4j:replicaCount": 0, "neo4j:region": "eu-west-1", "aws:region": "eu-west-1",
+              "neo4j:availabilityZones": ["eu-west-1a", "eu-west-1b", "eu-west-1c"]}
+    for replica, expected in (("", "solo: 2 copies — EBS store, S3 eu-west-1; 2 kinds of storage; off-site: no "
+                                    "(BREAKS 3-2-1: only 2 copies"),
+                              ("us-east-1", "solo: 3 copies — EBS store, S3 eu-west-1, S3 replica us-east-1; "
+                                            "2 kinds of storage; off-site: yes (3-2-1 holds)")):
+        stack_file = tmp_path / f"Pulumi.solo{replica}.yaml"
+        stack_file.write_text(yaml.safe_dump({"config": {**config, "neo4j:backupReplicaRegion": replica}}))
+        result = plan("--stack", "solo", "--stack-file", str(stack_file), "--out", str(tmp_path / f"out{replica}"))
+        assert result.returncode == 0, result.stderr
+        assert backup_copies_lines(result)[0].startswith(expected)
+
+
+def test_the_local_docker_stack_prints_no_backup_copies(tmp_path):
+    result = plan("--stack", "local", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "Backup copies" not in result.stdout
