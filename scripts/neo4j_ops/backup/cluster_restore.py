@@ -289,8 +289,8 @@ def plan_cluster_restore(line: VersionLine, manifest: Manifest, bucket: str, sta
                    f"one statement; clients naming {name!r} explicitly lose it (see the notes)")
         notes.append(f"clients that name {name!r} (the deploy's neo4j:database, health checks, backups) need it "
                      f"to be an alias of {new!r}: when satisfied, DROP DATABASE {quote_name(old)}; CREATE ALIAS "
-                     f"{quote_name(name)} FOR DATABASE {q_new}. After that, restores move {name!r}'s clients with "
-                     f"no window")
+                     f"{quote_name(name)} FOR DATABASE {q_new}. After that, restores move the clients of {name!r} "
+                     f"with no window")
     else:
         serving = f"{old!r}, untouched" if old else "nothing (there is no database under that name)"
         notes.append(f"nothing was switched (--no-swap): switch with ALTER ALIAS … SET DATABASE TARGET {q_new}, "
