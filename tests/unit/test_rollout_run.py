@@ -467,3 +467,21 @@ def test_every_server_of_the_plan_has_exactly_the_resources_a_step_targets(plann
     servers_own = {(t, n) for (t, n), parent in present.items()
                    if t == own_kind and parent.startswith(f"neo4j-cluster:{platform}:Neo4jServers")}
     assert servers_own and servers_own <= targeted
+
+
+def test_the_command_has_help_and_one_line_errors():
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    shown = subprocess.run([sys.executable, str(root / "scripts" / "rollout.py"), "--help"], capture_output=True,
+                           text=True, timeout=60)
+    assert shown.returncode == 0
+    for flag in ("--stack", "--dry-run", "--from", "--timeout", "--max-lag", "--pending", "--servers", "--ca-cert"):
+        assert flag in shown.stdout
+    bad = subprocess.run([sys.executable, str(root / "scripts" / "rollout.py"), "--timeout", "soon", "--dry-run",
+                          "--pending", "core-1", "--uri", "bolt://127.0.0.1:1"], capture_output=True, text=True,
+                         timeout=60, env={"PATH": "/usr/bin:/bin", "NEO4J_PASSWORD": "x"})
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == ["rollout: --timeout 'soon': not a duration; use e.g. 20m, 90s, 1h30m "
+                                               "or seconds"]

@@ -82,7 +82,13 @@ def main(argv: list[str] | None = None, transport: Transport | None = None, stac
 
 
 def _run(args, transport: Transport | None, stack: RolloutStack | None) -> int:
-    step_timeout = parse_duration(args.step_timeout)
+    try:
+        step_timeout = parse_duration(args.step_timeout)
+    except UsageError:  # its words name check's --wait
+        raise UsageError(f"--timeout {args.step_timeout!r}: not a duration; use e.g. 20m, 90s, 1h30m or seconds") \
+            from None
+    if step_timeout <= 0:
+        raise UsageError(f"--timeout {args.step_timeout!r}: must be more than 0")
     if args.query_timeout <= 0 or args.max_lag < 0:
         raise UsageError("--query-timeout must be > 0 and --max-lag >= 0")
     pending, planned = None, None
