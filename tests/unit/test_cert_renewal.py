@@ -100,7 +100,7 @@ exec /usr/bin/openssl "$@"''')
 [[ "$NEO4J_PASSWORD" == "{PASSWORD}" && " $* " != *"{PASSWORD}"* ]] || {{ echo "bad credentials" >&2; exit 1; }}
 [[ -e "{root}/up" ]] || exit 1
 case "$query" in
-  "RETURN 1") echo 1;;
+  "CALL dbms.components() YIELD name RETURN name") echo name; echo "Neo4j Kernel";;
   *SHOW\\ SERVERS*|*dbms.cluster.overview*) echo available; cat "{root}/available";;
   *reloadTLS*) [[ -e "{root}/reload-missing" ]] && exit 1
     [[ -e "{root}/reload-takes" ]] && "{root}/serve-installed"; exit 0;;
