@@ -61,6 +61,9 @@ class Neo4jServers(pulumi.ComponentResource):
                 tags={"Role": server.role,
                       **({"BackupBucket": args.backup.bucket_name} if takes_backups else {})},
                 metadata_tags=True,
+                # `restore.py --cluster` seeds a database on every member from a backup's s3:// URI: each
+                # server reads the stack's backups (read-only; the servers hold the same data anyway).
+                seeds_from=args.backup.bucket,
                 released=server.name in args.released,
             ), args.context, self)
             self.private_ips[server.name] = machine.instance.private_ip
