@@ -68,12 +68,16 @@ def test_the_community_dump_is_in_s3_with_its_manifest(line, moto_s3, server, re
     assert counts == (PEOPLE, PEOPLE - 1)
     assert made["type"] == "dump" and made["counts_exact"]
     stamp = made["backup"]
-    assert keys(moto_s3, bucket) == [f"test/neo4j/{stamp}/manifest.json", f"test/neo4j/{stamp}/neo4j.dump"]
+    assert keys(moto_s3, bucket) == [f"test/neo4j/{stamp}/{name}"
+                                     for name in ("check-report.txt", "manifest.json", "neo4j.dump")]
     manifest = json.loads(moto_s3.client().get_object(Bucket=bucket, Key=f"test/neo4j/{stamp}/manifest.json")
                           ["Body"].read())
     assert manifest["neo4j_version"] == NEO4J_VERSIONS[line] and manifest["version_line"] == line
     assert manifest["counts"] == {"nodes": PEOPLE, "relationships": PEOPLE - 1}
     assert manifest["size"] == made["size"] and manifest["sha256"] == made["sha256"]
+    # Checked for real on the line: 2025 `database check --from-path`, 4.4 loaded into a scratch store and
+    # `check-consistency --database` run on it.
+    assert manifest["check"] == "passed", manifest["check_detail"]
     assert server.status()["running"]  # started again after the dump
 
 
