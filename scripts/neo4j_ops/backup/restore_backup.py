@@ -258,7 +258,9 @@ def drill(opts: RestoreOptions) -> dict:
         own(scratch, opts.owner)
         t1 = time.monotonic()
         opts.admin.run(_apply_args(line, m, source), conf=conf_dir, log=opts.log)
-        password = secrets.token_urlsafe(18)
+        # Never a leading '-' (token_urlsafe's alphabet has it): neo4j-admin would read the password as an
+        # option ("Missing required parameter: '<password>'", seen once in 64 drills).
+        password = "d" + secrets.token_urlsafe(18)
         opts.admin.run(line.admin_set_initial_password(password), conf=conf_dir, secret=password)
         shutil.rmtree(scratch / "download", ignore_errors=True)
         loaded = time.monotonic() - t1
