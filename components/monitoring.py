@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -554,7 +555,8 @@ def _check_name(kind: str, value: str) -> None:
 
 def render_monitoring(*, stack: str, version_line: str, targets: list[ScrapeTarget], thresholds: AlertThresholds,
                       haproxy_target: str | None, prometheus_url: str, scrape_interval: str = "15s",
-                      data_mountpoint: str | None = None) -> dict[str, str]:
+                      data_mountpoint: str | None = None,
+                      haproxy_targets: Mapping[str, str] | None = None) -> dict[str, str]:
     """Returns {relative_path: text} for: 'prometheus/prometheus.yml', 'prometheus/rules/neo4j-alerts.yml',
     'grafana/provisioning/datasources/prometheus.yml', 'grafana/provisioning/dashboards/neo4j.yml',
     'grafana/dashboards/neo4j-cluster.json'.
@@ -593,12 +595,14 @@ def render_monitoring(*, stack: str, version_line: str, targets: list[ScrapeTarg
         if target.node_exporter_port is not None:
             node_targets.append({"endpoint": _endpoint(target.address, target.node_exporter_port), **labels})
 
-    haproxy = None
-    if haproxy_target is not None:
-        host, sep, port = haproxy_target.rpartition(":")
+    # haproxy_targets: each HAProxy node by its name (the AWS pair); haproxy_target: the one node "haproxy".
+    haproxy = []
+    named = dict(haproxy_targets or {}) or ({"haproxy": haproxy_target} if haproxy_target is not None else {})
+    for server, haproxy_at in named.items():
+        host, sep, port = haproxy_at.rpartition(":")
         if not sep or not port.isdigit():
-            raise ValueError(f"haproxy_target must be host:port, got {haproxy_target!r}")
-        haproxy = {"endpoint": _endpoint(host.strip("[]"), int(port)), "server": "haproxy"}
+            raise ValueError(f"haproxy_target must be host:port, got {haproxy_at!r}")
+        haproxy.append({"endpoint": _endpoint(host.strip("[]"), int(port)), "server": server})
 
     # Compare against the most advanced member's position one threshold plus one scrape interval
     # ago: samples of different targets are up to one interval apart, so an up-to-date server is

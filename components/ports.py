@@ -29,6 +29,7 @@ class HaproxyPorts:
     bolt_write: int = 7687  # to the leader
     bolt_read: int = 7689  # to any server that hosts the database
     stats: int = 8404  # stats page and /metrics
+    health: int = 8405  # the entry point's health (/health/write, /health/read): the NLB checks it
 
 
 @dataclass(frozen=True)

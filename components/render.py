@@ -201,12 +201,17 @@ def render_neo4j_conf(settings: Settings, topology: ClusterTopology, server: Ser
                            conf=neo4j_conf_values(settings, topology, server))
 
 
+# HAProxy's admin socket and the server states it saves across a reload (the packaged haproxy's own directory).
+HAPROXY_STATE_DIR = "/var/lib/haproxy"
+
+
 def render_haproxy_cfg(settings: Settings, topology: ClusterTopology) -> str:
     return render_template(
         "haproxy/haproxy.cfg.j2",
         stack=settings.stack,
         database=settings.database,
         ports=asdict(PORTS.haproxy),
+        state_dir=HAPROXY_STATE_DIR,
         check=health_check(settings),
         servers=[{"name": s.name, "address": s.hostname, "bolt_port": PORTS.server.bolt}
                  for s in topology.servers],
@@ -221,11 +226,12 @@ def render_monitoring_files(settings: Settings, topology: ClusterTopology,
 
     targets = [ScrapeTarget(s.name, s.role, s.hostname, port(servers[s.name], "metrics"),
                             port(servers[s.name], "node_exporter")) for s in topology.servers]
-    haproxy = f"{topology.haproxy.hostname}:{PORTS.haproxy.stats}" if topology.haproxy else None
+    # Each HAProxy node's stats port: on AWS the pair's own names (haproxy.<domain> is the load balancer there).
+    haproxies = {node.name: f"{node.hostname}:{PORTS.haproxy.stats}" for node in topology.haproxy_nodes}
     return render_monitoring(
         stack=settings.stack, version_line=settings.version_line, targets=targets,
         thresholds=AlertThresholds(restore_drill_max_age_days=settings.restore_drill_max_age_days),
-        haproxy_target=haproxy, prometheus_url=f"http://localhost:{PORTS.monitoring.prometheus}")
+        haproxy_target=None, haproxy_targets=haproxies, prometheus_url=f"http://localhost:{PORTS.monitoring.prometheus}")
 
 
 def local_bolt_uri(settings: Settings) -> str:

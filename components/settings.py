@@ -262,7 +262,7 @@ def _server_names(value: Any) -> tuple[str, ...]:
     if isinstance(names, str):
         names = [names] if names else []
     if not isinstance(names, list) or not all(isinstance(n, str) and _SERVER_NAME.match(n) for n in names):
-        raise ValueError("a list of server names such as core-2, replica-1")
+        raise ValueError("a list of server names such as core-2, replica-1, haproxy-1")
     return tuple(names)
 
 
@@ -287,7 +287,7 @@ class Key:
     secret: bool = False
 
 
-_SERVER_NAME = re.compile(r"^(core|replica)-[1-9][0-9]*$")
+_SERVER_NAME = re.compile(r"^((core|replica)-[1-9][0-9]*|haproxy-[12])$")  # haproxy-N: the pair (AWS)
 # An https URL: host (name, IPv4 or [IPv6]), optional port, optional path; no credentials, query or spaces.
 _S3_ENDPOINT = re.compile(r"^(https://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)"
                           r"(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?)?$")
@@ -639,6 +639,16 @@ def _zones_in_region(v: dict[str, Any]) -> list[str]:
     if v["platform"] == "aws" and strays:
         return [f"{NAMESPACE}:availabilityZones: got {', '.join(strays)}; allowed: zones of {NAMESPACE}:region "
                 f"({region}a, {region}b, …)"]
+    return []
+
+
+@_check("platform", "haproxy", "availability_zones")
+def _haproxy_pair_zones(v: dict[str, Any]) -> list[str]:
+    # The HAProxy pair (components/topology.py) puts its two nodes in two zones, so that losing one leaves the other.
+    if v["platform"] == "aws" and v["haproxy"] and len(v["availability_zones"] or ()) == 1:
+        return [f"{NAMESPACE}:availabilityZones: got only {v['availability_zones'][0]}; the HAProxy pair needs two "
+                f"zones (losing a zone must leave an entry point); allowed: two or more zones, or "
+                f"{NAMESPACE}:haproxy false"]
     return []
 
 

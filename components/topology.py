@@ -8,6 +8,7 @@ from components.settings import Settings
 
 PRIMARY = "primary"
 SECONDARY = "secondary"
+HAPROXY_PAIR = 2  # HAProxy nodes on AWS
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class ClusterTopology:
     monitoring: Node | None
     backup_server: Server  # runs the scheduled backup job: core-1, whatever the replica (or core) count
     discovery_endpoints: tuple[str, ...]  # host:port of every primary, in the line's discovery port
+    # The machines behind `haproxy` (the name clients use): on AWS the pair haproxy-1, haproxy-2 in two zones
+    # behind a load balancer; on Docker the one container `haproxy` itself. Empty without HAProxy.
+    haproxy_nodes: tuple[Node, ...] = ()
 
     @property
     def primaries(self) -> tuple[Server, ...]:
@@ -76,12 +80,21 @@ def plan_topology(settings: Settings) -> ClusterTopology:
         servers.append(Server(f"replica-{index + 1}", SECONDARY, index + 1, zone, slot,
                               f"replica-{index + 1}.{domain}"))
 
+    entry = Node("haproxy", zones[0], f"haproxy.{domain}") if settings.haproxy else None
+    haproxy_nodes: tuple[Node, ...] = ()
+    if entry and settings.platform == "aws":
+        # Two zones (settings refuse a single-zone stack with HAProxy): losing a machine or a zone leaves one.
+        haproxy_nodes = tuple(Node(f"haproxy-{i + 1}", zones[i % len(zones)], f"haproxy-{i + 1}.{domain}")
+                              for i in range(HAPROXY_PAIR))
+    elif entry:
+        haproxy_nodes = (entry,)
     discovery_port = PORTS.server.discovery if settings.version_line == "4.4" else PORTS.server.cluster
     primaries = [s for s in servers if s.role == PRIMARY]
     return ClusterTopology(
         domain=domain,
         servers=tuple(servers),
-        haproxy=Node("haproxy", zones[0], f"haproxy.{domain}") if settings.haproxy else None,
+        haproxy=entry,
+        haproxy_nodes=haproxy_nodes,
         monitoring=Node("monitoring", zones[-1], f"monitoring.{domain}") if settings.monitoring else None,
         # The job's host is fixed so that scaling never moves the backup timer, its staging directory or its
         # bucket access to another machine: core-1 exists in every stack and no count change removes it. Which

@@ -17,6 +17,7 @@ from components.aws.network import Network, NetworkArgs
 from components.aws.secret_names import SecretNames, secret_names
 from components.aws.secrets import ClusterSecrets, ClusterSecretsArgs
 from components.aws.security import (
+    ENTRY,
     HAPROXY,
     MONITORING,
     NEO4J,
@@ -93,16 +94,20 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
 
     haproxy_address = None
     if topology.haproxy:
+        # The entry point: an HAProxy pair in two zones behind a Network Load Balancer (load_balancer.py).
         public = settings.haproxy_public
-        subnets = network.public_subnet_ids if public else network.private_subnet_ids
         balancer = LoadBalancer(NAME, LoadBalancerArgs(
-            node=topology.haproxy, instance_type=settings.haproxy_instance_type,
-            user_data=artifacts["haproxy"]["cloud-init.yaml"], subnet_id=subnets[topology.haproxy.zone],
-            security_group_id=groups.ids[HAPROXY],
+            entry=topology.haproxy, nodes=topology.haproxy_nodes, instance_type=settings.haproxy_instance_type,
+            user_data={n.name: artifacts[n.name]["cloud-init.yaml"] for n in topology.haproxy_nodes},
+            haproxy_cfg=artifacts["haproxy"]["haproxy.cfg"], vpc_id=network.vpc_id,
+            node_subnet_ids=network.private_subnet_ids,
+            balancer_subnet_ids=network.public_subnet_ids if public else network.private_subnet_ids,
+            security_group_id=groups.ids[HAPROXY], balancer_security_group_id=groups.ids[ENTRY],
+            config_bucket=backups.bucket_name, config_bucket_arn=backups.bucket_arn,
             # It reads the CA only to verify the servers' HTTPS health checks (TLS required).
             reads_secrets=(secrets.arns[names.ca],) if haproxy_needs_the_ca(rendered) else (),
-            context=context, public=public), opts)
-        haproxy_address = balancer.public_ip if public else topology.haproxy.hostname
+            context=context, released=frozenset(settings.rollout_release), public=public), opts)
+        haproxy_address = balancer.address
     monitoring = None
     if topology.monitoring:
         monitoring = Monitoring(NAME, MonitoringArgs(

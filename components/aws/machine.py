@@ -76,6 +76,7 @@ class MachineArgs:
     root_volume_gb: int
     data_volume: DataVolume | None = None
     reads_secrets: tuple[pulumi.Input[str], ...] = ()  # secret ARNs this machine may read
+    reads_objects: tuple[pulumi.Input[str], ...] = ()  # S3 object ARNs this machine may read (HAProxy: its config)
     backups: BucketAccess | None = None
     # Every Neo4j server, read-only (restore.py --cluster): 5.x+ seeds from S3, 4.4's cores download the backup.
     seeds_from: BucketAccess | None = None
@@ -151,6 +152,9 @@ def _access_statements(args: MachineArgs) -> list[dict[str, Any]]:
     if args.reads_secrets:
         statements.append({"Sid": "ReadOwnSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
                            "Resource": list(args.reads_secrets)})
+    if args.reads_objects:
+        statements.append({"Sid": "ReadOwnObjects", "Effect": "Allow", "Action": "s3:GetObject",
+                           "Resource": list(args.reads_objects)})
     if args.backups is not None:
         # The backup job checks the bucket and lists earlier backups; the restore drill reads the
         # newest. PutObject covers multipart uploads; Abort lets a failed upload clean up after itself.
@@ -213,9 +217,10 @@ def place_machine(name: str, args: MachineArgs, context: MachineContext, parent:
         associate_public_ip_address=args.public_ip,
         iam_instance_profile=profile.name,
         user_data_base64=compressed_user_data(args.user_data),
-        # Always on for Neo4j servers: held back by ignore_changes, new user data replaces a server only in
-        # its rollout step. Cloud-init reads user data once, so an in-place update would change nothing.
-        user_data_replace_on_change=args.replace_on_new_user_data or args.data_volume is not None,
+        # Cloud-init reads user data once, so an in-place update would change nothing: new user data means a new
+        # instance, at once for a stateless machine, in its rollout step for the held-back ones (Neo4j servers
+        # and the HAProxy pair, whose ignore_changes hold it back until then).
+        user_data_replace_on_change=True,
         metadata_options={
             "http_endpoint": "enabled",
             "http_tokens": "required",  # IMDSv2 only

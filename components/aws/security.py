@@ -22,9 +22,11 @@ from components.topology import ClusterTopology
 NEO4J = "neo4j"
 HAPROXY = "haproxy"
 MONITORING = "monitoring"
+ENTRY = "entry"  # the Network Load Balancer in front of the HAProxy pair
 GROUP_PURPOSE = {
     NEO4J: "Neo4j servers",
     HAPROXY: "HAProxy in front of the Neo4j servers",
+    ENTRY: "Network Load Balancer in front of the HAProxy pair",
     MONITORING: "Prometheus and Grafana",
 }
 ANYWHERE = "0.0.0.0/0"
@@ -43,7 +45,7 @@ class Flow:
 
 
 def plan_groups(topology: ClusterTopology) -> tuple[str, ...]:
-    return (NEO4J,) + ((HAPROXY,) if topology.haproxy else ()) + ((MONITORING,) if topology.monitoring else ())
+    return (NEO4J,) + ((HAPROXY, ENTRY) if topology.haproxy else ()) + ((MONITORING,) if topology.monitoring else ())
 
 
 def client_sources(settings: Settings) -> tuple[str, ...]:
@@ -77,8 +79,13 @@ def plan_flows(settings: Settings, topology: ClusterTopology,
     if MONITORING in groups:
         allow(NEO4J, endpoints("scrape_endpoints"), (MONITORING,), "Prometheus scrapes")
     if HAPROXY in groups:
-        allow(HAPROXY, [PORTS.haproxy.bolt_write, PORTS.haproxy.bolt_read], client_sources(settings),
-              "Bolt clients")
+        # Clients reach the pair only through the load balancer. "Referencing the security group associated with
+        # your Network Load Balancer in the security groups associated with your targets ensures that your targets
+        # accept traffic from your Network Load Balancer even if you enable client IP preservation" (Elastic Load
+        # Balancing, Network Load Balancers, "Update the security groups for your Network Load Balancer").
+        bolt = [PORTS.haproxy.bolt_write, PORTS.haproxy.bolt_read]
+        allow(ENTRY, bolt, client_sources(settings), "Bolt clients")
+        allow(HAPROXY, bolt + [PORTS.haproxy.health], (ENTRY,), "Bolt through the load balancer, its health checks")
         stats_readers = ((MONITORING,) if MONITORING in groups else ()) + settings.admin_cidrs
         allow(HAPROXY, [PORTS.haproxy.stats], stats_readers, "HAProxy stats")
     if MONITORING in groups:
@@ -139,6 +146,8 @@ class SecurityGroups(pulumi.ComponentResource):
                 rule(aws.vpc.SecurityGroupIngressRule, f"{name}-{flow.target}-in-{flow.port}-from-{label}",
                      flow.target, flow.port, flow.why, **cidr_peer(flow.source))
         for group in args.groups:
+            if group == ENTRY:  # the load balancer talks to the HAProxy nodes only
+                continue
             for port in INTERNET_EGRESS_PORTS:
                 rule(aws.vpc.SecurityGroupEgressRule, f"{name}-{group}-out-{port}-to-internet", group, port,
                      "packages and AWS APIs", cidr_ipv4=ANYWHERE)

@@ -17,7 +17,7 @@ from components.aws.secret_names import SecretNames, secret_names
 from components.monitoring import MONITORING_NODE_PATHS
 from components.neo4j_defaults import IMPORT_DIRECTORY_KEY, directories
 from components.ports import PORTS
-from components.render import Artifacts, RenderedCluster, ServerPlan, reloads_tls, render_cluster
+from components.render import HAPROXY_STATE_DIR, Artifacts, RenderedCluster, ServerPlan, reloads_tls, render_cluster
 from components.settings import Settings
 from components.templating import render_template
 from components.tooling import TOOLING_DIR, TOOLING_KEY
@@ -166,6 +166,48 @@ def haproxy_needs_the_ca(rendered: RenderedCluster) -> bool:
     return any(plan.health_check.ssl for plan in rendered.servers.values())
 
 
+# The HAProxy pair: haproxy.cfg is an S3 object under the backup bucket's tooling/ prefix (never expires), each
+# node reads exactly that object (its HAPROXY_CONFIG_TAG instance tag names it) and loads it when it changed.
+HAPROXY_CONFIG_KEY = "tooling/haproxy/haproxy.cfg"
+HAPROXY_CONFIG_TAG = "HaproxyConfig"
+HAPROXY_SYNC_PLACES = {
+    "haproxy-config-sync.sh": "/usr/local/lib/neo4j-cluster/haproxy-config-sync.sh",
+    "haproxy-config-sync.service": "/etc/systemd/system/haproxy-config-sync.service",
+    "haproxy-config-sync.timer": "/etc/systemd/system/haproxy-config-sync.timer",
+}
+# Every HAPROXY_SYNC_MINUTES, node i at minute offset i: a new config never reaches both in the same minute.
+HAPROXY_SYNC_MINUTES = 2
+# How long a reloaded node may take to find a server again (checks: inter 2s, rise 2) before it rolls back.
+HAPROXY_HEALTH_WAIT_SECONDS = 20
+
+
+def render_haproxy_node(settings: Settings, *, stack_nodes: int, node: str, index: int,
+                        ca_secret: str) -> dict[str, str]:
+    """One node's files: the sync script and its systemd units, and the user data that places them."""
+    period = max(HAPROXY_SYNC_MINUTES, stack_nodes)
+    schedule = f"*-*-* *:{index % period:02d}/{period}:00"
+    files = {
+        "haproxy-config-sync.sh": render_template(
+            "haproxy/haproxy-config-sync.sh.j2", stack=settings.stack, cfg_path=HAPROXY_CFG_PLACE,
+            health_port=PORTS.haproxy.health, health_wait_seconds=HAPROXY_HEALTH_WAIT_SECONDS,
+            object_tag=HAPROXY_CONFIG_TAG, region=settings.region, state_dir=HAPROXY_STATE_DIR),
+        "haproxy-config-sync.service": render_template(
+            "haproxy/haproxy-config-sync.service.j2", stack=settings.stack,
+            script_path=HAPROXY_SYNC_PLACES["haproxy-config-sync.sh"]),
+        "haproxy-config-sync.timer": render_template(
+            "haproxy/haproxy-config-sync.timer.j2", stack=settings.stack, node=node, schedule=schedule,
+            period_minutes=period,
+            schedule_note=f"minute {index % period} of every {period}; the other node of the pair at another"),
+    }
+    placed = [{"path": HAPROXY_SYNC_PLACES[name], "text": text, "mode": "0755" if name.endswith(".sh") else "0644"}
+              for name, text in files.items()]
+    files["cloud-init.yaml"] = render_template(
+        "cloud-init/haproxy.yaml.j2", node=node, files=placed, region=settings.region, ca_secret=ca_secret,
+        object_tag=HAPROXY_CONFIG_TAG, sync_script=HAPROXY_SYNC_PLACES["haproxy-config-sync.sh"],
+        state_dir=HAPROXY_STATE_DIR)
+    return files
+
+
 def _user_data(role: str, files: dict[str, str], **values: Any) -> str:
     # cloud-init write_files: the same text the Docker stack uploads, under the machine's paths.
     return render_template(f"cloud-init/{role}.yaml.j2", files=files, **values)
@@ -202,12 +244,13 @@ def aws_artifacts(settings: Settings, topology: ClusterTopology, rendered: Rende
     artifacts: Artifacts = {s.name: _server_files(settings, topology, rendered, names, backup_job, s.name)
                             for s in topology.servers}
     if topology.haproxy:
-        cfg = rendered.files["haproxy"]["haproxy.cfg"]
-        artifacts["haproxy"] = {
-            "haproxy.cfg": cfg,
-            "cloud-init.yaml": _user_data("haproxy", {HAPROXY_CFG_PLACE: cfg}, region=settings.region,
-                                          ca_secret=names.ca if haproxy_needs_the_ca(rendered) else ""),
-        }
+        # The config is published once (S3, HAPROXY_CONFIG_KEY) and loaded by each node of the pair on its own
+        # schedule; the nodes' user data does not hold it (components/aws/load_balancer.py).
+        artifacts["haproxy"] = {"haproxy.cfg": rendered.files["haproxy"]["haproxy.cfg"]}
+        for index, node in enumerate(topology.haproxy_nodes):
+            artifacts.setdefault(node.name, {}).update(render_haproxy_node(
+                settings, stack_nodes=len(topology.haproxy_nodes), node=node.name, index=index,
+                ca_secret=names.ca if haproxy_needs_the_ca(rendered) else ""))
     if topology.monitoring:
         files = dict(rendered.files["monitoring"])
         placed = {MONITORING_NODE_PATHS[path]: text for path, text in files.items()}

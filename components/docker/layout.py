@@ -3,7 +3,7 @@
 Pure data, no Pulumi. Every published port binds 127.0.0.1 only.
 
 Ports on the laptop:
-  HAProxy       Bolt (writes) 7687, Bolt (reads) 7689, stats and /metrics 8404
+  HAProxy       Bolt (writes) 7687, Bolt (reads) 7689, stats and /metrics 8404, health 8405
   Prometheus    9090          Grafana 3000
   Neo4j server  container port + 10000 + 100 x its position in the topology (core-1 is 0):
                 core-1   Bolt 17687  HTTP 17474  HTTPS 17473

@@ -1,4 +1,9 @@
-"""HAProxy in front of the cluster: the official image with the rendered haproxy.cfg."""
+"""HAProxy in front of the cluster: the official image with the rendered haproxy.cfg.
+
+The laptop stack keeps ONE HAProxy: it runs on one machine, so a second container would fail over nothing
+that matters there (the Docker engine is the single point). The AWS stack runs the pair behind an NLB
+(components/aws/load_balancer.py); the same haproxy.cfg serves both, health frontend included.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,6 +14,7 @@ from components.docker.containers import ContainerSpec, HealthCheck, Upload, con
 from components.docker.images import HAPROXY_IMAGE
 from components.docker.layout import HAPROXY_CA, HAPROXY_CFG, HAPROXY_PUBLISHED
 from components.ports import PORTS
+from components.render import HAPROXY_STATE_DIR
 from components.topology import Node
 
 
@@ -26,7 +32,9 @@ class LoadBalancer(pulumi.ComponentResource):
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("neo4j-cluster:docker:LoadBalancer", name, None, opts)
         image = pull(f"{name}-haproxy-image", HAPROXY_IMAGE, self)
-        uploads = [Upload(HAPROXY_CFG, args.haproxy_cfg)]
+        # haproxy.cfg reads the server states saved before a reload; none here (the container is replaced instead):
+        # a states file holding only its format version, "1" (an empty one makes haproxy warn).
+        uploads = [Upload(HAPROXY_CFG, args.haproxy_cfg), Upload(f"{HAPROXY_STATE_DIR}/server-state", "1\n")]
         if args.ca_cert_pem is not None:
             uploads.append(Upload(HAPROXY_CA, args.ca_cert_pem))
         haproxy = container(f"{name}-haproxy", ContainerSpec(

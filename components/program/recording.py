@@ -75,6 +75,9 @@ def _mock_pem(name: str) -> str:
 _COMPUTED: dict[str, dict[str, Callable[[str], Any]]] = {
     "aws:ec2/instance:Instance": {"privateIp": lambda name: _mock_address("192.0.2", name)},
     "aws:ec2/eip:Eip": {"publicIp": lambda name: _mock_address("203.0.113", name)},
+    # The HAProxy pair's NLB: the alias record and the public variant's output read its name.
+    "aws:lb/loadBalancer:LoadBalancer": {"dnsName": lambda name: f"{name}-0123456789.elb.mock.example",
+                                         "zoneId": lambda name: "ZMOCKELB0123456"},
     "aws:iam/role:Role": {"name": lambda name: name},
     "aws:iam/instanceProfile:InstanceProfile": {"name": lambda name: name},
     "aws:route53/zone:Zone": {"zoneId": lambda name: f"Z{zlib.crc32(name.encode()):010d}"},

@@ -128,7 +128,8 @@ def haproxy_in_front(backends: list[str | LocalNeo4j], directory: Path) -> Itera
         health = HealthEndpoints([name], BoltAlive({name: bolt_port}))
         check_port = health.port(name)
     try:
-        loopback = Loopback(binds={"bolt_write": free_port(), "bolt_read": free_port(), "stats": free_port()},
+        loopback = Loopback(binds={"bolt_write": free_port(), "bolt_read": free_port(), "stats": free_port(),
+                                   "health": free_port()},
                             servers={name: (bolt_port, check_port)}, nameserver_port=free_port(), maxconn=1000)
         with running_haproxy(loopback_cfg(rendered, loopback), directory, listen_ports=list(loopback.binds.values()),
                              stats_port=loopback.binds["stats"]) as proxy:

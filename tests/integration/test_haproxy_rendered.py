@@ -64,7 +64,8 @@ def cluster_behind_haproxy(rendered: str, tmp_path, state: ClusterState, bolt: d
     echoes = {name: EchoServer(name) for name in SERVERS if name not in (bolt or {})}
     try:
         traffic = {**{name: echo.port for name, echo in echoes.items()}, **(bolt or {})}
-        loopback = Loopback(binds={"bolt_write": free_port(), "bolt_read": free_port(), "stats": free_port()},
+        loopback = Loopback(binds={"bolt_write": free_port(), "bolt_read": free_port(), "stats": free_port(),
+                                   "health": free_port()},
                             servers={name: (traffic[name], health.port(name)) for name in SERVERS},
                             nameserver_port=free_port(), maxconn=1000)
         cfg = loopback_cfg(rendered, loopback)
@@ -81,9 +82,10 @@ def cluster_behind_haproxy(rendered: str, tmp_path, state: ClusterState, bolt: d
 
 def assert_only_addresses_and_ports_differ(rendered: str, cfg: str) -> None:
     changes = changed_lines(rendered, cfg)
-    allowed = ("bind :", "server ", "parse-resolv-conf", "maxconn 20000")
+    allowed = ("bind :", "server ", "parse-resolv-conf", "maxconn 20000", "stats socket /var/lib/haproxy/",
+               "server-state-file /var/lib/haproxy/")
     assert all(before.strip().startswith(allowed) for before, _ in changes), changes
-    assert len(changes) == 3 + 3 + 5 + 1 + 1  # binds, write servers, read servers, resolv, maxconn
+    assert len(changes) == 4 + 3 + 5 + 1 + 1 + 2  # binds, write servers, read servers, resolv, maxconn, state
 
 
 def writers(loopback: Loopback, count: int = 6) -> list[str]:

@@ -9,6 +9,8 @@ substituted, line for line (the line count never changes, see `changed_lines`):
 - `parse-resolv-conf` in `resolvers`      → `nameserver loopback 127.0.0.1:<port>` (servers are IP
   literals here, so nothing is resolved; the nameserver keeps any query on loopback all the same)
 - `ca-file /etc/haproxy/ca.crt`           → the test CA's path (only when a CA is given)
+- `/var/lib/haproxy/` (admin socket, saved server states) → `Loopback.state_dir` (a new temporary
+  directory unless given): the tests do not run as root
 - `maxconn 20000` in `global`             → `maxconn <n>` (only when given): haproxy needs about
   2 × maxconn file descriptors and exits when it cannot raise its limit that far; test machines
   (a 20000 hard limit in CI containers) cannot, a real HAProxy node started by root can.
@@ -30,6 +32,7 @@ import socket
 import socketserver
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -38,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CA_PATH = "/etc/haproxy/ca.crt"
+STATE_DIR = "/var/lib/haproxy"
 _SECTION = re.compile(r"^(global|defaults|resolvers|frontend|backend|listen)\b\s*(\S*)")
 _BIND = re.compile(r"^(\s+bind )(\S*)(.*)$")
 _SERVER = re.compile(r"^(\s+server )(\S+) (\S+)(.*)$")
@@ -53,6 +57,7 @@ class Loopback:
     nameserver_port: int
     ca_file: str | None = None
     maxconn: int | None = None  # global maxconn, when this machine's file limit is below haproxy's need
+    state_dir: str | None = None  # replaces /var/lib/haproxy; None: a new temporary directory
 
 
 def loopback_cfg(rendered: str, loopback: Loopback) -> str:
@@ -60,6 +65,7 @@ def loopback_cfg(rendered: str, loopback: Loopback) -> str:
     Every frontend and server must have a place in `loopback` and every place must be used."""
     section, name = "", ""
     used_binds, used_servers = set(), set()
+    state_dir = loopback.state_dir or tempfile.mkdtemp(prefix="haproxy-state-")
     out = []
     for line in rendered.splitlines():
         if match := _SECTION.match(line):
@@ -80,6 +86,8 @@ def loopback_cfg(rendered: str, loopback: Loopback) -> str:
             line = f"{match[1]}nameserver loopback 127.0.0.1:{loopback.nameserver_port}"
         elif section == "global" and loopback.maxconn is not None and (match := _MAXCONN.match(line)):
             line = f"{match[1]}maxconn {loopback.maxconn}"
+        if section == "global" and f" {STATE_DIR}/" in line:
+            line = line.replace(f" {STATE_DIR}/", f" {state_dir}/")
         if loopback.ca_file is not None and f"ca-file {CA_PATH}" in line:
             line = line.replace(f"ca-file {CA_PATH}", f"ca-file {loopback.ca_file}")
         out.append(line)
@@ -308,8 +316,10 @@ def port_open(port: int) -> bool:
 
 @contextlib.contextmanager
 def running_haproxy(config_text: str, directory: Path, *, listen_ports: list[int], stats_port: int | None = None,
-                    timeout: float = 15) -> Iterator[RunningHAProxy]:
-    """`haproxy -c` the config, then run `haproxy -db` with it until the block ends (always stopped)."""
+                    timeout: float = 15, master_worker: bool = False) -> Iterator[RunningHAProxy]:
+    """`haproxy -c` the config, then run `haproxy -db` with it until the block ends (always stopped).
+    master_worker: `haproxy -W -db`, as the packaged haproxy.service runs it (-Ws): SIGUSR2 to the master (what
+    `systemctl reload haproxy` sends) starts a new worker on the same listeners, the old one keeps its connections."""
     binary = haproxy_binary()
     if binary is None:
         raise AssertionError("haproxy is not installed: run `make tools` (scripts/install-tools.sh installs it)")
@@ -318,8 +328,8 @@ def running_haproxy(config_text: str, directory: Path, *, listen_ports: list[int
     checked = subprocess.run([binary, "-c", "-f", str(config)], capture_output=True, text=True, timeout=30)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([binary, "-f", str(config), "-db"], stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+        process = subprocess.Popen([binary, *(["-W"] if master_worker else []), "-f", str(config), "-db"],
+                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + timeout
             while not all(port_open(p) for p in listen_ports):

@@ -12,7 +12,7 @@ import yaml
 from components.aws.backup_store import BackupStoreArgs, lifecycle_rules
 from components.aws.machine import USER_DATA_LIMIT, compressed_user_data
 from components.aws.network import plan_subnets
-from components.aws.security import HAPROXY, MONITORING, NEO4J, cidr_label, cidr_peer, plan_flows
+from components.aws.security import ENTRY, HAPROXY, MONITORING, NEO4J, cidr_label, cidr_peer, plan_flows
 from components.monitoring import PROMETHEUS_CONFIG
 from components.ports import PORTS
 from components.render import render_cluster
@@ -80,16 +80,16 @@ def test_neo4j_endpoints_accept_haproxy_and_client_cidrs_only():
 
 def test_without_client_cidrs_only_the_vpc_reaches_bolt():
     flows = flows_of(vpcCidr="10.9.0.0/16")
-    bolt = {f.source for f in flows if f.port == 7687}
-    assert bolt == {HAPROXY, "10.9.0.0/16"}
+    bolt = {(f.target, f.source) for f in flows if f.port == 7687}
+    # The servers from HAProxy and the VPC; HAProxy only from its load balancer, which takes the VPC.
+    assert bolt == {(NEO4J, HAPROXY), (NEO4J, "10.9.0.0/16"), (HAPROXY, ENTRY), (ENTRY, "10.9.0.0/16")}
 
 
 def scraped_ports(settings, topology) -> dict[str, set[int]]:
     """{security group: ports} of every target in the rendered prometheus.yml."""
     config = yaml.safe_load(render_cluster(settings, topology).files["monitoring"][PROMETHEUS_CONFIG])
     hosts = {s.hostname: NEO4J for s in topology.servers}
-    if topology.haproxy:
-        hosts[topology.haproxy.hostname] = HAPROXY
+    hosts |= {node.hostname: HAPROXY for node in topology.haproxy_nodes}  # each node of the pair
     out: dict[str, set[int]] = {}
     for job in config["scrape_configs"]:
         for group in job["static_configs"]:
@@ -125,10 +125,13 @@ def test_metrics_and_node_exporter_are_for_monitoring_only():
 
 def test_haproxy_bolt_ports_take_client_cidrs_and_stats_take_admins_and_prometheus():
     flows = flows_of(clientCidrs=["203.0.113.0/24"], adminCidrs=["198.51.100.0/24"])
-    bolt = {f.source for f in flows if f.target == HAPROXY and f.port in (PORTS.haproxy.bolt_write,
-                                                                          PORTS.haproxy.bolt_read)}
+    bolt_ports = (PORTS.haproxy.bolt_write, PORTS.haproxy.bolt_read)
+    # Clients reach the load balancer; the HAProxy nodes take Bolt and the health checks from it only.
+    assert {(f.target, f.port, f.source) for f in flows if f.target in (HAPROXY, ENTRY)
+            and f.port != PORTS.haproxy.stats} == {
+        *((ENTRY, port, "203.0.113.0/24") for port in bolt_ports),
+        *((HAPROXY, port, ENTRY) for port in (*bolt_ports, PORTS.haproxy.health))}
     stats = {f.source for f in flows if f.target == HAPROXY and f.port == PORTS.haproxy.stats}
-    assert bolt == {"203.0.113.0/24"}
     assert stats == {"198.51.100.0/24", MONITORING}
 
 

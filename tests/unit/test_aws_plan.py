@@ -91,7 +91,7 @@ def expected_counts(p: Plan) -> dict[str, int]:
     nats = zones if s.nat_gateway_per_zone else 1
     tls = s.tls != "disabled"
     secrets = 1 + s.monitoring + bool(s.users) + (1 + servers if tls else 0)
-    haproxy_reads_ca = s.haproxy and s.tls == "required"
+    pair = len(t.haproxy_nodes)
     buckets = 2 if s.backup_replica_region else 1
     counts = {
         # vpc, default group, igw, public route table + route, S3 endpoint, DNS zone; per zone two
@@ -110,7 +110,10 @@ def expected_counts(p: Plan) -> dict[str, int]:
     if tls:
         counts["neo4j-cluster:tls:ClusterCertificates"] = 2 + 3 * servers
     if s.haproxy:
-        counts["neo4j-cluster:aws:LoadBalancer"] = 5 + haproxy_reads_ca + s.haproxy_public
+        # per HAProxy node: role, SSM attachment, access policy (its config object), instance profile, instance,
+        # A record; the config object, the NLB and its alias record; per Bolt port a target group, a listener and
+        # one attachment per node
+        counts["neo4j-cluster:aws:LoadBalancer"] = 6 * pair + 3 + 2 * (2 + pair)
     if s.monitoring:
         counts["neo4j-cluster:aws:Monitoring"] = 8  # a machine's 6, Prometheus's data volume and its attachment
     return counts
@@ -126,10 +129,10 @@ def test_every_component_holds_the_resources_its_settings_call_for(plan):
 def test_prod_resource_count_per_component(plans):
     # Pinned, so a change in what prod builds shows up in review (see expected_counts for the why).
     assert dict(plans["prod"].by_parent()) == {
-        "(stack)": 9, "neo4j-cluster:aws:Network": 31, "neo4j-cluster:aws:SecurityGroups": 34,
+        "(stack)": 9, "neo4j-cluster:aws:Network": 31, "neo4j-cluster:aws:SecurityGroups": 41,
         "neo4j-cluster:tls:ClusterCertificates": 23, "neo4j-cluster:aws:ClusterSecrets": 22,
         "neo4j-cluster:aws:BackupStore": 8, "neo4j-cluster:aws:Neo4jServers": 56,
-        "neo4j-cluster:aws:LoadBalancer": 6, "neo4j-cluster:aws:Monitoring": 8}
+        "neo4j-cluster:aws:LoadBalancer": 23, "neo4j-cluster:aws:Monitoring": 8}
 
 
 def test_components_use_the_documented_type_tokens_and_child_names(plan):
@@ -163,7 +166,7 @@ def test_nothing_is_open_to_the_internet_unless_a_client_cidr_says_so(plan):
         assert opened == []
     else:
         assert {(r["group"], r["port"]) for r in opened} <= {("neo4j", p) for p in (7687, 7474, 7473)} | {
-            ("haproxy", 7687), ("haproxy", 7689)}
+            ("entry", 7687), ("entry", 7689)}  # the HAProxy pair's load balancer
 
 
 def test_metrics_only_from_monitoring_and_haproxy_bolt_only_from_clients(plan):
@@ -171,8 +174,10 @@ def test_metrics_only_from_monitoring_and_haproxy_bolt_only_from_clients(plan):
     for rule in plan.rules(INGRESS):
         if rule["group"] == "neo4j" and rule["port"] in (2004, 9100):
             assert rule["peer"] == "monitoring"
-        if rule["group"] == "haproxy" and rule["port"] in (7687, 7689):
-            assert rule["peer"] in clients
+        if rule["group"] == "entry":  # the load balancer in front of the HAProxy pair
+            assert rule["port"] in (7687, 7689) and rule["peer"] in clients
+        if rule["group"] == "haproxy" and rule["port"] in (7687, 7689, 8405):
+            assert rule["peer"] == "entry"
         if rule["group"] == "monitoring" or (rule["group"], rule["port"]) == ("haproxy", 8404):
             assert rule["peer"] in set(plan.settings.admin_cidrs) | {"monitoring"}
 
@@ -193,7 +198,8 @@ def test_prod_opens_exactly_these_ingress_rules(plans):
     endpoints = [("neo4j", p, peer) for p in (7687, 7473) for peer in ("haproxy", "10.0.0.0/8")]
     assert got == sorted(cluster + endpoints + [
         ("neo4j", 2004, "monitoring"), ("neo4j", 9100, "monitoring"),
-        ("haproxy", 7687, "10.0.0.0/8"), ("haproxy", 7689, "10.0.0.0/8"),
+        ("entry", 7687, "10.0.0.0/8"), ("entry", 7689, "10.0.0.0/8"),
+        ("haproxy", 7687, "entry"), ("haproxy", 7689, "entry"), ("haproxy", 8405, "entry"),
         ("haproxy", 8404, "10.10.0.0/16"), ("haproxy", 8404, "monitoring"),
         ("monitoring", 3000, "10.10.0.0/16"), ("monitoring", 9090, "10.10.0.0/16")])
 
@@ -224,7 +230,7 @@ def test_group_to_group_ingress_is_matched_by_egress_and_the_rest_goes_out_on_ht
 
 def test_every_instance_requires_imdsv2_and_encrypts_every_volume(plan):
     instances = plan.of_type(INSTANCE)
-    assert len(instances) == len(plan.topology.servers) + plan.settings.haproxy + plan.settings.monitoring
+    assert len(instances) == len(plan.topology.servers) + len(plan.topology.haproxy_nodes) + plan.settings.monitoring
     for name, inputs in instances.items():
         assert inputs["metadataOptions"]["httpTokens"] == "required", name
         assert int(inputs["metadataOptions"]["httpPutResponseHopLimit"]) == 1, name
@@ -256,6 +262,7 @@ def test_neo4j_servers_expose_tags_to_imds_and_only_the_backup_server_names_the_
     backup = f"cluster-{plan.topology.backup_server.name}"
     # Every machine with a data volume reads its id so: the Neo4j servers and the monitoring node.
     servers = {f"cluster-{s.name}" for s in plan.topology.servers} | {"cluster-monitoring"}
+    servers |= {f"cluster-{n.name}" for n in plan.topology.haproxy_nodes}  # the HaproxyConfig tag names their config
     buckets = plan.of_type(BUCKET)
     for name, inputs in plan.of_type(INSTANCE).items():
         tags_in_imds = inputs["metadataOptions"]["instanceMetadataTags"] == "enabled"
@@ -277,7 +284,7 @@ def test_servers_are_spread_over_the_zones_so_no_zone_holds_a_majority_of_primar
 
 
 def test_user_data_is_the_rendered_cloud_init_and_holds_no_secret(plan):
-    targets = [s.name for s in plan.topology.servers] + ["haproxy"] * plan.settings.haproxy \
+    targets = [s.name for s in plan.topology.servers] + [n.name for n in plan.topology.haproxy_nodes] \
         + ["monitoring"] * plan.settings.monitoring
     for target in targets:
         text = plan.user_data(f"cluster-{target}")
@@ -305,8 +312,8 @@ def test_secrets_live_under_the_names_the_user_data_reads(plan):
         assert (names.tls[server.name] in boot) == tls
     if plan.settings.monitoring:
         assert names.grafana_admin_password in plan.user_data("cluster-monitoring")
-    if plan.settings.haproxy:
-        assert (names.ca in plan.user_data("cluster-haproxy")) == (plan.settings.tls == "required")
+    for node in plan.topology.haproxy_nodes:
+        assert (names.ca in plan.user_data(f"cluster-{node.name}")) == (plan.settings.tls == "required")
 
 
 def actions(statement: dict[str, Any]) -> list[str]:
@@ -333,6 +340,11 @@ def test_only_the_backup_server_touches_backups_and_only_under_the_stack_prefix(
         statements = {s["Sid"]: s for s in policy(plan, name)["Statement"]}
         s3 = {sid: s for sid, s in statements.items() if any(a.startswith("s3:") for a in actions(s))}
         if name != backup:
+            if name.startswith("cluster-haproxy-"):  # the pair reads its haproxy.cfg, nothing else in the bucket
+                assert list(s3) == ["ReadOwnObjects"] and s3["ReadOwnObjects"]["Action"] == "s3:GetObject", name
+                assert s3["ReadOwnObjects"]["Resource"] == [
+                    "arn:aws:mock:::cluster-backups/tooling/haproxy/haproxy.cfg"]
+                continue
             assert not s3 or name.startswith("cluster-backups-replication"), name
             continue
         assert s3["ListBackups"]["Action"] == "s3:ListBucket"
@@ -344,10 +356,14 @@ def test_only_the_backup_server_touches_backups_and_only_under_the_stack_prefix(
 
 def test_support_nodes_read_only_what_they_use(plans):
     prod = plans["prod"]  # TLS required: HAProxy checks servers over HTTPS with the CA
-    assert policy(prod, "cluster-haproxy-access")["Statement"][0]["Resource"] == ["arn:aws:mock:::cluster-tls-ca"]
+    for node in ("haproxy-1", "haproxy-2"):
+        reads = {s["Sid"]: s["Resource"] for s in policy(prod, f"cluster-{node}-access")["Statement"]}
+        assert reads == {"ReadOwnSecrets": ["arn:aws:mock:::cluster-tls-ca"],
+                         "ReadOwnObjects": ["arn:aws:mock:::cluster-backups/tooling/haproxy/haproxy.cfg"]}
+        dev = {s["Sid"] for s in policy(plans["dev"], f"cluster-{node}-access")["Statement"]}
+        assert dev == {"ReadOwnObjects"}  # TLS optional: no CA, only its config
     assert policy(prod, "cluster-monitoring-access")["Statement"][0]["Resource"] == [
         "arn:aws:mock:::cluster-grafana-admin-password"]
-    assert "cluster-haproxy-access" not in plans["dev"].of_type(POLICY)  # TLS optional: reads nothing
 
 
 def test_every_machine_has_session_manager_and_a_stable_name(plan):
@@ -399,13 +415,17 @@ def test_backups_reach_s3_through_a_gateway_endpoint_on_the_private_routes(plan)
 
 
 def test_haproxy_is_private_by_default_and_public_on_request(plans):
-    private = plans["prod"].of_type(INSTANCE)["cluster-haproxy"]
-    assert "-private-" in private["subnetId"] and private["associatePublicIpAddress"] is False
+    # The nodes stay private either way; public means an internet-facing NLB (tests/unit/test_aws_entry_point.py).
+    for variant in ("prod", "public-replicated"):
+        for node in ("cluster-haproxy-1", "cluster-haproxy-2"):
+            private = plans[variant].of_type(INSTANCE)[node]
+            assert "-private-" in private["subnetId"] and private["associatePublicIpAddress"] is False
     assert set(plans["prod"].of_type("aws:ec2/eip:Eip")) == {f"cluster-nat-eu-west-1{z}" for z in "abc"}
     public = plans["public-replicated"]
-    assert "-public-" in public.of_type(INSTANCE)["cluster-haproxy"]["subnetId"]
-    assert public.of_type("aws:ec2/eip:Eip")["cluster-haproxy"]["instance"] == "cluster-haproxy-id"
-    assert public.document["outputs"]["boltUri"].startswith("bolt://203.0.113.")
+    [balancer] = public.of_type("aws:lb/loadBalancer:LoadBalancer").values()
+    assert balancer["internal"] is False and all("-public-" in s for s in balancer["subnets"])
+    assert set(public.of_type("aws:ec2/eip:Eip")) == {"cluster-nat-eu-west-1a"}  # no Elastic IP for HAProxy
+    assert public.document["outputs"]["boltUri"] == "bolt://cluster-nlb-0123456789.elb.mock.example:7687"
 
 
 # --- backups ---------------------------------------------------------------------------------------
@@ -583,7 +603,8 @@ def test_backup_server_alone_reads_the_tooling_archive_which_the_lifecycle_spare
     from components.tooling import TOOLING_KEY, tooling_archive_base64
 
     plan = plans["prod"]
-    [tooling] = [r for r in plan.document["resources"] if r["type"] == "aws:s3/bucketObjectv2:BucketObjectv2"]
+    [tooling] = [r for r in plan.document["resources"] if r["type"] == "aws:s3/bucketObjectv2:BucketObjectv2"
+                 and r["name"] != "cluster-haproxy-cfg"]  # the HAProxy pair's config lies beside it
     assert tooling["inputs"]["key"] == TOOLING_KEY
     assert tooling["inputs"]["contentBase64"] == tooling_archive_base64()
     readers = [r["name"] for r in plan.document["resources"] if r["type"] == "aws:iam/rolePolicy:RolePolicy"
@@ -673,7 +694,7 @@ def test_neo4j_servers_hold_back_what_would_restart_or_replace_them(tmp_path):
     result = run_options(tmp_path)
     for name in result.of_type(INSTANCE):
         ignored = set(result.options_of(INSTANCE, name)["ignoreChanges"])
-        if name in ("cluster-haproxy", "cluster-monitoring"):
+        if name == "cluster-monitoring":
             assert ignored == {"ami"}, name  # stateless: replaced for new user data
         else:
             assert ignored == {"ami", "userDataBase64", "instanceType", "subnetId", "availabilityZone"}, name
@@ -685,7 +706,7 @@ def test_the_rollout_releases_exactly_the_servers_of_its_step(tmp_path):
         ignored = set(result.options_of(INSTANCE, name)["ignoreChanges"])
         if name == "cluster-core-2":
             assert ignored == set(), name  # this step applies image, user data, type and subnet
-        elif name not in ("cluster-haproxy", "cluster-monitoring"):
+        elif name != "cluster-monitoring":  # every other server and both HAProxy nodes stay held back
             assert "userDataBase64" in ignored and "instanceType" in ignored, name
 
 

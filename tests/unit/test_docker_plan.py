@@ -149,7 +149,7 @@ def test_servers_publish_bolt_and_http_with_the_documented_offsets(local):
         [(7687, 17687), (7474, 17474), (7473, 17473)]
     assert local.container("replica-1")["ports"][0] == {"internal": 7687, "external": 17987, "ip": LOOPBACK}
     assert [(p["internal"], p["external"]) for p in local.container("haproxy")["ports"]] == \
-        [(7687, 7687), (7689, 7689), (8404, 8404)]
+        [(7687, 7687), (7689, 7689), (8404, 8404), (8405, 8405)]
     # Grafana joins Prometheus's network namespace, so Prometheus publishes both.
     assert [(p["internal"], p["external"]) for p in local.container("prometheus")["ports"]] == \
         [(9090, 9090), (3000, 3000)]

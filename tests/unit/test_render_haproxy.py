@@ -61,6 +61,14 @@ def test_sessions_on_a_server_marked_down_are_closed_in_both_backends():
         assert "on-marked-down" not in backend(cfg, name)  # nothing overrides the default
 
 
+def test_a_reload_keeps_the_servers_check_states():
+    # Saved by haproxy-config-sync.sh through the admin socket just before it reloads, read by the new worker.
+    cfg = cfg_for(coreCount=3, replicaCount=2)
+    assert "    stats socket /var/lib/haproxy/admin.sock mode 600 level admin\n" in cfg
+    assert "    server-state-file /var/lib/haproxy/server-state\n" in cfg
+    assert re.search(r"^defaults\n(?:    .*\n)*?    load-server-state-from-file global$", cfg, re.M)
+
+
 def test_health_checks_accept_only_200():
     # Followers and secondaries answer /cluster/writable with 404: accepting it would send writes to them.
     cfg = cfg_for(coreCount=3, replicaCount=2)
@@ -75,19 +83,50 @@ def test_header_tells_clients_to_use_bolt_on_the_write_and_read_ports():
     assert "(server-side routing)" not in header
 
 
+def frontend(cfg: str, name: str) -> str:
+    return re.search(rf"^frontend {name}\n(.*?)(?=^\S|\Z)", cfg, re.M | re.S)[1]
+
+
+def test_the_health_frontend_reports_each_bolt_port_by_whether_its_backend_has_a_server():
+    # The load balancer in front of the pair checks these (components/aws/load_balancer.py LISTENERS).
+    health = frontend(cfg_for(coreCount=3, replicaCount=2), "health")
+    assert "    bind :8405\n" in health and "    mode http\n" in health
+    rules = re.findall(r"^    http-request return (.*)$", health, re.M)
+    assert rules == [
+        'status 200 content-type text/plain string "writer" if { path /health/write } { nbsrv(neo4j_write) ge 1 }',
+        'status 200 content-type text/plain string "readers" if { path /health/read } { nbsrv(neo4j_read) ge 1 }',
+        'status 503 content-type text/plain string "no usable server"',
+    ]
+
+
+def test_the_load_balancer_checks_the_paths_and_port_the_health_frontend_serves():
+    from components.aws.load_balancer import LISTENERS
+    from components.ports import PORTS
+
+    cfg = cfg_for(coreCount=3, replicaCount=2)
+    health = frontend(cfg, "health")
+    names = re.findall(r"^frontend (\S+)$", cfg, re.M)
+    binds = {int(re.search(r"^    bind :(\d+)$", frontend(cfg, name), re.M)[1]): name for name in names}
+    assert binds[PORTS.haproxy.health] == "health"
+    for listener in LISTENERS:
+        assert binds[listener.port].startswith("bolt_")
+        assert f"{{ path {listener.health_path} }}" in health
+
+
 # --- tests/support/haproxy.py: the rendered config on loopback ------------------------------------
 
 def loopback_for(cfg: str, **extra) -> Loopback:
     names = server_names(cfg, "neo4j_read")
-    return Loopback(binds={"bolt_write": 10001, "bolt_read": 10002, "stats": 10003},
+    return Loopback(binds={"bolt_write": 10001, "bolt_read": 10002, "health": 10004, "stats": 10003},
                     servers={name: (11000 + i, 12000 + i) for i, name in enumerate(names)},
-                    nameserver_port=10053, **extra)
+                    nameserver_port=10053, state_dir="/tmp/state", **extra)
 
 
 def test_loopback_config_changes_only_addresses_and_ports():
     cfg = cfg_for(coreCount=3, replicaCount=2)
     changes = changed_lines(cfg, loopback_cfg(cfg, loopback_for(cfg)))
     assert [after.strip() for _, after in changes] == [
+        "stats socket /tmp/state/admin.sock mode 600 level admin", "server-state-file /tmp/state/server-state",
         "nameserver loopback 127.0.0.1:10053",
         "bind 127.0.0.1:10001", "bind 127.0.0.1:10002",
         "server core-1 127.0.0.1:11000 port 12000", "server core-2 127.0.0.1:11001 port 12001",
@@ -95,9 +134,9 @@ def test_loopback_config_changes_only_addresses_and_ports():
         "server core-1 127.0.0.1:11000 port 12000", "server core-2 127.0.0.1:11001 port 12001",
         "server core-3 127.0.0.1:11002 port 12002", "server replica-1 127.0.0.1:11003 port 12003",
         "server replica-2 127.0.0.1:11004 port 12004",
-        "bind 127.0.0.1:10003",
+        "bind 127.0.0.1:10004", "bind 127.0.0.1:10003",
     ]
-    assert [before.strip() for before, _ in changes][:3] == ["parse-resolv-conf", "bind :7687", "bind :7689"]
+    assert [before.strip() for before, _ in changes][2:5] == ["parse-resolv-conf", "bind :7687", "bind :7689"]
 
 
 def test_loopback_config_changes_maxconn_and_ca_file_only_when_asked():
@@ -106,7 +145,7 @@ def test_loopback_config_changes_maxconn_and_ca_file_only_when_asked():
     assert ("    maxconn 20000", "    maxconn 1000") in changes
     default_server = next(after for before, after in changes if "default-server" in before)
     assert default_server.endswith("check-ssl verify required ca-file /tmp/ca.crt")
-    assert len(changes) == 12 + 2
+    assert len(changes) == 15 + 2
 
 
 def test_loopback_config_refuses_a_server_or_port_it_has_no_place_for():

@@ -1,0 +1,143 @@
+"""haproxy-config-sync.sh (templates/haproxy/), the job that loads a new haproxy.cfg on each node of the pair, run
+for real in bash with stand-ins for what only the node has: `aws s3 cp` (copies the "object"), `haproxy -c`
+(refuses a config holding BROKEN), `systemctl` (logs; a config holding UNUSABLE leaves the node without a server)
+and `curl` (IMDS and the node's health frontend, healthy while the `healthy` flag file exists). The pair test
+(tests/integration/test_haproxy_pair.py) runs the same script against real haproxy processes."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from components.aws.user_data import HAPROXY_CONFIG_TAG, render_haproxy_node
+from tests.conftest import make_settings, require_tool
+from tests.support.shell import sandbox
+
+GOOD = "global\n    maxconn 100\n"
+NEW = "global\n    maxconn 200\n"
+
+
+def script() -> str:
+    return render_haproxy_node(make_settings(), stack_nodes=2, node="haproxy-1", index=0,
+                               ca_secret="")["haproxy-config-sync.sh"]
+
+
+@pytest.fixture
+def node(tmp_path):
+    box = sandbox(tmp_path)
+    (tmp_path / "sync.sh").write_text(script())
+    (tmp_path / "haproxy.cfg").write_text(GOOD)
+    (tmp_path / "object.cfg").write_text(GOOD)
+    (tmp_path / "healthy").write_text("")
+    box.stand_in("aws", f'[[ -f "{tmp_path}/s3-down" ]] && exit 1; cp "{tmp_path}/object.cfg" "$4"')
+    box.stand_in("haproxy", '[[ "$1 $2 $3" == "-c -q -f" ]] && ! grep -q BROKEN "$4"')
+    box.stand_in("systemctl", f'grep -q UNUSABLE "{tmp_path}/haproxy.cfg" && rm -f "{tmp_path}/healthy"; '
+                              f'grep -q UNUSABLE "{tmp_path}/haproxy.cfg" || touch "{tmp_path}/healthy"; exit 0')
+    box.stand_in("curl", f'''case "$*" in
+  *api/token*) echo token ;;
+  *meta-data/tags/instance/{HAPROXY_CONFIG_TAG}*) echo "s3://bucket/tooling/haproxy/haproxy.cfg" ;;
+  *health/read*) [[ -f "{tmp_path}/healthy" ]] || exit 22 ;;
+  *) exit 2 ;;
+esac''')
+    return box
+
+
+def sync(box, *, with_object: bool = True) -> subprocess.CompletedProcess:
+    environment = {"PATH": f"{box.bin}:/usr/bin:/bin", "HOME": str(box.root),
+                   "HAPROXY_CFG": str(box.root / "haproxy.cfg"), "HAPROXY_HEALTH_WAIT_SECONDS": "2",
+                   "HAPROXY_SOCKET": str(box.root / "no-admin.sock"), "HAPROXY_STATE_FILE": str(box.root / "state")}
+    if with_object:
+        environment["HAPROXY_CONFIG_OBJECT"] = "s3://bucket/tooling/haproxy/haproxy.cfg"
+    return subprocess.run(["bash", str(box.root / "sync.sh")], capture_output=True, text=True, env=environment,
+                          timeout=60)
+
+
+def reloads(box) -> int:
+    return sum(1 for call in box.calls() if call == "systemctl reload-or-restart haproxy")
+
+
+def test_an_unchanged_config_is_not_reloaded(node):
+    result = sync(node)
+    assert result.returncode == 0, result.stderr
+    assert "unchanged" in result.stdout and reloads(node) == 0
+
+
+def test_a_changed_valid_config_is_installed_and_reloaded_once(node):
+    (node.root / "object.cfg").write_text(NEW)
+    result = sync(node)
+    assert result.returncode == 0, result.stderr
+    assert (node.root / "haproxy.cfg").read_text() == NEW
+    assert (node.root / "haproxy.cfg.previous").read_text() == GOOD
+    assert reloads(node) == 1
+    assert not list(node.root.glob("haproxy.cfg.new.*"))  # the download is not left behind
+    again = sync(node)
+    assert again.returncode == 0 and reloads(node) == 1  # and a second run changes nothing
+
+
+def test_a_config_haproxy_refuses_is_never_loaded(node):
+    (node.root / "object.cfg").write_text(NEW + "BROKEN\n")
+    result = sync(node)
+    assert result.returncode == 1
+    assert "refused s3://bucket/tooling/haproxy/haproxy.cfg: haproxy -c found errors" in result.stderr
+    assert (node.root / "haproxy.cfg").read_text() == GOOD and reloads(node) == 0
+    assert not list(node.root.glob("haproxy.cfg.new.*"))
+
+
+def test_a_config_that_leaves_the_node_without_a_server_is_rolled_back(node):
+    (node.root / "object.cfg").write_text(NEW + "# UNUSABLE\n")
+    result = sync(node)
+    assert result.returncode == 1
+    assert "no usable server 2s after loading" in result.stderr and "put the previous config back" in result.stderr
+    assert (node.root / "haproxy.cfg").read_text() == GOOD and reloads(node) == 2
+    assert (node.root / "healthy").exists()  # the previous config serves again
+
+
+def test_at_first_boot_an_unhealthy_node_keeps_the_new_config(node):
+    # Before the servers are up the node has no server with any config: nothing to roll back to.
+    (node.root / "healthy").unlink()
+    (node.root / "haproxy.cfg").unlink()
+    (node.root / "object.cfg").write_text(NEW + "# UNUSABLE\n")
+    result = sync(node)
+    assert result.returncode == 0, result.stderr
+    assert (node.root / "haproxy.cfg").read_text() == NEW + "# UNUSABLE\n" and reloads(node) == 1
+
+
+def test_an_unreadable_object_changes_nothing(node):
+    (node.root / "s3-down").write_text("")
+    (node.root / "object.cfg").write_text(NEW)
+    result = sync(node)
+    assert result.returncode == 1 and "cannot read s3://bucket/tooling/haproxy/haproxy.cfg" in result.stderr
+    assert (node.root / "haproxy.cfg").read_text() == GOOD and reloads(node) == 0
+
+
+def test_without_an_override_the_object_comes_from_the_instance_tag(node):
+    (node.root / "object.cfg").write_text(NEW)
+    result = sync(node, with_object=False)
+    assert result.returncode == 0, result.stderr
+    assert "aws s3 cp s3://bucket/tooling/haproxy/haproxy.cfg" in "\n".join(node.calls())
+    assert any(f"meta-data/tags/instance/{HAPROXY_CONFIG_TAG}" in call for call in node.calls())
+
+
+@pytest.mark.integration
+def test_shellcheck_passes_the_sync_script(tmp_path):
+    path = tmp_path / "haproxy-config-sync.sh"
+    path.write_text(script())
+    result = subprocess.run([require_tool("shellcheck"), "--severity=info", str(path)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.integration
+def test_systemd_accepts_the_timers_and_they_never_fire_in_the_same_minute(tmp_path):
+    settings = make_settings()
+    minutes = []
+    for index, name in enumerate(("haproxy-1", "haproxy-2")):
+        files = render_haproxy_node(settings, stack_nodes=2, node=name, index=index, ca_secret="")
+        schedule = next(line.split("=", 1)[1] for line in files["haproxy-config-sync.timer"].splitlines()
+                        if line.startswith("OnCalendar="))
+        result = subprocess.run([require_tool("systemd-analyze"), "calendar", "--iterations=3", schedule],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        minutes.append({line.split()[-2].split(":")[1] for line in result.stdout.splitlines()
+                        if "Iter." in line or "Next elapse" in line})
+    assert minutes[0] and minutes[1] and not minutes[0] & minutes[1]
