@@ -177,7 +177,9 @@ def stream_upload(s3, bucket: str, key: str, source: IO[bytes], *, part_size: in
         spool: IO[bytes] | None = None if in_memory else tempfile.TemporaryFile(dir=spool_dir)
         filled = 0
         while filled < part_size:
-            chunk = source.read(min(READ_CHUNK, part_size - filled))
+            # In memory: one read of the whole part (a buffered pipe or file returns it in one piece, so no
+            # join copies it again); spooled: bounded reads.
+            chunk = source.read(part_size - filled if spool is None else min(READ_CHUNK, part_size - filled))
             if not chunk:
                 break
             digest.update(chunk)
@@ -186,7 +188,8 @@ def stream_upload(s3, bucket: str, key: str, source: IO[bytes], *, part_size: in
             else:
                 spool.write(chunk)
             filled += len(chunk)
-        buffer: IO[bytes] = io.BytesIO(b"".join(chunks)) if spool is None else spool
+        joined = (chunks[0] if len(chunks) == 1 else b"".join(chunks)) if spool is None else b""
+        buffer: IO[bytes] = io.BytesIO(joined) if spool is None else spool
         del chunks
         buffer.seek(0)
         with lock:
@@ -324,10 +327,19 @@ def list_backups(s3, bucket: str, stack: str, database: str) -> list[Backup]:
     return catalog(groups, manifests, sizes)
 
 
+DOWNLOAD_PART = 8 * MiB
+DOWNLOAD_CONCURRENCY = 8
+
+
 def download_verified(s3, bucket: str, key: str, destination: Path, expected: FileEntry,
-                      log: Callable[[str], None] = print) -> float:
+                      log: Callable[[str], None] = print, *, part_size: int = DOWNLOAD_PART,
+                      concurrency: int = DOWNLOAD_CONCURRENCY) -> float:
     """Download to `destination`, hashing on the way; raise BackupError (and delete the file) unless the
-    size and sha256 are the manifest's. Returns seconds taken."""
+    size and sha256 are the manifest's. Returns seconds taken.
+
+    Ranged GETs of `part_size` run `concurrency` at a time (as `aws s3 cp` does), each pinned to the object's
+    ETag (If-Match), so an object overwritten meanwhile fails instead of mixing two versions. Parts are
+    hashed and written in order by this thread: at most `concurrency + 1` parts are held, whatever the size."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     started = time.monotonic()
@@ -335,16 +347,37 @@ def download_verified(s3, bucket: str, key: str, destination: Path, expected: Fi
     digest = hashlib.sha256()
     size = 0
     partial = destination.with_name(destination.name + ".part")
+
+    def fetch(first: int, last: int, etag: str) -> bytes:
+        data = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={first}-{last}", IfMatch=etag)["Body"].read()
+        if len(data) != last - first + 1:
+            raise BackupError(f"s3://{bucket}/{key}: bytes {first}-{last} came back as {len(data)} bytes")
+        return data
+
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-        with open(partial, "wb") as out:
-            for chunk in body.iter_chunks(chunk_size=8 * MiB):
-                digest.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-                progress.add(len(chunk))
+        head = s3.head_object(Bucket=bucket, Key=key)
+        length, etag = head["ContentLength"], head["ETag"]
+        ranges = [(start, min(start + part_size, length) - 1) for start in range(0, length, part_size)]
+        with open(partial, "wb") as out, ThreadPoolExecutor(max_workers=max(1, concurrency),
+                                                            thread_name_prefix="s3-get") as pool:
+            window: list[Future] = []
+            queued = iter(ranges)
+            try:
+                for first, last in queued:
+                    window.append(pool.submit(fetch, first, last, etag))
+                    if len(window) > concurrency:  # one part being written, `concurrency` on the wire
+                        size += _write(window.pop(0).result(), out, digest, progress)
+                while window:
+                    size += _write(window.pop(0).result(), out, digest, progress)
+            finally:
+                for future in window:
+                    future.cancel()
     except (ClientError, BotoCoreError) as error:
         partial.unlink(missing_ok=True)
+        code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
+        if code in ("PreconditionFailed", "412"):
+            raise BackupError(f"s3://{bucket}/{key} changed while it was downloaded; nothing was changed on the "
+                              f"server: run the restore again") from None
         raise BackupError(f"downloading s3://{bucket}/{key} failed: {describe(error)}") from None
     except OSError as error:  # a full disk, a lost mount: the partial file goes, the path is named
         partial.unlink(missing_ok=True)
@@ -362,3 +395,10 @@ def download_verified(s3, bucket: str, key: str, destination: Path, expected: Fi
             f"the server. Pick an older backup (restore.py --list, then --at TIMESTAMP).")
     os.replace(partial, destination)
     return time.monotonic() - started
+
+
+def _write(data: bytes, out: IO[bytes], digest: Any, progress: Progress) -> int:
+    digest.update(data)
+    out.write(data)
+    progress.add(len(data))
+    return len(data)
