@@ -6,6 +6,7 @@ version lines, editions and TLS levels. The tools come from Debian's packages (m
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -120,6 +121,35 @@ def test_backup_timer_schedule_is_a_valid_systemd_calendar(rendered):
     result = run(require_tool("systemd-analyze"), "calendar", schedule)
     assert result.returncode == 0, result.stderr
     assert "02:00:00" in result.stdout
+
+
+def test_cert_renewal_units_pass_systemd_analyze_verify(rendered, tmp_path):
+    """Every server with TLS gets neo4j-cert-renew.service/.timer; systemd itself reads them. The only edit:
+    ExecStart points at the rendered script, copied here (verify checks that the program exists)."""
+    name, out = rendered
+    services = sorted(out.rglob("neo4j-cert-renew.service"))
+    if VARIANTS[name]().tls == "disabled":
+        assert services == []
+        return
+    assert services, f"{name}: no certificate renewal units"
+    calendars = set()
+    for service in services:
+        unit_dir = tmp_path / service.parent.name
+        unit_dir.mkdir()
+        script = unit_dir / "renew-certificates.sh"
+        shutil.copyfile(service.parent / "renew-certificates.sh", script)
+        script.chmod(0o755)
+        (unit_dir / "neo4j-cert-renew.service").write_text(
+            service.read_text().replace("/usr/local/lib/neo4j-cluster/renew-certificates.sh", str(script)))
+        timer = (service.parent / "neo4j-cert-renew.timer").read_text()
+        (unit_dir / "neo4j-cert-renew.timer").write_text(timer)
+        result = run(require_tool("systemd-analyze"), "verify", unit_dir / "neo4j-cert-renew.timer",
+                     unit_dir / "neo4j-cert-renew.service")
+        assert result.returncode == 0 and not result.stderr.strip(), f"{service}: {result.stdout}{result.stderr}"
+        calendar = re.search(r"^OnCalendar=(.+)$", timer, re.M)[1]
+        assert run(require_tool("systemd-analyze"), "calendar", calendar).returncode == 0, calendar
+        calendars.add(calendar)
+    assert len(calendars) == len(services), f"{name}: two servers renew at the same time"
 
 
 def test_shellcheck_passes_the_projects_own_scripts():

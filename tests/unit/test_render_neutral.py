@@ -89,4 +89,9 @@ def test_ec2_machines_get_the_neutral_texts_unchanged_plus_their_own_files(stack
     for server in topology.servers:
         extra = set(on_aws[server.name]) - set(rendered.files[server.name]) - {"cloud-init.yaml"}
         backup = {path for path in SERVER_FILE_PLACES if path.startswith("backup/")}
+        # With TLS, the daily certificate renewal (renew-certificates.sh and its units).
+        renewal = ({"renew-certificates.sh", "neo4j-cert-renew.service", "neo4j-cert-renew.timer"}
+                   if rendered.servers[server.name].ssl_policies else set())
+        assert renewal <= extra
+        extra -= renewal
         assert extra == {"setup-neo4j.sh"} | (backup if server == topology.backup_server else set())
