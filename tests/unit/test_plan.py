@@ -156,7 +156,7 @@ def test_the_plan_lists_per_server_what_running_servers_hold_back(tmp_path):
     changed.write_text(yaml.safe_dump(config))
     second = plan("--stack", "prod", "--stack-file", str(changed), "--out", str(out))
     assert second.returncode == 0, second.stderr
-    note = second.stdout.split("Pending on running servers:", 1)[1].splitlines()
+    note = second.stdout.split("Pending on running servers:", 1)[1].split("\n\n", 1)[0].splitlines()
     pending = {line.split()[0]: line.split(None, 1)[1] for line in note[3:] if line.strip()}
     assert pending == {f"cluster-core-{i}": "user data (neo4j.conf); instanceType r6i.2xlarge -> r6i.4xlarge"
                        for i in range(1, 6)}
