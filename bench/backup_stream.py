@@ -6,10 +6,13 @@ Prints, with no timed assertions:
   * backup.py end to end (server stopped, dump streamed to S3, server started): time, throughput
     (dump bytes / streaming seconds) and peak memory of the backup process (and, apart, of the
     neo4j-admin JVMs it ran);
+  * restore.py end to end (--latest --yes --no-safety-dump: download, verify, stop, load, start, count)
+    beside the backup's time, its download throughput, and the peak memory of the restore process;
   * the upload alone, same dump file, same endpoint: backup.py's uploader (scripts/neo4j_ops/backup/s3.py)
-    and `aws s3 cp` (awscli; installed with apt-get when missing and run as root, which is said).
-Targets: peak memory of the backup process under 200 MB whatever the store size; upload throughput
-at least that of `aws s3 cp`.
+    and `aws s3 cp` (awscli; installed with apt-get when missing and run as root, which is said);
+  * the download alone, same object: the restore's verified download and `aws s3 cp` the other way.
+Targets: peak memory of the backup and restore processes under 200 MiB whatever the store size; upload
+and download throughput at least that of `aws s3 cp`.
 
 Needs java 17/21 and Maven (Neo4j from Maven Central, as the tests), a few GB in --work-dir.
 
@@ -115,6 +118,32 @@ print(json.dumps({{"seconds": time.monotonic() - t0, "size": up.size,
 """
 
 
+DOWNLOADER = """
+import hashlib, json, sys, time
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from scripts.neo4j_ops.backup.layout import FileEntry
+from scripts.neo4j_ops.backup.make_backup import peak_rss
+from scripts.neo4j_ops.backup.s3 import client, download_verified
+s3 = client({endpoint!r}, "us-east-1")
+entry = FileEntry("neo4j.dump", {size!r}, {sha256!r})
+seconds = download_verified(s3, {bucket!r}, {key!r}, Path({target!r}), entry, log=lambda _: None)
+print(json.dumps({{"seconds": seconds, "size": entry.size, "peak_rss": peak_rss()}}))
+"""
+
+# restore.py as its own process, reporting its own peak memory (not neo4j-admin's JVMs) on the last line.
+RESTORER = """
+import runpy, sys
+sys.argv = {argv!r}
+try:
+    runpy.run_path({script!r}, run_name="__main__")
+finally:
+    sys.path.insert(0, {root!r})
+    from scripts.neo4j_ops.backup.make_backup import peak_rss
+    print("PEAK_RSS", peak_rss(), file=sys.stderr)
+"""
+
+
 def timed_process(command: list[str], env: dict[str, str]) -> tuple[float, int, subprocess.CompletedProcess]:
     """Run, returning (seconds, peak RSS of the process tree's largest member, result)."""
     t0 = time.monotonic()
@@ -173,10 +202,28 @@ def main() -> int:
         made = json.loads(result.stdout)
         dump_size, seconds, streaming = made["size"], made["seconds"], made["upload_seconds"]
 
+        restore = [str(ROOT / "scripts" / "restore.py"), "--bucket", "bench", "--stack", "bench",
+                   "--endpoint-url", endpoint, "--region", "us-east-1", "--neo4j-home", str(home),
+                   "--neo4j-admin", str(commands["admin"]), "--uri", server.uri, "--json", "--latest", "--yes",
+                   "--no-safety-dump", "--work-dir", str(work / "restore"),
+                   "--stop-command", server.command("stop"), "--start-command", server.command("start")]
+        (work / "restore").mkdir()
+        say("restore.py: download and verify, stop, load, start, count")
+        restore_wall, _, restored = timed_process([sys.executable, "-c", RESTORER.format(
+            argv=restore, script=restore[0], root=str(ROOT))], env)
+        if restored.returncode != 0:
+            say(f"restore.py failed:\n{restored.stderr[-3000:]}")
+            return 1
+        restore_report = json.loads(restored.stdout)
+        restore_peak = int(restored.stderr.rsplit("PEAK_RSS", 1)[1].split()[0])
+
         dump_file = work / "neo4j.dump"
         key = made["prefix"].split("/", 3)[3] + "neo4j.dump"
         s3.download_file("bench", key, str(dump_file))
-        s3.delete_object(Bucket="bench", Key=key)
+        import hashlib
+
+        with open(dump_file, "rb") as opened:
+            dump_sha = hashlib.file_digest(opened, "sha256").hexdigest()
 
         server.close()  # the comparison below runs on a quiet machine: no Neo4j in the background
         server = None
@@ -202,6 +249,29 @@ def main() -> int:
                     say(f"aws s3 cp failed: {copied.stderr[-2000:]}")
                 s3.delete_object(Bucket="bench", Key="awscli/neo4j.dump")
 
+        say(f"download alone, same object, {ROUNDS} alternating rounds: the restore's verified download"
+            + (" and aws s3 cp" if aws else ""))
+        downloader, aws_downloads = [], []
+        target = work / "downloaded.dump"
+        for _ in range(ROUNDS):
+            _, _, down = timed_process([sys.executable, "-c", DOWNLOADER.format(
+                root=str(ROOT), endpoint=endpoint, size=dump_size, sha256=dump_sha, bucket="bench", key=key,
+                target=str(target))], env)
+            if down.returncode == 0:
+                downloader.append(json.loads(down.stdout))
+            else:
+                say(f"download failed: {down.stderr[-2000:]}")
+            target.unlink(missing_ok=True)
+            if aws:
+                aws_seconds, _, got = timed_process(
+                    [aws, "s3", "cp", "--only-show-errors", "--endpoint-url", endpoint, f"s3://bench/{key}",
+                     str(target)], env)
+                if got.returncode == 0:
+                    aws_downloads.append(aws_seconds)
+                else:
+                    say(f"aws s3 cp (download) failed: {got.stderr[-2000:]}")
+                target.unlink(missing_ok=True)
+
         mib = lambda b: b / MiB  # noqa: E731
         print()
         print(f"store: {store / 1024 ** 3:.2f} GiB ({nodes:,} nodes, {nodes - 1:,} relationships); "
@@ -222,6 +292,19 @@ def main() -> int:
                   f"(runs: {rates} MiB/s)")
         else:
             print(f"aws s3 cp: {how}")
+        print(f"restore.py end to end: {restore_wall:.1f}s wall ({restore_report['seconds']:.1f}s in restore.py; "
+              f"backup: {seconds:.1f}s); its download {restore_report['download_seconds']:.1f}s = "
+              f"{mib(dump_size) / max(restore_report['download_seconds'], 1e-6):.1f} MiB/s; peak memory of the "
+              f"restore process {mib(restore_peak):.0f} MiB (target < 200 MiB)")
+        if downloader:
+            best = min(downloader, key=lambda run: run["seconds"])
+            rates = ", ".join(f"{mib(run['size']) / run['seconds']:.0f}" for run in downloader)
+            print(f"download only, the restore's verified download: best {mib(best['size']) / best['seconds']:.1f} "
+                  f"MiB/s (runs: {rates} MiB/s), peak memory {mib(max(r['peak_rss'] for r in downloader)):.0f} MiB")
+        if aws_downloads:
+            rates = ", ".join(f"{mib(dump_size) / run:.0f}" for run in aws_downloads)
+            print(f"download only, aws s3 cp: best {mib(dump_size) / min(aws_downloads):.1f} MiB/s "
+                  f"(runs: {rates} MiB/s)")
         return 0
     finally:
         if server is not None:

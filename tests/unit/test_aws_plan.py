@@ -131,7 +131,7 @@ def test_prod_resource_count_per_component(plans):
     assert dict(plans["prod"].by_parent()) == {
         "(stack)": 9, "neo4j-cluster:aws:Network": 31, "neo4j-cluster:aws:SecurityGroups": 41,
         "neo4j-cluster:tls:ClusterCertificates": 23, "neo4j-cluster:aws:ClusterSecrets": 22,
-        "neo4j-cluster:aws:BackupStore": 8, "neo4j-cluster:aws:Neo4jServers": 56,
+        "neo4j-cluster:aws:BackupStore": 18, "neo4j-cluster:aws:Neo4jServers": 56,
         "neo4j-cluster:aws:LoadBalancer": 23, "neo4j-cluster:aws:Monitoring": 8}
 
 
@@ -448,9 +448,11 @@ def test_backup_bucket_is_versioned_encrypted_private_and_tls_only(plan):
 
 def test_backup_lifecycle_follows_the_stack_config(plan):
     s = plan.settings
-    (rule,) = plan.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")[
+    # Housekeeping by age; expiry only of what the job tagged expirable (tests/unit/test_backup_lifecycle.py).
+    rule, superseded = plan.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")[
         "cluster-backups"]["rules"]
-    assert int(rule["expiration"]["days"]) == s.backup_retention_days
+    assert int(superseded["expiration"]["days"]) == s.backup_retention_days
+    assert superseded["filter"]["and"]["tags"] == {"expirable": "true"}
     assert int(rule["noncurrentVersionExpiration"]["noncurrentDays"]) == s.backup_noncurrent_days
     assert int(rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"]) >= 1
     transitions = [(int(t["days"]), t["storageClass"]) for t in rule.get("transitions", [])]
@@ -459,7 +461,8 @@ def test_backup_lifecycle_follows_the_stack_config(plan):
 
 
 def test_replication_to_a_second_region_only_when_configured(plans):
-    assert len(plans["prod"].of_type(BUCKET)) == 1
+    assert len(plans["dev"].of_type(BUCKET)) == 1
+    assert len(plans["prod"].of_type(BUCKET)) == 2  # prod keeps its off-site copy (3-2-1)
     replicated = plans["public-replicated"]
     replica = replicated.of_type(BUCKET)["cluster-backups-replica"]
     assert replica["region"] == "eu-central-1"
@@ -470,6 +473,7 @@ def test_replication_to_a_second_region_only_when_configured(plans):
     assert config["bucket"] == "cluster-backups-id"
     assert rule["destination"]["bucket"] == "arn:aws:mock:::cluster-backups-replica"
     assert rule["deleteMarkerReplication"] == {"status": "Disabled"}
+    assert rule["filter"] == {"prefix": f"{replicated.settings.stack}/"}
 
 
 # --- outputs ---------------------------------------------------------------------------------------
@@ -610,9 +614,10 @@ def test_backup_server_alone_reads_the_tooling_archive_which_the_lifecycle_spare
     readers = [r["name"] for r in plan.document["resources"] if r["type"] == "aws:iam/rolePolicy:RolePolicy"
                and "ReadBackupTooling" in str(r["inputs"].get("policy"))]
     assert len(readers) == 1 and plan.topology.backup_server.name in readers[0]
-    [lifecycle] = [r for r in plan.document["resources"]
-                   if r["type"] == "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"]
-    assert not TOOLING_KEY.startswith(lifecycle["inputs"]["rules"][0]["filter"]["prefix"])
+    [lifecycle] = [r for r in plan.document["resources"] if r["name"] == "cluster-backups"
+                   and r["type"] == "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"]
+    for rule in lifecycle["inputs"]["rules"]:
+        assert not TOOLING_KEY.startswith((rule["filter"].get("and") or rule["filter"])["prefix"])
 
 
 @pytest.mark.parametrize("password, rule", [
