@@ -143,7 +143,7 @@ def test_every_server_in_order_each_gated_from_recorded_enterprise_responses(cap
     assert code == 0, out + err
     # secondaries, primaries leading nothing, leaders (core-1 writes neo4j, core-2 system) last.
     assert stack.applied == ["replica-1", "core-3", "core-1", "core-2"]
-    assert stack.asked == [["core-1", "core-2", "core-3", "replica-1"]]
+    assert stack.asked == [["core-1", "core-2", "core-3", "replica-1", "haproxy-1", "haproxy-2"]]
     # A progress line per server while it is away, and when it is back.
     for server in stack.applied:
         assert f"{server}: not answering: cannot reach {server}.prod.neo4j.internal:7687" in err
@@ -261,7 +261,8 @@ def test_from_leaves_the_servers_before_it_alone_from_recorded_enterprise_respon
 def test_from_names_a_server_of_the_cluster(capsys, ca):
     cluster = RestartingCluster("cluster-5.26-healthy.json", TlsOptions(str(ca)))
     code, out, err = run_5(capsys, ca, FakeStack(dict(EVERYTHING)), cluster, "--from", "core-9")
-    assert code == 2 and "--from core-9: no such server (servers: core-1, core-2, core-3, replica-1)" in err
+    assert code == 2 and "--from core-9: no such server (servers: core-1, core-2, core-3, replica-1, haproxy-1, " \
+        "haproxy-2)" in err
     assert "Traceback" not in err
 
 

@@ -11,6 +11,7 @@ from ..bolt import Transport
 from ..checks.wait import parse_duration
 from ..errors import UsageError
 from ..target import build_target, stack_settings
+from .entry import PAIR, Elbv2TargetHealth, TargetHealth
 from .run import render_text, rollout
 from .stack import AutomationStack, RolloutStack
 
@@ -26,6 +27,12 @@ and DNS record (a container on Docker) with neo4j:rolloutRelease naming it, so i
 apply and nothing else changes. After it the server must be back within --timeout: answering, Enabled in
 a formed cluster, hosting every database it hosted before, caught up; one progress line per change.
 
+On AWS stacks the HAProxy pair follows the servers: haproxy-1, then haproxy-2, each one `pulumi up`
+targeted at its instance, NLB target group attachments and DNS record. A node's step starts only while
+the other node is healthy in every NLB target group, and is done when its own targets are healthy again
+(elbv2 describe-target-health, the operator's AWS credentials), so the pair never has both nodes out.
+A Docker stack has one HAProxy container: the rollout leaves it out and says so.
+
 The first failure stops the rollout: the servers not yet done are left untouched, and the last line says
 how to resume. Running it again is safe: a server with nothing pending is skipped. --dry-run prints the
 order and why, and whether the cluster is healthy enough to start, and changes nothing.
@@ -38,6 +45,7 @@ ROLLOUT_EXAMPLE = """examples:
   NEO4J_PASSWORD=… make rollout STACK=prod
   NEO4J_PASSWORD=… python scripts/rollout.py --stack prod --dry-run
   NEO4J_PASSWORD=… python scripts/rollout.py --stack prod --from core-2 --timeout 30m
+  NEO4J_PASSWORD=… make rollout STACK=prod FROM=haproxy-2      # only the second HAProxy node
   NEO4J_PASSWORD=… python scripts/rollout.py --outputs-file outputs.json --stack-file Pulumi.prod.yaml \\
       --dry-run --pending core-1,core-2,replica-1"""
 
@@ -76,12 +84,26 @@ class _NoStack:
         raise UsageError("applying needs --stack")
 
 
-def main(argv: list[str] | None = None, transport: Transport | None = None, stack: RolloutStack | None = None) -> int:
+def main(argv: list[str] | None = None, transport: Transport | None = None, stack: RolloutStack | None = None,
+         entry_health: TargetHealth | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return cli.run("rollout", lambda: _run(args, transport, stack))
+    return cli.run("rollout", lambda: _run(args, transport, stack, entry_health))
 
 
-def _run(args, transport: Transport | None, stack: RolloutStack | None) -> int:
+def entry_point(settings) -> tuple[tuple[str, ...], str | None]:
+    """(the HAProxy nodes the rollout steps, a note when the stack's HAProxy is left out)."""
+    if settings is None:
+        return (), None
+    nodes = tuple(n.name for n in plan_topology(settings).haproxy_nodes)
+    if settings.platform == "aws" and nodes == PAIR:
+        return nodes, None
+    if nodes:
+        return (), (f"HAProxy ({', '.join(nodes)}): left out. The {settings.platform} stack has a single HAProxy, "
+                    f"and replacing it cuts every client off whatever the order; `make up` changes it")
+    return (), None
+
+
+def _run(args, transport: Transport | None, stack: RolloutStack | None, entry_health: TargetHealth | None) -> int:
     try:
         step_timeout = parse_duration(args.step_timeout)
     except UsageError:  # its words name check's --wait
@@ -98,6 +120,9 @@ def _run(args, transport: Transport | None, stack: RolloutStack | None) -> int:
     settings = stack_settings(args.stack, getattr(args, "stack_file", None)) if args.stack else None
     if settings is not None:
         planned = [s.name for s in plan_topology(settings).servers]
+    entry_nodes, entry_note = entry_point(settings)
+    if entry_nodes and entry_health is None and not args.dry_run:
+        entry_health = Elbv2TargetHealth(settings.region)
     if stack is None:
         if args.stack:
             if pending is not None and args.dry_run:
@@ -115,7 +140,8 @@ def _run(args, transport: Transport | None, stack: RolloutStack | None) -> int:
     with cluster_cli.bolt_transport(transport, target.tls, args.query_timeout) as real:
         report = rollout(target, real, stack, pending=pending, start_from=args.start_from, dry_run=args.dry_run,
                          step_timeout=step_timeout, timeout=args.query_timeout, max_lag=args.max_lag,
-                         planned=planned, log=log)
+                         planned=planned, entry_nodes=entry_nodes, entry_health=entry_health,
+                         entry_point=entry_note, log=log)
     return cli.print_report(report, args.json, render_text, failed=report.failed)
 
 

@@ -6,7 +6,10 @@
    is computed again from that moment's view (a leader may have moved), and the first pending server of
    it goes; `apply` (one targeted `pulumi up` with that server released); then the after-gate waits until
    it is back, Enabled, hosting its databases and caught up, within the time limit.
-4. The first failure stops the run: the servers not yet done are left untouched, and the report says how
+4. Then, on AWS stacks, the HAProxy pair (entry.py): haproxy-1, then haproxy-2, each a targeted `up` of
+   that node, started only while the other node is healthy in the NLB, done when its own NLB targets are
+   healthy again; so the pair never has both nodes out. (Docker stacks have one HAProxy: left out, said so.)
+5. The first failure stops the run: the servers not yet done are left untouched, and the report says how
    to resume. A re-run is idempotent: a server whose changes were applied has nothing pending and is
    skipped, so resuming is running the same command again (FROM only makes the starting point explicit).
 """
@@ -20,6 +23,7 @@ from .. import cli
 from ..bolt import Transport
 from ..errors import OpsError, UsageError, describe
 from ..target import Target
+from .entry import TargetHealth, node_health, other, step_reason, wait_for_node
 from .gates import cluster_health, hosted_databases, wait_for_server
 from .order import Step, order, view_from_facts
 from .stack import RolloutStack
@@ -48,6 +52,7 @@ class RolloutReport:
     resume: str | None = None
     seconds: float = 0.0
     server_set: str | None = None  # the stack plans other servers than run: `make scale` changes that
+    entry_point: str | None = None  # what the rollout does with the stack's HAProxy, when it is left out
 
     @property
     def failed(self) -> bool:
@@ -57,7 +62,7 @@ class RolloutReport:
         return {"stack": self.stack, "dryRun": self.dry_run, "rolesFrom": self.source,
                 "steps": [asdict(s) for s in self.steps], "nothingPending": self.nothing_pending,
                 "healthProblems": self.health_problems, "resume": self.resume, "failed": self.failed,
-                "serverSet": self.server_set,
+                "serverSet": self.server_set, "entryPoint": self.entry_point,
                 "seconds": round(self.seconds, 1)}
 
 
@@ -86,6 +91,8 @@ def render_text(report: RolloutReport) -> str:
             lines.append("a real run would stop before the first step")
     if report.server_set:
         lines.append(report.server_set)
+    if report.entry_point:
+        lines.append(report.entry_point)
     if report.resume:
         lines.append(f"resume with: {report.resume}")
     return "\n".join(lines)
@@ -112,39 +119,51 @@ def server_set_note(stack: str, running: list[str], planned: list[str] | None) -
 def rollout(target: Target, transport: Transport, stack: RolloutStack, *, pending: dict[str, list[str]] | None = None,
             start_from: str | None = None, dry_run: bool = False, step_timeout: float = 1200.0,
             timeout: float = 5.0, max_lag: float = 10.0, planned: list[str] | None = None,
-            log: Callable[[str], None] = lambda _m: None,
+            entry_nodes: tuple[str, ...] = (), entry_health: TargetHealth | None = None,
+            entry_point: str | None = None, log: Callable[[str], None] = lambda _m: None,
             sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) \
         -> RolloutReport:
     start = clock()
     names = [s.name for s in target.servers]
-    if start_from is not None and start_from not in names:
-        raise UsageError(f"--from {start_from}: no such server (servers: {', '.join(names)})")
+    entry_nodes = tuple(entry_nodes)
+    everything = names + list(entry_nodes)
+    if start_from is not None and start_from not in everything:
+        raise UsageError(f"--from {start_from}: no such server (servers: {', '.join(everything)})")
     if pending is None:
         log("asking Pulumi what is pending on each server (a preview with every server released)")
-        pending = stack.pending(names)
-    unknown = sorted(set(pending) - set(names))
+        pending = stack.pending(everything)
+    unknown = sorted(set(pending) - set(everything))
     if unknown:
-        raise UsageError(f"--pending: {', '.join(unknown)} is no server of the cluster (servers: {', '.join(names)})")
+        raise UsageError(f"--pending: {', '.join(unknown)} is no server of the cluster "
+                         f"(servers: {', '.join(everything)})")
     pending_names = [n for n in names if pending.get(n)]
+    entry_pending = [n for n in entry_nodes if pending.get(n)]
 
     health = cluster_health(target, transport, timeout=timeout, max_lag=max_lag)
     view = view_from_facts(target, health.facts)
     report = RolloutReport(stack.name, dry_run, view.source,
-                           nothing_pending=[n for n in names if n not in pending_names],
+                           nothing_pending=[n for n in everything if n not in pending_names + entry_pending],
                            health_problems=list(health.problems),
-                           server_set=server_set_note(stack.name, names, planned))
-    full = order(view, names)
+                           server_set=server_set_note(stack.name, names, planned), entry_point=entry_point)
+    # The HAProxy nodes go after every Neo4j server, haproxy-1 first (entry.py says why).
+    full = [s.server for s in order(view, names)] + list(entry_nodes)
     skip_before = set()
     if start_from is not None:
-        skip_before = {s.server for s in full[:[s.server for s in full].index(start_from)]}
-    steps: list[Step] = [s for s in order(view, pending_names)]
+        skip_before = set(full[:full.index(start_from)])
+    entry_steps = [Step(n, 3, step_reason(n)) for n in entry_pending]
+    steps: list[Step] = [s for s in order(view, pending_names)] + entry_steps
     for step in steps:
         if step.server in skip_before:
             report.steps.append(StepRecord(step.server, step.reason, SKIPPED, f"before --from {start_from}: "
                                                                               f"left alone this run"))
-    remaining = [s.server for s in steps if s.server not in skip_before]
-    if dry_run or not remaining:
+    remaining = [s.server for s in steps if s.server not in skip_before and s.server not in entry_nodes]
+    entry_remaining = [s.server for s in entry_steps if s.server not in skip_before]
+    if dry_run or not (remaining or entry_remaining):
         for step in steps:
+            if step.server in entry_remaining:
+                changes = "; ".join(pending.get(step.server) or [])
+                report.steps.append(StepRecord(step.server, step.reason, PLANNED,
+                                               f"{step.reason} — pending: {changes}" if changes else step.reason))
             if step.server in remaining:
                 changes = "; ".join(pending.get(step.server) or [])
                 report.steps.append(StepRecord(step.server, step.reason, PLANNED,
@@ -152,7 +171,7 @@ def rollout(target: Target, transport: Transport, stack: RolloutStack, *, pendin
         report.seconds = clock() - start
         return report
 
-    total = len(remaining)
+    total = len(remaining) + len(entry_remaining)
     done = 0
     while remaining:
         if done:
@@ -192,9 +211,58 @@ def rollout(target: Target, transport: Transport, stack: RolloutStack, *, pendin
         record.detail = f"{gate.state} in {gate.seconds:.0f} s"
         log(f"{step.server}: done ({record.apply_seconds + gate.seconds:.0f} s)")
         done += 1
-    for server in remaining:
+    if not report.failed and not remaining:
+        done = _entry_steps(report, stack, entry_health, entry_remaining, pending, done, total,
+                            step_timeout=step_timeout, log=log, sleep=sleep, clock=clock)
+    for server in remaining + entry_remaining:
         if server not in {s.server for s in report.steps}:
             reason = next(s.reason for s in steps if s.server == server)
             report.steps.append(StepRecord(server, reason, NOT_STARTED, "left untouched"))
     report.seconds = clock() - start
     return report
+
+
+def _entry_steps(report: RolloutReport, stack: RolloutStack, health: TargetHealth | None, nodes: list[str],
+                 pending: dict[str, list[str]], done: int, total: int, *, step_timeout: float,
+                 log: Callable[[str], None], sleep: Callable[[float], None], clock: Callable[[], float]) -> int:
+    """The HAProxy nodes, one at a time; `nodes` loses each node as it starts. Stops at the first failure."""
+    if nodes and health is None:
+        raise UsageError("the HAProxy steps need the NLB's target health (boto3 elbv2); none was given")
+    while nodes:
+        node = nodes.pop(0)
+        record = StepRecord(node, step_reason(node), DONE)
+        report.steps.append(record)
+        try:
+            ok, state = node_health(health, stack.entry_targets(other(node)))
+        except OpsError as error:
+            ok, state = False, describe(error)
+        if not ok:
+            record.status = FAILED
+            record.detail = f"not started: {other(node)} is not healthy in the NLB ({state}): replacing {node} " \
+                            f"now could leave the entry point without a node"
+            report.resume = resume_command(stack.name, node)
+            break
+        log(f"{node} [{done + 1}/{total}]: {other(node)} is healthy in the NLB ({state}); applying what is "
+            f"pending ({'; '.join(pending.get(node) or [])}) with a targeted pulumi up")
+        began = clock()
+        try:
+            stack.apply(node, log)
+        except OpsError as error:
+            record.status, record.detail = FAILED, f"pulumi up failed: {describe(error)}"
+            record.apply_seconds = clock() - began
+            report.resume = resume_command(stack.name, node)
+            break
+        record.apply_seconds = clock() - began
+        log(f"{node}: applied in {record.apply_seconds:.0f} s; waiting for its NLB targets to be healthy "
+            f"(at most {step_timeout:.0f} s)")
+        gate = wait_for_node(stack, health, node, within=step_timeout, log=log, sleep=sleep, clock=clock)
+        record.gate_seconds = gate.seconds
+        if not gate.ok:
+            record.status = FAILED
+            record.detail = f"applied, but not healthy in the NLB within {step_timeout:.0f} s: {gate.state}"
+            report.resume = resume_command(stack.name, node)
+            break
+        record.detail = f"{gate.state} in {gate.seconds:.0f} s"
+        log(f"{node}: done ({record.apply_seconds + gate.seconds:.0f} s)")
+        done += 1
+    return done

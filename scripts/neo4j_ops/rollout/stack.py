@@ -20,7 +20,11 @@ A server's resources, by platform (the one mapping of platform differences): the
 own naming, components/aws (NAME "cluster", children "cluster-<server>") and components/docker
 (`neo4j-<stack>-<server>`); tests/unit/test_rollout_run.py checks them against both programs' plans.
 Pulumi's Automation API docs: "untargeted resources keep their old inputs", so the DNS record and the
-data-volume attachment must be targeted in the same step as their instance, and are.
+data-volume attachment must be targeted in the same step as their instance, and are. An HAProxy node of
+the AWS pair (haproxy-1, haproxy-2; components/aws/load_balancer.py, LoadBalancer "cluster") is its
+instance "cluster-haproxy-N", its target group attachments "cluster-<listener>-haproxy-N" (they name the
+instance id, so a new instance needs new ones) and its A record "cluster-haproxy-N" (ENTRY_RESOURCES);
+entry_targets(node) reads the attachments' outputs (targetGroupArn, targetId, port) for the NLB gates.
 """
 from __future__ import annotations
 
@@ -38,12 +42,14 @@ from components.settings import NAMESPACE
 
 from ..errors import OperationError, UsageError
 from ..target import PULUMI_INSTALL, ROOT
+from .entry import LISTENER_NAMES, PAIR, EntryTarget
 
 RELEASE_KEY = f"{NAMESPACE}:rolloutRelease"
 INSTANCE = "aws:ec2/instance:Instance"
 ATTACHMENT = "aws:ec2/volumeAttachment:VolumeAttachment"
 RECORD = "aws:route53/record:Record"
 CONTAINER = "docker:index/container:Container"
+TARGET_ATTACHMENT = "aws:lb/targetGroupAttachment:TargetGroupAttachment"
 
 # platform → (resource type, name pattern) of the resources that make one server; the first is the server
 # itself (the one whose diff says what is pending).
@@ -52,6 +58,13 @@ SERVER_RESOURCES: dict[str, tuple[tuple[str, str], ...]] = {
             (RECORD, "cluster-{server}")),
     "docker": ((CONTAINER, "neo4j-{stack}-{server}"),),
 }
+# An HAProxy node of the AWS pair (components/aws/load_balancer.py): its instance, its NLB target group
+# attachments (one per listener: they name the instance id, so a new instance needs new ones) and its A record.
+ENTRY_RESOURCES: tuple[tuple[str, str], ...] = (
+    (INSTANCE, "cluster-{server}"),
+    *((TARGET_ATTACHMENT, f"cluster-{listener}-{{server}}") for listener in LISTENER_NAMES),
+    (RECORD, "cluster-{server}"),
+)
 # The engine's operations that change a server.
 CHANGING_OPS = ("update", "replace", "create-replacement", "delete-replaced")
 
@@ -62,6 +75,8 @@ def server_resources(platform: str, stack: str, server: str) -> tuple[tuple[str,
         patterns = SERVER_RESOURCES[platform]
     except KeyError:
         raise UsageError(f"neo4j:platform {platform!r}: the rollout knows {', '.join(SERVER_RESOURCES)}") from None
+    if platform == "aws" and server in PAIR:
+        patterns = ENTRY_RESOURCES
     return tuple((kind, pattern.format(stack=stack, server=server)) for kind, pattern in patterns)
 
 
@@ -144,10 +159,30 @@ class AutomationStack:
             text = " ".join(str(getattr(error, "stderr", "") or error).split())
             raise OperationError(f"pulumi: {what} of stack {self.name} failed: {text[-600:]}") from None
 
-    def state_urns(self) -> list[str]:
+    def state_resources(self) -> list[dict]:
         deployment = self._call("export", self.stack.export_stack)
         resources = (getattr(deployment, "deployment", None) or {}).get("resources") or []
-        return [r["urn"] for r in resources if isinstance(r, dict) and "urn" in r]
+        return [r for r in resources if isinstance(r, dict) and "urn" in r]
+
+    def state_urns(self) -> list[str]:
+        return [r["urn"] for r in self.state_resources()]
+
+    def entry_targets(self, node: str) -> list[EntryTarget]:
+        """The node's NLB targets, from the attachments in the state (read again each time: after its step
+        the node is a new instance with new attachments)."""
+        targets = []
+        for resource in self.state_resources():
+            kind, name = urn_parts(resource["urn"])
+            for listener in LISTENER_NAMES:
+                if kind == TARGET_ATTACHMENT and name == f"cluster-{listener}-{node}":
+                    outputs = resource.get("outputs") or {}
+                    try:
+                        targets.append(EntryTarget(listener, str(outputs["targetGroupArn"]),
+                                                   str(outputs["targetId"]), int(outputs["port"])))
+                    except (KeyError, TypeError, ValueError):
+                        raise OperationError(f"{node}: the state's {name} has no targetGroupArn/targetId/port "
+                                             f"(outputs: {', '.join(sorted(outputs)) or 'none'})") from None
+        return targets
 
     @contextlib.contextmanager
     def _released(self, servers: list[str]) -> Iterator[str]:
