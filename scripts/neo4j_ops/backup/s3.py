@@ -2,9 +2,10 @@
 
 The upload reads its source (a pipe from `neo4j-admin database dump --to-stdout`, or a file) one
 part at a time, hashing as it goes, and keeps at most `concurrency + 1` parts alive. Parts of up to
-`memory_part_limit` (8 MiB, the default part size) are held in memory: about 9 x 8 MiB with the
-default 8 parts in flight. Larger parts, which only stores of more than ~40 GB need (S3 allows
-10,000 parts), are spooled to temporary files instead, so memory stays bounded whatever the size.
+`memory_part_limit` (8 MiB, the default part size) are held in memory: about 11 x 8 MiB with the
+default 10 parts in flight (`aws s3 cp`'s 10 concurrent requests of 8 MiB). Larger parts, which only
+stores of more than ~40 GB need (S3 allows 10,000 parts), are spooled to temporary files instead, so
+memory stays bounded whatever the size.
 On any failure, or SIGTERM, the multipart upload is aborted, so an interrupted backup leaves no
 object and no manifest.
 """
@@ -43,7 +44,7 @@ DEFAULT_PART = 8 * MiB
 READ_CHUNK = 1 * MiB
 
 
-def client(endpoint_url: str | None, region: str | None, concurrency: int = 8):
+def client(endpoint_url: str | None, region: str | None, concurrency: int = 10):
     try:
         import boto3
         from botocore.config import Config
@@ -151,7 +152,7 @@ def human(size: float) -> str:
 
 
 def stream_upload(s3, bucket: str, key: str, source: IO[bytes], *, part_size: int = DEFAULT_PART,
-                  concurrency: int = 8, memory_part_limit: int = 8 * MiB, spool_dir: str | None = None,
+                  concurrency: int = 10, memory_part_limit: int = 8 * MiB, spool_dir: str | None = None,
                   log: Callable[[str], None] = print, before_complete: Callable[[], None] | None = None,
                   metadata: dict[str, str] | None = None) -> Uploaded:
     """Upload everything `source` yields to s3://bucket/key; abort the upload on any failure.
@@ -328,7 +329,7 @@ def list_backups(s3, bucket: str, stack: str, database: str) -> list[Backup]:
 
 
 DOWNLOAD_PART = 8 * MiB
-DOWNLOAD_CONCURRENCY = 8
+DOWNLOAD_CONCURRENCY = 10  # as `aws s3 cp` (max_concurrent_requests 10)
 
 
 def download_verified(s3, bucket: str, key: str, destination: Path, expected: FileEntry,
