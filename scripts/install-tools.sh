@@ -34,6 +34,8 @@ declare -A PACKAGE_OF=(
     [mkfs.xfs]=xfsprogs
     [mkfs.ext4]=e2fsprogs
     [sfdisk]=fdisk
+    # bench/backup_stream.py compares backup.py's transfers with `aws s3 cp` (Debian's awscli is v2)
+    [aws]=awscli
 )
 
 missing=()
@@ -41,7 +43,7 @@ for tool in "${!PACKAGE_OF[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("${PACKAGE_OF[$tool]}")
 done
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-tools: all present (haproxy, promtool, cloud-init, shellcheck, java, mvn, systemd-analyze, openssl, xfsprogs, e2fsprogs, sfdisk)"
+    echo "install-tools: all present (haproxy, promtool, cloud-init, shellcheck, java, mvn, systemd-analyze, openssl, xfsprogs, e2fsprogs, sfdisk, aws)"
     exit 0
 fi
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
