@@ -194,3 +194,18 @@ def test_without_the_key_the_tools_do_not_find_the_store(tls_moto, tmp_path):
                           text=True, timeout=120, cwd=SCRIPTS.parent)
     assert lost.returncode != 0 and "Traceback" not in lost.stderr
     assert not (tmp_path / METRICS_FILE).exists()
+
+
+def test_every_server_gives_neo4j_the_endpoint_for_s3_seeds():
+    from components.aws.user_data import aws_artifacts
+
+    settings = make_settings(backupS3Endpoint="https://minio.example.com:9000")
+    files = aws_artifacts(settings, plan_topology(settings))
+    scripts = {name: f["setup-neo4j.sh"] for name, f in files.items() if "setup-neo4j.sh" in f}
+    assert len(scripts) == len(plan_topology(settings).servers)
+    for name, setup in scripts.items():
+        assert "Environment=AWS_ENDPOINT_URL_S3=https://minio.example.com:9000" in setup, name
+        assert setup.index("run_step s3_endpoint_for_neo4j") < setup.index("run_step start_neo4j"), name
+    plain = make_settings()
+    for f in aws_artifacts(plain, plan_topology(plain)).values():
+        assert "AWS_ENDPOINT_URL_S3" not in f.get("setup-neo4j.sh", "")
