@@ -208,4 +208,4 @@ def test_every_server_gives_neo4j_the_endpoint_for_s3_seeds():
         assert setup.index("run_step s3_endpoint_for_neo4j") < setup.index("run_step start_neo4j"), name
     plain = make_settings()
     for f in aws_artifacts(plain, plan_topology(plain)).values():
-        assert "AWS_ENDPOINT_URL_S3" not in f.get("setup-neo4j.sh", "")
+        assert "s3-endpoint.conf" not in f.get("setup-neo4j.sh", "")
