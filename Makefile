@@ -73,7 +73,9 @@ up down:
 
 # `make rollout STACK=<stack>`: what `pulumi up` holds back on running Neo4j servers (image, user data,
 # instance type, subnet), applied one server at a time through Pulumi's Automation API (scripts/rollout.py
-# --help). FROM=<server> starts there; DRY_RUN=1 prints the order and why; ARGS adds flags (--timeout 30m).
+# --help); on AWS the HAProxy pair follows, haproxy-1 then haproxy-2, each gated on the NLB's target health
+# (AWS credentials needed). FROM=<server> starts there (FROM=haproxy-2 too); DRY_RUN=1 prints the order and
+# why; ARGS adds flags (--timeout 30m).
 # NEO4J_PASSWORD must hold the admin password (the gates log in over Bolt). Same backend rule as `up`.
 .PHONY: rollout
 rollout:
