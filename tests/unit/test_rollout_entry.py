@@ -264,9 +264,9 @@ def entry_state() -> list[dict]:
     parent = "neo4j-cluster:aws:Cluster$neo4j-cluster:aws:LoadBalancer"
     resources = []
     for index, node in enumerate(PAIR, 1):
+        resources.append({"urn": f"urn:pulumi:prod::neo4j-cluster::{parent}${RECORD}::cluster-{node}"})
         resources.append({"urn": f"urn:pulumi:prod::neo4j-cluster::{parent}${INSTANCE}::cluster-{node}",
                           "outputs": {"id": f"i-0{index}aaaa"}})
-        resources.append({"urn": f"urn:pulumi:prod::neo4j-cluster::{parent}${RECORD}::cluster-{node}"})
         for listener in ("write", "read"):
             resources.append({"urn": f"urn:pulumi:prod::neo4j-cluster::{parent}${TARGET_ATTACHMENT}::"
                                      f"cluster-{listener}-{node}",
@@ -278,7 +278,7 @@ def entry_state() -> list[dict]:
 @pytest.fixture
 def automation(tmp_path):
     (tmp_path / "Pulumi.prod.yaml").write_text("config:\n  neo4j:platform: aws\n")
-    ups = []
+    ups, previews = [], []
 
     class AutoStack:
         def export_stack(self):
@@ -287,8 +287,24 @@ def automation(tmp_path):
         def up(self, *, target, target_dependents, config_file, on_output):
             ups.append({"target": target, "config": yaml.safe_load(Path(config_file).read_text())["config"]})
 
+        def preview(self, *, diff, target, config_file, on_event):
+            previews.append({"target": target, "config": yaml.safe_load(Path(config_file).read_text())["config"]})
+            for u in target:
+                op = "replace" if urn_parts(u)[1] == "cluster-haproxy-1" else "same"
+                metadata = SimpleNamespace(op=SimpleNamespace(value=op), urn=u, diffs=["userDataBase64"], keys=None)
+                on_event(SimpleNamespace(resource_pre_event=SimpleNamespace(metadata=metadata)))
+
     module = SimpleNamespace(select_stack=lambda name, work_dir: AutoStack())
-    return SimpleNamespace(stack=AutomationStack("prod", "aws", tmp_path, module), ups=ups)
+    return SimpleNamespace(stack=AutomationStack("prod", "aws", tmp_path, module), ups=ups, previews=previews)
+
+
+def test_pending_nodes_come_from_the_preview_of_their_instances(automation):
+    assert automation.stack.pending(list(PAIR)) == {"haproxy-1": ["replace (userDataBase64)"], "haproxy-2": []}
+    (preview,) = automation.previews
+    assert preview["config"]["neo4j:rolloutRelease"] == list(PAIR)
+    # Only the instances (the records and attachments come after them, whatever the state's order).
+    assert sorted(urn_parts(u) for u in preview["target"]) == [(INSTANCE, "cluster-haproxy-1"),
+                                                               (INSTANCE, "cluster-haproxy-2")]
 
 
 def test_a_node_step_targets_its_instance_attachments_and_record_with_only_it_released(automation):

@@ -196,7 +196,9 @@ class AutomationStack:
 
     def pending(self, servers: list[str]) -> dict[str, list[str]]:
         urns = self.state_urns()
-        own = {server: resource_urns(urns, self.platform, self.name, server)[:1] for server in servers}
+        # Each server's own resource (its instance / container), whatever the state's order.
+        own = {server: [u for u in urns if urn_parts(u) == server_resources(self.platform, self.name, server)[0]][:1]
+               for server in servers}
         by_urn = {urns_[0]: server for server, urns_ in own.items() if urns_}
         changes: dict[str, list[str]] = {server: [] for server in servers}
         if not by_urn:
