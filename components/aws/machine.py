@@ -191,10 +191,11 @@ def place_machine(name: str, args: MachineArgs, context: MachineContext, parent:
     aws.iam.RolePolicyAttachment(f"{name}-ssm", role=role.name, policy_arn=context.session_manager_policy_arn,
                                  opts=child)
     statements = _access_statements(args)
+    boot_reads: list[pulumi.Resource] = []  # what the boot script reads: the instance starts after it exists
     if statements:
-        aws.iam.RolePolicy(f"{name}-access", role=role.id,
-                           policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}),
-                           opts=child)
+        boot_reads.append(aws.iam.RolePolicy(
+            f"{name}-access", role=role.id,
+            policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements}), opts=child))
     profile = aws.iam.InstanceProfile(f"{name}-profile", role=role.name, opts=child)
 
     data_volume = None
@@ -232,6 +233,9 @@ def place_machine(name: str, args: MachineArgs, context: MachineContext, parent:
         tags=tags,
         opts=pulumi.ResourceOptions(
             parent=parent,
+            # IAM is eventually consistent and cloud-init starts within seconds: the role's policy (and through
+            # the ARNs it names, the secret versions and the tooling object) exist before the instance does.
+            depends_on=boot_reads,
             # A newer Ubuntu image must not replace every server at the next `up`; a server moves to
             # a new image, user data, type or subnet only when replaced on purpose, one at a time.
             ignore_changes=instance_ignore_changes(args)),

@@ -63,7 +63,7 @@ class Neo4jServers(pulumi.ComponentResource):
                 metadata_tags=True,
                 # `restore.py --cluster` seeds a database on every member from a backup's s3:// URI: each
                 # server reads the stack's backups (read-only; the servers hold the same data anyway).
-                seeds_from=args.backup.bucket,
+                seeds_from=None if takes_backups else args.backup.bucket,  # the backup server reads them anyway
                 released=server.name in args.released,
             ), args.context, self)
             self.private_ips[server.name] = machine.instance.private_ip

@@ -345,6 +345,12 @@ def test_only_the_backup_server_touches_backups_and_only_under_the_stack_prefix(
                 assert s3["ReadOwnObjects"]["Resource"] == [
                     "arn:aws:mock:::cluster-backups/tooling/haproxy/haproxy.cfg"]
                 continue
+            if any(name == f"cluster-{server.name}-access" for server in plan.topology.servers):
+                # Every other server only reads (restore --cluster seeds each member from an s3:// URI).
+                assert set(s3) == {"ListSeeds", "ReadSeeds"}, name
+                assert s3["ListSeeds"]["Action"] == "s3:ListBucket" and s3["ReadSeeds"]["Action"] == "s3:GetObject"
+                assert s3["ReadSeeds"]["Resource"] == f"arn:aws:mock:::cluster-backups/{plan.settings.stack}/*"
+                continue
             assert not s3 or name.startswith("cluster-backups-replication"), name
             continue
         assert s3["ListBackups"]["Action"] == "s3:ListBucket"
@@ -738,3 +744,26 @@ def test_prometheus_keeps_its_time_series_on_a_protected_volume_that_follows_the
     result = run_options(tmp_path)
     options = result.options_of(VOLUME, "cluster-monitoring-data")
     assert options["protect"] is True and options["retainOnDelete"] is True
+
+
+def test_a_machine_boots_only_after_what_its_boot_script_reads_exists(tmp_path):
+    # IAM is eventually consistent and cloud-init runs within seconds of launch: each instance waits for its own
+    # policy, and the policy (through the ARNs it names) for the secret versions and the tooling object.
+    result = run_options(tmp_path)
+
+    def depends(resource_type, name):
+        return {urn.rsplit("::", 1)[1] for urn in result.options_of(resource_type, name)["dependencies"]}
+
+    backup_server = next(name for name, inputs in result.of_type(INSTANCE).items()
+                         if "BackupBucket" in inputs.get("tags", {}))
+    policies = result.of_type("aws:iam/rolePolicy:RolePolicy")
+    assert "cluster-core-1-access" in policies
+    for name in result.of_type(INSTANCE):
+        if f"{name}-access" in policies:  # a machine that reads nothing at boot has no policy to wait for
+            assert f"{name}-access" in depends(INSTANCE, name), name
+    policy = depends("aws:iam/rolePolicy:RolePolicy", f"{backup_server}-access")
+    versions = {n for n in policy if n.startswith("cluster-") and "admin-password" in n}
+    assert versions == {"cluster-admin-password"}, policy  # the Secret and its SecretVersion share the name
+    assert "cluster-tooling" in policy, policy
+    assert sum(1 for urn in result.options_of("aws:iam/rolePolicy:RolePolicy", f"{backup_server}-access")
+               ["dependencies"] if urn.endswith("secretVersion:SecretVersion::cluster-admin-password")) == 1
