@@ -224,9 +224,9 @@ def _server_files(settings: Settings, topology: ClusterTopology, rendered: Rende
             settings, plan, tls_secret=names.tls[name] if plan.ssl_policies else "",
             admin_password_secret=names.admin_password, backup=is_backup),
         **(backup_job if is_backup else {}),
+        **render_grow_data_volume(NEO4J_DATA_DIR),
         **(render_cert_renewal(settings, topology, plan, tls_secret=names.tls[name],
                                admin_password_secret=names.admin_password) if plan.ssl_policies else {}),
-        **render_grow_data_volume(NEO4J_DATA_DIR),
         **{path: text for path, text in neutral.items() if path != "neo4j.conf"},
     }
     files["cloud-init.yaml"] = _user_data("neo4j", {SERVER_FILE_PLACES[path]: text for path, text in files.items()},
