@@ -85,6 +85,7 @@ ALERT_JOBS = {
     # Published by the machine itself through node exporter's textfile collector (setup-neo4j.sh):
     "Neo4jBootFailed": JOB_NODE,
     "Neo4jCertificateExpiresSoon": JOB_NODE,
+    "Neo4jCertificateRenewalFailed": JOB_NODE,  # renew-certificates.sh (neo4j-cert-renew.timer)
     # Written on the backup server from the bucket's manifests and drill records (scripts/neo4j_ops/backup/
     # freshness.py, neo4j-backup-freshness.timer), so they ride on its node exporter.
     "Neo4jBackupTooOld": JOB_NODE,
@@ -269,6 +270,7 @@ def _queries(names: Neo4jMetricNames, *, lag_offset: str, data_mountpoint: str |
         "leaders": f"sum by (stack, database) (\n  {_by_database(names, names.is_leader)}\n)",
         "boot_failed": f'neo4j_cluster_boot_failed{{job="{JOB_NODE}"}}',
         "certificate_days_left": f'(neo4j_cluster_certificate_expiry_seconds{{job="{JOB_NODE}"}} - time()) / 86400',
+        "certificate_renewal_failed": f'neo4j_cluster_certificate_renewal_failed{{job="{JOB_NODE}"}}',
         # Ages from the freshness metrics (0: none/never, which makes the age huge). One backup server
         # writes them; max by keeps one series per database whatever the scrape labels.
         "backup_age_hours": (f'(time() - max by (stack, database) (neo4j_backup_last_complete_timestamp_seconds'
@@ -385,6 +387,13 @@ def _alerts(q: dict[str, str], t: AlertThresholds, *, lag_offset: str, jobs: set
             f"expires within {CERTIFICATE_EXPIRY_WARNING_DAYS} days "
             "({{ $value | printf \"%.1f\" }} days left). Renew it (`pulumi up` rotates it into Secrets Manager) "
             "and bring it to the server before it expires: clients and cluster members then refuse it."),
+        _alert(
+            "Neo4jCertificateRenewalFailed", f"{q['certificate_renewal_failed']} == 1", "0s", "warning",
+            "Certificate renewal on {{ $labels.server }} failed at step {{ $labels.step }}",
+            "renew-certificates.sh on {{ $labels.server }} in stack {{ $labels.stack }} failed at step "
+            "{{ $labels.step }}, so a renewed certificate does not reach the server. Read `journalctl -u "
+            "neo4j-cert-renew` and /var/lib/neo4j-cluster/cert-renew-status on it; once fixed, run "
+            "`systemctl start neo4j-cert-renew` (safe to re-run)."),
         _alert(
             "Neo4jBackupTooOld", f"{q['backup_age_hours']} > {_num(t.backup_max_age_hours)}", "0s", "critical",
             "Newest complete backup of {{ $labels.database }} is {{ $value | printf \"%.1f\" }} hours old",

@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from components.monitoring import (
+    ALERT_JOBS,
     ALERT_NAMES,
     DATASOURCE_UID,
     GRAFANA_DASHBOARD,
@@ -179,6 +180,11 @@ def machine_published_scenarios() -> list[Scenario]:
                             [(series("neo4j_cluster_certificate_expiry_seconds", labels), f"{expiry}x20"),
                              (series("neo4j_cluster_certificate_expiry_seconds", https), f"{600 + 700 * 86400}x20")],
                             [Expected(labels, (expiry - 600) / 86400)] if kind == "fires" else []))
+    for kind, value in (("fires", "1"), ("inside", "0")):
+        labels = {**node_labels("core-3"), "step": "fetch" if kind == "fires" else "done"}
+        out.append(Scenario("Neo4jCertificateRenewalFailed", kind, "5m",
+                            [(series("neo4j_cluster_certificate_renewal_failed", labels), f"{value}x20")],
+                            [Expected(labels, 1)] if kind == "fires" else []))
     return out
 
 
@@ -421,7 +427,8 @@ def test_community_stack_alerts_on_node_exporter_only(tmp_path: Path, version_li
 
     rules = yaml.safe_load(files[PROMETHEUS_RULES])
     assert rule_names(files) == {"Neo4jMachineDown", "Neo4jDiskUsageHigh", "Neo4jBootFailed",
-                                 "Neo4jCertificateExpiresSoon", "Neo4jBackupTooOld", "Neo4jRestoreDrillTooOld",
+                                 "Neo4jCertificateExpiresSoon", "Neo4jCertificateRenewalFailed",
+        "Neo4jBackupTooOld", "Neo4jRestoreDrillTooOld",
                                  "Neo4jBackupFreshnessUnknown"}
     for rule in (r for g in rules["groups"] for r in g["rules"]):  # neo4j_cluster_*: the machine's own
         assert 'job="neo4j"' not in rule["expr"] and not any(
@@ -454,7 +461,8 @@ def test_docker_stack_scrapes_no_node_exporter(tmp_path: Path) -> None:
     assert {j["job_name"] for j in config["scrape_configs"]} == {"neo4j", "haproxy"}
     promtool("check", "config", tmp_path / PROMETHEUS_CONFIG)
     out = promtool("check", "rules", tmp_path / PROMETHEUS_RULES)
-    assert f"{len(ALERT_NAMES) - 7} rules found" in out.stdout + out.stderr
+    node_alerts = sum(1 for job in ALERT_JOBS.values() if job == "node")  # no node exporter there: none of them
+    assert f"{len(ALERT_NAMES) - node_alerts} rules found" in out.stdout + out.stderr
     assert "Neo4jDiskUsageHigh" not in rule_names(files) and "Neo4jMachineDown" not in rule_names(files)
 
 
