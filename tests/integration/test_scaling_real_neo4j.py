@@ -45,9 +45,9 @@ def error_code(local: LocalNeo4j, statement: scaling.Statement) -> str | None:
     return None
 
 
+# Not 4.4: it has no server or allocation commands, and scaling sends it none (only dbms.cluster.overview).
+@pytest.mark.parametrize("line_server", ["5", "2025"], indirect=True)
 def test_every_scaling_statement_parses_in_the_real_server(line_server):
-    if line_server.line == "4.4":
-        pytest.skip("4.4 has no server or allocation commands: scaling sends it none (only dbms.cluster.overview)")
     version = Version.parse(line_server.version)
     for statement in statements(version):
         code = error_code(line_server, statement)

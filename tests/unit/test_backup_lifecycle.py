@@ -125,8 +125,8 @@ def test_the_backup_role_may_tag_its_own_backups(planned):
     assert not others, f"only the backup server tags backups: {others}"
 
 
-def test_prod_keeps_an_off_site_replica_that_is_really_wired():
-    plan = make_plan("prod", "prod", stack_config("prod"), ROOT / "build" / "test-lifecycle-prod")
+def test_prod_keeps_an_off_site_replica_that_is_really_wired(tmp_path):
+    plan = make_plan("prod", "prod", stack_config("prod"), tmp_path / "out")
     settings, document = plan.settings, plan.document
     assert settings.backup_replica_region and settings.backup_replica_region != settings.region
     buckets = of_type(document, BUCKET)
