@@ -620,6 +620,7 @@ class ClusterRestoreOptions:
     secondaries: int | None = None
     offline_ok: bool = False
     verify_restored: bool = False  # 4.4: after the per-core steps, run the plan's checks
+    orchestrate: bool = False  # 4.4: run the per-server steps over SSM (remote.py), one server at a time
     sha_check: bool = True
     work_dir: Path = Path("/var/lib/neo4j/data/backup-staging")
     neo4j_admin: str = "neo4j-admin"
@@ -671,7 +672,7 @@ def verify_backup(opts: ClusterRestoreOptions, s3, chosen) -> str:
     return f"every file's size and sha256 match the manifest (consistency check: {check})"
 
 
-def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None) -> dict[str, Any]:
+def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None, shell=None) -> dict[str, Any]:
     from ..bolt import NeoTransport
     from ..facts import gather
     from ..versions import line_of
@@ -726,6 +727,25 @@ def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None) -> dict[
             if not opts.offline_ok:
                 raise UsageError(f"Neo4j {line} has no seed from URI: its cluster restore stops {opts.database!r} on "
                                  f"every core. Add --offline-ok to accept that, --dry-run to see the plan")
+            if not opts.verify_restored and (opts.orchestrate or shell is not None):
+                from .remote import SsmShell, run_offline_44
+
+                if shell is None:
+                    import boto3
+
+                    shell = SsmShell(boto3.client("ssm", region_name=opts.region),
+                                     boto3.client("ec2", region_name=opts.region), opts.stack)
+                checks = Plan(plan.line, plan.name, plan.backup, plan.restored, plan.old, "none", plan.seed_uri,
+                              plan.topology, tuple(s for s in plan.steps if s.kind in ("wait_online", "counts")),
+                              plan.serving, (), plan.counts, plan.counts_exact)
+                ran = run_offline_44(plan, shell, log, verify=lambda: execute(checks, run, log, timeout=opts.timeout,
+                                                                              poll=opts.poll))
+                return {"cluster": plan.to_json(), "outcome": ran["outcome"].to_json(), "verified": verified,
+                        "servers": ran["done"], "safety_dump": ran["safety_dump"],
+                        "summary": f"4.4 cluster restore of backup {plan.backup} done on {', '.join(ran['restored'])}"
+                                   f", one server at a time: {opts.database!r} is online on {plan.topology.members} "
+                                   f"members and holds {ran['outcome'].counts}, as its manifest says (safety dump of "
+                                   f"the old database: {ran['safety_dump']})"}
             if not opts.verify_restored:
                 return {"cluster": plan.to_json(), "dry_run": False, "verified": verified,
                         "summary": "run these on the servers, in order (nothing was changed from here); then run "

@@ -73,7 +73,8 @@ seeded from the backup's S3 URI on every member (CREATE DATABASE … OPTIONS {se
 is online everywhere, compare its counts with the manifest, then point the alias clients use at it
 (ALTER ALIAS: no window) or, when <db> is the default database itself, stop it and make the new one the
 default. The old database is kept, stopped, never dropped; any failure before the switch drops only the
-new one. 4.4 prints its offline procedure per core (--offline-ok). --dry-run prints the plan.
+new one. 4.4 (--offline-ok): its offline procedure, run one server at a time over AWS Systems Manager
+(SSM; instances tagged Name=<stack>-<server>). --dry-run prints the plan.
 
 Examples:
   python scripts/restore.py --bucket acme-neo4j-backups --stack prod --list
@@ -188,7 +189,7 @@ def restore_parser() -> cli.Parser:
     c.add_argument("--cluster", action="store_true",
                    help="restore the cluster's database on every member from --uri (use neo4j://…): 5.x/2025 seed a "
                    "new database from the backup's S3 URI and switch clients once it is online everywhere; 4.4 "
-                   "prints the offline per-core procedure")
+                   "runs the offline procedure one server at a time over SSM")
     c.add_argument("--dry-run", action="store_true", help="print the plan (steps, Cypher, what serves) and change "
                    "nothing")
     c.add_argument("--primaries", type=int, help="primaries of the restored database (default: the current one's)")
@@ -244,7 +245,8 @@ def _cluster_restore(args: Namespace, log: Log) -> dict:
         auth=options.local_neo4j(args).auth, at=None if args.latest else args.at, endpoint_url=args.endpoint_url,
         region=args.region, version=args.neo4j_version, dry_run=args.dry_run, swap=not args.no_swap,
         primaries=args.primaries, secondaries=args.secondaries, offline_ok=args.offline_ok,
-        verify_restored=args.verify_restored, sha_check=not args.skip_sha_check, work_dir=args.work_dir,
+        verify_restored=args.verify_restored, orchestrate=True, sha_check=not args.skip_sha_check,
+        work_dir=args.work_dir,
         neo4j_admin=args.neo4j_admin, stop_command=args.stop_command, start_command=args.start_command,
         timeout=args.seed_timeout, log=log)
     return run_cluster_restore(job)

@@ -1,0 +1,192 @@
+"""Running a 4.4 cluster restore's per-server steps: the RemoteShell boundary, its AWS Systems Manager adapter and
+the one-server-at-a-time executor (restore.py --cluster --offline-ok --yes on a 4.4 stack).
+
+The machines have no SSH; their instance role has AmazonSSMManagedInstanceCore, so each step is one
+`ssm.send_command(DocumentName="AWS-RunShellScript")` polled with `get_command_invocation`. SSM keeps every
+command's text in its history: no step carries a secret (the admin steps are offline `neo4j-admin` commands and
+`aws s3 cp` with the instance role; none needs the Neo4j password).
+"""
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import BackupError
+from ..versions import dump_file_name
+
+Log = Callable[[str], None]
+
+
+class RemoteShell(Protocol):
+    def run(self, server: str, commands: list[str], timeout: float) -> tuple[int, str, str]:
+        """Run `commands` (one shell script) on `server`; (exit code, stdout tail, stderr tail)."""
+
+
+# SSM API reference, GetCommandInvocation: "Status ... Valid Values: Pending | InProgress | Delayed | Success |
+# Cancelled | TimedOut | Failed | Cancelling"; the terminal ones below. ResponseCode: "-1 is returned if the plugin
+# hasn't run" (treated as a failure).
+TERMINAL = ("Success", "Cancelled", "TimedOut", "Failed")
+
+
+@dataclass
+class SsmShell:
+    """RemoteShell over boto3: the instance is found by its Name tag `<stack>-<server>`, else (the server is the
+    address SHOW DATABASES reports) by its private IP / private DNS name."""
+    ssm: Any
+    ec2: Any
+    stack: str
+    poll: float = 3.0
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    _ids: dict[str, str] = field(default_factory=dict)
+
+    def instance_id(self, server: str) -> str:
+        if server in self._ids:
+            return self._ids[server]
+        tries = [("tag:Name", f"{self.stack}-{server}")]
+        try:
+            ipaddress.ip_address(server)
+            tries.append(("private-ip-address", server))
+        except ValueError:
+            tries.append(("private-dns-name", server))
+        for name, value in tries:
+            found = [i["InstanceId"] for r in self.ec2.describe_instances(
+                Filters=[{"Name": name, "Values": [value]},
+                         {"Name": "instance-state-name", "Values": ["running"]}])["Reservations"]
+                     for i in r["Instances"]]
+            if len(found) > 1:
+                raise BackupError(f"{len(found)} running instances match {name}={value}: cannot tell which is {server}")
+            if found:
+                self._ids[server] = found[0]
+                return found[0]
+        raise BackupError(f"no running instance for server {server} (tag Name={self.stack}-{server}, or its address)")
+
+    def run(self, server: str, commands: list[str], timeout: float) -> tuple[int, str, str]:
+        target = self.instance_id(server)
+        sent = self.ssm.send_command(InstanceIds=[target], DocumentName="AWS-RunShellScript",
+                                     Parameters={"commands": list(commands),
+                                                 "executionTimeout": [str(int(timeout))]},
+                                     Comment=f"neo4j-cluster restore: {server}"[:100])
+        command_id = sent["Command"]["CommandId"]
+        deadline = self.clock() + timeout + 60
+        while True:
+            try:
+                got = self.ssm.get_command_invocation(CommandId=command_id, InstanceId=target)
+            except self.ssm.exceptions.InvocationDoesNotExist:  # right after send_command: not registered yet
+                got = {"Status": "Pending"}
+            status = got.get("Status", "")
+            if status in TERMINAL:
+                code = int(got.get("ResponseCode", -1))
+                if status != "Success" and code == 0:
+                    code = -1
+                return code, got.get("StandardOutputContent", ""), (
+                    got.get("StandardErrorContent", "") or (f"SSM status {status}" if status != "Success" else ""))
+            if self.clock() > deadline:
+                return -1, "", f"no result from SSM after {int(timeout) + 60} s (command {command_id}, last {status})"
+            self.sleep(self.poll)
+
+
+# --- the executor ------------------------------------------------------------------------------------------
+
+STOP, SAFETY, FETCH, UNBIND, RESTORE, START = "stop", "safety", "fetch", "unbind", "restore", "start"
+_PREFIX = {"stop Neo4j on": STOP, "save the current database": SAFETY, "download and verify": FETCH,
+           "unbind ": UNBIND, "restore the backup on": RESTORE, "start Neo4j on": START}
+
+
+def stage(step) -> str:
+    for prefix, name in _PREFIX.items():
+        if step.description.startswith(prefix):
+            return name
+    return step.kind
+
+
+def safety_dump(plan) -> str:
+    """The safety dump's path on the first core (the plan's safety step writes it: `mkdir -p <dir> && …`)."""
+    step = next(s for s in plan.steps if stage(s) == SAFETY)
+    return f"{step.command.split(' && ', 1)[0].removeprefix('mkdir -p ')}/{dump_file_name(plan.name)}"
+
+
+@dataclass
+class Progress:
+    stopped: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    partial: str = ""  # the server whose restore failed: its store is in an unknown state
+    started: list[str] = field(default_factory=list)
+    done: list[str] = field(default_factory=list)
+
+
+def run_offline_44(plan, shell: RemoteShell, log: Log, *, timeout: float = 1800,
+                   verify: Callable[[], Any] | None = None, resume: str = "") -> dict[str, Any]:
+    """Run a 4.4 plan's admin steps one server at a time (each step one remote command; a non-zero exit stops the
+    run), then `verify()`. On a failure before any server was restored: start the stopped servers again with their
+    old store (the old database serves again). After some were restored: leave every server stopped and raise a
+    BackupError naming each server's store and the resume / rollback commands."""
+    admin = [s for s in plan.steps if s.kind == "admin"]
+    servers = list(dict.fromkeys(s.server for s in admin))
+    safety = safety_dump(plan)
+    first = next(s.server for s in admin if stage(s) == SAFETY)
+    p = Progress()
+    for n, step in enumerate(admin, 1):
+        kind = stage(step)
+        command = step.command
+        if kind == SAFETY:  # a re-run keeps the first dump: after a partial run it holds the old database
+            command = f"if [ -s {safety} ]; then echo 'kept the safety dump {safety}'; else {step.command}; fi"
+        log(f"step {n}/{len(admin)} on {step.server}: {step.description}")
+        code, out, err = shell.run(step.server, [command], timeout)
+        if code == 0:
+            p.done.append(f"{step.server}: {step.description}")
+            if kind == STOP:
+                p.stopped.append(step.server)
+            elif kind == RESTORE:
+                p.restored.append(step.server)
+            elif kind == START:
+                p.started.append(step.server)
+            continue
+        tail = (err or out).strip().splitlines()[-3:]
+        why = f"{step.description} failed (exit {code}): " + (" | ".join(tail) or "no output")
+        if kind == RESTORE:
+            p.partial = step.server
+        _failed(plan, shell, log, p, servers, first, safety, why, kind, timeout, resume)
+    log(f"every server started; checking that {plan.name!r} is online on {plan.topology.members} members")
+    outcome = verify() if verify else None
+    return {"done": p.done, "restored": p.restored, "safety_dump": f"{first}:{safety}", "outcome": outcome}
+
+
+def _failed(plan, shell: RemoteShell, log: Log, p: Progress, servers: list[str], first: str, safety: str, why: str,
+            kind: str, timeout: float, resume: str) -> None:
+    if kind == START or (p.restored and len(p.restored) == len(servers)):
+        raise BackupError(f"{why}\nevery server holds backup {plan.backup}; started: {', '.join(p.started) or 'none'}."
+                          f" Start the others (systemctl start neo4j) and run restore.py --cluster --offline-ok "
+                          f"--verify-restored")
+    if not p.restored:
+        again = [s for s in p.stopped if s != p.partial]
+        restarted, failed = [], []
+        for server in again:
+            log(f"starting {server} again with its old store")
+            step = next(s for s in plan.steps if stage(s) == START and s.server == server)
+            code, _, err = shell.run(server, [step.command], timeout)
+            (restarted if code == 0 else failed).append(server if code == 0 else f"{server} ({err.strip()[-200:]})")
+        text = f"{why}\nno server was restored. Started again with the old store: {', '.join(restarted) or 'none'}"
+        if failed:
+            text += f"; could NOT be started: {', '.join(failed)}"
+        if p.partial:
+            text += (f"; left stopped: {p.partial} (its restore failed part-way: its store is unknown; restore it "
+                     f"again or load the safety dump {first}:{safety} before starting it)")
+        text += (f". {plan.name!r} serves from the old store once a majority of cores is up" if not failed else "")
+        raise BackupError(text)
+    old = [s for s in servers if s not in p.restored and s != p.partial]
+    lines = [why, "stopped, NOT restarted (a mix of stores must not form a cluster): every server. Stores now:"]
+    lines += [f"  {s}: backup {plan.backup} (restored)" for s in p.restored]
+    if p.partial:
+        lines.append(f"  {p.partial}: unknown (its restore failed part-way)")
+    lines += [f"  {s}: the old database (not yet restored)" for s in old]
+    again = resume or "restore.py --cluster --offline-ok --yes"
+    lines.append(f"resume: fix the cause and run the same command again ({again}): it restores every server again "
+                 f"and keeps the safety dump {first}:{safety}")
+    lines.append(f"roll back: on {first}: neo4j-admin unbind && neo4j-admin load --from={safety} "
+                 f"--database={plan.name} --force; the other servers need that file copied to them first (it is "
+                 f"only on {first}), then the same two commands; then start the cores, then the read replicas")
+    raise BackupError("\n".join(lines))
