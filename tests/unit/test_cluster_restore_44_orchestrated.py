@@ -222,3 +222,21 @@ def test_run_cluster_restore_on_4_4_with_a_shell_runs_the_steps_then_verifies_fr
     assert "done on core-1.prod.neo4j.internal, core-2.prod.neo4j.internal, core-3.prod.neo4j.internal" in \
         done["summary"]
     assert "holds 171 nodes, 253 relationships" in done["summary"]
+
+
+def test_an_api_error_or_ctrl_c_during_a_step_is_a_failure_with_the_same_clean_up():
+    p = plan()
+    shell = FakeShell(p)
+    real = shell.run
+
+    def run(server, commands, timeout):
+        if server == "core-1" and "unbind" in commands[0] and not getattr(run, "raised", False):
+            run.raised = True
+            raise KeyboardInterrupt()
+        return real(server, commands, timeout)
+
+    shell.run = run
+    with pytest.raises(BackupError, match=r"unbind core-1 from the cluster state failed \(exit -1\): "
+                                          r"KeyboardInterrupt\nno server was restored"):
+        run_offline_44(p, shell, lambda m: None)
+    assert sequence(shell)[-4:] == ["core-1:start", "core-2:start", "core-3:start", "replica-1:start"]

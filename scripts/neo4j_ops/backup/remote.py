@@ -25,9 +25,9 @@ class RemoteShell(Protocol):
         """Run `commands` (one shell script) on `server`; (exit code, stdout tail, stderr tail)."""
 
 
-# SSM API reference, GetCommandInvocation: "Status ... Valid Values: Pending | InProgress | Delayed | Success |
-# Cancelled | TimedOut | Failed | Cancelling"; the terminal ones below. ResponseCode: "-1 is returned if the plugin
-# hasn't run" (treated as a failure).
+# SSM GetCommandInvocation's Status is one of Pending | InProgress | Delayed | Success | Cancelled | TimedOut |
+# Failed | Cancelling (CommandInvocationStatus in the AWS SDKs' SSM model); the terminal ones below. Any terminal
+# status but Success counts as a failure, even with ResponseCode 0.
 TERMINAL = ("Success", "Cancelled", "TimedOut", "Failed")
 
 
@@ -135,7 +135,10 @@ def run_offline_44(plan, shell: RemoteShell, log: Log, *, timeout: float = 1800,
         if kind == SAFETY:  # a re-run keeps the first dump: after a partial run it holds the old database
             command = f"if [ -s {safety} ]; then echo 'kept the safety dump {safety}'; else {step.command}; fi"
         log(f"step {n}/{len(admin)} on {step.server}: {step.description}")
-        code, out, err = shell.run(step.server, [command], timeout)
+        try:
+            code, out, err = shell.run(step.server, [command], timeout)
+        except (Exception, KeyboardInterrupt) as error:  # noqa: BLE001 - SSM/API errors, Ctrl-C: the same clean-up
+            code, out, err = -1, "", f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         if code == 0:
             p.done.append(f"{step.server}: {step.description}")
             if kind == STOP:
@@ -186,6 +189,9 @@ def _failed(plan, shell: RemoteShell, log: Log, p: Progress, servers: list[str],
     again = resume or "restore.py --cluster --offline-ok --yes"
     lines.append(f"resume: fix the cause and run the same command again ({again}): it restores every server again "
                  f"and keeps the safety dump {first}:{safety}")
+    # Operations Manual 4.4, backup-restore/restore-dump.adoc: "bin/neo4j-admin load
+    # --from=/dumps/neo4j/neo4j-<timestamp>.dump --database=neo4j --force"; clustering/seed.adoc: "If you have
+    # started any of the cluster members, stop and unbind each started member."
     lines.append(f"roll back: on {first}: neo4j-admin unbind && neo4j-admin load --from={safety} "
                  f"--database={plan.name} --force; the other servers need that file copied to them first (it is "
                  f"only on {first}), then the same two commands; then start the cores, then the read replicas")
