@@ -47,6 +47,7 @@ from ..facts import Counts
 from ..queries import COUNT_NODES, COUNT_RELATIONSHIPS, quote_name
 from ..versions import VersionLine, dump_file_name
 from .layout import Manifest, object_key
+from .remote import SsmShell, run_offline_44
 
 Run = Callable[[str, dict[str, Any], str], list[dict[str, Any]]]  # cypher, params, database -> records
 Log = Callable[[str], None]
@@ -728,8 +729,6 @@ def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None, shell=No
                 raise UsageError(f"Neo4j {line} has no seed from URI: its cluster restore stops {opts.database!r} on "
                                  f"every core. Add --offline-ok to accept that, --dry-run to see the plan")
             if not opts.verify_restored and (opts.orchestrate or shell is not None):
-                from .remote import SsmShell, run_offline_44
-
                 if shell is None:
                     import boto3
 
