@@ -23,7 +23,7 @@ from components.sizing import MemoryPlan, machine_memory, plan_memory
 from components.templating import render_template
 from components.topology import PRIMARY, SECONDARY, ClusterTopology, Server
 from components.units import neo4j_size
-from scripts.neo4j_ops.versions import Version, line_of
+from scripts.neo4j_ops.shared.versions import Version, line_of
 
 Artifacts = dict[str, dict[str, str]]  # target (server or node name) → {relative path: text}
 

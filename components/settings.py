@@ -16,7 +16,7 @@ from typing import Any
 
 from components.instance_types import INSTANCE_TYPES
 from components.units import parse_size
-from scripts.neo4j_ops.versions import deployable_line
+from scripts.neo4j_ops.shared.versions import deployable_line
 
 NAMESPACE = "neo4j"
 
@@ -403,7 +403,7 @@ KEYS_BY_NAME = {key.name: key for key in KEYS}
 def version_line(version: str) -> str:
     """The neo4j.conf dialect of a release: "4.4", "5" (5.26 LTS) or "2025" (calendar releases).
 
-    The rule is the operator runtime's (scripts/neo4j_ops/versions.py), so deploy and operate agree."""
+    The rule is the operator runtime's (scripts/neo4j_ops/shared/versions.py), so deploy and operate agree."""
     return deployable_line(version).name
 
 

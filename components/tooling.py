@@ -22,14 +22,17 @@ TOOLING_DIR = "/usr/local/lib/neo4j-cluster/scripts"
 # What backup.py and restore.py import of the operator runtime (scripts/neo4j_ops/): its backup part and
 # the shared pieces under it, nothing of check, security or diagnose. tests/unit/test_tooling.py runs
 # the unpacked archive alone, with only boto3 and the neo4j driver, and compares it with what it imports.
-RUNTIME_SHARED = ("__init__.py", "versions.py", "errors.py", "cli.py", "bolt.py", "queries.py", "facts.py")
+RUNTIME_SHARED = ("__init__.py", "cli.py", "bolt.py", "queries.py", "facts.py")
+# Packages shipped whole: the part components/ shares with the runtime, and the backup part.
+RUNTIME_PACKAGES = ("shared", "backup")
 
 
 def tooling_files() -> list[Path]:
     scripts = ROOT / "scripts"
     runtime = scripts / "neo4j_ops"
     return sorted([scripts / "__init__.py", scripts / "backup.py", scripts / "restore.py",
-                   *(runtime / name for name in RUNTIME_SHARED), *(runtime / "backup").glob("*.py")])
+                   *(runtime / name for name in RUNTIME_SHARED),
+                   *(path for package in RUNTIME_PACKAGES for path in (runtime / package).glob("*.py"))])
 
 
 def tooling_archive() -> bytes:

@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from scripts.neo4j_ops import cli, cluster_cli, scaling
 from scripts.neo4j_ops import queries as q
 from scripts.neo4j_ops.bolt import Auth, BoltError, TlsOptions, Transport, check_bolt_uri
-from scripts.neo4j_ops.errors import OperationError, UsageError
+from scripts.neo4j_ops.shared.errors import OperationError, UsageError
+from scripts.neo4j_ops.shared.versions import Version
 from scripts.neo4j_ops.target import (
     PULUMI_INSTALL,
     ROOT,
@@ -24,7 +25,6 @@ from scripts.neo4j_ops.target import (
     read_password,
     stack_settings,
 )
-from scripts.neo4j_ops.versions import Version
 
 DOC = """Scale a running cluster to the stack's neo4j:replicaCount: one command for the Cypher.
 

@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.tooling import TOOLING_KEY
-from scripts.neo4j_ops.backup.layout import EXPIRABLE_TAG
+from scripts.neo4j_ops.shared.backup_objects import EXPIRABLE_TAG
 
 # A backup upload that has not completed in this many days failed: its parts cost money for nothing.
 ABORT_INCOMPLETE_UPLOAD_DAYS = 2
@@ -36,7 +36,7 @@ def lifecycle_rules(args: BackupStoreArgs) -> list[dict]:
     unfinished uploads and of delete markers that hide nothing. It expires no current object.
     "superseded-backups" (prefix AND tag): current objects expire after the retention only when tagged
     expirable=true, which the backup job does to a chain once a newer complete, checked chain exists
-    (scripts/neo4j_ops/backup/layout.py EXPIRABLE_TAG). So if backups fail for longer than the retention,
+    (scripts/neo4j_ops/shared/backup_objects.py EXPIRABLE_TAG). So if backups fail for longer than the retention,
     the newest complete chain of each database is still there: the bucket never ends with zero backups.
 
     S3 User Guide, "Adding filters to Lifecycle rules" (intro-lifecycle-filters): "You can combine different

@@ -22,7 +22,7 @@ from components.settings import Settings
 from components.templating import render_template
 from components.tooling import TOOLING_DIR, TOOLING_KEY
 from components.topology import ClusterTopology
-from scripts.neo4j_ops.versions import line_of
+from scripts.neo4j_ops.shared.versions import line_of
 
 # Every machine with a data volume grows its filesystem when the volume grew in place, while it runs: a timer
 # (templates/aws/grow-data-volume.*.j2) that the boot script enables once the volume is mounted.

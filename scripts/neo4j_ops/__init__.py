@@ -2,10 +2,11 @@
 backup, restore, and the rollout to come). The scripts there only put the repository root on sys.path
 and call a `main` here.
 
+Shared with the deploy program (components/ imports nothing else of scripts/; its own __init__ lists it):
+  shared/    versions (the one version-line rule, 4.4 / 5 / 2025), errors (the one error family,
+             UsageError → exit 2, OperationError → exit 1, describe(error)), backup_objects
+
 Shared by every command (and shipped to the backup server with the backup part):
-  versions   the one version-line rule (4.4, 5, 2025) and what each line supports; components/settings.py
-             uses it for neo4j:version
-  errors     the one error family (UsageError → exit 2, OperationError → exit 1) and describe(error)
   cli        the one runner: parsers, exit codes 0/1/2/130, --json, progress lines
   bolt       the one Bolt client (and HTTP for metrics): Transport → Client → Reply, BoltError in
              operator terms ("connection refused", "authentication failed for user neo4j")
@@ -28,5 +29,5 @@ imported as `scripts.neo4j_ops` from the repository root only (scripts/ is a pac
 root), so there is one name per module. Inside, imports are relative: the package does not care where
 it is mounted. components/ is not the place: it is the deploy program's core, and the backup server
 unpacks only a slice of scripts/ (components/tooling.py packs it, into /usr/local/lib/neo4j-cluster/
-scripts), so what both sides share (versions.py) lives here and components/settings.py imports it.
+scripts), so what both sides share lives here, in shared/, and components/ imports it.
 """

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from .errors import OperationError, UsageError, describe
+from .shared.errors import OperationError, UsageError, describe
 
 # What went wrong, in the terms an operator acts on.
 UNREACHABLE = "unreachable"

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .errors import InterruptedRunError, OperationError, UsageError
+from .shared.errors import InterruptedRunError, OperationError, UsageError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEBUG_ENV = "NEO4J_OPS_DEBUG"

@@ -12,8 +12,8 @@ from typing import Any
 
 from .bolt import UNSUPPORTED, BoltError
 from .facts import ServerFacts, ServerSpec
+from .shared.versions import VersionLine
 from .target import Target
-from .versions import VersionLine
 
 ROLE_44 = {"LEADER": "primary", "FOLLOWER": "primary", "READ_REPLICA": "secondary"}
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from . import queries as q
 from .bolt import Auth, BoltError, Client, Transport, address_of
-from .versions import VersionLine, server_line
+from .shared.versions import VersionLine, server_line
 
 
 @dataclass(frozen=True)

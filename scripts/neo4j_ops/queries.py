@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .versions import VersionLine
+from .shared.versions import VersionLine
 
 PROBE_LABEL = "NeoClusterCheckProbe"
 

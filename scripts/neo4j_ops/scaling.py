@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import queries as q
-from .errors import OperationError, UsageError
-from .versions import Version
+from .shared.errors import OperationError, UsageError
+from .shared.versions import Version
 
 Run = Callable[[str, dict[str, Any]], list[dict[str, Any]]]
 Progress = Callable[[str], None]

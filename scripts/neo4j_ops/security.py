@@ -261,7 +261,7 @@ SECURITY_EXAMPLE = """examples:
 def main(argv: list[str] | None = None, *, transport: Transport | None = None) -> int:
     from . import cli, cluster_cli
     from .bolt import TlsOptions, check_bolt_uri
-    from .errors import UsageError
+    from .shared.errors import UsageError
     from .target import (
         pulumi_outputs,
         read_outputs_file,

@@ -26,8 +26,8 @@ from components.ports import PORTS
 from components.settings import ConfigError, RoleSpec, Settings, UserSpec, load_settings
 
 from .bolt import Auth, TlsOptions, address_of, check_bolt_uri, with_scheme
-from .errors import UsageError
 from .facts import ServerSpec
+from .shared.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 PULUMI_INSTALL = "https://www.pulumi.com/docs/install/"

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.neo4j_ops.errors import OperationError
 from scripts.neo4j_ops.rollout import main
+from scripts.neo4j_ops.shared.errors import OperationError
 from tests.integration.conftest import PASSWORD
 from tests.support.neo4j_dist import NEO4J_VERSIONS, java_executable
 from tests.support.neo4j_local import STATE_DIR, prepare

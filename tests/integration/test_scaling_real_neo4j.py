@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from scripts.neo4j_ops import scaling
-from scripts.neo4j_ops.versions import Version
+from scripts.neo4j_ops.shared.versions import Version
 from tests.integration.conftest import PASSWORD
 from tests.support.neo4j_local import LocalNeo4j
 

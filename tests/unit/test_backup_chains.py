@@ -21,11 +21,12 @@ import pytest
 from scripts.neo4j_ops.backup import make_backup
 from scripts.neo4j_ops.backup.admin import AdminTool
 from scripts.neo4j_ops.backup.expiry import plan_expiry, tag_expirable
-from scripts.neo4j_ops.backup.layout import EXPIRABLE_TAG, choose
+from scripts.neo4j_ops.backup.layout import choose
 from scripts.neo4j_ops.backup.retention import plan_retention, read_chains
 from scripts.neo4j_ops.backup.s3 import list_backups
-from scripts.neo4j_ops.errors import BackupError
 from scripts.neo4j_ops.facts import Counts, ServerFacts, ServerSpec
+from scripts.neo4j_ops.shared.backup_objects import EXPIRABLE_TAG
+from scripts.neo4j_ops.shared.errors import BackupError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise"
 FAKE_ADMIN = FIXTURES / "fake_neo4j_admin.py"

@@ -21,9 +21,9 @@ from scripts.neo4j_ops.backup import make_backup, restore_backup
 from scripts.neo4j_ops.backup.admin import AdminTool
 from scripts.neo4j_ops.backup.s3 import MiB, client, list_backups, stream_upload
 from scripts.neo4j_ops.backup.source import choose_source
-from scripts.neo4j_ops.errors import BackupError, UsageError
 from scripts.neo4j_ops.facts import Counts, ServerFacts, ServerSpec
-from scripts.neo4j_ops.versions import LINE_5
+from scripts.neo4j_ops.shared.errors import BackupError, UsageError
+from scripts.neo4j_ops.shared.versions import LINE_5
 
 NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise"

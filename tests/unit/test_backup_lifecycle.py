@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scripts.neo4j_ops.backup.layout import EXPIRABLE_TAG
+from scripts.neo4j_ops.shared.backup_objects import EXPIRABLE_TAG
 from tests.conftest import ROOT, stack_config
 from tests.support.plans import make_plan
 

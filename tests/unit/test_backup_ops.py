@@ -30,7 +30,7 @@ from scripts.neo4j_ops.backup.layout import (
 from scripts.neo4j_ops.backup.retention import Chain, plan_retention
 from scripts.neo4j_ops.backup.s3 import DEFAULT_PART, MAX_PARTS, part_size_for
 from scripts.neo4j_ops.backup.scratch import scratch_conf, scratch_ports_needed
-from scripts.neo4j_ops.versions import LINE_5, LINE_44, LINE_2025, LINES
+from scripts.neo4j_ops.shared.versions import LINE_5, LINE_44, LINE_2025, LINES
 from tests.conftest import ROOT
 from tests.support.neo4j_settings import SETTINGS_DIR as SETTINGS_LISTS
 

@@ -12,8 +12,8 @@ import pytest
 from scripts.neo4j_ops.bolt import TlsOptions, classify
 from scripts.neo4j_ops.checks import main
 from scripts.neo4j_ops.checks.wait import parse_duration
-from scripts.neo4j_ops.errors import UsageError
 from scripts.neo4j_ops.recorded import RecordedTransport, load_scenario
+from scripts.neo4j_ops.shared.errors import UsageError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise"
 DOWN = {"error": {"kind": "unreachable", "message": "cannot reach replica-1.prod.neo4j.internal:7687: connection "

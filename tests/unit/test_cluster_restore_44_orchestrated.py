@@ -8,8 +8,8 @@ import pytest
 
 from scripts.neo4j_ops.backup import cluster_restore as cr
 from scripts.neo4j_ops.backup.remote import SsmShell, run_offline_44, safety_dump, stage
-from scripts.neo4j_ops.errors import BackupError
-from scripts.neo4j_ops.versions import LINE_44
+from scripts.neo4j_ops.shared.errors import BackupError
+from scripts.neo4j_ops.shared.versions import LINE_44
 from tests.unit.test_cluster_restore_recorded import BUCKET, Replay, manifest, s3  # noqa: F401 - s3 is a fixture
 
 CORES = ("core-1", "core-2", "core-3")

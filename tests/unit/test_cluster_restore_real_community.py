@@ -17,9 +17,9 @@ from scripts.neo4j_ops.backup import cluster_restore as cr
 from scripts.neo4j_ops.backup.layout import FileEntry, Manifest, object_key
 from scripts.neo4j_ops.backup.s3 import put_manifest
 from scripts.neo4j_ops.bolt import Auth, BoltError, NeoTransport
-from scripts.neo4j_ops.errors import BackupError, UsageError
 from scripts.neo4j_ops.facts import Counts
-from scripts.neo4j_ops.versions import LINES
+from scripts.neo4j_ops.shared.errors import BackupError, UsageError
+from scripts.neo4j_ops.shared.versions import LINES
 from tests.support.neo4j_dist import NEO4J_VERSIONS, free_port
 from tests.support.neo4j_local import running
 

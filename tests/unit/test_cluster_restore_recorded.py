@@ -17,9 +17,9 @@ from scripts.neo4j_ops.backup import cluster_restore as cr
 from scripts.neo4j_ops.backup.commands import restore_main
 from scripts.neo4j_ops.backup.layout import FileEntry, Manifest, Parent
 from scripts.neo4j_ops.bolt import BoltError
-from scripts.neo4j_ops.errors import BackupError, InterruptedRunError, UsageError
 from scripts.neo4j_ops.facts import Counts
-from scripts.neo4j_ops.versions import LINE_5, LINE_44, LINE_2025
+from scripts.neo4j_ops.shared.errors import BackupError, InterruptedRunError, UsageError
+from scripts.neo4j_ops.shared.versions import LINE_5, LINE_44, LINE_2025
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise" / "cluster-restore"
 BUCKET = "acme-neo4j-backups"

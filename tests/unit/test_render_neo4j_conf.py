@@ -262,7 +262,7 @@ def test_enterprise_servers_seed_s3_uris_through_the_cloud_seed_provider(line):
     # requires passing in credentials", "Neo4j on each server in the cluster must be configured with identical
     # keystores". CloudSeedProvider reads s3:// with the server's own AWS credentials (the instance role);
     # 2025.01 made it the only default ("changed from S3SeedProvider,CloudSeedProvider to CloudSeedProvider").
-    from scripts.neo4j_ops.versions import LINES
+    from scripts.neo4j_ops.shared.versions import LINES
 
     for shape in ("cluster", "standalone-enterprise"):
         for text in confs(line, shape, "optional").values():

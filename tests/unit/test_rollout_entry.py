@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from scripts.neo4j_ops.bolt import TlsOptions
-from scripts.neo4j_ops.errors import OperationError
 from scripts.neo4j_ops.rollout import main
 from scripts.neo4j_ops.rollout.command import entry_point
 from scripts.neo4j_ops.rollout.entry import PAIR, Elbv2TargetHealth, EntryTarget, node_health
@@ -26,6 +25,7 @@ from scripts.neo4j_ops.rollout.stack import (
     server_resources,
     urn_parts,
 )
+from scripts.neo4j_ops.shared.errors import OperationError
 from scripts.neo4j_ops.target import stack_settings
 from tests.unit.test_rollout_run import EVERYTHING, FIXTURES, FakeStack, RestartingCluster
 

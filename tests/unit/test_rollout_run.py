@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 from scripts.neo4j_ops.bolt import UNREACHABLE, BoltError, TlsOptions, address_of
-from scripts.neo4j_ops.errors import OperationError, UsageError
 from scripts.neo4j_ops.recorded import RecordedTransport, load_scenario
 from scripts.neo4j_ops.rollout import main
 from scripts.neo4j_ops.rollout.stack import (
@@ -28,6 +27,7 @@ from scripts.neo4j_ops.rollout.stack import (
     server_resources,
     urn_parts,
 )
+from scripts.neo4j_ops.shared.errors import OperationError, UsageError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise"
 ADMIN = "admin-secret-not-real"

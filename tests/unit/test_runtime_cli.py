@@ -11,7 +11,7 @@ import pytest
 
 from scripts.neo4j_ops import cli
 from scripts.neo4j_ops.bolt import UNREACHABLE, BoltError
-from scripts.neo4j_ops.errors import BackupError, InterruptedRunError, UsageError, describe
+from scripts.neo4j_ops.shared.errors import BackupError, InterruptedRunError, UsageError, describe
 from tests.conftest import ROOT
 
 

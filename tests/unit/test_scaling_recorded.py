@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import pytest
 
 from scripts.neo4j_ops.bolt import Auth
-from scripts.neo4j_ops.errors import OperationError, UsageError
 from scripts.neo4j_ops.recorded import RecordedTransport
 from scripts.neo4j_ops.scaling import (
     SHOW_DATABASES,
@@ -22,7 +21,8 @@ from scripts.neo4j_ops.scaling import (
     scale_out,
     topology_statement,
 )
-from scripts.neo4j_ops.versions import Version
+from scripts.neo4j_ops.shared.errors import OperationError, UsageError
+from scripts.neo4j_ops.shared.versions import Version
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "enterprise" / "scaling"

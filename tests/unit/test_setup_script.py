@@ -414,7 +414,7 @@ def test_the_real_tooling_archive_installs_where_the_backup_job_runs_it(tmp_path
     result, tools, _ = refresh(tmp_path, bucket)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tools / "backup.py").is_file() and (tools / "restore.py").is_file()
-    assert (tools / "neo4j_ops" / "versions.py").is_file()
+    assert (tools / "neo4j_ops" / "shared" / "versions.py").is_file()
 
 
 def test_when_s3_cannot_be_read_the_installed_tooling_stays_and_none_installed_is_an_error(tmp_path):

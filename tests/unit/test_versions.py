@@ -1,12 +1,12 @@
-"""One version-line rule (scripts/neo4j_ops/versions.py) for the deploy config, backup/restore and check/diagnose:
-which line a release belongs to, which of them this program deploys, and what each line's servers and
+"""One version-line rule (scripts/neo4j_ops/shared/versions.py) for the deploy config, backup/restore and
+check/diagnose: which line a release belongs to, which of them this program deploys, and what each line's servers and
 neo4j-admin take."""
 from __future__ import annotations
 
 import pytest
 
 from components.settings import version_line
-from scripts.neo4j_ops.versions import (
+from scripts.neo4j_ops.shared.versions import (
     LINE_5,
     LINE_44,
     LINE_2025,

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import BackupError, UsageError
+from ..shared.errors import BackupError, UsageError
 
 
 def split_command(text: str, option: str) -> list[str]:

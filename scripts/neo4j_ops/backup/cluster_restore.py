@@ -42,10 +42,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import BackupError, InterruptedRunError, UsageError
 from ..facts import Counts
 from ..queries import COUNT_NODES, COUNT_RELATIONSHIPS, quote_name
-from ..versions import VersionLine, dump_file_name
+from ..shared.errors import BackupError, InterruptedRunError, UsageError
+from ..shared.versions import VersionLine, dump_file_name
 from .layout import Manifest, object_key
 from .remote import SsmShell, run_offline_44
 
@@ -548,7 +548,7 @@ def _roll_back(plan: Plan, run: Run, undo: list[str], copier: Copier | None, log
 
 
 def _text(error: BaseException) -> str:
-    from ..errors import describe
+    from ..shared.errors import describe
 
     return describe(error)
 
@@ -676,7 +676,7 @@ def verify_backup(opts: ClusterRestoreOptions, s3, chosen) -> str:
 def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None, shell=None) -> dict[str, Any]:
     from ..bolt import NeoTransport
     from ..facts import gather
-    from ..versions import line_of
+    from ..shared.versions import line_of
     from .restore_backup import RestoreOptions, _pick
     from .s3 import check_bucket, client
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .. import cli
-from ..errors import UsageError
+from ..shared.errors import UsageError
 from . import options
 from .admin import split_command
 from .cluster_restore import ClusterRestoreOptions, run_cluster_restore

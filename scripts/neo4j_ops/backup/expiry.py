@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import BackupError, describe
-from .layout import EXPIRABLE_TAG, Backup, object_key
+from ..shared.backup_objects import EXPIRABLE_TAG
+from ..shared.errors import BackupError, describe
+from .layout import Backup, object_key
 from .s3 import list_backups
 
 

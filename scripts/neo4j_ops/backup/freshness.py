@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import BackupError, UsageError, describe
+from ..shared.errors import BackupError, UsageError, describe
 from .layout import database_prefix, is_timestamp, parse_time
 
 TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"  # Debian's prometheus-node-exporter textfile collector

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..facts import Counts
-from ..versions import LINES
+from ..shared.versions import LINES
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -25,10 +25,6 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 BACKUP_TYPES = ("dump", "full", "differential")
-# The object tag (key, value) the backup job puts on every object of a chain once a newer complete,
-# checked chain exists; the bucket's lifecycle expires only tagged objects under <stack>/
-# (components/aws/backup_store.py), so the newest complete chain survives whatever its age.
-EXPIRABLE_TAG = ("expirable", "true")
 # What a manifest holds; the rendered systemd job runs backup.py, so this is the only writer.
 MANIFEST_KEYS = (
     "format", "stack", "database", "timestamp", "backup_type", "method", "neo4j_version", "edition",

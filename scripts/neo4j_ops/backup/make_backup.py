@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ..errors import BackupError, UsageError, describe
 from ..facts import Counts, ServerFacts
-from ..versions import VersionLine, dump_file_name, line_of
+from ..shared.errors import BackupError, UsageError, describe
+from ..shared.versions import VersionLine, dump_file_name, line_of
 from .admin import AdminTool, StderrTail, indent, kill_group, last_lines, own
 from .expiry import tag_expirable
 from .layout import (

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bolt import Auth
-from ..errors import UsageError
+from ..shared.errors import UsageError
 from .admin import AdminTool, split_command
 from .server import LocalNeo4j, ServerControl
 

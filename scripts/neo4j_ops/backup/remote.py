@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..errors import BackupError
-from ..versions import dump_file_name
+from ..shared.errors import BackupError
+from ..shared.versions import dump_file_name
 
 Log = Callable[[str], None]
 

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..bolt import Auth
-from ..errors import BackupError, UsageError
 from ..facts import Counts
-from ..versions import VersionLine, dump_file_name, line_of
+from ..shared.errors import BackupError, UsageError
+from ..shared.versions import VersionLine, dump_file_name, line_of
 from .admin import own
 from .freshness import drill_record, put_drill_record
 from .layout import Backup, Manifest, choose, object_key, timestamp

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import BackupError, UsageError, describe
+from ..shared.errors import BackupError, UsageError, describe
 from .layout import (
     MANIFEST,
     Backup,

@@ -14,8 +14,8 @@ import socket
 import subprocess
 from pathlib import Path
 
-from ..errors import UsageError
-from ..versions import VersionLine
+from ..shared.errors import UsageError
+from ..shared.versions import VersionLine
 from .admin import die_with_parent, last_lines
 
 

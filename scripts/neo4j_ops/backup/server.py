@@ -15,8 +15,8 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from ..bolt import AUTH, Auth, BoltError, NeoTransport, Transport
-from ..errors import BackupError, UsageError
 from ..facts import Counts, ServerFacts, ServerSpec, count_graph, gather
+from ..shared.errors import BackupError, UsageError
 from .admin import indent, last_lines
 
 T = TypeVar("T")

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import BackupError
+from ..shared.errors import BackupError
 
 RANK = {"secondary": 0, "read_replica": 0, "follower": 1, "leader": 2}
 

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..bolt import AUTH, UNREACHABLE, BoltError, Transport
-from ..errors import UsageError
 from ..facts import ServerFacts, gather
 from ..parallel import run_all
+from ..shared.errors import UsageError
 from ..target import Target
 from .boot import boot_failed_message, boot_failures
 from .membership import databases_result, topology_result, writers_result

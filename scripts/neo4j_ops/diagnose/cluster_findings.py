@@ -7,8 +7,8 @@ from .. import cluster
 from ..bolt import AUTH
 from ..checks.lag import Lag
 from ..facts import ServerFacts
+from ..shared.versions import VersionLine
 from ..target import Target
-from ..versions import VersionLine
 from .gather import ServerDiagnosis
 from .report import CRITICAL, INFO, ORDER, WARNING, Finding, Thresholds
 from .server_findings import memory_findings, transaction_findings

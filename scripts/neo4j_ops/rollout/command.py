@@ -9,7 +9,7 @@ from components.topology import plan_topology
 from .. import cli, cluster_cli
 from ..bolt import Transport
 from ..checks.wait import parse_duration
-from ..errors import UsageError
+from ..shared.errors import UsageError
 from ..target import build_target, stack_settings
 from .entry import PAIR, Elbv2TargetHealth, TargetHealth
 from .run import render_text, rollout

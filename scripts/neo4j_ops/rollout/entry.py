@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..errors import OperationError, describe
+from ..shared.errors import OperationError, describe
 
 # components/topology.py HAPROXY_PAIR on AWS; the names are checked against the plan (test_rollout_run.py).
 PAIR = ("haproxy-1", "haproxy-2")

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 from .. import cli
 from ..bolt import Transport
-from ..errors import OpsError, UsageError, describe
+from ..shared.errors import OpsError, UsageError, describe
 from ..target import Target
 from .entry import TargetHealth, node_health, other, step_reason, wait_for_node
 from .gates import cluster_health, hosted_databases, wait_for_server

@@ -40,7 +40,7 @@ import yaml
 
 from components.settings import NAMESPACE
 
-from ..errors import OperationError, UsageError
+from ..shared.errors import OperationError, UsageError
 from ..target import PULUMI_INSTALL, ROOT
 from .entry import LISTENER_NAMES, PAIR, EntryTarget
 

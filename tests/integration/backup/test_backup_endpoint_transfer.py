@@ -12,7 +12,7 @@ import pytest
 
 from scripts.neo4j_ops.backup.layout import FileEntry
 from scripts.neo4j_ops.backup.s3 import MiB, download_verified, stream_upload
-from scripts.neo4j_ops.errors import BackupError
+from scripts.neo4j_ops.shared.errors import BackupError
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from collections import namedtuple
 import pytest
 
 from scripts.neo4j_ops.backup import commands, make_backup, restore_backup
-from scripts.neo4j_ops.errors import UsageError
+from scripts.neo4j_ops.shared.errors import UsageError
 
 from .conftest import CREDENTIALS, PASSWORD, common_args, keys, run_script
 from .test_backup_restore import backup, copy_backups, write_graph
