@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from .queries import Named, Run
 from .shared.errors import OperationError, UsageError, describe
 
 # What went wrong, in the terms an operator acts on.
@@ -87,6 +88,14 @@ class Transport(Protocol):
     def http_get(self, url: str, timeout: float) -> tuple[int, str]: ...
 
     def close(self) -> None: ...
+
+
+def statement_runner(client: Client, timeout: float | None = None) -> Run:
+    """The one `Run` (queries.py) over a Bolt client: each statement to its database, in the mode it names."""
+    def run(statement: Named, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return client.run(statement.name, statement.cypher, params or None, database=statement.database,
+                          write=statement.write, timeout=timeout).records
+    return run
 
 
 def address_of(uri: str, default_port: int = 7687) -> str:

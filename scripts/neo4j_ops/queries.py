@@ -7,7 +7,9 @@ without writer), the choice is made by asking its VersionLine (versions.py).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .shared.versions import VersionLine
 
@@ -19,6 +21,17 @@ class Named:
     name: str
     cypher: str
     database: str | None = None  # None: the user's home database
+    write: bool = False  # sent in a write transaction (the routing driver takes it to the database's writer)
+
+    @classmethod
+    def built(cls, cypher: str, database: str | None, *, write: bool = True) -> Named:
+        """A statement built at run time (a name or a count in it): filed under its own text in recordings."""
+        return cls(cypher, cypher, database, write)
+
+
+# The one way commands send Cypher: `run(statement, params)` → records as plain dicts. bolt.statement_runner
+# makes one over a Bolt client; tests pass their own.
+Run = Callable[[Named, "dict[str, Any] | None"], "list[dict[str, Any]]"]
 
 
 COMPONENTS = Named("components", "CALL dbms.components() YIELD name, versions, edition "
