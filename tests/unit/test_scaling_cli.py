@@ -26,7 +26,7 @@ def transport(scenario: str, version: str, edition: str = "enterprise") -> Recor
 
 @pytest.fixture(autouse=True)
 def no_real_waits(monkeypatch):
-    monkeypatch.setattr("scripts.neo4j_ops.scaling.time.sleep", lambda seconds: None)
+    monkeypatch.setattr("scripts.neo4j_ops.scaling.run.time.sleep", lambda seconds: None)
 
 
 @pytest.fixture

@@ -40,9 +40,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import queries as q
-from .shared.errors import OperationError, UsageError
-from .shared.versions import Version
+from .. import queries as q
+from ..shared.errors import OperationError, UsageError
+from ..shared.versions import Version
 
 Run = Callable[[str, dict[str, Any]], list[dict[str, Any]]]
 Progress = Callable[[str], None]
