@@ -1,6 +1,7 @@
 """Shared test helpers: settings from plain dicts, the real tools the integration tests run."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -8,6 +9,9 @@ import pytest
 import yaml
 
 from components.settings import Settings, load_settings
+
+# An AWS SDK without credentials asks the cloud metadata address (169.254.169.254): never from a test process.
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 ROOT = Path(__file__).resolve().parent.parent
 
