@@ -2,7 +2,9 @@
 databases, and that moves the databases off servers before their machines go.
 
   run     scale_out / scale_in (and their 4.4 variants), the statements and the rules they follow
+  command the command line: stack and cluster compared, the direction chosen, --dry-run, --up
 """
+from .command import build_parser, main
 from .run import (
     LIST_SERVERS,
     SHOW_DATABASES,
@@ -25,5 +27,6 @@ from .run import (
 )
 
 __all__ = ["LIST_SERVERS", "SHOW_DATABASES", "SHOW_SERVERS", "ScaleResult", "ScalingRefusedError", "Statement",
-           "Wait", "bolt_runner", "cordon_statement", "deallocate_statement", "drop_statement", "enable_statement",
-           "listed_addresses", "literal", "render_text", "scale_in", "scale_out", "topology_statement"]
+           "Wait", "bolt_runner", "build_parser", "cordon_statement", "deallocate_statement", "drop_statement",
+           "enable_statement", "listed_addresses", "literal", "main", "render_text", "scale_in", "scale_out",
+           "topology_statement"]
