@@ -172,16 +172,6 @@ def test_usage_errors_of_the_real_commands_exit_2_with_one_line_naming_the_optio
     assert line.startswith(f"{name}: ") and option in line, line
 
 
-def test_enterprise_fixtures_are_what_derive_py_writes():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("derive", FIXTURES / "derive.py")
-    derive = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(derive)
-    for name, text in derive.render().items():
-        assert (FIXTURES / name).read_text() == text, f"{name} is stale: run python {FIXTURES / 'derive.py'}"
-
-
 def test_a_standalone_44_server_is_the_writer_of_its_databases_though_44_has_no_writer_column():
     from scripts.neo4j_ops.checks.membership import writers_result
     from scripts.neo4j_ops.facts import ServerFacts, ServerSpec

@@ -404,16 +404,6 @@ def test_cluster_restore_options_are_checked_before_anything(argv, message, caps
     assert message in capsys.readouterr().err
 
 
-def test_the_fixtures_are_what_their_derive_py_writes():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("derive_cluster_restore", FIXTURES / "derive.py")
-    derive = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(derive)
-    for name, text in derive.render().items():
-        assert (FIXTURES / name).read_text() == text, f"{name} is stale: run python {FIXTURES / 'derive.py'}"
-
-
 @pytest.fixture
 def s3(monkeypatch):
     from moto import mock_aws

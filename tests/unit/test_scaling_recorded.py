@@ -3,7 +3,6 @@ in order, and the refusals. The scenarios are tests/fixtures/enterprise/scaling/
 every write the code sends must be one the scenario answers, so an unexpected statement fails the run."""
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 
 import pytest
@@ -60,14 +59,6 @@ class Cluster:
 
     def writes(self) -> list[tuple[str, dict]]:
         return [(c.cypher, c.params) for c in self.transport.calls if c.write]
-
-
-def test_the_scaling_fixtures_are_what_derive_py_writes():
-    spec = importlib.util.spec_from_file_location("scaling_derive", FIXTURES / "derive.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    for name, text in module.rendered().items():
-        assert (FIXTURES / name).read_text() == text, f"{name}: run tests/fixtures/enterprise/scaling/derive.py"
 
 
 # --- scale out ------------------------------------------------------------------------------------------
