@@ -24,7 +24,7 @@ import pulumi
 from components import outputs
 from components.docker.images import image_problems
 from components.docker.layout import LOOPBACK, PublishedPort, published_port, server_ports
-from components.docker.loadbalancer import LoadBalancer, LoadBalancerArgs
+from components.docker.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.docker.monitoring import Monitoring, MonitoringArgs
 from components.docker.network import ClusterNetwork, ClusterNetworkArgs
 from components.docker.servers import Neo4jServers, Neo4jServersArgs
