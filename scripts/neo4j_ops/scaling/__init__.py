@@ -1,6 +1,8 @@
 """Scaling the secondaries (scripts/scale.py, `make scale STACK=<s>`): the Cypher that makes new servers host the
 databases, and that moves the databases off servers before their machines go.
 
+  plan    pure, over SHOW SERVERS / SHOW DATABASES rows: find_server, hosts, user_databases, can_host,
+          capacity_problems, refusals (what makes removing servers unsafe), deallocated
   run     scale_out / scale_in (and their 4.4 variants), the statements and the rules they follow
   command the command line: stack and cluster compared, the direction chosen, --dry-run, --up
 """

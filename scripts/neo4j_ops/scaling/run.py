@@ -36,24 +36,33 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import queries as q
 from ..shared.errors import OperationError, UsageError
 from ..shared.versions import Version
+from .plan import (
+    DEALLOCATED,
+    DEALLOCATING,
+    DROPPED,
+    ENABLED,
+    FREE,
+    GONE,
+    SYSTEM,
+    ScalingRefusedError,
+    capacity_problems,
+    deallocated,
+    find_server,
+    hosts,
+    refusals,
+    server_address,
+    user_databases,
+)
 
 Run = Callable[[str, dict[str, Any]], list[dict[str, Any]]]
 Progress = Callable[[str], None]
-
-SYSTEM = "system"
-ONLINE = "online"
-# SHOW SERVERS `state` (servers.adoc: "Free, Enabled, Cordoned, Deallocating, Deallocated, or Dropped").
-FREE, ENABLED, CORDONED = "Free", "Enabled", "Cordoned"
-DEALLOCATING, DEALLOCATED, DROPPED = "Deallocating", "Deallocated", "Dropped"
-GONE = (DEALLOCATING, DEALLOCATED, DROPPED)  # can no longer host databases
-AVAILABLE = "Available"
 
 SHOW_SERVERS = q.SHOW_SERVERS.cypher
 SHOW_DATABASES = q.SHOW_DATABASES.cypher
@@ -67,10 +76,6 @@ QUERY_NAMES = {SHOW_SERVERS: q.SHOW_SERVERS.name, SHOW_DATABASES: q.SHOW_DATABAS
 READS = tuple(QUERY_NAMES)
 # Server ids are UUIDs and our server names host names; anything else is refused rather than quoted.
 _SAFE_LITERAL = re.compile(r"^[A-Za-z0-9._:-]+$")
-
-
-class ScalingRefusedError(OperationError):
-    """The cluster is not in a state where the change is safe; nothing was changed."""
 
 
 @dataclass(frozen=True)
@@ -173,115 +178,6 @@ def drop_statement(server_id: str) -> Statement:
     return Statement(f"DROP SERVER {literal(server_id)}")
 
 
-# --- what the rows say --------------------------------------------------------------------------------
-
-
-def _address(row: dict[str, Any]) -> str:
-    return str(row.get("address") or "")
-
-
-def find_server(servers: Iterable[dict[str, Any]], wanted: str) -> dict[str, Any] | None:
-    """The SHOW SERVERS row of a server given by address (host:port), host, short name (core-1), Neo4j's name
-    or id."""
-    for row in servers:
-        address = _address(row)
-        host = address.rsplit(":", 1)[0]
-        if wanted in (address, host, host.split(".", 1)[0], row.get("name"), row.get("serverId")):
-            return row
-    return None
-
-
-def user_databases(rows: Iterable[dict[str, Any]], wanted: Sequence[str] | None) -> list[str]:
-    """The databases to set the topology of: `wanted`, or every standard database but `system` (composite
-    databases have no topology of their own)."""
-    if wanted is not None:
-        return [d for d in wanted if d != SYSTEM]
-    names = {str(r["name"]) for r in rows if r.get("name") and r.get("name") != SYSTEM
-             and str(r.get("type") or "standard") == "standard"}
-    return sorted(names)
-
-
-def hosts(rows: Iterable[dict[str, Any]], database: str, role: str | None = None,
-          online: bool = False) -> set[str]:
-    """Addresses that host `database` (in `role`; only where it is online)."""
-    return {_address(r) for r in rows if r.get("name") == database and r.get("address")
-            and (role is None or str(r.get("role") or "").lower() == role)
-            and (not online or r.get("currentStatus") == ONLINE)}
-
-
-def can_host(row: dict[str, Any], mode: str) -> bool:
-    """databases.adoc: "the database role must be aligned with the server's `modeConstraint`, which value can
-    be `PRIMARY`, or `SECONDARY`, or `NONE`"."""
-    constraint = str(row.get("modeConstraint") or "NONE").upper()
-    return constraint in ("NONE", mode.upper())
-
-
-def capacity_problems(servers: Iterable[dict[str, Any]], primaries: int, secondaries: int,
-                      leaving: set[str] = frozenset()) -> list[str]:
-    """Why the servers that stay cannot hold the topology (empty: they can). databases.adoc: "the `ALTER
-    DATABASE` command results in an error if the cluster does not contain sufficient servers to satisfy the
-    requested topology"; servers.adoc: "Attempting to deallocate database(s) from a server that would result in
-    less available servers than required fails with an error and no changes are made"."""
-    staying = [r for r in servers if r.get("state") in (ENABLED, CORDONED) and _address(r) not in leaving]
-    problems = []
-    if len(staying) < primaries + secondaries:
-        problems.append(f"{primaries} primaries and {secondaries} secondaries need {primaries + secondaries} "
-                        f"enabled servers; {len(staying)} would remain")
-    for mode, wanted in (("primary", primaries), ("secondary", secondaries)):
-        able = sum(1 for r in staying if can_host(r, mode))
-        if able < wanted:
-            problems.append(f"{wanted} {mode} allocations need {wanted} servers whose modeConstraint allows "
-                            f"{mode.upper()}; {able} would remain")
-    return problems
-
-
-def refusals(servers: list[dict[str, Any]], databases: list[dict[str, Any]], leaving: set[str], primaries: int,
-             secondaries: int) -> list[str]:
-    """What makes removing the `leaving` servers (addresses) unsafe; empty when it is safe. Nothing is
-    changed when there is one."""
-    problems: list[str] = []
-    health = {_address(r): r.get("health") for r in servers}
-    names = sorted({str(r["name"]) for r in databases if r.get("name")})
-    for database in names:
-        everywhere = hosts(databases, database)
-        if everywhere and everywhere <= leaving:
-            problems.append(f"{database}: every server that hosts it is leaving ({', '.join(sorted(everywhere))}); "
-                            f"it would be lost")
-            continue
-        primary = hosts(databases, database, "primary")
-        going = primary & leaving
-        if not going:
-            continue
-        # introduction.adoc: "A database remains available for writes as long as a simple majority of its
-        # primary allocations are functioning."
-        remaining = {a for a in primary - leaving if health.get(a) == AVAILABLE}
-        if len(remaining) * 2 <= len(primary):
-            problems.append(f"{database}: dropping primary {', '.join(sorted(going))} leaves {len(remaining)} "
-                            f"available of its {len(primary)} primaries, no majority: it would stop taking writes")
-        if len(primary) == 1:
-            # servers.adoc: "Deallocation is currently prevented … If the server is hosting a database with an
-            # allocation of one primary."
-            problems.append(f"{database}: its only primary is on {', '.join(sorted(going))}")
-    for address in sorted(leaving):
-        offline = sorted({str(r["name"]) for r in databases if _address(r) == address
-                          and r.get("currentStatus") != ONLINE and r.get("name") != SYSTEM})
-        if offline:
-            # servers.adoc: "Deallocation is currently prevented … If a database, the server is hosting, is offline."
-            problems.append(f"{address} hosts {', '.join(offline)} not online: deallocation would be refused")
-    problems += capacity_problems(servers, primaries, secondaries, leaving)
-    return problems
-
-
-def deallocated(row: dict[str, Any], version: Version) -> bool:
-    """servers.adoc: "do not attempt the next step before `SHOW SERVERS` reports that the deallocating server is
-    in the deallocated state" ("no longer hosts any databases besides the `system` database"); before 5.15
-    (no Deallocated state) the hosting list alone says it."""
-    only_system = set(row.get("hosting") or []) <= {SYSTEM}
-    if version.line is not None and version.line.reports_deallocated(version):
-        return row.get("state") == DEALLOCATED and only_system
-    return row.get("state") in (DEALLOCATING, DEALLOCATED) and only_system
-
-
 # --- the runner ---------------------------------------------------------------------------------------
 
 
@@ -350,7 +246,7 @@ def scale_out(run: Run, version: Version, databases: Sequence[str] | None, prima
                 enabled_here.add(server_id)
             else:
                 seen_free.add(server_id)
-        waiting = [_address(r) for r in active if r.get("state") == FREE and not dry_run]
+        waiting = [server_address(r) for r in active if r.get("state") == FREE and not dry_run]
         if missing:
             return f"{', '.join(missing)} not listed by SHOW SERVERS yet"
         if len(active) < target:
@@ -442,7 +338,7 @@ def _scale_out_44(session: _Session, databases: Sequence[str] | None, primaries:
 def listed_addresses(run: Run, version: Version) -> list[str]:
     """Bolt addresses (host:port) of the servers the cluster has; gone ones (Deallocating, Dropped …) left out."""
     if version.line is not None and version.line.allocates_databases:
-        return [_address(r) for r in run(LIST_SERVERS, {}) if r.get("address") and r.get("state") not in GONE]
+        return [server_address(r) for r in run(LIST_SERVERS, {}) if r.get("address") and r.get("state") not in GONE]
     return [a for m in run(LIST_MEMBERS, {}) for a in _overview_addresses(m)]
 
 
@@ -477,7 +373,7 @@ def scale_in(run: Run, version: Version, leaving_addresses: Sequence[str], datab
     if not leaving_rows:
         result.notes.append("nothing to move: the machines may go")
         return result
-    leaving = {_address(r) for r in leaving_rows}
+    leaving = {server_address(r) for r in leaving_rows}
     still_hosting = [r for r in leaving_rows if r.get("state") not in (DEALLOCATING, DEALLOCATED)]
     if still_hosting:
         problems = refusals(servers, rows, leaving, primaries, secondaries)
@@ -513,15 +409,15 @@ def scale_in(run: Run, version: Version, leaving_addresses: Sequence[str], datab
         current = session.read(SHOW_SERVERS)
         short = []
         for row in leaving_rows:
-            now = find_server(current, _address(row)) or {}
+            now = find_server(current, server_address(row)) or {}
             if not deallocated(now, version):
-                short.append(f"{_address(row)} {now.get('state')} hosting {', '.join(now.get('hosting') or [])}")
+                short.append(f"{server_address(row)} {now.get('state')} hosting {', '.join(now.get('hosting') or [])}")
         return "; ".join(short) or None
 
     session.poll("the leaving servers to be deallocated", gone)
     for row in leaving_rows:
         session.write(drop_statement(str(row.get("serverId") or row.get("name"))))
-        result.dropped.append(_address(row))
+        result.dropped.append(server_address(row))
     # servers.adoc: "Once this command has been executed successfully, the Neo4j process on the server in
     # question may be stopped."
     result.notes.append(f"dropped {', '.join(result.dropped)}: their machines may go now")

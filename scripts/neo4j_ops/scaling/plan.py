@@ -1,0 +1,132 @@
+"""Pure decisions over SHOW SERVERS / SHOW DATABASES rows: which server a name means, where a database is
+hosted, whether the servers that stay can hold a topology, and what makes removing servers unsafe.
+
+Every rule quotes the Operations Manual (neo4j/docs-operations, branches 5.x and dev: clustering/servers.adoc,
+clustering/databases.adoc, clustering/introduction.adoc).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..shared.errors import OperationError
+from ..shared.versions import Version
+
+SYSTEM = "system"
+ONLINE = "online"
+# SHOW SERVERS `state` (servers.adoc: "Free, Enabled, Cordoned, Deallocating, Deallocated, or Dropped").
+FREE, ENABLED, CORDONED = "Free", "Enabled", "Cordoned"
+DEALLOCATING, DEALLOCATED, DROPPED = "Deallocating", "Deallocated", "Dropped"
+GONE = (DEALLOCATING, DEALLOCATED, DROPPED)  # can no longer host databases
+AVAILABLE = "Available"
+
+
+class ScalingRefusedError(OperationError):
+    """The cluster is not in a state where the change is safe; nothing was changed."""
+
+
+def server_address(row: dict[str, Any]) -> str:
+    return str(row.get("address") or "")
+
+
+def find_server(servers: Iterable[dict[str, Any]], wanted: str) -> dict[str, Any] | None:
+    """The SHOW SERVERS row of a server given by address (host:port), host, short name (core-1), Neo4j's name
+    or id."""
+    for row in servers:
+        address = server_address(row)
+        host = address.rsplit(":", 1)[0]
+        if wanted in (address, host, host.split(".", 1)[0], row.get("name"), row.get("serverId")):
+            return row
+    return None
+
+
+def user_databases(rows: Iterable[dict[str, Any]], wanted: Sequence[str] | None) -> list[str]:
+    """The databases to set the topology of: `wanted`, or every standard database but `system` (composite
+    databases have no topology of their own)."""
+    if wanted is not None:
+        return [d for d in wanted if d != SYSTEM]
+    names = {str(r["name"]) for r in rows if r.get("name") and r.get("name") != SYSTEM
+             and str(r.get("type") or "standard") == "standard"}
+    return sorted(names)
+
+
+def hosts(rows: Iterable[dict[str, Any]], database: str, role: str | None = None,
+          online: bool = False) -> set[str]:
+    """Addresses that host `database` (in `role`; only where it is online)."""
+    return {server_address(r) for r in rows if r.get("name") == database and r.get("address")
+            and (role is None or str(r.get("role") or "").lower() == role)
+            and (not online or r.get("currentStatus") == ONLINE)}
+
+
+def can_host(row: dict[str, Any], mode: str) -> bool:
+    """databases.adoc: "the database role must be aligned with the server's `modeConstraint`, which value can
+    be `PRIMARY`, or `SECONDARY`, or `NONE`"."""
+    constraint = str(row.get("modeConstraint") or "NONE").upper()
+    return constraint in ("NONE", mode.upper())
+
+
+def capacity_problems(servers: Iterable[dict[str, Any]], primaries: int, secondaries: int,
+                      leaving: set[str] = frozenset()) -> list[str]:
+    """Why the servers that stay cannot hold the topology (empty: they can). databases.adoc: "the `ALTER
+    DATABASE` command results in an error if the cluster does not contain sufficient servers to satisfy the
+    requested topology"; servers.adoc: "Attempting to deallocate database(s) from a server that would result in
+    less available servers than required fails with an error and no changes are made"."""
+    staying = [r for r in servers if r.get("state") in (ENABLED, CORDONED) and server_address(r) not in leaving]
+    problems = []
+    if len(staying) < primaries + secondaries:
+        problems.append(f"{primaries} primaries and {secondaries} secondaries need {primaries + secondaries} "
+                        f"enabled servers; {len(staying)} would remain")
+    for mode, wanted in (("primary", primaries), ("secondary", secondaries)):
+        able = sum(1 for r in staying if can_host(r, mode))
+        if able < wanted:
+            problems.append(f"{wanted} {mode} allocations need {wanted} servers whose modeConstraint allows "
+                            f"{mode.upper()}; {able} would remain")
+    return problems
+
+
+def refusals(servers: list[dict[str, Any]], databases: list[dict[str, Any]], leaving: set[str], primaries: int,
+             secondaries: int) -> list[str]:
+    """What makes removing the `leaving` servers (addresses) unsafe; empty when it is safe. Nothing is
+    changed when there is one."""
+    problems: list[str] = []
+    health = {server_address(r): r.get("health") for r in servers}
+    names = sorted({str(r["name"]) for r in databases if r.get("name")})
+    for database in names:
+        everywhere = hosts(databases, database)
+        if everywhere and everywhere <= leaving:
+            problems.append(f"{database}: every server that hosts it is leaving ({', '.join(sorted(everywhere))}); "
+                            f"it would be lost")
+            continue
+        primary = hosts(databases, database, "primary")
+        going = primary & leaving
+        if not going:
+            continue
+        # introduction.adoc: "A database remains available for writes as long as a simple majority of its
+        # primary allocations are functioning."
+        remaining = {a for a in primary - leaving if health.get(a) == AVAILABLE}
+        if len(remaining) * 2 <= len(primary):
+            problems.append(f"{database}: dropping primary {', '.join(sorted(going))} leaves {len(remaining)} "
+                            f"available of its {len(primary)} primaries, no majority: it would stop taking writes")
+        if len(primary) == 1:
+            # servers.adoc: "Deallocation is currently prevented … If the server is hosting a database with an
+            # allocation of one primary."
+            problems.append(f"{database}: its only primary is on {', '.join(sorted(going))}")
+    for address in sorted(leaving):
+        offline = sorted({str(r["name"]) for r in databases if server_address(r) == address
+                          and r.get("currentStatus") != ONLINE and r.get("name") != SYSTEM})
+        if offline:
+            # servers.adoc: "Deallocation is currently prevented … If a database, the server is hosting, is offline."
+            problems.append(f"{address} hosts {', '.join(offline)} not online: deallocation would be refused")
+    problems += capacity_problems(servers, primaries, secondaries, leaving)
+    return problems
+
+
+def deallocated(row: dict[str, Any], version: Version) -> bool:
+    """servers.adoc: "do not attempt the next step before `SHOW SERVERS` reports that the deallocating server is
+    in the deallocated state" ("no longer hosts any databases besides the `system` database"); before 5.15
+    (no Deallocated state) the hosting list alone says it."""
+    only_system = set(row.get("hosting") or []) <= {SYSTEM}
+    if version.line is not None and version.line.reports_deallocated(version):
+        return row.get("state") == DEALLOCATED and only_system
+    return row.get("state") in (DEALLOCATING, DEALLOCATED) and only_system
+
