@@ -84,12 +84,41 @@ def test_enterprise_without_licence_acceptance_is_refused():
 def test_heap_and_page_cache_larger_than_the_machine_are_refused():
     [problem] = problems_of(coreInstanceType="r6i.large", heapSize="12g", pageCacheSize="8g")
     assert problem.startswith("neo4j:heapSize/neo4j:pageCacheSize:")
-    assert "16.0GiB of the core instance type r6i.large" in problem
+    assert "on the core instance type r6i.large (16g of RAM)" in problem
 
 
 def test_heap_override_that_leaves_no_page_cache_is_refused():
     [problem] = problems_of(coreInstanceType="t3.large", heapSize="7g")
     assert "neo4j:heapSize" in problem
+
+
+# m6i.xlarge has 16 GiB; neo4j-admin keeps 4g of it for the OS, so heap + page cache may take 12g.
+def test_heap_and_page_cache_that_exactly_fill_ram_less_the_os_reserve_are_accepted():
+    settings = make_settings(coreInstanceType="m6i.xlarge", replicaCount=0, heapSize="4g", pageCacheSize="8g")
+    assert (settings.heap_size, settings.page_cache_size) == (4 * 1024 ** 3, 8 * 1024 ** 3)
+
+
+@pytest.mark.parametrize("page_cache", ["8193m", str(8 * 1024 ** 3 + 1)])  # 1 MiB, 1 byte over
+def test_heap_and_page_cache_one_unit_over_ram_less_the_os_reserve_are_refused(page_cache):
+    [problem] = problems_of(coreInstanceType="m6i.xlarge", replicaCount=0, heapSize="4g", pageCacheSize=page_cache)
+    assert problem.startswith("neo4j:heapSize/neo4j:pageCacheSize:") and "at most 12g" in problem
+
+
+def test_neo4j_admins_own_recommendation_is_accepted_as_printed():
+    from components.sizing import MIB, recommend_memory
+
+    # On 8 GiB it prints heap 3600m + page cache 2g with a 2600m reserve: 56 MiB past RAM less the reserve,
+    # from rounding to 100 MiB. The dev stack (t3.large, no override) runs that recommendation.
+    plan = recommend_memory(8 * 1024 ** 3)
+    assert plan.heap + plan.page_cache - (plan.ram - plan.os_reserve) == 56 * MIB
+    assert make_settings(coreInstanceType="t3.large", replicaCount=0).heap_size is None
+
+
+def test_heap_and_page_cache_that_leave_the_os_nothing_are_refused_in_one_line_naming_the_maximum():
+    [problem] = problems_of(coreInstanceType="m6i.xlarge", replicaCount=0, heapSize="8g", pageCacheSize="8g")
+    assert problem == ("neo4j:heapSize/neo4j:pageCacheSize: got heap 8g + page cache 8g = 16g on the core "
+                       "instance type m6i.xlarge (16g of RAM); allowed: at most 12g together (the RAM less the "
+                       "4g the OS keeps)")
 
 
 @pytest.mark.parametrize("key, value", [
