@@ -34,7 +34,6 @@ servers.adoc and clustering/databases.adoc; 4.4: clustering/deploy.adoc).
 """
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +59,14 @@ from .plan import (
     server_address,
     user_databases,
 )
+from .statements import (
+    Statement,
+    cordon_statement,
+    deallocate_statement,
+    drop_statement,
+    enable_statement,
+    topology_statement,
+)
 
 Run = Callable[[str, dict[str, Any]], list[dict[str, Any]]]
 Progress = Callable[[str], None]
@@ -74,8 +81,6 @@ LIST_MEMBERS = "CALL dbms.cluster.overview() YIELD addresses RETURN addresses"  
 QUERY_NAMES = {SHOW_SERVERS: q.SHOW_SERVERS.name, SHOW_DATABASES: q.SHOW_DATABASES.name,
                CLUSTER_OVERVIEW: q.CLUSTER_OVERVIEW.name, LIST_SERVERS: "list_servers", LIST_MEMBERS: "list_members"}
 READS = tuple(QUERY_NAMES)
-# Server ids are UUIDs and our server names host names; anything else is refused rather than quoted.
-_SAFE_LITERAL = re.compile(r"^[A-Za-z0-9._:-]+$")
 
 
 @dataclass(frozen=True)
@@ -84,20 +89,6 @@ class Wait:
     interval_seconds: float = 5.0
     sleep: Callable[[float], None] = lambda seconds: time.sleep(seconds)  # noqa: E731 (looked up when called)
     clock: Callable[[], float] = lambda: time.monotonic()  # noqa: E731
-
-
-@dataclass
-class Statement:
-    cypher: str
-    params: dict[str, Any] = field(default_factory=dict)
-    ran: bool = True  # False: a dry run only printed it
-
-    def text(self) -> str:
-        shown = f"  // {self.params}" if self.params else ""
-        return f"{self.cypher};{shown}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"cypher": self.cypher, "params": self.params, "ran": self.ran}
 
 
 @dataclass
@@ -123,59 +114,6 @@ def bolt_runner(client: Any, timeout: float | None = None) -> Run:
         return client.run(QUERY_NAMES.get(cypher, cypher), cypher, params or None, database=SYSTEM,
                           write=cypher not in READS, timeout=timeout).records
     return run
-
-
-# --- statements ---------------------------------------------------------------------------------------
-
-
-def literal(value: str) -> str:
-    """A server id or name as a Cypher string literal. The administration commands take them as literals
-    (servers.adoc: "ENABLE SERVER 'serverId'", "DROP SERVER 'server name'")."""
-    if not _SAFE_LITERAL.match(value):
-        raise ScalingRefusedError(f"server {value!r}: not an id or name this tool writes into a statement")
-    return f"'{value}'"
-
-
-def topology_statement(version: Version, database: str, primaries: int, secondaries: int) -> Statement:
-    """databases.adoc, "Alter database topology": `ALTER DATABASE foo SET TOPOLOGY 2 PRIMARIES 1 SECONDARY`;
-    "starting from 5.26, you can use parameters": `ALTER DATABASE $dbname SET TOPOLOGY $primary PRIMARIES
-    $secondary SECONDARIES`."""
-    if version.line is not None and version.line.topology_parameters(version):
-        return Statement("ALTER DATABASE $dbname SET TOPOLOGY $primary PRIMARIES $secondary SECONDARIES",
-                         {"dbname": database, "primary": primaries, "secondary": secondaries})
-    return Statement(f"ALTER DATABASE {q.quote_name(database)} SET TOPOLOGY {primaries} PRIMARIES "
-                     f"{secondaries} SECONDARIES")
-
-
-def enable_statement(server_id: str) -> Statement:
-    """servers.adoc, "Enabled state": `ENABLE SERVER 'serverId'`; without OPTIONS "the default server's
-    values are taken from the settings" (initial.server.mode_constraint, which our neo4j.conf sets per role);
-    "If the server is already enabled and the command is executed with the same options, nothing is
-    changed"."""
-    return Statement(f"ENABLE SERVER {literal(server_id)}")
-
-
-def cordon_statement(server_id: str) -> Statement:
-    """servers.adoc, "Cordoned state": "A server in a _cordoned_ state cannot be assigned to host any newly
-    created databases; however, the server retains the databases it already hosts", run as
-    `CALL dbms.cluster.cordonServer('…')` (built-in-procedures.adoc: "The name or id of the server to be
-    cordoned"); "A server in the _cordoned_ state can be transitioned to _deallocating_ state or back to
-    _enabled_"."""
-    return Statement("CALL dbms.cluster.cordonServer($server)", {"server": server_id})
-
-
-def deallocate_statement(server_ids: Sequence[str], *, dry_run: bool) -> Statement:
-    """servers.adoc: `DEALLOCATE DATABASE[S] FROM SERVER[S] 'name'[, ...]`; "The command can be used with
-    `DRYRUN` to get a view of how the databases would be moved from the deallocated server(s)"."""
-    servers = ", ".join(literal(s) for s in server_ids)
-    noun = "SERVERS" if len(server_ids) > 1 else "SERVER"
-    return Statement(f"{'DRYRUN ' if dry_run else ''}DEALLOCATE DATABASES FROM {noun} {servers}")
-
-
-def drop_statement(server_id: str) -> Statement:
-    """servers.adoc, "Dropping a server": "Either the server ID or its name can be used":
-    `DROP SERVER '135ad202-…'`."""
-    return Statement(f"DROP SERVER {literal(server_id)}")
 
 
 # --- the runner ---------------------------------------------------------------------------------------
