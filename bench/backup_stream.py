@@ -189,10 +189,13 @@ def main() -> int:
         say(f"Neo4j up on {server.uri}: {server.counts()[0]:,} nodes")
 
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NEO4J_"))}
-        env.update(CREDENTIALS, NEO4J_PASSWORD=PASSWORD)
+        env.update(CREDENTIALS, NEO4J_PASSWORD=PASSWORD, AWS_EC2_METADATA_DISABLED="true")
+        # The staging directory is the bench's own: the default (/var/lib/neo4j/...) exists only on a server.
+        (work / "staging").mkdir()
         backup = [sys.executable, str(ROOT / "scripts" / "backup.py"), "--bucket", "bench", "--stack", "bench",
                   "--endpoint-url", endpoint, "--region", "us-east-1", "--neo4j-home", str(home),
                   "--neo4j-admin", str(commands["admin"]), "--uri", server.uri, "--offline-ok", "--json",
+                  "--staging-dir", str(work / "staging"),
                   "--stop-command", server.command("stop"), "--start-command", server.command("start")]
         say("backup.py: stop, dump --to-stdout streamed to S3, start")
         wall, _, result = timed_process(backup, env)

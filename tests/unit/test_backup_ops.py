@@ -323,6 +323,8 @@ def test_part_size_fits_the_store_into_s3s_part_limit():
 
 def script(name: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NEO4J_", "BACKUP_"))}
+    # Without credentials an AWS SDK asks the cloud metadata address: never from a test process.
+    clean["AWS_EC2_METADATA_DISABLED"] = "true"
     return subprocess.run([sys.executable, str(ROOT / "scripts" / f"{name}.py"), *args], capture_output=True,
                           text=True, timeout=60, env={**clean, **(env or {})})
 

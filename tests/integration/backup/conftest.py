@@ -94,7 +94,7 @@ def neo4j(tmp_path_factory):
 
 def script_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NEO4J_"))}
-    env.update(CREDENTIALS, NEO4J_PASSWORD=PASSWORD)
+    env.update(CREDENTIALS, NEO4J_PASSWORD=PASSWORD, AWS_EC2_METADATA_DISABLED="true")
     env.update(extra)
     return env
 

@@ -143,7 +143,8 @@ def test_backup_drill_and_freshness_reach_the_store_only_through_the_key(tls_mot
     exported = run[0].removeprefix("ENDPOINT=")
     assert exported == endpoint
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NEO4J_"))}
-    env.update(CREDENTIALS, NEO4J_PASSWORD=PASSWORD, AWS_ENDPOINT_URL_S3=exported, AWS_CA_BUNDLE=str(cert))
+    env.update(CREDENTIALS, NEO4J_PASSWORD=PASSWORD, AWS_ENDPOINT_URL_S3=exported, AWS_CA_BUNDLE=str(cert),
+               AWS_EC2_METADATA_DISABLED="true")
     common = ["--bucket", bucket, "--stack", "test", "--region", "us-east-1", "--neo4j-home", str(neo4j.home),
               "--neo4j-admin", str(neo4j_commands["admin"]), "--uri", neo4j.uri]
 
@@ -152,8 +153,9 @@ def test_backup_drill_and_freshness_reach_the_store_only_through_the_key(tls_mot
                               capture_output=True, text=True, timeout=600)
 
     neo4j.query("UNWIND range(1, 50) AS i CREATE (:Item {i: i})")
-    made = tool("backup", "--offline-ok", "--json", "--stop-command", neo4j.command("stop"),
-                "--start-command", neo4j.command("start"))
+    (tmp_path / "staging").mkdir()  # the test's own: the default staging directory exists only on a server
+    made = tool("backup", "--offline-ok", "--json", "--staging-dir", str(tmp_path / "staging"),
+                "--stop-command", neo4j.command("stop"), "--start-command", neo4j.command("start"))
     assert made.returncode == 0, made.stderr
     stamp = json.loads(made.stdout)["backup"]
     held = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"]]
@@ -188,7 +190,7 @@ def test_without_the_key_the_tools_do_not_find_the_store(tls_moto, tmp_path):
     s3.create_bucket(Bucket=bucket)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NEO4J_"))}
     env.update(CREDENTIALS, AWS_CA_BUNDLE=str(cert), AWS_ENDPOINT_URL_S3="https://127.0.0.1:9",
-               AWS_MAX_ATTEMPTS="1")
+               AWS_MAX_ATTEMPTS="1", AWS_EC2_METADATA_DISABLED="true")
     lost = subprocess.run([sys.executable, "-m", "scripts.neo4j_ops.backup.freshness", "--bucket", bucket,
                            "--stack", "test", "--textfile-dir", str(tmp_path)], env=env, capture_output=True,
                           text=True, timeout=120, cwd=SCRIPTS.parent)
