@@ -16,6 +16,8 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 ROOT = Path(__file__).resolve().parent.parent
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# The recorded (mostly derived) Enterprise responses: see README.md there.
+ENTERPRISE = FIXTURES / "enterprise"
 
 # A cluster with every feature on: the richest artifacts.
 BASE = {

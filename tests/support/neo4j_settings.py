@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
-from pathlib import Path
 
-SETTINGS_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "neo4j-settings"
+from tests.conftest import FIXTURES
+
+SETTINGS_DIR = FIXTURES / "neo4j-settings"
 # Settings a conf may carry several times (the README of the setting lists says so).
 REPEATABLE = {"server.jvm.additional", "dbms.jvm.additional"}
 # Deprecated settings we set on purpose, and why.

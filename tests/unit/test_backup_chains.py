@@ -27,16 +27,16 @@ from scripts.neo4j_ops.backup.s3 import list_backups
 from scripts.neo4j_ops.facts import Counts, ServerFacts, ServerSpec
 from scripts.neo4j_ops.shared.backup_objects import EXPIRABLE_TAG
 from scripts.neo4j_ops.shared.errors import BackupError
+from tests.conftest import ENTERPRISE
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise"
-FAKE_ADMIN = FIXTURES / "fake_neo4j_admin.py"
+FAKE_ADMIN = ENTERPRISE / "fake_neo4j_admin.py"
 NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
 VERSIONS = {"5": "5.26.30", "4.4": "4.4.41", "2025": "2025.10.1"}
 SCENARIOS = {"5": "cluster-5.26-healthy", "4.4": "cluster-4.4-healthy", "2025": "cluster-5.26-healthy"}
 
 
 def show_databases(scenario: str) -> list[dict]:
-    document = json.loads((FIXTURES / f"{scenario}.json").read_text())
+    document = json.loads((ENTERPRISE / f"{scenario}.json").read_text())
     return document["endpoints"]["core-1"]["responses"]["show_databases"]["records"]
 
 

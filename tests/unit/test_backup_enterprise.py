@@ -17,22 +17,22 @@ from pathlib import Path
 
 import pytest
 
-from scripts.neo4j_ops.backup import make_backup, restore_backup
+from scripts.neo4j_ops.backup import make_backup, restore_backup, staging
 from scripts.neo4j_ops.backup.admin import AdminTool
 from scripts.neo4j_ops.backup.s3 import MiB, client, list_backups, stream_upload
 from scripts.neo4j_ops.backup.source import choose_source
 from scripts.neo4j_ops.facts import Counts, ServerFacts, ServerSpec
 from scripts.neo4j_ops.shared.errors import BackupError, UsageError
 from scripts.neo4j_ops.shared.versions import LINE_5
+from tests.conftest import ENTERPRISE
 
 NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise"
-FAKE_ADMIN = FIXTURES / "fake_neo4j_admin.py"  # plays neo4j-admin's backup, aggregate and check (5.x shape)
+FAKE_ADMIN = ENTERPRISE / "fake_neo4j_admin.py"  # plays neo4j-admin's backup, aggregate and check (5.x shape)
 
 
 def recorded_show_databases(scenario: str, endpoint: str = "core-1") -> list[dict]:
     """SHOW DATABASES YIELD * rows of a recorded (derived, see tests/fixtures/enterprise/README.md) scenario."""
-    document = json.loads((FIXTURES / f"{scenario}.json").read_text())
+    document = json.loads((ENTERPRISE / f"{scenario}.json").read_text())
     return document["endpoints"][endpoint]["responses"]["show_databases"]["records"]
 
 
@@ -311,7 +311,7 @@ def test_staging_short_of_space_is_refused_before_neo4j_admin_runs_saying_where_
     from collections import namedtuple
 
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(make_backup.shutil, "disk_usage", lambda path: usage(10 ** 12, 0, 200 * MiB))
+    monkeypatch.setattr(staging.shutil, "disk_usage", lambda path: usage(10 ** 12, 0, 200 * MiB))
     staging = tmp_path / "staging"
     with pytest.raises(UsageError) as refused:
         run(admin, staging, NOW, min_free=512 * MiB)

@@ -23,6 +23,7 @@ from components.render import render_neo4j_conf
 from components.topology import plan_topology
 from tests.conftest import make_settings
 from tests.support.neo4j_local import Certificates, make_certificates
+from tests.support.neo4j_settings import setting_list
 from tests.support.shell import Sandbox, sandbox
 
 VERSIONS = {"4.4": "4.4.46", "5": "5.26.30", "2025": "2025.10.1"}
@@ -381,8 +382,7 @@ def test_tls_reload_is_switched_on_only_where_the_manual_has_it(version, edition
     assert ("dbms.security.tls_reload_enabled=true" in conf) is expected
     script = aws_artifacts(settings, topology)["core-1"]["renew-certificates.sh"]
     assert ("RELOAD=true" in script) is expected
-    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "neo4j-settings" / "2025.json"
-    entry = json.loads(fixtures.read_text())["settings"]["dbms.security.tls_reload_enabled"]
+    entry = setting_list("2025")["settings"]["dbms.security.tls_reload_enabled"]
     assert entry["enterprise"] is True and entry["since"] == "2025.03"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +11,7 @@ from scripts.neo4j_ops.bolt import TlsOptions
 from scripts.neo4j_ops.checks import main
 from scripts.neo4j_ops.checks.tls import days_left
 from scripts.neo4j_ops.recorded import RecordedTransport, load_scenario
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise"
+from tests.conftest import ENTERPRISE
 
 
 @pytest.fixture(autouse=True)
@@ -30,13 +28,13 @@ def in_days(days: float) -> str:
 def test_each_servers_certificate_expiry_is_reported_and_a_near_one_is_flagged(tmp_path, capsys):
     ca = tmp_path / "ca.crt"
     ca.write_text("(recorded runs never open it)\n")
-    scenario = load_scenario(FIXTURES / "cluster-5.26-healthy.json")
+    scenario = load_scenario(ENTERPRISE / "cluster-5.26-healthy.json")
     for name, days in (("core-1", 700.2), ("core-2", 700.2), ("core-3", 12.2), ("replica-1", 700.2)):
         scenario["endpoints"][name]["tls"]["certificate"] = {"subject": f"commonName={name}",
                                                              "not_after": in_days(days)}
     transport = RecordedTransport(scenario, tls=TlsOptions(str(ca)))
-    code = main(["--stack", "prod", "--outputs-file", str(FIXTURES / "stack-outputs-prod.json"), "--ca-cert", str(ca)],
-                transport=transport)
+    code = main(["--stack", "prod", "--outputs-file", str(ENTERPRISE / "stack-outputs-prod.json"),
+                 "--ca-cert", str(ca)], transport=transport)
     out = capsys.readouterr().out
     assert code == 0, out
     line = next(line for line in out.splitlines() if line.startswith("PASS  tls"))

@@ -15,9 +15,7 @@ from scripts.neo4j_ops import checks, diagnose, security
 from scripts.neo4j_ops.bolt import AUTH, UNREACHABLE, BoltError, NeoTransport, address_of, classify
 from scripts.neo4j_ops.parallel import TaskTimeoutError, run_all
 from scripts.neo4j_ops.target import build_target, parse_servers
-
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = ROOT / "tests" / "fixtures" / "enterprise"
+from tests.conftest import ENTERPRISE, ROOT
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +80,7 @@ def test_servers_are_parsed_with_names_roles_and_bare_addresses():
 def test_stack_outputs_and_config_say_what_to_check(monkeypatch):
     monkeypatch.setenv("NEO4J_USER_PASSWORDS", '{"analyst": "x"}')
     args = checks.build_parser().parse_args(["--stack", "prod", "--outputs-file",
-                                             str(FIXTURES / "stack-outputs-prod.json")])
+                                             str(ENTERPRISE / "stack-outputs-prod.json")])
     target = build_target(args)
     assert [(s.name, s.role, s.address) for s in target.servers] == [
         ("core-1", "primary", "core-1.prod.neo4j.internal:7687"),

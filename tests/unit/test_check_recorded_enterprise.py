@@ -12,8 +12,8 @@ import pytest
 from scripts.neo4j_ops.bolt import TlsOptions
 from scripts.neo4j_ops.checks import main
 from scripts.neo4j_ops.recorded import RecordedTransport, load_scenario
+from tests.conftest import ENTERPRISE
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise"
 ADMIN = "admin-secret-not-real"
 USERS = {"analyst": "analyst-secret-not-real", "scientist": "scientist-secret-not-real"}
 
@@ -33,11 +33,11 @@ def ca(tmp_path) -> Path:
 
 def replay(scenario: str | dict, capsys, ca: Path, *args: str, stack: bool = True):
     """Run check.py against a recorded scenario; the prod stack's outputs and config when `stack`."""
-    transport = RecordedTransport(scenario if isinstance(scenario, dict) else FIXTURES / scenario,
+    transport = RecordedTransport(scenario if isinstance(scenario, dict) else ENTERPRISE / scenario,
                                   tls=TlsOptions(str(ca)))
     argv = ["--ca-cert", str(ca), *args]
     if stack:
-        argv = ["--stack", "prod", "--outputs-file", str(FIXTURES / "stack-outputs-prod.json"), *argv]
+        argv = ["--stack", "prod", "--outputs-file", str(ENTERPRISE / "stack-outputs-prod.json"), *argv]
     code = main(argv, transport=transport)
     out = capsys.readouterr().out
     status = {p[1]: p[0] for p in (line.split() for line in out.splitlines())
@@ -131,7 +131,7 @@ def test_server_in_the_wrong_role_is_reported_from_recorded_enterprise_responses
 
 
 def test_reader_that_can_write_is_reported_loudly_from_recorded_enterprise_responses(capsys, ca):
-    scenario = load_scenario(FIXTURES / "cluster-5.26-healthy.json")
+    scenario = load_scenario(ENTERPRISE / "cluster-5.26-healthy.json")
     del scenario["endpoints"]["routing"]["responses"]["probe_write@analyst"]
     code, _, status, lines, transport = replay(scenario, capsys, ca)
     assert code == 1 and status["reader-cannot-write"] == "FAIL"
@@ -141,7 +141,7 @@ def test_reader_that_can_write_is_reported_loudly_from_recorded_enterprise_respo
 
 
 def test_missing_user_and_role_are_reported_from_recorded_enterprise_responses(capsys, ca):
-    scenario = load_scenario(FIXTURES / "cluster-5.26-healthy.json")
+    scenario = load_scenario(ENTERPRISE / "cluster-5.26-healthy.json")
     for endpoint in scenario["endpoints"].values():
         if "show_users" in endpoint.get("responses", {}):
             endpoint["responses"]["show_users"]["records"] = endpoint["responses"]["show_users"]["records"][:2]
@@ -153,7 +153,7 @@ def test_missing_user_and_role_are_reported_from_recorded_enterprise_responses(c
 
 
 def test_metrics_endpoint_down_fails_naming_the_server_from_recorded_enterprise_responses(capsys, ca):
-    scenario = load_scenario(FIXTURES / "cluster-5.26-healthy.json")
+    scenario = load_scenario(ENTERPRISE / "cluster-5.26-healthy.json")
     scenario["endpoints"]["core-2"]["metrics"]["status"] = 503
     code, _, status, lines, _ = replay(scenario, capsys, ca)
     assert code == 1 and status["metrics"] == "FAIL"
@@ -162,7 +162,7 @@ def test_metrics_endpoint_down_fails_naming_the_server_from_recorded_enterprise_
 
 
 def test_plain_bolt_accepted_although_tls_is_required_from_recorded_enterprise_responses(capsys, ca):
-    scenario = load_scenario(FIXTURES / "cluster-5.26-healthy.json")
+    scenario = load_scenario(ENTERPRISE / "cluster-5.26-healthy.json")
     scenario["endpoints"]["core-3"]["tls"]["plain"] = "accepted"
     code, _, status, lines, _ = replay(scenario, capsys, ca)
     assert code == 1 and status["tls"] == "FAIL"
@@ -217,7 +217,7 @@ def test_lagging_read_replica_fails_naming_it_from_recorded_enterprise_4_4(capsy
 
 
 def test_read_replica_that_catches_up_within_max_lag_passes_from_recorded_enterprise_4_4(capsys, ca):
-    scenario = load_scenario(FIXTURES / "cluster-4.4-lagging-replica.json")
+    scenario = load_scenario(ENTERPRISE / "cluster-4.4-lagging-replica.json")
     replica = scenario["endpoints"]["replica-1"]["responses"]
     behind = replica['show_database_lag {"database": "neo4j"}']
     caught_up = {"records": [r | {"lastCommittedTxn": 21423, "replicationLag": 0} for r in behind["records"]]}

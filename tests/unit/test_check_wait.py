@@ -14,8 +14,8 @@ from scripts.neo4j_ops.checks import main
 from scripts.neo4j_ops.checks.wait import parse_duration
 from scripts.neo4j_ops.recorded import RecordedTransport, load_scenario
 from scripts.neo4j_ops.shared.errors import UsageError
+from tests.conftest import ENTERPRISE
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise"
 DOWN = {"error": {"kind": "unreachable", "message": "cannot reach replica-1.prod.neo4j.internal:7687: connection "
                                                     "refused (is Neo4j running and listening on that port?)"}}
 
@@ -36,7 +36,7 @@ def ca(tmp_path) -> Path:
 
 def forming(replica_rounds_down: int, primaries_rounds_without_replica: int) -> dict:
     """The healthy 5.26 cluster, as it looks while replica-1 is still booting."""
-    healthy = load_scenario(FIXTURES / "cluster-5.26-healthy.json")
+    healthy = load_scenario(ENTERPRISE / "cluster-5.26-healthy.json")
     scenario = copy.deepcopy(healthy)
     replica = scenario["endpoints"]["replica-1"]["responses"]
     replica["components"] = [DOWN] * replica_rounds_down + [replica["components"]]
@@ -64,7 +64,7 @@ class Clock:
 def run_wait(scenario: dict, capsys, ca: Path, wait: str):
     clock = Clock()
     transport = RecordedTransport(scenario, tls=TlsOptions(str(ca)))
-    code = main(["--stack", "prod", "--outputs-file", str(FIXTURES / "stack-outputs-prod.json"), "--ca-cert", str(ca),
+    code = main(["--stack", "prod", "--outputs-file", str(ENTERPRISE / "stack-outputs-prod.json"), "--ca-cert", str(ca),
                  "--wait", wait], transport=transport, sleep=clock.sleep, clock=clock)
     out = capsys.readouterr()
     return code, out.out, out.err, clock
@@ -128,7 +128,7 @@ BOOT_FAILED_METRICS = ('# TYPE neo4j_cluster_boot_failed gauge\n'
 
 def test_a_failed_boot_ends_the_wait_at_once_naming_the_server_and_the_step(capsys, ca):
     scenario = forming(10_000, 0)
-    outputs = json.loads((FIXTURES / "stack-outputs-prod.json").read_text())
+    outputs = json.loads((ENTERPRISE / "stack-outputs-prod.json").read_text())
     replica = next(s for s in outputs["servers"] if s["name"] == "replica-1")
     host = replica.get("privateIp") or replica.get("hostname")
     scenario["endpoints"]["replica-1 node exporter"] = {

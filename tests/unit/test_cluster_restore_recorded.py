@@ -8,20 +8,30 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from scripts.neo4j_ops.backup import cluster_restore as cr
+from scripts.neo4j_ops.backup.cluster_execute import execute, read_state, s3_copier
+from scripts.neo4j_ops.backup.cluster_plan import (
+    ClusterState,
+    Plan,
+    Step,
+    Topology,
+    plan_cluster_restore,
+    restored_name,
+)
+from scripts.neo4j_ops.backup.cluster_text import describe_outcome, describe_plan
 from scripts.neo4j_ops.backup.commands import restore_main
 from scripts.neo4j_ops.backup.layout import FileEntry, Manifest, Parent
 from scripts.neo4j_ops.bolt import BoltError
 from scripts.neo4j_ops.facts import Counts
 from scripts.neo4j_ops.shared.errors import BackupError, InterruptedRunError, UsageError
 from scripts.neo4j_ops.shared.versions import LINE_5, LINE_44, LINE_2025
+from tests.conftest import ENTERPRISE
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise" / "cluster-restore"
+RESTORE_FIXTURES = ENTERPRISE / "cluster-restore"
 BUCKET = "acme-neo4j-backups"
 OLD = "neo4j-restore-20250101t020000z"
 NEW = "neo4j-restore-20250131t020000z"
@@ -49,7 +59,7 @@ def manifest(backup_type: str = "full", line: str = "5", counts: Counts = MOVIES
 
 
 def load(name: str) -> dict:
-    scenario = json.loads((FIXTURES / name).read_text())
+    scenario = json.loads((RESTORE_FIXTURES / name).read_text())
     base = scenario.pop("extends", None)
     if base:
         merged = load(base)
@@ -88,9 +98,9 @@ class Replay:
 def restore(scenario: str, line=LINE_5, m: Manifest | None = None, **plan_args):
     replay = Replay(scenario)
     log: list[str] = []
-    state = cr.read_state(replay, "neo4j")
-    plan = cr.plan_cluster_restore(line, m or manifest(), BUCKET, state, **plan_args)
-    return replay, plan, log, lambda: cr.execute(plan, replay, log.append, sleep=lambda s: None, timeout=60)
+    state = read_state(replay, "neo4j")
+    plan = plan_cluster_restore(line, m or manifest(), BUCKET, state, **plan_args)
+    return replay, plan, log, lambda: execute(plan, replay, log.append, sleep=lambda s: None, timeout=60)
 
 
 CREATE = (f"CREATE DATABASE `{NEW}` TOPOLOGY 3 PRIMARIES 1 SECONDARY OPTIONS {{existingData: 'use', seedURI: "
@@ -117,7 +127,7 @@ def test_alias_restore_runs_the_exact_cypher_in_order_from_recorded_enterprise_r
     assert {d for c, d in replay.calls if not c.startswith("MATCH")} == {"system"}
     assert outcome.counts == Counts(171, 253)
     assert DROP_NEW not in replay.cypher
-    text = cr.describe_outcome(outcome)
+    text = describe_outcome(outcome)
     assert f"alias 'neo4j' now targets '{NEW}'" in text
     assert f"DROP DATABASE `{OLD}` when satisfied" in text  # kept, and said so
     assert any("online on 4 members" in line for line in log)
@@ -193,7 +203,7 @@ def test_an_interrupted_restore_still_drops_the_new_database():
         return replay(cypher, params, database)
 
     with pytest.raises(InterruptedRunError, match="serves 'neo4j' as before"):  # exit 130, after the clean-up
-        cr.execute(plan, interrupted, log.append, sleep=lambda s: None)
+        execute(plan, interrupted, log.append, sleep=lambda s: None)
     assert replay.cypher[-1] == DROP_NEW
 
 
@@ -203,7 +213,7 @@ def test_a_seed_that_stays_starting_times_out_and_is_dropped():
     replay.responses[SHOW_NEW] = [starting]
     clock = iter(range(0, 10_000, 10))
     with pytest.raises(BackupError, match="not online on 4 members within 60s"):
-        cr.execute(plan, replay, log.append, sleep=lambda s: None, clock=lambda: next(clock), timeout=60)
+        execute(plan, replay, log.append, sleep=lambda s: None, clock=lambda: next(clock), timeout=60)
     assert replay.cypher[-1] == DROP_NEW
 
 
@@ -213,7 +223,7 @@ def test_online_in_the_wrong_roles_is_not_done():
     replay.responses[SHOW_NEW] = {"records": [dict(r, role="primary") for r in online]}  # 4 primaries, no secondary
     clock = iter(range(0, 10_000, 10))
     with pytest.raises(BackupError, match="4 of 4 online, 4 of 3 primaries and 0 of 1 secondaries"):
-        cr.execute(plan, replay, log.append, sleep=lambda s: None, clock=lambda: next(clock), timeout=60)
+        execute(plan, replay, log.append, sleep=lambda s: None, clock=lambda: next(clock), timeout=60)
     assert replay.cypher[-1] == DROP_NEW
 
 
@@ -227,14 +237,14 @@ def test_a_failure_after_the_switch_keeps_the_new_database_and_says_what_is_left
     replay, plan, log, _ = restore("5.26-alias-other-default.json")
     replay.responses[f"STOP DATABASE `{OLD}`"] = {"error": {"kind": "query", "message": "timed out"}}
     with pytest.raises(BackupError) as failure:
-        cr.execute(plan, replay, log.append, sleep=lambda s: None)
+        execute(plan, replay, log.append, sleep=lambda s: None)
     assert DROP_NEW not in replay.cypher
     assert f"'{NEW}' serves 'neo4j' now" in str(failure.value) and f"STOP DATABASE `{OLD}`" in str(failure.value)
 
 
 def test_differential_chain_is_staged_in_one_folder_and_seeded_from_its_last_artifact():
     replay = Replay("5.26-alias.json")
-    plan = cr.plan_cluster_restore(LINE_5, manifest("differential"), BUCKET, cr.read_state(replay, "neo4j"))
+    plan = plan_cluster_restore(LINE_5, manifest("differential"), BUCKET, read_state(replay, "neo4j"))
     stage = next(s for s in plan.steps if s.kind == "copy_chain")
     folder = "prod/neo4j/seed-20250131T020000Z/"
     assert stage.copies == (
@@ -248,7 +258,7 @@ def test_differential_chain_is_staged_in_one_folder_and_seeded_from_its_last_art
     replay.responses[SHOW_NEW] = {"records": []}  # never online: the staged copy is deleted too
     clock = iter(range(0, 10_000, 100))
     with pytest.raises(BackupError):
-        cr.execute(plan, replay, lambda m: None, copier=lambda step, delete: copied.append((step.kind, delete)),
+        execute(plan, replay, lambda m: None, copier=lambda step, delete: copied.append((step.kind, delete)),
                    sleep=lambda s: None, clock=lambda: next(clock), timeout=60)
     assert copied == [("copy_chain", False), ("copy_chain", True)]
 
@@ -257,8 +267,8 @@ def test_s3_copier_copies_server_side_and_deletes_only_the_staged_keys():
     calls = []
     s3 = SimpleNamespace(copy_object=lambda **kw: calls.append(("copy", kw)),
                          delete_object=lambda **kw: calls.append(("delete", kw)))
-    step = cr.Step("copy_chain", "", copies=(("a/1", "seed/1"),))
-    work = cr.s3_copier(s3, BUCKET, lambda m: None)
+    step = Step("copy_chain", "", copies=(("a/1", "seed/1"),))
+    work = s3_copier(s3, BUCKET, lambda m: None)
     work(step, False)
     work(step, True)
     assert calls == [("copy", {"Bucket": BUCKET, "Key": "seed/1", "CopySource": {"Bucket": BUCKET, "Key": "a/1"}}),
@@ -267,7 +277,7 @@ def test_s3_copier_copies_server_side_and_deletes_only_the_staged_keys():
 
 def test_dry_run_prints_every_step_its_cypher_and_what_serves():
     replay, plan, log, _ = restore("5.26-alias.json")
-    text = cr.describe_plan(plan)
+    text = describe_plan(plan)
     for cypher in (CREATE, SHOW_NEW, f"ALTER ALIAS `neo4j` SET DATABASE TARGET `{NEW}`", f"STOP DATABASE `{OLD}`"):
         assert cypher in text
     assert f"serving meanwhile: '{OLD}' (through alias 'neo4j') until the alias points at '{NEW}'" in text
@@ -280,22 +290,22 @@ def test_a_leftover_of_an_earlier_run_is_dropped_first_and_an_applied_backup_is_
     replay = Replay("5.26-alias.json")
     rows = list(replay.responses["SHOW DATABASES YIELD *"]["records"])
     leftover = [dict(r, name=NEW, aliases=[], default=False, currentStatus="offline") for r in rows[:4]]
-    state = cr.ClusterState.parse("neo4j", [{"name": "neo4j", "database": OLD, "location": "local"}],
+    state = ClusterState.parse("neo4j", [{"name": "neo4j", "database": OLD, "location": "local"}],
                                   rows + leftover)
-    plan = cr.plan_cluster_restore(LINE_5, manifest(), BUCKET, state)
+    plan = plan_cluster_restore(LINE_5, manifest(), BUCKET, state)
     assert plan.steps[0].cypher == DROP_NEW and plan.steps[1].cypher == CREATE
-    done = cr.ClusterState.parse("neo4j", [{"name": "neo4j", "database": NEW, "location": "local"}], leftover)
+    done = ClusterState.parse("neo4j", [{"name": "neo4j", "database": NEW, "location": "local"}], leftover)
     with pytest.raises(UsageError, match="already restored"):
-        cr.plan_cluster_restore(LINE_5, manifest(), BUCKET, done)
+        plan_cluster_restore(LINE_5, manifest(), BUCKET, done)
 
 
 def test_a_plain_database_that_is_not_the_default_needs_no_swap():
     rows = [{"name": "sales", "address": "core-1:7687", "role": "primary", "default": False}]
-    state = cr.ClusterState.parse("sales", [], rows)
+    state = ClusterState.parse("sales", [], rows)
     with pytest.raises(UsageError, match="--no-swap"):
-        cr.plan_cluster_restore(LINE_5, manifest(), BUCKET, state)
-    plan = cr.plan_cluster_restore(LINE_5, manifest(), BUCKET, state, swap=False)
-    assert plan.swap == "none" and plan.topology == cr.Topology(1, 0)
+        plan_cluster_restore(LINE_5, manifest(), BUCKET, state)
+    plan = plan_cluster_restore(LINE_5, manifest(), BUCKET, state, swap=False)
+    assert plan.swap == "none" and plan.topology == Topology(1, 0)
     assert [s.phase for s in plan.steps] == ["prepare"] * 3
     assert "TOPOLOGY 1 PRIMARY 0 SECONDARY" in plan.steps[0].cypher
 
@@ -304,27 +314,27 @@ def test_the_current_topology_comes_from_the_requested_counts_when_the_server_gi
     rows = [{"name": "neo4j", "address": f"core-{n}:7687", "role": "unknown" if n == 3 else "primary",
              "requestedPrimariesCount": 3, "requestedSecondariesCount": 2, "currentPrimariesCount": 2,
              "currentSecondariesCount": 0} for n in (1, 2, 3)]
-    assert cr.ClusterState("neo4j", None, tuple(rows)).topology_of("neo4j") == cr.Topology(3, 2)
+    assert ClusterState("neo4j", None, tuple(rows)).topology_of("neo4j") == Topology(3, 2)
     rows = [dict(r, requestedPrimariesCount=None, requestedSecondariesCount=None) for r in rows]
-    assert cr.ClusterState("neo4j", None, tuple(rows)).topology_of("neo4j") == cr.Topology(2, 0)
+    assert ClusterState("neo4j", None, tuple(rows)).topology_of("neo4j") == Topology(2, 0)
     rows = [{k: v for k, v in r.items() if "Count" not in k} for r in rows]
-    assert cr.ClusterState("neo4j", None, tuple(rows)).topology_of("neo4j") == cr.Topology(3, 0)  # by roles
+    assert ClusterState("neo4j", None, tuple(rows)).topology_of("neo4j") == Topology(3, 0)  # by roles
 
 
 def test_topology_is_the_old_databases_unless_given():
-    replay, plan, *_ = restore("5.26-alias.json", topology=cr.Topology(3, 2))
+    replay, plan, *_ = restore("5.26-alias.json", topology=Topology(3, 2))
     assert "TOPOLOGY 3 PRIMARIES 2 SECONDARIES" in plan.steps[0].cypher
     with pytest.raises(UsageError, match="--primaries"):
-        cr.plan_cluster_restore(LINE_5, manifest(), BUCKET, cr.ClusterState.parse("neo4j", [], []))
+        plan_cluster_restore(LINE_5, manifest(), BUCKET, ClusterState.parse("neo4j", [], []))
 
 
 def test_a_dump_seeds_from_its_own_object_and_a_4_4_backup_cannot_seed_5():
     replay = Replay("5.26-alias.json")
-    state = cr.read_state(replay, "neo4j")
-    plan = cr.plan_cluster_restore(LINE_5, manifest("dump"), BUCKET, state)
+    state = read_state(replay, "neo4j")
+    plan = plan_cluster_restore(LINE_5, manifest("dump"), BUCKET, state)
     assert plan.seed_uri == f"s3://{BUCKET}/prod/neo4j/20250131T020000Z/neo4j.dump"
     with pytest.raises(UsageError, match="4.4 backup folder"):
-        cr.plan_cluster_restore(LINE_5, manifest(line="4.4"), BUCKET, state)
+        plan_cluster_restore(LINE_5, manifest(line="4.4"), BUCKET, state)
 
 
 @pytest.mark.parametrize("database, expected", [
@@ -333,16 +343,16 @@ def test_a_dump_seeds_from_its_own_object_and_a_4_4_backup_cannot_seed_5():
     ("x" * 60, "x" * 38 + "-restore-20250131t020000z"),  # 63 characters at most
 ])
 def test_restored_names_follow_the_database_naming_rules(database, expected):
-    name = cr.restored_name(database, "20250131T020000Z")
+    name = restored_name(database, "20250131T020000Z")
     assert name == expected and 3 <= len(name) <= 63
 
 
 def test_4_4_plan_is_the_offline_procedure_one_core_at_a_time():
     replay = Replay("4.4-offline.json")
     rows = replay("SHOW DATABASES YIELD *", {}, "system")
-    state = cr.ClusterState("neo4j", None, tuple(rows))
+    state = ClusterState("neo4j", None, tuple(rows))
     cores = ("core-1.prod.neo4j.internal", "core-2.prod.neo4j.internal", "core-3.prod.neo4j.internal")
-    plan = cr.plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state, cores=cores)
+    plan = plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state, cores=cores)
     assert plan.swap == "offline"
     assert plan.steps[0].kind == "note" and "STOPS database 'neo4j' on every core" in plan.steps[0].description
     admin = [(s.server.split(".")[0], s.command) for s in plan.steps if s.kind == "admin"]
@@ -361,19 +371,19 @@ def test_4_4_plan_is_the_offline_procedure_one_core_at_a_time():
     assert "dump --database=neo4j" in admin[3][1]  # the safety dump, on the first core, before anything
     assert order[-3:] == ["core-1:systemctl", "core-2:systemctl", "core-3:systemctl"]  # all started at the end
     with pytest.raises(UsageError, match="no core hosts"):
-        cr.plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state)
+        plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state)
 
 
 def test_4_4_checks_run_from_recorded_enterprise_4_4_responses():
     replay = Replay("4.4-offline.json")
-    state = cr.ClusterState("neo4j", None, tuple(replay("SHOW DATABASES YIELD *", {}, "system")))
-    plan = cr.plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state, cores=("a", "b", "c"))
+    state = ClusterState("neo4j", None, tuple(replay("SHOW DATABASES YIELD *", {}, "system")))
+    plan = plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state, cores=("a", "b", "c"))
     with pytest.raises(UsageError, match="--verify"):
-        cr.execute(plan, replay, print)
-    checks = cr.Plan(plan.line, plan.name, plan.backup, plan.restored, plan.old, "none", plan.seed_uri,
+        execute(plan, replay, print)
+    checks = Plan(plan.line, plan.name, plan.backup, plan.restored, plan.old, "none", plan.seed_uri,
                      plan.topology, tuple(s for s in plan.steps if s.kind in ("wait_online", "counts")),
                      plan.serving, (), plan.counts)
-    outcome = cr.execute(checks, replay, print, sleep=lambda s: None)
+    outcome = execute(checks, replay, print, sleep=lambda s: None)
     show = "SHOW DATABASE `neo4j` YIELD name, address, role, requestedStatus, currentStatus, error"
     assert replay.cypher[1:] == [show, show, "MATCH (n) RETURN count(n) AS count",
                                  "MATCH ()-[r]->() RETURN count(r) AS count"]

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from scripts.neo4j_ops.bolt import TlsOptions
 from scripts.neo4j_ops.diagnose import main, parse_prometheus
 from scripts.neo4j_ops.recorded import RecordedTransport, load_scenario
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise"
+from tests.conftest import ENTERPRISE
 
 
 @pytest.fixture(autouse=True)
@@ -22,8 +20,8 @@ def env(monkeypatch):
 def diagnose(scenario: str, capsys, tmp_path, *args: str) -> tuple[int, dict]:
     ca = tmp_path / "ca.crt"
     ca.write_text("(recorded runs never open it)")
-    transport = RecordedTransport(FIXTURES / scenario, tls=TlsOptions(str(ca)))
-    code = main(["--stack", "prod", "--outputs-file", str(FIXTURES / "stack-outputs-prod.json"), "--ca-cert",
+    transport = RecordedTransport(ENTERPRISE / scenario, tls=TlsOptions(str(ca)))
+    code = main(["--stack", "prod", "--outputs-file", str(ENTERPRISE / "stack-outputs-prod.json"), "--ca-cert",
                  str(ca), "--json", "--max-lag", "0.5", *args], transport=transport)
     report = json.loads(capsys.readouterr().out)
     assert transport.missing == []
@@ -91,7 +89,7 @@ def test_lag_and_a_down_server_are_reported_from_recorded_enterprise_responses(c
 
 
 def test_44_queries_and_metric_names_from_recorded_enterprise_responses(capsys):
-    transport = RecordedTransport(FIXTURES / "cluster-4.4-healthy.json")
+    transport = RecordedTransport(ENTERPRISE / "cluster-4.4-healthy.json")
     code = main(["--servers", "core-1=core-1.prod.neo4j.internal:7687", "--json"], transport=transport)
     report = json.loads(capsys.readouterr().out)
     assert code == 0, report
@@ -107,7 +105,7 @@ SERVERS_44 = ("core-1:primary=core-1.prod.neo4j.internal:7687,core-2:primary=cor
 
 
 def diagnose_44(scenario: str | dict, capsys, *args: str) -> tuple[int, dict, RecordedTransport]:
-    transport = RecordedTransport(scenario if isinstance(scenario, dict) else FIXTURES / scenario)
+    transport = RecordedTransport(scenario if isinstance(scenario, dict) else ENTERPRISE / scenario)
     code = main(["--servers", SERVERS_44, "--json", "--max-lag", "0.5", *args], transport=transport)
     report = json.loads(capsys.readouterr().out)
     assert transport.missing == []
@@ -139,7 +137,7 @@ def test_44_actions_name_44_commands_from_recorded_enterprise_4_4(capsys):
     assert "dbms.cluster.overview() on each side" in split["action"] and "SHOW SERVERS" not in split["action"]
     # A database in error: 4.4 names the reason in its `error` column (the 4.4 manual's
     # manage-databases/errors.adoc example: currentStatus "dirty", error "File system permissions").
-    scenario = load_scenario(FIXTURES / "cluster-4.4-healthy.json")
+    scenario = load_scenario(ENTERPRISE / "cluster-4.4-healthy.json")
     rows = scenario["endpoints"]["core-3"]["responses"]["show_databases"]["records"]
     row = next(r for r in rows if r["name"] == "neo4j" and r["address"].startswith("core-3."))
     row.update({"currentStatus": "dirty", "error": "File system permissions"})

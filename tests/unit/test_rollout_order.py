@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import pytest
 
@@ -24,8 +23,8 @@ from scripts.neo4j_ops.rollout.order import (
     view_from_facts,
 )
 from scripts.neo4j_ops.target import Target, build_target
+from tests.conftest import ENTERPRISE
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise"
 SERVERS = ("core-1:primary=core-1.prod.neo4j.internal:7687,core-2:primary=core-2.prod.neo4j.internal:7687,"
            "core-3:primary=core-3.prod.neo4j.internal:7687,replica-1:secondary=replica-1.prod.neo4j.internal:7687")
 ALL = ["core-1", "core-2", "core-3", "replica-1"]
@@ -39,7 +38,7 @@ def target(monkeypatch) -> Target:
 
 def facts_of(scenario: str | dict, t: Target) -> list[ServerFacts]:
     # The 5.26 recordings require TLS (their plain Bolt is refused); nothing opens the CA file.
-    transport = RecordedTransport(scenario if isinstance(scenario, dict) else FIXTURES / scenario,
+    transport = RecordedTransport(scenario if isinstance(scenario, dict) else ENTERPRISE / scenario,
                                   tls=TlsOptions("recorded-ca.crt"))
     return [gather(s, transport, t.auth, 5.0) for s in t.servers]
 
@@ -72,7 +71,7 @@ def test_the_44_order_comes_from_the_cluster_overview_from_recorded_enterprise_4
 def test_the_44_view_reads_the_overview_not_show_databases_from_recorded_enterprise_4_4(monkeypatch):
     # Who leads is the overview's word on 4.4: move neo4j's leadership to core-3 there only.
     t = target(monkeypatch)
-    scenario = load_scenario(FIXTURES / "cluster-4.4-healthy.json")
+    scenario = load_scenario(ENTERPRISE / "cluster-4.4-healthy.json")
     for endpoint in scenario["endpoints"].values():
         overview = endpoint["responses"].get("cluster_overview")
         for row in (overview or {}).get("records", []):

@@ -28,8 +28,8 @@ from scripts.neo4j_ops.rollout.stack import (
     urn_parts,
 )
 from scripts.neo4j_ops.shared.errors import OperationError, UsageError
+from tests.conftest import ENTERPRISE
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise"
 ADMIN = "admin-secret-not-real"
 SERVERS_44 = ("core-1:primary=core-1.prod.neo4j.internal:7687,core-2:primary=core-2.prod.neo4j.internal:7687,"
               "core-3:primary=core-3.prod.neo4j.internal:7687,"
@@ -74,7 +74,7 @@ class RestartingCluster:
 
     def __init__(self, scenario: str | dict, tls: TlsOptions):
         self.tls = tls
-        self.recorded = RecordedTransport(scenario if isinstance(scenario, dict) else FIXTURES / scenario, tls=tls)
+        self.recorded = RecordedTransport(scenario if isinstance(scenario, dict) else ENTERPRISE / scenario, tls=tls)
         self.down: dict[str, int] = {}
 
     def client(self, uri, auth, *, tls=None):
@@ -122,7 +122,7 @@ EVERYTHING = {s: ["replace (userDataBase64, ami)"] for s in ("core-1", "core-2",
 
 
 def run_5(capsys, ca, stack: FakeStack, cluster: RestartingCluster, *args: str):
-    argv = ["--stack", "prod", "--outputs-file", str(FIXTURES / "stack-outputs-prod.json"), "--ca-cert", str(ca),
+    argv = ["--stack", "prod", "--outputs-file", str(ENTERPRISE / "stack-outputs-prod.json"), "--ca-cert", str(ca),
             "--timeout", "60s", *args]
     code = main(argv, transport=cluster, stack=stack)
     captured = capsys.readouterr()
@@ -166,7 +166,7 @@ def test_the_order_of_44_comes_from_the_cluster_overview_from_recorded_enterpris
 
 def moved_leader(scenario: str, database: str, new_writer: str) -> dict:
     """The recorded cluster after an election: `new_writer` writes `database` in every server's view."""
-    moved = copy.deepcopy(load_scenario(FIXTURES / scenario))
+    moved = copy.deepcopy(load_scenario(ENTERPRISE / scenario))
     for endpoint in moved["endpoints"].values():
         for row in (endpoint.get("responses", {}).get("show_databases") or {}).get("records", []):
             if row["name"] == database:
@@ -224,7 +224,7 @@ def test_a_server_that_does_not_come_back_fails_its_gate_within_the_limit_from_r
         capsys, ca):
     # After replica-1's step the cluster lists it as Free (cluster-5.26-free-server's shape: started, never
     # enabled), so it never becomes Enabled again: the gate gives up at --timeout and nothing else is touched.
-    free = load_scenario(FIXTURES / "rollout-5.26-replica-free.json")
+    free = load_scenario(ENTERPRISE / "rollout-5.26-replica-free.json")
     cluster = RestartingCluster("cluster-5.26-healthy.json", TlsOptions(str(ca)))
     stack = FakeStack(dict(EVERYTHING), on_apply=lambda server: cluster.swap(copy.deepcopy(free)))
     code, out, err = run_5(capsys, ca, stack, cluster, "--timeout", "1s")
@@ -304,7 +304,7 @@ def test_json_report_from_recorded_enterprise_responses(capsys, ca):
 def test_dry_run_with_pending_needs_no_pulumi(capsys, ca, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     cluster = RestartingCluster("cluster-5.26-healthy.json", TlsOptions(str(ca)))
-    argv = ["--outputs-file", str(FIXTURES / "stack-outputs-prod.json"), "--ca-cert", str(ca), "--dry-run",
+    argv = ["--outputs-file", str(ENTERPRISE / "stack-outputs-prod.json"), "--ca-cert", str(ca), "--dry-run",
             "--pending", "core-2,replica-1"]
     code = main(argv, transport=cluster)
     out = capsys.readouterr().out
@@ -314,7 +314,7 @@ def test_dry_run_with_pending_needs_no_pulumi(capsys, ca, monkeypatch):
 
 def test_applying_without_the_pulumi_cli_is_a_usage_error(capsys, ca, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
-    code = main(["--stack", "prod", "--outputs-file", str(FIXTURES / "stack-outputs-prod.json"),
+    code = main(["--stack", "prod", "--outputs-file", str(ENTERPRISE / "stack-outputs-prod.json"),
                  "--ca-cert", str(ca)])
     err = capsys.readouterr().err
     assert code == 2

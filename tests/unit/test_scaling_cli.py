@@ -10,15 +10,14 @@ import yaml
 
 from scripts import scale
 from scripts.neo4j_ops.recorded import RecordedTransport, load_scenario
-from tests.conftest import ROOT
+from tests.conftest import ENTERPRISE, ROOT
 
-FIXTURES = ROOT / "tests" / "fixtures" / "enterprise"
 REPLICA_2 = "0d9e4c71-5a3b-4f6e-8e21-7c5b9a1d3f42"
 ALTER = "ALTER DATABASE $dbname SET TOPOLOGY $primary PRIMARIES $secondary SECONDARIES"
 
 
 def transport(scenario: str, version: str, edition: str = "enterprise") -> RecordedTransport:
-    document = load_scenario(FIXTURES / "scaling" / scenario)
+    document = load_scenario(ENTERPRISE / "scaling" / scenario)
     document["endpoints"]["core-1"]["responses"]["components"] = {
         "records": [{"name": "Neo4j Kernel", "versions": [version], "edition": edition}]}
     return RecordedTransport(document)
@@ -41,7 +40,7 @@ def stack(tmp_path, monkeypatch):
         path = tmp_path / "Pulumi.prod.yaml"
         path.write_text(yaml.safe_dump(config))
         return ["--stack", "prod", "--stack-file", str(path), "--outputs-file",
-                str(FIXTURES / "stack-outputs-prod.json"), "--ca-cert", str(tmp_path / "ca.crt"), "--quiet"]
+                str(ENTERPRISE / "stack-outputs-prod.json"), "--ca-cert", str(tmp_path / "ca.crt"), "--quiet"]
     return write
 
 

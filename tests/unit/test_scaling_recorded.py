@@ -7,28 +7,22 @@ from dataclasses import dataclass
 
 import pytest
 
-from scripts.neo4j_ops.bolt import Auth
+from scripts.neo4j_ops import queries as q
+from scripts.neo4j_ops.bolt import Auth, statement_runner
 from scripts.neo4j_ops.recorded import RecordedTransport
-from scripts.neo4j_ops.scaling import (
-    SHOW_DATABASES,
-    SHOW_SERVERS,
-    ScalingRefusedError,
-    Wait,
-    bolt_runner,
-    literal,
-    scale_in,
-    scale_out,
-    topology_statement,
-)
+from scripts.neo4j_ops.scaling.plan import ScalingRefusedError
+from scripts.neo4j_ops.scaling.run import Wait, scale_in, scale_out
+from scripts.neo4j_ops.scaling.statements import literal, topology_statement
 from scripts.neo4j_ops.shared.errors import OperationError, UsageError
 from scripts.neo4j_ops.shared.versions import Version
-from tests.conftest import ROOT
+from tests.conftest import ENTERPRISE
 
-FIXTURES = ROOT / "tests" / "fixtures" / "enterprise" / "scaling"
+SCALING_FIXTURES = ENTERPRISE / "scaling"
 ROUTING = "neo4j://core-1.prod.neo4j.internal:7687"
 REPLICA_2 = "0d9e4c71-5a3b-4f6e-8e21-7c5b9a1d3f42"
 REPLICA_2_ADDRESS = "replica-2.prod.neo4j.internal:7687"
 ALTER = "ALTER DATABASE $dbname SET TOPOLOGY $primary PRIMARIES $secondary SECONDARIES"
+SHOW_SERVERS, SHOW_DATABASES = q.SHOW_SERVERS.cypher, q.SHOW_DATABASES.cypher
 V526, V2025, V44 = Version.parse("5.26.30"), Version.parse("2025.10.1"), Version.parse("4.4.46")
 
 
@@ -47,8 +41,9 @@ class Cluster:
     """A recorded cluster: `run` for the scaling functions, and what was sent."""
 
     def __init__(self, scenario: str):
-        self.transport = RecordedTransport(FIXTURES / scenario)
-        self.run = bolt_runner(self.transport.client(ROUTING, Auth("neo4j", "not-a-real-password")), timeout=5)
+        self.transport = RecordedTransport(SCALING_FIXTURES / scenario)
+        client = self.transport.client(ROUTING, Auth("neo4j", "not-a-real-password"))
+        self.run = statement_runner(client, timeout=5)
         self.clock = Clock()
         self.wait = Wait(timeout_seconds=120, interval_seconds=5, sleep=self.clock.sleep, clock=self.clock)
         self.progress: list[str] = []

@@ -3,14 +3,13 @@ Enterprise responses (tests/fixtures/enterprise/security-*.json, derived: see th
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from components.settings import RoleSpec, UserSpec
 from scripts.neo4j_ops.bolt import Auth
 from scripts.neo4j_ops.recorded import RecordedTransport
 from scripts.neo4j_ops.security import apply_security, main
+from tests.conftest import ENTERPRISE
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise"
 URI = "neo4j://core-1.prod.neo4j.internal:7687"
 ADMIN = Auth("neo4j", "admin-secret-not-real")
 SECRETS = {"analyst": "analyst-secret-not-real", "scientist": "scientist-secret-not-real"}
@@ -20,7 +19,7 @@ ROLES = (RoleSpec("data_scientist", ("MATCH {*} ON GRAPH neo4j", "EXECUTE PROCED
 
 
 def apply(scenario: str, *, dry_run: bool = False, passwords=SECRETS):
-    transport = RecordedTransport(FIXTURES / scenario)
+    transport = RecordedTransport(ENTERPRISE / scenario)
     report = apply_security(transport, URI, ADMIN, USERS, ROLES, passwords, dry_run=dry_run)
     return report, transport
 
@@ -90,7 +89,7 @@ def test_dry_run_writes_only_the_temporary_role_from_recorded_enterprise_respons
 
 
 def test_a_privilege_the_server_rejects_is_an_error_naming_it():
-    transport = RecordedTransport(FIXTURES / "security-5.26-fresh.json")
+    transport = RecordedTransport(ENTERPRISE / "security-5.26-fresh.json")
     bad = (RoleSpec("data_scientist", ("MATCH {*} ON GRAPH neo4j", "TELEPORT ON DBMS")),)
     transport.scenario["endpoints"]["core-1"]["responses"][
         "GRANT TELEPORT ON DBMS TO `neo4jcluster_tmp_data_scientist`"] = {
@@ -108,7 +107,7 @@ def test_command_applies_the_prod_stack_and_never_prints_passwords(capsys, monke
     ca.write_text("(recorded runs never open it)")
     monkeypatch.setenv("NEO4J_PASSWORD", ADMIN.password)
     monkeypatch.setenv("NEO4J_USER_PASSWORDS", json.dumps(SECRETS))
-    transport = RecordedTransport(FIXTURES / "security-5.26-fresh.json")
+    transport = RecordedTransport(ENTERPRISE / "security-5.26-fresh.json")
     code = main(["--stack", "prod", "--uri", URI, "--ca-cert", str(ca)], transport=transport)
     out = capsys.readouterr()
     assert code == 0, out
