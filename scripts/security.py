@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Apply the stack's users and roles to a running Neo4j, idempotently. See `python scripts/security.py --help`.
 
-The logic lives in scripts/neo4j_ops/security.py.
+The logic lives in scripts/neo4j_ops/security/.
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ The cluster commands (not shipped):
   parallel     tasks at once, each with a deadline, without ever hanging the process
   recorded     the Bolt interface answered from recordings (tests/fixtures/enterprise/), and a recorder
   checks/      the post-deploy checks (its __init__ lists its modules)
-  security     idempotent users, roles and privileges
+  security/    idempotent users, roles and privileges (its __init__ lists its modules)
   diagnose/    the troubleshooting guide as findings with suggested actions
 
 Why here, scripts/neo4j_ops/: the commands are scripts/, and the repository's top level is fixed. It is
