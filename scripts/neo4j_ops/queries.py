@@ -109,3 +109,11 @@ def cluster_view(line: VersionLine) -> Named:
 def quote_name(name: str) -> str:
     """A role or user name as a Cypher identifier: `name` (backticks doubled)."""
     return "`" + name.replace("`", "``") + "`"
+
+
+# scaling (scaling/run.py; its administration commands are built at run time: Named.built(…, "system"))
+# Which servers the cluster has, asked once before deciding the direction (scaling/command.py).
+LIST_SERVERS = Named("list_servers", "SHOW SERVERS YIELD serverId, name, address, state", "system")
+LIST_MEMBERS = Named("list_members", "CALL dbms.cluster.overview() YIELD addresses RETURN addresses", "system")  # 4.4
+# Scaling asks every question of `system`, the one database every member hosts whatever its allocations.
+CLUSTER_OVERVIEW_ON_SYSTEM = Named(CLUSTER_OVERVIEW.name, CLUSTER_OVERVIEW.cypher, "system")  # 4.4

@@ -1,7 +1,7 @@
 """What a real Neo4j Community server can prove of scaling (tests/unit/test_scaling_recorded.py has the rest,
 against recorded Enterprise responses):
 
-- every statement scaling.py builds is valid Cypher to the real 5.26 and 2025 parsers: Community refuses them
+- every statement scaling/ builds or reads is valid Cypher to the real 5.26 and 2025 parsers: Community refuses them
   as Neo.ClientError.Statement.UnsupportedAdministrationCommand (or, for the cordon procedure,
   ProcedureNotFound), never as a SyntaxError; a misspelt statement is the control that does get SyntaxError;
 - scripts/scale.py run against the real server reads its edition and stops with one line, changing nothing.
@@ -15,13 +15,14 @@ import sys
 import pytest
 import yaml
 
-from scripts.neo4j_ops import scaling
+from scripts.neo4j_ops import queries as q
+from scripts.neo4j_ops.scaling import statements as scaling
 from scripts.neo4j_ops.shared.versions import Version
 from tests.integration.conftest import PASSWORD
 from tests.support.neo4j_local import LocalNeo4j
 
 pytestmark = pytest.mark.integration
-ROOT = scaling.__file__.rsplit("/scripts/", 1)[0]
+ROOT = q.__file__.rsplit("/scripts/", 1)[0]
 SERVER_ID = "0d9e4c71-5a3b-4f6e-8e21-7c5b9a1d3f42"
 
 
@@ -29,8 +30,8 @@ def statements(version: Version) -> list[scaling.Statement]:
     return [scaling.topology_statement(version, "neo4j", 3, 2), scaling.enable_statement(SERVER_ID),
             scaling.deallocate_statement([SERVER_ID], dry_run=True),
             scaling.deallocate_statement([SERVER_ID, "replica-3.prod.neo4j.internal"], dry_run=False),
-            scaling.drop_statement(SERVER_ID), scaling.Statement(scaling.SHOW_SERVERS),
-            scaling.Statement(scaling.LIST_SERVERS)]
+            scaling.drop_statement(SERVER_ID), scaling.Statement(q.SHOW_SERVERS.cypher),
+            scaling.Statement(q.LIST_SERVERS.cypher)]
 
 
 def error_code(local: LocalNeo4j, statement: scaling.Statement) -> str | None:

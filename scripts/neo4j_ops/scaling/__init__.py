@@ -8,30 +8,5 @@ databases, and that moves the databases off servers before their machines go.
   command     the command line: stack and cluster compared, the direction chosen, --dry-run, --up
 """
 from .command import build_parser, main
-from .plan import ScalingRefusedError
-from .run import (
-    LIST_SERVERS,
-    SHOW_DATABASES,
-    SHOW_SERVERS,
-    ScaleResult,
-    Wait,
-    bolt_runner,
-    listed_addresses,
-    render_text,
-    scale_in,
-    scale_out,
-)
-from .statements import (
-    Statement,
-    cordon_statement,
-    deallocate_statement,
-    drop_statement,
-    enable_statement,
-    literal,
-    topology_statement,
-)
 
-__all__ = ["LIST_SERVERS", "SHOW_DATABASES", "SHOW_SERVERS", "ScaleResult", "ScalingRefusedError", "Statement",
-           "Wait", "bolt_runner", "build_parser", "cordon_statement", "deallocate_statement", "drop_statement",
-           "enable_statement", "listed_addresses", "literal", "main", "render_text", "scale_in", "scale_out",
-           "topology_statement"]
+__all__ = ["build_parser", "main"]

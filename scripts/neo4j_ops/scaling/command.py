@@ -8,7 +8,7 @@ from typing import Any
 
 from .. import cli, cluster_cli
 from .. import queries as q
-from ..bolt import Auth, BoltError, TlsOptions, Transport, check_bolt_uri
+from ..bolt import Auth, BoltError, TlsOptions, Transport, check_bolt_uri, statement_runner
 from ..shared.errors import OperationError, UsageError
 from ..shared.versions import Version
 from ..target import (
@@ -81,8 +81,8 @@ def connect_uri(args: Any, settings: Any) -> str:
     return uri
 
 
-def cluster_version(client: Any, timeout: float) -> Version:
-    rows = client.run(q.COMPONENTS.name, q.COMPONENTS.cypher, timeout=timeout).records
+def cluster_version(run: q.Run) -> Version:
+    rows = run(q.COMPONENTS, None)
     kernel = next((r for r in rows if r.get("name") == "Neo4j Kernel"), {})
     edition = str(kernel.get("edition") or "")
     if edition.lower() != "enterprise":
@@ -142,8 +142,8 @@ def main(argv: list[str] | None = None, *, transport: Transport | None = None) -
         with cluster_cli.bolt_transport(transport, tls, args.timeout) as real:
             client = real.client(uri, auth)
             try:
-                version = cluster_version(client, args.timeout)
-                run = scaling.bolt_runner(client, args.timeout)
+                run = statement_runner(client, args.timeout)
+                version = cluster_version(run)
                 listed = scaling.listed_addresses(run, version)
                 leaving = [a for a in listed if a not in wanted]
                 log(f"Neo4j {version}; stack {settings.stack}: {primaries} primaries, {secondaries} secondaries; "

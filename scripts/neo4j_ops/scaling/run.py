@@ -1,8 +1,7 @@
-"""Scaling the secondaries: the Cypher that makes new servers host the databases, and that moves the
-databases off servers before their machines go. Pure decisions over SHOW SERVERS / SHOW DATABASES rows,
-and a runner that sends the statements through `run`.
+"""Scaling the secondaries, executed: the statements (statements.py) sent in order through `run`, with the
+decisions of plan.py between them and the waits for the cluster to follow.
 
-The two entry points (scripts/scale.py calls them; the rollout may too):
+The two entry points (command.py calls them; the rollout may too):
 
     scale_out(run, version, databases, primaries, secondaries, progress, *,
               expected_addresses=(), dry_run=False, wait=Wait()) -> ScaleResult
@@ -18,7 +17,8 @@ The two entry points (scripts/scale.py calls them; the rollout may too):
         FROM SERVERS, wait until the leaving servers host only `system` (Deallocated), DROP SERVER each. Re-runs
         skip what is done.
 
-    run(query, params) -> list[dict]   one statement against the `system` database (bolt_runner(client))
+    run(statement, params) -> records  the one queries.Run (bolt.statement_runner(client)); every statement
+                                       scaling sends goes to `system`
     version                            the cluster's Version (versions.py); its line picks the dialect
     databases                          user databases to set the topology of; None: every standard database
                                        SHOW DATABASES lists, `system` never
@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import queries as q
@@ -68,19 +68,7 @@ from .statements import (
     topology_statement,
 )
 
-Run = Callable[[str, dict[str, Any]], list[dict[str, Any]]]
 Progress = Callable[[str], None]
-
-SHOW_SERVERS = q.SHOW_SERVERS.cypher
-SHOW_DATABASES = q.SHOW_DATABASES.cypher
-CLUSTER_OVERVIEW = q.CLUSTER_OVERVIEW.cypher
-# Which servers the cluster has, asked once before deciding the direction (scripts/scale.py).
-LIST_SERVERS = "SHOW SERVERS YIELD serverId, name, address, state"
-LIST_MEMBERS = "CALL dbms.cluster.overview() YIELD addresses RETURN addresses"  # 4.4
-# The names recorded responses are filed under (recorded.py); statements built here go under their own text.
-QUERY_NAMES = {SHOW_SERVERS: q.SHOW_SERVERS.name, SHOW_DATABASES: q.SHOW_DATABASES.name,
-               CLUSTER_OVERVIEW: q.CLUSTER_OVERVIEW.name, LIST_SERVERS: "list_servers", LIST_MEMBERS: "list_members"}
-READS = tuple(QUERY_NAMES)
 
 
 @dataclass(frozen=True)
@@ -107,33 +95,23 @@ class ScaleResult:
                 "dropped": self.dropped}
 
 
-def bolt_runner(client: Any, timeout: float | None = None) -> Run:
-    """`run` over a bolt.Client: every statement against `system`; the administration commands as writes (the
-    routing driver sends them to the system database's writer)."""
-    def run(cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        return client.run(QUERY_NAMES.get(cypher, cypher), cypher, params or None, database=SYSTEM,
-                          write=cypher not in READS, timeout=timeout).records
-    return run
-
-
 # --- the runner ---------------------------------------------------------------------------------------
 
 
 class _Session:
-    def __init__(self, run: Run, result: ScaleResult, progress: Progress, wait: Wait):
+    def __init__(self, run: q.Run, result: ScaleResult, progress: Progress, wait: Wait):
         self.run, self.result, self.progress, self.wait = run, result, progress, wait
 
-    def read(self, cypher: str) -> list[dict[str, Any]]:
-        return self.run(cypher, {})
+    def read(self, statement: q.Named) -> list[dict[str, Any]]:
+        return self.run(statement, None)
 
     def write(self, statement: Statement) -> list[dict[str, Any]]:
-        statement.ran = not self.result.dry_run
-        self.result.statements.append(statement)
+        self.result.statements.append(replace(statement, ran=not self.result.dry_run))
         if self.result.dry_run:
             self.progress(f"would run: {statement.text()}")
             return []
         self.progress(f"running: {statement.text()}")
-        return self.run(statement.cypher, statement.params)
+        return self.run(statement.named, statement.params)
 
     def poll(self, what: str, done: Callable[[], str | None]) -> None:
         """Call `done` until it returns None (finished); it returns what is still missing otherwise."""
@@ -156,7 +134,7 @@ def _check_counts(primaries: int, secondaries: int) -> None:
                          f"and 0 or more secondaries")
 
 
-def scale_out(run: Run, version: Version, databases: Sequence[str] | None, primaries: int, secondaries: int,
+def scale_out(run: q.Run, version: Version, databases: Sequence[str] | None, primaries: int, secondaries: int,
               progress: Progress, *, expected_addresses: Sequence[str] = (), dry_run: bool = False,
               wait: Wait = Wait()) -> ScaleResult:
     _check_counts(primaries, secondaries)
@@ -171,7 +149,7 @@ def scale_out(run: Run, version: Version, databases: Sequence[str] | None, prima
     target = primaries + secondaries
 
     def servers_ready() -> str | None:
-        servers = session.read(SHOW_SERVERS)
+        servers = session.read(q.SHOW_SERVERS)
         active = [r for r in servers if r.get("state") not in GONE]
         missing = [a for a in expected_addresses if find_server(active, a) is None]
         for row in active:
@@ -199,11 +177,11 @@ def scale_out(run: Run, version: Version, databases: Sequence[str] | None, prima
             result.notes.append(f"would wait until the new servers are enabled: {missing}")
     else:
         session.poll("the new servers to be enabled", servers_ready)
-    servers = session.read(SHOW_SERVERS)
+    servers = session.read(q.SHOW_SERVERS)
     problems = capacity_problems(servers, primaries, secondaries)
     if problems and not dry_run:
         raise ScalingRefusedError("the cluster cannot hold the topology: " + "; ".join(problems))
-    rows = session.read(SHOW_DATABASES)
+    rows = session.read(q.SHOW_DATABASES)
     names = user_databases(rows, databases)
     _refuse_single_primary(rows, names, primaries)
     for database in names:
@@ -213,7 +191,7 @@ def scale_out(run: Run, version: Version, databases: Sequence[str] | None, prima
         return result
 
     def hosted() -> str | None:
-        current = session.read(SHOW_DATABASES)
+        current = session.read(q.SHOW_DATABASES)
         short = []
         for database in names:
             primary = hosts(current, database, "primary", online=True)
@@ -254,7 +232,7 @@ def _scale_out_44(session: _Session, databases: Sequence[str] | None, primaries:
     session.progress(result.notes[-1])
 
     def joined() -> str | None:
-        members = session.read(CLUSTER_OVERVIEW)
+        members = session.read(q.CLUSTER_OVERVIEW_ON_SYSTEM)
         names = databases if databases is not None else sorted(
             {d for m in members for d in (m.get("databases") or {}) if d != SYSTEM})
         addresses = {a for m in members for a in _overview_addresses(m)}
@@ -273,11 +251,11 @@ def _scale_out_44(session: _Session, databases: Sequence[str] | None, primaries:
     return result
 
 
-def listed_addresses(run: Run, version: Version) -> list[str]:
+def listed_addresses(run: q.Run, version: Version) -> list[str]:
     """Bolt addresses (host:port) of the servers the cluster has; gone ones (Deallocating, Dropped …) left out."""
     if version.line is not None and version.line.allocates_databases:
-        return [server_address(r) for r in run(LIST_SERVERS, {}) if r.get("address") and r.get("state") not in GONE]
-    return [a for m in run(LIST_MEMBERS, {}) for a in _overview_addresses(m)]
+        return [server_address(r) for r in run(q.LIST_SERVERS, None) if r.get("address") and r.get("state") not in GONE]
+    return [a for m in run(q.LIST_MEMBERS, None) for a in _overview_addresses(m)]
 
 
 def _overview_addresses(member: dict[str, Any]) -> list[str]:
@@ -285,7 +263,7 @@ def _overview_addresses(member: dict[str, Any]) -> list[str]:
     return [a.split("://", 1)[1] for a in member.get("addresses") or [] if str(a).startswith("bolt://")]
 
 
-def scale_in(run: Run, version: Version, leaving_addresses: Sequence[str], databases: Sequence[str] | None,
+def scale_in(run: q.Run, version: Version, leaving_addresses: Sequence[str], databases: Sequence[str] | None,
              primaries: int, secondaries: int, progress: Progress, *, dry_run: bool = False,
              wait: Wait = Wait()) -> ScaleResult:
     _check_counts(primaries, secondaries)
@@ -295,8 +273,8 @@ def scale_in(run: Run, version: Version, leaving_addresses: Sequence[str], datab
     if line is None or not line.allocates_databases:
         return _scale_in_44(session, leaving_addresses)
 
-    servers = session.read(SHOW_SERVERS)
-    rows = session.read(SHOW_DATABASES)
+    servers = session.read(q.SHOW_SERVERS)
+    rows = session.read(q.SHOW_DATABASES)
     leaving_rows = []
     for wanted in leaving_addresses:
         row = find_server(servers, wanted)
@@ -328,7 +306,7 @@ def scale_in(run: Run, version: Version, leaving_addresses: Sequence[str], datab
         ids = [str(r.get("serverId") or r.get("name")) for r in still_hosting]
         if line.dry_runs_deallocation(version):
             plan = deallocate_statement(ids, dry_run=True)
-            moves = session.run(plan.cypher, {})
+            moves = session.run(plan.named, plan.params)
             result.statements.append(plan)
             result.moves = moves
             for move in moves:
@@ -344,7 +322,7 @@ def scale_in(run: Run, version: Version, leaving_addresses: Sequence[str], datab
         return result
 
     def gone() -> str | None:
-        current = session.read(SHOW_SERVERS)
+        current = session.read(q.SHOW_SERVERS)
         short = []
         for row in leaving_rows:
             now = find_server(current, server_address(row)) or {}
@@ -367,7 +345,7 @@ def _scale_in_44(session: _Session, leaving_addresses: Sequence[str]) -> ScaleRe
     numbers and treated as disposable. Losing a Read Replica does not impact the cluster's availability"; there is
     no allocation to move. A core is not removed by scaling: refused."""
     result = session.result
-    members = session.read(CLUSTER_OVERVIEW)
+    members = session.read(q.CLUSTER_OVERVIEW_ON_SYSTEM)
     cores = []
     for wanted in leaving_addresses:
         member = next((m for m in members if wanted in _overview_addresses(m)

@@ -14,17 +14,23 @@ from typing import Any
 
 from .. import queries as q
 from ..shared.versions import Version
-from .plan import ScalingRefusedError
+from .plan import SYSTEM, ScalingRefusedError
 
 # Server ids are UUIDs and our server names host names; anything else is refused rather than quoted.
 _SAFE_LITERAL = re.compile(r"^[A-Za-z0-9._:-]+$")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Statement:
+    """One administration command and its parameters, sent to `system` as a write (the routing driver takes it
+    to the system database's writer) and filed under its own text in recordings."""
     cypher: str
     params: dict[str, Any] = field(default_factory=dict)
     ran: bool = True  # False: a dry run only printed it
+
+    @property
+    def named(self) -> q.Named:
+        return q.Named.built(self.cypher, SYSTEM)
 
     def text(self) -> str:
         shown = f"  // {self.params}" if self.params else ""
