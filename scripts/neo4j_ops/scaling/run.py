@@ -37,7 +37,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import queries as q
 from ..shared.errors import OperationError, UsageError
@@ -69,6 +69,7 @@ from .statements import (
 )
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,16 @@ class _Session:
                                      f"(run the same command again to resume)")
             self.progress(f"waiting for {what}: {missing}")
             self.wait.sleep(self.wait.interval_seconds)
+
+    def wait_for_each(self, what: str, statement: q.Named, items: Sequence[T],
+                      missing: Callable[[list[dict[str, Any]], T], str | None]) -> None:
+        """Read `statement` until `missing(rows, item)` is None for every item; until then the poll says what each
+        item still misses."""
+        def still_missing() -> str | None:
+            current = self.read(statement)
+            return "; ".join(m for m in (missing(current, item) for item in items) if m) or None
+
+        self.poll(what, still_missing)
 
 
 def _check_counts(primaries: int, secondaries: int) -> None:
@@ -190,20 +201,16 @@ def scale_out(run: q.Run, version: Version, databases: Sequence[str] | None, pri
         result.notes.append("dry run: nothing was changed and nothing was waited for")
         return result
 
-    def hosted() -> str | None:
-        current = session.read(q.SHOW_DATABASES)
-        short = []
-        for database in names:
-            primary = hosts(current, database, "primary", online=True)
-            secondary = hosts(current, database, "secondary", online=True)
-            absent = [a for a in expected_addresses if a not in primary | secondary]
-            if len(primary) < primaries or len(secondary) < secondaries or absent:
-                short.append(f"{database} online on {len(primary)}/{primaries} primaries, "
-                             f"{len(secondary)}/{secondaries} secondaries"
-                             + (f", not yet on {', '.join(absent)}" if absent else ""))
-        return "; ".join(short) or None
+    def not_hosted(current: list[dict[str, Any]], database: str) -> str | None:
+        primary = hosts(current, database, "primary", online=True)
+        secondary = hosts(current, database, "secondary", online=True)
+        absent = [a for a in expected_addresses if a not in primary | secondary]
+        if len(primary) >= primaries and len(secondary) >= secondaries and not absent:
+            return None
+        return (f"{database} online on {len(primary)}/{primaries} primaries, {len(secondary)}/{secondaries} "
+                f"secondaries" + (f", not yet on {', '.join(absent)}" if absent else ""))
 
-    session.poll("the databases to be hosted on the new servers", hosted)
+    session.wait_for_each("the databases to be hosted on the new servers", q.SHOW_DATABASES, names, not_hosted)
     result.notes.append(f"{', '.join(names) or 'no user database'}: {primaries} primaries, {secondaries} "
                         f"secondaries, all online")
     return result
@@ -321,16 +328,13 @@ def scale_in(run: q.Run, version: Version, leaving_addresses: Sequence[str], dat
         result.notes.append("dry run: nothing was changed and nothing was waited for")
         return result
 
-    def gone() -> str | None:
-        current = session.read(q.SHOW_SERVERS)
-        short = []
-        for row in leaving_rows:
-            now = find_server(current, server_address(row)) or {}
-            if not deallocated(now, version):
-                short.append(f"{server_address(row)} {now.get('state')} hosting {', '.join(now.get('hosting') or [])}")
-        return "; ".join(short) or None
+    def not_deallocated(current: list[dict[str, Any]], row: dict[str, Any]) -> str | None:
+        now = find_server(current, server_address(row)) or {}
+        if deallocated(now, version):
+            return None
+        return f"{server_address(row)} {now.get('state')} hosting {', '.join(now.get('hosting') or [])}"
 
-    session.poll("the leaving servers to be deallocated", gone)
+    session.wait_for_each("the leaving servers to be deallocated", q.SHOW_SERVERS, leaving_rows, not_deallocated)
     for row in leaving_rows:
         session.write(drop_statement(str(row.get("serverId") or row.get("name"))))
         result.dropped.append(server_address(row))
