@@ -23,6 +23,7 @@ The cluster commands (not shipped):
   checks/      the post-deploy checks (its __init__ lists its modules)
   security/    idempotent users, roles and privileges (its __init__ lists its modules)
   diagnose/    the troubleshooting guide as findings with suggested actions
+  scaling/     scale out and in: the Cypher that adds and removes servers safely (its __init__ lists its modules)
 
 Why here, scripts/neo4j_ops/: the commands are scripts/, and the repository's top level is fixed. It is
 imported as `scripts.neo4j_ops` from the repository root only (scripts/ is a package, not a sys.path

@@ -86,7 +86,7 @@ class VersionLine:
         """SHOW SERVERS (5.0+); 4.4 lists its members with CALL dbms.cluster.overview()."""
         return not self._is_44
 
-    # --- scaling (scripts/neo4j_ops/scaling.py) ----------------------------------------------------------
+    # --- scaling (scripts/neo4j_ops/scaling/) ------------------------------------------------------------
 
     @property
     def allocates_databases(self) -> bool:
