@@ -130,3 +130,18 @@ def deallocated(row: dict[str, Any], version: Version) -> bool:
         return row.get("state") == DEALLOCATED and only_system
     return row.get("state") in (DEALLOCATING, DEALLOCATED) and only_system
 
+
+def refuse_single_primary(rows: list[dict[str, Any]], names: list[str], primaries: int) -> None:
+    """databases.adoc: "It is not possible to automatically transition to a topology with a single primary
+    host. Attempting to do so results in an error." """
+    if primaries != 1:
+        return
+    shrinking = [d for d in names if len(hosts(rows, d, "primary")) > 1]
+    if shrinking:
+        raise ScalingRefusedError(f"{', '.join(shrinking)}: Neo4j cannot move a database from several primaries to "
+                                  f"one (back it up, drop it, seed it again)")
+
+
+def overview_addresses(member: dict[str, Any]) -> list[str]:
+    """host:port of a 4.4 member's bolt address (its `addresses` are URIs: bolt://…, http://…, https://…)."""
+    return [a.split("://", 1)[1] for a in member.get("addresses") or [] if str(a).startswith("bolt://")]

@@ -55,7 +55,9 @@ from .plan import (
     deallocated,
     find_server,
     hosts,
+    overview_addresses,
     refusals,
+    refuse_single_primary,
     server_address,
     user_databases,
 )
@@ -194,7 +196,7 @@ def scale_out(run: q.Run, version: Version, databases: Sequence[str] | None, pri
         raise ScalingRefusedError("the cluster cannot hold the topology: " + "; ".join(problems))
     rows = session.read(q.SHOW_DATABASES)
     names = user_databases(rows, databases)
-    _refuse_single_primary(rows, names, primaries)
+    refuse_single_primary(rows, names, primaries)
     for database in names:
         session.write(topology_statement(version, database, primaries, secondaries))
     if dry_run:
@@ -216,17 +218,6 @@ def scale_out(run: q.Run, version: Version, databases: Sequence[str] | None, pri
     return result
 
 
-def _refuse_single_primary(rows: list[dict[str, Any]], names: list[str], primaries: int) -> None:
-    """databases.adoc: "It is not possible to automatically transition to a topology with a single primary
-    host. Attempting to do so results in an error." """
-    if primaries != 1:
-        return
-    shrinking = [d for d in names if len(hosts(rows, d, "primary")) > 1]
-    if shrinking:
-        raise ScalingRefusedError(f"{', '.join(shrinking)}: Neo4j cannot move a database from several primaries to "
-                             f"one (back it up, drop it, seed it again)")
-
-
 def _scale_out_44(session: _Session, databases: Sequence[str] | None, primaries: int, secondaries: int,
                   expected_addresses: Sequence[str]) -> ScaleResult:
     """4.4 clustering/deploy.adoc, "Add a Secondary server to an existing cluster": "Now start the new Read
@@ -242,7 +233,7 @@ def _scale_out_44(session: _Session, databases: Sequence[str] | None, primaries:
         members = session.read(q.CLUSTER_OVERVIEW_ON_SYSTEM)
         names = databases if databases is not None else sorted(
             {d for m in members for d in (m.get("databases") or {}) if d != SYSTEM})
-        addresses = {a for m in members for a in _overview_addresses(m)}
+        addresses = {a for m in members for a in overview_addresses(m)}
         short = [a for a in expected_addresses if a not in addresses]
         for database in names:
             replicas = sum(1 for m in members if (m.get("databases") or {}).get(database) == "READ_REPLICA")
@@ -262,12 +253,7 @@ def listed_addresses(run: q.Run, version: Version) -> list[str]:
     """Bolt addresses (host:port) of the servers the cluster has; gone ones (Deallocating, Dropped …) left out."""
     if version.line is not None and version.line.allocates_databases:
         return [server_address(r) for r in run(q.LIST_SERVERS, None) if r.get("address") and r.get("state") not in GONE]
-    return [a for m in run(q.LIST_MEMBERS, None) for a in _overview_addresses(m)]
-
-
-def _overview_addresses(member: dict[str, Any]) -> list[str]:
-    """host:port of a 4.4 member's bolt address (its `addresses` are URIs: bolt://…, http://…, https://…)."""
-    return [a.split("://", 1)[1] for a in member.get("addresses") or [] if str(a).startswith("bolt://")]
+    return [a for m in run(q.LIST_MEMBERS, None) for a in overview_addresses(m)]
 
 
 def scale_in(run: q.Run, version: Version, leaving_addresses: Sequence[str], databases: Sequence[str] | None,
@@ -352,8 +338,8 @@ def _scale_in_44(session: _Session, leaving_addresses: Sequence[str]) -> ScaleRe
     members = session.read(q.CLUSTER_OVERVIEW_ON_SYSTEM)
     cores = []
     for wanted in leaving_addresses:
-        member = next((m for m in members if wanted in _overview_addresses(m)
-                       or wanted in [a.rsplit(":", 1)[0] for a in _overview_addresses(m)]), None)
+        member = next((m for m in members if wanted in overview_addresses(m)
+                       or wanted in [a.rsplit(":", 1)[0] for a in overview_addresses(m)]), None)
         if member is None:
             result.notes.append(f"{wanted}: not in dbms.cluster.overview() (already gone)")
         elif any(role in ("LEADER", "FOLLOWER") for role in (member.get("databases") or {}).values()):
