@@ -29,7 +29,7 @@ Artifacts = dict[str, dict[str, str]]  # target (server or node name) → {relat
 
 NEO4J_CONF_TEMPLATE = {"4.4": "neo4j/4.4/neo4j.conf.j2", "5": "neo4j/5/neo4j.conf.j2", "2025": "neo4j/5/neo4j.conf.j2"}
 
-# metrics.filter comes from components/monitoring.py, next to the alert rules and dashboard that read it.
+# metrics.filter comes from components/monitoring/metrics.py, with the metric names the alert rules and dashboard read.
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from components.topology import ClusterTopology
 CA_VALIDITY_HOURS = 10 * 365 * 24
 SERVER_VALIDITY_HOURS = 2 * 365 * 24
 # A server certificate is renewable in its last 90 days: any deploy in the 60 days before the
-# Neo4jCertificateExpiresSoon alert (30 days, components/monitoring.py) renews it, and the servers have it
+# Neo4jCertificateExpiresSoon alert (30 days, components/monitoring/alerts.py) renews it, and the servers have it
 # within a day; the alert means no deploy ran in those 60 days.
 SERVER_EARLY_RENEWAL_HOURS = 90 * 24
 # The CA is renewable in its last two years (a server certificate's whole life): a server certificate

@@ -4,7 +4,7 @@ For every version line, and every metric naming a Neo4j server of that line can 
 promtool unit-test file is generated here: for each alert, one scenario beyond the threshold
 (the alert fires, with its labels and expanded annotations) and one just inside it (no alert).
 The input series use the names Neo4j's Prometheus endpoint exports, written down below from the
-Operations Manual -- not taken from components/monitoring.py -- so a wrong name in the rules fails.
+Operations Manual -- not taken from components/monitoring/ -- so a wrong name in the rules fails.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""components/monitoring.py, rendered in memory: targets, labels, thresholds, names per version line."""
+"""components/monitoring/, rendered in memory: targets, labels, thresholds, names per version line."""
 from __future__ import annotations
 
 import fnmatch
@@ -235,7 +235,7 @@ def test_disk_rule_watches_real_filesystems_or_the_given_mount() -> None:
 # Neo4j Operations Manual, "Metrics reference" (neo4j/docs-operations,
 # modules/ROOT/pages/monitoring/metrics/reference.adoc; 4.4 @139efb54 with its partials
 # neo4j-metrics/{available,cc,jvm}-metrics.adoc, 5.x @c973c8d5, dev (2025.x) @711c81b1), written down
-# here, not taken from components/monitoring.py:
+# here, not taken from components/monitoring/:
 #   4.4: "Global metrics have the following name format: `<user-configured-prefix>.<metric-name>` if
 #        metrics.namespaces.enabled is `false`, or `<user-configured-prefix>.dbms.<metric-name>` if the
 #        setting is `true`." Database metrics: "`<user-configured-prefix>.<database-name>.<metric-name>`
