@@ -105,3 +105,26 @@ def test_a_server_that_hosts_less_than_it_is_asked_to_fails_its_step_from_record
     assert code == 1, out + err
     assert "replica-1: SHOW SERVERS: hosting ['system'], requested ['neo4j', 'system']" in err
     assert "applied, but not back within 1 s: SHOW SERVERS: hosting ['system'], requested ['neo4j', 'system']" in out
+
+
+def test_a_server_whose_copy_does_not_catch_up_fails_its_step_from_recorded_enterprise_responses(capsys, cluster):
+    # After the step replica-1 is back and hosting, but 1200 transactions behind on neo4j and stuck.
+    code, out, err, applied = step_replica_1(capsys, cluster, "cluster-5.26-lagging-secondary.json",
+                                             "--timeout", "1s", "--max-lag", "0.3")
+    assert applied == ["replica-1"]
+    assert code == 1, out + err
+    behind = "not caught up: replica-1 on neo4j is 1200 transactions behind the writer and did not catch up " \
+             "within 0.3 s"
+    assert f"replica-1: {behind}" in err
+    assert f"applied, but not back within 1 s: {behind}" in out and "FROM=replica-1" in out
+
+
+def test_a_server_whose_copy_catches_up_within_the_limit_is_done_from_recorded_enterprise_responses(
+        capsys, cluster):
+    # 1200 transactions behind when first seen, at the writer's transaction on the third poll.
+    code, out, err, _applied = step_replica_1(capsys, cluster, "cluster-5.26-lag-catches-up.json",
+                                              "--timeout", "60s", "--max-lag", "10")
+    assert code == 0, out + err
+    assert "replica-1: back: answers, Enabled and Available in a formed cluster, hosting neo4j, system, caught up" \
+        in err
+    assert "not caught up" not in err
