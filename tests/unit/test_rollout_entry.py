@@ -27,7 +27,8 @@ from scripts.neo4j_ops.rollout.stack import (
 )
 from scripts.neo4j_ops.shared.errors import OperationError
 from scripts.neo4j_ops.target import stack_settings
-from tests.unit.test_rollout_run import EVERYTHING, FIXTURES, FakeStack, RestartingCluster
+from tests.conftest import ENTERPRISE
+from tests.unit.test_rollout_run import EVERYTHING, FakeStack, RestartingCluster
 
 ARNS = {"write": "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/prod-haproxy-write/1",
         "read": "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/prod-haproxy-read/2"}
@@ -120,7 +121,7 @@ WITH_PAIR = dict(EVERYTHING) | {"haproxy-1": ["replace (userDataBase64)"], "hapr
 
 
 def run(capsys, ca, stack, cluster, nlb, *args):
-    argv = ["--stack", "prod", "--outputs-file", str(FIXTURES / "stack-outputs-prod.json"), "--ca-cert", str(ca),
+    argv = ["--stack", "prod", "--outputs-file", str(ENTERPRISE / "stack-outputs-prod.json"), "--ca-cert", str(ca),
             "--timeout", "60s", *args]
     code = main(argv, transport=cluster, stack=stack, entry_health=nlb)
     captured = capsys.readouterr()
@@ -240,8 +241,8 @@ def test_the_docker_stack_has_one_haproxy_which_is_left_out_and_said_so():
 def test_dry_run_on_docker_says_the_haproxy_is_left_out(capsys, monkeypatch, ca):
     monkeypatch.setenv("PATH", "/nonexistent")  # no Pulumi needed for --dry-run --pending
     cluster = RestartingCluster("cluster-5.26-healthy.json", TlsOptions(str(ca)))
-    code = main(["--stack", "local", "--outputs-file", str(FIXTURES / "stack-outputs-prod.json"), "--ca-cert", str(ca),
-                 "--dry-run", "--pending", "core-2"], transport=cluster)
+    code = main(["--stack", "local", "--outputs-file", str(ENTERPRISE / "stack-outputs-prod.json"),
+                 "--ca-cert", str(ca), "--dry-run", "--pending", "core-2"], transport=cluster)
     out = capsys.readouterr().out
     assert code == 0, out
     assert list(rows(out)) == ["core-2"]
