@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from scripts.neo4j_ops.backup import cluster_restore as cr
+from scripts.neo4j_ops.backup.cluster_plan import ClusterState, Step, plan_cluster_restore
 from scripts.neo4j_ops.backup.remote import SsmShell, run_offline_44, safety_dump, stage
 from scripts.neo4j_ops.shared.errors import BackupError
 from scripts.neo4j_ops.shared.versions import LINE_44
@@ -18,9 +19,9 @@ REPLICA = "replica-1"
 
 def plan():
     rows = Replay("4.4-offline.json")("SHOW DATABASES YIELD *", {}, "system")
-    state = cr.ClusterState("neo4j", None, tuple(rows))
-    return cr.plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state, cores=CORES, replicas=(REPLICA,),
-                                   region="us-east-1")
+    state = ClusterState("neo4j", None, tuple(rows))
+    return plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state, cores=CORES, replicas=(REPLICA,),
+                                region="us-east-1")
 
 
 class FakeShell:
@@ -214,7 +215,7 @@ def test_run_cluster_restore_on_4_4_with_a_shell_runs_the_steps_then_verifies_fr
     the_plan = cr.run_cluster_restore(cr.ClusterRestoreOptions(**{**opts.__dict__, "dry_run": True}),
                                       transport=transport)
     shell = FakeShell(plan())
-    shell.stage_of = {s["command"]: stage(cr.Step(**{k: v for k, v in s.items() if k in ("kind", "description")}))
+    shell.stage_of = {s["command"]: stage(Step(**{k: v for k, v in s.items() if k in ("kind", "description")}))
                       for s in the_plan["cluster"]["steps"] if s["kind"] == "admin"}
     done = cr.run_cluster_restore(opts, transport=transport, shell=shell)
     assert [k for _, k, _ in shell.calls].count("restore") == 3 and sequence(shell)[-1] == "core-3.prod.neo4j" \

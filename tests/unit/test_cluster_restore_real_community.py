@@ -14,6 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 from scripts.neo4j_ops.backup import cluster_restore as cr
+from scripts.neo4j_ops.backup.cluster_execute import SHOW_ALIASES, SHOW_DATABASES, Run, check_counts, count, execute
+from scripts.neo4j_ops.backup.cluster_plan import ClusterState, Topology, plan_cluster_restore
 from scripts.neo4j_ops.backup.layout import FileEntry, Manifest, object_key
 from scripts.neo4j_ops.backup.s3 import put_manifest
 from scripts.neo4j_ops.bolt import Auth, BoltError, NeoTransport
@@ -39,7 +41,7 @@ def server(request, tmp_path_factory) -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture
-def run(server) -> Iterator[cr.Run]:
+def run(server) -> Iterator[Run]:
     transport = NeoTransport(timeout=30)
     try:
         yield cr.bolt_run(transport.client(server[1], Auth("neo4j", PASSWORD)))
@@ -54,21 +56,21 @@ def manifest(counts: Counts, sha: str = "ab" * 32, size: int = 1000) -> Manifest
                     counts=counts, counts_exact=True, started=STAMP, completed=STAMP, host="replica-1")
 
 
-def real_state(run: cr.Run) -> cr.ClusterState:
+def real_state(run: Run) -> ClusterState:
     # SHOW ALIASES is Enterprise: Community answers "Unsupported administration command" (asserted below).
-    return cr.ClusterState.parse("neo4j", [], run(cr.SHOW_DATABASES, {}, "system"))
+    return ClusterState.parse("neo4j", [], run(SHOW_DATABASES, {}, "system"))
 
 
 def test_every_statement_of_the_plan_parses_on_a_real_server(server, run):
     line = LINES[server[0]]
     state = real_state(run)
-    assert state.is_default and state.topology_of("neo4j") == cr.Topology(1, 0)  # read from the real server
-    default = cr.plan_cluster_restore(line, manifest(Counts(0, 0)), "acme-neo4j-backups", state)
-    aliased = cr.plan_cluster_restore(line, manifest(Counts(0, 0)), "acme-neo4j-backups",
-                                      cr.ClusterState("neo4j", "neo4j", state.rows))
+    assert state.is_default and state.topology_of("neo4j") == Topology(1, 0)  # read from the real server
+    default = plan_cluster_restore(line, manifest(Counts(0, 0)), "acme-neo4j-backups", state)
+    aliased = plan_cluster_restore(line, manifest(Counts(0, 0)), "acme-neo4j-backups",
+                                   ClusterState("neo4j", "neo4j", state.rows))
     statements = {s.cypher for p in (default, aliased) for s in p.steps if s.cypher and s.database == "system"}
     statements |= {s.undo for p in (default, aliased) for s in p.steps if s.undo}
-    statements |= {f"DROP DATABASE `{NEW}` IF EXISTS", cr.SHOW_ALIASES}
+    statements |= {f"DROP DATABASE `{NEW}` IF EXISTS", SHOW_ALIASES}
     assert any(s.startswith("CREATE DATABASE") for s in statements)
     assert any(s.startswith("ALTER ALIAS") for s in statements)
     answered = {}
@@ -95,22 +97,22 @@ def test_every_statement_of_the_plan_parses_on_a_real_server(server, run):
 
 def test_a_restore_the_server_refuses_half_way_leaves_the_database_serving_with_its_counts(run):
     run("CREATE (:Movie {title: 'The Matrix'})-[:ACTED_IN]->(:Person {name: 'Keanu'})", {}, "neo4j")
-    before = cr.count(run, "neo4j")
+    before = count(run, "neo4j")
     assert before.nodes >= 2 and before.relationships >= 1
-    plan = cr.plan_cluster_restore(LINES["5"], manifest(before), "acme-neo4j-backups", real_state(run))
+    plan = plan_cluster_restore(LINES["5"], manifest(before), "acme-neo4j-backups", real_state(run))
     log: list[str] = []
     with pytest.raises(BackupError) as failure:
-        cr.execute(plan, run, log.append, sleep=lambda s: None, timeout=5)
+        execute(plan, run, log.append, sleep=lambda s: None, timeout=5)
     message = str(failure.value)
     assert "Unsupported administration command: CREATE DATABASE" in message
     assert "'neo4j' serves 'neo4j' as before" in message
     assert f"DROP DATABASE `{NEW}` IF EXISTS FAILED" in message  # said, not hidden: Community cannot drop either
-    rows = [r for r in run(cr.SHOW_DATABASES, {}, "system") if r["name"] in ("neo4j", NEW)]
+    rows = [r for r in run(SHOW_DATABASES, {}, "system") if r["name"] in ("neo4j", NEW)]
     assert [(r["name"], r["currentStatus"], r["default"]) for r in rows] == [("neo4j", "online", True)]
-    assert cr.count(run, "neo4j") == before
-    cr.check_counts(plan, cr.count(run, "neo4j"), log.append)  # the real count check passes on equal counts
+    assert count(run, "neo4j") == before
+    check_counts(plan, count(run, "neo4j"), log.append)  # the real count check passes on equal counts
     with pytest.raises(BackupError, match="the restore is not the backup"):
-        cr.check_counts(plan, Counts(before.nodes + 1, before.relationships), log.append)
+        check_counts(plan, Counts(before.nodes + 1, before.relationships), log.append)
 
 
 @pytest.fixture(scope="module")

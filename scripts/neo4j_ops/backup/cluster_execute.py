@@ -1,0 +1,206 @@
+"""Running a cluster restore's plan (5.x/2025) over `run(cypher, params, database)`: read the cluster's state,
+wait until the seeded database is online, compare its counts with the manifest, and on failure roll back so that
+the old database serves as before. `execute` takes `run` and a progress callback, so tests replay recorded
+responses through it.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..facts import Counts
+from ..queries import COUNT_NODES, COUNT_RELATIONSHIPS, quote_name
+from ..shared.errors import BackupError, InterruptedRunError, UsageError
+from .cluster_plan import ClusterState, Plan, Step, Topology
+
+Run = Callable[[str, dict[str, Any], str], list[dict[str, Any]]]  # cypher, params, database -> records
+Log = Callable[[str], None]
+
+# Statements that read the cluster's state before planning (run on system).
+SHOW_ALIASES = "SHOW ALIASES FOR DATABASE YIELD name, database, location"
+SHOW_DATABASES = "SHOW DATABASES YIELD *"
+
+ONLINE = "online"
+
+
+@dataclass
+class Outcome:
+    plan: Plan
+    done: list[str] = field(default_factory=list)  # descriptions of the steps that ran
+    counts: Counts | None = None
+    rolled_back: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"restored": self.plan.backup, "database": self.plan.restored, "name": self.plan.name,
+                "old": self.plan.old, "swap": self.plan.swap, "done": self.done,
+                "counts": self.counts.__dict__ if self.counts else None, "notes": list(self.plan.notes),
+                "seconds": round(self.seconds, 3)}
+
+
+def read_state(run: Run, name: str) -> ClusterState:
+    """The cluster's view of `name` (an alias? the default database? where hosted?)."""
+    aliases = run(SHOW_ALIASES, {}, "system")
+    databases = run(SHOW_DATABASES, {}, "system")
+    return ClusterState.parse(name, aliases, databases)
+
+
+# Roles a copy reports in SHOW DATABASE: 5.x primary | secondary; 4.4 leader | follower | read_replica.
+_PRIMARY_ROLES, _SECONDARY_ROLES = ("primary", "leader", "follower"), ("secondary", "read_replica")
+
+
+def wait_online(run: Run, step: Step, topology: Topology, log: Log, *, timeout: float, poll: float = 2.0,
+                sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+    """Until the database is online on topology.members members, in its roles ("Verify that the restored database
+    is online on the desired number of servers, in the desired roles", 5.x clustering/databases.adoc)."""
+    members = topology.members
+    deadline = clock() + timeout
+    last, next_note = "no answer yet", clock()
+    while True:
+        rows = run(step.cypher, {}, "system")
+        online = [r for r in rows if r.get("currentStatus") == ONLINE]
+        failed = [r for r in rows if r.get("requestedStatus") == ONLINE
+                  and r.get("currentStatus") in ("offline", "quarantined")
+                  and (r.get("statusMessage") or r.get("error"))]
+        if failed:
+            raise BackupError("the restored database did not start on " + "; ".join(
+                f"{r.get('address')}: {r.get('statusMessage') or r.get('error')}" for r in failed)
+                + " (the server's debug.log says why: seed URI, S3 access, provider)")
+        roles = [str(r.get("role", "")).lower() for r in online]
+        primaries = sum(1 for r in roles if r in _PRIMARY_ROLES)
+        secondaries = sum(1 for r in roles if r in _SECONDARY_ROLES)
+        if primaries >= topology.primaries and secondaries >= topology.secondaries:
+            log(f"online on {len(online)} members: " + ", ".join(f"{r.get('address')} ({r.get('role')})"
+                                                             for r in online))
+            return
+        last = (f"{len(online)} of {members} online, {primaries} of {topology.primaries} primaries and "
+                f"{secondaries} of {topology.secondaries} secondaries: "
+                + ", ".join(f"{r.get('address')} {r.get('currentStatus')} {r.get('role')}" for r in rows))
+        if clock() >= deadline:
+            raise BackupError(f"not online on {members} members within {timeout:.0f}s ({last})")
+        if clock() >= next_note:
+            log(f"waiting: {last}")
+            next_note = clock() + 15
+        sleep(poll)
+
+
+def count(run: Run, database: str) -> Counts:
+    nodes = run(COUNT_NODES.cypher, {}, database)
+    relationships = run(COUNT_RELATIONSHIPS.cypher, {}, database)
+    return Counts(int(nodes[0]["count"]), int(relationships[0]["count"]))
+
+
+def check_counts(plan: Plan, found: Counts, log: Log) -> None:
+    expected = plan.counts
+    if expected is None or found == expected:
+        log(f"counts match the manifest: {found}")
+        return
+    if plan.counts_exact:
+        raise BackupError(f"{plan.restored!r} holds {found}, the manifest of backup {plan.backup} says {expected}: "
+                          f"the restore is not the backup")
+    log(f"counts differ from the manifest ({found} restored, {expected} recorded), which recorded them as inexact "
+        f"(writes went on during the online backup): accepted")
+
+
+Copier = Callable[[Step, bool], None]  # (copy_chain/delete_chain step, delete?) -> None
+
+
+def execute(plan: Plan, run: Run, log: Log, *, copier: Copier | None = None, timeout: float = 900,
+            poll: float = 2.0, sleep: Callable[[float], None] = time.sleep,
+            clock: Callable[[], float] = time.monotonic) -> Outcome:
+    """Run a 5.x/2025 plan. Before the switch, any failure drops only the new database (and a staged chain);
+    a failed switch is undone first. Raises BackupError saying what ran, what was undone and what serves."""
+    if plan.swap == "offline":
+        raise UsageError("a 4.4 plan's admin steps run on each core (see the plan); --verify runs its checks")
+    outcome, t0 = Outcome(plan), clock()
+    undo: list[str] = []
+    swapped = False
+    for n, step in enumerate(plan.steps, 1):
+        log(f"step {n}/{len(plan.steps)}: {step.description}" + (f"\n    {step.cypher}" if step.cypher else ""))
+        try:
+            if step.kind == "cypher":
+                run(step.cypher, {}, step.database)
+            elif step.kind == "wait_online":
+                wait_online(run, step, plan.topology, log, timeout=timeout, poll=poll, sleep=sleep, clock=clock)
+            elif step.kind == "counts":
+                outcome.counts = count(run, step.database)
+                check_counts(plan, outcome.counts, log)
+            elif step.kind in ("copy_chain", "delete_chain"):
+                if copier is None:
+                    raise BackupError("no S3 client to stage the differential chain with")
+                copier(step, step.kind == "delete_chain")
+            elif step.kind == "note":
+                pass
+            else:
+                raise BackupError(f"step kind {step.kind!r} is not run from here")
+        except BaseException as error:  # noqa: BLE001 - KeyboardInterrupt too: the old database must serve
+            if swapped or step.phase == "after":
+                raise BackupError(f"{_text(error)}\n{plan.restored!r} serves {plan.name!r} now; what is left to do "
+                                  f"by hand: " + "; ".join(s.cypher or s.description for s in plan.steps[n - 1:]
+                                                          if s.phase == "after")) from None
+            outcome.rolled_back = _roll_back(plan, run, undo, copier, log)
+            serving = plan.old or "nothing (there was no database under that name)"
+            failure = (InterruptedRunError if isinstance(error, (KeyboardInterrupt, InterruptedRunError))
+                       else BackupError)
+            raise failure(f"{step.description} failed: {_text(error) or 'interrupted'}\nrolled back: "
+                          f"{'; '.join(outcome.rolled_back) or 'nothing to undo'}. {serving!r} serves "
+                          f"{plan.name!r} as before") from None
+        if step.undo:
+            undo.append(step.undo)
+        if step.phase == "swap" and step is _last_swap(plan):
+            swapped = True
+        outcome.done.append(step.description)
+    outcome.seconds = clock() - t0
+    return outcome
+
+
+def _last_swap(plan: Plan) -> Step | None:
+    swaps = [s for s in plan.steps if s.phase == "swap"]
+    return swaps[-1] if swaps else None
+
+
+def _roll_back(plan: Plan, run: Run, undo: list[str], copier: Copier | None, log: Log) -> list[str]:
+    done: list[str] = []
+    for cypher in reversed(undo):
+        log(f"undoing: {cypher}")
+        try:
+            run(cypher, {}, "system")
+            done.append(cypher)
+        except BaseException as error:  # noqa: BLE001
+            done.append(f"{cypher} FAILED ({_text(error)}): run it by hand")
+    drop = f"DROP DATABASE {quote_name(plan.restored)} IF EXISTS"
+    log(f"dropping only the new database: {drop}")
+    try:
+        run(drop, {}, "system")
+        done.append(drop)
+    except BaseException as error:  # noqa: BLE001
+        done.append(f"{drop} FAILED ({_text(error)}): run it by hand")
+    staged = next((s for s in plan.steps if s.kind == "copy_chain"), None)
+    if staged is not None and copier is not None:
+        try:
+            copier(staged, True)
+            done.append("deleted the staged chain")
+        except BaseException as error:  # noqa: BLE001
+            done.append(f"deleting the staged chain failed ({_text(error)})")
+    return done
+
+
+def _text(error: BaseException) -> str:
+    from ..shared.errors import describe
+
+    return describe(error)
+
+
+def s3_copier(s3, bucket: str, log: Log) -> Copier:
+    """Copies a differential chain into its seed folder (S3 CopyObject: no download), or deletes that copy."""
+    def work(step: Step, delete: bool) -> None:
+        for source, staged in step.copies:
+            if delete:
+                s3.delete_object(Bucket=bucket, Key=staged)
+            else:
+                s3.copy_object(Bucket=bucket, Key=staged, CopySource={"Bucket": bucket, "Key": source})
+                log(f"copied s3://{bucket}/{source} to {staged}")
+    return work
+

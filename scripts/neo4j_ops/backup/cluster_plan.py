@@ -1,0 +1,343 @@
+"""The cluster restore's plan, pure: what the cluster has under the name clients use (ClusterState, from SHOW
+ALIASES and SHOW DATABASES), and the steps that restore a backup into it (Plan, Step), with no I/O.
+
+5.x and 2025 (`VersionLine.seeds_from_uri`) seed a new database from the backup's S3 URI and switch clients to it;
+4.4 has no seed from URI, so its plan is the Operations Manual's offline procedure, per core (cluster_restore.py
+says the whole procedure). `plan_cluster_restore` raises UsageError when the restore cannot be done as asked.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..facts import Counts
+from ..queries import quote_name
+from ..shared.errors import UsageError
+from ..shared.versions import VersionLine, dump_file_name
+from .layout import Manifest, object_key
+
+# Operations Manual (5.x, database-administration/standard-databases/naming-databases.adoc): "Length must be
+# between 3 and 63 characters", "Subsequent characters must be ASCII alphabetic or numeric characters, dots or
+# dashes", "Names cannot end with dots or dashes", "normalized to lowercase". No underscores.
+_DATABASE_NAME = re.compile(r"^[a-z][a-z0-9.-]{1,61}[a-z0-9]$")
+RESTORED_INFIX = "-restore-"
+
+
+def restored_name(database: str, stamp: str) -> str:
+    """`neo4j` + backup 20250131T020000Z -> `neo4j-restore-20250131t020000z`: valid, and the same on a re-run."""
+    suffix = RESTORED_INFIX + stamp.lower()
+    base = database.lower().replace("_", "-")[: 63 - len(suffix)].rstrip(".-")
+    name = base + suffix
+    if not _DATABASE_NAME.match(name):
+        raise UsageError(f"--database {database!r}: cannot name its restored copy {name!r} (database names are "
+                         f"3-63 of a-z 0-9 . -, starting with a letter)")
+    return name
+
+
+def cypher_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@dataclass(frozen=True)
+class Topology:
+    primaries: int
+    secondaries: int
+
+    @property
+    def members(self) -> int:
+        return self.primaries + self.secondaries
+
+    def clause(self) -> str:
+        # "TOPOLOGY 2 PRIMARIES 1 SECONDARY", "1 PRIMARY 0 SECONDARY" (5.x clustering/databases.adoc).
+        p = "PRIMARY" if self.primaries == 1 else "PRIMARIES"
+        s = "SECONDARY" if self.secondaries in (0, 1) else "SECONDARIES"
+        return f"TOPOLOGY {self.primaries} {p} {self.secondaries} {s}"
+
+    def __str__(self) -> str:
+        p, s = self.primaries, self.secondaries
+        return f"{p} primar{'y' if p == 1 else 'ies'}, {s} secondar{'y' if s == 1 else 'ies'}"
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """What the cluster has under the name clients use, from SHOW ALIASES and SHOW DATABASES (on system)."""
+    name: str
+    alias_target: str | None  # the name is a local alias of this database
+    rows: tuple[dict[str, Any], ...]  # SHOW DATABASES YIELD *: one row per database per member
+
+    @classmethod
+    def parse(cls, name: str, aliases: list[dict[str, Any]], databases: list[dict[str, Any]]) -> ClusterState:
+        target = next((a.get("database") for a in aliases
+                       if str(a.get("name", "")).lower() == name.lower() and a.get("location", "local") == "local"),
+                      None)
+        return cls(name, target, tuple(databases))
+
+    def rows_of(self, database: str) -> list[dict[str, Any]]:
+        return [r for r in self.rows if str(r.get("name", "")).lower() == database.lower()]
+
+    @property
+    def serving(self) -> str | None:
+        """The database clients of the name reach now."""
+        if self.alias_target:
+            return self.alias_target
+        return self.name if self.rows_of(self.name) else None
+
+    @property
+    def is_default(self) -> bool:
+        return self.is_default_database(self.name)
+
+    def is_default_database(self, database: str) -> bool:
+        return any(r.get("default") is True for r in self.rows_of(database))
+
+    def topology_of(self, database: str) -> Topology | None:
+        """The database's topology: SHOW DATABASES YIELD *'s requested…Count, else current…Count (5.x; the real
+        5.26 answers them), else its rows' roles (primary | secondary; a member that is down says unknown)."""
+        rows = self.rows_of(database)
+        if not rows:
+            return None
+        for kind in ("requested", "current"):
+            p, s = rows[0].get(f"{kind}PrimariesCount"), rows[0].get(f"{kind}SecondariesCount")
+            if isinstance(p, int) and isinstance(s, int) and p > 0:
+                return Topology(p, s)
+        roles = [str(r.get("role", "")).lower() for r in rows]
+        return Topology(sum(1 for r in roles if r in ("primary", "unknown")), roles.count("secondary"))
+
+    def exists(self, database: str) -> bool:
+        return bool(self.rows_of(database))
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str  # cypher | wait_online | counts | copy_chain | delete_chain | admin | note
+    description: str
+    cypher: str = ""
+    database: str = "system"
+    phase: str = "prepare"  # prepare (before the switch) | swap | after (the restored copy serves)
+    undo: str = ""  # Cypher that undoes this swap step if a later swap step fails
+    server: str = ""  # 4.4: the core an admin step runs on
+    command: str = ""  # 4.4: the shell command
+    copies: tuple[tuple[str, str], ...] = ()  # copy_chain/delete_chain: (source key, staged key)
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v not in ("", (), [])}
+
+
+@dataclass(frozen=True)
+class Plan:
+    line: str
+    name: str  # the name clients use
+    backup: str  # backup timestamp
+    restored: str  # the database the backup is restored into (5.x+); the name itself on 4.4
+    old: str | None  # what serves before; kept (stopped) after
+    swap: str  # alias | default | none | offline
+    seed_uri: str
+    topology: Topology
+    steps: tuple[Step, ...]
+    serving: str  # what serves clients during the restore, in words
+    notes: tuple[str, ...] = ()
+    counts: Counts | None = None
+    counts_exact: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"line": self.line, "name": self.name, "backup": self.backup, "restored": self.restored,
+                "old": self.old, "swap": self.swap, "seed_uri": self.seed_uri,
+                "topology": asdict(self.topology), "serving": self.serving, "notes": list(self.notes),
+                "steps": [s.to_json() for s in self.steps]}
+
+
+def seed_location(manifest: Manifest, bucket: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """The seedURI, and the S3 copies a differential chain needs first.
+
+    Operations Manual (5.x, seed-from-uri.adoc, CloudSeedProvider): "Starting from Neo4j 5.26, the
+    `CloudSeedProvider` supports using differential backup files as seeds. With the provided differential
+    backup file, the `CloudSeedProvider` searches the directory containing differential backup files for a
+    backup chain ending at the specified differential backup". Our backups each sit under their own
+    timestamp, so a differential's chain is copied into one folder, seed-<timestamp>/, first.
+    """
+    m = manifest
+    artifact = m.files[0].name
+    if m.backup_type != "differential":
+        return f"s3://{bucket}/{object_key(m.stack, m.database, m.timestamp, artifact)}", ()
+    folder = f"{m.stack}/{m.database}/seed-{m.timestamp}/"
+    copies = [(object_key(m.stack, m.database, p.timestamp, f.name), folder + f.name)
+              for p in m.parents for f in p.files]
+    copies += [(object_key(m.stack, m.database, m.timestamp, f.name), folder + f.name) for f in m.files]
+    return f"s3://{bucket}/{folder}{artifact}", tuple(copies)
+
+
+def plan_cluster_restore(line: VersionLine, manifest: Manifest, bucket: str, state: ClusterState, *,
+                         topology: Topology | None = None, swap: bool = True, cores: tuple[str, ...] = (),
+                         replicas: tuple[str, ...] = (), region: str | None = None,
+                         work_dir: Path = Path("/var/lib/neo4j/data/backup-staging"),
+                         neo4j_admin: str = "neo4j-admin", stop_command: str = "systemctl stop neo4j",
+                         start_command: str = "systemctl start neo4j") -> Plan:
+    """The steps that restore `manifest`'s backup into the cluster under `state.name`. Pure; UsageError when
+    the restore cannot be done as asked (the message says which flag or what to do)."""
+    if not line.seeds_from_uri:
+        return _plan_44(line, manifest, bucket, state, cores, replicas, region, work_dir, neo4j_admin, stop_command,
+                        start_command)
+    if manifest.version_line == "4.4":
+        raise UsageError(f"backup {manifest.timestamp} is a Neo4j 4.4 backup folder: it cannot seed a Neo4j "
+                         f"{line} cluster. Restore it into a 4.4 server and back that up with this line's backup.py")
+    name, m = state.name, manifest
+    new = restored_name(name, m.timestamp)
+    old = state.serving
+    if old is not None and old.lower() == new:
+        raise UsageError(f"backup {m.timestamp} is already restored: {name!r} serves {new!r}. Nothing to do")
+    if topology is None:
+        topology = (state.topology_of(old) if old else None)
+        if topology is None:
+            raise UsageError(f"no database {name!r} to take the topology from: pass --primaries and --secondaries")
+    if topology.primaries < 1 or topology.secondaries < 0:
+        raise UsageError("--primaries must be at least 1 and --secondaries at least 0")
+    mode = "none"
+    if swap:
+        if state.alias_target:
+            mode = "alias"
+        elif old is not None and state.is_default:
+            mode = "default"
+        elif old is not None:
+            raise UsageError(f"{name!r} is a database that is neither an alias nor the default database: restore.py "
+                             f"cannot switch its clients to the restored copy. Pass --no-swap to restore beside "
+                             f"it and switch yourself, or make {name!r} an alias first")
+    uri, copies = seed_location(m, bucket)
+    q_new = quote_name(new)
+    steps: list[Step] = []
+    if state.exists(new):
+        steps.append(Step("cypher", f"drop {new!r}, left by an earlier run that did not finish (it serves no one)",
+                          f"DROP DATABASE {q_new} IF EXISTS"))
+    if copies:
+        steps.append(Step("copy_chain", f"copy the {len(copies)} files of the differential chain into one folder, "
+                          f"as CloudSeedProvider needs them", copies=copies))
+    # Operations Manual (5.x, clustering/databases.adoc, "Restore a database from a URI"): "CREATE DATABASE foo
+    # TOPOLOGY [desired number of primaries] PRIMARIES [desired number of secondaries] SECONDARIES OPTIONS
+    # { existingData: 'use', seedURI: 's3://myBucket/myBackup.backup' }". Dev (2025): "The `existingData`
+    # option is required in Cypher 5 and deprecated in Cypher 25", so it is kept for both lines.
+    steps.append(Step("cypher", f"create {new!r} seeded from the backup on {topology} (the old database serves on)",
+                      f"CREATE DATABASE {q_new} {topology.clause()} "
+                      f"OPTIONS {{existingData: 'use', seedURI: {cypher_string(uri)}}}"))
+    # "Download and validation of the seed is only performed as the new database is started. If it fails, the
+    # database is not available and it has the `statusMessage`: `Unable to start database`" (seed-from-uri.adoc);
+    # "Verify that the restored database is online on the desired number of servers, in the desired roles by
+    # running the `SHOW DATABASES` command" (clustering/databases.adoc).
+    steps.append(Step("wait_online", f"wait until {new!r} is online on {topology.members} members",
+                      f"SHOW DATABASE {q_new} YIELD name, address, role, requestedStatus, currentStatus, "
+                      f"statusMessage"))
+    steps.append(Step("counts", f"count nodes and relationships of {new!r}: the manifest says {m.counts}",
+                      database=new))
+    notes: list[str] = []
+    if mode == "alias":
+        # 5.x aliases/manage-aliases-standard-databases.adoc: "ALTER ALIAS `northwind` SET DATABASE TARGET
+        # `northwind-graph-2021`"; "When a query is run against a database alias, it will be redirected to the
+        # target database."
+        steps.append(Step("cypher", f"point alias {name!r} at {new!r}: clients of {name!r} move with no window",
+                          f"ALTER ALIAS {quote_name(name)} SET DATABASE TARGET {q_new}", phase="swap",
+                          undo=f"ALTER ALIAS {quote_name(name)} SET DATABASE TARGET {quote_name(old)}"))
+        serving = f"{old!r} (through alias {name!r}) until the alias points at {new!r}"
+        if state.is_default_database(old):
+            # The old target is also the default database (clients that name no database): it moves the manual's
+            # way (see "default" below), after the alias.
+            steps += _default_switch(old, new)
+            serving += "; clients of the default database then wait for one statement"
+        else:
+            steps.append(Step("cypher", f"stop the old database {old!r} (kept, not dropped)",
+                              f"STOP DATABASE {quote_name(old)}", phase="after"))
+    elif mode == "default":
+        steps += _default_switch(old, new)
+        serving = (f"{old!r} until it is stopped for the switch; clients of the default database then wait for "
+                   f"one statement; clients naming {name!r} explicitly lose it (see the notes)")
+        notes.append(f"clients that name {name!r} (the deploy's neo4j:database, health checks, backups) need it "
+                     f"to be an alias of {new!r}: when satisfied, DROP DATABASE {quote_name(old)}; CREATE ALIAS "
+                     f"{quote_name(name)} FOR DATABASE {q_new}. After that, restores move the clients of {name!r} "
+                     f"with no window")
+    else:
+        serving = f"{old!r}, untouched" if old else "nothing (there is no database under that name)"
+        notes.append(f"nothing was switched (--no-swap): switch with ALTER ALIAS … SET DATABASE TARGET {q_new}, "
+                     f"or see the README")
+    if copies:
+        steps.append(Step("delete_chain", "delete the staged copy of the chain (the database holds the data now)",
+                          copies=copies, phase="after"))
+    if old is not None and mode != "none":
+        notes.append(f"the old database {old!r} is kept, stopped: DROP DATABASE {quote_name(old)} when satisfied")
+    notes.append("users and roles are the cluster's own (the system database is not restored); privileges "
+                 f"granted on {old!r} by name are not on {new!r}" if old else "")
+    return Plan(line.name, name, m.timestamp, new, old, mode, uri, topology, tuple(steps), serving,
+                tuple(n for n in notes if n), m.counts, m.counts_exact)
+
+
+def _default_switch(old: str, new: str) -> list[Step]:
+    # 5.x clustering/databases.adoc, "Change the default database": "Stop the current default database using
+    # the command `STOP DATABASE <database-name>`. Run `CALL dbms.setDefaultDatabase("newDefaultDatabaseName")`
+    # against the `system` database"; built-in-procedures.adoc: "The database must exist and the old default
+    # database must be stopped." (dev, 2025: the same procedure and steps.)
+    return [Step("cypher", f"stop {old!r}, the default database (kept, not dropped): clients of the default database "
+                 f"wait from here", f"STOP DATABASE {quote_name(old)}", phase="swap",
+                 undo=f"START DATABASE {quote_name(old)}"),
+            Step("cypher", f"make {new!r} the default database: to here",
+                 f"CALL dbms.setDefaultDatabase({cypher_string(new)})", phase="swap")]
+
+
+def _plan_44(line: VersionLine, m: Manifest, bucket: str, state: ClusterState, cores: tuple[str, ...],
+             replicas: tuple[str, ...], region: str | None, work_dir: Path, neo4j_admin: str, stop_command: str,
+             start_command: str) -> Plan:
+    """Operations Manual 4.4, clustering/seed.adoc, "Seed a cluster from a database dump (offline)": "If you
+    have started any of the cluster members, stop and unbind each started member", "Use `neo4j-admin load` to
+    seed each of the Core members", "Start each cluster member". With a backup: `neo4j-admin restore
+    --from=… --database=… --force` on each core (backup-restore/restore-backup.adoc). Read replicas get the same
+    steps, so that none of them serves the old store beside the restored cores."""
+    if not cores:
+        raise UsageError(f"no core hosts {state.name!r} in the cluster's SHOW DATABASES (at --uri): nothing to plan")
+    db = state.name
+    if m.backup_type == "differential":
+        raise UsageError(f"backup {m.timestamp} is a differential 5.x artifact: it cannot be restored into 4.4")
+    artifact = m.files[0].name
+    here = work_dir / f"neo4j-cluster-restore-{db}-{m.timestamp}"
+    key = object_key(m.stack, m.database, m.timestamp, artifact)
+    where = f" --region {shlex.quote(region)}" if region else ""
+    fetch = (f"mkdir -p {here} && aws s3 cp{where} s3://{bucket}/{key} {here}/{artifact} && "
+             f"echo '{m.files[0].sha256}  {here}/{artifact}' | sha256sum -c -")
+    if m.backup_type == "dump":
+        source = here
+        apply = line.admin_load(db, source)
+        fetch += f" && mv {here}/{artifact} {source / dump_file_name(db)}" if artifact != dump_file_name(db) else ""
+    else:
+        fetch += f" && mkdir -p {here}/unpacked && tar -xf {here}/{artifact} -C {here}/unpacked"
+        apply = line.admin_restore(db, here / "unpacked")
+    safety = work_dir / f"neo4j-safety-{db}-{m.timestamp}"
+    admin = neo4j_admin
+    members = cores + replicas
+    steps: list[Step] = [
+        Step("note", f"this STOPS database {db!r} on every core: from the first stop until the cores are started "
+                     f"again and the database is online, clients get no answer (4.4 has no seed from URI)")]
+    steps += [Step("admin", f"stop Neo4j on {c}", server=c, command=stop_command) for c in members]
+    steps.append(Step("admin", f"save the current database on {cores[0]} first (a safety dump)", server=cores[0],
+                      command=f"mkdir -p {safety} && " + _shell([admin, *line.admin_dump_to_path(db, safety)])))
+    for c in members:
+        steps.append(Step("admin", f"download and verify the backup on {c}", server=c, command=fetch))
+        steps.append(Step("admin", f"unbind {c} from the cluster state", server=c, command=_shell([admin, "unbind"])))
+        steps.append(Step("admin", f"restore the backup on {c}", server=c, command=_shell([admin, *apply])))
+    steps += [Step("admin", f"start Neo4j on {c} (start every core: the cluster forms when enough are up)",
+                   server=c, command=start_command) for c in cores]
+    steps += [Step("admin", f"start Neo4j on {c} (a read replica, once the cores are up)", server=c,
+                   command=start_command) for c in replicas]
+    steps.append(Step("wait_online", f"wait until {db!r} is online on every member ({len(members)})",
+                      f"SHOW DATABASE {quote_name(db)} YIELD name, address, role, requestedStatus, currentStatus, "
+                      f"error"))
+    steps.append(Step("counts", f"count nodes and relationships: the manifest says {m.counts}", database=db))
+    notes = ("the cores' admin steps run on each core (Session Manager; no SSH): in this order, one core at a "
+             "time, e.g. aws ssm send-command --document-name AWS-RunShellScript --targets "
+             "Key=tag:Name,Values=<stack>-<core> --parameters commands=[…]; then restore.py --cluster "
+             "--offline-ok --verify-restored runs the last two checks",
+             f"if a core's restore fails, load the safety dump {safety / dump_file_name(db)} on every core the "
+             f"same way (neo4j-admin load --force) before starting them")
+    return Plan(line.name, db, m.timestamp, db, db, "offline", f"s3://{bucket}/{key}",
+                Topology(len(cores), len(replicas)),
+                tuple(steps), "nothing: the database is offline from the first stop to the start", notes,
+                m.counts, m.counts_exact)
+
+
+def _shell(words: list[str]) -> str:
+    return " ".join(shlex.quote(w) for w in words)
