@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.neo4j_ops.backup import make_backup, restore_backup, staging
+from scripts.neo4j_ops.backup import make_backup, restore_backup
 from scripts.neo4j_ops.backup.admin import AdminTool
 from scripts.neo4j_ops.backup.s3 import MiB, client, list_backups, stream_upload
 from scripts.neo4j_ops.backup.source import choose_source
@@ -311,7 +311,8 @@ def test_staging_short_of_space_is_refused_before_neo4j_admin_runs_saying_where_
     from collections import namedtuple
 
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(staging.shutil, "disk_usage", lambda path: usage(10 ** 12, 0, 200 * MiB))
+    monkeypatch.setattr("scripts.neo4j_ops.backup.staging.shutil.disk_usage",
+                        lambda path: usage(10 ** 12, 0, 200 * MiB))
     staging = tmp_path / "staging"
     with pytest.raises(UsageError) as refused:
         run(admin, staging, NOW, min_free=512 * MiB)

@@ -17,7 +17,9 @@ Modules:
   server      the local Neo4j over the runtime's Bolt client (facts, counts, waiting) and stop/start
   admin       running neo4j-admin (argument lists per line are the VersionLine's) and its processes
   scratch     the restore drill's throw-away server: its neo4j.conf, ports and process
-  make_backup / restore_backup   the two procedures
+  make_backup / restore_backup   the two procedures; a backup's steps, each over one BackupRun (backup_run):
+              dump (Community, offline), online (Enterprise: local chains, chains.py; 4.4 folder; straight to S3),
+              artifact_check (the consistency check), publish (upload, report, manifest last), staging (room)
 
 What it uses of the runtime: versions, errors, cli, bolt, queries, facts; nothing of check, security
 or diagnose, so the archive components/tooling.py ships to the backup server runs with boto3 and the

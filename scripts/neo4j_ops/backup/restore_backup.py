@@ -304,9 +304,9 @@ def _remove_contents(directory: Path) -> None:
 
 
 def _current_store_size(opts: RestoreOptions) -> int:
-    from .make_backup import _store_size
+    from .staging import store_size
 
-    size = _store_size(opts.admin, opts.database) if opts.admin is not None else None
+    size = store_size(opts.admin, opts.database) if opts.admin is not None else None
     return size or 0
 
 
