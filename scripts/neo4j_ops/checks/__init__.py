@@ -8,7 +8,8 @@
   wait        --wait: until every server answers and the cluster has formed
   access      users and roles exist; a reader cannot write
   endpoints   the Prometheus endpoints and the backup bucket
-  report      PASS/FAIL/SKIP results, the overview table, the text
+  results     what every check returns: PASS/FAIL/SKIP results, the reason a task failed, CheckReport
+  overview    the servers' overview table and the report's text
   command     the command line
 """
 from .command import build_parser, main

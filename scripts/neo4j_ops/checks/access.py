@@ -7,7 +7,7 @@ from .. import queries as q
 from ..bolt import FORBIDDEN, Auth, BoltError, Transport
 from ..facts import ServerFacts
 from ..target import Target
-from .report import FAIL, PASS, SKIP, CheckResult
+from .results import FAIL, PASS, SKIP, CheckResult
 
 
 def users_and_roles(target: Target, ref: ServerFacts, transport: Transport, timeout: float) -> CheckResult:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from .. import cli, cluster_cli
 from ..bolt import Transport
 from ..target import build_target
-from .report import describe_target, render_text
+from .overview import describe_target, render_text
 from .run import run_checks
 from .wait import WaitOutcome, parse_duration, wait_until_ready
 

@@ -7,7 +7,7 @@ from ..bolt import Transport, host_of
 from ..facts import ServerFacts
 from ..parallel import Outcome, run_all
 from ..target import Target
-from .report import FAIL, PASS, SKIP, CheckResult, reason
+from .results import FAIL, PASS, SKIP, CheckResult, reason
 
 
 def metrics_urls(target: Target) -> dict[str, str]:

@@ -14,7 +14,7 @@ from ..bolt import Auth, BoltError, Transport
 from ..facts import ServerFacts, ServerSpec
 from ..parallel import Outcome, run_all
 from ..target import Target
-from .report import FAIL, PASS, SKIP, CheckResult, reason
+from .results import FAIL, PASS, SKIP, CheckResult, reason
 
 LAG_POLL_SECONDS = 0.2
 

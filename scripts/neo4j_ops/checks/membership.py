@@ -6,7 +6,7 @@ from .. import cluster
 from ..bolt import AUTH
 from ..facts import ServerFacts
 from ..target import Target
-from .report import FAIL, PASS, SKIP, CheckResult
+from .results import FAIL, PASS, SKIP, CheckResult
 
 
 def connect_result(target: Target, facts: ServerFacts) -> CheckResult:

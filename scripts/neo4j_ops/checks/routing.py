@@ -11,7 +11,7 @@ from ..bolt import Auth, BoltError, Transport
 from ..facts import ServerFacts
 from ..parallel import Outcome
 from ..target import Target
-from .report import FAIL, PASS, SKIP, CheckResult, reason
+from .results import FAIL, PASS, SKIP, CheckResult, reason
 
 
 @dataclass

@@ -20,7 +20,8 @@ from .boot import boot_failed_message, boot_failures
 from .endpoints import backup_result, check_metrics, s3_probe
 from .lag import lag_result, measure_lag
 from .membership import connect_result, databases_result, topology_result, writers_result
-from .report import FAIL, SKIP, CheckReport, CheckResult, overview_rows, reason
+from .overview import overview_rows
+from .results import FAIL, SKIP, CheckReport, CheckResult, reason
 from .routing import haproxy_result, routing_result, write_read_probe
 from .tls import tls_probe, tls_result
 

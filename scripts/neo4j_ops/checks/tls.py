@@ -8,7 +8,7 @@ from ..bolt import AUTH, Auth, BoltError, TlsOptions, Transport, with_scheme
 from ..facts import ServerSpec
 from ..parallel import Outcome
 from ..target import Target
-from .report import FAIL, PASS, SKIP, CheckResult, reason
+from .results import FAIL, PASS, SKIP, CheckResult, reason
 
 CERTIFICATE_WARNING_DAYS = 30  # as the Neo4jCertificateExpiresSoon alert
 

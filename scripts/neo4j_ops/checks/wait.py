@@ -25,7 +25,7 @@ from ..shared.errors import UsageError
 from ..target import Target
 from .boot import boot_failed_message, boot_failures
 from .membership import databases_result, topology_result, writers_result
-from .report import FAIL, reason
+from .results import FAIL, reason
 
 FIRST_PAUSE, MAX_PAUSE = 2.0, 15.0
 _UNITS = {"s": 1, "m": 60, "h": 3600}

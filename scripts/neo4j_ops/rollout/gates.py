@@ -28,7 +28,7 @@ from .. import cluster
 from ..bolt import UNREACHABLE, BoltError, Transport
 from ..checks.lag import Lag, lag_result, measure_lag
 from ..checks.membership import connect_result, databases_result, topology_result, writers_result
-from ..checks.report import FAIL, reason
+from ..checks.results import FAIL, reason
 from ..checks.wait import cluster_state, server_state
 from ..facts import ServerFacts, gather
 from ..parallel import run_all

@@ -1,64 +1,15 @@
-"""What a check run reports: one result per check (PASS, FAIL or SKIP and why), the servers' overview
-table, and both as text."""
+"""How a check run is shown to people: the servers' overview table (a row per server and database, with
+its role, health and replication lag), the text of the whole report, and the line that says what is
+being checked."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
 from .. import cluster
-from ..bolt import AUTH, TLS, BoltError
+from ..bolt import AUTH, TLS
 from ..cli import table
 from ..facts import ServerFacts
-from ..parallel import Outcome, TaskTimeoutError
 from ..target import Target
-
-if TYPE_CHECKING:
-    from .lag import Lag
-
-
-PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
-
-
-@dataclass
-class CheckResult:
-    name: str
-    status: str
-    detail: str
-    server: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "detail": self.detail, "server": self.server}
-
-
-@dataclass
-class CheckReport:
-    rows: list[dict[str, str]]
-    results: list[CheckResult]
-    seconds: float
-    version: str | None = None
-    edition: str | None = None
-    facts: list[ServerFacts] = field(default_factory=list, repr=False)
-
-    @property
-    def failed(self) -> list[CheckResult]:
-        return [r for r in self.results if r.status == FAIL]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
-    def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "seconds": round(self.seconds, 3), "version": self.version, "edition": self.edition,
-                "servers": self.rows, "checks": [r.to_json() for r in self.results]}
-
-
-def reason(outcome: Outcome) -> str:
-    error = outcome.error
-    if isinstance(error, BoltError):
-        return error.message
-    if isinstance(error, TaskTimeoutError):
-        return str(error)
-    return f"{type(error).__name__}: {error}"
+from .lag import Lag
+from .results import CheckReport
 
 
 def overview_rows(target: Target, facts: list[ServerFacts], lags: list[Lag]) -> list[dict[str, str]]:
