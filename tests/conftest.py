@@ -1,14 +1,17 @@
-"""Shared test helpers: settings from plain dicts, the real tools the integration tests run."""
+"""Shared test helpers: settings from plain dicts, the real tools the integration tests run, the fixtures paths,
+and moto (the AWS stand-in) as fixtures."""
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
 from components.settings import Settings, load_settings
+from tests.support import moto_aws
 
 # An AWS SDK without credentials asks the cloud metadata address (169.254.169.254): never from a test process.
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
@@ -46,3 +49,26 @@ def require_tool(name: str) -> str:
     if path is None:
         pytest.fail(f"{name} is not installed: run `make tools` (scripts/install-tools.sh installs it)")
     return path
+
+
+# --- AWS: moto (tests/support/moto_aws.py) -------------------------------------------------------------
+
+
+@pytest.fixture
+def aws_env(monkeypatch) -> None:
+    """Dummy credentials, region us-east-1, no metadata lookups, no endpoint or profile of this machine."""
+    moto_aws.use_test_env(monkeypatch)
+
+
+@pytest.fixture
+def mocked_aws(monkeypatch) -> Iterator[None]:
+    """moto's in-process AWS for the test (in `aws_env`'s environment): every boto3 client talks to it."""
+    with moto_aws.mocked_aws(monkeypatch):
+        yield
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """The endpoint URL of moto's server on 127.0.0.1, one per session (each test makes its own buckets)."""
+    with moto_aws.moto_server() as endpoint:
+        yield endpoint

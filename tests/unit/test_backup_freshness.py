@@ -34,19 +34,12 @@ BUCKET = "fresh"
 
 
 @pytest.fixture
-def s3(monkeypatch):
-    from moto import mock_aws
+def s3(mocked_aws):
+    import boto3
 
-    for key in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        import boto3
-
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    return client
 
 
 def backup(s3, stamp: str, completed: str, database: str = "neo4j", *, manifest: bool = True,

@@ -248,21 +248,15 @@ def test_json_output_for_machines_from_recorded_enterprise_responses(capsys, ca)
     assert {"server", "address", "role", "database", "health", "lag"} == set(document["servers"][0])
 
 
-def test_backup_bucket_is_written_and_cleaned_with_moto(capsys, ca, monkeypatch):
-    from moto import mock_aws
+def test_backup_bucket_is_written_and_cleaned_with_moto(capsys, ca, mocked_aws):
+    import boto3
 
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        import boto3
-
-        s3 = boto3.client("s3", region_name="eu-west-1")
-        s3.create_bucket(Bucket="prod-backups", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        code, out, status, lines, _ = replay("cluster-5.26-healthy.json", capsys, ca, "--backup-bucket",
-                                             "prod-backups")
-        assert s3.list_objects_v2(Bucket="prod-backups").get("KeyCount") == 0
-        assert code == 0, out
-        assert "s3://prod-backups: wrote and deleted neo4j-cluster-check/probe-" in lines["backup-bucket"]
-        code, _, status, lines, _ = replay("cluster-5.26-healthy.json", capsys, ca, "--backup-bucket", "no-such")
-        assert code == 1 and status["backup-bucket"] == "FAIL"
-        assert "s3://no-such is not writable: The specified bucket does not exist" in lines["backup-bucket"]
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    s3.create_bucket(Bucket="prod-backups", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    code, out, status, lines, _ = replay("cluster-5.26-healthy.json", capsys, ca, "--backup-bucket", "prod-backups")
+    assert s3.list_objects_v2(Bucket="prod-backups").get("KeyCount") == 0
+    assert code == 0, out
+    assert "s3://prod-backups: wrote and deleted neo4j-cluster-check/probe-" in lines["backup-bucket"]
+    code, _, status, lines, _ = replay("cluster-5.26-healthy.json", capsys, ca, "--backup-bucket", "no-such")
+    assert code == 1 and status["backup-bucket"] == "FAIL"
+    assert "s3://no-such is not writable: The specified bucket does not exist" in lines["backup-bucket"]

@@ -345,24 +345,22 @@ def test_the_plan_has_exactly_the_resources_a_node_step_targets(aws_plan):
                            if kind == TARGET_ATTACHMENT}
 
 
-def test_the_boto3_adapter_reads_moto_elbv2_target_health():
-    moto = pytest.importorskip("moto")
+def test_the_boto3_adapter_reads_moto_elbv2_target_health(mocked_aws):
     import boto3
 
-    with moto.mock_aws():
-        ec2 = boto3.client("ec2", region_name="eu-west-1")
-        vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
-        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.1.0/24", AvailabilityZone="eu-west-1a")
-        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-        instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.small",
-                                     SubnetId=subnet["Subnet"]["SubnetId"])["Instances"][0]["InstanceId"]
-        elbv2 = boto3.client("elbv2", region_name="eu-west-1")
-        group = elbv2.create_target_group(Name="prod-haproxy-write", Protocol="TCP", Port=7687, VpcId=vpc,
-                                          TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
-        elbv2.register_targets(TargetGroupArn=group, Targets=[{"Id": instance, "Port": 7687}])
-        health = Elbv2TargetHealth("eu-west-1")
-        ok, words = node_health(health, [EntryTarget("write", group, instance, 7687)])
-        assert words.startswith("write: ")  # moto's own state for a registered, running instance
-        assert ok == (words == "write: healthy")
-        with pytest.raises(OperationError, match=r"^elbv2 describe-target-health arn:nope \(eu-west-1\) failed: "):
-            health.describe_target_health("arn:nope")
+    ec2 = boto3.client("ec2", region_name="eu-west-1")
+    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.40.1.0/24", AvailabilityZone="eu-west-1a")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.small",
+                                 SubnetId=subnet["Subnet"]["SubnetId"])["Instances"][0]["InstanceId"]
+    elbv2 = boto3.client("elbv2", region_name="eu-west-1")
+    group = elbv2.create_target_group(Name="prod-haproxy-write", Protocol="TCP", Port=7687, VpcId=vpc,
+                                      TargetType="instance")["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.register_targets(TargetGroupArn=group, Targets=[{"Id": instance, "Port": 7687}])
+    health = Elbv2TargetHealth("eu-west-1")
+    ok, words = node_health(health, [EntryTarget("write", group, instance, 7687)])
+    assert words.startswith("write: ")  # moto's own state for a registered, running instance
+    assert ok == (words == "write: healthy")
+    with pytest.raises(OperationError, match=r"^elbv2 describe-target-health arn:nope \(eu-west-1\) failed: "):
+        health.describe_target_health("arn:nope")
