@@ -29,6 +29,12 @@ def server_address(row: dict[str, Any]) -> str:
     return str(row.get("address") or "")
 
 
+def id_of(row: dict[str, Any]) -> str:
+    """How the administration commands name a SHOW SERVERS row's server: its id, else its name (servers.adoc:
+    "Either the server ID or its name can be used")."""
+    return str(row.get("serverId") or row.get("name"))
+
+
 def find_server(servers: Iterable[dict[str, Any]], wanted: str) -> dict[str, Any] | None:
     """The SHOW SERVERS row of a server given by address (host:port), host, short name (core-1), Neo4j's name
     or id."""

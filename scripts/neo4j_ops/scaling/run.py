@@ -55,6 +55,7 @@ from .plan import (
     deallocated,
     find_server,
     hosts,
+    id_of,
     overview_addresses,
     refusals,
     refuse_single_primary,
@@ -166,7 +167,7 @@ def scale_out(run: q.Run, version: Version, databases: Sequence[str] | None, pri
         active = [r for r in servers if r.get("state") not in GONE]
         missing = [a for a in expected_addresses if find_server(active, a) is None]
         for row in active:
-            server_id = str(row.get("serverId") or row.get("name"))
+            server_id = id_of(row)
             if row.get("state") != FREE or server_id in enabled_here:
                 continue
             if server_id in seen_free or dry_run:
@@ -293,10 +294,10 @@ def scale_in(run: q.Run, version: Version, leaving_addresses: Sequence[str], dat
         # that go are the leaving servers' and none is moved onto a staying server only to be copied back.
         for row in still_hosting:
             if row.get("state") == ENABLED:
-                session.write(cordon_statement(str(row.get("serverId") or row.get("name"))))
+                session.write(cordon_statement(id_of(row)))
         for database in user_databases(rows, databases):
             session.write(topology_statement(version, database, primaries, secondaries))
-        ids = [str(r.get("serverId") or r.get("name")) for r in still_hosting]
+        ids = [id_of(r) for r in still_hosting]
         if line.dry_runs_deallocation(version):
             plan = deallocate_statement(ids, dry_run=True)
             moves = session.run(plan.named, plan.params)
@@ -310,7 +311,7 @@ def scale_in(run: q.Run, version: Version, leaving_addresses: Sequence[str], dat
         session.write(deallocate_statement(ids, dry_run=False))
     if dry_run:
         for row in leaving_rows:
-            session.write(drop_statement(str(row.get("serverId") or row.get("name"))))
+            session.write(drop_statement(id_of(row)))
         result.notes.append("dry run: nothing was changed and nothing was waited for")
         return result
 
@@ -322,7 +323,7 @@ def scale_in(run: q.Run, version: Version, leaving_addresses: Sequence[str], dat
 
     session.wait_for_each("the leaving servers to be deallocated", q.SHOW_SERVERS, leaving_rows, not_deallocated)
     for row in leaving_rows:
-        session.write(drop_statement(str(row.get("serverId") or row.get("name"))))
+        session.write(drop_statement(id_of(row)))
         result.dropped.append(server_address(row))
     # servers.adoc: "Once this command has been executed successfully, the Neo4j process on the server in
     # question may be stopped."
