@@ -13,7 +13,7 @@ worth knowing).
   report            findings, thresholds, the text
   command           the run and the command line
 """
-from .command import main, run_diagnosis
+from .command import build_parser, main, run_diagnosis
 from .gather import parse_prometheus
 
-__all__ = ["main", "parse_prometheus", "run_diagnosis"]
+__all__ = ["build_parser", "main", "parse_prometheus", "run_diagnosis"]

@@ -53,7 +53,7 @@ DIAGNOSE_EXAMPLE = """examples:
   NEO4J_PASSWORD=… python scripts/diagnose.py --uri bolt://127.0.0.1:7687 --slow-query 0.5 --json"""
 
 
-def main(argv: list[str] | None = None, *, transport: Transport | None = None) -> int:
+def build_parser():
     p = cli.parser("diagnose", DIAGNOSE_DOC, DIAGNOSE_EXAMPLE)
     cluster_cli.add_target_arguments(p)
     p.add_argument("--slow-query", type=float, metavar="SECONDS",
@@ -70,7 +70,11 @@ def main(argv: list[str] | None = None, *, transport: Transport | None = None) -
     p.add_argument("--tls", choices=("disabled", "optional", "required"),
                    help="TLS level of the servers (default: the stack's; optional/required need --ca-cert)")
     p.add_argument("--record", metavar="FILE", help="also write every answer to FILE as a replayable scenario")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None, *, transport: Transport | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     def body() -> int:
         target = build_target(args)
