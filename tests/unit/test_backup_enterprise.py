@@ -53,18 +53,10 @@ class GivenNeo4j:
 
 
 @pytest.fixture
-def s3(monkeypatch):
-    from moto import mock_aws
-
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        s3 = client(None, "us-east-1")
-        s3.create_bucket(Bucket="backups")
-        yield s3
+def s3(mocked_aws):
+    s3 = client(None, "us-east-1")
+    s3.create_bucket(Bucket="backups")
+    return s3
 
 
 @pytest.fixture
