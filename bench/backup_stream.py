@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import csv
 import json
 import os
@@ -38,7 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.integration.backup.support import PASSWORD, ControlledServer, write_neo4j_commands
-from tests.support.neo4j_dist import free_port, run_neo4j_admin
+from tests.support.moto_aws import moto_server
+from tests.support.neo4j_dist import run_neo4j_admin
 from tests.support.neo4j_local import prepare
 
 MiB = 1024 * 1024
@@ -164,14 +166,10 @@ def main() -> int:
 
     import logging
 
-    from moto.server import ThreadedMotoServer
-
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     work = Path(tempfile.mkdtemp(prefix="neo4j-backup-bench-", dir=args.work_dir))
-    port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    moto.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    moto = contextlib.ExitStack()
+    endpoint = moto.enter_context(moto_server())
     import boto3
 
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
@@ -312,7 +310,7 @@ def main() -> int:
     finally:
         if server is not None:
             server.close()
-        moto.stop()
+        moto.close()
         if args.keep:
             say(f"kept {work}")
         else:
