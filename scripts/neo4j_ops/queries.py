@@ -117,3 +117,9 @@ LIST_SERVERS = Named("list_servers", "SHOW SERVERS YIELD serverId, name, address
 LIST_MEMBERS = Named("list_members", "CALL dbms.cluster.overview() YIELD addresses RETURN addresses", "system")  # 4.4
 # Scaling asks every question of `system`, the one database every member hosts whatever its allocations.
 CLUSTER_OVERVIEW_ON_SYSTEM = Named(CLUSTER_OVERVIEW.name, CLUSTER_OVERVIEW.cypher, "system")  # 4.4
+
+
+# cluster restore (backup/cluster_execute.py; its administration commands and the SHOW DATABASE of the restored
+# copy name a database, so they are built at run time: Named.built(…, "system")). What the name clients use is:
+# a local alias of which database (then SHOW_DATABASES above: where each database is hosted, the default one).
+SHOW_ALIASES = Named("show_aliases", "SHOW ALIASES FOR DATABASE YIELD name, database, location", "system")

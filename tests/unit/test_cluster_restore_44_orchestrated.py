@@ -9,6 +9,7 @@ import pytest
 from scripts.neo4j_ops.backup import cluster_restore as cr
 from scripts.neo4j_ops.backup.cluster_plan import ClusterState, Step, plan_cluster_restore
 from scripts.neo4j_ops.backup.remote import SsmShell, run_offline_44, safety_dump, stage
+from scripts.neo4j_ops.queries import SHOW_DATABASES
 from scripts.neo4j_ops.shared.errors import BackupError
 from scripts.neo4j_ops.shared.versions import LINE_44
 from tests.unit.test_cluster_restore_recorded import BUCKET, Replay, manifest, s3  # noqa: F401 - s3 is a fixture
@@ -18,7 +19,7 @@ REPLICA = "replica-1"
 
 
 def plan():
-    rows = Replay("4.4-offline.json")("SHOW DATABASES YIELD *", {}, "system")
+    rows = Replay("4.4-offline.json")(SHOW_DATABASES)
     state = ClusterState("neo4j", None, tuple(rows))
     return plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state, cores=CORES, replicas=(REPLICA,),
                                 region="us-east-1")
@@ -135,15 +136,10 @@ def test_a_failed_start_says_every_server_holds_the_backup():
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    moto = pytest.importorskip("moto")
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    with moto.mock_aws():
-        import boto3
+def aws(mocked_aws):
+    import boto3
 
-        yield boto3.client("ssm", region_name="us-east-1"), boto3.client("ec2", region_name="us-east-1")
+    return boto3.client("ssm", region_name="us-east-1"), boto3.client("ec2", region_name="us-east-1")
 
 
 def test_ssm_shell_finds_the_instance_by_name_tag_sends_run_shell_script_and_polls_moto_recorded(aws):
@@ -203,10 +199,9 @@ def test_run_cluster_restore_on_4_4_with_a_shell_runs_the_steps_then_verifies_fr
 
     upload_backup(s3, manifest(line="4.4"), b"a 4.4 backup folder, as a tar")
     responses = dict(load("4.4-offline.json")["responses"])
-    rows = responses["SHOW DATABASES YIELD *"]["records"]
     responses.update({
         "components": {"records": [{"name": "Neo4j Kernel", "versions": ["4.4.46"], "edition": "enterprise"}]},
-        "show_databases": {"records": rows}, "cluster_overview": {"records": []}})
+        "cluster_overview": {"records": []}})
     transport = RecordedTransport({"endpoints": {"core-1": {"uri": "neo4j://core-1.prod.neo4j.internal:7687",
                                                             "responses": responses}}})
     opts = cr.ClusterRestoreOptions(bucket=BUCKET, stack="prod", database="neo4j", offline_ok=True,

@@ -14,15 +14,16 @@ from collections.abc import Iterator
 import pytest
 
 from scripts.neo4j_ops.backup import cluster_restore as cr
-from scripts.neo4j_ops.backup.cluster_execute import SHOW_ALIASES, SHOW_DATABASES, Run, check_counts, count, execute
+from scripts.neo4j_ops.backup.cluster_execute import check_counts, count, execute
 from scripts.neo4j_ops.backup.cluster_plan import ClusterState, Topology, plan_cluster_restore
 from scripts.neo4j_ops.backup.layout import FileEntry, Manifest, object_key
 from scripts.neo4j_ops.backup.s3 import put_manifest
-from scripts.neo4j_ops.bolt import Auth, BoltError, NeoTransport
+from scripts.neo4j_ops.bolt import Auth, BoltError, NeoTransport, statement_runner
 from scripts.neo4j_ops.facts import Counts
+from scripts.neo4j_ops.queries import SHOW_ALIASES, SHOW_DATABASES, Named, Run
 from scripts.neo4j_ops.shared.errors import BackupError, UsageError
 from scripts.neo4j_ops.shared.versions import LINES
-from tests.support.neo4j_dist import NEO4J_VERSIONS, free_port
+from tests.support.neo4j_dist import NEO4J_VERSIONS
 from tests.support.neo4j_local import running
 
 pytestmark = pytest.mark.integration
@@ -44,7 +45,7 @@ def server(request, tmp_path_factory) -> Iterator[tuple[str, str]]:
 def run(server) -> Iterator[Run]:
     transport = NeoTransport(timeout=30)
     try:
-        yield cr.bolt_run(transport.client(server[1], Auth("neo4j", PASSWORD)))
+        yield statement_runner(transport.client(server[1], Auth("neo4j", PASSWORD)), timeout=60)
     finally:
         transport.close()
 
@@ -58,7 +59,7 @@ def manifest(counts: Counts, sha: str = "ab" * 32, size: int = 1000) -> Manifest
 
 def real_state(run: Run) -> ClusterState:
     # SHOW ALIASES is Enterprise: Community answers "Unsupported administration command" (asserted below).
-    return ClusterState.parse("neo4j", [], run(SHOW_DATABASES, {}, "system"))
+    return ClusterState.parse("neo4j", [], run(SHOW_DATABASES))
 
 
 def test_every_statement_of_the_plan_parses_on_a_real_server(server, run):
@@ -70,18 +71,18 @@ def test_every_statement_of_the_plan_parses_on_a_real_server(server, run):
                                    ClusterState("neo4j", "neo4j", state.rows))
     statements = {s.cypher for p in (default, aliased) for s in p.steps if s.cypher and s.database == "system"}
     statements |= {s.undo for p in (default, aliased) for s in p.steps if s.undo}
-    statements |= {f"DROP DATABASE `{NEW}` IF EXISTS", SHOW_ALIASES}
+    statements |= {f"DROP DATABASE `{NEW}` IF EXISTS", SHOW_ALIASES.cypher}
     assert any(s.startswith("CREATE DATABASE") for s in statements)
     assert any(s.startswith("ALTER ALIAS") for s in statements)
     answered = {}
     for cypher in sorted(statements):
         try:
-            answered[cypher] = run(cypher, {}, "system")
+            answered[cypher] = run(Named.built(cypher, "system", write=not cypher.startswith("SHOW")))
         except BoltError as error:
             answered[cypher] = error.code
     # The control: Community does parse administration commands first, so a malformed one is a syntax error.
     with pytest.raises(BoltError) as malformed:
-        run(f"CREATE DATABASE `{NEW}` TOPOLOGY 1 PRIMARIES OPTIONS {{seedURI: }}", {}, "system")
+        run(Named.built(f"CREATE DATABASE `{NEW}` TOPOLOGY 1 PRIMARIES OPTIONS {{seedURI: }}", "system"))
     assert malformed.value.code == "Neo.ClientError.Statement.SyntaxError"
     for cypher, answer in answered.items():
         assert answer != "Neo.ClientError.Statement.SyntaxError", cypher
@@ -96,7 +97,7 @@ def test_every_statement_of_the_plan_parses_on_a_real_server(server, run):
 
 
 def test_a_restore_the_server_refuses_half_way_leaves_the_database_serving_with_its_counts(run):
-    run("CREATE (:Movie {title: 'The Matrix'})-[:ACTED_IN]->(:Person {name: 'Keanu'})", {}, "neo4j")
+    run(Named.built("CREATE (:Movie {title: 'The Matrix'})-[:ACTED_IN]->(:Person {name: 'Keanu'})", "neo4j"))
     before = count(run, "neo4j")
     assert before.nodes >= 2 and before.relationships >= 1
     plan = plan_cluster_restore(LINES["5"], manifest(before), "acme-neo4j-backups", real_state(run))
@@ -107,7 +108,7 @@ def test_a_restore_the_server_refuses_half_way_leaves_the_database_serving_with_
     assert "Unsupported administration command: CREATE DATABASE" in message
     assert "'neo4j' serves 'neo4j' as before" in message
     assert f"DROP DATABASE `{NEW}` IF EXISTS FAILED" in message  # said, not hidden: Community cannot drop either
-    rows = [r for r in run(SHOW_DATABASES, {}, "system") if r["name"] in ("neo4j", NEW)]
+    rows = [r for r in run(SHOW_DATABASES) if r["name"] in ("neo4j", NEW)]
     assert [(r["name"], r["currentStatus"], r["default"]) for r in rows] == [("neo4j", "online", True)]
     assert count(run, "neo4j") == before
     check_counts(plan, count(run, "neo4j"), log.append)  # the real count check passes on equal counts
@@ -115,25 +116,9 @@ def test_a_restore_the_server_refuses_half_way_leaves_the_database_serving_with_
         check_counts(plan, Counts(before.nodes + 1, before.relationships), log.append)
 
 
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    moto.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        moto.stop()
-
-
-def test_the_command_refuses_community_before_changing_anything(server, moto_endpoint, monkeypatch, tmp_path):
+def test_the_command_refuses_community_before_changing_anything(server, moto_endpoint, aws_env, tmp_path):
     import boto3
 
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     bucket = f"cluster-restore-{server[0]}"
     s3.create_bucket(Bucket=bucket)

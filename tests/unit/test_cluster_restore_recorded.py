@@ -2,7 +2,8 @@
 
 The responses under tests/fixtures/enterprise/cluster-restore/ are DERIVED from the Operations Manual's
 examples (see tests/fixtures/enterprise/README.md), labelled 5.26 / 2025.10 / 4.4; the code under test
-is the real planner and executor, replaying them through `run(cypher, params, database)`.
+is the real planner and executor, replaying them through the runtime's `run(statement, params)` (queries.Run):
+each response is found under the statement's name, which for statements built at run time is their text.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from scripts.neo4j_ops.backup.commands import restore_main
 from scripts.neo4j_ops.backup.layout import FileEntry, Manifest, Parent
 from scripts.neo4j_ops.bolt import BoltError
 from scripts.neo4j_ops.facts import Counts
+from scripts.neo4j_ops.queries import SHOW_DATABASES, Named
 from scripts.neo4j_ops.shared.errors import BackupError, InterruptedRunError, UsageError
 from scripts.neo4j_ops.shared.versions import LINE_5, LINE_44, LINE_2025
 from tests.conftest import ENTERPRISE
@@ -70,21 +72,25 @@ def load(name: str) -> dict:
 
 
 class Replay:
-    """`run` answering from a scenario by exact Cypher; lists play in order, the last repeating."""
+    """`run` answering from a scenario by the statement's name; lists play in order, the last repeating. Keeps
+    (cypher sent, database) per call, and whether each went as a write."""
 
     def __init__(self, name: str):
         self.responses = load(name)["responses"]
         self.calls: list[tuple[str, str]] = []
+        self.writes: list[bool] = []
         self.played: Counter = Counter()
 
-    def __call__(self, cypher: str, params: dict, database: str) -> list[dict]:
-        self.calls.append((cypher, database))
-        if cypher not in self.responses:
-            raise AssertionError(f"no recorded response for: {cypher}")
-        answer = self.responses[cypher]
+    def __call__(self, statement: Named, params: dict | None = None) -> list[dict]:
+        self.calls.append((statement.cypher, statement.database))
+        self.writes.append(statement.write)
+        name = statement.name
+        if name not in self.responses:
+            raise AssertionError(f"no recorded response for: {name}")
+        answer = self.responses[name]
         if isinstance(answer, list):
-            answer = answer[min(self.played[cypher], len(answer) - 1)]
-            self.played[cypher] += 1
+            answer = answer[min(self.played[name], len(answer) - 1)]
+            self.played[name] += 1
         if "error" in answer:
             e = answer["error"]
             raise BoltError(e["kind"], e["message"], e.get("code"))
@@ -125,6 +131,7 @@ def test_alias_restore_runs_the_exact_cypher_in_order_from_recorded_enterprise_r
     # Administration commands go to system; the counts are of the new database, not the old one.
     assert [d for c, d in replay.calls if c.startswith("MATCH")] == [NEW, NEW]
     assert {d for c, d in replay.calls if not c.startswith("MATCH")} == {"system"}
+    assert replay.writes == [not c.startswith(("SHOW", "MATCH")) for c in replay.cypher]  # reads stay reads
     assert outcome.counts == Counts(171, 253)
     assert DROP_NEW not in replay.cypher
     text = describe_outcome(outcome)
@@ -197,10 +204,10 @@ def test_a_failed_default_switch_starts_the_old_default_again_before_dropping_th
 def test_an_interrupted_restore_still_drops_the_new_database():
     replay, plan, log, _ = restore("5.26-alias.json")
 
-    def interrupted(cypher, params, database):
-        if cypher == SHOW_NEW:
+    def interrupted(statement, params=None):
+        if statement.cypher == SHOW_NEW:
             raise KeyboardInterrupt
-        return replay(cypher, params, database)
+        return replay(statement, params)
 
     with pytest.raises(InterruptedRunError, match="serves 'neo4j' as before"):  # exit 130, after the clean-up
         execute(plan, interrupted, log.append, sleep=lambda s: None)
@@ -288,7 +295,7 @@ def test_dry_run_prints_every_step_its_cypher_and_what_serves():
 
 def test_a_leftover_of_an_earlier_run_is_dropped_first_and_an_applied_backup_is_nothing_to_do():
     replay = Replay("5.26-alias.json")
-    rows = list(replay.responses["SHOW DATABASES YIELD *"]["records"])
+    rows = list(replay.responses["show_databases"]["records"])
     leftover = [dict(r, name=NEW, aliases=[], default=False, currentStatus="offline") for r in rows[:4]]
     state = ClusterState.parse("neo4j", [{"name": "neo4j", "database": OLD, "location": "local"}],
                                   rows + leftover)
@@ -349,7 +356,7 @@ def test_restored_names_follow_the_database_naming_rules(database, expected):
 
 def test_4_4_plan_is_the_offline_procedure_one_core_at_a_time():
     replay = Replay("4.4-offline.json")
-    rows = replay("SHOW DATABASES YIELD *", {}, "system")
+    rows = replay(SHOW_DATABASES)
     state = ClusterState("neo4j", None, tuple(rows))
     cores = ("core-1.prod.neo4j.internal", "core-2.prod.neo4j.internal", "core-3.prod.neo4j.internal")
     plan = plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state, cores=cores)
@@ -376,7 +383,7 @@ def test_4_4_plan_is_the_offline_procedure_one_core_at_a_time():
 
 def test_4_4_checks_run_from_recorded_enterprise_4_4_responses():
     replay = Replay("4.4-offline.json")
-    state = ClusterState("neo4j", None, tuple(replay("SHOW DATABASES YIELD *", {}, "system")))
+    state = ClusterState("neo4j", None, tuple(replay(SHOW_DATABASES)))
     plan = plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state, cores=("a", "b", "c"))
     with pytest.raises(UsageError, match="--verify"):
         execute(plan, replay, print)
@@ -415,20 +422,12 @@ def test_cluster_restore_options_are_checked_before_anything(argv, message, caps
 
 
 @pytest.fixture
-def s3(monkeypatch):
-    from moto import mock_aws
-
+def s3(mocked_aws):
     from scripts.neo4j_ops.backup.s3 import client
 
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        s3 = client(None, "us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
-        yield s3
+    s3 = client(None, "us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    return s3
 
 
 def upload_backup(s3, m: Manifest, body: bytes) -> Manifest:
@@ -446,13 +445,12 @@ def upload_backup(s3, m: Manifest, body: bytes) -> Manifest:
 
 def recorded_cluster(scenario: str):
     """A RecordedTransport answering as core-1 of the 5.26 cluster: who it is (dbms.components, SHOW DATABASES,
-    SHOW SERVERS for gather) and the scenario's cluster-restore statements, filed under their own text."""
+    SHOW SERVERS for gather) and the scenario's cluster-restore statements, filed as the runtime sends them."""
     from scripts.neo4j_ops.recorded import RecordedTransport
 
     responses = dict(load(scenario)["responses"])
     responses.update({
         "components": {"records": [{"name": "Neo4j Kernel", "versions": ["5.26.30"], "edition": "enterprise"}]},
-        "show_databases": responses["SHOW DATABASES YIELD *"],
         "show_servers": {"records": []},
     })
     return RecordedTransport({"endpoints": {"core-1": {"uri": "neo4j://core-1.prod.neo4j.internal:7687",
@@ -466,10 +464,13 @@ def test_the_command_verifies_the_backup_then_restores_from_recorded_enterprise_
                                     uri="neo4j://core-1.prod.neo4j.internal:7687", auth=None, region="us-east-1",
                                     work_dir=tmp_path, timeout=60, poll=0, log=lambda m: None)
     result = cr.run_cluster_restore(opts, transport=transport)
-    sent = [c.cypher for c in transport.calls if c.name == c.cypher]
-    assert sent == READ_STATE + PREPARE + [f"ALTER ALIAS `neo4j` SET DATABASE TARGET `{NEW}`", f"STOP DATABASE `{OLD}`",
-                                           f"CALL dbms.setDefaultDatabase('{NEW}')"]
-    assert all(c.write for c in transport.calls if c.cypher.startswith(("CREATE", "ALTER", "STOP", "CALL dbms.set")))
+    restore = [c.name for c in transport.calls].index("show_aliases")  # after gather's who-is-it statements
+    sent = transport.calls[restore:]
+    assert [c.cypher for c in sent] == READ_STATE + PREPARE + [f"ALTER ALIAS `neo4j` SET DATABASE TARGET `{NEW}`",
+                                                             f"STOP DATABASE `{OLD}`",
+                                                             f"CALL dbms.setDefaultDatabase('{NEW}')"]
+    # What changes the cluster goes as a write (to the system leader); SHOW and the counts as reads.
+    assert [c.write for c in sent] == [not c.cypher.startswith(("SHOW", "MATCH")) for c in sent]
     assert result["verified"].startswith("every file's size and sha256 match the manifest")
     assert list(tmp_path.iterdir()) == []  # the verification download is removed
     assert f"restored backup 20250131T020000Z into '{NEW}'" in result["summary"]
@@ -506,7 +507,8 @@ def test_dry_run_through_restore_py_prints_the_plan_and_changes_nothing(s3, tmp_
                  "serving meanwhile: 'neo4j' until it is stopped for the switch",
                  "note: clients that name 'neo4j'"):
         assert text in out
-    assert [c.cypher for c in transport.calls if c.name == c.cypher] == READ_STATE
+    assert READ_STATE[0] in [c.cypher for c in transport.calls]  # the plan is of the cluster's own view
+    assert not [c.cypher for c in transport.calls if c.write]  # planning only reads
 
 
 def test_4_4_through_the_command_prints_the_per_member_plan_refuses_without_offline_ok_and_verifies(s3, tmp_path):
@@ -514,7 +516,7 @@ def test_4_4_through_the_command_prints_the_per_member_plan_refuses_without_offl
 
     upload_backup(s3, manifest(line="4.4"), b"a 4.4 backup folder, as a tar")
     responses = dict(load("4.4-offline.json")["responses"])
-    rows = responses["SHOW DATABASES YIELD *"]["records"]
+    rows = responses["show_databases"]["records"]
     replica = dict(rows[0], address="replica-1.prod.neo4j.internal:7687", role="read_replica")
     responses.update({
         "components": {"records": [{"name": "Neo4j Kernel", "versions": ["4.4.46"], "edition": "enterprise"}]},

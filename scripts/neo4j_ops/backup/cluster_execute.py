@@ -1,26 +1,25 @@
-"""Running a cluster restore's plan (5.x/2025) over `run(cypher, params, database)`: read the cluster's state,
-wait until the seeded database is online, compare its counts with the manifest, and on failure roll back so that
-the old database serves as before. `execute` takes `run` and a progress callback, so tests replay recorded
+"""Running a cluster restore's plan (5.x/2025) over the runtime's one `Run` (queries.py): read the cluster's
+state, wait until the seeded database is online, compare its counts with the manifest, and on failure roll back so
+that the old database serves as before. `execute` takes `run` and a progress callback, so tests replay recorded
 responses through it.
+
+The plan's statements name databases, so they are built at run time (Named.built, filed under their own text in
+recordings); a plan's `cypher` steps and the undo statements change the cluster and go as writes, its SHOW
+DATABASE and the counts as reads.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..facts import Counts
-from ..queries import COUNT_NODES, COUNT_RELATIONSHIPS, quote_name
+from ..queries import COUNT_NODES, COUNT_RELATIONSHIPS, SHOW_ALIASES, SHOW_DATABASES, Named, Run, quote_name
 from ..shared.errors import BackupError, InterruptedRunError, UsageError
 from .cluster_plan import ClusterState, Plan, Step, Topology
 
-Run = Callable[[str, dict[str, Any], str], list[dict[str, Any]]]  # cypher, params, database -> records
 Log = Callable[[str], None]
-
-# Statements that read the cluster's state before planning (run on system).
-SHOW_ALIASES = "SHOW ALIASES FOR DATABASE YIELD name, database, location"
-SHOW_DATABASES = "SHOW DATABASES YIELD *"
 
 ONLINE = "online"
 
@@ -42,8 +41,8 @@ class Outcome:
 
 def read_state(run: Run, name: str) -> ClusterState:
     """The cluster's view of `name` (an alias? the default database? where hosted?)."""
-    aliases = run(SHOW_ALIASES, {}, "system")
-    databases = run(SHOW_DATABASES, {}, "system")
+    aliases = run(SHOW_ALIASES, None)
+    databases = run(SHOW_DATABASES, None)
     return ClusterState.parse(name, aliases, databases)
 
 
@@ -59,7 +58,7 @@ def wait_online(run: Run, step: Step, topology: Topology, log: Log, *, timeout: 
     deadline = clock() + timeout
     last, next_note = "no answer yet", clock()
     while True:
-        rows = run(step.cypher, {}, "system")
+        rows = run(Named.built(step.cypher, "system", write=False), None)
         online = [r for r in rows if r.get("currentStatus") == ONLINE]
         failed = [r for r in rows if r.get("requestedStatus") == ONLINE
                   and r.get("currentStatus") in ("offline", "quarantined")
@@ -87,8 +86,8 @@ def wait_online(run: Run, step: Step, topology: Topology, log: Log, *, timeout: 
 
 
 def count(run: Run, database: str) -> Counts:
-    nodes = run(COUNT_NODES.cypher, {}, database)
-    relationships = run(COUNT_RELATIONSHIPS.cypher, {}, database)
+    nodes = run(replace(COUNT_NODES, database=database), None)
+    relationships = run(replace(COUNT_RELATIONSHIPS, database=database), None)
     return Counts(int(nodes[0]["count"]), int(relationships[0]["count"]))
 
 
@@ -121,7 +120,7 @@ def execute(plan: Plan, run: Run, log: Log, *, copier: Copier | None = None, tim
         log(f"step {n}/{len(plan.steps)}: {step.description}" + (f"\n    {step.cypher}" if step.cypher else ""))
         try:
             if step.kind == "cypher":
-                run(step.cypher, {}, step.database)
+                run(Named.built(step.cypher, step.database), None)
             elif step.kind == "wait_online":
                 wait_online(run, step, plan.topology, log, timeout=timeout, poll=poll, sleep=sleep, clock=clock)
             elif step.kind == "counts":
@@ -163,20 +162,16 @@ def _last_swap(plan: Plan) -> Step | None:
 
 def _roll_back(plan: Plan, run: Run, undo: list[str], copier: Copier | None, log: Log) -> list[str]:
     done: list[str] = []
-    for cypher in reversed(undo):
-        log(f"undoing: {cypher}")
+    drop = f"DROP DATABASE {quote_name(plan.restored)} IF EXISTS"
+    # The swap steps undone in reverse, then the new database dropped: each tried, whatever the one before did.
+    for note, cypher in [*((f"undoing: {c}", c) for c in reversed(undo)),
+                         (f"dropping only the new database: {drop}", drop)]:
+        log(note)
         try:
-            run(cypher, {}, "system")
+            run(Named.built(cypher, "system"), None)
             done.append(cypher)
         except BaseException as error:  # noqa: BLE001
             done.append(f"{cypher} FAILED ({_text(error)}): run it by hand")
-    drop = f"DROP DATABASE {quote_name(plan.restored)} IF EXISTS"
-    log(f"dropping only the new database: {drop}")
-    try:
-        run(drop, {}, "system")
-        done.append(drop)
-    except BaseException as error:  # noqa: BLE001
-        done.append(f"{drop} FAILED ({_text(error)}): run it by hand")
     staged = next((s for s in plan.steps if s.kind == "copy_chain"), None)
     if staged is not None and copier is not None:
         try:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..shared.errors import BackupError, UsageError
-from .cluster_execute import Log, Run, execute, read_state, s3_copier
+from .cluster_execute import Log, execute, read_state, s3_copier
 from .cluster_plan import ClusterState, Plan, Topology, plan_cluster_restore
 from .cluster_text import describe_outcome, describe_plan
 from .remote import SsmShell, run_offline_44
@@ -72,15 +72,6 @@ class ClusterRestoreOptions:
     timeout: float = 900
     poll: float = 2.0  # seconds between two SHOW DATABASE while waiting for the seed
     log: Log = print
-
-
-def bolt_run(client) -> Run:
-    """`run(cypher, params, database)` over the runtime's Bolt client (write mode for what changes things). The
-    statements are built at run time, so each is filed under its own text (recorded.py: --record / replay)."""
-    def run(cypher: str, params: dict[str, Any], database: str) -> list[dict[str, Any]]:
-        write = not cypher.lstrip().upper().startswith(("SHOW", "MATCH"))
-        return client.run(cypher, cypher, params, database=database, write=write, timeout=60).records
-    return run
 
 
 def verify_backup(opts: ClusterRestoreOptions, s3, chosen) -> str:
@@ -116,7 +107,7 @@ def verify_backup(opts: ClusterRestoreOptions, s3, chosen) -> str:
 
 
 def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None, shell=None) -> dict[str, Any]:
-    from ..bolt import NeoTransport
+    from ..bolt import NeoTransport, statement_runner
     from ..facts import gather
     from ..shared.versions import line_of
     from .restore_backup import RestoreOptions, _pick
@@ -142,7 +133,7 @@ def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None, shell=No
             line = line_of(opts.version or facts.version or "")
         except ValueError as error:
             raise UsageError(str(error)) from None
-        run = bolt_run(transport.client(opts.uri, opts.auth))
+        run = statement_runner(transport.client(opts.uri, opts.auth), timeout=60)
         if line.seeds_from_uri:
             state = read_state(run, opts.database)
         else:
