@@ -36,9 +36,10 @@ neo4j-jars: setup
 plan: setup
 	@$(PY) scripts/plan.py --stack $(STACK)
 
+# --durations=15: the suite's 15 slowest tests end the log (CI's too: .ci/run is `make test`).
 test: setup tools neo4j-jars
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=15
 
 unit: setup
 	$(PY) -m pytest -m "not integration"
