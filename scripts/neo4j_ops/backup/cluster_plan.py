@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +146,13 @@ class Plan:
                 "old": self.old, "swap": self.swap, "seed_uri": self.seed_uri,
                 "topology": asdict(self.topology), "serving": self.serving, "notes": list(self.notes),
                 "steps": [s.to_json() for s in self.steps]}
+
+
+def checks_only(plan: Plan) -> Plan:
+    """A 4.4 plan's Cypher checks alone (online on every member, the counts): what runs from here once the per-core
+    steps are done, switching nothing."""
+    return replace(plan, swap="none", notes=(),
+                   steps=tuple(s for s in plan.steps if s.kind in ("wait_online", "counts")))
 
 
 def seed_location(manifest: Manifest, bucket: str) -> tuple[str, tuple[tuple[str, str], ...]]:

@@ -41,7 +41,7 @@ from typing import Any
 
 from ..shared.errors import BackupError, UsageError
 from .cluster_execute import Log, execute, read_state, s3_copier
-from .cluster_plan import ClusterState, Plan, Topology, plan_cluster_restore
+from .cluster_plan import ClusterState, Topology, checks_only, plan_cluster_restore
 from .cluster_text import describe_outcome, describe_plan
 from .remote import SsmShell, run_offline_44
 
@@ -167,9 +167,7 @@ def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None, shell=No
 
                     shell = SsmShell(boto3.client("ssm", region_name=opts.region),
                                      boto3.client("ec2", region_name=opts.region), opts.stack)
-                checks = Plan(plan.line, plan.name, plan.backup, plan.restored, plan.old, "none", plan.seed_uri,
-                              plan.topology, tuple(s for s in plan.steps if s.kind in ("wait_online", "counts")),
-                              plan.serving, (), plan.counts, plan.counts_exact)
+                checks = checks_only(plan)
                 ran = run_offline_44(plan, shell, log, verify=lambda: execute(checks, run, log, timeout=opts.timeout,
                                                                               poll=opts.poll))
                 return {"cluster": plan.to_json(), "outcome": ran["outcome"].to_json(), "verified": verified,
@@ -182,9 +180,7 @@ def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None, shell=No
                 return {"cluster": plan.to_json(), "dry_run": False, "verified": verified,
                         "summary": "run these on the servers, in order (nothing was changed from here); then run "
                                    "again with --verify-restored\n" + describe_plan(plan)}
-            checks = Plan(plan.line, plan.name, plan.backup, plan.restored, plan.old, "none", plan.seed_uri,
-                          plan.topology, tuple(s for s in plan.steps if s.kind in ("wait_online", "counts")),
-                          plan.serving, (), plan.counts, plan.counts_exact)
+            checks = checks_only(plan)
             outcome = execute(checks, run, log, timeout=opts.timeout, poll=opts.poll)
             return {"cluster": plan.to_json(), "outcome": outcome.to_json(), "verified": verified,
                     "summary": f"4.4 cluster restore of backup {plan.backup} verified: {opts.database!r} is online on "
