@@ -15,14 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.neo4j_dist import NEO4J_VERSION, free_port
+from tests.support.moto_aws import TEST_ENV
+from tests.support.neo4j_dist import NEO4J_VERSION
 from tests.support.neo4j_local import prepare
 
 from .support import PASSWORD, ControlledServer, write_neo4j_commands
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPTS = ROOT / "scripts"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+CREDENTIALS = TEST_ENV  # dummy credentials, region us-east-1, no metadata lookups
 
 
 # --- S3 ----------------------------------------------------------------------------------------------
@@ -40,16 +41,8 @@ class MotoS3:
 
 
 @pytest.fixture(scope="session")
-def moto_s3():
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield MotoS3(f"http://127.0.0.1:{port}")
-    finally:
-        server.stop()
+def moto_s3(moto_endpoint) -> MotoS3:
+    return MotoS3(moto_endpoint)
 
 
 @pytest.fixture
