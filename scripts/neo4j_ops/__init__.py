@@ -25,6 +25,10 @@ The cluster commands (not shipped):
   diagnose/    the troubleshooting guide as findings with suggested actions
   scaling/     scale out and in: the Cypher that adds and removes servers safely (its __init__ lists its modules)
 
+The deploy program's commands (no Bolt):
+  plan/         the offline plan: the program under recording mocks → build/<stack>/ (its __init__ lists it)
+  config_table  the README's config reference table from components/settings.KEYS
+
 Why here, scripts/neo4j_ops/: the commands are scripts/, and the repository's top level is fixed. It is
 imported as `scripts.neo4j_ops` from the repository root only (scripts/ is a package, not a sys.path
 root), so there is one name per module. Inside, imports are relative: the package does not care where

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, {root!r})
 from pulumi.runtime import rpc
 import components.program.recording as recording
-from scripts.plan import PROJECT, engine_view
+from scripts.neo4j_ops.plan.document import PROJECT, engine_view
 
 def reveal(value):
     if isinstance(value, dict):

@@ -17,7 +17,7 @@ import yaml
 from components.aws.secret_names import secret_names
 from components.outputs import StackOutputs, wire_name
 from components.ports import PORTS
-from scripts.plan import PLACEHOLDER_SECRET
+from scripts.neo4j_ops.plan.document import PLACEHOLDER_SECRET
 from tests.conftest import stack_config
 from tests.support.plans import Plan, commands_target, make_plan
 from tests.support.program import run_with_secrets

@@ -30,7 +30,7 @@ from components.docker.layout import (
 from components.monitoring import GRAFANA_DASHBOARD, GRAFANA_DASHBOARD_PROVIDER, PROMETHEUS_CONFIG, PROMETHEUS_RULES
 from components.outputs import StackOutputs, wire_name
 from components.sizing import MIB
-from scripts.plan import PLACEHOLDER_SECRET
+from scripts.neo4j_ops.plan.document import PLACEHOLDER_SECRET
 from tests.conftest import stack_config
 from tests.support.plans import Plan, commands_target, make_plan
 from tests.support.program import run_with_secrets
@@ -409,7 +409,7 @@ DAY_TWO = {"neo4j:version": "5.26.29", "neo4j:containerMemory": "3g"}
 
 
 def held_back_wire_names() -> set[str]:
-    from scripts.plan import held_back_inputs
+    from scripts.neo4j_ops.plan.pending import held_back_inputs
 
     return set(held_back_inputs("docker"))
 

@@ -49,7 +49,7 @@ def test_prod_plan_renders_every_server_and_node(prod):
 
 
 def test_placeholder_secret_reaches_no_artifact(prod):
-    from scripts.plan import PLACEHOLDER_SECRET
+    from scripts.neo4j_ops.plan.document import PLACEHOLDER_SECRET
 
     _, out = prod
     leaks = [p for p in out.rglob("*") if p.is_file() and PLACEHOLDER_SECRET in p.read_text()]

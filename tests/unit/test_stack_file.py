@@ -68,11 +68,11 @@ def test_a_directory_in_place_of_the_stack_file_is_one_line(tmp_path):
 def test_the_default_stack_file_is_named_as_the_user_knows_it(tmp_path, monkeypatch, capsys):
     # Pulumi.<stack>.yaml beside the program: named so, not by an absolute path. In-process, with the program's
     # directory moved to tmp_path (the refusal comes before any Pulumi code runs).
-    import scripts.plan
+    from scripts.neo4j_ops.plan import command
 
     (tmp_path / "Pulumi.new.yaml").write_bytes(b"- a list\n")
-    monkeypatch.setattr(scripts.plan, "ROOT", tmp_path)
-    assert scripts.plan.main(["--stack", "new"]) == 2
+    monkeypatch.setattr(command, "ROOT", tmp_path)
+    assert command.main(["--stack", "new"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.splitlines() == ["Pulumi.new.yaml: got a list at the top; allowed: a mapping with a config: "

@@ -1,0 +1,84 @@
+"""The plan's summary for a reviewer: the servers, memory per role, resources per component, the backup
+copies (AWS) and the secrets the program will read."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from components.render import RenderedCluster
+from components.settings import Settings
+from components.topology import ClusterTopology
+from components.units import neo4j_size
+
+# Resources the summary names one by one, so a reviewer sees the machines, not just counts.
+NAMED_KINDS = {
+    "networks": {"aws:ec2/vpc:Vpc", "docker:index/network:Network"},
+    "instances": {"aws:ec2/instance:Instance"},
+    "containers": {"docker:index/container:Container"},
+    "volumes": {"docker:index/volume:Volume"},
+    "buckets": {"aws:s3/bucket:Bucket"},
+}
+
+
+def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedCluster, document: dict,
+            out_dir: Path) -> str:
+    lines = [
+        f"Stack {settings.stack}: Neo4j {settings.version} {settings.edition} on {settings.platform}"
+        + (f" ({settings.region})" if settings.platform == "aws" else ""),
+        f"Servers: {len(topology.primaries)} primaries + {len(topology.secondaries)} secondaries; "
+        f"fault tolerance {topology.fault_tolerance} (writes continue with {topology.fault_tolerance} "
+        f"primar{'y' if topology.fault_tolerance == 1 else 'ies'} down)",
+        "",
+        f"  {'server':<12}{'role':<11}{'zone':<13}{'address'}",
+    ]
+    for server in topology.servers:
+        lines.append(f"  {server.name:<12}{server.role:<11}{server.zone:<13}{server.hostname}")
+    lines += ["", "Memory plan per role:"]
+    seen = set()
+    for server in topology.servers:
+        if server.role in seen:
+            continue
+        seen.add(server.role)
+        memory = rendered.servers[server.name].memory
+        machine = (settings.core_instance_type if server.role == "primary" else settings.replica_instance_type) \
+            if settings.platform == "aws" else "container"
+        lines.append(f"  {server.role:<11}{machine} {neo4j_size(memory.ram)}: heap {neo4j_size(memory.heap)}, "
+                     f"page cache {neo4j_size(memory.page_cache)}, OS {neo4j_size(memory.os_reserve)} "
+                     f"({memory.source})")
+    lines += ["", "Resources per component:"]
+    by_parent = Counter(r["parent"] or "(stack)" for r in document["resources"])
+    if not by_parent:
+        lines.append("  none")
+    for parent, count in sorted(by_parent.items()):
+        lines.append(f"  {parent:<60}{count:>4}")
+    for label, types in NAMED_KINDS.items():
+        names = [r["name"] for r in document["resources"] if r["type"] in types]
+        if names:
+            lines.append(f"  {label} ({len(names)}): {', '.join(names)}")
+    if settings.platform == "aws":
+        from components.aws.backup_store import backup_copies
+
+        copies = backup_copies(settings)
+        lines += ["", "Backup copies (3-2-1: three copies, two kinds of storage, one off-site):",
+                  f"  {copies.line()}"]
+        if copies.problems:
+            lines.append(f"  WARNING: stack {settings.stack} breaks the 3-2-1 rule of the operations guide")
+    kinds = Counter(path.split("/")[-1] for path in document["artifacts"])
+    lines += ["", f"Artifacts ({len(document['artifacts'])} files) in {out_dir}/:"]
+    lines += [f"  {name:<28}x{count}" for name, count in sorted(kinds.items())]
+    return "\n".join(lines)
+
+
+def secrets_note(settings: Settings, stack_file: Path) -> str:
+    """Which secrets the program will require, and which the stack file does not hold yet (the plan itself
+    runs with placeholders, so a missing one would otherwise surface only at the first `pulumi preview`)."""
+    from components.passwords import missing_secrets, required_secrets
+
+    missing = missing_secrets(settings)
+    lines = [f"Secrets the program reads: {', '.join(required_secrets(settings))}"]
+    if not missing:
+        lines.append(f"  all set (encrypted) in {stack_file.name}")
+    for key, why in missing.items():
+        lines.append(f"  MISSING {key}: {why}; set it before the first preview: "
+                     f"pulumi config set --secret {key} … --stack {settings.stack}")
+    return "\n".join(lines)
