@@ -51,6 +51,14 @@ def require_tool(name: str) -> str:
     return path
 
 
+@pytest.fixture
+def ca(tmp_path) -> Path:
+    """The --ca-cert file of a replayed run: it must exist, but recorded runs (RecordedTransport) never open it."""
+    path = tmp_path / "ca.crt"
+    path.write_text("-----BEGIN CERTIFICATE-----\n(recorded runs never open it)\n-----END CERTIFICATE-----\n")
+    return path
+
+
 # --- AWS: moto (tests/support/moto_aws.py) -------------------------------------------------------------
 
 

@@ -24,13 +24,6 @@ def env(monkeypatch):
     monkeypatch.setenv("NEO4J_USER_PASSWORDS", json.dumps(USERS))
 
 
-@pytest.fixture
-def ca(tmp_path) -> Path:
-    path = tmp_path / "ca.crt"
-    path.write_text("-----BEGIN CERTIFICATE-----\n(recorded runs never open it)\n-----END CERTIFICATE-----\n")
-    return path
-
-
 def replay(scenario: str | dict, capsys, ca: Path, *args: str, stack: bool = True):
     """Run check.py against a recorded scenario; the prod stack's outputs and config when `stack`."""
     transport = RecordedTransport(scenario if isinstance(scenario, dict) else ENTERPRISE / scenario,

@@ -27,13 +27,6 @@ def env(monkeypatch):
                                                            "scientist": "scientist-secret-not-real"}))
 
 
-@pytest.fixture
-def ca(tmp_path) -> Path:
-    path = tmp_path / "ca.crt"
-    path.write_text("-----BEGIN CERTIFICATE-----\n(recorded runs never open it)\n-----END CERTIFICATE-----\n")
-    return path
-
-
 def forming(replica_rounds_down: int, primaries_rounds_without_replica: int) -> dict:
     """The healthy 5.26 cluster, as it looks while replica-1 is still booting."""
     healthy = load_scenario(ENTERPRISE / "cluster-5.26-healthy.json")

@@ -44,13 +44,6 @@ def env(monkeypatch):
         monkeypatch.setattr(f"scripts.neo4j_ops.rollout.{module}.MAX_PAUSE", 0.01)
 
 
-@pytest.fixture
-def ca(tmp_path) -> Path:
-    path = tmp_path / "ca.crt"
-    path.write_text("-----BEGIN CERTIFICATE-----\n(recorded runs never open it)\n-----END CERTIFICATE-----\n")
-    return path
-
-
 class FakeNlb:
     """describe_target_health of two target groups, in AWS's shape. A replaced node is a new instance id whose
     targets go `initial` (Elb.InitialHealthChecking) for `rounds` calls, then `healthy` (or `after`)."""

@@ -45,13 +45,6 @@ def env(monkeypatch):
     monkeypatch.setattr("scripts.neo4j_ops.rollout.gates.MAX_PAUSE", 0.01)
 
 
-@pytest.fixture
-def ca(tmp_path) -> Path:
-    path = tmp_path / "ca.crt"
-    path.write_text("-----BEGIN CERTIFICATE-----\n(recorded runs never open it)\n-----END CERTIFICATE-----\n")
-    return path
-
-
 class _Client:
     def __init__(self, owner: RestartingCluster, address: str, inner):
         self.owner, self.address, self.inner, self.uri = owner, address, inner, inner.uri
