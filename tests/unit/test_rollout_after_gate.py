@@ -6,16 +6,15 @@ step into what the cluster would say then; the stack is faked (tests/unit/test_r
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
 
 from scripts.neo4j_ops.bolt import TlsOptions
 from scripts.neo4j_ops.recorded import load_scenario
 from scripts.neo4j_ops.rollout import main
+from tests.conftest import ENTERPRISE
 from tests.unit.test_rollout_run import FakeStack, RestartingCluster
 
-ENTERPRISE = Path(__file__).resolve().parents[1] / "fixtures" / "enterprise"
 HEALTHY = "cluster-5.26-healthy.json"
 
 
