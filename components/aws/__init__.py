@@ -9,9 +9,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.backup_store import BackupStore, BackupStoreArgs
+from components.aws.backup_store import BackupCopies, BackupStore, BackupStoreArgs, backup_copies
 from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs
-from components.aws.machine import BucketAccess, MachineContext
+from components.aws.machine import HELD_BACK_ON_SERVERS, BucketAccess, MachineContext
 from components.aws.monitoring import Monitoring, MonitoringArgs
 from components.aws.network import Network, NetworkArgs
 from components.aws.secret_names import SecretNames, secret_names
@@ -36,6 +36,10 @@ from components.render import RenderedCluster
 from components.settings import NAMESPACE, Settings
 from components.tooling import tooling_archive_base64
 from components.topology import PRIMARY, SECONDARY, ClusterTopology
+
+# What code outside the adapter may use (the offline plan, scripts/neo4j_ops/plan/, reads the last three):
+# tests/unit/test_import_direction.py holds scripts/ to this package and away from its modules.
+__all__ = ["build_aws", "HELD_BACK_ON_SERVERS", "BackupCopies", "backup_copies"]
 
 NAME = "cluster"  # every component's name; children are named "cluster-…"
 

@@ -27,7 +27,7 @@ from components.docker.layout import LOOPBACK, PublishedPort, published_port, se
 from components.docker.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.docker.monitoring import Monitoring, MonitoringArgs
 from components.docker.network import ClusterNetwork, ClusterNetworkArgs
-from components.docker.servers import Neo4jServers, Neo4jServersArgs
+from components.docker.servers import HELD_BACK_ON_SERVER_CONTAINERS, Neo4jServers, Neo4jServersArgs
 from components.outputs import Deployment
 from components.passwords import admin_password_problems
 from components.ports import PORTS
@@ -35,6 +35,10 @@ from components.program.tls import ClusterCertificates
 from components.render import RenderedCluster
 from components.settings import NAMESPACE, Settings
 from components.topology import ClusterTopology
+
+# What code outside the adapter may use (the offline plan, scripts/neo4j_ops/plan/, reads the held-back inputs):
+# tests/unit/test_import_direction.py holds scripts/ to this package and away from its modules.
+__all__ = ["build_docker", "stack_outputs", "HELD_BACK_ON_SERVER_CONTAINERS"]
 
 
 def build_docker(settings: Settings, topology: ClusterTopology, rendered: RenderedCluster) -> Deployment:

@@ -110,3 +110,55 @@ def test_the_rules_catch_an_offending_import(source, module, rule):
 ])
 def test_the_rules_let_an_allowed_import_pass(source, module, rule):
     assert not rule(imports_of(source, module, is_package=False))
+
+
+# --- the runtime reaches the adapters only through their packages ---------------------------------------------
+
+ADAPTERS = ("components.aws", "components.docker", "components.program")
+# components.program.recording runs the program under the recording mocks: that is the offline plan's whole job
+# (scripts/neo4j_ops/plan/document.py), not an adapter's internals, so the plan imports it by name.
+ADAPTER_MODULES_ALLOWED = {"components.program.recording"}
+
+
+def is_module(name: str) -> bool:
+    path = ROOT.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def adapter_offences(source: str) -> set[str]:
+    """Modules inside an adapter package that `source` names (`from components.aws import machine` too)."""
+    named = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            named |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            named.add(node.module)
+            named |= {f"{node.module}.{alias.name}" for alias in node.names
+                      if is_module(f"{node.module}.{alias.name}")}
+    return {name for name in named if name not in ADAPTER_MODULES_ALLOWED
+            and any(under(name, adapter) and name != adapter for adapter in ADAPTERS)}
+
+
+def test_the_runtime_reaches_the_adapters_only_through_their_packages():
+    offences = {module_name(path): sorted(adapter_offences(path.read_text())) for path in python_files("scripts")}
+    assert {name: found for name, found in offences.items() if found} == {}
+
+
+@pytest.mark.parametrize("source", [
+    "from components.aws.machine import HELD_BACK_ON_SERVERS",
+    "def f():\n    from components.docker import servers\n",
+    "import components.aws.backup_store",
+    "from components.program.tls import ClusterCertificates",
+])
+def test_an_adapter_module_named_from_the_runtime_is_caught(source):
+    assert adapter_offences(source)
+
+
+@pytest.mark.parametrize("source", [
+    "from components.aws import HELD_BACK_ON_SERVERS, backup_copies",
+    "import components.docker as adapter",
+    "from components.program.recording import run_program",
+    "from components.settings import load_settings",
+])
+def test_the_adapter_packages_and_the_recording_mocks_pass(source):
+    assert not adapter_offences(source)

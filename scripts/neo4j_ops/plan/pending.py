@@ -15,15 +15,16 @@ HOW_APPLIED = {"aws": "by replacing that server", "docker": "by replacing that s
 
 def held_back_inputs(platform: str = "aws") -> tuple[str, ...]:
     """Wire names of what `pulumi up` leaves alone on a running Neo4j server (components/aws/machine.py,
-    components/docker/servers.py)."""
+    components/docker/servers.py; each adapter's package exports its list). Imported when asked, not at the
+    top: the adapters import pulumi and their provider, which nothing else here needs."""
     if platform == "docker":
-        from components.docker import servers
+        import components.docker as adapter
 
-        held = servers.HELD_BACK_ON_SERVER_CONTAINERS
+        held = adapter.HELD_BACK_ON_SERVER_CONTAINERS
     else:
-        from components.aws import machine
+        import components.aws as adapter
 
-        held = machine.HELD_BACK_ON_SERVERS
+        held = adapter.HELD_BACK_ON_SERVERS
     return tuple(re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), name) for name in held)
 
 

@@ -56,7 +56,7 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
         if names:
             lines.append(f"  {label} ({len(names)}): {', '.join(names)}")
     if settings.platform == "aws":
-        from components.aws.backup_store import backup_copies
+        from components.aws import backup_copies
 
         copies = backup_copies(settings)
         lines += ["", "Backup copies (3-2-1: three copies, two kinds of storage, one off-site):",
