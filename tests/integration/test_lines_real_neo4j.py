@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from tests.integration.conftest import PASSWORD
+from tests.support.cypher import can_log_in
 from tests.support.neo4j_dist import LINES, NEO4J_VERSIONS, Neo4jDistError, line_of, run_neo4j_admin
 from tests.support.neo4j_local import LocalNeo4j, prepare
 
@@ -162,18 +163,6 @@ def stack_file(tmp_path: Path, local: LocalNeo4j, **config) -> Path:
         "neo4j:version": local.version, "neo4j:edition": "community", "neo4j:coreCount": 1,
         "neo4j:tls": "disabled", **{f"neo4j:{key}": value for key, value in config.items()}}}))
     return path
-
-
-def can_log_in(local: LocalNeo4j, user: str, password: str) -> bool:
-    from neo4j import GraphDatabase
-    from neo4j.exceptions import AuthError
-
-    try:
-        with GraphDatabase.driver(local.uri, auth=(user, password)) as driver:
-            driver.verify_connectivity()
-        return True
-    except AuthError:
-        return False
 
 
 def test_security_creates_users_once_and_check_then_finds_them(line_server, tmp_path):

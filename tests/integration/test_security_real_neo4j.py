@@ -11,6 +11,7 @@ from scripts.neo4j_ops.bolt import Auth, NeoTransport
 from scripts.neo4j_ops.checks import main as check_main
 from scripts.neo4j_ops.security import apply_security, main
 from tests.integration.conftest import PASSWORD
+from tests.support.cypher import can_log_in
 
 pytestmark = pytest.mark.integration
 
@@ -36,18 +37,6 @@ def apply(capsys, neo4j_server, stack_file, *extra: str) -> tuple[int, dict, str
     code = main(["--stack-file", str(stack_file), "--uri", neo4j_server.uri, "--json", *extra])
     out = capsys.readouterr().out
     return code, json.loads(out), out
-
-
-def can_log_in(neo4j_server, user: str, password: str) -> bool:
-    from neo4j import GraphDatabase
-    from neo4j.exceptions import AuthError
-
-    try:
-        with GraphDatabase.driver(neo4j_server.uri, auth=(user, password)) as driver:
-            driver.verify_connectivity()
-        return True
-    except AuthError:
-        return False
 
 
 def test_users_are_created_idempotently(neo4j_server, stack_file, capsys):
