@@ -9,6 +9,7 @@ import pytest
 
 from scripts.neo4j_ops.diagnose import main
 from tests.integration.conftest import PASSWORD
+from tests.support.cypher import terminate_queries
 
 pytestmark = pytest.mark.integration
 SLOW = "UNWIND range(1, 2000000000) AS x WITH x WHERE x % 7 = 0 RETURN count(*) AS n"
@@ -66,12 +67,7 @@ def test_slow_query_and_open_transaction_are_reported_with_actions(neo4j_server,
     finally:
         open_tx.rollback()
         session.close()
-        with neo4j_server.server.driver() as admin:
-            records, _, _ = admin.execute_query(
-                "SHOW TRANSACTIONS YIELD transactionId AS id, currentQuery "
-                "WHERE currentQuery STARTS WITH 'UNWIND range(1, 2000000000)' RETURN id")
-            if records:
-                admin.execute_query("TERMINATE TRANSACTIONS $ids", ids=[r["id"] for r in records])
+        terminate_queries(neo4j_server, "UNWIND range(1, 2000000000)")
         slow_done.wait(30)
         driver.close()
 

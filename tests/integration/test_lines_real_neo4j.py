@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from tests.integration.conftest import PASSWORD
-from tests.support.cypher import can_log_in
+from tests.support.cypher import can_log_in, terminate_queries
 from tests.support.neo4j_dist import LINES, NEO4J_VERSIONS, Neo4jDistError, line_of, run_neo4j_admin
 from tests.support.neo4j_local import LocalNeo4j, prepare
 
@@ -141,12 +141,7 @@ def test_diagnose_reports_slow_blocked_and_idle_transactions_with_the_lines_own_
     finally:
         open_tx.rollback()
         session.close()
-        with line_server.server.driver() as admin:
-            records, _, _ = admin.execute_query(
-                "SHOW TRANSACTIONS YIELD transactionId AS id, currentQuery "
-                "WHERE currentQuery STARTS WITH 'UNWIND range(1, 2000000000)' RETURN id")
-            if records:
-                admin.execute_query("TERMINATE TRANSACTIONS $ids", ids=[r["id"] for r in records])
+        terminate_queries(line_server, "UNWIND range(1, 2000000000)")
         assert all(event.wait(30) for event in ended.values())
         driver.execute_query("MATCH (p:DiagnoseProbe) DELETE p")
         driver.close()

@@ -1,5 +1,5 @@
 """Small Cypher chores of the tests against a real server (a LocalNeo4j of tests/support/neo4j_local.py, any
-line): whether a user can log in."""
+line): whether a user can log in, and ending the queries a test left running on a shared server."""
 from __future__ import annotations
 
 from tests.support.neo4j_local import LocalNeo4j
@@ -17,3 +17,12 @@ def can_log_in(local: LocalNeo4j, user: str, password: str) -> bool:
     except AuthError:
         return False
 
+
+def terminate_queries(local: LocalNeo4j, starting_with: str) -> None:
+    """Terminate (as the admin) every transaction whose current query starts with `starting_with`."""
+    with local.server.driver() as admin:
+        records, _, _ = admin.execute_query(
+            "SHOW TRANSACTIONS YIELD transactionId AS id, currentQuery "
+            "WHERE currentQuery STARTS WITH $start RETURN id", start=starting_with)
+        if records:
+            admin.execute_query("TERMINATE TRANSACTIONS $ids", ids=[r["id"] for r in records])
