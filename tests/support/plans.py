@@ -1,13 +1,12 @@
-"""The one plan helper of the tests: run `scripts/plan.py` on a config as a user would (a subprocess: Pulumi's
-mocks are process-global) and read what it wrote, with the settings, topology and render it came from."""
+"""The one plan helper of the tests: run `scripts/plan.py` on a config as a user would (a process of its own:
+Pulumi's mocks are process-global; forked from a warm interpreter, tests/support/forkrun.py) and read what it
+wrote, with the settings, topology and render it came from."""
 from __future__ import annotations
 
 import argparse
 import base64
 import gzip
 import json
-import subprocess
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,6 +18,7 @@ import yaml
 from components.render import RenderedCluster, render_cluster
 from components.settings import Settings, load_settings
 from components.topology import ClusterTopology, plan_topology
+from tests.support.forkrun import python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,9 +31,8 @@ def plan_config(stack: str, config: dict, out: Path) -> tuple[dict, str]:
     """Write `config` as Pulumi.<stack>.yaml beside `out`, plan it into `out`; (plan.json, its text)."""
     stack_file = out.parent / f"Pulumi.{stack}.yaml"
     stack_file.write_text(yaml.safe_dump({"config": config}))
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "plan.py"), "--stack", stack, "--stack-file", str(stack_file),
-         "--out", str(out), "--json"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    result = python([str(ROOT / "scripts" / "plan.py"), "--stack", stack, "--stack-file", str(stack_file),
+                     "--out", str(out), "--json"], timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     text = (out / "plan.json").read_text()
     return json.loads(text), text
