@@ -98,11 +98,22 @@ class Plan:
         return {u["file"]: u["content"] for u in self.container(suffix).get("uploads", [])}
 
 
+# (stack, config) → (plan.json's text, the directory it was planned into): the plan is deterministic
+# (test_plan.py asserts it), so the session plans each stack and config once, however many modules ask.
+_planned: dict[tuple[str, str], tuple[str, Path]] = {}
+
+
 def make_plan(name: str, stack: str, config: dict, out: Path) -> Plan:
-    """Plan `config` (a stack file's `config:`) as stack `stack` into `out`."""
-    document, text = plan_config(stack, config, out)
+    """Plan `config` (a stack file's `config:`) as stack `stack` into `out`. The same stack and config
+    planned earlier in the session is not planned again: `out` of that run holds the files (read them,
+    don't change them), and `document` is a fresh copy each time."""
+    key = (stack, json.dumps(config, sort_keys=True, default=str))
+    if key not in _planned:
+        _, text = plan_config(stack, config, out)
+        _planned[key] = (text, out)
+    text, out = _planned[key]
     settings = load_settings(stack, config)
-    return Plan(name, settings, plan_topology(settings), document, text, out)
+    return Plan(name, settings, plan_topology(settings), json.loads(text), text, out)
 
 
 def commands_target(outputs: dict, tmp_path: Path, monkeypatch):
