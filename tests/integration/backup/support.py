@@ -1,6 +1,7 @@
 """Helpers shared by the backup tests and bench/backup_stream.py: a Neo4j Community server (any line,
 configured by our templates: tests/support/neo4j_local.py) that backup.py/restore.py stop and start by
-command, and stand-ins for `neo4j-admin` and `neo4j console` of that line.
+command, and stand-ins for `neo4j-admin` and `neo4j console` of that line; and the rendered backup
+launcher run under bash with stand-ins for the tools it calls (`run_launcher`).
 
 The server runs in the calling process (started from a long-lived controller thread, so it dies
 with it); `command("stop")`/`command("start")` are tiny client calls to that controller, as
@@ -16,6 +17,7 @@ import shlex
 import socket
 import socketserver
 import stat
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -142,3 +144,35 @@ class ControlledServer:
             self.server.stop()
         self.control.shutdown()
         self.control.server_close()
+
+
+# --- the rendered backup launcher (neo4j-backup.sh), run for real under bash ------------------------------
+
+# Instance metadata (the bucket tag is "tagged-bucket"), Secrets Manager and install, as the launcher calls them.
+LAUNCHER_STUBS = {
+    "curl": '#!/bin/sh\ncase "$*" in *api/token*) echo token ;; *) echo tagged-bucket ;; esac\n',
+    "aws": "#!/bin/sh\necho secret-from-secrets-manager\n",
+    "install": "#!/bin/sh\nexit 0\n",
+}
+
+
+def run_launcher(script: str, where: Path, recorded: str, *args: str) -> list[list[str]]:
+    """Run the rendered launcher `script` with `args` under bash in `where`: LAUNCHER_STUBS on its PATH, the
+    tooling in where/scripts (as on a server), and a python3 that records, for each run of a tool, the shell
+    words `recorded` (e.g. '"$NEO4J_PASSWORD"') and then its arguments. Every run, in order: [*recorded, …]."""
+    bin_dir, tools = where / "bin", where / "scripts"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    (tools / "neo4j_ops" / "backup").mkdir(parents=True, exist_ok=True)
+    for name in ("backup.py", "restore.py", "neo4j_ops/backup/__init__.py"):
+        (tools / name).touch()
+    python3 = f'#!/bin/sh\nprintf "%s\\n" {recorded} "$@" "--end-of-run--" >> "$ARGS_FILE"\n'
+    for name, text in {**LAUNCHER_STUBS, "python3": python3}.items():
+        _write_script(bin_dir / name, text)
+    (where / "neo4j-backup.sh").write_text(script)
+    record = where / "args"
+    record.unlink(missing_ok=True)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "NEO4J_BACKUP_TOOLS": str(tools), "ARGS_FILE": str(record)}
+    result = subprocess.run(["bash", str(where / "neo4j-backup.sh"), *args], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return [chunk.strip("\n").splitlines() for chunk in record.read_text().split("--end-of-run--") if chunk.strip()]

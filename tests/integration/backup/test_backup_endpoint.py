@@ -30,16 +30,11 @@ from tests.conftest import make_settings, require_tool
 from tests.support.neo4j_dist import free_port
 
 from .conftest import CREDENTIALS, PASSWORD, SCRIPTS
+from .support import run_launcher
 
 pytestmark = pytest.mark.integration
 
 COMMUNITY = {"edition": "community", "coreCount": 1, "replicaCount": 0, "acceptLicense": False}
-STUBS = {
-    "curl": '#!/bin/sh\ncase "$*" in *api/token*) echo token ;; *) echo tagged-bucket ;; esac\n',
-    "aws": "#!/bin/sh\necho secret-from-secrets-manager\n",
-    "install": "#!/bin/sh\nexit 0\n",
-    "python3": '#!/bin/sh\nprintf "%s\\n" "ENDPOINT=${AWS_ENDPOINT_URL_S3:-}" "$@" "--end-of-run--" >> "$ARGS_FILE"\n',
-}
 
 
 @pytest.fixture(scope="module")
@@ -78,22 +73,7 @@ def tls_moto(tmp_path_factory):
 
 def launch(script: str, tmp_path: Path, *args: str) -> list[list[str]]:
     """Run the rendered launcher; every tool run it made: [ENDPOINT=…, tool, args…]."""
-    bin_dir, tools = tmp_path / "bin", tmp_path / "scripts"
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    (tools / "neo4j_ops" / "backup").mkdir(parents=True, exist_ok=True)
-    for name in ("backup.py", "restore.py", "neo4j_ops/backup/__init__.py"):
-        (tools / name).touch()
-    for name, text in STUBS.items():
-        (bin_dir / name).write_text(text)
-        (bin_dir / name).chmod(0o755)
-    (tmp_path / "neo4j-backup.sh").write_text(script)
-    record = tmp_path / "args"
-    record.unlink(missing_ok=True)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "NEO4J_BACKUP_TOOLS": str(tools), "ARGS_FILE": str(record)}
-    result = subprocess.run(["bash", str(tmp_path / "neo4j-backup.sh"), *args], env=env, capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return [chunk.strip("\n").splitlines() for chunk in record.read_text().split("--end-of-run--") if chunk.strip()]
+    return run_launcher(script, tmp_path, '"ENDPOINT=${AWS_ENDPOINT_URL_S3:-}"', *args)
 
 
 def rendered_job(endpoint: str = "") -> dict[str, str]:

@@ -17,6 +17,8 @@ from components.topology import plan_topology
 from scripts.neo4j_ops.backup import commands
 from tests.conftest import make_settings, require_tool
 
+from .support import run_launcher
+
 pytestmark = pytest.mark.integration
 
 VARIANTS = {
@@ -28,14 +30,6 @@ VARIANTS = {
                       "version": "4.4.41"},
 }
 
-STUBS = {
-    "curl": '#!/bin/sh\ncase "$*" in *api/token*) echo token ;; *) echo tagged-bucket ;; esac\n',
-    "aws": "#!/bin/sh\necho secret-from-secrets-manager\n",
-    "install": "#!/bin/sh\nexit 0\n",
-    "python3": '#!/bin/sh\nprintf "%s\\n" "$NEO4J_PASSWORD" "$@" "--end-of-run--" >> "$ARGS_FILE"\n',
-}
-
-
 def parser_of(name: str):
     """The argument parser scripts/<name>.py runs with."""
     return getattr(commands, f"{name}_parser")()
@@ -46,28 +40,9 @@ def rendered(variant: str) -> tuple[dict[str, str], object]:
     return render_backup_job(settings, plan_topology(settings)), settings
 
 
-def run_launcher(script: str, tmp_path: Path, *args: str) -> list[str]:
-    bin_dir, tools = tmp_path / "bin", tmp_path / "tools"
-    bin_dir.mkdir(exist_ok=True)
-    (tools / "neo4j_ops" / "backup").mkdir(parents=True, exist_ok=True)
-    for name in ("backup.py", "restore.py", "neo4j_ops/backup/__init__.py"):
-        (tools / name).touch()
-    for name, text in STUBS.items():
-        (bin_dir / name).write_text(text)
-        (bin_dir / name).chmod(0o755)
-    (tmp_path / "neo4j-backup.sh").write_text(script)
-    record = tmp_path / "args"
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "NEO4J_BACKUP_TOOLS": str(tools), "ARGS_FILE": str(record)}
-    result = subprocess.run(["bash", str(tmp_path / "neo4j-backup.sh"), *args], env=env, capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return runs_of(tmp_path)[0]
-
-
-def runs_of(tmp_path: Path) -> list[list[str]]:
-    """Every run of the tools the launcher made, in order (the recorded argument lists)."""
-    text = (tmp_path / "args").read_text()
-    return [chunk.strip("\n").splitlines() for chunk in text.split("--end-of-run--") if chunk.strip()]
+def launch(script: str, tmp_path: Path, *args: str) -> list[list[str]]:
+    """Run the rendered launcher; every tool run it made: [NEO4J_PASSWORD, tool, args…]."""
+    return run_launcher(script, tmp_path, '"$NEO4J_PASSWORD"', *args)
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -83,15 +58,15 @@ def test_rendered_backup_script_passes_shellcheck(variant, tmp_path):
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_timer_runs_backup_py_with_options_it_accepts(variant, tmp_path):
     files, settings = rendered(variant)
-    password, tool, *argv = run_launcher(files["backup/neo4j-backup.sh"], tmp_path)
+    runs = launch(files["backup/neo4j-backup.sh"], tmp_path)
+    password, tool, *argv = runs[0]
     assert password == "secret-from-secrets-manager"
-    assert tool.endswith("/tools/backup.py")
+    assert tool.endswith("/scripts/backup.py")
     args = parser_of("backup").parse_args(argv)
     assert (args.bucket, args.stack, args.database, args.region) == ("tagged-bucket", "test", "neo4j", "eu-west-1")
     assert args.local_retention_days == settings.backup_local_retention_days
     assert args.neo4j_admin == "runuser -u neo4j -- neo4j-admin" and args.owner == "neo4j"
     assert args.staging_dir == Path("/var/lib/neo4j/data/backup-staging")  # the data volume, not the root disk
-    runs = runs_of(tmp_path)
     if settings.edition == "enterprise":
         # The job runs on core-1 (components/topology.py) and names it; the source is chosen at run time.
         assert args.method == "online" and args.source == "core-1.test.neo4j.internal:6362"
@@ -105,8 +80,9 @@ def test_timer_runs_backup_py_with_options_it_accepts(variant, tmp_path):
 
 def test_restore_drill_runs_restore_py_verify_only(tmp_path):
     files, _ = rendered("enterprise-5")
-    _, tool, *argv = run_launcher(files["backup/neo4j-backup.sh"], tmp_path, "--restore-drill")
-    assert tool.endswith("/tools/restore.py")
+    (run,) = launch(files["backup/neo4j-backup.sh"], tmp_path, "--restore-drill")
+    _, tool, *argv = run
+    assert tool.endswith("/scripts/restore.py")
     args = parser_of("restore").parse_args(argv)
     assert args.latest and args.verify_only and args.bucket == "tagged-bucket"
     assert args.scratch_command == "runuser -u neo4j -- neo4j console"
