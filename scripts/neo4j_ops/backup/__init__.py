@@ -20,6 +20,8 @@ Modules:
   make_backup / restore_backup   the two procedures; a backup's steps, each over one BackupRun (backup_run):
               dump (Community, offline), online (Enterprise: local chains, chains.py; 4.4 folder; straight to S3),
               artifact_check (the consistency check), publish (upload, report, manifest last), staging (room)
+  cluster_restore   restore.py --cluster's procedure over cluster_plan (pure: state, plan), cluster_execute (run
+              it, roll back), cluster_text (in words) and remote (4.4's per-server steps over SSM)
 
 What it uses of the runtime: versions, errors, cli, bolt, queries, facts; nothing of check, security
 or diagnose, so the archive components/tooling.py ships to the backup server runs with boto3 and the
