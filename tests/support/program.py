@@ -1,7 +1,8 @@
-"""Run __main__.py under the recording mocks with secrets a test chooses, in a subprocess (Pulumi's mocks
-are process-global), and see what reached each resource (a secret value as {"secret": <value>}), the
-resource options the program gave it (protect, retainOnDelete, ignoreChanges, deleteBeforeReplace, as the
-engine receives them) and which lookups (invokes) the program made.
+"""Run __main__.py under the recording mocks with secrets a test chooses, in a process of its own (Pulumi's
+mocks are process-global; forked from a warm interpreter, tests/support/forkrun.py), and see what reached each
+resource (a secret value as {"secret": <value>}), the resource options the program gave it (protect,
+retainOnDelete, ignoreChanges, deleteBeforeReplace, as the engine receives them) and which lookups (invokes)
+the program made.
 
 `scripts/plan.py` gives every secret one placeholder and records it as "[secret]"; here a test sets real
 values and sees both that a value stayed a Pulumi secret and what it holds.
@@ -9,11 +10,11 @@ values and sees both that a value stayed a Pulumi secret and what it holds.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.support.forkrun import python
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,8 +104,7 @@ def run_with_secrets(tmp_path: Path, stack: str, config: dict[str, Any], secrets
     spec = tmp_path / "program-spec.json"
     spec.write_text(json.dumps({"stack": stack, "config": config, "secrets": secrets, "dropped": list(dropped)},
                                default=str))
-    result = subprocess.run([sys.executable, "-c", DRIVER.format(root=str(ROOT)), str(spec)],
-                            capture_output=True, text=True, timeout=300, cwd=ROOT)
+    result = python(["-c", DRIVER.format(root=str(ROOT)), str(spec)], timeout=300, cwd=ROOT)
     lines = result.stdout.strip().splitlines()
     report = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
     return ProgramRun(result.returncode, result.stdout, result.stderr, report.get("error"), report.get("error_type"),
