@@ -1,4 +1,6 @@
-"""`make plan`: scripts/plan.py run as a user runs it (a subprocess: Pulumi's mocks are process-global)."""
+"""`make plan`: scripts/plan.py run as a user runs it (a process of its own: Pulumi's mocks are process-global).
+The prod plan starts a new interpreter, as `make plan` does; the others run in children forked from the
+session's warm interpreter (tests/support/forkrun.py), which import the project's modules afresh just the same."""
 import json
 import subprocess
 import sys
@@ -7,18 +9,20 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.support.forkrun import python
 
 PLAN = ROOT / "scripts" / "plan.py"
 
 
 def plan(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(PLAN), *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    return python([str(PLAN), *args], timeout=120, cwd=ROOT)
 
 
 @pytest.fixture(scope="module")
 def prod(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     out = tmp_path_factory.mktemp("prod")
-    return plan("--stack", "prod", "--out", str(out)), out
+    return subprocess.run([sys.executable, str(PLAN), "--stack", "prod", "--out", str(out)], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT), out
 
 
 def test_prod_plan_prints_the_summary(prod):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 
 from components.stack_file import StackFileError, parse_stack_config, read_stack_config
 from tests.conftest import ROOT
+from tests.support.forkrun import python
 
 # name → (file content, a fragment the one line must hold to say what is wrong)
 BAD_FILES: dict[str, tuple[bytes, str]] = {
@@ -34,8 +34,8 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {
 
 
 def plan(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "plan.py"), *args], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    """scripts/plan.py in a process of its own, forked from the warm interpreter (tests/support/forkrun.py)."""
+    return python([str(ROOT / "scripts" / "plan.py"), *args], timeout=120, cwd=ROOT)
 
 
 def assert_one_line_naming(result: subprocess.CompletedProcess, file: str, fragment: str) -> None:
