@@ -5,6 +5,10 @@ every statement the plan sends parses (Community answers "Unsupported administra
 syntax error), SHOW DATABASE and the counts are read from the real server, a restore the server refuses
 half-way leaves the database serving with its counts, and the command refuses Community before it changes
 anything. The Enterprise behaviour itself is in test_cluster_restore_recorded.py.
+
+The server is the session's shared 5.26 one (tests/integration/conftest.py `neo4j_server`): nothing here
+changes it (Community refuses every administration command the restore sends), and the nodes a test
+creates are deleted when it ends.
 """
 from __future__ import annotations
 
@@ -23,22 +27,19 @@ from scripts.neo4j_ops.facts import Counts
 from scripts.neo4j_ops.queries import SHOW_ALIASES, SHOW_DATABASES, Named, Run
 from scripts.neo4j_ops.shared.errors import BackupError, UsageError
 from scripts.neo4j_ops.shared.versions import LINES
-from tests.support.neo4j_dist import NEO4J_VERSIONS
-from tests.support.neo4j_local import running
+from tests.integration.conftest import PASSWORD
 
 pytestmark = pytest.mark.integration
 
-PASSWORD = "cluster-restore-secret-1"
 STAMP = "20250131T020000Z"
 NEW = "neo4j-restore-20250131t020000z"
 
 
-# 5.26 only: a server takes 40-60 s to start on the test machines; 2025's statements are the same text.
+# 5.26 only (the session's shared server): 2025's statements are the same text.
 @pytest.fixture(scope="module", params=["5"], ids=["5.26"])
-def server(request, tmp_path_factory) -> Iterator[tuple[str, str]]:
-    with running(tmp_path_factory.mktemp(f"cluster-restore-{request.param}"), password=PASSWORD,
-                 version=NEO4J_VERSIONS[request.param]) as local:
-        yield request.param, local.uri
+def server(request, neo4j_server) -> tuple[str, str]:
+    assert neo4j_server.line == request.param
+    return request.param, neo4j_server.uri
 
 
 @pytest.fixture
@@ -96,8 +97,16 @@ def test_every_statement_of_the_plan_parses_on_a_real_server(server, run):
             assert answer == [], (cypher, answer)  # SHOW DATABASE of a database that is not there
 
 
-def test_a_restore_the_server_refuses_half_way_leaves_the_database_serving_with_its_counts(run):
-    run(Named.built("CREATE (:Movie {title: 'The Matrix'})-[:ACTED_IN]->(:Person {name: 'Keanu'})", "neo4j"))
+@pytest.fixture
+def movie(run) -> Iterator[None]:
+    """Two nodes and a relationship in `neo4j` of the shared server, deleted when the test ends."""
+    run(Named.built("CREATE (:Movie {title: 'The Matrix', probe: 'cluster-restore'})-[:ACTED_IN]->"
+                    "(:Person {name: 'Keanu', probe: 'cluster-restore'})", "neo4j"))
+    yield
+    run(Named.built("MATCH (n {probe: 'cluster-restore'}) DETACH DELETE n", "neo4j"))
+
+
+def test_a_restore_the_server_refuses_half_way_leaves_the_database_serving_with_its_counts(run, movie):
     before = count(run, "neo4j")
     assert before.nodes >= 2 and before.relationships >= 1
     plan = plan_cluster_restore(LINES["5"], manifest(before), "acme-neo4j-backups", real_state(run))
