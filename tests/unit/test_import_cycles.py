@@ -20,15 +20,6 @@ from tests.unit.test_import_direction import module_name
 
 TREES = ("scripts/neo4j_ops", "components")
 
-# Edges that close a cycle and are known, each with who removes it. An entry whose edge is gone fails
-# the test too, so the list only ever shrinks.
-KNOWN_CYCLE_EDGES = {
-    # backup_run.py imports BackupOptions from make_backup under TYPE_CHECKING ("make_backup imports the
-    # steps, which take this"); the backup package's restructuring (issue 19) moves BackupOptions out.
-    ("scripts.neo4j_ops.backup.backup_run", "scripts.neo4j_ops.backup.make_backup"),
-}
-
-
 def modules_of(trees: Iterable[str]) -> dict[str, Path]:
     return {module_name(path): path for tree in trees for path in sorted((ROOT / tree).rglob("*.py"))}
 
@@ -138,9 +129,4 @@ def test_the_graph_covers_both_trees():
 
 
 def test_the_runtime_and_the_core_have_no_import_cycle():
-    graph = import_graph()
-    still_there = {edge for edge in KNOWN_CYCLE_EDGES if edge[1] in graph.get(edge[0], ())}
-    assert still_there == KNOWN_CYCLE_EDGES, f"gone, remove from KNOWN_CYCLE_EDGES: {KNOWN_CYCLE_EDGES - still_there}"
-    for importer, imported in KNOWN_CYCLE_EDGES:
-        graph[importer] = graph[importer] - {imported}
-    assert cycles(graph) == []
+    assert cycles(import_graph()) == []

@@ -1,20 +1,37 @@
-"""One backup run's fixed facts, which each of its steps reads (the dump, the online backup, the check, the
-upload and the manifest): the options, the S3 client, the run's timestamp, and what the server said of itself
-when the run started."""
+"""One backup run's options and fixed facts, which each of its steps reads (the dump, the online backup, the
+check, the upload and the manifest): the options, the S3 client, the run's timestamp, and what the server said
+of itself when the run started."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from ..facts import ServerFacts
 from ..shared.versions import VersionLine
-
-if TYPE_CHECKING:  # make_backup imports the steps, which take this
-    from .make_backup import BackupOptions
+from .options import Job
 
 Log = Callable[[str], None]
+
+
+@dataclass
+class BackupOptions(Job):
+    offline_ok: bool = False  # community: the server may be stopped for the dump (with `control`)
+    source: str | None = None  # enterprise: host:port of the backup listener
+    method: str = "auto"  # auto | dump | online
+    staging: Path = Path("/var/lib/neo4j/data/backup-staging")  # on the data volume, not the root disk
+    local_retention_days: int = 3
+    full_every_days: int = 7
+    part_size: int | None = None
+    concurrency: int = 8
+    spool_dir: str | None = None
+    min_free: int = 1024 ** 3  # the least free space staging must have before a backup that stages starts
+    check: bool = True  # consistency-check the artifact (--no-check: the manifest says skipped)
+    via_staging: bool = False  # 2025: keep the local chain instead of backing up straight to S3
+    tag_expiry: bool = True  # tag older backups expirable=true after a complete, checked run (expiry.py)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True)

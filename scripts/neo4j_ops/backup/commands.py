@@ -14,8 +14,9 @@ from .. import cli
 from ..shared.errors import UsageError
 from . import options
 from .admin import split_command
+from .backup_run import BackupOptions
 from .cluster_restore import ClusterRestoreOptions, run_cluster_restore
-from .make_backup import BackupOptions, run_backup
+from .make_backup import run_backup
 from .restore_backup import RestoreOptions, catalogue, drill, restore
 from .retention import prune
 from .s3 import human, part_size_for

@@ -17,44 +17,22 @@ from __future__ import annotations
 import contextlib
 import json
 import resource
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from ..facts import ServerFacts
 from ..shared.errors import BackupError, UsageError
 from ..shared.versions import dump_file_name, line_of
-from .backup_run import BackupRun
+from .backup_run import BackupOptions, BackupRun
 from .dump import dump
 from .expiry import tag_expirable
 from .layout import CHECK_REPORT, backup_prefix, object_key
 from .layout import timestamp as make_timestamp
 from .online import online
-from .options import Job
 from .retention import prune
 from .s3 import check_bucket, check_writable, client
 from .source import choose_source
 
 DEFAULT_BACKUP_PORT = 6362
-
-
-@dataclass
-class BackupOptions(Job):
-    offline_ok: bool = False  # community: the server may be stopped for the dump (with `control`)
-    source: str | None = None  # enterprise: host:port of the backup listener
-    method: str = "auto"  # auto | dump | online
-    staging: Path = Path("/var/lib/neo4j/data/backup-staging")  # on the data volume, not the root disk
-    local_retention_days: int = 3
-    full_every_days: int = 7
-    part_size: int | None = None
-    concurrency: int = 8
-    spool_dir: str | None = None
-    min_free: int = 1024 ** 3  # the least free space staging must have before a backup that stages starts
-    check: bool = True  # consistency-check the artifact (--no-check: the manifest says skipped)
-    via_staging: bool = False  # 2025: keep the local chain instead of backing up straight to S3
-    tag_expiry: bool = True  # tag older backups expirable=true after a complete, checked run (expiry.py)
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 def run_backup(opts: BackupOptions) -> dict:
