@@ -17,18 +17,15 @@ from scripts.neo4j_ops.backup import commands, make_backup, restore_backup
 from scripts.neo4j_ops.shared.errors import UsageError
 
 from .conftest import CREDENTIALS, PASSWORD, common_args, keys, run_script
-from .test_backup_restore import backup, copy_backups, write_graph
+from .test_backup_restore import copy_backups, reference_backup
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def reference(moto_s3, neo4j, neo4j_commands):
-    name = "fault-reference"
-    moto_s3.client().create_bucket(Bucket=name)
-    counts = write_graph(neo4j, 80)
-    made = backup(moto_s3, name, neo4j, neo4j_commands)
-    return name, made["backup"], counts
+    """A bucket holding one complete backup of a known graph: (bucket, timestamp, counts)."""
+    return reference_backup(moto_s3, "fault-reference", neo4j, neo4j_commands, 80)
 
 
 @pytest.fixture

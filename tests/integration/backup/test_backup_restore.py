@@ -69,14 +69,18 @@ def test_backup_destroy_restore_gives_back_the_same_counts(moto_s3, bucket, neo4
 # --- one reference backup for the tests below ----------------------------------------------------------
 
 
+def reference_backup(moto_s3, name: str, neo4j, neo4j_commands, people: int) -> tuple[str, str, tuple[int, int]]:
+    """A new bucket `name` holding one complete backup of a graph of `people`: (bucket, timestamp, counts)."""
+    moto_s3.client().create_bucket(Bucket=name)
+    counts = write_graph(neo4j, people)
+    made = backup(moto_s3, name, neo4j, neo4j_commands)
+    return name, made["backup"], counts
+
+
 @pytest.fixture(scope="module")
 def reference(moto_s3, neo4j, neo4j_commands):
     """A bucket holding one complete backup of a known graph: (bucket, timestamp, counts)."""
-    name = "reference-backups"
-    moto_s3.client().create_bucket(Bucket=name)
-    counts = write_graph(neo4j, 120)
-    made = backup(moto_s3, name, neo4j, neo4j_commands)
-    return name, made["backup"], counts
+    return reference_backup(moto_s3, "reference-backups", neo4j, neo4j_commands, 120)
 
 
 def copy_backups(moto_s3, source: str, target: str) -> None:
