@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 
 from scripts.neo4j_ops.diagnose import main
 from tests.integration.conftest import PASSWORD
-from tests.support.cypher import terminate_queries
+from tests.support.cypher import running_longer_than, terminate_queries, wait_for_transactions
 
 pytestmark = pytest.mark.integration
 SLOW = "UNWIND range(1, 2000000000) AS x WITH x WHERE x % 7 = 0 RETURN count(*) AS n"
@@ -53,8 +52,8 @@ def test_slow_query_and_open_transaction_are_reported_with_actions(neo4j_server,
     session = driver.session()
     open_tx = session.begin_transaction()
     open_tx.run("CREATE (:DiagnoseProbe {at: timestamp()})").consume()
-    try:
-        time.sleep(1.5)
+    try:  # the slow query has run past --slow-query's second (by the server's clock)
+        wait_for_transactions(neo4j_server, lambda rows: running_longer_than(rows, "UNWIND range(1, 2000000000)", 1.2))
         code, report = diagnose(capsys, neo4j_server, "--slow-query", "1")
         assert code == 1
         slow = next(f for f in report["findings"] if f["area"] == "slow-query")

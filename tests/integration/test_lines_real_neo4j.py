@@ -17,14 +17,13 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.integration.conftest import PASSWORD
-from tests.support.cypher import can_log_in, terminate_queries
+from tests.support.cypher import can_log_in, running_longer_than, terminate_queries, wait_for_transactions
 from tests.support.neo4j_dist import LINES, NEO4J_VERSIONS, Neo4jDistError, line_of, run_neo4j_admin
 from tests.support.neo4j_local import LocalNeo4j, prepare
 
@@ -121,8 +120,10 @@ def test_diagnose_reports_slow_blocked_and_idle_transactions_with_the_lines_own_
     threading.Thread(target=run_until_stopped, args=("slow", SLOW), daemon=True).start()
     threading.Thread(target=run_until_stopped, daemon=True, args=(
         "blocked", "MATCH (p:DiagnoseProbe {id: 1}) SET p.holder = 'blocked query'")).start()
-    try:
-        time.sleep(1.5)
+    try:  # the slow query has run past --slow-query's second, and the other waits for the probe's lock
+        wait_for_transactions(line_server, lambda rows: running_longer_than(rows, "UNWIND range(1, 2000000000)", 1.2)
+                              and any(r["currentQuery"].startswith("MATCH (p:DiagnoseProbe {id: 1}) SET")
+                                      and r["status"].startswith("Blocked") for r in rows))
         result = script("diagnose", "--uri", line_server.uri, "--json", "--slow-query", "1")
         report = json.loads(result.stdout)
         assert result.returncode == 1, result.stdout + result.stderr
