@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import subprocess
-import sys
 from dataclasses import fields
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -32,6 +30,7 @@ from components.outputs import StackOutputs, wire_name
 from components.sizing import MIB
 from scripts.neo4j_ops.plan.document import PLACEHOLDER_SECRET
 from tests.conftest import stack_config
+from tests.support.forkrun import python
 from tests.support.plans import Plan, commands_target, make_plan
 from tests.support.program import run_with_secrets
 
@@ -468,9 +467,8 @@ def test_a_new_version_and_memory_change_only_held_back_inputs_of_the_servers(lo
 def test_the_plan_lists_what_each_running_container_holds_back(tmp_path):
     plan_script = Path(__file__).resolve().parents[2] / "scripts" / "plan.py"
 
-    def plan(*args: str):
-        return subprocess.run([sys.executable, str(plan_script), *args], capture_output=True, text=True,
-                              timeout=120, cwd=plan_script.parents[1])
+    def plan(*args: str):  # in a process of its own, forked from the warm interpreter
+        return python([str(plan_script), *args], timeout=120, cwd=plan_script.parents[1])
 
     out = tmp_path / "out"
     first = plan("--stack", "local", "--out", str(out))
