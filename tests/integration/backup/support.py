@@ -59,6 +59,13 @@ def write_neo4j_commands(where: Path, heap: str = "512m", version: str = NEO4J_V
     return {"admin": admin, "console": console}
 
 
+def wrapped_admin(path: Path, template: str, commands: dict[str, Path]) -> dict[str, Path]:
+    """`commands` with `neo4j-admin` replaced by the Python script `template` written to `path`: a stand-in
+    that changes one thing and runs the real one ({python}: this interpreter, {admin}: commands["admin"])."""
+    _write_script(path, template.format(python=sys.executable, admin=str(commands["admin"])))
+    return {**commands, "admin": path}
+
+
 class _Handler(socketserver.StreamRequestHandler):
     def handle(self):
         command = self.rfile.readline().decode().strip()

@@ -9,11 +9,11 @@ good one, --at names why it refuses), and the expiry tags do not count it as the
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
 from .conftest import common_args, keys, run_script
+from .support import wrapped_admin
 
 pytestmark = pytest.mark.integration
 
@@ -35,10 +35,7 @@ sys.exit(proc.wait())
 
 @pytest.fixture
 def damaging_admin(tmp_path, neo4j_commands):
-    path = tmp_path / "damaging-neo4j-admin"
-    path.write_text(DAMAGING_ADMIN.format(python=sys.executable, admin=str(neo4j_commands["admin"])))
-    path.chmod(0o755)
-    return {**neo4j_commands, "admin": path}
+    return wrapped_admin(tmp_path / "damaging-neo4j-admin", DAMAGING_ADMIN, neo4j_commands)
 
 
 def manifest(moto_s3, bucket, stamp) -> dict:

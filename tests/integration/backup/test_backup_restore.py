@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from .conftest import SCRIPTS, common_args, keys, run_script, script_env
+from .support import wrapped_admin
 
 pytestmark = pytest.mark.integration
 
@@ -168,10 +169,7 @@ os.execv({admin!r}, [{admin!r}, *sys.argv[1:]])
 
 @pytest.fixture
 def slow_admin(tmp_path, neo4j_commands):
-    path = tmp_path / "slow-neo4j-admin"
-    path.write_text(SLOW_DUMP.format(python=sys.executable, admin=str(neo4j_commands["admin"])))
-    path.chmod(0o755)
-    return {**neo4j_commands, "admin": path}
+    return wrapped_admin(tmp_path / "slow-neo4j-admin", SLOW_DUMP, neo4j_commands)
 
 
 def start_backup(moto_s3, bucket, neo4j, commands) -> subprocess.Popen:
