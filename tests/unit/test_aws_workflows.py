@@ -1,7 +1,9 @@
-"""The GitHub workflows do what the project promises: tests on every push, previews of dev and prod
-posted to each pull request, deployments from main with an approval before prod and a check after."""
+"""The GitHub workflows do what the project promises: tests on every push, offline plans of dev and prod
+for each pull request (no secret at all), deployments from main with an approval before prod and a check
+after, actions pinned by commit, the deploy roles' OIDC trust policies in the repository."""
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -41,17 +43,14 @@ def test_tests_run_on_every_push_through_the_ci_entry_point(workflows):
     assert any(step.get("run") == "bash .ci/run" for step in job["steps"])
 
 
-def test_every_pull_request_previews_dev_with_a_comment_and_plans_prod_offline(workflows, stack_action):
+def test_every_pull_request_plans_dev_and_prod_offline(workflows):
     preview = workflows["preview"]
     assert "pull_request" in preview["on"]
-    assert preview["permissions"]["pull-requests"] == "write"
-    jobs = preview["jobs"]
-    (step,) = steps_using(jobs["preview-dev"], STACK_ACTION)
-    assert step["with"]["command"] == "preview" and step["with"]["stack"] == "dev"
-    (pulumi,) = [s for s in stack_action["runs"]["steps"] if s.get("uses", "").startswith("pulumi/actions@")]
-    assert pulumi["with"]["comment-on-pr"] == "${{ inputs.command == 'preview' }}"
-    assert pulumi["with"]["command"] == "${{ inputs.command }}"
-    assert any(step.get("run") == "make plan STACK=prod" for step in jobs["plan-prod"]["steps"])
+    (job,) = preview["jobs"].values()
+    assert job["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    (plan,) = [step for step in job["steps"] if "make plan" in step.get("run", "")]
+    assert 'make plan STACK="$STACK"' in plan["run"] and plan["env"]["STACK"] == "${{ matrix.stack }}"
+    assert steps_using(job, "actions/upload-artifact")
 
 
 def secrets_named(node: Any) -> set[str]:
@@ -59,16 +58,15 @@ def secrets_named(node: Any) -> set[str]:
     return set(re.findall(r"secrets\.([A-Z0-9_]+)", text))
 
 
-def test_a_pull_request_never_gets_what_decrypts_prod(workflows):
-    # The branch's code runs in the preview jobs: no prod stack, no prod secret, no prod environment.
+def test_a_pull_request_gets_no_secret_no_role_and_no_environment(workflows):
+    # The branch's code runs there: a Pulumi token would decrypt the stack's secrets, a role reach AWS.
     preview = workflows["preview"]
+    assert preview["permissions"] == {"contents": "read"}  # no id-token: no OIDC role can be assumed
     for name, job in preview["jobs"].items():
-        assert job.get("environment") != "production", name
-        assert not any("PROD" in secret for secret in secrets_named(job)), name
-        for step in steps_using(job, STACK_ACTION):
-            assert step["with"]["stack"] != "prod"
-    assert not secrets_named(preview["jobs"]["plan-prod"])  # the offline plan needs no secret at all
-    assert preview["jobs"]["preview-dev"]["environment"] == "preview"
+        assert "environment" not in job, name
+        assert not secrets_named(job), name
+        assert not steps_using(job, STACK_ACTION), name
+        assert "PULUMI_ACCESS_TOKEN" not in yaml.safe_dump(job), name
 
 
 def test_dev_and_prod_deploy_with_different_roles_and_tokens(workflows):
@@ -132,5 +130,61 @@ def test_every_up_ends_with_the_post_deploy_check(stack_action):
 def test_workflows_use_oidc_not_stored_aws_keys(workflows, stack_action):
     text = "".join(p.read_text() for p in WORKFLOWS.glob("*.yml")) + (ROOT / STACK_ACTION / "action.yml").read_text()
     assert "AWS_SECRET_ACCESS_KEY" not in text and "aws-secret-access-key" not in text
-    for name in ("preview", "deploy"):
-        assert workflows[name]["permissions"]["id-token"] == "write"
+    assert workflows["deploy"]["permissions"]["id-token"] == "write"
+
+
+def every_uses(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [v for k, v in node.items() if k == "uses" and isinstance(v, str)] + \
+            [u for v in node.values() for u in every_uses(v)]
+    if isinstance(node, list):
+        return [u for v in node for u in every_uses(v)]
+    return []
+
+
+def test_every_third_party_action_is_pinned_by_commit(workflows, stack_action):
+    uses = every_uses(list(workflows.values())) + every_uses(stack_action)
+    remote = [u for u in uses if not u.startswith("./")]
+    assert remote, "no action found: the walk above is broken"
+    unpinned = [u for u in remote if not re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", u)]
+    assert unpinned == []
+    # The version each SHA stands for is written beside it, so an update is reviewable.
+    text = "".join(p.read_text() for p in WORKFLOWS.glob("*.yml")) + (ROOT / STACK_ACTION / "action.yml").read_text()
+    for use in remote:
+        assert re.search(re.escape(use) + r"\s+# v\d+\.\d+\.\d+", text), use
+
+
+def test_the_pin_rule_refuses_a_tag():
+    assert not re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", "actions/checkout@v4")
+
+
+def test_the_admin_password_is_masked_before_the_check_runs(stack_action):
+    check = next(s for s in stack_action["runs"]["steps"] if "scripts/check.py" in s.get("run", ""))
+    lines = check["run"].splitlines()
+    read = next(i for i, line in enumerate(lines) if "neo4j:adminPassword" in line)
+    mask = next(i for i, line in enumerate(lines) if line.strip() == 'echo "::add-mask::$NEO4J_PASSWORD"')
+    export = next(i for i, line in enumerate(lines) if line.strip() == "export NEO4J_PASSWORD")
+    assert read < mask < export
+
+
+OIDC = ROOT / ".github" / "oidc"
+OIDC_PROVIDER = "token.actions.githubusercontent.com"
+
+
+def test_each_deploy_environment_has_a_trust_policy_naming_exactly_it(workflows):
+    # GitHub's "Configuring OpenID Connect in Amazon Web Services": "AWS Identity and Access Management (IAM)
+    # recommends that users evaluate the IAM condition key, token.actions.githubusercontent.com:sub, in the trust
+    # policy of any role that trusts GitHub's OIDC identity provider (IdP)", and for the audience "Use
+    # sts.amazonaws.com if you are using the official action".
+    environments = {job["environment"] for job in workflows["deploy"]["jobs"].values() if "environment" in job}
+    assert environments == {"dev", "production"}
+    assert {p.name for p in OIDC.glob("*.json")} == {f"deploy-{e}.trust.json" for e in environments}
+    for environment in environments:
+        policy = json.loads((OIDC / f"deploy-{environment}.trust.json").read_text())
+        (statement,) = policy["Statement"]
+        assert statement["Effect"] == "Allow" and statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+        assert statement["Principal"]["Federated"].endswith(f":oidc-provider/{OIDC_PROVIDER}")
+        assert set(statement["Condition"]) == {"StringEquals"}  # no StringLike: no wildcard subject
+        condition = statement["Condition"]["StringEquals"]
+        assert condition[f"{OIDC_PROVIDER}:aud"] == "sts.amazonaws.com"
+        assert condition[f"{OIDC_PROVIDER}:sub"] == f"repo:GITHUB_OWNER/GITHUB_REPOSITORY:environment:{environment}"
