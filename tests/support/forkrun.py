@@ -39,11 +39,13 @@ base_path = list(sys.path[1:])
 
 
 def own(name):
-    """A module of the project itself (or __main__): never preloaded."""
+    """A module of the project itself (or __main__): never preloaded. The virtualenv (sys.prefix, maybe
+    inside the project's directory) holds the third-party ones."""
     module = sys.modules.get(name)
-    paths = [getattr(module, "__file__", None) or "", *(getattr(module, "__path__", None) or [])]
+    paths = [os.path.abspath(path) for path in
+             [getattr(module, "__file__", None) or "", *(getattr(module, "__path__", None) or [])] if path]
     return name in ("__main__", "__mp_main__") or any(
-        path and os.path.abspath(path).startswith(root + os.sep) for path in paths)
+        path.startswith(root + os.sep) and not path.startswith(sys.prefix + os.sep) for path in paths)
 
 
 def child(request):
