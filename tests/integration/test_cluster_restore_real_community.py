@@ -26,7 +26,7 @@ from scripts.neo4j_ops.bolt import Auth, BoltError, NeoTransport, statement_runn
 from scripts.neo4j_ops.facts import Counts
 from scripts.neo4j_ops.queries import SHOW_ALIASES, SHOW_DATABASES, Named, Run
 from scripts.neo4j_ops.shared.errors import BackupError, UsageError
-from scripts.neo4j_ops.shared.versions import LINES
+from scripts.neo4j_ops.shared.versions import LINES, Version
 from tests.integration.conftest import PASSWORD
 
 pytestmark = pytest.mark.integration
@@ -67,11 +67,19 @@ def test_every_statement_of_the_plan_parses_on_a_real_server(server, run):
     line = LINES[server[0]]
     state = real_state(run)
     assert state.is_default and state.topology_of("neo4j") == Topology(1, 0)  # read from the real server
-    default = plan_cluster_restore(line, manifest(Counts(0, 0)), "acme-neo4j-backups", state)
+    default = plan_cluster_restore(line, manifest(Counts(0, 0)), "acme-neo4j-backups", state, beside=True)
     aliased = plan_cluster_restore(line, manifest(Counts(0, 0)), "acme-neo4j-backups",
-                                   ClusterState("neo4j", "neo4j", state.rows))
-    statements = {s.cypher for p in (default, aliased) for s in p.steps if s.cypher and s.database == "system"}
-    statements |= {s.undo for p in (default, aliased) for s in p.steps if s.undo}
+                                   ClusterState("neo4j", "neo4j", state.rows), beside=True)
+    # The default restore keeps the name: the recreate procedure of the server's own release, and the one of the
+    # other name (5.26: dbms.cluster.recreateDatabase; 2025.04+: dbms.recreateDatabase), with a topology too.
+    kept = [plan_cluster_restore(line, manifest(Counts(0, 0)), "acme-neo4j-backups", state,
+                                 version=Version.parse(v), topology=t)
+            for v in ("5.26.0", "2025.10.0") for t in (None, Topology(3, 1))]
+    plans = (default, aliased, *kept)
+    statements = {s.cypher for p in plans for s in p.steps if s.cypher and s.database == "system"}
+    statements |= {s.undo for p in plans for s in p.steps if s.undo}
+    assert {s.split("(")[0] for s in statements if "recreateDatabase" in s} == {
+        "CALL dbms.cluster.recreateDatabase", "CALL dbms.recreateDatabase"}
     statements |= {f"DROP DATABASE `{NEW}` IF EXISTS", SHOW_ALIASES.cypher}
     assert any(s.startswith("CREATE DATABASE") for s in statements)
     assert any(s.startswith("ALTER ALIAS") for s in statements)
@@ -91,8 +99,12 @@ def test_every_statement_of_the_plan_parses_on_a_real_server(server, run):
             # Enterprise-only, so refused: but only after it parsed.
             assert answer == "Neo.ClientError.Statement.UnsupportedAdministrationCommand" or \
                 answer == "Neo.ClientError.Statement.NotSystemDatabaseError", (cypher, answer)
-        elif cypher.startswith("CALL dbms.setDefaultDatabase"):
+        elif cypher.startswith(("CALL dbms.setDefaultDatabase", "CALL dbms.cluster.recreateDatabase",
+                                "CALL dbms.recreateDatabase")):
+            # Enterprise procedures: Community parses the CALL and finds no such procedure.
             assert answer == "Neo.ClientError.Procedure.ProcedureNotFound", (cypher, answer)
+        elif cypher.startswith("SHOW DATABASE `neo4j`"):
+            assert [r["name"] for r in answer] == ["neo4j"] and answer[0]["lastStartTime"] is not None, cypher
         else:
             assert answer == [], (cypher, answer)  # SHOW DATABASE of a database that is not there
 
@@ -109,7 +121,7 @@ def movie(run) -> Iterator[None]:
 def test_a_restore_the_server_refuses_half_way_leaves_the_database_serving_with_its_counts(run, movie):
     before = count(run, "neo4j")
     assert before.nodes >= 2 and before.relationships >= 1
-    plan = plan_cluster_restore(LINES["5"], manifest(before), "acme-neo4j-backups", real_state(run))
+    plan = plan_cluster_restore(LINES["5"], manifest(before), "acme-neo4j-backups", real_state(run), beside=True)
     log: list[str] = []
     with pytest.raises(BackupError) as failure:
         execute(plan, run, log.append, sleep=lambda s: None, timeout=5)
@@ -123,6 +135,18 @@ def test_a_restore_the_server_refuses_half_way_leaves_the_database_serving_with_
     check_counts(plan, count(run, "neo4j"), log.append)  # the real count check passes on equal counts
     with pytest.raises(BackupError, match="the restore is not the backup"):
         check_counts(plan, Counts(before.nodes + 1, before.relationships), log.append)
+
+
+def test_a_recreate_the_server_refuses_changes_nothing_and_the_database_serves_with_its_counts(run, movie):
+    before = count(run, "neo4j")
+    plan = plan_cluster_restore(LINES["5"], manifest(before), "acme-neo4j-backups", real_state(run),
+                                version=Version.parse("5.26.0"))
+    with pytest.raises(BackupError) as failure:
+        execute(plan, run, lambda m: None, sleep=lambda s: None, timeout=5)
+    message = str(failure.value)
+    assert "dbms.cluster.recreateDatabase" in message and "'neo4j' serves 'neo4j' as before" in message
+    assert "DROP DATABASE" not in message  # a recreate plan never drops anything
+    assert count(run, "neo4j") == before
 
 
 def test_the_command_refuses_community_before_changing_anything(server, moto_endpoint, aws_env, tmp_path):

@@ -105,7 +105,7 @@ def restore(scenario: str, line=LINE_5, m: Manifest | None = None, **plan_args):
     replay = Replay(scenario)
     log: list[str] = []
     state = read_state(replay, "neo4j")
-    plan = plan_cluster_restore(line, m or manifest(), BUCKET, state, **plan_args)
+    plan = plan_cluster_restore(line, m or manifest(), BUCKET, state, beside=True, **plan_args)
     return replay, plan, log, lambda: execute(plan, replay, log.append, sleep=lambda s: None, timeout=60)
 
 
@@ -251,7 +251,7 @@ def test_a_failure_after_the_switch_keeps_the_new_database_and_says_what_is_left
 
 def test_differential_chain_is_staged_in_one_folder_and_seeded_from_its_last_artifact():
     replay = Replay("5.26-alias.json")
-    plan = plan_cluster_restore(LINE_5, manifest("differential"), BUCKET, read_state(replay, "neo4j"))
+    plan = plan_cluster_restore(LINE_5, manifest("differential"), BUCKET, read_state(replay, "neo4j"), beside=True)
     stage = next(s for s in plan.steps if s.kind == "copy_chain")
     folder = "prod/neo4j/seed-20250131T020000Z/"
     assert stage.copies == (
@@ -299,19 +299,19 @@ def test_a_leftover_of_an_earlier_run_is_dropped_first_and_an_applied_backup_is_
     leftover = [dict(r, name=NEW, aliases=[], default=False, currentStatus="offline") for r in rows[:4]]
     state = ClusterState.parse("neo4j", [{"name": "neo4j", "database": OLD, "location": "local"}],
                                   rows + leftover)
-    plan = plan_cluster_restore(LINE_5, manifest(), BUCKET, state)
+    plan = plan_cluster_restore(LINE_5, manifest(), BUCKET, state, beside=True)
     assert plan.steps[0].cypher == DROP_NEW and plan.steps[1].cypher == CREATE
     done = ClusterState.parse("neo4j", [{"name": "neo4j", "database": NEW, "location": "local"}], leftover)
     with pytest.raises(UsageError, match="already restored"):
-        plan_cluster_restore(LINE_5, manifest(), BUCKET, done)
+        plan_cluster_restore(LINE_5, manifest(), BUCKET, done, beside=True)
 
 
 def test_a_plain_database_that_is_not_the_default_needs_no_swap():
     rows = [{"name": "sales", "address": "core-1:7687", "role": "primary", "default": False}]
     state = ClusterState.parse("sales", [], rows)
     with pytest.raises(UsageError, match="--no-swap"):
-        plan_cluster_restore(LINE_5, manifest(), BUCKET, state)
-    plan = plan_cluster_restore(LINE_5, manifest(), BUCKET, state, swap=False)
+        plan_cluster_restore(LINE_5, manifest(), BUCKET, state, beside=True)
+    plan = plan_cluster_restore(LINE_5, manifest(), BUCKET, state, swap=False, beside=True)
     assert plan.swap == "none" and plan.topology == Topology(1, 0)
     assert [s.phase for s in plan.steps] == ["prepare"] * 3
     assert "TOPOLOGY 1 PRIMARY 0 SECONDARY" in plan.steps[0].cypher
@@ -332,16 +332,16 @@ def test_topology_is_the_old_databases_unless_given():
     replay, plan, *_ = restore("5.26-alias.json", topology=Topology(3, 2))
     assert "TOPOLOGY 3 PRIMARIES 2 SECONDARIES" in plan.steps[0].cypher
     with pytest.raises(UsageError, match="--primaries"):
-        plan_cluster_restore(LINE_5, manifest(), BUCKET, ClusterState.parse("neo4j", [], []))
+        plan_cluster_restore(LINE_5, manifest(), BUCKET, ClusterState.parse("neo4j", [], []), beside=True)
 
 
 def test_a_dump_seeds_from_its_own_object_and_a_4_4_backup_cannot_seed_5():
     replay = Replay("5.26-alias.json")
     state = read_state(replay, "neo4j")
-    plan = plan_cluster_restore(LINE_5, manifest("dump"), BUCKET, state)
+    plan = plan_cluster_restore(LINE_5, manifest("dump"), BUCKET, state, beside=True)
     assert plan.seed_uri == f"s3://{BUCKET}/prod/neo4j/20250131T020000Z/neo4j.dump"
     with pytest.raises(UsageError, match="4.4 backup folder"):
-        plan_cluster_restore(LINE_5, manifest(line="4.4"), BUCKET, state)
+        plan_cluster_restore(LINE_5, manifest(line="4.4"), BUCKET, state, beside=True)
 
 
 @pytest.mark.parametrize("database, expected", [
@@ -462,7 +462,7 @@ def test_the_command_verifies_the_backup_then_restores_from_recorded_enterprise_
     transport = recorded_cluster("5.26-alias.json")
     opts = cr.ClusterRestoreOptions(bucket=BUCKET, stack="prod", database="neo4j",
                                     uri="neo4j://core-1.prod.neo4j.internal:7687", auth=None, region="us-east-1",
-                                    work_dir=tmp_path, timeout=60, poll=0, log=lambda m: None)
+                                    work_dir=tmp_path, timeout=60, poll=0, log=lambda m: None, beside=True)
     result = cr.run_cluster_restore(opts, transport=transport)
     restore = [c.name for c in transport.calls].index("show_aliases")  # after gather's who-is-it statements
     sent = transport.calls[restore:]
@@ -498,7 +498,8 @@ def test_dry_run_through_restore_py_prints_the_plan_and_changes_nothing(s3, tmp_
     monkeypatch.setattr("scripts.neo4j_ops.bolt.NeoTransport", lambda **kw: transport)
     monkeypatch.setenv("NEO4J_PASSWORD", "admin-secret-not-real")
     code = restore_main(["--bucket", BUCKET, "--stack", "prod", "--region", "us-east-1", "--latest", "--cluster",
-                         "--dry-run", "--uri", "neo4j://core-1.prod.neo4j.internal:7687", "--work-dir", str(tmp_path)])
+                         "--dry-run", "--beside", "--uri", "neo4j://core-1.prod.neo4j.internal:7687", "--work-dir",
+                         str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
     assert out.startswith("dry run, nothing changed\ncluster restore plan (Neo4j 5): backup 20250131T020000Z into "

@@ -53,13 +53,18 @@ _PRIMARY_ROLES, _SECONDARY_ROLES = ("primary", "leader", "follower"), ("secondar
 def wait_online(run: Run, step: Step, topology: Topology, log: Log, *, timeout: float, poll: float = 2.0,
                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
     """Until the database is online on topology.members members, in its roles ("Verify that the restored database
-    is online on the desired number of servers, in the desired roles", 5.x clustering/databases.adoc)."""
+    is online on the desired number of servers, in the desired roles", 5.x clustering/databases.adoc). After a
+    recreate (step.started), a member counts once its lastStartTime differs from the one before the procedure:
+    until then it may still report the old store online ("The procedure initiates a process, which when complete,
+    will have synchronized and started all database instances within the cluster", 5.x built-in-procedures.adoc)."""
     members = topology.members
+    before = dict(step.started)
     deadline = clock() + timeout
     last, next_note = "no answer yet", clock()
     while True:
         rows = run(Named.built(step.cypher, "system", write=False), None)
-        online = [r for r in rows if r.get("currentStatus") == ONLINE]
+        online = [r for r in rows if r.get("currentStatus") == ONLINE
+                  and not (before and before.get(str(r.get("address", ""))) == str(r.get("lastStartTime")))]
         failed = [r for r in rows if r.get("requestedStatus") == ONLINE
                   and r.get("currentStatus") in ("offline", "quarantined")
                   and (r.get("statusMessage") or r.get("error"))]
@@ -135,6 +140,8 @@ def execute(plan: Plan, run: Run, log: Log, *, copier: Copier | None = None, tim
             else:
                 raise BackupError(f"step kind {step.kind!r} is not run from here")
         except BaseException as error:  # noqa: BLE001 - KeyboardInterrupt too: the old database must serve
+            if plan.swap == "recreate":
+                _recreate_failed(plan, run, step, error, copier, log, outcome)
             if swapped or step.phase == "after":
                 raise BackupError(f"{_text(error)}\n{plan.restored!r} serves {plan.name!r} now; what is left to do "
                                   f"by hand: " + "; ".join(s.cypher or s.description for s in plan.steps[n - 1:]
@@ -155,6 +162,40 @@ def execute(plan: Plan, run: Run, log: Log, *, copier: Copier | None = None, tim
     return outcome
 
 
+def _recreate_failed(plan: Plan, run: Run, step: Step, error: BaseException, copier: Copier | None, log: Log,
+                     outcome: Outcome) -> None:
+    """A recreate plan has nothing to drop: before the procedure ran, the database is as it was (a staged chain is
+    deleted); once it ran, the store is being replaced and there is no old one to go back to."""
+    failure = InterruptedRunError if isinstance(error, (KeyboardInterrupt, InterruptedRunError)) else BackupError
+    why = f"{step.description} failed: {_text(error) or 'interrupted'}"
+    if step.phase == "prepare":
+        outcome.rolled_back = _drop_staged(plan, copier)
+        undone = "; ".join(outcome.rolled_back) or "nothing to undo"
+        raise failure(f"{why}\nnothing was changed in the cluster ({undone}). {plan.restored!r} serves {plan.name!r} "
+                      f"as before") from None
+    if step.phase == "swap":
+        outcome.rolled_back = _drop_staged(plan, copier)
+        raise failure(f"{why}\nthe procedure was refused, so {plan.restored!r} serves {plan.name!r} as before (if it "
+                      f"timed out instead, SHOW DATABASE {quote_name(plan.restored)} YIELD * says whether it started: "
+                      f"its lastStartTime changes)") from None
+    left = [s.cypher or s.description for s in plan.steps[plan.steps.index(step):]]
+    raise failure(f"{why}\nthe store of {plan.restored!r} was being replaced by backup {plan.backup} (same name, same "
+                  f"privileges); there is no old store to go back to. Left to do: {'; '.join(left)}. If it did not "
+                  f"start, its statusMessage and the servers' debug.log say why; run restore.py --cluster again with "
+                  f"the same or another --at") from None
+
+
+def _drop_staged(plan: Plan, copier: Copier | None) -> list[str]:
+    staged = next((s for s in plan.steps if s.kind == "copy_chain"), None)
+    if staged is None or copier is None:
+        return []
+    try:
+        copier(staged, True)
+        return ["deleted the staged chain"]
+    except BaseException as error:  # noqa: BLE001
+        return [f"deleting the staged chain failed ({_text(error)})"]
+
+
 def _last_swap(plan: Plan) -> Step | None:
     swaps = [s for s in plan.steps if s.phase == "swap"]
     return swaps[-1] if swaps else None
@@ -172,14 +213,7 @@ def _roll_back(plan: Plan, run: Run, undo: list[str], copier: Copier | None, log
             done.append(cypher)
         except BaseException as error:  # noqa: BLE001
             done.append(f"{cypher} FAILED ({_text(error)}): run it by hand")
-    staged = next((s for s in plan.steps if s.kind == "copy_chain"), None)
-    if staged is not None and copier is not None:
-        try:
-            copier(staged, True)
-            done.append("deleted the staged chain")
-        except BaseException as error:  # noqa: BLE001
-            done.append(f"deleting the staged chain failed ({_text(error)})")
-    return done
+    return done + _drop_staged(plan, copier)
 
 
 def _text(error: BaseException) -> str:

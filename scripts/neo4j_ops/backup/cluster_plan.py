@@ -1,9 +1,11 @@
 """The cluster restore's plan, pure: what the cluster has under the name clients use (ClusterState, from SHOW
 ALIASES and SHOW DATABASES), and the steps that restore a backup into it (Plan, Step), with no I/O.
 
-5.x and 2025 (`VersionLine.seeds_from_uri`) seed a new database from the backup's S3 URI and switch clients to it;
-4.4 has no seed from URI, so its plan is the Operations Manual's offline procedure, per core (cluster_restore.py
-says the whole procedure). `plan_cluster_restore` raises UsageError when the restore cannot be done as asked.
+5.24+ and 2025 (`VersionLine.recreate_procedure`) replace the database's store from the backup's S3 URI under its
+own name, with its privileges (the default); --beside (`beside=True`, 5.x+) seeds a new database and switches
+clients to it; 4.4 has no seed from URI, so its plan is the Operations Manual's offline procedure, per core
+(cluster_restore.py says the whole procedure). `plan_cluster_restore` raises UsageError when the restore cannot be
+done as asked.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Any
 from ..facts import Counts
 from ..queries import quote_name
 from ..shared.errors import UsageError
-from ..shared.versions import VersionLine, dump_file_name
+from ..shared.versions import Version, VersionLine, dump_file_name
 from .layout import Manifest, object_key
 
 # Operations Manual (5.x, database-administration/standard-databases/naming-databases.adoc): "Length must be
@@ -108,6 +110,16 @@ class ClusterState:
     def exists(self, database: str) -> bool:
         return bool(self.rows_of(database))
 
+    def type_of(self, database: str) -> str:
+        """standard | composite | system (5.x SHOW DATABASES `type`; 4.4 has no such column: standard)."""
+        rows = self.rows_of(database)
+        return str(rows[0].get("type") or "standard").lower() if rows else ""
+
+    def start_times(self, database: str) -> tuple[tuple[str, str], ...]:
+        """(address, lastStartTime) of each member hosting `database` (SHOW DATABASES YIELD *, 5.x+)."""
+        return tuple((str(r.get("address", "")), str(r.get("lastStartTime")))
+                     for r in self.rows_of(database) if r.get("lastStartTime") is not None)
+
 
 @dataclass(frozen=True)
 class Step:
@@ -120,6 +132,7 @@ class Step:
     server: str = ""  # 4.4: the core an admin step runs on
     command: str = ""  # 4.4: the shell command
     copies: tuple[tuple[str, str], ...] = ()  # copy_chain/delete_chain: (source key, staged key)
+    started: tuple[tuple[str, str], ...] = ()  # wait_online after a recreate: (address, lastStartTime) before it
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v not in ("", (), [])}
@@ -176,6 +189,7 @@ def seed_location(manifest: Manifest, bucket: str) -> tuple[str, tuple[tuple[str
 
 
 def plan_cluster_restore(line: VersionLine, manifest: Manifest, bucket: str, state: ClusterState, *,
+                         version: Version | None = None, beside: bool = False,
                          topology: Topology | None = None, swap: bool = True, cores: tuple[str, ...] = (),
                          replicas: tuple[str, ...] = (), region: str | None = None,
                          work_dir: Path = Path("/var/lib/neo4j/data/backup-staging"),
@@ -189,6 +203,12 @@ def plan_cluster_restore(line: VersionLine, manifest: Manifest, bucket: str, sta
     if manifest.version_line == "4.4":
         raise UsageError(f"backup {manifest.timestamp} is a Neo4j 4.4 backup folder: it cannot seed a Neo4j "
                          f"{line} cluster. Restore it into a 4.4 server and back that up with this line's backup.py")
+    if not beside:
+        procedure = line.recreate_procedure(version) if version is not None else None
+        if procedure is None:
+            raise UsageError(f"Neo4j {version or line} has no procedure that recreates a database under its own name "
+                             f"(5.24+): pass --beside to restore into a new database and switch clients to it")
+        return _plan_recreate(line, procedure, manifest, bucket, state, topology)
     name, m = state.name, manifest
     new = restored_name(name, m.timestamp)
     old = state.serving
@@ -273,6 +293,65 @@ def plan_cluster_restore(line: VersionLine, manifest: Manifest, bucket: str, sta
                  f"granted on {old!r} by name are not on {new!r}" if old else "")
     return Plan(line.name, name, m.timestamp, new, old, mode, uri, topology, tuple(steps), serving,
                 tuple(n for n in notes if n), m.counts, m.counts_exact)
+
+
+def _plan_recreate(line: VersionLine, procedure: str, m: Manifest, bucket: str, state: ClusterState,
+                   topology: Topology | None) -> Plan:
+    """The database keeps its name, its privileges and its place as the default: its store is replaced from the
+    backup. Operations Manual 5.x, database-administration/standard-databases/recreate-database.adoc: the
+    procedure "allows you: Change the database store to a specified backup, while keeping all the associated
+    privileges for the database"; "If no topology option is defined, the database will be recreated with the
+    previous topology"; "The recreate procedure works only for real user databases and not for composite
+    databases, or the `system` database"; "To check if the recreation is successful, use the `SHOW DATABASES`
+    command and verify that all allocations have been started." A name that is a local alias keeps pointing
+    at its target, whose store is replaced."""
+    name = state.name
+    target = state.alias_target or name
+    if target.lower() == "system":
+        raise UsageError("system is restored offline on every server (restore.py --cluster --database system), "
+                         "not recreated: the recreate procedure refuses it")
+    if not state.exists(target):
+        raise UsageError(f"no database {target!r} in the cluster's SHOW DATABASES: nothing to recreate. Pass "
+                         f"--beside (with --primaries/--secondaries) to create it seeded from the backup")
+    if state.type_of(target) not in ("standard", ""):
+        raise UsageError(f"{target!r} is a {state.type_of(target)} database: the recreate procedure works only for "
+                         f"standard databases (composites are recreated from the catalogue, not restored)")
+    uri, copies = seed_location(m, bucket)
+    options = [f"seedURI: {cypher_string(uri)}"]
+    if topology is not None:
+        if topology.primaries < 1 or topology.secondaries < 0:
+            raise UsageError("--primaries must be at least 1 and --secondaries at least 0")
+        # recreate-database.adoc: "`primaries` Number of primary allocations for the recreated database";
+        # "You cannot set secondaries without primaries."
+        options += [f"primaries: {topology.primaries}", f"secondaries: {topology.secondaries}"]
+    else:
+        topology = state.topology_of(target) or Topology(1, 0)
+    q = quote_name(target)
+    steps: list[Step] = []
+    if copies:
+        steps.append(Step("copy_chain", f"copy the {len(copies)} files of the differential chain into one folder, "
+                          f"as CloudSeedProvider needs them", copies=copies))
+    # Example in recreate-database.adoc: CALL dbms.cluster.recreateDatabase("neo4j", {seedURI:
+    # "s3://myBucket/myBackup.backup"}); dev: CALL dbms.recreateDatabase(…) with the same options.
+    steps.append(Step("cypher", f"replace the store of {target!r} with the backup: it keeps its name, its "
+                      f"privileges and its topology ({topology}); it is unavailable until it starts again",
+                      f"CALL {procedure}({cypher_string(target)}, {{{', '.join(options)}}})", phase="swap"))
+    steps.append(Step("wait_online", f"wait until {target!r} has started again from the backup on {topology.members} "
+                      f"members", f"SHOW DATABASE {q} YIELD name, address, role, requestedStatus, currentStatus, "
+                      f"statusMessage, lastStartTime", phase="after", started=state.start_times(target)))
+    steps.append(Step("counts", f"count nodes and relationships of {target!r}: the manifest says {m.counts}",
+                      database=target, phase="after"))
+    if copies:
+        steps.append(Step("delete_chain", "delete the staged copy of the chain (the database holds the data now)",
+                          copies=copies, phase="after"))
+    via = f" (through alias {name!r})" if target != name else ""
+    notes = [f"{target!r} keeps its name{via}: HAProxy's health checks, check and the nightly backup go on naming it; "
+             f"users, roles and privileges are the cluster's own and stay as they are (system is not restored)",
+             f"the current store of {target!r} is replaced, not kept: its newest backup is the way back "
+             f"(restore.py --list shows them)"]
+    return Plan(line.name, name, m.timestamp, target, target, "recreate", uri, topology, tuple(steps),
+                f"{target!r} until the procedure stops it; then nothing under {name!r} until it has started from the "
+                f"backup", tuple(notes), m.counts, m.counts_exact)
 
 
 def _default_switch(old: str, new: str) -> list[Step]:

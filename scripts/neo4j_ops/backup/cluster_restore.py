@@ -59,6 +59,7 @@ class ClusterRestoreOptions:
     version: str | None = None  # default: asked over Bolt
     dry_run: bool = False
     swap: bool = True
+    beside: bool = False  # 5.x+: seed `<db>-restore-<timestamp>` and switch clients (the old way), not recreate
     primaries: int | None = None
     secondaries: int | None = None
     offline_ok: bool = False
@@ -106,18 +107,59 @@ def verify_backup(opts: ClusterRestoreOptions, s3, chosen) -> str:
     return f"every file's size and sha256 match the manifest (consistency check: {check})"
 
 
-def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None, shell=None) -> dict[str, Any]:
+def replay_cluster_restore(opts: ClusterRestoreOptions, scenario: Path) -> dict[str, Any]:
+    """restore.py --cluster --dry-run --replay SCENARIO.json: the plan against a recorded cluster, offline. A stand-in
+    for trying plans, not a restore: the scenario's endpoints answer Bolt (recorded.RecordedTransport) and its
+    `backups` (manifests, as backup.py writes them) stand in for the bucket. The fixtures under
+    tests/fixtures/enterprise/cluster-restore/ are DERIVED from the Operations Manual (derive.py says how)."""
+    import json
+
+    from ..recorded import RecordedTransport, load_scenario
+    from .layout import Backup, ManifestError, parse_manifest
+
+    if not opts.dry_run:
+        raise UsageError("--replay answers from a recorded scenario: it only goes with --dry-run")
+    try:
+        recorded = load_scenario(scenario)
+        manifests = [parse_manifest(json.dumps(m)) for m in recorded.get("backups", [])]
+    except (OSError, ValueError, ManifestError) as error:
+        raise UsageError(f"--replay {scenario}: {error}") from None
+    backups = [Backup(m.timestamp, tuple(f.name for f in m.files) + ("manifest.json",), m) for m in manifests
+               if m.stack == opts.stack and m.database == opts.database]
+    opts.bucket = opts.bucket or recorded.get("bucket", "")
+    transport = RecordedTransport(recorded)
+    known = [e["uri"] for e in recorded.get("endpoints", {}).values()]
+    if known and opts.uri not in known:
+        opts.log(f"--replay: {opts.uri} is not in the scenario; asking its first endpoint, {known[0]}")
+        opts.uri = known[0]
+    result = run_cluster_restore(opts, transport=transport, backups=backups)
+    result["replayed"] = str(scenario)
+    result["summary"] = f"replayed {scenario.name} (a recorded scenario, not a live cluster)\n" + result["summary"]
+    return result
+
+
+def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None, shell=None,
+                        backups: list | None = None) -> dict[str, Any]:
     from ..bolt import NeoTransport, statement_runner
     from ..facts import gather
-    from ..shared.versions import line_of
+    from ..shared.versions import Version, line_of
+    from .layout import choose
     from .restore_backup import RestoreOptions, _pick
     from .s3 import check_bucket, client
 
     log = opts.log
-    s3 = client(opts.endpoint_url, opts.region)
-    check_bucket(s3, opts.bucket)
-    chosen = _pick(RestoreOptions(bucket=opts.bucket, stack=opts.stack, database=opts.database, neo4j=None,
-                                  admin=None, at=opts.at, log=log), s3)
+    if backups is None:
+        s3 = client(opts.endpoint_url, opts.region)
+        check_bucket(s3, opts.bucket)
+        chosen = _pick(RestoreOptions(bucket=opts.bucket, stack=opts.stack, database=opts.database, neo4j=None,
+                                      admin=None, at=opts.at, log=log), s3)
+    else:  # --replay: the scenario's manifests stand in for the bucket
+        s3 = None
+        try:
+            chosen, why = choose(backups, opts.at)
+        except (LookupError, ValueError) as error:
+            raise UsageError(f"--replay: no backup of {opts.database!r} in the scenario to restore: {error}") from None
+        log(f"restoring backup {chosen.timestamp} ({why}), from the scenario's manifests")
     own_transport = transport is None
     transport = transport or NeoTransport(timeout=30)
     try:
@@ -131,6 +173,7 @@ def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None, shell=No
                              f"and seed from URI are Enterprise-only). Restore a standalone server without --cluster")
         try:
             line = line_of(opts.version or facts.version or "")
+            version = Version.parse(opts.version or facts.version or "")
         except ValueError as error:
             raise UsageError(str(error)) from None
         run = statement_runner(transport.client(opts.uri, opts.auth), timeout=60)
@@ -148,7 +191,8 @@ def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None, shell=No
             return tuple(sorted({str(r.get("address", "")).rsplit(":", 1)[0] for r in state.rows_of(opts.database)
                                  if str(r.get("role", "")).lower() in roles}))
         cores, replicas = hosts("leader", "follower"), hosts("read_replica")
-        plan = plan_cluster_restore(line, chosen.manifest, opts.bucket, state, topology=topology, swap=opts.swap,
+        plan = plan_cluster_restore(line, chosen.manifest, opts.bucket, state, version=version, beside=opts.beside,
+                                    topology=topology, swap=opts.swap,
                                     cores=cores, replicas=replicas, region=opts.region, work_dir=opts.work_dir,
                                     neo4j_admin=opts.neo4j_admin,
                                     stop_command=opts.stop_command, start_command=opts.start_command)

@@ -140,6 +140,24 @@ class VersionLine:
         --cluster). 4.4 has no seed from URI: its cluster restore is the offline unbind + restore per core."""
         return not self._is_44
 
+    def recreate_procedure(self, version: Version) -> str | None:
+        """The procedure that replaces a standard database's store from a seed while it keeps its name and every
+        privilege on it (restore.py --cluster), or None where there is none (4.4, 5.0-5.23).
+
+        5.24-5.26 and 2025.01-03: `dbms.cluster.recreateDatabase` (Operations Manual 5.x, procedures/
+        built-in-procedures.adoc, label new-5.24: "`dbms.cluster.recreateDatabase(database :: STRING, options = {}
+        :: MAP)` | Recreates a database while keeping all RBAC settings"). The 5.x manual contradicts itself:
+        clustering/databases.adoc calls it `dbms.recreateDatabase()`, but the procedure reference and
+        recreate-database.adoc ("Neo4j 5.24 introduces the `dbms.cluster.recreateDatabase()` procedure") list only
+        the `cluster` name, so that one. 2025.04+: `dbms.recreateDatabase` (dev, recreate-database.adoc: "In Neo4j
+        2025.04, the `dbms.cluster.recreateDatabase()` procedure is deprecated in favor of
+        `dbms.recreateDatabase()`")."""
+        if self._is_44 or (version.major, version.minor) < (5, 24):
+            return None
+        if (version.major, version.minor) < (2025, 4):
+            return "dbms.cluster.recreateDatabase"
+        return "dbms.recreateDatabase"
+
     @property
     def seed_providers(self) -> str | None:
         """The dbms.databases.seed_from_uri_providers our conf sets: CloudSeedProvider, which reads s3:// with
