@@ -19,7 +19,7 @@ from components.monitoring import AlertThresholds, ScrapeTarget, metrics_filter,
 from components.neo4j_defaults import directories, jvm_flags
 from components.ports import PORTS
 from components.settings import Settings
-from components.sizing import MemoryPlan, machine_memory, plan_memory
+from components.sizing import AdminBudget, MemoryPlan, admin_budget, machine_cpus, machine_memory, plan_memory
 from components.templating import render_template
 from components.topology import PRIMARY, SECONDARY, ClusterTopology, Server
 from components.units import neo4j_size
@@ -69,6 +69,7 @@ class ServerPlan:
     client_endpoints: tuple[Endpoint, ...]  # Bolt, and HTTP and HTTPS while each is enabled
     scrape_endpoints: tuple[Endpoint, ...]  # what Prometheus scrapes on it: metrics (Enterprise), node exporter (AWS)
     joins_database_topology: bool  # runs join-topology.sh once it has started
+    admin: AdminBudget  # bounds of the neo4j-admin processes run on it (the backup job's, a restore's)
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,19 @@ class RenderedCluster:
     servers: Mapping[str, ServerPlan]  # by server name, in topology order
 
 
+def instance_type_of(settings: Settings, server: Server) -> str:
+    return settings.core_instance_type if server.role == PRIMARY else settings.replica_instance_type
+
+
 def memory_plan(settings: Settings, server: Server) -> MemoryPlan:
-    instance_type = settings.core_instance_type if server.role == PRIMARY else settings.replica_instance_type
-    ram = machine_memory(settings.platform, instance_type, settings.container_memory)
+    ram = machine_memory(settings.platform, instance_type_of(settings, server), settings.container_memory)
     return plan_memory(ram, heap_override=settings.heap_size, page_cache_override=settings.page_cache_size)
+
+
+def admin_budget_of(settings: Settings, server: Server) -> AdminBudget:
+    """What neo4j-admin may use on `server` beside its running Neo4j (components/sizing.py admin_budget)."""
+    cpus = machine_cpus(settings.platform, instance_type_of(settings, server))
+    return admin_budget(memory_plan(settings, server), cpus)
 
 
 def ssl_policies(settings: Settings) -> tuple[SslPolicy, ...]:
@@ -141,7 +151,8 @@ def server_plan(settings: Settings, server: Server) -> ServerPlan:
     return ServerPlan(server=server, memory=memory_plan(settings, server), ssl_policies=ssl_policies(settings),
                       health_check=health_check(settings), client_endpoints=client_endpoints(settings),
                       scrape_endpoints=scrape_endpoints(settings),
-                      joins_database_topology=joins_database_topology(settings, server))
+                      joins_database_topology=joins_database_topology(settings, server),
+                      admin=admin_budget_of(settings, server))
 
 
 def neo4j_conf_values(settings: Settings, topology: ClusterTopology, server: Server) -> dict[str, Any]:

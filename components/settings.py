@@ -680,6 +680,26 @@ def _memory_fits(v: dict[str, Any]) -> list[str]:
     return problems
 
 
+@_check("platform", "core_instance_type", "heap_size", "page_cache_size")
+def _backup_job_fits(v: dict[str, Any]) -> list[str]:
+    # The backup job runs neo4j-admin (backup, aggregate, check) on core-1 (AWS) beside its running Neo4j:
+    # each process is bounded from what core-1's memory plan leaves (components/sizing.py admin_budget).
+    from components.sizing import ADMIN_MINIMUM_LEFT, admin_budget, machine_cpus, machine_memory, plan_memory
+
+    if v["platform"] != "aws":
+        return []  # no scheduled backup job on Docker
+    ram = machine_memory("aws", v["core_instance_type"], 0)
+    plan = plan_memory(ram, heap_override=v["heap_size"], page_cache_override=v["page_cache_size"])
+    budget = admin_budget(plan, machine_cpus("aws", v["core_instance_type"]))
+    overridden = v["heap_size"] is not None or v["page_cache_size"] is not None
+    if budget.fits or (overridden and plan.heap + plan.page_cache > ram - plan.os_reserve):
+        return []  # fits, or _memory_fits already refuses the plan itself
+    return [f"{NAMESPACE}:coreInstanceType/{NAMESPACE}:heapSize/{NAMESPACE}:pageCacheSize: core-1, the backup job's "
+            f"host ({v['core_instance_type']}, {neo4j_size(ram)}), keeps {neo4j_size(budget.left)} outside Neo4j's "
+            f"heap and page cache; allowed: at least {neo4j_size(ADMIN_MINIMUM_LEFT)} there, half of it for "
+            f"neo4j-admin's backup, aggregation and check (a larger instance type, or a smaller heap or page cache)"]
+
+
 @_check("roles", "users", "edition")
 def _users_and_roles(v: dict[str, Any]) -> list[str]:
     problems = []

@@ -108,3 +108,59 @@ def machine_memory(platform: str, instance_type: str, container_memory: int) -> 
     if platform == "docker":
         return container_memory
     return int(INSTANCE_TYPES[instance_type].memory_gib * GIB)
+
+
+# What a neo4j-admin process (backup, aggregate, check: one at a time) may use on a server that runs Neo4j.
+# Neo4j's own heap and page cache stay untouched: neo4j-admin gets half of what the memory plan leaves outside
+# them (the OS reserve, or less with overrides); the other half stays for the OS, its file cache and Neo4j's
+# own memory beyond heap and page cache. Of its half, the heap takes one half, and the page cache (backup) or
+# off-heap memory (check) the other, less what a JVM uses beyond both (metaspace, code cache, thread stacks).
+ADMIN_SHARE_OF_LEFT = 2  # neo4j-admin gets 1/2 of what heap + page cache leave
+ADMIN_JVM_OVERHEAD = 128 * MIB
+ADMIN_HEAP_FLOOR = 256 * MIB
+ADMIN_OFF_HEAP_FLOOR = 128 * MIB
+
+
+@dataclass(frozen=True)
+class AdminBudget:
+    """Explicit bounds of every neo4j-admin process on one server, from that server's memory plan.
+
+    heap        HEAP_SIZE (backup, aggregate, check: "Set JVM maximum heap size during command execution",
+                Operations Manual 4.4/5.x tools/neo4j-admin/index.adoc)
+    off_heap    backup --pagecache (4.4's default is 8m, 5.x/dev give none); check --max-off-heap-memory
+                (5.x/dev; its default "90%" of free memory); aggregate and 4.4's check-consistency, which
+                have no memory option, get it as the page cache setting of an --additional-config file
+    threads     check --threads (5.x/dev; default "The number of CPUs on the machine"): half of them
+    """
+    left: int  # what the memory plan leaves outside Neo4j's heap and page cache
+    heap: int
+    off_heap: int
+    threads: int
+
+    @property
+    def total(self) -> int:
+        return self.heap + self.off_heap + ADMIN_JVM_OVERHEAD
+
+    @property
+    def fits(self) -> bool:
+        return self.heap >= ADMIN_HEAP_FLOOR and self.off_heap >= ADMIN_OFF_HEAP_FLOOR
+
+
+# The least `left` for which admin_budget fits: each floor met at half of half of it.
+ADMIN_MINIMUM_LEFT = ADMIN_SHARE_OF_LEFT * max(2 * ADMIN_HEAP_FLOOR, 2 * (ADMIN_OFF_HEAP_FLOOR + ADMIN_JVM_OVERHEAD))
+
+
+def admin_budget(plan: MemoryPlan, cpus: int | None) -> AdminBudget:
+    """neo4j-admin's bounds on the server of `plan` (whole MiB); `fits` is False where no safe budget exists."""
+    left = max(plan.ram - plan.heap - plan.page_cache, 0)
+    total = left // ADMIN_SHARE_OF_LEFT // MIB * MIB
+    heap = total // 2 // MIB * MIB
+    off_heap = max(total - heap - ADMIN_JVM_OVERHEAD, 0)
+    return AdminBudget(left, heap, off_heap, max((cpus or 1) // 2, 1))
+
+
+def machine_cpus(platform: str, instance_type: str) -> int | None:
+    """vCPUs of the instance type; None for a container (it has no CPU limit of its own here)."""
+    if platform == "docker":
+        return None
+    return INSTANCE_TYPES[instance_type].vcpus
