@@ -60,13 +60,62 @@ def die_with_parent() -> None:  # child side of fork: SIGKILL when the backup/re
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
+@dataclass(frozen=True)
+class MemoryBounds:
+    """Explicit memory of every neo4j-admin process, for a server whose own Neo4j keeps running (the backup
+    job passes its host's budget, components/sizing.py admin_budget). Unset: neo4j-admin's own defaults.
+
+    heap      HEAP_SIZE in the environment of every command ("Set JVM maximum heap size during command
+              execution", Operations Manual 4.4 and 5.x tools/neo4j-admin/index.adoc)
+    off_heap  `backup --pagecache` (4.4 and 5.x/dev: "The size of the page cache to use for the backup
+              process"; 4.4's own check runs in that process); `database check --max-off-heap-memory` (5.x/dev,
+              default "90%" of free memory); `aggregate-backup` and 4.4's `check-consistency`, which have no
+              memory option, read the page cache setting from an `--additional-config` file
+    threads   `database check --threads` (5.x/dev, default "The number of CPUs on the machine"); 4.4's
+              check has no such option, nor one for off-heap memory
+    """
+    heap: str | None = None
+    off_heap: str | None = None
+    threads: int | None = None
+
+    def options(self, args: Sequence[str]) -> tuple[list[str], str | None]:
+        """The options `args` gets after its command words, and the --additional-config text it needs."""
+        words = tuple(next_words(args))
+        given = {a.split("=", 1)[0] for a in args if a.startswith("--")}
+        options: list[str] = []
+        config = None
+        if self.off_heap and words in (("database", "backup"), ("backup",)):
+            options.append(f"--pagecache={self.off_heap}")
+        if words == ("database", "check"):
+            options += [f"--max-off-heap-memory={self.off_heap}"] if self.off_heap else []
+            options += [f"--threads={self.threads}"] if self.threads else []
+        if self.off_heap and words in (("database", "aggregate-backup"), ("backup", "aggregate")):
+            config = f"server.memory.pagecache.size={self.off_heap}\n"
+        if self.off_heap and words == ("check-consistency",):
+            config = f"dbms.memory.pagecache.size={self.off_heap}\n"
+        if config and "--additional-config" in given:
+            config = None
+        return [o for o in options if o.split("=", 1)[0] not in given], config
+
+
+def next_words(args: Sequence[str]) -> list[str]:
+    """The command words (`database check`, `backup`, `check-consistency`): what comes before the first option."""
+    words = []
+    for arg in args:
+        if arg.startswith("-") or len(words) == 2:
+            break
+        words.append(arg)
+    return words
+
+
 @dataclass
 class AdminTool:
-    """`neo4j-admin` as configured: the command (may be a wrapper), NEO4J_HOME and NEO4J_CONF."""
+    """`neo4j-admin` as configured: the command (may be a wrapper), NEO4J_HOME and NEO4J_CONF, memory bounds."""
     command: list[str]
     home: Path | None = None
     conf: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. AWS_ENDPOINT_URL_S3 for s3:// paths
+    bounds: MemoryBounds = field(default_factory=MemoryBounds)
 
     def env(self, conf: Path | None = None) -> dict[str, str]:
         env = dict(os.environ)
@@ -75,10 +124,36 @@ class AdminTool:
             env["NEO4J_HOME"] = str(self.home)
         if conf or self.conf:
             env["NEO4J_CONF"] = str(conf or self.conf)
+        if self.bounds.heap:
+            env["HEAP_SIZE"] = self.bounds.heap
         return env
 
+    def bounded(self, args: Sequence[str], config_file: Path | None = None) -> list[str]:
+        """`args` with the memory options of its command (MemoryBounds.options) after the command words;
+        the --additional-config path is `config_file` (its text written by the caller)."""
+        options, config = self.bounds.options(args)
+        if config:
+            options.append(f"--additional-config={config_file or '<memory bounds>'}")
+        at = len(next_words(args))
+        return [*args[:at], *options, *args[at:]]
+
+    @contextlib.contextmanager
+    def _bounded(self, args: Sequence[str]):
+        """The bounded arguments, with the --additional-config file they name for as long as the command runs."""
+        _, config = self.bounds.options(args)
+        if not config:
+            yield self.bounded(args)
+            return
+        with tempfile.TemporaryDirectory(prefix="neo4j-admin-bounds-") as directory:
+            path = Path(directory) / "memory-bounds.conf"
+            path.write_text(f"# neo4j-admin beside a running server: its memory bounds\n{config}")
+            Path(directory).chmod(0o755)  # read by the user neo4j-admin runs as (runuser)
+            path.chmod(0o644)
+            yield self.bounded(args, path)
+
     def describe(self, args: Sequence[str]) -> str:
-        shown = [a if not a.startswith(("--from=", "--to")) or len(a) < 200 else a[:200] + "…" for a in args]
+        shown = [a if not a.startswith(("--from=", "--to")) or len(a) < 200 else a[:200] + "…"
+                 for a in self.bounded(args)]
         return "neo4j-admin " + " ".join(shown)
 
     def run(self, args: Sequence[str], *, conf: Path | None = None, log: Callable[[str], None] | None = None,
@@ -98,12 +173,18 @@ class AdminTool:
 
     def _call(self, args: Sequence[str], *, conf: Path | None, log: Callable[[str], None] | None,
               timeout: float | None, secret: str | None = None) -> tuple[int, str, str, str]:
+        with self._bounded(args) as bounded:
+            return self._call_bounded(args, bounded, conf=conf, log=log, timeout=timeout, secret=secret)
+
+    def _call_bounded(self, args: Sequence[str], bounded: list[str], *, conf: Path | None,
+                      log: Callable[[str], None] | None, timeout: float | None,
+                      secret: str | None) -> tuple[int, str, str, str]:
         shown = self.describe(args if secret is None else [a.replace(secret, "***") for a in args])
         if log:
             log(f"running {shown}")
         out = tempfile.TemporaryFile()
         try:
-            proc = subprocess.Popen([*self.command, *args], env=self.env(conf), stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen([*self.command, *bounded], env=self.env(conf), stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=subprocess.PIPE, start_new_session=True,
                                     preexec_fn=die_with_parent)
         except OSError as error:
@@ -125,8 +206,11 @@ class AdminTool:
         return proc.returncode, stdout, tail.text(), shown
 
     def popen(self, args: Sequence[str], *, conf: Path | None = None) -> subprocess.Popen:
+        """A streaming command (the dump to stdout): bounded by HEAP_SIZE and options, never by a config file."""
+        if self.bounds.options(args)[1]:
+            raise ValueError(f"{self.describe(args)}: a streaming command cannot be given an --additional-config")
         try:
-            return subprocess.Popen([*self.command, *args], env=self.env(conf), stdin=subprocess.DEVNULL,
+            return subprocess.Popen([*self.command, *self.bounded(args)], env=self.env(conf), stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                                     preexec_fn=die_with_parent)
         except OSError as error:

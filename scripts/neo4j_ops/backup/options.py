@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 from ..bolt import Auth
 from ..shared.errors import UsageError
-from .admin import AdminTool, split_command
+from .admin import AdminTool, MemoryBounds, split_command
 from .server import LocalNeo4j, ServerControl
 
 
@@ -54,6 +55,15 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     neo.add_argument("--owner", metavar="USER", help="user neo4j-admin runs as (see --neo4j-admin): gets the "
                      "directories this tool makes for it")
     neo.add_argument("--neo4j-version", help="Neo4j version to assume (default: asked over Bolt)")
+    neo.add_argument("--admin-heap", metavar="SIZE", type=neo4j_size_arg,
+                     help="HEAP_SIZE of every neo4j-admin run (backup, aggregate, check, restore), e.g. 512m; the "
+                     "backup job passes its host's budget (make plan prints it). Default: the JVM's choice")
+    neo.add_argument("--admin-off-heap", metavar="SIZE", type=neo4j_size_arg,
+                     help="the backup's --pagecache and the check's --max-off-heap-memory (aggregate-backup and "
+                     "4.4's check-consistency: their page cache, in an --additional-config file). Default: "
+                     "neo4j-admin's (8m for a 4.4 backup; 90%% of free memory for a check)")
+    neo.add_argument("--check-threads", metavar="N", type=int,
+                     help="the check's --threads (5.x+; 4.4 has none). Default: the number of CPUs")
     neo.add_argument("--uri", default="bolt://localhost:7687", help="Bolt URI of the local server")
     neo.add_argument("--user", default="neo4j", help="Bolt user")
     neo.add_argument("--password-env", default="NEO4J_PASSWORD", metavar="VARIABLE",
@@ -86,7 +96,10 @@ def admin_tool(args: argparse.Namespace) -> AdminTool:
         raise UsageError(f"--neo4j-home {home} is not a directory")
     if conf is not None and not (conf / "neo4j.conf").is_file():
         raise UsageError(f"--neo4j-conf {conf} holds no neo4j.conf")
-    return AdminTool(split_command(args.neo4j_admin, "--neo4j-admin"), home, conf)
+    if args.check_threads is not None and args.check_threads < 1:
+        raise UsageError(f"--check-threads: got {args.check_threads}; allowed: 1 or more")
+    return AdminTool(split_command(args.neo4j_admin, "--neo4j-admin"), home, conf,
+                     bounds=MemoryBounds(args.admin_heap, args.admin_off_heap, args.check_threads))
 
 
 def server_control(args: argparse.Namespace, neo4j: LocalNeo4j, log: Callable[[str], None]) -> ServerControl:
@@ -106,6 +119,14 @@ def job_arguments(args: argparse.Namespace, log: Callable[[str], None]) -> dict[
 def require_bucket(args: argparse.Namespace) -> None:
     if not args.bucket:
         raise UsageError("no bucket: pass --bucket or set $BACKUP_BUCKET")
+
+
+def neo4j_size_arg(text: str) -> str:
+    """A size neo4j-admin reads (HEAP_SIZE, --pagecache, --max-off-heap-memory): digits and k, m or g."""
+    value = text.strip().lower()
+    if not re.fullmatch(r"[1-9][0-9]*[kmg]", value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 512m or 2g")
+    return value
 
 
 def size_arg(text: str) -> int:
