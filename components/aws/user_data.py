@@ -17,11 +17,20 @@ from components.aws.secret_names import SecretNames, secret_names
 from components.monitoring import MONITORING_NODE_PATHS
 from components.neo4j_defaults import IMPORT_DIRECTORY_KEY, directories
 from components.ports import PORTS
-from components.render import HAPROXY_STATE_DIR, Artifacts, RenderedCluster, ServerPlan, reloads_tls, render_cluster
+from components.render import (
+    HAPROXY_STATE_DIR,
+    Artifacts,
+    RenderedCluster,
+    ServerPlan,
+    admin_budget_of,
+    reloads_tls,
+    render_cluster,
+)
 from components.settings import Settings
 from components.templating import render_template
 from components.tooling import TOOLING_DIR, TOOLING_KEY
 from components.topology import ClusterTopology
+from components.units import neo4j_size
 from scripts.neo4j_ops.shared.versions import line_of
 
 # Every machine with a data volume grows its filesystem when the volume grew in place, while it runs: a timer
@@ -69,7 +78,12 @@ BACKUP_JOB_FILES = ("neo4j-backup.sh", "refresh-backup-tooling.sh", "neo4j-backu
 
 
 def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str, str]:
+    # Every neo4j-admin the job runs beside the host's Neo4j is bounded by the host's memory plan (sizing.py).
+    admin = admin_budget_of(settings, topology.backup_server)
     values = {
+        "admin_heap": neo4j_size(admin.heap),
+        "admin_off_heap": neo4j_size(admin.off_heap),
+        "check_threads": admin.threads,
         "stack": settings.stack,
         "database": settings.database,
         "version_line": settings.version_line,
