@@ -1,16 +1,23 @@
-"""Which server an online backup is taken from: one that hosts the database, chosen at run time from
-the cluster's own view (`SHOW DATABASES YIELD *`, asked on the local server), not a name fixed at
+"""Which servers an online backup is taken from: those that host the database, chosen at run time from
+the cluster's own view (`SHOW DATABASES YIELD *`, asked on the local server), not names fixed at
 deploy time.
 
-Order: a secondary (4.4: read_replica) before a follower (a primary that is not the writer; 4.4:
-follower), the writer (4.4: leader) only when nothing else hosts it online; among equals the
-named --from server when it qualifies, then the copy furthest ahead, then by address. A named
-server that moved, is down or hosts no copy is passed over with a note, never a failure.
+Order: secondaries (4.4: read_replica) before followers (primaries that do not lead the database; 4.4:
+follower); the writer (4.4: leader) only when nothing else hosts it online, so a primary that leads is
+never read while another copy can serve; among equals the named --from server when it qualifies, then
+the copy furthest ahead, then by address. A named server that moved, is down or hosts no copy is passed
+over with a note, never a failure.
+
+5.x and 2025 get the whole list as one `--from` ("Comma-separated list of host and port of Neo4j
+instances, each of which are tried in order"; "It is recommended to provide a list of multiple target
+servers when taking a backup from a cluster, since that may allow a backup to succeed even if some
+server is down", Operations Manual 5.x and dev, backup-restore/online-backup.adoc); 4.4 takes one
+("--from | localhost:6362 | Host and port of Neo4j.", 4.4 online-backup.adoc: no list), the first.
 Pure: the rows in, the choice and why out.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +49,10 @@ def _host(address: str) -> str:
     return address.rsplit(":", 1)[0] if ":" in address else address
 
 
-def choose_source(rows: Iterable[Mapping[str, Any]], database: str, backup_port: int,
-                  preferred: str | None = None) -> Source:
-    """The backup listener to back `database` up from; BackupError saying what the cluster shows if none."""
+def choose_sources(rows: Iterable[Mapping[str, Any]], database: str, backup_port: int,
+                   preferred: str | None = None) -> list[Source]:
+    """The backup listeners to back `database` up from, best first (see the module's order); BackupError
+    saying what the cluster shows if none. The first one's `why` carries the notes."""
     wanted = _host(preferred) if preferred and preferred != "auto" else None
     rows = [r for r in rows if r.get("name") == database]
     hosting = [r for r in rows if r.get("address") and str(r.get("currentStatus", "")).lower() == "online"
@@ -60,7 +68,10 @@ def choose_source(rows: Iterable[Mapping[str, Any]], database: str, backup_port:
         txn = row.get("lastCommittedTxn")
         return (order[_kind(row)], _host(row["address"]) != wanted, -(txn if isinstance(txn, int) else -1),
                 row["address"])
-    best = min(hosting, key=key)
+    ranked = sorted(hosting, key=key)
+    if _kind(ranked[0]) != "writer":
+        ranked = [r for r in ranked if _kind(r) != "writer"]
+    best = ranked[0]
     host, kind = _host(best["address"]), _kind(best)
     notes = []
     if wanted and host != wanted:
@@ -73,4 +84,25 @@ def choose_source(rows: Iterable[Mapping[str, Any]], database: str, backup_port:
     why = f"{kind} hosting {database!r} online ({len(hosting)} server(s) host it)"
     if notes:
         why += "; " + "; ".join(notes)
-    return Source(f"{host}:{backup_port}", host, kind, why)
+    sources = [Source(f"{host}:{backup_port}", host, kind, why)]
+    for row in ranked[1:]:
+        sources.append(Source(f"{_host(row['address'])}:{backup_port}", _host(row["address"]), _kind(row),
+                              f"{_kind(row)} hosting {database!r} online"))
+    return sources
+
+
+def choose_source(rows: Iterable[Mapping[str, Any]], database: str, backup_port: int,
+                  preferred: str | None = None) -> Source:
+    """The best backup listener to back `database` up from (the first of choose_sources)."""
+    return choose_sources(rows, database, backup_port, preferred)[0]
+
+
+# The lines whose `--from` takes a comma-separated list (see the module's docstring); 4.4 takes one server.
+FROM_TAKES_A_LIST = frozenset({"5", "2025"})
+
+
+def from_option(sources: Sequence[Source], line_name: str) -> str:
+    """The value of neo4j-admin's --from: every source in order (5.x, 2025), or the first (4.4)."""
+    if line_name in FROM_TAKES_A_LIST:
+        return ",".join(s.address for s in sources)
+    return sources[0].address
