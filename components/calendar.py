@@ -64,7 +64,7 @@ class CalendarSpec:
     seconds: Chain  # microseconds
 
 
-class _Invalid(Exception):
+class _InvalidError(Exception):
     pass
 
 
@@ -74,7 +74,7 @@ def parse_calendar(text: str) -> CalendarSpec:
         raise ValueError(ALLOWED)
     try:
         spec = _parse(text.strip())
-    except _Invalid as why:
+    except _InvalidError as why:
         raise ValueError(f"{ALLOWED}{'; ' + str(why) if str(why) else ''}") from None
     if not _elapsing_days(spec, date(2001, 1, 1), 28 * 366):
         raise ValueError(f"{ALLOWED}; this one never elapses")
@@ -86,18 +86,18 @@ def _parse(text: str) -> CalendarSpec:
     if body.lower().endswith(" utc"):
         body = body[:-4]
     if not body:
-        raise _Invalid("")
+        raise _InvalidError("")
     shorthand = _SHORTHANDS.get(body.lower())
     if shorthand is not None:
         weekdays, months, days, hours, minutes, seconds = shorthand
         return CalendarSpec(text, weekdays, months, days, False, hours, minutes,
                             tuple((s * _USEC, e, r) for s, e, r in seconds))
     if body.startswith("@"):
-        raise _Invalid("a single moment (@<seconds>) does not recur")
+        raise _InvalidError("a single moment (@<seconds>) does not recur")
     weekdays, rest = _weekdays(body)
     years, months, days, end_of_month, rest = _date(rest)
     if years is not None:
-        raise _Invalid("a schedule with a year does not recur: write * for it")
+        raise _InvalidError("a schedule with a year does not recur: write * for it")
     hours, minutes, seconds = _time(rest)
     if end_of_month and days is None:
         end_of_month = False
@@ -105,7 +105,7 @@ def _parse(text: str) -> CalendarSpec:
     for chain, low, high, eom in ((months, 1, 12, False), (days, 1, 31, end_of_month), (hours, 0, 23, False),
                                   (minutes, 0, 59, False), (seconds, 0, 60 * _USEC - 1, False)):
         if not _chain_valid(chain, low, high, eom):
-            raise _Invalid("a value, range or step out of its field's range")
+            raise _InvalidError("a value, range or step out of its field's range")
     if weekdays is not None and len(weekdays) == 7:
         weekdays = None
     return CalendarSpec(text, weekdays, months, days, end_of_month, hours, minutes, seconds)
@@ -117,19 +117,18 @@ def _weekdays(text: str) -> tuple[frozenset[int] | None, str]:
     first = True
     p = text
     while True:
-        for name, number in _WEEKDAYS:
-            if p[:len(name)].lower() == name:
-                break
-        else:
+        found = next(((name, number) for name, number in _WEEKDAYS if p[:len(name)].lower() == name), None)
+        if found is None:
             if first:
                 return None, text
-            raise _Invalid("a weekday list that does not end in a weekday")
+            raise _InvalidError("a weekday list that does not end in a weekday")
+        name, number = found
         p = p[len(name):]
         if p[:1] not in ("", "-", ".", ",", " "):
-            raise _Invalid("")
+            raise _InvalidError("")
         if low >= 0:
             if low > number:
-                raise _Invalid("a weekday range that runs backwards")
+                raise _InvalidError("a weekday range that runs backwards")
             days.update(range(low, number))
         days.add(number)
         if not p:
@@ -138,17 +137,17 @@ def _weekdays(text: str) -> tuple[frozenset[int] | None, str]:
             return frozenset(days), p.lstrip(" ")
         if p[0] == ".":
             if low >= 0 or p[1:2] != ".":
-                raise _Invalid("")
+                raise _InvalidError("")
             low, p = number, p[2:]
         elif p[0] == "-":
             if low >= 0:
-                raise _Invalid("")
+                raise _InvalidError("")
             low, p = number, p[1:]
         elif p[0] == ",":
             low, p = -1, p[1:]
         if p[:1] in ("", " "):
             if low >= 0:
-                raise _Invalid("an open weekday range")
+                raise _InvalidError("an open weekday range")
             return frozenset(days), p.lstrip(" ")
         first = False
 
@@ -156,7 +155,7 @@ def _weekdays(text: str) -> tuple[frozenset[int] | None, str]:
 def _number(p: str, usec: bool) -> tuple[int, str]:
     digits = len(p) - len(p.lstrip("0123456789"))
     if not digits:
-        raise _Invalid("")
+        raise _InvalidError("")
     value, p = int(p[:digits]), p[digits:]
     if usec:
         value *= _USEC
@@ -164,12 +163,12 @@ def _number(p: str, usec: bool) -> tuple[int, str]:
             p = p[1:]
             fraction = len(p) - len(p.lstrip("0123456789"))
             if not fraction:
-                raise _Invalid("")
+                raise _InvalidError("")
             text = p[:fraction]
             add = int(text[:6].ljust(6, "0")) + (1 if len(text) > 6 and text[6] >= "5" else 0)
             value, p = value + add, p[fraction:]
     if value > _INT_MAX:
-        raise _Invalid("a value out of its field's range")
+        raise _InvalidError("a value out of its field's range")
     return value, p
 
 
@@ -179,7 +178,7 @@ def _chain(p: str, usec: bool) -> tuple[Chain | None, str]:
     parts = []
     while True:
         if len(parts) >= _MAX_COMPONENTS:
-            raise _Invalid("too many values")
+            raise _InvalidError("too many values")
         start, p = _number(p, usec)
         stop, repeat = -1, 0
         if p[:2] == "..":
@@ -188,11 +187,11 @@ def _chain(p: str, usec: bool) -> tuple[Chain | None, str]:
         if p[:1] == "/":
             repeat, p = _number(p[1:], usec)
             if repeat == 0:
-                raise _Invalid("a step of 0")
+                raise _InvalidError("a step of 0")
         elif usec and stop >= 0 and start + repeat > stop:
-            raise _Invalid("a range of seconds shorter than a second")
+            raise _InvalidError("a range of seconds shorter than a second")
         if p[:1] not in ("", " ", ",", "-", "~", ":"):
-            raise _Invalid("")
+            raise _InvalidError("")
         parts.append((start, stop, repeat))
         if p[:1] != ",":
             return tuple(parts), p
@@ -208,17 +207,17 @@ def _date(p: str) -> tuple[Chain | None, Chain | None, Chain | None, bool, str]:
     if t[:1] in ("", ":"):
         return None, None, None, False, p
     if t[0] not in "-~":
-        raise _Invalid("")
+        raise _InvalidError("")
     end_of_month = t[0] == "~"
     second, t = _chain(t[1:], False)
     if t[:1] in ("", " "):
         return None, first, second, end_of_month, t.lstrip(" ")
     if end_of_month or t[0] not in "-~":
-        raise _Invalid("")
+        raise _InvalidError("")
     end_of_month = t[0] == "~"
     third, t = _chain(t[1:], False)
     if t[:1] not in ("", " "):
-        raise _Invalid("")
+        raise _InvalidError("")
     years = None if first is None else first  # fix_year's 2-digit years do not matter: any year is refused
     return years, second, third, end_of_month, t.lstrip(" ")
 
@@ -228,15 +227,15 @@ def _time(p: str) -> tuple[Chain | None, Chain | None, Chain]:
         return ((0, -1, 0),), ((0, -1, 0),), ((0, -1, 0),)
     hours, p = _chain(p, False)
     if p[:1] != ":":
-        raise _Invalid("")
+        raise _InvalidError("")
     minutes, p = _chain(p[1:], False)
     if not p:
         return hours, minutes, ((0, -1, 0),)
     if p[0] != ":":
-        raise _Invalid("")
+        raise _InvalidError("")
     seconds, p = _chain(p[1:], True)
     if p:
-        raise _Invalid("")
+        raise _InvalidError("")
     return hours, minutes, seconds
 
 
@@ -324,10 +323,10 @@ def longest_gap(spec: CalendarSpec) -> float:
     seconds = sorted(s / _USEC for s in _values(spec.seconds, 0, 60 * _USEC - 1))
     minutes = sorted(h * 60 + m for h in _values(spec.hours, 0, 23) for m in _values(spec.minutes, 0, 59))
     days = _elapsing_days(spec, date(2001, 1, 1), 28 * 366)
-    gap = max((b - a for a, b in zip(seconds, seconds[1:])), default=0.0)
-    for a, b in zip(minutes, minutes[1:]):
+    gap = max((b - a for a, b in zip(seconds, seconds[1:], strict=False)), default=0.0)
+    for a, b in zip(minutes, minutes[1:], strict=False):
         gap = max(gap, (b - a) * 60 - seconds[-1] + seconds[0])
     first, last = minutes[0] * 60 + seconds[0], minutes[-1] * 60 + seconds[-1]
-    for a, b in zip(days, days[1:]):
+    for a, b in zip(days, days[1:], strict=False):
         gap = max(gap, (b - a).days * 86400 - last + first)
     return gap
