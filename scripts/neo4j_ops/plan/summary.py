@@ -9,6 +9,7 @@ from components.render import RenderedCluster
 from components.settings import Settings
 from components.topology import ClusterTopology
 from components.units import neo4j_size
+from scripts.neo4j_ops.backup.source import FROM_TAKES_A_LIST
 
 # Resources the summary names one by one, so a reviewer sees the machines, not just counts.
 NAMED_KINDS = {
@@ -63,10 +64,31 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
                   f"  {copies.line()}"]
         if copies.problems:
             lines.append(f"  WARNING: stack {settings.stack} breaks the 3-2-1 rule of the operations guide")
+        lines += ["", *backup_job_lines(settings, topology, rendered)]
     kinds = Counter(path.split("/")[-1] for path in document["artifacts"])
     lines += ["", f"Artifacts ({len(document['artifacts'])} files) in {out_dir}/:"]
     lines += [f"  {name:<28}x{count}" for name, count in sorted(kinds.items())]
     return "\n".join(lines)
+
+
+def backup_job_lines(settings: Settings, topology: ClusterTopology, rendered: RenderedCluster) -> list[str]:
+    """Where the backup job runs, what its neo4j-admin may use there, and which servers it reads from."""
+    host = topology.backup_server
+    admin = rendered.servers[host.name].admin
+    lines = [f"Backups: job on {host.name} ({host.role}), neo4j-admin heap {neo4j_size(admin.heap)}, page cache "
+             f"{neo4j_size(admin.off_heap)}, check off-heap {neo4j_size(admin.off_heap)}, {admin.threads} "
+             f"thread{'s' if admin.threads != 1 else ''}",
+             f"  within the {neo4j_size(admin.left)} {host.name}'s memory plan leaves outside Neo4j's heap and page "
+             f"cache (Neo4j's own untouched)"]
+    if settings.edition != "enterprise":
+        lines.append(f"  sources: {host.name} itself, an offline dump (Community stops Neo4j for it)")
+        return lines
+    order = [s.name for s in topology.secondaries] + [s.name for s in topology.primaries]
+    several = ("in order, as one --from" if settings.version_line in FROM_TAKES_A_LIST
+               else "the first only: 4.4 takes one --from")
+    lines.append(f"  sources: {', '.join(order)} ({several}; at each run from SHOW DATABASES: secondaries, then "
+                 f"primaries that do not lead the database)")
+    return lines
 
 
 def secrets_note(settings: Settings, stack_file: Path) -> str:
