@@ -6,7 +6,11 @@ from __future__ import annotations
 import contextlib
 import shutil
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
+from ..facts import Counts
 from ..shared.errors import BackupError, UsageError, describe
 from ..shared.versions import dump_file_name
 from .admin import StderrTail, kill_group, own
@@ -18,7 +22,23 @@ from .s3 import download_verified, human, part_size_for, stream_upload
 from .staging import check_staging, scratch_space, store_size
 
 
+@dataclass(frozen=True)
+class DumpSteps:
+    """A dump in its two halves: `work` runs while the server is stopped, `complete(result, counts after)` once it
+    runs again (the check, the manifest). dump() runs one between a stop and a start; a run of several databases
+    (dbms_backup.py) runs every database's `work` within one stop."""
+    work: Callable[[], Any]
+    complete: Callable[[Any, Counts], dict]
+
+
 def dump(run: BackupRun) -> dict:
+    steps = dump_steps(run)
+    result, after = offline(run, steps.work)
+    return steps.complete(result, after)
+
+
+def dump_steps(run: BackupRun) -> DumpSteps:
+    """Refuses what cannot work (before anything is stopped) and returns the dump's two halves."""
     opts = run.opts
     if not opts.offline_ok:
         raise UsageError("a dump needs the database offline (Neo4j community cannot dump a running database): "
@@ -63,8 +83,12 @@ def dump(run: BackupRun) -> dict:
             with contextlib.suppress(Exception):
                 proc.stdout.close()
 
-    uploaded, after = offline(run, work)
-    seconds = time.monotonic() - t0
+    return DumpSteps(work, lambda uploaded, after: _complete_streamed(run, key, name, scratch, uploaded, after,
+                                                                     time.monotonic() - t0))
+
+
+def _complete_streamed(run: BackupRun, key: str, name: str, scratch, uploaded, after: Counts, seconds: float) -> dict:
+    opts = run.opts
     entry = uploaded.entry()
     if scratch is not None:
         try:
@@ -81,7 +105,7 @@ def dump(run: BackupRun) -> dict:
                   uploaded.size, upload_seconds=uploaded.seconds, check=check)
 
 
-def _dump_via_staging(run: BackupRun, key: str) -> dict:
+def _dump_via_staging(run: BackupRun, key: str) -> DumpSteps:
     # 4.4's dump writes only to a file: stage it, then upload it (kept under retention).
     opts = run.opts
     chain = opts.staging / opts.database / run.stamp
@@ -90,7 +114,12 @@ def _dump_via_staging(run: BackupRun, key: str) -> dict:
     check_staging(run, chain, store_copies=2 if opts.check else 1,
                   what="a dump" + (" and its check (a scratch store)" if opts.check else ""))
     t0 = time.monotonic()
-    _, after = offline(run, lambda: opts.admin.run(run.line.admin_dump_to_path(opts.database, chain), log=run.log))
+    return DumpSteps(lambda: opts.admin.run(run.line.admin_dump_to_path(opts.database, chain), log=run.log),
+                     lambda _, after: _complete_staged(run, key, chain, after, t0))
+
+
+def _complete_staged(run: BackupRun, key: str, chain, after: Counts, t0: float) -> dict:
+    opts = run.opts
     path = chain / dump_file_name(opts.database)
     uploaded = upload_file(run, path, key)
     if not opts.check:

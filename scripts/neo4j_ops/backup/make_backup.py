@@ -36,6 +36,19 @@ DEFAULT_BACKUP_PORT = 6362
 
 
 def run_backup(opts: BackupOptions) -> dict:
+    run, method = prepare(opts)
+    if method == "online":
+        opts.source = backup_source(opts, run.facts)
+        result = online(run)
+        result["source"] = opts.source
+    else:
+        result = dump(run)
+    return conclude(run, result)
+
+
+def prepare(opts: BackupOptions, facts: ServerFacts | None = None) -> tuple[BackupRun, str]:
+    """The run's bucket, timestamp and server facts, and its method (online | dump); refuses what cannot work.
+    `facts`: what the server said, already asked (a run of several databases asks once for all of them)."""
     log = opts.log
     s3 = client(opts.endpoint_url, opts.region, opts.concurrency)
     check_bucket(s3, opts.bucket)
@@ -47,15 +60,8 @@ def run_backup(opts: BackupOptions) -> dict:
         raise BackupError(f"s3://{opts.bucket}/{backup_prefix(opts.stack, opts.database, stamp)} already exists: "
                           f"another backup ran this second; try again")
     check_writable(s3, opts.bucket, object_key(opts.stack, opts.database, stamp, dump_file_name(opts.database)))
-    if not opts.neo4j.port_open():
-        raise BackupError(f"Neo4j is not running: nothing answers at {opts.neo4j.uri} (start it: "
-                          f"{' '.join(opts.control.start_command) if opts.control else 'systemctl start neo4j'})")
-    log(f"asking Neo4j at {opts.neo4j.uri} for its version and the counts of {opts.database!r}")
-    try:
-        facts = opts.neo4j.facts(opts.database)
-    except BackupError as error:
-        raise BackupError(f"{error}\nNeo4j must be running when a backup starts: its version and the counts the "
-                          f"manifest records are read over Bolt (--uri)") from None
+    if facts is None:
+        facts = ask_facts(opts, opts.database)
     version = opts.version or facts.version
     try:
         line = line_of(version)
@@ -63,15 +69,28 @@ def run_backup(opts: BackupOptions) -> dict:
         raise UsageError(str(error)) from None
     method = opts.method if opts.method != "auto" else ("online" if facts.edition == "enterprise" else "dump")
     log(f"Neo4j {version} {facts.edition}; {facts.counts} in {opts.database!r}; backup method: {method}")
-    run = BackupRun(opts, s3, stamp, started, facts, version, line)
-    if method == "online":
-        if facts.edition != "enterprise":
-            raise UsageError("online backups need Neo4j Enterprise; this server is community: use --method dump")
-        opts.source = backup_source(opts, facts)
-        result = online(run)
-        result["source"] = opts.source
-    else:
-        result = dump(run)
+    if method == "online" and facts.edition != "enterprise":
+        raise UsageError("online backups need Neo4j Enterprise; this server is community: use --method dump")
+    return BackupRun(opts, s3, stamp, started, facts, version, line), method
+
+
+def ask_facts(opts: BackupOptions, database: str | None) -> ServerFacts:
+    """What the running server says of itself (and the counts of `database`, unless None)."""
+    if not opts.neo4j.port_open():
+        raise BackupError(f"Neo4j is not running: nothing answers at {opts.neo4j.uri} (start it: "
+                          f"{' '.join(opts.control.start_command) if opts.control else 'systemctl start neo4j'})")
+    opts.log(f"asking Neo4j at {opts.neo4j.uri} for its version"
+             + (f" and the counts of {database!r}" if database is not None else " and its databases"))
+    try:
+        return opts.neo4j.facts(database)
+    except BackupError as error:
+        raise BackupError(f"{error}\nNeo4j must be running when a backup starts: its version and the counts the "
+                          f"manifest records are read over Bolt (--uri)") from None
+
+
+def conclude(run: BackupRun, result: dict) -> dict:
+    """After the backup's manifest: local retention, memory figures, a failed check's exit, the expiry tags."""
+    opts, log, stamp, s3 = run.opts, run.log, run.stamp, run.s3
     decisions = prune(opts.staging, opts.database, opts.local_retention_days, opts.now(), log=log)
     result["pruned"] = [d.chain.name for d in decisions if d.delete]
     result["peak_rss_bytes"] = peak_rss()

@@ -46,11 +46,12 @@ class LocalNeo4j:
         return UsageError(f"Neo4j at {self.uri} refused user {user!r} ({error.message}); check the password "
                           f"variable (--password-env)")
 
-    def facts(self, database: str) -> ServerFacts:
-        """Version, edition, cluster members and the counts of `database`; BackupError when it cannot be asked."""
+    def facts(self, database: str | None) -> ServerFacts:
+        """Version, edition, cluster members, databases (SHOW DATABASES) and the counts of `database` (None: no
+        counts); BackupError when it cannot be asked."""
         def ask(transport: Transport) -> ServerFacts:
             facts = gather(self.spec, transport, self.auth, self.timeout)
-            if facts.reachable:
+            if facts.reachable and database is not None:
                 try:
                     facts.counts = count_graph(transport.client(self.uri, self.auth), database, self.timeout)
                 except BoltError as error:
@@ -66,6 +67,11 @@ class LocalNeo4j:
 
     def counts(self, database: str) -> Counts:
         return self._ask(lambda transport: count_graph(transport.client(self.uri, self.auth), database, self.timeout))
+
+    def query(self, name: str, cypher: str, database: str) -> list[dict]:
+        """The records of one read statement (BoltError when refused)."""
+        return self._ask(lambda transport: transport.client(self.uri, self.auth).run(
+            name, cypher, database=database, timeout=self.timeout).records)
 
     def port_open(self) -> bool:
         parts = urlsplit(self.uri)
