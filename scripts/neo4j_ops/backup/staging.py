@@ -46,17 +46,36 @@ def scratch_space(run: BackupRun) -> Path:
     return scratch
 
 
-def tree_size(path: Path) -> int:
+def tree_size(path: Path, *, written: bool = False) -> int:
+    """Bytes of the files under `path`; `written`: without the zero-filled tails (`written_bytes`)."""
     total = 0
     for root, _, files in os.walk(path):
         for name in files:
             with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(root, name)).st_size
+                file = os.path.join(root, name)
+                total += written_bytes(file) if written else os.lstat(file).st_size
     return total
 
 
-def store_size(admin: AdminTool, database: str) -> int | None:
-    """Bytes of the store and its transaction logs on disk: the dump is at most about this large."""
+def written_bytes(path: str | Path, chunk: int = 1024 * 1024) -> int:
+    """The file's size without its zero-filled tail: Neo4j pre-allocates each transaction log (256 MiB by
+    default) and fills it as transactions come, so its size on disk says nothing of what it holds, nor of
+    what a dump of it holds (the dump compresses the zeros away)."""
+    with open(path, "rb") as file:
+        end = file.seek(0, os.SEEK_END)
+        while end > 0:
+            start = max(0, end - chunk)
+            file.seek(start)
+            kept = file.read(end - start).rstrip(b"\0")
+            if kept:
+                return start + len(kept)
+            end = start
+    return 0
+
+
+def store_dirs(admin: AdminTool, database: str) -> tuple[Path, Path] | None:
+    """The store and transaction log directories of `database` (from neo4j.conf's data directory), or None when
+    neither --neo4j-home nor --neo4j-conf says where they are."""
     conf_dir = admin.conf or (admin.home / "conf" if admin.home else None)
     data = admin.home / "data" if admin.home else None
     if conf_dir is not None:
@@ -69,6 +88,14 @@ def store_size(admin: AdminTool, database: str) -> int | None:
                         data = candidate if candidate.is_absolute() else admin.home / candidate
     if data is None:
         return None
-    size = tree_size(data / "databases" / database) + tree_size(data / "transactions" / database)
-    return size or None
+    return data / "databases" / database, data / "transactions" / database
 
+
+def store_size(admin: AdminTool, database: str) -> int | None:
+    """Bytes a dump or backup of the store holds at most: its store files and what its transaction logs hold
+    (not their pre-allocated zeros). None when the store is not found or empty."""
+    dirs = store_dirs(admin, database)
+    if dirs is None:
+        return None
+    size = tree_size(dirs[0]) + tree_size(dirs[1], written=True)
+    return size or None
