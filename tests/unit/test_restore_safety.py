@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scripts.neo4j_ops.backup import staging
+import pytest
+
+from scripts.neo4j_ops.backup import restore_backup, staging
 from scripts.neo4j_ops.backup.admin import AdminTool
+from scripts.neo4j_ops.shared.errors import UsageError
 
 MiB = 1024 * 1024
 
@@ -41,3 +44,34 @@ def test_written_bytes_keeps_zeros_inside_the_data_and_drops_only_the_tail(tmp_p
     assert staging.written_bytes(path) == 3 * MiB + 2
     path.write_bytes(b"\0" * 10)
     assert staging.written_bytes(path) == 0
+
+
+def restore_options(tmp_path: Path, home: Path | None) -> restore_backup.RestoreOptions:
+    return restore_backup.RestoreOptions(bucket="b", stack="test", database="neo4j", neo4j=None,
+                                         admin=AdminTool(["neo4j-admin"], home), work_dir=tmp_path)
+
+
+@pytest.mark.parametrize("where", ["no home", "no store"])
+def test_a_store_size_that_cannot_be_worked_out_is_refused_saying_what_to_pass(tmp_path, where):
+    """Fault: a restore that could not work out the store size counted it as 0, stopped Neo4j and failed on
+    a full disk (an outage for nothing)."""
+    home = None
+    if where == "no store":
+        home = tmp_path / "home"
+        (home / "conf").mkdir(parents=True)
+    with pytest.raises(UsageError) as refused:
+        restore_backup._current_store_size(restore_options(tmp_path, home))
+    message = str(refused.value)
+    assert "nothing was stopped" in message and "--neo4j-home" in message and "--no-safety-dump" in message
+    assert "\n" not in message
+
+
+def test_free_space_that_cannot_be_read_is_refused(tmp_path, monkeypatch):
+    """Fault (issue 20, 'space unknown'): a work directory whose free space could not be read raised an
+    unexpected error instead of a refusal saying what to pass."""
+    def unreadable(path):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(restore_backup.shutil, "disk_usage", unreadable)
+    with pytest.raises(UsageError, match="cannot tell the free space of .*nothing was stopped.*--work-dir"):
+        restore_backup.check_room(tmp_path, [("download", 1)])

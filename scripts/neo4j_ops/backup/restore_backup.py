@@ -76,7 +76,11 @@ def check_room(where: Path, needs: list[tuple[str, int]]) -> None:
     probe = where
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
-    free = shutil.disk_usage(probe).free
+    try:
+        free = shutil.disk_usage(probe).free
+    except OSError as error:
+        raise UsageError(f"cannot tell the free space of {where} ({error.strerror or error}); nothing was stopped or "
+                         f"changed: pass a --work-dir this user can read") from None
     total = sum(size for _, size in needs)
     if free < total:
         parts = " + ".join(f"{what} {human(size)}" for what, size in needs)
@@ -171,7 +175,7 @@ def restore(opts: RestoreOptions) -> dict:
     needs = [("download", download_need(m))]
     if safety is not None:
         estimate = _current_store_size(opts)
-        needs.append(("safety dump of the current database (at most its store size)", estimate))
+        needs.append(("safety dump of the current database (at most its store and written logs)", estimate))
     check_room(opts.work_dir, needs)  # room for everything, before anything is downloaded or stopped
     t0 = time.monotonic()
     _fetch(opts, s3, chosen, files, checked=True)  # before touching the server
@@ -304,23 +308,45 @@ def _remove_contents(directory: Path) -> None:
 
 
 def _current_store_size(opts: RestoreOptions) -> int:
-    from .staging import store_size
+    """What the safety dump of the current database holds at most; UsageError (nothing stopped yet) when that
+    cannot be worked out: a guess of 0 would stop Neo4j and then fail on a full disk."""
+    from .staging import store_dirs, store_size
 
-    size = store_size(opts.admin, opts.database) if opts.admin is not None else None
-    return size or 0
+    dirs = store_dirs(opts.admin, opts.database) if opts.admin is not None else None
+    size = store_size(opts.admin, opts.database) if dirs is not None else None
+    if size is None:
+        where = f"nothing under {dirs[0]}" if dirs else "no --neo4j-home or --neo4j-conf says where the store is"
+        raise UsageError(f"cannot work out the size of database {opts.database!r} for its safety dump ({where}); "
+                         f"nothing was stopped: pass --neo4j-home (or --neo4j-conf) of this server, or "
+                         f"--no-safety-dump if there is no database to save")
+    return size
 
 
 def _local_neo4j(opts: RestoreOptions, m: Manifest, refuse_cluster: bool) -> tuple[str, str]:
-    """Version and edition of the local Neo4j: options, else asked over Bolt, else the backup's."""
-    if opts.version:
-        return opts.version, opts.edition or m.edition
+    """Version and edition of the local Neo4j: options, else asked over Bolt, else the backup's.
+
+    A restore (refuse_cluster) of a server that answers but refuses the login stops here, before anything is
+    stopped: the same login waits for the database after the restore, so it could only fail once Neo4j was
+    stopped and the database replaced."""
     if not opts.neo4j.port_open():
+        if opts.version:
+            return opts.version, opts.edition or m.edition
         opts.log(f"nothing answers at {opts.neo4j.uri}; assuming the backup's Neo4j {m.neo4j_version} {m.edition} "
                  f"(--neo4j-version overrides)")
         return m.neo4j_version, opts.edition or m.edition
     try:
         facts = opts.neo4j.facts(opts.database)
-    except (BackupError, UsageError) as error:
+    except UsageError as error:  # the login was refused
+        if refuse_cluster:
+            raise UsageError(f"{error}; nothing was stopped") from None
+        if opts.version:
+            return opts.version, opts.edition or m.edition
+        opts.log(f"cannot ask Neo4j at {opts.neo4j.uri} ({error}); assuming the backup's Neo4j "
+                 f"{m.neo4j_version} {m.edition} (--neo4j-version overrides)")
+        return m.neo4j_version, opts.edition or m.edition
+    except BackupError as error:
+        if opts.version:
+            return opts.version, opts.edition or m.edition
         opts.log(f"cannot ask Neo4j at {opts.neo4j.uri} ({error}); assuming the backup's Neo4j "
                  f"{m.neo4j_version} {m.edition} (--neo4j-version overrides)")
         return m.neo4j_version, opts.edition or m.edition
@@ -328,4 +354,4 @@ def _local_neo4j(opts: RestoreOptions, m: Manifest, refuse_cluster: bool) -> tup
         raise UsageError(f"this server is one of {facts.members} cluster members: restore.py replaces the database "
                          f"of a standalone server. For a cluster, add --cluster (with --uri neo4j://…; --dry-run "
                          f"shows the plan)")
-    return facts.version, opts.edition or facts.edition
+    return opts.version or facts.version, opts.edition or facts.edition

@@ -16,7 +16,7 @@ import pytest
 from scripts.neo4j_ops.backup import commands, make_backup, restore_backup
 from scripts.neo4j_ops.shared.errors import UsageError
 
-from .conftest import CREDENTIALS, PASSWORD, common_args, keys, run_script
+from .conftest import CREDENTIALS, PASSWORD, common_args, keys, run_script, script_env
 from .test_backup_restore import copy_backups, reference_backup
 
 pytestmark = pytest.mark.integration
@@ -131,3 +131,44 @@ def test_list_shows_a_backup_whose_object_changed_size_as_incomplete(moto_s3, bu
     [row] = json.loads(result.stdout)["backups"]
     assert row["status"] == "incomplete"
     assert f"neo4j.dump holds {len(data) - 10} bytes, the manifest says {len(data)}" in row["problem"]
+
+
+# --- issue 20: any doubt about the target refuses before anything is stopped -----------------------------
+
+
+def restore_args(moto_s3, bucket, neo4j, neo4j_commands, tmp_path) -> list[str]:
+    return [*common_args(moto_s3, bucket, neo4j, neo4j_commands), "--work-dir", str(tmp_path), "--latest", "--yes"]
+
+
+def test_a_refused_login_is_refused_before_neo4j_is_stopped(moto_s3, bucket, neo4j, neo4j_commands, reference,
+                                                            tmp_path):
+    """Fault: a restore given a wrong password logged 'assuming the backup's Neo4j', stopped Neo4j, loaded the
+    backup over the live database, then said that Neo4j 'did not come back' while it ran: the data written
+    before the restore was gone."""
+    source, _, _ = reference
+    copy_backups(moto_s3, source, bucket)
+    neo4j.query("CREATE (:Canary {at: 'before a restore with a wrong password'})")
+    before, status = neo4j.counts(), neo4j.status()
+    result = run_script("restore", [*restore_args(moto_s3, bucket, neo4j, neo4j_commands, tmp_path), "--quiet"],
+                        env=script_env(NEO4J_PASSWORD="wrong-password"))
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "refused user 'neo4j'" in line and "nothing was stopped" in line and "--password-env" in line
+    assert neo4j.status() == status and neo4j.counts() == before
+
+
+def test_a_store_whose_size_cannot_be_worked_out_is_refused_before_neo4j_is_stopped(
+        moto_s3, bucket, neo4j, neo4j_commands, reference, tmp_path):
+    """Fault: a restore that could not work out the store size counted it as 0, stopped Neo4j and failed on
+    a full disk (an outage for nothing). Here nothing says where the store is (no --neo4j-home)."""
+    source, _, _ = reference
+    copy_backups(moto_s3, source, bucket)
+    args = restore_args(moto_s3, bucket, neo4j, neo4j_commands, tmp_path)
+    at = args.index("--neo4j-home")
+    del args[at:at + 2]
+    status = neo4j.status()
+    result = run_script("restore", [*args, "--quiet"])
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "cannot work out the size of database 'neo4j'" in line and "--no-safety-dump" in line
+    assert neo4j.status() == status
