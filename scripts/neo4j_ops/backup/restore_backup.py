@@ -167,11 +167,22 @@ def restore(opts: RestoreOptions) -> dict:
     if opts.control is None:
         raise UsageError("a restore needs --stop-command and --start-command")
     s3, chosen, version, edition, line, work = _prepare(opts, "restore", refuse_cluster=True)
+    safety = safety_dump_dir(opts) if opts.safety_dump else None
+    try:
+        return _replace(opts, s3, chosen, edition, line, work, safety)
+    finally:
+        # Success or failure, nothing stays in the work directory but a safety dump that holds one.
+        shutil.rmtree(work, ignore_errors=True)
+        if safety is not None and safety.is_dir() and not any(safety.iterdir()):
+            safety.rmdir()
+
+
+def _replace(opts: RestoreOptions, s3, chosen: Backup, edition: str, line: VersionLine, work: Path,
+             safety: Path | None) -> dict:
     m = chosen.manifest
     files = work / "download"
     if files.exists():
         shutil.rmtree(files)  # an earlier run's download only; its verification is redone
-    safety = safety_dump_dir(opts) if opts.safety_dump else None
     needs = [("download", download_need(m))]
     if safety is not None:
         estimate = _current_store_size(opts)
@@ -223,6 +234,11 @@ def restore(opts: RestoreOptions) -> dict:
         failure = error
     try:
         found = control.start(opts.database)
+    except UsageError as error:  # it answers, but refuses the login that worked before the stop
+        prefix = f"{failure}\nand then " if failure else ""
+        why = (f": the restored `system` holds the users and passwords of backup {chosen.timestamp}; log in with "
+               f"the password the user had then" if opts.database == "system" and failure is None else "")
+        raise BackupError(f"{prefix}Neo4j is running again but {error}{why}") from None
     except BaseException as error:
         prefix = f"{failure}\nand then " if failure else ""
         raise BackupError(f"{prefix}Neo4j did not come back: {error}; start it by hand: "

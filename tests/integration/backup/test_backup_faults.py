@@ -155,6 +155,7 @@ def test_a_refused_login_is_refused_before_neo4j_is_stopped(moto_s3, bucket, neo
     [line] = result.stderr.strip().splitlines()
     assert "refused user 'neo4j'" in line and "nothing was stopped" in line and "--password-env" in line
     assert neo4j.status() == status and neo4j.counts() == before
+    assert not any(tmp_path.iterdir())
 
 
 def test_a_store_whose_size_cannot_be_worked_out_is_refused_before_neo4j_is_stopped(
@@ -172,3 +173,26 @@ def test_a_store_whose_size_cannot_be_worked_out_is_refused_before_neo4j_is_stop
     [line] = result.stderr.strip().splitlines()
     assert "cannot work out the size of database 'neo4j'" in line and "--no-safety-dump" in line
     assert neo4j.status() == status
+    assert not any(tmp_path.iterdir())
+
+
+def test_nothing_but_the_safety_dump_is_left_in_the_work_directory(moto_s3, bucket, neo4j, neo4j_commands,
+                                                                   reference, tmp_path):
+    """Fault: failed and successful runs left work directories behind (the download's directory, a 4.4
+    backup's unpacked folder)."""
+    source, stamp, counts = reference
+    copy_backups(moto_s3, source, bucket)
+    args = restore_args(moto_s3, bucket, neo4j, neo4j_commands, tmp_path)
+    restored = run_script("restore", [*args, "--json"])
+    assert restored.returncode == 0, restored.stderr
+    safety = json.loads(restored.stdout)["safety_dump"]
+    assert [p.name for p in tmp_path.iterdir()] == [safety.rsplit("/", 1)[-1]] and neo4j.counts() == counts
+
+    failing = tmp_path / "failing"
+    failing.mkdir()
+    s3 = moto_s3.client()
+    key = f"test/neo4j/{stamp}/neo4j.dump"
+    s3.put_object(Bucket=bucket, Key=key, Body=s3.get_object(Bucket=bucket, Key=key)["Body"].read()[:-1] + b"?")
+    failed = run_script("restore", [*restore_args(moto_s3, bucket, neo4j, neo4j_commands, failing), "--json"])
+    assert failed.returncode == 1 and "corrupted" in failed.stderr
+    assert not any(failing.iterdir())
