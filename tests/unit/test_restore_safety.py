@@ -4,6 +4,7 @@ Each test names the fault it pins; the faults that need a real server are in
 tests/integration/backup/test_backup_faults.py."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,32 @@ def test_free_space_that_cannot_be_read_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(restore_backup.shutil, "disk_usage", unreadable)
     with pytest.raises(UsageError, match="cannot tell the free space of .*nothing was stopped.*--work-dir"):
         restore_backup.check_room(tmp_path, [("download", 1)])
+
+
+# --- S3 --------------------------------------------------------------------------------------------------
+
+
+def test_missing_aws_credentials_are_their_own_usage_error(tmp_path, monkeypatch):
+    """Fault: missing AWS credentials exited 1 ("cannot reach S3") as if S3 were down."""
+    from scripts.neo4j_ops.backup.s3 import check_bucket, client
+
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # never the cloud's metadata address from a test
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    # An endpoint nothing listens on: the SDK refuses to sign before it sends anything.
+    with pytest.raises(UsageError, match="no AWS credentials found: nothing was stopped"):
+        check_bucket(client("http://127.0.0.1:9", "us-east-1"), "backups")
+
+
+def test_missing_aws_credentials_exit_2_from_the_command(tmp_path):
+    from tests.unit.test_backup_ops import script
+
+    result = script("restore", "--stack", "prod", "--bucket", "backups", "--list", "--endpoint-url",
+                    "http://127.0.0.1:9", "--region", "us-east-1",
+                    env={"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+                         "AWS_CONFIG_FILE": str(tmp_path / "none"), "HOME": str(tmp_path)})
+    assert result.returncode == 2, result.stderr
+    assert "no AWS credentials found" in result.stderr and "Traceback" not in result.stderr

@@ -55,12 +55,18 @@ def client(endpoint_url: str | None, region: str | None, concurrency: int = 10):
     return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
 
 
+NO_CREDENTIALS = ("no AWS credentials found: nothing was stopped or changed. On the backup server the instance "
+                  "role provides them; elsewhere set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE")
+
+
 def check_bucket(s3, bucket: str) -> None:
-    """Fail early and clearly when the bucket is missing or unreachable."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    """Fail early and clearly when the bucket is missing or unreachable, or no credentials were found."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 
     try:
         s3.head_bucket(Bucket=bucket)
+    except (NoCredentialsError, PartialCredentialsError):
+        raise UsageError(NO_CREDENTIALS) from None
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         if code in ("404", "NoSuchBucket"):
