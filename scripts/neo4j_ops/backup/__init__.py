@@ -17,6 +17,9 @@ Modules:
   server      the local Neo4j over the runtime's Bolt client (facts, counts, waiting) and stop/start
   admin       running neo4j-admin (argument lists per line are the VersionLine's) and its processes
   scratch     the restore drill's throw-away server: its neo4j.conf, ports and process
+  dbms_backup   backup.py --database '*' (or several): every database the server lists and `system`, each by
+              make_backup's procedure (Community: every dump within one stop), then the run manifest (run_manifest:
+              <stack>/runs/<timestamp>.json, pure: which databases, each one's prefix and status, composites, aliases)
   make_backup / restore_backup   the two procedures; a backup's steps, each over one BackupRun (backup_run):
               dump (Community, offline), online (Enterprise: local chains, chains.py; 4.4 folder; straight to S3),
               artifact_check (the consistency check), publish (upload, report, manifest last), staging (room)

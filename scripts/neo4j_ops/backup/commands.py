@@ -16,9 +16,11 @@ from . import options
 from .admin import split_command
 from .backup_run import BackupOptions
 from .cluster_restore import ClusterRestoreOptions, run_cluster_restore
+from .dbms_backup import describe_run, run_dbms_backup
 from .make_backup import run_backup
 from .restore_backup import RestoreOptions, catalogue, drill, restore
 from .retention import prune
+from .run_manifest import ALL, is_pattern, wanted_databases
 from .s3 import human, part_size_for
 
 Log = Callable[[str], None]
@@ -45,8 +47,16 @@ than --local-retention-days are deleted, never the newest complete one, and in S
 older than the newest restorable chain are tagged expirable=true: the bucket's lifecycle rule expires
 only tagged objects, so the newest complete backup of each database survives whatever its age.
 
+--database '*' backs up the whole DBMS: every database the server lists when the run starts (SHOW DATABASES:
+each standard database, and system), or several (--database neo4j,system; a pattern such as 'sales*'). Each
+has its own chain, check and manifest (Community: every dump within one stop of the server); then the run
+manifest s3://<bucket>/<stack>/runs/<timestamp>.json, written last, lists each database's prefix and status,
+the composite databases and the aliases (their definitions, never a password). One database failing does not
+stop the others: the run exits 1 naming it.
+
 Examples:
   NEO4J_PASSWORD=… python scripts/backup.py --bucket acme-neo4j-backups --stack prod --offline-ok
+  NEO4J_PASSWORD=… python scripts/backup.py --bucket acme-neo4j-backups --stack prod --database '*' --offline-ok
   NEO4J_PASSWORD=… python scripts/backup.py --bucket acme-neo4j-backups --stack prod \\
       --from replica-2.prod.neo4j.internal:6362 --staging-dir /var/lib/neo4j/data/backup-staging
   python scripts/backup.py --stack prod --prune-only --local-retention-days 3
@@ -133,7 +143,10 @@ def _main(prog: str, parser: cli.Parser, argv: list[str] | None, work: Callable[
           describe: Callable[[dict], str]) -> int:
     args = parser.parse_args(argv)
     log = cli.logger(prog, args.quiet)
-    return cli.run(prog, lambda: cli.print_report(work(args, log), args.json, describe))
+    def body() -> int:
+        report = work(args, log)
+        return cli.print_report(report, args.json, describe, failed=bool(report.get("failed")))
+    return cli.run(prog, body)
 
 
 def _backup(args: Namespace, log: Log) -> dict:
@@ -141,8 +154,12 @@ def _backup(args: Namespace, log: Log) -> dict:
         raise UsageError("--local-retention-days, --full-every-days and --concurrency must be at least 1")
     if args.part_size is not None:
         part_size_for(None, args.part_size)  # refuses parts S3 would refuse
+    wanted = wanted_databases(args.database)
     if args.prune_only:
-        decisions = prune(args.staging_dir, args.database, args.local_retention_days, datetime.now(UTC), log=log)
+        names = ([d.name for d in sorted(args.staging_dir.iterdir()) if d.is_dir()] if ALL in wanted
+                 and args.staging_dir.is_dir() else [name for name in wanted if name != ALL])
+        decisions = [d for name in names
+                     for d in prune(args.staging_dir, name, args.local_retention_days, datetime.now(UTC), log=log)]
         return {"pruned": [d.chain.name for d in decisions if d.delete],
                 "kept": [d.chain.name for d in decisions if not d.delete]}
     options.require_bucket(args)
@@ -151,10 +168,15 @@ def _backup(args: Namespace, log: Log) -> dict:
         staging=args.staging_dir, local_retention_days=args.local_retention_days,
         full_every_days=args.full_every_days, part_size=args.part_size, concurrency=args.concurrency,
         spool_dir=args.spool_dir, min_free=args.min_free, check=not args.no_check, via_staging=args.via_staging)
-    return run_backup(job)
+    if len(wanted) == 1 and not is_pattern(wanted[0]):
+        job.database = wanted[0]
+        return run_backup(job)
+    return run_dbms_backup(job, wanted)
 
 
 def describe_backup(result: dict) -> str:
+    if "run" in result:
+        return describe_run(result)
     if "backup" not in result:
         return f"pruned {len(result['pruned'])} staging chain(s), kept {len(result['kept'])}"
     counts = result["counts"]

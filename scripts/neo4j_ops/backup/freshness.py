@@ -14,6 +14,9 @@ half a file):
 On a bucket that cannot be read the file is left as it was: its last-run time goes stale, which
 Neo4jBackupFreshnessUnknown reports.
 
+The databases are those with a prefix in the bucket (every one a backup run found on the server, a database
+created after the job was rendered too), plus each --database named (reported 0 until it has a backup).
+
 Run on a timer on the backup server (neo4j-backup-freshness.timer):
   python3 -m scripts.neo4j_ops.backup.freshness --bucket B --stack prod --database neo4j --database system
 """
@@ -32,6 +35,7 @@ from pathlib import Path
 
 from ..shared.errors import BackupError, UsageError, describe
 from .layout import database_prefix, is_timestamp, parse_time
+from .run_manifest import RUNS
 
 TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"  # Debian's prometheus-node-exporter textfile collector
 METRICS_FILE = "neo4j_backup_freshness.prom"
@@ -103,11 +107,22 @@ def newest_drill(s3, bucket: str, stack: str, database: str) -> float:
 
 
 def databases_in_bucket(s3, bucket: str, stack: str) -> list[str]:
+    """Every database with a prefix under <stack>/ (a database created after the job was rendered too). <stack>/runs/
+    holds the run manifests (<timestamp>.json), not a database: it counts only if it holds backup prefixes (a
+    database named `runs`)."""
     found = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{stack}/", Delimiter="/"):
         for common in page.get("CommonPrefixes", []):
             found.append(common["Prefix"][len(stack) + 1:].rstrip("/"))
+    if RUNS in found and not any(is_timestamp(name) for name in _folders(s3, bucket, f"{stack}/{RUNS}/")):
+        found.remove(RUNS)
     return found
+
+
+def _folders(s3, bucket: str, prefix: str) -> list[str]:
+    return [common["Prefix"][len(prefix):].rstrip("/")
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
+            for common in page.get("CommonPrefixes", [])]
 
 
 def measure(s3, bucket: str, stack: str, databases: Iterable[str]) -> list[Freshness]:
