@@ -105,3 +105,42 @@ def test_missing_aws_credentials_exit_2_from_the_command(tmp_path):
                          "AWS_CONFIG_FILE": str(tmp_path / "none"), "HOME": str(tmp_path)})
     assert result.returncode == 2, result.stderr
     assert "no AWS credentials found" in result.stderr and "Traceback" not in result.stderr
+
+
+def unfinished_upload(s3, key: str) -> str:
+    upload = s3.create_multipart_upload(Bucket="backups", Key=key)["UploadId"]
+    s3.upload_part(Bucket="backups", Key=key, UploadId=upload, PartNumber=1, Body=b"x" * (5 * MiB))
+    return upload
+
+
+def test_the_next_run_aborts_the_uploads_an_earlier_run_left_unfinished(mocked_aws):
+    """Fault: an upload killed mid-way stayed an incomplete multipart upload that the next run did not abort."""
+    from datetime import UTC, datetime, timedelta
+
+    import boto3
+
+    from scripts.neo4j_ops.backup import s3 as s3_module
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="backups")
+    unfinished_upload(s3, "prod/neo4j/20260101T020000Z/neo4j.dump")  # killed by an earlier run
+    unfinished_upload(s3, "prod/other/20260101T020000Z/other.dump")  # another database's: not this run's
+    notes: list[str] = []
+    later = datetime.now(UTC) + timedelta(hours=1)
+    aborted = s3_module.abort_stale_uploads(s3, "backups", "prod/neo4j/", notes.append, now=later)
+    assert aborted == ["prod/neo4j/20260101T020000Z/neo4j.dump"]
+    assert [u["Key"] for u in s3.list_multipart_uploads(Bucket="backups").get("Uploads", [])] == [
+        "prod/other/20260101T020000Z/other.dump"]
+    assert any("an earlier run left" in note for note in notes)
+
+
+def test_an_upload_still_adding_parts_is_not_aborted_and_the_write_check_cleans_up(mocked_aws):
+    import boto3
+
+    from scripts.neo4j_ops.backup import s3 as s3_module
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="backups")
+    unfinished_upload(s3, "prod/neo4j/20260101T020000Z/neo4j.dump")  # its last part: just now
+    assert s3_module.check_writable(s3, "backups", "prod/neo4j/20260101T030000Z/neo4j.dump") == []
+    assert len(s3.list_multipart_uploads(Bucket="backups").get("Uploads", [])) == 1  # a live run's upload stays

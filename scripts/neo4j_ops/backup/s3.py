@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -80,10 +81,13 @@ def check_bucket(s3, bucket: str) -> None:
         raise BackupError(f"cannot reach S3 for bucket {bucket!r}: {describe(error)}") from None
 
 
-def check_writable(s3, bucket: str, key: str) -> None:
-    """Prove that this role may write `key` (and abort uploads) before anything is stopped: start a
-    multipart upload of it and abort it at once. Leaves no object behind."""
+def check_writable(s3, bucket: str, key: str, log: Callable[[str], None] | None = None) -> list[str]:
+    """Prove that this role may write `key` (and abort uploads) before anything is stopped: abort the uploads
+    earlier runs left unfinished beside it (`abort_stale_uploads`), start a multipart upload of `key` and abort
+    it at once. Leaves no object behind. Returns the keys of the stale uploads aborted."""
     from botocore.exceptions import BotoCoreError, ClientError
+
+    stale = abort_stale_uploads(s3, bucket, key.rsplit("/", 2)[0] + "/", log or (lambda _: None))
 
     try:
         upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
@@ -102,6 +106,40 @@ def check_writable(s3, bucket: str, key: str) -> None:
         raise UsageError(f"this role may start uploads to bucket {bucket!r} but not abort them "
                          f"(s3:AbortMultipartUpload: {describe(error)}): an interrupted backup would leave its "
                          f"parts; nothing was stopped") from None
+    return stale
+
+
+STALE_AFTER = timedelta(minutes=10)
+
+
+def abort_stale_uploads(s3, bucket: str, prefix: str, log: Callable[[str], None], *, now: datetime | None = None,
+                        idle: timedelta = STALE_AFTER) -> list[str]:
+    """Abort the multipart uploads under `prefix` that earlier runs left unfinished (killed mid-way: nothing
+    aborted them), so their parts are not kept and billed until the bucket's lifecycle rule. An upload is
+    stale when nothing was added to it for `idle` (its newest part, else its start): a run still uploading
+    adds a part every few seconds. Returns the keys aborted; a failure to list or abort is only logged (the
+    bucket's AbortIncompleteMultipartUpload rule removes those parts later)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    now = now or datetime.now(UTC)
+    aborted = []
+    try:
+        pages = s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix)
+        for upload in (u for page in pages for u in page.get("Uploads", [])):
+            key, upload_id = upload["Key"], upload["UploadId"]
+            parts = s3.list_parts(Bucket=bucket, Key=key, UploadId=upload_id).get("Parts", [])
+            last = max([p["LastModified"] for p in parts] or [upload["Initiated"]])
+            if now - last < idle:
+                continue
+            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+            aborted.append(key)
+            log(f"aborted the unfinished upload of s3://{bucket}/{key} an earlier run left ({len(parts)} part(s), "
+                f"the last {last:%Y-%m-%d %H:%M:%S %Z})")
+    except (ClientError, BotoCoreError) as error:  # the backup itself does not need this: say so and go on
+        log(f"warning: could not clean up the unfinished uploads under s3://{bucket}/{prefix} ({describe(error)}; "
+            f"the role needs s3:ListBucketMultipartUploads, s3:ListMultipartUploadParts and "
+            f"s3:AbortMultipartUpload); the bucket's AbortIncompleteMultipartUpload rule will remove their parts")
+    return aborted
 
 
 def part_size_for(expected_bytes: int | None, requested: int | None = None) -> int:
