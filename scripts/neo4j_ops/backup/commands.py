@@ -15,7 +15,7 @@ from ..shared.errors import UsageError
 from . import options
 from .admin import split_command
 from .backup_run import BackupOptions
-from .cluster_restore import ClusterRestoreOptions, run_cluster_restore
+from .cluster_restore import ClusterRestoreOptions, replay_cluster_restore, run_cluster_restore
 from .dbms_backup import describe_run, run_dbms_backup
 from .make_backup import run_backup
 from .restore_backup import RestoreOptions, catalogue, drill, restore
@@ -79,13 +79,16 @@ with the manifest. If loading fails, the saved database is put back.
 server on free loopback ports (--scratch-command, default `neo4j console` with NEO4J_CONF pointing at
 a scratch directory), counts compared, the server and its files removed. Production is not touched.
 
---cluster restores a cluster (Enterprise) through --uri: 5.x and 2025 create `<db>-restore-<timestamp>`
-seeded from the backup's S3 URI on every member (CREATE DATABASE … OPTIONS {seedURI: …}), wait until it
-is online everywhere, compare its counts with the manifest, then point the alias clients use at it
-(ALTER ALIAS: no window) or, when <db> is the default database itself, stop it and make the new one the
-default. The old database is kept, stopped, never dropped; any failure before the switch drops only the
-new one. 4.4 (--offline-ok): its offline procedure, run one server at a time over AWS Systems Manager
-(SSM; instances tagged Name=<stack>-<server>). --dry-run prints the plan.
+--cluster restores a cluster (Enterprise) through --uri. 5.24+ and 2025: <db> keeps its name, its
+privileges and its place as the default database (HAProxy's health checks, check and the nightly backup
+go on naming it): its store is replaced from the backup's S3 URI on every member (CALL
+dbms.cluster.recreateDatabase, 2025.04+ dbms.recreateDatabase), then it is waited for and its counts
+compared with the manifest. --beside instead creates `<db>-restore-<timestamp>` seeded from the backup,
+and once it is online everywhere points the alias clients use at it (ALTER ALIAS: no window) or makes it
+the default database; the old one is kept, stopped, and any failure before the switch drops only the new
+one. 4.4 (--offline-ok): its offline procedure, run one server at a time over AWS Systems Manager (SSM;
+instances tagged Name=<stack>-<server>). --dry-run prints the plan; with --replay SCENARIO.json it plans
+against a recorded cluster (a stand-in for trying plans offline; no Neo4j, no S3).
 
 Examples:
   python scripts/restore.py --bucket acme-neo4j-backups --stack prod --list
@@ -94,6 +97,8 @@ Examples:
       --at 20250131T020000Z --neo4j-admin 'runuser -u neo4j -- neo4j-admin' --yes
   NEO4J_PASSWORD=… python scripts/restore.py --bucket acme-neo4j-backups --stack prod --latest --cluster \
       --uri neo4j://core-1.prod.neo4j.internal:7687 --dry-run
+  python scripts/restore.py --stack prod --latest --cluster --dry-run \
+      --replay tests/fixtures/enterprise/cluster-restore/5.26-cluster.json
 
 Exit status: 0 restored (or drill passed, or listed); 1 the restore or drill failed, or the backup is
 corrupted (the message says why); 2 bad options or configuration; 130 interrupted.
@@ -218,7 +223,14 @@ def restore_parser() -> cli.Parser:
     c.add_argument("--primaries", type=int, help="primaries of the restored database (default: the current one's)")
     c.add_argument("--secondaries", type=int, help="secondaries of the restored database (default: the current "
                    "one's)")
-    c.add_argument("--no-swap", action="store_true", help="restore beside the current database; switch nothing")
+    c.add_argument("--beside", action="store_true", help="5.x/2025: restore into a new database, <db>-restore-"
+                   "<timestamp>, and switch clients to it (ALTER ALIAS, or the default database), instead of replacing "
+                   "the store of <db> under its own name (the default: dbms.recreateDatabase, privileges kept)")
+    c.add_argument("--no-swap", action="store_true", help="with --beside: restore beside the current database; "
+                   "switch nothing")
+    c.add_argument("--replay", type=Path, metavar="SCENARIO.json", help="try a plan offline: the cluster and the "
+                   "bucket are a recorded scenario's (tests/fixtures/enterprise/cluster-restore/*-cluster.json, "
+                   "derived from the Operations Manual), not a live cluster or S3; only with --dry-run")
     c.add_argument("--offline-ok", action="store_true", help="4.4: accept that its cluster restore stops the "
                    "database on every core")
     c.add_argument("--verify-restored", action="store_true", help="4.4: after the per-core steps ran, check the "
@@ -235,7 +247,8 @@ def restore_main(argv: list[str] | None = None) -> int:
 
 
 def _restore(args: Namespace, log: Log) -> dict:
-    options.require_bucket(args)
+    if not (args.cluster and args.replay):  # --replay: the scenario's manifests stand in for the bucket
+        options.require_bucket(args)
     if args.list:
         job = RestoreOptions(bucket=args.bucket, stack=args.stack, database=args.database, neo4j=None,
                              admin=None, endpoint_url=args.endpoint_url, region=args.region, log=log)
@@ -261,17 +274,24 @@ def _cluster_restore(args: Namespace, log: Log) -> dict:
     if not args.dry_run and not args.yes:
         raise UsageError("a cluster restore switches clients to the restored database: add --yes to confirm, or "
                          "--dry-run to see the plan")
-    if not args.work_dir.is_dir():
+    if args.replay is not None and not args.dry_run:
+        raise UsageError("--replay answers from a recorded scenario: it only goes with --dry-run")
+    if args.no_swap and not args.beside:
+        raise UsageError("--no-swap goes with --beside: the default restore keeps the name and switches nothing")
+    if args.replay is None and not args.work_dir.is_dir():
         raise UsageError(f"--work-dir {args.work_dir} is not a directory")
     job = ClusterRestoreOptions(
-        bucket=args.bucket, stack=args.stack, database=args.database, uri=args.uri,
-        auth=options.local_neo4j(args).auth, at=None if args.latest else args.at, endpoint_url=args.endpoint_url,
-        region=args.region, version=args.neo4j_version, dry_run=args.dry_run, swap=not args.no_swap,
+        bucket=args.bucket or "", stack=args.stack, database=args.database, uri=args.uri,
+        auth=None if args.replay else options.local_neo4j(args).auth, at=None if args.latest else args.at,
+        endpoint_url=args.endpoint_url, region=args.region, version=args.neo4j_version, dry_run=args.dry_run,
+        swap=not args.no_swap, beside=args.beside,
         primaries=args.primaries, secondaries=args.secondaries, offline_ok=args.offline_ok,
         verify_restored=args.verify_restored, orchestrate=True, sha_check=not args.skip_sha_check,
         work_dir=args.work_dir,
         neo4j_admin=args.neo4j_admin, stop_command=args.stop_command, start_command=args.start_command,
         timeout=args.seed_timeout, log=log)
+    if args.replay is not None:
+        return replay_cluster_restore(job, args.replay)
     return run_cluster_restore(job)
 
 
