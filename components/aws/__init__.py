@@ -81,6 +81,7 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
     stack_backups = pulumi.Output.concat(backups.bucket_arn, f"/{settings.stack}/*")
     context = MachineContext(
         stack=settings.stack, images=machine_images(settings, topology, provider), dns_zone_id=network.dns_zone_id,
+        backup_bucket_arns=backups.bucket_arns,
         session_manager_policy_arn=pulumi.Output.concat(
             "arn:", partition.partition, ":iam::aws:policy/AmazonSSMManagedInstanceCore"))
     servers = Neo4jServers(NAME, Neo4jServersArgs(

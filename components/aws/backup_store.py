@@ -1,7 +1,13 @@
 """BackupStore: the S3 bucket the backup server writes to, optionally replicated to a second region.
 
-Both buckets get the same protection: versioning, default encryption, every kind of public access
-blocked, ACLs off, TLS-only access, and the lifecycle from the stack config.
+Both buckets get the same protection: Object Lock (COMPLIANCE, see `object_lock_days`) with versioning, default
+encryption, every kind of public access blocked, ACLs off, TLS-only access, and the lifecycle from the stack config.
+
+Object Lock is set when a bucket is created: on a stack whose buckets exist without it, `pulumi up` REPLACES both
+buckets (new, empty ones; the old ones, with their backups, are left to the operator: copy or keep them until
+their backups are no longer needed). S3 User Guide, "S3 Object Lock overview": "You can only enable Object Lock for
+new buckets", and "Once you create a bucket with Object Lock enabled, you can't disable Object Lock or suspend
+versioning for the bucket."
 """
 from __future__ import annotations
 
@@ -12,10 +18,18 @@ import pulumi
 import pulumi_aws as aws
 
 from components.tooling import TOOLING_KEY
-from scripts.neo4j_ops.shared.backup_objects import EXPIRABLE_TAG
 
 # A backup upload that has not completed in this many days failed: its parts cost money for nothing.
 ABORT_INCOMPLETE_UPLOAD_DAYS = 2
+# The backup job starts a new chain (a full backup, then differentials) this often: `backup.py --full-every-days`'s
+# default, which the timer uses (tests/unit/test_backup_lifecycle.py holds the two together).
+FULL_BACKUP_INTERVAL_DAYS = 7
+# COMPLIANCE, not GOVERNANCE. S3 User Guide, "S3 Object Lock overview": "In compliance mode, a protected object
+# version can't be overwritten or deleted by any user, including the root user in your AWS account. When an object
+# is locked in compliance mode, its retention mode can't be changed, and its retention period can't be shortened."
+# Governance is what a compromised account role undoes: "To override or remove governance-mode retention settings,
+# a user must have the `s3:BypassGovernanceRetention` permission" (any administrator has it).
+OBJECT_LOCK_MODE = "COMPLIANCE"
 
 
 @dataclass(frozen=True)
@@ -29,44 +43,53 @@ class BackupStoreArgs:
     tooling_archive_base64: str = ""  # the backup scripts (components/tooling.py); "": none
 
 
-def lifecycle_rules(args: BackupStoreArgs) -> list[dict]:
-    """Two rules under <stack>/ (the tooling object beside it, tooling/, never expires).
+def object_lock_days(retention_days: int) -> int:
+    """How long every object version is locked, from its creation: the retention plus one full-backup interval.
 
-    "backups" (prefix only): the age-based transition, the expiry of noncurrent versions, the clean-up of
-    unfinished uploads and of delete markers that hide nothing. It expires no current object.
-    "superseded-backups" (prefix AND tag): current objects expire after the retention only when tagged
-    expirable=true, which the backup job does to a chain once a newer complete, checked chain exists
-    (scripts/neo4j_ops/shared/backup_objects.py EXPIRABLE_TAG). So if backups fail for longer than the retention,
-    the newest complete chain of each database is still there: the bucket never ends with zero backups.
-
-    S3 User Guide, "Adding filters to Lifecycle rules" (intro-lifecycle-filters): "You can combine different
-    filter elements in which case Amazon S3 uses a logical AND", and of tags: "A filter with multiple object
-    tags applies to a subset of objects that has all the tags specified. If an object has additional tags
-    specified, the filter will still apply." Tag filters cannot carry AbortIncompleteMultipartUpload or
-    ExpiredObjectDeleteMarker (S3 refuses them: an upload has no tags yet), hence the two rules.
+    A chain is a full backup and the differentials of the next FULL_BACKUP_INTERVAL_DAYS days, and a differential
+    is useless without its full backup: locking (and keeping) each object for retention + interval days keeps every
+    chain whole for as long as any of its backups is within the retention. It is also the "never zero" guarantee:
+    when backups stop, the newest chain's full backup is at most one interval older than its last differential, so
+    the whole newest chain stays, locked, for at least the retention after the last backup, whatever anyone on a
+    server (or an account administrator) does. The backup freshness alert fires long before.
     """
-    tag_key, tag_value = EXPIRABLE_TAG
+    return retention_days + FULL_BACKUP_INTERVAL_DAYS
+
+
+def lifecycle_rules(args: BackupStoreArgs) -> list[dict]:
+    """Two rules under <stack>/ (the tooling object beside it, tooling/, never expires); no rule looks at tags.
+
+    "backups": current objects expire at the age they stop being locked (`object_lock_days`), by age alone, so no
+    principal on a server can make anything expire sooner (the backup job used to tag superseded chains
+    `expirable=true`; a compromised server could tag every backup so). Expiry in a versioned bucket adds a delete
+    marker; the object version becomes noncurrent and goes `noncurrent_days` later, never before its lock ends. S3
+    User Guide, "Managing Object Lock": "Object lifecycle management configurations continue to function normally
+    on protected objects, including placing delete markers. However, protected object versions remain safe from
+    being deleted or overwritten by a lifecycle configuration." The same holds for the old version of an object a
+    compromised writer overwrote: it stays, locked, for the full period. Also the age-based transition and the
+    clean-up of unfinished uploads.
+    "delete-markers": removes delete markers that hide no version any more (S3 refuses ExpiredObjectDeleteMarker
+    beside Days in one Expiration, hence a rule of its own).
+    """
     prefix = f"{args.stack}/"
-    housekeeping: dict = {
+    backups: dict = {
         "id": "backups",
         "status": "Enabled",
         "filter": {"prefix": prefix},
-        # Removes delete markers that no longer hide any version (after their versions expired).
-        "expiration": {"expired_object_delete_marker": True},
-        # A superseded backup that expired (or was deleted) becomes a noncurrent version; it goes after this.
+        "expiration": {"days": object_lock_days(args.retention_days)},
+        # An expired (delete-marked) or overwritten version goes this many days later, once its lock allows.
         "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_days},
         "abort_incomplete_multipart_upload": {"days_after_initiation": ABORT_INCOMPLETE_UPLOAD_DAYS},
     }
     if args.transition_days:
-        housekeeping["transitions"] = [{"days": args.transition_days,
-                                        "storage_class": args.transition_storage_class}]
-    superseded = {
-        "id": "superseded-backups",
+        backups["transitions"] = [{"days": args.transition_days, "storage_class": args.transition_storage_class}]
+    markers = {
+        "id": "delete-markers",
         "status": "Enabled",
-        "filter": {"and_": {"prefix": prefix, "tags": {tag_key: tag_value}}},
-        "expiration": {"days": args.retention_days},
+        "filter": {"prefix": prefix},
+        "expiration": {"expired_object_delete_marker": True},
     }
-    return [housekeeping, superseded]
+    return [backups, markers]
 
 
 def replication_rule(stack: str, destination_arn: pulumi.Input[str]) -> dict:
@@ -77,8 +100,10 @@ def replication_rule(stack: str, destination_arn: pulumi.Input[str]) -> dict:
     reach the copy. Lifecycle expiries would not reach it anyway (S3 User Guide, "Replicating delete markers
     between buckets": "If you enable delete marker replication and your source bucket has an S3 Lifecycle
     expiration rule, the delete markers added by the S3 Lifecycle expiration rule won't be replicated to the
-    destination bucket"); the replica's own lifecycle (the same rules, the expirable tag replicated with the
-    objects) expires superseded backups there.
+    destination bucket"); the replica's own lifecycle (the same rules) expires old backups there. Object Lock
+    replicates too: S3 User Guide, "Managing Object Lock": replication makes "automatic, asynchronous copying of
+    locked objects and their retention metadata", and "The Amazon S3 destination bucket must have Object Lock
+    enabled on it".
     """
     return {
         "id": "stack-backups", "status": "Enabled", "priority": 1,
@@ -99,9 +124,20 @@ def _protected_bucket(name: str, args: BackupStoreArgs, parent: pulumi.Resource,
                       region: str | None = None) -> ProtectedBucket:
     child = pulumi.ResourceOptions(parent=parent)
     # region None: the provider's region; otherwise v7's per-resource region, with no second provider.
-    bucket = aws.s3.Bucket(name, region=region, tags={"Name": f"{args.stack}-{name}"}, opts=child)
+    # Object Lock only at creation: a new input on an existing bucket replaces it (module docstring).
+    bucket = aws.s3.Bucket(name, region=region, object_lock_enabled=True, tags={"Name": f"{args.stack}-{name}"},
+                           opts=child)
     versioning = aws.s3.BucketVersioning(name, bucket=bucket.id, region=region,
                                          versioning_configuration={"status": "Enabled"}, opts=child)
+    # Every new object version is locked from its creation (S3 User Guide, "S3 Object Lock overview": with a
+    # default retention, "Amazon S3 calculates a `Retain Until Date` for the object version by adding the specified
+    # duration to the object version's creation timestamp"). The servers may not set their own retention
+    # (machine.py denies s3:PutObjectRetention), as the guide's tip advises: "set the bucket defaults and deny users
+    # permission to configure object retention settings".
+    aws.s3.BucketObjectLockConfiguration(
+        name, bucket=bucket.id, region=region, object_lock_enabled="Enabled",
+        rule={"default_retention": {"mode": OBJECT_LOCK_MODE, "days": object_lock_days(args.retention_days)}},
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning]))
     aws.s3.BucketServerSideEncryptionConfiguration(
         name, bucket=bucket.id, region=region,
         rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}], opts=child)
@@ -138,6 +174,7 @@ class BackupStore(pulumi.ComponentResource):
         self.bucket_name = primary.bucket.bucket
         self.bucket_arn = primary.bucket.arn
         self.replica_bucket_name = None
+        self.bucket_arns: tuple[pulumi.Output[str], ...] = (primary.bucket.arn,)  # every bucket holding backups
         self._stack = args.stack
         self.tooling_arn = pulumi.Output.concat(self.bucket_arn, f"/{TOOLING_KEY}")
         if args.tooling_archive_base64:
@@ -151,6 +188,7 @@ class BackupStore(pulumi.ComponentResource):
             replica = _protected_bucket(f"{name}-backups-replica", args, self, region=args.replica_region)
             self._replicate(f"{name}-backups-replication", primary, replica)
             self.replica_bucket_name = replica.bucket.bucket
+            self.bucket_arns += (replica.bucket.arn,)
         self.register_outputs({"bucketName": self.bucket_name, "replicaBucketName": self.replica_bucket_name})
 
     def _replicate(self, name: str, source: ProtectedBucket, destination: ProtectedBucket) -> None:
@@ -166,9 +204,12 @@ class BackupStore(pulumi.ComponentResource):
             "Statement": [
                 {"Sid": "ReadSource", "Effect": "Allow", "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
                  "Resource": source_arn},
+                # Object Lock: "You must grant two new permissions on the source S3 bucket in the [...] role that you
+                # use to set up replication [...] s3:GetObjectRetention and s3:GetObjectLegalHold" (S3 User Guide,
+                # "Managing Object Lock").
                 {"Sid": "ReadSourceVersions", "Effect": "Allow",
                  "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
-                            "s3:GetObjectVersionTagging"],
+                            "s3:GetObjectVersionTagging", "s3:GetObjectRetention", "s3:GetObjectLegalHold"],
                  "Resource": pulumi.Output.concat(source_arn, "/*")},
                 {"Sid": "WriteReplica", "Effect": "Allow", "Action": ["s3:ReplicateObject", "s3:ReplicateTags"],
                  "Resource": pulumi.Output.concat(destination_arn, "/*")},

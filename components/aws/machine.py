@@ -44,6 +44,8 @@ class MachineContext:
     images: Mapping[str, pulumi.Input[str]]  # architecture → AMI id
     dns_zone_id: pulumi.Input[str]
     session_manager_policy_arn: pulumi.Input[str]
+    # The backup buckets (primary and replica): no machine may delete, re-tag, re-lock or reconfigure anything there.
+    backup_bucket_arns: tuple[pulumi.Input[str], ...] = ()
 
     def image_for(self, instance_type: str) -> pulumi.Input[str]:
         return self.images[INSTANCE_TYPES[instance_type].arch]
@@ -147,6 +149,33 @@ ASSUME_ROLE_POLICY = json.dumps({
 })
 
 
+# What no machine may do to the backup buckets, whatever else its policy allows: an explicit Deny wins over any
+# Allow ("An explicit deny in any of these policies overrides the allow", IAM User Guide, "Policies and permissions
+# in IAM").
+# Deleting or re-tagging (the lifecycle looks at no tag, but nothing on a server needs to tag), setting or extending
+# an object's retention or legal hold (S3 User Guide, "S3 Object Lock overview": "set the bucket defaults and deny
+# users permission to configure object retention settings"; "Legal holds can be freely placed and removed by any user
+# who has the `s3:PutObjectLegalHold` permission"), bypassing governance, and changing the bucket's own protection.
+# An overwrite is a PutObject, which the backup job needs: with versioning and Object Lock it adds a version and the
+# locked one stays (backup_store.py).
+BACKUP_TAMPERING_ACTIONS = (
+    "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging",
+    "s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:PutObjectRetention", "s3:PutObjectLegalHold",
+    "s3:BypassGovernanceRetention", "s3:PutObjectAcl", "s3:PutObjectVersionAcl",
+    "s3:PutBucketObjectLockConfiguration", "s3:PutLifecycleConfiguration", "s3:PutBucketVersioning",
+    "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutReplicationConfiguration", "s3:DeleteBucket",
+)
+
+
+def _guard_statements(context: MachineContext) -> list[dict[str, Any]]:
+    if not context.backup_bucket_arns:
+        return []
+    buckets = list(context.backup_bucket_arns)
+    objects = [pulumi.Output.concat(arn, "/*") for arn in context.backup_bucket_arns]
+    return [{"Sid": "NeverTamperWithBackups", "Effect": "Deny", "Action": list(BACKUP_TAMPERING_ACTIONS),
+             "Resource": buckets + objects}]
+
+
 def _access_statements(args: MachineArgs) -> list[dict[str, Any]]:
     statements: list[dict[str, Any]] = []
     if args.reads_secrets:
@@ -162,10 +191,6 @@ def _access_statements(args: MachineArgs) -> list[dict[str, Any]]:
                            "Resource": args.backups.bucket_arn})
         statements.append({"Sid": "ReadWriteBackups", "Effect": "Allow",
                            "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-                           "Resource": args.backups.objects_arn})
-        # The job tags superseded chains expirable=true (only those expire) and reads the tags back.
-        statements.append({"Sid": "TagBackups", "Effect": "Allow",
-                           "Action": ["s3:PutObjectTagging", "s3:GetObjectTagging"],
                            "Resource": args.backups.objects_arn})
         statements.append({"Sid": "ReadBackupTooling", "Effect": "Allow", "Action": "s3:GetObject",
                            "Resource": args.backups.tooling_arn})
@@ -190,7 +215,7 @@ def place_machine(name: str, args: MachineArgs, context: MachineContext, parent:
     # Session Manager replaces SSH: no key pair, no port 22, every session logged by AWS.
     aws.iam.RolePolicyAttachment(f"{name}-ssm", role=role.name, policy_arn=context.session_manager_policy_arn,
                                  opts=child)
-    statements = _access_statements(args)
+    statements = _access_statements(args) + _guard_statements(context)
     boot_reads: list[pulumi.Resource] = []  # what the boot script reads: the instance starts after it exists
     if statements:
         boot_reads.append(aws.iam.RolePolicy(

@@ -101,9 +101,9 @@ def expected_counts(p: Plan) -> dict[str, int]:
         # volume and its attachment
         "neo4j-cluster:aws:Neo4jServers": 8 * servers,
         "neo4j-cluster:aws:ClusterSecrets": 2 * secrets,
-        # per bucket: bucket, versioning, encryption, public access block, ownership, policy,
+        # per bucket: bucket, versioning, Object Lock, encryption, public access block, ownership, policy,
         # lifecycle; the backup tooling archive; replication adds a role, its policy and the config
-        "neo4j-cluster:aws:BackupStore": 7 * buckets + 1 + (3 if buckets == 2 else 0),
+        "neo4j-cluster:aws:BackupStore": 8 * buckets + 1 + (3 if buckets == 2 else 0),
         # the provider and one per component
         "(stack)": 1 + 5 + tls + s.haproxy + s.monitoring,
     }
@@ -131,7 +131,7 @@ def test_prod_resource_count_per_component(plans):
     assert dict(plans["prod"].by_parent()) == {
         "(stack)": 9, "neo4j-cluster:aws:Network": 31, "neo4j-cluster:aws:SecurityGroups": 41,
         "neo4j-cluster:tls:ClusterCertificates": 23, "neo4j-cluster:aws:ClusterSecrets": 22,
-        "neo4j-cluster:aws:BackupStore": 18, "neo4j-cluster:aws:Neo4jServers": 56,
+        "neo4j-cluster:aws:BackupStore": 20, "neo4j-cluster:aws:Neo4jServers": 56,
         "neo4j-cluster:aws:LoadBalancer": 23, "neo4j-cluster:aws:Monitoring": 8}
 
 
@@ -337,7 +337,8 @@ def test_each_server_reads_the_admin_password_and_only_its_own_certificate(plan)
 def test_only_the_backup_server_touches_backups_and_only_under_the_stack_prefix(plan):
     backup = f"cluster-{plan.topology.backup_server.name}-access"
     for name in plan.of_type(POLICY):
-        statements = {s["Sid"]: s for s in policy(plan, name)["Statement"]}
+        # What each role may do; the Deny every machine carries is tests/unit/test_backup_lifecycle.py's.
+        statements = {s["Sid"]: s for s in policy(plan, name)["Statement"] if s["Effect"] == "Allow"}
         s3 = {sid: s for sid, s in statements.items() if any(a.startswith("s3:") for a in actions(s))}
         if name != backup:
             if name.startswith("cluster-haproxy-"):  # the pair reads its haproxy.cfg, nothing else in the bucket
@@ -363,10 +364,11 @@ def test_only_the_backup_server_touches_backups_and_only_under_the_stack_prefix(
 def test_support_nodes_read_only_what_they_use(plans):
     prod = plans["prod"]  # TLS required: HAProxy checks servers over HTTPS with the CA
     for node in ("haproxy-1", "haproxy-2"):
-        reads = {s["Sid"]: s["Resource"] for s in policy(prod, f"cluster-{node}-access")["Statement"]}
+        reads = {s["Sid"]: s["Resource"] for s in policy(prod, f"cluster-{node}-access")["Statement"]
+                 if s["Effect"] == "Allow"}
         assert reads == {"ReadOwnSecrets": ["arn:aws:mock:::cluster-tls-ca"],
                          "ReadOwnObjects": ["arn:aws:mock:::cluster-backups/tooling/haproxy/haproxy.cfg"]}
-        dev = {s["Sid"] for s in policy(plans["dev"], f"cluster-{node}-access")["Statement"]}
+        dev = {s["Sid"] for s in policy(plans["dev"], f"cluster-{node}-access")["Statement"] if s["Effect"] == "Allow"}
         assert dev == {"ReadOwnObjects"}  # TLS optional: no CA, only its config
     assert policy(prod, "cluster-monitoring-access")["Statement"][0]["Resource"] == [
         "arn:aws:mock:::cluster-grafana-admin-password"]
@@ -454,11 +456,12 @@ def test_backup_bucket_is_versioned_encrypted_private_and_tls_only(plan):
 
 def test_backup_lifecycle_follows_the_stack_config(plan):
     s = plan.settings
-    # Housekeeping by age; expiry only of what the job tagged expirable (tests/unit/test_backup_lifecycle.py).
-    rule, superseded = plan.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")[
+    # Expiry by age, when the Object Lock ends (tests/unit/test_backup_lifecycle.py), and the delete markers' clean-up.
+    rule, markers = plan.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")[
         "cluster-backups"]["rules"]
-    assert int(superseded["expiration"]["days"]) == s.backup_retention_days
-    assert superseded["filter"]["and"]["tags"] == {"expirable": "true"}
+    lock = plan.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")["cluster-backups"]
+    assert int(rule["expiration"]["days"]) == int(lock["rule"]["defaultRetention"]["days"]) > s.backup_retention_days
+    assert markers["expiration"] == {"expiredObjectDeleteMarker": True}
     assert int(rule["noncurrentVersionExpiration"]["noncurrentDays"]) == s.backup_noncurrent_days
     assert int(rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"]) >= 1
     transitions = [(int(t["days"]), t["storageClass"]) for t in rule.get("transitions", [])]

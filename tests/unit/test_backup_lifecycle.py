@@ -1,20 +1,22 @@
-"""S3 keeps backups for as long as the stack config says, and never fewer than one: the lifecycle rules of
-the backup bucket (and of its replica) in the offline plan (scripts/plan.py) against
-neo4j:backupRetentionDays and the transition settings.
+"""S3 keeps backups for as long as the stack config says, nobody on a server can make that shorter, and the
+newest chain outlives the retention after the last backup: the backup buckets' Object Lock, lifecycle rules and
+the guard on every machine role in the offline plan (scripts/plan.py), and the same rules applied in moto's S3.
 
-backup.py relies on these rules: S3 retention is the bucket's lifecycle, an interrupted multipart upload is
-cleaned up by the AbortIncompleteMultipartUpload rule, and only objects the job tagged expirable (older chains
-with a newer complete one) expire by age, so the newest complete backup of every database survives even when
-backups fail for longer than the retention.
+Object Lock (COMPLIANCE) keeps every object version for neo4j:backupRetentionDays + one full-backup interval from
+its creation; the lifecycle expires current objects at that age, by age alone (no tag: the backup job's old
+`expirable=true` tag was a way for a compromised server to expire everything), and removes old versions only after
+their lock. An interrupted multipart upload is cleaned up by the AbortIncompleteMultipartUpload rule.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scripts.neo4j_ops.shared.backup_objects import EXPIRABLE_TAG
+from components.aws.backup_store import FULL_BACKUP_INTERVAL_DAYS
+from components.aws.machine import BACKUP_TAMPERING_ACTIONS
 from tests.conftest import ROOT, stack_config
 from tests.support.plans import make_plan
 
@@ -22,6 +24,7 @@ LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 BUCKET = "aws:s3/bucket:Bucket"
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
+OBJECT_LOCK = "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 AWS_STACKS = [name for name in ("prod", "dev") if (ROOT / f"Pulumi.{name}.yaml").exists()]
 
@@ -64,16 +67,48 @@ def test_every_rule_covers_the_stack_prefix_only(planned):
                                                           f"(the tooling object beside it never expires)"
 
 
-def test_only_objects_tagged_expirable_expire_after_the_retention(planned):
+def lock_days(plan: dict) -> dict[str, tuple[str, int]]:
+    """Bucket resource name → (mode, days) of its default retention."""
+    return {name: (inputs["rule"]["defaultRetention"]["mode"], int(inputs["rule"]["defaultRetention"]["days"]))
+            for name, inputs in of_type(plan, OBJECT_LOCK).items()}
+
+
+def test_every_backup_bucket_is_created_with_object_lock_in_compliance_mode(planned):
+    # S3 User Guide, "S3 Object Lock overview": "In compliance mode, a protected object version can't be
+    # overwritten or deleted by any user, including the root user in your AWS account. [...] its retention period
+    # can't be shortened." Governance mode yields to s3:BypassGovernanceRetention, which a compromised account role
+    # has. "You can only enable Object Lock for new buckets": objectLockEnabled is on the Bucket itself.
     settings, plan = planned
-    key, value = EXPIRABLE_TAG
+    buckets = of_type(plan, BUCKET)
+    assert buckets and all(inputs.get("objectLockEnabled") is True for inputs in buckets.values()), buckets
+    locks = lock_days(plan)
+    assert set(locks) == set(buckets), "every backup bucket needs its default retention"
+    for name, (mode, days) in locks.items():
+        assert mode == "COMPLIANCE", name
+        assert days == settings.backup_retention_days + FULL_BACKUP_INTERVAL_DAYS, name
+        assert of_type(plan, OBJECT_LOCK)[name]["objectLockEnabled"] == "Enabled"
+
+
+def test_current_backups_expire_by_age_alone_when_their_lock_ends(planned):
+    settings, plan = planned
     expiring = [(name, rule) for name, rule in lifecycle_rules(plan) if (rule.get("expiration") or {}).get("days")]
-    assert expiring, "no rule expires superseded backups: the bucket would grow forever"
+    assert expiring, "no rule expires old backups: the bucket would grow forever"
+    assert {name for name, _ in expiring} == set(of_type(plan, BUCKET))
+    locks = lock_days(plan)
     for name, rule in expiring:
-        assert rule["expiration"]["days"] == settings.backup_retention_days, name
-        assert rule_tags(rule) == {key: value}, (f"{name}: a rule that expires current objects by age alone "
-                                                 f"deletes the newest backup too once backups fail for "
-                                                 f"{settings.backup_retention_days} days")
+        assert rule["expiration"]["days"] == locks[name][1] >= settings.backup_retention_days, name
+    for name, rule in lifecycle_rules(plan):
+        assert not rule_tags(rule), (f"{name}: a tag-filtered rule lets whoever may tag (a server) decide what "
+                                     f"expires")
+
+
+def test_full_backup_interval_is_the_backup_jobs():
+    from scripts.neo4j_ops.backup.backup_run import BackupOptions
+
+    (default,) = [f.default for f in dataclasses.fields(BackupOptions) if f.name == "full_every_days"]
+    assert FULL_BACKUP_INTERVAL_DAYS == default, "a longer chain than the lock covers breaks when its full expires"
+    # The timer's job runs the default.
+    assert "--full-every-days" not in (ROOT / "templates" / "backup" / "neo4j-backup.sh.j2").read_text()
 
 
 def test_backups_move_to_the_colder_class_only_when_configured(planned):
@@ -109,20 +144,26 @@ def test_overwritten_or_deleted_backup_versions_expire_as_configured(planned):
     assert per_bucket and all(v == {settings.backup_noncurrent_days} for v in per_bucket.values()), per_bucket
 
 
-def test_the_backup_role_may_tag_its_own_backups(planned):
+def test_no_machine_may_delete_tag_relock_or_reconfigure_backups(planned):
+    # IAM User Guide, "Policies and permissions in IAM": "An explicit deny in any of these policies overrides the
+    # allow." S3 User Guide, "S3 Object Lock overview", tip: "set the bucket defaults and deny users permission to
+    # configure object retention settings".
     settings, plan = planned
-    policies = of_type(plan, ROLE_POLICY)
-    backup_server = next(name for name in policies if name.endswith("-access")
-                         and "s3:PutObject" in policies[name]["policy"])
-    statements = json.loads(policies[backup_server]["policy"])["Statement"]
-    tagging = [s for s in statements if "s3:PutObjectTagging" in s["Action"]]
-    assert tagging, f"{backup_server}: the job cannot tag superseded chains expirable"
-    (statement,) = tagging
-    assert set(statement["Action"]) == {"s3:PutObjectTagging", "s3:GetObjectTagging"}
-    assert statement["Resource"].endswith(f"/{settings.stack}/*"), "tagging only under the stack's prefix"
-    others = [name for name in policies if name != backup_server and name.endswith("-access")
-              and "ObjectTagging" in policies[name]["policy"]]
-    assert not others, f"only the backup server tags backups: {others}"
+    policies = {name: json.loads(inputs["policy"]) for name, inputs in of_type(plan, ROLE_POLICY).items()
+                if name.endswith("-access")}
+    bucket_arns = {f"arn:aws:mock:::{name}" for name in of_type(plan, BUCKET)}
+    instances = {r["name"] for r in plan["resources"] if r["type"] == "aws:ec2/instance:Instance"}
+    assert {name.removesuffix("-access") for name in policies} == instances, "every machine has its guard"
+    for name, document in policies.items():
+        (guard,) = [s for s in document["Statement"] if s.get("Sid") == "NeverTamperWithBackups"]
+        assert guard["Effect"] == "Deny"
+        assert {"s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectTagging", "s3:PutObjectRetention",
+                "s3:PutObjectLegalHold", "s3:BypassGovernanceRetention", "s3:PutLifecycleConfiguration",
+                "s3:PutBucketObjectLockConfiguration"} <= set(guard["Action"])
+        assert set(guard["Resource"]) == bucket_arns | {f"{arn}/*" for arn in bucket_arns}, name
+        allowed = {a for s in document["Statement"] if s["Effect"] == "Allow"
+                   for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+        assert not allowed & {"s3:PutObjectTagging", "s3:DeleteObject", "s3:PutObjectRetention"}, name
 
 
 def test_prod_keeps_an_off_site_replica_that_is_really_wired(tmp_path):
@@ -142,47 +183,96 @@ def test_prod_keeps_an_off_site_replica_that_is_really_wired(tmp_path):
     assert rule["destination"]["bucket"].endswith(replica[0])
     role_policy = json.loads(of_type(document, ROLE_POLICY)["cluster-backups-replication"]["policy"])
     actions = {a for s in role_policy["Statement"] for a in s["Action"]}
+    # S3 User Guide, "Managing Object Lock": "The Amazon S3 destination bucket must have Object Lock enabled on it"
+    # and the replication role needs "s3:GetObjectRetention and s3:GetObjectLegalHold".
     assert {"s3:GetObjectVersionForReplication", "s3:GetObjectVersionTagging", "s3:ReplicateObject",
-            "s3:ReplicateTags", "s3:GetReplicationConfiguration"} <= actions
+            "s3:ReplicateTags", "s3:GetReplicationConfiguration", "s3:GetObjectRetention",
+            "s3:GetObjectLegalHold"} <= actions
     assert config["role"].endswith("cluster-backups-replication")
-    # The replica keeps the same never-zero lifecycle.
+    assert buckets[replica[0]]["objectLockEnabled"] is True
+    assert lock_days(document)[replica[0]] == lock_days(document)["cluster-backups"]
+    # The replica keeps the same lifecycle.
     replica_rules = [rule for name, rule in lifecycle_rules(document) if name == replica[0]]
-    assert any(rule_tags(r) == dict([EXPIRABLE_TAG]) and r["expiration"].get("days") for r in replica_rules)
+    primary_rules = [rule for name, rule in lifecycle_rules(document) if name == "cluster-backups"]
+    assert replica_rules == primary_rules
 
 
-# --- the rules, applied: S3's filter semantics over a bucket whose backups stopped -------------------
+# --- the rules, applied: S3's lifecycle and Object Lock over a bucket whose backups stopped -------------------
 
 
-def _matches(rule: dict, key: str, tags: dict[str, str]) -> bool:
-    """S3 User Guide, intro-lifecycle-filters: combined filter elements are a logical AND; a tag filter
-    applies to objects that have all its tags (more tags do not matter)."""
-    return key.startswith(rule_prefix(rule)) and all(tags.get(k) == v for k, v in rule_tags(rule).items())
+def _matches(rule: dict, key: str) -> bool:
+    return key.startswith(rule_prefix(rule))
 
 
-def _expired(rules: list[dict], key: str, tags: dict[str, str], age_days: int) -> bool:
-    return any(rule["status"] == "Enabled" and _matches(rule, key, tags)
-               and (rule.get("expiration") or {}).get("days") is not None
-               and age_days >= rule["expiration"]["days"] for rule in rules)
+def _current_expiry(rules: list[dict], key: str) -> int | None:
+    days = [rule["expiration"]["days"] for rule in rules if rule["status"] == "Enabled" and _matches(rule, key)
+            and (rule.get("expiration") or {}).get("days") is not None]
+    return min(days) if days else None
 
 
-def test_backups_failing_for_longer_than_the_retention_leave_the_newest_backup(planned):
+def _noncurrent_expiry(rules: list[dict], key: str) -> int | None:
+    days = [rule["noncurrentVersionExpiration"]["noncurrentDays"] for rule in rules
+            if rule["status"] == "Enabled" and _matches(rule, key) and rule.get("noncurrentVersionExpiration")]
+    return min(days) if days else None
+
+
+def _version_gone(rules: list[dict], lock: int, key: str, age_days: int) -> bool:
+    """Whether an object version made `age_days` ago is permanently gone. Expiry makes a current version
+    noncurrent (a delete marker on top); the noncurrent expiry removes it that many days later, but never while it
+    is locked: "protected object versions remain safe from being deleted or overwritten by a lifecycle
+    configuration" (S3 User Guide, "Managing Object Lock")."""
+    current = _current_expiry(rules, key)
+    if current is None or age_days < current:
+        return False
+    noncurrent = _noncurrent_expiry(rules, key)
+    return noncurrent is not None and age_days >= max(current + noncurrent, lock)
+
+
+def _is_current(rules: list[dict], key: str, age_days: int) -> bool:
+    current = _current_expiry(rules, key)
+    return current is None or age_days < current
+
+
+def _chains(stack: str, last: datetime, days: int) -> dict[str, datetime]:
+    """Daily enterprise backups up to `last`, a full one every FULL_BACKUP_INTERVAL_DAYS: key → made."""
+    objects = {}
+    for n in range(days):
+        made = last - timedelta(days=n)
+        kind = "full" if (days - 1 - n) % FULL_BACKUP_INTERVAL_DAYS == 0 else "diff"
+        objects[f"{stack}/neo4j/{made:%Y%m%dT%H%M%SZ}/{kind}.backup"] = made
+    return objects
+
+
+def _newest_chain(objects: dict[str, datetime]) -> set[str]:
+    ordered = sorted(objects, key=objects.get)
+    start = max(i for i, key in enumerate(ordered) if key.endswith("full.backup"))
+    return set(ordered[start:])
+
+
+def test_the_newest_chain_stays_whole_and_current_for_the_retention_after_backups_stop(planned):
     settings, plan = planned
     rules = [rule for name, rule in lifecycle_rules(plan) if name == "cluster-backups"]
-    now = datetime(2026, 6, 1, tzinfo=UTC)
+    lock = lock_days(plan)["cluster-backups"][1]
     retention = settings.backup_retention_days
-    # Daily backups until 3 x retention ago, then none: the job tagged every older chain once a newer one existed.
-    stamps = [now - timedelta(days=3 * retention + n) for n in range(10)]
-    newest = max(stamps)
-    objects = {f"{settings.stack}/neo4j/{s:%Y%m%dT%H%M%SZ}/{name}": (s, {} if s == newest else dict([EXPIRABLE_TAG]))
-               for s in stamps for name in ("neo4j.dump", "manifest.json")}
-    objects["tooling/neo4j-cluster-tooling.tar.gz"] = (now - timedelta(days=999), {})
-    left = {key for key, (made, tags) in objects.items() if not _expired(rules, key, tags, (now - made).days)}
-    assert left == {f"{settings.stack}/neo4j/{newest:%Y%m%dT%H%M%SZ}/neo4j.dump",
-                    f"{settings.stack}/neo4j/{newest:%Y%m%dT%H%M%SZ}/manifest.json",
-                    "tooling/neo4j-cluster-tooling.tar.gz"}
+    last = datetime(2026, 6, 1, tzinfo=UTC)
+    for offset in range(FULL_BACKUP_INTERVAL_DAYS):  # backups stop anywhere in a chain
+        objects = _chains(settings.stack, last, 3 * retention + offset)
+        newest = _newest_chain(objects)
+        for days_after in (0, retention // 2, retention):
+            now = last + timedelta(days=days_after)
+            current = {k for k, made in objects.items() if _is_current(rules, k, (now - made).days)}
+            assert newest <= current, (offset, days_after, sorted(newest - current))
+            kept = {k for k, made in objects.items() if not _version_gone(rules, lock, k, (now - made).days)}
+            assert newest <= kept
+        # Older chains do go: the bucket does not grow forever.
+        long_after = last + timedelta(days=lock + settings.backup_noncurrent_days + 1)
+        assert not {k for k, made in objects.items() if not _version_gone(rules, lock, k, (long_after - made).days)}
 
 
-def test_the_simulation_sees_an_age_only_rule_delete_everything():
-    # The check above can fail: yesterday's rule (prefix only) expires the newest backup too.
-    age_only = [{"status": "Enabled", "filter": {"prefix": "prod/"}, "expiration": {"days": 30}}]
-    assert _expired(age_only, "prod/neo4j/20260101T020000Z/neo4j.dump", {}, 31)
+def test_the_simulation_sees_a_chain_break_when_the_expiry_is_the_bare_retention():
+    # The check above can fail: expiring at the retention alone drops a full backup its newest differentials need.
+    bare = [{"status": "Enabled", "filter": {"prefix": "prod/"}, "expiration": {"days": 30}}]
+    objects = _chains("prod", datetime(2026, 6, 1, tzinfo=UTC), 40)
+    newest = _newest_chain(objects)
+    now = datetime(2026, 6, 1, tzinfo=UTC) + timedelta(days=30)
+    assert not newest <= {k for k, made in objects.items() if _is_current(bare, k, (now - made).days)}
