@@ -4,8 +4,8 @@ Both buckets get the same protection: Object Lock (COMPLIANCE, see `object_lock_
 encryption, every kind of public access blocked, ACLs off, TLS-only access, and the lifecycle from the stack config.
 
 Object Lock is set when a bucket is created: on a stack whose buckets exist without it, `pulumi up` REPLACES both
-buckets (new, empty ones; the old ones, with their backups, are left to the operator: copy or keep them until
-their backups are no longer needed). S3 User Guide, "S3 Object Lock overview": "You can only enable Object Lock for
+buckets (new, empty ones; the old ones, with their backups, stay in AWS, out of the stack: `bucket_options`; the
+operator deletes them when their backups are no longer needed). S3 User Guide, "S3 Object Lock overview": "You can only enable Object Lock for
 new buckets", and "Once you create a bucket with Object Lock enabled, you can't disable Object Lock or suspend
 versioning for the bucket."
 """
@@ -120,13 +120,20 @@ class ProtectedBucket:
     versioning: aws.s3.BucketVersioning
 
 
+def bucket_options(parent: pulumi.Resource) -> pulumi.ResourceOptions:
+    """A backup bucket Pulumi replaces or drops stays in AWS with its backups (retained), so the replacement
+    Object Lock forces on an existing stack, or a `pulumi destroy`, never deletes a backup nor fails on a full
+    bucket; the operator empties and deletes the old one when its backups are no longer needed."""
+    return pulumi.ResourceOptions(parent=parent, retain_on_delete=True)
+
+
 def _protected_bucket(name: str, args: BackupStoreArgs, parent: pulumi.Resource,
                       region: str | None = None) -> ProtectedBucket:
     child = pulumi.ResourceOptions(parent=parent)
     # region None: the provider's region; otherwise v7's per-resource region, with no second provider.
     # Object Lock only at creation: a new input on an existing bucket replaces it (module docstring).
     bucket = aws.s3.Bucket(name, region=region, object_lock_enabled=True, tags={"Name": f"{args.stack}-{name}"},
-                           opts=child)
+                           opts=bucket_options(parent))
     versioning = aws.s3.BucketVersioning(name, bucket=bucket.id, region=region,
                                          versioning_configuration={"status": "Enabled"}, opts=child)
     # Every new object version is locked from its creation (S3 User Guide, "S3 Object Lock overview": with a

@@ -276,3 +276,12 @@ def test_the_simulation_sees_a_chain_break_when_the_expiry_is_the_bare_retention
     newest = _newest_chain(objects)
     now = datetime(2026, 6, 1, tzinfo=UTC) + timedelta(days=30)
     assert not newest <= {k for k, made in objects.items() if _is_current(bare, k, (now - made).days)}
+
+
+def test_a_replaced_or_dropped_backup_bucket_stays_in_aws_with_its_backups():
+    # Object Lock forces a replacement of an existing bucket ("You can only enable Object Lock for new buckets",
+    # S3 User Guide, "S3 Object Lock overview"): the old bucket, full of backups, must not be deleted by it.
+    from components.aws.backup_store import bucket_options
+
+    options = bucket_options(parent=None)
+    assert options.retain_on_delete is True and not options.protect
