@@ -3,16 +3,17 @@
 `gather(spec, transport, auth, timeout)` asks one server who it is (dbms.components), what it hosts
 (SHOW DATABASES) and, on Enterprise, how it sees the cluster (the line's cluster view: SHOW SERVERS,
 or dbms.cluster.overview() on 4.4). check and diagnose read the databases and the cluster view;
-backup and restore the version, edition, member count and `count_graph` of one database.
+backup and restore the version, edition, member count and `count_graph` of one database (of `system`, which
+refuses MATCH, what it holds: SystemCounts, read with statements it accepts).
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import queries as q
-from .bolt import Auth, BoltError, Client, Transport, address_of
+from .bolt import Auth, BoltError, Client, Transport, address_of, statement_runner
 from .shared.versions import VersionLine, server_line
 
 
@@ -41,13 +42,60 @@ class ServerSpec:
         return frozenset(names)
 
 
+SYSTEM = "system"
+
+
 @dataclass(frozen=True)
 class Counts:
+    """What a standard database holds (a backup manifest's "counts", compared after a restore)."""
     nodes: int
     relationships: int
 
     def __str__(self) -> str:
         return f"{self.nodes} nodes, {self.relationships} relationships"
+
+    def to_json(self) -> dict[str, int]:
+        return {"nodes": self.nodes, "relationships": self.relationships}
+
+
+@dataclass(frozen=True)
+class SystemCounts:
+    """What `system` holds, read with statements it accepts (it refuses MATCH on every line): its users, its
+    databases (each once, however many servers host it) and, on Enterprise, its roles (None on Community,
+    which has none to count). Compared after a restore as Counts are: equal or not."""
+    users: int
+    databases: int
+    roles: int | None = None
+
+    def __str__(self) -> str:
+        roles = [] if self.roles is None else [f"{self.roles} roles"]
+        return ", ".join([f"{self.users} users", *roles, f"{self.databases} databases"])
+
+    def to_json(self) -> dict[str, int]:
+        shown = {"users": self.users, "databases": self.databases}
+        if self.roles is not None:
+            shown["roles"] = self.roles
+        return shown
+
+
+def counts_from_json(document: Any) -> Counts | SystemCounts:
+    """A manifest's "counts" back: {"nodes", "relationships"} of a standard database, {"users", "databases"
+    [, "roles"]} of `system`. ValueError saying which key is missing or not a whole number."""
+    if not isinstance(document, dict):
+        raise ValueError(f"'counts' is {type(document).__name__}, not an object")
+    system = "users" in document
+    keys = ("users", "databases", "roles") if system else ("nodes", "relationships")
+    values: dict[str, int] = {}
+    for key in keys:
+        value = document.get(key)
+        if value is None and key == "roles":
+            continue
+        if key not in document:
+            raise ValueError(f"'counts' has no {key!r}")
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"'counts' {key!r} is {type(value).__name__}, not int")
+        values[key] = value
+    return SystemCounts(**values) if system else Counts(**values)
 
 
 @dataclass
@@ -61,7 +109,7 @@ class ServerFacts:
     overview: list[dict[str, Any]] | None = None  # dbms.cluster.overview rows (4.4 enterprise)
     cluster_view_error: BoltError | None = None
     seconds: float = 0.0
-    counts: Counts | None = None  # of one database, when asked (backup, restore)
+    counts: Counts | SystemCounts | None = None  # of one database, when asked (backup, restore)
 
     @property
     def reachable(self) -> bool:
@@ -114,8 +162,35 @@ def gather(spec: ServerSpec, transport: Transport, auth: Auth | None, timeout: f
     return facts
 
 
-def count_graph(client: Client, database: str, timeout: float) -> Counts:
-    """Nodes and relationships of `database`, from the count store (constant time whatever the size)."""
-    nodes, relationships = (client.run(named.name, named.cypher, database=database, timeout=timeout).records
+def count_graph(client: Client, database: str, timeout: float, *,
+                enterprise: bool | None = None) -> Counts | SystemCounts:
+    """What `database` holds (count_database), asked over one Bolt client."""
+    return count_database(statement_runner(client, timeout), database, enterprise=enterprise)
+
+
+def count_database(run: q.Run, database: str, *, enterprise: bool | None = None) -> Counts | SystemCounts:
+    """Nodes and relationships of a standard database, from the count store (constant time whatever the size);
+    of `system`, which refuses MATCH, its users, databases and roles (count_system)."""
+    if is_system(database):
+        return count_system(run, enterprise=enterprise)
+    nodes, relationships = (run(replace(named, database=database), None)
                             for named in (q.COUNT_NODES, q.COUNT_RELATIONSHIPS))
     return Counts(int(nodes[0]["count"]), int(relationships[0]["count"]))
+
+
+def count_system(run: q.Run, *, enterprise: bool | None = None) -> SystemCounts:
+    """Users and databases of `system` and, on Enterprise, its roles (Community refuses SHOW ROLES as an
+    "Unsupported administration command"). `enterprise` None: dbms.components() says."""
+    if enterprise is None:
+        enterprise = any(row.get("name") == "Neo4j Kernel" and str(row.get("edition") or "").lower() == "enterprise"
+                         for row in run(q.COMPONENTS, None))
+
+    def count(named: q.Named) -> int:
+        return int(run(named, None)[0]["count"])
+
+    return SystemCounts(users=count(q.COUNT_USERS), databases=count(q.COUNT_DATABASES),
+                        roles=count(q.COUNT_ROLES) if enterprise else None)
+
+
+def is_system(database: str) -> bool:
+    return database.lower() == SYSTEM  # database names are case-insensitive

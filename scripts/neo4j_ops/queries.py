@@ -57,9 +57,19 @@ SHOW_SERVERS = Named("show_servers", "SHOW SERVERS YIELD *", "system")  # 5.x+ e
 CLUSTER_OVERVIEW = Named("cluster_overview", "CALL dbms.cluster.overview() YIELD id, addresses, databases, groups "
                                              "RETURN id, addresses, databases, groups")  # 4.4 enterprise
 
-# Counts from the count store: constant time whatever the size (backup manifests, restore checks).
+# Counts from the count store: constant time whatever the size (backup manifests, restore checks). Standard
+# databases only: `system` refuses MATCH on every line ("The following unsupported clauses were used: MATCH."),
+# its facts are the block below.
 COUNT_NODES = Named("count_nodes", "MATCH (n) RETURN count(n) AS count")
 COUNT_RELATIONSHIPS = Named("count_relationships", "MATCH ()-[r]->() RETURN count(r) AS count")
+
+# system facts: what `system` holds, read with statements it accepts (facts.count_system). Real Community servers
+# of 4.4.46, 5.26.30 and 2025.10.1 answer COUNT_USERS and COUNT_DATABASES (4.4's SHOW USERS takes YIELD and RETURN
+# too); they refuse COUNT_ROLES as an "Unsupported administration command" (roles are Enterprise's).
+# SHOW DATABASES lists a database once per hosting server in a cluster: DISTINCT counts each once.
+COUNT_USERS = Named("count_users", "SHOW USERS YIELD user RETURN count(user) AS count", "system")
+COUNT_ROLES = Named("count_roles", "SHOW ROLES YIELD role RETURN count(role) AS count", "system")  # enterprise
+COUNT_DATABASES = Named("count_databases", "SHOW DATABASES YIELD name RETURN count(DISTINCT name) AS count", "system")
 
 SHOW_USERS = Named("show_users", "SHOW USERS", "system")
 SHOW_ROLES = Named("show_roles", "SHOW ROLES YIELD role RETURN role", "system")  # enterprise
