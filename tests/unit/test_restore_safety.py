@@ -144,3 +144,16 @@ def test_an_upload_still_adding_parts_is_not_aborted_and_the_write_check_cleans_
     unfinished_upload(s3, "prod/neo4j/20260101T020000Z/neo4j.dump")  # its last part: just now
     assert s3_module.check_writable(s3, "backups", "prod/neo4j/20260101T030000Z/neo4j.dump") == []
     assert len(s3.list_multipart_uploads(Bucket="backups").get("Uploads", [])) == 1  # a live run's upload stays
+
+
+def test_list_says_it_checked_sizes_only(mocked_aws):
+    """Fault: --list did not say whether it verified checksums or sizes only."""
+    import boto3
+
+    from scripts.neo4j_ops.backup import commands
+
+    boto3.client("s3").create_bucket(Bucket="backups")
+    args = commands.restore_parser().parse_args(["--bucket", "backups", "--stack", "prod", "--list"])
+    result = commands._restore(args, lambda _: None)
+    assert result["checked"] == "sizes"
+    assert "not its sha256" in commands.describe_restore(result).splitlines()[-1]
