@@ -66,6 +66,24 @@ def params_key(params: dict[str, Any] | None) -> str:
     return json.dumps(shown, sort_keys=True, default=str) if shown else ""
 
 
+def parse_key(key: str) -> tuple[str, str | None, dict[str, Any]]:
+    """A response's key back as (name, user, params): the inverse of how next_response files them. A name may be a
+    statement's own text (built at run time), braces and all: the params are the trailing JSON object, if any."""
+    head, params = key, {}
+    for at in (i for i, char in enumerate(key) if char == "{" and i > 0 and key[i - 1] == " "):
+        try:
+            found = json.loads(key[at:])
+        except ValueError:
+            continue
+        if isinstance(found, dict):
+            head, params = key[:at - 1], found
+            break
+    name, _, user = head.rpartition("@")
+    if not name or not user.isidentifier():
+        return head, None, params
+    return name, user, params
+
+
 @dataclass
 class Call:
     endpoint: str
@@ -75,6 +93,7 @@ class Call:
     database: str | None
     write: bool
     cypher: str = ""  # what was sent (responses are found by name, not by this text)
+    answered: bool | None = None  # True: a recorded success, False: a recorded error, None: none (or unreachable)
 
 
 class RecordedClient:
@@ -108,12 +127,14 @@ class RecordedClient:
     def run(self, name: str, cypher: str, params: dict[str, Any] | None = None, *, database: str | None = None,
             write: bool = False, bookmarks: tuple[str, ...] = (), timeout: float | None = None) -> Reply:
         user = self.auth.user if self.auth else None
-        self.transport.calls.append(Call(self.endpoint, name, dict(params or {}), user, database, write, cypher))
+        call = Call(self.endpoint, name, dict(params or {}), user, database, write, cypher)
+        self.transport.calls.append(call)
         self.verify()
         response = self.transport.next_response(self.endpoint, name, params, user)
         if response is None:
             self.transport.missing.append(f"{self.endpoint}: {name} {params_key(params)}".strip())
             raise BoltError(QUERY, f"no recorded response for {name!r} on {self.endpoint}")
+        call.answered = "error" not in response
         if "error" in response:
             error = response["error"]
             raise BoltError(error.get("kind", QUERY), error.get("message", ""), error.get("code"))
