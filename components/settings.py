@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.calendar import parse_calendar
 from components.instance_types import INSTANCE_TYPES
 from components.units import neo4j_size, parse_size
 from scripts.neo4j_ops.shared.versions import deployable_line
@@ -93,7 +94,9 @@ class Settings:
     database: str
     users: tuple[UserSpec, ...]
     roles: tuple[RoleSpec, ...]
-    backup_schedule: str
+    backup_schedule: str  # Community and 4.4: the daily backup
+    backup_full_schedule: str  # Enterprise 5.26 and 2025: the full backup that starts a chain
+    backup_diff_schedule: str  # Enterprise 5.26 and 2025: differentials onto it; "" = none
     backup_retention_days: int
     backup_transition_days: int
     backup_transition_storage_class: str
@@ -267,10 +270,19 @@ def _server_names(value: Any) -> tuple[str, ...]:
 
 
 def _on_calendar(value: Any) -> str:
-    # systemd OnCalendar; a full check needs systemd-analyze, so refuse only what cannot be one.
-    if not isinstance(value, str) or not value.strip() or "\n" in value or '"' in value:
-        raise ValueError("a systemd OnCalendar expression such as \"*-*-* 02:00:00\"")
+    """A timer's OnCalendar=, checked with systemd's calendar grammar (components/calendar.py)."""
+    parse_calendar(value)
     return value.strip()
+
+
+def _on_calendar_or_off(value: Any) -> str:
+    """An OnCalendar= as _on_calendar, or off: "" (no such timer)."""
+    if isinstance(value, str) and value.strip().lower() == "off":
+        return ""
+    try:
+        return _on_calendar(value)
+    except ValueError as allowed:
+        raise ValueError(f"off, or {allowed}") from None
 
 
 # --- the keys ------------------------------------------------------------------------------------
@@ -343,8 +355,18 @@ KEYS: tuple[Key, ...] = (
         "Users to create; passwords come from the secret neo4j:userPasswords (an object name → password)."),
     Key("roles", "roles", [], _roles, 'list of {name, privileges}',
         "Custom roles and their privileges (GRANT <privilege> TO <role>)."),
-    Key("backupSchedule", "backup_schedule", "*-*-* 02:00:00 UTC", _on_calendar, "systemd OnCalendar",
-        "When the backup timer runs."),
+    Key("backupSchedule", "backup_schedule", "*-*-* 02:00:00 UTC", _on_calendar,
+        "a systemd calendar event in UTC that recurs", "Community and 4.4: when the daily backup runs (a "
+        "Community dump stops Neo4j; 4.4 has no point-in-time restore). Enterprise 5.26 and 2025 use "
+        "backupFullSchedule and backupDiffSchedule instead."),
+    Key("backupFullSchedule", "backup_full_schedule", "Sun *-*-* 02:00:00 UTC", _on_calendar,
+        "a systemd calendar event in UTC that recurs", "Enterprise 5.26 and 2025: when a full backup starts "
+        "a new chain of each database (neo4j-backup-full.timer)."),
+    Key("backupDiffSchedule", "backup_diff_schedule", "*-*-* *:00/15:00 UTC", _on_calendar_or_off,
+        "off, or a systemd calendar event in UTC that recurs", "Enterprise 5.26 and 2025: when a "
+        "differential backup extends the newest complete chain (neo4j-backup-diff.timer); its interval is "
+        "the recovery point objective `make plan` prints, and `restore.py --until` reaches any moment it "
+        "covers. Default every 15 minutes (prod); Pulumi.dev.yaml takes hourly; off: full backups only."),
     Key("backupRetentionDays", "backup_retention_days", 30, _integer(1, 3650), "1 to 3650",
         "Days a backup is kept in S3 before the lifecycle rule expires it."),
     Key("backupTransitionDays", "backup_transition_days", 0, _integer(0, 3650),
@@ -622,6 +644,21 @@ def _minimum_storage_before_expiry(v: dict[str, Any]) -> list[str]:
     return [f"{NAMESPACE}:backupTransitionStorageClass: got {storage_class!r} with {NAMESPACE}:backupTransitionDays="
             f"{days} and {NAMESPACE}:backupRetentionDays={retention}: backups would lie {kept} days in "
             f"{storage_class}, which S3 bills for at least {minimum} days; allowed: " + ", or ".join(options)]
+
+
+@_check("edition", "version_line", "backup_schedule", "backup_full_schedule", "backup_diff_schedule")
+def _schedules_of_the_line(v: dict[str, Any]) -> list[str]:
+    # A schedule the stack's line does not run is refused rather than ignored: Enterprise 5.26 and 2025 run the
+    # full and differential timers, Community (an offline dump) and 4.4 (no --restore-until) the daily one.
+    chains = v["edition"] == "enterprise" and v["version_line"] != "4.4"
+    keys = {key.attr: key for key in KEYS}
+    unused = ("backup_schedule",) if chains else ("backup_full_schedule", "backup_diff_schedule")
+    used = "backupFullSchedule and backupDiffSchedule" if chains else "backupSchedule"
+    what = ("Enterprise 5.26 and 2025 back up on" if chains else
+            "Community dumps offline and 4.4 has no point-in-time restore: they back up daily on")
+    return [f"{NAMESPACE}:{keys[attr].name}: got {_show(v[attr])} with {NAMESPACE}:edition {v['edition']} and "
+            f"{NAMESPACE}:version {v['version']}, which do not use it; allowed: leave it out ({what} {used})"
+            for attr in unused if v[attr] != keys[attr].parse(keys[attr].default)]
 
 
 @_check("backup_replica_region", "region")
