@@ -26,6 +26,7 @@ from components.aws.security import (
     plan_flows,
     plan_groups,
 )
+from components.aws.sessions import SessionLogging, SessionLoggingArgs
 from components.aws.servers import BackupAccess, Neo4jServers, Neo4jServersArgs
 from components.aws.stack import aws_provider, machine_images, stack_outputs
 from components.aws.user_data import aws_artifacts, haproxy_needs_the_ca
@@ -77,13 +78,13 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
         noncurrent_days=settings.backup_noncurrent_days, replica_region=settings.backup_replica_region,
         tooling_archive_base64=tooling_archive_base64()), opts)
 
+    sessions = SessionLogging(NAME, SessionLoggingArgs(stack=settings.stack), opts)
     # Objects only under the stack's prefix, where the backup job writes.
     stack_backups = pulumi.Output.concat(backups.bucket_arn, f"/{settings.stack}/*")
     context = MachineContext(
         stack=settings.stack, images=machine_images(settings, topology, provider), dns_zone_id=network.dns_zone_id,
         backup_bucket_arns=backups.bucket_arns,
-        session_manager_policy_arn=pulumi.Output.concat(
-            "arn:", partition.partition, ":iam::aws:policy/AmazonSSMManagedInstanceCore"))
+        session_log_group_arn=sessions.log_group_arn)
     servers = Neo4jServers(NAME, Neo4jServersArgs(
         servers=topology.servers,
         instance_types={PRIMARY: settings.core_instance_type, SECONDARY: settings.replica_instance_type},

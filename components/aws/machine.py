@@ -43,7 +43,7 @@ class MachineContext:
     stack: str
     images: Mapping[str, pulumi.Input[str]]  # architecture → AMI id
     dns_zone_id: pulumi.Input[str]
-    session_manager_policy_arn: pulumi.Input[str]
+    session_log_group_arn: pulumi.Input[str]  # where Session Manager streams every session (sessions.py)
     # The backup buckets (primary and replica): no machine may delete, re-tag, re-lock or reconfigure anything there.
     backup_bucket_arns: tuple[pulumi.Input[str], ...] = ()
 
@@ -176,6 +176,27 @@ def _guard_statements(context: MachineContext) -> list[dict[str, Any]]:
              "Resource": buckets + objects}]
 
 
+# Session Manager and nothing else of Systems Manager: Systems Manager User Guide, "Create a custom IAM instance
+# profile for Session Manager", the policy "with permissions for Session Manager and Amazon S3 and CloudWatch Logs":
+# "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel",
+# "ssmmessages:OpenDataChannel", "ssm:UpdateInstanceInformation" on "*", and "logs:CreateLogStream",
+# "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams" (here on the stack's session log group,
+# but DescribeLogGroups, which names no group). No ec2messages (Run Command) and no ssm:GetParameter*.
+SESSION_MANAGER_ACTIONS = ("ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel",
+                           "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel",
+                           "ssmmessages:OpenDataChannel")
+SESSION_LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
+
+
+def session_manager_policy(log_group_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "SessionManager", "Effect": "Allow", "Action": list(SESSION_MANAGER_ACTIONS), "Resource": "*"},
+        {"Sid": "FindSessionLogGroup", "Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"},
+        {"Sid": "WriteSessionLogs", "Effect": "Allow", "Action": list(SESSION_LOG_ACTIONS),
+         "Resource": [log_group_arn, pulumi.Output.concat(log_group_arn, ":log-stream:*")]},
+    ]})
+
+
 def _access_statements(args: MachineArgs) -> list[dict[str, Any]]:
     statements: list[dict[str, Any]] = []
     if args.reads_secrets:
@@ -212,9 +233,9 @@ def place_machine(name: str, args: MachineArgs, context: MachineContext, parent:
     role = aws.iam.Role(f"{name}-role", assume_role_policy=ASSUME_ROLE_POLICY,
                         description=f"{context.stack} {args.host}: Session Manager and its own secrets only",
                         opts=child)
-    # Session Manager replaces SSH: no key pair, no port 22, every session logged by AWS.
-    aws.iam.RolePolicyAttachment(f"{name}-ssm", role=role.name, policy_arn=context.session_manager_policy_arn,
-                                 opts=child)
+    # Session Manager replaces SSH: no key pair, no port 22, every session logged to the stack's log group.
+    aws.iam.RolePolicy(f"{name}-ssm", role=role.id, policy=session_manager_policy(context.session_log_group_arn),
+                       opts=child)
     statements = _access_statements(args) + _guard_statements(context)
     boot_reads: list[pulumi.Resource] = []  # what the boot script reads: the instance starts after it exists
     if statements:

@@ -104,8 +104,10 @@ def expected_counts(p: Plan) -> dict[str, int]:
         # per bucket: bucket, versioning, Object Lock, encryption, public access block, ownership, policy,
         # lifecycle; the backup tooling archive; replication adds a role, its policy and the config
         "neo4j-cluster:aws:BackupStore": 8 * buckets + 1 + (3 if buckets == 2 else 0),
+        # session logging: its log group and session document
+        "neo4j-cluster:aws:SessionLogging": 2,
         # the provider and one per component
-        "(stack)": 1 + 5 + tls + s.haproxy + s.monitoring,
+        "(stack)": 1 + 6 + tls + s.haproxy + s.monitoring,
     }
     if tls:
         counts["neo4j-cluster:tls:ClusterCertificates"] = 2 + 3 * servers
@@ -129,17 +131,18 @@ def test_every_component_holds_the_resources_its_settings_call_for(plan):
 def test_prod_resource_count_per_component(plans):
     # Pinned, so a change in what prod builds shows up in review (see expected_counts for the why).
     assert dict(plans["prod"].by_parent()) == {
-        "(stack)": 9, "neo4j-cluster:aws:Network": 31, "neo4j-cluster:aws:SecurityGroups": 41,
+        "(stack)": 10, "neo4j-cluster:aws:Network": 31, "neo4j-cluster:aws:SecurityGroups": 41,
         "neo4j-cluster:tls:ClusterCertificates": 23, "neo4j-cluster:aws:ClusterSecrets": 22,
         "neo4j-cluster:aws:BackupStore": 20, "neo4j-cluster:aws:Neo4jServers": 56,
-        "neo4j-cluster:aws:LoadBalancer": 23, "neo4j-cluster:aws:Monitoring": 8}
+        "neo4j-cluster:aws:LoadBalancer": 23, "neo4j-cluster:aws:Monitoring": 8,
+        "neo4j-cluster:aws:SessionLogging": 2}
 
 
 def test_components_use_the_documented_type_tokens_and_child_names(plan):
     components = {r["type"] for r in plan.resources if r["type"].startswith("neo4j-cluster:aws:")}
     assert components <= {f"neo4j-cluster:aws:{t}" for t in ("Network", "SecurityGroups", "ClusterSecrets",
                                                             "BackupStore", "Neo4jServers", "LoadBalancer",
-                                                            "Monitoring")}
+                                                            "Monitoring", "SessionLogging")}
     children = [r for r in plan.resources if r["parent"].startswith("neo4j-cluster:aws:")]
     assert all(r["name"].startswith(r["parent"].split("::")[1] + "-") for r in children)
 
@@ -337,6 +340,8 @@ def test_each_server_reads_the_admin_password_and_only_its_own_certificate(plan)
 def test_only_the_backup_server_touches_backups_and_only_under_the_stack_prefix(plan):
     backup = f"cluster-{plan.topology.backup_server.name}-access"
     for name in plan.of_type(POLICY):
+        if name.endswith("-ssm"):  # Session Manager's own policy (test_every_machine_has_session_manager_…)
+            continue
         # What each role may do; the Deny every machine carries is tests/unit/test_backup_lifecycle.py's.
         statements = {s["Sid"]: s for s in policy(plan, name)["Statement"] if s["Effect"] == "Allow"}
         s3 = {sid: s for sid, s in statements.items() if any(a.startswith("s3:") for a in actions(s))}
@@ -375,10 +380,27 @@ def test_support_nodes_read_only_what_they_use(plans):
 
 
 def test_every_machine_has_session_manager_and_a_stable_name(plan):
-    attachments = plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    # No managed policy at all (AmazonSSMManagedInstanceCore grants ssm:GetParameter* on "*"): Session Manager's own
+    # actions, as the Systems Manager User Guide's "Create a custom IAM instance profile for Session Manager" lists
+    # them ("ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel",
+    # "ssmmessages:OpenDataChannel", "ssm:UpdateInstanceInformation"), and its CloudWatch Logs actions on the
+    # stack's session log group.
+    assert not plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    (group,) = plan.of_type("aws:cloudwatch/logGroup:LogGroup").values()
+    (document,) = plan.of_type("aws:ssm/document:Document").values()
+    assert document["documentType"] == "Session"
+    inputs = json.loads(document["content"])["inputs"]
+    assert inputs["cloudWatchLogGroupName"] == group["name"] and inputs["cloudWatchStreamingEnabled"] is True
     records = plan.of_type(RECORD)
     for name in plan.of_type(INSTANCE):
-        assert attachments[f"{name}-ssm"]["policyArn"] == "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+        statements = {s["Sid"]: s for s in policy(plan, f"{name}-ssm")["Statement"]}
+        assert set(statements["SessionManager"]["Action"]) == {
+            "ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+            "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"}
+        assert statements["WriteSessionLogs"]["Resource"] == ["arn:aws:mock:::cluster-sessions",
+                                                               "arn:aws:mock:::cluster-sessions:log-stream:*"]
+        every = [a for s in statements.values() for a in actions(s)]
+        assert not [a for a in every if a.startswith("ssm:Get") or a.endswith("*")], every
         host = name.removeprefix("cluster-")
         assert records[name]["name"] == f"{host}.{plan.topology.domain}"
         assert records[name]["type"] == "A"
