@@ -135,6 +135,10 @@ def backup_parser() -> cli.Parser:
     b.add_argument("--prune-only", action="store_true", help="only apply the local staging retention")
     b.add_argument("--no-check", action="store_true", help="skip the consistency check of the backup artifact "
                    "(neo4j-admin database check; 4.4: check-consistency); the manifest then says check: skipped")
+    b.add_argument("--type", dest="kind", choices=("auto", "full", "diff"), default="auto",
+                   help="enterprise 5.x/2025: full starts a new chain (neo4j-backup.timer, weekly); diff extends the "
+                   "newest complete chain of the database (neo4j-backup-diff.timer), or takes a full backup and says "
+                   "so when there is none; auto: a new chain every --full-every-days")
     b.add_argument("--via-staging", action="store_true", help="2025: back up into the local chain (full, then "
                    "differentials) and upload, instead of neo4j-admin writing a full backup straight to S3")
     return p
@@ -159,6 +163,8 @@ def _backup(args: Namespace, log: Log) -> dict:
         raise UsageError("--local-retention-days, --full-every-days and --concurrency must be at least 1")
     if args.part_size is not None:
         part_size_for(None, args.part_size)  # refuses parts S3 would refuse
+    if args.kind != "auto" and args.method == "dump":
+        raise UsageError(f"--type {args.kind} is for an online backup (Enterprise): a dump is always whole")
     wanted = wanted_databases(args.database)
     if args.prune_only:
         names = ([d.name for d in sorted(args.staging_dir.iterdir()) if d.is_dir()] if ALL in wanted
@@ -172,7 +178,8 @@ def _backup(args: Namespace, log: Log) -> dict:
         **options.job_arguments(args, log), offline_ok=args.offline_ok, source=args.source, method=args.method,
         staging=args.staging_dir, local_retention_days=args.local_retention_days,
         full_every_days=args.full_every_days, part_size=args.part_size, concurrency=args.concurrency,
-        spool_dir=args.spool_dir, min_free=args.min_free, check=not args.no_check, via_staging=args.via_staging)
+        spool_dir=args.spool_dir, min_free=args.min_free, check=not args.no_check, via_staging=args.via_staging,
+        kind=args.kind)
     if len(wanted) == 1 and not is_pattern(wanted[0]):
         job.database = wanted[0]
         return run_backup(job)

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from ..shared.errors import BackupError, describe
+from ..shared.errors import BackupError, UsageError, describe
 from .admin import StderrTail, indent, kill_group, last_lines, own
 from .artifact_check import check_artifact, check_chain, judge, reason, skipped
 from .backup_run import BackupRun
@@ -21,9 +21,23 @@ from .staging import check_staging, scratch_space, tree_size
 
 def online(run: BackupRun) -> dict:
     opts = run.opts
+    if opts.kind != "auto" and not run.line.backs_up_to_artifacts:
+        raise UsageError(f"--type {opts.kind} needs Neo4j 5.x or 2025: 4.4's neo4j-admin backup has no --type "
+                         f"(it is incremental into its folder); leave --type out")
     if run.line.backs_up_to_s3 and not opts.via_staging:
-        return _online_to_s3(run)
-    chain, runs = current_chain(run)
+        if opts.kind != "diff":
+            return _online_to_s3(run)
+        # A differential needs its chain in the directory it writes to; each backup straight to S3 has a prefix
+        # of its own, so differentials extend the local chain.
+        run.log("--type diff: differentials extend the local chain (a backup straight to S3 is a full one)")
+    if opts.kind == "full":
+        run.log(f"--type full: starting a new chain of {opts.database} with a full backup")
+        chain, runs = new_chain(run), []
+    else:
+        chain, runs = current_chain(run)
+        if opts.kind == "diff" and not runs:
+            run.log(f"--type diff: {opts.database} has no complete chain to extend: taking a FULL backup instead, "
+                    f"which starts one")
     t0 = time.monotonic()
     if not run.line.backs_up_to_artifacts:
         return _online_folder(run, chain, runs, t0)
