@@ -53,6 +53,8 @@ SERVER_FILE_PLACES = {
     "backup/refresh-backup-tooling.sh": "/usr/local/lib/neo4j-cluster/refresh-backup-tooling.sh",
     "backup/neo4j-backup.service": "/etc/systemd/system/neo4j-backup.service",
     "backup/neo4j-backup.timer": "/etc/systemd/system/neo4j-backup.timer",
+    "backup/neo4j-backup-diff.service": "/etc/systemd/system/neo4j-backup-diff.service",
+    "backup/neo4j-backup-diff.timer": "/etc/systemd/system/neo4j-backup-diff.timer",
     "backup/neo4j-restore-drill.service": "/etc/systemd/system/neo4j-restore-drill.service",
     "backup/neo4j-restore-drill.timer": "/etc/systemd/system/neo4j-restore-drill.timer",
     "backup/neo4j-backup-freshness.service": "/etc/systemd/system/neo4j-backup-freshness.service",
@@ -75,6 +77,16 @@ TOOLING_ENV_FILE = "/etc/neo4j-cluster/backup-tooling.env"
 BACKUP_JOB_FILES = ("neo4j-backup.sh", "refresh-backup-tooling.sh", "neo4j-backup.service", "neo4j-backup.timer",
                     "neo4j-restore-drill.service", "neo4j-restore-drill.timer",
                     "neo4j-backup-freshness.service", "neo4j-backup-freshness.timer")
+# Enterprise 5.26 and 2025: differentials between the full backups (neo4j:backupDiffSchedule, unless off).
+BACKUP_DIFF_FILES = ("neo4j-backup-diff.service", "neo4j-backup-diff.timer")
+# The full and the differential job take it in turn (flock), never both at once.
+BACKUP_LOCK_FILE = "/run/neo4j-backup.lock"
+
+
+def backs_up_in_chains(settings: Settings) -> bool:
+    """Enterprise 5.26 and 2025: a weekly full backup and differentials on a schedule of their own. Community
+    dumps offline (Neo4j stops), and 4.4 has no --restore-until: both keep one daily backup."""
+    return settings.edition == "enterprise" and settings.version_line != "4.4"
 
 
 def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str, str]:
@@ -92,7 +104,10 @@ def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str
         "bolt_port": PORTS.server.bolt,  # the job reaches its own server on loopback
         "staging_dir": "/var/backups/neo4j",
         "local_retention_days": settings.backup_local_retention_days,
-        "schedule": settings.backup_schedule,
+        "chains": backs_up_in_chains(settings),
+        "schedule": settings.backup_full_schedule if backs_up_in_chains(settings) else settings.backup_schedule,
+        "diff_schedule": settings.backup_diff_schedule,
+        "lock_file": BACKUP_LOCK_FILE,
         "region": settings.region,
         "password_secret": secret_names(settings, topology).admin_password,
         "tools_dir": TOOLING_DIR,
@@ -101,7 +116,8 @@ def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str
         "refresh_tooling_script": SERVER_FILE_PLACES["backup/refresh-backup-tooling.sh"],
         "s3_endpoint": settings.backup_s3_endpoint,  # "": AWS S3
     }
-    return {f"backup/{name}": render_template(f"backup/{name}.j2", **values) for name in BACKUP_JOB_FILES}
+    names = BACKUP_JOB_FILES + (BACKUP_DIFF_FILES if values["chains"] and settings.backup_diff_schedule else ())
+    return {f"backup/{name}": render_template(f"backup/{name}.j2", **values) for name in names}
 
 
 def render_grow_data_volume(data_dir: str) -> dict[str, str]:

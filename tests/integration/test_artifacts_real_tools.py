@@ -170,3 +170,35 @@ def test_systemd_accepts_the_grow_data_volume_units(rendered):
         pair = [out / machine / "grow-data-volume.service", out / machine / "grow-data-volume.timer"]
         result = run(require_tool("systemd-analyze"), "verify", *pair)
         assert result.returncode == 0 and result.stderr == "", f"{machine}: {result.stdout}{result.stderr}"
+
+
+def test_backup_units_pass_systemd_analyze_verify(rendered, tmp_path):
+    """The backup server's timers and services, read by systemd itself: Enterprise 5.26 and 2025 get the full
+    (neo4j-backup, --type full) and the differential pair (neo4j-backup-diff, --type diff, on
+    neo4j:backupDiffSchedule); Community and 4.4 the daily one alone. Only edit: ExecStart's script is the
+    rendered launcher, copied here (verify checks that the program exists)."""
+    name, out = rendered
+    settings = VARIANTS[name]()
+    [job] = {p.parent for p in out.rglob("neo4j-backup.sh")}
+    chains = settings.edition == "enterprise" and settings.version_line != "4.4"
+    units = ["neo4j-backup.timer", "neo4j-backup.service"] + (
+        ["neo4j-backup-diff.timer", "neo4j-backup-diff.service"] if chains else [])
+    backup_timers = {p.name for p in job.glob("neo4j-backup*.timer")} - {"neo4j-backup-freshness.timer"}
+    assert backup_timers == {u for u in units if u.endswith(".timer")}
+    script = tmp_path / "neo4j-backup.sh"
+    shutil.copyfile(job / "neo4j-backup.sh", script)
+    script.chmod(0o755)
+    for unit in units:
+        (tmp_path / unit).write_text((job / unit).read_text().replace(
+            "/usr/local/lib/neo4j-cluster/neo4j-backup.sh", str(script)))
+    result = run(require_tool("systemd-analyze"), "verify", *(tmp_path / u for u in units))
+    assert result.returncode == 0 and not result.stderr.strip(), f"{name}: {result.stdout}{result.stderr}"
+    timer = (job / "neo4j-backup.timer").read_text()
+    service = (job / "neo4j-backup.service").read_text()
+    if chains:
+        assert f"OnCalendar={settings.backup_full_schedule}\n" in timer
+        assert "neo4j-backup.sh --type full\n" in service
+        assert f"OnCalendar={settings.backup_diff_schedule}\n" in (job / "neo4j-backup-diff.timer").read_text()
+        assert "neo4j-backup.sh --type diff\n" in (job / "neo4j-backup-diff.service").read_text()
+    else:
+        assert f"OnCalendar={settings.backup_schedule}\n" in timer and "--type" not in service
