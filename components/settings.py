@@ -347,8 +347,9 @@ KEYS: tuple[Key, ...] = (
     Key("allowWorldAccess", "allow_world_access", False, _boolean, "true, false",
         "You mean to open clientCidrs/adminCidrs to the whole internet (0.0.0.0/0 or ::/0); without it such a "
         "range is refused."),
-    Key("tls", "tls", "optional", _one_of(*TLS_LEVELS), "disabled, optional, required",
-        "Bolt/HTTPS TLS: off, offered, or required (required also encrypts cluster traffic)."),
+    Key("tls", "tls", "required", _one_of(*TLS_LEVELS), "disabled, optional, required",
+        "Bolt/HTTPS TLS: off, offered, or required (required also encrypts cluster and backup traffic). Required "
+        "by default, as the operations guide asks of Bolt; a stack that offers less says so in its file."),
     Key("database", "database", "neo4j", _text(_NAME, "a database name: letters, digits, _"), "a database name",
         "Default database: health checks, backups and checks use it."),
     Key("users", "users", [], _users, 'list of {name, roles}',

@@ -366,3 +366,10 @@ def test_a_key_left_empty_is_refused_naming_it_and_its_default():
 def test_an_empty_list_or_text_key_means_its_default():
     settings = make_settings(users=None, clientCidrs=None, amiId=None, heapSize="")
     assert (settings.users, settings.client_cidrs, settings.ami_id, settings.heap_size) == ((), (), "", None)
+
+
+def test_bolt_tls_is_required_by_default_and_prod_relies_on_the_default():
+    # Issue 26: secure by default. A stack that offers less (local: optional) says so in its file.
+    (tls,) = [key for key in KEYS if key.name == "tls"]
+    assert tls.default == "required"
+    assert "neo4j:tls" not in stack_config("prod") and load_settings("prod", stack_config("prod")).tls == "required"
