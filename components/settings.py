@@ -128,6 +128,12 @@ class Settings:
         return self.core_count > 1 or self.replica_count > 0
 
     @property
+    def backs_up_in_chains(self) -> bool:
+        """Enterprise 5.26 and 2025: a full backup and differentials on schedules of their own. Community dumps
+        offline (Neo4j stops), and 4.4 has no --restore-until: both keep one daily backup."""
+        return self.edition == "enterprise" and self.version_line != "4.4"
+
+    @property
     def server_count(self) -> int:
         return self.core_count + self.replica_count
 

@@ -84,9 +84,8 @@ BACKUP_LOCK_FILE = "/run/neo4j-backup.lock"
 
 
 def backs_up_in_chains(settings: Settings) -> bool:
-    """Enterprise 5.26 and 2025: a weekly full backup and differentials on a schedule of their own. Community
-    dumps offline (Neo4j stops), and 4.4 has no --restore-until: both keep one daily backup."""
-    return settings.edition == "enterprise" and settings.version_line != "4.4"
+    """Enterprise 5.26 and 2025 (Settings.backs_up_in_chains): the full and the differential timer."""
+    return settings.backs_up_in_chains
 
 
 def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str, str]:

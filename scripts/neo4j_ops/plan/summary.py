@@ -64,11 +64,36 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
                   f"  {copies.line()}"]
         if copies.problems:
             lines.append(f"  WARNING: stack {settings.stack} breaks the 3-2-1 rule of the operations guide")
+        lines += ["", recovery_point_line(settings)]
         lines += ["", *backup_job_lines(settings, topology, rendered)]
     kinds = Counter(path.split("/")[-1] for path in document["artifacts"])
     lines += ["", f"Artifacts ({len(document['artifacts'])} files) in {out_dir}/:"]
     lines += [f"  {name:<28}x{count}" for name, count in sorted(kinds.items())]
     return "\n".join(lines)
+
+
+def _every(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if unit == 'day' and count > 1 else ''}"
+    return f"{seconds:g} s"
+
+
+def recovery_point_line(settings: Settings) -> str:
+    """The stack's recovery point objective: the longest wait between two backups of its schedules (systemd's
+    calendar grammar, components/calendar.py), e.g. differentials every 15 min between weekly full backups."""
+    from components.calendar import longest_gap, parse_calendar
+
+    if not settings.backs_up_in_chains:
+        every = _every(longest_gap(parse_calendar(settings.backup_schedule)))
+        why = "Community dumps offline" if settings.edition != "enterprise" else "4.4 has no --restore-until"
+        return f"Recovery point objective: {every} (one backup every {every}, neo4j:backupSchedule; {why})"
+    full = _every(longest_gap(parse_calendar(settings.backup_full_schedule)))
+    if not settings.backup_diff_schedule:
+        return f"Recovery point objective: {full} (full backups every {full}; differentials off)"
+    diff = _every(longest_gap(parse_calendar(settings.backup_diff_schedule)))
+    return f"Recovery point objective: {diff} (differentials every {diff}, full every {full})"
 
 
 def backup_job_lines(settings: Settings, topology: ClusterTopology, rendered: RenderedCluster) -> list[str]:
