@@ -285,3 +285,13 @@ def test_a_replaced_or_dropped_backup_bucket_stays_in_aws_with_its_backups():
 
     options = bucket_options(parent=None)
     assert options.retain_on_delete is True and not options.protect
+
+
+def test_the_plan_summary_names_each_backup_buckets_object_lock(tmp_path):
+    from scripts.neo4j_ops.plan.summary import summary
+
+    plan = make_plan("prod", "prod", stack_config("prod"), tmp_path / "out")
+    text = summary(plan.settings, plan.topology, plan.rendered, plan.document, plan.out)
+    days = plan.settings.backup_retention_days + FULL_BACKUP_INTERVAL_DAYS
+    assert f"Object Lock cluster-backups: COMPLIANCE {days} days" in text
+    assert f"Object Lock cluster-backups-replica: COMPLIANCE {days} days" in text

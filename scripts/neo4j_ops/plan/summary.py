@@ -64,6 +64,7 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
                   f"  {copies.line()}"]
         if copies.problems:
             lines.append(f"  WARNING: stack {settings.stack} breaks the 3-2-1 rule of the operations guide")
+        lines += [f"  {line}" for line in object_lock_lines(document)]
         lines += ["", recovery_point_line(settings)]
         lines += ["", *backup_job_lines(settings, topology, rendered)]
     kinds = Counter(path.split("/")[-1] for path in document["artifacts"])
@@ -113,6 +114,20 @@ def backup_job_lines(settings: Settings, topology: ClusterTopology, rendered: Re
                else "the first only: 4.4 takes one --from")
     lines.append(f"  sources: {', '.join(order)} ({several}; at each run from SHOW DATABASES: secondaries, then "
                  f"primaries that do not lead the database)")
+    return lines
+
+
+def object_lock_lines(document: dict) -> list[str]:
+    """Each backup bucket's Object Lock (mode and days every version is kept), or that it has none."""
+    locks = {r["name"]: r["inputs"].get("rule", {}).get("defaultRetention", {}) for r in document["resources"]
+             if r["type"] == "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"}
+    lines = []
+    for r in document["resources"]:
+        if r["type"] != "aws:s3/bucket:Bucket":
+            continue
+        lock = locks.get(r["name"]) if r["inputs"].get("objectLockEnabled") else None
+        lines.append(f"Object Lock {r['name']}: " + (f"{lock.get('mode')} {int(lock.get('days', 0))} days"
+                                                      if lock else "NONE (versions can be deleted)"))
     return lines
 
 
