@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -167,3 +168,26 @@ def test_the_command_refuses_community_before_changing_anything(server, moto_end
         cr.run_cluster_restore(opts)
     assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]) == before
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_system_restores_checks_run_on_a_real_server(server, run):
+    """restore.py --cluster --database system sends two statements over Bolt, after the servers are up again: the
+    plan's SHOW DATABASE `system` (online on every server) and system's counts (which refuse MATCH on every line)."""
+    from scripts.neo4j_ops.backup.cluster_plan import plan_system_restore
+    from scripts.neo4j_ops.facts import SystemCounts
+
+    line = LINES[server[0]]
+    m = replace(manifest(Counts(0, 0)), database="system")
+    plan = plan_system_restore(line, m, "acme-neo4j-backups", ("localhost",))
+    show = next(s for s in plan.steps if s.kind == "wait_online")
+    rows = run(Named.built(show.cypher, "system", write=False))
+    assert [(r["name"], r["currentStatus"]) for r in rows] == [("system", "online")]
+    # system's users and databases, counted as the check counts them; roles too on Enterprise, which a cluster is:
+    # Community refuses SHOW ROLES as Enterprise-only, after parsing it.
+    from scripts.neo4j_ops.facts import count_system
+
+    found = count_system(run, enterprise=False)
+    assert isinstance(found, SystemCounts) and found.users >= 1 and found.databases == 2
+    with pytest.raises(BoltError) as refused:
+        count(run, "system")
+    assert refused.value.code == "Neo.ClientError.Statement.UnsupportedAdministrationCommand"

@@ -196,7 +196,15 @@ def plan_cluster_restore(line: VersionLine, manifest: Manifest, bucket: str, sta
                          neo4j_admin: str = "neo4j-admin", stop_command: str = "systemctl stop neo4j",
                          start_command: str = "systemctl start neo4j") -> Plan:
     """The steps that restore `manifest`'s backup into the cluster under `state.name`. Pure; UsageError when
-    the restore cannot be done as asked (the message says which flag or what to do)."""
+    the restore cannot be done as asked (the message says which flag or what to do). `system` is restored offline
+    on every server (plan_system_restore; `cores` then are the servers hosting it as primaries, `replicas` as
+    secondaries), on every line."""
+    if state.name.lower() == "system":
+        if beside:
+            raise UsageError("system cannot be restored beside itself: it is restored offline on every server "
+                             "under its own name (drop --beside)")
+        return plan_system_restore(line, manifest, bucket, cores, replicas, region=region, work_dir=work_dir,
+                                   neo4j_admin=neo4j_admin, stop_command=stop_command, start_command=start_command)
     if not line.seeds_from_uri:
         return _plan_44(line, manifest, bucket, state, cores, replicas, region, work_dir, neo4j_admin, stop_command,
                         start_command)
@@ -366,6 +374,43 @@ def _default_switch(old: str, new: str) -> list[Step]:
                  f"CALL dbms.setDefaultDatabase({cypher_string(new)})", phase="swap")]
 
 
+def admin_unbind(line: VersionLine, database: str) -> list[str]:
+    """The neo4j-admin words that unbind a stopped server before a store is put under it. 4.4: `unbind` (its whole
+    cluster state). 5.x/2025, `system`: `dbms unbind-system-db` (5.x/dev clustering/unbind-system-database.adoc:
+    "remove and archive the cluster state for the `system` database, so that the server can rebind to a new
+    `system` database in the cluster"; "The Neo4j process must be shut down on all servers before running the
+    `neo4j-admin dbms unbind-system-db` command"). A 5.x standard database is never restored offline here."""
+    if not line.seeds_from_uri:
+        return ["unbind"]
+    if database.lower() != "system":
+        raise UsageError(f"Neo4j {line} restores {database!r} online (recreate or --beside), not offline")
+    return ["dbms", "unbind-system-db"]
+
+
+def _fetch_command(line: VersionLine, m: Manifest, bucket: str, db: str, here: Path, region: str | None
+                   ) -> tuple[str, list[str]]:
+    """The shell command that downloads the backup (a differential: its whole chain) into `here` and checks each
+    file's sha256, and the neo4j-admin words that put it under the stopped server."""
+    where = f" --region {shlex.quote(region)}" if region else ""
+    files = [(p.timestamp, f) for p in m.parents for f in p.files] + [(m.timestamp, f) for f in m.files]
+    parts = [f"mkdir -p {here}"]
+    for stamp, f in files:
+        parts.append(f"aws s3 cp{where} s3://{bucket}/{object_key(m.stack, m.database, stamp, f.name)} "
+                     f"{here}/{f.name}")
+        parts.append(f"echo '{f.sha256}  {here}/{f.name}' | sha256sum -c -")
+    artifact = m.files[0].name
+    if m.backup_type == "dump":
+        if artifact != dump_file_name(db):
+            parts.append(f"mv {here}/{artifact} {here / dump_file_name(db)}")
+        return " && ".join(parts), line.admin_load(db, here)
+    if m.is_folder_archive:  # 4.4: the backup folder, uploaded as one tar
+        parts.append(f"mkdir -p {here}/unpacked && tar -xf {here}/{artifact} -C {here}/unpacked")
+        return " && ".join(parts), line.admin_restore(db, here / "unpacked")
+    # 5.x/2025: "--from-path … If the directory contains multiple backups, it will select the most recent backup
+    # chain" (restore-backup.adoc): the chain's artifacts sit side by side in `here`.
+    return " && ".join(parts), line.admin_restore(db, here)
+
+
 def _plan_44(line: VersionLine, m: Manifest, bucket: str, state: ClusterState, cores: tuple[str, ...],
              replicas: tuple[str, ...], region: str | None, work_dir: Path, neo4j_admin: str, stop_command: str,
              start_command: str) -> Plan:
@@ -376,53 +421,102 @@ def _plan_44(line: VersionLine, m: Manifest, bucket: str, state: ClusterState, c
     steps, so that none of them serves the old store beside the restored cores."""
     if not cores:
         raise UsageError(f"no core hosts {state.name!r} in the cluster's SHOW DATABASES (at --uri): nothing to plan")
-    db = state.name
     if m.backup_type == "differential":
         raise UsageError(f"backup {m.timestamp} is a differential 5.x artifact: it cannot be restored into 4.4")
-    artifact = m.files[0].name
+    db = state.name
+    notes = ("the cores' admin steps run on each core (Session Manager; no SSH): in this order, one core at a "
+             "time, e.g. aws ssm send-command --document-name AWS-RunShellScript --targets "
+             "Key=tag:Name,Values=<stack>-<core> --parameters commands=[…]; then restore.py --cluster "
+             "--offline-ok --verify-restored runs the last two checks",
+             f"if a core's restore fails, load the safety dump "
+             f"{work_dir / f'neo4j-safety-{db}-{m.timestamp}' / dump_file_name(db)} on every core the same way "
+             f"(neo4j-admin load --force) before starting them")
+    return _plan_offline(line, m, bucket, db, cores, replicas, region, work_dir, neo4j_admin, stop_command,
+                         start_command, f"this STOPS database {db!r} on every core: from the first stop until the "
+                         f"cores are started again and the database is online, clients get no answer (4.4 has no "
+                         f"seed from URI)", notes)
+
+
+def plan_system_restore(line: VersionLine, m: Manifest, bucket: str, primaries: tuple[str, ...],
+                        secondaries: tuple[str, ...] = (), *, region: str | None = None,
+                        work_dir: Path = Path("/var/lib/neo4j/data/backup-staging"), neo4j_admin: str = "neo4j-admin",
+                        stop_command: str = "systemctl stop neo4j",
+                        start_command: str = "systemctl start neo4j") -> Plan:
+    """`system` (users, roles, privileges, the catalogue) restored offline on every server, the manual's disaster
+    recovery with the backup in place of the surviving copy. Operations Manual 5.x and dev,
+    clustering/multi-region-deployment/disaster-recovery.adoc, "Make the `system` database write-available":
+
+        . Shut down the Neo4j process on all servers.
+        . On each server, run `bin/neo4j-admin dbms unbind-system-db` to reset the `system` database state on the
+          servers.
+        . On each server, run `bin/neo4j-admin database load system --from-path=[path-to-dump]
+          --overwrite-destination=true` to load the current `system` database dump.
+        . Start the Neo4j process on all servers.
+
+    (its steps 3-5 find the most up-to-date surviving copy and replace lost servers: here the backup is the copy,
+    restored with `neo4j-admin database restore --overwrite-destination=true system`, or loaded when it is a
+    dump). 4.4, clustering/seed.adoc: "Any seeding that includes restoring the `system` database needs to be
+    done offline"; "If you cannot drop the database because your seeds include the `system` database (which
+    cannot be dropped), you must run `neo4j-admin unbind`"; then `neo4j-admin restore --from=… --database=system
+    --force` on every member. Every server, primaries (4.4: cores) first, then secondaries (read replicas)."""
+    if not primaries:
+        raise UsageError("no server hosts 'system' in the cluster's SHOW DATABASES (at --uri): nothing to plan")
+    if m.version_line != line.name and "4.4" in (m.version_line, line.name):
+        raise UsageError(f"backup {m.timestamp} of system is a Neo4j {m.version_line} backup: it cannot be restored "
+                         f"into a Neo4j {line} cluster")
+    notes = ("every database of the cluster is unavailable from the first stop until the servers are started again "
+             "(the manual: \"This causes downtime for all databases in the cluster until the processes are started "
+             "again\"); the other databases' stores are untouched",
+             f"users, roles, privileges, aliases and the list of databases become those of backup {m.timestamp}: a "
+             f"database created after it keeps its store on disk but system no longer knows it (CREATE DATABASE … "
+             f"OPTIONS {{existingData: 'use'}} brings it back); remote aliases keep their encrypted passwords, "
+             f"readable with the same keystore",
+             "the servers' discovery settings are the stack's own neo4j.conf, unchanged (the manual: \"ensure that "
+             "the discovery settings are correct\")",
+             "the admin steps run on each server over Session Manager, one server at a time; restore.py --cluster "
+             "--database system --offline-ok --yes runs them and then checks that system answers on every server "
+             "and holds the manifest's users")
+    warning = ("this STOPS Neo4j on every server: every database is unavailable until they are started again "
+               "(system is restored offline: the recreate procedure refuses it)")
+    return _plan_offline(line, m, bucket, "system", primaries, secondaries, region, work_dir, neo4j_admin,
+                         stop_command, start_command, warning, notes)
+
+
+def _plan_offline(line: VersionLine, m: Manifest, bucket: str, db: str, cores: tuple[str, ...],
+                  replicas: tuple[str, ...], region: str | None, work_dir: Path, neo4j_admin: str, stop_command: str,
+                  start_command: str, warning: str, notes: tuple[str, ...]) -> Plan:
+    """Stop every server; a safety dump on the first; on each server: download and verify, unbind, restore; start
+    the primaries (cores), then the secondaries (replicas); wait until the database is online on every server;
+    compare its counts with the manifest. remote.run_offline_44 runs it, one server at a time."""
     here = work_dir / f"neo4j-cluster-restore-{db}-{m.timestamp}"
-    key = object_key(m.stack, m.database, m.timestamp, artifact)
-    where = f" --region {shlex.quote(region)}" if region else ""
-    fetch = (f"mkdir -p {here} && aws s3 cp{where} s3://{bucket}/{key} {here}/{artifact} && "
-             f"echo '{m.files[0].sha256}  {here}/{artifact}' | sha256sum -c -")
-    if m.backup_type == "dump":
-        source = here
-        apply = line.admin_load(db, source)
-        fetch += f" && mv {here}/{artifact} {source / dump_file_name(db)}" if artifact != dump_file_name(db) else ""
-    else:
-        fetch += f" && mkdir -p {here}/unpacked && tar -xf {here}/{artifact} -C {here}/unpacked"
-        apply = line.admin_restore(db, here / "unpacked")
+    fetch, apply = _fetch_command(line, m, bucket, db, here, region)
     safety = work_dir / f"neo4j-safety-{db}-{m.timestamp}"
     admin = neo4j_admin
     members = cores + replicas
-    steps: list[Step] = [
-        Step("note", f"this STOPS database {db!r} on every core: from the first stop until the cores are started "
-                     f"again and the database is online, clients get no answer (4.4 has no seed from URI)")]
+    primary, secondary = ("core", "read replica") if not line.seeds_from_uri else ("primary", "secondary")
+    steps: list[Step] = [Step("note", warning)]
     steps += [Step("admin", f"stop Neo4j on {c}", server=c, command=stop_command) for c in members]
     steps.append(Step("admin", f"save the current database on {cores[0]} first (a safety dump)", server=cores[0],
                       command=f"mkdir -p {safety} && " + _shell([admin, *line.admin_dump_to_path(db, safety)])))
     for c in members:
         steps.append(Step("admin", f"download and verify the backup on {c}", server=c, command=fetch))
-        steps.append(Step("admin", f"unbind {c} from the cluster state", server=c, command=_shell([admin, "unbind"])))
+        steps.append(Step("admin", f"unbind {c} from the cluster state", server=c,
+                          command=_shell([admin, *admin_unbind(line, db)])))
         steps.append(Step("admin", f"restore the backup on {c}", server=c, command=_shell([admin, *apply])))
-    steps += [Step("admin", f"start Neo4j on {c} (start every core: the cluster forms when enough are up)",
+    steps += [Step("admin", f"start Neo4j on {c} (start every {primary}: the cluster forms when enough are up)",
                    server=c, command=start_command) for c in cores]
-    steps += [Step("admin", f"start Neo4j on {c} (a read replica, once the cores are up)", server=c,
+    steps += [Step("admin", f"start Neo4j on {c} (a {secondary}, once the {primary}s are up)", server=c,
                    command=start_command) for c in replicas]
     steps.append(Step("wait_online", f"wait until {db!r} is online on every member ({len(members)})",
                       f"SHOW DATABASE {quote_name(db)} YIELD name, address, role, requestedStatus, currentStatus, "
-                      f"error"))
-    steps.append(Step("counts", f"count nodes and relationships: the manifest says {m.counts}", database=db))
-    notes = ("the cores' admin steps run on each core (Session Manager; no SSH): in this order, one core at a "
-             "time, e.g. aws ssm send-command --document-name AWS-RunShellScript --targets "
-             "Key=tag:Name,Values=<stack>-<core> --parameters commands=[…]; then restore.py --cluster "
-             "--offline-ok --verify-restored runs the last two checks",
-             f"if a core's restore fails, load the safety dump {safety / dump_file_name(db)} on every core the "
-             f"same way (neo4j-admin load --force) before starting them")
+                      f"{line.database_status_column}"))
+    what = "its users, databases and roles" if db.lower() == "system" else "nodes and relationships"
+    steps.append(Step("counts", f"count {what}: the manifest says {m.counts}", database=db))
+    key = object_key(m.stack, m.database, m.timestamp, m.files[0].name)
     return Plan(line.name, db, m.timestamp, db, db, "offline", f"s3://{bucket}/{key}",
                 Topology(len(cores), len(replicas)),
-                tuple(steps), "nothing: the database is offline from the first stop to the start", notes,
-                m.counts, m.counts_exact)
+                tuple(steps), f"nothing: {'every database' if db.lower() == 'system' else 'the database'} is "
+                f"offline from the first stop to the start", notes, m.counts, m.counts_exact)
 
 
 def _shell(words: list[str]) -> str:

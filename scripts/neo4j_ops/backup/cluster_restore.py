@@ -29,6 +29,12 @@ restore on each core in turn, start them), printed per core for Session Manager,
 first core. It stops the database, so it is refused without --offline-ok. Only its Cypher checks (online on
 every member, counts) run from here; the per-core commands are run on each core by the operator.
 
+`system` (--database system, every line) is restored offline on every server, the manual's disaster recovery
+with the backup as the copy (cluster_plan.plan_system_restore): stop every server, a safety dump of system on the
+first, then on each server download, `neo4j-admin dbms unbind-system-db` (4.4: `neo4j-admin unbind`) and restore
+with overwrite; start every server; check that system is online everywhere and holds the manifest's users. The same
+executor (remote.run_offline_44) and the same failure handling as the 4.4 procedure, with --offline-ok.
+
 Modules: cluster_plan (pure: the state and the plan), cluster_execute (running a 5.x/2025 plan, reading the
 cluster's state, rolling back), cluster_text (the plan and the outcome in words), remote (4.4's per-server steps
 over Systems Manager); this one is the command's procedure: options, verifying the backup, choosing the path.
@@ -187,10 +193,10 @@ def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None, shell=No
             topology = Topology(opts.primaries if opts.primaries is not None else (current.primaries if current else 1),
                                 opts.secondaries if opts.secondaries is not None
                                 else (current.secondaries if current else 0))
-        def hosts(*roles: str) -> tuple[str, ...]:  # 4.4 roles: leader | follower | read_replica
+        def hosts(*roles: str) -> tuple[str, ...]:  # 4.4: leader | follower | read_replica; 5.x: primary | secondary
             return tuple(sorted({str(r.get("address", "")).rsplit(":", 1)[0] for r in state.rows_of(opts.database)
                                  if str(r.get("role", "")).lower() in roles}))
-        cores, replicas = hosts("leader", "follower"), hosts("read_replica")
+        cores, replicas = hosts("leader", "follower", "primary"), hosts("read_replica", "secondary")
         plan = plan_cluster_restore(line, chosen.manifest, opts.bucket, state, version=version, beside=opts.beside,
                                     topology=topology, swap=opts.swap,
                                     cores=cores, replicas=replicas, region=opts.region, work_dir=opts.work_dir,
@@ -203,6 +209,10 @@ def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None, shell=No
                     "summary": "dry run, nothing changed\n" + describe_plan(plan)}
         if plan.swap == "offline":
             if not opts.offline_ok:
+                if plan.name.lower() == "system":
+                    raise UsageError("system is restored offline: Neo4j stops on every server and every database is "
+                                     "unavailable until they start again. Add --offline-ok to accept that, --dry-run "
+                                     "to see the plan")
                 raise UsageError(f"Neo4j {line} has no seed from URI: its cluster restore stops {opts.database!r} on "
                                  f"every core. Add --offline-ok to accept that, --dry-run to see the plan")
             if not opts.verify_restored and (opts.orchestrate or shell is not None):
@@ -213,10 +223,13 @@ def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None, shell=No
                                      boto3.client("ec2", region_name=opts.region), opts.stack)
                 checks = checks_only(plan)
                 ran = run_offline_44(plan, shell, log, verify=lambda: execute(checks, run, log, timeout=opts.timeout,
-                                                                              poll=opts.poll))
+                                                                              poll=opts.poll),
+                                     resume=f"restore.py --cluster --database {opts.database} --at {plan.backup} "
+                                            f"--offline-ok --yes")
                 return {"cluster": plan.to_json(), "outcome": ran["outcome"].to_json(), "verified": verified,
                         "servers": ran["done"], "safety_dump": ran["safety_dump"],
-                        "summary": f"4.4 cluster restore of backup {plan.backup} done on {', '.join(ran['restored'])}"
+                        "summary": f"{'4.4 ' if plan.line == '4.4' else ''}cluster restore of backup {plan.backup} "
+                                   f"done on {', '.join(ran['restored'])}"
                                    f", one server at a time: {opts.database!r} is online on {plan.topology.members} "
                                    f"members and holds {ran['outcome'].counts}, as its manifest says (safety dump of "
                                    f"the old database: {ran['safety_dump']})"}

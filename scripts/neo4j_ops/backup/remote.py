@@ -1,5 +1,6 @@
-"""Running a 4.4 cluster restore's per-server steps: the RemoteShell boundary, its AWS Systems Manager adapter and
-the one-server-at-a-time executor (restore.py --cluster --offline-ok --yes on a 4.4 stack).
+"""Running an offline cluster restore's per-server steps: the RemoteShell boundary, its AWS Systems Manager adapter
+and the one-server-at-a-time executor (restore.py --cluster --offline-ok --yes on a 4.4 stack, and
+--database system on every line: cluster_plan.plan_system_restore).
 
 The machines have no SSH; their instance role has AmazonSSMManagedInstanceCore, so each step is one
 `ssm.send_command(DocumentName="AWS-RunShellScript")` polled with `get_command_invocation`. SSM keeps every
@@ -191,8 +192,22 @@ def _failed(plan, shell: RemoteShell, log: Log, p: Progress, servers: list[str],
                  f"and keeps the safety dump {first}:{safety}")
     # Operations Manual 4.4, backup-restore/restore-dump.adoc: "bin/neo4j-admin load
     # --from=/dumps/neo4j/neo4j-<timestamp>.dump --database=neo4j --force"; clustering/seed.adoc: "If you have
-    # started any of the cluster members, stop and unbind each started member."
-    lines.append(f"roll back: on {first}: neo4j-admin unbind && neo4j-admin load --from={safety} "
-                 f"--database={plan.name} --force; the other servers need that file copied to them first (it is "
-                 f"only on {first}), then the same two commands; then start the cores, then the read replicas")
+    # started any of the cluster members, stop and unbind each started member." 5.x/2025 (system): the plan's own
+    # unbind (dbms unbind-system-db) and `database load --from-path=<dir> --overwrite-destination=true system`.
+    lines.append(f"roll back: on {first}: {rollback_command(plan, safety)}; the other servers need that file copied "
+                 f"to them first (it is only on {first}), then the same two commands; then start the "
+                 f"{'cores, then the read replicas' if plan.line == '4.4' else 'primaries, then the secondaries'}")
     raise BackupError("\n".join(lines))
+
+
+def rollback_command(plan, safety: str) -> str:
+    """The plan's unbind, then loading the safety dump `safety` over the database (the plan's line's words)."""
+    import shlex
+    from pathlib import PurePosixPath
+
+    from ..shared.versions import line_named
+
+    unbind = next(s.command for s in plan.steps if stage(s) == UNBIND)
+    admin = shlex.split(unbind)[0]
+    load = line_named(plan.line).admin_load(plan.name, PurePosixPath(safety).parent)
+    return f"{unbind} && " + " ".join(shlex.quote(w) for w in [admin, *load])
