@@ -49,18 +49,21 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
                               "neo4j:version": "5.26.31"}),
     "public-replicated": ("dev", {"neo4j:tls": "disabled", "neo4j:haproxyPublic": True,
                                   "neo4j:backupReplicaRegion": "eu-central-1", "neo4j:natGatewayPerZone": False}),
+    # Community and 4.4 take no differential backups: dev's neo4j:backupDiffSchedule is refused there (None: drop it).
     "bare": ("dev", {"neo4j:edition": "community", "neo4j:coreCount": 1, "neo4j:replicaCount": 0,
-                     "neo4j:haproxy": False, "neo4j:monitoring": False, "neo4j:amiId": "ami-0abc1234def567890"}),
+                     "neo4j:haproxy": False, "neo4j:monitoring": False, "neo4j:amiId": "ami-0abc1234def567890",
+                     "neo4j:backupDiffSchedule": None}),
     "open-44-arm": ("dev", {"neo4j:version": "4.4.46", "neo4j:coreInstanceType": "r6g.xlarge",
                             "neo4j:replicaInstanceType": "r6g.xlarge",
                             "neo4j:clientCidrs": ["0.0.0.0/0", "2001:db8::/32"], "neo4j:allowWorldAccess": True,
-                            "neo4j:tls": "required"}),
+                            "neo4j:tls": "required", "neo4j:backupDiffSchedule": None}),
 }
 
 
 def make_variant(name: str, out: Path) -> Plan:
     base, overrides = VARIANTS[name]
-    return make_plan(name, base, {**stack_config(base), **overrides}, out)
+    config = {key: value for key, value in {**stack_config(base), **overrides}.items() if value is not None}
+    return make_plan(name, base, config, out)
 
 
 @pytest.fixture(scope="module")
