@@ -207,11 +207,15 @@ def _access_statements(args: MachineArgs) -> list[dict[str, Any]]:
                            "Resource": list(args.reads_objects)})
     if args.backups is not None:
         # The backup job checks the bucket and lists earlier backups; the restore drill reads the
-        # newest. PutObject covers multipart uploads; Abort lets a failed upload clean up after itself.
-        statements.append({"Sid": "ListBackups", "Effect": "Allow", "Action": "s3:ListBucket",
+        # newest. PutObject covers multipart uploads; Abort lets a failed upload clean up after itself, and
+        # the next run finds what an earlier, killed run left unfinished (S3's ListMultipartUploads needs
+        # s3:ListBucketMultipartUploads on the bucket, ListParts s3:ListMultipartUploadParts on the objects).
+        statements.append({"Sid": "ListBackups", "Effect": "Allow",
+                           "Action": ["s3:ListBucket", "s3:ListBucketMultipartUploads"],
                            "Resource": args.backups.bucket_arn})
         statements.append({"Sid": "ReadWriteBackups", "Effect": "Allow",
-                           "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+                           "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload",
+                                      "s3:ListMultipartUploadParts"],
                            "Resource": args.backups.objects_arn})
         statements.append({"Sid": "ReadBackupTooling", "Effect": "Allow", "Action": "s3:GetObject",
                            "Resource": args.backups.tooling_arn})

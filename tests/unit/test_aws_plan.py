@@ -362,10 +362,11 @@ def test_only_the_backup_server_touches_backups_and_only_under_the_stack_prefix(
                 continue
             assert not s3 or name.startswith("cluster-backups-replication"), name
             continue
-        assert s3["ListBackups"]["Action"] == "s3:ListBucket"
+        assert set(s3["ListBackups"]["Action"]) == {"s3:ListBucket", "s3:ListBucketMultipartUploads"}
         assert s3["ListBackups"]["Resource"] == "arn:aws:mock:::cluster-backups"
         assert s3["ReadWriteBackups"]["Resource"] == f"arn:aws:mock:::cluster-backups/{plan.settings.stack}/*"
-        assert set(s3["ReadWriteBackups"]["Action"]) == {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"}
+        assert set(s3["ReadWriteBackups"]["Action"]) == {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload",
+                                                         "s3:ListMultipartUploadParts"}  # the stale-upload abort
         assert not [a for s in s3.values() for a in actions(s) if "Delete" in a], "the lifecycle prunes, not the job"
 
 
