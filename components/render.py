@@ -214,6 +214,9 @@ def render_neo4j_conf(settings: Settings, topology: ClusterTopology, server: Ser
 
 # HAProxy's admin socket and the server states it saves across a reload (the packaged haproxy's own directory).
 HAPROXY_STATE_DIR = "/var/lib/haproxy"
+# Where each worker chroots before it drops to the haproxy user: the packaged haproxy's home, root-owned and
+# not writable by that user (Debian/Ubuntu's package and the official image both create it).
+HAPROXY_CHROOT = "/var/lib/haproxy"
 
 
 def render_haproxy_cfg(settings: Settings, topology: ClusterTopology) -> str:
@@ -223,6 +226,7 @@ def render_haproxy_cfg(settings: Settings, topology: ClusterTopology) -> str:
         database=settings.database,
         ports=asdict(PORTS.haproxy),
         state_dir=HAPROXY_STATE_DIR,
+        chroot_dir=HAPROXY_CHROOT,
         check=health_check(settings),
         servers=[{"name": s.name, "address": s.hostname, "bolt_port": PORTS.server.bolt}
                  for s in topology.servers],

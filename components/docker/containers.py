@@ -57,6 +57,7 @@ class ContainerSpec:
     # Inputs (Python names) `pulumi up` leaves as they are on an existing container (ignore_changes): the
     # Neo4j servers hold back everything that would replace or resize them until their rollout step.
     held_back: tuple[str, ...] = ()
+    user: str | None = None  # None: the image's own USER
 
 
 def reachable_as(network: pulumi.Input[str], hostname: str, short_name: str) -> dict[str, Any]:
@@ -103,6 +104,7 @@ def container(name: str, spec: ContainerSpec, parent: pulumi.Resource) -> docker
         memory=spec.memory_mb,
         memory_swap=spec.memory_mb,
         stop_timeout=spec.stop_seconds,
+        user=spec.user,
         destroy_grace_seconds=spec.stop_seconds,
         labels=_labels(spec.role),
         # The Docker name is fixed, so a replacement must remove the old container first.

@@ -44,5 +44,8 @@ class LoadBalancer(pulumi.ComponentResource):
             ports=HAPROXY_PUBLISHED,
             uploads=tuple(uploads),
             health=HealthCheck(f"http://127.0.0.1:{PORTS.haproxy.stats}/stats"),
+            # The image starts haproxy as its haproxy user, which can neither chroot nor change user: started as
+            # root, as on the AWS nodes, its workers chroot and drop to haproxy as haproxy.cfg says.
+            user="root",
         ), self)
         self.register_outputs({"container": haproxy.name})

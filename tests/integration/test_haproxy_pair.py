@@ -47,7 +47,8 @@ SERVERS = ["core-1", "core-2", "core-3", "replica-1", "replica-2"]
 
 
 def rendered_cfg(replicas: int) -> str:
-    settings = make_settings(coreCount=3, replicaCount=replicas)  # enterprise (tests.conftest.BASE)
+    # enterprise (tests.conftest.BASE); tls optional: the stand-in health endpoints answer plain HTTP.
+    settings = make_settings(coreCount=3, replicaCount=replicas, tls="optional")
     return render_haproxy_cfg(settings, plan_topology(settings))
 
 

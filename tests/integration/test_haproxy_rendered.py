@@ -17,7 +17,9 @@ right after a start, when its health is not yet full) and up within rise x inter
 from __future__ import annotations
 
 import contextlib
+import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +32,7 @@ from tests.support.haproxy import (
     EchoServer,
     HealthEndpoints,
     Loopback,
+    can_drop_privileges,
     changed_lines,
     is_closed,
     loopback_cfg,
@@ -49,7 +52,9 @@ SERVERS = ["core-1", "core-2", "core-3", "replica-1", "replica-2"]
 
 @pytest.fixture(scope="module")
 def rendered() -> str:
-    settings = make_settings(coreCount=3, replicaCount=2)  # enterprise (tests.conftest.BASE)
+    # enterprise (tests.conftest.BASE); tls optional: the stand-in health endpoints answer plain HTTP (neo4j:tls
+    # defaults to required, whose HTTPS checks `haproxy -c` reads in test_artifacts_real_tools.py).
+    settings = make_settings(coreCount=3, replicaCount=2, tls="optional")
     cfg = render_haproxy_cfg(settings, plan_topology(settings))
     assert f"inter {INTER}s fall {FALL} rise {RISE}" in cfg
     assert server_names(cfg, "neo4j_read") == SERVERS
@@ -84,8 +89,13 @@ def assert_only_addresses_and_ports_differ(rendered: str, cfg: str) -> None:
     changes = changed_lines(rendered, cfg)
     allowed = ("bind :", "server ", "parse-resolv-conf", "maxconn 20000", "stats socket /var/lib/haproxy/",
                "server-state-file /var/lib/haproxy/")
+    privileges = [(before, after) for before, after in changes if before.strip().startswith(("chroot ", "user ",
+                                                                                            "group "))]
+    changes = [change for change in changes if change not in privileges]
     assert all(before.strip().startswith(allowed) for before, _ in changes), changes
     assert len(changes) == 4 + 3 + 5 + 1 + 1 + 2  # binds, write servers, read servers, resolv, maxconn, state
+    # Root here: only the chroot moves to an empty directory; otherwise chroot, user and group are left out.
+    assert len(privileges) == (1 if can_drop_privileges() else 3), privileges
 
 
 def writers(loopback: Loopback, count: int = 6) -> list[str]:
@@ -202,3 +212,82 @@ def test_a_real_bolt_session_to_a_leader_marked_down_is_closed(rendered, tmp_pat
                     session.close()
     assert "neo4j_write/core-1 is DOWN" in (tmp_path / "haproxy.log").read_text()
     assert "1 sessions active" in (tmp_path / "haproxy.log").read_text()
+
+
+def _worker_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+def _uid_gid(pid: int) -> tuple[int, int]:
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return int(status["Uid"].split()[1]), int(status["Gid"].split()[1])  # effective ids
+
+
+def test_workers_run_as_the_haproxy_user_in_the_chroot_and_keep_the_socket_and_reloads(rendered, tmp_path):
+    """HAProxy's configuration manual (global section): "chroot <jail dir> Changes current directory to <jail
+    dir> and performs a chroot() there before dropping privileges. [...] This only works when the process is
+    started with superuser privileges." and "user <user name> Similar to "uid" but uses the UID of user name
+    <user name> from /etc/passwd." The rendered global section asks for both; here a master started by root
+    (as systemd starts it) runs workers that are the haproxy user inside the jail, before and after a reload,
+    while the admin socket (owned by root, opened before the chroot) answers the sync script's query."""
+    import grp
+    import os
+    import pwd
+    import signal
+
+    global_section = rendered.split("\nresolvers ")[0]
+    assert "\n    chroot /var/lib/haproxy\n" in global_section
+    assert "\n    user haproxy\n" in global_section and "\n    group haproxy\n" in global_section
+    if not can_drop_privileges():
+        pytest.skip("needs root and the haproxy user (Debian's haproxy package creates it)")
+    haproxy_ids = pwd.getpwnam("haproxy").pw_uid, grp.getgrnam("haproxy").gr_gid
+    jail = tmp_path / "jail"
+    jail.mkdir()
+    state = ClusterState(leader="core-1")
+    health = HealthEndpoints(SERVERS, state)
+    echoes = {name: EchoServer(name) for name in SERVERS}
+    try:
+        loopback = Loopback(binds={"bolt_write": free_port(), "bolt_read": free_port(), "stats": free_port(),
+                                   "health": free_port()},
+                            servers={name: (echoes[name].port, health.port(name)) for name in SERVERS},
+                            nameserver_port=free_port(), maxconn=1000, state_dir=str(tmp_path / "state"),
+                            chroot_dir=str(jail))
+        (tmp_path / "state").mkdir()
+        (tmp_path / "state" / "server-state").write_text("1\n")
+        cfg = loopback_cfg(rendered, loopback)
+        assert f"    chroot {jail}\n" in cfg
+        with running_haproxy(cfg, tmp_path, listen_ports=list(loopback.binds.values()),
+                             stats_port=loopback.binds["stats"], master_worker=True) as proxy:
+            proxy.wait_for_first_checks()
+            master = proxy.process.pid
+            assert _uid_gid(master) == (0, 0)  # the master re-executes itself on reload: it stays root
+            first = _worker_pids(master)
+            assert first and all(_uid_gid(pid) == haproxy_ids for pid in first)
+            assert all(os.readlink(f"/proc/{pid}/root") == str(jail) for pid in first)
+            assert writers(loopback) == ["core-1"] * 6
+
+            socket_path = tmp_path / "state" / "admin.sock"
+            assert socket_path.stat().st_uid == 0 and oct(socket_path.stat().st_mode & 0o777) == "0o600"
+            with socket.socket(socket.AF_UNIX) as admin:
+                admin.settimeout(5)
+                admin.connect(str(socket_path))
+                admin.sendall(b"show servers state\n")
+                answer = b""
+                while chunk := admin.recv(65536):
+                    answer += chunk
+            assert answer.startswith(b"1\n") and b" neo4j_write " in answer and b" core-1 " in answer
+
+            os.kill(master, signal.SIGUSR2)  # what `systemctl reload haproxy` sends to the master
+            deadline = time.monotonic() + 15
+            while not (new := [pid for pid in _worker_pids(master) if pid not in first]):
+                assert time.monotonic() < deadline, "no new worker after the reload"
+                time.sleep(0.1)
+            assert all(_uid_gid(pid) == haproxy_ids for pid in new)
+            assert all(os.readlink(f"/proc/{pid}/root") == str(jail) for pid in new)
+            proxy.wait_for_first_checks()
+            assert writers(loopback) == ["core-1"] * 6
+    finally:
+        health.close()
+        for echo in echoes.values():
+            echo.close()

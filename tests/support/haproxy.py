@@ -14,6 +14,9 @@ substituted, line for line (the line count never changes, see `changed_lines`):
 - `maxconn 20000` in `global`             → `maxconn <n>` (only when given): haproxy needs about
   2 × maxconn file descriptors and exits when it cannot raise its limit that far; test machines
   (a 20000 hard limit in CI containers) cannot, a real HAProxy node started by root can.
+- `chroot /var/lib/haproxy`               → an empty temporary directory when haproxy can drop its
+  privileges here (started by root, the haproxy user exists: `user` and `group` stay as rendered);
+  otherwise `chroot`, `user` and `group` become comments: only root may chroot or change user.
 
 Everything else (timeouts, `inter 2s fall 3 rise 2`, the http-check lines, on-marked-down) runs as
 rendered. The stand-ins for Neo4j servers are here too: `HealthEndpoints` answers the cluster health
@@ -24,8 +27,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import grp
 import http.server
 import io
+import os
+import pwd
 import re
 import shutil
 import socket
@@ -47,6 +53,16 @@ _BIND = re.compile(r"^(\s+bind )(\S*)(.*)$")
 _SERVER = re.compile(r"^(\s+server )(\S+) (\S+)(.*)$")
 _PARSE_RESOLV = re.compile(r"^(\s+)parse-resolv-conf\s*$")
 _MAXCONN = re.compile(r"^(\s+)maxconn \d+\s*$")
+_PRIVILEGE = re.compile(r"^(\s+)(chroot|user|group) (\S+)\s*$")
+
+
+def can_drop_privileges() -> bool:
+    """True when a haproxy started here may chroot and become the haproxy user (root, the user exists)."""
+    try:
+        pwd.getpwnam("haproxy"), grp.getgrnam("haproxy")
+    except KeyError:
+        return False
+    return os.geteuid() == 0
 
 
 @dataclass(frozen=True)
@@ -58,6 +74,8 @@ class Loopback:
     ca_file: str | None = None
     maxconn: int | None = None  # global maxconn, when this machine's file limit is below haproxy's need
     state_dir: str | None = None  # replaces /var/lib/haproxy; None: a new temporary directory
+    chroot_dir: str | None = None  # replaces the chroot; None: a new empty directory (when privileged)
+    privileged: bool | None = None  # keep chroot/user/group; None: can_drop_privileges()
 
 
 def loopback_cfg(rendered: str, loopback: Loopback) -> str:
@@ -86,6 +104,16 @@ def loopback_cfg(rendered: str, loopback: Loopback) -> str:
             line = f"{match[1]}nameserver loopback 127.0.0.1:{loopback.nameserver_port}"
         elif section == "global" and loopback.maxconn is not None and (match := _MAXCONN.match(line)):
             line = f"{match[1]}maxconn {loopback.maxconn}"
+        elif section == "global" and (match := _PRIVILEGE.match(line)):
+            privileged = can_drop_privileges() if loopback.privileged is None else loopback.privileged
+            if not privileged:
+                line = f"{match[1]}# {match[2]} {match[3]} (not root here)"
+            elif match[2] == "chroot":
+                jail = loopback.chroot_dir
+                if jail is None:
+                    jail = tempfile.mkdtemp(prefix="haproxy-chroot-")
+                    Path(jail).chmod(0o755)
+                line = f"{match[1]}chroot {jail}"
         if section == "global" and f" {STATE_DIR}/" in line:
             line = line.replace(f" {STATE_DIR}/", f" {state_dir}/")
         if loopback.ca_file is not None and f"ca-file {CA_PATH}" in line:

@@ -119,13 +119,15 @@ def loopback_for(cfg: str, **extra) -> Loopback:
     names = server_names(cfg, "neo4j_read")
     return Loopback(binds={"bolt_write": 10001, "bolt_read": 10002, "health": 10004, "stats": 10003},
                     servers={name: (11000 + i, 12000 + i) for i, name in enumerate(names)},
-                    nameserver_port=10053, state_dir="/tmp/state", **extra)
+                    nameserver_port=10053, state_dir="/tmp/state",
+                    **{"privileged": True, "chroot_dir": "/tmp/jail", **extra})
 
 
 def test_loopback_config_changes_only_addresses_and_ports():
     cfg = cfg_for(coreCount=3, replicaCount=2)
     changes = changed_lines(cfg, loopback_cfg(cfg, loopback_for(cfg)))
     assert [after.strip() for _, after in changes] == [
+        "chroot /tmp/jail",
         "stats socket /tmp/state/admin.sock mode 600 level admin", "server-state-file /tmp/state/server-state",
         "nameserver loopback 127.0.0.1:10053",
         "bind 127.0.0.1:10001", "bind 127.0.0.1:10002",
@@ -136,7 +138,15 @@ def test_loopback_config_changes_only_addresses_and_ports():
         "server replica-2 127.0.0.1:11004 port 12004",
         "bind 127.0.0.1:10004", "bind 127.0.0.1:10003",
     ]
-    assert [before.strip() for before, _ in changes][2:5] == ["parse-resolv-conf", "bind :7687", "bind :7689"]
+    assert [before.strip() for before, _ in changes][3:6] == ["parse-resolv-conf", "bind :7687", "bind :7689"]
+
+
+def test_loopback_config_leaves_chroot_and_user_out_where_haproxy_cannot_drop_privileges():
+    cfg = cfg_for(coreCount=3, replicaCount=2)
+    changes = changed_lines(cfg, loopback_cfg(cfg, loopback_for(cfg, privileged=False)))
+    assert changes[:3] == [("    chroot /var/lib/haproxy", "    # chroot /var/lib/haproxy (not root here)"),
+                           ("    user haproxy", "    # user haproxy (not root here)"),
+                           ("    group haproxy", "    # group haproxy (not root here)")]
 
 
 def test_loopback_config_changes_maxconn_and_ca_file_only_when_asked():
@@ -145,7 +155,7 @@ def test_loopback_config_changes_maxconn_and_ca_file_only_when_asked():
     assert ("    maxconn 20000", "    maxconn 1000") in changes
     default_server = next(after for before, after in changes if "default-server" in before)
     assert default_server.endswith("check-ssl verify required ca-file /tmp/ca.crt")
-    assert len(changes) == 15 + 2
+    assert len(changes) == 16 + 2
 
 
 def test_loopback_config_refuses_a_server_or_port_it_has_no_place_for():
