@@ -191,3 +191,25 @@ def test_the_system_restores_checks_run_on_a_real_server(server, run):
     with pytest.raises(BoltError) as refused:
         count(run, "system")
     assert refused.value.code == "Neo.ClientError.Statement.UnsupportedAdministrationCommand"
+
+
+def test_the_catalogue_statements_of_restore_all_parse_on_a_real_server(run):
+    """restore.py --cluster --all recreates composites and aliases with these statements (the password a Bolt
+    parameter): Community parses each and refuses it as Enterprise-only, never as a syntax error."""
+    from scripts.neo4j_ops.backup.cluster_all import catalogue_steps
+    from scripts.neo4j_ops.backup.run_manifest import Alias, Composite, RunManifest
+
+    m = RunManifest(stack="prod", timestamp=STAMP, started=STAMP, completed=STAMP, host="h", neo4j_version="5.26.30",
+                    edition="enterprise", databases=(), composites=(Composite("library", ("library.sci-fi",)),),
+                    aliases=(Alias("library.sci-fi", "sci-fi-books", "remote", composite="library",
+                                   url="neo4j+s://other:7687", user="alice",
+                                   driver={"connection_timeout": 60, "ssl_enforced": True,
+                                           "connection_pool_max_size": 10}, properties={"team": "books"}),
+                             Alias("films", "neo4j", "local", properties={"team": "movies", "n": 1})))
+    steps = catalogue_steps(m)
+    assert len(steps) == 3
+    for step in steps:
+        with pytest.raises(BoltError) as refused:
+            run(Named.built(step.cypher, "system"), {"password": "not-a-real-one"} if step.secret_env else None)
+        assert refused.value.code == "Neo.ClientError.Statement.UnsupportedAdministrationCommand", (step.cypher,
+                                                                                                   refused.value)

@@ -133,6 +133,7 @@ class Step:
     command: str = ""  # 4.4: the shell command
     copies: tuple[tuple[str, str], ...] = ()  # copy_chain/delete_chain: (source key, staged key)
     started: tuple[tuple[str, str], ...] = ()  # wait_online after a recreate: (address, lastStartTime) before it
+    secret_env: str = ""  # the environment variable the statement's $password is read from when it runs (never shown)
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v not in ("", (), [])}
