@@ -86,8 +86,9 @@ def plan_flows(settings: Settings, topology: ClusterTopology,
         bolt = [PORTS.haproxy.bolt_write, PORTS.haproxy.bolt_read]
         allow(ENTRY, bolt, client_sources(settings), "Bolt clients")
         allow(HAPROXY, bolt + [PORTS.haproxy.health], (ENTRY,), "Bolt through the load balancer, its health checks")
-        stats_readers = ((MONITORING,) if MONITORING in groups else ()) + settings.admin_cidrs
-        allow(HAPROXY, [PORTS.haproxy.stats], stats_readers, "HAProxy stats")
+        # Prometheus's /metrics only: the stats page answers on the node's loopback alone (haproxy.cfg), which
+        # an admin reaches through a Session Manager port forward.
+        allow(HAPROXY, [PORTS.haproxy.stats], (MONITORING,) if MONITORING in groups else (), "HAProxy metrics")
     if MONITORING in groups:
         allow(MONITORING, [PORTS.monitoring.grafana, PORTS.monitoring.prometheus], settings.admin_cidrs,
               "Grafana and Prometheus for admins")

@@ -291,3 +291,28 @@ def test_workers_run_as_the_haproxy_user_in_the_chroot_and_keep_the_socket_and_r
         health.close()
         for echo in echoes.values():
             echo.close()
+
+
+def _get(port: int, path: str, source: str) -> tuple[int, str]:
+    import http.client
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5, source_address=(source, 0))
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+def test_the_stats_page_answers_only_on_loopback_and_metrics_to_any_allowed_peer(rendered, tmp_path):
+    """127.0.0.2 is a peer that is not the node itself (Linux routes all of 127/8 to lo, but the rendered rule
+    trusts 127.0.0.1 and ::1 only): it gets /metrics, as Prometheus does, and a 403 for the stats page."""
+    with cluster_behind_haproxy(rendered, tmp_path, ClusterState(leader="core-1")) as (_, _, loopback):
+        port = loopback.binds["stats"]
+        status, body = _get(port, "/metrics", "127.0.0.2")
+        assert status == 200 and "haproxy_backend_active_servers" in body
+        assert _get(port, "/stats", "127.0.0.2")[0] == 403
+        assert _get(port, "/stats;csv", "127.0.0.2")[0] == 403
+        assert _get(port, "/", "127.0.0.2")[0] == 403
+        status, body = _get(port, "/stats;csv", "127.0.0.1")
+        assert status == 200 and "neo4j_write,core-1," in body
