@@ -198,3 +198,19 @@ def test_freshness_reports_a_database_found_in_the_bucket_but_not_the_runs_prefi
     assert [r.database for r in results] == ["neo4j", "sales", "system"]
     s3.put_object(Bucket="backups", Key="prod/runs/20250302T020000Z/manifest.json", Body=b"{}")  # a database `runs`
     assert "runs" in freshness.databases_in_bucket(s3, "backups", "prod")
+
+
+def test_a_system_backup_manifest_records_what_system_holds_and_reads_back():
+    from scripts.neo4j_ops.backup.layout import FileEntry, Manifest, ManifestError, parse_manifest
+    from scripts.neo4j_ops.facts import SystemCounts
+
+    manifest = Manifest(
+        stack="prod", database="system", timestamp="20250301T020000Z", backup_type="dump", method="dump",
+        neo4j_version="5.26.30", edition="community", version_line="5", files=(FileEntry("system.dump", 9, "a" * 64),),
+        counts=SystemCounts(users=2, databases=2), counts_exact=True, started="x", completed="y", host="h")
+    back = parse_manifest(manifest.to_json(), expect_database="system")
+    assert back.counts == SystemCounts(users=2, databases=2, roles=None)
+    broken = json.loads(manifest.to_json())
+    broken["counts"] = {"users": "two", "databases": 2}
+    with pytest.raises(ManifestError, match="'users' is str"):
+        parse_manifest(json.dumps(broken))

@@ -191,9 +191,9 @@ def describe_backup(result: dict) -> str:
         return describe_run(result)
     if "backup" not in result:
         return f"pruned {len(result['pruned'])} staging chain(s), kept {len(result['kept'])}"
-    counts = result["counts"]
+    counts = ", ".join(f"{value} {key}" for key, value in result["counts"].items())
     return (f"backup {result['backup']} complete: {result['prefix']} ({result['type']}, {human(result['size'])}, "
-            f"{counts['nodes']} nodes, {counts['relationships']} relationships)")
+            f"{counts})")
 
 
 def restore_parser() -> cli.Parser:

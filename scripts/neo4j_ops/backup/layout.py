@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..facts import Counts
+from ..facts import Counts, SystemCounts, counts_from_json
 from ..shared.versions import LINES
 
 MANIFEST = "manifest.json"
@@ -99,7 +99,7 @@ class Manifest:
     edition: str
     version_line: str
     files: tuple[FileEntry, ...]
-    counts: Counts
+    counts: Counts | SystemCounts  # of `system`: its users, databases (and roles), read as it accepts
     counts_exact: bool  # counts were equal before and after the backup: the artifact holds exactly these
     started: str
     completed: str
@@ -158,6 +158,13 @@ def _files(items: Any, where: str) -> tuple[FileEntry, ...]:
     return tuple(files)
 
 
+def _counts(document: Mapping[str, Any]) -> Counts | SystemCounts:
+    try:
+        return counts_from_json(document)
+    except ValueError as error:
+        raise ManifestError(str(error)) from None
+
+
 def parse_manifest(data: bytes | str, *, expect_stack: str | None = None, expect_database: str | None = None,
                    expect_timestamp: str | None = None) -> Manifest:
     """Read and check a manifest; raises ManifestError saying what is wrong."""
@@ -188,7 +195,7 @@ def parse_manifest(data: bytes | str, *, expect_stack: str | None = None, expect
         edition=_need(document, "edition", str),
         version_line=_need(document, "version_line", str),
         files=_files(document.get("files"), "manifest"),
-        counts=Counts(_need(counts, "nodes", int), _need(counts, "relationships", int)),
+        counts=_counts(counts),
         counts_exact=_need(document, "counts_exact", bool),
         started=_need(document, "started", str),
         completed=_need(document, "completed", str),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from dataclasses import asdict
 from pathlib import Path
 
 from ..facts import Counts
@@ -48,9 +49,15 @@ def finish(run: BackupRun, files: list[FileEntry], backup_type: str, method: str
             "size": size, "sha256": files[0].sha256, "seconds": round(seconds, 3),
             "upload_seconds": round(upload_seconds, 3) if upload_seconds is not None else None,
             "bytes_per_second": round(size / max(upload_seconds or seconds, 1e-6)),
-            "counts": {"nodes": before.nodes, "relationships": before.relationships}, "counts_exact": exact,
+            "counts": counts_of(before), "counts_exact": exact,
             "neo4j_version": run.version, "edition": run.facts.edition, "check": check.result,
             "check_detail": check.detail}
+
+
+def counts_of(counts) -> dict[str, int]:
+    """A database's counts as the result shows them: nodes and relationships, or what `system` holds (users,
+    databases, roles) with statements it accepts."""
+    return {key: value for key, value in asdict(counts).items() if value is not None}
 
 
 def put_report(run: BackupRun, report: str) -> None:
