@@ -9,12 +9,13 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.calendar import parse_calendar
+from components.calendar import longest_gap, parse_calendar
 from components.instance_types import INSTANCE_TYPES
 from components.units import neo4j_size, parse_size
 from scripts.neo4j_ops.shared.versions import deployable_line
@@ -65,6 +66,11 @@ class UserSpec:
 class RoleSpec:
     name: str
     privileges: tuple[str, ...]  # e.g. "MATCH {*} ON GRAPH neo4j"; scripts/security adds GRANT … TO <role>
+
+
+# backup.py --full-every-days's default, which 4.4's timer uses (tests/unit/test_backup_lifecycle.py holds them
+# together): how often a 4.4 chain of incremental backups starts again with a full one.
+FULL_EVERY_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,16 @@ class Settings:
         """Enterprise 5.26 and 2025: a full backup and differentials on schedules of their own. Community dumps
         offline (Neo4j stops), and 4.4 has no --restore-until: both keep one daily backup."""
         return self.edition == "enterprise" and self.version_line != "4.4"
+
+    @property
+    def backup_chain_days(self) -> int:
+        """The longest a backup chain grows, in whole days: a differential is useless without the full backup that
+        starts its chain, so whatever keeps backups (the bucket's Object Lock and expiry) keeps each one this much
+        longer than the retention. Chains: the longest gap between two runs of neo4j:backupFullSchedule. 4.4's
+        chains: backup.py's --full-every-days (its default, which the timer uses); Community dumps stand alone."""
+        if self.backs_up_in_chains:
+            return math.ceil(longest_gap(parse_calendar(self.backup_full_schedule)) / 86400)
+        return FULL_EVERY_DAYS
 
     @property
     def server_count(self) -> int:

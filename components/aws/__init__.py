@@ -26,8 +26,8 @@ from components.aws.security import (
     plan_flows,
     plan_groups,
 )
-from components.aws.sessions import SessionLogging, SessionLoggingArgs
 from components.aws.servers import BackupAccess, Neo4jServers, Neo4jServersArgs
+from components.aws.sessions import SessionLogging, SessionLoggingArgs
 from components.aws.stack import aws_provider, machine_images, stack_outputs
 from components.aws.user_data import aws_artifacts, haproxy_needs_the_ca
 from components.outputs import Deployment
@@ -72,7 +72,7 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
     certificates = ClusterCertificates(NAME, topology) if settings.tls != "disabled" else None
     secrets = ClusterSecrets(NAME, _secret_values(settings, names, certificates), opts)
     backups = BackupStore(NAME, BackupStoreArgs(
-        stack=settings.stack, retention_days=settings.backup_retention_days,
+        stack=settings.stack, retention_days=settings.backup_retention_days, chain_days=settings.backup_chain_days,
         transition_days=settings.backup_transition_days,
         transition_storage_class=settings.backup_transition_storage_class,
         noncurrent_days=settings.backup_noncurrent_days, replica_region=settings.backup_replica_region,

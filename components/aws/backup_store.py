@@ -5,9 +5,9 @@ encryption, every kind of public access blocked, ACLs off, TLS-only access, and 
 
 Object Lock is set when a bucket is created: on a stack whose buckets exist without it, `pulumi up` REPLACES both
 buckets (new, empty ones; the old ones, with their backups, stay in AWS, out of the stack: `bucket_options`; the
-operator deletes them when their backups are no longer needed). S3 User Guide, "S3 Object Lock overview": "You can only enable Object Lock for
-new buckets", and "Once you create a bucket with Object Lock enabled, you can't disable Object Lock or suspend
-versioning for the bucket."
+operator deletes them when their backups are no longer needed). S3 User Guide, "S3 Object Lock overview": "You can
+only enable Object Lock for new buckets", and "Once you create a bucket with Object Lock enabled, you can't disable
+Object Lock or suspend versioning for the bucket."
 """
 from __future__ import annotations
 
@@ -21,9 +21,6 @@ from components.tooling import TOOLING_KEY
 
 # A backup upload that has not completed in this many days failed: its parts cost money for nothing.
 ABORT_INCOMPLETE_UPLOAD_DAYS = 2
-# The backup job starts a new chain (a full backup, then differentials) this often: `backup.py --full-every-days`'s
-# default, which the timer uses (tests/unit/test_backup_lifecycle.py holds the two together).
-FULL_BACKUP_INTERVAL_DAYS = 7
 # COMPLIANCE, not GOVERNANCE. S3 User Guide, "S3 Object Lock overview": "In compliance mode, a protected object
 # version can't be overwritten or deleted by any user, including the root user in your AWS account. When an object
 # is locked in compliance mode, its retention mode can't be changed, and its retention period can't be shortened."
@@ -36,6 +33,7 @@ OBJECT_LOCK_MODE = "COMPLIANCE"
 class BackupStoreArgs:
     stack: str
     retention_days: int  # current objects expire after this many days
+    chain_days: int  # the longest a backup chain grows (Settings.backup_chain_days)
     transition_days: int  # 0: backups stay in STANDARD
     transition_storage_class: str
     noncurrent_days: int  # old versions of overwritten or deleted objects expire after this
@@ -43,17 +41,17 @@ class BackupStoreArgs:
     tooling_archive_base64: str = ""  # the backup scripts (components/tooling.py); "": none
 
 
-def object_lock_days(retention_days: int) -> int:
-    """How long every object version is locked, from its creation: the retention plus one full-backup interval.
+def object_lock_days(retention_days: int, chain_days: int) -> int:
+    """How long every object version is locked, from its creation: the retention plus the longest a chain grows.
 
-    A chain is a full backup and the differentials of the next FULL_BACKUP_INTERVAL_DAYS days, and a differential
-    is useless without its full backup: locking (and keeping) each object for retention + interval days keeps every
-    chain whole for as long as any of its backups is within the retention. It is also the "never zero" guarantee:
-    when backups stop, the newest chain's full backup is at most one interval older than its last differential, so
-    the whole newest chain stays, locked, for at least the retention after the last backup, whatever anyone on a
-    server (or an account administrator) does. The backup freshness alert fires long before.
+    A chain is a full backup and the differentials until the next full one (at most `chain_days` later), and a
+    differential is useless without its full backup: locking (and keeping) each object for retention + chain days
+    keeps every chain whole for as long as any of its backups is within the retention. It is also the "never zero"
+    guarantee: when backups stop, the newest chain's full backup is at most `chain_days` older than its last
+    differential, so the whole newest chain stays, locked, for at least the retention after the last backup,
+    whatever anyone on a server (or an account administrator) does. The backup freshness alert fires long before.
     """
-    return retention_days + FULL_BACKUP_INTERVAL_DAYS
+    return retention_days + chain_days
 
 
 def lifecycle_rules(args: BackupStoreArgs) -> list[dict]:
@@ -76,7 +74,7 @@ def lifecycle_rules(args: BackupStoreArgs) -> list[dict]:
         "id": "backups",
         "status": "Enabled",
         "filter": {"prefix": prefix},
-        "expiration": {"days": object_lock_days(args.retention_days)},
+        "expiration": {"days": object_lock_days(args.retention_days, args.chain_days)},
         # An expired (delete-marked) or overwritten version goes this many days later, once its lock allows.
         "noncurrent_version_expiration": {"noncurrent_days": args.noncurrent_days},
         "abort_incomplete_multipart_upload": {"days_after_initiation": ABORT_INCOMPLETE_UPLOAD_DAYS},
@@ -143,7 +141,8 @@ def _protected_bucket(name: str, args: BackupStoreArgs, parent: pulumi.Resource,
     # permission to configure object retention settings".
     aws.s3.BucketObjectLockConfiguration(
         name, bucket=bucket.id, region=region, object_lock_enabled="Enabled",
-        rule={"default_retention": {"mode": OBJECT_LOCK_MODE, "days": object_lock_days(args.retention_days)}},
+        rule={"default_retention": {"mode": OBJECT_LOCK_MODE,
+                                    "days": object_lock_days(args.retention_days, args.chain_days)}},
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning]))
     aws.s3.BucketServerSideEncryptionConfiguration(
         name, bucket=bucket.id, region=region,

@@ -15,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from components.aws.backup_store import FULL_BACKUP_INTERVAL_DAYS
-from components.aws.machine import BACKUP_TAMPERING_ACTIONS
+from components.settings import FULL_EVERY_DAYS
 from tests.conftest import ROOT, stack_config
 from tests.support.plans import make_plan
 
@@ -85,7 +84,7 @@ def test_every_backup_bucket_is_created_with_object_lock_in_compliance_mode(plan
     assert set(locks) == set(buckets), "every backup bucket needs its default retention"
     for name, (mode, days) in locks.items():
         assert mode == "COMPLIANCE", name
-        assert days == settings.backup_retention_days + FULL_BACKUP_INTERVAL_DAYS, name
+        assert days == settings.backup_retention_days + settings.backup_chain_days, name
         assert of_type(plan, OBJECT_LOCK)[name]["objectLockEnabled"] == "Enabled"
 
 
@@ -106,7 +105,7 @@ def test_full_backup_interval_is_the_backup_jobs():
     from scripts.neo4j_ops.backup.backup_run import BackupOptions
 
     (default,) = [f.default for f in dataclasses.fields(BackupOptions) if f.name == "full_every_days"]
-    assert FULL_BACKUP_INTERVAL_DAYS == default, "a longer chain than the lock covers breaks when its full expires"
+    assert FULL_EVERY_DAYS == default, "a longer chain than the lock covers breaks when its full expires"
     # The timer's job runs the default.
     assert "--full-every-days" not in (ROOT / "templates" / "backup" / "neo4j-backup.sh.j2").read_text()
 
@@ -233,12 +232,12 @@ def _is_current(rules: list[dict], key: str, age_days: int) -> bool:
     return current is None or age_days < current
 
 
-def _chains(stack: str, last: datetime, days: int) -> dict[str, datetime]:
-    """Daily enterprise backups up to `last`, a full one every FULL_BACKUP_INTERVAL_DAYS: key → made."""
+def _chains(stack: str, last: datetime, days: int, interval: int) -> dict[str, datetime]:
+    """Daily enterprise backups up to `last`, a full one every `interval` days: key → made."""
     objects = {}
     for n in range(days):
         made = last - timedelta(days=n)
-        kind = "full" if (days - 1 - n) % FULL_BACKUP_INTERVAL_DAYS == 0 else "diff"
+        kind = "full" if (days - 1 - n) % interval == 0 else "diff"
         objects[f"{stack}/neo4j/{made:%Y%m%dT%H%M%SZ}/{kind}.backup"] = made
     return objects
 
@@ -255,8 +254,9 @@ def test_the_newest_chain_stays_whole_and_current_for_the_retention_after_backup
     lock = lock_days(plan)["cluster-backups"][1]
     retention = settings.backup_retention_days
     last = datetime(2026, 6, 1, tzinfo=UTC)
-    for offset in range(FULL_BACKUP_INTERVAL_DAYS):  # backups stop anywhere in a chain
-        objects = _chains(settings.stack, last, 3 * retention + offset)
+    interval = settings.backup_chain_days
+    for offset in range(interval):  # backups stop anywhere in a chain
+        objects = _chains(settings.stack, last, 3 * retention + offset, interval)
         newest = _newest_chain(objects)
         for days_after in (0, retention // 2, retention):
             now = last + timedelta(days=days_after)
@@ -272,7 +272,7 @@ def test_the_newest_chain_stays_whole_and_current_for_the_retention_after_backup
 def test_the_simulation_sees_a_chain_break_when_the_expiry_is_the_bare_retention():
     # The check above can fail: expiring at the retention alone drops a full backup its newest differentials need.
     bare = [{"status": "Enabled", "filter": {"prefix": "prod/"}, "expiration": {"days": 30}}]
-    objects = _chains("prod", datetime(2026, 6, 1, tzinfo=UTC), 40)
+    objects = _chains("prod", datetime(2026, 6, 1, tzinfo=UTC), 40, 7)
     newest = _newest_chain(objects)
     now = datetime(2026, 6, 1, tzinfo=UTC) + timedelta(days=30)
     assert not newest <= {k for k, made in objects.items() if _is_current(bare, k, (now - made).days)}
@@ -292,6 +292,25 @@ def test_the_plan_summary_names_each_backup_buckets_object_lock(tmp_path):
 
     plan = make_plan("prod", "prod", stack_config("prod"), tmp_path / "out")
     text = summary(plan.settings, plan.topology, plan.rendered, plan.document, plan.out)
-    days = plan.settings.backup_retention_days + FULL_BACKUP_INTERVAL_DAYS
+    days = plan.settings.backup_retention_days + plan.settings.backup_chain_days
     assert f"Object Lock cluster-backups: COMPLIANCE {days} days" in text
     assert f"Object Lock cluster-backups-replica: COMPLIANCE {days} days" in text
+
+
+@pytest.mark.parametrize(("overrides", "chain_days"), [
+    ({"edition": "enterprise", "version": "5.26.30"}, 7),  # the default full backup: Sundays
+    ({"edition": "enterprise", "version": "2025.10.1", "backupFullSchedule": "*-*-01 02:00:00 UTC"}, 31),
+    ({"edition": "enterprise", "version": "5.26.30", "backupFullSchedule": "*-*-* 02:00:00 UTC"}, 1),
+    ({"edition": "enterprise", "version": "4.4.46"}, FULL_EVERY_DAYS),  # backup.py --full-every-days
+    ({"edition": "community", "coreCount": 1, "replicaCount": 0}, FULL_EVERY_DAYS),
+])
+def test_a_chain_lasts_the_longest_gap_between_full_backups_and_the_lock_covers_it(overrides, chain_days):
+    # A monthly full backup makes chains of up to 31 days: a lock of retention + 7 would let a full backup expire
+    # while the differentials of its last three weeks still need it.
+    from components.aws.backup_store import object_lock_days
+    from tests.conftest import make_settings
+
+    settings = make_settings(**overrides)
+    assert settings.backup_chain_days == chain_days
+    assert object_lock_days(settings.backup_retention_days, settings.backup_chain_days) == \
+        settings.backup_retention_days + chain_days
