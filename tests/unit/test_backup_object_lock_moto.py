@@ -36,7 +36,8 @@ def _backup_host_policy(plan) -> str:
     server = plan.topology.backup_server.name
     policy = _inputs(plan, "aws:iam/rolePolicy:RolePolicy", f"cluster-{server}-access")["policy"]
     # Only the primary bucket exists here: the replica's ARN stays a name moto never matches.
-    return policy.replace(f"{MOCK_ARN}/", f"arn:aws:s3:::{BUCKET}/").replace(f'"{MOCK_ARN}"', f'"arn:aws:s3:::{BUCKET}"')
+    return (policy.replace(f"{MOCK_ARN}/", f"arn:aws:s3:::{BUCKET}/")
+            .replace(f'"{MOCK_ARN}"', f'"arn:aws:s3:::{BUCKET}"'))
 
 
 def _user(iam, name: str, policy: str):
