@@ -174,3 +174,12 @@ def test_restore_py_all_dry_run_reads_the_newest_run_manifest_and_each_backup_fr
     assert f"not set here: {ENV}" in text
     with pytest.raises(UsageError, match="no run manifest under s3://acme-neo4j-backups/prod/runs/ at or before"):
         run_all(replace(opts, at="20250101T000000Z"), transport=RecordedTransport(load("5.26-cluster.json")), s3=s3)
+
+
+@pytest.mark.parametrize("argv, message", [(["--all"], "--all restores a cluster: it goes with --cluster"),
+                                           (["--all", "--cluster", "--beside", "--dry-run"], "neither --replay nor")])
+def test_restore_py_all_is_refused_where_it_does_not_apply(argv, message, capsys, tmp_path):
+    from scripts.neo4j_ops.backup.commands import restore_main
+
+    code = restore_main(["--bucket", BUCKET, "--stack", "prod", "--latest", "--work-dir", str(tmp_path), *argv])
+    assert code == 2 and message in capsys.readouterr().err

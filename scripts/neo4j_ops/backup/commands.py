@@ -86,9 +86,12 @@ dbms.cluster.recreateDatabase, 2025.04+ dbms.recreateDatabase), then it is waite
 compared with the manifest. --beside instead creates `<db>-restore-<timestamp>` seeded from the backup,
 and once it is online everywhere points the alias clients use at it (ALTER ALIAS: no window) or makes it
 the default database; the old one is kept, stopped, and any failure before the switch drops only the new
-one. 4.4 (--offline-ok): its offline procedure, run one server at a time over AWS Systems Manager (SSM;
-instances tagged Name=<stack>-<server>). --dry-run prints the plan; with --replay SCENARIO.json it plans
-against a recorded cluster (a stand-in for trying plans offline; no Neo4j, no S3).
+one. --database system restores users, roles and privileges offline on every server (the manual's disaster
+recovery: stop all, unbind-system-db, restore, start all; --offline-ok). --all restores every database of a
+backup run under its own name, then its composites and aliases. 4.4 (--offline-ok): its offline procedure,
+run one server at a time over AWS Systems Manager (SSM; instances tagged Name=<stack>-<server>). --dry-run
+prints the plan; with --replay SCENARIO.json it plans against a recorded cluster (a stand-in for trying
+plans offline; no Neo4j, no S3).
 
 Examples:
   python scripts/restore.py --bucket acme-neo4j-backups --stack prod --list
@@ -235,6 +238,10 @@ def restore_parser() -> cli.Parser:
                    "the store of <db> under its own name (the default: dbms.recreateDatabase, privileges kept)")
     c.add_argument("--no-swap", action="store_true", help="with --beside: restore beside the current database; "
                    "switch nothing")
+    c.add_argument("--all", action="store_true", help="5.24+/2025: every standard database of the newest backup run "
+                   "(runs/<timestamp>.json; --at picks an older one) under its own name, then the run's composite "
+                   "databases and aliases; a remote alias's password comes from NEO4J_ALIAS_PASSWORD_<NAME>. system: "
+                   "--database system (offline, every server)")
     c.add_argument("--replay", type=Path, metavar="SCENARIO.json", help="try a plan offline: the cluster and the "
                    "bucket are a recorded scenario's (tests/fixtures/enterprise/cluster-restore/*-cluster.json, "
                    "derived from the Operations Manual), not a live cluster or S3; only with --dry-run")
@@ -263,6 +270,8 @@ def _restore(args: Namespace, log: Log) -> dict:
         return {"backups": [_row(b) for b in catalogue(job)], "checked": "sizes"}
     if args.cluster:
         return _cluster_restore(args, log)
+    if args.all:
+        raise UsageError("--all restores a cluster: it goes with --cluster")
     if not args.verify_only and not args.yes:
         raise UsageError("a restore replaces the database: add --yes to confirm, or --verify-only for a drill")
     job = RestoreOptions(
@@ -286,6 +295,8 @@ def _cluster_restore(args: Namespace, log: Log) -> dict:
         raise UsageError("--replay answers from a recorded scenario: it only goes with --dry-run")
     if args.no_swap and not args.beside:
         raise UsageError("--no-swap goes with --beside: the default restore keeps the name and switches nothing")
+    if args.all and (args.replay is not None or args.beside):
+        raise UsageError("--all goes with neither --replay nor --beside")
     if args.replay is None and not args.work_dir.is_dir():
         raise UsageError(f"--work-dir {args.work_dir} is not a directory")
     job = ClusterRestoreOptions(
@@ -298,6 +309,10 @@ def _cluster_restore(args: Namespace, log: Log) -> dict:
         work_dir=args.work_dir,
         neo4j_admin=args.neo4j_admin, stop_command=args.stop_command, start_command=args.start_command,
         timeout=args.seed_timeout, log=log)
+    if args.all:
+        from .cluster_all import run_all
+
+        return run_all(job)
     if args.replay is not None:
         return replay_cluster_restore(job, args.replay)
     return run_cluster_restore(job)
@@ -325,7 +340,7 @@ def describe_restore(result: dict) -> str:
         lines.append("checked: each object's size against its manifest, not its sha256 (a restore and --verify-only "
                      "download it and check both)")
         return "\n".join(lines)
-    if "cluster" in result:
+    if "cluster" in result or "all" in result:
         return result["summary"]
     counts = result["counts"]
     if "verified" in result:
