@@ -106,7 +106,7 @@ def _online_one(opts: BackupOptions) -> RunDatabase:
     run = None
     try:
         run, _ = prepare(opts)
-        opts.source = backup_source(opts, run.facts)
+        opts.source = backup_source(opts, run.facts, run.line)
         result = online(run)
         result["source"] = opts.source
         return _complete(run, conclude(run, result))

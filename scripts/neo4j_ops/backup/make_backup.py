@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..facts import ServerFacts
 from ..shared.errors import BackupError, UsageError
-from ..shared.versions import dump_file_name, line_of
+from ..shared.versions import VersionLine, dump_file_name, line_of
 from .backup_run import BackupOptions, BackupRun
 from .dump import dump
 from .expiry import tag_expirable
@@ -30,7 +30,7 @@ from .layout import timestamp as make_timestamp
 from .online import online
 from .retention import prune
 from .s3 import check_bucket, check_writable, client
-from .source import choose_source
+from .source import choose_sources, from_option
 
 DEFAULT_BACKUP_PORT = 6362
 
@@ -38,7 +38,7 @@ DEFAULT_BACKUP_PORT = 6362
 def run_backup(opts: BackupOptions) -> dict:
     run, method = prepare(opts)
     if method == "online":
-        opts.source = backup_source(opts, run.facts)
+        opts.source = backup_source(opts, run.facts, run.line)
         result = online(run)
         result["source"] = opts.source
     else:
@@ -108,16 +108,19 @@ def conclude(run: BackupRun, result: dict) -> dict:
     return result
 
 
-def backup_source(opts: BackupOptions, facts: ServerFacts) -> str:
-    """The backup listener to use: in a cluster, a server that hosts the database, from the cluster's own
-    view (source.py; --from only names the one preferred); standalone, --from or this server."""
+def backup_source(opts: BackupOptions, facts: ServerFacts, line: VersionLine) -> str:
+    """neo4j-admin's --from: in a cluster, every server that hosts the database online, best first, from the
+    cluster's own view (source.py: secondaries, then primaries that do not lead it; --from names a preferred
+    one), as one list on 5.x and 2025 (the manual recommends several: a backup succeeds while some server is
+    down) and the best alone on 4.4 (one --from); standalone, --from or this server."""
     named = opts.source if opts.source and opts.source != "auto" else None
     port = int(named.rsplit(":", 1)[1]) if named and ":" in named else DEFAULT_BACKUP_PORT
     if facts.members <= 1:
         return named or f"localhost:{port}"
-    chosen = choose_source(facts.databases, opts.database, port, named)
-    opts.log(f"backing up {opts.database!r} from {chosen.address}: {chosen.why}")
-    return chosen.address
+    sources = choose_sources(facts.databases, opts.database, port, named)
+    chosen = from_option(sources, line.name)
+    opts.log(f"backing up {opts.database!r} from {chosen}: {sources[0].why}")
+    return chosen
 
 
 def peak_rss() -> int:
