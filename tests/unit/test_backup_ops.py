@@ -345,7 +345,7 @@ def test_help_shows_examples_and_exit_codes(name):
     ("backup", ["--stack", "prod", "--bucket", "b", "--part-size", "1MiB"], "at least 5MiB"),
     ("restore", ["--stack", "prod", "--bucket", "b", "--latest"], "add --yes to confirm"),
     ("restore", ["--stack", "prod", "--bucket", "b", "--latest", "--yes"], "$NEO4J_PASSWORD is not set"),
-    ("restore", ["--stack", "prod", "--bucket", "b"], "one of the arguments --latest --at --list is required"),
+    ("restore", ["--stack", "prod", "--bucket", "b"], "one of the arguments --latest --at --until --list is required"),
 ])
 def test_usage_errors_exit_2_with_a_message_and_no_traceback(name, args, message):
     result = script(name, *args)

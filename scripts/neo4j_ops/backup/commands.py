@@ -18,6 +18,7 @@ from .backup_run import BackupOptions
 from .cluster_restore import ClusterRestoreOptions, replay_cluster_restore, run_cluster_restore
 from .dbms_backup import describe_run, run_dbms_backup
 from .make_backup import run_backup
+from .point_in_time import Until, parse_until
 from .restore_backup import RestoreOptions, catalogue, drill, restore
 from .retention import prune
 from .run_manifest import ALL, is_pattern, wanted_databases
@@ -75,6 +76,12 @@ server is touched. Then Neo4j is stopped, the current database saved (--no-safet
 the backup loaded or restored over it, Neo4j started, and the node and relationship counts compared
 with the manifest. If loading fails, the saved database is put back.
 
+--until restores to a point in time (Enterprise 5.x and 2025): "YYYY-MM-DD hh:mm:ss" in UTC, or a transaction
+id (not included). It takes the newest complete chain whose full backup started at or before that time (a
+transaction id: the newest chain) and has `neo4j-admin database restore --restore-until` replay its logs up
+to it; the counts are not compared with the manifest's, which are the backup's. 4.4 has no --restore-until
+and a dump holds one moment: for them, --at.
+
 --verify-only is the restore drill: the same download and checks, then a restore into a throw-away
 server on free loopback ports (--scratch-command, default `neo4j console` with NEO4J_CONF pointing at
 a scratch directory), counts compared, the server and its files removed. Production is not touched.
@@ -96,6 +103,8 @@ plans offline; no Neo4j, no S3).
 Examples:
   python scripts/restore.py --bucket acme-neo4j-backups --stack prod --list
   NEO4J_PASSWORD=… python scripts/restore.py --bucket acme-neo4j-backups --stack prod --latest --verify-only
+  NEO4J_PASSWORD=… python scripts/restore.py --bucket acme-neo4j-backups --stack prod \\
+      --until "2025-01-31 02:30:00" --neo4j-admin 'runuser -u neo4j -- neo4j-admin' --yes
   NEO4J_PASSWORD=… python scripts/restore.py --bucket acme-neo4j-backups --stack prod \\
       --at 20250131T020000Z --neo4j-admin 'runuser -u neo4j -- neo4j-admin' --yes
   NEO4J_PASSWORD=… python scripts/restore.py --bucket acme-neo4j-backups --stack prod --latest --cluster \
@@ -206,6 +215,9 @@ def restore_parser() -> cli.Parser:
     which.add_argument("--latest", action="store_true", help="the newest complete backup")
     which.add_argument("--at", metavar="TIMESTAMP", help="a backup's timestamp (20250131T020000Z), or a time: "
                        "the newest complete backup at or before it")
+    which.add_argument("--until", metavar="WHEN", help="Enterprise 5.x/2025: restore up to a UTC time "
+                       "\"2025-01-31 02:30:00\" or a transaction id (not included), replaying the chain that "
+                       "reaches it")
     which.add_argument("--list", action="store_true", help="list the backups and whether each can be restored")
     options.add_common(p)
     r = p.add_argument_group("restore")
@@ -268,6 +280,10 @@ def _restore(args: Namespace, log: Log) -> dict:
                              admin=None, endpoint_url=args.endpoint_url, region=args.region, log=log)
         # Listing reads each manifest and compares the objects' sizes with it; the sha256 needs a download.
         return {"backups": [_row(b) for b in catalogue(job)], "checked": "sizes"}
+    until = _until(args.until)
+    if until is not None and args.cluster:
+        raise UsageError("--until restores one server's database (neo4j-admin --restore-until): it does not go with "
+                         "--cluster; restore a backup with --at, or restore --until on one server and seed from it")
     if args.cluster:
         return _cluster_restore(args, log)
     if args.all:
@@ -275,14 +291,23 @@ def _restore(args: Namespace, log: Log) -> dict:
     if not args.verify_only and not args.yes:
         raise UsageError("a restore replaces the database: add --yes to confirm, or --verify-only for a drill")
     job = RestoreOptions(
-        **options.job_arguments(args, log), at=None if args.latest else args.at, work_dir=args.work_dir,
-        safety_dump=not args.no_safety_dump, edition=args.edition,
+        **options.job_arguments(args, log), at=None if args.latest else args.at, until=until,
+        work_dir=args.work_dir, safety_dump=not args.no_safety_dump, edition=args.edition,
         scratch_command=split_command(args.scratch_command, "--scratch-command"), scratch_heap=args.scratch_heap,
         scratch_page_cache=args.scratch_page_cache, keep_scratch=args.keep_scratch,
         start_timeout=args.start_timeout)
     if not args.work_dir.is_dir():
         raise UsageError(f"--work-dir {args.work_dir} is not a directory")
     return drill(job) if args.verify_only else restore(job)
+
+
+def _until(text: str | None) -> Until | None:
+    if text is None:
+        return None
+    try:
+        return parse_until(text)
+    except ValueError as error:
+        raise UsageError(f"--until: {error}") from None
 
 
 def _cluster_restore(args: Namespace, log: Log) -> dict:
@@ -345,6 +370,9 @@ def describe_restore(result: dict) -> str:
     counts = result["counts"]
     if "verified" in result:
         return (f"restore drill passed: backup {result['verified']} restores and holds {counts['nodes']} nodes, "
+                f"{counts['relationships']} relationships")
+    if result.get("until"):
+        return (f"restored backup {result['restored']}'s chain until {result['until']}: {counts['nodes']} nodes, "
                 f"{counts['relationships']} relationships")
     return (f"restored backup {result['restored']}: {counts['nodes']} nodes, {counts['relationships']} "
             f"relationships, as its manifest says")

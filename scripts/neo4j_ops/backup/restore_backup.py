@@ -24,6 +24,7 @@ from .admin import own
 from .freshness import drill_record, put_drill_record
 from .layout import Backup, Manifest, choose, object_key, timestamp
 from .options import Job
+from .point_in_time import Until, choose_until
 from .s3 import check_bucket, client, download_verified, human, list_backups
 from .scratch import ScratchServer, free_port, scratch_conf, scratch_ports_needed
 from .server import LocalNeo4j
@@ -32,6 +33,7 @@ from .server import LocalNeo4j
 @dataclass
 class RestoreOptions(Job):
     at: str | None = None  # None: the newest complete backup
+    until: Until | None = None  # --until: the chain that reaches it, restored with --restore-until (5.x+)
     work_dir: Path = Path("/var/lib/neo4j/data/backup-staging")
     safety_dump: bool = True
     edition: str | None = None  # of the local Neo4j (default: asked over Bolt, else the backup's; so is version)
@@ -51,12 +53,12 @@ def catalogue(opts: RestoreOptions) -> list[Backup]:
 def _pick(opts: RestoreOptions, s3) -> Backup:
     backups = list_backups(s3, opts.bucket, opts.stack, opts.database)
     try:
-        chosen, why = choose(backups, opts.at)
+        chosen, why = choose_until(backups, opts.until) if opts.until else choose(backups, opts.at)
     except LookupError as error:
         raise BackupError(f"nothing to restore from s3://{opts.bucket}/{opts.stack}/{opts.database}/: {error}") \
             from None
     except ValueError as error:
-        raise UsageError(f"--at: {error}") from None
+        raise UsageError(f"{error}" if opts.until else f"--at: {error}") from None
     m = chosen.manifest
     chain = f" on a chain of {len(m.parents)} earlier backup(s), each complete and not failed" if m.parents else ""
     opts.log(f"restoring backup {chosen.timestamp} ({why}): {m.backup_type}{chain}, {human(m.size)}, Neo4j "
@@ -117,10 +119,18 @@ def _source_dir(m: Manifest, files: Path) -> Path:
     return files
 
 
-def _apply_args(line: VersionLine, m: Manifest, source: Path) -> list[str]:
+def _apply_args(line: VersionLine, m: Manifest, source: Path, until: Until | None = None) -> list[str]:
     if m.backup_type == "dump":
         return line.admin_load(m.database, source)
-    return line.admin_restore(m.database, source)
+    return line.admin_restore(m.database, source, until.text if until else None)
+
+
+def _check_counts(opts: RestoreOptions, m: Manifest, found: Counts) -> None:
+    """The manifest's counts are the backup's: a restore --until holds what was committed before that point."""
+    if opts.until is None:
+        verify_counts(m, found, opts.log)
+    else:
+        opts.log(f"counts not compared with the manifest: restored until {opts.until}, the database holds {found}")
 
 
 def verify_counts(m: Manifest, found: Counts, log: Callable[[str], None]) -> None:
@@ -148,6 +158,9 @@ def _prepare(opts: RestoreOptions, purpose: str, *, refuse_cluster: bool):
         line = line_of(version)
     except ValueError as error:
         raise UsageError(str(error)) from None
+    if opts.until is not None and not line.restores_until:
+        raise UsageError(f"--until: the local Neo4j is {version}, whose neo4j-admin restore has no --restore-until "
+                         f"(5.0 and later); nothing was stopped: restore a backup before that time with --at instead")
     return s3, chosen, version, edition, line, directory
 
 
@@ -217,7 +230,7 @@ def _replace(opts: RestoreOptions, s3, chosen: Backup, edition: str, line: Versi
                                   f"{error}\nIf that database is damaged or missing, run again with "
                                   f"--no-safety-dump") from None
         try:
-            opts.admin.run(_apply_args(line, m, source), log=opts.log)
+            opts.admin.run(_apply_args(line, m, source, opts.until), log=opts.log)
         except BaseException as error:
             if safety is None:
                 raise BackupError(f"{error}\nthe database may be half-written: restore again, or load a dump") \
@@ -245,7 +258,7 @@ def _replace(opts: RestoreOptions, s3, chosen: Backup, edition: str, line: Versi
                           f"{' '.join(control.start_command)}") from None
     if failure is not None:
         raise failure
-    verify_counts(m, found, opts.log)
+    _check_counts(opts, m, found)
     shutil.rmtree(files, ignore_errors=True)
     seconds = time.monotonic() - t0
     opts.log(f"restored backup {chosen.timestamp} into {opts.database!r} in {seconds:.1f}s"
@@ -253,7 +266,7 @@ def _replace(opts: RestoreOptions, s3, chosen: Backup, edition: str, line: Versi
     return {"restored": chosen.timestamp, "type": m.backup_type, "size": m.size, "counts": found.__dict__,
             "manifest_counts": m.counts.__dict__, "seconds": round(seconds, 3),
             "download_seconds": round(downloaded, 3), "safety_dump": str(safety) if safety else None,
-            "edition": edition}
+            "edition": edition, "until": opts.until.text if opts.until else None}
 
 
 def drill(opts: RestoreOptions) -> dict:
@@ -277,7 +290,7 @@ def drill(opts: RestoreOptions) -> dict:
             line, edition, opts.database, scratch, ports, opts.scratch_heap, opts.scratch_page_cache))
         own(scratch, opts.owner)
         t1 = time.monotonic()
-        opts.admin.run(_apply_args(line, m, source), conf=conf_dir, log=opts.log)
+        opts.admin.run(_apply_args(line, m, source, opts.until), conf=conf_dir, log=opts.log)
         # Never a leading '-' (token_urlsafe's alphabet has it): neo4j-admin would read the password as an
         # option ("Missing required parameter: '<password>'", seen once in 64 drills).
         password = "d" + secrets.token_urlsafe(18)
@@ -294,7 +307,7 @@ def drill(opts: RestoreOptions) -> dict:
         except BackupError as error:
             raise BackupError(f"{error}\nscratch server log ({server.log_file}):\n{server.log_tail()}") from None
         started = time.monotonic() - t2
-        verify_counts(m, found, opts.log)
+        _check_counts(opts, m, found)
     finally:
         if server is not None:
             server.stop()
@@ -312,7 +325,7 @@ def drill(opts: RestoreOptions) -> dict:
     opts.log(f"recorded the passed drill in s3://{opts.bucket}/{record}")
     return {"verified": chosen.timestamp, "type": m.backup_type, "size": m.size, "counts": found.__dict__,
             "seconds": round(seconds, 3), "download_seconds": round(downloaded, 3), "load_seconds": round(loaded, 3),
-            "start_seconds": round(started, 3)}
+            "start_seconds": round(started, 3), "until": opts.until.text if opts.until else None}
 
 
 def _remove_contents(directory: Path) -> None:

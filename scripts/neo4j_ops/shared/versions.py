@@ -299,11 +299,28 @@ class VersionLine:
             raise ValueError("Neo4j 4.4 has no backup chains to aggregate")
         return ["database", "aggregate-backup", f"--from-path={directory}", database]
 
-    def admin_restore(self, database: str, directory: Path) -> list[str]:
-        """Restore the backup in `directory` (5.x+: its chain of artifacts; 4.4: the backup folder)."""
+    @property
+    def restores_until(self) -> bool:
+        """`database restore --restore-until=<transaction id | UTC "YYYY-MM-DD hh:mm:ss">` (5.x and dev,
+        backup-restore/restore-backup.adoc: "The restore recovers transaction logs up to, but not including, the
+        transaction 123" / "recovers transactions that were committed before the provided timestamp"; "The
+        `--restore-until=` argument must contain a UTC date and time"), in the synopsis since the 5.0 branch's
+        (`[--restore-until=<recoveryCriteria>]`). 4.4's synopsis has no such option: `neo4j-admin restore
+        --from=<path>[,<path>...] [--verbose] [--expand-commands] [--database=<database>] [--force] [--move]
+        [--to-data-directory=<path>] [--to-data-tx-directory=<path>]`."""
+        return not self._is_44
+
+    def admin_restore(self, database: str, directory: Path, until: str | None = None) -> list[str]:
+        """Restore the backup in `directory` (5.x+: its chain of artifacts; 4.4: the backup folder); `until`
+        (see restores_until) stops the replay of the chain's transaction logs there. It is one argument:
+        the manual's shell quotes (`--restore-until="2023-06-29 13:50:45"`) only keep its space in it."""
+        if until is not None and not self.restores_until:
+            raise ValueError(f"Neo4j {self.name}'s neo4j-admin restore has no --restore-until")
         if self._is_44:
             return ["restore", f"--from={directory / database}", f"--database={database}", "--force"]
-        return ["database", "restore", f"--from-path={directory}", "--overwrite-destination=true", database]
+        until_arg = [f"--restore-until={until}"] if until is not None else []
+        return ["database", "restore", f"--from-path={directory}", *until_arg, "--overwrite-destination=true",
+                database]
 
     def admin_set_initial_password(self, password: str) -> list[str]:
         if self._is_44:
