@@ -11,6 +11,7 @@ Modules:
   commands    backup.py's and restore.py's help, options and results (their main)
   options     the options both share, turned into a Job (bucket, local Neo4j, neo4j-admin)
   layout      timestamps, object keys, the manifest, which backup a restore picks (pure)
+  point_in_time   restore.py --until: its value and the chain that reaches it, for --restore-until (pure)
   retention   which local staging chains to delete (pure, every local manifest parsed and checked) and deleting them
   source      which server an online backup comes from: one hosting the database, from the cluster's view (pure)
   s3          streaming multipart upload, verified download, listing
