@@ -4,6 +4,10 @@ The backup server's timer runs these scripts; at 100 KB they do not fit EC2's 16
 the AWS adapter stores the archive in the backup bucket and setup-neo4j.sh fetches it at boot. The
 archive is byte-for-byte reproducible (sorted names, fixed times and owners): an unchanged tree
 gives an unchanged object, and `pulumi preview` shows no change.
+
+The adapter may add rendered files of its own under a folder of the archive (`extra_files`): the AWS adapter
+ships the stack's backup job (systemd units and their launcher) under job/, which refresh-backup-tooling.sh
+installs when the archive changed, so a change to the job reaches the backup server without a new instance.
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import base64
 import gzip
 import io
 import tarfile
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,16 +40,22 @@ def tooling_files() -> list[Path]:
                    *(path for package in RUNTIME_PACKAGES for path in (runtime / package).glob("*.py"))])
 
 
-def tooling_archive() -> bytes:
+def tooling_archive(extra_files: Mapping[str, str] | None = None) -> bytes:
+    """The archive of tooling_files(), plus `extra_files` (archive name → text; a name beside the scripts' own,
+    such as "job/neo4j-backup.service"; a .sh is executable). Every entry in name order, same times and owners."""
+    entries = {str(path.relative_to(ROOT / "scripts")): (path.read_bytes(), 0o644) for path in tooling_files()}
+    for name, text in (extra_files or {}).items():
+        if name in entries or name.startswith("/") or ".." in name.split("/"):
+            raise ValueError(f"tooling archive: {name!r} clashes with the scripts or leaves the archive")
+        entries[name] = (text.encode(), 0o755 if name.endswith(".sh") else 0o644)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for path in tooling_files():
-            data = path.read_bytes()
-            info = tarfile.TarInfo(str(path.relative_to(ROOT / "scripts")))
-            info.size, info.mode, info.mtime = len(data), 0o644, 0
+        for name, (data, mode) in sorted(entries.items()):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), mode, 0
             archive.addfile(info, io.BytesIO(data))
     return gzip.compress(buffer.getvalue(), mtime=0)
 
 
-def tooling_archive_base64() -> str:
-    return base64.b64encode(tooling_archive()).decode()
+def tooling_archive_base64(extra_files: Mapping[str, str] | None = None) -> str:
+    return base64.b64encode(tooling_archive(extra_files)).decode()
