@@ -29,7 +29,7 @@ from components.aws.security import (
 from components.aws.servers import BackupAccess, Neo4jServers, Neo4jServersArgs
 from components.aws.sessions import SessionLogging, SessionLoggingArgs
 from components.aws.stack import aws_provider, machine_images, stack_outputs
-from components.aws.user_data import aws_artifacts, haproxy_needs_the_ca
+from components.aws.user_data import aws_artifacts, backup_tooling_files, haproxy_needs_the_ca
 from components.outputs import Deployment
 from components.passwords import admin_password_problems
 from components.program.tls import ClusterCertificates
@@ -76,7 +76,8 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
         transition_days=settings.backup_transition_days,
         transition_storage_class=settings.backup_transition_storage_class,
         noncurrent_days=settings.backup_noncurrent_days, replica_region=settings.backup_replica_region,
-        tooling_archive_base64=tooling_archive_base64()), opts)
+        # The backup tooling with this stack's backup job (job/): user data cannot hold the job (EC2's 16 KB).
+        tooling_archive_base64=tooling_archive_base64(backup_tooling_files(artifacts, topology))), opts)
 
     sessions = SessionLogging(NAME, SessionLoggingArgs(stack=settings.stack), opts)
     # Objects only under the stack's prefix, where the backup job writes.

@@ -2,7 +2,8 @@
 
 On top of the platform-neutral render (components/render.py), each Neo4j server gets its boot script
 (setup-neo4j.sh), the backup server its systemd job, and every machine its cloud-init user data, which
-writes the rendered files to their places on the machine (SERVER_FILE_PLACES, MONITORING_NODE_PATHS).
+writes the rendered files to their places on the machine (SERVER_FILE_PLACES, MONITORING_NODE_PATHS); the backup
+job alone comes with the stack's tooling archive instead (backup_tooling_files), for EC2's 16 KB.
 Plain Python, no Pulumi: scripts/plan.py and the tests render it too.
 
 User data holds no secret: the boot scripts read them from Secrets Manager under the fixed names of
@@ -14,7 +15,7 @@ from dataclasses import asdict
 from typing import Any
 
 from components.aws.secret_names import SecretNames, secret_names
-from components.monitoring import MONITORING_NODE_PATHS
+from components.monitoring import FAILED_LOGINS_WINDOW, MONITORING_NODE_PATHS
 from components.neo4j_defaults import IMPORT_DIRECTORY_KEY, directories
 from components.ports import PORTS
 from components.render import (
@@ -62,7 +63,16 @@ SERVER_FILE_PLACES = {
     "renew-certificates.sh": "/usr/local/lib/neo4j-cluster/renew-certificates.sh",
     "neo4j-cert-renew.service": "/etc/systemd/system/neo4j-cert-renew.service",
     "neo4j-cert-renew.timer": "/etc/systemd/system/neo4j-cert-renew.timer",
+    **{name: place for name, place in (
+        ("neo4j-failed-logins.sh", "/usr/local/lib/neo4j-cluster/neo4j-failed-logins.sh"),
+        ("neo4j-failed-logins.service", "/etc/systemd/system/neo4j-failed-logins.service"),
+        ("neo4j-failed-logins.timer", "/etc/systemd/system/neo4j-failed-logins.timer"))},
 }
+# Node exporter's textfile collector directory (Debian's prometheus-node-exporter) and Neo4j's security log
+# (the Debian package's logs directory, components/neo4j_defaults.py).
+TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
+NEO4J_SECURITY_LOG = "/var/log/neo4j/security.log"
+FAILED_LOGINS_FILES = ("neo4j-failed-logins.sh", "neo4j-failed-logins.service", "neo4j-failed-logins.timer")
 HAPROXY_CFG_PLACE = "/etc/haproxy/haproxy.cfg"
 # The monitoring node keeps Prometheus's time series on its own data volume (components/aws/monitoring.py).
 PROMETHEUS_DATA_DIR = "/var/lib/prometheus"
@@ -74,6 +84,12 @@ JAVA_PACKAGE = {"4.4": "openjdk-11-jre-headless", "5": "openjdk-17-jre-headless"
 
 # Where setup-neo4j.sh writes the bucket for refresh-backup-tooling.sh (neo4j-backup.service's EnvironmentFile).
 TOOLING_ENV_FILE = "/etc/neo4j-cluster/backup-tooling.env"
+# The backup job travels in the stack's tooling archive (components/tooling.py), under this folder, not in user
+# data (EC2's 16 KB): refresh-backup-tooling.sh installs it to SERVER_FILE_PLACES when the archive changed, so a
+# change to the job reaches the backup server without a new instance. User data keeps only what fetches it.
+BACKUP_JOB_ARCHIVE_FOLDER = "job"
+BACKUP_BOOT_FILES = ("refresh-backup-tooling.sh",)
+SYSTEMD_UNIT_DIR = "/etc/systemd/system"
 BACKUP_JOB_FILES = ("neo4j-backup.sh", "refresh-backup-tooling.sh", "neo4j-backup.service", "neo4j-backup.timer",
                     "neo4j-restore-drill.service", "neo4j-restore-drill.timer",
                     "neo4j-backup-freshness.service", "neo4j-backup-freshness.timer")
@@ -113,10 +129,26 @@ def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str
         "tooling_key": TOOLING_KEY,
         "tooling_env_file": TOOLING_ENV_FILE,
         "refresh_tooling_script": SERVER_FILE_PLACES["backup/refresh-backup-tooling.sh"],
+        "job_folder": BACKUP_JOB_ARCHIVE_FOLDER,
+        "job_script": SERVER_FILE_PLACES["backup/neo4j-backup.sh"],
+        "unit_dir": SYSTEMD_UNIT_DIR,
         "s3_endpoint": settings.backup_s3_endpoint,  # "": AWS S3
     }
     names = BACKUP_JOB_FILES + (BACKUP_DIFF_FILES if values["chains"] and settings.backup_diff_schedule else ())
     return {f"backup/{name}": render_template(f"backup/{name}.j2", **values) for name in names}
+
+
+def backup_job_archive_files(backup_job: dict[str, str]) -> dict[str, str]:
+    """The job's files as the tooling archive holds them (job/<name>): all of render_backup_job but what fetches
+    the archive (BACKUP_BOOT_FILES, in user data). Each lands on the machine at its SERVER_FILE_PLACES path."""
+    return {f"{BACKUP_JOB_ARCHIVE_FOLDER}/{path.removeprefix('backup/')}": text for path, text in backup_job.items()
+            if path.removeprefix("backup/") not in BACKUP_BOOT_FILES}
+
+
+def backup_tooling_files(artifacts: Artifacts, topology: ClusterTopology) -> dict[str, str]:
+    """What the AWS adapter adds to the stack's tooling archive: the backup server's job (archive name → text)."""
+    server = artifacts[topology.backup_server.name]
+    return backup_job_archive_files({path: text for path, text in server.items() if path.startswith("backup/")})
 
 
 def render_grow_data_volume(data_dir: str) -> dict[str, str]:
@@ -152,6 +184,7 @@ def render_setup_script(settings: Settings, plan: ServerPlan, *, tls_secret: str
         ssl_scopes=[p.scope for p in plan.ssl_policies], backup=backup,
         tooling_env_file=TOOLING_ENV_FILE,
         tooling_key=TOOLING_KEY, tooling_dir=TOOLING_DIR, s3_endpoint=settings.backup_s3_endpoint,
+        refresh_tooling_script=SERVER_FILE_PLACES["backup/refresh-backup-tooling.sh"],
         set_password_command="set-initial-password" if line == "4.4" else "dbms set-initial-password")
 
 
@@ -188,6 +221,14 @@ def render_cert_renewal(settings: Settings, topology: ClusterTopology, plan: Ser
     return {"renew-certificates.sh": script,
             "neo4j-cert-renew.service": render_template("neo4j/neo4j-cert-renew.service.j2", **units),
             "neo4j-cert-renew.timer": render_template("neo4j/neo4j-cert-renew.timer.j2", **units)}
+
+
+def render_failed_logins(settings: Settings, server_name: str) -> dict[str, str]:
+    """The every-minute count of failed logins in security.log, for Neo4jFailedLogins (node exporter textfile)."""
+    values = {"server_name": server_name, "stack": settings.stack, "security_log": NEO4J_SECURITY_LOG,
+              "textfile_dir": TEXTFILE_DIR, "script": SERVER_FILE_PLACES["neo4j-failed-logins.sh"],
+              "window": FAILED_LOGINS_WINDOW}
+    return {name: render_template(f"prometheus/{name}.j2", **values) for name in FAILED_LOGINS_FILES}
 
 
 def haproxy_needs_the_ca(rendered: RenderedCluster) -> bool:
@@ -254,11 +295,15 @@ def _server_files(settings: Settings, topology: ClusterTopology, rendered: Rende
             admin_password_secret=names.admin_password, backup=is_backup),
         **(backup_job if is_backup else {}),
         **render_grow_data_volume(NEO4J_DATA_DIR),
+        **render_failed_logins(settings, name),
         **(render_cert_renewal(settings, topology, plan, tls_secret=names.tls[name],
                                admin_password_secret=names.admin_password) if plan.ssl_policies else {}),
         **{path: text for path, text in neutral.items() if path != "neo4j.conf"},
     }
-    files["cloud-init.yaml"] = _user_data("neo4j", {SERVER_FILE_PLACES[path]: text for path, text in files.items()},
+    # The job itself comes with the tooling archive (backup_job_archive_files); user data holds what fetches it.
+    files["cloud-init.yaml"] = _user_data("neo4j", {SERVER_FILE_PLACES[path]: text for path, text in files.items()
+                                                    if not path.startswith("backup/")
+                                                    or path.removeprefix("backup/") in BACKUP_BOOT_FILES},
                                           server=asdict(plan.server))
     return files
 

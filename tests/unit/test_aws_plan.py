@@ -304,6 +304,21 @@ def test_every_secret_value_stays_a_pulumi_secret(plan):
     assert versions and all(v["secretString"] == "[secret]" for v in versions.values())
 
 
+def test_every_machines_gzipped_user_data_fits_ec2s_limit_and_the_backup_job_comes_with_the_tooling(plan):
+    from components.aws.machine import USER_DATA_LIMIT
+    from components.aws.user_data import SERVER_FILE_PLACES
+
+    sizes = {name.removeprefix("cluster-"): len(base64.b64decode(instance["userDataBase64"]))
+             for name, instance in plan.of_type(INSTANCE).items()}
+    margins = ", ".join(f"{name} {size} B ({USER_DATA_LIMIT - size} to spare)" for name, size in sorted(sizes.items()))
+    assert max(sizes.values()) < USER_DATA_LIMIT, f"over EC2's {USER_DATA_LIMIT} B: {margins}"
+    # The backup server's user data holds what fetches the archive, not the job (job/ in the tooling archive).
+    backup = plan.user_data(f"cluster-{plan.topology.backup_server.name}")
+    assert f"path: {SERVER_FILE_PLACES['backup/refresh-backup-tooling.sh']}" in backup
+    assert f"path: {SERVER_FILE_PLACES['backup/neo4j-backup.sh']}" not in backup
+    assert "path: /etc/systemd/system/neo4j-backup.service" not in backup
+
+
 def test_secrets_live_under_the_names_the_user_data_reads(plan):
     names = secret_names(plan.settings, plan.topology)
     created = {inputs["name"] for inputs in plan.of_type(SECRET).values()}
@@ -645,7 +660,13 @@ def test_backup_server_alone_reads_the_tooling_archive_which_the_lifecycle_spare
     [tooling] = [r for r in plan.document["resources"] if r["type"] == "aws:s3/bucketObjectv2:BucketObjectv2"
                  and r["name"] != "cluster-haproxy-cfg"]  # the HAProxy pair's config lies beside it
     assert tooling["inputs"]["key"] == TOOLING_KEY
-    assert tooling["inputs"]["contentBase64"] == tooling_archive_base64()
+    from components.aws.user_data import backup_tooling_files
+
+    # The scripts and the stack's backup job as the plan rendered it (build/<stack>/<backup server>/backup/).
+    server = plan.topology.backup_server.name
+    job = {f"backup/{path.name}": path.read_text() for path in (plan.out / server / "backup").iterdir()}
+    assert tooling["inputs"]["contentBase64"] == tooling_archive_base64(backup_tooling_files({server: job},
+                                                                                             plan.topology))
     readers = [r["name"] for r in plan.document["resources"] if r["type"] == "aws:iam/rolePolicy:RolePolicy"
                and "ReadBackupTooling" in str(r["inputs"].get("policy"))]
     assert len(readers) == 1 and plan.topology.backup_server.name in readers[0]

@@ -360,12 +360,15 @@ def refresh(tmp_path, bucket: ToolingBucket, *, bucket_name: str = "backups-test
     script = backup_server_files()["backup/refresh-backup-tooling.sh"]
     box = sandbox(tmp_path / "box")
     box.stand_in("aws", S3API)
+    # systemctl only records what it was asked; the machine's /etc/systemd/system and launcher are in the sandbox.
+    box.stand_in("systemctl")
     tools = tmp_path / "scripts"
     prelude = (f'REGION=eu-west-1\nKEY=tooling/neo4j-cluster-backup-tools.tar.gz\nTOOLS_DIR="{tools}"\n'
                f'BUCKET="{bucket_name}"\nINSTALLED_ETAG="$TOOLS_DIR/.archive-etag"\nS3_OPTIONS=(--region "$REGION")\n'
+               f'UNIT_DIR="{tmp_path}/systemd"\nJOB_SCRIPT="{tmp_path}/lib/neo4j-backup.sh"\n'
                'log() { echo "refresh-backup-tooling: $*"; }\n')
-    result = box.run(script, ["installed", "refresh_tooling"], "refresh_tooling\n", prelude=prelude,
-                     env={"TOOLING_STORE": str(bucket.store)})
+    result = box.run(script, ["installed", "place", "install_job", "refresh_tooling"], "refresh_tooling\n",
+                     prelude=prelude, env={"TOOLING_STORE": str(bucket.store)})
     return result, tools, box
 
 
@@ -375,7 +378,9 @@ def test_the_backup_service_refreshes_the_tooling_first_from_the_bucket_setup_na
     lines = service.splitlines()
     assert "EnvironmentFile=-/etc/neo4j-cluster/backup-tooling.env" in lines
     pre = lines.index("ExecStartPre=/bin/bash /usr/local/lib/neo4j-cluster/refresh-backup-tooling.sh")
-    assert pre < lines.index("ExecStart=/usr/local/lib/neo4j-cluster/neo4j-backup.sh")
+    # The job runs under the backup lock (flock /run/neo4j-backup.lock …/neo4j-backup.sh).
+    [start] = [i for i, line in enumerate(lines) if line.startswith("ExecStart=")]
+    assert pre < start and lines[start].endswith("/usr/local/lib/neo4j-cluster/neo4j-backup.sh --type full")
     setup = shell_function(files["setup-neo4j.sh"], "install_backup_tooling")
     assert """printf 'TOOLING_BUCKET=%s\\n' "$bucket" >"/etc/neo4j-cluster/backup-tooling.env\"""" in setup
     script = files["backup/refresh-backup-tooling.sh"]
@@ -442,3 +447,64 @@ def test_a_broken_archive_leaves_the_installed_tooling_as_it_was(tmp_path):
     assert result.returncode != 0
     assert (tools / "backup.py").read_text() == "installed at boot\n"
     assert not (tools / ".archive-etag").exists()
+
+
+def test_a_new_archive_installs_its_backup_job_and_enables_its_timers_and_an_unchanged_one_leaves_them(tmp_path):
+    from components.aws.user_data import backup_job_archive_files
+
+    job = backup_job_archive_files({path: text for path, text in backup_server_files().items()
+                                    if path.startswith("backup/")})
+    assert "job/neo4j-backup.sh" in job and "job/refresh-backup-tooling.sh" not in job  # that one fetches the rest
+    bucket = ToolingBucket(tmp_path)
+    bucket.publish({"backup.py": "release 1\n", **job}, "etag-1")
+    first, _, box = refresh(tmp_path, bucket)
+    assert first.returncode == 0, first.stdout + first.stderr
+    units = tmp_path / "systemd"
+    installed = {path.name: path.read_text() for path in units.iterdir()}
+    assert installed == {name.removeprefix("job/"): text for name, text in job.items() if not name.endswith(".sh")}
+    launcher = tmp_path / "lib" / "neo4j-backup.sh"
+    assert launcher.read_text() == job["job/neo4j-backup.sh"] and os.access(launcher, os.X_OK)
+    assert not [path for path in units.iterdir() if path.name.startswith(".")]  # no temporary left
+    timers = sorted(name for name in installed if name.endswith(".timer"))
+    calls = [c for c in box.calls() if c.startswith("systemctl")]
+    assert calls == ["systemctl daemon-reload", f"systemctl enable --now {' '.join(timers)}"]
+    assert "neo4j-backup-diff.timer" in timers  # dev's Enterprise 5.26: the differentials too
+
+    again, _, box = refresh(tmp_path, bucket)
+    assert again.returncode == 0 and not [c for c in box.calls() if c.startswith("systemctl")][len(calls):]
+
+    # The next release drops the differentials: their timer is stopped, disabled and removed.
+    box.log.unlink()
+    release_2 = {name: text for name, text in job.items() if "backup-diff" not in name}
+    bucket.publish({"backup.py": "release 2\n", **release_2, "job/neo4j-backup.sh": "#!/bin/bash\necho 2\n"}, "etag-2")
+    upgraded, _, box = refresh(tmp_path, bucket)
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    assert launcher.read_text() == "#!/bin/bash\necho 2\n"
+    assert not (units / "neo4j-backup-diff.timer").exists() and not (units / "neo4j-backup-diff.service").exists()
+    calls = box.calls()
+    assert "systemctl disable --now neo4j-backup-diff.timer" in calls
+    assert calls.index("systemctl daemon-reload") < calls.index(
+        f"systemctl enable --now {' '.join(t for t in timers if 'diff' not in t)}")
+
+
+def test_a_job_that_fails_to_install_is_installed_again_at_the_next_refresh(tmp_path):
+    bucket = ToolingBucket(tmp_path)
+    bucket.publish({"backup.py": "release 1\n", "job/neo4j-backup.timer": "[Timer]\n"}, "etag-1")  # no launcher
+    failed, tools, _ = refresh(tmp_path, bucket)
+    assert failed.returncode != 0
+    assert not (tools / ".archive-etag").exists()
+    bucket.publish({"backup.py": "release 1\n", "job/neo4j-backup.timer": "[Timer]\n",
+                    "job/neo4j-backup.sh": "#!/bin/bash\n"}, "etag-1")
+    again, _, box = refresh(tmp_path, bucket)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "systemctl enable --now neo4j-backup.timer" in box.calls()
+
+
+def test_the_boot_runs_the_refresh_with_the_bucket_then_enables_the_timers():
+    files = backup_server_files()
+    setup = files["setup-neo4j.sh"]
+    install = shell_function(setup, "install_backup_tooling")
+    assert 'TOOLING_BUCKET="$bucket" retry /bin/bash "/usr/local/lib/neo4j-cluster/refresh-backup-tooling.sh"' \
+        in install
+    assert setup.index("\nrun_step install_backup_tooling\n") < setup.index(
+        '\nsystemctl enable --now "${backup_timers[@]}"\n')

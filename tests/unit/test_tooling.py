@@ -9,7 +9,11 @@ import subprocess
 import sys
 import tarfile
 
+from components.aws.user_data import BACKUP_JOB_ARCHIVE_FOLDER, aws_artifacts, backup_tooling_files
+from components.settings import load_settings
 from components.tooling import TOOLING_DIR, tooling_archive
+from components.topology import plan_topology
+from tests.conftest import stack_config
 
 PROBE = """
 import contextlib, importlib.abc, io, json, runpy, sys
@@ -44,8 +48,14 @@ print(json.dumps({{"codes": codes, "modules": modules}}))
 def test_the_archive_runs_alone_and_holds_exactly_what_backup_and_restore_import(tmp_path):
     assert TOOLING_DIR.endswith("/scripts")  # the archive is the repository's scripts/ slice: same imports
     root = tmp_path / "neo4j-cluster"
-    with tarfile.open(fileobj=io.BytesIO(tooling_archive())) as archive:
+    # The archive the AWS adapter stores: the scripts and, under job/, the stack's backup job.
+    settings = load_settings("prod", stack_config("prod"))
+    topology = plan_topology(settings)
+    job = backup_tooling_files(aws_artifacts(settings, topology), topology)
+    with tarfile.open(fileobj=io.BytesIO(tooling_archive(job))) as archive:
         names = archive.getnames()
+        assert {name: archive.extractfile(name).read().decode() for name in names
+                if name.startswith(f"{BACKUP_JOB_ARCHIVE_FOLDER}/")} == job  # the job, and nothing else, in job/
         archive.extractall(root / "scripts", filter="data")
     (tmp_path / "staging").mkdir()
     # -I: no PYTHONPATH, no user site, not the current directory: only what the archive brings.
@@ -55,10 +65,26 @@ def test_the_archive_runs_alone_and_holds_exactly_what_backup_and_restore_import
     result = json.loads(proc.stdout.splitlines()[-1])
     assert set(result["codes"].values()) == {0}, result["codes"]
 
-    packed = {name.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for name in names}
+    packed = {name.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for name in names
+              if not name.startswith(f"{BACKUP_JOB_ARCHIVE_FOLDER}/")}
     imported = {module.removeprefix("scripts.") for module in result["modules"] if module != "scripts"}
     packed = {name for name in packed if name not in ("backup", "restore", "__init__")}  # the entry points
     assert packed == imported, f"packed, not imported: {sorted(packed - imported)}; imported, not packed: " \
                                f"{sorted(imported - packed)}"
     assert not [m for m in imported if m.split(".")[1:2] in (["checks"], ["diagnose"], ["security"], ["target"],
                                                               ["cluster"], ["recorded"])]
+
+
+def test_the_archive_with_the_job_is_byte_reproducible_and_keeps_the_job_out_of_the_scripts():
+    settings = load_settings("prod", stack_config("prod"))
+    topology = plan_topology(settings)
+    job = backup_tooling_files(aws_artifacts(settings, topology), topology)
+    assert set(job) >= {"job/neo4j-backup.sh", "job/neo4j-backup.service", "job/neo4j-backup.timer"}
+    assert "job/refresh-backup-tooling.sh" not in job  # it fetches the archive: user data keeps it
+    assert tooling_archive(job) == tooling_archive(dict(reversed(list(job.items()))))
+    with tarfile.open(fileobj=io.BytesIO(tooling_archive(job))) as archive:
+        members = archive.getmembers()
+    assert [m.name for m in members] == sorted(m.name for m in members)
+    assert {m.name: m.mode for m in members if m.name.startswith("job/")} == {
+        name: 0o755 if name.endswith(".sh") else 0o644 for name in job}
+    assert {(m.mtime, m.uid, m.gid) for m in members} == {(0, 0, 0)}
