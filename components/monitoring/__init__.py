@@ -24,7 +24,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from components.monitoring.alerts import ALERT_JOBS, ALERT_NAMES, CERTIFICATE_EXPIRY_WARNING_DAYS, render_alert_rules
+from components.monitoring.alerts import (
+    ALERT_JOBS,
+    ALERT_NAMES,
+    CERTIFICATE_EXPIRY_WARNING_DAYS,
+    FAILED_LOGINS_THRESHOLD,
+    render_alert_rules,
+)
 from components.monitoring.dashboard import (
     DATASOURCE_UID,
     build_dashboard,
@@ -52,6 +58,7 @@ from components.monitoring.metrics import (
     metrics_filter,
 )
 from components.monitoring.queries import (
+    FAILED_LOGINS_WINDOW,
     GC_WINDOW,
     PSEUDO_FILESYSTEMS,
     RATE_WINDOW,
@@ -71,7 +78,8 @@ from components.monitoring.scrape import (
 from components.monitoring.thresholds import AlertThresholds
 
 __all__ = [
-    "ALERT_JOBS", "ALERT_NAMES", "CERTIFICATE_EXPIRY_WARNING_DAYS", "DATASOURCE_UID", "GC_WINDOW",
+    "ALERT_JOBS", "ALERT_NAMES", "CERTIFICATE_EXPIRY_WARNING_DAYS", "DATASOURCE_UID", "FAILED_LOGINS_THRESHOLD",
+    "FAILED_LOGINS_WINDOW", "GC_WINDOW",
     "GRAFANA_DASHBOARD", "GRAFANA_DASHBOARD_PROVIDER", "GRAFANA_DASHBOARDS_DIR", "GRAFANA_DATASOURCE",
     "JOB_HAPROXY", "JOB_NEO4J", "JOB_NODE", "METRIC_NAMES", "METRICS_FILTER", "MONITORING_NODE_PATHS",
     "PROMETHEUS_CONFIG", "PROMETHEUS_RULES", "PSEUDO_FILESYSTEMS", "RATE_WINDOW", "ROLES", "RULE_FILES_GLOB",

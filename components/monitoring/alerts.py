@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from components.monitoring.queries import GC_WINDOW, RATE_WINDOW
+from components.monitoring.queries import FAILED_LOGINS_WINDOW, GC_WINDOW, RATE_WINDOW
 from components.monitoring.scrape import JOB_NEO4J, JOB_NODE
 from components.monitoring.thresholds import AlertThresholds, threshold_text
 from components.templating import render_template
@@ -34,7 +34,13 @@ ALERT_JOBS = {
     "Neo4jBackupTooOld": JOB_NODE,
     "Neo4jRestoreDrillTooOld": JOB_NODE,
     "Neo4jBackupFreshnessUnknown": JOB_NODE,
+    # Counted every minute from security.log on each server (neo4j-failed-logins.timer).
+    "Neo4jFailedLogins": JOB_NODE,
 }
+# More failed logins than this on one server within FAILED_LOGINS_WINDOW fire Neo4jFailedLogins: a client with a
+# stale password retries a few times (Neo4j locks the user after 3 attempts, dbms.security.auth_max_failed_attempts);
+# more is guessing or a misconfigured fleet.
+FAILED_LOGINS_THRESHOLD = 10
 # Days before a served certificate expires from which Neo4jCertificateExpiresSoon fires.
 CERTIFICATE_EXPIRY_WARNING_DAYS = 30
 ALERT_NAMES = tuple(ALERT_JOBS)
@@ -165,6 +171,13 @@ def alert_rules(q: dict[str, str], t: AlertThresholds, *, lag_offset: str, jobs:
             "Neo4jBackupTooOld and Neo4jRestoreDrillTooOld cannot fire. Read `journalctl -u "
             "neo4j-backup-freshness` on the backup server (bucket access, the tooling under "
             "/usr/local/lib/neo4j-cluster/scripts)."),
+        _alert(
+            "Neo4jFailedLogins", f"{q['failed_logins']} > {FAILED_LOGINS_THRESHOLD}", "0s", "warning",
+            "{{ $value | printf \"%.0f\" }} failed logins on {{ $labels.server }}",
+            "Neo4j on {{ $labels.server }} ({{ $labels.role }}) in stack {{ $labels.stack }} refused about "
+            f"{{{{ $value | printf \"%.0f\" }}}} logins within {FAILED_LOGINS_WINDOW} (more than "
+            f"{FAILED_LOGINS_THRESHOLD}): someone guesses passwords, or a client runs with a stale one. Read "
+            "/var/log/neo4j/security.log on it (\"failed to log in\" lines name the user and the client address)."),
     ]
     assert [a["name"] for a in alerts] == list(ALERT_NAMES)
     return [a for a in alerts if ALERT_JOBS[a["name"]] in jobs]

@@ -18,6 +18,7 @@ PSEUDO_FILESYSTEMS = "tmpfs|devtmpfs|ramfs|overlay|squashfs|nsfs|autofs|proc|sys
 
 RATE_WINDOW = "5m"
 GC_WINDOW = "1m"
+FAILED_LOGINS_WINDOW = "10m"
 
 
 def _selector(name_regex: str, job: str = JOB_NEO4J, offset: str | None = None) -> str:
@@ -84,6 +85,9 @@ def promql_queries(names: Neo4jMetricNames, *, lag_offset: str, data_mountpoint:
         "first_backup_age_days": (f'(time() - max by (stack, database) (neo4j_backup_first_complete_timestamp_seconds'
                                   f'{{job="{JOB_NODE}"}})) / 86400'),
         "freshness_last_run": f'neo4j_backup_freshness_last_run_timestamp_seconds{{job="{JOB_NODE}"}}',
+        # Failed logins each server's security.log gained over the window (a rotated log is a counter reset).
+        "failed_logins": (f'increase(neo4j_cluster_failed_logins_total{{job="{JOB_NODE}"}}'
+                          f'[{FAILED_LOGINS_WINDOW}])'),
         "cpu_busy": (f'1 - avg by (stack, server, role, instance) '
                      f'(rate(node_cpu_seconds_total{{job="{JOB_NODE}", mode="idle"}}[{RATE_WINDOW}]))'),
         "haproxy_backend_active_servers": f'haproxy_backend_active_servers{{job="{JOB_HAPROXY}"}}',

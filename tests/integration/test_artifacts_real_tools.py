@@ -202,3 +202,25 @@ def test_backup_units_pass_systemd_analyze_verify(rendered, tmp_path):
         assert "neo4j-backup.sh --type diff\n" in (job / "neo4j-backup-diff.service").read_text()
     else:
         assert f"OnCalendar={settings.backup_schedule}\n" in timer and "--type" not in service
+
+
+def test_failed_login_units_pass_systemd_analyze_verify(rendered, tmp_path):
+    """Every AWS Neo4j server counts its failed logins every minute (neo4j-failed-logins.timer); systemd reads the
+    units. The only edit: ExecStart points at the rendered script, copied here (verify checks that it exists)."""
+    name, out = rendered
+    services = sorted(out.rglob("neo4j-failed-logins.service"))
+    assert services, f"{name}: no failed-login counter"
+    for service in services[:2]:
+        unit_dir = tmp_path / service.parent.name
+        unit_dir.mkdir()
+        script = unit_dir / "neo4j-failed-logins.sh"
+        shutil.copyfile(service.parent / "neo4j-failed-logins.sh", script)
+        script.chmod(0o755)
+        (unit_dir / "neo4j-failed-logins.service").write_text(
+            service.read_text().replace("/usr/local/lib/neo4j-cluster/neo4j-failed-logins.sh", str(script)))
+        shutil.copyfile(service.parent / "neo4j-failed-logins.timer", unit_dir / "neo4j-failed-logins.timer")
+        result = run(require_tool("systemd-analyze"), "verify", unit_dir / "neo4j-failed-logins.timer",
+                     unit_dir / "neo4j-failed-logins.service")
+        assert result.returncode == 0 and not result.stderr.strip(), f"{service}: {result.stdout}{result.stderr}"
+        user_data = (service.parent / "cloud-init.yaml").read_text()
+        assert "[systemctl, enable, --now, neo4j-failed-logins.timer]" in user_data

@@ -185,6 +185,13 @@ def machine_published_scenarios() -> list[Scenario]:
         out.append(Scenario("Neo4jCertificateRenewalFailed", kind, "5m",
                             [(series("neo4j_cluster_certificate_renewal_failed", labels), f"{value}x20")],
                             [Expected(labels, 1)] if kind == "fires" else []))
+    # Neo4jFailedLogins: the failed logins counted from security.log (neo4j-failed-logins.sh) grew by more than 10
+    # within 10m. 3 a minute: increase() over 10m is 30; one every 2 minutes: 5.
+    for kind, values, interval, value in (("fires", "0+3x20", "1m", 30.0), ("inside", "0+1x20", "2m", None)):
+        labels = node_labels("core-1")
+        out.append(Scenario("Neo4jFailedLogins", kind, "15m",
+                            [(series("neo4j_cluster_failed_logins_total", labels), values)],
+                            [Expected(labels, value)] if kind == "fires" else [], interval=interval))
     return out
 
 
@@ -429,7 +436,7 @@ def test_community_stack_alerts_on_node_exporter_only(tmp_path: Path, version_li
     assert rule_names(files) == {"Neo4jMachineDown", "Neo4jDiskUsageHigh", "Neo4jBootFailed",
                                  "Neo4jCertificateExpiresSoon", "Neo4jCertificateRenewalFailed",
         "Neo4jBackupTooOld", "Neo4jRestoreDrillTooOld",
-                                 "Neo4jBackupFreshnessUnknown"}
+                                 "Neo4jBackupFreshnessUnknown", "Neo4jFailedLogins"}
     for rule in (r for g in rules["groups"] for r in g["rules"]):  # neo4j_cluster_*: the machine's own
         assert 'job="neo4j"' not in rule["expr"] and not any(
             n.startswith("neo4j_") and not n.startswith(("neo4j_cluster_", "neo4j_backup_", "neo4j_restore_drill_"))
@@ -535,3 +542,58 @@ def test_metric_name_sanity_check_sees_names() -> None:
     assert metric_names('rate(foo_total{job="x"}[5m]) / on (a) group_left () bar') == {"foo_total", "bar"}
     assert metric_names('label_replace({__name__=~"a_.+_b"} offset 1m, "d", "$1", "__name__", "a_(.+)_b")') \
         == {"a_.+_b"}
+
+
+def test_failed_logins_count_across_a_rotated_security_log(tmp_path: Path) -> None:
+    """Neo4j rotates security.log: the count of the current file drops to 0, which increase() takes as a counter
+    reset. 44 old failures then 2 new ones is no alert; 44 then 12 new ones within 10 minutes is."""
+    files = render_into(tmp_path, "5")
+    rules = yaml.safe_load(files[PROMETHEUS_RULES])
+    labels = node_labels("core-1")
+    cases = [Scenario("Neo4jFailedLogins", "inside", "15m",
+                      [(series("neo4j_cluster_failed_logins_total", labels), "40 41 42 43 44 44 44 0 1 2 2x10")]),
+             Scenario("Neo4jFailedLogins", "fires", "15m",
+                      [(series("neo4j_cluster_failed_logins_total", labels), "40 41 42 43 44 44 44 0 4 8 12x10")],
+                      [Expected(labels, 12.0)])]
+    test_file = tmp_path / "failed-logins.test.yml"
+    test_file.write_text(yaml.safe_dump(promtool_tests(tmp_path / PROMETHEUS_RULES, rules, cases), sort_keys=False))
+    result = promtool("test", "rules", test_file)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+SECURITY_LOG = """\
+2026-12-04 17:50:01.100+0000 INFO  [neo4j]: logged in
+2026-12-04 17:50:02.200+0000 ERROR [neo4j]: failed to log in: invalid principal or credentials
+2026-12-04 17:50:03.300+0000 ERROR [mallory]: failed to log in: invalid principal or credentials
+2026-12-04 17:50:04.400+0000 ERROR [neo4j]: failed to log in: too many failed attempts
+2026-12-04 17:50:05.500+0000 INFO  [neo4j]: logged off
+"""
+
+
+def test_the_rendered_failed_login_counter_writes_what_the_alert_reads(tmp_path: Path) -> None:
+    """The script a server runs every minute, against a security.log in Neo4j's format (the Operations Manual:
+    Neo4j "logs an error containing a timestamp and the message failed to log in: too many failed attempts in
+    the security.log"); its output passes `promtool check metrics` and names the series the rule reads."""
+    from components.aws.user_data import render_failed_logins
+    from tests.conftest import make_settings
+
+    script = tmp_path / "neo4j-failed-logins.sh"
+    script.write_text(render_failed_logins(make_settings(), "core-1")["neo4j-failed-logins.sh"])
+    script.chmod(0o755)
+    log, textfiles = tmp_path / "security.log", tmp_path / "textfile"
+    env = {"PATH": "/usr/bin:/bin", "NEO4J_SECURITY_LOG": str(log), "TEXTFILE_DIR": str(textfiles)}
+
+    subprocess.run([str(script)], check=True, env=env, timeout=30)  # no log yet: 0, and said so
+    metrics = (textfiles / "neo4j_failed_logins.prom").read_text()
+    assert "neo4j_cluster_failed_logins_total 0\n" in metrics and "neo4j_cluster_security_log_readable 0\n" in metrics
+
+    log.write_text(SECURITY_LOG)
+    subprocess.run([str(script)], check=True, env=env, timeout=30)
+    metrics = (textfiles / "neo4j_failed_logins.prom").read_text()
+    assert "neo4j_cluster_failed_logins_total 3\n" in metrics and "neo4j_cluster_security_log_readable 1\n" in metrics
+    assert "mallory" not in metrics  # user names are chosen by whoever logs in: never a label
+    assert [p.name for p in textfiles.iterdir()] == ["neo4j_failed_logins.prom"]  # no temporary file left
+    checked = subprocess.run([PROMTOOL, "check", "metrics"], input=metrics, capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    rules = render_into(tmp_path / "rules", "5")[PROMETHEUS_RULES]
+    assert "neo4j_cluster_failed_logins_total{" in rules
