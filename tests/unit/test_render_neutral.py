@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.aws.user_data import GROW_DATA_VOLUME_PLACES, SERVER_FILE_PLACES, aws_artifacts
+from components.aws.user_data import FAILED_LOGINS_FILES, GROW_DATA_VOLUME_PLACES, SERVER_FILE_PLACES, aws_artifacts
 from components.ports import PORTS
 from components.render import (
     Endpoint,
@@ -94,6 +94,9 @@ def test_ec2_machines_get_the_neutral_texts_unchanged_plus_their_own_files(stack
                    if rendered.servers[server.name].ssl_policies else set())
         assert renewal <= extra
         extra -= renewal
+        # Every server counts its failed logins for Prometheus (node exporter runs on AWS only).
+        assert set(FAILED_LOGINS_FILES) <= extra
+        extra -= set(FAILED_LOGINS_FILES)
         # Every machine with a data volume grows its filesystem while it runs (a timer, components/aws/user_data.py).
         assert extra == {"setup-neo4j.sh", *GROW_DATA_VOLUME_PLACES} | (
             backup if server == topology.backup_server else set())
