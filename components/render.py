@@ -234,6 +234,11 @@ def render_haproxy_cfg(settings: Settings, topology: ClusterTopology) -> str:
     )
 
 
+# Grafana's data source: Prometheus on the same node (AWS) or in the same network namespace (Docker), over
+# loopback, where Prometheus alone listens on AWS (components/aws/user_data.py, prometheus-listen.conf).
+PROMETHEUS_URL = f"http://127.0.0.1:{PORTS.monitoring.prometheus}"
+
+
 def render_monitoring_files(settings: Settings, topology: ClusterTopology,
                             servers: Mapping[str, ServerPlan]) -> dict[str, str]:
     def port(plan: ServerPlan, name: str) -> int | None:
@@ -246,7 +251,7 @@ def render_monitoring_files(settings: Settings, topology: ClusterTopology,
     return render_monitoring(
         stack=settings.stack, version_line=settings.version_line, targets=targets,
         thresholds=AlertThresholds(restore_drill_max_age_days=settings.restore_drill_max_age_days),
-        haproxy_target=None, haproxy_targets=haproxies, prometheus_url=f"http://localhost:{PORTS.monitoring.prometheus}")
+        haproxy_target=None, haproxy_targets=haproxies, prometheus_url=PROMETHEUS_URL)
 
 
 def local_bolt_uri(settings: Settings) -> str:

@@ -365,7 +365,8 @@ KEYS: tuple[Key, ...] = (
     Key("clientCidrs", "client_cidrs", [], _cidr_list, "a list of IPv4 or IPv6 CIDRs; /0 only with allowWorldAccess",
         "Who may reach Bolt (through HAProxy and directly). Empty: only inside the VPC."),
     Key("adminCidrs", "admin_cidrs", [], _cidr_list, "a list of IPv4 or IPv6 CIDRs; /0 only with allowWorldAccess",
-        "Who may reach Grafana, Prometheus and the HAProxy stats page."),
+        "Who may reach Grafana (Prometheus listens on the monitoring node's loopback, behind Grafana; the HAProxy "
+        "stats page on each HAProxy node's; reach either through a Session Manager port forward)."),
     Key("allowWorldAccess", "allow_world_access", False, _boolean, "true, false",
         "You mean to open clientCidrs/adminCidrs to the whole internet (0.0.0.0/0 or ::/0); without it such a "
         "range is refused."),

@@ -90,8 +90,8 @@ def plan_flows(settings: Settings, topology: ClusterTopology,
         # an admin reaches through a Session Manager port forward.
         allow(HAPROXY, [PORTS.haproxy.stats], (MONITORING,) if MONITORING in groups else (), "HAProxy metrics")
     if MONITORING in groups:
-        allow(MONITORING, [PORTS.monitoring.grafana, PORTS.monitoring.prometheus], settings.admin_cidrs,
-              "Grafana and Prometheus for admins")
+        # Prometheus listens on the node's loopback only (behind Grafana, which asks for a password).
+        allow(MONITORING, [PORTS.monitoring.grafana], settings.admin_cidrs, "Grafana for admins")
     return tuple(flows)
 
 

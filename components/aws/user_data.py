@@ -20,6 +20,7 @@ from components.neo4j_defaults import IMPORT_DIRECTORY_KEY, directories
 from components.ports import PORTS
 from components.render import (
     HAPROXY_STATE_DIR,
+    PROMETHEUS_URL,
     Artifacts,
     RenderedCluster,
     ServerPlan,
@@ -78,6 +79,10 @@ HAPROXY_CFG_PLACE = "/etc/haproxy/haproxy.cfg"
 PROMETHEUS_DATA_DIR = "/var/lib/prometheus"
 MOUNT_PROMETHEUS_DATA = "mount-prometheus-data.sh"
 MOUNT_PROMETHEUS_DATA_PLACE = f"/usr/local/lib/neo4j-cluster/{MOUNT_PROMETHEUS_DATA}"
+# Prometheus listens on loopback only, behind Grafana on the same node (a drop-in for the package's unit).
+PROMETHEUS_LISTEN = "prometheus-listen.conf"
+PROMETHEUS_LISTEN_PLACE = f"/etc/systemd/system/prometheus.service.d/{PROMETHEUS_LISTEN}"
+PROMETHEUS_LISTEN_ADDRESS = f"127.0.0.1:{PORTS.monitoring.prometheus}"
 # Debian repository component per line (https://debian.neo4j.com), and the JRE each line runs on.
 NEO4J_APT_COMPONENT = {"4.4": "4.4", "5": "5", "2025": "latest"}
 JAVA_PACKAGE = {"4.4": "openjdk-11-jre-headless", "5": "openjdk-17-jre-headless", "2025": "openjdk-21-jre-headless"}
@@ -330,6 +335,9 @@ def aws_artifacts(settings: Settings, topology: ClusterTopology, rendered: Rende
         placed = {MONITORING_NODE_PATHS[path]: text for path, text in files.items()}
         files[MOUNT_PROMETHEUS_DATA] = placed[MOUNT_PROMETHEUS_DATA_PLACE] = render_template(
             f"aws/{MOUNT_PROMETHEUS_DATA}.j2", data_dir=PROMETHEUS_DATA_DIR)
+        files[PROMETHEUS_LISTEN] = placed[PROMETHEUS_LISTEN_PLACE] = render_template(
+            f"prometheus/{PROMETHEUS_LISTEN}.j2", listen_address=PROMETHEUS_LISTEN_ADDRESS,
+            datasource_url=PROMETHEUS_URL)
         for name, text in render_grow_data_volume(PROMETHEUS_DATA_DIR).items():
             files[name] = placed[GROW_DATA_VOLUME_PLACES[name]] = text
         files["cloud-init.yaml"] = _user_data("monitoring", placed, region=settings.region,

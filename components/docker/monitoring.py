@@ -1,7 +1,7 @@
 """Prometheus and Grafana from their official images, with the rendered monitoring files.
 
 The two share one network namespace, as they share the monitoring node on AWS: the rendered Grafana
-data source points at http://localhost:9090 and works unchanged. Prometheus owns the namespace (the
+data source points at http://127.0.0.1:9090 and works unchanged. Prometheus owns the namespace (the
 network alias, the published ports 9090 and 3000); Grafana joins it. Grafana is replaced whenever
 Prometheus is; after a bare `docker restart` of Prometheus, restart Grafana too.
 

@@ -136,10 +136,10 @@ def test_haproxy_bolt_ports_take_client_cidrs_and_stats_take_prometheus_only():
     assert stats == {MONITORING}
 
 
-def test_grafana_and_prometheus_are_for_admin_cidrs_only():
+def test_grafana_is_for_admin_cidrs_only_and_prometheus_for_nobody():
     flows = flows_of(clientCidrs=["203.0.113.0/24"], adminCidrs=["198.51.100.0/24"])
-    assert {(f.port, f.source) for f in flows if f.target == MONITORING} == {(3000, "198.51.100.0/24"),
-                                                                            (9090, "198.51.100.0/24")}
+    # Prometheus listens on the monitoring node's loopback, behind Grafana (prometheus-listen.conf).
+    assert {(f.port, f.source) for f in flows if f.target == MONITORING} == {(3000, "198.51.100.0/24")}
 
 
 def test_only_listening_http_ports_are_opened():

@@ -134,7 +134,7 @@ def test_every_component_holds_the_resources_its_settings_call_for(plan):
 def test_prod_resource_count_per_component(plans):
     # Pinned, so a change in what prod builds shows up in review (see expected_counts for the why).
     assert dict(plans["prod"].by_parent()) == {
-        "(stack)": 10, "neo4j-cluster:aws:Network": 31, "neo4j-cluster:aws:SecurityGroups": 40,
+        "(stack)": 10, "neo4j-cluster:aws:Network": 31, "neo4j-cluster:aws:SecurityGroups": 39,
         "neo4j-cluster:tls:ClusterCertificates": 23, "neo4j-cluster:aws:ClusterSecrets": 22,
         "neo4j-cluster:aws:BackupStore": 20, "neo4j-cluster:aws:Neo4jServers": 56,
         "neo4j-cluster:aws:LoadBalancer": 23, "neo4j-cluster:aws:Monitoring": 8,
@@ -207,7 +207,7 @@ def test_prod_opens_exactly_these_ingress_rules(plans):
         ("entry", 7687, "10.0.0.0/8"), ("entry", 7689, "10.0.0.0/8"),
         ("haproxy", 7687, "entry"), ("haproxy", 7689, "entry"), ("haproxy", 8405, "entry"),
         ("haproxy", 8404, "monitoring"),  # the stats page answers on the node itself only
-        ("monitoring", 3000, "10.10.0.0/16"), ("monitoring", 9090, "10.10.0.0/16")])
+        ("monitoring", 3000, "10.10.0.0/16")])  # Prometheus: the node's loopback only, behind Grafana
 
 
 def test_ipv6_client_ranges_become_ipv6_rules(plans):
