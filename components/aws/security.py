@@ -71,11 +71,18 @@ def plan_flows(settings: Settings, topology: ClusterTopology,
         allow(NEO4J, cluster, (NEO4J,), "cluster traffic between members")
     # Only the endpoints the servers listen on (render decides: plain HTTP is off with TLS required, HTTPS
     # off without TLS), and exactly what Prometheus scrapes there: no Bolt, no HTTP(S) for monitoring.
-    def endpoints(kind: str) -> list[int]:
-        return list(dict.fromkeys(e.port for plan in servers.values() for e in getattr(plan, kind)))
+    def endpoints(kind: str, names: tuple[str, ...] | None = None) -> list[int]:
+        return list(dict.fromkeys(e.port for plan in servers.values() for e in getattr(plan, kind)
+                                  if names is None or e.name in names))
 
-    front = (HAPROXY,) if HAPROXY in groups else ()
-    allow(NEO4J, endpoints("client_endpoints"), front + client_sources(settings), "Bolt and HTTP(S) clients")
+    if HAPROXY in groups:
+        allow(NEO4J, endpoints("client_endpoints", ("bolt",)), (HAPROXY, *client_sources(settings)), "Bolt clients")
+        # The HTTP(S) port serves the cluster status endpoints HAProxy's health checks read (/db/*/cluster/*,
+        # /dbms/cluster/status); a security group cannot open part of a port, so the port is HAProxy's alone.
+        allow(NEO4J, endpoints("client_endpoints", ("http", "https")), (HAPROXY,),
+              "HAProxy's health checks (cluster status endpoints)")
+    else:
+        allow(NEO4J, endpoints("client_endpoints"), client_sources(settings), "Bolt and HTTP(S) clients")
     if MONITORING in groups:
         allow(NEO4J, endpoints("scrape_endpoints"), (MONITORING,), "Prometheus scrapes")
     if HAPROXY in groups:

@@ -78,6 +78,28 @@ def test_neo4j_endpoints_accept_haproxy_and_client_cidrs_only():
     assert sources == {HAPROXY, "203.0.113.0/24"}
 
 
+@pytest.mark.parametrize("tls", ["required", "optional", "disabled"])
+def test_the_cluster_status_endpoints_are_reachable_from_haproxy_only(tls):
+    """HAProxy checks /db/<db>/cluster/writable and /available on the servers' HTTP(S) port (haproxy.cfg's `check
+    port`): that port takes the HAProxy group and no range, not even the VPC's; Bolt still takes the clients."""
+    settings = make_settings(tls=tls, vpcCidr="10.9.0.0/16")
+    topology = plan_topology(settings)
+    rendered = render_cluster(settings, topology)
+    flows = plan_flows(settings, topology, rendered.servers)
+    check_ports = {plan.health_check.port for plan in rendered.servers.values()}
+    http_ports = {e.port for plan in rendered.servers.values() for e in plan.client_endpoints if e.name != "bolt"}
+    assert check_ports <= http_ports
+    assert {(f.port, f.source) for f in flows if f.target == NEO4J and f.port in http_ports} == {
+        (port, HAPROXY) for port in http_ports}
+    assert {f.source for f in flows if f.target == NEO4J and f.port == 7687} == {HAPROXY, "10.9.0.0/16"}
+
+
+def test_without_haproxy_clients_keep_the_http_port():
+    flows = flows_of(haproxy=False, clientCidrs=["203.0.113.0/24"], tls="required")
+    assert {(f.port, f.source) for f in flows if f.target == NEO4J and f.port in CLIENT_PORTS} == {
+        (7687, "203.0.113.0/24"), (7473, "203.0.113.0/24")}
+
+
 def test_without_client_cidrs_only_the_vpc_reaches_bolt():
     flows = flows_of(vpcCidr="10.9.0.0/16")
     bolt = {(f.target, f.source) for f in flows if f.port == 7687}
@@ -177,20 +199,19 @@ def test_rule_names_keep_their_ipv4_form_and_hold_no_colon_for_ipv6():
 
 def backup_args(**overrides) -> BackupStoreArgs:
     values = {"stack": "t", "retention_days": 30, "transition_days": 7, "transition_storage_class": "GLACIER_IR",
-              "noncurrent_days": 5}
+              "noncurrent_days": 5, "chain_days": 7}
     return BackupStoreArgs(**{**values, **overrides})
 
 
-def test_lifecycle_expires_transitions_and_cleans_up():
-    housekeeping, superseded = lifecycle_rules(backup_args())
-    assert housekeeping["status"] == "Enabled" and housekeeping["filter"] == {"prefix": "t/"}  # not the tooling
-    assert housekeeping["expiration"] == {"expired_object_delete_marker": True}  # no current object by age
-    assert housekeeping["transitions"] == [{"days": 7, "storage_class": "GLACIER_IR"}]
-    assert housekeeping["noncurrent_version_expiration"] == {"noncurrent_days": 5}
-    assert housekeeping["abort_incomplete_multipart_upload"]["days_after_initiation"] >= 1
-    # Only what the backup job tagged expirable (an older chain with a newer complete one) expires by age.
-    assert superseded["filter"] == {"and_": {"prefix": "t/", "tags": {"expirable": "true"}}}
-    assert superseded["expiration"] == {"days": 30}
+def test_lifecycle_expires_by_age_alone_when_the_lock_ends_transitions_and_cleans_up():
+    backups, markers = lifecycle_rules(backup_args())
+    for rule in (backups, markers):  # not the tooling object; no rule looks at a tag a server could set
+        assert rule["status"] == "Enabled" and rule["filter"] == {"prefix": "t/"}
+    assert backups["expiration"] == {"days": 30 + 7}  # retention + chain days: the Object Lock's period
+    assert backups["transitions"] == [{"days": 7, "storage_class": "GLACIER_IR"}]
+    assert backups["noncurrent_version_expiration"] == {"noncurrent_days": 5}
+    assert backups["abort_incomplete_multipart_upload"]["days_after_initiation"] >= 1
+    assert markers["expiration"] == {"expired_object_delete_marker": True}
 
 
 def test_zero_transition_days_means_no_transition():

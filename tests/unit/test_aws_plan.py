@@ -134,7 +134,7 @@ def test_every_component_holds_the_resources_its_settings_call_for(plan):
 def test_prod_resource_count_per_component(plans):
     # Pinned, so a change in what prod builds shows up in review (see expected_counts for the why).
     assert dict(plans["prod"].by_parent()) == {
-        "(stack)": 10, "neo4j-cluster:aws:Network": 31, "neo4j-cluster:aws:SecurityGroups": 39,
+        "(stack)": 10, "neo4j-cluster:aws:Network": 31, "neo4j-cluster:aws:SecurityGroups": 38,
         "neo4j-cluster:tls:ClusterCertificates": 23, "neo4j-cluster:aws:ClusterSecrets": 22,
         "neo4j-cluster:aws:BackupStore": 20, "neo4j-cluster:aws:Neo4jServers": 56,
         "neo4j-cluster:aws:LoadBalancer": 23, "neo4j-cluster:aws:Monitoring": 8,
@@ -201,7 +201,8 @@ def test_haproxy_reaches_every_port_its_rendered_config_uses(plan):
 def test_prod_opens_exactly_these_ingress_rules(plans):
     got = sorted((r["group"], r["port"], r["peer"]) for r in plans["prod"].rules(INGRESS))
     cluster = [("neo4j", p, "neo4j") for p in (6000, 7000, 7688, 6362)]
-    endpoints = [("neo4j", p, peer) for p in (7687, 7473) for peer in ("haproxy", "10.0.0.0/8")]
+    # HTTPS serves the cluster status endpoints HAProxy checks: HAProxy's alone, not the clients' range.
+    endpoints = [("neo4j", 7687, "haproxy"), ("neo4j", 7687, "10.0.0.0/8"), ("neo4j", 7473, "haproxy")]
     assert got == sorted(cluster + endpoints + [
         ("neo4j", 2004, "monitoring"), ("neo4j", 9100, "monitoring"),
         ("entry", 7687, "10.0.0.0/8"), ("entry", 7689, "10.0.0.0/8"),
@@ -213,7 +214,8 @@ def test_prod_opens_exactly_these_ingress_rules(plans):
 def test_ipv6_client_ranges_become_ipv6_rules(plans):
     rules = plans["open-44-arm"].of_type(INGRESS).values()
     ipv6 = sorted((r["fromPort"], r["cidrIpv6"]) for r in rules if r.get("cidrIpv6"))
-    assert ipv6 == sorted((port, "2001:db8::/32") for port in (7687, 7473, 7687, 7689))
+    # Bolt on the servers and the load balancer; HTTPS (the cluster status endpoints) is HAProxy's alone.
+    assert ipv6 == sorted((port, "2001:db8::/32") for port in (7687, 7687, 7689))
     assert not any(":" in (r.get("cidrIpv4") or "") for r in rules)
 
 
