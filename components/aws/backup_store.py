@@ -58,8 +58,8 @@ def lifecycle_rules(args: BackupStoreArgs) -> list[dict]:
     """Two rules under <stack>/ (the tooling object beside it, tooling/, never expires); no rule looks at tags.
 
     "backups": current objects expire at the age they stop being locked (`object_lock_days`), by age alone, so no
-    principal on a server can make anything expire sooner (the backup job used to tag superseded chains
-    `expirable=true`; a compromised server could tag every backup so). Expiry in a versioned bucket adds a delete
+    principal on a server can make anything expire sooner (a rule that expired tagged objects would let a
+    compromised server tag every backup into expiry). Expiry in a versioned bucket adds a delete
     marker; the object version becomes noncurrent and goes `noncurrent_days` later, never before its lock ends. S3
     User Guide, "Managing Object Lock": "Object lifecycle management configurations continue to function normally
     on protected objects, including placing delete markers. However, protected object versions remain safe from

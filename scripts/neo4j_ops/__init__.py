@@ -4,7 +4,7 @@ and call a `main` here.
 
 Shared with the deploy program (components/ imports nothing else of scripts/; its own __init__ lists it):
   shared/    versions (the one version-line rule, 4.4 / 5 / 2025), errors (the one error family,
-             UsageError → exit 2, OperationError → exit 1, describe(error)), backup_objects
+             UsageError → exit 2, OperationError → exit 1, describe(error))
 
 Shared by every command (and shipped to the backup server with the backup part):
   cli        the one runner: parsers, exit codes 0/1/2/130, --json, progress lines

@@ -1,4 +1,5 @@
-"""Backup chains per line, every artifact checked, and the expiry tags, from recorded enterprise responses.
+"""Backup chains per line, every artifact checked, earlier backups left as they are, from recorded enterprise
+responses.
 
 No Enterprise server is here: neo4j-admin is tests/fixtures/enterprise/fake_neo4j_admin.py, which prints
 what the Operations Manual records for `neo4j-admin database backup` (5.x, 2025) and `neo4j-admin backup`
@@ -20,12 +21,10 @@ import pytest
 
 from scripts.neo4j_ops.backup import make_backup
 from scripts.neo4j_ops.backup.admin import AdminTool
-from scripts.neo4j_ops.backup.expiry import plan_expiry, tag_expirable
 from scripts.neo4j_ops.backup.layout import choose
 from scripts.neo4j_ops.backup.retention import plan_retention, read_chains
 from scripts.neo4j_ops.backup.s3 import list_backups
 from scripts.neo4j_ops.facts import Counts, ServerFacts, ServerSpec
-from scripts.neo4j_ops.shared.backup_objects import EXPIRABLE_TAG
 from scripts.neo4j_ops.shared.errors import BackupError
 from tests.conftest import ENTERPRISE
 
@@ -270,57 +269,27 @@ def test_2025_backup_whose_upload_fails_leaves_no_manifest_from_recorded_enterpr
     assert choose(list_backups(s3, s3.bucket, "prod", "neo4j"))[0].timestamp == first["backup"]
 
 
-# --- never zero backups: the expiry tags ------------------------------------------------------------------
+# --- never zero backups: the bucket's Object Lock and age, not the job ---------------------------------------
 
 
-def tags_of(s3, stamp: str) -> dict[str, bool]:
-    listing = s3.list_objects_v2(Bucket=s3.bucket, Prefix=f"prod/neo4j/{stamp}/").get("Contents", [])
-    return {o["Key"].rsplit("/", 1)[1]: {"Key": EXPIRABLE_TAG[0], "Value": EXPIRABLE_TAG[1]} in
-            s3.get_object_tagging(Bucket=s3.bucket, Key=o["Key"])["TagSet"] for o in listing}
-
-
-def test_older_chains_are_tagged_expirable_the_newest_complete_chain_never(s3, moto_endpoint, flags, tmp_path):
+def test_a_run_leaves_every_earlier_backup_in_s3_as_it_was(s3, moto_endpoint, flags, tmp_path):
+    """The job never marks, re-tags or deletes what earlier runs wrote: every machine role is denied
+    s3:PutObjectTagging and the bucket expires backups by age alone once their Object Lock ends, so the newest
+    chain outlives the retention after the last backup (tests/unit/test_backup_lifecycle.py). Two chains, then
+    backups that fail their check for weeks: no object is tagged, none changes, and no run warns about it."""
     staging = tmp_path / "staging"
-    chain_a = [run(s3, moto_endpoint, "5", flags, staging, day(n))["backup"] for n in (0, 1)]
-    chain_b = [run(s3, moto_endpoint, "5", flags, staging, day(n))["backup"] for n in (9, 10)]  # > 7 days: new chain
-    for stamp in chain_a:
-        assert set(tags_of(s3, stamp).values()) == {True}
-    for stamp in chain_b:
-        assert set(tags_of(s3, stamp).values()) == {False}
-    # Backups then fail for longer than any retention: the newest complete chain stays untagged.
+    written = {}
+    for n in (0, 1, 9, 10):  # > 7 days between 1 and 9: a second chain
+        result = run(s3, moto_endpoint, "5", flags, staging, day(n))
+        assert "expiry" not in result and not [note for note in result["notes"] if "warning" in note or "expir" in note]
+        written.update({o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=s3.bucket)["Contents"]})
     (flags / "inconsistent").touch()
     for n in range(11, 60, 7):
         with pytest.raises(BackupError):
             run(s3, moto_endpoint, "5", flags, staging, day(n))
-    for stamp in chain_b:
-        assert set(tags_of(s3, stamp).values()) == {False}
-    # Idempotent: another pass changes nothing and deletes nothing.
-    before = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=s3.bucket)["Contents"])
-    done = tag_expirable(s3, s3.bucket, "prod", "neo4j", log=lambda _: None)
-    assert done["tagged"] == done["untagged"] == 0 and done["keep_from"] == chain_b[0]
-    assert sorted(o["Key"] for o in s3.list_objects_v2(Bucket=s3.bucket)["Contents"]) == before
-
-
-def test_a_tagged_chain_that_becomes_the_newest_restorable_one_is_untagged(s3, moto_endpoint, flags, tmp_path):
-    staging = tmp_path / "staging"
-    old = run(s3, moto_endpoint, "5", flags, staging, day(0))["backup"]
-    new = run(s3, moto_endpoint, "5", flags, staging, day(9))["backup"]
-    assert set(tags_of(s3, old).values()) == {True}
-    name = manifest_of(s3, new)["files"][0]["name"]
-    s3.delete_object(Bucket=s3.bucket, Key=f"prod/neo4j/{new}/{name}")  # the newest is damaged
-    notes: list[str] = []
-    done = tag_expirable(s3, s3.bucket, "prod", "neo4j", log=notes.append)
-    assert done["keep_from"] == old and done["untagged"] == len(tags_of(s3, old))
-    assert set(tags_of(s3, old).values()) == {False}
-
-
-def test_plan_expiry_keeps_the_chain_of_the_newest_restorable_backup(s3, moto_endpoint, flags, tmp_path):
-    staging = tmp_path / "staging"
-    stamps = [run(s3, moto_endpoint, "5", flags, staging, day(n))["backup"] for n in (0, 8, 9, 10)]
-    plan = plan_expiry(list_backups(s3, s3.bucket, "prod", "neo4j"))
-    assert plan.keep_from == stamps[1]  # the full of the chain the newest differential needs
-    assert [b.timestamp for b in plan.expirable] == stamps[:1]
-    assert plan_expiry([]).keep_from is None
+    now = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=s3.bucket)["Contents"]}
+    assert {key: now.get(key) for key in written} == written
+    assert {key: s3.get_object_tagging(Bucket=s3.bucket, Key=key)["TagSet"] for key in now} == {key: [] for key in now}
 
 
 def test_retention_ignores_failed_check_runs_as_complete(tmp_path):

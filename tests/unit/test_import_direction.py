@@ -84,7 +84,7 @@ def test_components_import_only_the_shared_part_of_the_runtime():
 
 def test_the_shared_part_imports_only_the_standard_library_and_itself():
     files = python_files("scripts/neo4j_ops/shared")
-    assert {path.stem for path in files} >= {"__init__", "versions", "errors", "backup_objects"}
+    assert {path.stem for path in files} >= {"__init__", "versions", "errors"}
     offences = {module_name(path): sorted(shared_offences(imports_of_file(path))) for path in files}
     assert {name: found for name, found in offences.items() if found} == {}
 
@@ -94,7 +94,7 @@ def test_the_main_program_imports_no_operator_code():
 
 
 @pytest.mark.parametrize("source, module, rule", [
-    ("from scripts.neo4j_ops.backup.layout import EXPIRABLE_TAG", "components.aws.backup_store", core_offences),
+    ("from scripts.neo4j_ops.backup.layout import object_key", "components.aws.backup_store", core_offences),
     ("def f():\n    from scripts.neo4j_ops import bolt\n", "components.render", core_offences),
     ("from components.settings import NAMESPACE", "scripts.neo4j_ops.shared.versions", shared_offences),
     ("from ..bolt import Client", "scripts.neo4j_ops.shared.errors", shared_offences),

@@ -31,7 +31,6 @@ class BackupOptions(Job):
     check: bool = True  # consistency-check the artifact (--no-check: the manifest says skipped)
     via_staging: bool = False  # 2025: keep the local chain instead of backing up straight to S3
     kind: str = "auto"  # backup.py --type: auto | full (a new chain) | diff (extends the newest complete chain)
-    tag_expiry: bool = True  # tag older backups expirable=true after a complete, checked run (expiry.py)
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 

@@ -44,9 +44,9 @@ never restored. 2025: neo4j-admin writes a full backup straight to s3:// (--via-
 
 The manifest (size, sha256, Neo4j version, database, node and relationship counts, backup type, check)
 is written last: a backup without one is incomplete and never restored. Then local staging copies older
-than --local-retention-days are deleted, never the newest complete one, and in S3 the objects of backups
-older than the newest restorable chain are tagged expirable=true: the bucket's lifecycle rule expires
-only tagged objects, so the newest complete backup of each database survives whatever its age.
+than --local-retention-days are deleted, never the newest complete one. Nothing already in S3 is changed:
+the bucket keeps every backup locked (Object Lock) for the retention plus one full-backup interval and then
+expires it by age, so when backups stop the newest chain stays whole at least the retention after the last.
 
 --database '*' backs up the whole DBMS: every database the server lists when the run starts (SHOW DATABASES:
 each standard database, and system), or several (--database neo4j,system; a pattern such as 'sales*'). Each

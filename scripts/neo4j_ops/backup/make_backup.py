@@ -24,7 +24,6 @@ from ..shared.errors import BackupError, UsageError
 from ..shared.versions import VersionLine, dump_file_name, line_of
 from .backup_run import BackupOptions, BackupRun
 from .dump import dump
-from .expiry import tag_expirable
 from .layout import CHECK_REPORT, backup_prefix, object_key
 from .layout import timestamp as make_timestamp
 from .online import online
@@ -89,22 +88,17 @@ def ask_facts(opts: BackupOptions, database: str | None) -> ServerFacts:
 
 
 def conclude(run: BackupRun, result: dict) -> dict:
-    """After the backup's manifest: local retention, memory figures, a failed check's exit, the expiry tags."""
-    opts, log, stamp, s3 = run.opts, run.log, run.stamp, run.s3
+    """After the backup's manifest: local retention, memory figures, a failed check's exit. Nothing in S3 changes:
+    the bucket expires backups by age once their Object Lock ends (components/aws/backup_store.py)."""
+    opts, log, stamp = run.opts, run.log, run.stamp
     decisions = prune(opts.staging, opts.database, opts.local_retention_days, opts.now(), log=log)
     result["pruned"] = [d.chain.name for d in decisions if d.delete]
     result["peak_rss_bytes"] = peak_rss()
     result["children_peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     if result["check"] == "failed":
         raise BackupError(f"backup {stamp} was uploaded but failed its consistency check: its manifest marks it "
-                          f"failed, so no restore will pick it and it keeps no older backup from expiring. "
+                          f"failed, so no restore will pick it. "
                           f"{result['check_detail']}\nreport: {result['prefix']}{CHECK_REPORT}")
-    if opts.tag_expiry:
-        try:
-            result["expiry"] = tag_expirable(s3, opts.bucket, opts.stack, opts.database, log=log)
-        except BackupError as error:  # the backup is complete; old backups just do not expire yet
-            log(f"warning: {error}")
-            result["expiry"] = {"error": str(error)}
     return result
 
 

@@ -1,8 +1,7 @@
 """What the deploy program (components/) and the operator runtime (scripts/neo4j_ops/) both need.
 
-  versions        the one version-line rule (4.4, 5, 2025) and what each line supports
-  errors          the one error family of the operator commands (UsageError → exit 2, OperationError → 1)
-  backup_objects  what the bucket's lifecycle rule and the backup job agree on about backup objects
+  versions  the one version-line rule (4.4, 5, 2025) and what each line supports
+  errors    the one error family of the operator commands (UsageError → exit 2, OperationError → 1)
 
 The rule that keeps imports one way (tests/unit/test_import_direction.py): components/ imports from
 scripts/ only this package; this package imports nothing of components/ nor of the rest of the
