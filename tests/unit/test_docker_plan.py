@@ -266,7 +266,7 @@ def test_grafana_shares_prometheus_network_namespace_so_its_localhost_datasource
         assert not {f"neo4j-{plan.stack}-{c}" for c in ("prometheus", "grafana")} & set(plan.of_type(CONTAINER))
         return
     datasource = next(t for t in plan.uploads("grafana").values() if "datasources:" in t)
-    assert 'url: "http://localhost:9090"' in datasource
+    assert 'url: "http://127.0.0.1:9090"' in datasource
     prometheus = f"neo4j-{plan.stack}-prometheus"
     assert plan.container("grafana")["networkMode"] == f"container:{prometheus}-id"  # the mocks' id
     assert "ports" not in plan.container("grafana") and "hostname" not in plan.container("grafana")
