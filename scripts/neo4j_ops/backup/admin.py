@@ -6,7 +6,6 @@ import collections
 import contextlib
 import os
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -234,14 +233,98 @@ def indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 
 
+# Root works in folders the neo4j user can write (the staging directory on the data volume): every path below
+# one is entered without following a link (O_NOFOLLOW, each folder opened relative to the one before), so a link
+# planted there is refused instead of handing root's chown, mkdir or write to a file of the planter's choice.
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _ids(user: str) -> tuple[int, int]:
+    import grp
+    import pwd
+    return pwd.getpwnam(user).pw_uid, grp.getgrnam(user).gr_gid
+
+
+def _own_fd(fd: int, uid: int, gid: int) -> None:
+    os.chown(fd, uid, gid)
+    # fwalk never descends through a link; chown with follow_symlinks=False changes a link, not its target.
+    for _, dirs, files, dir_fd in os.fwalk(".", dir_fd=fd, follow_symlinks=False):
+        for name in dirs + files:
+            os.chown(name, uid, gid, dir_fd=dir_fd, follow_symlinks=False)
+
+
 def own(path: Path, user: str | None) -> None:
-    """chown -R `path` to `user` (the account neo4j-admin runs as), when one is configured."""
+    """chown -R the folder `path` to `user` (the account neo4j-admin runs as), when one is configured, without
+    following links: a link in its place is refused, links inside it change owner themselves, never their target."""
     if not user:
         return
     try:
-        shutil.chown(path, user, user)
-        for root, dirs, files in os.walk(path):
-            for name in dirs + files:
-                shutil.chown(os.path.join(root, name), user, user)
+        uid, gid = _ids(user)
+        fd = os.open(path, _DIRECTORY)
+        try:
+            _own_fd(fd, uid, gid)
+        finally:
+            os.close(fd)
     except (LookupError, OSError) as error:
         raise UsageError(f"cannot give {path} to user {user!r} (--owner): {error}") from None
+
+
+def _enter(under: Path, parts: Sequence[str]) -> int:
+    """An open descriptor of under/parts…, each folder made when missing and entered without following a link
+    (`under` too is made when missing, and refused when it is a link)."""
+    under.mkdir(parents=True, exist_ok=True)
+    fd = os.open(under, _DIRECTORY)
+    try:
+        for name in parts:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, dir_fd=fd)
+            inner = os.open(name, _DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def fresh_dir(path: Path, user: str | None, *, under: Path) -> Path:
+    """Make the folder `path` below `under` anew and give it to `user`: the folders between are entered without
+    following a link, and a `path` that exists already (a folder, a file or a link) is refused, never reused."""
+    parts = path.relative_to(under).parts
+    try:
+        parent = _enter(under, parts[:-1])
+        try:
+            os.mkdir(parts[-1], dir_fd=parent)
+            fd = os.open(parts[-1], _DIRECTORY, dir_fd=parent)
+        finally:
+            os.close(parent)
+        try:
+            if user:
+                uid, gid = _ids(user)
+                os.chown(fd, uid, gid)
+        finally:
+            os.close(fd)
+    except FileExistsError:
+        raise UsageError(f"{path} exists already; a backup run makes its folders anew and uses none it did not "
+                         f"make: remove it (it is not a backup) and run again") from None
+    except (LookupError, OSError) as error:
+        raise UsageError(f"cannot make {path} below {under} (a link on the way is refused): {error}") from None
+    return path
+
+
+def write_new(path: Path, text: str, *, under: Path) -> None:
+    """Write a new file `path` below `under` (root's own, mode 0644): no link on the way is followed and an
+    existing file or link at `path` is refused."""
+    parts = path.relative_to(under).parts
+    try:
+        parent = _enter(under, parts[:-1])
+        try:
+            fd = os.open(parts[-1], os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+                         dir_fd=parent)
+        finally:
+            os.close(parent)
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+    except OSError as error:
+        raise UsageError(f"cannot write {path} anew below {under} (a link or file in the way is refused): "
+                         f"{error}") from None

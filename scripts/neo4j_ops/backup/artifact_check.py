@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..shared.versions import dump_file_name
-from .admin import last_lines, own
+from .admin import fresh_dir, last_lines, own, write_new
 from .backup_run import BackupRun
 from .layout import Manifest
 from .staging import scratch_space
@@ -41,8 +41,7 @@ def check_artifact(run: BackupRun, source: Path | str, scratch: Path, what: str)
     """`neo4j-admin database check --from-path=<source>` (5.x+): extracts into scratch, reports there."""
     temp, reports = scratch / "temp", scratch / "reports"
     for directory in (temp, reports):
-        directory.mkdir(parents=True, exist_ok=True)
-    own(scratch, run.opts.owner)
+        fresh_dir(directory, run.opts.owner, under=scratch)
     args = run.line.admin_check(run.opts.database, source, temp, reports)
     run.log(f"checking the consistency of {what}")
     t0 = time.monotonic()
@@ -56,10 +55,10 @@ def check_loaded_dump(run: BackupRun, chain: Path) -> Check:
     scratch = scratch_space(run)
     try:
         conf, reports = scratch / "conf", scratch / "reports"
-        for directory in (conf, reports, scratch / "data", scratch / "logs"):
-            directory.mkdir(parents=True, exist_ok=True)
-        (conf / "neo4j.conf").write_text(f"{run.line.data_directory_setting}={scratch / 'data'}\n")
-        own(scratch, opts.owner)
+        for directory in (reports, scratch / "data", scratch / "logs"):
+            fresh_dir(directory, opts.owner, under=scratch)
+        fresh_dir(conf, None, under=scratch)  # root's: what neo4j-admin reads, neo4j cannot change
+        write_new(conf / "neo4j.conf", f"{run.line.data_directory_setting}={scratch / 'data'}\n", under=scratch)
         what = f"dump {dump_file_name(opts.database)} (loaded into a scratch store)"
         load = run.line.admin_load(opts.database, chain)
         t0 = time.monotonic()
@@ -88,7 +87,9 @@ def judge(run: BackupRun, code: int, output: str, commands: list[list[str]], rep
              f"seconds: {seconds:.1f}", "", "output (last 200 lines):", last_lines(output, 200)]
     for path in found:
         with contextlib.suppress(OSError):
-            lines += ["", f"--- {path.name} ---", path.read_text(errors="replace")[:4 * 1024 * 1024]]
+            # neo4j-admin (the neo4j user) wrote the reports: a link planted among them is not read through.
+            with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), errors="replace") as report:
+                lines += ["", f"--- {path.name} ---", report.read(4 * 1024 * 1024)]
     run.log(f"consistency check {result}: {detail}")
     return Check(result, detail, "\n".join(lines) + "\n")
 
@@ -101,13 +102,12 @@ def check_chain(run: BackupRun, chain: Path, runs: list[Manifest], new: Path) ->
     chain's own files are untouched), and the result checked."""
     scratch = scratch_space(run)
     try:
-        artifacts = scratch / "artifacts"
-        artifacts.mkdir()
+        artifacts = fresh_dir(scratch / "artifacts", None, under=scratch)
         for path in [chain / f.name for m in runs for f in m.files] + [new]:
             try:
                 os.link(path, artifacts / path.name)
             except OSError:
-                shutil.copy2(path, artifacts / path.name)
+                shutil.copy2(path, artifacts / path.name, follow_symlinks=False)  # a link stays a link
         own(scratch, run.opts.owner)
         if not runs:
             return check_artifact(run, artifacts, scratch, f"full backup {new.name}")

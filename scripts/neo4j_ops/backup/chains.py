@@ -5,17 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from .admin import own
+from .admin import fresh_dir
 from .backup_run import BackupRun
 from .layout import Manifest, ManifestError, is_timestamp, parse_manifest
 from .retention import verified_run
 
 
 def new_chain(run: BackupRun) -> Path:
-    chain = run.opts.staging / run.opts.database / run.stamp
-    chain.mkdir(parents=True, exist_ok=True)
-    own(chain, run.opts.owner)
-    return chain
+    return fresh_dir(run.opts.staging / run.opts.database / run.stamp, run.opts.owner, under=run.opts.staging)
 
 
 def current_chain(run: BackupRun) -> tuple[Path, list[Manifest]]:

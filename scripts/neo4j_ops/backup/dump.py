@@ -13,7 +13,7 @@ from typing import Any
 from ..facts import Counts
 from ..shared.errors import BackupError, UsageError, describe
 from ..shared.versions import dump_file_name
-from .admin import StderrTail, kill_group, own
+from .admin import StderrTail, fresh_dir, kill_group
 from .artifact_check import check_artifact, check_loaded_dump, skipped
 from .backup_run import BackupRun
 from .layout import object_key
@@ -92,8 +92,7 @@ def _complete_streamed(run: BackupRun, key: str, name: str, scratch, uploaded, a
     entry = uploaded.entry()
     if scratch is not None:
         try:
-            artifact = scratch / "artifact"
-            artifact.mkdir(parents=True, exist_ok=True)
+            artifact = fresh_dir(scratch / "artifact", None, under=scratch)
             run.log(f"reading the uploaded dump back into {artifact} for its consistency check")
             download_verified(run.s3, opts.bucket, key, artifact / name, entry, log=run.log)
             check = check_artifact(run, artifact, scratch, f"dump {name}")
@@ -108,9 +107,7 @@ def _complete_streamed(run: BackupRun, key: str, name: str, scratch, uploaded, a
 def _dump_via_staging(run: BackupRun, key: str) -> DumpSteps:
     # 4.4's dump writes only to a file: stage it, then upload it (kept under retention).
     opts = run.opts
-    chain = opts.staging / opts.database / run.stamp
-    chain.mkdir(parents=True, exist_ok=True)
-    own(chain, opts.owner)
+    chain = fresh_dir(opts.staging / opts.database / run.stamp, opts.owner, under=opts.staging)
     check_staging(run, chain, store_copies=2 if opts.check else 1,
                   what="a dump" + (" and its check (a scratch store)" if opts.check else ""))
     t0 = time.monotonic()

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from ..shared.errors import UsageError
-from .admin import AdminTool, own
+from .admin import AdminTool, fresh_dir
 from .backup_run import BackupRun
 from .s3 import human
 
@@ -39,11 +39,11 @@ def scratch_space(run: BackupRun) -> Path:
                          f"mounted?): the consistency check needs scratch space there; pass another "
                          f"--staging-dir, or --no-check")
     scratch = staging / run.opts.database / f"check-{run.stamp}"
-    if scratch.exists():
-        shutil.rmtree(scratch)
-    scratch.mkdir(parents=True)
-    own(scratch, run.opts.owner)
-    return scratch
+    if scratch.is_symlink() or scratch.is_file():
+        scratch.unlink()  # removes the link itself, never its target
+    elif scratch.exists():
+        shutil.rmtree(scratch)  # refuses a link swapped in meanwhile; never follows one inside
+    return fresh_dir(scratch, run.opts.owner, under=staging)
 
 
 def tree_size(path: Path, *, written: bool = False) -> int:
