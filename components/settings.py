@@ -116,6 +116,7 @@ class Settings:
     slow_query_threshold: str
     gc_max_pause_millis: int
     auth_enabled: bool
+    allow_no_authentication: bool
     nat_gateway_per_zone: bool
     haproxy_public: bool
     ami_id: str  # "" = the newest Ubuntu 22.04 image of each instance type's architecture
@@ -417,7 +418,11 @@ KEYS: tuple[Key, ...] = (
         "a duration such as 1s", "Queries slower than this are written to query.log."),
     Key("gcMaxPauseMillis", "gc_max_pause_millis", 200, _integer(10, 10000), "10 to 10000",
         "G1 pause-time goal (-XX:MaxGCPauseMillis)."),
-    Key("authEnabled", "auth_enabled", True, _boolean, "true, false", "Require authentication."),
+    Key("authEnabled", "auth_enabled", True, _boolean, "true, false; false only with allowNoAuthentication",
+        "Require authentication (dbms.security.auth_enabled)."),
+    Key("allowNoAuthentication", "allow_no_authentication", False, _boolean, "true, false",
+        "You mean to run Neo4j without authentication (authEnabled: false): anyone who reaches Bolt or HTTP is "
+        "an administrator; without it authEnabled: false is refused."),
     Key("adminPassword", "", None, str, "secret", "Password of the neo4j admin user.", secret=True),
     Key("grafanaAdminPassword", "", None, str, "secret", "Password of Grafana's admin user.", secret=True),
     Key("userPasswords", "", None, str, "secret object", "Passwords of neo4j:users, by user name.", secret=True),
@@ -619,6 +624,19 @@ def _world_access_is_explicit(name: str, attr: str) -> None:
 
 _world_access_is_explicit("clientCidrs", "client_cidrs")
 _world_access_is_explicit("adminCidrs", "admin_cidrs")
+
+
+@_check("auth_enabled", "allow_no_authentication")
+def _no_authentication_is_explicit(v: dict[str, Any]) -> list[str]:
+    # Without authentication every client is an administrator. Operations Manual, "Authentication and
+    # authorization": dbms.security.auth_enabled (Default: true) "Enable auth requirement to access Neo4j. If you
+    # need to disable authentication, make sure you block all network connections during the recovery phase so
+    # users can connect to Neo4j only via localhost." Allowed only when the stack says so on purpose.
+    if not v["auth_enabled"] and not v["allow_no_authentication"]:
+        return [f"{NAMESPACE}:authEnabled: got false, which makes every client that reaches Bolt or HTTP an "
+                f"administrator; allowed: true, or set {NAMESPACE}:allowNoAuthentication: true to run without "
+                f"authentication on purpose"]
+    return []
 
 
 @_check("vpc_cidr")

@@ -373,3 +373,27 @@ def test_bolt_tls_is_required_by_default_and_prod_relies_on_the_default():
     (tls,) = [key for key in KEYS if key.name == "tls"]
     assert tls.default == "required"
     assert "neo4j:tls" not in stack_config("prod") and load_settings("prod", stack_config("prod")).tls == "required"
+
+
+# --- no authentication ------------------------------------------------------------------------------
+
+
+def test_authentication_off_is_refused_without_the_opt_in():
+    [problem] = problems_of(authEnabled=False)
+    assert problem.startswith("neo4j:authEnabled: got false, ")
+    assert "neo4j:allowNoAuthentication: true" in problem
+
+
+@pytest.mark.parametrize("platform", ["aws", "docker"])
+def test_authentication_off_is_allowed_when_the_stack_says_so(platform):
+    settings = make_settings(platform=platform, authEnabled="false", allowNoAuthentication="true")
+    assert settings.auth_enabled is False and settings.allow_no_authentication is True
+
+
+def test_the_opt_in_alone_changes_nothing():
+    assert make_settings(allowNoAuthentication=True).auth_enabled is True
+
+
+def test_the_opt_in_takes_only_a_boolean():
+    [problem] = problems_of(allowNoAuthentication="yes")
+    assert problem == "neo4j:allowNoAuthentication: got 'yes'; allowed: true or false"
