@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from components.aws.user_data import render_backup_job
-from components.templating import render_template
 from components.topology import plan_topology
 from scripts.neo4j_ops.backup import commands
 from tests.conftest import make_settings, require_tool
@@ -96,10 +95,8 @@ def test_community_service_starts_neo4j_again_whatever_happened_to_the_backup():
 
 
 def test_restore_drill_units_render_and_their_timer_is_a_valid_calendar(tmp_path):
-    _, settings = rendered("enterprise-5")
-    values = {"stack": settings.stack, "database": settings.database}
-    service = render_template("backup/neo4j-restore-drill.service.j2", **values)
-    timer = render_template("backup/neo4j-restore-drill.timer.j2", **values)
+    files, _ = rendered("enterprise-5")
+    service, timer = files["backup/neo4j-restore-drill.service"], files["backup/neo4j-restore-drill.timer"]
     assert "neo4j-backup.sh --restore-drill" in service
     calendar = next(line.split("=", 1)[1] for line in timer.splitlines() if line.startswith("OnCalendar="))
     analyze = subprocess.run([require_tool("systemd-analyze"), "calendar", calendar], capture_output=True, text=True)
