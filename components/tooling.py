@@ -19,7 +19,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TOOLING_KEY = "tooling/neo4j-cluster-backup-tools.tar.gz"
+# Everything root on a machine runs or loads from the bucket lives under this prefix (the archive, haproxy.cfg):
+# no machine role may write there (components/aws/machine.py, NeverWriteWhatRootRuns).
+TOOLING_PREFIX = "tooling/"
+TOOLING_KEY = f"{TOOLING_PREFIX}neo4j-cluster-backup-tools.tar.gz"
 # Where the archive unpacks on the backup server (neo4j-backup.sh looks there).
 TOOLING_DIR = "/usr/local/lib/neo4j-cluster/scripts"
 

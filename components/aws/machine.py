@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.instance_types import INSTANCE_TYPES
+from components.tooling import TOOLING_PREFIX
 from components.topology import Node
 
 # Canonical's account; its Ubuntu 22.04 (jammy) images are named by architecture.
@@ -167,13 +168,22 @@ BACKUP_TAMPERING_ACTIONS = (
 )
 
 
+# Writing an object (a multipart upload and a copy onto it are s3:PutObject too) or replicating one onto it.
+TOOLING_WRITE_ACTIONS = ("s3:PutObject", "s3:ReplicateObject", "s3:PutObjectAcl", "s3:PutObjectVersionAcl")
+
+
 def _guard_statements(context: MachineContext) -> list[dict[str, Any]]:
     if not context.backup_bucket_arns:
         return []
     buckets = list(context.backup_bucket_arns)
     objects = [pulumi.Output.concat(arn, "/*") for arn in context.backup_bucket_arns]
+    tooling = [pulumi.Output.concat(arn, f"/{TOOLING_PREFIX}*") for arn in context.backup_bucket_arns]
     return [{"Sid": "NeverTamperWithBackups", "Effect": "Deny", "Action": list(BACKUP_TAMPERING_ACTIONS),
-             "Resource": buckets + objects}]
+             "Resource": buckets + objects},
+            # What root runs or loads (the tooling archive, haproxy.cfg): written by the deploy alone. No machine has
+            # a grant there; the explicit Deny keeps it so whatever a later grant says.
+            {"Sid": "NeverWriteWhatRootRuns", "Effect": "Deny", "Action": list(TOOLING_WRITE_ACTIONS),
+             "Resource": tooling}]
 
 
 # Session Manager and nothing else of Systems Manager: Systems Manager User Guide, "Create a custom IAM instance

@@ -1,0 +1,55 @@
+"""What runs as root is pinned (issue 26, item 4), in the offline plan of every AWS stack: the deploy puts the
+sha256 of each object root runs or loads (the backup tooling archive, haproxy.cfg) in an instance tag of the
+machines that fetch it, where only the deploy can write (no machine role may ec2:CreateTags; a tag changes in
+place, replacing nothing), with instance metadata tags on so the scripts read it through IMDSv2; and every machine
+role carries an explicit Deny on writes under tooling/ (the scripts that check the hash against the downloaded
+object are run in tests/unit/test_setup_script.py and tests/unit/test_aws_entry_point_sync.py).
+
+IAM User Guide, "The difference between explicit and implicit denies": "If policies that apply to a request include
+an Allow statement and a Deny statement, the Deny statement trumps the Allow statement", so a later grant of
+s3:PutObject on the bucket to a machine cannot open tooling/ again.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.aws.machine import TOOLING_WRITE_ACTIONS
+from components.aws.user_data import HAPROXY_CONFIG_KEY
+from components.tooling import TOOLING_KEY, TOOLING_PREFIX
+from tests.conftest import ROOT, stack_config
+from tests.support.plans import make_plan
+
+INSTANCE = "aws:ec2/instance:Instance"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+AWS_STACKS = [name for name in ("prod", "dev") if (ROOT / f"Pulumi.{name}.yaml").exists()]
+
+
+@pytest.fixture(scope="module", params=AWS_STACKS)
+def planned(request, tmp_path_factory):
+    stack = request.param
+    plan = make_plan(stack, stack, stack_config(stack), tmp_path_factory.mktemp(f"plan-{stack}") / "out")
+    return plan.settings, plan.document
+
+
+def of_type(plan: dict, resource_type: str) -> dict[str, dict]:
+    return {r["name"]: r["inputs"] for r in plan["resources"] if r["type"] == resource_type}
+
+
+def test_no_machine_may_write_what_root_runs_and_none_may_tag_instances(planned):
+    settings, plan = planned
+    assert TOOLING_KEY.startswith(TOOLING_PREFIX) and HAPROXY_CONFIG_KEY.startswith(TOOLING_PREFIX)
+    policies = {name: json.loads(inputs["policy"]) for name, inputs in of_type(plan, ROLE_POLICY).items()}
+    access = {name: document for name, document in policies.items() if name.endswith("-access")}
+    assert {name.removesuffix("-access") for name in access} == set(of_type(plan, INSTANCE))
+    for name, document in access.items():
+        (deny,) = [s for s in document["Statement"] if s.get("Sid") == "NeverWriteWhatRootRuns"]
+        assert deny["Effect"] == "Deny" and "s3:PutObject" in deny["Action"]
+        assert set(deny["Action"]) == set(TOOLING_WRITE_ACTIONS)
+        resources = deny["Resource"] if isinstance(deny["Resource"], list) else [deny["Resource"]]
+        assert resources and all(r.endswith(f"/{TOOLING_PREFIX}*") for r in resources), name
+    for name, document in policies.items():
+        allowed = [a for s in document["Statement"] if s["Effect"] == "Allow"
+                   for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
+        assert not [a for a in allowed if a in ("ec2:CreateTags", "ec2:DeleteTags", "ec2:*", "*")], name
