@@ -69,7 +69,7 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
         flows=plan_flows(settings, topology, rendered.servers)), opts)
 
     names = secret_names(settings, topology)
-    certificates = ClusterCertificates(NAME, topology) if settings.tls != "disabled" else None
+    certificates = ClusterCertificates(NAME, topology, grafana=True) if settings.tls != "disabled" else None
     secrets = ClusterSecrets(NAME, _secret_values(settings, names, certificates), opts)
     backups = BackupStore(NAME, BackupStoreArgs(
         stack=settings.stack, retention_days=settings.backup_retention_days, chain_days=settings.backup_chain_days,
@@ -121,8 +121,9 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
             node=topology.monitoring, instance_type=settings.monitoring_instance_type,
             user_data=artifacts["monitoring"]["cloud-init.yaml"],
             subnet_id=network.private_subnet_ids[topology.monitoring.zone], security_group_id=groups.ids[MONITORING],
-            reads_secrets=(secrets.arns[names.grafana_admin_password],), context=context,
-            data_volumes_deletable=settings.data_volumes_deletable), opts)
+            reads_secrets=(secrets.arns[names.grafana_admin_password],
+                           *((secrets.arns[names.grafana_tls],) if certificates else ())), context=context,
+            data_volumes_deletable=settings.data_volumes_deletable, grafana_https=certificates is not None), opts)
 
     return Deployment(artifacts, stack_outputs(
         settings, topology, private_ips=servers.private_ips, haproxy_address=haproxy_address,
@@ -143,4 +144,5 @@ def _secret_values(settings: Settings, names: SecretNames,
         user_passwords=config.require_secret("userPasswords") if settings.users else None,
         ca_cert_pem=certificates.ca_cert_pem if certificates else None,
         certificates=certificates.servers if certificates else {},
+        grafana_certificate=certificates.grafana if certificates else None,
     )

@@ -15,6 +15,7 @@ PROMETHEUS_VOLUME_GB = 50  # mounted on /var/lib/prometheus by mount-prometheus-
 @dataclass(frozen=True)
 class MonitoringArgs(NodeArgs):
     data_volumes_deletable: bool = False  # neo4j:dataVolumesDeletable
+    grafana_https: bool = False  # Grafana serves HTTPS with the cluster CA's certificate (TLS not disabled)
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -29,7 +30,8 @@ class Monitoring(pulumi.ComponentResource):
                              data_volume=DataVolume(size_gb=PROMETHEUS_VOLUME_GB, zone=args.node.zone,
                                                     deletable=args.data_volumes_deletable))
         self.private_ip = machine.instance.private_ip
-        self.grafana_url = f"http://{args.node.hostname}:{PORTS.monitoring.grafana}"
+        scheme = "https" if args.grafana_https else "http"
+        self.grafana_url = f"{scheme}://{args.node.hostname}:{PORTS.monitoring.grafana}"
         self.prometheus_url = f"http://{args.node.hostname}:{PORTS.monitoring.prometheus}"
         self.register_outputs({"privateIp": self.private_ip, "grafanaUrl": self.grafana_url,
                                "prometheusUrl": self.prometheus_url})

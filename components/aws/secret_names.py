@@ -18,6 +18,7 @@ class SecretNames:
     user_passwords: str
     ca: str  # the cluster CA certificate (public, kept beside the keys for one lookup path)
     tls: dict[str, str]  # server name → secret holding {"key", "cert", "ca"} PEMs
+    grafana_tls: str  # the monitoring node's Grafana certificate, {"key", "cert", "ca"} PEMs
 
 
 def secret_names(settings: Settings, topology: ClusterTopology) -> SecretNames:
@@ -28,4 +29,5 @@ def secret_names(settings: Settings, topology: ClusterTopology) -> SecretNames:
         user_passwords=f"{prefix}/user-passwords",
         ca=f"{prefix}/tls/ca",
         tls={s.name: f"{prefix}/tls/{s.name}" for s in topology.servers},
+        grafana_tls=f"{prefix}/tls/grafana",
     )

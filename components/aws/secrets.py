@@ -23,6 +23,7 @@ class ClusterSecretsArgs:
     user_passwords: pulumi.Input[str] | None = None  # JSON object name → password; None: no users
     ca_cert_pem: pulumi.Input[str] | None = None  # None: TLS disabled
     certificates: Mapping[str, ServerCertificate] = field(default_factory=dict)  # server name → key + cert
+    grafana_certificate: ServerCertificate | None = None  # None: no monitoring node, or TLS disabled
 
 
 class ClusterSecrets(pulumi.ComponentResource):
@@ -44,6 +45,10 @@ class ClusterSecrets(pulumi.ComponentResource):
             material = pulumi.Output.json_dumps(
                 {"key": certificate.private_key_pem, "cert": certificate.cert_pem, "ca": args.ca_cert_pem})
             entries.append((f"tls-{server}", names.tls[server], material))
+        if args.grafana_certificate is not None:
+            certificate = args.grafana_certificate
+            entries.append(("tls-grafana", names.grafana_tls, pulumi.Output.json_dumps(
+                {"key": certificate.private_key_pem, "cert": certificate.cert_pem, "ca": args.ca_cert_pem})))
 
         self.arns = {}
         for label, secret_name, value in entries:

@@ -83,6 +83,19 @@ MOUNT_PROMETHEUS_DATA_PLACE = f"/usr/local/lib/neo4j-cluster/{MOUNT_PROMETHEUS_D
 PROMETHEUS_LISTEN = "prometheus-listen.conf"
 PROMETHEUS_LISTEN_PLACE = f"/etc/systemd/system/prometheus.service.d/{PROMETHEUS_LISTEN}"
 PROMETHEUS_LISTEN_ADDRESS = f"127.0.0.1:{PORTS.monitoring.prometheus}"
+# Grafana over HTTPS (TLS not disabled): its certificate from Secrets Manager before each start (a drop-in).
+GRAFANA_TLS_DIR = "/etc/grafana/tls"
+GRAFANA_TLS_PLACES = {
+    "fetch-grafana-tls.sh": "/usr/local/lib/neo4j-cluster/fetch-grafana-tls.sh",
+    "grafana-tls.conf": "/etc/systemd/system/grafana-server.service.d/grafana-tls.conf",
+}
+
+
+def render_grafana_tls(settings: Settings, topology: ClusterTopology, secret: str) -> dict[str, str]:
+    """The fetch script and the grafana-server drop-in that make Grafana serve HTTPS (components/program/tls.py)."""
+    values = {"region": settings.region, "secret": secret, "tls_dir": GRAFANA_TLS_DIR,
+              "fetch_script": GRAFANA_TLS_PLACES["fetch-grafana-tls.sh"], "hostname": topology.monitoring.hostname}
+    return {name: render_template(f"grafana/{name}.j2", **values) for name in GRAFANA_TLS_PLACES}
 # Debian repository component per line (https://debian.neo4j.com), and the JRE each line runs on.
 NEO4J_APT_COMPONENT = {"4.4": "4.4", "5": "5", "2025": "latest"}
 JAVA_PACKAGE = {"4.4": "openjdk-11-jre-headless", "5": "openjdk-17-jre-headless", "2025": "openjdk-21-jre-headless"}
@@ -340,6 +353,9 @@ def aws_artifacts(settings: Settings, topology: ClusterTopology, rendered: Rende
             datasource_url=PROMETHEUS_URL)
         for name, text in render_grow_data_volume(PROMETHEUS_DATA_DIR).items():
             files[name] = placed[GROW_DATA_VOLUME_PLACES[name]] = text
+        if settings.tls != "disabled":  # the CA exists: Grafana gets a certificate (components/aws/__init__.py)
+            for name, text in render_grafana_tls(settings, topology, names.grafana_tls).items():
+                files[name] = placed[GRAFANA_TLS_PLACES[name]] = text
         files["cloud-init.yaml"] = _user_data("monitoring", placed, region=settings.region,
                                               grafana_password_secret=names.grafana_admin_password,
                                               mount_prometheus_data=MOUNT_PROMETHEUS_DATA_PLACE)

@@ -40,8 +40,12 @@ class ClusterCertificates(pulumi.ComponentResource):
 
     ca_cert_pem: pulumi.Output[str]
     servers: dict[str, ServerCertificate]
+    grafana: ServerCertificate | None  # the monitoring node's Grafana (HTTPS); None without monitoring
 
-    def __init__(self, name: str, topology: ClusterTopology, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, topology: ClusterTopology, opts: pulumi.ResourceOptions | None = None, *,
+                 grafana: bool = False):
+        """grafana: also a certificate for the monitoring node's Grafana (AWS; the Docker stack's Grafana is on
+        127.0.0.1 only)."""
         super().__init__("neo4j-cluster:tls:ClusterCertificates", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         ca_key = tls.PrivateKey(f"{name}-ca", algorithm="ECDSA", ecdsa_curve="P384", opts=child)
@@ -70,4 +74,18 @@ class ClusterCertificates(pulumi.ComponentResource):
                 allowed_uses=["digital_signature", "key_encipherment", "server_auth", "client_auth"],
                 opts=child)
             self.servers[server.name] = ServerCertificate(pulumi.Output.secret(key.private_key_pem), cert.cert_pem)
+        self.grafana = None
+        if grafana and topology.monitoring:
+            # Grafana serves HTTPS under the monitoring node's name; a TLS server only (it is nobody's client).
+            node = topology.monitoring
+            key = tls.PrivateKey(f"{name}-grafana", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
+            request = tls.CertRequest(
+                f"{name}-grafana", private_key_pem=key.private_key_pem, dns_names=[node.hostname, node.name],
+                subject={"common_name": node.hostname, "organization": "neo4j-cluster"}, opts=child)
+            cert = tls.LocallySignedCert(
+                f"{name}-grafana", cert_request_pem=request.cert_request_pem,
+                ca_private_key_pem=ca_key.private_key_pem, ca_cert_pem=ca.cert_pem,
+                validity_period_hours=SERVER_VALIDITY_HOURS, early_renewal_hours=SERVER_EARLY_RENEWAL_HOURS,
+                allowed_uses=["digital_signature", "key_encipherment", "server_auth"], opts=child)
+            self.grafana = ServerCertificate(pulumi.Output.secret(key.private_key_pem), cert.cert_pem)
         self.register_outputs({"caCertPem": self.ca_cert_pem})

@@ -93,7 +93,8 @@ def expected_counts(p: Plan) -> dict[str, int]:
     zones, servers = len(s.availability_zones), len(t.servers)
     nats = zones if s.nat_gateway_per_zone else 1
     tls = s.tls != "disabled"
-    secrets = 1 + s.monitoring + bool(s.users) + (1 + servers if tls else 0)
+    # With TLS: the CA, each server's certificate and Grafana's.
+    secrets = 1 + s.monitoring + bool(s.users) + (1 + servers + s.monitoring if tls else 0)
     pair = len(t.haproxy_nodes)
     buckets = 2 if s.backup_replica_region else 1
     counts = {
@@ -113,7 +114,7 @@ def expected_counts(p: Plan) -> dict[str, int]:
         "(stack)": 1 + 6 + tls + s.haproxy + s.monitoring,
     }
     if tls:
-        counts["neo4j-cluster:tls:ClusterCertificates"] = 2 + 3 * servers
+        counts["neo4j-cluster:tls:ClusterCertificates"] = 2 + 3 * (servers + s.monitoring)  # Grafana's too
     if s.haproxy:
         # per HAProxy node: role, SSM attachment, access policy (its config object), instance profile, instance,
         # A record; the config object, the NLB and its alias record; per Bolt port a target group, a listener and
@@ -135,7 +136,7 @@ def test_prod_resource_count_per_component(plans):
     # Pinned, so a change in what prod builds shows up in review (see expected_counts for the why).
     assert dict(plans["prod"].by_parent()) == {
         "(stack)": 10, "neo4j-cluster:aws:Network": 31, "neo4j-cluster:aws:SecurityGroups": 38,
-        "neo4j-cluster:tls:ClusterCertificates": 23, "neo4j-cluster:aws:ClusterSecrets": 22,
+        "neo4j-cluster:tls:ClusterCertificates": 26, "neo4j-cluster:aws:ClusterSecrets": 24,
         "neo4j-cluster:aws:BackupStore": 20, "neo4j-cluster:aws:Neo4jServers": 56,
         "neo4j-cluster:aws:LoadBalancer": 23, "neo4j-cluster:aws:Monitoring": 8,
         "neo4j-cluster:aws:SessionLogging": 2}
@@ -328,6 +329,7 @@ def test_secrets_live_under_the_names_the_user_data_reads(plan):
     expected = {names.admin_password} | ({names.grafana_admin_password} if plan.settings.monitoring else set())
     expected |= ({names.user_passwords} if plan.settings.users else set())
     expected |= ({names.ca, *names.tls.values()} if tls else set())
+    expected |= ({names.grafana_tls} if tls and plan.settings.monitoring else set())
     assert created == expected
     for server in plan.topology.servers:
         boot = plan.user_data(f"cluster-{server.name}")
@@ -335,6 +337,7 @@ def test_secrets_live_under_the_names_the_user_data_reads(plan):
         assert (names.tls[server.name] in boot) == tls
     if plan.settings.monitoring:
         assert names.grafana_admin_password in plan.user_data("cluster-monitoring")
+        assert (names.grafana_tls in plan.user_data("cluster-monitoring")) == tls
     for node in plan.topology.haproxy_nodes:
         assert (names.ca in plan.user_data(f"cluster-{node.name}")) == (plan.settings.tls == "required")
 
@@ -397,7 +400,7 @@ def test_support_nodes_read_only_what_they_use(plans):
         dev = {s["Sid"] for s in policy(plans["dev"], f"cluster-{node}-access")["Statement"] if s["Effect"] == "Allow"}
         assert dev == {"ReadOwnObjects"}  # TLS optional: no CA, only its config
     assert policy(prod, "cluster-monitoring-access")["Statement"][0]["Resource"] == [
-        "arn:aws:mock:::cluster-grafana-admin-password"]
+        "arn:aws:mock:::cluster-grafana-admin-password", "arn:aws:mock:::cluster-tls-grafana"]
 
 
 def test_every_machine_has_session_manager_and_a_stable_name(plan):
