@@ -6,7 +6,7 @@ what the Operations Manual records for `neo4j-admin database backup` (5.x, 2025)
 (4.4) and plays the rules the manual states (a DIFF needs a full in its directory; a differential cannot
 be checked until aggregated; 4.4 moves a folder it cannot increment to <db>.err.N); the outputs it prints
 and which of them are derived are in tests/fixtures/enterprise/neo4j-admin-backup.json. S3 is moto's
-server on 127.0.0.1 (the stand-in, a separate process, writes to it for the 2025 straight-to-S3 path);
+server on 127.0.0.1 (the stand-in, a separate process, writes to it for the 5.26 and 2025 straight-to-S3 path);
 the server's answers (version, edition, counts, SHOW DATABASES) are given.
 """
 from __future__ import annotations
@@ -104,14 +104,19 @@ def day(n: int) -> datetime:
     return NOW + timedelta(days=n)
 
 
-# --- 5.x: FULL, then DIFF; a broken chain starts a new one --------------------------------------------
+# --- 5.x's local chain (--via-staging; --type diff): FULL, then DIFF; a broken chain starts a new one -------
+
+
+def chain_run(s3, moto_endpoint, flags: Path, staging: Path, when: datetime) -> dict:
+    """A 5.26 run that keeps the local chain (backup.py --via-staging), as its differentials do."""
+    return run(s3, moto_endpoint, "5", flags, staging, when, via_staging=True)
 
 
 def test_5x_chain_full_then_differentials_each_checked_from_recorded_enterprise_responses(
         s3, moto_endpoint, flags, tmp_path):
     staging = tmp_path / "staging"
-    first = run(s3, moto_endpoint, "5", flags, staging, day(0))
-    second = run(s3, moto_endpoint, "5", flags, staging, day(1))
+    first = chain_run(s3, moto_endpoint, flags, staging, day(0))
+    second = chain_run(s3, moto_endpoint, flags, staging, day(1))
     assert (first["type"], second["type"]) == ("full", "differential")
     assert first["check"] == second["check"] == "passed"
     backups = [a for a in calls(flags) if a[:2] == ["database", "backup"]]
@@ -131,16 +136,16 @@ def test_5x_chain_full_then_differentials_each_checked_from_recorded_enterprise_
 def test_5x_differential_whose_logs_are_pruned_falls_back_to_a_new_full_chain_from_recorded_enterprise_responses(
         s3, moto_endpoint, flags, tmp_path):
     staging = tmp_path / "staging"
-    first = run(s3, moto_endpoint, "5", flags, staging, day(0))
+    first = chain_run(s3, moto_endpoint, flags, staging, day(0))
     (flags / "pruned").touch()
-    second = run(s3, moto_endpoint, "5", flags, staging, day(1))
+    second = chain_run(s3, moto_endpoint, flags, staging, day(1))
     assert second["type"] == "full" and manifest_of(s3, second["backup"])["parents"] == []
     said = [n for n in second["notes"] if "starting a new chain" in n]
     assert len(said) == 1 and f"onto chain {first['backup']} failed" in said[0]
     assert "transaction logs needed for a differential" in said[0]
     assert sorted(p.name for p in (staging / "neo4j").iterdir()) == [first["backup"], second["backup"]]
     (flags / "pruned").unlink()
-    third = run(s3, moto_endpoint, "5", flags, staging, day(2))
+    third = chain_run(s3, moto_endpoint, flags, staging, day(2))
     assert third["type"] == "differential"
     assert [p["timestamp"] for p in manifest_of(s3, third["backup"])["parents"]] == [second["backup"]]
 
@@ -148,11 +153,11 @@ def test_5x_differential_whose_logs_are_pruned_falls_back_to_a_new_full_chain_fr
 def test_5x_damaged_local_chain_starts_a_new_chain_from_recorded_enterprise_responses(
         s3, moto_endpoint, flags, tmp_path):
     staging = tmp_path / "staging"
-    first = run(s3, moto_endpoint, "5", flags, staging, day(0))
-    run(s3, moto_endpoint, "5", flags, staging, day(1))
+    first = chain_run(s3, moto_endpoint, flags, staging, day(0))
+    chain_run(s3, moto_endpoint, flags, staging, day(1))
     full = next(iter(sorted((staging / "neo4j" / first["backup"]).glob("*.backup"))))
     full.write_bytes(b"truncated")  # the full artifact no longer matches its manifest
-    third = run(s3, moto_endpoint, "5", flags, staging, day(2))
+    third = chain_run(s3, moto_endpoint, flags, staging, day(2))
     assert third["type"] == "full"
     assert any("is damaged" in n and "starting a new chain" in n for n in third["notes"])
 
@@ -160,10 +165,10 @@ def test_5x_damaged_local_chain_starts_a_new_chain_from_recorded_enterprise_resp
 def test_5x_a_backup_that_fails_its_check_is_marked_never_chosen_and_ends_its_chain_from_recorded_enterprise_responses(
         s3, moto_endpoint, flags, tmp_path):
     staging = tmp_path / "staging"
-    first = run(s3, moto_endpoint, "5", flags, staging, day(0))
+    first = chain_run(s3, moto_endpoint, flags, staging, day(0))
     (flags / "inconsistent").touch()
     with pytest.raises(BackupError, match="failed its consistency check") as failed:
-        run(s3, moto_endpoint, "5", flags, staging, day(1))
+        chain_run(s3, moto_endpoint, flags, staging, day(1))
     bad = make_backup.make_timestamp(day(1))
     assert manifest_of(s3, bad)["check"] == "failed"
     report = s3.get_object(Bucket=s3.bucket, Key=f"prod/neo4j/{bad}/check-report.txt")["Body"].read()
@@ -178,7 +183,7 @@ def test_5x_a_backup_that_fails_its_check_is_marked_never_chosen_and_ends_its_ch
     chains = read_chains(staging / "neo4j")
     assert chains[0].runs == (first["backup"],)
     (flags / "inconsistent").unlink()
-    third = run(s3, moto_endpoint, "5", flags, staging, day(2))
+    third = chain_run(s3, moto_endpoint, flags, staging, day(2))
     assert third["type"] == "full" and any("failed its consistency check" in n for n in third["notes"])
 
 
@@ -223,14 +228,18 @@ def test_44_backup_whose_own_check_finds_inconsistencies_is_marked_failed_from_r
     assert [b.status for b in list_backups(s3, s3.bucket, "prod", "neo4j")] == ["failed-check"]
 
 
-# --- 2025: straight to S3 -------------------------------------------------------------------------------
+# --- 5.26 and 2025: straight to S3 ----------------------------------------------------------------------
 
 
-def test_2025_backs_up_straight_to_s3_and_checks_it_there_from_recorded_enterprise_responses(
-        s3, moto_endpoint, flags, tmp_path):
+@pytest.mark.parametrize("line", ["5", "2025"])
+def test_5_26_and_2025_back_up_straight_to_s3_and_check_it_there_from_recorded_enterprise_responses(
+        s3, moto_endpoint, flags, tmp_path, line):
+    """Operations Manual 5.x, online-backup.adoc: "The `--to-path=<path>` option can also back up databases into AWS
+    S3 buckets (from Neo4j 5.19), Google Cloud storage buckets (from Neo4j 5.21), and Azure buckets (from 5.24)";
+    `--temp-path` "(Introduced in 5.24)". So 5.26, like 2025, writes its full backup straight to the prefix."""
     staging = tmp_path / "staging"
     staging.mkdir()
-    made = run(s3, moto_endpoint, "2025", flags, staging, day(0))
+    made = run(s3, moto_endpoint, line, flags, staging, day(0))
     stamp = made["backup"]
     backup_call = next(a for a in calls(flags) if a[:2] == ["database", "backup"])
     assert f"--to-path=s3://{s3.bucket}/prod/neo4j/{stamp}/" in backup_call and "--type=FULL" in backup_call
@@ -245,6 +254,27 @@ def test_2025_backs_up_straight_to_s3_and_checks_it_there_from_recorded_enterpri
     assert hashlib.sha256(artifact["Body"].read()).hexdigest() == written["files"][0]["sha256"]
     assert list(staging.rglob("*")) == [staging / "neo4j"]  # nothing staged, the temp path removed
     assert choose(list_backups(s3, s3.bucket, "prod", "neo4j"))[0].timestamp == stamp
+
+
+@pytest.mark.parametrize("line", ["5", "2025"])
+def test_the_full_timer_backs_up_straight_to_s3_and_the_diff_timer_extends_the_local_chain(
+        s3, moto_endpoint, flags, tmp_path, line):
+    """neo4j-backup.timer (--type full) and neo4j-backup-diff.timer (--type diff) on 5.26 and 2025: a differential
+    needs its chain in the directory it writes to, and each backup straight to S3 has a prefix of its own."""
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    full = run(s3, moto_endpoint, line, flags, staging, day(0), kind="full")
+    diffs = [run(s3, moto_endpoint, line, flags, staging, day(0) + timedelta(minutes=m), kind="diff")
+             for m in (15, 30)]
+    backups = [c for c in calls(flags) if c[:2] == ["database", "backup"]]
+    targets = [next(a for a in c if a.startswith("--to-path=")) for c in backups]
+    assert targets == [f"--to-path=s3://{s3.bucket}/prod/neo4j/{full['backup']}/",
+                       f"--to-path={staging / 'neo4j' / diffs[0]['backup']}",
+                       f"--to-path={staging / 'neo4j' / diffs[0]['backup']}"]
+    # The first --type diff finds no local chain: a full one starts it, and says so.
+    assert [d["type"] for d in diffs] == ["full", "differential"]
+    assert any("differentials extend the local chain" in n for n in diffs[0]["notes"])
+    assert manifest_of(s3, diffs[1]["backup"])["chain"] == diffs[0]["backup"]
 
 
 def test_2025_via_staging_keeps_the_local_chain_from_recorded_enterprise_responses(s3, moto_endpoint, flags, tmp_path):
@@ -279,7 +309,7 @@ def test_a_run_leaves_every_earlier_backup_in_s3_as_it_was(s3, moto_endpoint, fl
     backups that fail their check for weeks: no object is tagged, none changes, and no run warns about it."""
     staging = tmp_path / "staging"
     written = {}
-    for n in (0, 1, 9, 10):  # > 7 days between 1 and 9: a second chain
+    for n in (0, 1, 9, 10):
         result = run(s3, moto_endpoint, "5", flags, staging, day(n))
         assert "expiry" not in result and not [note for note in result["notes"] if "warning" in note or "expir" in note]
         written.update({o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket=s3.bucket)["Contents"]})

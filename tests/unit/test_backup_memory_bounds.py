@@ -192,7 +192,7 @@ def test_backup_aggregate_and_check_run_with_the_bounds_the_manual_lists_for_eac
         options = make_backup.BackupOptions(
             bucket="backups", stack="prod", database="neo4j", neo4j=GivenNeo4j(), admin=admin, region="us-east-1",
             source="auto", staging=tmp_path / "staging", local_retention_days=30, full_every_days=7,
-            log=lambda _: None, now=lambda day=day: NOW + timedelta(days=day))
+            log=lambda _: None, now=lambda day=day: NOW + timedelta(days=day), via_staging=True)  # the chain
         assert make_backup.run_backup(options)["check"] == "passed"
     calls = [json.loads(line) for line in (flags / "calls").read_text().splitlines()]
     by_command = {tuple(c[:2]): c for c in calls}

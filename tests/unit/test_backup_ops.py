@@ -30,7 +30,7 @@ from scripts.neo4j_ops.backup.layout import (
 from scripts.neo4j_ops.backup.retention import Chain, plan_retention
 from scripts.neo4j_ops.backup.s3 import DEFAULT_PART, MAX_PARTS, part_size_for
 from scripts.neo4j_ops.backup.scratch import scratch_conf, scratch_ports_needed
-from scripts.neo4j_ops.shared.versions import LINE_5, LINE_44, LINE_2025, LINES
+from scripts.neo4j_ops.shared.versions import LINE_5, LINE_44, LINE_2025, LINES, Version
 from tests.conftest import ROOT
 from tests.support.neo4j_settings import SETTINGS_DIR as SETTINGS_LISTS
 
@@ -283,7 +283,13 @@ def test_neo4j_admin_arguments_per_line():
     assert LINE_44.admin_check_store("neo4j", Path("/r")) == [
         "check-consistency", "--database=neo4j", "--report-dir=/r"]
     assert LINE_5.admin_aggregate("neo4j", path) == ["database", "aggregate-backup", "--from-path=/b", "neo4j"]
-    assert [line.backs_up_to_s3 for line in (LINE_44, LINE_5, LINE_2025)] == [False, False, True]
+    # Operations Manual 5.x, online-backup.adoc: "The `--to-path=<path>` option can also back up databases into AWS
+    # S3 buckets (from Neo4j 5.19) …"; `--temp-path`, which the backup to S3 passes, is "(Introduced in 5.24)".
+    releases = {LINE_44: "4.4.41", LINE_5: "5.26.30", LINE_2025: "2025.10.1"}
+    assert [line.backs_up_to_s3(Version.parse(v)) for line, v in releases.items()] == [False, True, True]
+    assert [line.checks_from_s3(Version.parse(v)) for line, v in releases.items()] == [False, True, True]
+    assert not LINE_5.backs_up_to_s3(Version.parse("5.23.0")) and LINE_5.backs_up_to_s3(Version.parse("5.24.0"))
+    assert not LINE_5.checks_from_s3(Version.parse("5.18.1")) and LINE_5.checks_from_s3(Version.parse("5.19.0"))
     assert [line.checks_dumps for line in (LINE_44, LINE_5, LINE_2025)] == [False, True, True]
     assert LINE_2025.admin_load("neo4j", path) == [
         "database", "load", "--from-path=/b", "--overwrite-destination=true", "neo4j"]

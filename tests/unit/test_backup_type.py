@@ -13,10 +13,12 @@ from tests.unit.test_backup_enterprise import NOW, GivenNeo4j, admin, manifest_o
 
 
 def run(admin, staging, when, kind, log=lambda _: None) -> dict:  # noqa: F811
+    """On the local chain (--via-staging; S3 is moto in this process, out of the stand-in's reach): 5.26's default
+    --type full straight to S3, and its --type diff on the local chain, are in test_backup_chains.py."""
     return make_backup.run_backup(make_backup.BackupOptions(
         bucket="backups", stack="prod", database="neo4j", neo4j=GivenNeo4j(), admin=admin, region="us-east-1",
         source="replica-2.prod.neo4j.internal:6362", staging=staging, local_retention_days=30, full_every_days=7,
-        log=log, now=lambda: when, kind=kind))
+        log=log, now=lambda: when, kind=kind, via_staging=True))
 
 
 def test_full_starts_a_new_chain_and_diff_extends_it(s3, admin, tmp_path):  # noqa: F811

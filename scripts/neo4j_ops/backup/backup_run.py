@@ -29,7 +29,7 @@ class BackupOptions(Job):
     spool_dir: str | None = None
     min_free: int = 1024 ** 3  # the least free space staging must have before a backup that stages starts
     check: bool = True  # consistency-check the artifact (--no-check: the manifest says skipped)
-    via_staging: bool = False  # 2025: keep the local chain instead of backing up straight to S3
+    via_staging: bool = False  # 5.26, 2025: keep the local chain instead of backing up straight to S3
     kind: str = "auto"  # backup.py --type: auto | full (a new chain) | diff (extends the newest complete chain)
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 

@@ -40,7 +40,7 @@ Every backup is then consistency-checked (neo4j-admin database check of the arti
 back from S3, a full artifact, a differential's chain aggregated in scratch space; 4.4: the backup's
 own --check-consistency, a dump loaded into a scratch store); the report goes beside the manifest
 (check-report.txt) and the manifest says check: passed|failed|skipped. A failed one exits 1 and is
-never restored. 2025: neo4j-admin writes a full backup straight to s3:// (--via-staging: local chain).
+never restored. 5.26 and 2025: neo4j-admin writes a full backup straight to s3:// (--via-staging: local chain).
 
 The manifest (size, sha256, Neo4j version, database, node and relationship counts, backup type, check)
 is written last: a backup without one is incomplete and never restored. Then local staging copies older
@@ -151,7 +151,7 @@ def backup_parser() -> cli.Parser:
                    help="enterprise 5.x/2025: full starts a new chain (neo4j-backup.timer, weekly); diff extends the "
                    "newest complete chain of the database (neo4j-backup-diff.timer), or takes a full backup and says "
                    "so when there is none; auto: a new chain every --full-every-days")
-    b.add_argument("--via-staging", action="store_true", help="2025: back up into the local chain (full, then "
+    b.add_argument("--via-staging", action="store_true", help="5.26/2025: back up into the local chain (full, then "
                    "differentials) and upload, instead of neo4j-admin writing a full backup straight to S3")
     return p
 

@@ -1,6 +1,7 @@
-"""Enterprise: the online backup from a backup listener. 5.x (and 2025 --via-staging): `neo4j-admin database
-backup` into a local chain (full, then differentials) and the new artifact uploaded; 4.4: a backup folder updated
-in place and uploaded whole, as a tar; 2025: straight to the backup's own S3 prefix."""
+"""Enterprise: the online backup from a backup listener. 5.26 and 2025: a full backup straight to the backup's own
+S3 prefix; their differentials (--type diff), and every backup with --via-staging or on a 5.x before 5.24:
+`neo4j-admin database backup` into a local chain (full, then differentials) and the new artifact uploaded; 4.4: a
+backup folder updated in place and uploaded whole, as a tar."""
 from __future__ import annotations
 
 import shutil
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 from ..shared.errors import BackupError, UsageError, describe
+from ..shared.versions import Version
 from .admin import StderrTail, indent, kill_group, last_lines, own
 from .artifact_check import check_artifact, check_chain, judge, reason, skipped
 from .backup_run import BackupRun
@@ -24,7 +26,7 @@ def online(run: BackupRun) -> dict:
     if opts.kind != "auto" and not run.line.backs_up_to_artifacts:
         raise UsageError(f"--type {opts.kind} needs Neo4j 5.x or 2025: 4.4's neo4j-admin backup has no --type "
                          f"(it is incremental into its folder); leave --type out")
-    if run.line.backs_up_to_s3 and not opts.via_staging:
+    if run.line.backs_up_to_s3(Version.parse(run.version)) and not opts.via_staging:
         if opts.kind != "diff":
             return _online_to_s3(run)
         # A differential needs its chain in the directory it writes to; each backup straight to S3 has a prefix
@@ -133,7 +135,7 @@ def _online_folder(run: BackupRun, chain: Path, runs: list[Manifest], t0: float)
 
 
 def _online_to_s3(run: BackupRun) -> dict:
-    """2025: `neo4j-admin database backup --to-path=s3://<bucket>/<backup prefix>` writes the artifact
+    """5.26, 2025: `neo4j-admin database backup --to-path=s3://<bucket>/<backup prefix>` writes the artifact
     straight into the backup's own prefix; nothing is kept locally. It still needs a local --temp-path the
     size of the store ("the backup process still requires a temporary local directory to store the
     database store files and transaction logs before … streaming the backup artifact to the cloud
@@ -163,7 +165,7 @@ def _online_to_s3(run: BackupRun) -> dict:
         seconds = time.monotonic() - t0
         shutil.rmtree(temp, ignore_errors=True)
         files = _listed_files(run, prefix)
-        if run.line.checks_from_s3 and opts.check:
+        if run.line.checks_from_s3(Version.parse(run.version)) and opts.check:
             check = check_artifact(run, target, scratch, f"full backup {target}")
         else:
             check = skipped("--no-check" if not opts.check else "this line cannot check a backup in S3")

@@ -229,18 +229,23 @@ class VersionLine:
         backup fails, backup will move the old backup to `<name>.err.<N>` and fallback on a full backup")."""
         return () if self._is_44 else ("AUTO", "FULL", "DIFF")
 
-    @property
-    def backs_up_to_s3(self) -> bool:
-        """2025: the online backup writes straight to `--to-path=s3://bucket/dir/` (Operations Manual dev,
-        online-backup.adoc: "It is possible to back up databases into AWS S3 buckets … using the appropriate
-        URI as the path"; it reads `AWS_ENDPOINT_URL_S3` for other endpoints, aws-s3-overrides.adoc). 5.19+
-        can too, but the 5.x line here keeps its local chain (the issue asks for the calendar releases)."""
+    def backs_up_to_s3(self, version: Version) -> bool:
+        """The online backup writes straight to `--to-path=s3://bucket/dir/` with a local `--temp-path`: 5.24+
+        (so the 5.26 LTS) and 2025. Operations Manual 5.x, online-backup.adoc: "The `--to-path=<path>` option can
+        also back up databases into AWS S3 buckets (from Neo4j 5.19), Google Cloud storage buckets (from Neo4j
+        5.21), and Azure buckets (from 5.24)", and `--temp-path` is "(Introduced in 5.24)"; dev: "It is possible
+        to back up databases into AWS S3 buckets … using the appropriate URI as the path". neo4j-admin reads
+        `AWS_ENDPOINT_URL_S3` for other endpoints (aws-s3-overrides.adoc). 4.4 and 5.0-5.23 back up locally."""
+        if self.name == "5":
+            return (version.major, version.minor) >= (5, 24)
         return self.name == "2025"
 
-    @property
-    def checks_from_s3(self) -> bool:
-        """2025: `database check --from-path=s3://…` (dev, consistency-checker.adoc: "The `--from-path=<path>`
-        option can also check database artifacts in AWS S3 buckets")."""
+    def checks_from_s3(self, version: Version) -> bool:
+        """`database check --from-path=s3://…`: 5.19+ and 2025 (Operations Manual 5.x: check takes AWS S3
+        buckets from 5.19; dev, consistency-checker.adoc: "The `--from-path=<path>` option can also check
+        database artifacts in AWS S3 buckets")."""
+        if self.name == "5":
+            return (version.major, version.minor) >= (5, 19)
         return self.name == "2025"
 
     def admin_online_backup(self, database: str, source: str, directory: Path | str, *, kind: str = "AUTO",
