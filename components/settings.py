@@ -116,6 +116,7 @@ class Settings:
     slow_query_threshold: str
     gc_max_pause_millis: int
     auth_enabled: bool
+    secret_recovery_window_days: int
     allow_no_authentication: bool
     nat_gateway_per_zone: bool
     haproxy_public: bool
@@ -426,6 +427,9 @@ KEYS: tuple[Key, ...] = (
     Key("adminPassword", "", None, str, "secret", "Password of the neo4j admin user.", secret=True),
     Key("grafanaAdminPassword", "", None, str, "secret", "Password of Grafana's admin user.", secret=True),
     Key("userPasswords", "", None, str, "secret object", "Passwords of neo4j:users, by user name.", secret=True),
+    Key("secretRecoveryWindowDays", "secret_recovery_window_days", 30, _integer(7, 30), "7 to 30",
+        "Days a deleted Secrets Manager secret (passwords, TLS keys) can still be restored (AWS allows 7 to 30); "
+        "meanwhile its name is taken: restore it, or delete it for good, before re-creating a destroyed stack."),
     Key("natGatewayPerZone", "nat_gateway_per_zone", True, _boolean, "true, false",
         "One NAT gateway per zone, so a zone outage cuts no other zone's outbound traffic; false: one (cheaper, dev)."),
     Key("haproxyPublic", "haproxy_public", False, _boolean, "true, false",

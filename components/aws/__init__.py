@@ -139,6 +139,7 @@ def _secret_values(settings: Settings, names: SecretNames,
     config = pulumi.Config(NAMESPACE)
     return ClusterSecretsArgs(
         names=names,
+        recovery_window_days=settings.secret_recovery_window_days,
         admin_password=config.require_secret("adminPassword"),
         grafana_admin_password=config.require_secret("grafanaAdminPassword") if settings.monitoring else None,
         user_passwords=config.require_secret("userPasswords") if settings.users else None,

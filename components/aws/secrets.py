@@ -19,6 +19,7 @@ from components.program.tls import ServerCertificate
 class ClusterSecretsArgs:
     names: SecretNames
     admin_password: pulumi.Input[str]
+    recovery_window_days: int = 30  # a deleted secret can be restored this long (Secrets Manager allows 7 to 30)
     grafana_admin_password: pulumi.Input[str] | None = None  # None: no monitoring node
     user_passwords: pulumi.Input[str] | None = None  # JSON object name → password; None: no users
     ca_cert_pem: pulumi.Input[str] | None = None  # None: TLS disabled
@@ -54,9 +55,12 @@ class ClusterSecrets(pulumi.ComponentResource):
         for label, secret_name, value in entries:
             secret = aws.secretsmanager.Secret(
                 f"{name}-{label}", name=secret_name,
-                # Every value is re-derived from stack config and state, and the fixed name must be
-                # free again right after a destroy: no recovery window.
-                recovery_window_in_days=0,
+                # A deletion (a destroy, a server removed, a mistaken change) can be undone with
+                # `aws secretsmanager restore-secret` for this many days. DeleteSecret (Secrets Manager API
+                # Reference): "The minimum recovery window is 7 days. The default recovery window is 30 days."
+                # The name stays taken meanwhile: restore the secret (or delete it for good with
+                # --force-delete-without-recovery) before re-creating a destroyed stack under the same names.
+                recovery_window_in_days=args.recovery_window_days,
                 opts=pulumi.ResourceOptions(parent=self))
             version = aws.secretsmanager.SecretVersion(f"{name}-{label}", secret_id=secret.id,
                                                        secret_string=pulumi.Output.secret(value),

@@ -307,6 +307,15 @@ def test_every_secret_value_stays_a_pulumi_secret(plan):
     assert versions and all(v["secretString"] == "[secret]" for v in versions.values())
 
 
+def test_every_secret_can_be_restored_after_a_deletion_for_the_stacks_recovery_window(plan):
+    # Secrets Manager API Reference, DeleteSecret: "The minimum recovery window is 7 days. The default recovery
+    # window is 30 days." 0 (deleted at once, nothing to restore) is what a stack must never plan.
+    windows = {inputs["recoveryWindowInDays"] for inputs in plan.of_type(SECRET).values()}
+    assert windows == {plan.settings.secret_recovery_window_days}
+    assert windows <= set(range(7, 31))
+    assert plan.settings.secret_recovery_window_days == {"prod": 30, "dev": 7}[VARIANTS[plan.name][0]]
+
+
 def test_every_machines_gzipped_user_data_fits_ec2s_limit_and_the_backup_job_comes_with_the_tooling(plan):
     from components.aws.machine import USER_DATA_LIMIT
     from components.aws.user_data import SERVER_FILE_PLACES

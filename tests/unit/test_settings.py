@@ -397,3 +397,18 @@ def test_the_opt_in_alone_changes_nothing():
 def test_the_opt_in_takes_only_a_boolean():
     [problem] = problems_of(allowNoAuthentication="yes")
     assert problem == "neo4j:allowNoAuthentication: got 'yes'; allowed: true or false"
+
+
+# --- secrets' recovery window -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("days", [0, 6, 31, "week"])
+def test_a_secret_recovery_window_outside_what_secrets_manager_allows_is_refused(days):
+    [problem] = problems_of(secretRecoveryWindowDays=days)
+    assert problem.startswith("neo4j:secretRecoveryWindowDays: got ")
+    assert problem.endswith("; allowed: a whole number from 7 to 30")
+
+
+def test_secrets_keep_secrets_managers_default_window_unless_the_stack_says_otherwise():
+    assert make_settings().secret_recovery_window_days == 30
+    assert make_settings(secretRecoveryWindowDays="7").secret_recovery_window_days == 7
