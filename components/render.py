@@ -98,8 +98,10 @@ def ssl_policies(settings: Settings) -> tuple[SslPolicy, ...]:
         return ()
     policies = [SslPolicy("bolt", "NONE", "false"), SslPolicy("https", "NONE", "false")]
     if settings.tls == "required" and settings.clustered:
-        # Cluster and backup traffic is mutually authenticated with the cluster's own CA.
-        policies += [SslPolicy("cluster", "REQUIRE", "false"), SslPolicy("backup", "REQUIRE", "false")]
+        # Cluster and backup traffic is mutually authenticated with the cluster's own CA, and each member checks
+        # that the peer's certificate names the host it dialled (every member dials the others, and the backup job
+        # its own server, by the advertised hostname, which each server certificate names: components/program/tls.py).
+        policies += [SslPolicy("cluster", "REQUIRE", "true"), SslPolicy("backup", "REQUIRE", "true")]
     return tuple(policies)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_tls as tls
 
-from components.topology import ClusterTopology
+from components.topology import ClusterTopology, Server
 
 # Renewal: a `pulumi up` inside a certificate's early-renewal window replaces it. pulumi_tls's docs of
 # LocallySignedCert/SelfSignedCert early_renewal_hours: "The resource will consider the
@@ -27,6 +27,14 @@ SERVER_EARLY_RENEWAL_HOURS = 90 * 24
 # The CA is renewable in its last two years (a server certificate's whole life): a server certificate
 # issued before the CA is renewed never outlives the CA that signed it.
 CA_EARLY_RENEWAL_HOURS = SERVER_VALIDITY_HOURS
+
+
+def server_dns_names(topology: ClusterTopology, server: Server) -> list[str]:
+    """The names a server's certificate holds: its advertised hostname, which cluster members and the backup job
+    dial (hostname verification on cluster and backup traffic, components/render.py ssl_policies), its short name,
+    localhost for checks on the machine itself, and the entry name: HAProxy passes TLS through, so clients
+    reaching it see the server's certificate."""
+    return [server.hostname, server.name, "localhost", *([topology.haproxy.hostname] if topology.haproxy else [])]
 
 
 @dataclass(frozen=True)
@@ -61,9 +69,7 @@ class ClusterCertificates(pulumi.ComponentResource):
             key = tls.PrivateKey(f"{name}-{server.name}", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
             request = tls.CertRequest(
                 f"{name}-{server.name}", private_key_pem=key.private_key_pem,
-                # HAProxy passes TLS through, so clients reaching it see the server's certificate.
-                dns_names=[server.hostname, server.name, "localhost",
-                           *([topology.haproxy.hostname] if topology.haproxy else [])],
+                dns_names=server_dns_names(topology, server),
                 ip_addresses=["127.0.0.1"],
                 subject={"common_name": server.hostname, "organization": "neo4j-cluster"}, opts=child)
             cert = tls.LocallySignedCert(
