@@ -1,7 +1,8 @@
-"""restore.py --cluster --offline-ok --yes on 4.4: the per-server steps run one server at a time through a
-RemoteShell (a fake here, recording each command; the plan itself comes from recorded 4.4 responses), and the
-SSM adapter against moto's in-process SSM/EC2 (moto answers send_command / get_command_invocation with Success
-without running anything: it proves the API calls' shape, not the commands)."""
+"""restore.py --cluster --offline-ok --yes on 4.4, the older procedure (offline_44: stop and unbind every member;
+the default DROP / restore / CREATE is in test_cluster_restore_44_keep_name.py): the per-server steps run one server
+at a time through a RemoteShell (a fake here, recording each command; the plan itself comes from recorded 4.4
+responses), and the SSM adapter against moto's in-process SSM/EC2 (moto answers send_command /
+get_command_invocation with Success without running anything: it proves the API calls' shape, not the commands)."""
 from __future__ import annotations
 
 import pytest
@@ -22,7 +23,7 @@ def plan():
     rows = Replay("4.4-offline.json")(SHOW_DATABASES)
     state = ClusterState("neo4j", None, tuple(rows))
     return plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state, cores=CORES, replicas=(REPLICA,),
-                                region="us-east-1")
+                                region="us-east-1", offline=True)
 
 
 class FakeShell:
@@ -206,7 +207,7 @@ def test_run_cluster_restore_on_4_4_with_a_shell_runs_the_steps_then_verifies_fr
                                                             "responses": responses}}})
     opts = cr.ClusterRestoreOptions(bucket=BUCKET, stack="prod", database="neo4j", offline_ok=True,
                                     uri="neo4j://core-1.prod.neo4j.internal:7687", auth=None, region="us-east-1",
-                                    work_dir=tmp_path, poll=0, log=lambda m: None)
+                                    work_dir=tmp_path, poll=0, log=lambda m: None, offline_44=True)
     the_plan = cr.run_cluster_restore(cr.ClusterRestoreOptions(**{**opts.__dict__, "dry_run": True}),
                                       transport=transport)
     shell = FakeShell(plan())

@@ -131,7 +131,7 @@ def test_4_4_is_untouched_by_the_version_argument():
     rows = Replay("4.4-offline.json").responses["show_databases"]["records"]
     plan = plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, ClusterState("neo4j", None, tuple(rows)),
                                 version=Version.parse("4.4.46"), cores=("core-1",))
-    assert plan.swap == "offline"
+    assert plan.swap == "drop-create"  # DROP / restore on each core / CREATE (test_cluster_restore_44_keep_name.py)
 
 
 @pytest.mark.parametrize("version, procedure", [("5.26", "dbms.cluster.recreateDatabase"),

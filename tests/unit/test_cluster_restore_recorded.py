@@ -359,7 +359,7 @@ def test_4_4_plan_is_the_offline_procedure_one_core_at_a_time():
     rows = replay(SHOW_DATABASES)
     state = ClusterState("neo4j", None, tuple(rows))
     cores = ("core-1.prod.neo4j.internal", "core-2.prod.neo4j.internal", "core-3.prod.neo4j.internal")
-    plan = plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state, cores=cores)
+    plan = plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state, cores=cores, offline=True)
     assert plan.swap == "offline"
     assert plan.steps[0].kind == "note" and "STOPS database 'neo4j' on every core" in plan.steps[0].description
     admin = [(s.server.split(".")[0], s.command) for s in plan.steps if s.kind == "admin"]
@@ -378,13 +378,13 @@ def test_4_4_plan_is_the_offline_procedure_one_core_at_a_time():
     assert "dump --database=neo4j" in admin[3][1]  # the safety dump, on the first core, before anything
     assert order[-3:] == ["core-1:systemctl", "core-2:systemctl", "core-3:systemctl"]  # all started at the end
     with pytest.raises(UsageError, match="no core hosts"):
-        plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state)
+        plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state, offline=True)
 
 
 def test_4_4_checks_run_from_recorded_enterprise_4_4_responses():
     replay = Replay("4.4-offline.json")
     state = ClusterState("neo4j", None, tuple(replay(SHOW_DATABASES)))
-    plan = plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state, cores=("a", "b", "c"))
+    plan = plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state, cores=("a", "b", "c"), offline=True)
     with pytest.raises(UsageError, match="--verify"):
         execute(plan, replay, print)
     checks = Plan(plan.line, plan.name, plan.backup, plan.restored, plan.old, "none", plan.seed_uri,
@@ -527,7 +527,7 @@ def test_4_4_through_the_command_prints_the_per_member_plan_refuses_without_offl
                                                             "responses": responses}}})
     opts = cr.ClusterRestoreOptions(bucket=BUCKET, stack="prod", database="neo4j",
                                     uri="neo4j://core-1.prod.neo4j.internal:7687", auth=None, region="us-east-1",
-                                    work_dir=tmp_path, poll=0, log=lambda m: None)
+                                    work_dir=tmp_path, poll=0, log=lambda m: None, offline_44=True)
     with pytest.raises(UsageError, match="--offline-ok"):
         cr.run_cluster_restore(opts, transport=transport)
     opts.offline_ok = True

@@ -25,9 +25,9 @@ Modules:
               dump (Community, offline), online (Enterprise: local chains, chains.py; 4.4 folder; straight to S3),
               artifact_check (the consistency check), publish (upload, report, manifest last), staging (room)
   cluster_restore   restore.py --cluster's procedure over cluster_plan (pure: state, plan), cluster_execute (run
-              it, roll back), cluster_text (in words) and remote (the offline per-server steps over SSM: 4.4,
-              and system on every line); cluster_all (--all: every database of a run manifest, then its
-              composites and aliases)
+              it, roll back), cluster_text (in words) and remote (the per-server steps over SSM: 4.4's DROP /
+              restore on each core / CREATE, and system offline on every line); cluster_all (--all: every
+              database of a run manifest, then its composites and aliases)
 
 What it uses of the runtime: versions, errors, cli, bolt, queries, facts; nothing of check, security
 or diagnose, so the archive components/tooling.py ships to the backup server runs with boto3 and the

@@ -123,7 +123,7 @@ class ClusterState:
 
 @dataclass(frozen=True)
 class Step:
-    kind: str  # cypher | wait_online | counts | copy_chain | delete_chain | admin | note
+    kind: str  # cypher | wait_online | counts | copy_chain | delete_chain | admin | note | privileges | grant
     description: str
     cypher: str = ""
     database: str = "system"
@@ -195,11 +195,12 @@ def plan_cluster_restore(line: VersionLine, manifest: Manifest, bucket: str, sta
                          replicas: tuple[str, ...] = (), region: str | None = None,
                          work_dir: Path = Path("/var/lib/neo4j/data/backup-staging"),
                          neo4j_admin: str = "neo4j-admin", stop_command: str = "systemctl stop neo4j",
-                         start_command: str = "systemctl start neo4j") -> Plan:
+                         start_command: str = "systemctl start neo4j", offline: bool = False) -> Plan:
     """The steps that restore `manifest`'s backup into the cluster under `state.name`. Pure; UsageError when
     the restore cannot be done as asked (the message says which flag or what to do). `system` is restored offline
     on every server (plan_system_restore; `cores` then are the servers hosting it as primaries, `replicas` as
-    secondaries), on every line."""
+    secondaries), on every line. 4.4: the database is dropped, restored on each core and created again under its
+    name (_plan_44_keep_name); `offline=True` plans the older procedure that stops and unbinds every member."""
     if state.name.lower() == "system":
         if beside:
             raise UsageError("system cannot be restored beside itself: it is restored offline on every server "
@@ -207,6 +208,8 @@ def plan_cluster_restore(line: VersionLine, manifest: Manifest, bucket: str, sta
         return plan_system_restore(line, manifest, bucket, cores, replicas, region=region, work_dir=work_dir,
                                    neo4j_admin=neo4j_admin, stop_command=stop_command, start_command=start_command)
     if not line.seeds_from_uri:
+        if not offline:
+            return _plan_44_keep_name(line, manifest, bucket, state, cores, replicas, region, work_dir, neo4j_admin)
         return _plan_44(line, manifest, bucket, state, cores, replicas, region, work_dir, neo4j_admin, stop_command,
                         start_command)
     if manifest.version_line == "4.4":
@@ -436,6 +439,91 @@ def _plan_44(line: VersionLine, m: Manifest, bucket: str, state: ClusterState, c
                          start_command, f"this STOPS database {db!r} on every core: from the first stop until the "
                          f"cores are started again and the database is online, clients get no answer (4.4 has no "
                          f"seed from URI)", notes)
+
+
+SHOW_PRIVILEGES_AS_COMMANDS = "SHOW PRIVILEGES AS COMMANDS"
+
+
+def privileges_naming(commands: list[str], database: str) -> list[str]:
+    """The GRANT/DENY commands (SHOW PRIVILEGES AS COMMANDS' `command` column) that name `database`. The 4.4 Cypher
+    Manual's example output names it quoted: "DENY ACCESS ON DATABASE `neo4j` TO `noAccessUsers`" (manage-privileges
+    .adoc); "GRANT MATCH {*} ON GRAPH * NODE * TO `architect`" names every graph and stays through a DROP. A plain
+    name is also taken unquoted (Community 4.4 echoes `DENY ACCESS ON DATABASE neo4j TO noAccessUsers` so)."""
+    names = [re.escape(quote_name(database))]
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", database):
+        names.append(re.escape(database))
+    pattern = re.compile(r"\b(?:DATABASES?|GRAPHS?)\s+(?:" + "|".join(names) + r")(?=[\s,]|$)", re.IGNORECASE)
+    return [c for c in commands if pattern.search(c)]
+
+
+def _plan_44_keep_name(line: VersionLine, m: Manifest, bucket: str, state: ClusterState, cores: tuple[str, ...],
+                       replicas: tuple[str, ...], region: str | None, work_dir: Path, neo4j_admin: str) -> Plan:
+    """A 4.4 database restored in the running cluster under its own name, no member stopped or unbound. Operations
+    Manual 4.4, clustering/seed.adoc, "Restore a database on each Core instance" ("These scenarios are useful when
+    you want to restore a database in a running cluster"):
+
+        . To ensure that the `movies1` database does not exist in the cluster, on one of the Core members, use
+          Cypher Shell and run `DROP DATABASE movies1`. [...] Dropping a database also deletes the users and roles
+          associated with it.
+        . Restore the database on each Core member in the cluster. [`neo4j-admin restore --from=… --database=…`]
+          However, restoring a database does not automatically create it.
+        . On one of the Core instances, run `CREATE DATABASE movies1` against the `system` database [...]
+        . Verify that the `movies1` database is online on all members.
+
+    Read replicas are not restored (the manual restores each Core member); they copy the store from a core once the
+    database exists. Around it: the backup is downloaded and verified on each core BEFORE the drop (until the drop
+    nothing changes), the privileges naming the database are read first (SHOW PRIVILEGES AS COMMANDS, 4.4 Cypher
+    Manual manage-privileges.adoc) and granted again once it is online; DROP … DUMP DATA keeps the old store as a
+    dump ("a dump of the store files is produced first, and stored in the path configured using the
+    `dbms.directories.dumps.root` setting"; "can be similarly restored using `neo4j-admin load`", 4.4 Cypher Manual
+    administration/databases.adoc); WAIT makes DROP and CREATE return once done (its `success` column says so)."""
+    db = state.name
+    if not cores:
+        raise UsageError(f"no core hosts {db!r} in the cluster's SHOW DATABASES (at --uri): nothing to plan. A "
+                         f"database the cluster no longer has is restored with neo4j-admin restore on each core and "
+                         f"CREATE DATABASE {quote_name(db)} (Operations Manual 4.4, clustering/seed.adoc)")
+    if m.backup_type == "differential":
+        raise UsageError(f"backup {m.timestamp} is a differential 5.x artifact: it cannot be restored into 4.4")
+    if m.version_line != "4.4":
+        raise UsageError(f"backup {m.timestamp} is a Neo4j {m.version_line} backup: it cannot be restored into a "
+                         f"Neo4j 4.4 cluster")
+    here = work_dir / f"neo4j-cluster-restore-{db}-{m.timestamp}"
+    fetch, apply = _fetch_command(line, m, bucket, db, here, region)
+    q = quote_name(db)
+    steps: list[Step] = [
+        Step("note", f"{db!r} is unavailable from DROP DATABASE to its CREATE DATABASE on every member; every other "
+             f"database serves throughout (no member is stopped or unbound)"),
+        Step("privileges", f"read the privileges that name {db!r} (dropping it deletes them)",
+             SHOW_PRIVILEGES_AS_COMMANDS)]
+    steps += [Step("admin", f"download and verify the backup on {c}", server=c, command=fetch) for c in cores]
+    steps.append(Step("cypher", f"drop {db!r} on every member, its store dumped first into dbms.directories.dumps.root "
+                      f"on the servers (the way back: neo4j-admin load)", f"DROP DATABASE {q} DUMP DATA WAIT",
+                      phase="swap"))
+    steps += [Step("admin", f"restore the backup on {c}", server=c, command=_shell([neo4j_admin, *apply]),
+                   phase="after") for c in cores]
+    steps.append(Step("cypher", f"create {db!r} again: the cores start it from the restored store"
+                      + (f", the read replicas ({len(replicas)}) copy it from a core" if replicas else ""),
+                      f"CREATE DATABASE {q} WAIT", phase="after"))
+    steps.append(Step("wait_online", f"wait until {db!r} is online on every member ({len(cores) + len(replicas)})",
+                      f"SHOW DATABASE {q} YIELD name, address, role, requestedStatus, currentStatus, "
+                      f"{line.database_status_column}", phase="after"))
+    steps.append(Step("grant", f"grant again the privileges that named {db!r} (read in step 2)", phase="after"))
+    steps.append(Step("counts", f"count nodes and relationships of {db!r}: the manifest says {m.counts}", database=db,
+                      phase="after"))
+    steps += [Step("admin", f"delete the downloaded backup on {c}", server=c, command=f"rm -rf {here}",
+                   phase="after") for c in cores]
+    notes = (f"{db!r} keeps its name: HAProxy's health checks, check and the nightly backup go on naming it; its "
+             f"privileges are granted again as they were read before the drop; users and roles are the cluster's own "
+             f"(system is not restored)",
+             "the admin steps run on each core over Session Manager, one core at a time; the backup is downloaded "
+             "and verified on every core before anything changes",
+             "the old store is kept as a dump in each server's dbms.directories.dumps.root (DROP … DUMP DATA): "
+             "delete it when satisfied")
+    key = object_key(m.stack, m.database, m.timestamp, m.files[0].name)
+    return Plan(line.name, db, m.timestamp, db, db, "drop-create", f"s3://{bucket}/{key}",
+                Topology(len(cores), len(replicas)), tuple(steps),
+                f"{db!r} until DROP DATABASE; then nothing under {db!r} until CREATE DATABASE has started it from the "
+                f"backup on every member", notes, m.counts, m.counts_exact)
 
 
 def plan_system_restore(line: VersionLine, m: Manifest, bucket: str, primaries: tuple[str, ...],

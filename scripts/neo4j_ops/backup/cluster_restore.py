@@ -24,10 +24,13 @@ online on every member it is allocated to. The plan:
 If anything before the switch fails, only the new database is dropped (DROP DATABASE … IF EXISTS) and the
 old one has served throughout; if the switch itself fails, it is undone (START DATABASE `<db>`) first.
 
-4.4 has no seed from URI: the plan is the Operations Manual's offline procedure (stop every core, unbind,
-restore on each core in turn, start them), printed per core for Session Manager, with a safety dump on the
-first core. It stops the database, so it is refused without --offline-ok. Only its Cypher checks (online on
-every member, counts) run from here; the per-core commands are run on each core by the operator.
+4.4 has no seed from URI: one database keeps its name by the Operations Manual's "Restore a database on each Core
+instance" (4.4 clustering/seed.adoc; cluster_plan._plan_44_keep_name): read the privileges naming it, download and
+verify the backup on each core, DROP DATABASE … DUMP DATA WAIT, `neo4j-admin restore --force` on each core, CREATE
+DATABASE … WAIT, online on every member, the privileges granted again, the counts; no member is stopped or unbound,
+every other database serves throughout. remote.run_drop_create_44 runs it (Bolt and Session Manager steps in order);
+the database is unavailable from the drop to the create, so --offline-ok. The older procedure (stop every core,
+unbind, restore on each, start them; a safety dump on the first core) stays as `offline_44`.
 
 `system` (--database system, every line) is restored offline on every server, the manual's disaster recovery
 with the backup as the copy (cluster_plan.plan_system_restore): stop every server, a safety dump of system on the
@@ -49,7 +52,7 @@ from ..shared.errors import BackupError, UsageError
 from .cluster_execute import Log, execute, read_state, s3_copier
 from .cluster_plan import ClusterState, Topology, checks_only, plan_cluster_restore
 from .cluster_text import describe_outcome, describe_plan
-from .remote import SsmShell, run_offline_44
+from .remote import SsmShell, run_drop_create_44, run_offline_44
 
 
 @dataclass
@@ -71,6 +74,7 @@ class ClusterRestoreOptions:
     offline_ok: bool = False
     verify_restored: bool = False  # 4.4: after the per-core steps, run the plan's checks
     orchestrate: bool = False  # 4.4: run the per-server steps over SSM (remote.py), one server at a time
+    offline_44: bool = False  # 4.4: the older procedure (stop and unbind every member), not DROP/restore/CREATE
     sha_check: bool = True
     work_dir: Path = Path("/var/lib/neo4j/data/backup-staging")
     neo4j_admin: str = "neo4j-admin"
@@ -111,6 +115,31 @@ def verify_backup(opts: ClusterRestoreOptions, s3, chosen) -> str:
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     return f"every file's size and sha256 match the manifest (consistency check: {check})"
+
+
+def _drop_create(opts: ClusterRestoreOptions, plan, run, shell, verified: str) -> dict[str, Any]:
+    """4.4, one database under its own name: DROP, restore on each core, CREATE (cluster_plan._plan_44_keep_name),
+    run by remote.run_drop_create_44. The database is unavailable from the drop to the create: --offline-ok."""
+    if not opts.offline_ok:
+        raise UsageError(f"Neo4j 4.4 restores {opts.database!r} by DROP DATABASE, neo4j-admin restore on each core and "
+                         f"CREATE DATABASE: it is unavailable in between (no other database is). Add --offline-ok to "
+                         f"accept that, --dry-run to see the plan")
+    if shell is None:
+        if not opts.orchestrate:
+            return {"cluster": plan.to_json(), "dry_run": False, "verified": verified,
+                    "summary": "run these in order (nothing was changed from here)\n" + describe_plan(plan)}
+        import boto3
+
+        shell = SsmShell(boto3.client("ssm", region_name=opts.region), boto3.client("ec2", region_name=opts.region),
+                         opts.stack)
+    ran = run_drop_create_44(plan, shell, run, opts.log, online_timeout=opts.timeout, poll=opts.poll)
+    outcome = ran["outcome"]
+    return {"cluster": plan.to_json(), "outcome": outcome.to_json(), "verified": verified, "servers": ran["done"],
+            "privileges": ran["privileges"],
+            "summary": f"4.4 cluster restore of backup {plan.backup}: {plan.name!r} kept its name, restored on "
+                       f"{', '.join(ran['restored'])}, online on {plan.topology.members} members and holds "
+                       f"{outcome.counts}, as its manifest says; {len(ran['privileges'])} privileges naming it granted "
+                       f"again ({outcome.seconds:.0f}s)\n" + "\n".join(f"note: {n}" for n in plan.notes)}
 
 
 def replay_cluster_restore(opts: ClusterRestoreOptions, scenario: Path) -> dict[str, Any]:
@@ -201,12 +230,15 @@ def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None, shell=No
                                     topology=topology, swap=opts.swap,
                                     cores=cores, replicas=replicas, region=opts.region, work_dir=opts.work_dir,
                                     neo4j_admin=opts.neo4j_admin,
-                                    stop_command=opts.stop_command, start_command=opts.start_command)
+                                    stop_command=opts.stop_command, start_command=opts.start_command,
+                                    offline=opts.offline_44)
         verified = verify_backup(opts, s3, chosen)
         log(f"backup {chosen.timestamp}: {verified}")
         if opts.dry_run:
             return {"cluster": plan.to_json(), "dry_run": True, "verified": verified,
                     "summary": "dry run, nothing changed\n" + describe_plan(plan)}
+        if plan.swap == "drop-create":
+            return _drop_create(opts, plan, run, shell, verified)
         if plan.swap == "offline":
             if not opts.offline_ok:
                 if plan.name.lower() == "system":

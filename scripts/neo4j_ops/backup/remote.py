@@ -1,6 +1,7 @@
-"""Running an offline cluster restore's per-server steps: the RemoteShell boundary, its AWS Systems Manager adapter
-and the one-server-at-a-time executor (restore.py --cluster --offline-ok --yes on a 4.4 stack, and
---database system on every line: cluster_plan.plan_system_restore).
+"""Running a cluster restore's per-server steps: the RemoteShell boundary, its AWS Systems Manager adapter and the
+one-server-at-a-time executors: run_offline_44 (--database system on every line, cluster_plan.plan_system_restore,
+and 4.4's older offline procedure) and run_drop_create_44 (4.4, one database under its own name: its Bolt steps and
+its per-core steps in one order, cluster_plan._plan_44_keep_name).
 
 The machines have no SSH; their instance role has AmazonSSMManagedInstanceCore, so each step is one
 `ssm.send_command(DocumentName="AWS-RunShellScript")` polled with `get_command_invocation`. SSM keeps every
@@ -211,3 +212,116 @@ def rollback_command(plan, safety: str) -> str:
     admin = shlex.split(unbind)[0]
     load = line_named(plan.line).admin_load(plan.name, PurePosixPath(safety).parent)
     return f"{unbind} && " + " ".join(shlex.quote(w) for w in [admin, *load])
+
+
+# --- 4.4: drop, restore on each core, create (cluster_plan._plan_44_keep_name) -----------------------------------
+
+def run_drop_create_44(plan, shell: RemoteShell, run, log: Log, *, timeout: float = 1800, online_timeout: float = 900,
+                       poll: float = 2.0, sleep: Callable[[float], None] = time.sleep,
+                       clock: Callable[[], float] = time.monotonic) -> dict[str, Any]:
+    """Run a 4.4 keep-name plan in order: its Bolt steps over `run` (statements on system), its admin steps over
+    `shell`, one core at a time. Before DROP DATABASE nothing in the cluster changes: a failure there deletes the
+    downloaded copies and says the database serves as before. From the DROP on, a failure stops the run and raises a
+    BackupError saying what ran, where the old store's dump is and, in order, every command left to finish (the
+    privileges read before the drop among them, word for word)."""
+    from ..queries import Named
+    from .cluster_execute import Outcome, check_counts, count, wait_online
+    from .cluster_plan import privileges_naming
+
+    outcome, t0 = Outcome(plan), clock()
+    grants: list[str] = []
+    fetched: list[str] = []
+    dropped = False
+    for n, step in enumerate(plan.steps, 1):
+        log(f"step {n}/{len(plan.steps)}: {step.description}" + (f"\n    {step.cypher}" if step.cypher else ""))
+        try:
+            if step.kind == "admin":
+                try:
+                    code, out, err = shell.run(step.server, [step.command], timeout)
+                except Exception as error:  # noqa: BLE001 - SSM/API errors count as the step failing
+                    code, out, err = -1, "", f"{type(error).__name__}: {error}"
+                if code != 0:
+                    tail = (err or out).strip().splitlines()[-3:]
+                    raise BackupError(f"exit {code}: " + (" | ".join(tail) or "no output"))
+                if stage(step) == FETCH:
+                    fetched.append(step.server)
+            elif step.kind == "privileges":
+                rows = run(Named.built(step.cypher, "system", write=False), None)
+                grants = privileges_naming([str(r.get("command", "")) for r in rows], plan.name)
+                log(f"{len(grants)} privileges name {plan.name!r}" + "".join(f"\n    {g}" for g in grants))
+            elif step.kind == "cypher":
+                if step.phase == "swap":
+                    dropped = True  # from here the database may be gone, whatever the answer says
+                rows = run(Named.built(step.cypher, "system"), None)
+                refused = [r for r in rows if r.get("success") is False]
+                if refused:  # WAIT's rows: "whether or not the command completed successfully without timing out"
+                    raise BackupError("not done on every member within WAIT's time: " + "; ".join(
+                        f"{r.get('address')}: {r.get('state')} {r.get('message')}" for r in refused))
+            elif step.kind == "wait_online":
+                wait_online(run, step, plan.topology, log, timeout=online_timeout, poll=poll, sleep=sleep, clock=clock)
+            elif step.kind == "grant":
+                for command in grants:
+                    run(Named.built(command, "system"), None)
+                    log(f"    {command}")
+            elif step.kind == "counts":
+                outcome.counts = count(run, step.database)
+                check_counts(plan, outcome.counts, log)
+            elif step.kind != "note":
+                raise BackupError(f"step kind {step.kind!r} is not run from here")
+        except (Exception, KeyboardInterrupt) as error:  # noqa: BLE001 - Ctrl-C too: say what is left
+            why = f"{step.description} failed: {_said(error)}"
+            if not dropped:
+                if step.kind == "admin" and stage(step) == FETCH:
+                    fetched.append(step.server)  # a part of the download may be there
+                raise BackupError(f"{why}\n{_undo_fetch(plan, shell, fetched, timeout)}. Nothing was changed in the "
+                                  f"cluster: {plan.name!r} serves as before") from None
+            raise BackupError(_left_after_drop(plan, step, grants, why, outcome.done)) from None
+        outcome.done.append(step.description)
+    outcome.seconds = clock() - t0
+    return {"done": outcome.done, "restored": [s.server for s in plan.steps if stage(s) == RESTORE],
+            "privileges": grants, "outcome": outcome}
+
+
+def _said(error: BaseException) -> str:
+    from ..shared.errors import describe
+
+    return describe(error) or type(error).__name__
+
+
+def _undo_fetch(plan, shell: RemoteShell, fetched: list[str], timeout: float) -> str:
+    deleted, kept = [], []
+    for server in fetched:
+        step = next((s for s in plan.steps if s.server == server and s.command.startswith("rm -rf ")), None)
+        try:
+            code = shell.run(server, [step.command], timeout)[0] if step else -1
+        except Exception:  # noqa: BLE001
+            code = -1
+        (deleted if code == 0 else kept).append(server)
+    text = f"downloaded copies deleted on: {', '.join(deleted) or 'none'}"
+    return text + (f"; left on: {', '.join(kept)} (delete them by hand)" if kept else "")
+
+
+def _left_after_drop(plan, failed, grants: list[str], why: str, done: list[str]) -> str:
+    """After DROP DATABASE: what ran, where the old store is, and the commands that finish the restore, in order."""
+    steps = list(plan.steps)
+    left = steps[steps.index(failed):]
+    if failed.phase == "swap":
+        state = (f"whether {plan.name!r} was dropped is not known from here: SHOW DATABASE {failed.cypher.split()[2]} "
+                 f"says. Still listed: nothing changed (run the restore again). Not listed: finish it below")
+    else:
+        state = f"{plan.name!r} was dropped: nothing serves under it until it is created again"
+    lines = [why, f"{state}. Done: " + "; ".join(done[1:] or ["nothing"]),
+             "its old store: the dump DROP … DUMP DATA wrote in each server's dbms.directories.dumps.root "
+             "(neo4j-admin load --from=<that dump> --database=" + plan.name + " --force on each core, then CREATE "
+             "DATABASE, is the way back)",
+             "left to do, in order:"]
+    for s in left:
+        if s.kind == "admin":
+            lines.append(f"  on {s.server}: {s.command}")
+        elif s.kind == "grant":
+            lines += [f"  (system) {g}" for g in grants] or ["  (no privilege named it)"]
+        elif s.kind == "counts":
+            lines.append(f"  compare its counts with the manifest's {plan.counts}")
+        elif s.cypher:
+            lines.append(f"  (system) {s.cypher}")
+    return "\n".join(lines)
