@@ -186,6 +186,8 @@ def test_through_the_command_dry_run_prints_the_plan_refuses_without_offline_ok_
                                     work_dir=tmp_path, poll=0, log=lambda m: None)
     dry = cr.run_cluster_restore(cr.ClusterRestoreOptions(**{**opts.__dict__, "dry_run": True}), transport=transport)
     assert dry["cluster"]["swap"] == "drop-create" and DROP in dry["summary"] and CREATE in dry["summary"]
+    assert dry["summary"].endswith("privileges naming 'neo4j' now (3), granted again after the create:\n  "
+                                   + "\n  ".join(GRANTS))
     assert not [c for c in transport.calls if c.write]  # planning only reads
     events: list[str] = []
     the_plan = plan()

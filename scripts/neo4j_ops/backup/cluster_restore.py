@@ -50,7 +50,14 @@ from typing import Any
 
 from ..shared.errors import BackupError, UsageError
 from .cluster_execute import Log, execute, read_state, s3_copier
-from .cluster_plan import ClusterState, Topology, checks_only, plan_cluster_restore
+from .cluster_plan import (
+    SHOW_PRIVILEGES_AS_COMMANDS,
+    ClusterState,
+    Topology,
+    checks_only,
+    plan_cluster_restore,
+    privileges_naming,
+)
 from .cluster_text import describe_outcome, describe_plan
 from .remote import SsmShell, run_drop_create_44, run_offline_44
 
@@ -177,6 +184,7 @@ def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None, shell=No
                         backups: list | None = None) -> dict[str, Any]:
     from ..bolt import NeoTransport, statement_runner
     from ..facts import gather
+    from ..queries import Named
     from ..shared.versions import Version, line_of
     from .layout import choose
     from .restore_backup import RestoreOptions, _pick
@@ -235,8 +243,13 @@ def run_cluster_restore(opts: ClusterRestoreOptions, *, transport=None, shell=No
         verified = verify_backup(opts, s3, chosen)
         log(f"backup {chosen.timestamp}: {verified}")
         if opts.dry_run:
-            return {"cluster": plan.to_json(), "dry_run": True, "verified": verified,
-                    "summary": "dry run, nothing changed\n" + describe_plan(plan)}
+            summary = "dry run, nothing changed\n" + describe_plan(plan)
+            if plan.swap == "drop-create":  # what step "grant" would send today (a read)
+                grants = privileges_naming([str(r.get("command", "")) for r in run(
+                    Named.built(SHOW_PRIVILEGES_AS_COMMANDS, "system", write=False), None)], plan.name)
+                summary += f"\nprivileges naming {plan.name!r} now ({len(grants)}), granted again after the create:" \
+                    + "".join(f"\n  {g}" for g in grants)
+            return {"cluster": plan.to_json(), "dry_run": True, "verified": verified, "summary": summary}
         if plan.swap == "drop-create":
             return _drop_create(opts, plan, run, shell, verified)
         if plan.swap == "offline":
