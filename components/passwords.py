@@ -20,6 +20,8 @@ Neo4j itself):
 """
 from __future__ import annotations
 
+import hashlib
+
 from components.settings import NAMESPACE, Settings
 
 KEY = f"{NAMESPACE}:adminPassword"
@@ -52,6 +54,17 @@ def admin_password_problems(password: str, settings: Settings) -> list[str]:
             f"{KEY}: is shorter than {least} character{'s' if least > 1 else ''}; allowed: {least} characters or "
             f"more ({rule}; the first start would fail)")
     return problems
+
+
+def job_password(admin_password: str, stack: str, user: str) -> str:
+    """The password of a job's Neo4j user (components/job_users.py): a key derived from the admin password with
+    scrypt, salted with the stack and the user. Stable across runs (the first primary creates the user once,
+    the secret is re-written by every `pulumi up`), distinct per stack and job, and one-way: a server that reads
+    a job's secret learns nothing of the admin password but by guessing it at scrypt's cost (16 MiB a guess).
+    32 hex characters: above every line's minimum length, nothing a shell or a Cypher string literal quotes."""
+    key = hashlib.scrypt(admin_password.encode(), salt=f"neo4j-cluster/{stack}/{user}".encode(),
+                         n=2 ** 14, r=8, p=1, dklen=16)
+    return key.hex()
 
 
 def required_secrets(settings: Settings) -> dict[str, str]:
