@@ -100,3 +100,15 @@ def test_root_writes_no_file_through_a_planted_link(tmp_path, victim):
     with pytest.raises(UsageError):
         write_new(scratch / "neo4j.conf", "server.directories.data=/x\n", under=scratch)
     assert unchanged(victim)
+
+
+def test_the_restore_drills_server_log_is_not_opened_through_a_planted_link(tmp_path, victim):
+    from scripts.neo4j_ops.backup.scratch import ScratchServer
+
+    logs = tmp_path / "neo4j-drill-neo4j-20250301T020000Z" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "console.log").symlink_to(victim)  # the neo4j user owns the scratch folder while the server runs
+    server = ScratchServer(["/bin/echo", "appended by root"], None, tmp_path, logs / "console.log")
+    with pytest.raises(UsageError, match="a link is refused"):
+        server.start()
+    assert unchanged(victim)

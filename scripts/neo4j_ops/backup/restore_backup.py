@@ -20,7 +20,7 @@ from ..bolt import Auth
 from ..facts import Counts
 from ..shared.errors import BackupError, UsageError
 from ..shared.versions import VersionLine, dump_file_name, line_of
-from .admin import own
+from .admin import fresh_dir, own, write_new
 from .freshness import drill_record, put_drill_record
 from .layout import Backup, Manifest, choose, object_key, timestamp
 from .options import Job
@@ -152,8 +152,12 @@ def _prepare(opts: RestoreOptions, purpose: str, *, refuse_cluster: bool):
     chosen = _pick(opts, s3)
     version, edition = _local_neo4j(opts, chosen.manifest, refuse_cluster=refuse_cluster)
     directory = opts.work_dir / f"neo4j-{purpose}-{opts.database}-{chosen.timestamp}"
-    if purpose == "drill" and directory.exists():
+    if purpose == "drill" and (directory.is_symlink() or directory.is_file()):
+        directory.unlink()  # a link planted at the next drill's name goes, its target untouched
+    elif purpose == "drill" and directory.exists():
         shutil.rmtree(directory)  # a scratch server's files only: a restore's safety dumps live elsewhere
+    if purpose == "drill":  # made anew, root's, until everything root writes in it is there (drill)
+        fresh_dir(directory, None, under=opts.work_dir)
     try:
         line = line_of(version)
     except ValueError as error:
@@ -281,13 +285,13 @@ def drill(opts: RestoreOptions) -> dict:
         _fetch(opts, s3, chosen, scratch / "download")
         downloaded = time.monotonic() - t0
         source = _source_dir(m, scratch / "download")
-        conf_dir = scratch / "conf"
-        conf_dir.mkdir(parents=True)
+        conf_dir = fresh_dir(scratch / "conf", None, under=scratch)
         for sub in ("data", "logs", "run"):
-            (scratch / sub).mkdir()
+            fresh_dir(scratch / sub, None, under=scratch)
         ports = {name: free_port() for name in scratch_ports_needed(line, edition)}
-        (conf_dir / "neo4j.conf").write_text(scratch_conf(
-            line, edition, opts.database, scratch, ports, opts.scratch_heap, opts.scratch_page_cache))
+        write_new(conf_dir / "neo4j.conf", scratch_conf(
+            line, edition, opts.database, scratch, ports, opts.scratch_heap, opts.scratch_page_cache), under=scratch)
+        write_new(scratch / "logs" / "console.log", "", under=scratch)  # ScratchServer appends, never follows a link
         own(scratch, opts.owner)
         t1 = time.monotonic()
         opts.admin.run(_apply_args(line, m, source, opts.until), conf=conf_dir, log=opts.log)

@@ -117,8 +117,14 @@ class ScratchServer:
         if self.home:
             env["NEO4J_HOME"] = str(self.home)
         env["NEO4J_CONF"] = str(self.conf_dir)
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_file, "ab") as out:
+        # The drill makes the log file (root's) before the scratch folder goes to the neo4j user: opened as it is,
+        # never through a link planted in its place since, nor made anew wherever a swapped folder points.
+        try:
+            log = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as error:
+            raise UsageError(f"cannot open the scratch server's log {self.log_file} (a link is refused): {error}") \
+                from None
+        with open(log, "ab") as out:
             try:
                 self.process = subprocess.Popen(self.command, env=env, stdin=subprocess.DEVNULL, stdout=out,
                                                 stderr=subprocess.STDOUT, start_new_session=True,
