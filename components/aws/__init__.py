@@ -79,6 +79,7 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
         # The backup tooling with this stack's backup job (job/): user data cannot hold the job (EC2's 16 KB).
         tooling_archive_base64=tooling_archive_base64(backup_tooling_files(artifacts, topology))), opts)
 
+    network.limit_s3_endpoint(backups.bucket_arns, settings.region, partition.partition)
     sessions = SessionLogging(NAME, SessionLoggingArgs(stack=settings.stack), opts)
     # Objects only under the stack's prefix, where the backup job writes.
     stack_backups = pulumi.Output.concat(backups.bucket_arn, f"/{settings.stack}/*")

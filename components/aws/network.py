@@ -43,15 +43,49 @@ class NetworkArgs:
     s3_service_name: pulumi.Input[str]  # com.amazonaws.<region>.s3
 
 
+# The buckets AWS keeps for the SSM agent in each region (its updates, documents, packages). Systems Manager User
+# Guide, "SSM Agent communications with AWS managed S3 buckets": "These S3 buckets are publicly accessible [...]
+# However, if you're using a virtual private cloud (VPC) endpoint in your Systems Manager operations, you must provide
+# explicit permission [...] Otherwise, your resources can't access these public buckets." An endpoint policy that
+# names only the stack's buckets would cut the agent (Session Manager, our only way in) off them.
+SSM_AGENT_BUCKETS = ("aws-ssm-{region}", "aws-windows-downloads-{region}", "amazon-ssm-{region}",
+                     "amazon-ssm-packages-{region}", "{region}-birdwatcher-prod", "aws-ssm-distributor-file-{region}",
+                     "aws-ssm-document-attachments-{region}", "patch-baseline-snapshot-{region}")
+
+
+def s3_endpoint_policy(bucket_arns: Sequence[pulumi.Input[str]], region: str,
+                       partition: pulumi.Input[str] = "aws") -> pulumi.Output[str]:
+    """The S3 gateway endpoint's policy: the stack's backup buckets (every action; each machine's role decides
+    which it may use) and reading the SSM agent's buckets; nothing else, so nothing in the VPC copies data out to a
+    bucket of its own through the endpoint. PrivateLink Guide, "Control access to VPC endpoints using endpoint
+    policies": "By default, a VPC endpoint allows full access to the service with which it's associated."
+    Nothing else on the machines is meant to use S3: their packages come from the Ubuntu archive, debian.neo4j.com,
+    apt.grafana.com and PyPI through the NAT gateway (should one of them ever answer from an S3 bucket of this
+    region, its requests take this endpoint and are refused: a boot on real AWS is the check)."""
+    stack = [arn for bucket in bucket_arns for arn in (bucket, pulumi.Output.concat(bucket, "/*"))]
+    agent = [pulumi.Output.concat("arn:", partition, f":s3:::{bucket.format(region=region)}/*")
+             for bucket in SSM_AGENT_BUCKETS]
+    return pulumi.Output.json_dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "StackBuckets", "Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": stack},
+            {"Sid": "SsmAgentBuckets", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+             "Resource": agent},
+        ],
+    })
+
+
 class Network(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     private_subnet_ids: dict[str, pulumi.Output[str]]  # zone → subnet
     public_subnet_ids: dict[str, pulumi.Output[str]]
     dns_zone_id: pulumi.Output[str]
+    s3_endpoint_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("neo4j-cluster:aws:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        self._component_name = name
 
         def tags(label: str) -> dict[str, str]:
             return {"Name": f"{args.stack}-{label}"}
@@ -95,9 +129,10 @@ class Network(pulumi.ComponentResource):
             self.private_subnet_ids[zone] = private.id
             self.public_subnet_ids[zone] = public.id
 
-        aws.ec2.VpcEndpoint(f"{name}-s3", vpc_id=vpc.id, service_name=args.s3_service_name,
-                            vpc_endpoint_type="Gateway", route_table_ids=private_route_tables, tags=tags("s3"),
-                            opts=child)
+        s3 = aws.ec2.VpcEndpoint(f"{name}-s3", vpc_id=vpc.id, service_name=args.s3_service_name,
+                                 vpc_endpoint_type="Gateway", route_table_ids=private_route_tables, tags=tags("s3"),
+                                 opts=child)
+        self.s3_endpoint_id = s3.id
         dns = aws.route53.Zone(f"{name}-dns", name=args.domain, vpcs=[{"vpc_id": vpc.id}],
                                comment=f"neo4j-cluster {args.stack}: stable names of the cluster's machines",
                                tags=tags("dns"), opts=child)
@@ -106,3 +141,10 @@ class Network(pulumi.ComponentResource):
         self.dns_zone_id = dns.zone_id
         self.register_outputs({"vpcId": self.vpc_id, "dnsZoneId": self.dns_zone_id,
                                "privateSubnetIds": self.private_subnet_ids, "publicSubnetIds": self.public_subnet_ids})
+
+    def limit_s3_endpoint(self, bucket_arns: Sequence[pulumi.Input[str]], region: str,
+                          partition: pulumi.Input[str] = "aws") -> None:
+        """Attach `s3_endpoint_policy` (the buckets exist only after the network: a resource of its own)."""
+        aws.ec2.VpcEndpointPolicy(f"{self._component_name}-s3", vpc_endpoint_id=self.s3_endpoint_id,
+                                  policy=s3_endpoint_policy(bucket_arns, region, partition),
+                                  opts=pulumi.ResourceOptions(parent=self))

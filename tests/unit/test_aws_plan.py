@@ -98,9 +98,9 @@ def expected_counts(p: Plan) -> dict[str, int]:
     pair = len(t.haproxy_nodes)
     buckets = 2 if s.backup_replica_region else 1
     counts = {
-        # vpc, default group, igw, public route table + route, S3 endpoint, DNS zone; per zone two
+        # vpc, default group, igw, public route table + route, S3 endpoint and its policy, DNS zone; per zone two
         # subnets, a private route table, two routes' worth of tables/associations; per NAT an EIP.
-        "neo4j-cluster:aws:Network": 7 + 6 * zones + 2 * nats,
+        "neo4j-cluster:aws:Network": 8 + 6 * zones + 2 * nats,
         # per server: role, SSM attachment, access policy, instance profile, instance, A record, data
         # volume and its attachment
         "neo4j-cluster:aws:Neo4jServers": 8 * servers,
@@ -135,7 +135,7 @@ def test_every_component_holds_the_resources_its_settings_call_for(plan):
 def test_prod_resource_count_per_component(plans):
     # Pinned, so a change in what prod builds shows up in review (see expected_counts for the why).
     assert dict(plans["prod"].by_parent()) == {
-        "(stack)": 10, "neo4j-cluster:aws:Network": 31, "neo4j-cluster:aws:SecurityGroups": 38,
+        "(stack)": 10, "neo4j-cluster:aws:Network": 32, "neo4j-cluster:aws:SecurityGroups": 38,
         "neo4j-cluster:tls:ClusterCertificates": 26, "neo4j-cluster:aws:ClusterSecrets": 24,
         "neo4j-cluster:aws:BackupStore": 20, "neo4j-cluster:aws:Neo4jServers": 56,
         "neo4j-cluster:aws:LoadBalancer": 23, "neo4j-cluster:aws:Monitoring": 8,
@@ -602,6 +602,28 @@ def test_more_replicas_add_replica_resources_only(plans):
     assert before.keys() <= after.keys()
     added = {name for _, name in after.keys() - before.keys()}
     assert added and all("replica-3" in name or "replica-4" in name for name in added)
+
+
+def test_the_s3_endpoint_reaches_only_the_stacks_buckets_and_the_ssm_agents(plan):
+    # PrivateLink Guide: "By default, a VPC endpoint allows full access to the service with which it's associated":
+    # without a policy, anything in the VPC copies data to any bucket through the endpoint. Systems Manager User
+    # Guide: behind a VPC endpoint the SSM agent's AWS-managed buckets need "explicit permission [...] Otherwise,
+    # your resources can't access these public buckets."
+    [(endpoint, inputs)] = plan.of_type("aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy").items()
+    assert endpoint == "cluster-s3" and inputs["vpcEndpointId"] == "cluster-s3-id"  # the gateway endpoint's id
+    statements = {s["Sid"]: s for s in json.loads(inputs["policy"])["Statement"]}
+    assert set(statements) == {"StackBuckets", "SsmAgentBuckets"}
+    assert all(s["Effect"] == "Allow" and s["Principal"] == "*" for s in statements.values())
+    buckets = [f"arn:aws:mock:::{name}" for name in plan.of_type("aws:s3/bucket:Bucket")]
+    assert len(buckets) == (2 if plan.settings.backup_replica_region else 1)
+    assert sorted(statements["StackBuckets"]["Resource"]) == sorted(
+        arn for bucket in buckets for arn in (bucket, f"{bucket}/*"))
+    region = plan.settings.region
+    agent = statements["SsmAgentBuckets"]
+    assert agent["Action"] == "s3:GetObject"
+    assert f"arn:aws:s3:::amazon-ssm-{region}/*" in agent["Resource"]
+    assert f"arn:aws:s3:::{region}-birdwatcher-prod/*" in agent["Resource"]
+    assert all(arn.startswith("arn:aws:s3:::") and arn.endswith("/*") and region in arn for arn in agent["Resource"])
 
 
 def test_more_replicas_leave_network_and_security_groups_untouched(plans):
