@@ -146,13 +146,24 @@ finally:
 """
 
 
-def timed_process(command: list[str], env: dict[str, str]) -> tuple[float, int, subprocess.CompletedProcess]:
-    """Run, returning (seconds, peak RSS of the process tree's largest member, result)."""
-    t0 = time.monotonic()
-    before = __import__("resource").getrusage(__import__("resource").RUSAGE_CHILDREN).ru_maxrss
+def children_cpu() -> float:
+    import resource
+
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def timed_process(command: list[str], env: dict[str, str]) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Run, returning (wall seconds, CPU seconds of the process and its waited-for children, result). On a loaded
+    machine the CPU seconds per GiB say more than the wall time: both clients share the CPUs with moto."""
+    t0, cpu0 = time.monotonic(), children_cpu()
     result = subprocess.run(command, env=env, capture_output=True, text=True)
-    peak = __import__("resource").getrusage(__import__("resource").RUSAGE_CHILDREN).ru_maxrss
-    return time.monotonic() - t0, max(peak, before) * 1024, result
+    return time.monotonic() - t0, children_cpu() - cpu0, result
+
+
+def aws_version(aws: str) -> str:
+    found = subprocess.run([aws, "--version"], capture_output=True, text=True)
+    return (found.stdout or found.stderr).strip() or f"exit {found.returncode}"
 
 
 def main() -> int:
@@ -229,23 +240,29 @@ def main() -> int:
         server.close()  # the comparison below runs on a quiet machine: no Neo4j in the background
         server = None
         aws, how = awscli()
+        if aws:
+            how = f"{Path(aws).resolve()}, {aws_version(aws)}; {how}"
+            say(f"aws: {how}")
+        uploader_cpu, aws_cpu, downloader_cpu, aws_download_cpu = [], [], [], []
         say(f"upload alone, same file, same endpoint, {ROUNDS} alternating rounds: backup.py's uploader"
             + (f" and aws s3 cp ({how})" if aws else ""))
         uploader, aws_runs = [], []
         for _ in range(ROUNDS):
-            seconds_, _, up = timed_process([sys.executable, "-c", UPLOADER.format(
+            seconds_, cpu, up = timed_process([sys.executable, "-c", UPLOADER.format(
                 root=str(ROOT), endpoint=endpoint, path=str(dump_file), bucket="bench")], env)
             if up.returncode == 0:
                 uploader.append(json.loads(up.stdout))
+                uploader_cpu.append(cpu)
             else:
                 say(f"uploader failed: {up.stderr[-2000:]}")
             s3.delete_object(Bucket="bench", Key="uploader/neo4j.dump")
             if aws:
-                aws_seconds, _, copied = timed_process(
+                aws_seconds, cpu, copied = timed_process(
                     [aws, "s3", "cp", "--only-show-errors", "--endpoint-url", endpoint, str(dump_file),
                      "s3://bench/awscli/neo4j.dump"], env)
                 if copied.returncode == 0:
                     aws_runs.append(aws_seconds)
+                    aws_cpu.append(cpu)
                 else:
                     say(f"aws s3 cp failed: {copied.stderr[-2000:]}")
                 s3.delete_object(Bucket="bench", Key="awscli/neo4j.dump")
@@ -255,25 +272,29 @@ def main() -> int:
         downloader, aws_downloads = [], []
         target = work / "downloaded.dump"
         for _ in range(ROUNDS):
-            _, _, down = timed_process([sys.executable, "-c", DOWNLOADER.format(
+            _, cpu, down = timed_process([sys.executable, "-c", DOWNLOADER.format(
                 root=str(ROOT), endpoint=endpoint, size=dump_size, sha256=dump_sha, bucket="bench", key=key,
                 target=str(target))], env)
             if down.returncode == 0:
                 downloader.append(json.loads(down.stdout))
+                downloader_cpu.append(cpu)
             else:
                 say(f"download failed: {down.stderr[-2000:]}")
             target.unlink(missing_ok=True)
             if aws:
-                aws_seconds, _, got = timed_process(
+                aws_seconds, cpu, got = timed_process(
                     [aws, "s3", "cp", "--only-show-errors", "--endpoint-url", endpoint, f"s3://bench/{key}",
                      str(target)], env)
                 if got.returncode == 0:
                     aws_downloads.append(aws_seconds)
+                    aws_download_cpu.append(cpu)
                 else:
                     say(f"aws s3 cp (download) failed: {got.stderr[-2000:]}")
                 target.unlink(missing_ok=True)
 
         mib = lambda b: b / MiB  # noqa: E731
+        # CPU seconds per GiB of the whole client process (start-up included, as aws s3 cp's), median of the rounds
+        per_gib = lambda cpus: f"{sorted(cpus)[len(cpus) // 2] / (dump_size / 1024 ** 3):.2f} CPU s/GiB"  # noqa: E731
         print()
         print(f"store: {store / 1024 ** 3:.2f} GiB ({nodes:,} nodes, {nodes - 1:,} relationships); "
               f"dump: {mib(dump_size):.0f} MiB")
@@ -286,11 +307,12 @@ def main() -> int:
             best = min(uploader, key=lambda run: run["seconds"])
             rates = ", ".join(f"{mib(run['size']) / run['seconds']:.0f}" for run in uploader)
             print(f"upload only, backup.py's uploader: best {mib(best['size']) / best['seconds']:.1f} MiB/s "
-                  f"(runs: {rates} MiB/s), peak memory {mib(max(run['peak_rss'] for run in uploader)):.0f} MiB")
+                  f"(runs: {rates} MiB/s), peak memory {mib(max(run['peak_rss'] for run in uploader)):.0f} MiB, "
+                  f"{per_gib(uploader_cpu)}")
         if aws_runs:
             rates = ", ".join(f"{mib(dump_size) / run:.0f}" for run in aws_runs)
             print(f"upload only, aws s3 cp ({how}): best {mib(dump_size) / min(aws_runs):.1f} MiB/s "
-                  f"(runs: {rates} MiB/s)")
+                  f"(runs: {rates} MiB/s; wall time includes its start-up), {per_gib(aws_cpu)}")
         else:
             print(f"aws s3 cp: {how}")
         print(f"restore.py end to end: {restore_wall:.1f}s wall ({restore_report['seconds']:.1f}s in restore.py; "
@@ -301,11 +323,12 @@ def main() -> int:
             best = min(downloader, key=lambda run: run["seconds"])
             rates = ", ".join(f"{mib(run['size']) / run['seconds']:.0f}" for run in downloader)
             print(f"download only, the restore's verified download: best {mib(best['size']) / best['seconds']:.1f} "
-                  f"MiB/s (runs: {rates} MiB/s), peak memory {mib(max(r['peak_rss'] for r in downloader)):.0f} MiB")
+                  f"MiB/s (runs: {rates} MiB/s), peak memory {mib(max(r['peak_rss'] for r in downloader)):.0f} MiB, "
+                  f"{per_gib(downloader_cpu)}")
         if aws_downloads:
             rates = ", ".join(f"{mib(dump_size) / run:.0f}" for run in aws_downloads)
             print(f"download only, aws s3 cp: best {mib(dump_size) / min(aws_downloads):.1f} MiB/s "
-                  f"(runs: {rates} MiB/s)")
+                  f"(runs: {rates} MiB/s), {per_gib(aws_download_cpu)}")
         return 0
     finally:
         if server is not None:
