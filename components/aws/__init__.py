@@ -30,8 +30,9 @@ from components.aws.servers import BackupAccess, Neo4jServers, Neo4jServersArgs
 from components.aws.sessions import SessionLogging, SessionLoggingArgs
 from components.aws.stack import aws_provider, machine_images, stack_outputs
 from components.aws.user_data import aws_artifacts, backup_tooling_files, haproxy_needs_the_ca
+from components.job_users import job_passwords_read_by, reads_admin_password
 from components.outputs import Deployment
-from components.passwords import admin_password_problems
+from components.passwords import admin_password_problems, job_password
 from components.program.tls import ClusterCertificates
 from components.render import RenderedCluster
 from components.settings import NAMESPACE, Settings
@@ -93,7 +94,11 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
         user_data={s.name: artifacts[s.name]["cloud-init.yaml"] for s in topology.servers},
         subnet_ids=network.private_subnet_ids, security_group_id=groups.ids[NEO4J],
         data_volume_gb=settings.data_volume_size_gb, data_volumes_deletable=settings.data_volumes_deletable,
-        admin_password_arn=secrets.arns[names.admin_password],
+        # The admin password only where it is used (primaries), and the passwords of the server's own jobs.
+        password_arns={s.name: (((secrets.arns[names.admin_password],) if reads_admin_password(topology, s) else ())
+                                + tuple(secrets.arns[names.job_users[user]]
+                                        for user in job_passwords_read_by(settings, topology, s)))
+                       for s in topology.servers},
         tls_secret_arns={s.name: secrets.arns[names.tls[s.name]] for s in topology.servers if certificates},
         backup=BackupAccess(server=topology.backup_server.name, bucket_name=backups.bucket_name,
                             bucket=BucketAccess(bucket_arn=backups.bucket_arn, objects_arn=stack_backups,
@@ -147,4 +152,7 @@ def _secret_values(settings: Settings, names: SecretNames,
         ca_cert_pem=certificates.ca_cert_pem if certificates else None,
         certificates=certificates.servers if certificates else {},
         grafana_certificate=certificates.grafana if certificates else None,
+        # Derived from the admin password (components/passwords.job_password): stable, one-way, one per job.
+        job_passwords={user: config.require_secret("adminPassword").apply(
+            lambda password, user=user: job_password(password, settings.stack, user)) for user in names.job_users},
     )

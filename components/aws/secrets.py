@@ -25,6 +25,7 @@ class ClusterSecretsArgs:
     ca_cert_pem: pulumi.Input[str] | None = None  # None: TLS disabled
     certificates: Mapping[str, ServerCertificate] = field(default_factory=dict)  # server name → key + cert
     grafana_certificate: ServerCertificate | None = None  # None: no monitoring node, or TLS disabled
+    job_passwords: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # job user → its password
 
 
 class ClusterSecrets(pulumi.ComponentResource):
@@ -39,6 +40,8 @@ class ClusterSecrets(pulumi.ComponentResource):
             entries.append(("grafana-admin-password", names.grafana_admin_password, args.grafana_admin_password))
         if args.user_passwords is not None:
             entries.append(("user-passwords", names.user_passwords, args.user_passwords))
+        for user, password in args.job_passwords.items():
+            entries.append((f"neo4j-user-{user.replace('_', '-')}", names.job_users[user], password))
         if args.ca_cert_pem is not None:
             # Plain PEM: HAProxy writes it straight to its CA file.
             entries.append(("tls-ca", names.ca, args.ca_cert_pem))

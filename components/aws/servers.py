@@ -29,7 +29,7 @@ class Neo4jServersArgs:
     security_group_id: pulumi.Input[str]
     data_volume_gb: int
     data_volumes_deletable: bool
-    admin_password_arn: pulumi.Input[str]
+    password_arns: Mapping[str, tuple[pulumi.Input[str], ...]]  # server name → the Neo4j passwords it reads
     tls_secret_arns: Mapping[str, pulumi.Input[str]]  # server name → ARN; empty when TLS is off
     backup: BackupAccess
     context: MachineContext
@@ -53,8 +53,9 @@ class Neo4jServers(pulumi.ComponentResource):
                 root_volume_gb=ROOT_VOLUME_GB,
                 data_volume=DataVolume(size_gb=args.data_volume_gb, zone=server.zone,
                                        deletable=args.data_volumes_deletable),
-                # The admin password and its own certificate: never another server's key.
-                reads_secrets=(args.admin_password_arn, *tls),
+                # Its passwords (components/job_users.py: no secondary reads the admin's) and its own
+                # certificate: never another server's key.
+                reads_secrets=(*args.password_arns[server.name], *tls),
                 backups=args.backup.bucket if takes_backups else None,
                 # Read through IMDSv2: setup-neo4j.sh its data volume's id (DataVolumeId, added by
                 # place_machine), neo4j-backup.sh its bucket.

@@ -15,6 +15,14 @@ from dataclasses import asdict
 from typing import Any
 
 from components.aws.secret_names import SecretNames, secret_names
+from components.job_users import (
+    CERT_RENEWAL,
+    TOPOLOGY_JOIN,
+    creates_job_users,
+    job_users,
+    reads_admin_password,
+    user_of,
+)
 from components.monitoring import FAILED_LOGINS_WINDOW, MONITORING_NODE_PATHS
 from components.neo4j_defaults import IMPORT_DIRECTORY_KEY, directories
 from components.ports import PORTS
@@ -25,6 +33,7 @@ from components.render import (
     RenderedCluster,
     ServerPlan,
     admin_budget_of,
+    local_bolt_uri,
     reloads_tls,
     render_cluster,
 )
@@ -187,7 +196,10 @@ def license_answers(settings: Settings) -> tuple[str, ...]:
 
 
 def render_setup_script(settings: Settings, plan: ServerPlan, *, tls_secret: str, admin_password_secret: str,
-                        backup: bool) -> str:
+                        backup: bool, job_users: tuple[dict[str, Any], ...] = (), join_user: str = "neo4j",
+                        join_secret: str = "") -> str:
+    """admin_password_secret "": a server that never reads it (a secondary). job_users: the users and roles the
+    first primary creates ({"name", "secret", "grants"}); join_user and join_secret: who join-topology.sh is."""
     line = settings.version_line
     return render_template(
         "neo4j/setup-neo4j.sh.j2",
@@ -203,7 +215,9 @@ def render_setup_script(settings: Settings, plan: ServerPlan, *, tls_secret: str
         tooling_env_file=TOOLING_ENV_FILE,
         tooling_key=TOOLING_KEY, tooling_dir=TOOLING_DIR, s3_endpoint=settings.backup_s3_endpoint,
         refresh_tooling_script=SERVER_FILE_PLACES["backup/refresh-backup-tooling.sh"],
-        set_password_command="set-initial-password" if line == "4.4" else "dbms set-initial-password")
+        set_password_command="set-initial-password" if line == "4.4" else "dbms set-initial-password",
+        job_users=job_users, local_uri=local_bolt_uri(settings), join_user=join_user,
+        join_secret=join_secret or admin_password_secret)
 
 
 # How long renew-certificates.sh waits for a restarted server to serve again (and its cluster to be whole).
@@ -218,7 +232,7 @@ def cert_renew_time(topology: ClusterTopology, plan: ServerPlan) -> tuple[int, i
 
 
 def render_cert_renewal(settings: Settings, topology: ClusterTopology, plan: ServerPlan, *, tls_secret: str,
-                        admin_password_secret: str) -> dict[str, str]:
+                        admin_password_secret: str, user: str = "neo4j") -> dict[str, str]:
     """renew-certificates.sh and its daily timer: the renewed certificate of the server's secret reaches the
     running server (reloaded on Enterprise 2025.03+, else this server alone restarts while the rest is up)."""
     line = line_of(settings.version)
@@ -228,7 +242,7 @@ def render_cert_renewal(settings: Settings, topology: ClusterTopology, plan: Ser
     script = render_template(
         "neo4j/renew-certificates.sh.j2", server=asdict(plan.server), stack=settings.stack, version=settings.version,
         edition=settings.edition, region=settings.region, tls_secret=tls_secret,
-        admin_password_secret=admin_password_secret, ssl_scopes=scopes, bolt_port=PORTS.server.bolt,
+        admin_password_secret=admin_password_secret, user=user, ssl_scopes=scopes, bolt_port=PORTS.server.bolt,
         served_ports=served, reload=reloads_tls(settings), clustered=settings.clustered,
         expected_servers=len(topology.servers), supports_show_servers=line.supports_show_servers,
         members_query_name="SHOW SERVERS" if line.supports_show_servers else "CALL dbms.cluster.overview()",
@@ -306,16 +320,25 @@ def _server_files(settings: Settings, topology: ClusterTopology, rendered: Rende
     plan = rendered.servers[name]
     neutral = rendered.files[name]
     is_backup = plan.server == topology.backup_server
+    # Least privilege (components/job_users.py): each job logs in as its own user where the edition has roles.
+    renewal, join = user_of(settings, topology, CERT_RENEWAL), user_of(settings, topology, TOPOLOGY_JOIN)
+    creates = [{"name": u.name, "secret": names.job_users[u.name], "grants": u.grants}
+               for u in job_users(settings, topology)] if creates_job_users(topology, name) else []
     files = {
         "neo4j.conf": neutral["neo4j.conf"],
         "setup-neo4j.sh": render_setup_script(
             settings, plan, tls_secret=names.tls[name] if plan.ssl_policies else "",
-            admin_password_secret=names.admin_password, backup=is_backup),
+            admin_password_secret=names.admin_password if reads_admin_password(topology, plan.server) else "",
+            backup=is_backup, job_users=tuple(creates), join_user=join,
+            join_secret=names.job_users.get(join, names.admin_password)),
+        # Next to setup-neo4j.sh, whose functions it shares (_certificates.sh.j2): gzip, whose window is 32 KB,
+        # finds them again in the user data only when the two are close.
+        **(render_cert_renewal(settings, topology, plan, tls_secret=names.tls[name],
+                               admin_password_secret=names.job_users.get(renewal, names.admin_password),
+                               user=renewal) if plan.ssl_policies else {}),
         **(backup_job if is_backup else {}),
         **render_grow_data_volume(NEO4J_DATA_DIR),
         **render_failed_logins(settings, name),
-        **(render_cert_renewal(settings, topology, plan, tls_secret=names.tls[name],
-                               admin_password_secret=names.admin_password) if plan.ssl_policies else {}),
         **{path: text for path, text in neutral.items() if path != "neo4j.conf"},
     }
     # The job itself comes with the tooling archive (backup_job_archive_files); user data holds what fetches it.

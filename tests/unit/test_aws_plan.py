@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from components.aws.secret_names import secret_names
+from components.job_users import job_passwords_read_by, job_users
 from components.outputs import StackOutputs, wire_name
 from components.ports import PORTS
 from scripts.neo4j_ops.plan.document import PLACEHOLDER_SECRET
@@ -95,6 +96,7 @@ def expected_counts(p: Plan) -> dict[str, int]:
     tls = s.tls != "disabled"
     # With TLS: the CA, each server's certificate and Grafana's.
     secrets = 1 + s.monitoring + bool(s.users) + (1 + servers + s.monitoring if tls else 0)
+    secrets += len(job_users(s, t))  # one password per job user (components/job_users.py)
     pair = len(t.haproxy_nodes)
     buckets = 2 if s.backup_replica_region else 1
     counts = {
@@ -136,7 +138,7 @@ def test_prod_resource_count_per_component(plans):
     # Pinned, so a change in what prod builds shows up in review (see expected_counts for the why).
     assert dict(plans["prod"].by_parent()) == {
         "(stack)": 10, "neo4j-cluster:aws:Network": 32, "neo4j-cluster:aws:SecurityGroups": 38,
-        "neo4j-cluster:tls:ClusterCertificates": 26, "neo4j-cluster:aws:ClusterSecrets": 24,
+        "neo4j-cluster:tls:ClusterCertificates": 26, "neo4j-cluster:aws:ClusterSecrets": 28,
         "neo4j-cluster:aws:BackupStore": 20, "neo4j-cluster:aws:Neo4jServers": 56,
         "neo4j-cluster:aws:LoadBalancer": 23, "neo4j-cluster:aws:Monitoring": 8,
         "neo4j-cluster:aws:SessionLogging": 2}
@@ -339,10 +341,13 @@ def test_secrets_live_under_the_names_the_user_data_reads(plan):
     expected |= ({names.user_passwords} if plan.settings.users else set())
     expected |= ({names.ca, *names.tls.values()} if tls else set())
     expected |= ({names.grafana_tls} if tls and plan.settings.monitoring else set())
+    expected |= set(names.job_users.values())
     assert created == expected
     for server in plan.topology.servers:
         boot = plan.user_data(f"cluster-{server.name}")
-        assert names.admin_password in boot
+        assert (names.admin_password in boot) == (server.role == "primary"), server.name
+        assert {user for user, name in names.job_users.items() if name in boot} == set(
+            job_passwords_read_by(plan.settings, plan.topology, server)), server.name
         assert (names.tls[server.name] in boot) == tls
     if plan.settings.monitoring:
         assert names.grafana_admin_password in plan.user_data("cluster-monitoring")
@@ -359,14 +364,34 @@ def policy(plan: Plan, name: str) -> dict[str, Any]:
     return json.loads(plan.of_type(POLICY)[name]["policy"])
 
 
-def test_each_server_reads_the_admin_password_and_only_its_own_certificate(plan):
+def test_each_server_reads_only_its_jobs_passwords_and_its_own_certificate(plan):
+    # Issue 26, item 3: a compromised read replica is no cluster admin. Primaries read the admin password (each
+    # may bootstrap `system`: set-initial-password); secondaries only the passwords of their jobs' users.
     tls = plan.settings.tls != "disabled"
+    enterprise = plan.settings.edition == "enterprise"
+    first = plan.topology.primaries[0].name
     for server in plan.topology.servers:
         statements = {s["Sid"]: s for s in policy(plan, f"cluster-{server.name}-access")["Statement"]}
-        readable = statements["ReadOwnSecrets"]["Resource"]
-        assert readable == ["arn:aws:mock:::cluster-admin-password"] + (
-            [f"arn:aws:mock:::cluster-tls-{server.name}"] if tls else [])
-        assert statements["ReadOwnSecrets"]["Action"] == "secretsmanager:GetSecretValue"
+        readable = statements.get("ReadOwnSecrets", {}).get("Resource", [])
+        jobs = (["arn:aws:mock:::cluster-neo4j-user-cert-renewal"] if enterprise and tls else []) + (
+            ["arn:aws:mock:::cluster-neo4j-user-topology-join"]
+            if enterprise and plan.settings.version_line != "4.4" and plan.topology.secondaries
+            and (server.role == "secondary" or server.name == first) else [])
+        admin = ["arn:aws:mock:::cluster-admin-password"] if server.role == "primary" else []
+        assert readable == admin + jobs + ([f"arn:aws:mock:::cluster-tls-{server.name}"] if tls else []), server.name
+        if readable:
+            assert statements["ReadOwnSecrets"]["Action"] == "secretsmanager:GetSecretValue"
+
+
+def test_no_replica_reads_the_admin_password(plans):
+    # The acceptance line of issue 26: `make plan STACK=prod` shows no replica role that reads the admin password.
+    prod = plans["prod"]
+    assert prod.topology.secondaries
+    for server in prod.topology.secondaries:
+        text = json.dumps(policy(prod, f"cluster-{server.name}-access"))
+        assert "admin-password" not in text, server.name
+        assert "cluster-neo4j-user-topology-join" in text and "cluster-neo4j-user-cert-renewal" in text
+        assert "admin-password" not in prod.user_data(f"cluster-{server.name}")
 
 
 def test_only_the_backup_server_touches_backups_and_only_under_the_stack_prefix(plan):
