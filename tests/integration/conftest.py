@@ -37,6 +37,17 @@ from tests.support.haproxy import (
 from tests.support.neo4j_dist import LINES, NEO4J_VERSIONS, free_port, line_of
 from tests.support.neo4j_local import LocalNeo4j, prepare, running, start_all
 
+INTEGRATION_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Everything here runs a real tool or server: marked integration whether or not its module says so, so
+    # `make unit` (-m "not integration") never starts one (two modules once forgot the mark).
+    for item in items:
+        if INTEGRATION_DIR in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.integration)
+
+
 PASSWORD = "integration-secret-1"
 
 
