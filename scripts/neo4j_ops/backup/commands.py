@@ -15,6 +15,7 @@ from ..shared.errors import UsageError
 from . import options
 from .admin import split_command
 from .backup_run import BackupOptions
+from .cluster_all import run_all
 from .cluster_restore import ClusterRestoreOptions, replay_cluster_restore, run_cluster_restore
 from .dbms_backup import describe_run, run_dbms_backup
 from .make_backup import run_backup
@@ -335,8 +336,6 @@ def _cluster_restore(args: Namespace, log: Log) -> dict:
         neo4j_admin=args.neo4j_admin, stop_command=args.stop_command, start_command=args.start_command,
         timeout=args.seed_timeout, log=log)
     if args.all:
-        from .cluster_all import run_all
-
         return run_all(job)
     if args.replay is not None:
         return replay_cluster_restore(job, args.replay)
