@@ -67,10 +67,14 @@ def admin(tmp_path) -> AdminTool:
 
 
 def run(admin: AdminTool, staging: Path, when: datetime, **extra) -> dict:
+    """A 5.26 run on its local chain (--via-staging): these tests are about the chain, and S3 is moto inside this
+    process, which the stand-in (a process of its own) cannot reach for 5.26's default backup straight to S3;
+    that one is tested against moto's server in test_backup_chains.py."""
     options = make_backup.BackupOptions(
         bucket="backups", stack="prod", database="neo4j", neo4j=GivenNeo4j(),
         admin=admin, region="us-east-1", source="replica-2.prod.neo4j.internal:6362", staging=staging,
-        local_retention_days=30, full_every_days=7, log=lambda _: None, now=lambda: when, **extra)
+        local_retention_days=30, full_every_days=7, log=lambda _: None, now=lambda: when,
+        **{"via_staging": True, **extra})
     return make_backup.run_backup(options)
 
 
