@@ -96,8 +96,11 @@ and once it is online everywhere points the alias clients use at it (ALTER ALIAS
 the default database; the old one is kept, stopped, and any failure before the switch drops only the new
 one. --database system restores users, roles and privileges offline on every server (the manual's disaster
 recovery: stop all, unbind-system-db, restore, start all; --offline-ok). --all restores every database of a
-backup run under its own name, then its composites and aliases. 4.4 (--offline-ok): its offline procedure,
-run one server at a time over AWS Systems Manager (SSM; instances tagged Name=<stack>-<server>). --dry-run
+backup run under its own name, then its composites and aliases. 4.4 (--offline-ok: the database is unavailable
+between its drop and its creation): the manual's procedure, under its own name, without stopping any member:
+its privileges read, DROP DATABASE … DUMP DATA, neo4j-admin restore on every core one at a time over AWS
+Systems Manager (SSM; instances tagged Name=<stack>-<server>), CREATE DATABASE, the privileges granted again
+(the old stop-every-core procedure is ClusterRestoreOptions.offline_44). --dry-run
 prints the plan; with --replay SCENARIO.json it plans against a recorded cluster (a stand-in for trying
 plans offline; no Neo4j, no S3).
 
@@ -238,9 +241,10 @@ def restore_parser() -> cli.Parser:
     r.add_argument("--keep-scratch", action="store_true", help="keep the drill's files (for a post-mortem)")
     c = p.add_argument_group("cluster (Enterprise; see the --cluster plan with --dry-run)")
     c.add_argument("--cluster", action="store_true",
-                   help="restore the cluster's database on every member from --uri (use neo4j://…): 5.x/2025 seed a "
-                   "new database from the backup's S3 URI and switch clients once it is online everywhere; 4.4 "
-                   "runs the offline procedure one server at a time over SSM")
+                   help="restore the cluster's database on every member through --uri (use neo4j://…): 5.x/2025 "
+                   "replace "
+                   "its store from the backup's S3 URI under its own name (--beside: a new database, then switch "
+                   "clients); 4.4 drops it, restores every core one at a time over SSM and creates it again")
     c.add_argument("--dry-run", action="store_true", help="print the plan (steps, Cypher, what serves) and change "
                    "nothing")
     c.add_argument("--primaries", type=int, help="primaries of the restored database (default: the current one's)")
@@ -258,8 +262,8 @@ def restore_parser() -> cli.Parser:
     c.add_argument("--replay", type=Path, metavar="SCENARIO.json", help="try a plan offline: the cluster and the "
                    "bucket are a recorded scenario's (tests/fixtures/enterprise/cluster-restore/*-cluster.json, "
                    "derived from the Operations Manual), not a live cluster or S3; only with --dry-run")
-    c.add_argument("--offline-ok", action="store_true", help="4.4: accept that its cluster restore stops the "
-                   "database on every core")
+    c.add_argument("--offline-ok", action="store_true", help="4.4: accept that the database is unavailable "
+                   "between its drop and its creation; --database system: accept that every server stops")
     c.add_argument("--verify-restored", action="store_true", help="4.4: after the per-core steps ran, check the "
                    "database is online on every core and its counts are the manifest's")
     c.add_argument("--skip-sha-check", action="store_true", help="a backup whose consistency check passed: trust "
