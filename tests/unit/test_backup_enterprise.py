@@ -242,17 +242,24 @@ def test_a_role_that_cannot_write_is_refused_before_neo4j_admin_runs(s3, admin, 
     assert s3.list_multipart_uploads(Bucket="backups").get("Uploads", []) == []
 
 
-def test_a_download_onto_a_full_disk_names_the_path_and_removes_the_partial_file(s3, tmp_path):
+def test_a_download_onto_a_full_disk_names_the_path_and_removes_the_partial_file(s3, tmp_path, monkeypatch):
     """Fault: disk errors during a restore's download gave no path and could leave partial files."""
+    import errno
     import hashlib
+    import os
 
+    from scripts.neo4j_ops.backup import s3 as s3_module
     from scripts.neo4j_ops.backup.layout import FileEntry
     from scripts.neo4j_ops.backup.s3 import download_verified
+
+    def full_disk(*_):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     data = b"z" * (3 * MiB)
     s3.put_object(Bucket="backups", Key="prod/neo4j/20250301T020000Z/neo4j.dump", Body=data)
     destination = tmp_path / "neo4j.dump"
-    (tmp_path / "neo4j.dump.part").symlink_to("/dev/full")  # every write: ENOSPC
+    # Every write: ENOSPC (the partial file is made anew, never through a link: a link to /dev/full is removed).
+    monkeypatch.setattr(s3_module, "_write", full_disk)
     with pytest.raises(BackupError) as failed:
         download_verified(s3, "backups", "prod/neo4j/20250301T020000Z/neo4j.dump", destination,
                           FileEntry("neo4j.dump", len(data), hashlib.sha256(data).hexdigest()), log=lambda _: None)

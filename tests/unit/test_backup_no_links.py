@@ -6,6 +6,8 @@ or removed, never followed. The tests run as root, as the job does; the owner is
 of the same name, as neo4j has)."""
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,6 +16,8 @@ import pytest
 
 from scripts.neo4j_ops.backup.admin import fresh_dir, own, write_new
 from scripts.neo4j_ops.backup.chains import new_chain
+from scripts.neo4j_ops.backup.layout import FileEntry
+from scripts.neo4j_ops.backup.s3 import download_verified
 from scripts.neo4j_ops.backup.staging import scratch_space
 from scripts.neo4j_ops.shared.errors import UsageError
 
@@ -100,6 +104,30 @@ def test_root_writes_no_file_through_a_planted_link(tmp_path, victim):
     with pytest.raises(UsageError):
         write_new(scratch / "neo4j.conf", "server.directories.data=/x\n", under=scratch)
     assert unchanged(victim)
+
+
+class OneObject:
+    """S3 holding one object (head_object / ranged get_object, as download_verified uses them)."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def head_object(self, **_):
+        return {"ContentLength": len(self.data), "ETag": '"e"'}
+
+    def get_object(self, **request):
+        first, last = (int(n) for n in request["Range"].removeprefix("bytes=").split("-"))
+        return {"Body": io.BytesIO(self.data[first:last + 1])}
+
+
+def test_a_download_does_not_write_through_a_link_planted_at_its_partial_file(tmp_path, victim):
+    data = b"a backup artifact"
+    artifact = tmp_path / "artifact"
+    artifact.mkdir()
+    (artifact / "neo4j.dump.part").symlink_to(victim)
+    download_verified(OneObject(data), "bucket", "key", artifact / "neo4j.dump",
+                      FileEntry("neo4j.dump", len(data), hashlib.sha256(data).hexdigest()), log=lambda _: None)
+    assert (artifact / "neo4j.dump").read_bytes() == data and unchanged(victim)
 
 
 def test_the_restore_drills_server_log_is_not_opened_through_a_planted_link(tmp_path, victim):

@@ -403,7 +403,9 @@ def download_verified(s3, bucket: str, key: str, destination: Path, expected: Fi
         head = s3.head_object(Bucket=bucket, Key=key)
         length, etag = head["ContentLength"], head["ETag"]
         ranges = [(start, min(start + part_size, length) - 1) for start in range(0, length, part_size)]
-        with open(partial, "wb") as out, ThreadPoolExecutor(max_workers=max(1, concurrency),
+        partial.unlink(missing_ok=True)  # a leftover (or a planted link) goes; the file is made anew, no link followed
+        with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644),
+                  "wb") as out, ThreadPoolExecutor(max_workers=max(1, concurrency),
                                                             thread_name_prefix="s3-get") as pool:
             window: list[Future] = []
             queued = iter(ranges)
