@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import io
 import tarfile
 from collections.abc import Mapping
@@ -25,6 +26,9 @@ TOOLING_PREFIX = "tooling/"
 TOOLING_KEY = f"{TOOLING_PREFIX}neo4j-cluster-backup-tools.tar.gz"
 # Where the archive unpacks on the backup server (neo4j-backup.sh looks there).
 TOOLING_DIR = "/usr/local/lib/neo4j-cluster/scripts"
+# The backup server's instance tag holding the archive's sha256: refresh-backup-tooling.sh installs (as root) only
+# an archive with that hash. The deploy sets it; no machine role may tag, and a writer to the bucket cannot change it.
+TOOLING_SHA256_TAG = "ToolingSha256"
 
 
 # What backup.py and restore.py import of the operator runtime (scripts/neo4j_ops/): its backup part and
@@ -62,3 +66,8 @@ def tooling_archive(extra_files: Mapping[str, str] | None = None) -> bytes:
 
 def tooling_archive_base64(extra_files: Mapping[str, str] | None = None) -> str:
     return base64.b64encode(tooling_archive(extra_files)).decode()
+
+
+def archive_sha256(archive_base64: str) -> str:
+    """The hex sha256 of the archive's bytes, as `sha256sum` prints it on the server (TOOLING_SHA256_TAG)."""
+    return hashlib.sha256(base64.b64decode(archive_base64)).hexdigest()

@@ -36,7 +36,7 @@ from components.passwords import admin_password_problems, job_password
 from components.program.tls import ClusterCertificates
 from components.render import RenderedCluster
 from components.settings import NAMESPACE, Settings
-from components.tooling import tooling_archive_base64
+from components.tooling import archive_sha256, tooling_archive_base64
 from components.topology import PRIMARY, SECONDARY, ClusterTopology
 
 # What code outside the adapter may use (the offline plan, scripts/neo4j_ops/plan/, reads the last three):
@@ -72,13 +72,14 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
     names = secret_names(settings, topology)
     certificates = ClusterCertificates(NAME, topology, grafana=True) if settings.tls != "disabled" else None
     secrets = ClusterSecrets(NAME, _secret_values(settings, names, certificates), opts)
+    # The backup tooling with this stack's backup job (job/): user data cannot hold the job (EC2's 16 KB).
+    tooling = tooling_archive_base64(backup_tooling_files(artifacts, topology))
     backups = BackupStore(NAME, BackupStoreArgs(
         stack=settings.stack, retention_days=settings.backup_retention_days, chain_days=settings.backup_chain_days,
         transition_days=settings.backup_transition_days,
         transition_storage_class=settings.backup_transition_storage_class,
         noncurrent_days=settings.backup_noncurrent_days, replica_region=settings.backup_replica_region,
-        # The backup tooling with this stack's backup job (job/): user data cannot hold the job (EC2's 16 KB).
-        tooling_archive_base64=tooling_archive_base64(backup_tooling_files(artifacts, topology))), opts)
+        tooling_archive_base64=tooling), opts)
 
     network.limit_s3_endpoint(backups.bucket_arns, settings.region, partition.partition)
     sessions = SessionLogging(NAME, SessionLoggingArgs(stack=settings.stack), opts)
@@ -101,6 +102,7 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
                        for s in topology.servers},
         tls_secret_arns={s.name: secrets.arns[names.tls[s.name]] for s in topology.servers if certificates},
         backup=BackupAccess(server=topology.backup_server.name, bucket_name=backups.bucket_name,
+                            tooling_sha256=archive_sha256(tooling),
                             bucket=BucketAccess(bucket_arn=backups.bucket_arn, objects_arn=stack_backups,
                                                 tooling_arn=backups.tooling_arn)),
         context=context, released=frozenset(settings.rollout_release)), opts)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.tooling import TOOLING_KEY
+from components.aws.machine import TOOLING_WRITE_ACTIONS
+from components.tooling import TOOLING_KEY, TOOLING_PREFIX
 
 # A backup upload that has not completed in this many days failed: its parts cost money for nothing.
 ABORT_INCOMPLETE_UPLOAD_DAYS = 2
@@ -158,6 +159,15 @@ def _protected_bucket(name: str, args: BackupStoreArgs, parent: pulumi.Resource,
             "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
             "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }, {
+            # What root runs or loads (tooling/: the archive, haproxy.cfg) is written by the deploy alone: never with
+            # any EC2 instance's role credentials, whatever a role policy grants now or later. "aws:EC2InstanceSourceVPC
+            # — This single-valued condition key contains the VPC ID to which an EC2 instance is deployed" (AWS
+            # Security Blog, "How to use policies to restrict where EC2 instance credentials can be used from"):
+            # present on every request signed with instance credentials. (The roles' own Deny: machine.py.)
+            "Sid": "DenyMachinesWritingWhatRootRuns", "Effect": "Deny", "Principal": "*",
+            "Action": list(TOOLING_WRITE_ACTIONS), "Resource": pulumi.Output.concat(bucket.arn, f"/{TOOLING_PREFIX}*"),
+            "Condition": {"Null": {"aws:EC2InstanceSourceVPC": "false"}},
         }],
     })
     # S3 rejects a policy written while the public access block is still being set.

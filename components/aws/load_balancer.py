@@ -26,6 +26,7 @@ replaces the single node's Elastic IP.
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -33,7 +34,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.machine import MachineArgs, MachineContext, place_machine
-from components.aws.user_data import HAPROXY_CONFIG_KEY, HAPROXY_CONFIG_TAG
+from components.aws.user_data import HAPROXY_CONFIG_KEY, HAPROXY_CONFIG_SHA256_TAG, HAPROXY_CONFIG_TAG
 from components.ports import PORTS
 from components.topology import Node
 
@@ -116,7 +117,10 @@ class LoadBalancer(pulumi.ComponentResource):
                 user_data=args.user_data[node.name], subnet_id=args.node_subnet_ids[node.zone],
                 security_group_id=args.security_group_id, root_volume_gb=ROOT_VOLUME_GB,
                 reads_secrets=args.reads_secrets, reads_objects=(config_arn,),
-                tags={HAPROXY_CONFIG_TAG: config_url}, metadata_tags=True,
+                # The object, and its sha256 (haproxy-config-sync.sh loads no other): changed in place by each `up`.
+                tags={HAPROXY_CONFIG_TAG: config_url,
+                      HAPROXY_CONFIG_SHA256_TAG: hashlib.sha256(args.haproxy_cfg.encode()).hexdigest()},
+                metadata_tags=True,
                 # Held back like a Neo4j server: a new instance only in its own rollout step, never both at once.
                 replace_on_new_user_data=False, released=node.name in args.released), args.context, self)
         self.private_ips = {node: machine.instance.private_ip for node, machine in machines.items()}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.aws.machine import BucketAccess, DataVolume, Machine, MachineArgs, MachineContext, place_machine
+from components.tooling import TOOLING_SHA256_TAG
 from components.topology import Server
 
 ROOT_VOLUME_GB = 30  # OS, Neo4j's packages and logs; the store lives on the data volume
@@ -18,6 +19,7 @@ class BackupAccess:
     server: str
     bucket_name: pulumi.Input[str]
     bucket: BucketAccess
+    tooling_sha256: str = ""  # the tooling archive's sha256 (TOOLING_SHA256_TAG); "": no archive
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,10 @@ class Neo4jServers(pulumi.ComponentResource):
                 # Read through IMDSv2: setup-neo4j.sh its data volume's id (DataVolumeId, added by
                 # place_machine), neo4j-backup.sh its bucket.
                 tags={"Role": server.role,
-                      **({"BackupBucket": args.backup.bucket_name} if takes_backups else {})},
+                      **({"BackupBucket": args.backup.bucket_name} if takes_backups else {}),
+                      # What refresh-backup-tooling.sh (root) may install: changed in place by each `up`.
+                      **({TOOLING_SHA256_TAG: args.backup.tooling_sha256}
+                         if takes_backups and args.backup.tooling_sha256 else {})},
                 metadata_tags=True,
                 # `restore.py --cluster` seeds a database on every member from a backup's s3:// URI: each
                 # server reads the stack's backups (read-only; the servers hold the same data anyway).

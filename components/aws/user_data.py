@@ -39,7 +39,7 @@ from components.render import (
 )
 from components.settings import Settings
 from components.templating import render_template
-from components.tooling import TOOLING_DIR, TOOLING_KEY
+from components.tooling import TOOLING_DIR, TOOLING_KEY, TOOLING_SHA256_TAG
 from components.topology import ClusterTopology
 from components.units import neo4j_size
 from scripts.neo4j_ops.shared.versions import line_of
@@ -154,6 +154,7 @@ def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str
         "password_secret": secret_names(settings, topology).admin_password,
         "tools_dir": TOOLING_DIR,
         "tooling_key": TOOLING_KEY,
+        "sha_tag": TOOLING_SHA256_TAG,
         "tooling_env_file": TOOLING_ENV_FILE,
         "refresh_tooling_script": SERVER_FILE_PLACES["backup/refresh-backup-tooling.sh"],
         "job_folder": BACKUP_JOB_ARCHIVE_FOLDER,
@@ -272,6 +273,8 @@ def haproxy_needs_the_ca(rendered: RenderedCluster) -> bool:
 # node reads exactly that object (its HAPROXY_CONFIG_TAG instance tag names it) and loads it when it changed.
 HAPROXY_CONFIG_KEY = "tooling/haproxy/haproxy.cfg"
 HAPROXY_CONFIG_TAG = "HaproxyConfig"
+# Its sha256, set by the deploy with the object: haproxy-config-sync.sh (root) loads no other config.
+HAPROXY_CONFIG_SHA256_TAG = "HaproxyConfigSha256"
 HAPROXY_SYNC_PLACES = {
     "haproxy-config-sync.sh": "/usr/local/lib/neo4j-cluster/haproxy-config-sync.sh",
     "haproxy-config-sync.service": "/etc/systemd/system/haproxy-config-sync.service",
@@ -292,7 +295,8 @@ def render_haproxy_node(settings: Settings, *, stack_nodes: int, node: str, inde
         "haproxy-config-sync.sh": render_template(
             "haproxy/haproxy-config-sync.sh.j2", stack=settings.stack, cfg_path=HAPROXY_CFG_PLACE,
             health_port=PORTS.haproxy.health, health_wait_seconds=HAPROXY_HEALTH_WAIT_SECONDS,
-            object_tag=HAPROXY_CONFIG_TAG, region=settings.region, state_dir=HAPROXY_STATE_DIR),
+            object_tag=HAPROXY_CONFIG_TAG, sha_tag=HAPROXY_CONFIG_SHA256_TAG, region=settings.region,
+            state_dir=HAPROXY_STATE_DIR),
         "haproxy-config-sync.service": render_template(
             "haproxy/haproxy-config-sync.service.j2", stack=settings.stack,
             script_path=HAPROXY_SYNC_PLACES["haproxy-config-sync.sh"]),

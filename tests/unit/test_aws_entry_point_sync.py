@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from components.aws.user_data import HAPROXY_CONFIG_TAG, render_haproxy_node
+from components.aws.user_data import HAPROXY_CONFIG_SHA256_TAG, HAPROXY_CONFIG_TAG, render_haproxy_node
 from tests.conftest import make_settings, require_tool
 from tests.support.shell import sandbox
 
@@ -35,6 +35,9 @@ def node(tmp_path):
                               f'grep -q UNUSABLE "{tmp_path}/haproxy.cfg" || touch "{tmp_path}/healthy"; exit 0')
     box.stand_in("curl", f'''case "$*" in
   *api/token*) echo token ;;
+  *meta-data/tags/instance/{HAPROXY_CONFIG_SHA256_TAG}*)  # what the deploy published: deployed.sha256, else the object
+    if [[ -f "{tmp_path}/deployed.sha256" ]]; then cat "{tmp_path}/deployed.sha256"
+    else sha256sum "{tmp_path}/object.cfg" | cut -d " " -f 1; fi ;;
   *meta-data/tags/instance/{HAPROXY_CONFIG_TAG}*) echo "s3://bucket/tooling/haproxy/haproxy.cfg" ;;
   *health/read*) [[ -f "{tmp_path}/healthy" ]] || exit 22 ;;
   *) exit 2 ;;
@@ -80,6 +83,23 @@ def test_a_config_haproxy_refuses_is_never_loaded(node):
     assert result.returncode == 1
     assert "refused s3://bucket/tooling/haproxy/haproxy.cfg: haproxy -c found errors" in result.stderr
     assert (node.root / "haproxy.cfg").read_text() == GOOD and reloads(node) == 0
+    assert not list(node.root.glob("haproxy.cfg.new.*"))
+
+
+def test_a_config_whose_sha256_is_not_the_deploys_tag_is_never_loaded(node):
+    """Issue 26, item 4: the deploy published NEW (its sha256 is the HaproxyConfigSha256 tag); someone who can write
+    the bucket replaced it with a valid config of their own. Root does not load it."""
+    import hashlib
+
+    deployed, swapped = hashlib.sha256(NEW.encode()).hexdigest(), NEW + "    # listen evil\n"
+    (node.root / "deployed.sha256").write_text(deployed)
+    (node.root / "object.cfg").write_text(swapped)
+    result = sync(node)
+    assert result.returncode == 1
+    assert f"REFUSED s3://bucket/tooling/haproxy/haproxy.cfg: sha256 {hashlib.sha256(swapped.encode()).hexdigest()}, " \
+           f"the deploy's {HAPROXY_CONFIG_SHA256_TAG} tag says {deployed}" in result.stderr
+    assert (node.root / "haproxy.cfg").read_text() == GOOD and reloads(node) == 0
+    assert not [call for call in node.calls() if call.startswith("haproxy")]  # not even checked
     assert not list(node.root.glob("haproxy.cfg.new.*"))
 
 

@@ -5,24 +5,33 @@ place, replacing nothing), with instance metadata tags on so the scripts read it
 role carries an explicit Deny on writes under tooling/ (the scripts that check the hash against the downloaded
 object are run in tests/unit/test_setup_script.py and tests/unit/test_aws_entry_point_sync.py).
 
+EC2 User Guide, "View tags for your EC2 instances using instance metadata": "If you add or remove an instance tag,
+the instance metadata is updated while the instance is running, without needing to stop and then start the
+instance." So each `up` that changes an object changes its tag in place, and the scripts read the new hash.
+
 IAM User Guide, "The difference between explicit and implicit denies": "If policies that apply to a request include
 an Allow statement and a Deny statement, the Deny statement trumps the Allow statement", so a later grant of
 s3:PutObject on the bucket to a machine cannot open tooling/ again.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 
 import pytest
 
 from components.aws.machine import TOOLING_WRITE_ACTIONS
-from components.aws.user_data import HAPROXY_CONFIG_KEY
-from components.tooling import TOOLING_KEY, TOOLING_PREFIX
+from components.aws.user_data import HAPROXY_CONFIG_KEY, HAPROXY_CONFIG_SHA256_TAG
+from components.tooling import TOOLING_KEY, TOOLING_PREFIX, TOOLING_SHA256_TAG
 from tests.conftest import ROOT, stack_config
 from tests.support.plans import make_plan
 
 INSTANCE = "aws:ec2/instance:Instance"
+OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 AWS_STACKS = [name for name in ("prod", "dev") if (ROOT / f"Pulumi.{name}.yaml").exists()]
 
 
@@ -35,6 +44,33 @@ def planned(request, tmp_path_factory):
 
 def of_type(plan: dict, resource_type: str) -> dict[str, dict]:
     return {r["name"]: r["inputs"] for r in plan["resources"] if r["type"] == resource_type}
+
+
+def object_bytes(plan: dict, key: str) -> bytes:
+    (inputs,) = [i for i in of_type(plan, OBJECT).values() if i["key"] == key]
+    return base64.b64decode(inputs["contentBase64"]) if "contentBase64" in inputs else inputs["content"].encode()
+
+
+def test_the_backup_server_is_tagged_with_the_sha256_of_the_tooling_archive_it_installs(planned):
+    settings, plan = planned
+    instances = of_type(plan, INSTANCE)
+    tagged = {name: inputs for name, inputs in instances.items() if TOOLING_SHA256_TAG in inputs.get("tags", {})}
+    assert len(tagged) == 1 and "BackupBucket" in next(iter(tagged.values()))["tags"], "the backup server alone"
+    (inputs,) = tagged.values()
+    assert inputs["tags"][TOOLING_SHA256_TAG] == hashlib.sha256(object_bytes(plan, TOOLING_KEY)).hexdigest()
+    assert inputs["metadataOptions"]["instanceMetadataTags"] == "enabled"
+
+
+def test_each_haproxy_node_is_tagged_with_the_sha256_of_the_haproxy_cfg_it_loads(planned):
+    settings, plan = planned
+    if not settings.haproxy:
+        pytest.skip("no HAProxy in this stack")
+    tagged = [i for i in of_type(plan, INSTANCE).values() if HAPROXY_CONFIG_SHA256_TAG in i.get("tags", {})]
+    assert len(tagged) == 2, "both nodes of the pair"
+    expected = hashlib.sha256(object_bytes(plan, HAPROXY_CONFIG_KEY)).hexdigest()
+    for inputs in tagged:
+        assert inputs["tags"][HAPROXY_CONFIG_SHA256_TAG] == expected
+        assert inputs["metadataOptions"]["instanceMetadataTags"] == "enabled"
 
 
 def test_no_machine_may_write_what_root_runs_and_none_may_tag_instances(planned):
@@ -53,3 +89,18 @@ def test_no_machine_may_write_what_root_runs_and_none_may_tag_instances(planned)
         allowed = [a for s in document["Statement"] if s["Effect"] == "Allow"
                    for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])]
         assert not [a for a in allowed if a in ("ec2:CreateTags", "ec2:DeleteTags", "ec2:*", "*")], name
+
+
+def test_every_backup_buckets_policy_denies_writes_under_tooling_with_instance_credentials(planned):
+    # Whatever any role policy grants, now or later: the bucket's own explicit Deny, for every request signed with
+    # EC2 instance credentials (aws:EC2InstanceSourceVPC is in their request context); the deploy signs with none.
+    settings, plan = planned
+    policies = of_type(plan, BUCKET_POLICY)
+    assert set(policies) == set(of_type(plan, BUCKET))
+    for name, inputs in policies.items():
+        (deny,) = [s for s in json.loads(inputs["policy"])["Statement"]
+                   if s.get("Sid") == "DenyMachinesWritingWhatRootRuns"]
+        assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
+        assert set(deny["Action"]) == set(TOOLING_WRITE_ACTIONS)
+        assert deny["Resource"] == f"arn:aws:mock:::{name}/{TOOLING_PREFIX}*"
+        assert deny["Condition"] == {"Null": {"aws:EC2InstanceSourceVPC": "false"}}

@@ -2,6 +2,7 @@
 with stand-ins only for what a real machine has (apt-get, systemctl, sudo, the AWS CLI)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -356,10 +357,24 @@ def backup_server_files(**stack) -> dict[str, str]:
     return aws_artifacts(settings, topology)[topology.backup_server.name]
 
 
+# IMDS: the instance's ToolingSha256 tag, which the deploy sets with the object it publishes (STORE/deployed-sha256
+# when a test says what the deploy published; else the sha256 of the object in the store).
+IMDS = r'''
+case "$*" in
+    *api/token*) echo token ;;
+    *meta-data/tags/instance/ToolingSha256*)
+        if [[ -f "$TOOLING_STORE/deployed-sha256" ]]; then cat "$TOOLING_STORE/deployed-sha256"
+        else sha256sum "$TOOLING_STORE/archive.tar.gz" | cut -d " " -f 1; fi ;;
+    *) exit 22 ;;
+esac
+'''
+
+
 def refresh(tmp_path, bucket: ToolingBucket, *, bucket_name: str = "backups-test"):
     script = backup_server_files()["backup/refresh-backup-tooling.sh"]
     box = sandbox(tmp_path / "box")
     box.stand_in("aws", S3API)
+    box.stand_in("curl", IMDS)
     # systemctl only records what it was asked; the machine's /etc/systemd/system and launcher are in the sandbox.
     box.stand_in("systemctl")
     tools = tmp_path / "scripts"
@@ -367,7 +382,8 @@ def refresh(tmp_path, bucket: ToolingBucket, *, bucket_name: str = "backups-test
                f'BUCKET="{bucket_name}"\nINSTALLED_ETAG="$TOOLS_DIR/.archive-etag"\nS3_OPTIONS=(--region "$REGION")\n'
                f'UNIT_DIR="{tmp_path}/systemd"\nJOB_SCRIPT="{tmp_path}/lib/neo4j-backup.sh"\n'
                'log() { echo "refresh-backup-tooling: $*"; }\n')
-    result = box.run(script, ["installed", "place", "install_job", "refresh_tooling"], "refresh_tooling\n",
+    result = box.run(script, ["installed", "deployed_sha256", "place", "install_job", "refresh_tooling"],
+                     "refresh_tooling\n",
                      prelude=prelude, env={"TOOLING_STORE": str(bucket.store)})
     return result, tools, box
 
@@ -434,6 +450,34 @@ def test_when_s3_cannot_be_read_the_installed_tooling_stays_and_none_installed_i
     kept, _, _ = refresh(tmp_path, bucket)
     assert kept.returncode == 0 and "the installed tooling stays" in kept.stdout
     assert (tools / "backup.py").read_text() == "installed at boot\n"
+
+
+def test_an_archive_whose_sha256_is_not_the_deploys_tag_is_refused_unpacked_and_the_installed_tooling_stays(
+        tmp_path):
+    """Issue 26, item 4: whoever can write the bucket cannot make root run their archive. The deploy published
+    release 1 (its sha256 is the instance's ToolingSha256 tag); someone then overwrites the object."""
+    bucket = ToolingBucket(tmp_path)
+    bucket.publish({"backup.py": "release 1\n", "job/neo4j-backup.sh": "#!/bin/bash\n"}, "etag-1")
+    installed, tools, box = refresh(tmp_path, bucket)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    box.log.unlink()
+    deployed = hashlib.sha256((bucket.store / "archive.tar.gz").read_bytes()).hexdigest()
+    (bucket.store / "deployed-sha256").write_text(deployed)
+    bucket.publish({"backup.py": "import os; os.system('evil')\n", "job/neo4j-backup.sh": "#!/bin/bash\nevil\n"},
+                   "etag-evil")
+    refused, _, box = refresh(tmp_path, bucket)
+    assert refused.returncode == 0  # the backup still runs, with the installed (the deploy's) tooling
+    assert (tools / "backup.py").read_text() == "release 1\n"
+    assert (tmp_path / "lib" / "neo4j-backup.sh").read_text() == "#!/bin/bash\n"
+    assert f"REFUSED s3://backups-test/tooling/neo4j-cluster-backup-tools.tar.gz (ETag \"etag-evil\"): sha256 " \
+           f"{hashlib.sha256((bucket.store / 'archive.tar.gz').read_bytes()).hexdigest()}, the deploy's " \
+           f"ToolingSha256 tag says {deployed}" in refused.stderr
+    assert not (tmp_path / "scripts.new").exists() and (tools / ".archive-etag").read_text() == '"etag-1"'
+    assert not [c for c in box.calls() if c.startswith("systemctl")]
+    # Without any installed tooling (a new instance), a refused archive is an error: the boot retries.
+    (tools / "backup.py").unlink()
+    first_boot, _, _ = refresh(tmp_path, bucket)
+    assert first_boot.returncode != 0 and not (tools / "backup.py").exists()
 
 
 def test_a_broken_archive_leaves_the_installed_tooling_as_it_was(tmp_path):
