@@ -2,6 +2,7 @@
 copies (AWS) and the secrets the program will read."""
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
         f"Servers: {len(topology.primaries)} primaries + {len(topology.secondaries)} secondaries; "
         f"fault tolerance {topology.fault_tolerance} (writes continue with {topology.fault_tolerance} "
         f"primar{'y' if topology.fault_tolerance == 1 else 'ies'} down)",
+        f"TLS: {settings.tls} (neo4j:tls)",
         "",
         f"  {'server':<12}{'role':<11}{'zone':<13}{'address'}",
     ]
@@ -67,6 +69,7 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
         lines += [f"  {line}" for line in object_lock_lines(document)]
         lines += ["", recovery_point_line(settings)]
         lines += ["", *backup_job_lines(settings, topology, rendered)]
+        lines += ["", *secret_reader_lines(document, [s.name for s in topology.secondaries])]
     kinds = Counter(path.split("/")[-1] for path in document["artifacts"])
     lines += ["", f"Artifacts ({len(document['artifacts'])} files) in {out_dir}/:"]
     lines += [f"  {name:<28}x{count}" for name, count in sorted(kinds.items())]
@@ -128,6 +131,38 @@ def object_lock_lines(document: dict) -> list[str]:
         lock = locks.get(r["name"]) if r["inputs"].get("objectLockEnabled") else None
         lines.append(f"Object Lock {r['name']}: " + (f"{lock.get('mode')} {int(lock.get('days', 0))} days"
                                                       if lock else "NONE (versions can be deleted)"))
+    return lines
+
+
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ADMIN_PASSWORD_SECRET = "admin-password"
+
+
+def secret_readers(document: dict) -> dict[str, list[str]]:
+    """Machine → the secrets its role's policy lets it read (ReadOwnSecrets), as the plan would deploy them. Under
+    the recording mocks a secret's ARN ends in its resource name (cluster-admin-password)."""
+    readers: dict[str, list[str]] = {}
+    for r in document["resources"]:
+        if r["type"] != ROLE_POLICY or not r["name"].endswith("-access"):
+            continue
+        machine = r["name"].removesuffix("-access").split("-", 1)[1]
+        statements = json.loads(r["inputs"]["policy"]).get("Statement", [])
+        arns = [arn for s in statements if s.get("Sid") == "ReadOwnSecrets"
+                for arn in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
+        readers[machine] = sorted(arn.rsplit(":", 1)[-1].split("-", 1)[1] for arn in arns)
+    return readers
+
+
+def secret_reader_lines(document: dict, secondaries: list[str]) -> list[str]:
+    """Who may read the admin password (issue 26: a compromised secondary must not be a cluster admin), and
+    every machine's secrets."""
+    readers = secret_readers(document)
+    admins = [machine for machine, secrets in readers.items() if ADMIN_PASSWORD_SECRET in secrets]
+    lines = ["Secrets each machine's role may read:",
+             *(f"  {machine:<12}{', '.join(secrets) or '(none)'}" for machine, secrets in readers.items())]
+    leaking = [machine for machine in admins if machine in secondaries]
+    lines.append(f"  admin password: {', '.join(admins) or 'no machine'}"
+                 + (f"; WARNING: secondaries {', '.join(leaking)} read it" if leaking else "; no secondary"))
     return lines
 
 
