@@ -550,5 +550,6 @@ def test_the_boot_runs_the_refresh_with_the_bucket_then_enables_the_timers():
     install = shell_function(setup, "install_backup_tooling")
     assert 'TOOLING_BUCKET="$bucket" retry /bin/bash "/usr/local/lib/neo4j-cluster/refresh-backup-tooling.sh"' \
         in install
-    assert setup.index("\nrun_step install_backup_tooling\n") < setup.index(
-        '\nsystemctl enable --now "${backup_timers[@]}"\n')
+    assert setup.index("\nrun_step install_backup_tooling\n") < setup.index("\nrun_step enable_backup_timers\n")
+    enable = shell_function(setup, "enable_backup_timers")
+    assert enable.index("systemctl daemon-reload") < enable.index('systemctl enable --now "${backup_timers[@]}"')
