@@ -2,6 +2,7 @@
 an HAProxy pair in two zones behind a Network Load Balancer, haproxy.cfg delivered as an S3 object."""
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -9,7 +10,13 @@ import pytest
 import yaml
 
 from components.aws.load_balancer import DEREGISTRATION_DELAY, HEALTH_INTERVAL, LISTENERS, TCP_IDLE_TIMEOUT
-from components.aws.user_data import HAPROXY_CONFIG_KEY, HAPROXY_CONFIG_TAG, HAPROXY_SYNC_PLACES
+from components.aws.machine import BACKUP_TAMPERING_ACTIONS, TOOLING_WRITE_ACTIONS
+from components.aws.user_data import (
+    HAPROXY_CONFIG_KEY,
+    HAPROXY_CONFIG_SHA256_TAG,
+    HAPROXY_CONFIG_TAG,
+    HAPROXY_SYNC_PLACES,
+)
 from components.ports import PORTS
 from components.settings import load_settings
 from tests.conftest import stack_config
@@ -24,6 +31,7 @@ LISTENER = "aws:lb/listener:Listener"
 RECORD = "aws:route53/record:Record"
 SUBNET = "aws:ec2/subnet:Subnet"
 OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
+BUCKET = "aws:s3/bucket:Bucket"
 POLICY = "aws:iam/rolePolicy:RolePolicy"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
@@ -136,11 +144,19 @@ def test_the_config_is_one_s3_object_each_node_may_read_and_nothing_else_in_the_
     config = plan.of_type(OBJECT)["cluster-haproxy-cfg"]
     assert config["key"] == HAPROXY_CONFIG_KEY and config["key"].startswith("tooling/")
     assert config["content"] == (plan.out / "haproxy" / "haproxy.cfg").read_text()
+    # Besides its one Allow, each node carries the Denies every machine role gets (components/aws/machine.py):
+    # nothing may tamper with the backup buckets or write what root runs, and it is granted nothing else there.
+    buckets = sorted(f"arn:aws:mock:::{name}" for name in plan.of_type(BUCKET))
+    assert buckets == ["arn:aws:mock:::cluster-backups", "arn:aws:mock:::cluster-backups-replica"]
+    denies = [{"Sid": "NeverTamperWithBackups", "Effect": "Deny", "Action": list(BACKUP_TAMPERING_ACTIONS),
+               "Resource": buckets + [f"{arn}/*" for arn in buckets]},
+              {"Sid": "NeverWriteWhatRootRuns", "Effect": "Deny", "Action": list(TOOLING_WRITE_ACTIONS),
+               "Resource": [f"{arn}/tooling/*" for arn in buckets]}]
     for node in PAIR:
         policy = json.loads(plan.of_type(POLICY)[f"{node}-access"]["policy"])
         s3 = [s for s in policy["Statement"] if any(a.startswith("s3:") for a in _actions(s))]
         assert s3 == [{"Sid": "ReadOwnObjects", "Effect": "Allow", "Action": "s3:GetObject",
-                       "Resource": [f"arn:aws:mock:::cluster-backups/{HAPROXY_CONFIG_KEY}"]}]
+                       "Resource": [f"arn:aws:mock:::cluster-backups/{HAPROXY_CONFIG_KEY}"]}, *denies]
         tags = plan.of_type(INSTANCE)[node]["tags"]
         assert tags[HAPROXY_CONFIG_TAG] == f"s3://cluster-backups/{HAPROXY_CONFIG_KEY}"
         assert plan.of_type(INSTANCE)[node]["metadataOptions"]["instanceMetadataTags"] == "enabled"
@@ -170,7 +186,15 @@ def test_a_haproxy_cfg_change_changes_no_instance(plans):
     before, after = plans("prod"), plans("prod-more-replicas")
     assert (before.out / "haproxy" / "haproxy.cfg").read_text() != (after.out / "haproxy" / "haproxy.cfg").read_text()
     for node in PAIR:
-        assert before.of_type(INSTANCE)[node] == after.of_type(INSTANCE)[node], node
+        # Only the pinned sha256 tag follows the new config (tags update in place, commit b813be2); all else is equal.
+        was, now = dict(before.of_type(INSTANCE)[node]), dict(after.of_type(INSTANCE)[node])
+        was_tags, now_tags = was.pop("tags"), now.pop("tags")
+        assert was == now, node
+        for plan, tags in ((before, was_tags), (after, now_tags)):
+            cfg = (plan.out / "haproxy" / "haproxy.cfg").read_bytes()
+            assert tags[HAPROXY_CONFIG_SHA256_TAG] == hashlib.sha256(cfg).hexdigest(), node
+        assert {k: v for k, v in was_tags.items() if k != HAPROXY_CONFIG_SHA256_TAG} == \
+            {k: v for k, v in now_tags.items() if k != HAPROXY_CONFIG_SHA256_TAG}, node
     assert before.of_type(OBJECT)["cluster-haproxy-cfg"] != after.of_type(OBJECT)["cluster-haproxy-cfg"]
 
 
