@@ -37,20 +37,31 @@ def docker_settings(**overrides):
     return make_settings(platform="docker", **overrides)
 
 
-def test_core_1_publishes_bolt_http_and_https_ten_thousand_up():
+def test_core_1_publishes_bolt_and_https_ten_thousand_up():
     settings = docker_settings()
+    assert settings.tls == "required"  # the default (commit f2784da): no plain HTTP connector to publish
+    ports = server_ports(render_cluster(settings, plan_topology(settings)).servers)
+    assert [(p.name, p.internal, p.external) for p in ports["core-1"]] == [
+        ("bolt", 7687, 17687), ("https", 7473, 17473)]
+    assert [p.external for p in ports["core-2"]] == [17787, 17573]
+
+
+def test_core_1_publishes_bolt_http_and_https_ten_thousand_up_with_tls_optional():
+    settings = docker_settings(tls="optional")  # as Pulumi.local.yaml says
     ports = server_ports(render_cluster(settings, plan_topology(settings)).servers)
     assert [(p.name, p.internal, p.external) for p in ports["core-1"]] == [
         ("bolt", 7687, 17687), ("http", 7474, 17474), ("https", 7473, 17473)]
     assert [p.external for p in ports["core-2"]] == [17787, 17574, 17573]
 
 
-def test_the_largest_cluster_publishes_no_port_twice():
-    settings = docker_settings(coreCount=11, replicaCount=50, containerMemory="1g")
+@pytest.mark.parametrize("tls, per_server", [("required", 2), ("optional", 3)])
+def test_the_largest_cluster_publishes_no_port_twice(tls, per_server):
+    settings = docker_settings(coreCount=11, replicaCount=50, containerMemory="1g", tls=tls)
     ports = server_ports(render_cluster(settings, plan_topology(settings)).servers)
     externals = [p.external for published in ports.values() for p in published]
     externals += [p.external for p in HAPROXY_PUBLISHED + MONITORING_PUBLISHED]
-    assert len(externals) == len(set(externals)) == 61 * 3 + 6  # HAProxy 4, Prometheus and Grafana 2
+    # required: Bolt and HTTPS; optional: HTTP too. HAProxy 4, Prometheus and Grafana 2.
+    assert len(externals) == len(set(externals)) == 61 * per_server + 6
     assert max(externals) < 32768  # below the usual ephemeral range
 
 
