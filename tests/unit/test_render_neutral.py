@@ -3,8 +3,17 @@ needs is components/aws/user_data.py's, and the adapters act on render's decisio
 from __future__ import annotations
 
 import pytest
+import yaml
 
-from components.aws.user_data import FAILED_LOGINS_FILES, GROW_DATA_VOLUME_PLACES, SERVER_FILE_PLACES, aws_artifacts
+from components.aws.user_data import (
+    BACKUP_BOOT_FILES,
+    BACKUP_DIFF_FILES,
+    FAILED_LOGINS_FILES,
+    GROW_DATA_VOLUME_PLACES,
+    SERVER_FILE_PLACES,
+    aws_artifacts,
+    backup_tooling_files,
+)
 from components.ports import PORTS
 from components.render import (
     Endpoint,
@@ -86,9 +95,22 @@ def test_ec2_machines_get_the_neutral_texts_unchanged_plus_their_own_files(stack
         # haproxy.cfg is published to S3 for the HAProxy nodes (on AWS the pair), whose user data does not hold it.
         machines = [n.name for n in topology.haproxy_nodes] if target == "haproxy" else [target]
         assert all("cloud-init.yaml" in on_aws[machine] for machine in machines)
+    # The backup server's job: every backup/ file, but the differentials' units only where backups run in chains
+    # (Enterprise 5.26 and 2025, Settings.backs_up_in_chains) with a neo4j:backupDiffSchedule.
+    diff = {f"backup/{name}" for name in BACKUP_DIFF_FILES}
+    backup = {path for path in SERVER_FILE_PLACES if path.startswith("backup/")} - (
+        set() if settings.backs_up_in_chains and settings.backup_diff_schedule else diff)
+    if topology.backup_server:
+        # The job ships in the tooling archive (job/<name>); the user data holds only what fetches it.
+        boot = {f"backup/{name}" for name in BACKUP_BOOT_FILES}
+        assert backup_tooling_files(on_aws, topology) == {
+            f"job/{path.removeprefix('backup/')}": on_aws[topology.backup_server.name][path] for path in backup - boot}
+        user_data = yaml.safe_load(on_aws[topology.backup_server.name]["cloud-init.yaml"])
+        written = {f["path"] for f in user_data["write_files"]}
+        assert {place for path, place in SERVER_FILE_PLACES.items() if path in backup} & written == {
+            SERVER_FILE_PLACES[path] for path in boot}
     for server in topology.servers:
         extra = set(on_aws[server.name]) - set(rendered.files[server.name]) - {"cloud-init.yaml"}
-        backup = {path for path in SERVER_FILE_PLACES if path.startswith("backup/")}
         # With TLS, the daily certificate renewal (renew-certificates.sh and its units).
         renewal = ({"renew-certificates.sh", "neo4j-cert-renew.service", "neo4j-cert-renew.timer"}
                    if rendered.servers[server.name].ssl_policies else set())
