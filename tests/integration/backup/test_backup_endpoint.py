@@ -113,9 +113,15 @@ def test_the_boot_script_fetches_the_tooling_through_the_endpoint():
 
     settings = make_settings(**COMMUNITY, backupS3Endpoint="https://minio.example.com:9000")
     files = aws_artifacts(settings, plan_topology(settings))
-    (setup,) = [f["setup-neo4j.sh"] for f in files.values() if "backup/neo4j-backup.sh" in f]
-    (copy,) = [line for line in setup.splitlines() if "aws s3 cp" in line]
-    assert '--endpoint-url "https://minio.example.com:9000"' in copy
+    # The boot runs the same refresh as before every backup (the job and the tooling come from the archive),
+    # and every S3 call of that refresh goes through the endpoint.
+    (server,) = [f for f in files.values() if "backup/refresh-backup-tooling.sh" in f]
+    assert 'retry /bin/bash "/usr/local/lib/neo4j-cluster/refresh-backup-tooling.sh"' in server["setup-neo4j.sh"]
+    refresh = server["backup/refresh-backup-tooling.sh"]
+    (options,) = [line for line in refresh.splitlines() if line.startswith("S3_OPTIONS=")]
+    assert '--endpoint-url "https://minio.example.com:9000"' in options
+    calls = [line for line in refresh.splitlines() if line.strip().startswith(("aws s3", "if ! etag=$(aws s3"))]
+    assert calls and all('"${S3_OPTIONS[@]}"' in line for line in calls), calls
 
 
 def test_backup_drill_and_freshness_reach_the_store_only_through_the_key(tls_moto, neo4j, neo4j_commands, tmp_path):
