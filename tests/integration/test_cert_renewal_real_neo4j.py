@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -171,6 +172,13 @@ rm -f "{done}"; touch "{requested}"
 for _ in $(seq 1 600); do [[ -e "{done}" ]] && exit 0; /bin/sleep 0.5; done; exit 1''')
     program = box_root / "renew-certificates.sh"
     program.write_text(script_for(local, box_root, **stack))
+    # On Enterprise the script logs in as its job user, which the first primary creates at boot with the password
+    # of its own secret (the stand-in `aws` answers PASSWORD for it): the same user here, on the real server.
+    user = re.search(r"^NEO4J_USER=(\S+)$", program.read_text(), re.M).group(1)
+    if user != "neo4j":
+        with local.server.driver() as admin:
+            admin.execute_query(f"CREATE OR REPLACE USER {user} SET PASSWORD $password CHANGE NOT REQUIRED",
+                                password=PASSWORD, database_="system")
     env = {"PATH": f"{box.bin}:/usr/bin:/bin", "HOME": str(box_root)}
     process = subprocess.Popen(["bash", str(program)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env=env, cwd=box_root)
