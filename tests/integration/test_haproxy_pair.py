@@ -61,14 +61,23 @@ def node_loopback(servers: dict[str, tuple[int, int]], state_dir: Path) -> Loopb
 def sync_config(node: RunningHAProxy, loopback: Loopback, published: str, box: Sandbox) -> subprocess.CompletedProcess:
     """Run the node's real haproxy-config-sync.sh against `published` (the S3 object): real haproxy -c, real
     python3 saving the server states through the admin socket, real curl on the health frontend; stand-ins only
-    for `aws s3 cp` (a local copy) and `systemctl reload-or-restart haproxy` (SIGUSR2 to the master, as the
-    packaged haproxy.service's ExecReload does)."""
+    for `aws s3 cp` (a local copy), the instance metadata (the deploy's sha256 tag) and `systemctl
+    reload-or-restart haproxy` (SIGUSR2 to the master, as the packaged haproxy.service's ExecReload does)."""
     script = render_haproxy_node(make_settings(), stack_nodes=2, node="haproxy-2", index=1,
                                  ca_secret="")["haproxy-config-sync.sh"]
     (box.root / "sync.sh").write_text(script)
     (box.root / "object.cfg").write_text(published)
     box.stand_in("aws", 'cp "$3" "$4"')
     box.stand_in("systemctl", f'[[ "$*" == "reload-or-restart haproxy" ]] && kill -USR2 {node.process.pid}')
+    # The instance metadata address is never reached from a test: curl's IMDS calls get the token and the deploy's
+    # HaproxyConfigSha256 tag (the published object's sha256) here; every other call is the real curl.
+    box.stand_in("curl", f'''case "$*" in
+  *169.254.169.254/latest/api/token*) echo token ;;
+  *169.254.169.254/latest/meta-data/tags/instance/HaproxyConfigSha256*)
+    sha256sum "{box.root}/object.cfg" | cut -d " " -f 1 ;;
+  *169.254.169.254*) exit 22 ;;
+  *) exec /usr/bin/curl "$@" ;;
+esac''')
     environment = {"PATH": f"{box.bin}:{os.environ['PATH']}", "HOME": str(box.root),
                    "HAPROXY_CONFIG_OBJECT": str(box.root / "object.cfg"), "HAPROXY_CFG": str(node.config),
                    "HAPROXY_HEALTH_URL": f"http://127.0.0.1:{loopback.binds['health']}/health/read",
@@ -191,8 +200,9 @@ def test_new_connections_survive_losing_a_node_and_a_reload_keeps_established_on
             box = sandbox(tmp_path / "sync")
             synced = sync_config(running["haproxy-2"], loopback, published, box)
             assert synced.returncode == 0, synced.stdout + synced.stderr
-            assert [call.split()[:3] for call in box.calls()] == [["aws", "s3", "cp"],
-                                                                  ["systemctl", "reload-or-restart", "haproxy"]]
+            steps = [call.split()[:3] for call in box.calls() if not call.startswith("curl ")]  # curl: IMDS, health
+            assert steps == [["aws", "s3", "cp"], ["systemctl", "reload-or-restart", "haproxy"]]
+            assert any("tags/instance/HaproxyConfigSha256" in call for call in box.calls())  # checked before use
             assert "core-1 " in Path(loopback.state_dir, "server-state").read_text()  # the states it handed over
             reloaded = time.monotonic()
             during: list[str | None] = []
