@@ -72,6 +72,7 @@ def test_dry_run_changes_nothing(neo4j_server, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("NEO4J_USER_PASSWORDS", json.dumps({"dry_run_user": "dry-run-secret-1"}))
     path = tmp_path / "Pulumi.dry.yaml"
     path.write_text(yaml.safe_dump({"config": {"neo4j:edition": "community", "neo4j:coreCount": 1,
+                                               "neo4j:tls": "disabled",  # the test server's Bolt is plain
                                                "neo4j:users": [{"name": "dry_run_user"}]}}))
     code, report, _ = apply(capsys, neo4j_server, path, "--dry-run")
     assert code == 0 and report["dryRun"] is True
@@ -85,6 +86,7 @@ def test_dry_run_changes_nothing(neo4j_server, tmp_path, capsys, monkeypatch):
 def test_a_user_without_a_password_in_the_secret_is_an_error(neo4j_server, tmp_path, capsys):
     path = tmp_path / "Pulumi.nopw.yaml"
     path.write_text(yaml.safe_dump({"config": {"neo4j:edition": "community", "neo4j:coreCount": 1,
+                                               "neo4j:tls": "disabled",  # the test server's Bolt is plain
                                                "neo4j:users": [{"name": "nobody_knows"}]}}))
     code, report, _ = apply(capsys, neo4j_server, path)
     assert code == 1
