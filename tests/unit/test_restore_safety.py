@@ -91,6 +91,10 @@ def test_missing_aws_credentials_are_their_own_usage_error(tmp_path, monkeypatch
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("HOME", str(tmp_path))
+    # boto3.client uses the process's default session, which keeps credentials an earlier test of this process
+    # gave it (the commands run once per process: theirs starts empty, as this one must).
+    import boto3
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     # An endpoint nothing listens on: the SDK refuses to sign before it sends anything.
     with pytest.raises(UsageError, match="no AWS credentials found: nothing was stopped"):
         check_bucket(client("http://127.0.0.1:9", "us-east-1"), "backups")
