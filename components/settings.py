@@ -433,7 +433,8 @@ KEYS: tuple[Key, ...] = (
     Key("natGatewayPerZone", "nat_gateway_per_zone", True, _boolean, "true, false",
         "One NAT gateway per zone, so a zone outage cuts no other zone's outbound traffic; false: one (cheaper, dev)."),
     Key("haproxyPublic", "haproxy_public", False, _boolean, "true, false",
-        "HAProxy in a public subnet with an Elastic IP; false: private, reached from the VPC and peered networks."),
+        "The HAProxy pair's load balancer internet-facing in the public subnets; false: internal, reached from the "
+        "VPC and peered networks."),
     Key("amiId", "ami_id", "", _text(re.compile(r"^(ami-[0-9a-f]{8,17})?$"), "an AMI id such as ami-0123456789abcdef0"),
         "an AMI id, or empty", "Image of every instance (must match every instance type's architecture). "
         "Empty: the newest Ubuntu 22.04 of each type's architecture."),
