@@ -116,6 +116,16 @@ def make_plan(name: str, stack: str, config: dict, out: Path) -> Plan:
     return Plan(name, settings, plan_topology(settings), json.loads(text), text, out)
 
 
+# The repo's AWS stack files: the plans a module parametrizes over when a rule holds for every AWS stack.
+AWS_STACKS = [name for name in ("prod", "dev") if (ROOT / f"Pulumi.{name}.yaml").exists()]
+
+
+def plan_stack_file(stack: str, tmp_path_factory) -> Plan:
+    """Stack `stack` planned from its own stack file in the repo (cached like every plan)."""
+    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return make_plan(stack, stack, config, tmp_path_factory.mktemp(f"plan-{stack}") / "out")
+
+
 def commands_target(outputs: dict, tmp_path: Path, monkeypatch):
     """What check and diagnose make of these stack outputs, saved as `pulumi stack output --json` would."""
     from scripts.neo4j_ops.target import build_target

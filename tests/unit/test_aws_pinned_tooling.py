@@ -24,21 +24,18 @@ import pytest
 from components.aws.machine import TOOLING_WRITE_ACTIONS
 from components.aws.user_data import HAPROXY_CONFIG_KEY, HAPROXY_CONFIG_SHA256_TAG
 from components.tooling import TOOLING_KEY, TOOLING_PREFIX, TOOLING_SHA256_TAG
-from tests.conftest import ROOT, stack_config
-from tests.support.plans import make_plan
+from tests.support.plans import AWS_STACKS, plan_stack_file
 
 INSTANCE = "aws:ec2/instance:Instance"
 OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
-AWS_STACKS = [name for name in ("prod", "dev") if (ROOT / f"Pulumi.{name}.yaml").exists()]
 
 
 @pytest.fixture(scope="module", params=AWS_STACKS)
 def planned(request, tmp_path_factory):
-    stack = request.param
-    plan = make_plan(stack, stack, stack_config(stack), tmp_path_factory.mktemp(f"plan-{stack}") / "out")
+    plan = plan_stack_file(request.param, tmp_path_factory)
     return plan.settings, plan.document
 
 

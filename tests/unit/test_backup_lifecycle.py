@@ -17,7 +17,7 @@ import pytest
 
 from components.settings import FULL_EVERY_DAYS
 from tests.conftest import ROOT, stack_config
-from tests.support.plans import make_plan
+from tests.support.plans import AWS_STACKS, make_plan, plan_stack_file
 
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 BUCKET = "aws:s3/bucket:Bucket"
@@ -25,13 +25,11 @@ VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 OBJECT_LOCK = "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-AWS_STACKS = [name for name in ("prod", "dev") if (ROOT / f"Pulumi.{name}.yaml").exists()]
 
 
 @pytest.fixture(scope="module", params=AWS_STACKS)
 def planned(request, tmp_path_factory):
-    stack = request.param
-    plan = make_plan(stack, stack, stack_config(stack), tmp_path_factory.mktemp(f"plan-{stack}") / "out")
+    plan = plan_stack_file(request.param, tmp_path_factory)
     return plan.settings, plan.document
 
 
