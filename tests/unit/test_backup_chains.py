@@ -335,7 +335,7 @@ def test_retention_ignores_failed_check_runs_as_complete(tmp_path):
 def test_44_online_backup_whose_upload_fails_leaves_no_manifest_from_recorded_enterprise_4_4(
         s3, moto_endpoint, flags, tmp_path, monkeypatch):
     """Fault ("manifest written last" on the online path, 4.4): the folder's tar upload is refused."""
-    from tests.unit.test_backup_enterprise import Refusing
+    from tests.support.backup_standins import Refusing
 
     staging = tmp_path / "staging"
     first = run(s3, moto_endpoint, "4.4", flags, staging, day(0))

@@ -25,11 +25,10 @@ from scripts.neo4j_ops.backup.run_manifest import (
     select_databases,
     wanted_databases,
 )
-from scripts.neo4j_ops.backup.s3 import client
 from scripts.neo4j_ops.facts import Counts, ServerFacts, ServerSpec
 from scripts.neo4j_ops.shared.errors import BackupError
-
-from .test_backup_enterprise import FAKE_ADMIN, recorded_show_databases
+from tests.support import backup_standins
+from tests.support.backup_standins import FAKE_ADMIN, recorded_show_databases
 
 NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
 RECORDED = recorded_show_databases("cluster-5.26-healthy")  # neo4j and system, one row per allocation
@@ -151,11 +150,7 @@ class ClusterNeo4j:
         return True
 
 
-@pytest.fixture
-def s3(mocked_aws):
-    s3 = client(None, "us-east-1")
-    s3.create_bucket(Bucket="backups")
-    return s3
+s3 = backup_standins.s3  # the shared fixture, by the name these tests take
 
 
 def test_a_run_backs_up_every_database_listed_and_writes_the_run_manifest_last(s3, tmp_path):

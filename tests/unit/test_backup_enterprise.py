@@ -11,59 +11,22 @@ from __future__ import annotations
 
 import io
 import json
-import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from scripts.neo4j_ops.backup import make_backup, restore_backup
 from scripts.neo4j_ops.backup.admin import AdminTool
-from scripts.neo4j_ops.backup.s3 import MiB, client, list_backups, stream_upload
+from scripts.neo4j_ops.backup.s3 import MiB, list_backups, stream_upload
 from scripts.neo4j_ops.backup.source import choose_source
-from scripts.neo4j_ops.facts import Counts, ServerFacts, ServerSpec
 from scripts.neo4j_ops.shared.errors import BackupError, UsageError
 from scripts.neo4j_ops.shared.versions import LINE_5
-from tests.conftest import ENTERPRISE
+from tests.support import backup_standins
+from tests.support.backup_standins import NOW, GivenNeo4j, Refusing, recorded_show_databases
 
-NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
-FAKE_ADMIN = ENTERPRISE / "fake_neo4j_admin.py"  # plays neo4j-admin's backup, aggregate and check (5.x shape)
-
-
-def recorded_show_databases(scenario: str, endpoint: str = "core-1") -> list[dict]:
-    """SHOW DATABASES YIELD * rows of a recorded (derived, see tests/fixtures/enterprise/README.md) scenario."""
-    document = json.loads((ENTERPRISE / f"{scenario}.json").read_text())
-    return document["endpoints"][endpoint]["responses"]["show_databases"]["records"]
-
-
-FACTS = ServerFacts(ServerSpec("local", "bolt://x:7687"), version="5.26.30", edition="enterprise",
-                    servers=[{"name": f"server-{n}"} for n in (1, 2, 3)], counts=Counts(50, 40),
-                    databases=recorded_show_databases("cluster-5.26-healthy"))
-
-
-class GivenNeo4j:
-    """The local server, as far as a backup asks it: the answers are given."""
-    uri = "bolt://x:7687"
-
-    def facts(self, database: str) -> ServerFacts:
-        return FACTS
-
-    def port_open(self) -> bool:
-        return True
-
-
-@pytest.fixture
-def s3(mocked_aws):
-    s3 = client(None, "us-east-1")
-    s3.create_bucket(Bucket="backups")
-    return s3
-
-
-@pytest.fixture
-def admin(tmp_path) -> AdminTool:
-    flags = tmp_path / "flags"
-    flags.mkdir()
-    return AdminTool([sys.executable, str(FAKE_ADMIN)], extra_env={"FAKE_NEO4J_FLAGS": str(flags)})
+admin = backup_standins.admin  # the shared fixtures, by the names these tests take
+s3 = backup_standins.s3
 
 
 def run(admin: AdminTool, staging: Path, when: datetime, **extra) -> dict:
@@ -185,24 +148,6 @@ def test_a_streamed_upload_has_the_size_and_sha256_of_its_source(s3, memory_part
 
 
 # --- faults of the online path -----------------------------------------------------------------------
-
-
-class Refusing:
-    """An S3 client that refuses some calls with AccessDenied (a role that may read but not write)."""
-
-    def __init__(self, real, refuse):
-        self.real, self.refuse = real, refuse
-
-    def __getattr__(self, name):
-        from botocore.exceptions import ClientError
-
-        method = getattr(self.real, name)
-
-        def call(*args, **kwargs):
-            if self.refuse(name, kwargs):
-                raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, name)
-            return method(*args, **kwargs)
-        return call
 
 
 def all_keys(s3) -> list[str]:

@@ -42,9 +42,9 @@ from scripts.neo4j_ops.backup.commands import backup_parser
 from scripts.neo4j_ops.backup.options import admin_tool
 from scripts.neo4j_ops.backup.s3 import client
 from scripts.neo4j_ops.backup.source import choose_sources, from_option
-from scripts.neo4j_ops.facts import Counts, ServerFacts, ServerSpec
 from scripts.neo4j_ops.plan.summary import backup_job_lines
 from tests.conftest import ENTERPRISE, ROOT, make_settings, stack_config
+from tests.support.backup_standins import GivenNeo4j
 
 FAKE_ADMIN = ENTERPRISE / "fake_neo4j_admin.py"
 NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
@@ -159,22 +159,6 @@ def test_the_readme_names_the_backup_host_the_plan_names():
 
 
 # --- every neo4j-admin call, against the stand-in -------------------------------------------------------------
-
-
-FACTS = ServerFacts(ServerSpec("local", "bolt://x:7687"), version="5.26.30", edition="enterprise",
-                    servers=[{"name": f"server-{n}"} for n in (1, 2, 3)], counts=Counts(50, 40),
-                    databases=json.loads((ENTERPRISE / "cluster-5.26-healthy.json").read_text())
-                    ["endpoints"]["core-1"]["responses"]["show_databases"]["records"])
-
-
-class GivenNeo4j:
-    uri = "bolt://x:7687"
-
-    def facts(self, database: str) -> ServerFacts:
-        return FACTS
-
-    def port_open(self) -> bool:
-        return True
 
 
 def memory_calls(flags) -> list[dict]:

@@ -86,7 +86,7 @@ def test_free_space_for_download_and_safety_dump_is_checked_before_neo4j_is_stop
 def test_a_role_that_cannot_write_to_the_bucket_is_refused_before_neo4j_is_stopped(
         moto_s3, bucket, neo4j, neo4j_commands, in_process, monkeypatch):
     """Fault: a role that could read the bucket but not write stopped Neo4j, dumped, then failed."""
-    from tests.unit.test_backup_enterprise import Refusing
+    from tests.support.backup_standins import Refusing
 
     real_client = make_backup.client
     monkeypatch.setattr(make_backup, "client", lambda *a, **k: Refusing(

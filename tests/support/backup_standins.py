@@ -1,0 +1,75 @@
+"""Stand-ins the backup tests share (no Enterprise server here): the server's answers given from a recorded
+(derived, see tests/fixtures/enterprise/README.md) 5.26 cluster, the stand-in neo4j-admin, moto's S3 with the
+stack's bucket, and an S3 client that refuses some calls."""
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from scripts.neo4j_ops.backup.admin import AdminTool
+from scripts.neo4j_ops.backup.s3 import client
+from scripts.neo4j_ops.facts import Counts, ServerFacts, ServerSpec
+from tests.conftest import ENTERPRISE
+
+NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
+FAKE_ADMIN = ENTERPRISE / "fake_neo4j_admin.py"  # stand-in: plays neo4j-admin's backup, aggregate and check (5.x)
+BUCKET = "backups"
+
+
+def recorded_show_databases(scenario: str, endpoint: str = "core-1") -> list[dict]:
+    """SHOW DATABASES YIELD * rows of a recorded (derived) scenario."""
+    document = json.loads((ENTERPRISE / f"{scenario}.json").read_text())
+    return document["endpoints"][endpoint]["responses"]["show_databases"]["records"]
+
+
+FACTS = ServerFacts(ServerSpec("local", "bolt://x:7687"), version="5.26.30", edition="enterprise",
+                    servers=[{"name": f"server-{n}"} for n in (1, 2, 3)], counts=Counts(50, 40),
+                    databases=recorded_show_databases("cluster-5.26-healthy"))
+
+
+class GivenNeo4j:
+    """Stand-in for the local server, as far as a backup asks it: the answers are given (FACTS)."""
+    uri = "bolt://x:7687"
+
+    def facts(self, database: str) -> ServerFacts:
+        return FACTS
+
+    def port_open(self) -> bool:
+        return True
+
+
+class Refusing:
+    """An S3 client that refuses some calls with AccessDenied (a role that may read but not write)."""
+
+    def __init__(self, real, refuse):
+        self.real, self.refuse = real, refuse
+
+    def __getattr__(self, name):
+        from botocore.exceptions import ClientError
+
+        method = getattr(self.real, name)
+
+        def call(*args, **kwargs):
+            if self.refuse(name, kwargs):
+                raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, name)
+            return method(*args, **kwargs)
+        return call
+
+
+@pytest.fixture
+def s3(mocked_aws):
+    """moto's in-process S3 with the stack's backup bucket."""
+    s3 = client(None, "us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    return s3
+
+
+@pytest.fixture
+def admin(tmp_path) -> AdminTool:
+    """The stand-in neo4j-admin, its flags (what it was asked to fail) in a folder of the test's own."""
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    return AdminTool([sys.executable, str(FAKE_ADMIN)], extra_env={"FAKE_NEO4J_FLAGS": str(flags)})
