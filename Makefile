@@ -16,11 +16,15 @@ help:
 	@echo "make rollout STACK=prod [FROM=core-2] [DRY_RUN=1] [ARGS=…]  apply what is held back on running servers, one at a time"
 	@echo "make scale STACK=prod [DRY_RUN=1] [UP=1] [ARGS=…]  the Cypher that follows a neo4j:replicaCount change (enable, allocate, deallocate, drop)"
 
-# The virtualenv is rebuilt when requirements change.
+# The virtualenv is rebuilt when requirements change. pip shows each package as it is fetched (a fresh clone
+# takes a few minutes): the installation never looks stuck.
 $(VENV)/.installed: requirements.txt
+	@echo "make setup: creating $(VENV) with $$($(PYTHON) --version 2>&1) ($(PYTHON))"
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@echo "make setup: installing the $$(grep -cEv '^[[:space:]]*(#|$$)' requirements.txt) packages of requirements.txt into $(VENV), with their dependencies"
+	$(PY) -m pip install --disable-pip-version-check --progress-bar off -r requirements.txt
 	touch $@
+	@echo "make setup: $(VENV) is ready"
 
 setup: $(VENV)/.installed
 
@@ -28,10 +32,11 @@ tools:
 	scripts/install-tools.sh
 
 # Neo4j Community of every line the tests run (4.4, 5.26, 2025; pinned in tests/support/neo4j_dist.py),
-# from Maven Central (cached in ~/.m2), and the Java each runs on.
+# from Maven Central (cached in ~/.m2), the Java each runs on, and the APOC jar of each line that has one on
+# Maven Central (APOC_ARTIFACTS there; the plugin tests lay out the package's labs/ with it).
 neo4j-jars: setup
-	$(PY) -c "from tests.support.neo4j_dist import NEO4J_VERSIONS as v, neo4j_classpath as c, java_executable as j; \
-	[(c(x), j(x)) for x in v.values()]; print('neo4j-jars: ready:', ', '.join(v.values()))"
+	$(PY) -c "from tests.support.neo4j_dist import NEO4J_VERSIONS as v, neo4j_classpath as c, java_executable as j, apoc_jar as a; \
+	[(c(x), j(x), a(x)) for x in v.values()]; print('neo4j-jars: ready:', ', '.join(v.values()))"
 
 plan: setup
 	@$(PY) scripts/plan.py --stack $(STACK)
@@ -79,8 +84,10 @@ up down:
 # why; ARGS adds flags (--timeout 30m).
 # NEO4J_PASSWORD must hold the admin password (the gates log in over Bolt). Same backend rule as `up`.
 .PHONY: rollout
+# DRY_RUN=1 with ARGS=--pending … asks Pulumi for nothing (rollout.py --help): no CLI check then; the stack's
+# outputs still come from `pulumi stack output` unless ARGS gives --outputs-file or --uri/--servers.
 rollout:
-	@command -v pulumi >/dev/null 2>&1 || { echo "make $@: the Pulumi CLI is not installed (no pulumi on PATH): the rollout drives Pulumi through its Automation API, which needs it; install it: https://www.pulumi.com/docs/install/" >&2; exit 1; }
+	@$(if $(and $(DRY_RUN),$(findstring --pending,$(ARGS))),true,command -v pulumi) >/dev/null 2>&1 || { echo "make $@: the Pulumi CLI is not installed (no pulumi on PATH): the rollout drives Pulumi through its Automation API, which needs it (DRY_RUN=1 ARGS='--pending SERVERS …' needs none); install it: https://www.pulumi.com/docs/install/" >&2; exit 1; }
 	@test -f Pulumi.$(STACK).yaml || { echo "make $@: no stack file Pulumi.$(STACK).yaml; name a stack with STACK=<name>" >&2; exit 2; }
 	@if ! grep -Eq '^[[:space:]]*neo4j:platform:[[:space:]]*docker' Pulumi.$(STACK).yaml && [ -n "$$PULUMI_BACKEND_URL" ] && [ "$$PULUMI_BACKEND_URL" != "$$($(PROJECT_BACKEND))" ]; then \
 	  echo "make $@: PULUMI_BACKEND_URL=$$PULUMI_BACKEND_URL, but stack $(STACK) keeps its state in $$($(PROJECT_BACKEND)) (Pulumi.yaml backend.url, as CI does); unset PULUMI_BACKEND_URL" >&2; exit 2; \

@@ -12,9 +12,9 @@ asked for, is laid out as templates/neo4j/setup-neo4j.sh.j2 does on a real machi
 (certificates/<scope>/private.key, public.crt, trusted/ca.crt).
 
 Run as a module for humans (`make neo4j-local [VERSION=4.4|5.26|2025|<x.y.z>]`):
-    python -m tests.support.neo4j_local [--version 4.4]   # foreground; Ctrl-C stops it
-    python -m tests.support.neo4j_local --background      # prints how to stop it
-    python -m tests.support.neo4j_local --stop
+    .venv/bin/python -m tests.support.neo4j_local [--version 4.4]   # foreground; Ctrl-C stops it
+    .venv/bin/python -m tests.support.neo4j_local --background      # prints how to stop it
+    .venv/bin/python -m tests.support.neo4j_local --stop
 """
 from __future__ import annotations
 
@@ -396,9 +396,10 @@ def _foreground(args: argparse.Namespace) -> int:
 def _background(args: argparse.Namespace) -> int:
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     state_file = STATE_DIR / "state.json"
-    if state_file.exists():
-        print(f"neo4j-local: already running ({json.loads(state_file.read_text())['uri']}); "
-              f"stop it with: python -m tests.support.neo4j_local --stop", file=sys.stderr)
+    state = _read_state(state_file)
+    if state is not None:
+        print(f"neo4j-local: already running ({state['uri']}, pid {state['pid']}); "
+              f"stop it with: make neo4j-local ARGS=--stop", file=sys.stderr)
         return 1
     log = STATE_DIR / "neo4j-local.log"
     cmd = [sys.executable, "-m", "tests.support.neo4j_local", "--state-file", str(state_file)]
@@ -422,12 +423,40 @@ def _background(args: argparse.Namespace) -> int:
     return 1
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_state(state_file: Path) -> dict | None:
+    """The background server's state, or None when there is none or it is stale (its process is gone: the
+    machine rebooted, or it was killed): a stale file is removed, so it never blocks a new start."""
+    try:
+        state = json.loads(state_file.read_text())
+        pid = int(state["pid"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        state_file.unlink(missing_ok=True)
+        return None
+    if not _alive(pid):
+        state_file.unlink(missing_ok=True)
+        return None
+    return state
+
+
 def _stop() -> int:
     state_file = STATE_DIR / "state.json"
-    if not state_file.exists():
+    state = _read_state(state_file)
+    if state is None:
         print("neo4j-local: nothing running in the background", file=sys.stderr)
         return 1
-    pid = json.loads(state_file.read_text())["pid"]
+    pid = int(state["pid"])
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     for _ in range(120):
