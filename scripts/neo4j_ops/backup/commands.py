@@ -29,7 +29,8 @@ Log = Callable[[str], None]
 
 BACKUP_DOC = """Back up a Neo4j database to S3: s3://<bucket>/<stack>/<database>/<UTC timestamp>/, manifest last.
 
-Enterprise: `neo4j-admin database backup --type=AUTO` from a server that hosts the database (chosen at
+Enterprise: `neo4j-admin database backup --type=FULL`, then `--type=DIFF` (never AUTO: it may fall back to a full
+backup silently, and the manifest records the type), from a server that hosts the database (chosen at
 run time from the cluster's SHOW DATABASES: a secondary, else a follower; --from names a preferred one) into a local
 chain (a full backup, then differentials; a new chain every --full-every-days), then the new artifact
 is uploaded. 4.4: `neo4j-admin backup`, uploaded as a tar of the backup folder.

@@ -2,8 +2,8 @@
 
 Community (and any `--method dump`): the server is stopped (only with --offline-ok), `neo4j-admin
 database dump --to-stdout` is streamed into an S3 multipart upload, the server is started again
-whatever happened. Enterprise: `neo4j-admin database backup --type=AUTO` from the backup address
-into a local chain directory (full, then differentials), and the new artifact is uploaded.
+whatever happened. Enterprise: `neo4j-admin database backup --type=FULL` (then `--type=DIFF`, never AUTO)
+from the backup address into a local chain directory (full, then differentials), and the new artifact is uploaded.
 
 `run_backup` is the procedure; its steps, each a module over one BackupRun (backup_run.py):
   dump            the Community dump, offline, streamed (4.4: staged)

@@ -199,7 +199,7 @@ class VersionLine:
 
     @property
     def backs_up_to_artifacts(self) -> bool:
-        """5.x+: `database backup --type=AUTO` adds one .backup artifact (full, then differentials) to a
+        """5.x+: `database backup --type=FULL|DIFF` adds one .backup artifact (full, then differentials) to a
         directory; 4.4: `backup` updates a backup folder in place."""
         return not self._is_44
 
