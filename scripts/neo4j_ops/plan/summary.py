@@ -32,10 +32,13 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
         f"primar{'y' if topology.fault_tolerance == 1 else 'ies'} down)",
         f"TLS: {settings.tls} (neo4j:tls)",
         "",
-        f"  {'server':<12}{'role':<11}{'zone':<13}{'address'}",
     ]
-    for server in topology.servers:
-        lines.append(f"  {server.name:<12}{server.role:<11}{server.zone:<13}{server.hostname}")
+    # Zones are AWS's: containers on one Docker engine have none, so a Docker stack's table has no zone column.
+    columns = [("server", [s.name for s in topology.servers]), ("role", [s.role for s in topology.servers])]
+    if settings.platform == "aws":
+        columns.append(("zone", [s.zone for s in topology.servers]))
+    columns.append(("address", [s.hostname for s in topology.servers]))
+    lines += table_lines(columns)
     lines += ["", "Memory plan per role:"]
     seen = set()
     for server in topology.servers:
@@ -52,8 +55,9 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
     by_parent = Counter(r["parent"] or "(stack)" for r in document["resources"])
     if not by_parent:
         lines.append("  none")
+    width = max((len(parent) for parent in by_parent), default=0) + 2
     for parent, count in sorted(by_parent.items()):
-        lines.append(f"  {parent:<60}{count:>4}")
+        lines.append(f"  {parent:<{width}}{count:>4}")
     for label, types in NAMED_KINDS.items():
         names = [r["name"] for r in document["resources"] if r["type"] in types]
         if names:
@@ -72,8 +76,18 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
         lines += ["", *secret_reader_lines(document, [s.name for s in topology.secondaries])]
     kinds = Counter(path.split("/")[-1] for path in document["artifacts"])
     lines += ["", f"Artifacts ({len(document['artifacts'])} files) in {out_dir}/:"]
-    lines += [f"  {name:<28}x{count}" for name, count in sorted(kinds.items())]
+    width = max((len(name) for name in kinds), default=0) + 2
+    lines += [f"  {name:<{width}}x{count}" for name, count in sorted(kinds.items())]
     return "\n".join(lines)
+
+
+def table_lines(columns: list[tuple[str, list[str]]]) -> list[str]:
+    """A left-aligned table, each column as wide as its longest cell plus two spaces, so no two columns run
+    together whatever the names; the last column is not padded."""
+    widths = [max(len(cell) for cell in [title, *cells]) + 2 for title, cells in columns[:-1]]
+    rows = [[title for title, _ in columns], *zip(*(cells for _, cells in columns), strict=True)]
+    return ["  " + "".join(f"{cell:<{w}}" for cell, w in zip(row[:-1], widths, strict=True)) + row[-1]
+            for row in rows]
 
 
 def _every(seconds: float) -> str:
