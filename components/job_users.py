@@ -9,6 +9,12 @@ set it at first boot, creates them (idempotently, at every boot); no other serve
 - `topology_join` (join-topology.sh, 5.x and 2025 secondaries): `ALTER DATABASE … SET TOPOLOGY` on `system`.
   ALTER DATABASE is the narrowest privilege that covers it: the user may change any standard database's
   topology and options, but reads no data, manages no user, role or server.
+- `backup_job` (neo4j-backup.sh: backup.py and the restore drill's restore.py on the backup server): only reads.
+  dbms.components(); SHOW DATABASES (every database: ACCESS on each, and on `system`); the cluster's members
+  (SHOW SERVERS on 5.x+, 4.4's dbms.cluster.overview()); the node and relationship counts of each standard
+  database, from the count store (TRAVERSE on every graph's elements: no property is readable, nothing
+  writable); `system`'s counts (SHOW USERS, SHOW ROLES) and the aliases for the run manifest (SHOW ALIASES).
+  The backup itself (neo4j-admin over the backup port) logs in as no Neo4j user.
 
 Community has no roles: "The functionality described in these pages applies to Enterprise Edition. A limited
 set of user management functions are also available in Community Edition." (5.x, authentication-authorization/
@@ -29,6 +35,16 @@ The privileges, from the Operations Manual (neo4j/docs-operations; the tests quo
   procedure" (5.x, dbms-administration/dbms-execute-privileges.adoc).
 - ALTER DATABASE: "Enables the specified roles to modify standard databases"
   (dbms-administration/dbms-database-management-privileges.adoc).
+- SHOW DATABASES: "The results of the `SHOW DATABASES` command are filtered according to the `ACCESS` privileges
+  of the user." (5.x, database-administration/standard-databases/listing-databases.adoc); `DATABASE *` leaves out
+  `system` ("The `reader` role can perform read-only queries on all graphs except for the `system` database.",
+  with "GRANT ACCESS ON DATABASE * TO `reader`", built-in-roles.adoc), so `system` is granted by name.
+- TRAVERSE: with "GRANT TRAVERSE ON GRAPH * ELEMENTS * TO unrestricted", "The database accesses the count store
+  to retrieve the total number of nodes" (5.x, authentication-authorization/limitations.adoc); a user without it
+  counts nothing.
+- SHOW USER, SHOW ROLE, SHOW ALIAS ON DBMS: "Enables the specified roles to list users." / "... to list roles." /
+  "... to list aliases." (5.x, dbms-administration/dbms-{user,role,alias}-management-privileges.adoc; 4.4's
+  Cypher Manual, administration/access-control/dbms-administration.adoc, the same words).
 """
 from __future__ import annotations
 
@@ -40,6 +56,7 @@ from scripts.neo4j_ops.shared.versions import Version, line_of
 
 CERT_RENEWAL = "cert_renewal"
 TOPOLOGY_JOIN = "topology_join"
+BACKUP_JOB = "backup_job"
 ADMIN_USER = "neo4j"
 
 
@@ -76,7 +93,21 @@ def job_users(settings: Settings, topology: ClusterTopology) -> tuple[JobUser, .
         users.append(JobUser(TOPOLOGY_JOIN, "join-topology.sh", (
             f"GRANT ACCESS ON DATABASE system TO {TOPOLOGY_JOIN}",
             f"GRANT ALTER DATABASE ON DBMS TO {TOPOLOGY_JOIN}")))
+    users.append(JobUser(BACKUP_JOB, "neo4j-backup.sh", backup_grants(settings)))
     return tuple(users)
+
+
+def backup_grants(settings: Settings) -> tuple[str, ...]:
+    """What the backup job reads (see the module's text): listing and counting, never a property, never a write."""
+    grants = [f"GRANT ACCESS ON DATABASE * TO {BACKUP_JOB}",
+              f"GRANT ACCESS ON DATABASE system TO {BACKUP_JOB}",
+              f"GRANT TRAVERSE ON GRAPH * ELEMENTS * TO {BACKUP_JOB}",
+              f"GRANT SHOW USER ON DBMS TO {BACKUP_JOB}",
+              f"GRANT SHOW ROLE ON DBMS TO {BACKUP_JOB}",
+              f"GRANT SHOW ALIAS ON DBMS TO {BACKUP_JOB}"]
+    if line_of(settings.version).supports_show_servers:
+        grants.append(f"GRANT SHOW SERVERS ON DBMS TO {BACKUP_JOB}")
+    return tuple(grants)
 
 
 def user_of(settings: Settings, topology: ClusterTopology, name: str) -> str:
@@ -98,10 +129,12 @@ def reads_admin_password(topology: ClusterTopology, server: Server) -> bool:
 
 
 def job_passwords_read_by(settings: Settings, topology: ClusterTopology, server: Server) -> tuple[str, ...]:
-    """The job users whose secret `server` reads: all of them on the first primary (it creates them), else the
-    users of the jobs it runs (renew-certificates.sh on every server, join-topology.sh on a 5.x secondary)."""
+    """The job users whose secret `server` reads: all of them on the first primary (it creates them, and runs the
+    backup job: topology.backup_server), else the users of the jobs it runs (renew-certificates.sh on every
+    server, join-topology.sh on a 5.x secondary)."""
     users = job_users(settings, topology)
     if creates_job_users(topology, server.name):
         return tuple(u.name for u in users)
-    runs = {CERT_RENEWAL} | ({TOPOLOGY_JOIN} if server.role == SECONDARY else set())
+    runs = ({CERT_RENEWAL} | ({TOPOLOGY_JOIN} if server.role == SECONDARY else set())
+            | ({BACKUP_JOB} if server == topology.backup_server else set()))
     return tuple(u.name for u in users if u.name in runs)

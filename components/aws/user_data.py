@@ -16,6 +16,7 @@ from typing import Any
 
 from components.aws.secret_names import SecretNames, secret_names
 from components.job_users import (
+    BACKUP_JOB,
     CERT_RENEWAL,
     TOPOLOGY_JOIN,
     creates_job_users,
@@ -134,6 +135,7 @@ def backs_up_in_chains(settings: Settings) -> bool:
 def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str, str]:
     # Every neo4j-admin the job runs beside the host's Neo4j is bounded by the host's memory plan (sizing.py).
     admin = admin_budget_of(settings, topology.backup_server)
+    names, bolt_user = secret_names(settings, topology), user_of(settings, topology, BACKUP_JOB)
     values = {
         "admin_heap": neo4j_size(admin.heap),
         "admin_off_heap": neo4j_size(admin.off_heap),
@@ -151,7 +153,9 @@ def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str
         "diff_schedule": settings.backup_diff_schedule,
         "lock_file": BACKUP_LOCK_FILE,
         "region": settings.region,
-        "password_secret": secret_names(settings, topology).admin_password,
+        # Its own Neo4j user (components/job_users.py: reads only), the admin on Community (no roles).
+        "bolt_user": bolt_user,
+        "password_secret": names.job_users.get(bolt_user, names.admin_password),
         "tools_dir": TOOLING_DIR,
         "tooling_key": TOOLING_KEY,
         "sha_tag": TOOLING_SHA256_TAG,

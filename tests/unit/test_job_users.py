@@ -3,7 +3,7 @@ that job runs; no secondary reads the admin password (its IAM side: tests/unit/t
 from __future__ import annotations
 
 from components.aws.secret_names import secret_names
-from components.job_users import CERT_RENEWAL, TOPOLOGY_JOIN, job_users, user_of
+from components.job_users import BACKUP_JOB, CERT_RENEWAL, TOPOLOGY_JOIN, job_users, user_of
 from components.passwords import job_password
 from components.topology import plan_topology
 from tests.conftest import make_settings
@@ -32,6 +32,18 @@ MANUAL = {
     "alter database": "Enables the specified roles to modify standard databases.",
     # 5.x, database-administration/standard-databases/alter-databases.adoc: SET TOPOLOGY is an ALTER DATABASE.
     "set topology": "SET TOPOLOGY n PRIMAR{Y\\|IES} [m SECONDAR{Y\\|IES}] \\|",
+    # 5.x, database-administration/standard-databases/listing-databases.adoc
+    "show databases": "The results of the `SHOW DATABASES` command are filtered according to the `ACCESS` "
+                      "privileges of the user.",
+    # 5.x, built-in-roles.adoc: `DATABASE *` is every database but `system`.
+    "star is not system": "The `reader` role can perform read-only queries on all graphs except for the `system` "
+                          "database.",
+    # 5.x, authentication-authorization/limitations.adoc: an unrestricted traverse counts from the count store.
+    "traverse counts": "The database accesses the count store to retrieve the total number of nodes with the label "
+                       "`:Person`, without needing to check each node against any security rules.",
+    # 5.x, dbms-administration/dbms-{user,role,alias}-management-privileges.adoc (4.4's Cypher Manual the same).
+    "show user/role/alias": ("Enables the specified roles to list users.", "Enables the specified roles to list "
+                             "roles.", "Enables the specified roles to list aliases."),
     # 5.x, authentication-authorization/index.adoc: Community has no roles to narrow a user with.
     "community": "The functionality described in these pages applies to Enterprise Edition.\nA limited set of user "
                  "management functions are also available in Community Edition.",
@@ -74,9 +86,23 @@ def test_the_topology_join_may_alter_databases_and_nothing_else():
 
 
 def test_only_the_jobs_a_stack_runs_get_a_user():
-    assert set(grants("5", tls="disabled")) == {TOPOLOGY_JOIN}
-    assert set(grants("5", replicaCount=0)) == {CERT_RENEWAL}
-    assert set(grants("4.4")) == {CERT_RENEWAL}  # 4.4 read replicas join no topology
+    # The backup job runs on every stack (core-1); the others where their job does.
+    assert set(grants("5", tls="disabled")) == {TOPOLOGY_JOIN, BACKUP_JOB}
+    assert set(grants("5", replicaCount=0)) == {CERT_RENEWAL, BACKUP_JOB}
+    assert set(grants("4.4")) == {CERT_RENEWAL, BACKUP_JOB}  # 4.4 read replicas join no topology
+
+
+def test_the_backup_job_may_list_and_count_and_nothing_else():
+    # MANUAL["show databases"] with MANUAL["star is not system"]: every database is listed and `system` reached;
+    # MANUAL["traverse counts"]: counts from the count store; MANUAL["show user/role/alias"]: system's counts and
+    # the run manifest's aliases; MANUAL["show servers"]: the members (4.4: dbms.cluster.overview(), PUBLIC's).
+    # What each grant is needed for: tests/unit/test_backup_job_privileges_standin.py.
+    common = ("GRANT ACCESS ON DATABASE * TO backup_job", "GRANT ACCESS ON DATABASE system TO backup_job",
+              "GRANT TRAVERSE ON GRAPH * ELEMENTS * TO backup_job", "GRANT SHOW USER ON DBMS TO backup_job",
+              "GRANT SHOW ROLE ON DBMS TO backup_job", "GRANT SHOW ALIAS ON DBMS TO backup_job")
+    assert grants("5")[BACKUP_JOB] == (*common, "GRANT SHOW SERVERS ON DBMS TO backup_job")
+    assert grants("2025")[BACKUP_JOB] == (*common, "GRANT SHOW SERVERS ON DBMS TO backup_job")
+    assert grants("4.4")[BACKUP_JOB] == common
 
 
 def test_community_has_no_roles_so_its_single_server_logs_in_as_the_admin():
@@ -84,6 +110,7 @@ def test_community_has_no_roles_so_its_single_server_logs_in_as_the_admin():
     settings, topology = stack(edition="community", coreCount=1, replicaCount=0)
     assert job_users(settings, topology) == ()
     assert user_of(settings, topology, CERT_RENEWAL) == "neo4j"
+    assert user_of(settings, topology, BACKUP_JOB) == "neo4j"
     assert secret_names(settings, topology).job_users == {}
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from components.aws.secret_names import secret_names
 from components.aws.user_data import render_backup_job
 from components.topology import plan_topology
 from scripts.neo4j_ops.backup import commands
@@ -75,6 +76,22 @@ def test_timer_runs_backup_py_with_options_it_accepts(variant, tmp_path):
     else:
         assert args.method == "dump" and args.offline_ok
         assert (args.stop_command, args.start_command) == ("systemctl stop neo4j", "systemctl start neo4j")
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_the_backup_and_the_drill_log_in_as_the_backup_jobs_own_user_with_its_own_secret(variant, tmp_path):
+    # components/job_users.py: backup_job (lists and counts, never writes) on Enterprise; Community has no roles.
+    files, settings = rendered(variant)
+    script = files["backup/neo4j-backup.sh"]
+    user = "backup_job" if settings.edition == "enterprise" else "neo4j"
+    for tool, mode in (("backup", ()), ("restore", ("--restore-drill",))):
+        (run,) = launch(script, tmp_path, *mode)
+        assert parser_of(tool).parse_args(run[2:]).user == user
+    names = secret_names(settings, plan_topology(settings))
+    secret = names.job_users["backup_job"] if user == "backup_job" else names.admin_password
+    assert f'PASSWORD_SECRET="{secret}"' in script
+    if user == "backup_job":
+        assert secret != names.admin_password
 
 
 def test_restore_drill_runs_restore_py_verify_only(tmp_path):
