@@ -11,10 +11,12 @@ help:
 	@echo "make test                          installs what the tests need, then runs them all"
 	@echo "make unit                          only the fast tests (no real tools or servers)"
 	@echo "make lint                          ruff"
+	@echo "make local-server | local-check | local-backup-restore | local-stop   the local tour (README, Quick start)"
 	@echo "make neo4j-local [VERSION=4.4|5.26|2025|x.y.z] [ARGS=--background|--stop]  a real Neo4j Community server on loopback"
 	@echo "make up|down STACK=local           pulumi up / destroy (needs the Pulumi CLI; docker stacks a Docker engine)"
 	@echo "make rollout STACK=prod [FROM=core-2] [DRY_RUN=1] [ARGS=…]  apply what is held back on running servers, one at a time"
 	@echo "make scale STACK=prod [DRY_RUN=1] [UP=1] [ARGS=…]  the Cypher that follows a neo4j:replicaCount change (enable, allocate, deallocate, drop)"
+	@echo "make databases STACK=prod [DRY_RUN=1] [ARGS=…]  create neo4j:databases and keep their topology (never drops one)"
 
 # The virtualenv is rebuilt when requirements change. pip shows each package as it is fetched (a fresh clone
 # takes a few minutes): the installation never looks stuck.
@@ -107,9 +109,39 @@ scale:
 	@export PULUMI_BACKEND_URL="$${PULUMI_BACKEND_URL:-$$($(PROJECT_BACKEND))}"; \
 	$(PY) scripts/scale.py --stack $(STACK) $(if $(DRY_RUN),--dry-run) $(if $(UP),--up) $(ARGS)
 
+# `make databases STACK=<stack>`: the stack's neo4j:databases created where missing and their topology corrected,
+# after a deploy (scripts/databases.py --help); never drops a database, reports the unmanaged ones. DRY_RUN=1 prints
+# the statements in order; ARGS adds flags (--ca-cert ca.crt). NEO4J_PASSWORD must hold the admin password.
+.PHONY: databases
+databases:
+	@test -f Pulumi.$(STACK).yaml || { echo "make $@: no stack file Pulumi.$(STACK).yaml; name a stack with STACK=<name>" >&2; exit 2; }
+	@$(MAKE) --no-print-directory setup
+	@export PULUMI_BACKEND_URL="$${PULUMI_BACKEND_URL:-$$($(PROJECT_BACKEND))}"; \
+	$(PY) scripts/databases.py --stack $(STACK) $(if $(DRY_RUN),--dry-run) $(ARGS)
+
 # One real Neo4j Community server on 127.0.0.1, configured by our own templates; prints its URI and
 # password. VERSION: a line (4.4, 5.26, 2025: the release the tests pin) or a release x.y.z; default 5.26.
 # Foreground (Ctrl-C stops it); ARGS=--background returns once it is up, ARGS=--stop stops that.
 .PHONY: neo4j-local
 neo4j-local: neo4j-jars
 	$(PY) -m tests.support.neo4j_local $(if $(VERSION),--version $(VERSION)) $(ARGS)
+
+# The local tour of the README's quick start, each step one target (tests/support/local_tour.py):
+#   make local-server          a real Neo4j Community server (VERSION=4.4|5.26|2025, default 5.26) on loopback, in the background
+#   make local-check           scripts/check.py against it (its URI and NEO4J_PASSWORD supplied)
+#   make local-backup-restore  backup.py then restore.py against moto's S3 on loopback (endpoint, bucket, staging and
+#                              work directories, neo4j-admin supplied; all removed afterwards)
+#   make local-stop            stops the server (its temporary NEO4J_HOME goes with it)
+# ARGS adds flags to the step's command (e.g. ARGS=--json).
+.PHONY: local-server local-check local-backup-restore local-stop
+local-server: neo4j-jars
+	@$(PY) -m tests.support.neo4j_local --background $(if $(VERSION),--version $(VERSION))
+
+local-check: setup
+	@$(PY) -m tests.support.local_tour check $(ARGS)
+
+local-backup-restore: setup
+	@$(PY) -m tests.support.local_tour backup-restore $(ARGS)
+
+local-stop: setup
+	@$(PY) -m tests.support.neo4j_local --stop

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from components import databases as dbs
 from components.calendar import longest_gap, parse_calendar
 from components.instance_types import INSTANCE_TYPES
 from components.units import neo4j_size, parse_size
@@ -130,6 +131,13 @@ class Settings:
     # Names of secret keys that the stack sets. The values never enter Settings: the adapters
     # read them from Pulumi config as secrets.
     secrets_set: frozenset[str] = field(default_factory=frozenset)
+    # neo4j:databases: further standard databases, each with its own topology (components/databases.py)
+    databases: tuple[dbs.DatabaseSpec, ...] = ()
+
+    @property
+    def database_topologies(self) -> tuple[dbs.DatabaseTopology, ...]:
+        """Every standard database the stack manages, the default one first, each with its own topology."""
+        return dbs.resolve(self.databases, self.database, self.core_count, self.replica_count)
 
     @property
     def clustered(self) -> bool:
@@ -284,6 +292,37 @@ _roles = _named_entries("privileges", '{"name": "data_scientist", "privileges": 
                         RoleSpec)
 
 
+_DATABASE_FIELDS = {"name", "primaries", "secondaries", "seedUri", "wait"}
+_DATABASES_ALLOWED = ('a list of {name, primaries?, secondaries?, seedUri?, wait?} such as '
+                      '[{"name": "sales", "primaries": 3, "secondaries": 1}]')
+
+
+def _databases(value: Any) -> tuple[dbs.DatabaseSpec, ...]:
+    """neo4j:databases: the shape of each entry (the naming rules and topology limits are _databases_fit's)."""
+    value = _decode(value)
+    if not isinstance(value, list):
+        raise ValueError(_DATABASES_ALLOWED)
+    specs = []
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or set(item) - _DATABASE_FIELDS:
+            extra = sorted(set(item) - _DATABASE_FIELDS) if isinstance(item, dict) else []
+            raise ValueError(_DATABASES_ALLOWED + (f" (unknown field {', '.join(extra)})" if extra else ""))
+        counts = []
+        for field_name in ("primaries", "secondaries"):
+            count = item.get(field_name)
+            if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+                raise ValueError(f"{field_name} of {item['name']}: a whole number")
+            counts.append(count)
+        seed = item.get("seedUri", "") or ""
+        if seed and not (isinstance(seed, str) and dbs.SEED_URI.match(seed)):
+            raise ValueError(f"seedUri of {item['name']}: a URI of a backup: {', '.join(dbs.SEED_SCHEMES)}")
+        wait = item.get("wait", False)
+        if not isinstance(wait, bool):
+            raise ValueError(f"wait of {item['name']}: true or false")
+        specs.append(dbs.DatabaseSpec(item["name"], counts[0], counts[1], seed, wait))
+    return tuple(specs)
+
+
 def _server_names(value: Any) -> tuple[str, ...]:
     names = json.loads(value) if isinstance(value, str) and value.startswith("[") else value
     if isinstance(names, str):
@@ -377,6 +416,10 @@ KEYS: tuple[Key, ...] = (
         "by default, as the operations guide asks of Bolt; a stack that offers less says so in its file."),
     Key("database", "database", "neo4j", _text(_NAME, "a database name: letters, digits, _"), "a database name",
         "Default database: health checks, backups and checks use it."),
+    Key("databases", "databases", [], _databases, "list of {name, primaries?, secondaries?, seedUri?, wait?}",
+        "Further standard databases (5.x/2025 Enterprise: each with its own topology, default the stack's counts; "
+        "seedUri: created from that backup; wait: CREATE waits until it is online), created by `make databases` "
+        "(scripts/databases.py), never dropped. Names follow Neo4j's naming rules of the line."),
     Key("users", "users", [], _users, 'list of {name, roles}',
         "Users to create; passwords come from the secret neo4j:userPasswords (an object name → password)."),
     Key("roles", "roles", [], _roles, 'list of {name, privileges}',
@@ -782,6 +825,13 @@ def _backup_job_fits(v: dict[str, Any]) -> list[str]:
             f"host ({v['core_instance_type']}, {neo4j_size(ram)}), keeps {neo4j_size(budget.left)} outside Neo4j's "
             f"heap and page cache; allowed: at least {neo4j_size(ADMIN_MINIMUM_LEFT)} there, half of it for "
             f"neo4j-admin's backup, aggregation and check (a larger instance type, or a smaller heap or page cache)"]
+
+
+@_check("databases", "version_line", "edition", "database", "core_count", "replica_count")
+def _databases_fit(v: dict[str, Any]) -> list[str]:
+    return dbs.problems(v["databases"], key=f"{NAMESPACE}:databases", line=v["version_line"], edition=v["edition"],
+                        default_database=v["database"], core_count=v["core_count"],
+                        replica_count=v["replica_count"])
 
 
 @_check("roles", "users", "edition")

@@ -133,3 +133,26 @@ CLUSTER_OVERVIEW_ON_SYSTEM = Named(CLUSTER_OVERVIEW.name, CLUSTER_OVERVIEW.cyphe
 # copy name a database, so they are built at run time: Named.built(…, "system")). What the name clients use is:
 # a local alias of which database (then SHOW_DATABASES above: where each database is hosted, the default one).
 SHOW_ALIASES = Named("show_aliases", "SHOW ALIASES FOR DATABASE YIELD name, database, location", "system")
+
+
+# standard databases (databases/: scripts/databases.py): neo4j:databases created where missing, their topology
+# corrected. The name and counts are written into the statement (built at run time: Named.built(…, "system"), filed
+# under its own text); the ALTER is scaling's (scaling/statements.py topology_statement).
+def create_database(name: str, *, primaries: int | None = None, secondaries: int | None = None,
+                    seed_uri: str = "", wait: bool = False) -> str:
+    """5.x/2025 create-databases.adoc: `CREATE DATABASE name [IF NOT EXISTS] [TOPOLOGY n PRIMAR{Y|IES}
+    [m SECONDAR{Y|IES}]] [OPTIONS "{" option: value[, ...] "}"] [WAIT [n [SEC[OND[S]]]]|NOWAIT]`; seed-from-uri.adoc:
+    `CREATE DATABASE foo OPTIONS {existingData: 'use', seedURI:'s3://myBucket/myBackup.backup'}` ("The
+    `existingData` option is required in Cypher 5 and deprecated in Cypher 25"). 4.4 (no topology, no seed):
+    primaries None."""
+    parts = [f"CREATE DATABASE {quote_name(name)} IF NOT EXISTS"]
+    if primaries is not None:
+        parts.append(f"TOPOLOGY {primaries} {'PRIMARY' if primaries == 1 else 'PRIMARIES'}"
+                     + f" {secondaries or 0} {'SECONDARY' if secondaries == 1 else 'SECONDARIES'}")
+    if seed_uri:
+        if "'" in seed_uri or "\\" in seed_uri:
+            raise ValueError(f"seed URI {seed_uri!r}: quotes and backslashes are not written into a statement")
+        parts.append(f"OPTIONS {{existingData: 'use', seedURI: '{seed_uri}'}}")
+    if wait:
+        parts.append("WAIT")
+    return " ".join(parts)

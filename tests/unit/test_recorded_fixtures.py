@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import FIXTURES
 
-GENERATORS = ["enterprise", "enterprise/cluster-restore", "enterprise/scaling"]
+GENERATORS = ["enterprise", "enterprise/cluster-restore", "enterprise/scaling", "enterprise/databases"]
 
 
 @pytest.mark.parametrize("directory", GENERATORS)

@@ -1,0 +1,125 @@
+"""The stack's standard databases (`neo4j:databases`): what each entry is, Neo4j's naming rules per version line, and
+the topology each database gets. Pure: settings.py parses and validates with it, scripts/neo4j_ops/databases/ plans
+the statements from it, scaling reads each database's own topology from it.
+
+Naming rules, as the Operations Manual (neo4j/docs-operations) states them:
+  4.4   manage-databases/configuration.adoc: "Length must be between 3 and 63 characters." "The first character of a
+        name must be an ASCII alphabetic character." "Subsequent characters must be ASCII alphabetic or numeric
+        characters, dots or dashes; `[a..z][0..9].-`" "Names are case-insensitive and normalized to lowercase."
+        "Names that begin with an underscore and with the prefix `system` are reserved for internal use."
+  5     database-administration/standard-databases/naming-databases.adoc: the same, and "Names cannot end with dots
+        or dashes."
+  2025  (branch dev) the same as 5, but "The first character of a name must be an ASCII alphabetic or numeric
+        character. Support for database names starting with a numeric character is available from Neo4j 2025.01."
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+SYSTEM = "system"
+# Seed URI schemes: 5.x seed-from-uri.adoc, CloudSeedProvider ("s3:", "gs:", "azb:") and URLConnectionSeedProvider
+# ("file:", "ftp:", "http:", "https:"). A backup of this stack lives in S3: s3:// is the one this project writes.
+SEED_SCHEMES = ("s3://", "https://", "file://")
+SEED_URI = re.compile(r"^(s3|https|file)://[A-Za-z0-9._~/:@%+=-]+$")
+
+
+@dataclass(frozen=True)
+class DatabaseSpec:
+    """One entry of neo4j:databases as written: the counts None mean the stack's coreCount / replicaCount."""
+    name: str
+    primaries: int | None = None
+    secondaries: int | None = None
+    seed_uri: str = ""  # create it from this backup (5.x/2025 OPTIONS {seedURI: …}); "" = empty
+    wait: bool = False  # CREATE … WAIT: the command returns once the database is online (or 300 s passed)
+
+
+@dataclass(frozen=True)
+class DatabaseTopology:
+    """A database and the topology it gets: the entry's counts, else the stack's."""
+    name: str
+    primaries: int
+    secondaries: int
+    seed_uri: str = ""
+    wait: bool = False
+    default: bool = False  # the stack's neo4j:database (Neo4j creates it; never CREATE, at most ALTER)
+    listed: bool = True  # an entry of neo4j:databases names it (the default database may be left out)
+
+
+def naming_problem(name: str, line: str) -> str | None:
+    """Why Neo4j of `line` ("4.4", "5", "2025") refuses `name` as a database name (None: it takes it). The rules
+    are the manual's (module docstring); a name with capitals is refused here rather than silently lowercased, so
+    the stack file says the name SHOW DATABASES will show."""
+    if not 3 <= len(name) <= 63:
+        return "3 to 63 characters"
+    first = "[a-z0-9]" if line == "2025" else "[a-z]"
+    if not re.fullmatch(first, name[0]):
+        return ("a first character that is a lowercase ASCII letter or digit" if line == "2025"
+                else "a first character that is a lowercase ASCII letter")
+    if not re.fullmatch(r"[a-z0-9.-]*", name[1:]):
+        return "lowercase ASCII letters, digits, dots or dashes after the first character"
+    if line != "4.4" and name[-1] in ".-":
+        return "a name that does not end with a dot or a dash"
+    if name.startswith(SYSTEM):
+        return "a name that does not begin with 'system' (reserved for internal use)"
+    return None
+
+
+def resolve(specs: Iterable[DatabaseSpec], default_database: str, core_count: int,
+            replica_count: int) -> tuple[DatabaseTopology, ...]:
+    """Every standard database the stack manages, the default database first (with the stack's counts unless an
+    entry gives it others), then the entries in their order."""
+    specs = tuple(specs)
+    by_name = {s.name: s for s in specs}
+
+    def topology(spec: DatabaseSpec, default: bool) -> DatabaseTopology:
+        return DatabaseTopology(spec.name, core_count if spec.primaries is None else spec.primaries,
+                                replica_count if spec.secondaries is None else spec.secondaries,
+                                spec.seed_uri, spec.wait, default, spec.name in by_name)
+
+    first = topology(by_name.get(default_database, DatabaseSpec(default_database)), True)
+    return (first, *(topology(s, False) for s in specs if s.name != default_database))
+
+
+def topology_of(databases: Iterable[DatabaseTopology], name: str) -> DatabaseTopology | None:
+    return next((d for d in databases if d.name == name), None)
+
+
+def problems(specs: tuple[DatabaseSpec, ...], *, key: str, line: str, edition: str, default_database: str,
+             core_count: int, replica_count: int) -> list[str]:
+    """Every reason the entries cannot be applied, one line each naming `key` and what is allowed."""
+    found: list[str] = []
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.name in seen:
+            found.append(f"{key}: got the database {spec.name!r} twice; allowed: each name once")
+        seen.add(spec.name)
+        why = naming_problem(spec.name, line)
+        if why:
+            found.append(f"{key}: got the database name {spec.name!r}; allowed on Neo4j {line}: {why}")
+        if spec.primaries is not None and not 1 <= spec.primaries <= core_count:
+            found.append(f"{key}: {spec.name} asks for {spec.primaries} primaries; allowed: 1 to the stack's "
+                         f"coreCount ({core_count})")
+        if spec.secondaries is not None and not 0 <= spec.secondaries <= replica_count:
+            found.append(f"{key}: {spec.name} asks for {spec.secondaries} secondaries; allowed: 0 to the stack's "
+                         f"replicaCount ({replica_count})")
+        own = spec.primaries not in (None, core_count) or spec.secondaries not in (None, replica_count)
+        if line == "4.4" and own:
+            # 4.4 clustering/introduction.adoc: every database is hosted by every core and every read replica.
+            found.append(f"{key}: {spec.name} has a topology of its own; allowed on Neo4j 4.4: none (every core "
+                         f"and read replica hosts every database), leave primaries and secondaries out")
+        if spec.seed_uri and line == "4.4":
+            found.append(f"{key}: {spec.name} has a seedUri; allowed on Neo4j 4.4: none (CREATE DATABASE takes no "
+                         f"seed; restore it with restore.py)")
+        if spec.seed_uri and spec.name == default_database:
+            found.append(f"{key}: {spec.name} is the default database (neo4j:database), which Neo4j creates "
+                         f"itself; allowed: a seedUri on other databases only")
+    standard = {default_database} | {s.name for s in specs}
+    if edition == "community" and len(standard) > 1:
+        # 5.x database-administration/index.adoc (4.4 manage-databases/introduction.adoc says "user database"):
+        # "Installations of Community Edition can have exactly *one* standard database."
+        found.append(f"{key}: got {', '.join(sorted(standard - {default_database}))} besides the default database "
+                     f"{default_database}; allowed with community: the default database only (Community Edition "
+                     f"has exactly one standard database)")
+    return found

@@ -1,0 +1,101 @@
+"""scripts/databases.py: its help, options and main (the stack's databases read from Pulumi.<stack>.yaml, the
+cluster's from SHOW DATABASES, the difference applied or, with --dry-run, printed)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .. import cli, cluster_cli
+from .. import queries as q
+from ..bolt import Auth, BoltError, TlsOptions, Transport, statement_runner
+from ..scaling.command import connect_uri
+from ..shared.errors import OperationError, UsageError
+from ..shared.versions import Version
+from ..target import read_password, stack_settings
+from . import run as databases
+
+DOC = """Create the stack's standard databases (neo4j:databases) and keep their topology: one idempotent command.
+
+Reads the stack (Pulumi.<stack>.yaml: neo4j:database, neo4j:databases, neo4j:coreCount, neo4j:replicaCount) and the
+cluster (SHOW DATABASES YIELD *), then sends, in the stack's order, to the system database:
+
+  CREATE DATABASE `name` IF NOT EXISTS TOPOLOGY n PRIMARIES m SECONDARIES [OPTIONS {seedURI: …}] [WAIT]
+      for each database the cluster does not have (5.x and 2025; Neo4j 4.4: CREATE DATABASE `name` IF NOT
+      EXISTS, every core and read replica hosting it);
+  ALTER DATABASE … SET TOPOLOGY n PRIMARIES m SECONDARIES
+      for each listed database whose requested counts differ from the stack's (5.x and 2025).
+
+It never drops a database: one the cluster has and the stack does not list is reported as unmanaged. The default
+database (neo4j:database) is Neo4j's own; its topology changes only when an entry of neo4j:databases names it.
+
+Exit status: 0 done (or nothing to do), 1 the cluster refused a statement or a WAIT ran out (nothing more was
+sent; a re-run resumes), 2 usage or config error, 130 interrupted."""
+
+EXAMPLES = """examples:
+  export NEO4J_PASSWORD=…
+  python scripts/databases.py --stack prod --ca-cert ca.crt --dry-run    # print the statements, change nothing
+  python scripts/databases.py --stack prod --ca-cert ca.crt
+  make databases STACK=prod DRY_RUN=1 ARGS='--ca-cert ca.crt'"""
+
+
+def build_parser():
+    p = cli.parser("databases", DOC, EXAMPLES)
+    cluster_cli.add_target_arguments(p, servers=False)
+    p.add_argument("--dry-run", action="store_true",
+                   help="read the cluster and print the statements it would send, in order; change nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
+    return p
+
+
+def server_version(run: q.Run) -> tuple[Version, bool]:
+    """The cluster's release and whether it is Enterprise (dbms.components())."""
+    rows = run(q.COMPONENTS, None)
+    kernel = next((r for r in rows if r.get("name") == "Neo4j Kernel"), {})
+    try:
+        version = Version.parse(str((kernel.get("versions") or [""])[0]))
+    except ValueError as error:
+        raise OperationError(str(error)) from None
+    if version.line is None:
+        raise OperationError(f"Neo4j {version}: not a release this tool knows (4.4.x, 5.x, 2025.x and later)")
+    return version, str(kernel.get("edition") or "").lower() == "enterprise"
+
+
+def main(argv: list[str] | None = None, *, transport: Transport | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    def body() -> int:
+        settings = stack_settings(args.stack, args.stack_file)
+        if settings is None:
+            raise UsageError("no stack config: give --stack NAME (reads Pulumi.<NAME>.yaml) or --stack-file")
+        wanted = settings.database_topologies
+        if args.database:
+            wanted = tuple(d for d in wanted if d.name == args.database)
+            if not wanted:
+                raise UsageError(f"--database {args.database}: not a database of the stack; allowed: "
+                                 + ", ".join(d.name for d in settings.database_topologies))
+        uri = connect_uri(args, settings)
+        if args.ca_cert and not Path(args.ca_cert).is_file():
+            raise UsageError(f"--ca-cert {args.ca_cert}: no such file")
+        if args.ca_cert is None and settings.tls == "required":
+            raise UsageError("the stack requires TLS: give --ca-cert with the cluster's CA certificate "
+                             "(stack output caCertPem)")
+        log = cli.logger("databases", args.quiet)
+        auth = Auth(args.user, read_password(args.password_env))
+        tls = TlsOptions(args.ca_cert, not args.no_verify_hostname)
+        with cluster_cli.bolt_transport(transport, tls, args.timeout) as real:
+            client = real.client(uri, auth)
+            try:
+                run = statement_runner(client, args.timeout)
+                version, enterprise = server_version(run)
+                log(f"Neo4j {version} {'Enterprise' if enterprise else 'Community'}; stack {settings.stack}: "
+                    f"{', '.join(_shown(d) for d in wanted)}")
+                result = databases.apply(run, version, wanted, log, enterprise=enterprise, dry_run=args.dry_run)
+            except BoltError as error:
+                raise OperationError(f"{uri}: {error.message}") from None
+        return cli.print_report(result, args.json, databases.render_text)
+
+    return cli.run("databases", body)
+
+
+def _shown(database: Any) -> str:
+    return f"{database.name} ({database.primaries}+{database.secondaries})"
