@@ -136,3 +136,25 @@ def test_help_shows_an_example_and_says_it_never_drops():
     assert result.returncode == 0
     for words in ("--dry-run", "--stack", "never drops", "IF NOT EXISTS", "SET TOPOLOGY", "examples:"):
         assert words in result.stdout
+
+
+def test_without_ca_cert_the_stack_outputs_ca_is_used_as_check_does(stack, tmp_path):
+    arguments = stack("5.26.30")
+    at = arguments.index("--ca-cert")
+    del arguments[at:at + 2]
+    del arguments[arguments.index("--uri"):arguments.index("--uri") + 2]
+    arguments += ["--outputs-file", str(ENTERPRISE / "stack-outputs-prod.json")]
+    recorded = RecordedTransport(FIXTURES / "databases-5.26.json")
+    assert command.main([*arguments, "--dry-run"], transport=recorded) == 0
+    assert [c.cypher for c in recorded.calls][:2] == [q.COMPONENTS.cypher, q.SHOW_DATABASES.cypher]
+
+
+def test_every_deploy_applies_the_databases_after_the_post_deploy_check():
+    steps = yaml.safe_load((ROOT / ".github" / "actions" / "pulumi-stack" / "action.yml").read_text())["runs"]["steps"]
+    check = next(i for i, s in enumerate(steps) if "scripts/check.py" in s.get("run", ""))
+    step = next(i for i, s in enumerate(steps) if "scripts/databases.py" in s.get("run", ""))
+    assert step > check and steps[step]["if"] == "inputs.command == 'up'"
+    lines = steps[step]["run"].splitlines()
+    masked = next(i for i, line in enumerate(lines) if "::add-mask::" in line)
+    assert masked < next(i for i, line in enumerate(lines) if "scripts/databases.py" in line)
+    assert '--stack "$STACK"' in steps[step]["run"] and "--dry-run" not in steps[step]["run"]

@@ -11,7 +11,7 @@ from ..bolt import Auth, BoltError, TlsOptions, Transport, statement_runner
 from ..scaling.command import connect_uri
 from ..shared.errors import OperationError, UsageError
 from ..shared.versions import Version
-from ..target import read_password, stack_settings
+from ..target import ca_file_from_pem, pulumi_outputs, read_outputs_file, read_password, stack_settings
 from . import run as databases
 
 DOC = """Create the stack's standard databases (neo4j:databases) and keep their topology: one idempotent command.
@@ -76,12 +76,17 @@ def main(argv: list[str] | None = None, *, transport: Transport | None = None) -
         uri = connect_uri(args, settings)
         if args.ca_cert and not Path(args.ca_cert).is_file():
             raise UsageError(f"--ca-cert {args.ca_cert}: no such file")
-        if args.ca_cert is None and settings.tls == "required":
+        ca_cert = args.ca_cert
+        if ca_cert is None and settings.tls != "disabled" and not args.uri:
+            # as check.py: the stack output caCertPem, when no --ca-cert is given
+            outputs = read_outputs_file(args.outputs_file) if args.outputs_file else pulumi_outputs(settings.stack)
+            ca_cert = ca_file_from_pem(outputs["caCertPem"]) if outputs.get("caCertPem") else None
+        if ca_cert is None and settings.tls == "required":
             raise UsageError("the stack requires TLS: give --ca-cert with the cluster's CA certificate "
                              "(stack output caCertPem)")
         log = cli.logger("databases", args.quiet)
         auth = Auth(args.user, read_password(args.password_env))
-        tls = TlsOptions(args.ca_cert, not args.no_verify_hostname)
+        tls = TlsOptions(ca_cert, not args.no_verify_hostname)
         with cluster_cli.bolt_transport(transport, tls, args.timeout) as real:
             client = real.client(uri, auth)
             try:
