@@ -1,13 +1,15 @@
-"""The Operations Manual's setting lists (../shared/neo4j-settings/<line>.json) and their validity rule."""
+"""The Operations Manual's setting lists (components/neo4j_settings/<line>.json, vendored from
+../shared/neo4j-settings/) and their validity rule."""
 from __future__ import annotations
 
 import json
 import re
 from functools import cache
 
-from tests.conftest import FIXTURES
+from components.neo4j_settings.catalogue import CATALOGUE_DIR
 
-SETTINGS_DIR = FIXTURES / "neo4j-settings"
+# The one copy: the core reads it too (neo4j:extraConfig is checked against it).
+SETTINGS_DIR = CATALOGUE_DIR
 # Settings a conf may carry several times (the README of the setting lists says so).
 REPEATABLE = {"server.jvm.additional", "dbms.jvm.additional"}
 # Deprecated settings we set on purpose, and why.

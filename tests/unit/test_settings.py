@@ -286,9 +286,9 @@ def test_the_44_formation_minimum_quoted_is_the_vendored_default():
     # The setting the check relies on exists in the 4.4 settings list, defaulting to a cluster of 3.
     import json
 
-    from tests.conftest import FIXTURES
+    from tests.support.neo4j_settings import SETTINGS_DIR
 
-    settings = json.loads((FIXTURES / "neo4j-settings" / "4.4.json").read_text())["settings"]
+    settings = json.loads((SETTINGS_DIR / "4.4.json").read_text())["settings"]
     assert settings["causal_clustering.minimum_core_cluster_size_at_formation"]["default"] == "3"
 
 
