@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from components.ip_blocklist import blocklist_setting
 from components.monitoring import AlertThresholds, ScrapeTarget, metrics_filter, render_monitoring
 from components.neo4j_defaults import directories, jvm_flags
 from components.ports import PORTS
@@ -202,6 +203,8 @@ def neo4j_conf_values(settings: Settings, topology: ClusterTopology, server: Ser
                                            "-XX:+ExitOnOutOfMemoryError"))),
         # The package's paths; the import directory confines LOAD CSV's file:/// URLs on every line.
         "directories": [{"key": key, "path": path} for key, path in directories(settings.platform, line)],
+        # LOAD CSV's http(s) URLs: never the metadata service, the machine itself or the private ranges.
+        "ip_blocklist": blocklist_setting(line, settings.vpc_cidr),
         "tx_log_retention": settings.tx_log_retention,
         "tx_log_rotation_size": settings.tx_log_rotation_size,
         "slow_query_threshold": settings.slow_query_threshold,

@@ -6,6 +6,7 @@ import jinja2
 import pytest
 
 from components.aws.user_data import aws_artifacts
+from components.ip_blocklist import SETTING as IP_BLOCKLIST
 from components.render import neo4j_conf_values, render_neo4j_conf
 from components.templating import render_template
 from components.topology import plan_topology
@@ -31,10 +32,18 @@ def values(text: str) -> dict[str, str]:
     return dict(conf_entries(text))
 
 
+def catalogued_entries(line: str, text: str) -> list[tuple[str, str]]:
+    """Every entry but the Cypher IP blocklist, which no settings page of the manual lists (components/ip_blocklist.py:
+    Neo4j's SSRF article names it); the real server of each line accepts it under strict validation
+    (tests/integration/test_load_csv_blocklist_real_neo4j.py starts every line with the rendered conf)."""
+    return [(key, value) for key, value in conf_entries(text) if key != IP_BLOCKLIST[line]]
+
+
 @pytest.mark.parametrize("line, shape, tls", CASES)
 def test_every_key_exists_for_the_version_line(line, shape, tls):
     for name, text in confs(line, shape, tls).items():
-        entries = conf_entries(text)
+        entries = catalogued_entries(line, text)
+        assert len(entries) == len(conf_entries(text)) - 1, f"{name}: one Cypher IP blocklist line"
         unknown = [key for key, _ in entries if known(line, key) is None]
         assert not unknown, f"{name} ({line}): not settings of Neo4j {line}: {unknown}"
         repeated = [k for k, n in Counter(k for k, _ in entries).items() if n > 1 and k not in REPEATABLE]
@@ -44,7 +53,7 @@ def test_every_key_exists_for_the_version_line(line, shape, tls):
 @pytest.mark.parametrize("line, shape, tls", CASES)
 def test_no_deprecated_setting_unless_chosen_on_purpose(line, shape, tls):
     for text in confs(line, shape, tls).values():
-        deprecated = [k for k, _ in conf_entries(text)
+        deprecated = [k for k, _ in catalogued_entries(line, text)
                       if known(line, k).get("deprecated") and (line, k) not in DEPRECATED_ON_PURPOSE]
         assert not deprecated
 
@@ -53,7 +62,7 @@ def test_no_deprecated_setting_unless_chosen_on_purpose(line, shape, tls):
 def test_community_conf_has_no_enterprise_only_setting(line):
     # Community rejects enterprise settings under strict validation.
     for text in confs(line, "standalone-community", "optional").values():
-        assert [k for k, _ in conf_entries(text) if known(line, k).get("enterprise")] == []
+        assert [k for k, _ in catalogued_entries(line, text) if known(line, k).get("enterprise")] == []
 
 
 def test_4_4_dialect_uses_dbms_mode_and_causal_clustering():
@@ -269,3 +278,48 @@ def test_enterprise_servers_seed_s3_uris_through_the_cloud_seed_provider(line):
             assert values(text)["dbms.databases.seed_from_uri_providers"] == LINES[line].seed_providers
     for text in confs(line, "standalone-community", "optional").values():
         assert "dbms.databases.seed_from_uri_providers" not in values(text)
+
+
+# --- LOAD CSV's Cypher IP blocklist (components/ip_blocklist.py) ------------------------------------------------
+
+METADATA_V4, METADATA_V6 = "169.254.169.254", "fd00:ec2::254"
+
+
+def blocklist_of(line: str, text: str) -> list[str]:
+    return values(text)[IP_BLOCKLIST[line]].split(",")
+
+
+def blocked(ranges: list[str], address: str) -> bool:
+    import ipaddress
+    ip = ipaddress.ip_address(address)
+    return any(ip.version == net.version and ip in net for net in map(ipaddress.ip_network, ranges))
+
+
+@pytest.mark.parametrize("line, shape, tls", CASES)
+def test_every_server_blocks_load_csv_from_the_metadata_service_the_machine_and_private_ranges(line, shape, tls):
+    # Neo4j KB, "Protecting against Server Side Request Forgery (SSRF)"; APOC manual: "Neo4j Community Edition:
+    # Configure the internal.dbms.cypher_ip_blocklist setting." 4.4's jar names it unsupported.dbms.… instead.
+    for name, text in confs(line, shape, tls).items():
+        ranges = blocklist_of(line, text)
+        for address in (METADATA_V4, "169.254.169.253", "127.0.0.1", "0.0.0.0", "10.42.1.10", "172.31.0.2",
+                        "192.168.1.1", "::1", "fe80::1", METADATA_V6):
+            assert blocked(ranges, address), f"{name} ({line}): {address} not in {ranges}"
+        for address in ("8.8.8.8", "52.95.110.1", "2600:1f18::1"):  # public addresses stay loadable
+            assert not blocked(ranges, address), f"{name} ({line}): public {address} blocked"
+
+
+def test_the_4_4_line_names_the_setting_unsupported_and_5_and_2025_internal():
+    assert IP_BLOCKLIST == {"4.4": "unsupported.dbms.cypher_ip_blocklist", "5": "internal.dbms.cypher_ip_blocklist",
+                            "2025": "internal.dbms.cypher_ip_blocklist"}
+    for line in VERSIONS:
+        text = confs(line, "cluster", "required")["core-1"]
+        assert [k for k, _ in conf_entries(text) if k.endswith("cypher_ip_blocklist")] == [IP_BLOCKLIST[line]]
+
+
+def test_a_vpc_outside_the_private_ranges_is_blocked_too():
+    from components.ip_blocklist import blocked_ranges
+    assert blocked_ranges("10.42.0.0/16")[-1] == "fc00::/7"  # inside 10.0.0.0/8: not listed twice
+    settings = make_settings(vpcCidr="100.64.0.0/16")
+    topology = plan_topology(settings)
+    ranges = blocklist_of(settings.version_line, render_neo4j_conf(settings, topology, topology.servers[0]))
+    assert "100.64.0.0/16" in ranges and blocked(ranges, "100.64.3.4")
