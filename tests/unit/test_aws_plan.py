@@ -138,7 +138,7 @@ def test_prod_resource_count_per_component(plans):
     # Pinned, so a change in what prod builds shows up in review (see expected_counts for the why).
     assert dict(plans["prod"].by_parent()) == {
         "(stack)": 10, "neo4j-cluster:aws:Network": 32, "neo4j-cluster:aws:SecurityGroups": 38,
-        "neo4j-cluster:tls:ClusterCertificates": 26, "neo4j-cluster:aws:ClusterSecrets": 28,
+        "neo4j-cluster:tls:ClusterCertificates": 26, "neo4j-cluster:aws:ClusterSecrets": 30,
         "neo4j-cluster:aws:BackupStore": 20, "neo4j-cluster:aws:Neo4jServers": 56,
         "neo4j-cluster:aws:LoadBalancer": 23, "neo4j-cluster:aws:Monitoring": 8,
         "neo4j-cluster:aws:SessionLogging": 2}
@@ -376,7 +376,9 @@ def test_each_server_reads_only_its_jobs_passwords_and_its_own_certificate(plan)
         jobs = (["arn:aws:mock:::cluster-neo4j-user-cert-renewal"] if enterprise and tls else []) + (
             ["arn:aws:mock:::cluster-neo4j-user-topology-join"]
             if enterprise and plan.settings.version_line != "4.4" and plan.topology.secondaries
-            and (server.role == "secondary" or server.name == first) else [])
+            and (server.role == "secondary" or server.name == first) else []) + (
+            ["arn:aws:mock:::cluster-neo4j-user-backup-job"]  # the backup job's user: core-1 runs the job
+            if enterprise and server.name == first else [])
         admin = ["arn:aws:mock:::cluster-admin-password"] if server.role == "primary" else []
         assert readable == admin + jobs + ([f"arn:aws:mock:::cluster-tls-{server.name}"] if tls else []), server.name
         if readable:
@@ -432,7 +434,7 @@ def test_support_nodes_read_only_what_they_use(plans):
         assert reads == {"ReadOwnSecrets": ["arn:aws:mock:::cluster-tls-ca"],
                          "ReadOwnObjects": ["arn:aws:mock:::cluster-backups/tooling/haproxy/haproxy.cfg"]}
         dev = {s["Sid"] for s in policy(plans["dev"], f"cluster-{node}-access")["Statement"] if s["Effect"] == "Allow"}
-        assert dev == {"ReadOwnObjects"}  # TLS optional: no CA, only its config
+        assert dev == set(reads)  # TLS required there too (the default; only the local stack sets optional)
     assert policy(prod, "cluster-monitoring-access")["Statement"][0]["Resource"] == [
         "arn:aws:mock:::cluster-grafana-admin-password", "arn:aws:mock:::cluster-tls-grafana"]
 

@@ -1,7 +1,7 @@
 import pytest
 
 from components.settings import KEYS, ConfigError, load_settings, version_line
-from tests.conftest import BASE, make_settings, stack_config
+from tests.conftest import BASE, ROOT, make_settings, stack_config
 
 
 def problems_of(**overrides) -> list[str]:
@@ -22,7 +22,7 @@ def test_defaults_follow_the_operations_guide():
 
 
 @pytest.mark.parametrize("stack, platform, cores, replicas, tls", [
-    ("dev", "aws", 3, 1, "optional"),
+    ("dev", "aws", 3, 1, "required"),  # the default: only the local stack may set optional
     ("prod", "aws", 5, 2, "required"),
     ("local", "docker", 3, 1, "optional"),
 ])
@@ -30,6 +30,17 @@ def test_each_stack_file_is_valid_and_has_its_shape(stack, platform, cores, repl
     settings = load_settings(stack, stack_config(stack))
     assert (settings.platform, settings.core_count, settings.replica_count, settings.tls) == \
         (platform, cores, replicas, tls)
+
+
+def test_only_the_local_stack_file_relaxes_tls_and_says_why():
+    # Issue 26, item 5: neo4j:tls defaults to required; the local (Docker, laptop) stack may set optional and says
+    # so in a comment above the key; no AWS stack file names the key.
+    for stack in ("dev", "prod"):
+        assert "neo4j:tls" not in stack_config(stack), stack
+    assert stack_config("local")["neo4j:tls"] == "optional"
+    lines = (ROOT / "Pulumi.local.yaml").read_text().splitlines()
+    key = next(i for i, line in enumerate(lines) if line.strip().startswith("neo4j:tls:"))
+    assert lines[key - 1].strip().startswith("#") and "TLS" in lines[key - 1]
 
 
 def test_prod_spreads_over_three_zones_on_memory_optimised_instances():
