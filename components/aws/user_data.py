@@ -164,6 +164,7 @@ def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str
         "job_folder": BACKUP_JOB_ARCHIVE_FOLDER,
         "job_script": SERVER_FILE_PLACES["backup/neo4j-backup.sh"],
         "unit_dir": SYSTEMD_UNIT_DIR,
+        "textfile_dir": TEXTFILE_DIR,  # refresh-backup-tooling.sh's refusal metric
         "s3_endpoint": settings.backup_s3_endpoint,  # "": AWS S3
     }
     names = BACKUP_JOB_FILES + (BACKUP_DIFF_FILES if values["chains"] and settings.backup_diff_schedule else ())

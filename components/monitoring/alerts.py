@@ -29,6 +29,8 @@ ALERT_JOBS = {
     "Neo4jBootFailed": JOB_NODE,
     "Neo4jCertificateExpiresSoon": JOB_NODE,
     "Neo4jCertificateRenewalFailed": JOB_NODE,  # renew-certificates.sh (neo4j-cert-renew.timer)
+    # refresh-backup-tooling.sh on the backup server refused the tooling archive in S3 (issue 26, item 4).
+    "Neo4jPinnedObjectRefused": JOB_NODE,
     # Written on the backup server from the bucket's manifests and drill records (scripts/neo4j_ops/backup/
     # freshness.py, neo4j-backup-freshness.timer), so they ride on its node exporter.
     "Neo4jBackupTooOld": JOB_NODE,
@@ -143,6 +145,15 @@ def alert_rules(q: dict[str, str], t: AlertThresholds, *, lag_offset: str, jobs:
             "{{ $labels.step }}, so a renewed certificate does not reach the server. Read `journalctl -u "
             "neo4j-cert-renew` and /var/lib/neo4j-cluster/cert-renew-status on it; once fixed, run "
             "`systemctl start neo4j-cert-renew` (safe to re-run)."),
+        _alert(
+            "Neo4jPinnedObjectRefused", f"{q['pinned_object_refused']} == 1", "0s", "critical",
+            "{{ $labels.server }} refused the {{ $labels.object }} object in S3: not what the deploy published",
+            "What root runs on {{ $labels.server }} in stack {{ $labels.stack }} is pinned to the sha256 the deploy "
+            "set as an instance tag; the {{ $labels.object }} object now in the bucket has another, so it was not "
+            "installed and the previous one keeps running. Someone other than the deploy wrote it (the bucket policy "
+            "denies instance credentials), or a deploy failed between the object and the tag. Compare the object's "
+            "sha256 with the tag (`make plan` prints it), find the writer in CloudTrail, then run `pulumi up` again; "
+            "the next refresh clears this."),
         _alert(
             "Neo4jBackupTooOld", f"{q['backup_age_hours']} > {threshold_text(t.backup_max_age_hours)}", "0s",
             "critical",

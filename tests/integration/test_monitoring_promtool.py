@@ -185,6 +185,13 @@ def machine_published_scenarios() -> list[Scenario]:
         out.append(Scenario("Neo4jCertificateRenewalFailed", kind, "5m",
                             [(series("neo4j_cluster_certificate_renewal_failed", labels), f"{value}x20")],
                             [Expected(labels, 1)] if kind == "fires" else []))
+    # Neo4jPinnedObjectRefused: refresh-backup-tooling.sh refused the archive in S3 (its sha256 is not the deploy's
+    # tag): fires at once; 0 after an installed (or unchanged) archive.
+    for kind, value in (("fires", "1"), ("inside", "0")):
+        labels = {**node_labels("core-1"), "object": "backup-tooling"}
+        out.append(Scenario("Neo4jPinnedObjectRefused", kind, "5m",
+                            [(series("neo4j_cluster_pinned_object_refused", labels), f"{value}x20")],
+                            [Expected(labels, 1)] if kind == "fires" else []))
     # Neo4jFailedLogins: the failed logins counted from security.log (neo4j-failed-logins.sh) grew by more than 10
     # within 10m. 3 a minute: increase() over 10m is 30; one every 2 minutes: 5.
     for kind, values, interval, value in (("fires", "0+3x20", "1m", 30.0), ("inside", "0+1x20", "2m", None)):
@@ -435,7 +442,7 @@ def test_community_stack_alerts_on_node_exporter_only(tmp_path: Path, version_li
     rules = yaml.safe_load(files[PROMETHEUS_RULES])
     assert rule_names(files) == {"Neo4jMachineDown", "Neo4jDiskUsageHigh", "Neo4jBootFailed",
                                  "Neo4jCertificateExpiresSoon", "Neo4jCertificateRenewalFailed",
-        "Neo4jBackupTooOld", "Neo4jRestoreDrillTooOld",
+                                 "Neo4jPinnedObjectRefused", "Neo4jBackupTooOld", "Neo4jRestoreDrillTooOld",
                                  "Neo4jBackupFreshnessUnknown", "Neo4jFailedLogins"}
     for rule in (r for g in rules["groups"] for r in g["rules"]):  # neo4j_cluster_*: the machine's own
         assert 'job="neo4j"' not in rule["expr"] and not any(

@@ -381,8 +381,9 @@ def refresh(tmp_path, bucket: ToolingBucket, *, bucket_name: str = "backups-test
     prelude = (f'REGION=eu-west-1\nKEY=tooling/neo4j-cluster-backup-tools.tar.gz\nTOOLS_DIR="{tools}"\n'
                f'BUCKET="{bucket_name}"\nINSTALLED_ETAG="$TOOLS_DIR/.archive-etag"\nS3_OPTIONS=(--region "$REGION")\n'
                f'UNIT_DIR="{tmp_path}/systemd"\nJOB_SCRIPT="{tmp_path}/lib/neo4j-backup.sh"\n'
-               'log() { echo "refresh-backup-tooling: $*"; }\n')
-    result = box.run(script, ["installed", "deployed_sha256", "place", "install_job", "refresh_tooling"],
+               f'TEXTFILE_DIR="{tmp_path}/textfile"\nlog() {{ echo "refresh-backup-tooling: $*"; }}\n')
+    result = box.run(script, ["installed", "refused_metric", "deployed_sha256", "place", "install_job",
+                              "refresh_tooling"],
                      "refresh_tooling\n",
                      prelude=prelude, env={"TOOLING_STORE": str(bucket.store)})
     return result, tools, box
@@ -474,6 +475,19 @@ def test_an_archive_whose_sha256_is_not_the_deploys_tag_is_refused_unpacked_and_
            f"ToolingSha256 tag says {deployed}" in refused.stderr
     assert not (tmp_path / "scripts.new").exists() and (tools / ".archive-etag").read_text() == '"etag-1"'
     assert not [c for c in box.calls() if c.startswith("systemctl")]
+    # And says so to node exporter (Neo4jPinnedObjectRefused), until an archive the deploy published installs.
+    metric = tmp_path / "textfile" / "neo4j_cluster_pinned_object_refused.prom"
+    assert 'neo4j_cluster_pinned_object_refused{object="backup-tooling"} 1' in metric.read_text().splitlines()
+    assert not [f for f in metric.parent.iterdir() if f.name.startswith(".")]  # written whole, then renamed
+    bucket.publish({"backup.py": "release 2\n"}, "etag-2")  # the deploy publishes again, with its tag
+    (bucket.store / "deployed-sha256").write_text(
+        hashlib.sha256((bucket.store / "archive.tar.gz").read_bytes()).hexdigest())
+    redeployed, _, _ = refresh(tmp_path, bucket)
+    assert redeployed.returncode == 0, redeployed.stdout + redeployed.stderr
+    assert 'neo4j_cluster_pinned_object_refused{object="backup-tooling"} 0' in metric.read_text().splitlines()
+    (bucket.store / "deployed-sha256").write_text(deployed)  # the evil one again below, as before the redeploy
+    bucket.publish({"backup.py": "import os; os.system('evil')\n", "job/neo4j-backup.sh": "#!/bin/bash\nevil\n"},
+                   "etag-evil")
     # Without any installed tooling (a new instance), a refused archive is an error: the boot retries.
     (tools / "backup.py").unlink()
     first_boot, _, _ = refresh(tmp_path, bucket)
