@@ -114,3 +114,24 @@ def test_a_topology_or_seed_of_its_own_on_4_4_is_refused():
 def test_a_malformed_entry_is_one_line_naming_the_key(value, allowed):
     found = problems_of(databases=value)
     assert len(found) == 1 and found[0].startswith(f"{KEY}: got ") and allowed in found[0]
+
+
+def test_prod_lists_two_databases_and_the_plan_summary_shows_each_with_its_topology():
+    from components.settings import load_settings
+    from scripts.neo4j_ops.plan.summary import database_lines
+    from tests.conftest import stack_config
+
+    config = {k: v for k, v in stack_config("prod").items() if not (isinstance(v, dict) and "secure" in v)}
+    settings = load_settings("prod", config)
+    assert [d.name for d in settings.databases] == ["sales", "reports"]
+    assert database_lines(settings)[1:] == ["  neo4j: 5 primaries, 2 secondaries (default)",
+                                            "  sales: 5 primaries, 2 secondaries",
+                                            "  reports: 3 primaries, 0 secondaries (CREATE waits until online)"]
+
+
+def test_the_plan_summary_of_a_4_4_stack_says_every_server_hosts_every_database():
+    from scripts.neo4j_ops.plan.summary import database_lines
+
+    settings = make_settings(version="4.4.46", backupSchedule="*-*-* 02:00:00 UTC", databases=[{"name": "sales"}])
+    assert database_lines(settings)[1:] == ["  neo4j: every core and read replica (default)",
+                                            "  sales: every core and read replica"]

@@ -31,6 +31,7 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
         f"fault tolerance {topology.fault_tolerance} (writes continue with {topology.fault_tolerance} "
         f"primar{'y' if topology.fault_tolerance == 1 else 'ies'} down)",
         f"TLS: {settings.tls} (neo4j:tls)",
+        *database_lines(settings),
         "",
     ]
     # Zones are AWS's: containers on one Docker engine have none, so a Docker stack's table has no zone column.
@@ -79,6 +80,21 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
     width = max((len(name) for name in kinds), default=0) + 2
     lines += [f"  {name:<{width}}x{count}" for name, count in sorted(kinds.items())]
     return "\n".join(lines)
+
+
+def database_lines(settings: Settings) -> list[str]:
+    """The standard databases `make databases` keeps (neo4j:database and neo4j:databases), each with its topology."""
+    shown = []
+    for database in settings.database_topologies:
+        where = ("every core and read replica" if settings.version_line == "4.4"
+                 else f"{database.primaries} primar{'y' if database.primaries == 1 else 'ies'}, "
+                      f"{database.secondaries} secondar{'y' if database.secondaries == 1 else 'ies'}")
+        extras = [x for x in ("default" if database.default else "",
+                              f"seeded from {database.seed_uri}" if database.seed_uri else "",
+                              "CREATE waits until online" if database.wait else "") if x]
+        shown.append(f"  {database.name}: {where}" + (f" ({'; '.join(extras)})" if extras else ""))
+    return ["Databases (neo4j:database, neo4j:databases; `make databases` creates them after a deploy, never drops):",
+            *shown]
 
 
 def table_lines(columns: list[tuple[str, list[str]]]) -> list[str]:
