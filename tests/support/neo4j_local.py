@@ -69,7 +69,8 @@ TEST_PAGE_CACHE = "32m"
 # The tests' servers live for minutes: compiled by C1 only, they start about a quarter faster on two
 # cores. A JVM option of the test machine, like the small heap; every flag of the conf still applies.
 TEST_JVM_ARGS = ("-XX:TieredStopAtLevel=1",)
-STATE_DIR = ROOT / "build" / "neo4j-local"
+# NEO4J_LOCAL_STATE_DIR: another place for the background server's state (the README test keeps its own).
+STATE_DIR = Path(os.environ.get("NEO4J_LOCAL_STATE_DIR") or ROOT / "build" / "neo4j-local")
 
 
 def rendered_conf(tls: str = "disabled", version: str = NEO4J_VERSION, **stack: object) -> str:
@@ -364,22 +365,45 @@ def _foreground(args: argparse.Namespace) -> int:
     base = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="neo4j-local-"))
     password = args.password or os.environ.get("NEO4J_PASSWORD") or f"local-{secrets.token_hex(6)}"
     local = prepare(base, password=password, bolt_port=args.port, tls=args.tls, version=args.version)
-    stopping = threading.Event()
+    stopping, pausing, resuming = threading.Event(), threading.Event(), threading.Event()
 
     def on_signal(signum, frame):  # noqa: ARG001
         stopping.set()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    # --pause / --resume (the background server's systemctl stop/start, for backup.py's --stop-command and
+    # --start-command): the JVM stops and starts again in the same NEO4J_HOME; this process stays.
+    signal.signal(signal.SIGUSR1, lambda signum, frame: pausing.set())
+    signal.signal(signal.SIGUSR2, lambda signum, frame: resuming.set())
+    paused = False
     try:
         local.start()
         state = {"pid": os.getpid(), "uri": local.uri, "password": password, "home": str(local.home),
-                 "version": local.version}
-        if args.state_file:
-            Path(args.state_file).write_text(json.dumps(state))
+                 "version": local.version, "running": True}
+
+        def write_state() -> None:
+            if args.state_file:
+                temporary = Path(f"{args.state_file}.tmp")
+                temporary.write_text(json.dumps(state))
+                temporary.replace(args.state_file)
+
+        write_state()
         _print_banner(local, background_pid=os.getpid() if args.state_file else None)
-        while not stopping.wait(1) and local.is_running():
-            pass
+        while not stopping.wait(0.5) and (paused or local.is_running()):
+            if pausing.is_set():
+                pausing.clear()
+                local.stop()
+                paused, state["running"] = True, False
+                write_state()
+                print("neo4j-local: paused (the JVM stopped; --resume starts it again)", flush=True)
+            if resuming.is_set():
+                resuming.clear()
+                if paused:
+                    local.start()
+                paused, state["running"] = False, True
+                write_state()
+                print("neo4j-local: resumed", flush=True)
         if not local.is_running() and not stopping.is_set():
             print(f"neo4j-local: the server stopped by itself; see {local.home / 'logs'}", file=sys.stderr)
             return 1
@@ -467,6 +491,31 @@ def _stop() -> int:
     return 0
 
 
+def _pause_or_resume(running: bool) -> int:
+    """Stop (--pause) or start again (--resume) the background server's JVM, keeping its NEO4J_HOME; returns
+    once it is down, or answers on Bolt again."""
+    state_file = STATE_DIR / "state.json"
+    state = _read_state(state_file)
+    if state is None:
+        print("neo4j-local: nothing running in the background; start it with: make neo4j-local ARGS=--background",
+              file=sys.stderr)
+        return 1
+    os.kill(int(state["pid"]), signal.SIGUSR2 if running else signal.SIGUSR1)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        state = _read_state(state_file)
+        if state is None:
+            print("neo4j-local: the background server exited", file=sys.stderr)
+            return 1
+        if state.get("running", True) == running:
+            print(f"neo4j-local: {'resumed' if running else 'paused'} ({state['uri']})")
+            return 0
+        time.sleep(0.25)
+    print(f"neo4j-local: not {'resumed' if running else 'paused'} after 240 s; see {STATE_DIR / 'neo4j-local.log'}",
+          file=sys.stderr)
+    return 1
+
+
 def _version_arg(text: str) -> str:
     from tests.support.neo4j_dist import Neo4jDistError
 
@@ -490,10 +539,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the temporary NEO4J_HOME after stopping")
     p.add_argument("--background", action="store_true", help="start, print the URI and return")
     p.add_argument("--stop", action="store_true", help="stop the background server")
+    p.add_argument("--pause", action="store_true", help="stop the background server's JVM, keeping its home "
+                   "(backup.py's --stop-command in `make local-backup-restore`)")
+    p.add_argument("--resume", action="store_true", help="start the paused JVM again and wait for Bolt")
     p.add_argument("--state-file", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.stop:
         return _stop()
+    if args.pause or args.resume:
+        return _pause_or_resume(args.resume)
     if args.background:
         return _background(args)
     return _foreground(args)
