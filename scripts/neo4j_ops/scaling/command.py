@@ -27,8 +27,9 @@ Compares the servers of the stack (Pulumi.<stack>.yaml: neo4j:coreCount, neo4j:r
 the cluster lists (SHOW SERVERS; 4.4: dbms.cluster.overview()), then:
 
   more in the stack (scale out, after `make up` created the machines): waits until the new servers are
-      listed and Enabled (ENABLE SERVER for one left Free), sets every user database's topology to
-      coreCount PRIMARIES replicaCount SECONDARIES, and waits until each is online on the new servers.
+      listed and Enabled (ENABLE SERVER for one left Free), sets each database's topology (the default database
+      coreCount PRIMARIES replicaCount SECONDARIES; a neo4j:databases entry its own counts; a database the stack
+      does not list keeps its own), and waits until each is online.
   more in the cluster (scale in, before `make up` removes the machines): refuses what would lose a database
       or a majority of its primaries; cordons the leaving servers, lowers the topology, DEALLOCATE DATABASES
       FROM SERVER (after a DRYRUN), waits until they are Deallocated, DROP SERVER. Then says the `make up`
@@ -139,6 +140,9 @@ def main(argv: list[str] | None = None, *, transport: Transport | None = None) -
         wait = scaling.Wait(timeout_seconds=args.wait_minutes * 60)
         primaries, secondaries = settings.core_count, settings.replica_count
         databases = [args.database] if args.database else None
+        # Each database the stack defines at its own topology (neo4j:databases; the default one at the stack's
+        # counts unless an entry names it); the others keep theirs, lowered only as far as scaling in requires.
+        topologies = {d.name: (d.primaries, d.secondaries) for d in settings.database_topologies}
         with cluster_cli.bolt_transport(transport, tls, args.timeout) as real:
             client = real.client(uri, auth)
             try:
@@ -151,7 +155,7 @@ def main(argv: list[str] | None = None, *, transport: Transport | None = None) -
                                                                   else ""))
                 if leaving:
                     result = scaling.scale_in(run, version, leaving, databases, primaries, secondaries, log,
-                                              dry_run=args.dry_run, wait=wait)
+                                              dry_run=args.dry_run, wait=wait, topologies=topologies)
                     if args.up and not result.dry_run:
                         pulumi_up(settings.stack, log)
                         result.notes.append(f"pulumi up removed the machines of {', '.join(leaving)}")
@@ -165,7 +169,8 @@ def main(argv: list[str] | None = None, *, transport: Transport | None = None) -
                     if new and not args.up and not args.dry_run:
                         log(f"waiting for {', '.join(new)}: their machines come with `make up STACK={settings.stack}`")
                     result = scaling.scale_out(run, version, databases, primaries, secondaries, log,
-                                               expected_addresses=new, dry_run=args.dry_run, wait=wait)
+                                               expected_addresses=new, dry_run=args.dry_run, wait=wait,
+                                               topologies=topologies)
             except BoltError as error:
                 raise OperationError(f"{uri}: {error.message}") from None
         return cli.print_report(result, args.json, scaling.render_text)

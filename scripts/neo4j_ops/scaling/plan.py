@@ -6,7 +6,7 @@ clustering/databases.adoc, clustering/introduction.adoc).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..shared.errors import OperationError
@@ -135,6 +135,40 @@ def deallocated(row: dict[str, Any], version: Version) -> bool:
     if version.line is not None and version.line.reports_deallocated(version):
         return row.get("state") == DEALLOCATED and only_system
     return row.get("state") in (DEALLOCATING, DEALLOCATED) and only_system
+
+
+def requested_counts(rows: Iterable[dict[str, Any]], database: str) -> tuple[int, int] | None:
+    """The topology `database` was given (SHOW DATABASES YIELD * `requestedPrimariesCount`,
+    `requestedSecondariesCount`; listing-databases.adoc), None when the rows do not say."""
+    for row in rows:
+        if row.get("name") == database:
+            primaries, secondaries = row.get("requestedPrimariesCount"), row.get("requestedSecondariesCount")
+            if isinstance(primaries, int) and isinstance(secondaries, int):
+                return primaries, secondaries
+    return None
+
+
+def database_targets(rows: list[dict[str, Any]], names: Sequence[str], primaries: int, secondaries: int,
+                     topologies: Mapping[str, tuple[int, int]] | None, direction: str) -> dict[str, tuple[int, int]]:
+    """The topology each database gets when the cluster scales to `primaries` + `secondaries` servers.
+
+    `topologies` None: every database the stack's counts (the stack has no neo4j:databases). Else a database the
+    stack defines (neo4j:database, neo4j:databases) gets its own topology; one it does not (unmanaged) keeps the one
+    it was given when the cluster grows (left out here), and is lowered only as far as the servers that stay
+    require when it shrinks."""
+    if topologies is None:
+        return {name: (primaries, secondaries) for name in names}
+    targets: dict[str, tuple[int, int]] = {}
+    for name in names:
+        if name in topologies:
+            targets[name] = topologies[name]
+            continue
+        requested = requested_counts(rows, name)
+        if direction == "in" and requested is not None:
+            lowered = (min(requested[0], primaries), min(requested[1], secondaries))
+            if lowered != requested:
+                targets[name] = lowered
+    return targets
 
 
 def refuse_single_primary(rows: list[dict[str, Any]], names: list[str], primaries: int) -> None:

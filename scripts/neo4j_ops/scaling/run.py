@@ -35,7 +35,7 @@ servers.adoc and clustering/databases.adoc; 4.4: clustering/deploy.adoc).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -52,6 +52,7 @@ from .plan import (
     SYSTEM,
     ScalingRefusedError,
     capacity_problems,
+    database_targets,
     deallocated,
     find_server,
     hosts,
@@ -150,7 +151,7 @@ def _check_counts(primaries: int, secondaries: int) -> None:
 
 def scale_out(run: q.Run, version: Version, databases: Sequence[str] | None, primaries: int, secondaries: int,
               progress: Progress, *, expected_addresses: Sequence[str] = (), dry_run: bool = False,
-              wait: Wait = Wait()) -> ScaleResult:
+              wait: Wait = Wait(), topologies: Mapping[str, tuple[int, int]] | None = None) -> ScaleResult:
     _check_counts(primaries, secondaries)
     result = ScaleResult("out", str(version), dry_run)
     session = _Session(run, result, progress, wait)
@@ -196,27 +197,37 @@ def scale_out(run: q.Run, version: Version, databases: Sequence[str] | None, pri
     if problems and not dry_run:
         raise ScalingRefusedError("the cluster cannot hold the topology: " + "; ".join(problems))
     rows = session.read(q.SHOW_DATABASES)
-    names = user_databases(rows, databases)
-    refuse_single_primary(rows, names, primaries)
-    for database in names:
-        session.write(topology_statement(version, database, primaries, secondaries))
+    targets = database_targets(rows, user_databases(rows, databases), primaries, secondaries, topologies, "out")
+    names = list(targets)
+    _refuse_single_primaries(rows, targets)
+    for database, (own_primaries, own_secondaries) in targets.items():
+        session.write(topology_statement(version, database, own_primaries, own_secondaries))
     if dry_run:
         result.notes.append("dry run: nothing was changed and nothing was waited for")
         return result
 
     def not_hosted(current: list[dict[str, Any]], database: str) -> str | None:
+        own_primaries, own_secondaries = targets[database]
         primary = hosts(current, database, "primary", online=True)
         secondary = hosts(current, database, "secondary", online=True)
-        absent = [a for a in expected_addresses if a not in primary | secondary]
-        if len(primary) >= primaries and len(secondary) >= secondaries and not absent:
+        # Only a database on every server of the stack is bound to be on the new ones too.
+        everywhere = (own_primaries, own_secondaries) == (primaries, secondaries)
+        absent = [a for a in expected_addresses if a not in primary | secondary] if everywhere else []
+        if len(primary) >= own_primaries and len(secondary) >= own_secondaries and not absent:
             return None
-        return (f"{database} online on {len(primary)}/{primaries} primaries, {len(secondary)}/{secondaries} "
+        return (f"{database} online on {len(primary)}/{own_primaries} primaries, {len(secondary)}/{own_secondaries} "
                 f"secondaries" + (f", not yet on {', '.join(absent)}" if absent else ""))
 
     session.wait_for_each("the databases to be hosted on the new servers", q.SHOW_DATABASES, names, not_hosted)
-    result.notes.append(f"{', '.join(names) or 'no user database'}: {primaries} primaries, {secondaries} "
-                        f"secondaries, all online")
+    result.notes.append("; ".join(f"{name}: {p} primaries, {s} secondaries" for name, (p, s) in targets.items())
+                        + (", all online" if targets else "no user database to allocate"))
     return result
+
+
+def _refuse_single_primaries(rows: list[dict[str, Any]], targets: Mapping[str, tuple[int, int]]) -> None:
+    """refuse_single_primary for each database at its own count of primaries."""
+    for count in sorted({p for p, _ in targets.values()}):
+        refuse_single_primary(rows, [d for d, (p, _) in targets.items() if p == count], count)
 
 
 def _scale_out_44(session: _Session, databases: Sequence[str] | None, primaries: int, secondaries: int,
@@ -259,7 +270,7 @@ def listed_addresses(run: q.Run, version: Version) -> list[str]:
 
 def scale_in(run: q.Run, version: Version, leaving_addresses: Sequence[str], databases: Sequence[str] | None,
              primaries: int, secondaries: int, progress: Progress, *, dry_run: bool = False,
-             wait: Wait = Wait()) -> ScaleResult:
+             wait: Wait = Wait(), topologies: Mapping[str, tuple[int, int]] | None = None) -> ScaleResult:
     _check_counts(primaries, secondaries)
     result = ScaleResult("in", str(version), dry_run)
     session = _Session(run, result, progress, wait)
@@ -295,8 +306,9 @@ def scale_in(run: q.Run, version: Version, leaving_addresses: Sequence[str], dat
         for row in still_hosting:
             if row.get("state") == ENABLED:
                 session.write(cordon_statement(id_of(row)))
-        for database in user_databases(rows, databases):
-            session.write(topology_statement(version, database, primaries, secondaries))
+        targets = database_targets(rows, user_databases(rows, databases), primaries, secondaries, topologies, "in")
+        for database, (own_primaries, own_secondaries) in targets.items():
+            session.write(topology_statement(version, database, own_primaries, own_secondaries))
         ids = [id_of(r) for r in still_hosting]
         if line.dry_runs_deallocation(version):
             plan = deallocate_statement(ids, dry_run=True)
