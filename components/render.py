@@ -18,6 +18,7 @@ from typing import Any
 from components.ip_blocklist import blocklist_setting
 from components.monitoring import AlertThresholds, ScrapeTarget, metrics_filter, render_monitoring
 from components.neo4j_defaults import directories, jvm_flags
+from components.plugins import Plugin, namespaces_of, plugin_servers, shipped_plugins
 from components.ports import PORTS
 from components.settings import Settings
 from components.sizing import AdminBudget, MemoryPlan, admin_budget, machine_cpus, machine_memory, plan_memory
@@ -71,6 +72,7 @@ class ServerPlan:
     scrape_endpoints: tuple[Endpoint, ...]  # what Prometheus scrapes on it: metrics (Enterprise), node exporter (AWS)
     joins_database_topology: bool  # runs join-topology.sh once it has started
     admin: AdminBudget  # bounds of the neo4j-admin processes run on it (the backup job's, a restore's)
+    plugins: tuple[Plugin, ...] = ()  # neo4j:plugins it runs, installed from the package by install-plugins.sh
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,51 @@ def server_plan(settings: Settings, server: Server) -> ServerPlan:
                       health_check=health_check(settings), client_endpoints=client_endpoints(settings),
                       scrape_endpoints=scrape_endpoints(settings),
                       joins_database_topology=joins_database_topology(settings, server),
-                      admin=admin_budget_of(settings, server))
+                      admin=admin_budget_of(settings, server), plugins=plugins_of(settings, server))
+
+
+# Where the GDS licence lands on a server that runs GDS (the package's licenses directory, on both platforms).
+GDS_LICENSE_FILE = "/var/lib/neo4j/licenses/gds.license"
+# APOC's own settings, at their secure values (no file access, no triggers). APOC Core documentation
+# (neo4j.com/docs/apoc, Configuration Options): "as of Neo4j v.5, APOC config settings are no longer supported in
+# the neo4j.conf file. Users should move all apoc.* settings to the apoc.conf file." and apoc.conf "Must be
+# located in the same folder as neo4j.conf". 4.4's neo4j.conf is strictly validated here
+# (dbms.config.strict_validation=true refuses keys Neo4j does not know), so APOC 4.4 reads them from apoc.conf too.
+APOC_SETTINGS = (("apoc.export.file.enabled", "false"), ("apoc.import.file.enabled", "false"),
+                 ("apoc.import.file.use_neo4j_config", "true"), ("apoc.trigger.enabled", "false"))
+
+
+def plugins_of(settings: Settings, server: Server) -> tuple[Plugin, ...]:
+    placed = plugin_servers(settings.plugins, settings.version, settings.version_line, settings.core_count,
+                            settings.replica_count)
+    return placed.get(server.name, ())
+
+
+def plugin_conf(settings: Settings, server: Server) -> dict[str, Any]:
+    plugins = plugins_of(settings, server)
+    extra = []
+    if any(p.key == "graph-data-science" for p in plugins) and "gdsLicense" in settings.secrets_set:
+        # "gds.enterprise.license_file=/path/to/my/license/keyfile" (Configure plugins, every line); only where
+        # GDS runs: strict validation refuses a GDS setting where the plugin is absent (GDS manual, cluster page).
+        extra.append(("gds.enterprise.license_file", GDS_LICENSE_FILE))
+    return {"namespaces": ",".join(namespaces_of(plugins)), "titles": ", ".join(p.title for p in plugins),
+            "settings": extra}
+
+
+def render_install_plugins(settings: Settings, server: Server) -> str:
+    installed = plugins_of(settings, server)
+    keys = {p.key for p in installed}
+    return render_template(
+        "neo4j/install-plugins.sh.j2", server_name=server.name, stack=settings.stack, version=settings.version,
+        install=[asdict(p) for p in installed],
+        remove=[asdict(p) for p in shipped_plugins(settings.version, settings.version_line).values()
+                if p.key not in keys])
+
+
+def render_apoc_conf(settings: Settings, server: Server) -> str:
+    lines = [f"# apoc.conf for {server.name} of stack {settings.stack} (Neo4j {settings.version}), beside neo4j.conf.",
+             "# Rendered by neo4j-cluster; APOC reads its settings here: file export, file import and triggers off."]
+    return "\n".join(lines + [f"{k}={v}" for k, v in APOC_SETTINGS]) + "\n"
 
 
 def neo4j_conf_values(settings: Settings, topology: ClusterTopology, server: Server) -> dict[str, Any]:
@@ -209,6 +255,7 @@ def neo4j_conf_values(settings: Settings, topology: ClusterTopology, server: Ser
         "tx_log_rotation_size": settings.tx_log_rotation_size,
         "slow_query_threshold": settings.slow_query_threshold,
         "metrics_filter": metrics_filter(line),
+        "plugins": plugin_conf(settings, server),
     }
 
 
@@ -281,6 +328,10 @@ def render_cluster(settings: Settings, topology: ClusterTopology) -> RenderedClu
         files[server.name] = {"neo4j.conf": render_neo4j_conf(settings, topology, server)}
         if servers[server.name].joins_database_topology:
             files[server.name]["join-topology.sh"] = render_join_topology(settings, topology, server)
+        if settings.plugins:
+            files[server.name]["install-plugins.sh"] = render_install_plugins(settings, server)
+        if any(p.key in ("apoc", "apoc-core") for p in servers[server.name].plugins):
+            files[server.name]["apoc.conf"] = render_apoc_conf(settings, server)
     if topology.haproxy:
         files["haproxy"] = {"haproxy.cfg": render_haproxy_cfg(settings, topology)}
     if topology.monitoring:

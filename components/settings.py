@@ -128,6 +128,7 @@ class Settings:
     rollout_release: tuple[str, ...]
     backup_s3_endpoint: str  # "" = AWS S3; else an S3-compatible store's https URL (MinIO, Ceph, ...)
     restore_drill_max_age_days: int  # Neo4jRestoreDrillTooOld fires past this age
+    plugins: tuple[str, ...]  # neo4j:plugins: keys of components/plugins.py's shipped_plugins, in the stack's order
     # Names of secret keys that the stack sets. The values never enter Settings: the adapters
     # read them from Pulumi config as secrets.
     secrets_set: frozenset[str] = field(default_factory=frozenset)
@@ -332,6 +333,18 @@ def _server_names(value: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _plugin_keys(value: Any) -> tuple[str, ...]:
+    """neo4j:plugins: the shape (a list of names, each once); which names a line ships is _plugins_of_the_line's."""
+    value = _decode(value)
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(isinstance(k, str) and k for k in value):
+        raise ValueError('a list of plugin names such as ["apoc", "graph-data-science"]')
+    if len(set(value)) != len(value):
+        raise ValueError("plugin names without repeats")
+    return tuple(value)
+
+
 def _on_calendar(value: Any) -> str:
     """A timer's OnCalendar=, checked with systemd's calendar grammar (components/calendar.py)."""
     parse_calendar(value)
@@ -493,6 +506,15 @@ KEYS: tuple[Key, ...] = (
     Key("restoreDrillMaxAgeDays", "restore_drill_max_age_days", 8, _integer(8, 365), "8 to 365",
         "Days since the last successful restore drill after which Neo4jRestoreDrillTooOld fires (the drill runs "
         "weekly, so 8 is the least that does not fire between two good drills)."),
+    Key("plugins", "plugins", [], _plugin_keys, "per line, what its package ships in labs/ and products/: 4.4 "
+        "apoc-core, graph-data-science, fleet-management (4.4.45+); 5.26 and 2025 apoc, graph-data-science, genai, "
+        "fleet-management (5.26.12+, 2025.08 to 2026.02)",
+        "Plugins installed at boot from the Neo4j package's own labs/ and products/ directories (no download), with "
+        "dbms.security.procedures.unrestricted and allowlist narrowed to their namespaces. APOC and the others go on "
+        "every server; graph-data-science on the one server of a standalone stack, else on one secondary dedicated "
+        "to it (the GDS manual's cluster rule; a cluster without secondaries is refused)."),
+    Key("gdsLicense", "", None, str, "secret", "The GDS Enterprise licence key (its file's text), installed as "
+        "gds.enterprise.license_file on the servers that run graph-data-science.", secret=True),
     Key("rolloutRelease", "rollout_release", [], _server_names, "server names such as core-2, replica-1",
         "Set by `make rollout` for one step, never by hand: the servers that may take their held-back changes now."),
 )
@@ -832,6 +854,24 @@ def _databases_fit(v: dict[str, Any]) -> list[str]:
     return dbs.problems(v["databases"], key=f"{NAMESPACE}:databases", line=v["version_line"], edition=v["edition"],
                         default_database=v["database"], core_count=v["core_count"],
                         replica_count=v["replica_count"])
+
+
+@_check("plugins", "version", "version_line", "core_count", "replica_count")
+def _plugins_of_the_line(v: dict[str, Any]) -> list[str]:
+    from components.plugins import GDS, GDS_CLUSTER_RULE, shipped_plugins
+
+    shipped = shipped_plugins(v["version"], v["version_line"])
+    unknown = [key for key in v["plugins"] if key not in shipped]
+    if unknown:
+        return [f"{NAMESPACE}:plugins: got {', '.join(map(repr, unknown))} on {NAMESPACE}:version {v['version']}; "
+                f"allowed: {', '.join(shipped)} (what Neo4j {v['version']} ships in labs/ and products/)"]
+    cores, replicas = v["core_count"], v["replica_count"]
+    if GDS in v["plugins"] and (cores > 1 or replicas > 0) and replicas == 0:
+        secondary = "Read Replica" if v["version_line"] == "4.4" else "Secondary"
+        return [f"{NAMESPACE}:plugins: got {GDS} on a cluster of {cores} primaries and replicaCount 0; allowed: "
+                f"{NAMESPACE}:replicaCount 1 or more (GDS runs on a {secondary} dedicated to it, never on a primary: "
+                f"\"{GDS_CLUSTER_RULE[v['version_line']]}\", GDS manual, GDS with Neo4j cluster), or leave {GDS} out"]
+    return []
 
 
 @_check("roles", "users", "edition")

@@ -62,6 +62,7 @@ __all__ = [
     "Neo4jDistError",
     "Neo4jServer",
     "admin_command",
+    "apoc_jar",
     "cache_dir",
     "free_port",
     "java_executable",
@@ -323,6 +324,49 @@ def _resolve_classpath(version: str) -> str:
                 )
             os.replace(tmp_out, cp_file)
             return cp
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+#: APOC of each line from Maven Central, for the plugin tests (tests/integration/test_plugins_real_neo4j.py). The
+#: packages ship APOC Core in labs/ (Operations Manual, Configure plugins); the Maven artifact of org.neo4j:neo4j has
+#: no labs/, so the tests lay one out with these jars. 5.26: apoc-core's `core` jar (what labs/ holds, the APOC
+#: classes and their shaded dependencies), newest on Central with that classifier: 5.26.5 (5.26.12 to 5.26.19 are
+#: there without it). 4.4: no `core` classifier on Central; org.neo4j.procedure:apoc 4.4.0.25 (newest there) is the
+#: whole library in one jar, apoc.* too. 2025: none; apoc-core on Central stops at 5.26.19 (no 2025.x release).
+APOC_ARTIFACTS: dict[str, str | None] = {
+    "4.4": "org.neo4j.procedure:apoc:4.4.0.25:jar",
+    "5": "org.neo4j.procedure:apoc-core:5.26.5:jar:core",
+    "2025": None,
+}
+
+
+def apoc_jar(version: str = NEO4J_VERSION) -> Path | None:
+    """The APOC jar of that release's line (:data:`APOC_ARTIFACTS`), copied from Maven Central into
+    ``<cache_dir>/apoc/`` on first use; None for a line with no APOC on Maven Central (2025)."""
+    artifact = APOC_ARTIFACTS[line_of(version).name]
+    if artifact is None:
+        return None
+    group, name, release, _, *classifier = artifact.split(":")
+    out = cache_dir(version) / "apoc"
+    jar = out / f"{name}-{release}{'-' + classifier[0] if classifier else ''}.jar"
+    if jar.is_file():
+        return jar
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if jar.is_file():
+                return jar
+            mvn = os.environ.get("MVN") or shutil.which("mvn")
+            if not mvn:
+                raise Neo4jDistError("Maven ('mvn') not found on PATH; needed to fetch APOC")
+            cmd = [mvn, "-B", "-q", "dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={out}"]
+            proc = subprocess.run(cmd, cwd=out, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if proc.returncode != 0 or not jar.is_file():
+                raise Neo4jDistError(f"Fetching {artifact} with Maven failed (exit {proc.returncode}).\n"
+                                     f"command: {' '.join(cmd)}\n--- mvn output ---\n{proc.stdout}")
+            return jar
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
