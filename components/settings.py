@@ -398,14 +398,15 @@ KEYS: tuple[Key, ...] = (
     Key("replicaInstanceType", "replica_instance_type", "r6i.xlarge", _instance_type, "a type in instance_types.py",
         "EC2 type of the secondaries."),
     Key("haproxyInstanceType", "haproxy_instance_type", "t3.small", _instance_type, "a type in instance_types.py",
-        "EC2 type of the HAProxy node."),
+        "EC2 type of the two HAProxy nodes (haproxy-1, haproxy-2)."),
     Key("monitoringInstanceType", "monitoring_instance_type", "t3.medium", _instance_type,
         "a type in instance_types.py", "EC2 type of the Prometheus + Grafana node."),
     Key("containerMemory", "container_memory", "2g", _size, "a size, 1g or more",
         "Memory limit of each Neo4j container (docker platform); sizes heap and page cache there."),
     Key("dataVolumeSizeGb", "data_volume_size_gb", 100, _integer(10, 16384), "10 to 16384",
         "Encrypted gp3 data volume per server, in GB. Growing it resizes the volumes in place; the filesystem "
-        "grows at the next run of setup-neo4j.sh (a replaced server, or a re-run). EBS cannot shrink a volume."),
+        "grows within 5 minutes, while Neo4j runs (grow-data-volume.timer on each server). EBS cannot shrink "
+        "a volume."),
     Key("dataVolumesDeletable", "data_volumes_deletable", False, _boolean, "true, false",
         "You mean `pulumi destroy` (or removing a server) to delete the data volumes (the Neo4j servers' and "
         "Prometheus's). Default: the volumes are protected and kept when their instance or the stack goes."),
@@ -462,7 +463,8 @@ KEYS: tuple[Key, ...] = (
     Key("backupLocalRetentionDays", "backup_local_retention_days", 3, _integer(1, 365), "1 to 365",
         "Days backups stay in the backup server's staging directory (the newest is always kept)."),
     Key("monitoring", "monitoring", True, _boolean, "true, false", "Deploy the Prometheus + Grafana node."),
-    Key("haproxy", "haproxy", True, _boolean, "true, false", "Deploy the HAProxy node in front of the cluster."),
+    Key("haproxy", "haproxy", True, _boolean, "true, false",
+        "Deploy HAProxy in front of the cluster: a pair behind a load balancer on AWS, one container on Docker."),
     Key("heapSize", "heap_size", None, _size, "a size such as 8g", "Heap override (initial = max)."),
     Key("pageCacheSize", "page_cache_size", None, _size, "a size such as 16g", "Page cache override."),
     Key("txLogRetention", "tx_log_retention", "2 days 2G",
