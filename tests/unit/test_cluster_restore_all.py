@@ -183,3 +183,15 @@ def test_restore_py_all_is_refused_where_it_does_not_apply(argv, message, capsys
 
     code = restore_main(["--bucket", BUCKET, "--stack", "prod", "--latest", "--work-dir", str(tmp_path), *argv])
     assert code == 2 and message in capsys.readouterr().err
+
+
+def test_a_remote_aliass_password_may_come_from_the_stack_secret_as_make_databases_reads_it():
+    """One source for both: the stack secret neo4j:aliasPasswords, exported as NEO4J_ALIAS_PASSWORDS (issue 21)."""
+    from scripts.neo4j_ops.backup.cluster_all import PASSWORDS_ENV, secret_value
+
+    environ = {PASSWORDS_ENV: json.dumps({"library.sci-fi": "from-the-stack-secret"})}
+    assert secret_value(ENV, environ) == "from-the-stack-secret"
+    assert secret_value(ENV, {**environ, ENV: "named-alone"}) == "named-alone"
+    assert secret_value(ENV, {}) is None
+    with pytest.raises(UsageError, match="not a JSON object"):
+        secret_value(ENV, {PASSWORDS_ENV: "[1]"})

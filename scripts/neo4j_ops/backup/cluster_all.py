@@ -24,6 +24,7 @@ the Bolt parameter $password: never on a command line, in the plan, a log or SSM
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -45,9 +46,37 @@ DURATIONS = ("connection_timeout", "connection_max_lifetime", "connection_pool_a
              "connection_pool_idle_test")
 
 
+# The stack secret neo4j:aliasPasswords ({"<composite>.<alias>": "…"}), as `make databases` and the deploy workflow
+# export it: the passwords of the aliases the stack defines; NEO4J_ALIAS_PASSWORD_<NAME> still names one alone.
+PASSWORDS_ENV = "NEO4J_ALIAS_PASSWORDS"
+
+
 def password_env(alias: str) -> str:
     """`library.romance` -> NEO4J_ALIAS_PASSWORD_LIBRARY_ROMANCE."""
     return PASSWORD_ENV + re.sub(r"[^A-Z0-9]", "_", alias.upper())
+
+
+def stack_alias_passwords(environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """NEO4J_ALIAS_PASSWORDS as a dict (empty when unset); UsageError when it is not a JSON object of strings."""
+    text = environ.get(PASSWORDS_ENV) or ""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise UsageError(f"{PASSWORDS_ENV}: not a JSON object of <composite>.<alias> → password (the stack secret "
+                         f"neo4j:aliasPasswords)")
+    return value
+
+
+def secret_value(env: str, environ: Mapping[str, str] = os.environ) -> str | None:
+    """The password filed under NEO4J_ALIAS_PASSWORD_<NAME> `env`: that variable, else the alias of that name in
+    the stack secret (NEO4J_ALIAS_PASSWORDS)."""
+    if environ.get(env):
+        return environ[env]
+    return next((v for k, v in stack_alias_passwords(environ).items() if password_env(k) == env and v), None)
 
 
 def literal(value: Any) -> str:
@@ -183,7 +212,7 @@ def plan_all(line: VersionLine, version: Version, run: RunManifest, manifests: M
 
 
 def missing_secrets(plan: AllPlan, environ: Mapping[str, str] = os.environ) -> list[str]:
-    return [env for env in plan.secrets if not environ.get(env)]
+    return [env for env in plan.secrets if not secret_value(env, environ)]
 
 
 def describe_all(plan: AllPlan) -> str:
@@ -213,7 +242,8 @@ def execute_all(plan: AllPlan, run: Run, log: Log, run_one: Callable[[Plan], Any
     is checked before anything changes; the first failure stops the run, saying what is done and what is left."""
     missing = missing_secrets(plan, environ)
     if missing:
-        raise UsageError(f"set {', '.join(missing)} (the remote aliases' passwords: they are in no backup) before "
+        raise UsageError(f"set {', '.join(missing)} (or the aliases in {PASSWORDS_ENV}, the stack secret "
+                         f"neo4j:aliasPasswords; the remote aliases' passwords: they are in no backup) before "
                          f"restoring; nothing was changed")
     outcome = AllOutcome()
     for p in plan.databases:
@@ -228,7 +258,7 @@ def execute_all(plan: AllPlan, run: Run, log: Log, run_one: Callable[[Plan], Any
         outcome.restored.append(p.name)
     for step in plan.catalogue:
         log(f"{step.description}\n    {step.cypher}")
-        params = {"password": environ[step.secret_env]} if step.secret_env else None
+        params = {"password": secret_value(step.secret_env, environ)} if step.secret_env else None
         try:
             run(Named.built(step.cypher, "system"), params)
         except Exception as error:  # noqa: BLE001 - say what is done, what is left
