@@ -478,7 +478,7 @@ def test_an_archive_whose_sha256_is_not_the_deploys_tag_is_refused_unpacked_and_
     # And says so to node exporter (Neo4jPinnedObjectRefused), until an archive the deploy published installs.
     metric = tmp_path / "textfile" / "neo4j_cluster_pinned_object_refused.prom"
     assert 'neo4j_cluster_pinned_object_refused{object="backup-tooling"} 1' in metric.read_text().splitlines()
-    assert not [f for f in metric.parent.iterdir() if f.name.startswith(".")]  # written whole, then renamed
+    assert [f.name for f in metric.parent.iterdir()] == [metric.name]  # written whole, then renamed
     bucket.publish({"backup.py": "release 2\n"}, "etag-2")  # the deploy publishes again, with its tag
     (bucket.store / "deployed-sha256").write_text(
         hashlib.sha256((bucket.store / "archive.tar.gz").read_bytes()).hexdigest())
