@@ -20,7 +20,7 @@ from components.monitoring import AlertThresholds, ScrapeTarget, metrics_filter,
 from components.neo4j_defaults import directories, jvm_flags
 from components.plugins import Plugin, namespaces_of, plugin_servers, shipped_plugins
 from components.ports import PORTS
-from components.settings import Settings
+from components.settings import NAMESPACE, ConfigError, Settings
 from components.sizing import AdminBudget, MemoryPlan, admin_budget, machine_cpus, machine_memory, plan_memory
 from components.templating import render_template
 from components.topology import PRIMARY, SECONDARY, ClusterTopology, Server
@@ -259,9 +259,31 @@ def neo4j_conf_values(settings: Settings, topology: ClusterTopology, server: Ser
     }
 
 
+def extra_config(settings: Settings, server: Server) -> tuple[dict[str, str], str]:
+    """neo4j:extraConfig with the server's role variant over it (settings.py checked every entry), and where
+    the entries come from."""
+    primary = server.role == PRIMARY
+    role = settings.primary_extra_config if primary else settings.secondary_extra_config
+    source = "every server's"
+    if role:
+        source += f", and neo4j:{'primary' if primary else 'secondary'}ExtraConfig"
+    return {**dict(settings.extra_config), **dict(role)}, source
+
+
 def render_neo4j_conf(settings: Settings, topology: ClusterTopology, server: Server) -> str:
-    return render_template(NEO4J_CONF_TEMPLATE[settings.version_line],
-                           conf=neo4j_conf_values(settings, topology, server))
+    extra, source = extra_config(settings, server)
+    values = {**neo4j_conf_values(settings, topology, server),
+              "extra_config": [{"key": key, "value": value} for key, value in extra.items()],
+              "extra_config_source": source}
+    text = render_template(NEO4J_CONF_TEMPLATE[settings.version_line], conf=values)
+    # The last net: settings.py refuses what the templates own (components/neo4j_settings/owned.py); a key the
+    # template rendered itself and extraConfig again would leave two values in one conf.
+    keys = [line.partition("=")[0] for line in text.splitlines() if line and not line.startswith("#")]
+    clash = sorted(key for key in extra if keys.count(key) > 1)
+    if clash:
+        raise ConfigError([f"{NAMESPACE}:extraConfig: {key}: set by the program for {server.name} already; allowed: "
+                           f"a setting the program does not set" for key in clash])
+    return text
 
 
 # HAProxy's admin socket and the server states it saves across a reload (the packaged haproxy's own directory).

@@ -129,6 +129,10 @@ class Settings:
     backup_s3_endpoint: str  # "" = AWS S3; else an S3-compatible store's https URL (MinIO, Ceph, ...)
     restore_drill_max_age_days: int  # Neo4jRestoreDrillTooOld fires past this age
     plugins: tuple[str, ...]  # neo4j:plugins: keys of components/plugins.py's shipped_plugins, in the stack's order
+    # neo4j:extraConfig and its role variants: (setting, conf text) pairs, checked against the line's catalogue
+    extra_config: tuple[tuple[str, str], ...]
+    primary_extra_config: tuple[tuple[str, str], ...]
+    secondary_extra_config: tuple[tuple[str, str], ...]
     # Names of secret keys that the stack sets. The values never enter Settings: the adapters
     # read them from Pulumi config as secrets.
     secrets_set: frozenset[str] = field(default_factory=frozenset)
@@ -345,6 +349,12 @@ def _plugin_keys(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _extra_config_map(value: Any) -> tuple[tuple[str, str], ...]:
+    from components.neo4j_settings.extra_config import parse_map
+
+    return parse_map(value)
+
+
 def _on_calendar(value: Any) -> str:
     """A timer's OnCalendar=, checked with systemd's calendar grammar (components/calendar.py)."""
     parse_calendar(value)
@@ -517,6 +527,18 @@ KEYS: tuple[Key, ...] = (
         "to it (the GDS manual's cluster rule; a cluster without secondaries is refused)."),
     Key("gdsLicense", "", None, str, "secret", "The GDS Enterprise licence key (its file's text), installed as "
         "gds.enterprise.license_file on the servers that run graph-data-science.", secret=True),
+    Key("extraConfig", "extra_config", {}, _extra_config_map, "a map of neo4j.conf settings of the stack's line",
+        "Any further neo4j.conf setting of the line, written into every server's neo4j.conf (AWS and Docker alike), "
+        "e.g. {db.transaction.timeout: 30s} (4.4: dbms.transaction.timeout). Checked before anything renders: the "
+        "name against the line's settings in the Operations Manual (did-you-mean), the value by the setting's type, "
+        "Enterprise-only settings refused on community, and a setting the program sets itself (cluster membership, "
+        "addresses, TLS, memory, directories, auth, logs it sizes) refused naming the key that controls it."),
+    Key("primaryExtraConfig", "primary_extra_config", {}, _extra_config_map,
+        "a map of neo4j.conf settings of the stack's line",
+        "As extraConfig, for the primaries (cores) only; where both set a setting, this value wins there."),
+    Key("secondaryExtraConfig", "secondary_extra_config", {}, _extra_config_map,
+        "a map of neo4j.conf settings of the stack's line",
+        "As extraConfig, for the secondaries (read replicas) only; where both set a setting, this value wins there."),
     Key("rolloutRelease", "rollout_release", [], _server_names, "server names such as core-2, replica-1",
         "Set by `make rollout` for one step, never by hand: the servers that may take their held-back changes now."),
 )
@@ -849,6 +871,22 @@ def _backup_job_fits(v: dict[str, Any]) -> list[str]:
             f"host ({v['core_instance_type']}, {neo4j_size(ram)}), keeps {neo4j_size(budget.left)} outside Neo4j's "
             f"heap and page cache; allowed: at least {neo4j_size(ADMIN_MINIMUM_LEFT)} there, half of it for "
             f"neo4j-admin's backup, aggregation and check (a larger instance type, or a smaller heap or page cache)"]
+
+
+@_check("extra_config", "primary_extra_config", "secondary_extra_config", "version", "version_line", "edition",
+        "replica_count")
+def _extra_config_checked(v: dict[str, Any]) -> list[str]:
+    from components.neo4j_settings.extra_config import problems
+
+    found = []
+    if v["secondary_extra_config"] and v["replica_count"] == 0:
+        found.append(f"{NAMESPACE}:secondaryExtraConfig: got settings with {NAMESPACE}:replicaCount 0; allowed: "
+                     f"none, or {NAMESPACE}:replicaCount 1 or more")
+    for name, attr in (("extraConfig", "extra_config"), ("primaryExtraConfig", "primary_extra_config"),
+                       ("secondaryExtraConfig", "secondary_extra_config")):
+        found += problems(f"{NAMESPACE}:{name}", v[attr], line=v["version_line"], version=v["version"],
+                          edition=v["edition"])
+    return found
 
 
 @_check("databases", "version_line", "edition", "database", "core_count", "replica_count")
