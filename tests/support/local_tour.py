@@ -63,9 +63,15 @@ def _env(password: str, **extra: str) -> dict[str, str]:
     return env
 
 
+# A JVM just started (compiled by C1 only, neo4j_local.TEST_JVM_ARGS) on a busy laptop answers its first queries
+# in seconds, not the milliseconds of a warm production server: check's 5 s default is too short for it.
+CHECK_TIMEOUT = "30"
+
+
 def check(extra: list[str]) -> int:
     server = _server()
-    return _run([_python(), "scripts/check.py", "--uri", server["uri"], *extra], _env(server["password"]))
+    timeout = [] if "--timeout" in extra else ["--timeout", CHECK_TIMEOUT]
+    return _run([_python(), "scripts/check.py", "--uri", server["uri"], *timeout, *extra], _env(server["password"]))
 
 
 def _counts(server: dict) -> tuple[int, int]:
