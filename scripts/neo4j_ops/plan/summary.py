@@ -11,7 +11,6 @@ from components.settings import Settings
 from components.topology import ClusterTopology
 from components.units import neo4j_size
 from scripts.neo4j_ops.backup.source import FROM_TAKES_A_LIST
-from scripts.neo4j_ops.plan.plugin_lines import plugin_lines
 
 # Resources the summary names one by one, so a reviewer sees the machines, not just counts.
 NAMED_KINDS = {
@@ -33,7 +32,6 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
         f"primar{'y' if topology.fault_tolerance == 1 else 'ies'} down)",
         f"TLS: {settings.tls} (neo4j:tls)",
         *database_lines(settings),
-        *plugin_lines(settings, rendered),
         "",
     ]
     # Zones are AWS's: containers on one Docker engine have none, so a Docker stack's table has no zone column.
@@ -95,8 +93,15 @@ def database_lines(settings: Settings) -> list[str]:
                               f"seeded from {database.seed_uri}" if database.seed_uri else "",
                               "CREATE waits until online" if database.wait else "") if x]
         shown.append(f"  {database.name}: {where}" + (f" ({'; '.join(extras)})" if extras else ""))
-    return ["Databases (neo4j:database, neo4j:databases; `make databases` creates them after a deploy, never drops):",
-            *shown]
+    for composite in settings.composites:
+        shown.append(f"  {composite.name}: composite")
+        for alias in composite.aliases:
+            target = (f"{alias.database} at {alias.uri} as {alias.user}, password from neo4j:aliasPasswords"
+                      + ("" if alias.ssl_enforced else ", TLS NOT enforced (sslEnforced: false)")
+                      if alias.remote else f"{alias.database} (local)")
+            shown.append(f"    {composite.name}.{alias.name} -> {target}")
+    return ["Databases (neo4j:database, neo4j:databases, neo4j:composites; `make databases` creates them after a "
+            "deploy, never drops):", *shown]
 
 
 def table_lines(columns: list[tuple[str, list[str]]]) -> list[str]:
