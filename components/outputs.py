@@ -52,6 +52,9 @@ class StackOutputs:
     haproxy_read_uri: Any  # HAProxy's read frontend (to any server that hosts the database); None without HAProxy
     metrics_urls: Mapping[str, str]  # server → its Prometheus endpoint; {} on Community (no metrics)
     tls: str  # neo4j:tls: disabled | optional | required
+    # AWS with neo4j:backupReplicaAccountId: what the other account applies to its replica bucket and key
+    # ({"bucketPolicy", "keyPolicy", "bucketSettings"}, trusting exactly this stack's replication role); else None.
+    offsite_account_policies: Any = None
 
     def to_json(self) -> dict[str, Any]:
         """What __main__.py exports, key by key."""
@@ -84,7 +87,7 @@ class StackOutputs:
 def stack_outputs(settings: Settings, topology: ClusterTopology, *, bolt_uri: Any, server_addresses: Mapping[str, Any],
                   server_bolt_uris: Mapping[str, str], haproxy_uri: Any, haproxy_read_uri: Any, grafana_url: Any,
                   prometheus_url: Any, backup_bucket: Any, secret_arns: Mapping[str, Any],
-                  ca_cert_pem: Any) -> StackOutputs:
+                  ca_cert_pem: Any, offsite_account_policies: Any = None) -> StackOutputs:
     """The outputs of a cluster: what the topology decides here, the addresses from the adapter."""
     first = topology.primaries[0]
     return StackOutputs(
@@ -104,6 +107,7 @@ def stack_outputs(settings: Settings, topology: ClusterTopology, *, bolt_uri: An
         metrics_urls={s.name: f"http://{s.hostname}:{PORTS.server.metrics}/metrics" for s in topology.servers}
         if settings.edition == "enterprise" else {},
         tls=settings.tls,
+        offsite_account_policies=offsite_account_policies,
     )
 
 

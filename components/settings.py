@@ -123,6 +123,9 @@ class Settings:
     haproxy_public: bool
     ami_id: str  # "" = the newest Ubuntu 22.04 image of each instance type's architecture
     backup_replica_region: str  # "" = no cross-region replica
+    backup_replica_account_id: str  # "" = the replica bucket is this account's (made by the stack)
+    backup_replica_bucket: str  # the other account's replica bucket (with backup_replica_account_id)
+    backup_replica_key_arn: str  # the other account's KMS key in backup_replica_region (likewise)
     backup_noncurrent_days: int
     # Servers `make rollout` is applying held-back changes to right now; set by scripts/rollout.py per step.
     rollout_release: tuple[str, ...]
@@ -138,8 +141,6 @@ class Settings:
     secrets_set: frozenset[str] = field(default_factory=frozenset)
     # neo4j:databases: further standard databases, each with its own topology (components/databases.py)
     databases: tuple[dbs.DatabaseSpec, ...] = ()
-    # neo4j:composites: composite databases and their local and remote aliases (5.x/2025 Enterprise)
-    composites: tuple[dbs.CompositeSpec, ...] = ()
 
     @property
     def database_topologies(self) -> tuple[dbs.DatabaseTopology, ...]:
@@ -330,34 +331,6 @@ def _databases(value: Any) -> tuple[dbs.DatabaseSpec, ...]:
     return tuple(specs)
 
 
-_COMPOSITES_ALLOWED = ('a list of {name, aliases: [{name, database} or {name, database, uri, user, sslEnforced?}]} '
-                       'such as [{"name": "library", "aliases": [{"name": "sales", "database": "sales"}]}]')
-_ALIAS_FIELDS = {"name", "database", "uri", "user", "sslEnforced"}
-
-
-def _composites(value: Any) -> tuple[dbs.CompositeSpec, ...]:
-    """neo4j:composites: the shape of each entry (names, targets and URIs are checked by _composites_fit)."""
-    value = _decode(value)
-    if not isinstance(value, list):
-        raise ValueError(_COMPOSITES_ALLOWED)
-    composites = []
-    for item in value:
-        if not (isinstance(item, dict) and isinstance(item.get("name"), str) and set(item) <= {"name", "aliases"}
-                and isinstance(item.get("aliases", []), list)):
-            raise ValueError(_COMPOSITES_ALLOWED)
-        aliases = []
-        for alias in item.get("aliases", []):
-            if not (isinstance(alias, dict) and isinstance(alias.get("name"), str)
-                    and isinstance(alias.get("database"), str) and set(alias) <= _ALIAS_FIELDS
-                    and all(isinstance(alias.get(f, ""), str) for f in ("uri", "user"))
-                    and isinstance(alias.get("sslEnforced", True), bool)):
-                raise ValueError(_COMPOSITES_ALLOWED + f" (alias {alias!r} of {item['name']})")
-            aliases.append(dbs.AliasSpec(alias["name"], alias["database"], alias.get("uri", ""), alias.get("user", ""),
-                                         alias.get("sslEnforced", True)))
-        composites.append(dbs.CompositeSpec(item["name"], tuple(aliases)))
-    return tuple(composites)
-
-
 def _server_names(value: Any) -> tuple[str, ...]:
     names = json.loads(value) if isinstance(value, str) and value.startswith("[") else value
     if isinstance(names, str):
@@ -474,13 +447,6 @@ KEYS: tuple[Key, ...] = (
         "Further standard databases (5.x/2025 Enterprise: each with its own topology, default the stack's counts; "
         "seedUri: created from that backup; wait: CREATE waits until it is online), created by `make databases` "
         "(scripts/databases.py), never dropped. Names follow Neo4j's naming rules of the line."),
-    Key("composites", "composites", [], _composites, "list of {name, aliases}",
-        "Composite databases (5.x/2025 Enterprise), each with local aliases {name, database} to a database of the "
-        "stack and remote aliases {name, database, uri, user, sslEnforced?} whose password is the secret "
-        "neo4j:aliasPasswords; a secured URI scheme (neo4j+s) unless sslEnforced: false. Created by `make databases` "
-        "after the standard databases, the composite before its aliases; never dropped."),
-    Key("aliasPasswords", "", None, str, "secret object",
-        "Passwords of the remote aliases of neo4j:composites, by <composite>.<alias>.", secret=True),
     Key("users", "users", [], _users, 'list of {name, roles}',
         "Users to create; passwords come from the secret neo4j:userPasswords (an object name → password)."),
     Key("roles", "roles", [], _roles, 'list of {name, privileges}',
@@ -546,6 +512,22 @@ KEYS: tuple[Key, ...] = (
     Key("backupReplicaRegion", "backup_replica_region", "",
         _text(re.compile(r"^([a-z]{2}(-[a-z]+)+-\d)?$"), "an AWS region such as eu-central-1, or empty"),
         "an AWS region, or empty", "Replicate backups to a bucket in this second region. Empty: no replica."),
+    Key("backupReplicaAccountId", "backup_replica_account_id", "",
+        _text(re.compile(r"^(\d{12})?\Z"), "a 12-digit AWS account id, or empty"),
+        "a 12-digit AWS account id, or empty",
+        "Another AWS account that owns the off-site replica (with backupReplicaBucket and backupReplicaKeyArn): this "
+        "account creates no replica bucket, the replicas become that account's, and the plan writes that account's "
+        "bucket policy, key policy and bucket settings to build/<stack>/offsite-account/. Empty: the stack makes "
+        "the replica bucket itself."),
+    Key("backupReplicaBucket", "backup_replica_bucket", "",
+        _text(re.compile(r"^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?\Z"), "an S3 bucket name, or empty"),
+        "an S3 bucket name, or empty",
+        "The other account's replica bucket in backupReplicaRegion (Object Lock enabled when it is created)."),
+    Key("backupReplicaKeyArn", "backup_replica_key_arn", "",
+        _text(re.compile(r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[a-zA-Z0-9-]+)?\Z"),
+              "a KMS key ARN such as arn:aws:kms:eu-central-1:210987654321:key/…, or empty"),
+        "a KMS key ARN, or empty", "The other account's KMS key (in backupReplicaRegion) the replicas are encrypted "
+        "with."),
     Key("backupNoncurrentDays", "backup_noncurrent_days", 7, _integer(1, 3650), "1 to 3650",
         "Days the old version of an overwritten or deleted backup object is kept before it expires."),
     Key("backupS3Endpoint", "backup_s3_endpoint", "",
@@ -661,7 +643,6 @@ def load_settings(stack: str, config: Mapping[str, Any], *, decrypted: bool = Fa
         values["availability_zones"] = tuple(f"{values['region']}{z}" for z in "abc")
 
     problems.extend(_cross_checks(values))
-    problems.extend(_composites_fit(values))
     if problems:
         raise ConfigError(problems)
     return Settings(stack=stack, secrets_set=frozenset(secrets_set), **values)
@@ -835,6 +816,26 @@ def _schedules_of_the_line(v: dict[str, Any]) -> list[str]:
             for attr in unused if v[attr] != keys[attr].parse(keys[attr].default)]
 
 
+@_check("backup_replica_region", "backup_replica_account_id", "backup_replica_bucket", "backup_replica_key_arn")
+def _replica_account(v: dict[str, Any]) -> list[str]:
+    account, bucket, key = v["backup_replica_account_id"], v["backup_replica_bucket"], v["backup_replica_key_arn"]
+    if not (account or bucket or key):
+        return []
+    if not (account and bucket and key and v["backup_replica_region"]):
+        named = next(name for name, value in (("backupReplicaAccountId", account), ("backupReplicaBucket", bucket),
+                                              ("backupReplicaKeyArn", key)) if value)
+        return [f"{NAMESPACE}:{named}: got account {account or '(none)'}, bucket {bucket or '(none)'}, "
+                f"key {key or '(none)'}, region {v['backup_replica_region'] or '(none)'}; allowed: all four "
+                f"(backupReplicaAccountId, backupReplicaBucket, backupReplicaKeyArn, backupReplicaRegion), or none of "
+                f"the first three"]
+    _, _, _, key_region, key_account, _ = key.split(":", 5)
+    if (key_region, key_account) != (v["backup_replica_region"], account):
+        return [f"{NAMESPACE}:backupReplicaKeyArn: got a key of account {key_account} in {key_region}; allowed: a key "
+                f"of {NAMESPACE}:backupReplicaAccountId ({account}) in {NAMESPACE}:backupReplicaRegion "
+                f"({v['backup_replica_region']})"]
+    return []
+
+
 @_check("backup_replica_region", "region")
 def _replica_in_another_region(v: dict[str, Any]) -> list[str]:
     if v["backup_replica_region"] and v["backup_replica_region"] == v["region"]:
@@ -950,14 +951,6 @@ def _plugins_of_the_line(v: dict[str, Any]) -> list[str]:
                 f"{NAMESPACE}:replicaCount 1 or more (GDS runs on a {secondary} dedicated to it, never on a primary: "
                 f"\"{GDS_CLUSTER_RULE[v['version_line']]}\", GDS manual, GDS with Neo4j cluster), or leave {GDS} out"]
     return []
-
-
-def _composites_fit(v: dict[str, Any]) -> list[str]:
-    if not all(k in v for k in ("composites", "version_line", "edition", "database", "databases")):
-        return []
-    standard = {v["database"]} | {d.name for d in v["databases"]}
-    return dbs.composite_problems(v["composites"], key=f"{NAMESPACE}:composites", line=v["version_line"],
-                                  edition=v["edition"], standard=standard)
 
 
 @_check("roles", "users", "edition")

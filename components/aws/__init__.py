@@ -9,7 +9,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.backup_store import BackupCopies, BackupStore, BackupStoreArgs, backup_copies
+from components.aws.backup_store import BackupCopies, BackupStore, BackupStoreArgs, OffsiteAccount, backup_copies
+from components.aws.keys import EncryptionKeys, EncryptionKeysArgs, KeyUsers, MachineKeys, deploy_principal
 from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.aws.machine import HELD_BACK_ON_SERVERS, BucketAccess, MachineContext
 from components.aws.monitoring import Monitoring, MonitoringArgs
@@ -69,9 +70,16 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
         stack=settings.stack, vpc_id=network.vpc_id, groups=plan_groups(topology),
         flows=plan_flows(settings, topology, rendered.servers)), opts)
 
+    # Customer-managed keys for the backups and the secrets (keys.py); the off-site replica's key is the other
+    # account's when the replica lives there.
+    offsite = (OffsiteAccount(settings.backup_replica_account_id, settings.backup_replica_bucket,
+                              settings.backup_replica_key_arn, partition=settings.backup_replica_key_arn.split(":")[1])
+               if settings.backup_replica_region and settings.backup_replica_account_id else None)
+    keys = EncryptionKeys(NAME, EncryptionKeysArgs(
+        stack=settings.stack, replica_region=settings.backup_replica_region if offsite is None else ""), opts)
     names = secret_names(settings, topology)
     certificates = ClusterCertificates(NAME, topology, grafana=True) if settings.tls != "disabled" else None
-    secrets = ClusterSecrets(NAME, _secret_values(settings, names, certificates), opts)
+    secrets = ClusterSecrets(NAME, _secret_values(settings, names, certificates, keys.secrets.arn), opts)
     # The backup tooling with this stack's backup job (job/): user data cannot hold the job (EC2's 16 KB).
     tooling = tooling_archive_base64(backup_tooling_files(artifacts, topology))
     backups = BackupStore(NAME, BackupStoreArgs(
@@ -79,16 +87,20 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
         transition_days=settings.backup_transition_days,
         transition_storage_class=settings.backup_transition_storage_class,
         noncurrent_days=settings.backup_noncurrent_days, replica_region=settings.backup_replica_region,
-        tooling_archive_base64=tooling), opts)
+        tooling_archive_base64=tooling, region=settings.region, key_arn=keys.backups.arn,
+        replica_key_arn=keys.replica.arn if keys.replica is not None else None, replica_account=offsite), opts)
 
     network.limit_s3_endpoint(backups.bucket_arns, settings.region, partition.partition)
     sessions = SessionLogging(NAME, SessionLoggingArgs(stack=settings.stack), opts)
     # Objects only under the stack's prefix, where the backup job writes.
     stack_backups = pulumi.Output.concat(backups.bucket_arn, f"/{settings.stack}/*")
+    key_users = KeyUsers()  # filled as the machines are placed: each key's policy names exactly these roles
     context = MachineContext(
         stack=settings.stack, images=machine_images(settings, topology, provider), dns_zone_id=network.dns_zone_id,
         backup_bucket_arns=backups.bucket_arns,
-        session_log_group_arn=sessions.log_group_arn)
+        session_log_group_arn=sessions.log_group_arn,
+        keys=MachineKeys(region=settings.region, backups_key_arn=keys.backups.arn, secrets_key_arn=keys.secrets.arn,
+                         backups_bucket_arn=backups.bucket_arn, users=key_users))
     servers = Neo4jServers(NAME, Neo4jServersArgs(
         servers=topology.servers,
         instance_types={PRIMARY: settings.core_instance_type, SECONDARY: settings.replica_instance_type},
@@ -133,21 +145,30 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
                            *((secrets.arns[names.grafana_tls],) if certificates else ())), context=context,
             data_volumes_deletable=settings.data_volumes_deletable, grafana_https=certificates is not None), opts)
 
+    caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider))
+    keys.apply_policies(
+        account_root=pulumi.Output.concat("arn:", partition.partition, ":iam::", caller.account_id, ":root"),
+        deploy=deploy_principal(pulumi.InvokeOutputOptions(provider=provider)), region=settings.region,
+        users=key_users, bucket_arn=backups.bucket_arn, secret_arns=list(secrets.arns.values()),
+        replication=backups.backups_key_uses, replica=backups.replica_key_uses)
+
     return Deployment(artifacts, stack_outputs(
         settings, topology, private_ips=servers.private_ips, haproxy_address=haproxy_address,
         grafana_url=monitoring.grafana_url if monitoring else None,
         prometheus_url=monitoring.prometheus_url if monitoring else None,
         backup_bucket=backups.bucket_name, secret_arns=secrets.arns,
-        ca_cert_pem=certificates.ca_cert_pem if certificates else None))
+        ca_cert_pem=certificates.ca_cert_pem if certificates else None,
+        offsite_account_policies=backups.offsite_account_policies))
 
 
-def _secret_values(settings: Settings, names: SecretNames,
-                   certificates: ClusterCertificates | None) -> ClusterSecretsArgs:
+def _secret_values(settings: Settings, names: SecretNames, certificates: ClusterCertificates | None,
+                   kms_key_id: pulumi.Input[str]) -> ClusterSecretsArgs:
     """Passwords from the stack's secret config; a missing one stops the program with the command to set it."""
     config = pulumi.Config(NAMESPACE)
     return ClusterSecretsArgs(
         names=names,
         recovery_window_days=settings.secret_recovery_window_days,
+        kms_key_id=kms_key_id,
         admin_password=config.require_secret("adminPassword"),
         grafana_admin_password=config.require_secret("grafanaAdminPassword") if settings.monitoring else None,
         user_passwords=config.require_secret("userPasswords") if settings.users else None,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.keys import KEY_ADMIN_ACTIONS, KeyUse, s3_condition
 from components.aws.machine import TOOLING_WRITE_ACTIONS
 from components.tooling import TOOLING_KEY, TOOLING_PREFIX
 
@@ -40,6 +41,24 @@ class BackupStoreArgs:
     noncurrent_days: int  # old versions of overwritten or deleted objects expire after this
     replica_region: str = ""  # "": no replica
     tooling_archive_base64: str = ""  # the backup scripts (components/tooling.py); "": none
+    region: str = ""  # the stack's region (the backup key's kms:ViaService)
+    key_arn: pulumi.Input[str] | None = None  # SSE-KMS key of the bucket (keys.py); None: SSE-S3
+    replica_key_arn: pulumi.Input[str] | None = None  # this account's replica key; None with replica_account
+    replica_account: OffsiteAccount | None = None  # the off-site replica lives in another account
+
+
+@dataclass(frozen=True)
+class OffsiteAccount:
+    """A replica bucket and its KMS key owned by another AWS account (neo4j:backupReplicaAccountId, …Bucket,
+    …KeyArn): this account creates no replica bucket and cannot shorten, delete or overwrite anything there."""
+    account_id: str
+    bucket: str
+    key_arn: str
+    partition: str = "aws"
+
+    @property
+    def bucket_arn(self) -> str:
+        return f"arn:{self.partition}:s3:::{self.bucket}"
 
 
 def object_lock_days(retention_days: int, chain_days: int) -> int:
@@ -91,7 +110,8 @@ def lifecycle_rules(args: BackupStoreArgs) -> list[dict]:
     return [backups, markers]
 
 
-def replication_rule(stack: str, destination_arn: pulumi.Input[str]) -> dict:
+def replication_rule(stack: str, destination_arn: pulumi.Input[str], replica_key_arn: pulumi.Input[str] | None = None,
+                     account_id: str = "") -> dict:
     """Every object under <stack>/ (untagged and tagged alike, tags included: s3:ReplicateTags) goes to the
     replica bucket in the other region: the off-site copy of the 3-2-1 rule.
 
@@ -103,14 +123,29 @@ def replication_rule(stack: str, destination_arn: pulumi.Input[str]) -> dict:
     replicates too: S3 User Guide, "Managing Object Lock": replication makes "automatic, asynchronous copying of
     locked objects and their retention metadata", and "The Amazon S3 destination bucket must have Object Lock
     enabled on it".
+
+    SSE-KMS objects replicate only when asked for, re-encrypted under the replica's key (S3 API Reference,
+    SourceSelectionCriteria: "A container that describes additional filters for identifying the source objects that
+    you want to replicate"; the provider: "If specified, replicaKmsKeyId in destination must be specified as
+    well"). In another account (`account_id`), the replicas belong to that account: S3 User Guide, "Changing the
+    replica owner": "Add the owner override option to the replication configuration to tell Amazon S3 to change
+    replica ownership".
     """
-    return {
+    destination: dict = {"bucket": destination_arn, "storage_class": "STANDARD"}
+    rule: dict = {
         "id": "stack-backups", "status": "Enabled", "priority": 1,
         "filter": {"prefix": f"{stack}/"},
         # With a Filter (replication configuration V2), S3 requires the DeleteMarkerReplication element.
         "delete_marker_replication": {"status": "Disabled"},
-        "destination": {"bucket": destination_arn, "storage_class": "STANDARD"},
+        "destination": destination,
     }
+    if replica_key_arn is not None:
+        rule["source_selection_criteria"] = {"sse_kms_encrypted_objects": {"status": "Enabled"}}
+        destination["encryption_configuration"] = {"replica_kms_key_id": replica_key_arn}
+    if account_id:
+        destination["account"] = account_id
+        destination["access_control_translation"] = {"owner": "Destination"}
+    return rule
 
 
 @dataclass(frozen=True)
@@ -126,8 +161,36 @@ def bucket_options(parent: pulumi.Resource) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions(parent=parent, retain_on_delete=True)
 
 
+def encryption_rule(key_arn: pulumi.Input[str] | None) -> dict:
+    """The bucket's default encryption: SSE-KMS under the stack's key with an S3 Bucket Key (one KMS request per
+    bucket key, not per object), or SSE-S3 without a key."""
+    if key_arn is None:
+        return {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}
+    return {"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": key_arn},
+            "bucket_key_enabled": True}
+
+
+def only_this_key_statements(objects_arn: pulumi.Input[str], key_arn: pulumi.Input[str]) -> list[dict]:
+    """Bucket-policy Denies: an upload that asks for another encryption (SSE-S3, DSSE, another KMS key, a
+    customer-provided key) is refused; one that asks for none gets the bucket's default, this key. S3 User Guide,
+    "Specifying server-side encryption with AWS KMS": "To require SSE-KMS for all objects in a particular Amazon S3
+    bucket, you can use a bucket policy"; the condition keys s3:x-amz-server-side-encryption and
+    s3:x-amz-server-side-encryption-aws-kms-key-id hold the request's headers (IfExists: absent, they pass)."""
+    return [
+        {"Sid": "DenyUploadsUnderAnotherEncryption", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": objects_arn,
+         "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}}},
+        {"Sid": "DenyUploadsUnderAnotherKey", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": objects_arn,
+         "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn}}},
+        {"Sid": "DenyUploadsUnderCustomerKeys", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": objects_arn,
+         "Condition": {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}}},
+    ]
+
+
 def _protected_bucket(name: str, args: BackupStoreArgs, parent: pulumi.Resource,
-                      region: str | None = None) -> ProtectedBucket:
+                      region: str | None = None, key_arn: pulumi.Input[str] | None = None) -> ProtectedBucket:
     child = pulumi.ResourceOptions(parent=parent)
     # region None: the provider's region; otherwise v7's per-resource region, with no second provider.
     # Object Lock only at creation: a new input on an existing bucket replaces it (module docstring).
@@ -147,7 +210,7 @@ def _protected_bucket(name: str, args: BackupStoreArgs, parent: pulumi.Resource,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning]))
     aws.s3.BucketServerSideEncryptionConfiguration(
         name, bucket=bucket.id, region=region,
-        rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}], opts=child)
+        rules=[encryption_rule(key_arn)], opts=child)
     public_access = aws.s3.BucketPublicAccessBlock(
         name, bucket=bucket.id, region=region, block_public_acls=True, block_public_policy=True,
         ignore_public_acls=True, restrict_public_buckets=True, opts=child)
@@ -168,7 +231,8 @@ def _protected_bucket(name: str, args: BackupStoreArgs, parent: pulumi.Resource,
             "Sid": "DenyMachinesWritingWhatRootRuns", "Effect": "Deny", "Principal": "*",
             "Action": list(TOOLING_WRITE_ACTIONS), "Resource": pulumi.Output.concat(bucket.arn, f"/{TOOLING_PREFIX}*"),
             "Condition": {"Null": {"aws:EC2InstanceSourceVPC": "false"}},
-        }],
+        }, *(only_this_key_statements(pulumi.Output.concat(bucket.arn, "/*"), key_arn) if key_arn is not None
+             else [])],
     })
     # S3 rejects a policy written while the public access block is still being set.
     aws.s3.BucketPolicy(name, bucket=bucket.id, region=region, policy=deny_plain_http,
@@ -186,7 +250,7 @@ class BackupStore(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: BackupStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("neo4j-cluster:aws:BackupStore", name, None, opts)
-        primary = _protected_bucket(f"{name}-backups", args, self)
+        primary = _protected_bucket(f"{name}-backups", args, self, key_arn=args.key_arn)
         self.bucket_name = primary.bucket.bucket
         self.bucket_arn = primary.bucket.arn
         self.replica_bucket_name = None
@@ -200,42 +264,131 @@ class BackupStore(pulumi.ComponentResource):
             # The ARN resolves once the object exists: the policy naming it, and so the instance that installs
             # it at boot (place_machine), wait for the upload.
             self.tooling_arn = pulumi.Output.all(self.tooling_arn, tooling.id).apply(lambda values: values[0])
-        if args.replica_region:
-            replica = _protected_bucket(f"{name}-backups-replica", args, self, region=args.replica_region)
-            self._replicate(f"{name}-backups-replication", primary, replica)
+        # The replication role's key uses, for the key policies (keys.py): the backup key, the replica key here.
+        self.backups_key_uses: tuple[KeyUse, ...] = ()
+        self.replica_key_uses: tuple[KeyUse, ...] = ()
+        self.offsite_account_policies: pulumi.Output[dict] | None = None
+        if args.replica_region and args.replica_account is not None:
+            offsite = args.replica_account
+            self._replicate(f"{name}-backups-replication", primary, args, offsite.bucket_arn, offsite.key_arn,
+                            offsite.account_id)
+            self.replica_bucket_name = pulumi.Output.from_input(offsite.bucket)
+            self.offsite_account_policies = self.replication_role_arn.apply(
+                lambda role_arn: offsite_account_documents(args, offsite, role_arn))
+        elif args.replica_region:
+            replica = _protected_bucket(f"{name}-backups-replica", args, self, region=args.replica_region,
+                                        key_arn=args.replica_key_arn)
+            self._replicate(f"{name}-backups-replication", primary, args, replica.bucket.arn, args.replica_key_arn,
+                            "", destination_versioning=replica.versioning)
             self.replica_bucket_name = replica.bucket.bucket
             self.bucket_arns += (replica.bucket.arn,)
         self.register_outputs({"bucketName": self.bucket_name, "replicaBucketName": self.replica_bucket_name})
 
-    def _replicate(self, name: str, source: ProtectedBucket, destination: ProtectedBucket) -> None:
+    def _replicate(self, name: str, source: ProtectedBucket, args: BackupStoreArgs,
+                   destination_arn: pulumi.Input[str], destination_key_arn: pulumi.Input[str] | None,
+                   account_id: str, destination_versioning: aws.s3.BucketVersioning | None = None) -> None:
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(name, assume_role_policy=json.dumps({
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
                            "Action": "sts:AssumeRole"}],
         }), description="S3 replication of the Neo4j backup bucket", opts=child)
-        source_arn, destination_arn = source.bucket.arn, destination.bucket.arn
-        aws.iam.RolePolicy(name, role=role.id, policy=pulumi.Output.json_dumps({
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Sid": "ReadSource", "Effect": "Allow", "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
-                 "Resource": source_arn},
-                # Object Lock: "You must grant two new permissions on the source S3 bucket in the [...] role that you
-                # use to set up replication [...] s3:GetObjectRetention and s3:GetObjectLegalHold" (S3 User Guide,
-                # "Managing Object Lock").
-                {"Sid": "ReadSourceVersions", "Effect": "Allow",
-                 "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
-                            "s3:GetObjectVersionTagging", "s3:GetObjectRetention", "s3:GetObjectLegalHold"],
-                 "Resource": pulumi.Output.concat(source_arn, "/*")},
-                {"Sid": "WriteReplica", "Effect": "Allow", "Action": ["s3:ReplicateObject", "s3:ReplicateTags"],
-                 "Resource": pulumi.Output.concat(destination_arn, "/*")},
-            ],
-        }), opts=child)
+        self.replication_role_arn = role.arn
+        source_arn = source.bucket.arn
+        # In another account the replicas become that account's (the owner override, replication_rule).
+        write_actions = ["s3:ReplicateObject", "s3:ReplicateTags"] + (
+            ["s3:ObjectOwnerOverrideToBucketOwner"] if account_id else [])
+        statements: list[dict] = [
+            {"Sid": "ReadSource", "Effect": "Allow", "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+             "Resource": source_arn},
+            # Object Lock: "You must grant two new permissions on the source S3 bucket in the [...] role that you
+            # use to set up replication [...] s3:GetObjectRetention and s3:GetObjectLegalHold" (S3 User Guide,
+            # "Managing Object Lock").
+            {"Sid": "ReadSourceVersions", "Effect": "Allow",
+             "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
+                        "s3:GetObjectVersionTagging", "s3:GetObjectRetention", "s3:GetObjectLegalHold"],
+             "Resource": pulumi.Output.concat(source_arn, "/*")},
+            {"Sid": "WriteReplica", "Effect": "Allow", "Action": write_actions,
+             "Resource": pulumi.Output.concat(destination_arn, "/*")},
+        ]
+        if args.key_arn is not None and destination_key_arn is not None:
+            # S3 User Guide, "Replicating encrypted objects": the role decrypts with the source key and encrypts
+            # with the replica's, each through S3 of its bucket's region, for its bucket only (keys.py).
+            read = s3_condition(args.region, [source_arn])
+            write = s3_condition(args.replica_region, [destination_arn])
+            statements += [
+                {"Sid": "DecryptSource", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": args.key_arn,
+                 "Condition": read},
+                {"Sid": "EncryptReplica", "Effect": "Allow", "Action": list(REPLICA_KEY_ACTIONS),
+                 "Resource": destination_key_arn, "Condition": write},
+            ]
+            self.backups_key_uses = (KeyUse("ReplicationReadsBackups", (role.arn,), ("kms:Decrypt",), read),)
+            if not account_id:
+                self.replica_key_uses = (KeyUse("ReplicationWritesReplicas", (role.arn,), REPLICA_KEY_ACTIONS,
+                                                write),)
+        aws.iam.RolePolicy(name, role=role.id, policy=pulumi.Output.json_dumps(
+            {"Version": "2012-10-17", "Statement": statements}), opts=child)
+        versioned = [source.versioning] + ([destination_versioning] if destination_versioning is not None else [])
         aws.s3.BucketReplicationConfig(
             name, bucket=source.bucket.id, role=role.arn,
-            rules=[replication_rule(self._stack, destination_arn)],
+            rules=[replication_rule(self._stack, destination_arn, destination_key_arn if args.key_arn is not None
+                                    else None, account_id)],
             # S3 refuses replication until both buckets are versioned.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[source.versioning, destination.versioning]))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=versioned))
+
+
+# The replication role on the replica key: encrypt the replicas (S3 asks for a data key under an S3 Bucket Key).
+REPLICA_KEY_ACTIONS = ("kms:Encrypt", "kms:GenerateDataKey")
+REPLICATION_DESTINATION_READS = ("s3:GetBucketVersioning", "s3:GetBucketObjectLockConfiguration")
+
+
+def offsite_account_documents(args: BackupStoreArgs, offsite: OffsiteAccount, role_arn: str) -> dict:
+    """What the other account applies to its bucket and key, trusting exactly our replication role: the bucket
+    policy, the key policy and the bucket's settings (Object Lock COMPLIANCE for the same period as here,
+    versioning, SSE-KMS under its key, the same lifecycle), in the AWS CLI's shapes (s3api put-bucket-policy,
+    kms put-key-policy, put-object-lock-configuration, put-bucket-encryption, put-bucket-lifecycle-configuration).
+    That account owns the replicas (the owner override): nothing here can shorten, delete or overwrite them."""
+    objects = f"{offsite.bucket_arn}/*"
+    bucket_policy = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": [offsite.bucket_arn, objects], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Sid": "ReplicationFromNeo4jCluster", "Effect": "Allow", "Principal": {"AWS": role_arn},
+         "Action": ["s3:ReplicateObject", "s3:ReplicateTags", "s3:ObjectOwnerOverrideToBucketOwner"],
+         "Resource": objects},
+        {"Sid": "ReplicationChecksTheBucket", "Effect": "Allow", "Principal": {"AWS": role_arn},
+         "Action": list(REPLICATION_DESTINATION_READS), "Resource": offsite.bucket_arn},
+        *only_this_key_statements(objects, offsite.key_arn),
+    ]}
+    key_policy = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "KeyAdministration", "Effect": "Allow",
+         "Principal": {"AWS": f"arn:{offsite.partition}:iam::{offsite.account_id}:root"},
+         "Action": list(KEY_ADMIN_ACTIONS), "Resource": "*"},
+        {"Sid": "ReplicationWritesReplicas", "Effect": "Allow", "Principal": {"AWS": role_arn},
+         "Action": list(REPLICA_KEY_ACTIONS), "Resource": "*",
+         "Condition": s3_condition(args.replica_region, [offsite.bucket_arn])},
+    ]}
+    days = object_lock_days(args.retention_days, args.chain_days)
+    prefix = f"{args.stack}/"
+    settings = {
+        "Bucket": offsite.bucket, "Region": args.replica_region, "Account": offsite.account_id,
+        "ObjectLockEnabledForBucket": True,
+        "VersioningConfiguration": {"Status": "Enabled"},
+        "ObjectLockConfiguration": {"ObjectLockEnabled": "Enabled",
+                                    "Rule": {"DefaultRetention": {"Mode": OBJECT_LOCK_MODE, "Days": days}}},
+        "ServerSideEncryptionConfiguration": {"Rules": [{
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": offsite.key_arn},
+            "BucketKeyEnabled": True}]},
+        "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "IgnorePublicAcls": True,
+                                           "BlockPublicPolicy": True, "RestrictPublicBuckets": True},
+        "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+        "LifecycleConfiguration": {"Rules": [
+            {"ID": "backups", "Status": "Enabled", "Filter": {"Prefix": prefix}, "Expiration": {"Days": days},
+             "NoncurrentVersionExpiration": {"NoncurrentDays": args.noncurrent_days},
+             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_INCOMPLETE_UPLOAD_DAYS}},
+            {"ID": "delete-markers", "Status": "Enabled", "Filter": {"Prefix": prefix},
+             "Expiration": {"ExpiredObjectDeleteMarker": True}}]},
+    }
+    return {"bucketPolicy": bucket_policy, "keyPolicy": key_policy, "bucketSettings": settings}
 
 
 # --- the 3-2-1 rule: which copies of the data a stack keeps -----------------------------------------------

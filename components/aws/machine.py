@@ -16,6 +16,17 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.keys import (
+    BACKUPS,
+    S3_READ,
+    S3_WRITE,
+    SECRET_READ,
+    SECRETS,
+    MachineKeys,
+    role_statement,
+    s3_condition,
+    secrets_condition,
+)
 from components.instance_types import INSTANCE_TYPES
 from components.tooling import TOOLING_PREFIX
 from components.topology import Node
@@ -47,6 +58,8 @@ class MachineContext:
     session_log_group_arn: pulumi.Input[str]  # where Session Manager streams every session (sessions.py)
     # The backup buckets (primary and replica): no machine may delete, re-tag, re-lock or reconfigure anything there.
     backup_bucket_arns: tuple[pulumi.Input[str], ...] = ()
+    # The stack's KMS keys (keys.py): a role that reads secrets or backups gets the matching key use. None: no keys.
+    keys: MachineKeys | None = None
 
     def image_for(self, instance_type: str) -> pulumi.Input[str]:
         return self.images[INSTANCE_TYPES[instance_type].arch]
@@ -241,6 +254,24 @@ def _access_statements(args: MachineArgs) -> list[dict[str, Any]]:
     return statements
 
 
+def _key_uses(args: MachineArgs, keys: MachineKeys | None) -> list[tuple[str, str, tuple[str, ...], dict[str, Any]]]:
+    """(sid, key, actions, condition) for each key use this machine's reads and writes need: the secrets key for
+    its own secrets only, the backup key through S3 for the backup bucket only (keys.py: kms:ViaService and the
+    encryption context)."""
+    if keys is None:
+        return []
+    uses = []
+    if args.reads_secrets:
+        uses.append(("DecryptOwnSecrets", SECRETS, SECRET_READ, secrets_condition(keys.region, args.reads_secrets)))
+    if args.backups is not None:
+        uses.append(("EncryptBackups", BACKUPS, S3_WRITE, s3_condition(keys.region, [args.backups.bucket_arn])))
+    elif args.seeds_from is not None or args.reads_objects:
+        # Restores read backups; HAProxy reads its config from the backup bucket (tooling/).
+        uses.append(("DecryptBackupBucketObjects", BACKUPS, S3_READ, s3_condition(keys.region,
+                                                                                  [keys.backups_bucket_arn])))
+    return uses
+
+
 def place_machine(name: str, args: MachineArgs, context: MachineContext, parent: pulumi.Resource) -> Machine:
     """Role, instance profile, instance and A record, all named `name[-…]` under `parent`."""
     child = pulumi.ResourceOptions(parent=parent)
@@ -250,7 +281,13 @@ def place_machine(name: str, args: MachineArgs, context: MachineContext, parent:
     # Session Manager replaces SSH: no key pair, no port 22, every session logged to the stack's log group.
     aws.iam.RolePolicy(f"{name}-ssm", role=role.id, policy=session_manager_policy(context.session_log_group_arn),
                        opts=child)
-    statements = _access_statements(args) + _guard_statements(context)
+    key_uses = _key_uses(args, context.keys)
+    statements = (_access_statements(args) + _guard_statements(context)
+                  + [role_statement(sid, getattr(context.keys, f"{key}_key_arn"), actions, condition)
+                     for sid, key, actions, condition in key_uses])
+    if context.keys is not None:
+        for _, key, actions, _ in key_uses:
+            context.keys.users.add(key, actions, role.arn)  # the key's policy names exactly these roles
     boot_reads: list[pulumi.Resource] = []  # what the boot script reads: the instance starts after it exists
     if statements:
         boot_reads.append(aws.iam.RolePolicy(

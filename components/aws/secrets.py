@@ -26,6 +26,7 @@ class ClusterSecretsArgs:
     certificates: Mapping[str, ServerCertificate] = field(default_factory=dict)  # server name → key + cert
     grafana_certificate: ServerCertificate | None = None  # None: no monitoring node, or TLS disabled
     job_passwords: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # job user → its password
+    kms_key_id: pulumi.Input[str] | None = None  # the stack's secrets key (keys.py); None: Secrets Manager's aws/ key
 
 
 class ClusterSecrets(pulumi.ComponentResource):
@@ -64,6 +65,8 @@ class ClusterSecrets(pulumi.ComponentResource):
                 # The name stays taken meanwhile: restore the secret (or delete it for good with
                 # --force-delete-without-recovery) before re-creating a destroyed stack under the same names.
                 recovery_window_in_days=args.recovery_window_days,
+                # The stack's own key: only the roles its policy names decrypt, each only its own secrets (keys.py).
+                kms_key_id=args.kms_key_id,
                 opts=pulumi.ResourceOptions(parent=self))
             version = aws.secretsmanager.SecretVersion(f"{name}-{label}", secret_id=secret.id,
                                                        secret_string=pulumi.Output.secret(value),

@@ -45,7 +45,8 @@ def stack_outputs(settings: Settings, topology: ClusterTopology, *, private_ips:
                   haproxy_address: pulumi.Input[str] | None, grafana_url: str | None,
                   prometheus_url: str | None, backup_bucket: pulumi.Input[str] | None,
                   secret_arns: Mapping[str, pulumi.Input[str]],
-                  ca_cert_pem: pulumi.Input[str] | None) -> outputs.StackOutputs:
+                  ca_cert_pem: pulumi.Input[str] | None,
+                  offsite_account_policies: pulumi.Input[dict] | None = None) -> outputs.StackOutputs:
     bolt = PORTS.server.bolt
 
     def through_haproxy(port: int) -> pulumi.Output[str] | None:
@@ -59,4 +60,4 @@ def stack_outputs(settings: Settings, topology: ClusterTopology, *, private_ips:
         server_bolt_uris={s.name: f"bolt://{s.hostname}:{bolt}" for s in topology.servers},
         haproxy_uri=haproxy_uri, haproxy_read_uri=through_haproxy(PORTS.haproxy.bolt_read),
         grafana_url=grafana_url, prometheus_url=prometheus_url, backup_bucket=backup_bucket,
-        secret_arns=secret_arns, ca_cert_pem=ca_cert_pem)
+        secret_arns=secret_arns, ca_cert_pem=ca_cert_pem, offsite_account_policies=offsite_account_policies)

@@ -55,6 +55,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return {"id": "ami-0123456789abcdef0", "architecture": "x86_64"}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/plan", "userId": "plan"}
+        if args.token == "aws:iam/getSessionContext:getSessionContext":
+            # The plan's caller is a user: its own ARN is the issuer (as the data source answers for a non-role).
+            return {"arn": args.args.get("arn"), "issuerArn": args.args.get("arn"), "issuerName": "plan"}
         if args.token == "aws:index/getRegion:getRegion":
             return {"name": "us-east-1", "region": "us-east-1"}
         if args.token == "aws:index/getPartition:getPartition":

@@ -112,8 +112,10 @@ def expected_counts(p: Plan) -> dict[str, int]:
         "neo4j-cluster:aws:BackupStore": 8 * buckets + 1 + (3 if buckets == 2 else 0),
         # session logging: its log group and session document
         "neo4j-cluster:aws:SessionLogging": 2,
+        # KMS keys (keys.py): backups and secrets, and the replica's in its region; each with an alias and a policy
+        "neo4j-cluster:aws:EncryptionKeys": 3 * (2 + (buckets == 2)),
         # the provider and one per component
-        "(stack)": 1 + 6 + tls + s.haproxy + s.monitoring,
+        "(stack)": 1 + 7 + tls + s.haproxy + s.monitoring,
     }
     if tls:
         counts["neo4j-cluster:tls:ClusterCertificates"] = 2 + 3 * (servers + s.monitoring)  # Grafana's too
@@ -137,18 +139,18 @@ def test_every_component_holds_the_resources_its_settings_call_for(plan):
 def test_prod_resource_count_per_component(plans):
     # Pinned, so a change in what prod builds shows up in review (see expected_counts for the why).
     assert dict(plans["prod"].by_parent()) == {
-        "(stack)": 10, "neo4j-cluster:aws:Network": 32, "neo4j-cluster:aws:SecurityGroups": 38,
+        "(stack)": 11, "neo4j-cluster:aws:Network": 32, "neo4j-cluster:aws:SecurityGroups": 38,
         "neo4j-cluster:tls:ClusterCertificates": 26, "neo4j-cluster:aws:ClusterSecrets": 30,
         "neo4j-cluster:aws:BackupStore": 20, "neo4j-cluster:aws:Neo4jServers": 56,
         "neo4j-cluster:aws:LoadBalancer": 23, "neo4j-cluster:aws:Monitoring": 8,
-        "neo4j-cluster:aws:SessionLogging": 2}
+        "neo4j-cluster:aws:SessionLogging": 2, "neo4j-cluster:aws:EncryptionKeys": 9}
 
 
 def test_components_use_the_documented_type_tokens_and_child_names(plan):
     components = {r["type"] for r in plan.resources if r["type"].startswith("neo4j-cluster:aws:")}
     assert components <= {f"neo4j-cluster:aws:{t}" for t in ("Network", "SecurityGroups", "ClusterSecrets",
                                                             "BackupStore", "Neo4jServers", "LoadBalancer",
-                                                            "Monitoring", "SessionLogging")}
+                                                            "Monitoring", "SessionLogging", "EncryptionKeys")}
     children = [r for r in plan.resources if r["parent"].startswith("neo4j-cluster:aws:")]
     assert all(r["name"].startswith(r["parent"].split("::")[1] + "-") for r in children)
 
@@ -431,8 +433,11 @@ def test_support_nodes_read_only_what_they_use(plans):
     for node in ("haproxy-1", "haproxy-2"):
         reads = {s["Sid"]: s["Resource"] for s in policy(prod, f"cluster-{node}-access")["Statement"]
                  if s["Effect"] == "Allow"}
+        # And the two keys those are encrypted under, for exactly those (test_aws_kms_keys.py).
         assert reads == {"ReadOwnSecrets": ["arn:aws:mock:::cluster-tls-ca"],
-                         "ReadOwnObjects": ["arn:aws:mock:::cluster-backups/tooling/haproxy/haproxy.cfg"]}
+                         "ReadOwnObjects": ["arn:aws:mock:::cluster-backups/tooling/haproxy/haproxy.cfg"],
+                         "DecryptOwnSecrets": "arn:aws:mock:::cluster-secrets-key",
+                         "DecryptBackupBucketObjects": "arn:aws:mock:::cluster-backups-key"}
         dev = {s["Sid"] for s in policy(plans["dev"], f"cluster-{node}-access")["Statement"] if s["Effect"] == "Allow"}
         assert dev == set(reads)  # TLS required there too (the default; only the local stack sets optional)
     assert policy(prod, "cluster-monitoring-access")["Statement"][0]["Resource"] == [
@@ -527,7 +532,10 @@ def test_backup_bucket_is_versioned_encrypted_private_and_tls_only(plan):
         "status": "Enabled"}
     (rule,) = plan.of_type("aws:s3/bucketServerSideEncryptionConfiguration:"
                            "BucketServerSideEncryptionConfiguration")[bucket]["rules"]
-    assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    # SSE-KMS under the stack's backup key (test_aws_kms_keys.py).
+    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms",
+                                                          "kmsMasterKeyId": "arn:aws:mock:::cluster-backups-key"}
+    assert rule["bucketKeyEnabled"] is True
     block = plan.of_type("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")[bucket]
     assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
                                           "restrictPublicBuckets"))

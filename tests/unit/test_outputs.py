@@ -26,7 +26,7 @@ OUTPUTS = StackOutputs(
 def test_keys_are_the_camel_case_of_the_fields_in_field_order():
     assert [wire_name(f.name) for f in fields(StackOutputs)] == [
         "boltUri", "routingUri", "servers", "faultTolerance", "grafanaUrl", "prometheusUrl", "backupBucket",
-        "secretArns", "caCertPem", "haproxyUri", "haproxyReadUri", "metricsUrls", "tls"]
+        "secretArns", "caCertPem", "haproxyUri", "haproxyReadUri", "metricsUrls", "tls", "offsiteAccountPolicies"]
     assert list(OUTPUTS.to_json()["servers"][0]) == ["name", "role", "zone", "hostname", "privateIp", "boltUri"]
 
 

@@ -59,6 +59,12 @@ def plan(stack: str, stack_file: Path, out_dir: Path, display: str | None = None
         target.write_text(text)
         if relative.endswith(".sh"):
             target.chmod(0o755)
+    files.update(offsite_account_files(run.outputs))
+    for relative in OFFSITE_FILES.values():
+        if relative in files:
+            target = out_dir / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(files[relative])
     document = {
         "stack": stack,
         "project": PROJECT,
@@ -74,6 +80,18 @@ def plan(stack: str, stack_file: Path, out_dir: Path, display: str | None = None
                                                     settings.platform)
     document["_summary"] += "\n\n" + secrets_note(settings, stack_file)
     return document
+
+
+# The other account's documents (neo4j:backupReplicaAccountId), from the stack output of the same name: the
+# operator applies them there (README, "Off-site copy in another account").
+OFFSITE_FILES = {"bucketPolicy": "offsite-account/bucket-policy.json", "keyPolicy": "offsite-account/key-policy.json",
+                 "bucketSettings": "offsite-account/bucket-settings.json"}
+
+
+def offsite_account_files(outputs: dict) -> dict[str, str]:
+    documents = outputs.get("offsiteAccountPolicies") or {}
+    return {relative: json.dumps(documents[key], indent=2) + "\n"
+            for key, relative in OFFSITE_FILES.items() if key in documents}
 
 
 def _earlier_plan(path: Path) -> dict | None:

@@ -72,6 +72,7 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
         if copies.problems:
             lines.append(f"  WARNING: stack {settings.stack} breaks the 3-2-1 rule of the operations guide")
         lines += [f"  {line}" for line in object_lock_lines(document)]
+        lines += [f"  {line}" for line in encryption_lines(document)]
         lines += ["", recovery_point_line(settings)]
         lines += ["", *backup_job_lines(settings, topology, rendered)]
         lines += ["", *secret_reader_lines(document, [s.name for s in topology.secondaries])]
@@ -93,15 +94,8 @@ def database_lines(settings: Settings) -> list[str]:
                               f"seeded from {database.seed_uri}" if database.seed_uri else "",
                               "CREATE waits until online" if database.wait else "") if x]
         shown.append(f"  {database.name}: {where}" + (f" ({'; '.join(extras)})" if extras else ""))
-    for composite in settings.composites:
-        shown.append(f"  {composite.name}: composite")
-        for alias in composite.aliases:
-            target = (f"{alias.database} at {alias.uri} as {alias.user}, password from neo4j:aliasPasswords"
-                      + ("" if alias.ssl_enforced else ", TLS NOT enforced (sslEnforced: false)")
-                      if alias.remote else f"{alias.database} (local)")
-            shown.append(f"    {composite.name}.{alias.name} -> {target}")
-    return ["Databases (neo4j:database, neo4j:databases, neo4j:composites; `make databases` creates them after a "
-            "deploy, never drops):", *shown]
+    return ["Databases (neo4j:database, neo4j:databases; `make databases` creates them after a deploy, never drops):",
+            *shown]
 
 
 def table_lines(columns: list[tuple[str, list[str]]]) -> list[str]:
@@ -169,6 +163,57 @@ def object_lock_lines(document: dict) -> list[str]:
         lines.append(f"Object Lock {r['name']}: " + (f"{lock.get('mode')} {int(lock.get('days', 0))} days"
                                                       if lock else "NONE (versions can be deleted)"))
     return lines
+
+
+def encryption_lines(document: dict) -> list[str]:
+    """Each backup bucket's default encryption, each KMS key (rotation, deletion window, who may use it: the key
+    policy's principals, machines by name), and where the off-site replica lives when it is another account's."""
+    lines = []
+    for name, inputs in sorted(_of_type(document, SSE).items()):
+        (rule,) = inputs.get("rules", [{}])
+        default = rule.get("applyServerSideEncryptionByDefault", {})
+        key = default.get("kmsMasterKeyId")
+        lines.append(f"Encryption {name}: " + (f"SSE-KMS key {_short(key)}"
+                                               + (", bucket key" if rule.get("bucketKeyEnabled") else "")
+                                               if default.get("sseAlgorithm") == "aws:kms" and key
+                                               else f"{default.get('sseAlgorithm')} (no key of the stack's)"))
+    policies = {inputs["keyId"]: json.loads(inputs["policy"]) for inputs in _of_type(document, KEY_POLICY).values()}
+    for name, inputs in sorted(_of_type(document, KMS_KEY).items()):
+        policy = next((p for key, p in policies.items() if key.rsplit(":", 1)[-1] == name), {})  # by the key's ARN
+        users = sorted({_short(principal) for statement in policy.get("Statement", [])
+                        if statement.get("Sid") != "KeyAdministration"
+                        for principal in _list(statement.get("Principal", {}).get("AWS"))})
+        rotation = "rotation on" if inputs.get("enableKeyRotation") else "ROTATION OFF"
+        lines.append(f"Key {name}{' (' + inputs['region'] + ')' if inputs.get('region') else ''}: {rotation}, "
+                     f"deletion window {int(inputs.get('deletionWindowInDays', 0))} days; used by "
+                     f"{', '.join(users) if policy else 'NO KEY POLICY'}")
+    for inputs in _of_type(document, REPLICATION).values():
+        for rule in inputs.get("rules", []):
+            account = rule.get("destination", {}).get("account")
+            if account:
+                lines.append(f"Off-site replica in account {account}: {rule['destination']['bucket']}, replicas "
+                             f"owned there; apply build/<stack>/offsite-account/*.json in that account")
+    return lines
+
+
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+KMS_KEY = "aws:kms/key:Key"
+KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
+REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
+
+
+def _of_type(document: dict, resource_type: str) -> dict[str, dict]:
+    return {r["name"]: r["inputs"] for r in document["resources"] if r["type"] == resource_type}
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
+def _short(arn: str) -> str:
+    """A readable name for an ARN: the mocks' (and a role's) last part, cluster- and -role dropped."""
+    tail = arn.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+    return tail.removeprefix("cluster-").removesuffix("-role") if tail != "root" else arn
 
 
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
