@@ -23,6 +23,7 @@ class Setting:
     enterprise: bool | None  # the manual labels it Enterprise Edition (None: 4.4 leaves most unlabelled)
     deprecated: bool
     valid_values: str | None  # the manual's "Valid values" text; None when the page gives none
+    since: str | None = None  # the release that introduced it, where the manual labels it ("2026.04", "5.26.4")
 
 
 @cache
@@ -56,7 +57,13 @@ def lookup(line: str, key: str) -> Setting | None:
         if name is None:
             return None
         meta = data.get("pattern_settings", {}).get(name, {})
-    return Setting(name, meta.get("enterprise"), bool(meta.get("deprecated")), _valid_values(line).get(name))
+    return Setting(name, meta.get("enterprise"), bool(meta.get("deprecated")), _valid_values(line).get(name),
+                   meta.get("since"))
+
+
+def release(text: str) -> tuple[int, ...]:
+    """"2026.01.3" → (2026, 1, 3), comparable with a stack's version ("5.26" ≤ "5.26.4")."""
+    return tuple(int(part) for part in text.split("."))
 
 
 def names(line: str) -> tuple[str, ...]:

@@ -4,8 +4,9 @@ Each entry is refused, one line each naming the stack key and the setting, when:
 - the line's catalogue (the Operations Manual's settings page, catalogue.py) has no such setting: with the
   closest names (difflib), and the line that has it when it is another line's name;
 - the program sets it itself (owned.py, derived from the conf templates): with the stack key that controls it;
-- it is labelled Enterprise Edition and the stack runs Community (Community does not know it, and strict
-  validation, which our conf turns on, stops the server on a setting it does not know);
+- the manual labels it as added in a release after the stack's neo4j:version (that server does not know it);
+- it is labelled Enterprise Edition and the stack runs Community (a real Community server of each line does not
+  know most of them, and strict validation, which our conf turns on, stops it; the few it knows have no effect);
 - the value is not of the setting's type (values.py, from the manual's "Valid values" text): with what is.
 """
 from __future__ import annotations
@@ -84,10 +85,15 @@ def problems(stack_key: str, entries: Iterable[tuple[str, str]], *, line: str, v
                        else f"it stays as {who} sets it")
             found.append(f"{stack_key}: {key}: set by the program for every server; {instead}")
             continue
+        if setting.since and catalogue.release(setting.since) > catalogue.release(version):
+            found.append(f"{stack_key}: {key}: added in Neo4j {setting.since}, newer than neo4j:version {version} "
+                         f"(its server does not know it and refuses to start); allowed: a setting of {version}, or "
+                         f"neo4j:version {setting.since} or later")
+            continue
         if edition == "community" and setting.enterprise:
             found.append(f"{stack_key}: {key}: an Enterprise Edition setting, and neo4j:edition is community "
-                         f"(Community does not know it and refuses to start); allowed: Community settings, or "
-                         f"neo4j:edition enterprise")
+                         f"(Community refuses to start on most of them, and ignores the rest); allowed: Community "
+                         f"settings, or neo4j:edition enterprise")
             continue
         kind = value_type(setting.valid_values)
         if not kind.accepts(value):

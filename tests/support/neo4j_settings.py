@@ -2,11 +2,7 @@
 ../shared/neo4j-settings/) and their validity rule."""
 from __future__ import annotations
 
-import json
-import re
-from functools import cache
-
-from components.neo4j_settings.catalogue import CATALOGUE_DIR
+from components.neo4j_settings.catalogue import CATALOGUE_DIR, pattern_regex, setting_list
 
 # The one copy: the core reads it too (neo4j:extraConfig is checked against it).
 SETTINGS_DIR = CATALOGUE_DIR
@@ -19,17 +15,7 @@ DEPRECATED_ON_PURPOSE = {
 }
 
 
-@cache
-def setting_list(line: str) -> dict:
-    return json.loads((SETTINGS_DIR / f"{line}.json").read_text())
-
-
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    parts = re.split(r"(<[^>]+>)", pattern)
-    regex = "".join(
-        (r"[a-z]+" if part == "<scope>" else r"[^.]+") if part.startswith("<") else re.escape(part)
-        for part in parts)
-    return re.compile(f"^{regex}$")
+__all__ = ["DEPRECATED_ON_PURPOSE", "REPEATABLE", "SETTINGS_DIR", "conf_entries", "known", "setting_list"]
 
 
 def known(line: str, key: str) -> dict | None:
@@ -38,7 +24,7 @@ def known(line: str, key: str) -> dict | None:
     if key in data["settings"]:
         return data["settings"][key]
     for pattern in data["patterns"]:
-        if _pattern_regex(pattern).match(key):
+        if pattern_regex(pattern).match(key):
             return data.get("pattern_settings", {}).get(pattern, {"enterprise": False, "deprecated": False})
     return None
 

@@ -152,6 +152,14 @@ def test_an_enterprise_setting_is_refused_on_community():
     assert "an Enterprise Edition setting, and neo4j:edition is community" in problem
 
 
+def test_a_setting_newer_than_the_stacks_release_is_refused_naming_both():
+    # The manual's version label ("since") of a calendar-release setting: 2025.10.1 does not know it yet.
+    [problem] = problems_of(version="2025.10.1", extraConfig={"server.memory.pagecache.async": "true"})
+    assert problem.startswith("neo4j:extraConfig: server.memory.pagecache.async: added in Neo4j 2026.04, newer than "
+                              "neo4j:version 2025.10.1")
+    assert make_settings(version="2026.04.0", extraConfig={"server.memory.pagecache.async": "true"}).extra_config
+
+
 def test_secondary_settings_without_secondaries_are_refused():
     [problem] = problems_of(coreCount=3, replicaCount=0, secondaryExtraConfig={"db.transaction.timeout": "30s"})
     assert problem.startswith("neo4j:secondaryExtraConfig: got settings with neo4j:replicaCount 0")

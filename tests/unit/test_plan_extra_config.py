@@ -59,3 +59,18 @@ def test_prod_plan_refuses_a_bad_entry_in_one_line_and_exit_2(tmp_path, entry, e
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.splitlines() == [expected]
     assert result.stdout == "" and not (tmp_path / "out").exists()
+
+
+def test_the_local_docker_stack_uploads_the_same_settings_into_each_container(tmp_path):
+    # The Docker adapter places render's neo4j.conf over $NEO4J_HOME/conf/neo4j.conf (components/docker/servers.py);
+    # the entrypoint turns no NEO4J_* variable of ours into a setting, so the conf is the one place settings live.
+    from components.docker.layout import NEO4J_CONF
+    from tests.conftest import stack_config
+    from tests.support.plans import make_plan
+
+    config = {**stack_config("local"), "neo4j:extraConfig": {"db.transaction.timeout": "30s"},
+              "neo4j:secondaryExtraConfig": {"db.transaction.timeout": "2m"}}
+    planned = make_plan("extra", "local", config, tmp_path / "out")
+    uploaded = {server.name: dict(conf_entries(planned.uploads(server.name)[NEO4J_CONF]))["db.transaction.timeout"]
+                for server in planned.topology.servers}
+    assert uploaded == {"core-1": "30s", "core-2": "30s", "core-3": "30s", "replica-1": "2m"}
