@@ -172,10 +172,12 @@ def encryption_rule(key_arn: pulumi.Input[str] | None) -> dict:
 
 def only_this_key_statements(objects_arn: pulumi.Input[str], key_arn: pulumi.Input[str]) -> list[dict]:
     """Bucket-policy Denies: an upload that asks for another encryption (SSE-S3, DSSE, another KMS key, a
-    customer-provided key) is refused; one that asks for none gets the bucket's default, this key. S3 User Guide,
-    "Specifying server-side encryption with AWS KMS": "To require SSE-KMS for all objects in a particular Amazon S3
-    bucket, you can use a bucket policy"; the condition keys s3:x-amz-server-side-encryption and
-    s3:x-amz-server-side-encryption-aws-kms-key-id hold the request's headers (IfExists: absent, they pass)."""
+    customer-provided key) is refused; one that asks for none gets the bucket's default, this key (the backup job
+    and the deploy name none). The condition keys s3:x-amz-server-side-encryption,
+    s3:x-amz-server-side-encryption-aws-kms-key-id and s3:x-amz-server-side-encryption-customer-algorithm hold the
+    request's headers (S3 User Guide, "Bucket policy examples using condition keys"); with IfExists an absent header
+    passes. The customer-key Deny is AWS's own sample (aws-samples/resource-control-policy-examples,
+    S3-Deny-SSE-C.json: "Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"})."""
     return [
         {"Sid": "DenyUploadsUnderAnotherEncryption", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
          "Resource": objects_arn,

@@ -35,7 +35,9 @@ KEY_ADMIN_ACTIONS = (
     "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand",
 )
 KEY_USE_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey")
-# Reading an SSE-KMS object; writing one (a multipart upload also decrypts the data key for each part).
+# Reading an SSE-KMS object; writing one. S3 User Guide, "Using server-side encryption with AWS KMS keys (SSE-KMS)":
+# "To upload or download an object encrypted with an AWS KMS key to or from Amazon S3, you need kms:GenerateDataKey
+# and kms:Decrypt permissions on the key" (a multipart upload decrypts the data key for each part).
 S3_READ = ("kms:Decrypt",)
 S3_WRITE = ("kms:Decrypt", "kms:GenerateDataKey")
 # Reading a secret; putting a new version of one (the deploy).
