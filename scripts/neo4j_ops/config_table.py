@@ -16,7 +16,7 @@ DESCRIPTION = "Print the README's config reference table (from components/settin
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=DESCRIPTION,
-                                     epilog="example: python scripts/config_table.py --write")
+                                     epilog="example: .venv/bin/python scripts/config_table.py --write")
     parser.add_argument("--write", action="store_true", help="rewrite the table in README.md")
     args = parser.parse_args(argv)
     if not args.write:

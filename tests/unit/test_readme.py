@@ -9,7 +9,7 @@ README = (ROOT / "README.md").read_text()
 
 def test_config_table_equals_the_keys_in_code():
     table = re.search(r"<!-- config-table:begin -->\n(.*)\n<!-- config-table:end -->", README, re.S)[1]
-    assert table == config_reference(), "run: python scripts/config_table.py --write"
+    assert table == config_reference(), "run: .venv/bin/python scripts/config_table.py --write"
 
 
 def test_every_key_is_documented():

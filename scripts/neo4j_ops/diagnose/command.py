@@ -49,8 +49,8 @@ Exit status: 0 nothing needs attention, 1 a critical or warning finding, 2 usage
 
 
 DIAGNOSE_EXAMPLE = """examples:
-  NEO4J_PASSWORD=… python scripts/diagnose.py --stack prod
-  NEO4J_PASSWORD=… python scripts/diagnose.py --uri bolt://127.0.0.1:7687 --slow-query 0.5 --json"""
+  NEO4J_PASSWORD=… .venv/bin/python scripts/diagnose.py --stack prod
+  NEO4J_PASSWORD=… .venv/bin/python scripts/diagnose.py --uri bolt://127.0.0.1:7687 --slow-query 0.5 --json"""
 
 
 def build_parser():

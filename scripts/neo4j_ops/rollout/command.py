@@ -43,10 +43,10 @@ hands; run `make rollout` again to continue)."""
 
 ROLLOUT_EXAMPLE = """examples:
   NEO4J_PASSWORD=… make rollout STACK=prod
-  NEO4J_PASSWORD=… python scripts/rollout.py --stack prod --dry-run
-  NEO4J_PASSWORD=… python scripts/rollout.py --stack prod --from core-2 --timeout 30m
+  NEO4J_PASSWORD=… .venv/bin/python scripts/rollout.py --stack prod --dry-run
+  NEO4J_PASSWORD=… .venv/bin/python scripts/rollout.py --stack prod --from core-2 --timeout 30m
   NEO4J_PASSWORD=… make rollout STACK=prod FROM=haproxy-2      # only the second HAProxy node
-  NEO4J_PASSWORD=… python scripts/rollout.py --outputs-file outputs.json --stack-file Pulumi.prod.yaml \\
+  NEO4J_PASSWORD=… .venv/bin/python scripts/rollout.py --outputs-file outputs.json --stack-file Pulumi.prod.yaml \\
       --dry-run --pending core-1,core-2,replica-1"""
 
 

@@ -206,7 +206,7 @@ def rollout(target: Target, transport: Transport, stack: RolloutStack, *, pendin
             record.status = FAILED
             record.detail = f"applied, but not back within {step_timeout:.0f} s: {gate.state}"
             report.resume = resume_command(stack.name, step.server) + \
-                f"   (once {step.server} is back: python scripts/check.py --stack {stack.name})"
+                f"   (once {step.server} is back: .venv/bin/python scripts/check.py --stack {stack.name})"
             break
         record.detail = f"{gate.state} in {gate.seconds:.0f} s"
         log(f"{step.server}: done ({record.apply_seconds + gate.seconds:.0f} s)")

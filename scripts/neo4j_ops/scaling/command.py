@@ -44,10 +44,10 @@ changed), 2 usage error, 130 interrupted."""
 EXAMPLES = """examples:
   export NEO4J_PASSWORD=…
   # after raising neo4j:replicaCount and `make up STACK=prod`:
-  python scripts/scale.py --stack prod --ca-cert ca.crt --dry-run
-  python scripts/scale.py --stack prod --ca-cert ca.crt
+  .venv/bin/python scripts/scale.py --stack prod --ca-cert ca.crt --dry-run
+  .venv/bin/python scripts/scale.py --stack prod --ca-cert ca.crt
   # after lowering neo4j:replicaCount: move the databases off, then remove the machines
-  python scripts/scale.py --stack prod --ca-cert ca.crt --up"""
+  .venv/bin/python scripts/scale.py --stack prod --ca-cert ca.crt --up"""
 
 
 def build_parser():

@@ -24,8 +24,8 @@ Exit status: 0 applied (or nothing to do), 1 something could not be applied, 2 u
 
 SECURITY_EXAMPLE = """examples:
   export NEO4J_PASSWORD=… NEO4J_USER_PASSWORDS='{"analyst": "…", "scientist": "…"}'
-  python scripts/security.py --stack prod --uri neo4j://10.40.1.10:7687 --ca-cert ca.crt --dry-run
-  python scripts/security.py --stack-file Pulumi.prod.yaml --uri neo4j://10.40.1.10:7687 --ca-cert ca.crt"""
+  .venv/bin/python scripts/security.py --stack prod --uri neo4j://10.40.1.10:7687 --ca-cert ca.crt --dry-run
+  .venv/bin/python scripts/security.py --stack-file Pulumi.prod.yaml --uri neo4j://10.40.1.10:7687 --ca-cert ca.crt"""
 
 
 def main(argv: list[str] | None = None, *, transport: Transport | None = None) -> int:
