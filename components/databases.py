@@ -123,3 +123,99 @@ def problems(specs: tuple[DatabaseSpec, ...], *, key: str, line: str, edition: s
                      f"{default_database}; allowed with community: the default database only (Community Edition "
                      f"has exactly one standard database)")
     return found
+
+
+# --- composite databases and their aliases (5.x and 2025 Enterprise) ----------------------------------------------
+# A remote alias's URI: a Bolt or neo4j scheme; "+s" / "+ssc" are the secured ones. remote-database-alias-
+# configuration.adoc: "By default, remote aliases require a secured URI scheme such as `neo4j+s`. This can be
+# disabled by setting the driver setting `ssl_enforced` to `false`."
+REMOTE_URI = re.compile(r"^(neo4j|bolt)(\+s|\+ssc)?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+SECURED_SCHEMES = ("neo4j+s", "neo4j+ssc", "bolt+s", "bolt+ssc")
+# Alias names: a plain Cypher identifier (naming-aliases.adoc: "A name is a valid identifier"; "Non-alphabetic
+# characters, including numbers, symbols, dots, and whitespace characters, can be used in names, but must be quoted
+# using backticks": this project takes the unquoted kind, so that `composite`.`alias` is never ambiguous).
+ALIAS_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class AliasSpec:
+    """An alias in a composite database: local (`uri` "") to a database of this stack, or remote (a URI, the remote
+    database and user; the password is the stack secret neo4j:aliasPasswords["<composite>.<alias>"])."""
+    name: str
+    database: str
+    uri: str = ""
+    user: str = ""
+    ssl_enforced: bool = True
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.uri)
+
+
+@dataclass(frozen=True)
+class CompositeSpec:
+    name: str
+    aliases: tuple[AliasSpec, ...] = ()
+
+
+def full_alias_name(composite: str, alias: str) -> str:
+    """How SHOW ALIASES names an alias in a composite database (manage-aliases-composite-databases.adoc:
+    "library.romance", composite "library"), and the key of its password in neo4j:aliasPasswords."""
+    return f"{composite}.{alias}"
+
+
+def composite_problems(composites: tuple[CompositeSpec, ...], *, key: str, line: str, edition: str,
+                       standard: set[str]) -> list[str]:
+    """Every reason the composite entries cannot be applied, one line each naming `key` and what is allowed. (A remote
+    alias's password is the secret neo4j:aliasPasswords, which a stack file holds encrypted: `make plan` lists it
+    while missing, and `make databases` refuses an alias without one before it sends anything.)"""
+    found: list[str] = []
+    if not composites:
+        return found
+    if line == "4.4":
+        # 4.4 fabric/configuration.adoc: the Fabric database lives on a DBMS of its own, "the DBMS hosting the Fabric
+        # database cannot be part of a causal cluster"; this project deploys no Fabric proxy server yet.
+        return [f"{key}: composite databases need Neo4j 5.x or 2025; allowed on 4.4: none (4.4 federates through a "
+                f"Fabric proxy server, dbms.mode=SINGLE, which this stack does not deploy)"]
+    if edition != "enterprise":
+        # composite-databases/concepts.adoc: ":page-role: enterprise-edition"
+        return [f"{key}: composite databases are Enterprise Edition's; allowed with community: none"]
+    seen: set[str] = set()
+    for composite in composites:
+        if composite.name in seen or composite.name in standard:
+            found.append(f"{key}: got the database {composite.name!r} twice (composites and standard databases "
+                         f"share one namespace); allowed: each name once")
+        seen.add(composite.name)
+        why = naming_problem(composite.name, line)
+        if why:
+            found.append(f"{key}: got the composite database name {composite.name!r}; allowed on Neo4j {line}: {why}")
+        names: set[str] = set()
+        for alias in composite.aliases:
+            label = full_alias_name(composite.name, alias.name)
+            if alias.name in names:
+                found.append(f"{key}: got the alias {label!r} twice; allowed: each alias name once per composite")
+            names.add(alias.name)
+            if not ALIAS_NAME.match(alias.name) or alias.name.lower().startswith(SYSTEM):
+                # naming-aliases.adoc: "Names that begin with an underscore or with the prefix `system` are
+                # reserved for internal use."
+                found.append(f"{key}: got the alias name {label!r}; allowed: a letter, then letters, digits or _, "
+                             f"not beginning with 'system'")
+            if not alias.remote:
+                if alias.database not in standard:
+                    found.append(f"{key}: the local alias {label} targets {alias.database!r}, which the stack does "
+                                 f"not define; allowed: {', '.join(sorted(standard))} (neo4j:database, "
+                                 f"neo4j:databases)")
+                continue
+            if not REMOTE_URI.match(alias.uri):
+                found.append(f"{key}: the remote alias {label} has uri {alias.uri!r}; allowed: neo4j+s://host:port "
+                             f"(or bolt+s, +ssc; neo4j:// or bolt:// only with sslEnforced: false)")
+            elif alias.ssl_enforced and alias.uri.split("://", 1)[0] not in SECURED_SCHEMES:
+                found.append(f"{key}: the remote alias {label} has the unsecured uri {alias.uri!r}; allowed: a "
+                             f"secured scheme ({', '.join(SECURED_SCHEMES)}), or sslEnforced: false to opt out")
+            if not ALIAS_NAME.match(alias.user or ""):
+                found.append(f"{key}: the remote alias {label} has no user (or one not a plain name); allowed: the "
+                             f"remote DBMS's user, letters, digits, _")
+            if naming_problem(alias.database, line):
+                found.append(f"{key}: the remote alias {label} targets {alias.database!r}; allowed on Neo4j {line}: "
+                             f"{naming_problem(alias.database, line)}")
+    return found

@@ -78,6 +78,11 @@ def required_secrets(settings: Settings) -> dict[str, str]:
         needed[f"{NAMESPACE}:grafanaAdminPassword"] = "Grafana's admin on the monitoring node"
     if settings.users:
         needed[f"{NAMESPACE}:userPasswords"] = "one password per neo4j:users entry, as a JSON object"
+    if any(alias.remote for composite in settings.composites for alias in composite.aliases):
+        # read by `make databases` (and the deploy's Databases step), not by the program: listed so that it is set
+        # before the first deploy, whose databases step refuses a remote alias without one
+        needed[f"{NAMESPACE}:aliasPasswords"] = ("one password per remote alias of neo4j:composites, as a JSON object "
+                                                 "{\"<composite>.<alias>\": \"…\"} (read by make databases)")
     return needed
 
 

@@ -121,8 +121,8 @@ def privilege_namespace(privilege: str) -> str | None:
 
 def missing_plugin_warnings(roles: tuple, plugins: tuple[str, ...], version: str, line: str) -> list[str]:
     """One line per role granted a namespace of a plugin the stack does not install (apoc.*, gds.*)."""
-    installed = {ns.split(".")[0] for key in plugins
-                 for ns in shipped_plugins(version, line).get(key, _GDS).namespaces}
+    shipped = shipped_plugins(version, line)
+    installed = {ns.split(".")[0] for key in plugins if key in shipped for ns in shipped[key].namespaces}
     owners = {"apoc": APOC_KEY[line], "gds": GDS}
     warnings = []
     for role in roles:

@@ -168,7 +168,7 @@ GDS_LICENSE_FILE = "/var/lib/neo4j/licenses/gds.license"
 # located in the same folder as neo4j.conf". 4.4's neo4j.conf is strictly validated here
 # (dbms.config.strict_validation=true refuses keys Neo4j does not know), so APOC 4.4 reads them from apoc.conf too.
 APOC_SETTINGS = (("apoc.export.file.enabled", "false"), ("apoc.import.file.enabled", "false"),
-                 ("apoc.import.file.use_neo4j_config", "true"), ("apoc.trigger.enabled", "false"))
+                 ("apoc.trigger.enabled", "false"))
 
 
 def plugins_of(settings: Settings, server: Server) -> tuple[Plugin, ...]:
@@ -188,19 +188,21 @@ def plugin_conf(settings: Settings, server: Server) -> dict[str, Any]:
             "settings": extra}
 
 
+def plugin_lists(settings: Settings, plan: ServerPlan) -> dict[str, list[dict[str, Any]]]:
+    """What install-plugins.sh installs on the server and which shipped plugins it removes (plain values)."""
+    keys = {p.key for p in plan.plugins}
+    return {"install": [asdict(p) for p in plan.plugins],
+            "remove": [asdict(p) for p in shipped_plugins(settings.version, settings.version_line).values()
+                       if p.key not in keys]}
+
+
 def render_install_plugins(settings: Settings, server: Server) -> str:
-    installed = plugins_of(settings, server)
-    keys = {p.key for p in installed}
-    return render_template(
-        "neo4j/install-plugins.sh.j2", server_name=server.name, stack=settings.stack, version=settings.version,
-        install=[asdict(p) for p in installed],
-        remove=[asdict(p) for p in shipped_plugins(settings.version, settings.version_line).values()
-                if p.key not in keys])
+    return render_template("neo4j/install-plugins.sh.j2", server_name=server.name,
+                           **plugin_lists(settings, server_plan(settings, server)))
 
 
 def render_apoc_conf(settings: Settings, server: Server) -> str:
-    lines = [f"# apoc.conf for {server.name} of stack {settings.stack} (Neo4j {settings.version}), beside neo4j.conf.",
-             "# Rendered by neo4j-cluster; APOC reads its settings here: file export, file import and triggers off."]
+    lines = [f"# apoc.conf of {server.name} (stack {settings.stack}): no file export or import, no triggers."]
     return "\n".join(lines + [f"{k}={v}" for k, v in APOC_SETTINGS]) + "\n"
 
 

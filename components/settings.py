@@ -141,6 +141,8 @@ class Settings:
     secrets_set: frozenset[str] = field(default_factory=frozenset)
     # neo4j:databases: further standard databases, each with its own topology (components/databases.py)
     databases: tuple[dbs.DatabaseSpec, ...] = ()
+    # neo4j:composites: composite databases and their local and remote aliases (5.x/2025 Enterprise)
+    composites: tuple[dbs.CompositeSpec, ...] = ()
 
     @property
     def database_topologies(self) -> tuple[dbs.DatabaseTopology, ...]:
@@ -331,6 +333,34 @@ def _databases(value: Any) -> tuple[dbs.DatabaseSpec, ...]:
     return tuple(specs)
 
 
+_COMPOSITES_ALLOWED = ('a list of {name, aliases: [{name, database} or {name, database, uri, user, sslEnforced?}]} '
+                       'such as [{"name": "library", "aliases": [{"name": "sales", "database": "sales"}]}]')
+_ALIAS_FIELDS = {"name", "database", "uri", "user", "sslEnforced"}
+
+
+def _composites(value: Any) -> tuple[dbs.CompositeSpec, ...]:
+    """neo4j:composites: the shape of each entry (names, targets and URIs are checked by _composites_fit)."""
+    value = _decode(value)
+    if not isinstance(value, list):
+        raise ValueError(_COMPOSITES_ALLOWED)
+    composites = []
+    for item in value:
+        if not (isinstance(item, dict) and isinstance(item.get("name"), str) and set(item) <= {"name", "aliases"}
+                and isinstance(item.get("aliases", []), list)):
+            raise ValueError(_COMPOSITES_ALLOWED)
+        aliases = []
+        for alias in item.get("aliases", []):
+            if not (isinstance(alias, dict) and isinstance(alias.get("name"), str)
+                    and isinstance(alias.get("database"), str) and set(alias) <= _ALIAS_FIELDS
+                    and all(isinstance(alias.get(f, ""), str) for f in ("uri", "user"))
+                    and isinstance(alias.get("sslEnforced", True), bool)):
+                raise ValueError(_COMPOSITES_ALLOWED + f" (alias {alias!r} of {item['name']})")
+            aliases.append(dbs.AliasSpec(alias["name"], alias["database"], alias.get("uri", ""), alias.get("user", ""),
+                                         alias.get("sslEnforced", True)))
+        composites.append(dbs.CompositeSpec(item["name"], tuple(aliases)))
+    return tuple(composites)
+
+
 def _server_names(value: Any) -> tuple[str, ...]:
     names = json.loads(value) if isinstance(value, str) and value.startswith("[") else value
     if isinstance(names, str):
@@ -447,6 +477,13 @@ KEYS: tuple[Key, ...] = (
         "Further standard databases (5.x/2025 Enterprise: each with its own topology, default the stack's counts; "
         "seedUri: created from that backup; wait: CREATE waits until it is online), created by `make databases` "
         "(scripts/databases.py), never dropped. Names follow Neo4j's naming rules of the line."),
+    Key("composites", "composites", [], _composites, "list of {name, aliases}",
+        "Composite databases (5.x/2025 Enterprise), each with local aliases {name, database} to a database of the "
+        "stack and remote aliases {name, database, uri, user, sslEnforced?} whose password is the secret "
+        "neo4j:aliasPasswords; a secured URI scheme (neo4j+s) unless sslEnforced: false. Created by `make databases` "
+        "after the standard databases, the composite before its aliases; never dropped."),
+    Key("aliasPasswords", "", None, str, "secret object",
+        "Passwords of the remote aliases of neo4j:composites, by <composite>.<alias>.", secret=True),
     Key("users", "users", [], _users, 'list of {name, roles}',
         "Users to create; passwords come from the secret neo4j:userPasswords (an object name → password)."),
     Key("roles", "roles", [], _roles, 'list of {name, privileges}',
@@ -643,6 +680,7 @@ def load_settings(stack: str, config: Mapping[str, Any], *, decrypted: bool = Fa
         values["availability_zones"] = tuple(f"{values['region']}{z}" for z in "abc")
 
     problems.extend(_cross_checks(values))
+    problems.extend(_composites_fit(values))
     if problems:
         raise ConfigError(problems)
     return Settings(stack=stack, secrets_set=frozenset(secrets_set), **values)
@@ -951,6 +989,14 @@ def _plugins_of_the_line(v: dict[str, Any]) -> list[str]:
                 f"{NAMESPACE}:replicaCount 1 or more (GDS runs on a {secondary} dedicated to it, never on a primary: "
                 f"\"{GDS_CLUSTER_RULE[v['version_line']]}\", GDS manual, GDS with Neo4j cluster), or leave {GDS} out"]
     return []
+
+
+def _composites_fit(v: dict[str, Any]) -> list[str]:
+    if not all(k in v for k in ("composites", "version_line", "edition", "database", "databases")):
+        return []
+    standard = {v["database"]} | {d.name for d in v["databases"]}
+    return dbs.composite_problems(v["composites"], key=f"{NAMESPACE}:composites", line=v["version_line"],
+                                  edition=v["edition"], standard=standard)
 
 
 @_check("roles", "users", "edition")

@@ -28,6 +28,7 @@ from components.monitoring import FAILED_LOGINS_WINDOW, MONITORING_NODE_PATHS
 from components.neo4j_defaults import IMPORT_DIRECTORY_KEY, directories
 from components.ports import PORTS
 from components.render import (
+    APOC_SETTINGS,
     HAPROXY_STATE_DIR,
     PROMETHEUS_URL,
     Artifacts,
@@ -35,6 +36,7 @@ from components.render import (
     ServerPlan,
     admin_budget_of,
     local_bolt_uri,
+    plugin_lists,
     reloads_tls,
     render_cluster,
 )
@@ -55,6 +57,8 @@ GROW_DATA_VOLUME_PLACES = {
 GROW_EVERY_MINUTES = 5
 # setup-neo4j.sh's DATA_DIR: the Neo4j data directory of the Debian package (components/neo4j_defaults.py).
 NEO4J_DATA_DIR = "/var/lib/neo4j/data"
+# The Debian package's NEO4J_HOME: labs/, products/ and plugins/ under it (Operations Manual, File locations).
+NEO4J_HOME = "/var/lib/neo4j"
 # Where each server file lives on an EC2 instance (cloud-init write_files).
 SERVER_FILE_PLACES = {
     **GROW_DATA_VOLUME_PLACES,
@@ -223,7 +227,13 @@ def render_setup_script(settings: Settings, plan: ServerPlan, *, tls_secret: str
         refresh_tooling_script=SERVER_FILE_PLACES["backup/refresh-backup-tooling.sh"],
         set_password_command="set-initial-password" if line == "4.4" else "dbms set-initial-password",
         job_users=job_users, local_uri=local_bolt_uri(settings), join_user=join_user,
-        join_secret=join_secret or admin_password_secret)
+        join_secret=join_secret or admin_password_secret,
+        # neo4j:plugins: install-plugins.sh copies the package's jars (/var/lib/neo4j/labs, products) into its plugins
+        # directory; apoc.conf goes beside neo4j.conf.
+        plugins=[p.key for p in plan.plugins] if settings.plugins else None, **plugin_lists(settings, plan),
+        # apoc.conf's lines (render's apoc.conf less its comment), written by the step itself.
+        apoc_conf=[f"{k}={v}" for k, v in APOC_SETTINGS] if any(p.directory == "labs" for p in plan.plugins) else [],
+        neo4j_home=NEO4J_HOME)
 
 
 # How long renew-certificates.sh waits for a restarted server to serve again (and its cluster to be whole).
@@ -348,7 +358,10 @@ def _server_files(settings: Settings, topology: ClusterTopology, rendered: Rende
         **(backup_job if is_backup else {}),
         **render_grow_data_volume(NEO4J_DATA_DIR),
         **render_failed_logins(settings, name),
-        **{path: text for path, text in neutral.items() if path != "neo4j.conf"},
+        # neo4j:plugins: setup-neo4j.sh's install_plugins step does what install-plugins.sh does and writes apoc.conf
+        # (their functions and lines included there: one copy fits EC2's 16 KB of user data).
+        **{path: text for path, text in neutral.items() if path not in ("neo4j.conf", "install-plugins.sh",
+                                                                           "apoc.conf")},
     }
     # The job itself comes with the tooling archive (backup_job_archive_files); user data holds what fetches it.
     files["cloud-init.yaml"] = _user_data("neo4j", {SERVER_FILE_PLACES[path]: text for path, text in files.items()

@@ -64,6 +64,8 @@ NEO4J_UID = "7474"
 # Uploaded over the image's own neo4j.conf (not into /conf, which the entrypoint would copy over the
 # whole conf directory, dropping the image's log configuration files).
 NEO4J_CONF = f"{NEO4J_HOME}/conf/neo4j.conf"
+# APOC's own settings file, beside neo4j.conf (neo4j:plugins with APOC).
+NEO4J_APOC_CONF = f"{NEO4J_HOME}/conf/apoc.conf"
 NEO4J_DATA = "/data"  # the image's VOLUMEs; $NEO4J_HOME/data and /logs link to them
 NEO4J_LOGS = "/logs"
 

@@ -15,6 +15,7 @@ on the data volume holds the password, so a later change of the secret does not 
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -23,6 +24,7 @@ import pulumi_docker as docker
 from components.docker.containers import ContainerSpec, HealthCheck, Upload, container, pull, reachable_as, volume
 from components.docker.images import neo4j_image
 from components.docker.layout import (
+    NEO4J_APOC_CONF,
     NEO4J_AUTH_FILE,
     NEO4J_CONF,
     NEO4J_DATA,
@@ -109,6 +111,21 @@ def neo4j_envs(settings: Settings) -> tuple[str, ...]:
     return (auth,)
 
 
+def plugin_envs_and_uploads(plan: ServerPlan, files: dict[str, str]) -> tuple[tuple[str, ...], tuple[Upload, ...]]:
+    """neo4j:plugins the image's documented way: NEO4J_PLUGINS, a JSON list of the image's plugin names (ours are the
+    same, the manual's Key column). The entrypoint (docker-neo4j, docker-image-src/<4.4|5|calver>/coredb/
+    docker-entrypoint.sh, install_neo4j_plugins) copies a plugin the image ships from its "location"
+    (/var/lib/neo4j/labs/apoc-*-core.jar, /var/lib/neo4j/products/neo4j-graph-data-science-*.jar, ...) into
+    plugins/ and downloads one only when no such jar is in the image; its default settings for the plugin
+    (dbms.security.procedures.unrestricted=<namespace>) are skipped, "because it is already set" in our neo4j.conf.
+    apoc.conf goes beside neo4j.conf."""
+    if not plan.plugins:
+        return (), ()
+    envs = ("NEO4J_PLUGINS=" + json.dumps([p.key for p in plan.plugins]),)
+    uploads = (Upload(NEO4J_APOC_CONF, files["apoc.conf"], NEO4J_UID, "0600"),) if "apoc.conf" in files else ()
+    return envs, uploads
+
+
 def neo4j_health(plan: ServerPlan) -> HealthCheck:
     check = plan.health_check  # plain HTTP, or HTTPS when tls=required turns HTTP off
     return HealthCheck(f"{check.scheme}://localhost:{check.port}/", insecure=check.ssl, start_period=START_PERIOD)
@@ -139,13 +156,15 @@ class Neo4jServers(pulumi.ComponentResource):
             logs = volume(f"{child}-logs", server.role, self)
             conf = Upload(NEO4J_CONF, args.rendered.files[server.name]["neo4j.conf"], NEO4J_UID, "0600")
             joins, join_envs = join_topology_uploads(server.name, args.rendered.files)
+            plugin_envs, plugin_uploads = plugin_envs_and_uploads(plan, args.rendered.files[server.name])
             self.containers[server.name] = container(child, ContainerSpec(
                 image=image.image_id,
                 role=server.role,
                 **reachable_as(args.network, server.hostname, server.name),
                 ports=args.ports[server.name],
-                uploads=(conf, auth, *joins, *certificate_uploads(plan.ssl_policies, args.certificates, server.name)),
-                envs=envs + join_envs,
+                uploads=(conf, auth, *joins, *plugin_uploads,
+                         *certificate_uploads(plan.ssl_policies, args.certificates, server.name)),
+                envs=envs + join_envs + plugin_envs,
                 volumes=((data.name, NEO4J_DATA), (logs.name, NEO4J_LOGS)),
                 health=neo4j_health(plan),
                 memory_mb=plan.memory.ram // MIB,

@@ -74,6 +74,11 @@ COUNT_DATABASES = Named("count_databases", "SHOW DATABASES YIELD name RETURN cou
 SHOW_USERS = Named("show_users", "SHOW USERS", "system")
 SHOW_ROLES = Named("show_roles", "SHOW ROLES YIELD role RETURN role", "system")  # enterprise
 SHOW_ROLE_PRIVILEGES = Named("show_role_privileges", "SHOW ROLE $role PRIVILEGES AS COMMANDS", "system")
+# neo4j:plugins (components/plugins.py): each plugin's version function, on the user's home database (`system` runs
+# no function). `check` sends it to every server the plugin runs on; by the plugin's key.
+APOC_VERSION = Named("apoc_version", "RETURN apoc.version() AS version")
+GDS_VERSION = Named("gds_version", "RETURN gds.version() AS version")
+PLUGIN_VERSIONS = {"apoc": APOC_VERSION, "apoc-core": APOC_VERSION, "graph-data-science": GDS_VERSION}
 
 PROBE_WRITE = Named("probe_write", f"CREATE (p:{PROBE_LABEL} {{id: $id, at: datetime(), via: $via}}) "
                                    "RETURN p.id AS id")
@@ -156,3 +161,48 @@ def create_database(name: str, *, primaries: int | None = None, secondaries: int
     if wait:
         parts.append("WAIT")
     return " ".join(parts)
+
+
+# composite databases and their aliases (databases/composites.py), 5.x and 2025 Enterprise. Every alias of this
+# cluster with its composite and target (manage-aliases-composite-databases.adoc: `SHOW ALIASES FOR DATABASE` with
+# columns name "library.romance", composite "library", database, location "local"/"remote", url, user).
+SHOW_ALIAS_TARGETS = Named("show_alias_targets",
+                           "SHOW ALIASES FOR DATABASE YIELD name, composite, database, location, url, user", "system")
+
+
+def _alias(composite: str, alias: str) -> str:
+    """manage-aliases-composite-databases.adoc: "CREATE ALIAS `library`.`sci-fi` FOR DATABASE `sci-fi-books`"."""
+    return f"{quote_name(composite)}.{quote_name(alias)}"
+
+
+def _remote(url: str, user: str, ssl_enforced: bool) -> str:
+    """` AT 'url' USER user PASSWORD $password` (the password a Bolt parameter: never in a statement's text, a
+    recording or --dry-run's output); remote-database-alias-configuration.adoc: "By default, remote aliases require a
+    secured URI scheme such as `neo4j+s`. This can be disabled by setting the driver setting `ssl_enforced` to
+    `false`"."""
+    if "'" in url or "\\" in url:
+        raise ValueError(f"alias URI {url!r}: quotes and backslashes are not written into a statement")
+    return (f" AT '{url}' USER {quote_name(user)} PASSWORD $password"
+            + ("" if ssl_enforced else " DRIVER {ssl_enforced: false}"))
+
+
+def create_composite(name: str) -> str:
+    """create-composite-databases.adoc: `CREATE COMPOSITE DATABASE inventory IF NOT EXISTS`."""
+    return f"CREATE COMPOSITE DATABASE {quote_name(name)} IF NOT EXISTS"
+
+
+def create_alias(composite: str, alias: str, database: str, *, url: str = "", user: str = "",
+                 ssl_enforced: bool = True) -> str:
+    """manage-aliases-standard-databases.adoc: `CREATE ALIAS name [IF NOT EXISTS] FOR DATABASE targetName [AT 'url'
+    USER username PASSWORD 'password' [DRIVER …]]`."""
+    text = f"CREATE ALIAS {_alias(composite, alias)} IF NOT EXISTS FOR DATABASE {quote_name(database)}"
+    return text + (_remote(url, user, ssl_enforced) if url else "")
+
+
+def alter_alias(composite: str, alias: str, database: str, *, url: str = "", user: str = "",
+                ssl_enforced: bool = True) -> str:
+    """manage-aliases-standard-databases.adoc: "ALTER ALIAS `northwind` SET DATABASE TARGET `northwind-graph-2021`",
+    remote: "ALTER ALIAS `remote-northwind` SET DATABASE TARGET `northwind-graph-2020` AT "neo4j+s://…"" and
+    "SET DATABASE USER bob PASSWORD '…'"."""
+    text = f"ALTER ALIAS {_alias(composite, alias)} SET DATABASE TARGET {quote_name(database)}"
+    return text + (_remote(url, user, ssl_enforced) if url else "")

@@ -116,7 +116,7 @@ def test_a_malformed_entry_is_one_line_naming_the_key(value, allowed):
     assert len(found) == 1 and found[0].startswith(f"{KEY}: got ") and allowed in found[0]
 
 
-def test_prod_lists_two_databases_and_the_plan_summary_shows_each_with_its_topology():
+def test_prod_lists_two_databases_a_composite_and_the_plan_summary_shows_them():
     from components.settings import load_settings
     from scripts.neo4j_ops.plan.summary import database_lines
     from tests.conftest import stack_config
@@ -124,9 +124,14 @@ def test_prod_lists_two_databases_and_the_plan_summary_shows_each_with_its_topol
     config = {k: v for k, v in stack_config("prod").items() if not (isinstance(v, dict) and "secure" in v)}
     settings = load_settings("prod", config)
     assert [d.name for d in settings.databases] == ["sales", "reports"]
-    assert database_lines(settings)[1:] == ["  neo4j: 5 primaries, 2 secondaries (default)",
-                                            "  sales: 5 primaries, 2 secondaries",
-                                            "  reports: 3 primaries, 0 secondaries (CREATE waits until online)"]
+    assert database_lines(settings)[1:] == [
+        "  neo4j: 5 primaries, 2 secondaries (default)",
+        "  sales: 5 primaries, 2 secondaries",
+        "  reports: 3 primaries, 0 secondaries (CREATE waits until online)",
+        "  library: composite",
+        "    library.sales -> sales (local)",
+        "    library.partner -> neo4j at neo4j+s://graph.partner.example.com:7687 as library_reader, password from "
+        "neo4j:aliasPasswords"]
 
 
 def test_the_plan_summary_of_a_4_4_stack_says_every_server_hosts_every_database():

@@ -188,9 +188,10 @@ def test_the_plan_lists_the_secrets_a_stack_file_still_lacks(tmp_path):
     result = plan("--stack", "prod", "--stack-file", str(given), "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     section = result.stdout.split("Secrets the program reads: ", 1)[1].splitlines()
-    assert section[0] == "neo4j:adminPassword, neo4j:grafanaAdminPassword, neo4j:userPasswords"
+    # aliasPasswords: prod's composite has a remote alias (read by make databases, listed all the same)
+    assert section[0] == "neo4j:adminPassword, neo4j:grafanaAdminPassword, neo4j:userPasswords, neo4j:aliasPasswords"
     missing = [line.split()[1].rstrip(":") for line in section[1:] if line.startswith("  MISSING ")]
-    assert missing == ["neo4j:grafanaAdminPassword", "neo4j:userPasswords"]
+    assert missing == ["neo4j:grafanaAdminPassword", "neo4j:userPasswords", "neo4j:aliasPasswords"]
     assert "pulumi config set --secret neo4j:userPasswords … --stack prod" in result.stdout
 
 

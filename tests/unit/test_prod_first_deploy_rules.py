@@ -16,7 +16,10 @@ VERSIONS = ["4.4.46", "5.26.30", "2025.10.1"]
 
 @pytest.fixture(scope="module", params=VERSIONS)
 def prod(request):
-    settings = load_settings("prod", {**stack_config("prod"), "neo4j:version": request.param})
+    config = {**stack_config("prod"), "neo4j:version": request.param}
+    if request.param.startswith("4.4"):  # prod's per-database topology and composite are 5.x/2025 keys
+        config = {k: v for k, v in config.items() if k not in ("neo4j:databases", "neo4j:composites")}
+    settings = load_settings("prod", config)
     topology = plan_topology(settings)
     return settings, topology, aws_artifacts(settings, topology)  # prod runs on EC2
 

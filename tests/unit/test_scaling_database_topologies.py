@@ -110,7 +110,8 @@ def test_make_scale_takes_the_topologies_from_the_stack_file(tmp_path, monkeypat
     monkeypatch.setenv("NEO4J_PASSWORD", "not-a-real-password")
     config = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
     config["config"].update({"neo4j:coreCount": 3, "neo4j:replicaCount": 1,
-                             "neo4j:databases": [{"name": "neo4j", "primaries": 3, "secondaries": 0}]})
+                             "neo4j:databases": [{"name": "neo4j", "primaries": 3, "secondaries": 0}],
+                             "neo4j:composites": []})
     (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(config))
     (tmp_path / "ca.crt").write_text("recorded: not read\n")
     document = load_scenario(ENTERPRISE / "scaling" / "scale-in-5.26.json")

@@ -2,11 +2,13 @@
 cluster's from SHOW DATABASES, the difference applied or, with --dry-run, printed)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from .. import cli, cluster_cli
 from .. import queries as q
+from ..backup.cluster_all import PASSWORDS_ENV, password_env, secret_value
 from ..bolt import Auth, BoltError, TlsOptions, Transport, statement_runner
 from ..scaling.command import connect_uri
 from ..shared.errors import OperationError, UsageError
@@ -23,16 +25,23 @@ cluster (SHOW DATABASES YIELD *), then sends, in the stack's order, to the syste
       for each database the cluster does not have (5.x and 2025; Neo4j 4.4: CREATE DATABASE `name` IF NOT
       EXISTS, every core and read replica hosting it);
   ALTER DATABASE … SET TOPOLOGY n PRIMARIES m SECONDARIES
-      for each listed database whose requested counts differ from the stack's (5.x and 2025).
+      for each listed database whose requested counts differ from the stack's (5.x and 2025);
+  CREATE COMPOSITE DATABASE `name` IF NOT EXISTS, then CREATE ALIAS `composite`.`alias` IF NOT EXISTS FOR DATABASE …
+      [AT 'neo4j+s://…' USER … PASSWORD $password] for neo4j:composites (5.x and 2025), ALTER ALIAS … SET DATABASE
+      TARGET … for an alias whose target changed. A remote alias's password comes from NEO4J_ALIAS_PASSWORDS (the
+      stack secret neo4j:aliasPasswords, a JSON object "<composite>.<alias>": password) or
+      NEO4J_ALIAS_PASSWORD_<COMPOSITE>_<ALIAS>; it is sent as a parameter, never printed.
 
-It never drops a database: one the cluster has and the stack does not list is reported as unmanaged. The default
-database (neo4j:database) is Neo4j's own; its topology changes only when an entry of neo4j:databases names it.
+It never drops a database or an alias: one the cluster has and the stack does not list is reported as unmanaged.
+The default database (neo4j:database) is Neo4j's own; its topology changes only when an entry of neo4j:databases
+names it.
 
 Exit status: 0 done (or nothing to do), 1 the cluster refused a statement or a WAIT ran out (nothing more was
 sent; a re-run resumes), 2 usage or config error, 130 interrupted."""
 
 EXAMPLES = """examples:
   export NEO4J_PASSWORD=…
+  export NEO4J_ALIAS_PASSWORDS="$(pulumi config get neo4j:aliasPasswords --stack prod)"   # remote aliases only
   python scripts/databases.py --stack prod --ca-cert ca.crt --dry-run    # print the statements, change nothing
   python scripts/databases.py --stack prod --ca-cert ca.crt
   make databases STACK=prod DRY_RUN=1 ARGS='--ca-cert ca.crt'"""
@@ -43,6 +52,8 @@ def build_parser():
     cluster_cli.add_target_arguments(p, servers=False)
     p.add_argument("--dry-run", action="store_true",
                    help="read the cluster and print the statements it would send, in order; change nothing")
+    p.add_argument("--rotate-alias-passwords", action="store_true",
+                   help="re-send every remote alias's password (Neo4j never shows one, so a change is not seen)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
     return p
 
@@ -73,6 +84,8 @@ def main(argv: list[str] | None = None, *, transport: Transport | None = None) -
             if not wanted:
                 raise UsageError(f"--database {args.database}: not a database of the stack; allowed: "
                                  + ", ".join(d.name for d in settings.database_topologies))
+        composites = () if args.database else settings.composites
+        passwords = alias_passwords(composites)
         uri = connect_uri(args, settings)
         if args.ca_cert and not Path(args.ca_cert).is_file():
             raise UsageError(f"--ca-cert {args.ca_cert}: no such file")
@@ -94,12 +107,30 @@ def main(argv: list[str] | None = None, *, transport: Transport | None = None) -
                 version, enterprise = server_version(run)
                 log(f"Neo4j {version} {'Enterprise' if enterprise else 'Community'}; stack {settings.stack}: "
                     f"{', '.join(_shown(d) for d in wanted)}")
-                result = databases.apply(run, version, wanted, log, enterprise=enterprise, dry_run=args.dry_run)
+                result = databases.apply(run, version, wanted, log, enterprise=enterprise, dry_run=args.dry_run,
+                                         composites=composites, passwords=passwords,
+                                         rotate_passwords=args.rotate_alias_passwords)
             except BoltError as error:
                 raise OperationError(f"{uri}: {error.message}") from None
         return cli.print_report(result, args.json, databases.render_text)
 
     return cli.run("databases", body)
+
+
+def alias_passwords(composites: Any) -> dict[str, str]:
+    """<composite>.<alias> → password of each remote alias that has one (NEO4J_ALIAS_PASSWORDS, else
+    NEO4J_ALIAS_PASSWORD_<NAME>: the names restore.py --all reads too)."""
+    found = {}
+    for composite in composites:
+        for alias in composite.aliases:
+            label = f"{composite.name}.{alias.name}"
+            value = secret_value(password_env(label), os.environ) if alias.remote else None
+            if value:
+                found[label] = value
+    return found
+
+
+assert PASSWORDS_ENV == "NEO4J_ALIAS_PASSWORDS"  # the name DOC and the deploy workflow give
 
 
 def _shown(database: Any) -> str:

@@ -9,16 +9,17 @@ false means the database did not come up there in time: the run stops there (exi
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from components.databases import DatabaseTopology
+from components.databases import CompositeSpec, DatabaseTopology
 
 from .. import queries as q
 from ..scaling.statements import Statement
-from ..shared.errors import OperationError
+from ..shared.errors import OperationError, UsageError
 from ..shared.versions import Version
+from .composites import missing_passwords, plan_composites
 from .plan import plan
 
 Progress = Callable[[str], None]
@@ -39,16 +40,39 @@ class DatabasesResult:
 
 
 def apply(run: q.Run, version: Version, wanted: Sequence[DatabaseTopology], progress: Progress, *,
-          enterprise: bool = True, dry_run: bool = False) -> DatabasesResult:
+          enterprise: bool = True, dry_run: bool = False, composites: Sequence[CompositeSpec] = (),
+          passwords: Mapping[str, str] | None = None, rotate_passwords: bool = False) -> DatabasesResult:
+    """The standard databases first (a local alias's target must exist), then each composite and its aliases."""
     result = DatabasesResult(str(version), dry_run)
-    decided = plan(wanted, run(q.SHOW_DATABASES, None), version, enterprise=enterprise)
+    passwords = dict(passwords or {})
+    without = missing_passwords(composites, passwords)
+    if without and not dry_run:
+        raise UsageError(f"no password for the remote alias{'es' if len(without) > 1 else ''} {', '.join(without)}: "
+                         f"set them in the stack secret neo4j:aliasPasswords and export it as NEO4J_ALIAS_PASSWORDS; "
+                         f"nothing was sent")
+    rows = run(q.SHOW_DATABASES, None)
+    decided = plan(wanted, rows, version, enterprise=enterprise)
     result.unmanaged, result.notes = decided.unmanaged, list(decided.notes)
-    for note in decided.notes:
-        progress(note)
+    statements = list(decided.statements)
     if decided.statements and not enterprise:
         raise OperationError("Neo4j Community has one standard database: nothing to create (the stack lists "
                              + ", ".join(d.name for d in wanted) + ")")
-    for statement in decided.statements:
+    if composites:
+        line = version.line
+        if not enterprise or line is None or not line.allocates_databases:
+            raise OperationError(f"Neo4j {version} {'Enterprise' if enterprise else 'Community'}: composite "
+                                 f"databases need 5.x or 2025 Enterprise; nothing was sent")
+        if without:
+            result.notes.append(f"no password yet for {', '.join(without)} (a real run refuses to start without it)")
+        shown = {**{name: "" for name in without}, **passwords}
+        federated = plan_composites(composites, rows, run(q.SHOW_ALIAS_TARGETS, None), shown,
+                                    rotate_passwords=rotate_passwords)
+        statements += federated.statements
+        result.unmanaged += federated.unmanaged
+        result.notes += federated.notes
+    for note in result.notes:
+        progress(note)
+    for statement in statements:
         result.statements.append(replace(statement, ran=not dry_run))
         if dry_run:
             progress(f"would run: {statement.text()}")
@@ -61,9 +85,10 @@ def apply(run: q.Run, version: Version, wanted: Sequence[DatabaseTopology], prog
             raise OperationError(f"{statement.cypher}: not done in time on {where}; nothing more was sent (run "
                                  f"the same command again to resume)")
     if result.unmanaged:
-        result.notes.append(f"unmanaged (listed by the cluster, not by neo4j:databases; never dropped): "
+        result.notes.append(f"unmanaged (listed by the cluster, not by neo4j:databases or neo4j:composites; never "
+                            f"dropped): "
                             f"{', '.join(result.unmanaged)}")
-    if not decided.statements:
+    if not statements:
         result.notes.append("nothing to do: every database of the stack exists with its topology")
     elif dry_run:
         result.notes.append("dry run: nothing was changed")

@@ -94,8 +94,15 @@ def database_lines(settings: Settings) -> list[str]:
                               f"seeded from {database.seed_uri}" if database.seed_uri else "",
                               "CREATE waits until online" if database.wait else "") if x]
         shown.append(f"  {database.name}: {where}" + (f" ({'; '.join(extras)})" if extras else ""))
-    return ["Databases (neo4j:database, neo4j:databases; `make databases` creates them after a deploy, never drops):",
-            *shown]
+    for composite in settings.composites:
+        shown.append(f"  {composite.name}: composite")
+        for alias in composite.aliases:
+            target = (f"{alias.database} at {alias.uri} as {alias.user}, password from neo4j:aliasPasswords"
+                      + ("" if alias.ssl_enforced else ", TLS NOT enforced (sslEnforced: false)")
+                      if alias.remote else f"{alias.database} (local)")
+            shown.append(f"    {composite.name}.{alias.name} -> {target}")
+    return ["Databases (neo4j:database, neo4j:databases, neo4j:composites; `make databases` creates them after a "
+            "deploy, never drops):", *shown]
 
 
 def table_lines(columns: list[tuple[str, list[str]]]) -> list[str]:

@@ -16,6 +16,7 @@ from .. import queries as q
 from ..shared.versions import Version
 from .plan import SYSTEM, ScalingRefusedError
 
+SECRET_PARAMS = ("password",)
 # Server ids are UUIDs and our server names host names; anything else is refused rather than quoted.
 _SAFE_LITERAL = re.compile(r"^[A-Za-z0-9._:-]+$")
 
@@ -32,12 +33,17 @@ class Statement:
     def named(self) -> q.Named:
         return q.Named.built(self.cypher, SYSTEM)
 
+    @property
+    def shown_params(self) -> dict[str, Any]:
+        """The parameters as printed and reported: a password (a remote alias's) never, only that one is sent."""
+        return {k: ("[secret]" if k in SECRET_PARAMS else v) for k, v in self.params.items()}
+
     def text(self) -> str:
-        shown = f"  // {self.params}" if self.params else ""
+        shown = f"  // {self.shown_params}" if self.params else ""
         return f"{self.cypher};{shown}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"cypher": self.cypher, "params": self.params, "ran": self.ran}
+        return {"cypher": self.cypher, "params": self.shown_params, "ran": self.ran}
 
 
 def literal(value: str) -> str:
