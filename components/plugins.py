@@ -39,7 +39,6 @@ class Plugin:
     directory: str  # "labs" | "products", under NEO4J_HOME (the Debian package's /var/lib/neo4j)
     jar_glob: str  # the one jar of it the package ships there
     namespaces: tuple[str, ...]  # procedure and function namespaces: dbms.security.procedures.unrestricted/allowlist
-    version_query: str = ""  # Cypher that answers the installed version ("" = none)
     everywhere: bool = True  # every server; False: GDS, on the servers `plugin_servers` picks
 
     @property
@@ -47,10 +46,8 @@ class Plugin:
         return f"{self.directory}/{self.jar_glob}"
 
 
-_APOC = dict(title="APOC Core", directory="labs", jar_glob="apoc-*-core.jar", namespaces=("apoc.*",),
-             version_query="RETURN apoc.version() AS version")
-_GDS = Plugin(GDS, "Graph Data Science", "products", "neo4j-graph-data-science-*.jar", ("gds.*",),
-              "RETURN gds.version() AS version", everywhere=False)
+_APOC = dict(title="APOC Core", directory="labs", jar_glob="apoc-*-core.jar", namespaces=("apoc.*",))
+_GDS = Plugin(GDS, "Graph Data Science", "products", "neo4j-graph-data-science-*.jar", ("gds.*",), everywhere=False)
 _GENAI = Plugin("genai", "GenAI", "products", "neo4j-genai-plugin-*.jar", ("genai.*",))
 # "Starting with Neo4j 2025.11, GenAI procedures, available in Cypher 25, have the new prefix `ai.*`." (dev)
 _GENAI_2025_11 = Plugin("genai", "GenAI", "products", "neo4j-genai-plugin-*.jar", ("genai.*", "ai.*"))

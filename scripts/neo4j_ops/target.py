@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from components.outputs import StackOutputs
+from components.plugins import plugin_servers
 from components.ports import PORTS
 from components.settings import ConfigError, RoleSpec, Settings, UserSpec, load_settings
 
@@ -56,6 +57,11 @@ class Target:
     aws_region: str | None = None
     stack: str | None = None
     fault_tolerance: int | None = None
+    # neo4j:plugins: key → the servers it runs on, whose version function checks/plugins.py calls
+    plugins: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    # neo4j:composites: each composite and its aliases, probed by checks/composites.py
+    composites: tuple[Any, ...] = ()
 
     def server_named(self, name: str) -> ServerSpec | None:
         return next((s for s in self.servers if s.name == name), None)
@@ -283,4 +289,26 @@ def build_target(args: Any) -> Target:
                                                          else None),
         stack=args.stack,
         fault_tolerance=outputs.fault_tolerance,
+        composites=settings.composites if settings and getattr(args, "composites", False) else (),
+        plugins=expected_plugins(settings, getattr(args, "expect_plugin", None), servers),
     )
+
+
+def expected_plugins(settings: Settings | None, given: list[str] | None,
+                     servers: list[ServerSpec]) -> dict[str, tuple[str, ...]]:
+    """--expect-plugin KEY[@SERVER,...] (default: every server), else the stack's neo4j:plugins placed as the plan
+    places them (components/plugins.py plugin_servers) over the servers being checked: the stack outputs' members."""
+    names = [s.name for s in servers]
+    if given:
+        expected = {}
+        for item in given:
+            key, _, on = item.partition("@")
+            expected[key] = tuple(on.split(",")) if on else tuple(names)
+        return expected
+    if settings is None or not settings.plugins:
+        return {}
+    primaries = sum(1 for s in servers if s.role != "secondary")
+    placed = plugin_servers(settings.plugins, settings.version, settings.version_line, primaries,
+                            len(servers) - primaries)
+    return {key: tuple(name for name, plugins in placed.items() if name in names and key in {p.key for p in plugins})
+            for key in settings.plugins}

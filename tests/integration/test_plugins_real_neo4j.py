@@ -19,7 +19,10 @@ configuration, also add the plugin to this setting" and "# * dbms.security.proce
 """
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -33,6 +36,7 @@ from tests.support.neo4j_dist import NEO4J_VERSIONS, apoc_jar, line_of, neo4j_cl
 from tests.support.neo4j_local import STACK_CONFIG, prepare
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "plugins-secret-1"
 
 
@@ -86,6 +90,15 @@ def plugins_on_the_classpath(local, version: str) -> None:
     local.server.jvm_args += ["-cp", f"{neo4j_classpath(version)}:{local.home / 'plugins'}/*"]
 
 
+def check(local, version: str, *args: str) -> subprocess.CompletedProcess:
+    """scripts/check.py against the server, as an operator runs it."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}
+    environment["NEO4J_PASSWORD"] = PASSWORD
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "check.py"), "--uri", local.uri, "--expect-version",
+                           version, "--expect-edition", "community", "--tls", "disabled", "--timeout", "30",
+                           "--json", *args], env=environment, capture_output=True, text=True, timeout=180, cwd=ROOT)
+
+
 def install_plugins(script: Path, home: Path) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", str(script), str(home)], capture_output=True, text=True, timeout=60)
 
@@ -135,6 +148,15 @@ def test_apoc_from_the_package_answers_and_the_allowlist_refuses_a_stray_plugin(
 
             with pytest.raises(ClientError, match="stray.hello"):
                 driver.execute_query("RETURN stray.hello() AS h")
+        # scripts/check.py calls each plugin's version function: APOC's answers for real; GDS, not installed, fails.
+        key = APOC_KEY[line_of(version).name]
+        result = check(local, version, "--expect-plugin", key, "--expect-plugin", "graph-data-science")
+        report = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert report[f"plugin:{key}"]["status"] == "PASS"
+        assert report[f"plugin:{key}"]["detail"] == f"{key} {answered} on 127.0.0.1:{local.bolt_port}"
+        assert report["plugin:graph-data-science"]["status"] == "FAIL"
+        assert "Unknown function 'gds.version'" in report["plugin:graph-data-science"]["detail"]
 
 
 def test_a_stray_plugin_loads_without_the_allowlist_so_the_refusal_above_is_the_allowlists(tmp_path):

@@ -26,9 +26,14 @@ from tests.conftest import ENTERPRISE
 CONSISTENT = "consistent"
 ENTERPRISE_ONLY = "enterprise-only"  # Community lacks the feature: the recording stands for Enterprise
 CONTRADICTION = "contradiction"
+PLUGIN_ONLY = "plugin-only"  # the server lacks the plugin (apoc, gds): the recording stands for one that runs it
 
 # Procedures only Enterprise registers (Community answers ProcedureNotFound): clustering, the default database.
 # 4.4's dbms.listQueries/listTransactions exist in Community 4.4; 5.x removed them (SHOW TRANSACTIONS instead).
+# A plugin's version function (queries.py PLUGIN_VERSIONS): the replay's Community server runs no plugin, and answers
+# "Unknown function 'gds.version' (line 1, …)" (4.4.46, 5.26.30 and 2025.10.1 alike, SyntaxError); APOC's answer is
+# real in tests/integration/test_plugins_real_neo4j.py.
+PLUGIN_FUNCTIONS = re.compile(r"^Unknown function '(apoc|gds)\.version'")
 ENTERPRISE_PROCEDURES = re.compile(r"^dbms\.(cluster\.|setDefaultDatabase$|recreateDatabase$|quarantineDatabase$)")
 
 
@@ -41,6 +46,8 @@ def verdict(code: str | None, message: str) -> str:
     variable or column, a missing parameter, any other procedure not found)."""
     if code is None:
         return CONSISTENT
+    if code == "Neo.ClientError.Statement.SyntaxError" and PLUGIN_FUNCTIONS.match(message):
+        return PLUGIN_ONLY
     if message.startswith("Unsupported administration command") or "not available in community edition" in message:
         return ENTERPRISE_ONLY
     if code == "Neo.ClientError.Procedure.ProcedureNotFound":

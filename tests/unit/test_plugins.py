@@ -303,3 +303,45 @@ def test_the_prod_plan_shows_the_plugins_and_the_gds_server():
     assert "apoc on every server; graph-data-science on replica-2" in lines[0]
     assert lines[1] == "GDS servers: replica-2 (dedicated secondary: no primary runs GDS)"
     assert not any("role data_scientist" in line for line in lines)
+
+
+# --- check: each plugin's version function, from recorded Enterprise responses ------------------------------------
+
+def _check_recorded(scenario: str, tmp_path, monkeypatch, capsys):
+    from scripts.neo4j_ops.bolt import TlsOptions
+    from scripts.neo4j_ops.checks import main
+    from scripts.neo4j_ops.recorded import RecordedTransport
+    from tests.conftest import ENTERPRISE
+
+    ca = tmp_path / "ca.crt"
+    ca.write_text("(recorded)")
+    monkeypatch.setenv("NEO4J_PASSWORD", "admin-secret-not-real")
+    monkeypatch.setenv("NEO4J_USER_PASSWORDS", json.dumps({"analyst": "analyst-secret-not-real",
+                                                           "scientist": "scientist-secret-not-real"}))
+    transport = RecordedTransport(ENTERPRISE / scenario, tls=TlsOptions(str(ca)))
+    code = main(["--stack", "prod", "--outputs-file", str(ENTERPRISE / "stack-outputs-prod.json"),
+                 "--ca-cert", str(ca)], transport=transport)
+    lines = {line.split()[1]: line for line in capsys.readouterr().out.splitlines()
+             if line.split()[:1] in (["PASS"], ["FAIL"], ["SKIP"])}
+    return code, lines, transport
+
+
+def test_check_calls_each_plugins_version_function_where_it_runs_from_recorded_enterprise_responses(
+        tmp_path, monkeypatch, capsys):
+    # The recorded cluster has 3 primaries and 1 secondary: prod's plugins placed over it put GDS on replica-1.
+    code, lines, transport = _check_recorded("cluster-5.26-healthy.json", tmp_path, monkeypatch, capsys)
+    assert code == 0, lines
+    assert lines["plugin:apoc"].split(None, 2)[2] == "apoc 5.26.30 on core-1, core-2, core-3, replica-1"
+    assert lines["plugin:graph-data-science"].split(None, 2)[2] == "graph-data-science 2.13.4 on replica-1"
+    assert {c.endpoint for c in transport.calls_named("gds_version")} == {"replica-1"}
+    assert {c.endpoint for c in transport.calls_named("apoc_version")} == {"core-1", "core-2", "core-3", "replica-1"}
+    assert all(c.database is None for c in transport.calls_named("gds_version"))  # `system` runs no function
+
+
+def test_check_fails_naming_the_server_whose_gds_is_missing_from_recorded_enterprise_responses(
+        tmp_path, monkeypatch, capsys):
+    code, lines, _ = _check_recorded("cluster-5.26-gds-missing.json", tmp_path, monkeypatch, capsys)
+    assert code == 1
+    assert lines["plugin:graph-data-science"].startswith("FAIL")
+    assert "replica-1: Unknown function 'gds.version'" in lines["plugin:graph-data-science"]
+    assert lines["plugin:apoc"].startswith("PASS")

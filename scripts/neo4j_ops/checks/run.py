@@ -17,10 +17,12 @@ from ..parallel import run_all
 from ..target import Target
 from .access import reader_cannot_write, users_and_roles
 from .boot import boot_failed_message, boot_failures
+from .composites import composite_results
 from .endpoints import backup_result, check_metrics, s3_probe
 from .lag import lag_result, measure_lag
 from .membership import connect_result, databases_result, topology_result, writers_result
 from .overview import overview_rows
+from .plugins import plugin_results
 from .results import FAIL, SKIP, CheckReport, CheckResult, reason
 from .routing import haproxy_result, routing_result, write_read_probe
 from .tls import tls_probe, tls_result
@@ -94,6 +96,8 @@ def run_checks(target: Target, transport: Transport, *, timeout: float = 5.0, ma
         else:
             results.append(CheckResult(name, FAIL, reason(outcome)))
     results.append(backup_result(target, one.get("backup")))
+    results += composite_results(target, transport, timeout)
+    results += plugin_results(target, facts, transport, timeout)
 
     lags = lag.value if lag is not None and lag.ok and isinstance(lag.value, list) else []
     return CheckReport(overview_rows(target, facts, lags), results, time.monotonic() - start,

@@ -11,6 +11,7 @@ from components.settings import Settings
 from components.topology import ClusterTopology
 from components.units import neo4j_size
 from scripts.neo4j_ops.backup.source import FROM_TAKES_A_LIST
+from scripts.neo4j_ops.plan.plugin_lines import plugin_lines
 
 # Resources the summary names one by one, so a reviewer sees the machines, not just counts.
 NAMED_KINDS = {
@@ -32,6 +33,7 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
         f"primar{'y' if topology.fault_tolerance == 1 else 'ies'} down)",
         f"TLS: {settings.tls} (neo4j:tls)",
         *database_lines(settings),
+        *plugin_lines(settings, rendered),
         "",
     ]
     # Zones are AWS's: containers on one Docker engine have none, so a Docker stack's table has no zone column.
