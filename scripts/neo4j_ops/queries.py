@@ -206,3 +206,9 @@ def alter_alias(composite: str, alias: str, database: str, *, url: str = "", use
     "SET DATABASE USER bob PASSWORD '…'"."""
     text = f"ALTER ALIAS {_alias(composite, alias)} SET DATABASE TARGET {quote_name(database)}"
     return text + (_remote(url, user, ssl_enforced) if url else "")
+
+
+def alias_probe(composite: str, alias: str) -> Named:
+    """Whether an alias of a composite database answers (checks/composites.py): sent to the composite, a read.
+    querying-composite-databases.adoc: "USE cineasts.latest" selects that constituent graph."""
+    return Named.built(f"USE {_alias(composite, alias)} RETURN 1 AS ok", composite, write=False)
