@@ -113,7 +113,9 @@ def value_type(text: str | None) -> ValueType:
         return ValueType("list", f"a comma-separated list, each element {element.allowed}", each)
     if found := _ENUM.search(text):
         options = tuple(option.strip() for option in found.group(1).split(","))
-        return ValueType("enum", "one of " + ", ".join(options), lambda value: value in options)
+        # Neo4j reads an enum whatever its case (4.4.46 and 5.26.30 start with dbms.routing.default_router=server).
+        folded = {option.lower() for option in options}
+        return ValueType("enum", "one of " + ", ".join(options), lambda value: value.lower() in folded)
     if lower.startswith("a boolean"):
         return ValueType("boolean", "true or false", lambda value: value.lower() in ("true", "false"))
     if lower.startswith("a duration-range"):

@@ -22,15 +22,16 @@ from tests.support.neo4j_settings import conf_entries
 pytestmark = pytest.mark.integration
 
 # A value of each kind per line (Community settings, none the program sets), and how to compare what the server
-# shows (it may print a duration or a size in other units).
+# shows (it may print a duration or a size in other units). The boolean and the enum are written in another case
+# than the manual's: values.py accepts them so, because the servers do (they show false and SERVER back).
 EXTRA = {
     "4.4": {"dbms.transaction.timeout": "37s", "dbms.lock.acquisition.timeout": "11s",
             "dbms.connector.bolt.thread_pool_max_size": "123", "dbms.transaction.concurrent.maximum": "500",
-            "dbms.security.allow_csv_import_from_file_urls": "false", "dbms.routing.default_router": "SERVER",
+            "dbms.security.allow_csv_import_from_file_urls": "False", "dbms.routing.default_router": "server",
             "dbms.memory.transaction.global_max_size": "300m"},
     "5": {"db.transaction.timeout": "37s", "db.lock.acquisition.timeout": "11s",
           "server.bolt.thread_pool_max_size": "123", "db.transaction.concurrent.maximum": "500",
-          "dbms.security.allow_csv_import_from_file_urls": "false", "dbms.routing.default_router": "SERVER",
+          "dbms.security.allow_csv_import_from_file_urls": "False", "dbms.routing.default_router": "server",
           "dbms.memory.transaction.total.max": "300m"},
 }
 EXTRA["2025"] = EXTRA["5"]

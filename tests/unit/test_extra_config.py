@@ -76,6 +76,14 @@ def test_the_engines_json_text_and_the_files_map_read_alike():
     assert conf_value(True) == "true" and conf_value(50) == "50" and conf_value(["a", "b"]) == "a,b"
 
 
+def test_enums_and_booleans_are_read_whatever_their_case_as_neo4j_reads_them():
+    # tests/integration/test_extra_config_real_neo4j.py starts every line with server and False.
+    settings = make_settings(extraConfig={"dbms.routing.default_router": "server",
+                                          "dbms.security.allow_csv_import_from_file_urls": "False"})
+    assert dict(settings.extra_config) == {"dbms.routing.default_router": "server",
+                                           "dbms.security.allow_csv_import_from_file_urls": "False"}
+
+
 @pytest.mark.parametrize("value", ["30s\nserver.memory.heap.max_size=1g", {"nested": 1}, [], None])
 def test_a_value_no_conf_line_can_hold_is_refused_by_name(value):
     [problem] = problems_of(extraConfig={"db.transaction.timeout": value})
