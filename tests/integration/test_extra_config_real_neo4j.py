@@ -99,8 +99,13 @@ def test_what_settings_refuse_from_the_catalogue_the_real_server_refuses_too(lin
         rendered_conf(version=version, extraConfig={key: value})
     [problem] = refused.value.problems
     assert problem.startswith(f"neo4j:extraConfig: {key}: {why}"), problem
-    # The same line written into our rendered conf by hand: strict validation stops the server on it.
-    local = prepare(tmp_path / "home", password=PASSWORD, version=version)
+    assert_the_real_server_refuses(line, key, value, tmp_path)
+
+
+def assert_the_real_server_refuses(line: str, key: str, value: str, tmp_path) -> None:
+    """The entry written into our rendered conf by hand (settings.py would not render it): the server exits
+    before Bolt answers, naming the setting."""
+    local = prepare(tmp_path / "home", password=PASSWORD, version=NEO4J_VERSIONS[line])
     conf_file = local.home / "conf" / "neo4j.conf"
     conf_file.write_text(conf_file.read_text() + f"{key}={value}\n")
     try:
@@ -109,6 +114,28 @@ def test_what_settings_refuse_from_the_catalogue_the_real_server_refuses_too(lin
         assert "exited" in str(error), str(error)
         assert key in local.server.console_log.read_text(errors="replace")
     else:
-        pytest.fail(f"Neo4j Community {version} started with {key}")
+        pytest.fail(f"Neo4j Community {local.version} started with {key}={value}")
     finally:
         local.stop()
+
+
+# A value of the wrong type for a boolean, an integer and an enum setting of each line: values.py refuses it with
+# what is allowed, and the real server refuses it too (the durations and sizes: test_lines_real_neo4j.py).
+WRONG = {"boolean": ("yes", "true or false"), "integer": ("many", "a whole number"),
+         "enum": ("LEADER", "one of SERVER, CLIENT")}
+WRONG_KEYS = {"4.4": {"boolean": "dbms.security.allow_csv_import_from_file_urls",
+                      "integer": "dbms.connector.bolt.thread_pool_max_size", "enum": "dbms.routing.default_router"},
+              "5": {"boolean": "dbms.security.allow_csv_import_from_file_urls",
+                    "integer": "server.bolt.thread_pool_max_size", "enum": "dbms.routing.default_router"}}
+WRONG_KEYS["2025"] = WRONG_KEYS["5"]
+
+
+@pytest.mark.parametrize("kind", sorted(WRONG))
+@pytest.mark.parametrize("line", LINES, ids=[line_of(line).label for line in LINES])
+def test_a_value_settings_refuse_by_type_the_real_server_refuses_too(line, kind, tmp_path):
+    key = WRONG_KEYS[line][kind]
+    value, allowed = WRONG[kind]
+    with pytest.raises(ConfigError) as refused:
+        rendered_conf(version=NEO4J_VERSIONS[line], extraConfig={key: value})
+    assert refused.value.problems == [f"neo4j:extraConfig: {key}: got {value!r}; allowed: {allowed}"]
+    assert_the_real_server_refuses(line, key, value, tmp_path)
