@@ -295,6 +295,22 @@ HAPROXY_STATE_DIR = "/var/lib/haproxy"
 HAPROXY_CHROOT = "/var/lib/haproxy"
 
 
+# HAProxy's TLS files on its node (both platforms): the cluster CA it verifies the servers with, and the entry
+# certificate with its key in one PEM file (HAProxy's `crt` format), each written there before HAProxy starts.
+HAPROXY_CA_FILE = "/etc/haproxy/ca.crt"
+HAPROXY_ENTRY_PEM = "/etc/haproxy/entry.pem"
+
+
+def entry_terminates_tls(settings: Settings) -> bool:
+    """With TLS required, HAProxy ends the clients' TLS with the entry's own certificate (the entry name only: no
+    server certificate carries it, issue 26 item 6) and opens TLS of its own to the chosen server, verifying the
+    server's certificate against the cluster CA and the server's hostname. Bolt needs nothing of the connection
+    it runs over, and bolt:// through HAProxy is a direct connection (no routing), so the client only ever sees
+    the entry's certificate. With TLS optional the entry passes the bytes through as they come (plain or TLS to
+    the server, whose certificate names the server, not the entry); disabled, nothing is encrypted."""
+    return settings.tls == "required"
+
+
 def render_haproxy_cfg(settings: Settings, topology: ClusterTopology) -> str:
     return render_template(
         "haproxy/haproxy.cfg.j2",
@@ -303,6 +319,9 @@ def render_haproxy_cfg(settings: Settings, topology: ClusterTopology) -> str:
         ports=asdict(PORTS.haproxy),
         state_dir=HAPROXY_STATE_DIR,
         chroot_dir=HAPROXY_CHROOT,
+        entry_tls=entry_terminates_tls(settings),
+        entry_pem=HAPROXY_ENTRY_PEM,
+        ca_file=HAPROXY_CA_FILE,
         check=health_check(settings),
         servers=[{"name": s.name, "address": s.hostname, "bolt_port": PORTS.server.bolt}
                  for s in topology.servers],

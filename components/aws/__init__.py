@@ -35,7 +35,7 @@ from components.job_users import job_passwords_read_by, reads_admin_password
 from components.outputs import Deployment
 from components.passwords import admin_password_problems, job_password
 from components.program.tls import ClusterCertificates
-from components.render import RenderedCluster
+from components.render import RenderedCluster, entry_terminates_tls
 from components.settings import NAMESPACE, Settings
 from components.tooling import archive_sha256, tooling_archive_base64
 from components.topology import PRIMARY, SECONDARY, ClusterTopology
@@ -78,7 +78,8 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
     keys = EncryptionKeys(NAME, EncryptionKeysArgs(
         stack=settings.stack, replica_region=settings.backup_replica_region if offsite is None else ""), opts)
     names = secret_names(settings, topology)
-    certificates = ClusterCertificates(NAME, topology, grafana=True) if settings.tls != "disabled" else None
+    certificates = (ClusterCertificates(NAME, topology, grafana=True, entry=entry_terminates_tls(settings))
+                    if settings.tls != "disabled" else None)
     secrets = ClusterSecrets(NAME, _secret_values(settings, names, certificates, keys.secrets.arn), opts)
     # The backup tooling with this stack's backup job (job/): user data cannot hold the job (EC2's 16 KB).
     tooling = tooling_archive_base64(backup_tooling_files(artifacts, topology))
@@ -131,8 +132,10 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
             balancer_subnet_ids=network.public_subnet_ids if public else network.private_subnet_ids,
             security_group_id=groups.ids[HAPROXY], balancer_security_group_id=groups.ids[ENTRY],
             config_bucket=backups.bucket_name, config_bucket_arn=backups.bucket_arn,
-            # It reads the CA only to verify the servers' HTTPS health checks (TLS required).
-            reads_secrets=(secrets.arns[names.ca],) if haproxy_needs_the_ca(rendered) else (),
+            # The CA to verify the servers (HTTPS health checks and Bolt, TLS required) and the entry certificate it
+            # serves; no other machine reads the entry's key.
+            reads_secrets=((secrets.arns[names.ca],) if haproxy_needs_the_ca(rendered) else ())
+            + ((secrets.arns[names.entry_tls],) if entry_terminates_tls(settings) else ()),
             context=context, released=frozenset(settings.rollout_release), public=public), opts)
         haproxy_address = balancer.address
     monitoring = None
@@ -175,6 +178,7 @@ def _secret_values(settings: Settings, names: SecretNames, certificates: Cluster
         ca_cert_pem=certificates.ca_cert_pem if certificates else None,
         certificates=certificates.servers if certificates else {},
         grafana_certificate=certificates.grafana if certificates else None,
+        entry_certificate=certificates.entry if certificates else None,
         # Derived from the admin password (components/passwords.job_password): stable, one-way, one per job.
         job_passwords={user: config.require_secret("adminPassword").apply(
             lambda password, user=user: job_password(password, settings.stack, user)) for user in names.job_users},

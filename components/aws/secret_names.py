@@ -20,6 +20,7 @@ class SecretNames:
     ca: str  # the cluster CA certificate (public, kept beside the keys for one lookup path)
     tls: dict[str, str]  # server name → secret holding {"key", "cert", "ca"} PEMs
     grafana_tls: str  # the monitoring node's Grafana certificate, {"key", "cert", "ca"} PEMs
+    entry_tls: str  # the entry certificate HAProxy serves: its certificate and key PEMs in one (HAProxy's crt)
     job_users: dict[str, str]  # job user (components/job_users.py) → secret holding its password
 
 
@@ -32,5 +33,6 @@ def secret_names(settings: Settings, topology: ClusterTopology) -> SecretNames:
         ca=f"{prefix}/tls/ca",
         tls={s.name: f"{prefix}/tls/{s.name}" for s in topology.servers},
         grafana_tls=f"{prefix}/tls/grafana",
+        entry_tls=f"{prefix}/tls/entry",
         job_users={u.name: f"{prefix}/neo4j-users/{u.name}" for u in job_users(settings, topology)},
     )

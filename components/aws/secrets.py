@@ -12,7 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.secret_names import SecretNames
-from components.program.tls import ServerCertificate
+from components.program.tls import ServerCertificate, crt_file
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class ClusterSecretsArgs:
     certificates: Mapping[str, ServerCertificate] = field(default_factory=dict)  # server name → key + cert
     grafana_certificate: ServerCertificate | None = None  # None: no monitoring node, or TLS disabled
     job_passwords: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # job user → its password
+    entry_certificate: ServerCertificate | None = None  # HAProxy's (render.entry_terminates_tls); else None
     kms_key_id: pulumi.Input[str] | None = None  # the stack's secrets key (keys.py); None: Secrets Manager's aws/ key
 
 
@@ -54,6 +55,11 @@ class ClusterSecrets(pulumi.ComponentResource):
             certificate = args.grafana_certificate
             entries.append(("tls-grafana", names.grafana_tls, pulumi.Output.json_dumps(
                 {"key": certificate.private_key_pem, "cert": certificate.cert_pem, "ca": args.ca_cert_pem})))
+
+        if args.entry_certificate is not None:
+            # One PEM, the certificate then its key: HAProxy's `crt` file, written as it is (haproxy.yaml.j2).
+            certificate = args.entry_certificate
+            entries.append(("tls-entry", names.entry_tls, crt_file(certificate)))
 
         self.arns = {}
         for label, secret_name, value in entries:

@@ -29,12 +29,15 @@ from components.neo4j_defaults import IMPORT_DIRECTORY_KEY, directories
 from components.ports import PORTS
 from components.render import (
     APOC_SETTINGS,
+    HAPROXY_CA_FILE,
+    HAPROXY_ENTRY_PEM,
     HAPROXY_STATE_DIR,
     PROMETHEUS_URL,
     Artifacts,
     RenderedCluster,
     ServerPlan,
     admin_budget_of,
+    entry_terminates_tls,
     local_bolt_uri,
     plugin_lists,
     reloads_tls,
@@ -302,7 +305,7 @@ HAPROXY_HEALTH_WAIT_SECONDS = 20
 
 
 def render_haproxy_node(settings: Settings, *, stack_nodes: int, node: str, index: int,
-                        ca_secret: str) -> dict[str, str]:
+                        ca_secret: str, entry_secret: str = "") -> dict[str, str]:
     """One node's files: the sync script and its systemd units, and the user data that places them."""
     period = max(HAPROXY_SYNC_MINUTES, stack_nodes)
     schedule = f"*-*-* *:{index % period:02d}/{period}:00"
@@ -324,6 +327,7 @@ def render_haproxy_node(settings: Settings, *, stack_nodes: int, node: str, inde
               for name, text in files.items()]
     files["cloud-init.yaml"] = render_template(
         "cloud-init/haproxy.yaml.j2", node=node, files=placed, region=settings.region, ca_secret=ca_secret,
+        ca_file=HAPROXY_CA_FILE, entry_secret=entry_secret, entry_pem=HAPROXY_ENTRY_PEM,
         object_tag=HAPROXY_CONFIG_TAG, sync_script=HAPROXY_SYNC_PLACES["haproxy-config-sync.sh"],
         state_dir=HAPROXY_STATE_DIR)
     return files
@@ -387,7 +391,8 @@ def aws_artifacts(settings: Settings, topology: ClusterTopology, rendered: Rende
         for index, node in enumerate(topology.haproxy_nodes):
             artifacts.setdefault(node.name, {}).update(render_haproxy_node(
                 settings, stack_nodes=len(topology.haproxy_nodes), node=node.name, index=index,
-                ca_secret=names.ca if haproxy_needs_the_ca(rendered) else ""))
+                ca_secret=names.ca if haproxy_needs_the_ca(rendered) else "",
+                entry_secret=names.entry_tls if entry_terminates_tls(settings) else ""))
     if topology.monitoring:
         files = dict(rendered.files["monitoring"])
         placed = {MONITORING_NODE_PATHS[path]: text for path, text in files.items()}

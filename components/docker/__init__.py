@@ -31,8 +31,8 @@ from components.docker.servers import HELD_BACK_ON_SERVER_CONTAINERS, Neo4jServe
 from components.outputs import Deployment
 from components.passwords import admin_password_problems
 from components.ports import PORTS
-from components.program.tls import ClusterCertificates
-from components.render import RenderedCluster
+from components.program.tls import ClusterCertificates, crt_file
+from components.render import RenderedCluster, entry_terminates_tls
 from components.settings import NAMESPACE, Settings
 from components.topology import ClusterTopology
 
@@ -54,7 +54,8 @@ def build_docker(settings: Settings, topology: ClusterTopology, rendered: Render
     name = f"neo4j-{settings.stack}"
     ports = server_ports(rendered.servers)
 
-    certificates = ClusterCertificates(f"{name}-tls", topology) if settings.tls != "disabled" else None
+    certificates = (ClusterCertificates(f"{name}-tls", topology, entry=entry_terminates_tls(settings))
+                    if settings.tls != "disabled" else None)
     network = ClusterNetwork(name, ClusterNetworkArgs(domain=topology.domain))
     Neo4jServers(name, Neo4jServersArgs(
         settings=settings, topology=topology, rendered=rendered, network=network.name, ports=ports,
@@ -64,7 +65,8 @@ def build_docker(settings: Settings, topology: ClusterTopology, rendered: Render
         https_checks = any(plan.health_check.ssl for plan in rendered.servers.values())
         LoadBalancer(name, LoadBalancerArgs(
             node=topology.haproxy, haproxy_cfg=rendered.files["haproxy"]["haproxy.cfg"], network=network.name,
-            ca_cert_pem=certificates.ca_cert_pem if certificates and https_checks else None))
+            ca_cert_pem=certificates.ca_cert_pem if certificates and https_checks else None,
+            entry_pem=crt_file(certificates.entry) if certificates and certificates.entry else None))
     if topology.monitoring:
         Monitoring(name, MonitoringArgs(
             node=topology.monitoring, files=rendered.files["monitoring"], network=network.name,

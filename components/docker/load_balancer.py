@@ -14,7 +14,7 @@ from components.docker.containers import ContainerSpec, HealthCheck, Upload, con
 from components.docker.images import HAPROXY_IMAGE
 from components.docker.layout import HAPROXY_CA, HAPROXY_CFG, HAPROXY_PUBLISHED
 from components.ports import PORTS
-from components.render import HAPROXY_STATE_DIR
+from components.render import HAPROXY_ENTRY_PEM, HAPROXY_STATE_DIR
 from components.topology import Node
 
 
@@ -24,6 +24,8 @@ class LoadBalancerArgs:
     haproxy_cfg: str  # the rendered files["haproxy"]["haproxy.cfg"]
     network: pulumi.Input[str]
     ca_cert_pem: pulumi.Input[str] | None  # when haproxy.cfg checks the servers over HTTPS (tls=required)
+    # The entry certificate and key in one PEM (HAProxy's crt), where HAProxy ends the clients' TLS (tls=required).
+    entry_pem: pulumi.Input[str] | None = None
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -37,6 +39,8 @@ class LoadBalancer(pulumi.ComponentResource):
         uploads = [Upload(HAPROXY_CFG, args.haproxy_cfg), Upload(f"{HAPROXY_STATE_DIR}/server-state", "1\n")]
         if args.ca_cert_pem is not None:
             uploads.append(Upload(HAPROXY_CA, args.ca_cert_pem))
+        if args.entry_pem is not None:
+            uploads.append(Upload(HAPROXY_ENTRY_PEM, args.entry_pem))
         haproxy = container(f"{name}-haproxy", ContainerSpec(
             image=image.image_id,
             role="loadbalancer",

@@ -1,7 +1,7 @@
 """The cluster's own CA and one certificate per server (pulumi-tls), shared by AWS and Docker.
 
 Each server certificate names the server's stable DNS name (and `localhost` for checks run on the
-machine itself). Private keys are Pulumi secrets end to end.
+machine itself); the entry (HAProxy) has a certificate of its own. Private keys are Pulumi secrets end to end.
 """
 from __future__ import annotations
 
@@ -30,11 +30,18 @@ CA_EARLY_RENEWAL_HOURS = SERVER_VALIDITY_HOURS
 
 
 def server_dns_names(topology: ClusterTopology, server: Server) -> list[str]:
-    """The names a server's certificate holds: its advertised hostname, which cluster members and the backup job
-    dial (hostname verification on cluster and backup traffic, components/render.py ssl_policies), its short name,
-    localhost for checks on the machine itself, and the entry name: HAProxy passes TLS through, so clients
-    reaching it see the server's certificate."""
-    return [server.hostname, server.name, "localhost", *([topology.haproxy.hostname] if topology.haproxy else [])]
+    """The names a server's certificate holds: its advertised hostname, which cluster members, HAProxy and the
+    backup job dial (hostname verification, components/render.py), its short name, and localhost for checks on
+    the machine itself. Never the entry (HAProxy) name: that is the entry certificate's alone (entry_dns_names),
+    so a server's key cannot pose as the entry, nor the entry's as a server."""
+    return [server.hostname, server.name, "localhost"]
+
+
+def entry_dns_names(topology: ClusterTopology) -> list[str]:
+    """The entry certificate's names: the entry's (the load balancer's on AWS, the HAProxy container's on Docker)
+    and its short name. Its one IP, 127.0.0.1, is the Docker stack's published entry."""
+    assert topology.haproxy is not None
+    return [topology.haproxy.hostname, topology.haproxy.name]
 
 
 @dataclass(frozen=True)
@@ -43,17 +50,24 @@ class ServerCertificate:
     cert_pem: pulumi.Output[str]
 
 
+def crt_file(certificate: ServerCertificate) -> pulumi.Output[str]:
+    """The certificate then its key in one PEM text: HAProxy's `crt` file (a secret, as the key is)."""
+    return pulumi.Output.secret(pulumi.Output.all(certificate.cert_pem, certificate.private_key_pem).apply(
+        lambda parts: "".join(part for part in parts if part)))
+
+
 class ClusterCertificates(pulumi.ComponentResource):
     """CA + per-server certificates. `ca_cert_pem` is public; every private key is a secret."""
 
     ca_cert_pem: pulumi.Output[str]
     servers: dict[str, ServerCertificate]
     grafana: ServerCertificate | None  # the monitoring node's Grafana (HTTPS); None without monitoring
+    entry: ServerCertificate | None  # HAProxy's, where it terminates TLS (render.entry_terminates_tls); else None
 
     def __init__(self, name: str, topology: ClusterTopology, opts: pulumi.ResourceOptions | None = None, *,
-                 grafana: bool = False):
+                 grafana: bool = False, entry: bool = False):
         """grafana: also a certificate for the monitoring node's Grafana (AWS; the Docker stack's Grafana is on
-        127.0.0.1 only)."""
+        127.0.0.1 only). entry: also the entry certificate HAProxy serves (a stack with HAProxy)."""
         super().__init__("neo4j-cluster:tls:ClusterCertificates", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         ca_key = tls.PrivateKey(f"{name}-ca", algorithm="ECDSA", ecdsa_curve="P384", opts=child)
@@ -94,4 +108,18 @@ class ClusterCertificates(pulumi.ComponentResource):
                 validity_period_hours=SERVER_VALIDITY_HOURS, early_renewal_hours=SERVER_EARLY_RENEWAL_HOURS,
                 allowed_uses=["digital_signature", "key_encipherment", "server_auth"], opts=child)
             self.grafana = ServerCertificate(pulumi.Output.secret(key.private_key_pem), cert.cert_pem)
+        self.entry = None
+        if entry and topology.haproxy:
+            # Served by HAProxy to the clients; a TLS server only, so no cluster member accepts it as a client.
+            key = tls.PrivateKey(f"{name}-entry", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
+            request = tls.CertRequest(
+                f"{name}-entry", private_key_pem=key.private_key_pem, dns_names=entry_dns_names(topology),
+                ip_addresses=["127.0.0.1"],
+                subject={"common_name": topology.haproxy.hostname, "organization": "neo4j-cluster"}, opts=child)
+            cert = tls.LocallySignedCert(
+                f"{name}-entry", cert_request_pem=request.cert_request_pem,
+                ca_private_key_pem=ca_key.private_key_pem, ca_cert_pem=ca.cert_pem,
+                validity_period_hours=SERVER_VALIDITY_HOURS, early_renewal_hours=SERVER_EARLY_RENEWAL_HOURS,
+                allowed_uses=["digital_signature", "key_encipherment", "server_auth"], opts=child)
+            self.entry = ServerCertificate(pulumi.Output.secret(key.private_key_pem), cert.cert_pem)
         self.register_outputs({"caCertPem": self.ca_cert_pem})

@@ -66,12 +66,16 @@ def test_haproxy_accepts_the_rendered_config(rendered, ca_file):
     if VARIANTS[name]().haproxy is False:
         assert not config.exists()
         return
-    # The only edits: the CA path the boot script writes on the node, pointed at a real CA here, and the directory
-    # of the admin socket and of the saved server states (the node's boot writes a states file holding only "1").
+    # The only edits: the CA and entry certificate paths the boot script writes on the node, pointed at real ones
+    # here (the entry: any certificate with its key), and the directory of the admin socket and of the saved server
+    # states (the node's boot writes a states file holding only "1").
     states = out / "haproxy" / "state"
     states.mkdir()
     (states / "server-state").write_text("1\n")
-    text = config.read_text().replace("/etc/haproxy/ca.crt", str(ca_file)).replace("/var/lib/haproxy/", f"{states}/")
+    entry = ca_file.parent / "entry.pem"
+    entry.write_text(ca_file.read_text() + (ca_file.parent / "ca.key").read_text())
+    text = (config.read_text().replace("/etc/haproxy/ca.crt", str(ca_file))
+            .replace("/etc/haproxy/entry.pem", str(entry)).replace("/var/lib/haproxy/", f"{states}/"))
     checked = out / "haproxy" / "haproxy-checked.cfg"
     checked.write_text(text)
     result = run(require_tool("haproxy"), "-c", "-f", checked)

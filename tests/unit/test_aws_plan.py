@@ -97,6 +97,8 @@ def expected_counts(p: Plan) -> dict[str, int]:
     # With TLS: the CA, each server's certificate and Grafana's.
     secrets = 1 + s.monitoring + bool(s.users) + (1 + servers + s.monitoring if tls else 0)
     secrets += len(job_users(s, t))  # one password per job user (components/job_users.py)
+    entry = s.tls == "required" and s.haproxy  # HAProxy ends TLS with the entry certificate (render.py)
+    secrets += entry
     pair = len(t.haproxy_nodes)
     buckets = 2 if s.backup_replica_region else 1
     counts = {
@@ -118,7 +120,7 @@ def expected_counts(p: Plan) -> dict[str, int]:
         "(stack)": 1 + 7 + tls + s.haproxy + s.monitoring,
     }
     if tls:
-        counts["neo4j-cluster:tls:ClusterCertificates"] = 2 + 3 * (servers + s.monitoring)  # Grafana's too
+        counts["neo4j-cluster:tls:ClusterCertificates"] = 2 + 3 * (servers + s.monitoring + entry)  # Grafana, entry
     if s.haproxy:
         # per HAProxy node: role, SSM attachment, access policy (its config object), instance profile, instance,
         # A record; the config object, the NLB and its alias record; per Bolt port a target group, a listener and
@@ -140,7 +142,7 @@ def test_prod_resource_count_per_component(plans):
     # Pinned, so a change in what prod builds shows up in review (see expected_counts for the why).
     assert dict(plans["prod"].by_parent()) == {
         "(stack)": 11, "neo4j-cluster:aws:Network": 32, "neo4j-cluster:aws:SecurityGroups": 38,
-        "neo4j-cluster:tls:ClusterCertificates": 26, "neo4j-cluster:aws:ClusterSecrets": 30,
+        "neo4j-cluster:tls:ClusterCertificates": 29, "neo4j-cluster:aws:ClusterSecrets": 32,
         "neo4j-cluster:aws:BackupStore": 20, "neo4j-cluster:aws:Neo4jServers": 56,
         "neo4j-cluster:aws:LoadBalancer": 23, "neo4j-cluster:aws:Monitoring": 8,
         "neo4j-cluster:aws:SessionLogging": 2, "neo4j-cluster:aws:EncryptionKeys": 9}
@@ -344,6 +346,8 @@ def test_secrets_live_under_the_names_the_user_data_reads(plan):
     expected |= ({names.ca, *names.tls.values()} if tls else set())
     expected |= ({names.grafana_tls} if tls and plan.settings.monitoring else set())
     expected |= set(names.job_users.values())
+    entry = plan.settings.tls == "required" and plan.settings.haproxy
+    expected |= {names.entry_tls} if entry else set()
     assert created == expected
     for server in plan.topology.servers:
         boot = plan.user_data(f"cluster-{server.name}")
@@ -356,6 +360,7 @@ def test_secrets_live_under_the_names_the_user_data_reads(plan):
         assert (names.grafana_tls in plan.user_data("cluster-monitoring")) == tls
     for node in plan.topology.haproxy_nodes:
         assert (names.ca in plan.user_data(f"cluster-{node.name}")) == (plan.settings.tls == "required")
+        assert (names.entry_tls in plan.user_data(f"cluster-{node.name}")) == entry
 
 
 def actions(statement: dict[str, Any]) -> list[str]:
@@ -434,7 +439,7 @@ def test_support_nodes_read_only_what_they_use(plans):
         reads = {s["Sid"]: s["Resource"] for s in policy(prod, f"cluster-{node}-access")["Statement"]
                  if s["Effect"] == "Allow"}
         # And the two keys those are encrypted under, for exactly those (test_aws_kms_keys.py).
-        assert reads == {"ReadOwnSecrets": ["arn:aws:mock:::cluster-tls-ca"],
+        assert reads == {"ReadOwnSecrets": ["arn:aws:mock:::cluster-tls-ca", "arn:aws:mock:::cluster-tls-entry"],
                          "ReadOwnObjects": ["arn:aws:mock:::cluster-backups/tooling/haproxy/haproxy.cfg"],
                          "DecryptOwnSecrets": "arn:aws:mock:::cluster-secrets-key",
                          "DecryptBackupBucketObjects": "arn:aws:mock:::cluster-backups-key"}

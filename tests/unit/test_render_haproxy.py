@@ -106,7 +106,7 @@ def test_the_load_balancer_checks_the_paths_and_port_the_health_frontend_serves(
     cfg = cfg_for(coreCount=3, replicaCount=2)
     health = frontend(cfg, "health")
     names = re.findall(r"^frontend (\S+)$", cfg, re.M)
-    binds = {int(re.search(r"^    bind :(\d+)$", frontend(cfg, name), re.M)[1]): name for name in names}
+    binds = {int(re.search(r"^    bind :(\d+)( ssl .*)?$", frontend(cfg, name), re.M)[1]): name for name in names}
     assert binds[PORTS.haproxy.health] == "health"
     for listener in LISTENERS:
         assert binds[listener.port].startswith("bolt_")
@@ -126,7 +126,11 @@ def loopback_for(cfg: str, **extra) -> Loopback:
 def test_loopback_config_changes_only_addresses_and_ports():
     cfg = cfg_for(coreCount=3, replicaCount=2)
     changes = changed_lines(cfg, loopback_cfg(cfg, loopback_for(cfg)))
-    assert [after.strip() for _, after in changes] == [
+    # TLS required (the default): each bind and server keeps its TLS words (entry certificate, verification) as
+    # rendered; only what comes before them moves.
+    assert all(before.partition(" ssl ")[1:] == after.partition(" ssl ")[1:] for before, after in changes)
+    assert sum(" ssl " in after for _, after in changes) == 2 + 3 + 5
+    assert [after.strip().partition(" ssl ")[0] for _, after in changes] == [
         "chroot /tmp/jail",
         "stats socket /tmp/state/admin.sock mode 600 level admin", "server-state-file /tmp/state/server-state",
         "nameserver loopback 127.0.0.1:10053",
@@ -138,7 +142,8 @@ def test_loopback_config_changes_only_addresses_and_ports():
         "server replica-2 127.0.0.1:11004 port 12004",
         "bind 127.0.0.1:10004", "bind 127.0.0.1:10003",
     ]
-    assert [before.strip() for before, _ in changes][3:6] == ["parse-resolv-conf", "bind :7687", "bind :7689"]
+    assert [before.strip().partition(" ssl ")[0] for before, _ in changes][3:6] == ["parse-resolv-conf", "bind :7687",
+                                                                                     "bind :7689"]
 
 
 def test_loopback_config_leaves_chroot_and_user_out_where_haproxy_cannot_drop_privileges():
