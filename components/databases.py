@@ -219,3 +219,26 @@ def composite_problems(composites: tuple[CompositeSpec, ...], *, key: str, line:
                 found.append(f"{key}: the remote alias {label} targets {alias.database!r}; allowed on Neo4j {line}: "
                              f"{naming_problem(alias.database, line)}")
     return found
+
+
+# --- the keystore remote aliases need (5.x and 2025) ----------------------------------------------------------------
+# remote-database-alias-configuration.adoc: "the credentials of a user of **DBMS B** are reversibly encrypted and stored
+# in the system database of **DBMS A**. Since the algorithm used is AES/GCM, an AES encryption key needs to be
+# provided. It should have length 256, and be stored in a password-protected keystore, of format pkcs12", made with
+# "keytool -genseckey -keyalg aes -keysize 256 -storetype pkcs12 -keystore [keystore-name] -alias [key-name]
+# -storepass [keystore-password]"; "In a cluster, _Alice_ needs to share the same keystore file over all instances."
+# So it is made once (scripts/databases.py --create-alias-keystore) and kept as two stack secrets: the keystore
+# (base64) and its password; a later run refuses to replace it, since a new key leaves the stored passwords unreadable.
+KEYSTORE_SECRET = "aliasKeystore"
+KEYSTORE_PASSWORD_SECRET = "aliasKeystorePassword"
+KEY_NAME = "aliases"  # dbms.security.key.name (default "aesKey")
+
+
+def keytool_command(keystore: str, password: str) -> list[str]:
+    """The manual's keytool command for the keystore remote aliases need."""
+    return ["keytool", "-genseckey", "-keyalg", "aes", "-keysize", "256", "-storetype", "pkcs12",
+            "-keystore", keystore, "-alias", KEY_NAME, "-storepass", password]
+
+
+def needs_keystore(composites: Iterable[CompositeSpec]) -> bool:
+    return any(alias.remote for composite in composites for alias in composite.aliases)

@@ -83,6 +83,10 @@ def required_secrets(settings: Settings) -> dict[str, str]:
         # before the first deploy, whose databases step refuses a remote alias without one
         needed[f"{NAMESPACE}:aliasPasswords"] = ("one password per remote alias of neo4j:composites, as a JSON object "
                                                  "{\"<composite>.<alias>\": \"…\"} (read by make databases)")
+        needed[f"{NAMESPACE}:aliasKeystore"] = ("the PKCS12 keystore of the AES key remote aliases' credentials are "
+                                                "encrypted with, made once: scripts/databases.py "
+                                                "--create-alias-keystore")
+        needed[f"{NAMESPACE}:aliasKeystorePassword"] = "its password (set by the same command)"
     return needed
 
 

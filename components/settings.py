@@ -484,6 +484,10 @@ KEYS: tuple[Key, ...] = (
         "after the standard databases, the composite before its aliases; never dropped."),
     Key("aliasPasswords", "", None, str, "secret object",
         "Passwords of the remote aliases of neo4j:composites, by <composite>.<alias>.", secret=True),
+    Key("aliasKeystore", "", None, str, "secret",
+        "The PKCS12 keystore (base64) holding the AES key remote aliases' passwords are encrypted with in the system "
+        "database; made once by `scripts/databases.py --create-alias-keystore`, never replaced.", secret=True),
+    Key("aliasKeystorePassword", "", None, str, "secret", "The password of neo4j:aliasKeystore.", secret=True),
     Key("users", "users", [], _users, 'list of {name, roles}',
         "Users to create; passwords come from the secret neo4j:userPasswords (an object name → password)."),
     Key("roles", "roles", [], _roles, 'list of {name, privileges}',

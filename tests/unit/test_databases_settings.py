@@ -140,3 +140,24 @@ def test_the_plan_summary_of_a_4_4_stack_says_every_server_hosts_every_database(
     settings = make_settings(version="4.4.46", backupSchedule="*-*-* 02:00:00 UTC", databases=[{"name": "sales"}])
     assert database_lines(settings)[1:] == ["  neo4j: every core and read replica (default)",
                                             "  sales: every core and read replica"]
+
+
+def test_the_keystore_is_made_with_the_manuals_keytool_command():
+    # remote-database-alias-configuration.adoc: "keytool -genseckey -keyalg aes -keysize 256 -storetype pkcs12
+    # -keystore [keystore-name] -alias [key-name] -storepass [keystore-password]"
+    from components.databases import keytool_command
+
+    assert keytool_command("ks.p12", "pw") == ["keytool", "-genseckey", "-keyalg", "aes", "-keysize", "256",
+                                               "-storetype", "pkcs12", "-keystore", "ks.p12", "-alias", "aliases",
+                                               "-storepass", "pw"]
+
+
+def test_prod_lists_the_keystore_secrets_its_remote_alias_needs():
+    from components.passwords import missing_secrets
+    from components.settings import load_settings
+    from tests.conftest import stack_config
+
+    config = {k: v for k, v in stack_config("prod").items() if not (isinstance(v, dict) and "secure" in v)}
+    missing = missing_secrets(load_settings("prod", config))
+    assert {"neo4j:aliasPasswords", "neo4j:aliasKeystore", "neo4j:aliasKeystorePassword"} <= set(missing)
+    assert "--create-alias-keystore" in missing["neo4j:aliasKeystore"]

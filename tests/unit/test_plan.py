@@ -189,9 +189,11 @@ def test_the_plan_lists_the_secrets_a_stack_file_still_lacks(tmp_path):
     assert result.returncode == 0, result.stderr
     section = result.stdout.split("Secrets the program reads: ", 1)[1].splitlines()
     # aliasPasswords: prod's composite has a remote alias (read by make databases, listed all the same)
-    assert section[0] == "neo4j:adminPassword, neo4j:grafanaAdminPassword, neo4j:userPasswords, neo4j:aliasPasswords"
+    alias_secrets = ["neo4j:aliasPasswords", "neo4j:aliasKeystore", "neo4j:aliasKeystorePassword"]
+    assert section[0] == ", ".join(["neo4j:adminPassword", "neo4j:grafanaAdminPassword", "neo4j:userPasswords",
+                                    *alias_secrets])
     missing = [line.split()[1].rstrip(":") for line in section[1:] if line.startswith("  MISSING ")]
-    assert missing == ["neo4j:grafanaAdminPassword", "neo4j:userPasswords", "neo4j:aliasPasswords"]
+    assert missing == ["neo4j:grafanaAdminPassword", "neo4j:userPasswords", *alias_secrets]
     assert "pulumi config set --secret neo4j:userPasswords … --stack prod" in result.stdout
 
 

@@ -54,6 +54,10 @@ def build_parser():
                    help="read the cluster and print the statements it would send, in order; change nothing")
     p.add_argument("--rotate-alias-passwords", action="store_true",
                    help="re-send every remote alias's password (Neo4j never shows one, so a change is not seen)")
+    p.add_argument("--create-alias-keystore", action="store_true",
+                   help="once per stack, before the first remote alias: make the PKCS12 keystore of the AES key "
+                        "(keytool -genseckey) and store it and its password as the secrets neo4j:aliasKeystore and "
+                        "neo4j:aliasKeystorePassword (pulumi config set --secret); talks to no cluster")
     p.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
     return p
 
@@ -78,6 +82,12 @@ def main(argv: list[str] | None = None, *, transport: Transport | None = None) -
         settings = stack_settings(args.stack, args.stack_file)
         if settings is None:
             raise UsageError("no stack config: give --stack NAME (reads Pulumi.<NAME>.yaml) or --stack-file")
+        if args.create_alias_keystore:
+            from .keystore import create_alias_keystore
+
+            keys = create_alias_keystore(settings.stack, settings.secrets_set, cli.logger("databases", args.quiet))
+            print(f"stack {settings.stack}: set {', '.join(keys)}")
+            return cli.EXIT_OK
         wanted = settings.database_topologies
         if args.database:
             wanted = tuple(d for d in wanted if d.name == args.database)
