@@ -161,3 +161,44 @@ def test_systemd_accepts_the_timers_and_they_never_fire_in_the_same_minute(tmp_p
         minutes.append({line.split()[-2].split(":")[1] for line in result.stdout.splitlines()
                         if "Iter." in line or "Next elapse" in line})
     assert minutes[0] and minutes[1] and not minutes[0] & minutes[1]
+
+
+def test_a_renewed_entry_certificate_is_installed_root_only_and_loaded_and_a_refused_one_put_back(node):
+    """Issue 26, item 6: the deploy renews the entry certificate (a new version of its secret) in its last 90 days;
+    the node installs it at its next sync with the config of now, or keeps the previous one when haproxy -c (the
+    stand-in: a PEM holding BROKEN) refuses it. Nothing changes while the secret is what is installed."""
+    root = node.root
+    (root / "sync.sh").write_text(render_haproxy_node(
+        make_settings(), stack_nodes=2, node="haproxy-1", index=0, ca_secret="",
+        entry_secret="neo4j-cluster/test/tls/entry")["haproxy-config-sync.sh"])
+    node.stand_in("aws", f'''case "$1" in
+  s3) cp "{root}/object.cfg" "$4" ;;
+  secretsmanager) [[ "$*" == *"--secret-id neo4j-cluster/test/tls/entry "* ]] && cat "{root}/secret.pem" ;;
+  *) exit 2 ;;
+esac''')
+    node.stand_in("haproxy", f'[[ "$1 $2 $3" == "-c -q -f" ]] && ! grep -q BROKEN "$4" "{root}/entry.pem"')
+    (root / "entry.pem").write_text("CERT 1\nKEY 1\n")
+    (root / "secret.pem").write_text("CERT 1\nKEY 1\n")
+    environment = {"HAPROXY_ENTRY_PEM": str(root / "entry.pem")}
+
+    def run() -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(root / "sync.sh")], capture_output=True, text=True, timeout=60, env={
+            "PATH": f"{node.bin}:/usr/bin:/bin", "HOME": str(root), "HAPROXY_CFG": str(root / "haproxy.cfg"),
+            "HAPROXY_HEALTH_WAIT_SECONDS": "2", "HAPROXY_SOCKET": str(root / "no-admin.sock"),
+            "HAPROXY_STATE_FILE": str(root / "state"), "HAPROXY_CONFIG_OBJECT": "s3://bucket/tooling/haproxy/haproxy.cfg",
+            **environment})
+
+    same = run()
+    assert same.returncode == 0 and "unchanged" in same.stdout and reloads(node) == 0, same.stderr
+
+    (root / "secret.pem").write_text("CERT 2\nKEY 2\n")
+    renewed = run()
+    assert renewed.returncode == 0, renewed.stderr
+    assert (root / "entry.pem").read_text() == "CERT 2\nKEY 2\n" and reloads(node) == 1
+    assert (root / "entry.pem").stat().st_mode & 0o077 == 0  # root's only
+    assert not list(root.glob("entry.pem.new.*"))
+
+    (root / "secret.pem").write_text("CERT 3 BROKEN\n")
+    refused = run()
+    assert refused.returncode == 1 and "refused the entry certificate" in refused.stderr
+    assert (root / "entry.pem").read_text() == "CERT 2\nKEY 2\n" and reloads(node) == 1
