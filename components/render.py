@@ -160,8 +160,6 @@ def server_plan(settings: Settings, server: Server) -> ServerPlan:
                       admin=admin_budget_of(settings, server), plugins=plugins_of(settings, server))
 
 
-# Where the GDS licence lands on a server that runs GDS (the package's licenses directory, on both platforms).
-GDS_LICENSE_FILE = "/var/lib/neo4j/licenses/gds.license"
 # APOC's own settings, at their secure values (no file access, no triggers). APOC Core documentation
 # (neo4j.com/docs/apoc, Configuration Options): "as of Neo4j v.5, APOC config settings are no longer supported in
 # the neo4j.conf file. Users should move all apoc.* settings to the apoc.conf file." and apoc.conf "Must be
@@ -178,12 +176,11 @@ def plugins_of(settings: Settings, server: Server) -> tuple[Plugin, ...]:
 
 
 def plugin_conf(settings: Settings, server: Server) -> dict[str, Any]:
+    # No gds.enterprise.license_file: no licence is delivered to the servers yet (GDS runs its Community features);
+    # where one is, it belongs on the GDS servers alone: strict validation refuses a GDS setting where the plugin is
+    # absent (GDS manual, GDS with Neo4j cluster).
     plugins = plugins_of(settings, server)
-    extra = []
-    if any(p.key == "graph-data-science" for p in plugins) and "gdsLicense" in settings.secrets_set:
-        # "gds.enterprise.license_file=/path/to/my/license/keyfile" (Configure plugins, every line); only where
-        # GDS runs: strict validation refuses a GDS setting where the plugin is absent (GDS manual, cluster page).
-        extra.append(("gds.enterprise.license_file", GDS_LICENSE_FILE))
+    extra: list[tuple[str, str]] = []
     return {"namespaces": ",".join(namespaces_of(plugins)), "titles": ", ".join(p.title for p in plugins),
             "settings": extra}
 

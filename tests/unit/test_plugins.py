@@ -131,24 +131,15 @@ def test_gds_runs_on_the_one_server_of_a_standalone_stack():
     assert [p.key for p in rendered.servers["core-1"].plugins] == ["apoc", GDS]
 
 
-def test_the_gds_licence_setting_only_where_gds_runs_and_only_when_the_secret_is_set():
-    # Configure plugins (every line): "gds.enterprise.license_file=/path/to/my/license/keyfile". GDS manual: on the
-    # primaries "Neo4j will _not_ be able to validate the GDS-specific configuration items. And validation failure
-    # would mean Neo4j would refuse to start."
-    without = make_settings(coreCount=3, replicaCount=1, plugins=[GDS])
-    rendered = render_cluster(without, plan_topology(without))
-    assert not any("gds.enterprise.license_file" in files["neo4j.conf"] for name, files in rendered.files.items()
-                   if name.startswith(("core", "replica")))
-    config = {f"neo4j:{k}": v for k, v in {"acceptLicense": True, "coreCount": 3, "replicaCount": 1,
-                                          "region": "eu-west-1", "plugins": [GDS], "gdsLicense": "key"}.items()}
-    from components.settings import load_settings
-
-    given = load_settings("test", config, decrypted=True)
-    rendered = render_cluster(given, plan_topology(given))
-    licence = "\ngds.enterprise.license_file=/var/lib/neo4j/licenses/gds.license\n"
-    assert licence in rendered.files["replica-1"]["neo4j.conf"]
+def test_no_gds_setting_on_a_server_without_gds():
+    # GDS manual (GDS with Neo4j cluster): on the primaries "Neo4j will _not_ be able to validate the GDS-specific
+    # configuration items. And validation failure would mean Neo4j would refuse to start."
+    settings = make_settings(coreCount=3, replicaCount=1, plugins=["apoc", GDS])
+    rendered = render_cluster(settings, plan_topology(settings))
     for core in ("core-1", "core-2", "core-3"):
         assert "gds." not in rendered.files[core]["neo4j.conf"]
+    assert "gds.*" in rendered.files["replica-1"]["neo4j.conf"]
+    assert "gds.enterprise.license_file" not in rendered.files["replica-1"]["neo4j.conf"]  # no licence delivered
 
 
 @pytest.mark.parametrize("line", LINES)
@@ -302,6 +293,7 @@ def test_the_prod_plan_shows_the_plugins_and_the_gds_server():
     lines = plugin_lines(settings, render_cluster(settings, plan_topology(settings)))
     assert "apoc on every server; graph-data-science on replica-2" in lines[0]
     assert lines[1] == "GDS servers: replica-2 (dedicated secondary: no primary runs GDS)"
+    assert lines[2].startswith("GDS licence: none installed") and "WARNING" not in "".join(lines)
     assert not any("role data_scientist" in line for line in lines)
 
 

@@ -19,9 +19,10 @@ def plugin_lines(settings: Settings, rendered: RenderedCluster) -> list[str]:
         if GDS in settings.plugins:
             lines.append(f"GDS servers: {', '.join(on[GDS])}"
                          + (" (dedicated secondary: no primary runs GDS)" if settings.clustered else ""))
-            if settings.clustered and "gdsLicense" not in settings.secrets_set:
+            if settings.clustered:
                 secondary = "Read Replica" if settings.version_line == "4.4" else "Secondary"
-                lines.append(f"WARNING: no neo4j:gdsLicense: the GDS manual (GDS with Neo4j cluster): "
-                             f"\"{GDS_LICENSE_ON_SECONDARY} _{secondary}_\"; GDS runs with its Community features only")
+                lines.append(f"GDS licence: none installed (this program delivers no gds.enterprise.license_file yet), "
+                             f"so GDS runs its Community features; the GDS manual (GDS with Neo4j cluster): "
+                             f"\"{GDS_LICENSE_ON_SECONDARY} _{secondary}_\"")
     lines += missing_plugin_warnings(settings.roles, settings.plugins, settings.version, settings.version_line)
     return lines
