@@ -120,6 +120,7 @@ class Settings:
     secret_recovery_window_days: int
     allow_no_authentication: bool
     nat_gateway_per_zone: bool
+    egress: str  # endpoints | open (components/aws/egress.py)
     haproxy_public: bool
     ami_id: str  # "" = the newest Ubuntu 22.04 image of each instance type's architecture
     backup_replica_region: str  # "" = no cross-region replica
@@ -544,6 +545,15 @@ KEYS: tuple[Key, ...] = (
         "meanwhile its name is taken: restore it, or delete it for good, before re-creating a destroyed stack."),
     Key("natGatewayPerZone", "nat_gateway_per_zone", True, _boolean, "true, false",
         "One NAT gateway per zone, so a zone outage cuts no other zone's outbound traffic; false: one (cheaper, dev)."),
+    Key("egress", "egress", "endpoints", _one_of("endpoints", "open"), "endpoints, open",
+        "What the machines may reach outside the VPC. endpoints: the AWS APIs they call only through interface "
+        "VPC endpoints in every zone (Secrets Manager, SSM, ssmmessages, ec2messages, CloudWatch Logs, EC2) and S3 "
+        "through its gateway endpoint, plus the package mirrors their boot installs from (HTTP 80; HTTPS 443 for "
+        "the Neo4j servers' and the monitoring node's repositories and PyPI); the HAProxy pair gets no HTTPS to "
+        "the internet. Costs 6 endpoints x zones x AWS's hourly endpoint price (about USD 0.01 an endpoint-zone "
+        "hour in us-east-1: ~USD 130 a month for 3 zones) plus a per-GB charge. open: every group reaches "
+        "0.0.0.0/0 on 80 and 443 and the AWS APIs through the NAT gateway (no endpoint cost); say so explicitly, "
+        "as dev does."),
     Key("haproxyPublic", "haproxy_public", False, _boolean, "true, false",
         "The HAProxy pair's load balancer internet-facing in the public subnets; false: internal, reached from the "
         "VPC and peered networks."),

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.backup_store import BackupCopies, BackupStore, BackupStoreArgs, OffsiteAccount, backup_copies
+from components.aws.egress import interface_services, plan_egress
 from components.aws.keys import EncryptionKeys, EncryptionKeysArgs, KeyUsers, MachineKeys, deploy_principal
 from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.aws.machine import HELD_BACK_ON_SERVERS, BucketAccess, MachineContext
@@ -18,6 +19,7 @@ from components.aws.network import Network, NetworkArgs
 from components.aws.secret_names import SecretNames, secret_names
 from components.aws.secrets import ClusterSecrets, ClusterSecretsArgs
 from components.aws.security import (
+    ENDPOINTS,
     ENTRY,
     HAPROXY,
     MONITORING,
@@ -68,7 +70,13 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
         s3_service_name=pulumi.Output.concat(partition.reverse_dns_prefix, f".{settings.region}.s3")), opts)
     groups = SecurityGroups(NAME, SecurityGroupsArgs(
         stack=settings.stack, vpc_id=network.vpc_id, groups=plan_groups(topology),
-        flows=plan_flows(settings, topology, rendered.servers)), opts)
+        flows=plan_flows(settings, topology, rendered.servers),
+        egress=plan_egress(settings.egress, plan_groups(topology)), s3_prefix_list_id=network.s3_prefix_list_id), opts)
+    # neo4j:egress endpoints: the AWS APIs the machines call, through interface endpoints of the VPC (egress.py).
+    if services := interface_services(settings.egress):
+        network.add_interface_endpoints([service.name for service in services],
+                                        pulumi.Output.concat(partition.reverse_dns_prefix, f".{settings.region}"),
+                                        groups.ids[ENDPOINTS])
 
     # Customer-managed keys for the backups and the secrets (keys.py); the off-site replica's key is the other
     # account's when the replica lives there.

@@ -81,11 +81,13 @@ class Network(pulumi.ComponentResource):
     public_subnet_ids: dict[str, pulumi.Output[str]]
     dns_zone_id: pulumi.Output[str]
     s3_endpoint_id: pulumi.Output[str]
+    s3_prefix_list_id: pulumi.Output[str]  # the gateway endpoint's prefix list: S3's addresses in the region
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("neo4j-cluster:aws:Network", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self._component_name = name
+        self._stack = args.stack
 
         def tags(label: str) -> dict[str, str]:
             return {"Name": f"{args.stack}-{label}"}
@@ -133,6 +135,9 @@ class Network(pulumi.ComponentResource):
                                  vpc_endpoint_type="Gateway", route_table_ids=private_route_tables, tags=tags("s3"),
                                  opts=child)
         self.s3_endpoint_id = s3.id
+        self.s3_prefix_list_id = s3.prefix_list_id
+        self._private_subnets = list(self.private_subnet_ids.values())
+        self._vpc_id = vpc.id
         dns = aws.route53.Zone(f"{name}-dns", name=args.domain, vpcs=[{"vpc_id": vpc.id}],
                                comment=f"neo4j-cluster {args.stack}: stable names of the cluster's machines",
                                tags=tags("dns"), opts=child)
@@ -141,6 +146,21 @@ class Network(pulumi.ComponentResource):
         self.dns_zone_id = dns.zone_id
         self.register_outputs({"vpcId": self.vpc_id, "dnsZoneId": self.dns_zone_id,
                                "privateSubnetIds": self.private_subnet_ids, "publicSubnetIds": self.public_subnet_ids})
+
+    def add_interface_endpoints(self, services: Sequence[str], service_prefix: pulumi.Input[str],
+                                security_group_id: pulumi.Input[str]) -> None:
+        """An interface endpoint per service (components/aws/egress.py), in every zone's private subnet, with private
+        DNS: the service's regional name resolves to it inside the VPC, so no client changes. PrivateLink Guide,
+        "Access an AWS service using an interface VPC endpoint": "If you enable private DNS for the endpoint, you can
+        make requests to the AWS service using its default DNS name for the Region". AWS bills each endpoint per
+        zone and hour (neo4j:egress says so)."""
+        for service in services:
+            aws.ec2.VpcEndpoint(f"{self._component_name}-{service}", vpc_id=self._vpc_id,
+                                service_name=pulumi.Output.concat(service_prefix, f".{service}"),
+                                vpc_endpoint_type="Interface", private_dns_enabled=True,
+                                subnet_ids=self._private_subnets, security_group_ids=[security_group_id],
+                                tags={"Name": f"{self._stack}-{service}"},
+                                opts=pulumi.ResourceOptions(parent=self))
 
     def limit_s3_endpoint(self, bucket_arns: Sequence[pulumi.Input[str]], region: str,
                           partition: pulumi.Input[str] = "aws") -> None:

@@ -3,7 +3,8 @@
 `plan_flows` is pure: the list a reviewer (and a test) reads. For a flow between two groups the
 component opens the port on both sides (ingress on the target, egress on the source); a flow from
 a CIDR needs ingress only. Groups start with no rule at all, so nothing else is open: no SSH
-(Session Manager replaces it), and outbound only HTTP(S) for packages, Secrets Manager, S3 and SSM.
+(Session Manager replaces it), and outbound only what neo4j:egress allows (egress.py): the AWS APIs through the
+VPC's endpoints and the boot's package sources, or (open) HTTP(S) anywhere.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.egress import EgressRule
 from components.ports import PORTS
 from components.render import ServerPlan
 from components.settings import Settings
@@ -23,11 +25,13 @@ NEO4J = "neo4j"
 HAPROXY = "haproxy"
 MONITORING = "monitoring"
 ENTRY = "entry"  # the Network Load Balancer in front of the HAProxy pair
+ENDPOINTS = "endpoints"  # the interface VPC endpoints of the AWS APIs (neo4j:egress endpoints)
 GROUP_PURPOSE = {
     NEO4J: "Neo4j servers",
     HAPROXY: "HAProxy in front of the Neo4j servers",
     ENTRY: "Network Load Balancer in front of the HAProxy pair",
     MONITORING: "Prometheus and Grafana",
+    ENDPOINTS: "Interface VPC endpoints of the AWS APIs",
 }
 ANYWHERE = "0.0.0.0/0"
 
@@ -113,17 +117,14 @@ def cidr_label(cidr: str) -> str:
     return cidr.replace("/", "-").replace(":", "-")
 
 
-# Outbound to the internet, from every group: packages (the Ubuntu archive is plain HTTP) and
-# the AWS APIs (Secrets Manager, S3, SSM) over HTTPS.
-INTERNET_EGRESS_PORTS = (80, 443)
-
-
 @dataclass(frozen=True)
 class SecurityGroupsArgs:
     stack: str
     vpc_id: pulumi.Input[str]
     groups: tuple[str, ...]
     flows: tuple[Flow, ...]
+    egress: tuple[EgressRule, ...]  # egress.plan_egress: outbound beyond the flows
+    s3_prefix_list_id: pulumi.Input[str] | None = None  # the S3 gateway endpoint's (rules to "s3")
 
 
 class SecurityGroups(pulumi.ComponentResource):
@@ -132,11 +133,13 @@ class SecurityGroups(pulumi.ComponentResource):
     def __init__(self, name: str, args: SecurityGroupsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("neo4j-cluster:aws:SecurityGroups", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # The interface endpoints' group, when a rule leads there: it admits HTTPS from the stack's groups only.
+        endpoint_group = (ENDPOINTS,) if any(rule.to == ENDPOINTS for rule in args.egress) else ()
         self.ids = {
             group: aws.ec2.SecurityGroup(f"{name}-{group}", vpc_id=args.vpc_id,
                                          description=f"{GROUP_PURPOSE[group]} of stack {args.stack}",
                                          tags={"Name": f"{args.stack}-{group}"}, opts=child).id
-            for group in args.groups
+            for group in args.groups + endpoint_group
         }
 
         def rule(kind: type, rule_name: str, group: str, port: int, why: str, **peer: pulumi.Input[str]) -> None:
@@ -153,10 +156,16 @@ class SecurityGroups(pulumi.ComponentResource):
                 label = cidr_label(flow.source)
                 rule(aws.vpc.SecurityGroupIngressRule, f"{name}-{flow.target}-in-{flow.port}-from-{label}",
                      flow.target, flow.port, flow.why, **cidr_peer(flow.source))
-        for group in args.groups:
-            if group == ENTRY:  # the load balancer talks to the HAProxy nodes only
-                continue
-            for port in INTERNET_EGRESS_PORTS:
-                rule(aws.vpc.SecurityGroupEgressRule, f"{name}-{group}-out-{port}-to-internet", group, port,
-                     "packages and AWS APIs", cidr_ipv4=ANYWHERE)
+        for out in args.egress:  # the load balancer's group is in none: it talks to the HAProxy nodes only
+            if out.to == "internet":
+                peer: dict[str, pulumi.Input[str]] = {"cidr_ipv4": ANYWHERE}
+            elif out.to == "s3":
+                peer = {"prefix_list_id": args.s3_prefix_list_id}
+            else:
+                peer = {"referenced_security_group_id": self.ids[ENDPOINTS]}
+                rule(aws.vpc.SecurityGroupIngressRule, f"{name}-{ENDPOINTS}-in-{out.port}-from-{out.group}",
+                     ENDPOINTS, out.port, f"{out.why} (from the {out.group} group)",
+                     referenced_security_group_id=self.ids[out.group])
+            rule(aws.vpc.SecurityGroupEgressRule, f"{name}-{out.group}-out-{out.port}-to-{out.to}", out.group,
+                 out.port, out.why, **peer)
         self.register_outputs({"ids": self.ids})

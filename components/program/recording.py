@@ -85,6 +85,8 @@ _COMPUTED: dict[str, dict[str, Callable[[str], Any]]] = {
     "aws:iam/instanceProfile:InstanceProfile": {"name": lambda name: name},
     "aws:route53/zone:Zone": {"zoneId": lambda name: f"Z{zlib.crc32(name.encode()):010d}"},
     "aws:s3/bucket:Bucket": {"bucket": lambda name: name},
+    # A gateway endpoint's prefix list (the egress rules to S3 name it).
+    "aws:ec2/vpcEndpoint:VpcEndpoint": {"prefixListId": lambda name: f"pl-{zlib.crc32(name.encode()):08x}"},
     "tls:index/selfSignedCert:SelfSignedCert": {"certPem": lambda name: _mock_pem(name)},
     "tls:index/locallySignedCert:LocallySignedCert": {"certPem": lambda name: _mock_pem(name)},
     # Containers run from the pulled image's id (a tag would make every `pulumi up` replace them).

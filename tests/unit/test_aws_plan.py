@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from components.aws.egress import interface_services
 from components.aws.secret_names import secret_names
 from components.job_users import job_passwords_read_by, job_users
 from components.outputs import StackOutputs, wire_name
@@ -104,7 +105,8 @@ def expected_counts(p: Plan) -> dict[str, int]:
     counts = {
         # vpc, default group, igw, public route table + route, S3 endpoint and its policy, DNS zone; per zone two
         # subnets, a private route table, two routes' worth of tables/associations; per NAT an EIP.
-        "neo4j-cluster:aws:Network": 8 + 6 * zones + 2 * nats,
+        # neo4j:egress endpoints adds an interface endpoint per AWS API the machines call (components/aws/egress.py)
+        "neo4j-cluster:aws:Network": 8 + 6 * zones + 2 * nats + len(interface_services(s.egress)),
         # per server: role, SSM attachment, access policy, instance profile, instance, A record, data
         # volume and its attachment
         "neo4j-cluster:aws:Neo4jServers": 8 * servers,
@@ -141,7 +143,7 @@ def test_every_component_holds_the_resources_its_settings_call_for(plan):
 def test_prod_resource_count_per_component(plans):
     # Pinned, so a change in what prod builds shows up in review (see expected_counts for the why).
     assert dict(plans["prod"].by_parent()) == {
-        "(stack)": 11, "neo4j-cluster:aws:Network": 32, "neo4j-cluster:aws:SecurityGroups": 38,
+        "(stack)": 11, "neo4j-cluster:aws:Network": 38, "neo4j-cluster:aws:SecurityGroups": 47,
         "neo4j-cluster:tls:ClusterCertificates": 29, "neo4j-cluster:aws:ClusterSecrets": 32,
         "neo4j-cluster:aws:BackupStore": 20, "neo4j-cluster:aws:Neo4jServers": 56,
         "neo4j-cluster:aws:LoadBalancer": 23, "neo4j-cluster:aws:Monitoring": 8,
@@ -215,7 +217,9 @@ def test_prod_opens_exactly_these_ingress_rules(plans):
         ("entry", 7687, "10.0.0.0/8"), ("entry", 7689, "10.0.0.0/8"),
         ("haproxy", 7687, "entry"), ("haproxy", 7689, "entry"), ("haproxy", 8405, "entry"),
         ("haproxy", 8404, "monitoring"),  # the stats page answers on the node itself only
-        ("monitoring", 3000, "10.10.0.0/16")])  # Prometheus: the node's loopback only, behind Grafana
+        ("monitoring", 3000, "10.10.0.0/16"),  # Prometheus: the node's loopback only, behind Grafana
+        # neo4j:egress endpoints: the interface endpoints take HTTPS from the machines' groups (test_aws_egress.py)
+        ("endpoints", 443, "neo4j"), ("endpoints", 443, "haproxy"), ("endpoints", 443, "monitoring")])
 
 
 def test_ipv6_client_ranges_become_ipv6_rules(plans):
@@ -235,7 +239,7 @@ def test_every_rule_is_one_tcp_port_and_none_is_ssh(plan):
 
 def test_group_to_group_ingress_is_matched_by_egress_and_the_rest_goes_out_on_http_s(plan):
     ingress = {(r["peer"], r["port"], r["group"]) for r in plan.rules(INGRESS) if "/" not in r["peer"]}
-    egress = [r for r in plan.rules(EGRESS)]
+    egress = [r for r in plan.rules(EGRESS) if r["peer"] is not None]  # None: S3's prefix list (test_aws_egress.py)
     assert {(r["group"], r["port"], r["peer"]) for r in egress if "/" not in r["peer"]} == ingress
     assert {(r["port"], r["peer"]) for r in egress if "/" in r["peer"]} == {(80, "0.0.0.0/0"), (443, "0.0.0.0/0")}
 
@@ -507,8 +511,8 @@ def test_one_nat_per_zone_or_one_for_all(plans):
 
 
 def test_backups_reach_s3_through_a_gateway_endpoint_on_the_private_routes(plan):
-    (endpoint,) = plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint").values()
-    assert endpoint["vpcEndpointType"] == "Gateway"
+    (endpoint,) = [e for e in plan.of_type("aws:ec2/vpcEndpoint:VpcEndpoint").values()
+                   if e["vpcEndpointType"] == "Gateway"]  # the interface endpoints: test_aws_egress.py
     assert endpoint["serviceName"] == f"com.amazonaws.{plan.settings.region}.s3"
     private_tables = {f"{n}-id" for n in plan.of_type("aws:ec2/routeTable:RouteTable") if "-private-" in n}
     assert set(endpoint["routeTableIds"]) == private_tables
