@@ -84,7 +84,7 @@ def plan_flows(settings: Settings, topology: ClusterTopology,
         # The HTTP(S) port serves the cluster status endpoints HAProxy's health checks read (/db/*/cluster/*,
         # /dbms/cluster/status); a security group cannot open part of a port, so the port is HAProxy's alone.
         allow(NEO4J, endpoints("client_endpoints", ("http", "https")), (HAPROXY,),
-              "HAProxy's health checks (cluster status endpoints)")
+              "HAProxy health checks (cluster status endpoints)")
     else:
         allow(NEO4J, endpoints("client_endpoints"), client_sources(settings), "Bolt and HTTP(S) clients")
     if MONITORING in groups:

@@ -168,3 +168,13 @@ def test_egress_rules_of_each_mode(plan):
     assert prefix == {(g, 443) for g in machines}
     # The gateway endpoint's own prefix list (the plan's mocks invent it from the endpoint's name).
     assert {r["prefixListId"] for r in raw if r.get("prefixListId")} == {f"pl-{zlib.crc32(s3.encode()):08x}"}
+
+
+def test_every_group_and_rule_description_is_one_aws_accepts(plan):
+    # EC2 API reference, IpRange/UserIdGroupPair/PrefixListId Description: "Up to 255 characters in length. Allowed
+    # characters are a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=;{}!$*" (IP ranges and group descriptions add &).
+    # An apostrophe ("HAProxy's") made the create call fail on real AWS; the plan's mocks accept anything.
+    allowed = re.compile(r"[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]{1,255}")
+    for kind in (INGRESS, EGRESS, GROUP):
+        for name, resource in plan.of_type(kind).items():
+            assert allowed.fullmatch(resource["description"]), (name, resource["description"])
