@@ -121,11 +121,18 @@ def creates_job_users(topology: ClusterTopology, server_name: str) -> bool:
 
 
 def reads_admin_password(topology: ClusterTopology, server: Server) -> bool:
-    """Primaries: each may be the one that bootstraps `system` at the first start, so each sets the initial
-    password (setup-neo4j.sh); the first one also creates the job users. Secondaries never: they host `system`
-    as secondaries (server.cluster.system_database_mode=SECONDARY on 5.x, dbms.mode=READ_REPLICA on 4.4), and
-    their jobs log in as job users."""
-    return server.role == PRIMARY
+    """The first primary alone: it creates the job users (logged in as the admin). Secondaries never: they host
+    `system` as secondaries (server.cluster.system_database_mode=SECONDARY on 5.x, dbms.mode=READ_REPLICA on 4.4),
+    and their jobs log in as job users. The other primaries set the initial password from its hash
+    (sets_password_from_hash)."""
+    return creates_job_users(topology, server.name)
+
+
+def sets_password_from_hash(topology: ClusterTopology, server: Server) -> bool:
+    """Primaries but the first: each may be the one that bootstraps `system` at the first start, so each sets the
+    initial password, by writing the admin's line of auth.ini (passwords.admin_auth_line: a salted hash, which
+    logs nobody in) instead of reading the password."""
+    return server.role == PRIMARY and not reads_admin_password(topology, server)
 
 
 def job_passwords_read_by(settings: Settings, topology: ClusterTopology, server: Server) -> tuple[str, ...]:

@@ -67,6 +67,26 @@ def job_password(admin_password: str, stack: str, user: str) -> str:
     return key.hex()
 
 
+def admin_auth_line(admin_password: str, stack: str) -> str:
+    """The admin's line of Neo4j's auth.ini (data/dbms/auth.ini), as `neo4j-admin [dbms] set-initial-password`
+    writes it on 4.4, 5.x and 2025 (measured on 4.4.46, 5.26.30 and 2025.10.1): `neo4j:SHA-256,<hash>,<salt>,1024:`,
+    the hash 1024 rounds of SHA-256 over the salt then the password. A primary that is not the first writes this
+    line instead of reading the admin password (job_users.sets_password_from_hash): a salted hash logs nobody in.
+    The salt is scrypt of the password salted with the stack (32 bytes, as neo4j-admin's): stable across deploys,
+    so the secret changes only with the password, and costly to test a guess against."""
+    salt = hashlib.scrypt(admin_password.encode(), salt=f"neo4j-cluster/{stack}/auth-salt".encode(),
+                          n=2 ** 14, r=8, p=1, dklen=32)
+    return auth_line("neo4j", admin_password, salt)
+
+
+def auth_line(user: str, password: str, salt: bytes, iterations: int = 1024) -> str:
+    """One auth.ini line: `user:SHA-256,<hex hash>,<hex salt>,<iterations>:`."""
+    digest = hashlib.sha256(salt + password.encode()).digest()
+    for _ in range(iterations - 1):
+        digest = hashlib.sha256(digest).digest()
+    return f"{user}:SHA-256,{digest.hex()},{salt.hex()},{iterations}:"
+
+
 def required_secrets(settings: Settings) -> dict[str, str]:
     """The secret keys this stack's program reads (`config.require_secret`), each with what it is for.
 

@@ -33,9 +33,9 @@ from components.aws.servers import BackupAccess, Neo4jServers, Neo4jServersArgs
 from components.aws.sessions import SessionLogging, SessionLoggingArgs
 from components.aws.stack import aws_provider, machine_images, stack_outputs
 from components.aws.user_data import aws_artifacts, backup_tooling_files, haproxy_needs_the_ca
-from components.job_users import job_passwords_read_by, reads_admin_password
+from components.job_users import job_passwords_read_by, reads_admin_password, sets_password_from_hash
 from components.outputs import Deployment
-from components.passwords import admin_password_problems, job_password
+from components.passwords import admin_auth_line, admin_password_problems, job_password
 from components.program.tls import ClusterCertificates
 from components.render import RenderedCluster, entry_terminates_tls
 from components.settings import NAMESPACE, Settings
@@ -118,6 +118,7 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
         data_volume_gb=settings.data_volume_size_gb, data_volumes_deletable=settings.data_volumes_deletable,
         # The admin password only where it is used (primaries), and the passwords of the server's own jobs.
         password_arns={s.name: (((secrets.arns[names.admin_password],) if reads_admin_password(topology, s) else ())
+                                + ((secrets.arns[names.admin_auth],) if sets_password_from_hash(topology, s) else ())
                                 + tuple(secrets.arns[names.job_users[user]]
                                         for user in job_passwords_read_by(settings, topology, s)))
                        for s in topology.servers},
@@ -181,6 +182,9 @@ def _secret_values(settings: Settings, names: SecretNames, certificates: Cluster
         recovery_window_days=settings.secret_recovery_window_days,
         kms_key_id=kms_key_id,
         admin_password=config.require_secret("adminPassword"),
+        # Its hash, for the primaries that set the initial password but never read it (job_users.py).
+        admin_auth=config.require_secret("adminPassword").apply(
+            lambda password: admin_auth_line(password, settings.stack)) if settings.core_count > 1 else None,
         grafana_admin_password=config.require_secret("grafanaAdminPassword") if settings.monitoring else None,
         user_passwords=config.require_secret("userPasswords") if settings.users else None,
         ca_cert_pem=certificates.ca_cert_pem if certificates else None,

@@ -15,6 +15,7 @@ from components.topology import ClusterTopology
 @dataclass(frozen=True)
 class SecretNames:
     admin_password: str
+    admin_auth: str  # the admin's auth.ini line (salted hash), for the primaries but the first
     grafana_admin_password: str
     user_passwords: str
     ca: str  # the cluster CA certificate (public, kept beside the keys for one lookup path)
@@ -28,6 +29,7 @@ def secret_names(settings: Settings, topology: ClusterTopology) -> SecretNames:
     prefix = f"neo4j-cluster/{settings.stack}"
     return SecretNames(
         admin_password=f"{prefix}/admin-password",
+        admin_auth=f"{prefix}/admin-auth",
         grafana_admin_password=f"{prefix}/grafana-admin-password",
         user_passwords=f"{prefix}/user-passwords",
         ca=f"{prefix}/tls/ca",

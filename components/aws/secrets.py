@@ -19,6 +19,7 @@ from components.program.tls import ServerCertificate, crt_file
 class ClusterSecretsArgs:
     names: SecretNames
     admin_password: pulumi.Input[str]
+    admin_auth: pulumi.Input[str] | None = None  # the admin's auth.ini line (passwords.admin_auth_line)
     recovery_window_days: int = 30  # a deleted secret can be restored this long (Secrets Manager allows 7 to 30)
     grafana_admin_password: pulumi.Input[str] | None = None  # None: no monitoring node
     user_passwords: pulumi.Input[str] | None = None  # JSON object name → password; None: no users
@@ -38,6 +39,8 @@ class ClusterSecrets(pulumi.ComponentResource):
         names = args.names
         entries: list[tuple[str, str, pulumi.Input[str]]] = [("admin-password", names.admin_password,
                                                                args.admin_password)]
+        if args.admin_auth is not None:
+            entries.append(("admin-auth", names.admin_auth, args.admin_auth))
         if args.grafana_admin_password is not None:
             entries.append(("grafana-admin-password", names.grafana_admin_password, args.grafana_admin_password))
         if args.user_passwords is not None:

@@ -22,6 +22,7 @@ from components.job_users import (
     creates_job_users,
     job_users,
     reads_admin_password,
+    sets_password_from_hash,
     user_of,
 )
 from components.monitoring import FAILED_LOGINS_WINDOW, MONITORING_NODE_PATHS
@@ -210,8 +211,9 @@ def license_answers(settings: Settings) -> tuple[str, ...]:
 
 def render_setup_script(settings: Settings, plan: ServerPlan, *, tls_secret: str, admin_password_secret: str,
                         backup: bool, job_users: tuple[dict[str, Any], ...] = (), join_user: str = "neo4j",
-                        join_secret: str = "") -> str:
-    """admin_password_secret "": a server that never reads it (a secondary). job_users: the users and roles the
+                        join_secret: str = "", admin_auth_secret: str = "") -> str:
+    """admin_password_secret "": a server that never reads it (all but the first primary); admin_auth_secret: the
+    admin's auth.ini line a primary but the first sets the initial password with. job_users: the users and roles the
     first primary creates ({"name", "secret", "grants"}); join_user and join_secret: who join-topology.sh is."""
     line = settings.version_line
     return render_template(
@@ -224,7 +226,7 @@ def render_setup_script(settings: Settings, plan: ServerPlan, *, tls_secret: str
         package="neo4j-enterprise" if settings.edition == "enterprise" else "neo4j",
         java_package=JAVA_PACKAGE[line], apt_component=NEO4J_APT_COMPONENT[line],
         region=settings.region, tls_secret=tls_secret, admin_password_secret=admin_password_secret,
-        ssl_scopes=[p.scope for p in plan.ssl_policies], backup=backup,
+        admin_auth_secret=admin_auth_secret, ssl_scopes=[p.scope for p in plan.ssl_policies], backup=backup,
         tooling_env_file=TOOLING_ENV_FILE,
         tooling_key=TOOLING_KEY, tooling_dir=TOOLING_DIR, s3_endpoint=settings.backup_s3_endpoint,
         refresh_tooling_script=SERVER_FILE_PLACES["backup/refresh-backup-tooling.sh"],
@@ -352,6 +354,7 @@ def _server_files(settings: Settings, topology: ClusterTopology, rendered: Rende
         "setup-neo4j.sh": render_setup_script(
             settings, plan, tls_secret=names.tls[name] if plan.ssl_policies else "",
             admin_password_secret=names.admin_password if reads_admin_password(topology, plan.server) else "",
+            admin_auth_secret=names.admin_auth if sets_password_from_hash(topology, plan.server) else "",
             backup=is_backup, job_users=tuple(creates), join_user=join,
             join_secret=names.job_users.get(join, names.admin_password)),
         # Next to setup-neo4j.sh, whose functions it shares (_certificates.sh.j2): gzip, whose window is 32 KB,

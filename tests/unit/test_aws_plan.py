@@ -97,6 +97,7 @@ def expected_counts(p: Plan) -> dict[str, int]:
     tls = s.tls != "disabled"
     # With TLS: the CA, each server's certificate and Grafana's.
     secrets = 1 + s.monitoring + bool(s.users) + (1 + servers + s.monitoring if tls else 0)
+    secrets += s.core_count > 1  # the admin's auth.ini line, for the primaries but the first (job_users.py)
     secrets += len(job_users(s, t))  # one password per job user (components/job_users.py)
     entry = s.tls == "required" and s.haproxy  # HAProxy ends TLS with the entry certificate (render.py)
     secrets += entry
@@ -144,7 +145,7 @@ def test_prod_resource_count_per_component(plans):
     # Pinned, so a change in what prod builds shows up in review (see expected_counts for the why).
     assert dict(plans["prod"].by_parent()) == {
         "(stack)": 11, "neo4j-cluster:aws:Network": 38, "neo4j-cluster:aws:SecurityGroups": 47,
-        "neo4j-cluster:tls:ClusterCertificates": 29, "neo4j-cluster:aws:ClusterSecrets": 32,
+        "neo4j-cluster:tls:ClusterCertificates": 29, "neo4j-cluster:aws:ClusterSecrets": 34,
         "neo4j-cluster:aws:BackupStore": 20, "neo4j-cluster:aws:Neo4jServers": 56,
         "neo4j-cluster:aws:LoadBalancer": 23, "neo4j-cluster:aws:Monitoring": 8,
         "neo4j-cluster:aws:SessionLogging": 2, "neo4j-cluster:aws:EncryptionKeys": 9}
@@ -350,12 +351,15 @@ def test_secrets_live_under_the_names_the_user_data_reads(plan):
     expected |= ({names.ca, *names.tls.values()} if tls else set())
     expected |= ({names.grafana_tls} if tls and plan.settings.monitoring else set())
     expected |= set(names.job_users.values())
+    expected |= {names.admin_auth} if len(plan.topology.primaries) > 1 else set()
     entry = plan.settings.tls == "required" and plan.settings.haproxy
     expected |= {names.entry_tls} if entry else set()
     assert created == expected
     for server in plan.topology.servers:
         boot = plan.user_data(f"cluster-{server.name}")
-        assert (names.admin_password in boot) == (server.role == "primary"), server.name
+        first = server == plan.topology.primaries[0]
+        assert (names.admin_password in boot) == first, server.name
+        assert (names.admin_auth in boot) == (server.role == "primary" and not first), server.name
         assert {user for user, name in names.job_users.items() if name in boot} == set(
             job_passwords_read_by(plan.settings, plan.topology, server)), server.name
         assert (names.tls[server.name] in boot) == tls
@@ -390,7 +394,9 @@ def test_each_server_reads_only_its_jobs_passwords_and_its_own_certificate(plan)
             and (server.role == "secondary" or server.name == first) else []) + (
             ["arn:aws:mock:::cluster-neo4j-user-backup-job"]  # the backup job's user: core-1 runs the job
             if enterprise and server.name == first else [])
-        admin = ["arn:aws:mock:::cluster-admin-password"] if server.role == "primary" else []
+        # The admin password: the first primary alone; the other primaries its auth.ini line (a salted hash).
+        admin = (["arn:aws:mock:::cluster-admin-password"] if server.name == first else
+                 ["arn:aws:mock:::cluster-admin-auth"] if server.role == "primary" else [])
         assert readable == admin + jobs + ([f"arn:aws:mock:::cluster-tls-{server.name}"] if tls else []), server.name
         if readable:
             assert statements["ReadOwnSecrets"]["Action"] == "secretsmanager:GetSecretValue"

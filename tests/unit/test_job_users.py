@@ -121,3 +121,20 @@ def test_job_passwords_are_stable_distinct_and_reveal_nothing_of_the_admin_passw
     assert len({one, job_password(admin, "prod", TOPOLOGY_JOIN), job_password(admin, "dev", CERT_RENEWAL),
                 job_password(admin + "!", "prod", CERT_RENEWAL)}) == 4
     assert admin not in one and len(one) == 32 and one.isalnum()
+
+
+def test_only_the_first_primary_reads_the_admin_password_the_others_its_salted_hash():
+    from components.job_users import reads_admin_password, sets_password_from_hash
+    from components.passwords import admin_auth_line
+
+    settings, topology = stack("5")
+    first, *others = topology.primaries
+    assert reads_admin_password(topology, first) and not sets_password_from_hash(topology, first)
+    assert all(sets_password_from_hash(topology, s) and not reads_admin_password(topology, s) for s in others)
+    assert not any(reads_admin_password(topology, s) or sets_password_from_hash(topology, s)
+                   for s in topology.secondaries)
+    line = admin_auth_line("Correct-Horse-9", "prod")
+    assert line == admin_auth_line("Correct-Horse-9", "prod")  # stable: the secret changes with the password only
+    assert line != admin_auth_line("Correct-Horse-9", "dev") and "Correct-Horse-9" not in line
+    user, algorithm, digest, salt, iterations = line.replace(":", ",", 1).rstrip(":").split(",")
+    assert (user, algorithm, iterations, len(digest), len(salt)) == ("neo4j", "SHA-256", "1024", 64, 64)

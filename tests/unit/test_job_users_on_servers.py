@@ -51,6 +51,33 @@ def test_the_first_primary_creates_the_job_users_with_passwords_only_on_standard
     assert "GRANT ALTER DATABASE ON DBMS TO topology_join;" in statements
 
 
+def test_the_other_primaries_never_read_the_admin_password_and_write_its_salted_hash_as_auth_ini(tmp_path):
+    # They may bootstrap `system` (so they set the initial password), from the admin's auth.ini line in its own
+    # secret: the file neo4j-admin's set-initial-password writes (tests/integration/test_admin_auth_real_neo4j.py).
+    settings, topology = stack("5")
+    names = secret_names(settings, topology)
+    for path, text in files("core-2").items():
+        assert names.admin_password not in text, path
+    script = files("core-2")["setup-neo4j.sh"]
+    assert "run_step set_initial_password" in script and "set-initial-password \"@" not in script
+    box = sandbox(tmp_path)
+    data = tmp_path / "data"
+    box.stand_in("install", f'mkdir -p "${{@: -1}}"; echo "install $*" >>"{box.log}"')
+    box.stand_in("chown", f'echo "chown $*" >>"{box.log}"')
+    prelude = (f'log() {{ :; }}\nDATA_DIR="{data}"\n'
+               f'secret() {{ [[ "$1" == {names.admin_auth} ]] && printf "neo4j:SHA-256,ab,cd,1024:\\n"; }}\n')
+    result = box.run(script, ["set_initial_password"], "set_initial_password\n", prelude=prelude)
+    assert result.returncode == 0, result.stderr
+    auth = data / "dbms" / "auth.ini"
+    assert auth.read_text() == "neo4j:SHA-256,ab,cd,1024:\n" and auth.stat().st_mode & 0o077 == 0
+    assert f"chown neo4j:neo4j {auth}" in box.calls()
+    # Not again once `system` exists: the system database holds the password from then on.
+    auth.unlink()
+    (data / "databases" / "system").mkdir(parents=True)
+    assert box.run(script, ["set_initial_password"], "set_initial_password\n", prelude=prelude).returncode == 0
+    assert not auth.exists()
+
+
 def test_a_secondary_joins_as_the_topology_user_with_its_own_secret(tmp_path):
     settings, topology = stack("5")
     names = secret_names(settings, topology)
