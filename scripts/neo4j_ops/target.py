@@ -60,6 +60,9 @@ class Target:
     # neo4j:plugins: key → the servers it runs on, whose version function checks/plugins.py calls
     plugins: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
+    # neo4j:composites: each composite and its aliases, probed by checks/composites.py
+    composites: tuple[Any, ...] = ()
+
     def server_named(self, name: str) -> ServerSpec | None:
         return next((s for s in self.servers if s.name == name), None)
 
@@ -286,6 +289,7 @@ def build_target(args: Any) -> Target:
                                                          else None),
         stack=args.stack,
         fault_tolerance=outputs.fault_tolerance,
+        composites=settings.composites if settings and getattr(args, "composites", False) else (),
         plugins=expected_plugins(settings, getattr(args, "expect_plugin", None), servers),
     )
 

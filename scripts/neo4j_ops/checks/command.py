@@ -53,6 +53,10 @@ def build_parser():
                         help="TLS level the servers must enforce (optional/required need --ca-cert)")
     expect.add_argument("--max-lag", type=float, default=10.0, metavar="SECONDS",
                         help="replication lag allowed for every copy (default: 10)")
+    expect.add_argument("--composites", action="store_true",
+                        help="also probe each composite database of neo4j:composites through every alias "
+                             "(USE composite.alias RETURN 1): FAIL names the composite or alias target that does not "
+                             "answer (make databases creates them)")
     expect.add_argument("--expect-user", action="append", metavar="NAME", help="a user that must exist (repeat)")
     expect.add_argument("--expect-plugin", action="append", metavar="KEY[@SERVER,...]",
                         help="a plugin whose version procedure must answer (apoc.version(), gds.version()), on the "

@@ -17,6 +17,7 @@ from ..parallel import run_all
 from ..target import Target
 from .access import reader_cannot_write, users_and_roles
 from .boot import boot_failed_message, boot_failures
+from .composites import composite_results
 from .endpoints import backup_result, check_metrics, s3_probe
 from .lag import lag_result, measure_lag
 from .membership import connect_result, databases_result, topology_result, writers_result
@@ -95,6 +96,7 @@ def run_checks(target: Target, transport: Transport, *, timeout: float = 5.0, ma
         else:
             results.append(CheckResult(name, FAIL, reason(outcome)))
     results.append(backup_result(target, one.get("backup")))
+    results += composite_results(target, transport, timeout)
     results += plugin_results(target, facts, transport, timeout)
 
     lags = lag.value if lag is not None and lag.ok and isinstance(lag.value, list) else []
