@@ -595,8 +595,6 @@ KEYS: tuple[Key, ...] = (
         "dbms.security.procedures.unrestricted and allowlist narrowed to their namespaces. APOC and the others go on "
         "every server; graph-data-science on the one server of a standalone stack, else on one secondary dedicated "
         "to it (the GDS manual's cluster rule; a cluster without secondaries is refused)."),
-    Key("gdsLicense", "", None, str, "secret", "The GDS Enterprise licence key (its file's text), installed as "
-        "gds.enterprise.license_file on the servers that run graph-data-science.", secret=True),
     Key("extraConfig", "extra_config", {}, _extra_config_map, "a map of neo4j.conf settings of the stack's line",
         "Any further neo4j.conf setting of the line, written into every server's neo4j.conf (AWS and Docker alike), "
         "e.g. {db.transaction.timeout: 30s} (4.4: dbms.transaction.timeout). Checked before anything renders: the "
