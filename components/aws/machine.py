@@ -145,6 +145,17 @@ def compressed_user_data(text: str) -> str:
     return base64.b64encode(packed).decode()
 
 
+def _fitting_user_data(host: str, text: str) -> str:
+    try:
+        return compressed_user_data(text)
+    except ValueError as error:
+        # RunError: one line and no traceback, from `make plan` as from `pulumi up`.
+        raise pulumi.RunError(
+            f"{host}: {error} (user data, checked before anything is created): fewer or shorter settings of "
+            f"neo4j:extraConfig, primaryExtraConfig and secondaryExtraConfig, or fewer neo4j:users and neo4j:plugins, "
+            f"make it fit") from None
+
+
 def ubuntu_image(arch: str, opts: pulumi.InvokeOutputOptions) -> pulumi.Output[str]:
     """The newest Ubuntu 22.04 server image of an architecture, from Canonical's account only."""
     image = aws.ec2.get_ami_output(
@@ -314,7 +325,7 @@ def place_machine(name: str, args: MachineArgs, context: MachineContext, parent:
         vpc_security_group_ids=[args.security_group_id],
         associate_public_ip_address=args.public_ip,
         iam_instance_profile=profile.name,
-        user_data_base64=compressed_user_data(args.user_data),
+        user_data_base64=_fitting_user_data(args.host, args.user_data),
         # Cloud-init reads user data once, so an in-place update would change nothing: new user data means a new
         # instance, at once for a stateless machine, in its rollout step for the held-back ones (Neo4j servers
         # and the HAProxy pair, whose ignore_changes hold it back until then).

@@ -125,6 +125,11 @@ TOOLING_ENV_FILE = "/etc/neo4j-cluster/backup-tooling.env"
 # change to the job reaches the backup server without a new instance. User data keeps only what fetches it.
 BACKUP_JOB_ARCHIVE_FOLDER = "job"
 BACKUP_BOOT_FILES = ("refresh-backup-tooling.sh",)
+# The backup server's certificate renewal (renew-certificates.sh, ~3.5 KB of its gzipped user data) comes with the
+# job in the archive too: the fetcher in its user data leaves no room for it and for neo4j:extraConfig under EC2's
+# 16 KB. setup-neo4j.sh installs the archive before it enables neo4j-cert-renew.timer, and the refresh enables
+# every timer of the job, so the backup server renews as every other server does.
+BACKUP_SERVER_ARCHIVED = ("renew-certificates.sh", "neo4j-cert-renew.service", "neo4j-cert-renew.timer")
 SYSTEMD_UNIT_DIR = "/etc/systemd/system"
 BACKUP_JOB_FILES = ("neo4j-backup.sh", "refresh-backup-tooling.sh", "neo4j-backup.service", "neo4j-backup.timer",
                     "neo4j-restore-drill.service", "neo4j-restore-drill.timer",
@@ -187,9 +192,11 @@ def backup_job_archive_files(backup_job: dict[str, str]) -> dict[str, str]:
 
 
 def backup_tooling_files(artifacts: Artifacts, topology: ClusterTopology) -> dict[str, str]:
-    """What the AWS adapter adds to the stack's tooling archive: the backup server's job (archive name → text)."""
+    """What the AWS adapter adds to the stack's tooling archive: the backup server's job and its certificate
+    renewal (BACKUP_SERVER_ARCHIVED), archive name → text."""
     server = artifacts[topology.backup_server.name]
-    return backup_job_archive_files({path: text for path, text in server.items() if path.startswith("backup/")})
+    return backup_job_archive_files({path: text for path, text in server.items()
+                                     if path.startswith("backup/") or path in BACKUP_SERVER_ARCHIVED})
 
 
 def render_grow_data_volume(data_dir: str) -> dict[str, str]:
@@ -370,12 +377,18 @@ def _server_files(settings: Settings, topology: ClusterTopology, rendered: Rende
         **{path: text for path, text in neutral.items() if path not in ("neo4j.conf", "install-plugins.sh",
                                                                            "apoc.conf")},
     }
-    # The job itself comes with the tooling archive (backup_job_archive_files); user data holds what fetches it.
+    # The job itself comes with the tooling archive (backup_tooling_files); user data holds what fetches it.
     files["cloud-init.yaml"] = _user_data("neo4j", {SERVER_FILE_PLACES[path]: text for path, text in files.items()
-                                                    if not path.startswith("backup/")
-                                                    or path.removeprefix("backup/") in BACKUP_BOOT_FILES},
+                                                    if in_user_data(path, backup_server=is_backup)},
                                           server=asdict(plan.server))
     return files
+
+
+def in_user_data(path: str, *, backup_server: bool) -> bool:
+    """Whether a server file travels in its user data (else in the tooling archive, backup_tooling_files)."""
+    if path.startswith("backup/"):
+        return path.removeprefix("backup/") in BACKUP_BOOT_FILES
+    return not (backup_server and path in BACKUP_SERVER_ARCHIVED)
 
 
 def aws_artifacts(settings: Settings, topology: ClusterTopology, rendered: RenderedCluster | None = None) -> Artifacts:

@@ -699,6 +699,13 @@ def test_more_replicas_leave_every_core_resource_name_and_input_unchanged(plans)
             assert changed == {"initial.dbms.default_secondaries_count"}, (key, changed)
             old = {**old, "inputs": {k: v for k, v in old["inputs"].items() if k != "userDataBase64"}}
             new = {**new, "inputs": {k: v for k, v in new["inputs"].items() if k != "userDataBase64"}}
+            if key[1] == f"cluster-{plans['prod'].topology.backup_server.name}":
+                # The backup server's tooling archive holds its certificate renewal, which counts the servers
+                # (EXPECTED_SERVERS): a new archive, so a new ToolingSha256 tag, changed in place (no restart).
+                tags = [r["inputs"]["tags"] for r in (old, new)]
+                assert tags[0]["ToolingSha256"] != tags[1]["ToolingSha256"]
+                old, new = ({**r, "inputs": {**r["inputs"], "tags": {k: v for k, v in r["inputs"]["tags"].items()
+                                                                      if k != "ToolingSha256"}}} for r in (old, new))
         assert new == old, key
 
 
@@ -748,11 +755,13 @@ def test_backup_server_alone_reads_the_tooling_archive_which_the_lifecycle_spare
     [tooling] = [r for r in plan.document["resources"] if r["type"] == "aws:s3/bucketObjectv2:BucketObjectv2"
                  and r["name"] != "cluster-haproxy-cfg"]  # the HAProxy pair's config lies beside it
     assert tooling["inputs"]["key"] == TOOLING_KEY
-    from components.aws.user_data import backup_tooling_files
+    from components.aws.user_data import BACKUP_SERVER_ARCHIVED, backup_tooling_files
 
-    # The scripts and the stack's backup job as the plan rendered it (build/<stack>/<backup server>/backup/).
+    # The scripts, the stack's backup job and the server's certificate renewal as the plan rendered them
+    # (build/<stack>/<backup server>/backup/ and beside it).
     server = plan.topology.backup_server.name
     job = {f"backup/{path.name}": path.read_text() for path in (plan.out / server / "backup").iterdir()}
+    job.update({name: (plan.out / server / name).read_text() for name in BACKUP_SERVER_ARCHIVED})
     assert tooling["inputs"]["contentBase64"] == tooling_archive_base64(backup_tooling_files({server: job},
                                                                                              plan.topology))
     readers = [r["name"] for r in plan.document["resources"] if r["type"] == "aws:iam/rolePolicy:RolePolicy"

@@ -332,9 +332,16 @@ def test_without_tls_there_is_nothing_to_renew():
 
 
 def test_cloud_init_places_the_script_and_units():
-    files = artifacts(version=VERSIONS["2025"], tls="required")
-    for name in ("renew-certificates.sh", "neo4j-cert-renew.service", "neo4j-cert-renew.timer"):
-        assert f"path: {SERVER_FILE_PLACES[name]}" in files["cloud-init.yaml"]
+    # On every server but the backup server, whose tooling archive carries them (test_setup_script.py).
+    settings = make_settings(version=VERSIONS["2025"], tls="required", coreCount=3, replicaCount=1)
+    topology = plan_topology(settings)
+    rendered = aws_artifacts(settings, topology)
+    for server in topology.servers:
+        files = rendered[server.name]
+        for name in ("renew-certificates.sh", "neo4j-cert-renew.service", "neo4j-cert-renew.timer"):
+            placed = f"path: {SERVER_FILE_PLACES[name]}" in files["cloud-init.yaml"]
+            assert placed == (server != topology.backup_server), (server.name, name)
+    files = rendered[topology.primaries[1].name]
     assert f"ExecStart={SERVER_FILE_PLACES['renew-certificates.sh']}" in files["neo4j-cert-renew.service"]
 
 

@@ -74,3 +74,19 @@ def test_the_local_docker_stack_uploads_the_same_settings_into_each_container(tm
     uploaded = {server.name: dict(conf_entries(planned.uploads(server.name)[NEO4J_CONF]))["db.transaction.timeout"]
                 for server in planned.topology.servers}
     assert uploaded == {"core-1": "30s", "core-2": "30s", "core-3": "30s", "replica-1": "2m"}
+
+
+def test_extra_config_that_overflows_a_machines_user_data_is_refused_in_one_line_naming_it(tmp_path):
+    # EC2: "User data is limited to 16 KB, in raw form, before it is base64-encoded." (AWSEC2 User Guide, "Run
+    # commands when you launch an EC2 instance with user data input"). 4 KB of random hex in a list setting's one
+    # domain does not compress below what is left.
+    import random
+
+    domain = random.Random(0).randbytes(4096).hex() + ".example"
+    result = plan(prod_copy(tmp_path, primaryExtraConfig={"dbms.routing.client_side.enforce_for_domains": domain}),
+                  tmp_path / "out")
+    assert result.returncode == 2, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert lines[0].startswith("core-1: user data is ") and "EC2 allows 16384" in lines[0], lines[0]
+    assert "neo4j:extraConfig" in lines[0]

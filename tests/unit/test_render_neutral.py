@@ -8,6 +8,7 @@ import yaml
 from components.aws.user_data import (
     BACKUP_BOOT_FILES,
     BACKUP_DIFF_FILES,
+    BACKUP_SERVER_ARCHIVED,
     FAILED_LOGINS_FILES,
     GROW_DATA_VOLUME_PLACES,
     SERVER_FILE_PLACES,
@@ -102,12 +103,15 @@ def test_ec2_machines_get_the_neutral_texts_unchanged_plus_their_own_files(stack
         set() if settings.backs_up_in_chains and settings.backup_diff_schedule else diff)
     if topology.backup_server:
         # The job ships in the tooling archive (job/<name>); the user data holds only what fetches it.
+        # So does the backup server's certificate renewal, with TLS (BACKUP_SERVER_ARCHIVED).
         boot = {f"backup/{name}" for name in BACKUP_BOOT_FILES}
+        server_files = on_aws[topology.backup_server.name]
+        archived = {name for name in BACKUP_SERVER_ARCHIVED if name in server_files}
         assert backup_tooling_files(on_aws, topology) == {
-            f"job/{path.removeprefix('backup/')}": on_aws[topology.backup_server.name][path] for path in backup - boot}
-        user_data = yaml.safe_load(on_aws[topology.backup_server.name]["cloud-init.yaml"])
+            f"job/{path.removeprefix('backup/')}": server_files[path] for path in (backup - boot) | archived}
+        user_data = yaml.safe_load(server_files["cloud-init.yaml"])
         written = {f["path"] for f in user_data["write_files"]}
-        assert {place for path, place in SERVER_FILE_PLACES.items() if path in backup} & written == {
+        assert {place for path, place in SERVER_FILE_PLACES.items() if path in backup | archived} & written == {
             SERVER_FILE_PLACES[path] for path in boot}
     for server in topology.servers:
         extra = set(on_aws[server.name]) - set(rendered.files[server.name]) - {"cloud-init.yaml"}

@@ -545,6 +545,38 @@ def test_a_new_archive_installs_its_backup_job_and_enables_its_timers_and_an_unc
         f"systemctl enable --now {' '.join(t for t in timers if 'diff' not in t)}")
 
 
+def test_the_backup_servers_certificate_renewal_comes_with_the_archive_and_is_installed_and_enabled(tmp_path):
+    # Its user data holds the archive's fetcher and leaves no room for renew-certificates.sh under EC2's 16 KB: the
+    # archive carries it (BACKUP_SERVER_ARCHIVED), the refresh installs it beside the launcher and enables its timer.
+    import gzip
+
+    from components.aws.user_data import SERVER_FILE_PLACES, backup_tooling_files
+
+    settings = make_settings(version=VERSIONS["5"], tls="required")
+    topology = plan_topology(settings)
+    artifacts = aws_artifacts(settings, topology)
+    job = backup_tooling_files(artifacts, topology)
+    backup, other = artifacts[topology.backup_server.name], artifacts[topology.primaries[1].name]
+    assert job["job/renew-certificates.sh"] == backup["renew-certificates.sh"]
+    for name in ("renew-certificates.sh", "neo4j-cert-renew.timer", "neo4j-cert-renew.service"):
+        assert f"path: {SERVER_FILE_PLACES[name]}" not in backup["cloud-init.yaml"], name
+        assert f"path: {SERVER_FILE_PLACES[name]}" in other["cloud-init.yaml"], name  # the others carry their own
+    assert len(gzip.compress(backup["cloud-init.yaml"].encode(), 9)) < len(
+        gzip.compress(other["cloud-init.yaml"].encode(), 9)) + 1024
+    bucket = ToolingBucket(tmp_path)
+    bucket.publish({"backup.py": "release 1\n", **job}, "etag-1")
+    result, _, box = refresh(tmp_path, bucket)
+    assert result.returncode == 0, result.stdout + result.stderr
+    renewal = tmp_path / "lib" / "renew-certificates.sh"
+    assert renewal.read_text() == job["job/renew-certificates.sh"] and os.access(renewal, os.X_OK)
+    assert (tmp_path / "systemd" / "neo4j-cert-renew.timer").read_text() == job["job/neo4j-cert-renew.timer"]
+    [enable] = [c for c in box.calls() if c.startswith("systemctl enable --now")]
+    assert "neo4j-cert-renew.timer" in enable.split()
+    # The boot installs the archive before it enables the renewal's timer (setup-neo4j.sh).
+    setup = backup["setup-neo4j.sh"]
+    assert setup.index("run_step install_backup_tooling") < setup.index("systemctl enable --now neo4j-cert-renew.timer")
+
+
 def test_a_job_that_fails_to_install_is_installed_again_at_the_next_refresh(tmp_path):
     bucket = ToolingBucket(tmp_path)
     bucket.publish({"backup.py": "release 1\n", "job/neo4j-backup.timer": "[Timer]\n"}, "etag-1")  # no launcher
