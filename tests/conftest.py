@@ -43,6 +43,25 @@ def stack_config(stack: str) -> dict:
     return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
+# Keys of 5.x and 2025 that 4.4 refuses: differentials, per-database topology, composite databases.
+KEYS_NOT_ON_4_4 = ("neo4j:backupDiffSchedule", "neo4j:databases", "neo4j:composites")
+
+
+def stack_config_on(stack: str, version: str) -> dict:
+    """A stack file's config moved to another Neo4j version, as a user would move it: on 4.4 without the keys of
+    5.x and 2025, and each plugin under the line's own key (4.4's APOC Core is apoc-core)."""
+    from components.plugins import APOC_CORE, APOC_KEY
+    from scripts.neo4j_ops.shared.versions import line_of
+
+    config = {**stack_config(stack), "neo4j:version": version}
+    line = line_of(version).name
+    if line == "4.4":
+        config = {key: value for key, value in config.items() if key not in KEYS_NOT_ON_4_4}
+    if "neo4j:plugins" in config:
+        config["neo4j:plugins"] = [APOC_KEY[line] if key == APOC_CORE else key for key in config["neo4j:plugins"]]
+    return config
+
+
 def require_tool(name: str) -> str:
     """Path of a real tool; `make test` installs it (scripts/install-tools.sh), so missing is a failure."""
     path = shutil.which(name)

@@ -43,7 +43,7 @@ from scripts.neo4j_ops.backup.options import admin_tool
 from scripts.neo4j_ops.backup.s3 import client
 from scripts.neo4j_ops.backup.source import choose_sources, from_option
 from scripts.neo4j_ops.plan.summary import backup_job_lines
-from tests.conftest import ENTERPRISE, ROOT, make_settings, stack_config
+from tests.conftest import ENTERPRISE, ROOT, make_settings, stack_config, stack_config_on
 from tests.support.backup_standins import GivenNeo4j
 
 FAKE_ADMIN = ENTERPRISE / "fake_neo4j_admin.py"
@@ -141,9 +141,7 @@ def test_a_size_neo4j_admin_would_not_read_is_refused(size, capsys):
 
 @pytest.mark.parametrize(("version", "several"), [("5.26.30", True), ("2025.10.1", True), ("4.4.46", False)])
 def test_make_plan_says_where_backups_run_with_the_budget_and_the_sources(version, several):
-    config = {**stack_config("prod"), "neo4j:version": version}
-    if version.startswith("4.4"):  # prod's per-database topology and composite are 5.x/2025 keys
-        config = {k: v for k, v in config.items() if k not in ("neo4j:databases", "neo4j:composites")}
+    config = stack_config_on("prod", version)
     settings = load_settings("prod", config)
     topology = plan_topology(settings)
     lines = backup_job_lines(settings, topology, render_cluster(settings, topology))

@@ -127,13 +127,9 @@ def test_the_first_primary_that_creates_the_users_still_fits_ec2s_user_data_limi
     from components.aws.machine import USER_DATA_LIMIT, compressed_user_data
     from components.settings import load_settings
     from components.topology import plan_topology
-    from tests.conftest import stack_config
+    from tests.conftest import stack_config_on
 
-    # 4.4 takes no differentials, no per-database topology and no composite databases (5.x/2025 keys of prod's)
-    keys_of_5 = ("neo4j:backupDiffSchedule", "neo4j:databases", "neo4j:composites")
-    config = {key: value for key, value in {**stack_config("prod"), "neo4j:version": VERSIONS[line]}.items()
-              if not (line == "4.4" and key in keys_of_5)}
-    settings = load_settings("prod", config)
+    settings = load_settings("prod", stack_config_on("prod", VERSIONS[line]))
     topology = plan_topology(settings)
     first = topology.primaries[0].name
     user_data = aws_artifacts(settings, topology)[first]["cloud-init.yaml"]

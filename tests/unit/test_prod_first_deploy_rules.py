@@ -8,7 +8,7 @@ import pytest
 from components.aws.user_data import aws_artifacts
 from components.settings import load_settings
 from components.topology import plan_topology
-from tests.conftest import stack_config
+from tests.conftest import stack_config_on
 from tests.support.neo4j_settings import conf_entries
 
 VERSIONS = ["4.4.46", "5.26.30", "2025.10.1"]
@@ -16,10 +16,7 @@ VERSIONS = ["4.4.46", "5.26.30", "2025.10.1"]
 
 @pytest.fixture(scope="module", params=VERSIONS)
 def prod(request):
-    config = {**stack_config("prod"), "neo4j:version": request.param}
-    if request.param.startswith("4.4"):  # prod's per-database topology and composite are 5.x/2025 keys
-        config = {k: v for k, v in config.items() if k not in ("neo4j:databases", "neo4j:composites")}
-    settings = load_settings("prod", config)
+    settings = load_settings("prod", stack_config_on("prod", request.param))
     topology = plan_topology(settings)
     return settings, topology, aws_artifacts(settings, topology)  # prod runs on EC2
 
