@@ -7,6 +7,7 @@ running servers (image, user data, instance type, subnet), one server at a time.
           back, Enabled, hosting its databases and caught up, within a time limit, with progress lines
   stack   the Pulumi boundary (a small Protocol): which servers have something pending, and one step's
           targeted `up` with neo4j:rolloutRelease naming that server; the Automation API behind it
+  version_guard  before anything: the release the servers run → neo4j:version must be a supported path
   run     the loop: stop at the first failure, leave the other servers untouched, say how to resume
   command the command line
 """

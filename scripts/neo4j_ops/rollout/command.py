@@ -37,8 +37,12 @@ The first failure stops the rollout: the servers not yet done are left untouched
 how to resume. Running it again is safe: a server with nothing pending is skipped. --dry-run prints the
 order and why, and whether the cluster is healthy enough to start, and changes nothing.
 
+Before anything (Pulumi is not asked either), the version guard: the release each server reports against the
+stack's neo4j:version. A change outside the supported paths (a patch; 5.26 -> 2025.x; a calendar release to a
+later one; never a downgrade; 4.4 -> 5 only by migration) is refused in one line naming the path.
+
 Exit status: 0 done (or nothing pending, or the dry run), 1 a step or a gate failed, 2 usage error
-(including: --stack without the pulumi CLI), 130 interrupted (the step under way finishes in Pulumi's
+(including: --stack without the pulumi CLI, an unsupported version change), 130 interrupted (the step under way finishes in Pulumi's
 hands; run `make rollout` again to continue)."""
 
 ROLLOUT_EXAMPLE = """examples:

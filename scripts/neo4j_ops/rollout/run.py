@@ -24,9 +24,10 @@ from ..bolt import Transport
 from ..shared.errors import OpsError, UsageError, describe
 from ..target import Target
 from .entry import TargetHealth, node_health, other, step_reason, wait_for_node
-from .gates import cluster_health, hosted_databases, wait_for_server
+from .gates import cluster_health, gather_all, hosted_databases, wait_for_server
 from .order import Step, order, view_from_facts
 from .stack import RolloutStack
+from .version_guard import check_version_change
 
 PLANNED, DONE, SKIPPED, FAILED, NOT_STARTED = "planned", "done", "skipped", "FAILED", "not started"
 
@@ -129,6 +130,8 @@ def rollout(target: Target, transport: Transport, stack: RolloutStack, *, pendin
     everything = names + list(entry_nodes)
     if start_from is not None and start_from not in everything:
         raise UsageError(f"--from {start_from}: no such server (servers: {', '.join(everything)})")
+    if target.expect_version:  # the version guard: before Pulumi is asked anything (version_guard.py)
+        check_version_change(gather_all(target, transport, timeout), target.expect_version)
     if pending is None:
         log("asking Pulumi what is pending on each server (a preview with every server released)")
         pending = stack.pending(everything)
