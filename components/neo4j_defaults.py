@@ -90,6 +90,12 @@ _DOCKER_DIRECTORIES = {
 }
 _DOCKER_DIRECTORIES["2025"] = _DOCKER_DIRECTORIES["5"]
 
+# The keystore of the AES key remote aliases' credentials are encrypted with (neo4j:composites; components/databases.py
+# KEY_NAME), in Neo4j's conf directory: the Debian package's /etc/neo4j, the image's $NEO4J_HOME/conf. The manual
+# (remote-database-alias-configuration.adoc): "the keystore file must be stored in a trusted location ... It
+# shouldn't be accessible to any user except for the administrator and `neo4j`": each platform writes it 0600 neo4j's.
+ALIAS_KEYSTORE_PATH = {"aws": "/etc/neo4j/aliases.pkcs12", "docker": "/var/lib/neo4j/conf/aliases.pkcs12"}
+
 IMPORT_DIRECTORY_KEY = {"4.4": "dbms.directories.import", "5": "server.directories.import",
                         "2025": "server.directories.import"}
 

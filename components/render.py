@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from components.databases import KEY_NAME, needs_keystore
 from components.ip_blocklist import blocklist_setting
 from components.monitoring import AlertThresholds, ScrapeTarget, metrics_filter, render_monitoring
-from components.neo4j_defaults import directories, jvm_flags
+from components.neo4j_defaults import ALIAS_KEYSTORE_PATH, directories, jvm_flags
 from components.plugins import Plugin, namespaces_of, plugin_servers, shipped_plugins
 from components.ports import PORTS
 from components.settings import NAMESPACE, ConfigError, Settings
@@ -255,7 +256,17 @@ def neo4j_conf_values(settings: Settings, topology: ClusterTopology, server: Ser
         "slow_query_threshold": settings.slow_query_threshold,
         "metrics_filter": metrics_filter(line),
         "plugins": plugin_conf(settings, server),
+        "alias_keystore": alias_keystore(settings),
     }
+
+
+def alias_keystore(settings: Settings) -> dict[str, str] | None:
+    """dbms.security.keystore.path and dbms.security.key.name where remote aliases need the keystore (5.x, 2025);
+    the password is added by the platform with the file (never in this text, which user data and plan.json hold):
+    AWS's setup-neo4j.sh from Secrets Manager, Docker's neo4j.conf upload from the stack secret."""
+    if settings.version_line == "4.4" or not needs_keystore(settings.composites):
+        return None
+    return {"path": ALIAS_KEYSTORE_PATH[settings.platform], "key_name": KEY_NAME}
 
 
 def extra_config(settings: Settings, server: Server) -> tuple[dict[str, str], str]:

@@ -36,6 +36,7 @@ from components.aws.user_data import aws_artifacts, backup_tooling_files, haprox
 from components.job_users import job_passwords_read_by, reads_admin_password, sets_password_from_hash
 from components.outputs import Deployment
 from components.passwords import admin_auth_line, admin_password_problems, job_password
+from components.program.stack_config import AliasKeystore, alias_keystore
 from components.program.tls import ClusterCertificates
 from components.render import RenderedCluster, entry_terminates_tls
 from components.settings import NAMESPACE, Settings
@@ -59,6 +60,7 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
     config.require_secret("adminPassword")
     if problems := admin_password_problems(pulumi.runtime.get_config(config.full_key("adminPassword")), settings):
         raise pulumi.RunError("invalid stack config:\n" + "\n".join(problems))  # no traceback, no password
+    keystore = alias_keystore(settings)  # remote aliases: a missing keystore stops the program here too
     artifacts = aws_artifacts(settings, topology, rendered)
     provider = aws_provider(settings)
     opts = pulumi.ResourceOptions(providers=[provider])
@@ -88,7 +90,7 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
     names = secret_names(settings, topology)
     certificates = (ClusterCertificates(NAME, topology, grafana=True, entry=entry_terminates_tls(settings))
                     if settings.tls != "disabled" else None)
-    secrets = ClusterSecrets(NAME, _secret_values(settings, names, certificates, keys.secrets.arn), opts)
+    secrets = ClusterSecrets(NAME, _secret_values(settings, names, certificates, keys.secrets.arn, keystore), opts)
     # The backup tooling with this stack's backup job (job/): user data cannot hold the job (EC2's 16 KB).
     tooling = tooling_archive_base64(backup_tooling_files(artifacts, topology))
     backups = BackupStore(NAME, BackupStoreArgs(
@@ -120,7 +122,9 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
         password_arns={s.name: (((secrets.arns[names.admin_password],) if reads_admin_password(topology, s) else ())
                                 + ((secrets.arns[names.admin_auth],) if sets_password_from_hash(topology, s) else ())
                                 + tuple(secrets.arns[names.job_users[user]]
-                                        for user in job_passwords_read_by(settings, topology, s)))
+                                        for user in job_passwords_read_by(settings, topology, s))
+                                # Remote aliases: the same keystore on every server, and on no other machine.
+                                + ((secrets.arns[names.alias_keystore],) if keystore else ()))
                        for s in topology.servers},
         tls_secret_arns={s.name: secrets.arns[names.tls[s.name]] for s in topology.servers if certificates},
         backup=BackupAccess(server=topology.backup_server.name, bucket_name=backups.bucket_name,
@@ -174,7 +178,7 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
 
 
 def _secret_values(settings: Settings, names: SecretNames, certificates: ClusterCertificates | None,
-                   kms_key_id: pulumi.Input[str]) -> ClusterSecretsArgs:
+                   kms_key_id: pulumi.Input[str], keystore: AliasKeystore | None = None) -> ClusterSecretsArgs:
     """Passwords from the stack's secret config; a missing one stops the program with the command to set it."""
     config = pulumi.Config(NAMESPACE)
     return ClusterSecretsArgs(
@@ -194,4 +198,6 @@ def _secret_values(settings: Settings, names: SecretNames, certificates: Cluster
         # Derived from the admin password (components/passwords.job_password): stable, one-way, one per job.
         job_passwords={user: config.require_secret("adminPassword").apply(
             lambda password, user=user: job_password(password, settings.stack, user)) for user in names.job_users},
+        alias_keystore=pulumi.Output.json_dumps({"keystore": keystore.keystore_base64, "password": keystore.password})
+        if keystore else None,
     )

@@ -23,6 +23,12 @@ class SecretNames:
     grafana_tls: str  # the monitoring node's Grafana certificate, {"key", "cert", "ca"} PEMs
     entry_tls: str  # the entry certificate HAProxy serves: its certificate and key PEMs in one (HAProxy's crt)
     job_users: dict[str, str]  # job user (components/job_users.py) → secret holding its password
+    # The remote aliases' keystore, {"keystore": <PKCS12, base64>, "password": …}, read by every Neo4j server alone
+    alias_keystore: str = ""
+
+
+def alias_keystore_secret(stack: str) -> str:
+    return f"neo4j-cluster/{stack}/alias-keystore"
 
 
 def secret_names(settings: Settings, topology: ClusterTopology) -> SecretNames:
@@ -37,4 +43,5 @@ def secret_names(settings: Settings, topology: ClusterTopology) -> SecretNames:
         grafana_tls=f"{prefix}/tls/grafana",
         entry_tls=f"{prefix}/tls/entry",
         job_users={u.name: f"{prefix}/neo4j-users/{u.name}" for u in job_users(settings, topology)},
+        alias_keystore=alias_keystore_secret(settings.stack),
     )

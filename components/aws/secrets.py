@@ -29,6 +29,7 @@ class ClusterSecretsArgs:
     job_passwords: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # job user → its password
     entry_certificate: ServerCertificate | None = None  # HAProxy's (render.entry_terminates_tls); else None
     kms_key_id: pulumi.Input[str] | None = None  # the stack's secrets key (keys.py); None: Secrets Manager's aws/ key
+    alias_keystore: pulumi.Input[str] | None = None  # JSON {"keystore", "password"}; None: no remote alias
 
 
 class ClusterSecrets(pulumi.ComponentResource):
@@ -63,6 +64,10 @@ class ClusterSecrets(pulumi.ComponentResource):
             # One PEM, the certificate then its key: HAProxy's `crt` file, written as it is (haproxy.yaml.j2).
             certificate = args.entry_certificate
             entries.append(("tls-entry", names.entry_tls, crt_file(certificate)))
+
+        if args.alias_keystore is not None:
+            # The stack config's, as it is: the same key at every `pulumi up` (program/stack_config.alias_keystore).
+            entries.append(("alias-keystore", names.alias_keystore, args.alias_keystore))
 
         self.arns = {}
         for label, secret_name, value in entries:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from components.aws.secret_names import SecretNames, secret_names
+from components.aws.secret_names import SecretNames, alias_keystore_secret, secret_names
 from components.job_users import (
     BACKUP_JOB,
     CERT_RENEWAL,
@@ -38,6 +38,7 @@ from components.render import (
     RenderedCluster,
     ServerPlan,
     admin_budget_of,
+    alias_keystore,
     entry_terminates_tls,
     local_bolt_uri,
     plugin_lists,
@@ -245,7 +246,10 @@ def render_setup_script(settings: Settings, plan: ServerPlan, *, tls_secret: str
         plugins=[p.key for p in plan.plugins] if settings.plugins else None, **plugin_lists(settings, plan),
         # apoc.conf's lines (render's apoc.conf less its comment), written by the step itself.
         apoc_conf=[f"{k}={v}" for k, v in APOC_SETTINGS] if any(p.directory == "labs" for p in plan.plugins) else [],
-        neo4j_home=NEO4J_HOME)
+        neo4j_home=NEO4J_HOME,
+        # Remote aliases: the keystore file and its password's line in neo4j.conf, from the stack's secret.
+        alias_keystore={**keystore, "secret": alias_keystore_secret(settings.stack)}
+        if (keystore := alias_keystore(settings)) else None)
 
 
 # How long renew-certificates.sh waits for a restarted server to serve again (and its cluster to be whole).

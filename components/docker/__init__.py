@@ -31,6 +31,7 @@ from components.docker.servers import HELD_BACK_ON_SERVER_CONTAINERS, Neo4jServe
 from components.outputs import Deployment
 from components.passwords import admin_password_problems
 from components.ports import PORTS
+from components.program.stack_config import alias_keystore
 from components.program.tls import ClusterCertificates, crt_file
 from components.render import RenderedCluster, entry_terminates_tls
 from components.settings import NAMESPACE, Settings
@@ -50,6 +51,7 @@ def build_docker(settings: Settings, topology: ClusterTopology, rendered: Render
         pulumi.runtime.get_config(config.full_key("adminPassword")), settings)
     if problems:
         raise pulumi.RunError("invalid stack config:\n" + "\n".join(problems))  # no traceback, no password
+    keystore = alias_keystore(settings)  # remote aliases: a missing keystore stops the program here
     grafana_password = config.get_secret("grafanaAdminPassword")
     name = f"neo4j-{settings.stack}"
     ports = server_ports(rendered.servers)
@@ -59,7 +61,7 @@ def build_docker(settings: Settings, topology: ClusterTopology, rendered: Render
     network = ClusterNetwork(name, ClusterNetworkArgs(domain=topology.domain))
     Neo4jServers(name, Neo4jServersArgs(
         settings=settings, topology=topology, rendered=rendered, network=network.name, ports=ports,
-        admin_password=admin_password, certificates=certificates))
+        admin_password=admin_password, certificates=certificates, alias_keystore=keystore))
     if topology.haproxy:
         # It checks the servers over HTTPS (TLS required) with the cluster's CA.
         https_checks = any(plan.health_check.ssl for plan in rendered.servers.values())

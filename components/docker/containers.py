@@ -26,6 +26,7 @@ class Upload:
     content: pulumi.Input[str]  # a secret Output stays secret in the container's state
     owner: str | None = None  # numeric uid (and gid) in the image
     permissions: str | None = None  # e.g. "0600"
+    binary: bool = False  # content is base64 of the file's bytes (the provider's content_base64)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ def container(name: str, spec: ContainerSpec, parent: pulumi.Resource) -> docker
         networks_advanced=[{"name": spec.network, "aliases": list(spec.aliases)}] if spec.network else None,
         network_mode=spec.network_mode,
         ports=[{"internal": p.internal, "external": p.external, "ip": LOOPBACK} for p in spec.ports] or None,
-        uploads=[_present(file=u.path, content=u.content, owner=u.owner, group=u.owner, permissions=u.permissions)
+        uploads=[_present(file=u.path, **{"content_base64" if u.binary else "content": u.content}, owner=u.owner,
+                          group=u.owner, permissions=u.permissions)
                  for u in spec.uploads] or None,
         volumes=[{"volume_name": source, "container_path": path} for source, path in spec.volumes] or None,
         healthcheck={"tests": health.tests(), "interval": "10s", "timeout": "5s", "retries": 6,

@@ -37,6 +37,8 @@ from components.docker.layout import (
     PublishedPort,
     certificate_places,
 )
+from components.neo4j_defaults import ALIAS_KEYSTORE_PATH
+from components.program.stack_config import AliasKeystore
 from components.program.tls import ClusterCertificates
 from components.render import Artifacts, RenderedCluster, ServerPlan, SslPolicy
 from components.settings import Settings
@@ -67,6 +69,7 @@ class Neo4jServersArgs:
     ports: dict[str, tuple[PublishedPort, ...]]  # layout.server_ports(...)
     admin_password: pulumi.Output[str]  # secret
     certificates: ClusterCertificates | None  # None when TLS is disabled
+    alias_keystore: AliasKeystore | None = None  # remote aliases' keystore (stack_config.alias_keystore); else None
 
 
 def certificate_uploads(policies: tuple[SslPolicy, ...], certificates: ClusterCertificates | None,
@@ -101,6 +104,23 @@ def join_topology_uploads(server: str, artifacts: Artifacts) -> tuple[tuple[Uplo
     uploads = (Upload(NEO4J_JOIN_TOPOLOGY, script, None, "0755"),
                Upload(NEO4J_EXTENSION_SCRIPT, extension, None, "0644"))
     return uploads, (f"EXTENSION_SCRIPT={NEO4J_EXTENSION_SCRIPT}",)
+
+
+def conf_upload(conf: str, keystore: AliasKeystore | None) -> Upload:
+    """neo4j.conf, readable by neo4j alone; with remote aliases, the keystore's password line after the rendered
+    text (a secret then, as the file's content in the container's state)."""
+    if keystore is None:
+        return Upload(NEO4J_CONF, conf, NEO4J_UID, "0600")
+    content = pulumi.Output.secret(pulumi.Output.concat(conf, "dbms.security.keystore.password=", keystore.password,
+                                                        "\n"))
+    return Upload(NEO4J_CONF, content, NEO4J_UID, "0600")
+
+
+def keystore_uploads(keystore: AliasKeystore | None) -> tuple[Upload, ...]:
+    """The remote aliases' keystore, the same file in every server container, neo4j's alone."""
+    if keystore is None:
+        return ()
+    return (Upload(ALIAS_KEYSTORE_PATH["docker"], keystore.keystore_base64, NEO4J_UID, "0600", binary=True),)
 
 
 def neo4j_envs(settings: Settings) -> tuple[str, ...]:
@@ -154,7 +174,7 @@ class Neo4jServers(pulumi.ComponentResource):
             child = f"{name}-{server.name}"
             data = volume(f"{child}-data", server.role, self)
             logs = volume(f"{child}-logs", server.role, self)
-            conf = Upload(NEO4J_CONF, args.rendered.files[server.name]["neo4j.conf"], NEO4J_UID, "0600")
+            conf = conf_upload(args.rendered.files[server.name]["neo4j.conf"], args.alias_keystore)
             joins, join_envs = join_topology_uploads(server.name, args.rendered.files)
             plugin_envs, plugin_uploads = plugin_envs_and_uploads(plan, args.rendered.files[server.name])
             self.containers[server.name] = container(child, ContainerSpec(
@@ -162,7 +182,7 @@ class Neo4jServers(pulumi.ComponentResource):
                 role=server.role,
                 **reachable_as(args.network, server.hostname, server.name),
                 ports=args.ports[server.name],
-                uploads=(conf, auth, *joins, *plugin_uploads,
+                uploads=(conf, auth, *joins, *plugin_uploads, *keystore_uploads(args.alias_keystore),
                          *certificate_uploads(plan.ssl_policies, args.certificates, server.name)),
                 envs=envs + join_envs + plugin_envs,
                 volumes=((data.name, NEO4J_DATA), (logs.name, NEO4J_LOGS)),

@@ -34,6 +34,8 @@ OWNED_FAMILIES = (
     re.compile(r"\.(listen_address|advertised_address)$"),
     re.compile(r"^dbms\.ssl\.policy\."),
     re.compile(r"^(dbms|server)\.memory\.(heap|pagecache\.size$)"),
+    # The remote aliases' keystore: its path and key name are rendered, its password added at install (render.py).
+    re.compile(r"^dbms\.security\.(keystore\.|key\.name$)"),
 )
 
 # Who sets an owned key, first match wins: the stack key to change instead, or the program part that fixes it.
@@ -55,6 +57,8 @@ _CONTROLLERS = (
     (r"metrics\.|logs\.query\.enabled$|backup\.enabled$|status_auth_enabled$|seed_from_uri_providers$",
      "neo4j:edition (what Enterprise runs: metrics, backup, query log, health checks)"),
     (r"strict_validation", "the program (strict validation stays on)"),
+    (r"^dbms\.security\.(keystore\.|key\.name$)",
+     "neo4j:aliasKeystore/neo4j:aliasKeystorePassword (scripts/databases.py --create-alias-keystore)"),
     (r"logs\.gc\.enabled$", "the program (GC logging stays on)"),
 )
 CONTROLLERS = tuple((re.compile(pattern), controller) for pattern, controller in _CONTROLLERS)

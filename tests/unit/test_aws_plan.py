@@ -19,6 +19,7 @@ from components.aws.secret_names import secret_names
 from components.job_users import job_passwords_read_by, job_users
 from components.outputs import StackOutputs, wire_name
 from components.ports import PORTS
+from components.render import alias_keystore
 from scripts.neo4j_ops.plan.document import PLACEHOLDER_SECRET
 from tests.conftest import stack_config
 from tests.support.plans import Plan, commands_target, make_plan
@@ -101,6 +102,7 @@ def expected_counts(p: Plan) -> dict[str, int]:
     secrets += len(job_users(s, t))  # one password per job user (components/job_users.py)
     entry = s.tls == "required" and s.haproxy  # HAProxy ends TLS with the entry certificate (render.py)
     secrets += entry
+    secrets += alias_keystore(s) is not None  # remote aliases' keystore (render.alias_keystore), every server reads
     pair = len(t.haproxy_nodes)
     buckets = 2 if s.backup_replica_region else 1
     counts = {
@@ -145,7 +147,7 @@ def test_prod_resource_count_per_component(plans):
     # Pinned, so a change in what prod builds shows up in review (see expected_counts for the why).
     assert dict(plans["prod"].by_parent()) == {
         "(stack)": 11, "neo4j-cluster:aws:Network": 38, "neo4j-cluster:aws:SecurityGroups": 47,
-        "neo4j-cluster:tls:ClusterCertificates": 29, "neo4j-cluster:aws:ClusterSecrets": 34,
+        "neo4j-cluster:tls:ClusterCertificates": 29, "neo4j-cluster:aws:ClusterSecrets": 36,
         "neo4j-cluster:aws:BackupStore": 20, "neo4j-cluster:aws:Neo4jServers": 56,
         "neo4j-cluster:aws:LoadBalancer": 23, "neo4j-cluster:aws:Monitoring": 8,
         "neo4j-cluster:aws:SessionLogging": 2, "neo4j-cluster:aws:EncryptionKeys": 9}
@@ -354,6 +356,8 @@ def test_secrets_live_under_the_names_the_user_data_reads(plan):
     expected |= {names.admin_auth} if len(plan.topology.primaries) > 1 else set()
     entry = plan.settings.tls == "required" and plan.settings.haproxy
     expected |= {names.entry_tls} if entry else set()
+    keystore = alias_keystore(plan.settings) is not None  # a remote alias (prod's library.partner)
+    expected |= {names.alias_keystore} if keystore else set()
     assert created == expected
     for server in plan.topology.servers:
         boot = plan.user_data(f"cluster-{server.name}")
@@ -363,6 +367,9 @@ def test_secrets_live_under_the_names_the_user_data_reads(plan):
         assert {user for user, name in names.job_users.items() if name in boot} == set(
             job_passwords_read_by(plan.settings, plan.topology, server)), server.name
         assert (names.tls[server.name] in boot) == tls
+        assert (names.alias_keystore in boot) == keystore, server.name
+    for node in (*plan.topology.haproxy_nodes, *([plan.topology.monitoring] if plan.topology.monitoring else [])):
+        assert names.alias_keystore not in plan.user_data(f"cluster-{node.name}"), node.name
     if plan.settings.monitoring:
         assert names.grafana_admin_password in plan.user_data("cluster-monitoring")
         assert (names.grafana_tls in plan.user_data("cluster-monitoring")) == tls
@@ -397,7 +404,10 @@ def test_each_server_reads_only_its_jobs_passwords_and_its_own_certificate(plan)
         # The admin password: the first primary alone; the other primaries its auth.ini line (a salted hash).
         admin = (["arn:aws:mock:::cluster-admin-password"] if server.name == first else
                  ["arn:aws:mock:::cluster-admin-auth"] if server.role == "primary" else [])
-        assert readable == admin + jobs + ([f"arn:aws:mock:::cluster-tls-{server.name}"] if tls else []), server.name
+        # Remote aliases: the one keystore every server holds alike.
+        keystore = ["arn:aws:mock:::cluster-alias-keystore"] if alias_keystore(plan.settings) else []
+        assert readable == admin + jobs + keystore + ([f"arn:aws:mock:::cluster-tls-{server.name}"] if tls else []), \
+            server.name
         if readable:
             assert statements["ReadOwnSecrets"]["Action"] == "secretsmanager:GetSecretValue"
 
