@@ -15,6 +15,7 @@ help:
 	@echo "make neo4j-local [VERSION=4.4|5.26|2025|x.y.z] [ARGS=--background|--stop]  a real Neo4j Community server on loopback"
 	@echo "make up|down STACK=local           pulumi up / destroy (needs the Pulumi CLI; docker stacks a Docker engine)"
 	@echo "make rollout STACK=prod [FROM=core-2] [DRY_RUN=1] [ARGS=…]  apply what is held back on running servers, one at a time"
+	@echo "make upgrade STACK=prod VERSION=2025.10.1 [DRY_RUN=1] [ARGS=…]  version guard, preflight, rollout, check"
 	@echo "make scale STACK=prod [DRY_RUN=1] [UP=1] [ARGS=…]  the Cypher that follows a neo4j:replicaCount change (enable, allocate, deallocate, drop)"
 	@echo "make databases STACK=prod [DRY_RUN=1] [ARGS=…]  create neo4j:databases and keep their topology (never drops one)"
 
@@ -97,6 +98,19 @@ rollout:
 	@$(MAKE) --no-print-directory setup
 	@export PULUMI_BACKEND_URL="$${PULUMI_BACKEND_URL:-$$($(PROJECT_BACKEND))}"; \
 	$(PY) scripts/rollout.py --stack $(STACK) $(if $(FROM),--from $(FROM)) $(if $(DRY_RUN),--dry-run) $(ARGS)
+
+# `make upgrade STACK=<stack> VERSION=<x.y.z> [DRY_RUN=1]`: the version guard, the preflight (a verified recent
+# backup of every database, databases and hosting as requested, the cluster status check, discovery v2 for
+# 5.26 -> 2025), then the rollout and the full check (scripts/upgrade.py --help). DRY_RUN=1 changes nothing and
+# needs no Pulumi CLI when ARGS gives --outputs-file (or --replay a recorded scenario).
+.PHONY: upgrade
+upgrade:
+	@test -n "$(VERSION)" || { echo "make $@: name the release to upgrade to: VERSION=x.y.z (e.g. make upgrade STACK=prod VERSION=2025.10.1 DRY_RUN=1)" >&2; exit 2; }
+	@test -f Pulumi.$(STACK).yaml || { echo "make $@: no stack file Pulumi.$(STACK).yaml; name a stack with STACK=<name>" >&2; exit 2; }
+	@$(if $(DRY_RUN),true,command -v pulumi) >/dev/null 2>&1 || { echo "make $@: the Pulumi CLI is not installed (no pulumi on PATH): the upgrade's rollout drives Pulumi through its Automation API (DRY_RUN=1 needs none); install it: https://www.pulumi.com/docs/install/" >&2; exit 1; }
+	@$(MAKE) --no-print-directory setup
+	@export PULUMI_BACKEND_URL="$${PULUMI_BACKEND_URL:-$$($(PROJECT_BACKEND))}"; \
+	$(PY) scripts/upgrade.py --stack $(STACK) --version $(VERSION) $(if $(DRY_RUN),--dry-run) $(ARGS)
 
 # `make scale STACK=<stack>`: the Cypher that follows a neo4j:replicaCount change (scripts/scale.py --help). After
 # raising it and `make up`, the new servers are enabled and host the databases; after lowering it, the databases

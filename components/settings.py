@@ -132,6 +132,7 @@ class Settings:
     rollout_release: tuple[str, ...]
     backup_s3_endpoint: str  # "" = AWS S3; else an S3-compatible store's https URL (MinIO, Ceph, ...)
     restore_drill_max_age_days: int  # Neo4jRestoreDrillTooOld fires past this age
+    upgrade_max_backup_age_hours: int  # `make upgrade` needs a verified backup of every database this recent
     plugins: tuple[str, ...]  # neo4j:plugins: keys of components/plugins.py's shipped_plugins, in the stack's order
     # neo4j:extraConfig and its role variants: (setting, conf text) pairs, checked against the line's catalogue
     extra_config: tuple[tuple[str, str], ...]
@@ -588,6 +589,9 @@ KEYS: tuple[Key, ...] = (
     Key("restoreDrillMaxAgeDays", "restore_drill_max_age_days", 8, _integer(8, 365), "8 to 365",
         "Days since the last successful restore drill after which Neo4jRestoreDrillTooOld fires (the drill runs "
         "weekly, so 8 is the least that does not fire between two good drills)."),
+    Key("upgradeMaxBackupAgeHours", "upgrade_max_backup_age_hours", 24, _integer(1, 720), "1 to 720",
+        "`make upgrade` starts only when every database (system too) has a backup whose consistency check passed, "
+        "completed within this many hours (read from the bucket's manifests); else it stops before any server."),
     Key("plugins", "plugins", [], _plugin_keys, "per line, what its package ships in labs/ and products/: 4.4 "
         "apoc-core, graph-data-science, fleet-management (4.4.45+); 5.26 and 2025 apoc, graph-data-science, genai, "
         "fleet-management (5.26.12+, 2025.08 to 2026.02)",

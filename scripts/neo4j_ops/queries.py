@@ -54,6 +54,19 @@ SHOW_DATABASE_LAG_44 = Named("show_database_lag",
                              "WHERE name = $database",
                              "system")
 SHOW_SERVERS = Named("show_servers", "SHOW SERVERS YIELD *", "system")  # 5.x+ enterprise
+# The cluster's own replication health (5.24+ Enterprise; Operations Manual 5.x, clustering/monitoring/status-check.adoc:
+# "CALL dbms.cluster.statusCheck(databases :: LIST<STRING>, timeoutMilliseconds = null :: INTEGER)"; "Providing an
+# empty list runs the status check for all *clustered* databases on that server"). One row per primary member.
+CLUSTER_STATUS_CHECK = Named("cluster_status_check",
+                             "CALL dbms.cluster.statusCheck([]) YIELD database, serverName, address, "
+                             "replicationSuccessful, memberStatus, error "
+                             "RETURN database, serverName, address, replicationSuccessful, memberStatus, error",
+                             "system")
+# 5.x: which discovery service the server runs (5.x clustering/setup/discovery.adoc; 2025.01 removed v1 and ignores
+# the setting). No row where the server does not know the setting.
+DISCOVERY_VERSION = Named("discovery_version", "SHOW SETTINGS YIELD name, value "
+                                               "WHERE name = 'dbms.cluster.discovery.version' RETURN name, value",
+                          "system")
 CLUSTER_OVERVIEW = Named("cluster_overview", "CALL dbms.cluster.overview() YIELD id, addresses, databases, groups "
                                              "RETURN id, addresses, databases, groups")  # 4.4 enterprise
 

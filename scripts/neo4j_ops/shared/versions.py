@@ -86,6 +86,14 @@ class VersionLine:
         """SHOW SERVERS (5.0+); 4.4 lists its members with CALL dbms.cluster.overview()."""
         return not self._is_44
 
+    def has_cluster_status_check(self, version: Version) -> bool:
+        """`CALL dbms.cluster.statusCheck([])` (Enterprise 5.24+ and 2025; Operations Manual 5.x, clustering/
+        monitoring/status-check.adoc: "Neo4j 5.24 introduces the `dbms.cluster.statusCheck()` procedure, which can
+        be used to monitor the ability to replicate in clustered databases")."""
+        if self.name == "5":
+            return (version.major, version.minor) >= (5, 24)
+        return self.name == "2025"
+
     # --- scaling (scripts/neo4j_ops/scaling/) ------------------------------------------------------------
 
     @property
