@@ -54,9 +54,10 @@ SHOW_DATABASE_LAG_44 = Named("show_database_lag",
                              "WHERE name = $database",
                              "system")
 SHOW_SERVERS = Named("show_servers", "SHOW SERVERS YIELD *", "system")  # 5.x+ enterprise
-# The cluster's own replication health (5.24+ Enterprise; Operations Manual 5.x, clustering/monitoring/status-check.adoc:
-# "CALL dbms.cluster.statusCheck(databases :: LIST<STRING>, timeoutMilliseconds = null :: INTEGER)"; "Providing an
-# empty list runs the status check for all *clustered* databases on that server"). One row per primary member.
+# The cluster's own replication health (5.24+ Enterprise; Operations Manual 5.x,
+# clustering/monitoring/status-check.adoc: "CALL dbms.cluster.statusCheck(databases :: LIST<STRING>,
+# timeoutMilliseconds = null :: INTEGER)"; "Providing an empty list runs the status check for all *clustered*
+# databases on that server"). One row per primary member.
 CLUSTER_STATUS_CHECK = Named("cluster_status_check",
                              "CALL dbms.cluster.statusCheck([]) YIELD database, serverName, address, "
                              "replicationSuccessful, memberStatus, error "

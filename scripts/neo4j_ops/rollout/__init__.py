@@ -8,6 +8,7 @@ running servers (image, user data, instance type, subnet), one server at a time.
   stack   the Pulumi boundary (a small Protocol): which servers have something pending, and one step's
           targeted `up` with neo4j:rolloutRelease naming that server; the Automation API behind it
   version_guard  before anything: the release the servers run → neo4j:version must be a supported path
+  status_check  before a primary stops (5.24+, 2025): CALL dbms.cluster.statusCheck([]) on every primary
   run     the loop: stop at the first failure, leave the other servers untouched, say how to resume
   command the command line
 """

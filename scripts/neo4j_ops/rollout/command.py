@@ -22,10 +22,12 @@ Order: secondaries first, then primaries that lead no database, the leader(s) la
 DATABASES on 5.x/2025, from CALL dbms.cluster.overview() on 4.4); it is computed again before each step.
 Before each step the cluster must be healthy (the checks of scripts/check.py: every server answers and is
 Enabled and Available, databases in their requested state, one writer per database, replication lag
-under --max-lag). The step is one `pulumi up` targeted at that server's instance, data-volume attachment
-and DNS record (a container on Docker) with neo4j:rolloutRelease naming it, so its held-back changes
-apply and nothing else changes. After it the server must be back within --timeout: answering, Enabled in
-a formed cluster, hosting every database it hosted before, caught up; one progress line per change.
+under --max-lag); before a primary stops, on 5.24+ and 2025 Enterprise, CALL dbms.cluster.statusCheck([]) on
+every primary must report every replication successful and no member UNAVAILABLE. The step is one `pulumi up`
+targeted at that server's instance, data-volume attachment and DNS record (a container on Docker) with
+neo4j:rolloutRelease naming it, so its held-back changes apply and nothing else changes. After it the server
+must be back within --timeout: answering, Enabled in a formed cluster, hosting every database it hosted
+before, caught up; one progress line per change.
 
 On AWS stacks the HAProxy pair follows the servers: haproxy-1, then haproxy-2, each one `pulumi up`
 targeted at its instance, NLB target group attachments and DNS record. A node's step starts only while
@@ -42,8 +44,8 @@ stack's neo4j:version. A change outside the supported paths (a patch; 5.26 -> 20
 later one; never a downgrade; 4.4 -> 5 only by migration) is refused in one line naming the path.
 
 Exit status: 0 done (or nothing pending, or the dry run), 1 a step or a gate failed, 2 usage error
-(including: --stack without the pulumi CLI, an unsupported version change), 130 interrupted (the step under way finishes in Pulumi's
-hands; run `make rollout` again to continue)."""
+(including: --stack without the pulumi CLI, an unsupported version change), 130 interrupted (the step under way
+finishes in Pulumi's hands; run `make rollout` again to continue)."""
 
 ROLLOUT_EXAMPLE = """examples:
   NEO4J_PASSWORD=… make rollout STACK=prod

@@ -23,6 +23,7 @@ from .. import cli
 from ..bolt import Transport
 from ..shared.errors import OpsError, UsageError, describe
 from ..target import Target
+from . import status_check
 from .entry import TargetHealth, node_health, other, step_reason, wait_for_node
 from .gates import cluster_health, gather_all, hosted_databases, wait_for_server
 from .order import Step, order, view_from_facts
@@ -185,6 +186,15 @@ def rollout(target: Target, transport: Transport, stack: RolloutStack, *, pendin
                                            "not started: the cluster is not healthy: " + "; ".join(health.problems)))
             report.resume = resume_command(stack.name, step.server)
             break
+        spec = target.server_named(step.server)
+        if spec is not None and (spec.role or "primary") == "primary" and status_check.applies(health.facts):
+            # the cluster's own replication health before a primary stops (status_check.py; 5.24+, 2025)
+            found, _rows = status_check.problems(status_check.ask(target, transport, health.facts, timeout))
+            if found:
+                report.steps.append(StepRecord(step.server, step.reason, FAILED,
+                                               "not started: dbms.cluster.statusCheck: " + "; ".join(found)))
+                report.resume = resume_command(stack.name, step.server)
+                break
         remaining.remove(step.server)
         log(f"{step.server} [{done + 1}/{total}]: {step.reason}; applying what is pending "
             f"({'; '.join(pending.get(step.server) or [])}) with a targeted pulumi up")

@@ -32,6 +32,7 @@ from ..bolt import BoltError, statement_runner
 from ..checks.membership import databases_result
 from ..checks.results import FAIL, PASS, SKIP
 from ..facts import ServerFacts
+from ..rollout import status_check
 from ..shared.upgrade_paths import UpgradePath
 from ..shared.versions import Version, server_line
 from ..target import Target
@@ -110,25 +111,9 @@ def status_finding(rows: Mapping[str, list[dict[str, Any]] | BoltError] | None) 
         return Finding("status", SKIP, "the line has no dbms.cluster.statusCheck (5.24+ and 2025 have)")
     if not rows:
         return Finding("status", SKIP, "no primary to ask (Community or standalone)")
-    problems, checked = [], 0
-    for server in sorted(rows):
-        answer = rows[server]
-        if isinstance(answer, BoltError):
-            problems.append(f"{server}: {answer.message}")
-            continue
-        for row in answer:
-            checked += 1
-            where = f"{server} ({row.get('database')}, member {row.get('serverName') or row.get('address')})"
-            if row.get("error"):
-                problems.append(f"{where}: {row['error']}")
-            elif row.get("replicationSuccessful") is not True:
-                problems.append(f"{where}: replicationSuccessful {row.get('replicationSuccessful')}")
-            elif row.get("memberStatus") == "UNAVAILABLE":
-                problems.append(f"{where}: UNAVAILABLE (too far behind the leader, or unreachable)")
-    if problems:
-        return Finding("status", FAIL, "dbms.cluster.statusCheck: " + "; ".join(problems))
-    if not checked:
-        return Finding("status", FAIL, "dbms.cluster.statusCheck returned no row on any primary")
+    found, checked = status_check.problems(rows)
+    if found:
+        return Finding("status", FAIL, "dbms.cluster.statusCheck: " + "; ".join(found))
     return Finding("status", PASS, f"dbms.cluster.statusCheck([]) on {', '.join(sorted(rows))}: every replication "
                                    f"successful, no member UNAVAILABLE ({checked} rows)")
 
