@@ -4,12 +4,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: plan test setup tools neo4j-jars unit lint clean help
+.PHONY: plan test setup tools neo4j-jars engine-cli engine unit lint clean help
 
 help:
 	@echo "make plan [STACK=dev|prod|local]  offline plan: build/<stack>/plan.json and every rendered file"
 	@echo "make test                          installs what the tests need, then runs them all"
 	@echo "make unit                          only the fast tests (no real tools or servers)"
+	@echo "make engine                        the engine tests alone: the program under the real Pulumi CLI (built once)"
 	@echo "make lint                          ruff"
 	@echo "make local-server | local-check | local-backup-restore | local-stop   the local tour (README, Quick start)"
 	@echo "make neo4j-local [VERSION=4.4|5.26|2025|x.y.z] [ARGS=--background|--stop]  a real Neo4j Community server on loopback"
@@ -44,8 +45,17 @@ neo4j-jars: setup
 plan: setup
 	@$(PY) scripts/plan.py --stack $(STACK)
 
+# The Pulumi CLI the engine tests run (tests/support/engine/cli.py): built from the Go module proxy once
+# (3-9 minutes; it prints the time), then reused from the cache.
+engine-cli: setup
+	$(PY) -m tests.support.engine.cli
+
+# The engine tests alone (tests/engine): the program under the real Pulumi CLI and engine, stand-in providers.
+engine: engine-cli
+	$(PY) -m pytest -m engine
+
 # --durations=15: the suite's 15 slowest tests end the log (CI's too: .ci/run is `make test`).
-test: setup tools neo4j-jars
+test: setup tools neo4j-jars engine-cli
 	$(PY) -m ruff check .
 	$(PY) -m pytest --durations=15
 

@@ -69,8 +69,13 @@ def _mock_address(prefix: str, name: str) -> str:
     return f"{prefix}.{zlib.crc32(name.encode()) % 254 + 1}"
 
 
-def _mock_pem(name: str) -> str:
-    return f"-----BEGIN CERTIFICATE-----\nmock certificate of {name}\n-----END CERTIFICATE-----\n"
+def _mock_pem(name: str, kind: str = "CERTIFICATE") -> str:
+    return f"-----BEGIN {kind}-----\nmock {kind.lower()} of {name}\n-----END {kind}-----\n"
+
+
+def _secret(value: Any) -> dict[str, Any]:
+    """A secret output, as pulumi-tls marks a private key (the engine and the SDK read this envelope)."""
+    return {_SECRET_SIG: rpc._special_secret_sig, "value": value}
 
 
 # Outputs a real provider computes and the program reads (DNS records point at instances' addresses,
@@ -87,6 +92,12 @@ _COMPUTED: dict[str, dict[str, Callable[[str], Any]]] = {
     "aws:s3/bucket:Bucket": {"bucket": lambda name: name},
     # A gateway endpoint's prefix list (the egress rules to S3 name it).
     "aws:ec2/vpcEndpoint:VpcEndpoint": {"prefixListId": lambda name: f"pl-{zlib.crc32(name.encode()):08x}"},
+    # pulumi-tls computes the key's PEMs (the private one secret) and the request's PEM; the certificate
+    # requests and certificates read them. Without them, the real engine saw each certificate's inputs change
+    # at every preview (tests/engine).
+    "tls:index/privateKey:PrivateKey": {"privateKeyPem": lambda name: _secret(_mock_pem(name, "PRIVATE KEY")),
+                                        "publicKeyPem": lambda name: _mock_pem(name, "PUBLIC KEY")},
+    "tls:index/certRequest:CertRequest": {"certRequestPem": lambda name: _mock_pem(name, "CERTIFICATE REQUEST")},
     "tls:index/selfSignedCert:SelfSignedCert": {"certPem": lambda name: _mock_pem(name)},
     "tls:index/locallySignedCert:LocallySignedCert": {"certPem": lambda name: _mock_pem(name)},
     # Containers run from the pulled image's id (a tag would make every `pulumi up` replace them).

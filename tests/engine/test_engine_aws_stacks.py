@@ -1,0 +1,37 @@
+"""dev and prod under the real Pulumi engine (v3.276.0, built by tests/support/engine/cli.py) with STAND-IN aws and
+tls providers (tests/support/engine/standin_provider.py: they create nothing; inputs become state, outputs are the
+plan mocks' own): preview and up succeed, and a second preview with --expect-no-changes passes, so the program is
+stable under the engine (the plan's mocks accept anything and cannot show that: before the mocks computed the
+TLS keys' and requests' PEMs, this second preview replaced 13 certificates)."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.support.engine.stack import engine_output, engine_stack
+
+BASE = {"neo4j:adminPassword": "engine-test-admin-1", "neo4j:grafanaAdminPassword": "engine-test-grafana-1"}
+SECRETS = {
+    "dev": {**BASE, "neo4j:userPasswords": '{"analyst": "engine-test-analyst-1"}'},
+    "prod": {**BASE, "neo4j:userPasswords": '{"analyst": "engine-test-analyst-1", "scientist": "engine-test-sci-1"}',
+             "neo4j:aliasPasswords": '{"library.partner": "engine-test-partner-1"}',
+             # Any base64 stands in for the keystore here: the stand-in providers store it and nothing reads it.
+             "neo4j:aliasKeystore": "ZW5naW5lLXRlc3Qta2V5c3RvcmU=", "neo4j:aliasKeystorePassword": "engine-test-ks-1"},
+}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_preview_up_and_a_second_preview_with_no_changes(stack, tmp_path):
+    with engine_stack(stack, tmp_path, secrets=SECRETS[stack]) as engine:
+        started = time.monotonic()
+        preview = engine.preview(on_output=engine_output)
+        assert preview.change_summary.get("create", 0) > 100, preview.change_summary
+        up = engine.up()
+        assert up.summary.result == "succeeded"
+        assert up.summary.resource_changes.get("create") == preview.change_summary["create"], (
+            up.summary.resource_changes, preview.change_summary)
+        again = engine.preview(expect_no_changes=True, on_output=engine_output)
+        assert set(again.change_summary) == {"same"}, again.change_summary
+        engine_output(f"engine: {stack}: preview, up ({up.summary.resource_changes['create']} resources) and a second "
+              f"preview in {time.monotonic() - started:.1f} s")

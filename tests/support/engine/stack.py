@@ -1,0 +1,99 @@
+"""A stack of this project under the real Pulumi engine (file backend in a temporary directory, no network).
+
+The program is the project's own __main__.py, run inline through the Automation API: the CLI (cli.py) drives
+the engine and connects to the Automation API's language server in this process. Providers: the stand-ins of
+standin_provider.py, attached through PULUMI_DEBUG_PROVIDERS, at the versions the program's SDKs ask for.
+The stack's config is the repo's Pulumi.<stack>.yaml (copied, never written) plus test secrets set with
+`pulumi config set --secret` semantics (encrypted by a passphrase provider).
+"""
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi import automation as auto
+
+from components.program.recording import RecordingMocks
+from tests.support.engine.cli import engine_dir, pulumi_cli
+from tests.support.engine.standin_provider import RunningProvider, debug_providers, serve
+
+ROOT = Path(__file__).resolve().parents[3]
+PROJECT = "neo4j-cluster"
+PASSPHRASE = "engine-tests-only"
+# Stand-ins for the packages this machine cannot build (standin_provider.py), at the SDKs' versions.
+STANDIN_PACKAGES = {"aws": "pulumi_aws", "tls": "pulumi_tls"}
+
+
+def sdk_version(distribution: str) -> str:
+    return metadata.version(distribution.replace("_", "-"))
+
+
+def repo_config(stack: str) -> dict[str, Any]:
+    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+
+
+def engine_output(line: str) -> None:
+    """The engine's own output, in the test log whatever pytest captures (make test's log shows the previews)."""
+    print(f"engine| {line}", file=sys.__stderr__, flush=True)
+
+
+def _program() -> None:
+    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+
+@dataclass
+class EngineStack:
+    stack: auto.Stack
+    providers: list[RunningProvider]
+    state_dir: Path
+
+    def preview(self, **options) -> auto.PreviewResult:
+        return self.stack.preview(**options)
+
+    def up(self, **options) -> auto.UpResult:
+        return self.stack.up(**options)
+
+
+@contextmanager
+def engine_stack(stack: str, tmp: Path, *, secrets: Mapping[str, str], config: Mapping[str, Any] | None = None,
+                 zones: tuple[str, ...] = ()) -> Iterator[EngineStack]:
+    """The repo's stack `stack` (config overridden by `config`) in a fresh file backend under `tmp`."""
+    values = {**repo_config(stack), **(config or {})}
+    region = values.get("neo4j:region") or values.get("aws:region") or "us-east-1"
+    mocks = RecordingMocks(zones or tuple(f"{region}{z}" for z in "abc"))
+    providers = [serve(package, sdk_version(sdk), mocks) for package, sdk in STANDIN_PACKAGES.items()]
+    state, home, work = tmp / "state", tmp / "pulumi-home", tmp / "work"
+    for directory in (state, home, work):
+        directory.mkdir(parents=True, exist_ok=True)
+    env = {
+        "PULUMI_BACKEND_URL": f"file://{state}",
+        "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+        "PULUMI_HOME": str(home),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_DEBUG_PROVIDERS": debug_providers(providers),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    pulumi_cli(log=lambda line: None)
+    try:
+        workspace = auto.LocalWorkspaceOptions(
+            work_dir=str(work), pulumi_home=str(home), env_vars=env, secrets_provider="passphrase",
+            project_settings=auto.ProjectSettings(name=PROJECT, runtime="python"),
+            pulumi_command=auto.PulumiCommand(root=str(engine_dir())))
+        engine = auto.create_stack(stack, project_name=PROJECT, program=_program, opts=workspace)
+        plain = {key: auto.ConfigValue(value if isinstance(value, str) else json.dumps(value))
+                 for key, value in values.items()}
+        hidden = {key: auto.ConfigValue(value, secret=True) for key, value in secrets.items()}
+        engine.set_all_config({**plain, **hidden})
+        yield EngineStack(engine, providers, state)
+    finally:
+        for provider in providers:
+            provider.stop()
