@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from pulumi import automation as auto
 
 from tests.support.engine.stack import engine_output, engine_stack
 
@@ -35,3 +36,33 @@ def test_preview_up_and_a_second_preview_with_no_changes(stack, tmp_path):
         assert set(again.change_summary) == {"same"}, again.change_summary
         engine_output(f"engine: {stack}: preview, up ({up.summary.resource_changes['create']} resources) and a second "
               f"preview in {time.monotonic() - started:.1f} s")
+
+
+def _changed_urns(engine, **options) -> dict[str, str]:
+    """urn → operation of every step a preview proposes other than `same`."""
+    steps: dict[str, str] = {}
+
+    def on_event(event) -> None:
+        pre = event.resource_pre_event
+        if pre is not None and pre.metadata.op.value != "same":
+            steps[pre.metadata.urn] = pre.metadata.op.value
+
+    engine.preview(on_event=on_event, **options)
+    return steps
+
+
+def test_an_update_keeps_the_alias_keystore_secret(tmp_path):
+    # Issue 21: changing the keystore "makes stored alias credentials unreadable", so a later `pulumi up` must
+    # never replace or rewrite it. An unrelated change (the retention) updates the lifecycle rules and nothing of
+    # the keystore's secret; a real update then leaves its state as it was.
+    with engine_stack("prod", tmp_path, secrets=SECRETS["prod"]) as engine:
+        engine.up()
+        keystore = "aws:secretsmanager/secretVersion:SecretVersion::cluster-alias-keystore"
+        before = [r for r in engine.stack.export_stack().deployment["resources"] if r["urn"].endswith(keystore)]
+        assert len(before) == 1, "prod has one alias keystore secret version"
+        engine.stack.set_config("neo4j:backupRetentionDays", auto.ConfigValue("31"))
+        steps = _changed_urns(engine)
+        assert steps and not [urn for urn in steps if "alias-keystore" in urn], steps
+        engine.up()
+        after = [r for r in engine.stack.export_stack().deployment["resources"] if r["urn"].endswith(keystore)]
+        assert after == before
