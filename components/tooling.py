@@ -37,6 +37,8 @@ TOOLING_SHA256_TAG = "ToolingSha256"
 RUNTIME_SHARED = ("__init__.py", "cli.py", "bolt.py", "queries.py", "facts.py")
 # Packages shipped whole: the part components/ shares with the runtime, and the backup part.
 RUNTIME_PACKAGES = ("shared", "backup")
+# Modules of those packages that backup.py and restore.py do not import: the version guard of rollout and upgrade.
+NOT_SHIPPED = ("shared/upgrade_paths.py",)
 
 
 def tooling_files() -> list[Path]:
@@ -44,7 +46,8 @@ def tooling_files() -> list[Path]:
     runtime = scripts / "neo4j_ops"
     return sorted([scripts / "__init__.py", scripts / "backup.py", scripts / "restore.py",
                    *(runtime / name for name in RUNTIME_SHARED),
-                   *(path for package in RUNTIME_PACKAGES for path in (runtime / package).glob("*.py"))])
+                   *(path for package in RUNTIME_PACKAGES for path in (runtime / package).glob("*.py")
+                     if path.relative_to(runtime).as_posix() not in NOT_SHIPPED)])
 
 
 def tooling_archive(extra_files: Mapping[str, str] | None = None) -> bytes:
