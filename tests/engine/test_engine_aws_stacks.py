@@ -40,12 +40,17 @@ def test_preview_up_and_a_second_preview_with_no_changes(stack, tmp_path):
 
 def _changed_urns(engine, **options) -> dict[str, str]:
     """urn → operation of every step a preview proposes other than `same`."""
-    steps: dict[str, str] = {}
+    return {urn: op for urn, (op, _) in _steps(engine, **options).items()}
+
+
+def _steps(engine, **options) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """urn → (operation, the properties that differ) of every step a preview proposes other than `same`."""
+    steps: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     def on_event(event) -> None:
         pre = event.resource_pre_event
         if pre is not None and pre.metadata.op.value != "same":
-            steps[pre.metadata.urn] = pre.metadata.op.value
+            steps[pre.metadata.urn] = (pre.metadata.op.value, tuple(pre.metadata.diffs or ()))
 
     engine.preview(on_event=on_event, **options)
     return steps
@@ -66,3 +71,43 @@ def test_an_update_keeps_the_alias_keystore_secret(tmp_path):
         engine.up()
         after = [r for r in engine.stack.export_stack().deployment["resources"] if r["urn"].endswith(keystore)]
         assert after == before
+
+
+NEO4J_INSTANCES = ("cluster-core-", "cluster-replica-")
+
+
+def test_day_two_changes_leave_the_running_servers_and_grow_volumes_in_place(tmp_path):
+    # The README's promises (Operating the AWS stack): a new instance type or Neo4j conf is held back on running
+    # servers until `make rollout` releases one (ignore_changes, applied by the engine), and a larger
+    # neo4j:dataVolumeSizeGb updates the volumes in place. Replacement itself is the stand-in provider's answer
+    # (standin_provider.FORCES_REPLACEMENT), so only what the engine does is shown here.
+    with engine_stack("dev", tmp_path, secrets=SECRETS["dev"]) as engine:
+        engine.up()
+        engine.stack.set_all_config({"neo4j:coreInstanceType": auto.ConfigValue("t3.xlarge"),
+                                     "neo4j:replicaInstanceType": auto.ConfigValue("t3.xlarge"),
+                                     "neo4j:extraConfig": auto.ConfigValue('{"db.transaction.timeout": "30s"}')})
+        steps = _steps(engine)
+        servers = {urn.rsplit("::", 1)[1]: step for urn, step in steps.items()
+                   if "aws:ec2/instance:Instance::" in urn and urn.rsplit("::", 1)[1].startswith(NEO4J_INSTANCES)}
+        # Only the backup server's tags change in place: its tooling archive's job is sized for the new type
+        # (ToolingSha256), which no restart follows.
+        assert servers == {"cluster-core-1": ("update", ("tags",))}, servers
+        engine.stack.set_config("neo4j:dataVolumeSizeGb", auto.ConfigValue("40"))
+        steps = _changed_urns(engine)
+        volumes = {urn.rsplit("::", 1)[1]: op for urn, op in steps.items() if "aws:ebs/volume:Volume::" in urn}
+        assert volumes and set(volumes.values()) == {"update"}, volumes
+
+
+def test_destroy_deletes_all_but_the_protected_data_volumes_and_fails(tmp_path):
+    # Protected data volumes (neo4j:dataVolumesDeletable unset): `pulumi destroy` deletes everything else, then
+    # fails on them (measured here: the engine does not refuse up front), so the stores survive in the state.
+    with engine_stack("dev", tmp_path, secrets=SECRETS["dev"]) as engine:
+        engine.up()
+        with pytest.raises(auto.CommandError) as refused:
+            engine.stack.destroy()
+        assert "protected" in str(refused.value)
+        left = engine.stack.export_stack().deployment["resources"]
+        custom = sorted(r["urn"].rsplit("::", 1)[1] for r in left if r.get("custom") and "providers:" not in r["type"])
+        assert custom == sorted(f"cluster-{s}-data" for s in ("core-1", "core-2", "core-3", "replica-1",
+                                                              "monitoring")), custom
+        assert all(r.get("protect") for r in left if r["urn"].rsplit("::", 1)[1] in custom)
