@@ -17,7 +17,7 @@ from typing import Any
 
 from components.databases import KEY_NAME, needs_keystore
 from components.ip_blocklist import blocklist_setting
-from components.monitoring import AlertThresholds, ScrapeTarget, metrics_filter, render_monitoring
+from components.monitoring import AlertThresholds, Ec2Discovery, ScrapeTarget, metrics_filter, render_monitoring
 from components.neo4j_defaults import ALIAS_KEYSTORE_PATH, directories, jvm_flags
 from components.plugins import Plugin, namespaces_of, plugin_servers, shipped_plugins
 from components.ports import PORTS
@@ -354,7 +354,18 @@ def render_monitoring_files(settings: Settings, topology: ClusterTopology,
     return render_monitoring(
         stack=settings.stack, version_line=settings.version_line, targets=targets,
         thresholds=AlertThresholds(restore_drill_max_age_days=settings.restore_drill_max_age_days),
-        haproxy_target=None, haproxy_targets=haproxies, prometheus_url=PROMETHEUS_URL)
+        haproxy_target=None, haproxy_targets=haproxies, prometheus_url=PROMETHEUS_URL,
+        discovery=ec2_discovery(settings, topology) if settings.platform == "aws" else None)
+
+
+def ec2_discovery(settings: Settings, topology: ClusterTopology) -> Ec2Discovery:
+    """On AWS Prometheus finds the Neo4j servers by their Name tag (<stack>-<server>, components/aws/machine.py),
+    so a scale-out does not change the monitoring node's user data (which would replace it)."""
+    prefix = f"{settings.stack}-"
+    # Both kinds whatever the counts (components/topology.py names them core-<n>, replica-<n>): a first
+    # secondary changes nothing here either.
+    return Ec2Discovery(region=settings.region, name_patterns=(f"{prefix}core-*", f"{prefix}replica-*"),
+                        name_prefix=prefix, domain=topology.domain)
 
 
 def local_bolt_uri(settings: Settings) -> str:

@@ -102,6 +102,11 @@ class MachineArgs:
     # Cloud-init runs once per instance, so new user data only takes effect on a new instance.
     # Stateless machines are replaced for it; Neo4j servers never are (see place_machine).
     replace_on_new_user_data: bool = False
+    # Prometheus's EC2 service discovery (the monitoring node): "The IAM credentials used must have the
+    # ec2:DescribeInstances permission to discover scrape targets, and may optionally have the
+    # ec2:DescribeAvailabilityZones permission to make the availability zone ID available as a label"
+    # (Prometheus configuration docs, <ec2_sd_config>). Neither action takes a resource ARN: "*".
+    discovers_instances: bool = False
     # neo4j:rolloutRelease names this server: `make rollout`'s step for it takes everything held back
     # (a new instance for new user data, image, type or subnet; its volume and DNS record follow).
     released: bool = False
@@ -253,6 +258,9 @@ def _access_statements(args: MachineArgs) -> list[dict[str, Any]]:
                            "Resource": args.backups.objects_arn})
         statements.append({"Sid": "ReadBackupTooling", "Effect": "Allow", "Action": "s3:GetObject",
                            "Resource": args.backups.tooling_arn})
+    if args.discovers_instances:
+        statements.append({"Sid": "DiscoverScrapeTargets", "Effect": "Allow",
+                           "Action": ["ec2:DescribeInstances", "ec2:DescribeAvailabilityZones"], "Resource": "*"})
     if args.seeds_from is not None:
         # restore.py --cluster seeds the restored database on every member from the backup's S3 URI through
         # CloudSeedProvider with this server's own credentials (Operations Manual 5.x, seed-from-uri.adoc): read
@@ -374,7 +382,8 @@ class NodeArgs:
 
 
 def place_node(name: str, args: NodeArgs, parent: pulumi.Resource, *, root_volume_gb: int,
-               public_ip: bool = False, data_volume: DataVolume | None = None) -> Machine:
+               public_ip: bool = False, data_volume: DataVolume | None = None,
+               discovers_instances: bool = False) -> Machine:
     # Support machines are replaced for a config change; the state one keeps (Prometheus's time series)
     # is on a data volume, which follows it to the new instance.
     return place_machine(
@@ -382,6 +391,6 @@ def place_node(name: str, args: NodeArgs, parent: pulumi.Resource, *, root_volum
         MachineArgs(host=args.node.name, hostname=args.node.hostname, instance_type=args.instance_type,
                     user_data=args.user_data, subnet_id=args.subnet_id, security_group_id=args.security_group_id,
                     root_volume_gb=root_volume_gb, data_volume=data_volume, reads_secrets=args.reads_secrets,
-                    public_ip=public_ip,
+                    public_ip=public_ip, discovers_instances=discovers_instances,
                     replace_on_new_user_data=True),
         args.context, parent)

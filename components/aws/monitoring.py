@@ -25,10 +25,12 @@ class Monitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("neo4j-cluster:aws:Monitoring", name, None, opts)
-        # Replaced for new config like every support node, but its time series stay on their volume.
+        # Replaced for new config like every support node, but its time series stay on their volume; a scale-out
+        # is no new config here, since Prometheus discovers the servers.
         machine = place_node(name, args, self, root_volume_gb=ROOT_VOLUME_GB,
                              data_volume=DataVolume(size_gb=PROMETHEUS_VOLUME_GB, zone=args.node.zone,
-                                                    deletable=args.data_volumes_deletable))
+                                                    deletable=args.data_volumes_deletable),
+                             discovers_instances=True)  # Prometheus finds the servers (components/render.py)
         self.private_ip = machine.instance.private_ip
         scheme = "https" if args.grafana_https else "http"
         self.grafana_url = f"{scheme}://{args.node.hostname}:{PORTS.monitoring.grafana}"

@@ -70,6 +70,7 @@ from components.monitoring.scrape import (
     JOB_NEO4J,
     JOB_NODE,
     ROLES,
+    Ec2Discovery,
     ScrapeTarget,
     check_name,
     render_prometheus_config,
@@ -83,7 +84,7 @@ __all__ = [
     "GRAFANA_DASHBOARD", "GRAFANA_DASHBOARD_PROVIDER", "GRAFANA_DASHBOARDS_DIR", "GRAFANA_DATASOURCE",
     "JOB_HAPROXY", "JOB_NEO4J", "JOB_NODE", "METRIC_NAMES", "METRICS_FILTER", "MONITORING_NODE_PATHS",
     "PROMETHEUS_CONFIG", "PROMETHEUS_RULES", "PSEUDO_FILESYSTEMS", "RATE_WINDOW", "ROLES", "RULE_FILES_GLOB",
-    "STOP_THE_WORLD_COLLECTORS", "VERSION_LINES", "AlertThresholds", "Neo4jMetricNames", "ScrapeTarget",
+    "STOP_THE_WORLD_COLLECTORS", "VERSION_LINES", "AlertThresholds", "Ec2Discovery", "Neo4jMetricNames", "ScrapeTarget",
     "build_dashboard", "metrics_filter", "render_monitoring",
 ]
 
@@ -93,7 +94,8 @@ _URL_RE = re.compile(r"^https?://[^\s\"'\\]+$")
 def render_monitoring(*, stack: str, version_line: str, targets: list[ScrapeTarget], thresholds: AlertThresholds,
                       haproxy_target: str | None, prometheus_url: str, scrape_interval: str = "15s",
                       data_mountpoint: str | None = None,
-                      haproxy_targets: Mapping[str, str] | None = None) -> dict[str, str]:
+                      haproxy_targets: Mapping[str, str] | None = None,
+                      discovery: Ec2Discovery | None = None) -> dict[str, str]:
     """Returns {relative_path: text} for: 'prometheus/prometheus.yml', 'prometheus/rules/neo4j-alerts.yml',
     'grafana/provisioning/datasources/prometheus.yml', 'grafana/provisioning/dashboards/neo4j.yml',
     'grafana/dashboards/neo4j-cluster.json'.
@@ -104,6 +106,9 @@ def render_monitoring(*, stack: str, version_line: str, targets: list[ScrapeTarg
     data_mountpoint: restrict Neo4jDiskUsageHigh to this mountpoint (e.g. "/var/lib/neo4j"); by
     default every real (non-pseudo) filesystem of the Neo4j servers is watched, so a data
     directory on the root volume is covered too.
+
+    discovery: the servers' jobs find them by EC2 service discovery (AWS) instead of listing `targets`, which
+    still decide which jobs, alerts and panels exist.
     """
     check_version_line(version_line)
     check_name("stack", stack)
@@ -126,7 +131,7 @@ def render_monitoring(*, stack: str, version_line: str, targets: list[ScrapeTarg
     present = jobs.present
     return {
         PROMETHEUS_CONFIG: render_prometheus_config(stack=stack, version_line=version_line,
-                                                    scrape_interval=scrape_interval, jobs=jobs),
+                                                    scrape_interval=scrape_interval, jobs=jobs, discovery=discovery),
         PROMETHEUS_RULES: render_alert_rules(stack=stack, version_line=version_line, queries=queries,
                                              thresholds=thresholds, lag_offset=lag_offset, jobs=present),
         GRAFANA_DATASOURCE: render_datasource(stack=stack, prometheus_url=prometheus_url,

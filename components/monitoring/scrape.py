@@ -38,6 +38,19 @@ class ScrapeTarget:  # one Neo4j server
 
 
 @dataclass(frozen=True)
+class Ec2Discovery:
+    """The Neo4j servers found by Prometheus's EC2 service discovery instead of listed (AWS): a scale-out leaves
+    prometheus.yml, so the monitoring node's user data, as it is, and the node is not replaced. The servers are
+    the running instances whose Name tag is <stack>-<server> (machine.py) for a server name pattern, the address
+    their DNS name <server>.<domain>, the labels those of the listed targets (server, role, stack)."""
+    region: str
+    name_patterns: tuple[str, ...]  # Name tag patterns of the servers, e.g. ("prod-core-*", "prod-replica-*")
+    name_prefix: str  # "prod-": stripped from the Name tag to give the server label
+    domain: str  # "prod.neo4j.internal"
+    refresh_interval: str = "60s"
+
+
+@dataclass(frozen=True)
 class ScrapeJobs:
     """The static targets of each job, as prometheus.yml.j2 lays them out ({"endpoint", "server"[, "role"]})."""
     neo4j: list[dict[str, str]]
@@ -97,9 +110,19 @@ def scrape_jobs(targets: list[ScrapeTarget], *, haproxy_target: str | None,
     return ScrapeJobs(neo4j=neo4j_targets, node=node_targets, haproxy=haproxy)
 
 
-def render_prometheus_config(*, stack: str, version_line: str, scrape_interval: str, jobs: ScrapeJobs) -> str:
+def _ports(targets: list[dict[str, str]]) -> set[int]:
+    return {int(target["endpoint"].rpartition(":")[2]) for target in targets}
+
+
+def render_prometheus_config(*, stack: str, version_line: str, scrape_interval: str, jobs: ScrapeJobs,
+                             discovery: Ec2Discovery | None = None) -> str:
+    if discovery is not None:
+        for kind, targets in (("metrics", jobs.neo4j), ("node exporter", jobs.node)):
+            if len(_ports(targets)) > 1:  # one port per job: the discovered servers are addressed alike
+                raise ValueError(f"EC2 discovery needs one {kind} port on every server, got {sorted(_ports(targets))}")
     return render_template(
         "prometheus/prometheus.yml.j2",
         stack=stack, version_line=version_line, scrape_interval=scrape_interval, rule_files=[RULE_FILES_GLOB],
         jobs={"neo4j": JOB_NEO4J, "node": JOB_NODE, "haproxy": JOB_HAPROXY},
-        neo4j_targets=jobs.neo4j, node_targets=jobs.node, haproxy=jobs.haproxy)
+        neo4j_targets=jobs.neo4j, node_targets=jobs.node, haproxy=jobs.haproxy, discovery=discovery,
+        neo4j_port=min(_ports(jobs.neo4j), default=0), node_port=min(_ports(jobs.node), default=0))

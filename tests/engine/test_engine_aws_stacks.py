@@ -111,3 +111,18 @@ def test_destroy_deletes_all_but_the_protected_data_volumes_and_fails(tmp_path):
         assert custom == sorted(f"cluster-{s}-data" for s in ("core-1", "core-2", "core-3", "replica-1",
                                                               "monitoring")), custom
         assert all(r.get("protect") for r in left if r["urn"].rsplit("::", 1)[1] in custom)
+
+
+def test_a_scale_out_replaces_no_machine(tmp_path):
+    # Issue 22: with the servers listed in prometheus.yml, one more secondary changed the monitoring node's user
+    # data, and so replaced the Prometheus + Grafana machine at every scale-out. Prometheus now discovers them.
+    with engine_stack("dev", tmp_path, secrets=SECRETS["dev"]) as engine:
+        engine.up()
+        engine.stack.set_config("neo4j:replicaCount", auto.ConfigValue("2"))
+        steps = _steps(engine)
+        replaced = {urn.rsplit("::", 1)[1]: op for urn, (op, _) in steps.items()
+                    if op not in ("create", "update", "same")}
+        assert replaced == {}, replaced
+        created = sorted(urn.rsplit("::", 1)[1] for urn, (op, _) in steps.items()
+                         if op == "create" and "aws:ec2/instance:Instance::" in urn)
+        assert created == ["cluster-replica-2"], created

@@ -42,6 +42,8 @@ GROUP = "aws:ec2/securityGroup:SecurityGroup"
 # `aws <service> <operation>` in a shell script (not in a comment); boto3.client("<service>" ...) in Python.
 CLI_CALL = re.compile(r"(?m)^[^#\n]*?\baws\s+([a-z0-9-]+)\s+[a-z][a-z0-9-]*")
 BOTO3_CLIENT = re.compile(r"""boto3\.client\(\s*["']([a-z0-9-]+)["']""")
+# Prometheus's EC2 service discovery in prometheus.yml (the monitoring node) calls the EC2 API.
+EC2_SERVICE_DISCOVERY = re.compile(r"(?m)^\s*(ec2)_sd_configs:")
 # The SSM agent's own calls (no script of ours makes them): the endpoints its documentation lists, and CloudWatch
 # Logs for the session log the stack's session document streams (components/aws/sessions.py).
 AGENT_SERVICES = {"ssm", "ssmmessages", "ec2messages", "logs"}
@@ -50,7 +52,7 @@ AGENT_SERVICES = {"ssm", "ssmmessages", "ec2messages", "logs"}
 def services_called(texts: list[str]) -> set[str]:
     found = set()
     for text in texts:
-        for client in CLI_CALL.findall(text) + BOTO3_CLIENT.findall(text):
+        for client in CLI_CALL.findall(text) + BOTO3_CLIENT.findall(text) + EC2_SERVICE_DISCOVERY.findall(text):
             assert client in CLIENT_SERVICE, f"an AWS call to {client!r}: give it an endpoint (aws/egress.py)"
             found.add(CLIENT_SERVICE[client])
     return found
@@ -78,6 +80,7 @@ def test_the_derivation_sees_a_new_call():
     # The reader is what the rule rests on: a call of each kind in a script is found, a comment is not.
     assert services_called(["aws secretsmanager get-secret-value --secret-id x", "# aws kms decrypt",
                             'client = boto3.client("ec2", region_name=r)']) == {"secretsmanager", "ec2"}
+    assert services_called(["scrape_configs:\n  - job_name: neo4j\n    ec2_sd_configs:\n      - region: x"]) == {"ec2"}
     with pytest.raises(AssertionError, match="'kms'"):
         services_called(["  key=$(aws kms decrypt --ciphertext-blob x)"])
 
