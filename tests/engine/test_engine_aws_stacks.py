@@ -126,3 +126,24 @@ def test_a_scale_out_replaces_no_machine(tmp_path):
         created = sorted(urn.rsplit("::", 1)[1] for urn, (op, _) in steps.items()
                          if op == "create" and "aws:ec2/instance:Instance::" in urn)
         assert created == ["cluster-replica-2"], created
+
+
+def test_the_outputs_the_engine_exports_are_the_plans(tmp_path):
+    # check, backup and the other commands read `pulumi stack output --json` (--outputs-file, StackOutputs); the
+    # plan's mocks promise the same document. Under the engine (stand-in providers answering as the mocks do)
+    # they are equal, key by key; secrets decrypted by the engine are the mocks' "[secret]" in the plan.
+    from components.outputs import StackOutputs
+    from tests.support.engine.stack import repo_config
+    from tests.support.plans import plan_config
+
+    (tmp_path / "plan").mkdir()
+    planned, _ = plan_config("dev", repo_config("dev"), tmp_path / "plan" / "out")
+    with engine_stack("dev", tmp_path / "engine", secrets=SECRETS["dev"]) as engine:
+        engine.up()
+        exported = {name: output.value for name, output in engine.stack.outputs().items()}
+    # The engine exports no null (dev has no off-site account: offsiteAccountPolicies); from_json reads it as None.
+    assert set(exported) == {name for name, value in planned["outputs"].items() if value is not None}
+    exported = {name: exported.get(name) for name in planned["outputs"]}
+    for name, value in planned["outputs"].items():
+        assert value == "[secret]" or exported[name] == value, name
+    assert StackOutputs.from_json(exported).servers == StackOutputs.from_json(planned["outputs"]).servers
