@@ -147,3 +147,32 @@ def test_the_outputs_the_engine_exports_are_the_plans(tmp_path):
     for name, value in planned["outputs"].items():
         assert value == "[secret]" or exported[name] == value, name
     assert StackOutputs.from_json(exported).servers == StackOutputs.from_json(planned["outputs"]).servers
+
+
+def test_the_rollouts_pulumi_steps_release_one_server_at_a_time(tmp_path):
+    # The rollout's Pulumi boundary (scripts/neo4j_ops/rollout/stack.py AutomationStack: pending and apply) on the
+    # real engine: a new instance type is pending on every Neo4j server; one step releases one server (a targeted
+    # `up` with neo4j:rolloutRelease in a copy of the stack file) and changes it alone; the stack file is as it was.
+    from types import SimpleNamespace
+
+    from scripts.neo4j_ops.rollout.stack import AutomationStack
+
+    with engine_stack("dev", tmp_path, secrets=SECRETS["dev"]) as engine:
+        engine.up()
+        engine.stack.set_config("neo4j:coreInstanceType", auto.ConfigValue("t3.xlarge"))
+        engine.stack.set_config("neo4j:replicaInstanceType", auto.ConfigValue("t3.xlarge"))
+        stack_file = engine.work_dir / "Pulumi.dev.yaml"
+        before = stack_file.read_text()
+        rollout = AutomationStack("dev", "aws", work_dir=engine.work_dir,
+                                  automation=SimpleNamespace(select_stack=lambda name, work_dir: engine.stack))
+        servers = ["core-1", "core-2", "core-3", "replica-1"]
+        pending = rollout.pending(servers)
+        assert all(any(change.startswith(("update", "replace")) for change in pending[s]) for s in servers), pending
+        state = {r["urn"]: r for r in rollout.state_resources()}
+        rollout.apply("replica-1", log=lambda line: None)
+        changed = sorted(urn.rsplit("::", 1)[1] for urn, r in ((r["urn"], r) for r in rollout.state_resources())
+                         if state.get(urn, {}).get("inputs") != r.get("inputs"))
+        assert changed and all(name.startswith("cluster-replica-1") for name in changed), changed
+        after = rollout.pending(servers)
+        assert after["replica-1"] == [] and all(after[s] for s in servers if s != "replica-1"), after
+        assert stack_file.read_text() == before

@@ -54,6 +54,7 @@ class EngineStack:
     stack: auto.Stack
     providers: list[RunningProvider]
     state_dir: Path
+    work_dir: Path  # holds Pulumi.<stack>.yaml, the stack's settings with its encrypted secrets
 
     def preview(self, **options) -> auto.PreviewResult:
         return self.stack.preview(**options)
@@ -93,7 +94,7 @@ def engine_stack(stack: str, tmp: Path, *, secrets: Mapping[str, str], config: M
                  for key, value in values.items()}
         hidden = {key: auto.ConfigValue(value, secret=True) for key, value in secrets.items()}
         engine.set_all_config({**plain, **hidden})
-        yield EngineStack(engine, providers, state)
+        yield EngineStack(engine, providers, state, work)
     finally:
         for provider in providers:
             provider.stop()
