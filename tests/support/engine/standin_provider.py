@@ -25,16 +25,18 @@ from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
 from components.program.recording import RecordingMocks
 
-# Inputs whose change makes the provider replace the resource, per type: the properties pulumi-aws's and
-# pulumi-tls's schemas mark as forcing replacement ("willReplaceOnChanges" / ForceNew in the upstream
-# resource schema), for the types and properties this program sets. Sources, per type, in the comments.
+# Inputs whose change makes the provider replace the resource, per type: the properties the upstream Terraform
+# providers pulumi-aws and pulumi-tls bridge mark `ForceNew: true`, for the types and properties this program
+# sets (instance type, volume size and type, tags: in place). Sources, per type, in the comments; other types
+# update in place for any change, which is a stand-in's simplification.
 FORCES_REPLACEMENT: dict[str, frozenset[str]] = {
-    # registry.terraform.io aws_instance: ami, availability_zone, subnet_id, associate_public_ip_address,
-    # private_ip, root_block_device's volume_type... ForceNew; user_data(_base64) only with
-    # user_data_replace_on_change (handled in _replaces).
+    # hashicorp/terraform-provider-aws internal/service/ec2/ec2_instance.go (commit 0015dfcd): "ami",
+    # "associate_public_ip_address", "availability_zone", "key_name", "private_ip", "subnet_id", "tenancy" have
+    # ForceNew: true, "instance_type" not; user_data(_base64) only with user_data_replace_on_change (_replaces).
     "aws:ec2/instance:Instance": frozenset({"ami", "availabilityZone", "subnetId", "associatePublicIpAddress",
                                             "privateIp", "keyName", "tenancy"}),
-    # aws_ebs_volume: availability_zone, encrypted, kms_key_id, snapshot_id ForceNew; size, type, iops update.
+    # internal/service/ec2/ebs_volume.go: availability_zone, encrypted, kms_key_id, snapshot_id ForceNew; size, type,
+    # iops, throughput modified in place.
     "aws:ebs/volume:Volume": frozenset({"availabilityZone", "encrypted", "kmsKeyId", "snapshotId"}),
     # aws_volume_attachment: every argument ForceNew.
     "aws:ec2/volumeAttachment:VolumeAttachment": frozenset({"deviceName", "instanceId", "volumeId"}),
