@@ -165,19 +165,26 @@ def full_alias_name(composite: str, alias: str) -> str:
 
 
 def composite_problems(composites: tuple[CompositeSpec, ...], *, key: str, line: str, edition: str,
-                       standard: set[str]) -> list[str]:
+                       standard: set[str], fabric_proxies: int = 0, proxies_key: str = "fabricProxyCount") -> list[str]:
     """Every reason the composite entries cannot be applied, one line each naming `key` and what is allowed. (A remote
     alias's password is the secret neo4j:aliasPasswords, which a stack file holds encrypted: `make plan` lists it
-    while missing, and `make databases` refuses an alias without one before it sends anything.)"""
+    while missing, and `make databases` refuses an alias without one before it sends anything.) `fabric_proxies`:
+    neo4j:fabricProxyCount (`proxies_key`), the Fabric proxy servers that carry a composite on 4.4."""
     found: list[str] = []
+    if line != "4.4" and fabric_proxies:
+        return [f"{proxies_key}: got {fabric_proxies} on Neo4j {line}; allowed: 0 (Fabric proxies are 4.4's; on 5.x "
+                f"and 2025 a composite database lives in the cluster itself)"]
+    if line == "4.4" and fabric_proxies and not composites:
+        return [f"{proxies_key}: got {fabric_proxies} Fabric proxies and no {key}; allowed: 0, or a composite "
+                f"for them to serve"]
     if not composites:
         return found
     if line == "4.4":
-        # 4.4 fabric/configuration.adoc: the Fabric database lives on a DBMS of its own, "the DBMS hosting the Fabric
-        # database cannot be part of a causal cluster"; this project deploys no Fabric proxy server yet.
-        return [f"{key}: composite databases need Neo4j 5.x or 2025; allowed on 4.4: none (4.4 federates through a "
-                f"Fabric proxy server, dbms.mode=SINGLE, which this stack does not deploy)"]
-    if edition != "enterprise":
+        found = fabric_problems(composites, key=key, edition=edition, fabric_proxies=fabric_proxies,
+                                proxies_key=proxies_key)
+        if found:
+            return found
+    elif edition != "enterprise":
         # composite-databases/concepts.adoc: ":page-role: enterprise-edition"
         return [f"{key}: composite databases are Enterprise Edition's; allowed with community: none"]
     seen: set[str] = set()
@@ -219,6 +226,45 @@ def composite_problems(composites: tuple[CompositeSpec, ...], *, key: str, line:
                 found.append(f"{key}: the remote alias {label} targets {alias.database!r}; allowed on Neo4j {line}: "
                              f"{naming_problem(alias.database, line)}")
     return found
+
+
+# --- 4.4: a composite is the Fabric database of Fabric proxy servers ------------------------------------------------
+# The 4.4 Operations Manual (neo4j/docs-operations, branch 4.4 @ 139efb54), modules/ROOT/pages/fabric/:
+#   considerations.adoc:8  "The DBMS hosting the Fabric virtual database cannot be part of a Causal Cluster: it can
+#                          only be a DBMS with `dbms.mode=SINGLE`."
+#   configuration.adoc:190 "Neo4j Fabric currently supports one Fabric database in a standalone Neo4j DBMS."
+#   configuration.adoc:161 "Connections between the Fabric database and the Neo4j DBMSs hosting the data are created
+#                          using the same credentials that are supplied in the client connection to the Fabric
+#                          database."
+#   configuration.adoc:1   "[role=enterprise-edition]"
+# So on 4.4 a composite needs neo4j:fabricProxyCount proxies (topology.py, role fabric), there is at most one, and a
+# remote alias (its own user, its password from neo4j:aliasPasswords) has no Fabric form: Fabric would connect as the
+# caller, never as the alias's user.
+FABRIC_SINGLE_DBMS = ("The DBMS hosting the Fabric virtual database cannot be part of a Causal Cluster: it can only "
+                      "be a DBMS with `dbms.mode=SINGLE`.")
+FABRIC_ONE_DATABASE = "Neo4j Fabric currently supports one Fabric database in a standalone Neo4j DBMS."
+FABRIC_CREDENTIALS = ("Connections between the Fabric database and the Neo4j DBMSs hosting the data are created using "
+                      "the same credentials that are supplied in the client connection to the Fabric database.")
+
+
+def fabric_problems(composites: tuple[CompositeSpec, ...], *, key: str, edition: str, fabric_proxies: int,
+                    proxies_key: str) -> list[str]:
+    """Why 4.4 cannot serve the composites through Fabric proxies (the manual's sentences above)."""
+    if not fabric_proxies:
+        return [f"{key}: a composite on Neo4j 4.4 is a Fabric database, which needs a DBMS of its own outside the "
+                f"causal cluster (dbms.mode=SINGLE); allowed on 4.4: set {proxies_key} to 1 or more, or no composites"]
+    if edition != "enterprise":
+        return [f"{key}: Fabric on 4.4 is Enterprise Edition's; allowed with community: none"]
+    if len(composites) > 1:
+        return [f"{key}: got {len(composites)} composites on Neo4j 4.4; allowed: one (\"{FABRIC_ONE_DATABASE}\")"]
+    remote = [full_alias_name(c.name, a.name) for c in composites for a in c.aliases if a.remote]
+    if remote:
+        return [f"{key}: the remote alias {', '.join(remote)} has a user of its own, which Fabric on 4.4 cannot use; "
+                f"allowed on 4.4: local aliases only (Fabric connects with the caller's credentials)"]
+    if not composites[0].aliases:
+        return [f"{key}: the composite {composites[0].name} has no alias; allowed on 4.4: one or more local aliases "
+                f"(each a fabric.graph)"]
+    return []
 
 
 # --- the keystore remote aliases need (5.x and 2025) ----------------------------------------------------------------

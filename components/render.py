@@ -12,7 +12,7 @@ templates as plain values.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from components.databases import KEY_NAME, needs_keystore
@@ -24,7 +24,7 @@ from components.ports import PORTS
 from components.settings import NAMESPACE, ConfigError, Settings
 from components.sizing import AdminBudget, MemoryPlan, admin_budget, machine_cpus, machine_memory, plan_memory
 from components.templating import render_template
-from components.topology import PRIMARY, SECONDARY, ClusterTopology, Server
+from components.topology import FABRIC, PRIMARY, SECONDARY, ClusterTopology, Server
 from components.units import neo4j_size
 from scripts.neo4j_ops.shared.versions import Version, line_of
 
@@ -37,7 +37,7 @@ NEO4J_CONF_TEMPLATE = {"4.4": "neo4j/4.4/neo4j.conf.j2", "5": "neo4j/5/neo4j.con
 
 @dataclass(frozen=True)
 class SslPolicy:
-    scope: str  # bolt | https | cluster | backup
+    scope: str  # bolt | https | cluster | backup | fabric (4.4's Fabric proxy, its drivers to the cluster)
     client_auth: str  # NONE | REQUIRE
     verify_hostname: str
 
@@ -80,6 +80,7 @@ class ServerPlan:
 class RenderedCluster:
     files: Artifacts  # the same texts on every platform, by target: server name, "haproxy", "monitoring"
     servers: Mapping[str, ServerPlan]  # by server name, in topology order
+    fabric_proxies: Mapping[str, ServerPlan] = field(default_factory=dict)  # 4.4's Fabric proxies, by name
 
 
 def instance_type_of(settings: Settings, server: Server) -> str:
@@ -153,7 +154,46 @@ def joins_database_topology(settings: Settings, server: Server) -> bool:
     return server.role == SECONDARY and settings.edition == "enterprise" and settings.version_line != "4.4"
 
 
+def fabric_proxy_plan(settings: Settings, server: Server) -> ServerPlan:
+    """A Fabric proxy (4.4): a standalone DBMS with the servers' client endpoints and TLS, plus the `fabric` SSL
+    policy its drivers use to reach the cluster (Operations Manual 4.4, fabric/configuration.adoc:259: "SSL for
+    Fabric drivers is configured using the `fabric` SSL policy."), checking each server's hostname against the
+    cluster's CA. It holds no data of the stack: no plugins, no database topology; its health check is the HTTP(S)
+    discovery page (a standalone DBMS has no /db/<name>/cluster/* status)."""
+    plan = member_plan(settings, server)
+    fabric = (SslPolicy("fabric", "NONE", "true"),) if settings.tls != "disabled" else ()
+    check = plan.health_check
+    clients = tuple(p for p in plan.ssl_policies if p.scope in ("bolt", "https"))  # not a member: no cluster, backup
+    return ServerPlan(server=server, memory=plan.memory, ssl_policies=clients + fabric,
+                      health_check=HealthCheck(check.port, check.ssl, "/", "/"), client_endpoints=plan.client_endpoints,
+                      scrape_endpoints=plan.scrape_endpoints, joins_database_topology=False, admin=plan.admin)
+
+
+def fabric_graphs(settings: Settings, topology: ClusterTopology) -> list[dict[str, Any]]:
+    """fabric.graph.<id>.* of the stack's composite (settings allow one on 4.4, of local aliases only): each alias a
+    graph, named as the alias, reached at the cores with neo4j:// as the manual's cluster example does
+    (configuration.adoc:118 "fabric.graph.0.uri=neo4j://core1:7687,neo4j://core2:7687,neo4j://core3:7687"; :133 "The
+    URIs refer to the `neo4j://` schema so that Fabric can retrieve a routing table and can use one of the members of
+    the cluster to connect.")."""
+    uri = ",".join(f"neo4j://{s.hostname}:{PORTS.server.bolt}" for s in topology.primaries)
+    return [{"id": index, "name": alias.name, "uri": uri, "database": alias.database}
+            for composite in settings.composites[:1] for index, alias in enumerate(composite.aliases)]
+
+
+def fabric_conf(settings: Settings, topology: ClusterTopology) -> dict[str, Any]:
+    """The Fabric block of a proxy's neo4j.conf: the database, its graphs, and with several proxies the routing group
+    (configuration.adoc:191 "A comma-separated list of Neo4j DBMSs that share the same Fabric configuration.")."""
+    proxies = topology.fabric_proxies
+    return {"database": settings.composites[0].name, "graphs": fabric_graphs(settings, topology),
+            "routing_servers": ",".join(f"{p.hostname}:{PORTS.server.bolt}" for p in proxies)
+            if len(proxies) > 1 else ""}
+
+
 def server_plan(settings: Settings, server: Server) -> ServerPlan:
+    return fabric_proxy_plan(settings, server) if server.role == FABRIC else member_plan(settings, server)
+
+
+def member_plan(settings: Settings, server: Server) -> ServerPlan:
     return ServerPlan(server=server, memory=memory_plan(settings, server), ssl_policies=ssl_policies(settings),
                       health_check=health_check(settings), client_endpoints=client_endpoints(settings),
                       scrape_endpoints=scrape_endpoints(settings),
@@ -209,7 +249,9 @@ def neo4j_conf_values(settings: Settings, topology: ClusterTopology, server: Ser
     memory = plan.memory
     line = settings.version_line
     primary = server.role == PRIMARY
-    if line == "4.4":
+    if server.role == FABRIC:
+        mode = "SINGLE"  # fabric/considerations.adoc:8 (topology.py FABRIC)
+    elif line == "4.4":
         mode = "CORE" if primary else "READ_REPLICA"
     else:
         mode = "PRIMARY" if primary else "SECONDARY"
@@ -224,7 +266,8 @@ def neo4j_conf_values(settings: Settings, topology: ClusterTopology, server: Ser
         "edition": settings.edition,
         "platform": settings.platform,
         "enterprise": settings.edition == "enterprise",
-        "clustered": settings.clustered,
+        "clustered": settings.clustered and server.role != FABRIC,
+        "fabric": fabric_conf(settings, topology) if server.role == FABRIC else None,
         "hostname": server.hostname,
         "ports": asdict(PORTS.server),
         "mode": mode,
@@ -274,6 +317,8 @@ def extra_config(settings: Settings, server: Server) -> tuple[dict[str, str], st
     the entries come from."""
     primary = server.role == PRIMARY
     role = settings.primary_extra_config if primary else settings.secondary_extra_config
+    if server.role == FABRIC:
+        role = ()  # a proxy takes every server's entries only
     source = "every server's"
     if role:
         source += f", and neo4j:{'primary' if primary else 'secondary'}ExtraConfig"
@@ -394,11 +439,14 @@ def render_cluster(settings: Settings, topology: ClusterTopology) -> RenderedClu
             files[server.name]["install-plugins.sh"] = render_install_plugins(settings, server)
         if any(p.key in ("apoc", "apoc-core") for p in servers[server.name].plugins):
             files[server.name]["apoc.conf"] = render_apoc_conf(settings, server)
+    proxies = {p.name: server_plan(settings, p) for p in topology.fabric_proxies}
+    for proxy in topology.fabric_proxies:
+        files[proxy.name] = {"neo4j.conf": render_neo4j_conf(settings, topology, proxy)}
     if topology.haproxy:
         files["haproxy"] = {"haproxy.cfg": render_haproxy_cfg(settings, topology)}
     if topology.monitoring:
         files["monitoring"] = render_monitoring_files(settings, topology, servers)
-    return RenderedCluster(files, servers)
+    return RenderedCluster(files, servers, proxies)
 
 
 def flatten(artifacts: Artifacts) -> dict[str, str]:

@@ -145,6 +145,8 @@ class Settings:
     databases: tuple[dbs.DatabaseSpec, ...] = ()
     # neo4j:composites: composite databases and their local and remote aliases (5.x/2025 Enterprise)
     composites: tuple[dbs.CompositeSpec, ...] = ()
+    # neo4j:fabricProxyCount: 4.4's Fabric proxy servers (dbms.mode=SINGLE) that serve the composite; 0 elsewhere
+    fabric_proxy_count: int = 0
 
     @property
     def database_topologies(self) -> tuple[dbs.DatabaseTopology, ...]:
@@ -480,10 +482,16 @@ KEYS: tuple[Key, ...] = (
         "seedUri: created from that backup; wait: CREATE waits until it is online), created by `make databases` "
         "(scripts/databases.py), never dropped. Names follow Neo4j's naming rules of the line."),
     Key("composites", "composites", [], _composites, "list of {name, aliases}",
-        "Composite databases (5.x/2025 Enterprise), each with local aliases {name, database} to a database of the "
-        "stack and remote aliases {name, database, uri, user, sslEnforced?} whose password is the secret "
-        "neo4j:aliasPasswords; a secured URI scheme (neo4j+s) unless sslEnforced: false. Created by `make databases` "
-        "after the standard databases, the composite before its aliases; never dropped."),
+        "Composite databases (5.x/2025 Enterprise; 4.4 Enterprise: one, through neo4j:fabricProxyCount), each with "
+        "local aliases {name, database} to a database of the stack and remote aliases {name, database, uri, user, "
+        "sslEnforced?} whose password is the secret neo4j:aliasPasswords; a secured URI scheme (neo4j+s) unless "
+        "sslEnforced: false. Created by `make databases` after the standard databases, the composite before its "
+        "aliases; never dropped."),
+    Key("fabricProxyCount", "fabric_proxy_count", 0, _integer(0, 5), "0 to 5; 4.4 only",
+        "Neo4j 4.4: Fabric proxy servers (fabric-1, …; dbms.mode=SINGLE, outside the causal cluster) serving the one "
+        "composite of neo4j:composites as the Fabric database, each local alias a fabric.graph (remote aliases are "
+        "refused on 4.4: Fabric connects with the caller's credentials). Composites on 4.4 need 1 or more; docker "
+        "platform only for now."),
     Key("aliasPasswords", "", None, str, "secret object",
         "Passwords of the remote aliases of neo4j:composites, by <composite>.<alias>.", secret=True),
     Key("aliasKeystore", "", None, str, "secret",
@@ -1008,11 +1016,22 @@ def _plugins_of_the_line(v: dict[str, Any]) -> list[str]:
 
 
 def _composites_fit(v: dict[str, Any]) -> list[str]:
-    if not all(k in v for k in ("composites", "version_line", "edition", "database", "databases")):
+    if not all(k in v for k in ("composites", "version_line", "edition", "database", "databases",
+                                "fabric_proxy_count")):
         return []
     standard = {v["database"]} | {d.name for d in v["databases"]}
     return dbs.composite_problems(v["composites"], key=f"{NAMESPACE}:composites", line=v["version_line"],
-                                  edition=v["edition"], standard=standard)
+                                  edition=v["edition"], standard=standard, fabric_proxies=v["fabric_proxy_count"],
+                                  proxies_key=f"{NAMESPACE}:fabricProxyCount")
+
+
+@_check("fabric_proxy_count", "platform")
+def _fabric_proxies_deployed(v: dict[str, Any]) -> list[str]:
+    # The docker adapter runs the proxies (components/docker/servers.py); the aws adapter has no machine for them yet.
+    if v["fabric_proxy_count"] and v["platform"] != "docker":
+        return [f"{NAMESPACE}:fabricProxyCount: got {v['fabric_proxy_count']} on platform {v['platform']}; allowed "
+                f"on {v['platform']}: 0 (its adapter does not deploy Fabric proxy servers yet; platform docker does)"]
+    return []
 
 
 @_check("roles", "users", "edition")

@@ -8,13 +8,17 @@ from components.settings import Settings
 
 PRIMARY = "primary"
 SECONDARY = "secondary"
+# 4.4's Fabric proxy: a standalone DBMS (dbms.mode=SINGLE), never a cluster member. Operations Manual 4.4,
+# fabric/considerations.adoc:8: "The DBMS hosting the Fabric virtual database cannot be part of a Causal Cluster: it
+# can only be a DBMS with `dbms.mode=SINGLE`."
+FABRIC = "fabric"
 HAPROXY_PAIR = 2  # HAProxy nodes on AWS
 
 
 @dataclass(frozen=True)
 class Server:
     name: str  # "core-1", "replica-2"
-    role: str  # PRIMARY | SECONDARY
+    role: str  # PRIMARY | SECONDARY (FABRIC: a proxy of `fabric_proxies`, never in `servers`)
     ordinal: int  # 1-based within its role
     zone: str
     zone_index: int  # slot in settings.availability_zones
@@ -40,6 +44,9 @@ class ClusterTopology:
     # The machines behind `haproxy` (the name clients use): on AWS the pair haproxy-1, haproxy-2 in two zones
     # behind a load balancer; on Docker the one container `haproxy` itself. Empty without HAProxy.
     haproxy_nodes: tuple[Node, ...] = ()
+    # 4.4's Fabric proxies (neo4j:fabricProxyCount), role FABRIC: outside `servers` (not cluster members, no backups,
+    # no HAProxy backend, no rollout step), each serving the stack's composite as its Fabric database.
+    fabric_proxies: tuple[Server, ...] = ()
 
     @property
     def primaries(self) -> tuple[Server, ...]:
@@ -90,6 +97,11 @@ def plan_topology(settings: Settings) -> ClusterTopology:
         haproxy_nodes = (entry,)
     discovery_port = PORTS.server.discovery if settings.version_line == "4.4" else PORTS.server.cluster
     primaries = [s for s in servers if s.role == PRIMARY]
+    proxies = []
+    for index in range(settings.fabric_proxy_count):
+        # Zones continue after the servers, so two proxies sit in two zones where the stack has them.
+        zone, slot = place(len(servers) + index)
+        proxies.append(Server(f"fabric-{index + 1}", FABRIC, index + 1, zone, slot, f"fabric-{index + 1}.{domain}"))
     return ClusterTopology(
         domain=domain,
         servers=tuple(servers),
@@ -102,4 +114,5 @@ def plan_topology(settings: Settings) -> ClusterTopology:
         # first; scripts/neo4j_ops/backup/source.py), so the host need not be a secondary.
         backup_server=primaries[0],
         discovery_endpoints=tuple(f"{s.hostname}:{discovery_port}" for s in primaries),
+        fabric_proxies=tuple(proxies),
     )

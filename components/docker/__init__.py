@@ -54,7 +54,7 @@ def build_docker(settings: Settings, topology: ClusterTopology, rendered: Render
     keystore = alias_keystore(settings)  # remote aliases: a missing keystore stops the program here
     grafana_password = config.get_secret("grafanaAdminPassword")
     name = f"neo4j-{settings.stack}"
-    ports = server_ports(rendered.servers)
+    ports = server_ports({**rendered.servers, **rendered.fabric_proxies})  # 4.4's Fabric proxies after the servers
 
     certificates = (ClusterCertificates(f"{name}-tls", topology, entry=entry_terminates_tls(settings))
                     if settings.tls != "disabled" else None)

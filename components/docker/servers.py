@@ -169,8 +169,10 @@ class Neo4jServers(pulumi.ComponentResource):
         envs = neo4j_envs(settings)
         auth = neo4j_auth_upload(args.admin_password)
         self.containers = {}
-        for server in args.topology.servers:
-            plan = args.rendered.servers[server.name]
+        # The cluster's servers, then 4.4's Fabric proxies (standalone DBMSs with the neo4j.conf render gave them).
+        plans = {**args.rendered.servers, **args.rendered.fabric_proxies}
+        for server in (*args.topology.servers, *args.topology.fabric_proxies):
+            plan = plans[server.name]
             child = f"{name}-{server.name}"
             data = volume(f"{child}-data", server.role, self)
             logs = volume(f"{child}-logs", server.role, self)

@@ -60,6 +60,8 @@ _CONTROLLERS = (
     (r"^dbms\.security\.(keystore\.|key\.name$)",
      "neo4j:aliasKeystore/neo4j:aliasKeystorePassword (scripts/databases.py --create-alias-keystore)"),
     (r"logs\.gc\.enabled$", "the program (GC logging stays on)"),
+    (r"^fabric\.(database\.name|routing\.servers|graph\.)",
+     "neo4j:composites/neo4j:fabricProxyCount (4.4's Fabric proxies)"),
 )
 CONTROLLERS = tuple((re.compile(pattern), controller) for pattern, controller in _CONTROLLERS)
 PROGRAM = "the program (templates/neo4j/)"

@@ -289,7 +289,9 @@ def build_target(args: Any) -> Target:
                                                          else None),
         stack=args.stack,
         fault_tolerance=outputs.fault_tolerance,
-        composites=settings.composites if settings and getattr(args, "composites", False) else (),
+        # 4.4's composite lives on the Fabric proxies, not behind the cluster's routing URI: not probed there.
+        composites=settings.composites if settings and getattr(args, "composites", False)
+        and settings.version_line != "4.4" else (),
         plugins=expected_plugins(settings, getattr(args, "expect_plugin", None), servers),
     )
 

@@ -147,8 +147,11 @@ def test_a_remote_alias_needs_a_secured_scheme_unless_it_opts_out():
 def test_composites_on_4_4_are_refused_without_a_fabric_proxy():
     found = problems_of(version="4.4.46", backupSchedule="*-*-* 02:00:00 UTC",
                         composites=[{"name": "library", "aliases": []}])
-    assert found == [f"{KEY}: composite databases need Neo4j 5.x or 2025; allowed on 4.4: none (4.4 federates "
-                     f"through a Fabric proxy server, dbms.mode=SINGLE, which this stack does not deploy)"]
+    # 4.4 fabric/considerations.adoc:8 "The DBMS hosting the Fabric virtual database cannot be part of a Causal
+    # Cluster: it can only be a DBMS with `dbms.mode=SINGLE`." (tests/unit/test_fabric_44.py: with the proxies)
+    assert found == [f"{KEY}: a composite on Neo4j 4.4 is a Fabric database, which needs a DBMS of its own outside "
+                     f"the causal cluster (dbms.mode=SINGLE); allowed on 4.4: set neo4j:fabricProxyCount to 1 or "
+                     f"more, or no composites"]
 
 
 def test_composites_on_community_are_refused():

@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None, *, transport: Transport | None = None) -
             if not wanted:
                 raise UsageError(f"--database {args.database}: not a database of the stack; allowed: "
                                  + ", ".join(d.name for d in settings.database_topologies))
-        composites = () if args.database else settings.composites
+        # 4.4: the composite is the Fabric proxies' database, made by their neo4j.conf (fabric.*), never a statement.
+        composites = () if args.database or settings.version_line == "4.4" else settings.composites
         passwords = alias_passwords(composites)
         uri = connect_uri(args, settings)
         if args.ca_cert and not Path(args.ca_cert).is_file():

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from components.render import RenderedCluster
+from components.render import RenderedCluster, fabric_graphs
 from components.settings import Settings
 from components.topology import ClusterTopology
 from components.units import neo4j_size
@@ -32,23 +32,25 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
         f"fault tolerance {topology.fault_tolerance} (writes continue with {topology.fault_tolerance} "
         f"primar{'y' if topology.fault_tolerance == 1 else 'ies'} down)",
         f"TLS: {settings.tls} (neo4j:tls)",
-        *database_lines(settings),
+        *database_lines(settings, topology),
         *plugin_lines(settings, rendered),
         "",
     ]
     # Zones are AWS's: containers on one Docker engine have none, so a Docker stack's table has no zone column.
-    columns = [("server", [s.name for s in topology.servers]), ("role", [s.role for s in topology.servers])]
+    shown = (*topology.servers, *topology.fabric_proxies)  # 4.4's Fabric proxies (role fabric) after the members
+    columns = [("server", [s.name for s in shown]), ("role", [s.role for s in shown])]
     if settings.platform == "aws":
-        columns.append(("zone", [s.zone for s in topology.servers]))
-    columns.append(("address", [s.hostname for s in topology.servers]))
+        columns.append(("zone", [s.zone for s in shown]))
+    columns.append(("address", [s.hostname for s in shown]))
     lines += table_lines(columns)
     lines += ["", "Memory plan per role:"]
     seen = set()
-    for server in topology.servers:
+    plans = {**rendered.servers, **rendered.fabric_proxies}
+    for server in shown:
         if server.role in seen:
             continue
         seen.add(server.role)
-        memory = rendered.servers[server.name].memory
+        memory = plans[server.name].memory
         machine = (settings.core_instance_type if server.role == "primary" else settings.replica_instance_type) \
             if settings.platform == "aws" else "container"
         lines.append(f"  {server.role:<11}{machine} {neo4j_size(memory.ram)}: heap {neo4j_size(memory.heap)}, "
@@ -85,8 +87,9 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
     return "\n".join(lines)
 
 
-def database_lines(settings: Settings) -> list[str]:
-    """The standard databases `make databases` keeps (neo4j:database and neo4j:databases), each with its topology."""
+def database_lines(settings: Settings, topology: ClusterTopology | None = None) -> list[str]:
+    """The standard databases `make databases` keeps (neo4j:database and neo4j:databases), each with its topology;
+    the composites, on 4.4 the Fabric database of the proxies with its graphs (neo4j.conf, not `make databases`)."""
     shown = []
     for database in settings.database_topologies:
         where = ("every core and read replica" if settings.version_line == "4.4"
@@ -96,7 +99,13 @@ def database_lines(settings: Settings) -> list[str]:
                               f"seeded from {database.seed_uri}" if database.seed_uri else "",
                               "CREATE waits until online" if database.wait else "") if x]
         shown.append(f"  {database.name}: {where}" + (f" ({'; '.join(extras)})" if extras else ""))
-    for composite in settings.composites:
+    proxies = topology.fabric_proxies if topology else ()
+    if proxies:
+        shown.append(f"  {settings.composites[0].name}: Fabric database of {', '.join(p.name for p in proxies)} "
+                     f"(dbms.mode=SINGLE, fabric.* in their neo4j.conf)")
+        shown += [f"    graph {g['id']} {g['name']} -> {g['database']} at {g['uri'].split(',')[0]}"
+                  + (" (and the other cores)" if "," in g["uri"] else "") for g in fabric_graphs(settings, topology)]
+    for composite in () if proxies else settings.composites:
         shown.append(f"  {composite.name}: composite")
         for alias in composite.aliases:
             target = (f"{alias.database} at {alias.uri} as {alias.user}, password from neo4j:aliasPasswords"
