@@ -18,6 +18,7 @@ from components.ports import PORTS
 from components.render import render_cluster
 from components.topology import plan_topology
 from tests.conftest import make_settings
+from tests.support.prometheus_targets import scrape_targets
 
 CLUSTER_PORTS = {5000, 6000, 7000, 7688, 6362}
 CLIENT_PORTS = {7687, 7474, 7473}
@@ -113,11 +114,10 @@ def scraped_ports(settings, topology) -> dict[str, set[int]]:
     hosts = {s.hostname: NEO4J for s in topology.servers}
     hosts |= {node.hostname: HAPROXY for node in topology.haproxy_nodes}  # each node of the pair
     out: dict[str, set[int]] = {}
-    for job in config["scrape_configs"]:
-        for group in job["static_configs"]:
-            for target in group["targets"]:
-                host, port = target.rsplit(":", 1)
-                out.setdefault(hosts[host], set()).add(int(port))
+    servers = [(s.name, s.role) for s in topology.servers]
+    for _, target in scrape_targets(config, stack=settings.stack, servers=servers):
+        host, port = target.rsplit(":", 1)
+        out.setdefault(hosts[host], set()).add(int(port))
     return out
 
 

@@ -25,6 +25,7 @@ from components.render import (
 )
 from components.topology import plan_topology
 from tests.conftest import make_settings
+from tests.support.prometheus_targets import scrape_targets
 
 SHAPES = {
     "cluster": {"replicaCount": 2},
@@ -79,13 +80,16 @@ def test_the_health_check_haproxy_uses_is_the_servers_plan(stack):
 
 def test_prometheus_scrapes_the_endpoints_of_each_servers_plan(stack):
     settings, topology, rendered = stack
-    config = rendered.files["monitoring"]["prometheus/prometheus.yml"]
+    config = yaml.safe_load(rendered.files["monitoring"]["prometheus/prometheus.yml"])
+    # On AWS the servers are discovered (EC2 service discovery): resolved here as Prometheus would.
+    targets = {target for _, target in scrape_targets(config, stack=settings.stack,
+                                                      servers=[(s.name, s.role) for s in topology.servers])}
     for server in topology.servers:
         scraped = rendered.servers[server.name].scrape_endpoints
         assert (Endpoint("metrics", PORTS.server.metrics) in scraped) == (settings.edition == "enterprise")
         assert (Endpoint("node_exporter", PORTS.server.node_exporter) in scraped) == (settings.platform == "aws")
         for endpoint in scraped:
-            assert f"{server.hostname}:{endpoint.port}" in config
+            assert f"{server.hostname}:{endpoint.port}" in targets
 
 
 def test_ec2_machines_get_the_neutral_texts_unchanged_plus_their_own_files(stack):
