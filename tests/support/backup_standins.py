@@ -73,3 +73,15 @@ def admin(tmp_path) -> AdminTool:
     flags = tmp_path / "flags"
     flags.mkdir()
     return AdminTool([sys.executable, str(FAKE_ADMIN)], extra_env={"FAKE_NEO4J_FLAGS": str(flags)})
+
+
+def s3_client_of_iam_user(iam, name: str, policy: str):
+    """An S3 client as a new IAM user of moto's holding only `policy` (a role's, to test what it may do):
+    moto checks every request against it once authorization is on (set_initial_no_auth_action_count)."""
+    import boto3
+
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="access", PolicyDocument=policy)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return boto3.client("s3", region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
+                        aws_secret_access_key=key["SecretAccessKey"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import stack_config
+from tests.support.backup_standins import s3_client_of_iam_user
 from tests.support.plans import make_plan
 
 BUCKET = "prod-backups-kms-under-test"
@@ -37,16 +38,6 @@ def _role_policy(plan, machine: str, key_arn: str) -> str:
             .replace(f'"{MOCK}cluster-backups"', f'"arn:aws:s3:::{BUCKET}"'))
 
 
-def _user(iam, name: str, policy: str):
-    import boto3
-
-    iam.create_user(UserName=name)
-    iam.put_user_policy(UserName=name, PolicyName="access", PolicyDocument=policy)
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return boto3.client("s3", region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
-                        aws_secret_access_key=key["SecretAccessKey"])
-
-
 def test_a_backup_uploaded_without_naming_a_key_is_stored_under_the_stacks_key(prod, mocked_aws):
     import boto3
     from botocore.exceptions import ClientError
@@ -69,9 +60,9 @@ def test_a_backup_uploaded_without_naming_a_key_is_stored_under_the_stacks_key(p
         "BucketKeyEnabled": rule["bucketKeyEnabled"]}]})
     iam = boto3.client("iam", region_name="us-east-1")
     host_name = prod.topology.backup_server.name
-    host = _user(iam, "backup-host", _role_policy(prod, host_name, key_arn))
+    host = s3_client_of_iam_user(iam, "backup-host", _role_policy(prod, host_name, key_arn))
     secondary = prod.topology.secondaries[0].name
-    reader = _user(iam, "secondary", _role_policy(prod, secondary, key_arn))
+    reader = s3_client_of_iam_user(iam, "secondary", _role_policy(prod, secondary, key_arn))
 
     @set_initial_no_auth_action_count(0)  # from here on, every request is checked against IAM
     def upload() -> None:

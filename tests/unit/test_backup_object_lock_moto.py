@@ -14,6 +14,7 @@ import json
 import pytest
 
 from tests.conftest import stack_config
+from tests.support.backup_standins import s3_client_of_iam_user
 from tests.support.plans import make_plan
 
 BUCKET = "prod-backups-under-test"
@@ -40,16 +41,6 @@ def _backup_host_policy(plan) -> str:
             .replace(f'"{MOCK_ARN}"', f'"arn:aws:s3:::{BUCKET}"'))
 
 
-def _user(iam, name: str, policy: str):
-    import boto3
-
-    iam.create_user(UserName=name)
-    iam.put_user_policy(UserName=name, PolicyName="access", PolicyDocument=policy)
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return boto3.client("s3", region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
-                        aws_secret_access_key=key["SecretAccessKey"])
-
-
 def test_the_backup_hosts_credentials_cannot_overwrite_retag_or_delete_a_backup(prod, mocked_aws):
     import boto3
     from botocore.exceptions import ClientError
@@ -65,8 +56,8 @@ def test_the_backup_hosts_credentials_cannot_overwrite_retag_or_delete_a_backup(
         "ObjectLockEnabled": lock["objectLockEnabled"],
         "Rule": {"DefaultRetention": {"Mode": retention["mode"], "Days": int(retention["days"])}}})
     iam = boto3.client("iam", region_name="us-east-1")
-    host = _user(iam, "backup-host", _backup_host_policy(prod))
-    admin = _user(iam, "account-admin", json.dumps({"Version": "2012-10-17", "Statement": [
+    host = s3_client_of_iam_user(iam, "backup-host", _backup_host_policy(prod))
+    admin = s3_client_of_iam_user(iam, "account-admin", json.dumps({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
 
     @set_initial_no_auth_action_count(0)  # from here on, every request is checked against IAM
