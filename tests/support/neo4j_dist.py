@@ -239,15 +239,19 @@ _POM_TEMPLATE = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def cache_dir(version: str = NEO4J_VERSION) -> Path:
-    """Per-version cache directory (holds pom.xml and classpath.txt)."""
+def cache_root() -> Path:
+    """The tests' cache of downloads and builds: $NEO4J_DIST_CACHE_DIR, else $XDG_CACHE_HOME/neo4j-cluster or
+    ~/.cache/neo4j-cluster."""
     root = os.environ.get("NEO4J_DIST_CACHE_DIR")
     if root:
-        base = Path(root)
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        base = (Path(xdg) if xdg else Path.home() / ".cache") / "neo4j-cluster"
-    return base / version
+        return Path(root)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "neo4j-cluster"
+
+
+def cache_dir(version: str = NEO4J_VERSION) -> Path:
+    """Per-version cache directory (holds pom.xml and classpath.txt)."""
+    return cache_root() / version
 
 
 def _read_cached_classpath(path: Path) -> str | None:

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.support.neo4j_dist import cache_root
+
 PULUMI_VERSION = "v3.276.0"
 MODULE = "github.com/pulumi/pulumi/pkg/v3"
 MAIN_PACKAGE = f"{MODULE}/cmd/pulumi"
@@ -32,13 +34,7 @@ replace {CLIPBOARD_REPLACE}
 
 
 def engine_dir() -> Path:
-    root = os.environ.get("NEO4J_DIST_CACHE_DIR")
-    if root:
-        base = Path(root)
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        base = (Path(xdg) if xdg else Path.home() / ".cache") / "neo4j-cluster"
-    return base / "engine" / PULUMI_VERSION
+    return cache_root() / "engine" / PULUMI_VERSION
 
 
 def built_cli() -> Path | None:
