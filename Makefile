@@ -54,13 +54,16 @@ engine-cli: setup
 engine: engine-cli
 	$(PY) -m pytest -m engine
 
-# --durations=15: the suite's 15 slowest tests end the log (CI's too: .ci/run is `make test`).
+# The fast tests on both CPUs (pytest-xdist: each worker its own process, so Pulumi's process-global mocks stay
+# apart), then the integration tests one at a time (they share servers per module or session). --durations=15:
+# each half's 15 slowest tests end the log (CI's too: .ci/run is `make test`).
 test: setup tools neo4j-jars engine-cli
 	$(PY) -m ruff check .
-	$(PY) -m pytest --durations=15
+	$(PY) -m pytest -m "not integration" -n 2 --durations=15
+	$(PY) -m pytest -m integration --durations=15
 
 unit: setup
-	$(PY) -m pytest -m "not integration"
+	$(PY) -m pytest -m "not integration" -n 2
 
 lint: setup
 	$(PY) -m ruff check .
