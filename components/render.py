@@ -19,7 +19,7 @@ from components.databases import KEY_NAME, needs_keystore
 from components.ip_blocklist import blocklist_setting
 from components.monitoring import AlertThresholds, Ec2Discovery, ScrapeTarget, metrics_filter, render_monitoring
 from components.neo4j_defaults import ALIAS_KEYSTORE_PATH, directories, jvm_flags
-from components.plugins import Plugin, namespaces_of, plugin_servers, shipped_plugins
+from components.plugins import GDS, Plugin, namespaces_of, plugin_servers, shipped_plugins
 from components.ports import PORTS
 from components.settings import NAMESPACE, ConfigError, Settings
 from components.sizing import AdminBudget, MemoryPlan, admin_budget, machine_cpus, machine_memory, plan_memory
@@ -216,12 +216,25 @@ def plugins_of(settings: Settings, server: Server) -> tuple[Plugin, ...]:
     return placed.get(server.name, ())
 
 
+# Where the GDS licence lands on a server that runs GDS (the package's licenses directory, on both platforms).
+GDS_LICENSE_FILE = "/var/lib/neo4j/licenses/gds.license"
+GDS_LICENSE_KEY = "gdsLicense"
+
+
+def gds_license_file(settings: Settings, server: Server) -> str | None:
+    """The licence file's path where `server` runs GDS and neo4j:gdsLicense is set; else None."""
+    if GDS_LICENSE_KEY in settings.secrets_set and any(p.key == GDS for p in plugins_of(settings, server)):
+        return GDS_LICENSE_FILE
+    return None
+
+
 def plugin_conf(settings: Settings, server: Server) -> dict[str, Any]:
-    # No gds.enterprise.license_file: no licence is delivered to the servers yet (GDS runs its Community features);
-    # where one is, it belongs on the GDS servers alone: strict validation refuses a GDS setting where the plugin is
-    # absent (GDS manual, GDS with Neo4j cluster).
     plugins = plugins_of(settings, server)
     extra: list[tuple[str, str]] = []
+    if license_file := gds_license_file(settings, server):
+        # "gds.enterprise.license_file=/path/to/my/license/keyfile" (Configure plugins, every line); only where GDS
+        # runs: strict validation refuses a GDS setting where the plugin is absent (GDS manual, cluster page).
+        extra.append(("gds.enterprise.license_file", license_file))
     return {"namespaces": ",".join(namespaces_of(plugins)), "titles": ", ".join(p.title for p in plugins),
             "settings": extra}
 

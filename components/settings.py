@@ -420,6 +420,7 @@ class Key:
     allowed: str  # shown in the README table
     doc: str
     secret: bool = False
+    optional: bool = False  # a secret whose absence changes what is built (neo4j:gdsLicense), not a missing one
 
 
 _SERVER_NAME = re.compile(r"^((core|replica)-[1-9][0-9]*|haproxy-[12])$")  # haproxy-N: the pair (AWS)
@@ -607,6 +608,11 @@ KEYS: tuple[Key, ...] = (
         "dbms.security.procedures.unrestricted and allowlist narrowed to their namespaces. APOC and the others go on "
         "every server; graph-data-science on the one server of a standalone stack, else on one secondary dedicated "
         "to it (the GDS manual's cluster rule; a cluster without secondaries is refused)."),
+    Key("gdsLicense", "", None, str, "secret (optional)",
+        "The Graph Data Science Enterprise licence key (the file's text). Given, it is installed on the servers that "
+        "run graph-data-science alone (Secrets Manager secret read by their roles only; a file in the Docker "
+        "containers) and gds.enterprise.license_file names it; without it GDS runs its Community features.",
+        secret=True, optional=True),
     Key("extraConfig", "extra_config", {}, _extra_config_map, "a map of neo4j.conf settings of the stack's line",
         "Any further neo4j.conf setting of the line, written into every server's neo4j.conf (AWS and Docker alike), "
         "e.g. {db.transaction.timeout: 30s} (4.4: dbms.transaction.timeout). Checked before anything renders: the "

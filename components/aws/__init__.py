@@ -38,7 +38,7 @@ from components.outputs import Deployment
 from components.passwords import admin_auth_line, admin_password_problems, job_password
 from components.program.stack_config import AliasKeystore, alias_keystore
 from components.program.tls import ClusterCertificates
-from components.render import RenderedCluster, entry_terminates_tls
+from components.render import GDS_LICENSE_KEY, RenderedCluster, entry_terminates_tls, gds_license_file
 from components.settings import NAMESPACE, Settings
 from components.tooling import archive_sha256, tooling_archive_base64
 from components.topology import PRIMARY, SECONDARY, ClusterTopology
@@ -90,7 +90,8 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
     names = secret_names(settings, topology)
     certificates = (ClusterCertificates(NAME, topology, grafana=True, entry=entry_terminates_tls(settings))
                     if settings.tls != "disabled" else None)
-    secrets = ClusterSecrets(NAME, _secret_values(settings, names, certificates, keys.secrets.arn, keystore), opts)
+    secrets = ClusterSecrets(NAME, _secret_values(settings, topology, names, certificates, keys.secrets.arn, keystore),
+                             opts)
     # The backup tooling with this stack's backup job (job/): user data cannot hold the job (EC2's 16 KB).
     tooling = tooling_archive_base64(backup_tooling_files(artifacts, topology))
     backups = BackupStore(NAME, BackupStoreArgs(
@@ -124,7 +125,9 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
                                 + tuple(secrets.arns[names.job_users[user]]
                                         for user in job_passwords_read_by(settings, topology, s))
                                 # Remote aliases: the same keystore on every server, and on no other machine.
-                                + ((secrets.arns[names.alias_keystore],) if keystore else ()))
+                                + ((secrets.arns[names.alias_keystore],) if keystore else ())
+                                # The GDS licence on the servers that run GDS alone.
+                                + ((secrets.arns[names.gds_license],) if gds_license_file(settings, s) else ()))
                        for s in topology.servers},
         tls_secret_arns={s.name: secrets.arns[names.tls[s.name]] for s in topology.servers if certificates},
         backup=BackupAccess(server=topology.backup_server.name, bucket_name=backups.bucket_name,
@@ -177,8 +180,9 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
         offsite_account_policies=backups.offsite_account_policies))
 
 
-def _secret_values(settings: Settings, names: SecretNames, certificates: ClusterCertificates | None,
-                   kms_key_id: pulumi.Input[str], keystore: AliasKeystore | None = None) -> ClusterSecretsArgs:
+def _secret_values(settings: Settings, topology: ClusterTopology, names: SecretNames,
+                   certificates: ClusterCertificates | None, kms_key_id: pulumi.Input[str],
+                   keystore: AliasKeystore | None = None) -> ClusterSecretsArgs:
     """Passwords from the stack's secret config; a missing one stops the program with the command to set it."""
     config = pulumi.Config(NAMESPACE)
     return ClusterSecretsArgs(
@@ -200,4 +204,6 @@ def _secret_values(settings: Settings, names: SecretNames, certificates: Cluster
             lambda password, user=user: job_password(password, settings.stack, user)) for user in names.job_users},
         alias_keystore=pulumi.Output.json_dumps({"keystore": keystore.keystore_base64, "password": keystore.password})
         if keystore else None,
+        gds_license=config.require_secret(GDS_LICENSE_KEY)
+        if any(gds_license_file(settings, s) for s in topology.servers) else None,
     )

@@ -25,10 +25,16 @@ class SecretNames:
     job_users: dict[str, str]  # job user (components/job_users.py) → secret holding its password
     # The remote aliases' keystore, {"keystore": <PKCS12, base64>, "password": …}, read by every Neo4j server alone
     alias_keystore: str = ""
+    # neo4j:gdsLicense, the licence's text, read by the roles of the servers that run GDS alone
+    gds_license: str = ""
 
 
 def alias_keystore_secret(stack: str) -> str:
     return f"neo4j-cluster/{stack}/alias-keystore"
+
+
+def gds_license_secret(stack: str) -> str:
+    return f"neo4j-cluster/{stack}/gds-license"
 
 
 def secret_names(settings: Settings, topology: ClusterTopology) -> SecretNames:
@@ -44,4 +50,5 @@ def secret_names(settings: Settings, topology: ClusterTopology) -> SecretNames:
         entry_tls=f"{prefix}/tls/entry",
         job_users={u.name: f"{prefix}/neo4j-users/{u.name}" for u in job_users(settings, topology)},
         alias_keystore=alias_keystore_secret(settings.stack),
+        gds_license=gds_license_secret(settings.stack),
     )

@@ -30,6 +30,7 @@ class ClusterSecretsArgs:
     entry_certificate: ServerCertificate | None = None  # HAProxy's (render.entry_terminates_tls); else None
     kms_key_id: pulumi.Input[str] | None = None  # the stack's secrets key (keys.py); None: Secrets Manager's aws/ key
     alias_keystore: pulumi.Input[str] | None = None  # JSON {"keystore", "password"}; None: no remote alias
+    gds_license: pulumi.Input[str] | None = None  # neo4j:gdsLicense's text; None: none given (or no GDS)
 
 
 class ClusterSecrets(pulumi.ComponentResource):
@@ -68,6 +69,8 @@ class ClusterSecrets(pulumi.ComponentResource):
         if args.alias_keystore is not None:
             # The stack config's, as it is: the same key at every `pulumi up` (program/stack_config.alias_keystore).
             entries.append(("alias-keystore", names.alias_keystore, args.alias_keystore))
+        if args.gds_license is not None:
+            entries.append(("gds-license", names.gds_license, args.gds_license))
 
         self.arns = {}
         for label, secret_name, value in entries:

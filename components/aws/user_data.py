@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from components.aws.secret_names import SecretNames, alias_keystore_secret, secret_names
+from components.aws.secret_names import SecretNames, alias_keystore_secret, gds_license_secret, secret_names
 from components.job_users import (
     BACKUP_JOB,
     CERT_RENEWAL,
@@ -40,6 +40,7 @@ from components.render import (
     admin_budget_of,
     alias_keystore,
     entry_terminates_tls,
+    gds_license_file,
     local_bolt_uri,
     plugin_lists,
     reloads_tls,
@@ -249,7 +250,10 @@ def render_setup_script(settings: Settings, plan: ServerPlan, *, tls_secret: str
         neo4j_home=NEO4J_HOME,
         # Remote aliases: the keystore file and its password's line in neo4j.conf, from the stack's secret.
         alias_keystore={**keystore, "secret": alias_keystore_secret(settings.stack)}
-        if (keystore := alias_keystore(settings)) else None)
+        if (keystore := alias_keystore(settings)) else None,
+        # neo4j:gdsLicense on the servers that run GDS: the file gds.enterprise.license_file names.
+        gds_license={"path": license_file, "secret": gds_license_secret(settings.stack)}
+        if (license_file := gds_license_file(settings, plan.server)) else None)
 
 
 # How long renew-certificates.sh waits for a restarted server to serve again (and its cluster to be whole).

@@ -33,7 +33,7 @@ from components.passwords import admin_password_problems
 from components.ports import PORTS
 from components.program.stack_config import alias_keystore
 from components.program.tls import ClusterCertificates, crt_file
-from components.render import RenderedCluster, entry_terminates_tls
+from components.render import GDS_LICENSE_KEY, RenderedCluster, entry_terminates_tls
 from components.settings import NAMESPACE, Settings
 from components.topology import ClusterTopology
 
@@ -61,7 +61,9 @@ def build_docker(settings: Settings, topology: ClusterTopology, rendered: Render
     network = ClusterNetwork(name, ClusterNetworkArgs(domain=topology.domain))
     Neo4jServers(name, Neo4jServersArgs(
         settings=settings, topology=topology, rendered=rendered, network=network.name, ports=ports,
-        admin_password=admin_password, certificates=certificates, alias_keystore=keystore))
+        admin_password=admin_password, certificates=certificates, alias_keystore=keystore,
+        # neo4j:gdsLicense, for the containers that run GDS (Neo4jServers places it where render names it).
+        gds_license=config.require_secret(GDS_LICENSE_KEY) if GDS_LICENSE_KEY in settings.secrets_set else None))
     if topology.haproxy:
         # It checks the servers over HTTPS (TLS required) with the cluster's CA.
         https_checks = any(plan.health_check.ssl for plan in rendered.servers.values())

@@ -40,11 +40,11 @@ from components.docker.layout import (
 from components.neo4j_defaults import ALIAS_KEYSTORE_PATH
 from components.program.stack_config import AliasKeystore
 from components.program.tls import ClusterCertificates
-from components.render import Artifacts, RenderedCluster, ServerPlan, SslPolicy
+from components.render import Artifacts, RenderedCluster, ServerPlan, SslPolicy, gds_license_file
 from components.settings import Settings
 from components.sizing import MIB
 from components.templating import render_template
-from components.topology import ClusterTopology
+from components.topology import ClusterTopology, Server
 
 # Neo4j checkpoints on shutdown; Docker's default 10 s would kill it midway.
 STOP_SECONDS = 120
@@ -70,6 +70,7 @@ class Neo4jServersArgs:
     admin_password: pulumi.Output[str]  # secret
     certificates: ClusterCertificates | None  # None when TLS is disabled
     alias_keystore: AliasKeystore | None = None  # remote aliases' keystore (stack_config.alias_keystore); else None
+    gds_license: pulumi.Output[str] | None = None  # neo4j:gdsLicense (secret); None: not given
 
 
 def certificate_uploads(policies: tuple[SslPolicy, ...], certificates: ClusterCertificates | None,
@@ -114,6 +115,15 @@ def conf_upload(conf: str, keystore: AliasKeystore | None) -> Upload:
     content = pulumi.Output.secret(pulumi.Output.concat(conf, "dbms.security.keystore.password=", keystore.password,
                                                         "\n"))
     return Upload(NEO4J_CONF, content, NEO4J_UID, "0600")
+
+
+def gds_license_uploads(settings: Settings, server: Server,
+                        license_text: pulumi.Output[str] | None) -> tuple[Upload, ...]:
+    """neo4j:gdsLicense where the server runs GDS: the file gds.enterprise.license_file names, neo4j's alone."""
+    path = gds_license_file(settings, server)
+    if path is None or license_text is None:
+        return ()
+    return (Upload(path, license_text, NEO4J_UID, "0600"),)
 
 
 def keystore_uploads(keystore: AliasKeystore | None) -> tuple[Upload, ...]:
@@ -185,6 +195,7 @@ class Neo4jServers(pulumi.ComponentResource):
                 **reachable_as(args.network, server.hostname, server.name),
                 ports=args.ports[server.name],
                 uploads=(conf, auth, *joins, *plugin_uploads, *keystore_uploads(args.alias_keystore),
+                         *gds_license_uploads(settings, server, args.gds_license),
                          *certificate_uploads(plan.ssl_policies, args.certificates, server.name)),
                 envs=envs + join_envs + plugin_envs,
                 volumes=((data.name, NEO4J_DATA), (logs.name, NEO4J_LOGS)),

@@ -293,7 +293,7 @@ def test_the_prod_plan_shows_the_plugins_and_the_gds_server():
     lines = plugin_lines(settings, render_cluster(settings, plan_topology(settings)))
     assert "apoc on every server; graph-data-science on replica-2" in lines[0]
     assert lines[1] == "GDS servers: replica-2 (dedicated secondary: no primary runs GDS)"
-    assert lines[2].startswith("GDS licence: none installed") and "WARNING" not in "".join(lines)
+    assert lines[2].startswith("GDS licence: none given (neo4j:gdsLicense)") and "WARNING" not in "".join(lines)
     assert not any("role data_scientist" in line for line in lines)
 
 

@@ -22,6 +22,8 @@ PROJECT = "neo4j-cluster"
 # at all) and no Pulumi CLI is here to decrypt them. Tests assert it never reaches user data.
 PLACEHOLDER_SECRET = "PLAN-PLACEHOLDER-SECRET-not-a-real-value"
 SECRET_KEYS = [f"{NAMESPACE}:{key.name}" for key in KEYS if key.secret]
+# An optional secret stands in only where the stack file sets it: its absence is a choice (no GDS licence).
+OPTIONAL_SECRET_KEYS = {f"{NAMESPACE}:{key.name}" for key in KEYS if key.secret and key.optional}
 
 
 def read_stack_file(path: Path, display: str | None = None) -> dict:
@@ -37,6 +39,8 @@ def engine_view(config: dict) -> tuple[dict[str, str], list[str]]:
             continue  # encrypted: replaced by the placeholder below
         values[key] = value if isinstance(value, str) else json.dumps(value, default=str)
     for key in SECRET_KEYS:
+        if key in OPTIONAL_SECRET_KEYS and key not in config:
+            continue
         values[key] = json.dumps({}) if key.endswith("userPasswords") else PLACEHOLDER_SECRET
     return values, SECRET_KEYS
 
