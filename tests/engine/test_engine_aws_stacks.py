@@ -113,7 +113,7 @@ def test_destroy_deletes_all_but_the_protected_data_volumes_and_fails(tmp_path):
         assert all(r.get("protect") for r in left if r["urn"].rsplit("::", 1)[1] in custom)
 
 
-def test_a_scale_out_replaces_no_machine(tmp_path):
+def test_a_scale_out_replaces_no_machine_and_a_scale_in_deletes_only_the_leaving_secondary(tmp_path):
     # Issue 22: with the servers listed in prometheus.yml, one more secondary changed the monitoring node's user
     # data, and so replaced the Prometheus + Grafana machine at every scale-out. Prometheus now discovers them.
     with engine_stack("dev", tmp_path, secrets=SECRETS["dev"]) as engine:
@@ -126,6 +126,23 @@ def test_a_scale_out_replaces_no_machine(tmp_path):
         created = sorted(urn.rsplit("::", 1)[1] for urn, (op, _) in steps.items()
                          if op == "create" and "aws:ec2/instance:Instance::" in urn)
         assert created == ["cluster-replica-2"], created
+        # And back. The leaving server's data volume is protected, so the engine refuses the scale-in until it is
+        # unprotected (README, Adding and removing replicas: "`pulumi state unprotect <volume-urn>` before the `up`
+        # that removes it"); then the scale-in deletes that secondary alone, no other Neo4j server's instance.
+        engine.up()
+        engine.stack.set_config("neo4j:replicaCount", auto.ConfigValue("1"))
+        with pytest.raises(auto.CommandError) as refused:
+            _steps(engine)
+        assert "cluster-replica-2-data" in str(refused.value) and "protected" in str(refused.value)
+        volume = next(r["urn"] for r in engine.stack.export_stack().deployment["resources"]
+                      if r["urn"].endswith("aws:ebs/volume:Volume::cluster-replica-2-data"))
+        unprotected = engine.cli("state", "unprotect", volume, "--yes")
+        assert unprotected.returncode == 0, unprotected.stderr
+        steps = _steps(engine)
+        instances = {urn.rsplit("::", 1)[1]: op for urn, (op, _) in steps.items()
+                     if "aws:ec2/instance:Instance::" in urn and urn.rsplit("::", 1)[1].startswith(NEO4J_INSTANCES)}
+        assert {name: op for name, op in instances.items() if op != "update"} == {"cluster-replica-2": "delete"}
+        assert [name for name, op in instances.items() if op == "update"] in ([], ["cluster-core-1"]), instances
 
 
 def test_the_outputs_the_engine_exports_are_the_plans(tmp_path):

@@ -9,7 +9,9 @@ The stack's config is the repo's Pulumi.<stack>.yaml (copied, never written) plu
 from __future__ import annotations
 
 import json
+import os
 import runpy
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -55,6 +57,13 @@ class EngineStack:
     providers: list[RunningProvider]
     state_dir: Path
     work_dir: Path  # holds Pulumi.<stack>.yaml, the stack's settings with its encrypted secrets
+    env: dict[str, str]  # the engine's environment (backend, passphrase, attached providers)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        """The CLI itself on this stack, for what the Automation API has no call for (`pulumi state unprotect`)."""
+        return subprocess.run([str(engine_dir() / "bin" / "pulumi"), *args, "--stack", self.stack.name,
+                               "--non-interactive"], cwd=self.work_dir, env={**os.environ, **self.env},
+                              capture_output=True, text=True, timeout=120)
 
     def preview(self, **options) -> auto.PreviewResult:
         return self.stack.preview(**options)
@@ -94,7 +103,7 @@ def engine_stack(stack: str, tmp: Path, *, secrets: Mapping[str, str], config: M
                  for key, value in values.items()}
         hidden = {key: auto.ConfigValue(value, secret=True) for key, value in secrets.items()}
         engine.set_all_config({**plain, **hidden})
-        yield EngineStack(engine, providers, state, work)
+        yield EngineStack(engine, providers, state, work, env)
     finally:
         for provider in providers:
             provider.stop()
