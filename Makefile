@@ -17,6 +17,7 @@ help:
 	@echo "make up|down STACK=local           pulumi up / destroy (needs the Pulumi CLI; docker stacks a Docker engine)"
 	@echo "make rollout STACK=prod [FROM=core-2] [DRY_RUN=1] [ARGS=…]  apply what is held back on running servers, one at a time"
 	@echo "make upgrade STACK=prod VERSION=2025.10.1 [DRY_RUN=1] [ARGS=…]  version guard, preflight, rollout, check"
+	@echo "make migrate FROM=legacy TO=prod [DRY_RUN=1] [ARGS=…]  a 4.4 stack into a new 5.26 stack (databases, users, privileges)"
 	@echo "make scale STACK=prod [DRY_RUN=1] [UP=1] [ARGS=…]  the Cypher that follows a neo4j:replicaCount change (enable, allocate, deallocate, drop)"
 	@echo "make databases STACK=prod [DRY_RUN=1] [ARGS=…]  create neo4j:databases and keep their topology (never drops one)"
 
@@ -124,6 +125,16 @@ upgrade:
 	@$(MAKE) --no-print-directory setup
 	@export PULUMI_BACKEND_URL="$${PULUMI_BACKEND_URL:-$$($(PROJECT_BACKEND))}"; \
 	$(PY) scripts/upgrade.py --stack $(STACK) --version $(VERSION) $(if $(DRY_RUN),--dry-run) $(ARGS)
+
+# `make migrate FROM=<4.4 stack> TO=<5.26 stack> [DRY_RUN=1]`: the Upgrade and Migration Guide's migration from 4.4
+# into a new 5.26 stack (scripts/migrate.py --help): per database its backup, restored and migrated on one 5.26 server,
+# the seed in TO's bucket, CREATE DATABASE from it; users, roles and privileges. FROM is only read. Not yet: a real run
+# of the database steps (it prints them and stops); ARGS=--users-only re-creates users, roles and privileges for real.
+.PHONY: migrate
+migrate:
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "make $@: name both stacks: FROM=<4.4 stack> TO=<5.26 stack> (e.g. make migrate FROM=legacy TO=prod DRY_RUN=1)" >&2; exit 2; }
+	@$(MAKE) --no-print-directory setup
+	$(PY) scripts/migrate.py --from $(FROM) --to $(TO) $(if $(DRY_RUN),--dry-run) $(ARGS)
 
 # `make scale STACK=<stack>`: the Cypher that follows a neo4j:replicaCount change (scripts/scale.py --help). After
 # raising it and `make up`, the new servers are enabled and host the databases; after lowering it, the databases

@@ -48,7 +48,7 @@ def test_supported_paths_are_allowed_and_named(running, target, kind):
     ("2025.10.1", "5.26.30", DOWNGRADE, "a downgrade is not supported"),
     ("2025.10.1", "2025.09.0", DOWNGRADE, "restore a backup taken before the upgrade"),
     ("5.26.30", "5.26.2", DOWNGRADE, "keep neo4j:version 5.26.30"),
-    ("4.4.46", "5.26.30", MIGRATION, "`make migrate` (issue 24, item 3) is not built yet"),
+    ("4.4.46", "5.26.30", MIGRATION, "`make migrate FROM=<this 4.4 stack> TO=<a new 5.26 stack>` plans it"),
     ("4.4.46", "2025.10.1", MIGRATION, "Migrate databases from 4.4 LTS"),
     ("5.20.0", "2025.10.1", VIA_LTS, "must first upgrade to Neo4j 5.26 LTS"),
     ("3.5.35", "5.26.30", UNKNOWN, "not a release this tool knows"),

@@ -21,7 +21,7 @@ Refused:
             5.26 must first upgrade to Neo4j 5.26 LTS."
   4.4 → 5 or 2025: a migration, not an upgrade ("Migrating a Neo4j 4.4 LTS server to any Neo4j 2025-2026 version is
             possible by first upgrading to 5.26 LTS (see Migrate databases from 4.4 LTS)"): back up, restore into a
-            new 5.26 stack, migrate the store. `make migrate` (issue 24, item 3) is not built yet.
+            new 5.26 stack, migrate the store: `make migrate FROM=<4.4 stack> TO=<5.26 stack>` (issue 24, item 3).
 
 Standard library only (this package ships to the backup server), and components/ may import it (one-way rule).
 """
@@ -34,7 +34,7 @@ from .versions import LINE_5, LINE_44, LINE_2025, Version, unknown_release
 SAME, PATCH, MINOR, FROM_LTS, CALENDAR = "same", "patch", "minor", "from-lts", "calendar"
 DOWNGRADE, MIGRATION, VIA_LTS, UNKNOWN = "downgrade", "migration", "via-lts", "unknown"
 ALLOWED = (SAME, PATCH, MINOR, FROM_LTS, CALENDAR)
-MIGRATE_NOTE = "`make migrate` (issue 24, item 3) is not built yet"
+MIGRATE_NOTE = "`make migrate FROM=<this 4.4 stack> TO=<a new 5.26 stack>` plans it (issue 24, item 3)"
 
 
 @dataclass(frozen=True)

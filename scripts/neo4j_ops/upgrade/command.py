@@ -43,7 +43,7 @@ rollout with the new release, then the full check.
 Version guard: the release each server reports against VERSION. Supported (Upgrade and Migration Guide): a patch
 within a line; a rolling minor upgrade within 5; 5.26 LTS -> any 2025.x or later (discovery v2 first); a calendar
 release to a later one. Refused in one line (exit 2): a downgrade; 5.x below 5.26 -> 2025 (first 5.26); 4.4 -> 5 or
-2025, a migration (`make migrate`, not built yet).
+2025, a migration (`make migrate FROM=… TO=…`).
 
 Preflight: a verified backup (consistency check passed, restorable) of every database, system too, completed within
 neo4j:upgradeMaxBackupAgeHours (default 24); every database's requested status equal to its current one; SHOW
