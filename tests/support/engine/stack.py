@@ -76,6 +76,7 @@ class EngineStack:
 def engine_stack(stack: str, tmp: Path, *, secrets: Mapping[str, str], config: Mapping[str, Any] | None = None,
                  zones: tuple[str, ...] = ()) -> Iterator[EngineStack]:
     """The repo's stack `stack` (config overridden by `config`) in a fresh file backend under `tmp`."""
+    pulumi_cli(log=lambda line: None)  # built by `make engine-cli` (make test does it first, with its progress)
     values = {**repo_config(stack), **(config or {})}
     region = values.get("neo4j:region") or values.get("aws:region") or "us-east-1"
     mocks = RecordingMocks(zones or tuple(f"{region}{z}" for z in "abc"))
@@ -92,7 +93,6 @@ def engine_stack(stack: str, tmp: Path, *, secrets: Mapping[str, str], config: M
         "PULUMI_DEBUG_PROVIDERS": debug_providers(providers),
         "AWS_EC2_METADATA_DISABLED": "true",
     }
-    pulumi_cli(log=lambda line: None)
     try:
         workspace = auto.LocalWorkspaceOptions(
             work_dir=str(work), pulumi_home=str(home), env_vars=env, secrets_provider="passphrase",
