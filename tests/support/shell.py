@@ -58,3 +58,22 @@ def sandbox(directory: Path) -> Sandbox:
     box = Sandbox(directory)
     box.bin.mkdir(parents=True, exist_ok=True)
     return box
+
+
+def run_install_configuration(box: Sandbox, script: str, *, conf: str, secret: str, places: dict[str, str],
+                              aws: str = "") -> subprocess.CompletedProcess:
+    """setup-neo4j.sh's install_configuration step in bash, in the sandbox: `conf` the rendered neo4j.conf, `secret`
+    what Secrets Manager answers (the aws stand-in; `aws` replaces its body), `places` the script's path variables
+    (ALIAS_KEYSTORE, GDS_LICENSE_FILE …) as names under the sandbox. Prints changed=<CONF_CHANGED>."""
+    (box.root / "etc").mkdir(exist_ok=True)
+    (box.root / "rendered.conf").write_text(conf)
+    (box.root / "secret.txt").write_text(secret)
+    box.stand_in("aws", aws or f'cat "{box.root}/secret.txt"')
+    box.stand_in("install", 'if [[ "$1" == -d ]]; then exit 0; fi; args=("$@"); cp "${args[-2]}" "${args[-1]}"')
+    box.stand_in("chown")
+    prelude = (f'DATA_DIR="{box.root}/data"\nIMPORT_DIR="{box.root}/import"\nRENDERED_CONF="{box.root}/rendered.conf"\n'
+               f'NEO4J_CONF_FILE="{box.root}/etc/neo4j.conf"\n'
+               + "".join(f'{name}="{box.root}/{path}"\n' for name, path in places.items())
+               + 'REGION=eu-west-1\nRETRY_ATTEMPTS=1\nlog() { echo "setup-neo4j: $*"; }\n')
+    return box.run(script, ["retry", "secret", "install_configuration"],
+                   'CONF_CHANGED=false\ninstall_configuration\necho "changed=$CONF_CHANGED"\n', prelude=prelude)

@@ -35,7 +35,7 @@ from components.settings import load_settings
 from components.topology import plan_topology
 from tests.conftest import stack_config, stack_config_on
 from tests.support.program import run_with_secrets
-from tests.support.shell import sandbox
+from tests.support.shell import run_install_configuration, sandbox
 
 KEYSTORE_KEYS = ("dbms.security.keystore.path", "dbms.security.key.name")
 PASSWORD_KEY = "dbms.security.keystore.password"
@@ -89,17 +89,8 @@ def test_extra_config_cannot_set_the_keystore_password_the_program_adds():
 
 
 def install_with_keystore(box, script: str, conf: str, secret: str, aws: str = ""):
-    (box.root / "etc").mkdir(exist_ok=True)
-    (box.root / "rendered.conf").write_text(conf)
-    (box.root / "secret.json").write_text(secret)
-    box.stand_in("aws", aws or f'cat "{box.root}/secret.json"')
-    box.stand_in("install", 'if [[ "$1" == -d ]]; then exit 0; fi; args=("$@"); cp "${args[-2]}" "${args[-1]}"')
-    box.stand_in("chown")
-    prelude = (f'DATA_DIR="{box.root}/data"\nIMPORT_DIR="{box.root}/import"\nRENDERED_CONF="{box.root}/rendered.conf"\n'
-               f'NEO4J_CONF_FILE="{box.root}/etc/neo4j.conf"\nALIAS_KEYSTORE="{box.root}/etc/aliases.pkcs12"\n'
-               f'REGION=eu-west-1\nRETRY_ATTEMPTS=1\nlog() {{ echo "setup-neo4j: $*"; }}\n')
-    return box.run(script, ["retry", "secret", "install_configuration"],
-                   'CONF_CHANGED=false\ninstall_configuration\necho "changed=$CONF_CHANGED"\n', prelude=prelude)
+    return run_install_configuration(box, script, conf=conf, secret=secret,
+                                     places={"ALIAS_KEYSTORE": "etc/aliases.pkcs12"}, aws=aws)
 
 
 def test_the_boot_writes_the_keystore_0600_for_neo4j_and_the_password_line_into_the_installed_conf_only(tmp_path):

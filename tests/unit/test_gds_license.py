@@ -17,7 +17,7 @@ from components.topology import plan_topology
 from tests.conftest import make_settings, stack_config
 from tests.support.neo4j_settings import conf_entries
 from tests.support.program import run_with_secrets
-from tests.support.shell import sandbox
+from tests.support.shell import run_install_configuration, sandbox
 
 LICENSE = "GDS-ENTERPRISE-LICENSE-KEY-for-tests-only\n"
 ENCRYPTED = {"secure": "v1:encrypted-in-the-stack-file"}  # a stack file holds the secret encrypted
@@ -41,18 +41,9 @@ def test_only_the_gds_server_names_the_licence_file_and_none_without_a_licence()
 
 
 def install_configuration(box, script: str, license_text: str, aws: str = ""):
-    (box.root / "etc").mkdir(exist_ok=True)
-    (box.root / "rendered.conf").write_text("dbms.mode=x\n")
-    (box.root / "license.txt").write_text(license_text)
-    box.stand_in("aws", aws or f'cat "{box.root}/license.txt"')
-    box.stand_in("install", 'if [[ "$1" == -d ]]; then exit 0; fi; args=("$@"); cp "${args[-2]}" "${args[-1]}"')
-    box.stand_in("chown")
-    prelude = (f'DATA_DIR="{box.root}/data"\nIMPORT_DIR="{box.root}/import"\nRENDERED_CONF="{box.root}/rendered.conf"\n'
-               f'NEO4J_CONF_FILE="{box.root}/etc/neo4j.conf"\nGDS_LICENSE_FILE="{box.root}/licenses/gds.license"\n'
-               f'REGION=eu-west-1\nRETRY_ATTEMPTS=1\nlog() {{ echo "setup-neo4j: $*"; }}\n')
     (box.root / "licenses").mkdir(exist_ok=True)
-    return box.run(script, ["retry", "secret", "install_configuration"],
-                   'CONF_CHANGED=false\ninstall_configuration\necho "changed=$CONF_CHANGED"\n', prelude=prelude)
+    return run_install_configuration(box, script, conf="dbms.mode=x\n", secret=license_text,
+                                     places={"GDS_LICENSE_FILE": "licenses/gds.license"}, aws=aws)
 
 
 def test_the_boot_of_the_gds_server_writes_the_licence_from_its_secret_and_again_changes_nothing(tmp_path):
