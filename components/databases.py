@@ -66,6 +66,13 @@ def naming_problem(name: str, line: str) -> str | None:
     return None
 
 
+def name_refusal(key: str, name: str, line: str, what: str = "database name") -> str | None:
+    """One line naming `key` when Neo4j of `line` refuses `name` (naming_problem), else None. neo4j:database,
+    neo4j:databases and neo4j:composites name their databases by the same rules."""
+    why = naming_problem(name, line)
+    return f"{key}: got the {what} {name!r}; allowed on Neo4j {line}: {why}" if why else None
+
+
 def resolve(specs: Iterable[DatabaseSpec], default_database: str, core_count: int,
             replica_count: int) -> tuple[DatabaseTopology, ...]:
     """Every standard database the stack manages, the default database first (with the stack's counts unless an
@@ -95,9 +102,9 @@ def problems(specs: tuple[DatabaseSpec, ...], *, key: str, line: str, edition: s
         if spec.name in seen:
             found.append(f"{key}: got the database {spec.name!r} twice; allowed: each name once")
         seen.add(spec.name)
-        why = naming_problem(spec.name, line)
-        if why:
-            found.append(f"{key}: got the database name {spec.name!r}; allowed on Neo4j {line}: {why}")
+        refusal = name_refusal(key, spec.name, line)
+        if refusal:
+            found.append(refusal)
         if spec.primaries is not None and not 1 <= spec.primaries <= core_count:
             found.append(f"{key}: {spec.name} asks for {spec.primaries} primaries; allowed: 1 to the stack's "
                          f"coreCount ({core_count})")
@@ -193,9 +200,9 @@ def composite_problems(composites: tuple[CompositeSpec, ...], *, key: str, line:
             found.append(f"{key}: got the database {composite.name!r} twice (composites and standard databases "
                          f"share one namespace); allowed: each name once")
         seen.add(composite.name)
-        why = naming_problem(composite.name, line)
-        if why:
-            found.append(f"{key}: got the composite database name {composite.name!r}; allowed on Neo4j {line}: {why}")
+        refusal = name_refusal(key, composite.name, line, "composite database name")
+        if refusal:
+            found.append(refusal)
         names: set[str] = set()
         for alias in composite.aliases:
             label = full_alias_name(composite.name, alias.name)

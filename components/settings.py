@@ -476,7 +476,9 @@ KEYS: tuple[Key, ...] = (
     Key("tls", "tls", "required", _one_of(*TLS_LEVELS), "disabled, optional, required",
         "Bolt/HTTPS TLS: off, offered, or required (required also encrypts cluster and backup traffic). Required "
         "by default, as the operations guide asks of Bolt; a stack that offers less says so in its file."),
-    Key("database", "database", "neo4j", _text(_NAME, "a database name: letters, digits, _"), "a database name",
+    # Only text here: the naming rules are the version line's (_default_database_named_by_the_rules).
+    Key("database", "database", "neo4j", _text(re.compile(r"^.+\Z", re.S), "a database name"),
+        "a database name by Neo4j's naming rules of the line; not system",
         "Default database: health checks, backups and checks use it."),
     Key("databases", "databases", [], _databases, "list of {name, primaries?, secondaries?, seedUri?, wait?}",
         "Further standard databases (5.x/2025 Enterprise: each with its own topology, default the stack's counts; "
@@ -994,6 +996,14 @@ def _extra_config_checked(v: dict[str, Any]) -> list[str]:
         found += problems(f"{NAMESPACE}:{name}", v[attr], line=v["version_line"], version=v["version"],
                           edition=v["edition"])
     return found
+
+
+@_check("database", "version_line")
+def _default_database_named_by_the_rules(v: dict[str, Any]) -> list[str]:
+    # The default database is a standard database like those of neo4j:databases: the same rules of the line, and
+    # `system` (Neo4j's own database) is refused with every name beginning with it.
+    refusal = dbs.name_refusal(f"{NAMESPACE}:database", v["database"], v["version_line"])
+    return [refusal] if refusal else []
 
 
 @_check("databases", "version_line", "edition", "database", "core_count", "replica_count")

@@ -78,6 +78,50 @@ def test_a_refused_name_is_one_line_naming_the_key_and_the_line():
         f"(reserved for internal use)"]
 
 
+SYSTEM_RULE = "a name that does not begin with 'system' (reserved for internal use)"
+
+
+# neo4j:database, the default database, is a standard database like the entries above: the same rules of the line
+# (naming_problem), so a stack file cannot name one that CREATE DATABASE or initial_default_database would refuse.
+# (version, name, the rule it breaks), the rule quoted from the Operations Manual (neo4j/docs-operations):
+@pytest.mark.parametrize("version,name,rule", [
+    # 5.x, database-administration/standard-databases/naming-databases.adoc: "Subsequent characters must be ASCII
+    # alphabetic or numeric characters, dots or dashes; `[a..z][0..9].-`." (this key took an underscore before)
+    ("5.26.30", "graph_db", "lowercase ASCII letters, digits, dots or dashes after the first character"),
+    # 5.x, same page: "Names are case-insensitive and normalized to lowercase." (refused rather than lowercased)
+    ("5.26.30", "Graph", "a first character that is a lowercase ASCII letter"),
+    # 5.x, same page: "Names cannot end with dots or dashes."
+    ("5.26.30", "graph-", "a name that does not end with a dot or a dash"),
+    # 5.x, same page: "The first character of a name must be an ASCII alphabetic character."
+    ("5.26.30", "2025-graph", "a first character that is a lowercase ASCII letter"),
+    # 4.4, manage-databases/configuration.adoc: "Length must be between 3 and 63 characters."
+    ("4.4.46", "db", "3 to 63 characters"),
+    # every line: "Names that begin with an underscore and with the prefix `system` are reserved for internal use."
+    # (4.4 manage-databases/configuration.adoc, 5.x naming-databases.adoc, dev the same page)
+    ("4.4.46", "system", SYSTEM_RULE),
+    ("5.26.30", "system", SYSTEM_RULE),
+    ("2025.10.1", "system", SYSTEM_RULE),
+    ("2025.10.1", "_graph", "a first character that is a lowercase ASCII letter or digit"),
+])
+def test_a_default_database_name_the_lines_naming_rules_refuse_is_one_line_naming_the_key(version, name, rule):
+    line = {"4.4.46": "4.4", "5.26.30": "5", "2025.10.1": "2025"}[version]
+    assert problems_of(version=version, database=name) == [
+        f"neo4j:database: got the database name {name!r}; allowed on Neo4j {line}: {rule}"]
+
+
+@pytest.mark.parametrize("version,name", [
+    ("4.4.46", "graph-"),  # 4.4's list has no rule on the last character
+    # dev (2025): "The first character of a name must be an ASCII alphabetic or numeric character. Support for
+    # database names starting with a numeric character is available from Neo4j 2025.01."
+    ("2025.10.1", "2025-graph"),
+    # 5.x naming-databases.adoc: "Database names are the only identifier for which dots do not need to be escaped.
+    # For example `main.db` is a valid database name."
+    ("5.26.30", "main.db"),
+])
+def test_a_default_database_name_the_line_allows_is_taken(version, name):
+    assert make_settings(version=version, database=name).database == name
+
+
 def test_more_than_one_standard_database_on_community_is_refused():
     # 5.x database-administration/index.adoc: "Installations of Community Edition can have exactly *one* standard
     # database."
