@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the tools the tests run for real: haproxy (haproxy -c), promtool (Debian's prometheus
 # package), cloud-init (cloud-init schema), shellcheck, Java + Maven for Neo4j from Maven Central, and
-# xfsprogs (the data volume's filesystem, tested on loop devices). Uses apt-get when something is
-# missing and we are root; otherwise names what is missing.
+# xfsprogs (the data volume's filesystem, tested on loop devices), docker.io and debootstrap (the boot
+# rehearsal's machine containers). Uses apt-get when something is missing and we are root; otherwise names
+# what is missing.
 # Also actionlint (lints .github/workflows), built by the Go toolchain into .tools/bin.
 set -euo pipefail
 
@@ -36,6 +37,13 @@ declare -A PACKAGE_OF=(
     [sfdisk]=fdisk
     # bench/backup_stream.py compares backup.py's transfers with `aws s3 cp` (Debian's awscli is v2)
     [aws]=awscli
+    # The boot rehearsal (tests/support/rehearsal): a private dockerd (Debian's docker.io, with containerd and
+    # runc), the machine's Debian root from debootstrap, the data volume's loop device, and nsenter for the
+    # machine's network namespace (the IMDSv2 stand-in).
+    [dockerd]=docker.io
+    [debootstrap]=debootstrap
+    [losetup]=mount
+    [nsenter]=util-linux
 )
 
 missing=()
@@ -43,7 +51,7 @@ for tool in "${!PACKAGE_OF[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("${PACKAGE_OF[$tool]}")
 done
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-tools: all present (haproxy, promtool, cloud-init, shellcheck, java, mvn, systemd-analyze, openssl, xfsprogs, e2fsprogs, sfdisk, aws)"
+    echo "install-tools: all present (haproxy, promtool, cloud-init, shellcheck, java, mvn, systemd-analyze, openssl, xfsprogs, e2fsprogs, sfdisk, aws, dockerd, debootstrap, losetup, nsenter)"
     exit 0
 fi
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
@@ -53,7 +61,7 @@ fi
 echo "install-tools: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-# Prometheus's package would start a server; policy-rc.d keeps services from starting here.
+# Prometheus's package would start a server (docker.io a dockerd); policy-rc.d keeps services from starting here.
 printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
 chmod +x /usr/sbin/policy-rc.d
 trap 'rm -f /usr/sbin/policy-rc.d' EXIT
