@@ -1,0 +1,121 @@
+"""A private dockerd for the rehearsal, started and stopped by whoever uses it (a test session, `make rehearse`).
+
+Debian's docker.io, with nothing of the host's networking touched (--iptables=false --ip-forward=false
+--bridge=none: machines run with --network none), vfs storage (works on any filesystem, no overlay mounts), its
+images and containers under the tests' cache (--data-root, kept between runs so the base image is imported once),
+and its sockets, pid file and runtime state in a temporary directory of its own: it never meets the host's
+dockerd if one runs. No registry is reachable: images only come from `docker import`.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.neo4j_dist import cache_root
+
+START_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 30
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+@dataclass(frozen=True)
+class PrivateDockerd:
+    socket: Path
+    data_root: Path
+    exec_root: Path
+    pid: int
+    client: str       # the docker CLI
+    config_dir: Path  # the CLI's own config directory (none of the user's contexts or credentials)
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.socket}"
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "DOCKER_HOST": self.host, "DOCKER_CONFIG": str(self.config_dir)}
+
+    def docker(self, *args: str, check: bool = True, timeout: float = 120,
+               input: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Runs the docker CLI against this daemon; check: a non-zero exit raises with docker's own message."""
+        result = subprocess.run([self.client, *args], env=self.env(), capture_output=True, text=True,
+                                timeout=timeout, input=input, check=False)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"docker {args[0]} exited {result.returncode}: {result.stderr.strip()}")
+        return result
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise RuntimeError(f"rehearsal: {name} is not installed: run `make tools` (scripts/install-tools.sh)")
+    return path
+
+
+def _terminate_with_parent() -> None:  # in the child, between fork and exec
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+@contextlib.contextmanager
+def _exclusive(lock_file: Path) -> Iterator[None]:
+    # One dockerd per data root: a second one (a test session beside `make rehearse`) would corrupt it.
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"rehearsal: another private dockerd uses {lock_file.parent} (lock {lock_file}); "
+                               "wait for that run to end") from None
+        yield
+
+
+@contextlib.contextmanager
+def private_dockerd(data_root: Path | None = None) -> Iterator[PrivateDockerd]:
+    """A running dockerd of our own until the block ends (then stopped, with its temporary directory)."""
+    dockerd, client = _tool("dockerd"), _tool("docker")
+    data_root = data_root or cache_root() / "rehearsal" / "docker"
+    with _exclusive(data_root.parent / "dockerd.lock"), tempfile.TemporaryDirectory(prefix="rehearsal-") as tmp:
+        run = Path(tmp)
+        socket, exec_root, pidfile, log = run / "docker.sock", run / "exec", run / "docker.pid", run / "dockerd.log"
+        (run / "config").mkdir()
+        args = [dockerd, "--storage-driver=vfs", "--iptables=false", "--ip-forward=false", "--bridge=none",
+                f"--data-root={data_root}", f"--exec-root={exec_root}", f"--pidfile={pidfile}",
+                "-H", f"unix://{socket}"]
+        with log.open("w") as out:
+            # Its own session: a Ctrl-C of the caller reaches it through the stop below, not twice. Should the
+            # caller die without that stop (SIGKILL, SIGTERM), the kernel sends dockerd SIGTERM (PDEATHSIG), which
+            # stops it and its containerd: no daemon outlives the run to meet the next one on the same data root.
+            process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                       preexec_fn=_terminate_with_parent)
+        daemon = PrivateDockerd(socket, data_root, exec_root, process.pid, client, run / "config")
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_SECONDS
+            while daemon.docker("version", check=False, timeout=10).returncode != 0:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"rehearsal: dockerd did not answer on {socket} within "
+                                       f"{START_TIMEOUT_SECONDS}s (exit {process.poll()}): "
+                                       f"{log.read_text()[-2000:]}")
+                time.sleep(0.3)
+            # The data root is ours alone: containers an interrupted run left behind go.
+            stale = daemon.docker("ps", "--all", "--quiet").stdout.split()
+            if stale:
+                daemon.docker("rm", "--force", *stale, timeout=120)
+            yield daemon
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(STOP_TIMEOUT_SECONDS)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()

@@ -1,0 +1,159 @@
+"""A machine container: the base image booted by systemd as PID 1, cloud-init seeded with NoCloud, in a network
+namespace of its own that holds only lo (--network none), where the IMDSv2 stand-in serves 169.254.169.254.
+
+What the container needs to run systemd without --privileged (measured on this cgroup v1 host, Debian's
+docker.io 20.10; see RUN_OPTIONS) is said beside each option.
+"""
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.plans import ROOT
+from tests.support.rehearsal.dockerd import PrivateDockerd
+from tests.support.rehearsal.imds_standin import ADDRESS, InstanceMetadata
+from tests.support.rehearsal.user_data import RenderedMachine, nocloud_seed
+from tests.support.rehearsal.volume import LoopVolume, loop_volume
+
+SEED_DIR = "/var/lib/cloud/seed/nocloud"
+RUN_OPTIONS = (
+    # Its own network namespace with only lo: nothing of the boot can leave it (no route, no DNS).
+    "--network", "none",
+    # Its own cgroup namespace: systemd sees its own cgroup as the root of the tree.
+    "--cgroupns", "private",
+    # systemd wants /run and /run/lock as tmpfs (it mounts them itself only when it may mount, which needs
+    # CAP_SYS_ADMIN); /tmp too, as on a machine.
+    "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
+    # systemd's own detection of a container (systemd-detect-virt, ConditionVirtualization=).
+    "--env", "container=docker",
+    # SIGRTMIN+3 asks systemd to halt: `docker stop` shuts the machine down as a poweroff would.
+    "--stop-signal", "SIGRTMIN+3",
+)
+STANDIN_START_SECONDS = 10
+# systemd (252, bookworm) must create its own cgroups (init.scope, system.slice) or it exits at once ("Failed to
+# create /init.scope control group: Read-only file system"): docker mounts a non-privileged container's cgroups
+# read-only. On a cgroup v1 (hybrid) host, as this one, the machine gets a directory of the host's name=systemd
+# hierarchy of its own, writable, at its /sys/fs/cgroup/systemd: that hierarchy only tracks processes (no
+# controller, no limit), so the machine can order its own processes there and nothing else. A cgroup v2 host is
+# not measured yet.
+HOST_SYSTEMD_CGROUP = Path("/sys/fs/cgroup/systemd")
+CGROUP_PARENT = HOST_SYSTEMD_CGROUP / "neo4j-cluster-rehearsal"
+
+
+@contextlib.contextmanager
+def _systemd_cgroup(name: str) -> Iterator[tuple[str, ...]]:
+    """The docker run options that give the machine its writable name=systemd cgroup; removed afterwards."""
+    if not (HOST_SYSTEMD_CGROUP / "cgroup.procs").exists():
+        yield ()
+        return
+    own = CGROUP_PARENT / name
+    own.mkdir(parents=True, exist_ok=True)
+    try:
+        yield ("--volume", f"{own}:{HOST_SYSTEMD_CGROUP}:rw")
+    finally:
+        # A cgroup goes with rmdir, deepest first, once its processes are gone (the container has stopped).
+        for directory in sorted((d for d in own.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        with contextlib.suppress(OSError):
+            own.rmdir()
+
+
+@dataclass(frozen=True)
+class Machine:
+    dockerd: PrivateDockerd
+    container: str
+    pid: int               # the container's PID 1 (systemd) as the host sees it: its namespaces are /proc/<pid>/ns
+    instance_id: str
+    volume: LoopVolume | None  # the data volume stand-in, when the instance has a DataVolumeId tag
+
+    @property
+    def netns(self) -> str:
+        return f"/proc/{self.pid}/ns/net"
+
+    def exec(self, *command: str, timeout: float = 120, check: bool = False) -> subprocess.CompletedProcess[str]:
+        return self.dockerd.docker("exec", self.container, *command, timeout=timeout, check=check)
+
+    def in_netns(self, *command: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        """A host program run in the machine's network namespace only (its filesystem stays the host's)."""
+        return subprocess.run(["nsenter", f"--net={self.netns}", *command], capture_output=True, text=True,
+                              timeout=timeout, check=False)
+
+
+def _add_metadata_address(machine: Machine) -> None:
+    # 169.254.169.254 on the machine's own lo: routed locally inside that namespace, unknown to the host's.
+    result = machine.in_netns("ip", "addr", "add", f"{ADDRESS}/32", "dev", "lo")
+    if result.returncode != 0:
+        raise RuntimeError(f"rehearsal: ip addr add {ADDRESS} in the machine's namespace failed: {result.stderr}")
+
+
+@contextlib.contextmanager
+def _imds_standin(machine: Machine, metadata: InstanceMetadata, work: Path) -> Iterator[Path]:
+    """The IMDSv2 stand-in in the machine's network namespace until the block ends; yields its log."""
+    spec, log = work / "imds.json", work / "imds.log"
+    spec.write_text(metadata.to_json())
+    with log.open("w") as out:
+        process = subprocess.Popen(["nsenter", f"--net={machine.netns}", sys.executable, "-m",
+                                    "tests.support.rehearsal.imds_standin", "--metadata", str(spec)],
+                                   cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + STANDIN_START_SECONDS
+        while "serving" not in log.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"rehearsal: the IMDS stand-in did not start: {log.read_text()[-1000:]}")
+            time.sleep(0.1)
+        yield log
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def running_machine(dockerd: PrivateDockerd, image: str, rendered: RenderedMachine,
+                    keep: bool = False) -> Iterator[tuple[Machine, Path]]:
+    """The machine booting `rendered`'s user data, its IMDS stand-in serving; yields (machine, the stand-in's
+    log). The container is removed when the block ends (keep: left stopped, for a look with docker)."""
+    instance_id = f"i-{uuid.uuid4().hex[:17]}"
+    name = f"rehearsal-{rendered.instance}-{instance_id}"
+    with contextlib.ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rehearsal-machine-")))
+        cgroup = stack.enter_context(_systemd_cgroup(name))
+        volume_id = rendered.tags.get("DataVolumeId")
+        volume = stack.enter_context(loop_volume(volume_id, work)) if volume_id else None
+        # The machine may use the loop device (the devices cgroup lets it); its by-id name comes after the start.
+        devices = ("--device", volume.device) if volume else ()
+        # The seed's full path under a directory copied onto the machine's / (docker cp wants the parent to exist).
+        nocloud_seed(rendered, instance_id, work / "root" / SEED_DIR.lstrip("/"))
+        dockerd.docker("create", "--name", name, "--hostname", rendered.instance, *RUN_OPTIONS, *cgroup, *devices,
+                       image)
+        try:
+            # The seed is copied in before the first boot (no host directory is shared with the machine).
+            dockerd.docker("cp", f"{work / 'root'}/.", f"{name}:/")
+            # The address and the stand-in must be there before cloud-init's runcmd asks: the container is
+            # started, its namespace set up at once (systemd's boot reaches cloud-init seconds later).
+            dockerd.docker("start", name)
+            pid = int(dockerd.docker("inspect", "--format", "{{.State.Pid}}", name).stdout.strip())
+            machine = Machine(dockerd, name, pid, instance_id, volume)
+            _add_metadata_address(machine)
+            if volume:
+                # udev's name for the attached volume (a machine container runs no udev of its own).
+                machine.exec("sh", "-c", f"mkdir -p /dev/disk/by-id && ln -sfn {volume.device} {volume.by_id}",
+                             check=True)
+            metadata = InstanceMetadata(instance_id, rendered.region, rendered.availability_zone, rendered.tags)
+            with _imds_standin(machine, metadata, work) as log:
+                yield machine, log
+        finally:
+            dockerd.docker("stop", "--time", "20", name, check=False, timeout=60)
+            if not keep:
+                dockerd.docker("rm", "--force", name, check=False, timeout=60)
