@@ -51,7 +51,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.settings import Settings
-from components.topology import PRIMARY, SECONDARY, ClusterTopology, Server
+from components.topology import FABRIC, PRIMARY, SECONDARY, ClusterTopology, Server
 from scripts.neo4j_ops.shared.versions import Version, line_of
 
 CERT_RENEWAL = "cert_renewal"
@@ -115,6 +115,12 @@ def user_of(settings: Settings, topology: ClusterTopology, name: str) -> str:
     return name if any(u.name == name for u in job_users(settings, topology)) else ADMIN_USER
 
 
+def user_of_on(settings: Settings, topology: ClusterTopology, server: Server, name: str) -> str:
+    """Who `name`'s job logs in as on `server`: user_of's answer, but the admin on a 4.4 Fabric proxy, a standalone
+    DBMS whose own `system` holds the admin alone (the job users are created in the cluster's)."""
+    return ADMIN_USER if server.role == FABRIC else user_of(settings, topology, name)
+
+
 def creates_job_users(topology: ClusterTopology, server_name: str) -> bool:
     """The first primary creates them: it holds the admin password (it may bootstrap `system`)."""
     return topology.primaries[0].name == server_name
@@ -124,8 +130,9 @@ def reads_admin_password(topology: ClusterTopology, server: Server) -> bool:
     """The first primary alone: it creates the job users (logged in as the admin). Secondaries never: they host
     `system` as secondaries (server.cluster.system_database_mode=SECONDARY on 5.x, dbms.mode=READ_REPLICA on 4.4),
     and their jobs log in as job users. The other primaries set the initial password from its hash
-    (sets_password_from_hash)."""
-    return creates_job_users(topology, server.name)
+    (sets_password_from_hash). A 4.4 Fabric proxy reads it too: a standalone DBMS, it sets the admin's initial
+    password in its own `system`, and its certificate renewal logs in as the admin (user_of_on)."""
+    return server.role == FABRIC or creates_job_users(topology, server.name)
 
 
 def sets_password_from_hash(topology: ClusterTopology, server: Server) -> bool:
@@ -140,6 +147,8 @@ def job_passwords_read_by(settings: Settings, topology: ClusterTopology, server:
     backup job: topology.backup_server), else the users of the jobs it runs (renew-certificates.sh on every
     server, join-topology.sh on a 5.x secondary)."""
     users = job_users(settings, topology)
+    if server.role == FABRIC:
+        return ()  # its jobs log in as the admin (user_of_on)
     if creates_job_users(topology, server.name):
         return tuple(u.name for u in users)
     runs = ({CERT_RENEWAL} | ({TOPOLOGY_JOIN} if server.role == SECONDARY else set())

@@ -28,11 +28,14 @@ def wire_name(field_name: str) -> str:
 @dataclass(frozen=True)
 class ServerOutput:
     name: str  # "core-1"
-    role: str  # primary | secondary
+    role: str  # primary | secondary (fabric: a 4.4 Fabric proxy, in StackOutputs.fabric_proxies)
     zone: str
     hostname: str  # the stable DNS name (advertised address)
     private_ip: Any  # AWS: the instance's address; Docker: its network name (container IPs change on restart)
     bolt_uri: str  # bolt:// to this one server, as the commands reach it
+
+
+_SERVER_LISTS = ("servers", "fabric_proxies")  # the StackOutputs fields that list ServerOutput
 
 
 @dataclass(frozen=True)
@@ -55,13 +58,15 @@ class StackOutputs:
     # AWS with neo4j:backupReplicaAccountId: what the other account applies to its replica bucket and key
     # ({"bucketPolicy", "keyPolicy", "bucketSettings"}, trusting exactly this stack's replication role); else None.
     offsite_account_policies: Any = None
+    # Neo4j 4.4's Fabric proxies (neo4j:fabricProxyCount), each as a server is given (its role "fabric"); () elsewhere
+    fabric_proxies: tuple[ServerOutput, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """What __main__.py exports, key by key."""
         document: dict[str, Any] = {}
         for item in fields(self):
             value = getattr(self, item.name)
-            if item.name == "servers":
+            if item.name in _SERVER_LISTS:
                 value = [{wire_name(f.name): getattr(server, f.name) for f in fields(ServerOutput)}
                          for server in value]
             elif isinstance(value, Mapping):
@@ -75,12 +80,13 @@ class StackOutputs:
         reads as None (a server's too); ValueError when the document is not outputs at all."""
         if not isinstance(document, Mapping):
             raise ValueError(f"stack outputs must be a JSON object, got {type(document).__name__}")
-        servers = document.get("servers") or []
-        if not isinstance(servers, list) or not all(isinstance(item, Mapping) for item in servers):
-            raise ValueError("stack output servers must be a list of objects")
         values: dict[str, Any] = {f.name: document.get(wire_name(f.name)) for f in fields(cls)}
-        values["servers"] = tuple(ServerOutput(**{f.name: item.get(wire_name(f.name)) for f in fields(ServerOutput)})
-                                  for item in servers)
+        for name in _SERVER_LISTS:
+            servers = document.get(wire_name(name)) or []
+            if not isinstance(servers, list) or not all(isinstance(item, Mapping) for item in servers):
+                raise ValueError(f"stack output {wire_name(name)} must be a list of objects")
+            values[name] = tuple(ServerOutput(**{f.name: item.get(wire_name(f.name)) for f in fields(ServerOutput)})
+                                 for item in servers)
         return cls(**values)
 
 
@@ -88,13 +94,18 @@ def stack_outputs(settings: Settings, topology: ClusterTopology, *, bolt_uri: An
                   server_bolt_uris: Mapping[str, str], haproxy_uri: Any, haproxy_read_uri: Any, grafana_url: Any,
                   prometheus_url: Any, backup_bucket: Any, secret_arns: Mapping[str, Any],
                   ca_cert_pem: Any, offsite_account_policies: Any = None) -> StackOutputs:
-    """The outputs of a cluster: what the topology decides here, the addresses from the adapter."""
+    """The outputs of a cluster: what the topology decides here, the addresses from the adapter (by server name:
+    the cluster's servers and 4.4's Fabric proxies)."""
     first = topology.primaries[0]
+
+    def listed(servers: tuple) -> tuple[ServerOutput, ...]:
+        return tuple(ServerOutput(s.name, s.role, s.zone, s.hostname, server_addresses[s.name],
+                                  server_bolt_uris[s.name]) for s in servers)
+
     return StackOutputs(
         bolt_uri=bolt_uri,
         routing_uri=f"neo4j://{first.hostname}:{PORTS.server.bolt}",
-        servers=tuple(ServerOutput(s.name, s.role, s.zone, s.hostname, server_addresses[s.name],
-                                   server_bolt_uris[s.name]) for s in topology.servers),
+        servers=listed(topology.servers),
         fault_tolerance=topology.fault_tolerance,
         grafana_url=grafana_url,
         prometheus_url=prometheus_url,
@@ -108,6 +119,7 @@ def stack_outputs(settings: Settings, topology: ClusterTopology, *, bolt_uri: An
         if settings.edition == "enterprise" else {},
         tls=settings.tls,
         offsite_account_policies=offsite_account_policies,
+        fabric_proxies=listed(topology.fabric_proxies),
     )
 
 

@@ -82,6 +82,11 @@ class RenderedCluster:
     servers: Mapping[str, ServerPlan]  # by server name, in topology order
     fabric_proxies: Mapping[str, ServerPlan] = field(default_factory=dict)  # 4.4's Fabric proxies, by name
 
+    @property
+    def neo4j_hosts(self) -> dict[str, ServerPlan]:
+        """The plan of every Neo4j DBMS (ClusterTopology.neo4j_hosts): the servers', then the Fabric proxies'."""
+        return {**self.servers, **self.fabric_proxies}
+
 
 def instance_type_of(settings: Settings, server: Server) -> str:
     return settings.core_instance_type if server.role == PRIMARY else settings.replica_instance_type
@@ -421,8 +426,10 @@ def ec2_discovery(settings: Settings, topology: ClusterTopology) -> Ec2Discovery
     so a scale-out does not change the monitoring node's user data (which would replace it)."""
     prefix = f"{settings.stack}-"
     # Both kinds whatever the counts (components/topology.py names them core-<n>, replica-<n>): a first
-    # secondary changes nothing here either.
-    return Ec2Discovery(region=settings.region, name_patterns=(f"{prefix}core-*", f"{prefix}replica-*"),
+    # secondary changes nothing here either. 4.4's Fabric proxies (fabric-<n>, Role tag fabric) only where the
+    # stack has them, so no other stack's monitoring node gets new user data (and a new instance) for them.
+    fabric = (f"{prefix}fabric-*",) if topology.fabric_proxies else ()
+    return Ec2Discovery(region=settings.region, name_patterns=(f"{prefix}core-*", f"{prefix}replica-*", *fabric),
                         name_prefix=prefix, domain=topology.domain)
 
 

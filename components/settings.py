@@ -493,8 +493,8 @@ KEYS: tuple[Key, ...] = (
     Key("fabricProxyCount", "fabric_proxy_count", 0, _integer(0, 5), "0 to 5; 4.4 only",
         "Neo4j 4.4: Fabric proxy servers (fabric-1, …; dbms.mode=SINGLE, outside the causal cluster) serving the one "
         "composite of neo4j:composites as the Fabric database, each local alias a fabric.graph (remote aliases are "
-        "refused on 4.4: Fabric connects with the caller's credentials). Composites on 4.4 need 1 or more; docker "
-        "platform only for now."),
+        "refused on 4.4: Fabric connects with the caller's credentials). Composites on 4.4 need 1 or more. AWS: an "
+        "EC2 machine each (replicaInstanceType), reached on Bolt from clientCidrs; Docker: a container each."),
     Key("aliasPasswords", "", None, str, "secret object",
         "Passwords of the remote aliases of neo4j:composites, by <composite>.<alias>.", secret=True),
     Key("aliasKeystore", "", None, str, "secret",
@@ -1039,15 +1039,6 @@ def _composites_fit(v: dict[str, Any]) -> list[str]:
     return dbs.composite_problems(v["composites"], key=f"{NAMESPACE}:composites", line=v["version_line"],
                                   edition=v["edition"], standard=standard, fabric_proxies=v["fabric_proxy_count"],
                                   proxies_key=f"{NAMESPACE}:fabricProxyCount")
-
-
-@_check("fabric_proxy_count", "platform")
-def _fabric_proxies_deployed(v: dict[str, Any]) -> list[str]:
-    # The docker adapter runs the proxies (components/docker/servers.py); the aws adapter has no machine for them yet.
-    if v["fabric_proxy_count"] and v["platform"] != "docker":
-        return [f"{NAMESPACE}:fabricProxyCount: got {v['fabric_proxy_count']} on platform {v['platform']}; allowed "
-                f"on {v['platform']}: 0 (its adapter does not deploy Fabric proxy servers yet; platform docker does)"]
-    return []
 
 
 @_check("roles", "users", "edition")

@@ -61,6 +61,12 @@ class ClusterTopology:
         """Primaries that may fail while the cluster still accepts writes."""
         return (len(self.primaries) - 1) // 2
 
+    @property
+    def neo4j_hosts(self) -> tuple[Server, ...]:
+        """Every Neo4j DBMS the stack runs, each on a machine or in a container of its own: the cluster's servers,
+        then 4.4's Fabric proxies. What each platform places alike (neo4j.conf, certificate, boot)."""
+        return self.servers + self.fabric_proxies
+
     def server(self, name: str) -> Server:
         return next(s for s in self.servers if s.name == name)
 

@@ -21,6 +21,7 @@ from components.aws.secrets import ClusterSecrets, ClusterSecretsArgs
 from components.aws.security import (
     ENDPOINTS,
     ENTRY,
+    FABRIC,
     HAPROXY,
     MONITORING,
     NEO4J,
@@ -29,7 +30,7 @@ from components.aws.security import (
     plan_flows,
     plan_groups,
 )
-from components.aws.servers import BackupAccess, Neo4jServers, Neo4jServersArgs
+from components.aws.servers import BackupAccess, FabricProxies, FabricProxiesArgs, Neo4jServers, Neo4jServersArgs
 from components.aws.sessions import SessionLogging, SessionLoggingArgs
 from components.aws.stack import aws_provider, machine_images, stack_outputs
 from components.aws.user_data import aws_artifacts, backup_tooling_files, haproxy_needs_the_ca
@@ -38,7 +39,7 @@ from components.outputs import Deployment
 from components.passwords import admin_auth_line, admin_password_problems, job_password
 from components.program.stack_config import AliasKeystore, alias_keystore
 from components.program.tls import ClusterCertificates
-from components.render import GDS_LICENSE_KEY, RenderedCluster, entry_terminates_tls, gds_license_file
+from components.render import GDS_LICENSE_KEY, RenderedCluster, entry_terminates_tls, gds_license_file, instance_type_of
 from components.settings import NAMESPACE, Settings
 from components.tooling import archive_sha256, tooling_archive_base64
 from components.topology import PRIMARY, SECONDARY, ClusterTopology
@@ -72,7 +73,7 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
         s3_service_name=pulumi.Output.concat(partition.reverse_dns_prefix, f".{settings.region}.s3")), opts)
     groups = SecurityGroups(NAME, SecurityGroupsArgs(
         stack=settings.stack, vpc_id=network.vpc_id, groups=plan_groups(topology),
-        flows=plan_flows(settings, topology, rendered.servers),
+        flows=plan_flows(settings, topology, rendered.servers, rendered.fabric_proxies),
         egress=plan_egress(settings.egress, plan_groups(topology)), s3_prefix_list_id=network.s3_prefix_list_id), opts)
     # neo4j:egress endpoints: the AWS APIs the machines call, through interface endpoints of the VPC (egress.py).
     if services := interface_services(settings.egress):
@@ -135,6 +136,22 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
                             bucket=BucketAccess(bucket_arn=backups.bucket_arn, objects_arn=stack_backups,
                                                 tooling_arn=backups.tooling_arn)),
         context=context, released=frozenset(settings.rollout_release)), opts)
+    private_ips = dict(servers.private_ips)
+    if topology.fabric_proxies:
+        # 4.4's Fabric proxies: standalone DBMSs booted as the servers are (their user data, setup-neo4j.sh in
+        # dbms.mode=SINGLE with the Fabric conf render gave them), each reading the admin password (its own
+        # `system` sets it) and its own certificate, in a group of their own (security.py).
+        proxies = FabricProxies(NAME, FabricProxiesArgs(
+            proxies=topology.fabric_proxies,
+            instance_types={p.name: instance_type_of(settings, p) for p in topology.fabric_proxies},
+            user_data={p.name: artifacts[p.name]["cloud-init.yaml"] for p in topology.fabric_proxies},
+            subnet_ids=network.private_subnet_ids, security_group_id=groups.ids[FABRIC],
+            reads_secrets={p.name: ((secrets.arns[names.admin_password],) if reads_admin_password(topology, p) else ())
+                           + ((secrets.arns[names.tls[p.name]],) if certificates else ())
+                           for p in topology.fabric_proxies},
+            data_volumes_deletable=settings.data_volumes_deletable, context=context,
+            released=frozenset(settings.rollout_release)), opts)
+        private_ips.update(proxies.private_ips)
 
     haproxy_address = None
     if topology.haproxy:
@@ -172,7 +189,7 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
         replication=backups.backups_key_uses, replica=backups.replica_key_uses)
 
     return Deployment(artifacts, stack_outputs(
-        settings, topology, private_ips=servers.private_ips, haproxy_address=haproxy_address,
+        settings, topology, private_ips=private_ips, haproxy_address=haproxy_address,
         grafana_url=monitoring.grafana_url if monitoring else None,
         prometheus_url=monitoring.prometheus_url if monitoring else None,
         backup_bucket=backups.bucket_name, secret_arns=secrets.arns,

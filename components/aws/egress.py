@@ -68,10 +68,12 @@ class PackageSource:
 # What the boot installs from the internet (templates/cloud-init/*.yaml.j2, templates/neo4j/setup-neo4j.sh.j2): the
 # exception an allow-list by address cannot narrow further (a security group admits addresses, not names).
 PACKAGE_SOURCES = (
-    PackageSource(("neo4j", "haproxy", "monitoring"), HTTP,
+    PackageSource(("neo4j", "fabric", "haproxy", "monitoring"), HTTP,
                   "the Ubuntu archive (cloud-init packages, apt's signed indexes over plain HTTP)", "Ubuntu archive"),
     PackageSource(("neo4j",), HTTPS, "debian.neo4j.com (Neo4j and its key) and PyPI (the backup tooling's boto3 and "
                                      "neo4j driver)", "debian.neo4j.com, PyPI"),
+    # 4.4's Fabric proxies boot as the servers do (setup-neo4j.sh) but take no backup tooling: Neo4j alone.
+    PackageSource(("fabric",), HTTPS, "debian.neo4j.com (Neo4j and its key)", "debian.neo4j.com"),
     PackageSource(("monitoring",), HTTPS, "apt.grafana.com (Grafana and its key)", "apt.grafana.com"),
 )
 

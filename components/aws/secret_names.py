@@ -45,7 +45,7 @@ def secret_names(settings: Settings, topology: ClusterTopology) -> SecretNames:
         grafana_admin_password=f"{prefix}/grafana-admin-password",
         user_passwords=f"{prefix}/user-passwords",
         ca=f"{prefix}/tls/ca",
-        tls={s.name: f"{prefix}/tls/{s.name}" for s in topology.servers},
+        tls={s.name: f"{prefix}/tls/{s.name}" for s in topology.neo4j_hosts},  # 4.4's Fabric proxies too
         grafana_tls=f"{prefix}/tls/grafana",
         entry_tls=f"{prefix}/tls/entry",
         job_users={u.name: f"{prefix}/neo4j-users/{u.name}" for u in job_users(settings, topology)},

@@ -26,8 +26,10 @@ HAPROXY = "haproxy"
 MONITORING = "monitoring"
 ENTRY = "entry"  # the Network Load Balancer in front of the HAProxy pair
 ENDPOINTS = "endpoints"  # the interface VPC endpoints of the AWS APIs (neo4j:egress endpoints)
+FABRIC = "fabric"  # 4.4's Fabric proxies: standalone DBMSs, not members, so not in the servers' group
 GROUP_PURPOSE = {
     NEO4J: "Neo4j servers",
+    FABRIC: "Neo4j 4.4 Fabric proxies",
     HAPROXY: "HAProxy in front of the Neo4j servers",
     ENTRY: "Network Load Balancer in front of the HAProxy pair",
     MONITORING: "Prometheus and Grafana",
@@ -49,7 +51,8 @@ class Flow:
 
 
 def plan_groups(topology: ClusterTopology) -> tuple[str, ...]:
-    return (NEO4J,) + ((HAPROXY, ENTRY) if topology.haproxy else ()) + ((MONITORING,) if topology.monitoring else ())
+    return ((NEO4J,) + ((FABRIC,) if topology.fabric_proxies else ()) + ((HAPROXY, ENTRY) if topology.haproxy else ())
+            + ((MONITORING,) if topology.monitoring else ()))
 
 
 def client_sources(settings: Settings) -> tuple[str, ...]:
@@ -57,9 +60,10 @@ def client_sources(settings: Settings) -> tuple[str, ...]:
     return settings.client_cidrs or (settings.vpc_cidr,)
 
 
-def plan_flows(settings: Settings, topology: ClusterTopology,
-               servers: Mapping[str, ServerPlan]) -> tuple[Flow, ...]:
-    """`servers`: render's plan of each server, whose client and scrape endpoints are opened."""
+def plan_flows(settings: Settings, topology: ClusterTopology, servers: Mapping[str, ServerPlan],
+               proxies: Mapping[str, ServerPlan] | None = None) -> tuple[Flow, ...]:
+    """`servers`: render's plan of each server, whose client and scrape endpoints are opened; `proxies`: of each
+    4.4 Fabric proxy (RenderedCluster.fabric_proxies)."""
     ports = PORTS.server
     groups = plan_groups(topology)
     flows: list[Flow] = []
@@ -75,8 +79,9 @@ def plan_flows(settings: Settings, topology: ClusterTopology,
         allow(NEO4J, cluster, (NEO4J,), "cluster traffic between members")
     # Only the endpoints the servers listen on (render decides: plain HTTP is off with TLS required, HTTPS
     # off without TLS), and exactly what Prometheus scrapes there: no Bolt, no HTTP(S) for monitoring.
-    def endpoints(kind: str, names: tuple[str, ...] | None = None) -> list[int]:
-        return list(dict.fromkeys(e.port for plan in servers.values() for e in getattr(plan, kind)
+    def endpoints(kind: str, names: tuple[str, ...] | None = None,
+                  plans: Mapping[str, ServerPlan] = servers) -> list[int]:
+        return list(dict.fromkeys(e.port for plan in plans.values() for e in getattr(plan, kind)
                                   if names is None or e.name in names))
 
     if HAPROXY in groups:
@@ -89,6 +94,18 @@ def plan_flows(settings: Settings, topology: ClusterTopology,
         allow(NEO4J, endpoints("client_endpoints"), client_sources(settings), "Bolt and HTTP(S) clients")
     if MONITORING in groups:
         allow(NEO4J, endpoints("scrape_endpoints"), (MONITORING,), "Prometheus scrapes")
+    if FABRIC in groups:
+        fabric = proxies or {}
+        # Clients reach a proxy directly (haproxy.cfg balances the cluster's servers only), over Bolt: a Fabric
+        # query is Cypher, and with several proxies the routing table it hands out names them (fabric.routing.servers).
+        allow(FABRIC, endpoints("client_endpoints", ("bolt",), fabric), client_sources(settings),
+              "Bolt clients of the Fabric database")
+        # Its drivers reach the cluster as the graphs' neo4j:// URIs say (render.fabric_graphs): the cores' Bolt for
+        # the routing table, then Bolt to the members it names. Nothing else of the members: the routing port is
+        # the members' own server-side routing, the cluster and backup ports the members'.
+        allow(NEO4J, [ports.bolt], (FABRIC,), "Fabric proxies' drivers (fabric.graph URIs)")
+        if MONITORING in groups:
+            allow(FABRIC, endpoints("scrape_endpoints", None, fabric), (MONITORING,), "Prometheus scrapes")
     if HAPROXY in groups:
         # Clients reach the pair only through the load balancer. "Referencing the security group associated with
         # your Network Load Balancer in the security groups associated with your targets ensures that your targets

@@ -1,4 +1,5 @@
-"""Neo4jServers: one EC2 instance per server of the topology, in its zone's private subnet."""
+"""Neo4jServers: one EC2 instance per server of the topology, in its zone's private subnet; FabricProxies: the same
+for 4.4's Fabric proxies."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -74,4 +75,46 @@ class Neo4jServers(pulumi.ComponentResource):
             ), args.context, self)
             self.private_ips[server.name] = machine.instance.private_ip
             self.machines[server.name] = machine
+        self.register_outputs({"privateIps": self.private_ips})
+
+
+# A Fabric proxy stores no graph: its data volume holds its own `system` database (users, roles) and transaction
+# logs, which outlive the machine as a server's store does (setup-neo4j.sh mounts it the same way).
+FABRIC_DATA_VOLUME_GB = 10
+
+
+@dataclass(frozen=True)
+class FabricProxiesArgs:
+    """4.4's Fabric proxies (topology.fabric_proxies): standalone DBMSs booted as the servers are."""
+    proxies: tuple[Server, ...]
+    instance_types: Mapping[str, str]  # proxy name → EC2 type (render.instance_type_of)
+    user_data: Mapping[str, str]  # proxy name → rendered cloud-init.yaml
+    subnet_ids: Mapping[str, pulumi.Input[str]]  # zone → private subnet
+    security_group_id: pulumi.Input[str]
+    reads_secrets: Mapping[str, tuple[pulumi.Input[str], ...]]  # proxy name → the admin password, its certificate
+    data_volumes_deletable: bool
+    context: MachineContext
+    released: frozenset[str] = frozenset()
+
+
+class FabricProxies(pulumi.ComponentResource):
+    """One EC2 instance per Fabric proxy, in its zone's private subnet, named and held back as a server is: its
+    Name tag <stack>-fabric-<n> is what Prometheus's EC2 discovery looks for (render.ec2_discovery)."""
+    private_ips: dict[str, pulumi.Output[str]]  # proxy name → address
+
+    def __init__(self, name: str, args: FabricProxiesArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("neo4j-cluster:aws:FabricProxies", name, None, opts)
+        self.private_ips = {}
+        for proxy in args.proxies:
+            machine = place_machine(f"{name}-{proxy.name}", MachineArgs(
+                host=proxy.name, hostname=proxy.hostname, instance_type=args.instance_types[proxy.name],
+                user_data=args.user_data[proxy.name], subnet_id=args.subnet_ids[proxy.zone],
+                security_group_id=args.security_group_id, root_volume_gb=ROOT_VOLUME_GB,
+                data_volume=DataVolume(size_gb=FABRIC_DATA_VOLUME_GB, zone=proxy.zone,
+                                       deletable=args.data_volumes_deletable),
+                reads_secrets=args.reads_secrets[proxy.name],
+                tags={"Role": proxy.role},  # the role label Prometheus gives its targets
+                released=proxy.name in args.released,
+            ), args.context, self)
+            self.private_ips[proxy.name] = machine.instance.private_ip
         self.register_outputs({"privateIps": self.private_ips})

@@ -10,6 +10,7 @@ from components import outputs
 from components.aws.machine import ubuntu_image
 from components.instance_types import INSTANCE_TYPES
 from components.ports import PORTS
+from components.render import instance_type_of
 from components.settings import Settings
 from components.topology import ClusterTopology
 
@@ -29,6 +30,7 @@ def instance_types(settings: Settings, topology: ClusterTopology) -> set[str]:
         used.add(settings.haproxy_instance_type)
     if topology.monitoring:
         used.add(settings.monitoring_instance_type)
+    used |= {instance_type_of(settings, proxy) for proxy in topology.fabric_proxies}
     return used
 
 
@@ -41,7 +43,8 @@ def machine_images(settings: Settings, topology: ClusterTopology,
     return {arch: ubuntu_image(arch, pulumi.InvokeOutputOptions(provider=provider)) for arch in arches}
 
 
-def stack_outputs(settings: Settings, topology: ClusterTopology, *, private_ips: Mapping[str, pulumi.Input[str]],
+def stack_outputs(settings: Settings, topology: ClusterTopology, *,
+                  private_ips: Mapping[str, pulumi.Input[str]],  # every Neo4j host's: servers and Fabric proxies
                   haproxy_address: pulumi.Input[str] | None, grafana_url: str | None,
                   prometheus_url: str | None, backup_bucket: pulumi.Input[str] | None,
                   secret_arns: Mapping[str, pulumi.Input[str]],
@@ -57,7 +60,7 @@ def stack_outputs(settings: Settings, topology: ClusterTopology, *, private_ips:
     return outputs.stack_outputs(
         settings, topology, bolt_uri=haproxy_uri if haproxy_uri is not None
         else f"neo4j://{topology.primaries[0].hostname}:{bolt}", server_addresses=private_ips,
-        server_bolt_uris={s.name: f"bolt://{s.hostname}:{bolt}" for s in topology.servers},
+        server_bolt_uris={s.name: f"bolt://{s.hostname}:{bolt}" for s in topology.neo4j_hosts},
         haproxy_uri=haproxy_uri, haproxy_read_uri=through_haproxy(PORTS.haproxy.bolt_read),
         grafana_url=grafana_url, prometheus_url=prometheus_url, backup_bucket=backup_bucket,
         secret_arns=secret_arns, ca_cert_pem=ca_cert_pem, offsite_account_policies=offsite_account_policies)

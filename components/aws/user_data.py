@@ -24,6 +24,7 @@ from components.job_users import (
     reads_admin_password,
     sets_password_from_hash,
     user_of,
+    user_of_on,
 )
 from components.monitoring import FAILED_LOGINS_WINDOW, MONITORING_NODE_PATHS
 from components.neo4j_defaults import IMPORT_DIRECTORY_KEY, directories
@@ -49,7 +50,7 @@ from components.render import (
 from components.settings import Settings
 from components.templating import render_template
 from components.tooling import TOOLING_DIR, TOOLING_KEY, TOOLING_SHA256_TAG
-from components.topology import ClusterTopology
+from components.topology import FABRIC, ClusterTopology
 from components.units import neo4j_size
 from scripts.neo4j_ops.shared.versions import line_of
 
@@ -262,8 +263,9 @@ CERT_RENEW_RESTART_WAIT_SECONDS = 900
 
 def cert_renew_time(topology: ClusterTopology, plan: ServerPlan) -> tuple[int, int]:
     """(hour, minute) UTC of a server's daily renewal: 09:15 for the first server of the topology, an hour
-    later for each next one, so two servers never restart for a certificate at the same time."""
-    index = topology.servers.index(plan.server)
+    later for each next one (4.4's Fabric proxies after the servers), so two servers never restart for a
+    certificate at the same time."""
+    index = topology.neo4j_hosts.index(plan.server)
     return (9 + index) % 24, 15 + 30 * ((index // 24) % 2)
 
 
@@ -279,7 +281,9 @@ def render_cert_renewal(settings: Settings, topology: ClusterTopology, plan: Ser
         "neo4j/renew-certificates.sh.j2", server=asdict(plan.server), stack=settings.stack, version=settings.version,
         edition=settings.edition, region=settings.region, tls_secret=tls_secret,
         admin_password_secret=admin_password_secret, user=user, ssl_scopes=scopes, bolt_port=PORTS.server.bolt,
-        served_ports=served, reload=reloads_tls(settings), clustered=settings.clustered,
+        # A Fabric proxy is a standalone DBMS: it restarts without asking a cluster it is no member of.
+        served_ports=served, reload=reloads_tls(settings),
+        clustered=settings.clustered and plan.server.role != FABRIC,
         expected_servers=len(topology.servers), supports_show_servers=line.supports_show_servers,
         members_query_name="SHOW SERVERS" if line.supports_show_servers else "CALL dbms.cluster.overview()",
         restart_wait_seconds=CERT_RENEW_RESTART_WAIT_SECONDS)
@@ -357,11 +361,12 @@ def _user_data(role: str, files: dict[str, str], **values: Any) -> str:
 
 def _server_files(settings: Settings, topology: ClusterTopology, rendered: RenderedCluster, names: SecretNames,
                   backup_job: dict[str, str], name: str) -> dict[str, str]:
-    plan = rendered.servers[name]
+    plan = rendered.neo4j_hosts[name]  # a server of the cluster, or a 4.4 Fabric proxy: the same boot path
     neutral = rendered.files[name]
     is_backup = plan.server == topology.backup_server
     # Least privilege (components/job_users.py): each job logs in as its own user where the edition has roles.
-    renewal, join = user_of(settings, topology, CERT_RENEWAL), user_of(settings, topology, TOPOLOGY_JOIN)
+    renewal = user_of_on(settings, topology, plan.server, CERT_RENEWAL)
+    join = user_of(settings, topology, TOPOLOGY_JOIN)
     creates = [{"name": u.name, "secret": names.job_users[u.name], "grants": u.grants}
                for u in job_users(settings, topology)] if creates_job_users(topology, name) else []
     files = {
@@ -407,7 +412,7 @@ def aws_artifacts(settings: Settings, topology: ClusterTopology, rendered: Rende
     names = secret_names(settings, topology)
     backup_job = render_backup_job(settings, topology)
     artifacts: Artifacts = {s.name: _server_files(settings, topology, rendered, names, backup_job, s.name)
-                            for s in topology.servers}
+                            for s in topology.neo4j_hosts}
     if topology.haproxy:
         # The config is published once (S3, HAPROXY_CONFIG_KEY) and loaded by each node of the pair on its own
         # schedule; the nodes' user data does not hold it (components/aws/load_balancer.py).

@@ -54,7 +54,7 @@ def build_docker(settings: Settings, topology: ClusterTopology, rendered: Render
     keystore = alias_keystore(settings)  # remote aliases: a missing keystore stops the program here
     grafana_password = config.get_secret("grafanaAdminPassword")
     name = f"neo4j-{settings.stack}"
-    ports = server_ports({**rendered.servers, **rendered.fabric_proxies})  # 4.4's Fabric proxies after the servers
+    ports = server_ports(rendered.neo4j_hosts)  # 4.4's Fabric proxies after the servers
 
     certificates = (ClusterCertificates(f"{name}-tls", topology, entry=entry_terminates_tls(settings))
                     if settings.tls != "disabled" else None)
@@ -91,8 +91,8 @@ def stack_outputs(settings: Settings, topology: ClusterTopology, ports: dict[str
         settings, topology,
         bolt_uri=f"{haproxy}{PORTS.haproxy.bolt_write}" if haproxy
         else f"bolt://{LOOPBACK}:{bolt[topology.primaries[0].name]}",
-        server_addresses={s.name: s.hostname for s in topology.servers},
-        server_bolt_uris={s.name: f"bolt://{LOOPBACK}:{bolt[s.name]}" for s in topology.servers},
+        server_addresses={s.name: s.hostname for s in topology.neo4j_hosts},
+        server_bolt_uris={s.name: f"bolt://{LOOPBACK}:{bolt[s.name]}" for s in topology.neo4j_hosts},
         haproxy_uri=f"{haproxy}{PORTS.haproxy.bolt_write}" if haproxy else None,
         haproxy_read_uri=f"{haproxy}{PORTS.haproxy.bolt_read}" if haproxy else None,
         grafana_url=f"{monitoring}{PORTS.monitoring.grafana}" if monitoring else None,

@@ -180,8 +180,8 @@ class Neo4jServers(pulumi.ComponentResource):
         auth = neo4j_auth_upload(args.admin_password)
         self.containers = {}
         # The cluster's servers, then 4.4's Fabric proxies (standalone DBMSs with the neo4j.conf render gave them).
-        plans = {**args.rendered.servers, **args.rendered.fabric_proxies}
-        for server in (*args.topology.servers, *args.topology.fabric_proxies):
+        plans = args.rendered.neo4j_hosts
+        for server in args.topology.neo4j_hosts:
             plan = plans[server.name]
             child = f"{name}-{server.name}"
             data = volume(f"{child}-data", server.role, self)

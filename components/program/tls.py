@@ -79,7 +79,7 @@ class ClusterCertificates(pulumi.ComponentResource):
             opts=child)
         self.ca_cert_pem = ca.cert_pem
         self.servers = {}
-        for server in (*topology.servers, *topology.fabric_proxies):  # 4.4's Fabric proxies serve Bolt too
+        for server in topology.neo4j_hosts:  # 4.4's Fabric proxies serve Bolt too
             key = tls.PrivateKey(f"{name}-{server.name}", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
             request = tls.CertRequest(
                 f"{name}-{server.name}", private_key_pem=key.private_key_pem,

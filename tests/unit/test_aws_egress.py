@@ -66,8 +66,12 @@ def machine_texts(settings) -> list[str]:
     return texts + [path.read_text() for path in tooling_files()]
 
 
+FABRIC_44 = dict(version="4.4.46", databases=[{"name": "books"}], fabricProxyCount=2,
+                 composites=[{"name": "library", "aliases": [{"name": "books", "database": "books"}]}])
+
+
 @pytest.mark.parametrize("overrides", [{}, dict(version="4.4.46"), dict(version="2025.10.1"),
-                                       dict(edition="community", coreCount=1, replicaCount=0)])
+                                       dict(edition="community", coreCount=1, replicaCount=0), FABRIC_44])
 def test_every_aws_api_the_machines_call_has_an_endpoint(overrides):
     called = services_called(machine_texts(make_settings(**overrides))) | AGENT_SERVICES
     covered = {service.name for service in INTERFACE_SERVICES} | set(GATEWAY_SERVICES)
@@ -109,15 +113,16 @@ def test_the_mode_is_a_key_with_two_values_refused_otherwise_by_name():
 
 
 def test_open_is_http_s_anywhere_and_endpoints_keeps_only_the_package_sources_on_the_internet():
-    groups = ("neo4j", "haproxy", "entry", "monitoring")
+    groups = ("neo4j", "fabric", "haproxy", "entry", "monitoring")  # fabric: 4.4's Fabric proxies
+    machines = ("neo4j", "fabric", "haproxy", "monitoring")
     assert {(r.group, r.port, r.to) for r in plan_egress(OPEN, groups)} == {
-        (g, p, "internet") for g in ("neo4j", "haproxy", "monitoring") for p in (80, 443)}
+        (g, p, "internet") for g in machines for p in (80, 443)}
     rules = plan_egress(ENDPOINTS, groups)
     internet = {(r.group, r.port) for r in rules if r.to == "internet"}
     assert internet == {(g, s.port) for s in PACKAGE_SOURCES for g in s.groups}
     assert ("haproxy", 443) not in internet  # its boot installs from the Ubuntu archive alone
     assert {(r.group, r.to) for r in rules if r.to != "internet"} == {
-        (g, t) for g in ("neo4j", "haproxy", "monitoring") for t in ("endpoints", "s3")}
+        (g, t) for g in machines for t in ("endpoints", "s3")}
     assert all(r.group != "entry" for r in rules)
     # AWS's rule description: "Allowed characters are a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=;{}!$*".
     assert all(re.fullmatch(r"[A-Za-z0-9 ._\-:/()#,@\[\]+=;{}!$*]{1,255}", r.why) for r in rules)

@@ -12,7 +12,17 @@ import yaml
 from components.aws.backup_store import BackupStoreArgs, lifecycle_rules
 from components.aws.machine import USER_DATA_LIMIT, compressed_user_data
 from components.aws.network import plan_subnets
-from components.aws.security import ENTRY, HAPROXY, MONITORING, NEO4J, cidr_label, cidr_peer, plan_flows
+from components.aws.security import (
+    ENTRY,
+    FABRIC,
+    HAPROXY,
+    MONITORING,
+    NEO4J,
+    cidr_label,
+    cidr_peer,
+    plan_flows,
+    plan_groups,
+)
 from components.monitoring import PROMETHEUS_CONFIG
 from components.ports import PORTS
 from components.render import render_cluster
@@ -24,10 +34,16 @@ CLUSTER_PORTS = {5000, 6000, 7000, 7688, 6362}
 CLIENT_PORTS = {7687, 7474, 7473}
 
 
+# 4.4 with a composite served by two Fabric proxies (components/databases.py, topology.py FABRIC).
+FABRIC_44 = {"version": "4.4.46", "databases": [{"name": "books"}], "fabricProxyCount": 2,
+             "composites": [{"name": "library", "aliases": [{"name": "books", "database": "books"}]}]}
+
+
 def flows_of(**overrides):
     settings = make_settings(**overrides)
     topology = plan_topology(settings)
-    return plan_flows(settings, topology, render_cluster(settings, topology).servers)
+    rendered = render_cluster(settings, topology)
+    return plan_flows(settings, topology, rendered.servers, rendered.fabric_proxies)
 
 
 # --- subnets ---------------------------------------------------------------------------------------
@@ -112,9 +128,10 @@ def scraped_ports(settings, topology) -> dict[str, set[int]]:
     """{security group: ports} of every target in the rendered prometheus.yml."""
     config = yaml.safe_load(render_cluster(settings, topology).files["monitoring"][PROMETHEUS_CONFIG])
     hosts = {s.hostname: NEO4J for s in topology.servers}
+    hosts |= {p.hostname: FABRIC for p in topology.fabric_proxies}  # 4.4's Fabric proxies, a group of their own
     hosts |= {node.hostname: HAPROXY for node in topology.haproxy_nodes}  # each node of the pair
     out: dict[str, set[int]] = {}
-    servers = [(s.name, s.role) for s in topology.servers]
+    servers = [(s.name, s.role) for s in topology.neo4j_hosts]  # the machines with a Name and a Role tag
     for _, target in scrape_targets(config, stack=settings.stack, servers=servers):
         host, port = target.rsplit(":", 1)
         out.setdefault(hosts[host], set()).add(int(port))
@@ -125,11 +142,12 @@ def scraped_ports(settings, topology) -> dict[str, set[int]]:
     {},
     {"tls": "required", "haproxy": False},
     {"edition": "community", "coreCount": 1, "replicaCount": 0, "acceptLicense": False},
+    FABRIC_44,
 ])
 def test_monitoring_reaches_exactly_the_ports_its_prometheus_scrapes(overrides):
     settings = make_settings(**overrides)
     topology = plan_topology(settings)
-    flows = plan_flows(settings, topology, render_cluster(settings, topology).servers)
+    flows = flows_of(**overrides)
     opened: dict[str, set[int]] = {}
     for flow in flows:
         if flow.source == MONITORING:
@@ -138,6 +156,20 @@ def test_monitoring_reaches_exactly_the_ports_its_prometheus_scrapes(overrides):
     # Metrics endpoint and node exporter on Enterprise; node exporter only on Community. No Bolt, no HTTP(S).
     expected = {9100} | ({2004} if settings.edition == "enterprise" else set())
     assert opened[NEO4J] == expected
+    assert opened.get(FABRIC) == (expected if topology.fabric_proxies else None)
+
+
+def test_fabric_proxies_take_bolt_from_clients_and_reach_the_members_bolt_alone():
+    flows = flows_of(**FABRIC_44, clientCidrs=["203.0.113.0/24"], adminCidrs=["198.51.100.0/24"])
+    # Clients dial a proxy directly (haproxy.cfg balances the members only), Bolt alone; Prometheus scrapes it.
+    assert {(f.port, f.source) for f in flows if f.target == FABRIC} == {
+        (7687, "203.0.113.0/24"), (2004, MONITORING), (9100, MONITORING)}
+    # Its drivers (fabric.graph.<n>.uri, neo4j:// at the cores) reach the members' Bolt and nothing else of them.
+    assert {(f.target, f.port) for f in flows if f.source == FABRIC} == {(NEO4J, 7687)}
+    # Without proxies there is no such group.
+    settings = make_settings()
+    assert FABRIC not in plan_groups(plan_topology(settings))
+    assert not [f for f in flows_of() if FABRIC in (f.target, f.source)]
 
 
 def test_metrics_and_node_exporter_are_for_monitoring_only():

@@ -16,6 +16,7 @@ import yaml
 
 from components.aws.egress import interface_services
 from components.aws.secret_names import secret_names
+from components.aws.servers import FABRIC_DATA_VOLUME_GB
 from components.job_users import job_passwords_read_by, job_users
 from components.outputs import StackOutputs, wire_name
 from components.ports import PORTS
@@ -60,6 +61,11 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
                             "neo4j:replicaInstanceType": "r6g.xlarge",
                             "neo4j:clientCidrs": ["0.0.0.0/0", "2001:db8::/32"], "neo4j:allowWorldAccess": True,
                             "neo4j:tls": "required", "neo4j:backupDiffSchedule": None}),
+    # 4.4 with its composite served by two Fabric proxies (standalone machines beside the cluster).
+    "fabric-44": ("prod", {"neo4j:version": "4.4.46", "neo4j:databases": [{"name": "books"}],
+                           "neo4j:composites": [{"name": "library", "aliases": [
+                               {"name": "books", "database": "books"}, {"name": "main", "database": "neo4j"}]}],
+                           "neo4j:fabricProxyCount": 2, "neo4j:plugins": ["apoc-core", "graph-data-science"]}),
 }
 
 
@@ -93,11 +99,11 @@ def plan(request, plans) -> Plan:
 def expected_counts(p: Plan) -> dict[str, int]:
     """What each component should hold, counted from the settings the way a reviewer would."""
     s, t = p.settings, p.topology
-    zones, servers = len(s.availability_zones), len(t.servers)
+    zones, servers, proxies = len(s.availability_zones), len(t.servers), len(t.fabric_proxies)
     nats = zones if s.nat_gateway_per_zone else 1
     tls = s.tls != "disabled"
-    # With TLS: the CA, each server's certificate and Grafana's.
-    secrets = 1 + s.monitoring + bool(s.users) + (1 + servers + s.monitoring if tls else 0)
+    # With TLS: the CA, each server's and Fabric proxy's certificate and Grafana's.
+    secrets = 1 + s.monitoring + bool(s.users) + (1 + servers + proxies + s.monitoring if tls else 0)
     secrets += s.core_count > 1  # the admin's auth.ini line, for the primaries but the first (job_users.py)
     secrets += len(job_users(s, t))  # one password per job user (components/job_users.py)
     entry = s.tls == "required" and s.haproxy  # HAProxy ends TLS with the entry certificate (render.py)
@@ -122,10 +128,12 @@ def expected_counts(p: Plan) -> dict[str, int]:
         # KMS keys (keys.py): backups and secrets, and the replica's in its region; each with an alias and a policy
         "neo4j-cluster:aws:EncryptionKeys": 3 * (2 + (buckets == 2)),
         # the provider and one per component
-        "(stack)": 1 + 7 + tls + s.haproxy + s.monitoring,
+        "(stack)": 1 + 7 + tls + s.haproxy + s.monitoring + bool(proxies),
     }
     if tls:
-        counts["neo4j-cluster:tls:ClusterCertificates"] = 2 + 3 * (servers + s.monitoring + entry)  # Grafana, entry
+        counts["neo4j-cluster:tls:ClusterCertificates"] = 2 + 3 * (servers + proxies + s.monitoring + entry)
+    if proxies:
+        counts["neo4j-cluster:aws:FabricProxies"] = 8 * proxies  # a server's 8 each (4.4's Fabric proxies)
     if s.haproxy:
         # per HAProxy node: role, SSM attachment, access policy (its config object), instance profile, instance,
         # A record; the config object, the NLB and its alias record; per Bolt port a target group, a listener and
@@ -157,7 +165,8 @@ def test_components_use_the_documented_type_tokens_and_child_names(plan):
     components = {r["type"] for r in plan.resources if r["type"].startswith("neo4j-cluster:aws:")}
     assert components <= {f"neo4j-cluster:aws:{t}" for t in ("Network", "SecurityGroups", "ClusterSecrets",
                                                             "BackupStore", "Neo4jServers", "LoadBalancer",
-                                                            "Monitoring", "SessionLogging", "EncryptionKeys")}
+                                                            "Monitoring", "SessionLogging", "EncryptionKeys",
+                                                            "FabricProxies")}
     children = [r for r in plan.resources if r["parent"].startswith("neo4j-cluster:aws:")]
     assert all(r["name"].startswith(r["parent"].split("::")[1] + "-") for r in children)
 
@@ -252,7 +261,8 @@ def test_group_to_group_ingress_is_matched_by_egress_and_the_rest_goes_out_on_ht
 
 def test_every_instance_requires_imdsv2_and_encrypts_every_volume(plan):
     instances = plan.of_type(INSTANCE)
-    assert len(instances) == len(plan.topology.servers) + len(plan.topology.haproxy_nodes) + plan.settings.monitoring
+    assert len(instances) == (len(plan.topology.neo4j_hosts) + len(plan.topology.haproxy_nodes)
+                              + plan.settings.monitoring)
     for name, inputs in instances.items():
         assert inputs["metadataOptions"]["httpTokens"] == "required", name
         assert int(inputs["metadataOptions"]["httpPutResponseHopLimit"]) == 1, name
@@ -266,10 +276,12 @@ def test_every_instance_requires_imdsv2_and_encrypts_every_volume(plan):
 
 def test_each_neo4j_server_has_its_own_data_volume_in_its_zone_attached_to_it(plan):
     instances, volumes, attachments = plan.of_type(INSTANCE), plan.of_type(VOLUME), plan.of_type(ATTACHMENT)
-    assert len(volumes) == len(attachments) == len(plan.topology.servers) + plan.settings.monitoring
-    for server in plan.topology.servers:
+    assert len(volumes) == len(attachments) == len(plan.topology.neo4j_hosts) + plan.settings.monitoring
+    for server in plan.topology.neo4j_hosts:
         volume = volumes[f"cluster-{server.name}-data"]
-        assert int(volume["size"]) == plan.settings.data_volume_size_gb
+        # A Fabric proxy's holds its own `system` alone (no graph): a small volume of its own.
+        assert int(volume["size"]) == (FABRIC_DATA_VOLUME_GB if server.role == "fabric"
+                                       else plan.settings.data_volume_size_gb)
         assert volume["availabilityZone"] == server.zone
         assert volume["tags"]["Server"] == server.name
         attachment = attachments[f"cluster-{server.name}-data-attachment"]
@@ -283,7 +295,7 @@ def test_each_neo4j_server_has_its_own_data_volume_in_its_zone_attached_to_it(pl
 def test_neo4j_servers_expose_tags_to_imds_and_only_the_backup_server_names_the_bucket(plan):
     backup = f"cluster-{plan.topology.backup_server.name}"
     # Every machine with a data volume reads its id so: the Neo4j servers and the monitoring node.
-    servers = {f"cluster-{s.name}" for s in plan.topology.servers} | {"cluster-monitoring"}
+    servers = {f"cluster-{s.name}" for s in plan.topology.neo4j_hosts} | {"cluster-monitoring"}
     servers |= {f"cluster-{n.name}" for n in plan.topology.haproxy_nodes}  # the HaproxyConfig tag names their config
     buckets = plan.of_type(BUCKET)
     for name, inputs in plan.of_type(INSTANCE).items():
@@ -306,7 +318,7 @@ def test_servers_are_spread_over_the_zones_so_no_zone_holds_a_majority_of_primar
 
 
 def test_user_data_is_the_rendered_cloud_init_and_holds_no_secret(plan):
-    targets = [s.name for s in plan.topology.servers] + [n.name for n in plan.topology.haproxy_nodes] \
+    targets = [s.name for s in plan.topology.neo4j_hosts] + [n.name for n in plan.topology.haproxy_nodes] \
         + ["monitoring"] * plan.settings.monitoring
     for target in targets:
         text = plan.user_data(f"cluster-{target}")
@@ -359,10 +371,11 @@ def test_secrets_live_under_the_names_the_user_data_reads(plan):
     keystore = alias_keystore(plan.settings) is not None  # a remote alias (prod's library.partner)
     expected |= {names.alias_keystore} if keystore else set()
     assert created == expected
-    for server in plan.topology.servers:
+    for server in plan.topology.neo4j_hosts:
         boot = plan.user_data(f"cluster-{server.name}")
         first = server == plan.topology.primaries[0]
-        assert (names.admin_password in boot) == first, server.name
+        # A 4.4 Fabric proxy sets the admin's password in its own `system` and renews its certificate as the admin.
+        assert (names.admin_password in boot) == (first or server.role == "fabric"), server.name
         assert (names.admin_auth in boot) == (server.role == "primary" and not first), server.name
         assert {user for user, name in names.job_users.items() if name in boot} == set(
             job_passwords_read_by(plan.settings, plan.topology, server)), server.name
@@ -410,6 +423,12 @@ def test_each_server_reads_only_its_jobs_passwords_and_its_own_certificate(plan)
             server.name
         if readable:
             assert statements["ReadOwnSecrets"]["Action"] == "secretsmanager:GetSecretValue"
+    for proxy in plan.topology.fabric_proxies:  # 4.4's: the admin password (its own `system`) and its certificate
+        statements = {s["Sid"]: s for s in policy(plan, f"cluster-{proxy.name}-access")["Statement"]}
+        assert statements["ReadOwnSecrets"]["Resource"] == ["arn:aws:mock:::cluster-admin-password"] + (
+            [f"arn:aws:mock:::cluster-tls-{proxy.name}"] if tls else [])
+        assert set(statements) == {"ReadOwnSecrets", "NeverTamperWithBackups", "NeverWriteWhatRootRuns",
+                                   "DecryptOwnSecrets"}, proxy.name  # no backup, seed or tooling access
 
 
 def test_no_replica_reads_the_admin_password(plans):
@@ -627,7 +646,12 @@ def test_outputs_have_the_shape_every_platform_returns(plan):
                                       if plan.settings.edition == "enterprise" else {})
     assert [s["name"] for s in outputs["servers"]] == [s.name for s in plan.topology.servers]
     assert all(set(s) == {"name", "role", "zone", "hostname", "privateIp", "boltUri"} and s["privateIp"]
-               for s in outputs["servers"])
+               for s in outputs["servers"] + outputs["fabricProxies"])
+    # 4.4's Fabric proxies, listed as the servers are (each its instance's address); [] on every other stack.
+    assert [(p["name"], p["role"], p["hostname"], p["boltUri"]) for p in outputs["fabricProxies"]] == [
+        (p.name, "fabric", p.hostname, f"bolt://{p.hostname}:7687") for p in plan.topology.fabric_proxies]
+    addresses = [s["privateIp"] for s in outputs["servers"] + outputs["fabricProxies"]]
+    assert len(set(addresses)) == len(addresses)
     assert outputs["faultTolerance"] == plan.topology.fault_tolerance
     assert (outputs["grafanaUrl"] is None) == (not plan.settings.monitoring)
     assert outputs["backupBucket"] == "cluster-backups"
@@ -930,3 +954,85 @@ def test_a_machine_boots_only_after_what_its_boot_script_reads_exists(tmp_path):
     assert "cluster-tooling" in policy, policy
     assert sum(1 for urn in result.options_of("aws:iam/rolePolicy:RolePolicy", f"{backup_server}-access")
                ["dependencies"] if urn.endswith("secretVersion:SecretVersion::cluster-admin-password")) == 1
+
+
+# --- 4.4's Fabric proxies (issue 21, item 3) ---------------------------------------------------------------------
+# Standalone DBMSs (dbms.mode=SINGLE) beside the cluster, made from the same topology and render as the Docker
+# stack's proxy containers: here an EC2 machine each, booted as a server is.
+
+
+def write_files(user_data: str) -> dict[str, str]:
+    return {f["path"]: f["content"] for f in yaml.safe_load(user_data)["write_files"]}
+
+
+def test_fabric_proxies_are_private_machines_that_boot_the_rendered_fabric_conf_as_servers_do(plans):
+    from components.aws.user_data import SERVER_FILE_PLACES
+
+    p = plans["fabric-44"]
+    names = secret_names(p.settings, p.topology)
+    subnets = {f"{name}-id": inputs["availabilityZone"] for name, inputs in p.of_type(SUBNET).items()
+               if "-private-" in name}
+    assert [proxy.name for proxy in p.topology.fabric_proxies] == ["fabric-1", "fabric-2"]
+    for proxy in p.topology.fabric_proxies:
+        inputs = p.of_type(INSTANCE)[f"cluster-{proxy.name}"]
+        # Prometheus's EC2 discovery reads these two tags (render.ec2_discovery).
+        assert inputs["tags"]["Name"] == f"{p.stack}-{proxy.name}" and inputs["tags"]["Role"] == "fabric"
+        assert subnets[inputs["subnetId"]] == proxy.zone  # its zone's private subnet, as a server's
+        assert inputs["vpcSecurityGroupIds"] == ["cluster-fabric-id"]
+        assert inputs["instanceType"] == p.settings.replica_instance_type
+        assert not inputs["associatePublicIpAddress"]
+        assert p.of_type(RECORD)[f"cluster-{proxy.name}"]["name"] == proxy.hostname  # fabric.routing.servers' name
+        files = write_files(p.user_data(f"cluster-{proxy.name}"))
+        conf = files[SERVER_FILE_PLACES["neo4j.conf"]]
+        assert conf == p.rendered.files[proxy.name]["neo4j.conf"]  # render's text, as the Docker upload is
+        assert "dbms.mode=SINGLE" in conf and "fabric.database.name=library" in conf
+        assert "fabric.routing.servers=fabric-1.prod.neo4j.internal:7687,fabric-2.prod.neo4j.internal:7687" in conf
+        assert yaml.safe_load(p.user_data(f"cluster-{proxy.name}"))["runcmd"][0] == [
+            SERVER_FILE_PLACES["setup-neo4j.sh"]]
+        setup = files[SERVER_FILE_PLACES["setup-neo4j.sh"]]
+        # Its certificate for Bolt, HTTPS and the fabric policy; the admin's initial password in its own `system`.
+        assert f'TLS_SECRET="{names.tls[proxy.name]}"' in setup and "SSL_SCOPES=(bolt https fabric)" in setup
+        assert f'password=$(secret "{names.admin_password}")' in setup
+        assert "run_step set_initial_password" in setup
+        for step in ("create_job_users", "join_database_topology", "install_backup_tooling"):
+            assert f"run_step {step}" not in setup, step  # not a member: no job users, topology or backups
+        renewal = files[SERVER_FILE_PLACES["renew-certificates.sh"]]
+        # Its own `system` holds the admin alone, and it asks no cluster before it restarts.
+        assert "NEO4J_USER=neo4j\n" in renewal and "CLUSTERED=false" in renewal
+        assert f'PASSWORD_SECRET="{names.admin_password}"' in renewal
+
+
+def test_fabric_proxies_take_client_bolt_and_reach_the_members_bolt_alone(plans):
+    p = plans["fabric-44"]
+    fabric = {(r["group"], r["port"], r["peer"]) for r in p.rules(INGRESS) if "fabric" in (r["group"], r["peer"])}
+    assert fabric == {("fabric", 7687, "10.0.0.0/8"),  # prod's clientCidrs
+                      ("fabric", 2004, "monitoring"), ("fabric", 9100, "monitoring"),
+                      ("neo4j", 7687, "fabric"),  # the fabric.graph URIs (neo4j:// at the cores)
+                      ("endpoints", 443, "fabric")}  # Secrets Manager and the SSM agent, through the VPC's endpoints
+
+
+def test_prometheus_discovers_the_fabric_proxies_by_their_name_tag(plans):
+    from tests.support.prometheus_targets import scrape_targets
+
+    p = plans["fabric-44"]
+    config = yaml.safe_load((p.out / "monitoring" / "prometheus" / "prometheus.yml").read_text())
+    # Every planned machine as EC2 would describe it: its Name tag (<stack>-<name>) and Role tag.
+    machines = [(inputs["tags"]["Name"].removeprefix(f"{p.stack}-"), inputs["tags"].get("Role", ""))
+                for inputs in p.of_type(INSTANCE).values()]
+    targets = set(scrape_targets(config, stack=p.stack, servers=machines))
+    for job, port in (("neo4j", 2004), ("node", 9100)):
+        assert {t for j, t in targets if j == job} == {f"{s.hostname}:{port}" for s in p.topology.neo4j_hosts}, job
+    # Another stack's monitoring node is left as it was: no fabric pattern without proxies.
+    prod = yaml.safe_load((plans["prod"].out / "monitoring" / "prometheus" / "prometheus.yml").read_text())
+    assert "prod-fabric-*" not in json.dumps(prod)
+
+
+def test_fabric_proxies_keep_their_volume_and_are_held_back_as_servers_are(tmp_path):
+    base, overrides = VARIANTS["fabric-44"]
+    result = run_with_secrets(tmp_path, "t", {**stack_config(base), **overrides}, {})
+    assert result.returncode == 0, result.stderr
+    for proxy in ("fabric-1", "fabric-2"):
+        options = result.options_of(VOLUME, f"cluster-{proxy}-data")
+        assert options["protect"] is True and options["retainOnDelete"] is True, proxy
+        ignored = set(result.options_of(INSTANCE, f"cluster-{proxy}")["ignoreChanges"])
+        assert ignored == {"ami", "userDataBase64", "instanceType", "subnetId", "availabilityZone"}, proxy

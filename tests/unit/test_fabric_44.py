@@ -89,10 +89,12 @@ def test_proxies_outside_4_4_or_without_a_composite_are_refused():
         f"{PROXIES}: got 2 Fabric proxies and no {KEY}; allowed: 0, or a composite for them to serve"]
 
 
-def test_proxies_on_aws_are_refused_until_its_adapter_deploys_them():
-    assert problems_of(platform="aws", composites=LIBRARY, fabricProxyCount=1) == [
-        f"{PROXIES}: got 1 on platform aws; allowed on aws: 0 (its adapter does not deploy Fabric proxy servers "
-        f"yet; platform docker does)"]
+def test_proxies_are_taken_on_both_platforms():
+    # Each adapter places them: an EC2 machine each on aws (tests/unit/test_aws_plan.py, variant fabric-44), a
+    # container each on docker (below).
+    for platform in ("aws", "docker"):
+        settings = make_settings(**{**ON_44, "platform": platform, "composites": LIBRARY, "fabricProxyCount": 1})
+        assert [p.name for p in plan_topology(settings).fabric_proxies] == ["fabric-1"], platform
 
 
 def test_a_local_alias_must_still_target_a_database_of_the_stack():
@@ -186,3 +188,8 @@ def test_make_plan_of_a_4_4_docker_stack_runs_the_proxy_as_a_container(tmp_path_
             "/var/lib/neo4j/certificates/fabric/trusted/ca.crt"} <= set(uploads)
     # Bolt published after the three cores' (17687, 17787, 17887).
     assert {p["external"] for p in plan.container("fabric-1")["ports"] if p["internal"] == 7687} == {17987}
+    # The stack outputs list it as AWS's do (components/outputs.py fabric_proxies), reached on that port.
+    assert plan.document["outputs"]["fabricProxies"] == [
+        {"name": "fabric-1", "role": "fabric", "zone": plan.topology.fabric_proxies[0].zone,
+         "hostname": "fabric-1.fab.neo4j.internal", "privateIp": "fabric-1.fab.neo4j.internal",
+         "boltUri": "bolt://127.0.0.1:17987"}]

@@ -2,6 +2,7 @@
 read back. The adapters' side is checked on their plans (test_aws_plan.py, test_docker_plan.py)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import fields
 
@@ -26,13 +27,28 @@ OUTPUTS = StackOutputs(
 def test_keys_are_the_camel_case_of_the_fields_in_field_order():
     assert [wire_name(f.name) for f in fields(StackOutputs)] == [
         "boltUri", "routingUri", "servers", "faultTolerance", "grafanaUrl", "prometheusUrl", "backupBucket",
-        "secretArns", "caCertPem", "haproxyUri", "haproxyReadUri", "metricsUrls", "tls", "offsiteAccountPolicies"]
+        "secretArns", "caCertPem", "haproxyUri", "haproxyReadUri", "metricsUrls", "tls", "offsiteAccountPolicies",
+        "fabricProxies"]
     assert list(OUTPUTS.to_json()["servers"][0]) == ["name", "role", "zone", "hostname", "privateIp", "boltUri"]
 
 
 def test_what_is_exported_reads_back_as_the_same_outputs():
     document = json.loads(json.dumps(OUTPUTS.to_json()))
     assert StackOutputs.from_json(document) == OUTPUTS
+    assert document["fabricProxies"] == []  # no 4.4 Fabric proxies: an empty list, never null
+
+
+def test_fabric_proxies_are_exported_as_servers_are_and_read_back():
+    proxy = ServerOutput("fabric-1", "fabric", "eu-west-1b", "fabric-1.prod.neo4j.internal", "10.40.2.20",
+                         "bolt://fabric-1.prod.neo4j.internal:7687")
+    outputs = dataclasses.replace(OUTPUTS, fabric_proxies=(proxy,))
+    document = json.loads(json.dumps(outputs.to_json()))
+    assert document["fabricProxies"] == [{"name": "fabric-1", "role": "fabric", "zone": "eu-west-1b",
+                                          "hostname": "fabric-1.prod.neo4j.internal", "privateIp": "10.40.2.20",
+                                          "boltUri": "bolt://fabric-1.prod.neo4j.internal:7687"}]
+    assert StackOutputs.from_json(document) == outputs
+    # A stack exported before the key existed reads as none.
+    assert StackOutputs.from_json({k: v for k, v in document.items() if k != "fabricProxies"}).fabric_proxies == ()
 
 
 def test_keys_an_older_stack_did_not_export_read_as_absent():
@@ -44,7 +60,8 @@ def test_keys_an_older_stack_did_not_export_read_as_absent():
     assert outputs.routing_uri == "neo4j://core-1.prod.neo4j.internal:7687" and len(outputs.servers) == 4
 
 
-@pytest.mark.parametrize("document", [[], "boltUri", {"servers": {"name": "core-1"}}, {"servers": ["core-1"]}])
+@pytest.mark.parametrize("document", [[], "boltUri", {"servers": {"name": "core-1"}}, {"servers": ["core-1"]},
+                                      {"servers": [], "fabricProxies": ["fabric-1"]}])
 def test_a_document_that_is_not_stack_outputs_is_refused(document):
     with pytest.raises(ValueError):
         StackOutputs.from_json(document)

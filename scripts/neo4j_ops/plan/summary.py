@@ -37,7 +37,7 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
         "",
     ]
     # Zones are AWS's: containers on one Docker engine have none, so a Docker stack's table has no zone column.
-    shown = (*topology.servers, *topology.fabric_proxies)  # 4.4's Fabric proxies (role fabric) after the members
+    shown = topology.neo4j_hosts  # 4.4's Fabric proxies (role fabric) after the members
     columns = [("server", [s.name for s in shown]), ("role", [s.role for s in shown])]
     if settings.platform == "aws":
         columns.append(("zone", [s.zone for s in shown]))
@@ -45,7 +45,7 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
     lines += table_lines(columns)
     lines += ["", "Memory plan per role:"]
     seen = set()
-    plans = {**rendered.servers, **rendered.fabric_proxies}
+    plans = rendered.neo4j_hosts
     for server in shown:
         if server.role in seen:
             continue
