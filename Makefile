@@ -12,6 +12,7 @@ help:
 	@echo "make unit                          only the fast tests (no real tools or servers)"
 	@echo "make engine                        the engine tests alone: the program under the real Pulumi CLI (built once)"
 	@echo "make lint                          ruff"
+	@echo "make rehearse [ARGS=--keep]        boot a community server's rendered user data in a systemd machine container (issue 23, in progress)"
 	@echo "make local-server | local-check | local-backup-restore | local-stop   the local tour (README, Quick start)"
 	@echo "make neo4j-local [VERSION=4.4|5.26|2025|x.y.z] [ARGS=--background|--stop]  a real Neo4j Community server on loopback"
 	@echo "make up|down STACK=local           pulumi up / destroy (needs the Pulumi CLI; docker stacks a Docker engine)"
@@ -45,6 +46,14 @@ neo4j-jars: setup
 
 plan: setup
 	@$(PY) scripts/plan.py --stack $(STACK)
+
+# The boot rehearsal (tests/support/rehearsal, in progress): the user data the program renders for a community
+# single-server AWS stack, booted by systemd and cloud-init (NoCloud seed) in a machine container of a private
+# dockerd, with stand-ins for what surrounds an EC2 machine; prints each boot step and where the boot stopped
+# (exit 1 when it did not finish). The base image is built once (debootstrap, ~3 minutes) and cached.
+.PHONY: rehearse
+rehearse: setup tools
+	$(PY) -m tests.support.rehearsal.rehearse $(ARGS)
 
 # The Pulumi CLI the engine tests run (tests/support/engine/cli.py): built from the Go module proxy once
 # (3-9 minutes; it prints the time), then reused from the cache.

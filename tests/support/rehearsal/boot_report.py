@@ -28,6 +28,7 @@ class BootReport:
     failed_modules: tuple[str, ...]  # cloud-init modules that failed, in order
     stage_errors: tuple[str, ...]    # errors per stage (/run/cloud-init/status.json)
     setup_lines: tuple[str, ...]     # setup-neo4j.sh's own lines, in order
+    failed_step_output: tuple[str, ...]  # every line the boot printed during the step that failed (its why)
     boot_status: dict[str, str]      # BOOT_STATUS's state, step, time ({} when never written)
     boot_metric: str
     journals: dict[str, str]         # unit → its journal
@@ -41,21 +42,31 @@ class BootReport:
         if self.completed:
             return "boot done"
         step = self.boot_status.get("step", "(setup-neo4j.sh never wrote its boot status)")
-        last = next((line for line in reversed(self.setup_lines) if "FAILED" not in line), "")
         state = self.boot_status.get("state", "none")
-        return f"stopped at setup-neo4j.sh step {step} (state {state}); its last words: {last or '(none)'}"
+        why = " | ".join(self.failed_step_output) or "(no output)"
+        return f"stopped at setup-neo4j.sh step {step} (state {state}): {why}"
 
     def text(self) -> str:
         parts = [f"cloud-init: {self.cloud_init} (waited {self.waited_seconds:.0f}s)", self.cloud_init_long.rstrip(),
                  "cloud-init modules failed: " + (", ".join(self.failed_modules) or "none"),
                  *(f"  {error}" for error in self.stage_errors),
                  "setup-neo4j.sh:", *(f"  {line}" for line in self.setup_lines),
+                 "output of the step that failed:", *(f"  {line}" for line in self.failed_step_output),
                  f"boot status ({BOOT_STATUS}): {self.boot_status or 'not written'}",
                  f"boot metric ({BOOT_METRIC}):", *(f"  {line}" for line in self.boot_metric.splitlines()
                                                     if not line.startswith("#")),
                  *(f"journal of {unit}:\n{journal.rstrip()}" for unit, journal in self.journals.items()),
                  f"=> {self.where_it_stopped()}"]
         return "\n".join(parts)
+
+
+def _failed_step_output(output: str) -> tuple[str, ...]:
+    lines = output.splitlines()
+    failed = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].startswith("setup-neo4j: FAILED")), None)
+    if failed is None:
+        return ()
+    start = next((i for i in range(failed - 1, -1, -1) if lines[i].startswith("setup-neo4j: step ")), failed)
+    return tuple(lines[start + 1:failed])
 
 
 def _stage_errors(machine: Machine) -> tuple[str, ...]:
@@ -91,6 +102,7 @@ def boot_report(machine: Machine, timeout: float = 600) -> BootReport:
         failed_modules=tuple(dict.fromkeys(MODULE_FAILED.findall(log))),
         stage_errors=_stage_errors(machine),
         setup_lines=tuple(line for line in output.splitlines() if line.startswith("setup-neo4j:")),
+        failed_step_output=_failed_step_output(output),
         boot_status=dict(item.split("=", 1) for item in boot_status if "=" in item),
         boot_metric=machine.exec("cat", BOOT_METRIC).stdout,
         journals={unit: machine.exec("journalctl", "--no-pager", "-o", "short-monotonic", "-u", unit, "-n",
