@@ -40,7 +40,9 @@ def rendered_server(variant: tuple[str, dict[str, Any]] = COMMUNITY_SINGLE, out:
                     server: str = "core-1") -> RenderedMachine:
     """The planned stack's instance of `server`: its user data and tags as the program gave them."""
     base, overrides = variant
-    out = out or Path(tempfile.mkdtemp(prefix="rehearsal-plan-")) / "out"
+    if out is None:  # the plan's files are read here and not needed afterwards
+        with tempfile.TemporaryDirectory(prefix="rehearsal-plan-") as tmp:
+            return rendered_server(variant, Path(tmp) / "out", server)
     plan = make_plan("rehearsal", base, _stack_config(base, overrides), out)
     instances = plan.of_type("aws:ec2/instance:Instance")
     names = [name for name in instances if name == server or name.endswith(f"-{server}")]
