@@ -109,3 +109,33 @@ def test_metadata_address_exists_in_the_machines_namespace_only(booted):
     # The host's own namespace never has the address (and the test never sends anything to it).
     host = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True, check=True).stdout
     assert ADDRESS not in host
+
+
+def test_data_volume_stand_in_is_formatted_mounted_by_uuid_and_in_fstab(booted, rendered):
+    machine, report = booted
+    assert machine.volume is not None
+    # The by-id name the rehearsal gives the loop device is the one the script's own rule derives from the
+    # DataVolumeId tag (data_volume_device in the rendered setup-neo4j.sh), not a copy of that rule.
+    script = "/usr/local/lib/neo4j-cluster/setup-neo4j.sh"
+    derived = machine.exec("bash", "-c", f'source <(sed -n "/^data_volume_device()/,/^}}/p" {script}); '
+                           f'DISK_BY_ID=/dev/disk/by-id; data_volume_device "$1"', "_",
+                           rendered.tags["DataVolumeId"], check=True).stdout.strip()
+    assert derived == machine.volume.by_id
+    assert "setup-neo4j: step enable_filesystem_growth" in report.setup_lines, report.text()
+    # mkfs.xfs and mount ran in the machine (CAP_SYS_ADMIN): the data directory is the volume, xfs.
+    source, fstype = machine.exec("findmnt", "-n", "-o", "SOURCE,FSTYPE", "--mountpoint", "/var/lib/neo4j/data",
+                                  check=True).stdout.split()
+    assert (source, fstype) == (machine.volume.device, "xfs")
+    uuid = machine.exec("blkid", "-p", "-s", "UUID", "-o", "value", machine.volume.device, check=True).stdout.strip()
+    fstab = machine.exec("cat", "/etc/fstab", check=True).stdout.splitlines()
+    assert f"UUID={uuid} /var/lib/neo4j/data xfs defaults,noatime,nofail 0 2" in fstab
+    assert machine.exec("systemctl", "is-enabled", "grow-data-volume.timer").stdout.strip() == "enabled"
+
+
+def test_machine_gets_cap_sys_admin_and_its_volume_only_not_privileged(booted):
+    machine, _ = booted
+    host_config = json.loads(machine.dockerd.docker("inspect", "--format", "{{json .HostConfig}}",
+                                                    machine.container).stdout)
+    assert host_config["Privileged"] is False
+    assert host_config["CapAdd"] == ["CAP_SYS_ADMIN"]
+    assert [device["PathOnHost"] for device in host_config["Devices"]] == [machine.volume.device]

@@ -132,7 +132,12 @@ def running_machine(dockerd: PrivateDockerd, image: str, rendered: RenderedMachi
         volume_id = rendered.tags.get("DataVolumeId")
         volume = stack.enter_context(loop_volume(volume_id, work)) if volume_id else None
         # The machine may use the loop device (the devices cgroup lets it); its by-id name comes after the start.
-        devices = ("--device", volume.device) if volume else ()
+        # CAP_SYS_ADMIN (and no more: not --privileged, which would also hand it every device and the host's
+        # /sys and /proc writable): mkfs.xfs sets the device's block size (ioctl BLKBSZSET, refused without it:
+        # "cannot set blocksize 512 on block device") and setup-neo4j.sh mounts the volume (mount(2)), both
+        # of which the kernel allows only with CAP_SYS_ADMIN; docker's default seccomp profile lets mount
+        # through once the capability is there. Only a machine with a data volume gets it.
+        devices = ("--device", volume.device, "--cap-add", "SYS_ADMIN") if volume else ()
         # The seed's full path under a directory copied onto the machine's / (docker cp wants the parent to exist).
         nocloud_seed(rendered, instance_id, work / "root" / SEED_DIR.lstrip("/"))
         dockerd.docker("create", "--name", name, "--hostname", rendered.instance, *RUN_OPTIONS, *cgroup, *devices,
