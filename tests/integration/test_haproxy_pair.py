@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -134,7 +136,10 @@ def pair_behind_a_balancer(tmp_path: Path):
     places = {name: (echoes[name].port, health.port(name)) for name in SERVERS + ["replica-3"]}
     rendered = rendered_cfg(replicas=2)
     assert server_names(rendered, "neo4j_read") == SERVERS
-    nodes = {name: node_loopback({s: places[s] for s in SERVERS}, tmp_path / f"{name}-state")
+    # The nodes' state (their admin sockets) in a short folder of its own: haproxy refuses a socket path over
+    # 97 characters, and pytest-xdist's tmp_path (…/popen-gw0/<test name>) is longer.
+    state = Path(tempfile.mkdtemp(prefix="haproxy-pair-"))
+    nodes = {name: node_loopback({s: places[s] for s in SERVERS}, state / f"{name}-state")
              for name in ("haproxy-1", "haproxy-2")}
     front = {"bolt_write": free_port(), "bolt_read": free_port()}
     stats = free_port()
@@ -158,6 +163,7 @@ def pair_behind_a_balancer(tmp_path: Path):
         health.close()
         for echo in echoes.values():
             echo.close()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def test_the_stand_in_keeps_the_nlbs_check_ratio_and_the_pair_reports_health_per_port():

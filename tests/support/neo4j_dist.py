@@ -41,6 +41,7 @@ import contextlib
 import fcntl
 import functools
 import os
+import random
 import re
 import shutil
 import signal
@@ -618,16 +619,39 @@ _handed_out_ports: set[int] = set()
 _ports_lock = threading.Lock()
 
 
+def _worker_share() -> tuple[int, int]:
+    """(this pytest-xdist worker's index, the number of workers); (0, 1) outside xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    return (int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0), max(count, 1)
+
+
+# Ports for test servers come from below Linux's ephemeral range (32768-60999 by default), so no outgoing
+# connection's kernel-chosen port can take one between its choice and the server's bind.
+_TEST_PORTS = range(20000, 32768)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A currently free TCP port on ``host``; never returns the same port twice per process."""
+    """A currently free TCP port on ``host``; never returns the same port twice per process.
+
+    Under pytest-xdist each worker draws from its own slice of the test port range, so a port handed to one
+    worker is never handed to another before the first has bound it. (Not bind(0) with a filter: Linux gives
+    bind(0) even ports by preference, so a worker keeping odd ones found none.)"""
+    index, count = _worker_share()
+    share = len(_TEST_PORTS) // count
+    ports = _TEST_PORTS[index * share:(index + 1) * share]
     with _ports_lock:
-        for _ in range(100):
+        for _ in range(200):
+            port = random.choice(ports)
+            if port in _handed_out_ports:
+                continue
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                s.bind((host, 0))
-                port = s.getsockname()[1]
-            if port not in _handed_out_ports:
-                _handed_out_ports.add(port)
-                return port
+                try:
+                    s.bind((host, port))
+                except OSError:
+                    continue
+            _handed_out_ports.add(port)
+            return port
     raise Neo4jDistError("could not find a free port")
 
 
