@@ -1,18 +1,22 @@
-"""Boot rehearsal (issue 23, first slice): the user data the program renders for a community single-server AWS
-stack boots in a machine container (systemd as PID 1, cloud-init with a NoCloud seed) of a private dockerd, with
-the IMDSv2 stand-in at 169.254.169.254 inside the machine's own network namespace.
+"""Boot rehearsal (issue 23): the user data the program renders for a community single-server AWS stack boots in a
+machine container (systemd as PID 1, cloud-init with a NoCloud seed) of a private dockerd, surrounded only by
+stand-ins inside the machine's own network namespace: the IMDSv2 stand-in at 169.254.169.254 (tags, the instance
+role's credentials), the AWS APIs (moto over TLS, holding the stack's secrets and uploaded objects), Neo4j's apt
+repository (a signed repository with the stand-in package built from the Maven Central distribution) and PyPI
+(the wheels the backup tooling's pip install asks for), each reached under its usual name through the machine's
+/etc/hosts and verified with the rehearsal CA in its trust store; and the data volume as a loop device.
 
-What these tests show is what works so far: the machine boots, cloud-init runs exactly our seed's user data, and
-the stand-in answers where the scripts ask and nowhere else. How far setup-neo4j.sh gets is printed by
-`make rehearse` (it stops before Neo4j's package: the local apt repository stand-in is the next slice).
+setup-neo4j.sh runs to its end: these tests check each step's outcome in the machine. `make rehearse` prints the
+same boot step by step.
 
-One machine for the module (the boot is the cost); the base image is built once and cached
-(tests/support/rehearsal/base_image.py).
+One machine for the module (the boot is the cost); the base image, the stand-in package, its repository and the
+wheels are built once and cached (tests/support/rehearsal/).
 """
 from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -72,13 +76,17 @@ def test_cloud_init_ran_the_nocloud_seeds_user_data_byte_for_byte(booted, render
     assert machine.exec("stat", "-c", "%a", script).stdout.strip() == "755"
 
 
-def test_runcmd_started_setup_neo4j_which_wrote_its_boot_status(booted):
-    _, report = booted
-    # runcmd ran our boot script: its first step is logged and its boot status written (how far it got is
-    # `make rehearse`'s report; this slice stops before Neo4j's package).
+def test_runcmd_ran_setup_neo4j_to_its_end_with_boot_status_done(booted):
+    machine, report = booted
     assert report.setup_lines and report.setup_lines[0] == "setup-neo4j: step mount_data_volume", report.text()
-    assert report.boot_status.get("step"), report.text()
-    assert "neo4j_cluster_boot_failed{step=" in report.boot_metric, report.text()
+    assert report.setup_lines[-1] == "setup-neo4j: done", report.text()
+    assert report.completed, report.where_it_stopped()
+    assert "neo4j_cluster_boot_completed 1" in report.boot_metric, report.text()
+    assert 'neo4j_cluster_boot_failed{step="done"} 0' in report.boot_metric, report.text()
+    # The backup job the tooling archive from S3 installed, and the certificate renewal: their timers run.
+    for timer in ("neo4j-backup.timer", "neo4j-backup-freshness.timer", "neo4j-restore-drill.timer",
+                  "neo4j-cert-renew.timer"):
+        assert machine.exec("systemctl", "is-active", timer).stdout.strip() == "active", timer
 
 
 def test_imds_standin_answers_at_the_metadata_address_inside_the_machine(booted, rendered):
@@ -139,3 +147,112 @@ def test_machine_gets_cap_sys_admin_and_its_volume_only_not_privileged(booted):
     assert host_config["Privileged"] is False
     assert host_config["CapAdd"] == ["CAP_SYS_ADMIN"]
     assert [device["PathOnHost"] for device in host_config["Devices"]] == [machine.volume.device]
+
+
+# --- what surrounds the machine: AWS APIs (moto), Neo4j's apt repository, PyPI; all in its namespace -----------
+
+def test_machine_resolves_aws_neo4j_and_pypi_names_to_the_stand_ins_in_its_namespace(booted):
+    machine, _ = booted
+    hosts = machine.exec("cat", "/etc/hosts", check=True).stdout
+    for host, address in machine.surroundings.hosts:
+        assert machine.exec("getent", "hosts", host).stdout.split()[0] == address, hosts
+        # Each address is the namespace's own loopback: nothing of it is routed anywhere else.
+        route = machine.in_netns("ip", "route", "get", address).stdout
+        assert route.startswith(f"local {address} dev lo"), route
+
+
+def test_machine_verifies_the_stand_ins_tls_with_its_own_trust_store(booted, rendered):
+    machine, _ = booted
+    url = f"https://secretsmanager.{rendered.region}.amazonaws.com/"
+    # The system bundle, which update-ca-certificates built with the rehearsal CA, verifies the endpoint ...
+    assert machine.exec("curl", "-sS", "-o", "/dev/null", "-w", "%{ssl_verify_result}", url).stdout == "0"
+    # ... and verification is real: with another CA alone, curl refuses the same endpoint (60: peer certificate).
+    other = machine.exec("sh", "-c", "ls /usr/share/ca-certificates/mozilla/*.crt | head -1", check=True).stdout
+    refused = machine.exec("curl", "-sS", "-o", "/dev/null", "--capath", "/nonexistent", "--cacert",
+                           other.strip(), url)
+    assert refused.returncode == 60, refused.stderr
+    # Debian's AWS CLI v2 takes certifi's bundle, which Debian's certifi points at the system bundle.
+    where = machine.exec("python3", "-c", "import certifi; print(certifi.where())", check=True).stdout.strip()
+    assert where == "/etc/ssl/certs/ca-certificates.crt"
+
+
+def test_aws_cli_reads_the_stacks_secrets_with_the_instance_roles_credentials(booted, rendered):
+    machine, _ = booted
+    credentials = machine.exec("aws", "configure", "list", check=True).stdout
+    assert "iam-role" in credentials, credentials  # from the IMDS stand-in, as on EC2
+    for name, value in machine.surroundings.secret_values.items():
+        read = machine.exec("aws", "secretsmanager", "get-secret-value", "--region", rendered.region,
+                            "--secret-id", name, "--query", "SecretString", "--output", "text", check=True)
+        assert read.stdout.rstrip("\n") == value.rstrip("\n"), name
+    bucket = rendered.tags["BackupBucket"]
+    for entry in rendered.objects:
+        head = machine.exec("aws", "s3api", "head-object", "--region", rendered.region, "--bucket", bucket,
+                            "--key", entry.key, "--query", "ContentLength", "--output", "text", check=True)
+        assert int(head.stdout) == len(entry.content), entry.key
+
+
+def test_tls_material_installed_for_neo4j_is_the_servers_secret(booted):
+    machine, _ = booted
+    secret = json.loads(next(value for name, value in machine.surroundings.secret_values.items()
+                             if name.endswith("/tls/core-1")))
+    base = "/var/lib/neo4j/certificates/bolt"
+    # As `jq -r` writes a field: the PEM, then a newline.
+    assert machine.exec("cat", f"{base}/public.crt", check=True).stdout == secret["cert"] + "\n"
+    assert machine.exec("cat", f"{base}/trusted/ca.crt", check=True).stdout == secret["ca"] + "\n"
+    assert machine.exec("stat", "-c", "%U %a", f"{base}/private.key", check=True).stdout.strip() == "neo4j 400"
+
+
+# --- Neo4j's package: the stand-in from the local apt repository ------------------------------------------------
+
+def test_neo4j_stand_in_package_came_from_the_signed_repository_as_debian_neo4j_com(booted, rendered):
+    machine, _ = booted
+    assert machine.exec("dpkg-query", "-W", "-f", "${Version} ${Status}", "neo4j", check=True).stdout == (
+        f"1:{rendered.neo4j_version} hold ok installed")  # installed, and held by setup-neo4j.sh
+    source = machine.exec("cat", "/etc/apt/sources.list.d/neo4j.list", check=True).stdout
+    assert source.startswith("deb [signed-by=/etc/apt/keyrings/neo4j.gpg] https://debian.neo4j.com stable ")
+    # apt took it from that source, verified by the key setup-neo4j.sh fetched (no [trusted=yes] anywhere).
+    policy = machine.exec("apt-cache", "policy", "neo4j", check=True).stdout
+    assert "https://debian.neo4j.com stable" in policy, policy
+    assert "trusted=yes" not in machine.exec("sh", "-c", "cat /etc/apt/sources.list.d/*", check=True).stdout
+
+
+def test_neo4j_stand_in_package_has_the_official_layout(booted, rendered):
+    machine, _ = booted
+    assert machine.exec("id", "-un", "neo4j", check=True).stdout.strip() == "neo4j"
+    assert machine.exec("bash", "-c", "command -v neo4j neo4j-admin", check=True).stdout.split() == [
+        "/usr/bin/neo4j", "/usr/bin/neo4j-admin"]
+    conffiles = machine.exec("dpkg-query", "-W", "-f", "${Conffiles}", "neo4j", check=True).stdout
+    assert "/etc/neo4j/neo4j.conf " in conffiles
+    unit = machine.exec("systemctl", "cat", "neo4j.service", check=True).stdout
+    assert "# /lib/systemd/system/neo4j.service" in unit and "User=neo4j" in unit
+    assert machine.exec("systemctl", "is-enabled", "neo4j").stdout.strip() == "enabled"
+    for directory in ("/var/lib/neo4j/data", "/var/lib/neo4j/import", "/var/log/neo4j"):
+        assert machine.exec("stat", "-c", "%U", directory, check=True).stdout.strip() == "neo4j", directory
+    # install_configuration put the rendered conf over the packaged one.
+    placed = {f["path"]: f["content"] for f in yaml.safe_load(rendered.user_data)["write_files"]}
+    assert machine.exec("cat", "/etc/neo4j/neo4j.conf", check=True).stdout == placed["/etc/neo4j-cluster/neo4j.conf"]
+    assert machine.exec("neo4j-admin", "--version", check=True, timeout=120).stdout.strip().endswith(
+        rendered.neo4j_version)
+
+
+def test_bolt_over_tls_with_the_secrets_certificate_and_admin_password(booted, tmp_path):
+    machine, _ = booted
+    surroundings = machine.surroundings
+    ca_file = tmp_path / "ca.crt"
+    ca_file.write_text(surroundings.ca.cert_pem)
+    # The driver runs on the host but in the machine's namespace (nsenter --net): Neo4j's Bolt port is nowhere
+    # else. "localhost" is one of the names of the server's certificate (components/program/tls.py).
+    script = (
+        "import sys, time, neo4j\n"
+        "deadline = time.monotonic() + 180\n"
+        "while True:\n"
+        "    try:\n"
+        "        with neo4j.GraphDatabase.driver('neo4j://localhost:7687', auth=('neo4j', sys.argv[1]),\n"
+        "                encrypted=True, trusted_certificates=neo4j.TrustCustomCAs(sys.argv[2])) as driver:\n"
+        "            print(driver.execute_query('RETURN 1 AS one').records[0]['one'])\n"
+        "            break\n"
+        "    except neo4j.exceptions.ServiceUnavailable:\n"
+        "        if time.monotonic() > deadline: raise\n"
+        "        time.sleep(2)\n")
+    result = machine.in_netns(sys.executable, "-c", script, surroundings.admin_password, str(ca_file), timeout=240)
+    assert result.stdout.strip() == "1", result.stderr[-2000:]

@@ -6,7 +6,15 @@ machine container, with only what surrounds the machine standing in for AWS. Eac
 - user_data.py    the rendered user data of a stack's server, and the NoCloud seed that carries it
 - machine.py      the machine container: systemd as PID 1, its own network namespace holding only lo
 - volume.py       the data volume stand-in: a loop device under the /dev/disk/by-id name the boot waits for
-- imds_standin.py the IMDSv2 stand-in at 169.254.169.254, inside the machine's network namespace only
+- imds_standin.py the IMDSv2 stand-in at 169.254.169.254 (tags, the instance role's credentials), inside the
+                  machine's network namespace only
+- surroundings.py what surrounds one machine: the CA, secrets' values, /etc/hosts entries, the stand-ins to start
+- rehearsal_ca.py the rehearsal CA (in the machine's trust store) and the certificates it signs
+- aws_standin.py  moto over TLS on 443 (Secrets Manager, S3) under the regional AWS names, seeded from the plan
+- neo4j_deb_standin.py  the `neo4j` package stand-in built from the Maven Central distribution
+- apt_standin.py  the signed apt repository served as debian.neo4j.com
+- pypi_standin.py the wheels of the boot's pip install, served as pypi.org and files.pythonhosted.org
+- static_https.py the HTTPS file server of the apt and PyPI stand-ins
 - boot_report.py  what the boot did: cloud-init's status, our boot units' journal, the boot-status file
 - rehearse.py     `make rehearse`: all of the above, printed
 """

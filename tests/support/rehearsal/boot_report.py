@@ -17,6 +17,7 @@ BOOT_METRIC = "/var/lib/prometheus/node-exporter/neo4j_cluster_boot.prom"
 BOOT_UNITS = ("cloud-final.service", "neo4j.service", "grow-data-volume.timer", "neo4j-failed-logins.timer")
 # Written by cloud-init when its final stage (runcmd) has ended, whatever the outcome.
 FINAL_RESULT = "/run/cloud-init/result.json"
+WHY_LINES = 4
 MODULE_FAILED = re.compile(r"Running module (\S+) .* failed")
 
 
@@ -43,7 +44,8 @@ class BootReport:
             return "boot done"
         step = self.boot_status.get("step", "(setup-neo4j.sh never wrote its boot status)")
         state = self.boot_status.get("state", "none")
-        why = " | ".join(self.failed_step_output) or "(no output)"
+        # Its last lines: the why (a retried step prints the same failure once per attempt).
+        why = " | ".join(self.failed_step_output[-WHY_LINES:]) or "(no output)"
         return f"stopped at setup-neo4j.sh step {step} (state {state}): {why}"
 
     def text(self) -> str:

@@ -3,8 +3,11 @@ address itself (169.254.169.254:80) inside one machine's network namespace, neve
 
 It answers as IMDSv2 does (EC2 User Guide, "Use the Instance Metadata Service to access instance metadata"):
 PUT /latest/api/token with X-aws-ec2-metadata-token-ttl-seconds gives a token; every GET must carry it in
-X-aws-ec2-metadata-token (else 401); instance-id, placement/region, placement/availability-zone, and
-tags/instance (the list of keys, and each key's value) under /latest/meta-data/.
+X-aws-ec2-metadata-token (else 401); instance-id, placement/region, placement/availability-zone,
+tags/instance (the list of keys, and each key's value), and the instance role's temporary credentials
+(iam/security-credentials/ names the role, iam/security-credentials/<role> gives them, as the AWS CLI and SDKs
+read them: "Retrieve security credentials from instance metadata", EC2 User Guide) under /latest/meta-data/.
+The credentials are made up: the AWS stand-in (aws_standin.py) takes any.
 
 Run inside the namespace (machine.py starts it with `nsenter --net=/proc/<pid>/ns/net`):
     python -m tests.support.rehearsal.imds_standin --metadata FILE.json
@@ -13,6 +16,7 @@ where FILE.json is {"instance-id": …, "region": …, "availability-zone": …,
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import secrets
 import sys
@@ -30,6 +34,7 @@ class InstanceMetadata:
     region: str
     availability_zone: str
     tags: dict[str, str] = field(default_factory=dict)
+    role: str = ""  # the instance profile's role; "": no profile, no credentials (as EC2)
 
     def paths(self) -> dict[str, str]:
         """meta-data path → body, as IMDS lists them."""
@@ -37,16 +42,30 @@ class InstanceMetadata:
                   "placement/availability-zone": self.availability_zone,
                   "tags/instance": "\n".join(sorted(self.tags))}
         served.update({f"tags/instance/{key}": value for key, value in self.tags.items()})
+        if self.role:
+            served["iam/security-credentials"] = self.role
+            served[f"iam/security-credentials/{self.role}"] = role_credentials()
         return served
 
     def to_json(self) -> str:
         return json.dumps({"instance-id": self.instance_id, "region": self.region,
-                           "availability-zone": self.availability_zone, "tags": self.tags})
+                           "availability-zone": self.availability_zone, "tags": self.tags, "role": self.role})
 
     @classmethod
     def from_json(cls, text: str) -> InstanceMetadata:
         data = json.loads(text)
-        return cls(data["instance-id"], data["region"], data["availability-zone"], dict(data["tags"]))
+        return cls(data["instance-id"], data["region"], data["availability-zone"], dict(data["tags"]),
+                   data.get("role", ""))
+
+
+def role_credentials(hours: int = 6) -> str:
+    """Temporary credentials in IMDS's shape (Code, Type AWS-HMAC, key, secret, token, Expiration)."""
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    return json.dumps({"Code": "Success", "LastUpdated": now.strftime(stamp), "Type": "AWS-HMAC",
+                       "AccessKeyId": "ASIA" + secrets.token_hex(8).upper(),
+                       "SecretAccessKey": secrets.token_urlsafe(30), "Token": secrets.token_urlsafe(60),
+                       "Expiration": (now + datetime.timedelta(hours=hours)).strftime(stamp)})
 
 
 def handler_for(metadata: InstanceMetadata) -> type[BaseHTTPRequestHandler]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from tests.support.plans import ROOT
 from tests.support.rehearsal.dockerd import PrivateDockerd
 from tests.support.rehearsal.imds_standin import ADDRESS, InstanceMetadata
+from tests.support.rehearsal.surroundings import TRUSTED_CA_PATH, Standin, Surroundings, prepare
 from tests.support.rehearsal.user_data import RenderedMachine, nocloud_seed
 from tests.support.rehearsal.volume import LoopVolume, loop_volume
 
@@ -36,7 +37,8 @@ RUN_OPTIONS = (
     # SIGRTMIN+3 asks systemd to halt: `docker stop` shuts the machine down as a poweroff would.
     "--stop-signal", "SIGRTMIN+3",
 )
-STANDIN_START_SECONDS = 10
+# moto's import and the seeding of the stack's secrets and objects take a few seconds on this machine.
+STANDIN_START_SECONDS = 30
 # systemd (252, bookworm) must create its own cgroups (init.scope, system.slice) or it exits at once ("Failed to
 # create /init.scope control group: Read-only file system"): docker mounts a non-privileged container's cgroups
 # read-only. On a cgroup v1 (hybrid) host, as this one, the machine gets a directory of the host's name=systemd
@@ -73,6 +75,7 @@ class Machine:
     pid: int               # the container's PID 1 (systemd) as the host sees it: its namespaces are /proc/<pid>/ns
     instance_id: str
     volume: LoopVolume | None  # the data volume stand-in, when the instance has a DataVolumeId tag
+    surroundings: Surroundings | None = None  # the CA, secrets' values, hosts and stand-ins around it
 
     @property
     def netns(self) -> str:
@@ -94,36 +97,51 @@ def _add_metadata_address(machine: Machine) -> None:
         raise RuntimeError(f"rehearsal: ip addr add {ADDRESS} in the machine's namespace failed: {result.stderr}")
 
 
+def _wait_for_unit(machine: Machine, unit: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while machine.exec("systemctl", "is-active", "--quiet", unit).returncode != 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"rehearsal: {unit} was not active in the machine within {timeout:.0f}s")
+        time.sleep(0.2)
+
+
 @contextlib.contextmanager
-def _imds_standin(machine: Machine, metadata: InstanceMetadata, work: Path) -> Iterator[Path]:
-    """The IMDSv2 stand-in in the machine's network namespace until the block ends; yields its log."""
-    spec, log = work / "imds.json", work / "imds.log"
-    spec.write_text(metadata.to_json())
-    with log.open("w") as out:
-        process = subprocess.Popen(["nsenter", f"--net={machine.netns}", sys.executable, "-m",
-                                    "tests.support.rehearsal.imds_standin", "--metadata", str(spec)],
-                                   cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+def _standins(machine: Machine, standins: tuple[Standin, ...], work: Path) -> Iterator[dict[str, Path]]:
+    """The stand-ins, each a host process in the machine's network namespace only (nsenter --net), all started at
+    once and each waited for ("serving" in its log); stopped when the block ends. Yields name → log."""
+    logs: dict[str, Path] = {}
+    processes: dict[str, subprocess.Popen] = {}
     try:
+        for index, standin in enumerate(standins):
+            log = logs[standin.name] = work / f"standin-{index}.log"
+            with log.open("w") as out:
+                processes[standin.name] = subprocess.Popen(
+                    ["nsenter", f"--net={machine.netns}", sys.executable, "-m", standin.module, *standin.args],
+                    cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + STANDIN_START_SECONDS
-        while "serving" not in log.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"rehearsal: the IMDS stand-in did not start: {log.read_text()[-1000:]}")
-            time.sleep(0.1)
-        yield log
+        for name, process in processes.items():
+            while "serving" not in logs[name].read_text():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"rehearsal: the {name} did not start: {logs[name].read_text()[-1500:]}")
+                time.sleep(0.1)
+        yield logs
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @contextlib.contextmanager
 def running_machine(dockerd: PrivateDockerd, image: str, rendered: RenderedMachine,
-                    keep: bool = False) -> Iterator[tuple[Machine, Path]]:
-    """The machine booting `rendered`'s user data, its IMDS stand-in serving; yields (machine, the stand-in's
-    log). The container is removed when the block ends (keep: left stopped, for a look with docker)."""
+                    keep: bool = False) -> Iterator[tuple[Machine, dict[str, Path]]]:
+    """The machine booting `rendered`'s user data, its stand-ins serving (IMDS, the AWS APIs, Neo4j's apt
+    repository); yields (machine, stand-in name → its log). The container is removed when the block ends (keep:
+    left stopped, for a look with docker)."""
     instance_id = f"i-{uuid.uuid4().hex[:17]}"
     name = f"rehearsal-{rendered.instance}-{instance_id}"
     with contextlib.ExitStack() as stack:
@@ -140,24 +158,42 @@ def running_machine(dockerd: PrivateDockerd, image: str, rendered: RenderedMachi
         devices = ("--device", volume.device, "--cap-add", "SYS_ADMIN") if volume else ()
         # The seed's full path under a directory copied onto the machine's / (docker cp wants the parent to exist).
         nocloud_seed(rendered, instance_id, work / "root" / SEED_DIR.lstrip("/"))
+        surroundings = prepare(rendered, work / "surroundings")
+        # The rehearsal CA where the machine's trust store takes a local CA (as a company CA baked into an AMI);
+        # the machine's own update-ca-certificates adds it to the bundle below, before any stand-in answers.
+        trusted = work / "root" / TRUSTED_CA_PATH.lstrip("/")
+        trusted.parent.mkdir(parents=True, exist_ok=True)
+        trusted.write_text(surroundings.ca.cert_pem)
+        # The VPC's DNS: with interface endpoints (private DNS on) and a mirror behind the company's DNS, the
+        # usual names resolve to private addresses; here to the stand-ins' addresses on the namespace's lo.
+        hosts = tuple(arg for host, address in surroundings.hosts for arg in ("--add-host", f"{host}:{address}"))
         dockerd.docker("create", "--name", name, "--hostname", rendered.instance, *RUN_OPTIONS, *cgroup, *devices,
-                       image)
+                       *hosts, image)
         try:
             # The seed is copied in before the first boot (no host directory is shared with the machine).
             dockerd.docker("cp", f"{work / 'root'}/.", f"{name}:/")
+            spec = work / "imds.json"
             # The address and the stand-in must be there before cloud-init's runcmd asks: the container is
             # started, its namespace set up at once (systemd's boot reaches cloud-init seconds later).
             dockerd.docker("start", name)
             pid = int(dockerd.docker("inspect", "--format", "{{.State.Pid}}", name).stdout.strip())
-            machine = Machine(dockerd, name, pid, instance_id, volume)
+            machine = Machine(dockerd, name, pid, instance_id, volume, surroundings)
             _add_metadata_address(machine)
+            # Before the stand-ins start: the boot's first step needs the IMDS stand-in, so no script gets to TLS
+            # before the CA is trusted. After systemd-tmpfiles-setup, which empties /tmp early in the boot
+            # (tmpfiles.d/tmp.conf), where update-ca-certificates writes its temporary bundle.
+            _wait_for_unit(machine, "systemd-tmpfiles-setup.service")
+            machine.exec("update-ca-certificates", check=True)
             if volume:
                 # udev's name for the attached volume (a machine container runs no udev of its own).
                 machine.exec("sh", "-c", f"mkdir -p /dev/disk/by-id && ln -sfn {volume.device} {volume.by_id}",
                              check=True)
-            metadata = InstanceMetadata(instance_id, rendered.region, rendered.availability_zone, rendered.tags)
-            with _imds_standin(machine, metadata, work) as log:
-                yield machine, log
+            metadata = InstanceMetadata(instance_id, rendered.region, rendered.availability_zone, rendered.tags,
+                                        rendered.instance_role)
+            imds = Standin("IMDS stand-in", "tests.support.rehearsal.imds_standin", ("--metadata", str(spec)))
+            spec.write_text(metadata.to_json())
+            with _standins(machine, (*surroundings.standins, imds), work) as logs:
+                yield machine, logs
         finally:
             dockerd.docker("stop", "--time", "20", name, check=False, timeout=60)
             if not keep:

@@ -39,15 +39,21 @@ def main(argv: list[str] | None = None) -> int:
                         else f"imported in {image.imported_seconds:.0f}s")
             say(f"base image {image.tag}: rootfs {built}, {imported}")
             booted = time.monotonic()
-            with running_machine(dockerd, image.tag, rendered, keep=args.keep) as (machine, imds_log):
-                say(f"machine {machine.container} (systemd pid {machine.pid} on the host); IMDSv2 stand-in at "
-                    f"169.254.169.254 in its network namespace; data volume stand-in "
+            with running_machine(dockerd, image.tag, rendered, keep=args.keep) as (machine, logs):
+                say(f"machine {machine.container} (systemd pid {machine.pid} on the host); data volume stand-in "
                     f"{machine.volume.device + ' as ' + machine.volume.by_id if machine.volume else 'none'}")
+                say(f"in its network namespace: IMDSv2 stand-in at 169.254.169.254 (role {rendered.instance_role}), "
+                    + ", ".join(s.name for s in machine.surroundings.standins))
+                for host, address in machine.surroundings.hosts:
+                    say(f"  /etc/hosts: {host} -> {address}")
+                say(f"secrets held: {', '.join(machine.surroundings.secret_values)}; objects: "
+                    + ", ".join(f"s3://{o.bucket}/{o.key}" for o in rendered.objects))
                 report = boot_report(machine, timeout=args.timeout)
                 say(f"boot took {time.monotonic() - booted:.0f}s")
                 print(report.text())
-                print("IMDSv2 stand-in's requests:")
-                print(imds_log.read_text().rstrip())
+                for name, log in logs.items():
+                    print(f"{name}'s requests:")
+                    print(log.read_text().rstrip())
     except (RuntimeError, OSError) as error:
         say(f"could not rehearse: {error}")
         return 2

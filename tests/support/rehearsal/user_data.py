@@ -1,9 +1,12 @@
 """What the machine boots: the user data the Pulumi program renders for one server (scripts/plan.py runs the
 program under its recording mocks, as `make plan` does, and the instance's userDataBase64 is decoded as EC2
-decodes it), and the NoCloud seed that hands exactly that text to cloud-init.
+decodes it), and the NoCloud seed that hands exactly that text to cloud-init; and what the same plan creates in
+AWS around that machine (its instance role, the stack's Secrets Manager secrets, the S3 objects the program
+uploads), for the stand-ins to hold.
 """
 from __future__ import annotations
 
+import base64
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +14,9 @@ from typing import Any
 
 import yaml
 
-from tests.support.plans import ROOT, make_plan
+from components.aws.secret_names import secret_names
+from components.program.tls import entry_dns_names, server_dns_names
+from tests.support.plans import ROOT, Plan, make_plan
 
 # A community single-server AWS stack: dev's stack file with one Community server and no monitoring node (the
 # HAProxy pair stays: the next slice boots a node of it in front of the server).
@@ -22,6 +27,20 @@ COMMUNITY_SINGLE = ("dev", {"neo4j:edition": "community", "neo4j:acceptLicense":
 
 
 @dataclass(frozen=True)
+class BucketObject:
+    bucket: str  # the bucket's name (what the instance tag BackupBucket says)
+    key: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class PlannedSecret:
+    name: str
+    kind: str  # one of SECRET_KINDS: what it holds, as components/aws/secrets.py stores it
+    dns_names: tuple[str, ...] = ()  # a certificate's names (components/program/tls.py), () for the others
+
+
+@dataclass(frozen=True)
 class RenderedMachine:
     stack: str
     instance: str    # the instance's resource name in the plan
@@ -29,6 +48,45 @@ class RenderedMachine:
     tags: dict[str, str]  # its instance tags (what IMDS serves under meta-data/tags/instance)
     region: str
     availability_zone: str
+    neo4j_version: str = ""
+    instance_role: str = ""  # the role of its instance profile (IMDS: meta-data/iam/security-credentials/<role>)
+    # Secrets Manager: every secret the plan creates; their values are the rehearsal's own (the plan records them
+    # as "[secret]").
+    secrets: tuple[PlannedSecret, ...] = ()
+    objects: tuple[BucketObject, ...] = ()  # the S3 objects the program uploads, as the plan holds them
+
+
+# What a secret of the plan holds, by its name (components/aws/secret_names.py, components/aws/secrets.py).
+SECRET_KINDS = ("admin-password", "tls-ca", "tls-server", "tls-entry")
+
+
+def _planned_secrets(plan: Plan) -> tuple[PlannedSecret, ...]:
+    topology = plan.topology
+    names = secret_names(plan.settings, topology)
+    known = {names.admin_password: PlannedSecret(names.admin_password, "admin-password"),
+             names.ca: PlannedSecret(names.ca, "tls-ca")}
+    if topology.haproxy:
+        known[names.entry_tls] = PlannedSecret(names.entry_tls, "tls-entry", tuple(entry_dns_names(topology)))
+    for server in topology.neo4j_hosts:
+        known[names.tls[server.name]] = PlannedSecret(names.tls[server.name], "tls-server",
+                                                      tuple(server_dns_names(topology, server)))
+    planned = [inputs["name"] for inputs in plan.of_type("aws:secretsmanager/secret:Secret").values()]
+    unknown = sorted(set(planned) - set(known))
+    if unknown:  # a secret the rehearsal cannot fill yet: said, not skipped
+        raise RuntimeError(f"rehearsal: the plan creates secrets the rehearsal does not know how to fill: {unknown}")
+    return tuple(known[name] for name in planned)
+
+
+def _bucket_objects(plan: Plan) -> tuple[BucketObject, ...]:
+    # An object names its bucket by the bucket's id or its name; under the plan's mocks a bucket's id is its
+    # resource name with "-id" (as every mocked id), its name the resource name; on AWS both are the name.
+    buckets = {alias: name for name in plan.of_type("aws:s3/bucket:Bucket") for alias in (name, f"{name}-id")}
+    objects = []
+    for inputs in plan.of_type("aws:s3/bucketObjectv2:BucketObjectv2").values():
+        content = (base64.b64decode(inputs["contentBase64"]) if "contentBase64" in inputs
+                   else inputs["content"].encode())
+        objects.append(BucketObject(buckets[inputs["bucket"]], inputs["key"], content))
+    return tuple(objects)
 
 
 def _stack_config(base: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -49,8 +107,11 @@ def rendered_server(variant: tuple[str, dict[str, Any]] = COMMUNITY_SINGLE, out:
     if len(names) != 1:
         raise RuntimeError(f"rehearsal: the plan has no single instance named {server}: {sorted(instances)}")
     inputs = instances[names[0]]
+    profile = plan.of_type("aws:iam/instanceProfile:InstanceProfile")[inputs["iamInstanceProfile"]]
     return RenderedMachine(plan.stack, names[0], plan.user_data(names[0]), dict(inputs.get("tags") or {}),
-                           plan.settings.region, inputs.get("availabilityZone", f"{plan.settings.region}a"))
+                           plan.settings.region, inputs.get("availabilityZone", f"{plan.settings.region}a"),
+                           neo4j_version=plan.settings.version, instance_role=profile["role"],
+                           secrets=_planned_secrets(plan), objects=_bucket_objects(plan))
 
 
 def nocloud_seed(machine: RenderedMachine, instance_id: str, directory: Path) -> Path:
