@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import threading
@@ -64,6 +65,19 @@ def _seed(address: str, ca: str, seed: dict) -> None:
         s3.put_object(Bucket=entry["bucket"], Key=entry["key"], Body=Path(entry["file"]).read_bytes())
 
 
+def _logged(app):
+    """Each request on stderr: method, host and path, the API action (X-Amz-Target), the status."""
+    def wrapper(environ, start_response):
+        def start(status, headers, exc_info=None):
+            target = environ.get("HTTP_X_AMZ_TARGET", "")
+            sys.stderr.write(f"aws-standin: {environ['REQUEST_METHOD']} {environ.get('HTTP_HOST', '')}"
+                             f"{environ.get('PATH_INFO', '')}{' ' + target if target else ''} -> {status.split()[0]}\n")
+            sys.stderr.flush()
+            return start_response(status, headers, exc_info)
+        return app(environ, start)
+    return wrapper
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="AWS API stand-in (moto over TLS), run in a machine's namespace.")
     parser.add_argument("--address", default=ADDRESS)
@@ -77,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     from moto.server import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
-    app = DomainDispatcherApplication(create_backend_app)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # its lines name no host nor API: _logged's do
+    app = _logged(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.address, PORT, app, threaded=True, ssl_context=(args.cert, args.key))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     with open(args.seed) as handle:
