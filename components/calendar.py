@@ -22,6 +22,7 @@ backup on that schedule.
 from __future__ import annotations
 
 import calendar as _gregorian
+import functools
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -72,6 +73,13 @@ def parse_calendar(text: str) -> CalendarSpec:
     """The parsed event; ValueError(ALLOWED, with the reason) for anything systemd or our narrower rule refuses."""
     if not isinstance(text, str):
         raise ValueError(ALLOWED)
+    return _parse_text(text)
+
+
+# Settings are loaded many times per command (and thousands of times per test run) with the same few schedules;
+# whether one ever elapses is a walk over a 28-year cycle, so each text is checked once per process.
+@functools.lru_cache(maxsize=256)
+def _parse_text(text: str) -> CalendarSpec:
     try:
         spec = _parse(text.strip())
     except _InvalidError as why:
@@ -317,6 +325,7 @@ def _elapsing_days(spec: CalendarSpec, start: date, count: int) -> list[date]:
     return found
 
 
+@functools.lru_cache(maxsize=256)
 def longest_gap(spec: CalendarSpec) -> float:
     """Seconds of the longest wait between two consecutive elapses, over a whole 28-year Gregorian cycle
     (weekdays and leap years both repeat after it within 1901-2099)."""
