@@ -5,10 +5,11 @@
 The plain 5.26 server (`neo4j_server`) is shared by every module of the session that needs one
 (starting one takes 5-10 s). `line_server` is the plain server of each line we render (4.4, 5.26,
 2025; tests/support/neo4j_dist.py pins the releases): a test that takes it runs once per line, and
-pytest groups those tests by line, so at most one 4.4 and one 2025 server run at a time per pytest-xdist
-worker (the 5.26 one is `neo4j_server` itself; `make test` runs two workers, a module's tests on one). Servers a module needs for itself (TLS, one to stop) come from
-`neo4j_factory` and stop when the module ends. Each lives in its own temporary NEO4J_HOME on free loopback ports,
-so several run at once, and each is killed with the test process if that dies first. Tests that
+pytest groups those tests by line, so at most one 4.4 and one 2025 server run at a time per
+pytest-xdist worker (the 5.26 one is `neo4j_server` itself; `make test` runs two workers, a
+module's tests on one). Servers a module needs for itself (TLS, one to stop) come from
+`neo4j_factory` and stop when the module ends. Each lives in its own temporary NEO4J_HOME on free
+loopback ports, so several run at once, and each is killed with the test process if that dies first. Tests that
 use the shared server leave nothing behind that another test could see (probe nodes are deleted,
 transactions closed); the users security.py creates are the exception, and no test minds them.
 """
