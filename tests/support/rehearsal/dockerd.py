@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from tests.support.neo4j_dist import cache_root
 
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 30
+LOCK_WAIT_SECONDS = 1200  # a cold rehearsal (base image, package) takes a few minutes; a hung one, far longer
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -68,14 +70,23 @@ def _terminate_with_parent() -> None:  # in the child, between fork and exec
 
 @contextlib.contextmanager
 def _exclusive(lock_file: Path) -> Iterator[None]:
-    # One dockerd per data root: a second one (a test session beside `make rehearse`) would corrupt it.
+    # One dockerd per data root: a second one (a test session beside `make rehearse`) would corrupt it. The
+    # second run waits for the first (a rehearsal takes about a minute) rather than fail beside it.
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     with lock_file.open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RuntimeError(f"rehearsal: another private dockerd uses {lock_file.parent} (lock {lock_file}); "
-                               "wait for that run to end") from None
+        deadline, told = time.monotonic() + LOCK_WAIT_SECONDS, False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"rehearsal: another private dockerd has used {lock_file.parent} for over "
+                                       f"{LOCK_WAIT_SECONDS}s (lock {lock_file}); wait for that run to end") from None
+                if not told:
+                    print(f"rehearsal: waiting for another run's private dockerd ({lock_file})", file=sys.stderr)
+                    told = True
+                time.sleep(2)
         yield
 
 
