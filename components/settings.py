@@ -133,6 +133,11 @@ class Settings:
     backup_s3_endpoint: str  # "" = AWS S3; else an S3-compatible store's https URL (MinIO, Ceph, ...)
     restore_drill_max_age_days: int  # Neo4jRestoreDrillTooOld fires past this age
     upgrade_max_backup_age_hours: int  # `make upgrade` needs a verified backup of every database this recent
+    # `make drill` (scripts/neo4j_ops/drill/): exits 1 over these; Neo4jFailoverDrillTooOld past the age
+    drill_max_write_outage_seconds: int
+    drill_max_lost_writes: int
+    drill_max_recovery_seconds: int
+    failover_drill_max_age_days: int
     plugins: tuple[str, ...]  # neo4j:plugins: keys of components/plugins.py's shipped_plugins, in the stack's order
     # neo4j:extraConfig and its role variants: (setting, conf text) pairs, checked against the line's catalogue
     extra_config: tuple[tuple[str, str], ...]
@@ -603,6 +608,18 @@ KEYS: tuple[Key, ...] = (
     Key("upgradeMaxBackupAgeHours", "upgrade_max_backup_age_hours", 24, _integer(1, 720), "1 to 720",
         "`make upgrade` starts only when every database (system too) has a backup whose consistency check passed, "
         "completed within this many hours (read from the bucket's manifests); else it stops before any server."),
+    Key("drillMaxWriteOutageSeconds", "drill_max_write_outage_seconds", 30, _integer(1, 600), "1 to 600",
+        "`make drill` exits 1 when, after it stops the leader, writes through the entry point fail for longer than "
+        "this many seconds before a new leader accepts them."),
+    Key("drillMaxLostWrites", "drill_max_lost_writes", 0, _integer(0, 100000), "0 to 100000",
+        "`make drill` exits 1 when more of its load's writes than this fail for good (each write is retried for "
+        "drillMaxWriteOutageSeconds before it counts as lost)."),
+    Key("drillMaxRecoverySeconds", "drill_max_recovery_seconds", 600, _integer(10, 7200), "10 to 7200",
+        "`make drill` exits 1 when the stopped server is not back and caught up (answering, a member again, hosting "
+        "its databases, holding every write the load made) within this many seconds of its start."),
+    Key("failoverDrillMaxAgeDays", "failover_drill_max_age_days", 35, _integer(1, 365), "1 to 365",
+        "Days since the last passed failover drill (`make drill`) after which Neo4jFailoverDrillTooOld fires "
+        "(a monthly drill plus a few days)."),
     Key("plugins", "plugins", [], _plugin_keys, "per line, what its package ships in labs/ and products/: 4.4 "
         "apoc-core, graph-data-science, fleet-management (4.4.45+); 5.26 and 2025 apoc, graph-data-science, genai, "
         "fleet-management (5.26.12+, 2025.08 to 2026.02)",
