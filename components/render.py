@@ -416,7 +416,8 @@ def render_monitoring_files(settings: Settings, topology: ClusterTopology,
     haproxies = {node.name: f"{node.hostname}:{PORTS.haproxy.stats}" for node in topology.haproxy_nodes}
     return render_monitoring(
         stack=settings.stack, version_line=settings.version_line, targets=targets,
-        thresholds=AlertThresholds(restore_drill_max_age_days=settings.restore_drill_max_age_days),
+        thresholds=AlertThresholds(restore_drill_max_age_days=settings.restore_drill_max_age_days,
+                                   failover_drill_max_age_days=settings.failover_drill_max_age_days),
         haproxy_target=None, haproxy_targets=haproxies, prometheus_url=PROMETHEUS_URL,
         discovery=ec2_discovery(settings, topology) if settings.platform == "aws" else None)
 

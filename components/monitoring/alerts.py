@@ -35,6 +35,8 @@ ALERT_JOBS = {
     # freshness.py, neo4j-backup-freshness.timer), so they ride on its node exporter.
     "Neo4jBackupTooOld": JOB_NODE,
     "Neo4jRestoreDrillTooOld": JOB_NODE,
+    # `make drill` (scripts/drill.py) leaves its record in the bucket; the same freshness check publishes it.
+    "Neo4jFailoverDrillTooOld": JOB_NODE,
     "Neo4jBackupFreshnessUnknown": JOB_NODE,
     # Counted every minute from security.log on each server (neo4j-failed-logins.timer).
     "Neo4jFailedLogins": JOB_NODE,
@@ -173,6 +175,16 @@ def alert_rules(q: dict[str, str], t: AlertThresholds, *, lag_offset: str, jobs:
             "neo4j:restoreDrillMaxAgeDays; a huge value means never, though backups have existed that long): "
             "nobody knows whether the backups restore. Read `journalctl -u neo4j-restore-drill` on the backup "
             "server and run `systemctl start neo4j-restore-drill`."),
+        _alert(
+            "Neo4jFailoverDrillTooOld",
+            f"{q['failover_drill_age_days']} > {threshold_text(t.failover_drill_max_age_days)}\nand on (stack)\n"
+            f"{q['stack_first_backup_age_days']} > {threshold_text(t.failover_drill_max_age_days)}", "0s", "warning",
+            "Last passed failover drill of {{ $labels.stack }} is {{ $value | printf \"%.1f\" }} days old",
+            f"No failover drill of stack {{{{ $labels.stack }}}} has passed for {{{{ $value | printf \"%.1f\" }}}} "
+            f"days (more than {threshold_text(t.failover_drill_max_age_days)}, neo4j:failoverDrillMaxAgeDays; a huge "
+            "value means never, though the stack has had backups that long): nobody knows how long writes fail when "
+            "the leader dies, or the last drill was over its thresholds. Run `make drill STACK={{ $labels.stack }}` "
+            "(its report says what was over) and read the record under <stack>/failover-drills/ in the backup bucket."),
         _alert(
             "Neo4jBackupFreshnessUnknown",
             f"time() - max by (stack) ({q['freshness_last_run']}) > 3600\nor\nabsent({q['freshness_last_run']})",

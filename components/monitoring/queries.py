@@ -86,6 +86,11 @@ def promql_queries(names: Neo4jMetricNames, *, lag_offset: str, data_mountpoint:
         "first_backup_age_days": (f'(time() - max by (stack, database) (neo4j_backup_first_complete_timestamp_seconds'
                                   f'{{job="{JOB_NODE}"}})) / 86400'),
         "freshness_last_run": f'neo4j_backup_freshness_last_run_timestamp_seconds{{job="{JOB_NODE}"}}',
+        # The failover drill's record in the bucket, published by the same freshness check (one per stack).
+        "failover_drill_age_days": (f'(time() - max by (stack) (neo4j_failover_drill_last_success_timestamp_seconds'
+                                    f'{{job="{JOB_NODE}"}})) / 86400'),
+        "stack_first_backup_age_days": (f'(time() - min by (stack) (neo4j_backup_first_complete_timestamp_seconds'
+                                        f'{{job="{JOB_NODE}"}} != 0)) / 86400'),  # 0: a database without one
         # Failed logins each server's security.log gained over the window (a rotated log is a counter reset).
         "failed_logins": (f'increase(neo4j_cluster_failed_logins_total{{job="{JOB_NODE}"}}'
                           f'[{FAILED_LOGINS_WINDOW}])'),

@@ -16,6 +16,8 @@ class AlertThresholds:  # defaults = the operations guide
     backup_max_age_hours: float = 26.0
     # neo4j:restoreDrillMaxAgeDays: the weekly drill plus a day.
     restore_drill_max_age_days: float = 8.0
+    # neo4j:failoverDrillMaxAgeDays: a monthly `make drill` plus a few days.
+    failover_drill_max_age_days: float = 35.0
 
     def __post_init__(self) -> None:
         if self.open_transactions < 1:
@@ -25,7 +27,7 @@ class AlertThresholds:  # defaults = the operations guide
             if not 0 < value < 1:
                 raise ValueError(f"{field} is a ratio in (0, 1), got {value}")
         for field in ("gc_pause_seconds", "replication_lag_seconds", "backup_max_age_hours",
-                      "restore_drill_max_age_days"):
+                      "restore_drill_max_age_days", "failover_drill_max_age_days"):
             value = getattr(self, field)
             if value <= 0:
                 raise ValueError(f"{field} must be > 0, got {value}")

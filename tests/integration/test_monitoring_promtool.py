@@ -229,6 +229,16 @@ def backup_freshness_scenarios(drill_days: float = THRESHOLDS.restore_drill_max_
              (series("neo4j_backup_first_complete_timestamp_seconds", {**labels, "database": "neo4j"}),
               f"{at - 30 * DAY}x20")],
             [Expected({"stack": STACK, "database": "neo4j"}, age_d)] if kind == "fires" else []))
+    # Neo4jFailoverDrillTooOld: per stack, the newest passed `make drill` (failover_drills.py), guarded by the stack's
+    # oldest backup (a new stack is not nagged before it could have drilled).
+    failover_days = THRESHOLDS.failover_drill_max_age_days
+    for kind, age_d in (("fires", failover_days + 1), ("inside", failover_days - 1)):
+        out.append(Scenario(
+            "Neo4jFailoverDrillTooOld", kind, "10m",
+            [(series("neo4j_failover_drill_last_success_timestamp_seconds", labels), f"{round(at - age_d * DAY)}x20"),
+             (series("neo4j_backup_first_complete_timestamp_seconds", {**labels, "database": "neo4j"}),
+              f"{at - 60 * DAY}x20")],
+            [Expected({"stack": STACK}, age_d)] if kind == "fires" else []))
     for kind, values in (("fires", "0x150"), ("inside", "0+60x150")):  # stuck at t=0 / refreshed every minute
         out.append(Scenario(
             "Neo4jBackupFreshnessUnknown", kind, "2h",
@@ -443,10 +453,11 @@ def test_community_stack_alerts_on_node_exporter_only(tmp_path: Path, version_li
     assert rule_names(files) == {"Neo4jMachineDown", "Neo4jDiskUsageHigh", "Neo4jBootFailed",
                                  "Neo4jCertificateExpiresSoon", "Neo4jCertificateRenewalFailed",
                                  "Neo4jPinnedObjectRefused", "Neo4jBackupTooOld", "Neo4jRestoreDrillTooOld",
-                                 "Neo4jBackupFreshnessUnknown", "Neo4jFailedLogins"}
+                                 "Neo4jFailoverDrillTooOld", "Neo4jBackupFreshnessUnknown", "Neo4jFailedLogins"}
     for rule in (r for g in rules["groups"] for r in g["rules"]):  # neo4j_cluster_*: the machine's own
         assert 'job="neo4j"' not in rule["expr"] and not any(
-            n.startswith("neo4j_") and not n.startswith(("neo4j_cluster_", "neo4j_backup_", "neo4j_restore_drill_"))
+            n.startswith("neo4j_") and not n.startswith(("neo4j_cluster_", "neo4j_backup_", "neo4j_restore_drill_",
+                                                          "neo4j_failover_drill_"))
             for n in metric_names(rule["expr"])), \
             rule["alert"]
 

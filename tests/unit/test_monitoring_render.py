@@ -320,9 +320,10 @@ def spellings(regex: str) -> set[str]:
 def neo4j_selectors(expr: str) -> set[str]:
     """The Neo4j series an expression selects: `__name__=~` regexes and bare `neo4j_…{` names."""
     # neo4j_cluster_* are the machine's own (setup-neo4j.sh, through node exporter), not Neo4j's; so are
-    # neo4j_backup_* and neo4j_restore_drill_* (the backup server's freshness check, from the bucket).
+    # neo4j_backup_*, neo4j_restore_drill_* and neo4j_failover_drill_* (the backup server's freshness check, from the
+    # bucket).
     return set(re.findall(r'__name__=~"([^"]+)"', expr)) | set(re.findall(
-        r'(?<![\w"])(neo4j_(?!cluster_|backup_|restore_drill_)\w+)\{', expr))
+        r'(?<![\w"])(neo4j_(?!cluster_|backup_|restore_drill_|failover_drill_)\w+)\{', expr))
 
 
 def queries_of(files: dict[str, str]) -> dict[str, str]:
@@ -418,10 +419,10 @@ def test_without_metrics_endpoints_no_neo4j_job_alert_or_panel() -> None:
     assert list(rules_of(files)) == ["Neo4jMachineDown", "Neo4jDiskUsageHigh", "Neo4jBootFailed",
                                      "Neo4jCertificateExpiresSoon", "Neo4jCertificateRenewalFailed",
                                      "Neo4jPinnedObjectRefused", "Neo4jBackupTooOld", "Neo4jRestoreDrillTooOld",
-                                     "Neo4jBackupFreshnessUnknown", "Neo4jFailedLogins"]
+                                     "Neo4jFailoverDrillTooOld", "Neo4jBackupFreshnessUnknown", "Neo4jFailedLogins"]
     assert 'job="neo4j"' not in files[PROMETHEUS_RULES] + files[GRAFANA_DASHBOARD]
     ours = " ".join(queries_of(files).values())
-    for prefix in ("neo4j_cluster_", "neo4j_backup_", "neo4j_restore_drill_"):
+    for prefix in ("neo4j_cluster_", "neo4j_backup_", "neo4j_restore_drill_", "neo4j_failover_drill_"):
         ours = ours.replace(prefix, "")
     assert "neo4j_" not in ours
     titles = panel_titles(files)

@@ -11,6 +11,9 @@ half a file):
                                                            <stack>/<database>/drills/ (restore_backup.drill
                                                            writes one when a drill passes); 0: never
   neo4j_backup_freshness_last_run_timestamp_seconds        when this ran and could read the bucket
+  neo4j_failover_drill_last_success_timestamp_seconds{stack}  the newest passed failover drill (`make drill`) under
+                                                           <stack>/failover-drills/, with the newest run's time and
+                                                           figures (failover_drills.py); 0: never
 On a bucket that cannot be read the file is left as it was: its last-run time goes stale, which
 Neo4jBackupFreshnessUnknown reports.
 
@@ -34,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..shared.errors import BackupError, UsageError, describe
+from . import failover_drills
 from .layout import database_prefix, is_timestamp, parse_time
 from .run_manifest import RUNS
 
@@ -116,6 +120,10 @@ def databases_in_bucket(s3, bucket: str, stack: str) -> list[str]:
             found.append(common["Prefix"][len(stack) + 1:].rstrip("/"))
     if RUNS in found and not any(is_timestamp(name) for name in _folders(s3, bucket, f"{stack}/{RUNS}/")):
         found.remove(RUNS)
+    # <stack>/failover-drills/ holds the failover drill's records (<timestamp>.json), likewise not a database.
+    drills = failover_drills.FOLDER
+    if drills in found and not any(is_timestamp(name) for name in _folders(s3, bucket, f"{stack}/{drills}/")):
+        found.remove(drills)
     return found
 
 
@@ -185,12 +193,22 @@ def write_atomically(directory: Path, name: str, text: str) -> Path:
 
 def run(s3, bucket: str, stack: str, databases: Iterable[str], textfile_dir: Path,
         log: Callable[[str], None] = print, now: Callable[[], float] = time.time) -> list[Freshness]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     results = measure(s3, bucket, stack, databases)
-    path = write_atomically(textfile_dir, METRICS_FILE, render(results, now()))
+    try:
+        newest, passed = failover_drills.newest_records(s3, bucket, stack)
+    except (ClientError, BotoCoreError) as error:
+        raise BackupError(f"reading s3://{bucket}/{stack}/{failover_drills.FOLDER}/ failed: {describe(error)}") \
+            from None
+    path = write_atomically(textfile_dir, METRICS_FILE,
+                            render(results, now()) + failover_drills.metrics(stack, newest, passed))
     for r in results:
         def show(t: float) -> str:
             return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if t else "none"
         log(f"{r.database}: newest restorable backup {show(r.last_backup)}, last passed drill {show(r.last_drill)}")
+    log(f"failover drill: newest {newest['finished'] + ' ' + newest['result'] if newest else 'none'}, last passed "
+        f"{passed['finished'] if passed else 'none'}")
     log(f"wrote {path}")
     return results
 
