@@ -52,7 +52,9 @@ def test_load_csv_cannot_read_files_outside_the_import_directory(line_server, ur
     assert "Couldn't load the external resource" in str(refused.value) or "not found" in str(refused.value).lower()
 
 
-PASSWORD = 'p@ss w"rd\\ $HOME #1\''
+# Beginning with "-" (neo4j-admin reads the argument file's "--" line as the end of its options), with quotes,
+# a backslash, a dollar and a space.
+PASSWORD = '-p@ss w"rd\\ $HOME #1\''
 
 
 @pytest.mark.parametrize("line", LINES, ids=[line_of(line).label for line in LINES])

@@ -133,7 +133,8 @@ def test_a_rerun_with_a_changed_conf_restarts_neo4j_and_an_unchanged_one_does_no
 
 # --- the admin password --------------------------------------------------------------------------
 
-NASTY_PASSWORD = 'p@ss w"rd\\ $HOME #1\''
+# Beginning with "-": neo4j-admin would take it for an option without the argument file's "--" line.
+NASTY_PASSWORD = '-p@ss w"rd\\ $HOME #1\''
 
 
 def test_the_admin_password_never_reaches_a_command_line(tmp_path):
@@ -152,7 +153,7 @@ def test_the_admin_password_never_reaches_a_command_line(tmp_path):
         assert NASTY_PASSWORD not in call and "w\"rd" not in call, call
     admin = [c for c in box.calls() if c.startswith("neo4j-admin")]
     assert admin and re.fullmatch(r"neo4j-admin dbms set-initial-password @\S+/password\.args", admin[0]), admin
-    assert (tmp_path / "seen.args").read_text() == '"p@ss w\\"rd\\\\ $HOME #1\'"\n'
+    assert (tmp_path / "seen.args").read_text() == '--\n"-p@ss w\\"rd\\\\ $HOME #1\'"\n'
     leftovers = [p for p in (tmp_path.glob("tmp*")) if p.is_dir()]
     assert not leftovers
 

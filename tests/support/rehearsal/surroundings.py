@@ -43,11 +43,10 @@ class Surroundings:
 
 def _secret_value(ca: RehearsalCA, kind: str, dns_names: tuple[str, ...]) -> str:
     if kind == "admin-password":
-        # Not beginning with "-": neo4j-admin (picocli) takes such an argument, even from setup-neo4j.sh's @file,
-        # for an option and refuses it ("Missing required parameter: '<password>'"), so set_initial_password
-        # fails for a user's password such as "-s3cret..." (found by a cold rehearsal, reported; a `--` line in
-        # the argument file fixes it). Until the boot script has that fix the rehearsal would fail at random.
-        return "r" + secrets.token_urlsafe(18)
+        # Beginning with "-", always: neo4j-admin (picocli) took such a password in setup-neo4j.sh's argument file
+        # for an option and refused it until the file ended the options with a "--" line (a cold rehearsal stopped
+        # at set_initial_password with a random one); every boot rehearses that line now.
+        return "-" + secrets.token_urlsafe(18)
     if kind == "tls-ca":
         return ca.cert_pem
     if kind == "tls-server":
