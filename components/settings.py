@@ -123,6 +123,11 @@ class Settings:
     egress: str  # endpoints | open (components/aws/egress.py)
     haproxy_public: bool
     ami_id: str  # "" = the newest Ubuntu 22.04 image of each instance type's architecture
+    # neo4j:aptRepositoryUrl: Neo4j's Debian repository or a mirror of it (no trailing slash)
+    apt_repository_url: str
+    apt_repository_allow_http: bool
+    # neo4j:aptSigningKey: "" (the repository's neotechnology.gpg.key), an https URL, or the armored key itself
+    apt_signing_key: str
     backup_replica_region: str  # "" = no cross-region replica
     backup_replica_account_id: str  # "" = the replica bucket is this account's (made by the stack)
     backup_replica_bucket: str  # the other account's replica bucket (with backup_replica_account_id)
@@ -177,6 +182,18 @@ class Settings:
         if self.backs_up_in_chains:
             return math.ceil(longest_gap(parse_calendar(self.backup_full_schedule)) / 86400)
         return FULL_EVERY_DAYS
+
+    @property
+    def apt_signing_key_url(self) -> str:
+        """Where the boot fetches the repository's key; "" when the stack gives its text (apt_signing_key_text)."""
+        if self.apt_signing_key_text:
+            return ""
+        return self.apt_signing_key or f"{self.apt_repository_url}/{NEO4J_APT_KEY_FILE}"
+
+    @property
+    def apt_signing_key_text(self) -> str:
+        """The armored key the stack gives inline (neo4j:aptSigningKey), "" when the boot fetches it."""
+        return self.apt_signing_key if self.apt_signing_key.startswith(ARMORED_KEY_BEGIN) else ""
 
     @property
     def server_count(self) -> int:
@@ -433,6 +450,46 @@ _SERVER_NAME = re.compile(r"^((core|replica)-[1-9][0-9]*|haproxy-[12])$")  # hap
 _S3_ENDPOINT = re.compile(r"^(https://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)"
                           r"(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?)?$")
 
+# Neo4j's Debian repository (Operations Manual, installation/linux/debian.adoc) and the key it signs with, served
+# at its root: what setup-neo4j.sh adds when the stack names no mirror.
+NEO4J_APT_REPOSITORY = "https://debian.neo4j.com"
+NEO4J_APT_KEY_FILE = "neotechnology.gpg.key"
+# A repository or key URL: http(s), host (name, IPv4 or [IPv6]), optional port, optional path; no credentials,
+# query, quotes or spaces (it goes into sources.list and the boot script as it is).
+_APT_URL = re.compile(r"^(?P<scheme>https?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)"
+                      r"(:[0-9]{1,5})?(/[A-Za-z0-9._~/+-]*)?$")
+# An ASCII-armored OpenPGP public key (RFC 4880, section 6.2): the header line, armor headers, a blank line, base64
+# lines, the checksum, the tail line. Nothing else, so it travels in a quoted here-document of the boot script.
+_ARMORED_KEY = re.compile(r"\A-----BEGIN PGP PUBLIC KEY BLOCK-----\n(?:[A-Za-z][A-Za-z0-9-]*: [^\n]*\n)*\n"
+                          r"(?:[A-Za-z0-9+/=]+\n)+-----END PGP PUBLIC KEY BLOCK-----\n?\Z")
+ARMORED_KEY_BEGIN = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
+
+
+def _apt_repository_url(value: Any) -> str:
+    if not isinstance(value, str) or not _APT_URL.match(value.strip()):
+        raise ValueError("an https URL of Neo4j's Debian repository or a mirror of it, such as "
+                         "https://artifacts.example.com/debian-neo4j (no query or credentials)")
+    return value.strip().rstrip("/")
+
+
+def _apt_signing_key(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("empty, an https URL of the key, or the ASCII-armored public key")
+    text = value.strip()
+    if not text:
+        return ""
+    if text.startswith(ARMORED_KEY_BEGIN):
+        text = "\n".join(line.strip() for line in text.replace("\r\n", "\n").split("\n")) + "\n"
+        if not _ARMORED_KEY.match(text):
+            raise ValueError("an ASCII-armored public key (-----BEGIN PGP PUBLIC KEY BLOCK----- ... -----END PGP "
+                             "PUBLIC KEY BLOCK-----, as `gpg --armor --export` writes it)")
+        return text
+    if not _APT_URL.match(text):
+        raise ValueError("empty, an https URL of the key, or the ASCII-armored public key "
+                         "(-----BEGIN PGP PUBLIC KEY BLOCK-----...)")
+    return text
+
+
 KEYS: tuple[Key, ...] = (
     Key("platform", "platform", "aws", _one_of(*PLATFORMS), "aws, docker",
         "Where the cluster runs: EC2 in a VPC, or containers on the local Docker engine."),
@@ -577,6 +634,21 @@ KEYS: tuple[Key, ...] = (
     Key("amiId", "ami_id", "", _text(re.compile(r"^(ami-[0-9a-f]{8,17})?$"), "an AMI id such as ami-0123456789abcdef0"),
         "an AMI id, or empty", "Image of every instance (must match every instance type's architecture). "
         "Empty: the newest Ubuntu 22.04 of each type's architecture."),
+    Key("aptRepositoryUrl", "apt_repository_url", NEO4J_APT_REPOSITORY, _apt_repository_url,
+        "an https URL; http only with aptRepositoryAllowHttp",
+        "Neo4j's Debian repository, or a mirror of it (Artifactory, Nexus, aptly; air-gapped and proxied installs): "
+        "the servers' and Fabric proxies' boot adds `deb [signed-by=...] <url> stable <line's component>` and "
+        "installs Neo4j from it; the security groups' package rule names its host and port."),
+    Key("aptRepositoryAllowHttp", "apt_repository_allow_http", False, _boolean, "true, false",
+        "You mean to install Neo4j from a repository over plain http (aptRepositoryUrl http://...): apt still checks "
+        "the signatures, but anyone on the path sees what is installed and can hold back updates; without it an "
+        "http URL is refused. The key never travels over http (aptSigningKey: its text or an https URL)."),
+    Key("aptSigningKey", "apt_signing_key", "", _apt_signing_key,
+        "empty, an https URL, or the ASCII-armored public key",
+        "The key the repository's Release file is signed with (apt checks every package against it). Empty: "
+        "`<aptRepositoryUrl>/neotechnology.gpg.key`, where Neo4j's repository and a mirror of its whole site serve "
+        "Neo4j's key; a URL: fetched at boot (a mirror that signs with its own key); the key's text (a YAML block, "
+        "`gpg --armor --export`): written by the boot, which then fetches nothing but the repository (air-gapped)."),
     Key("backupReplicaRegion", "backup_replica_region", "",
         _text(re.compile(r"^([a-z]{2}(-[a-z]+)+-\d)?$"), "an AWS region such as eu-central-1, or empty"),
         "an AWS region, or empty", "Replicate backups to a bucket in this second region. Empty: no replica."),
@@ -736,6 +808,8 @@ def load_settings(stack: str, config: Mapping[str, Any], *, decrypted: bool = Fa
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, str) and len(value) > 120:  # a key's text (neo4j:aptSigningKey): its start says enough
+        return repr(value[:60]) + f"... ({len(value)} characters)"
     return json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
 
 
@@ -824,6 +898,26 @@ def _world_access_is_explicit(name: str, attr: str) -> None:
 
 _world_access_is_explicit("clientCidrs", "client_cidrs")
 _world_access_is_explicit("adminCidrs", "admin_cidrs")
+
+
+@_check("apt_repository_url", "apt_repository_allow_http", "apt_signing_key")
+def _apt_repository_over_https(v: dict[str, Any]) -> list[str]:
+    # apt checks the Release file's signature with the key, so a repository over http cannot swap packages, but its
+    # traffic is readable and can be replayed (older signed indexes): allowed only on purpose. The key decides what
+    # apt trusts: never fetched over http.
+    url, key = v["apt_repository_url"], v["apt_signing_key"]
+    problems = []
+    if url.startswith("http://") and not v["apt_repository_allow_http"]:
+        problems.append(f"{NAMESPACE}:aptRepositoryUrl: got {url!r}, plain http; allowed: an https URL, or set "
+                        f"{NAMESPACE}:aptRepositoryAllowHttp: true to install from it over http on purpose")
+    if key.startswith("http://"):
+        problems.append(f"{NAMESPACE}:aptSigningKey: got {key!r}, a key over plain http; allowed: an https URL, "
+                        f"or the ASCII-armored key itself")
+    elif not key and url.startswith("http://"):
+        problems.append(f"{NAMESPACE}:aptSigningKey: got none with {NAMESPACE}:aptRepositoryUrl {url!r}, which would "
+                        f"fetch the key over plain http; allowed: an https URL of the key, or the ASCII-armored key "
+                        f"itself")
+    return problems
 
 
 @_check("auth_enabled", "allow_no_authentication")

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.backup_store import BackupCopies, BackupStore, BackupStoreArgs, OffsiteAccount, backup_copies
-from components.aws.egress import interface_services, plan_egress
+from components.aws.egress import interface_services, package_sources, plan_egress
 from components.aws.keys import EncryptionKeys, EncryptionKeysArgs, KeyUsers, MachineKeys, deploy_principal
 from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.aws.machine import HELD_BACK_ON_SERVERS, BucketAccess, MachineContext
@@ -74,7 +74,9 @@ def build_aws(settings: Settings, topology: ClusterTopology, rendered: RenderedC
     groups = SecurityGroups(NAME, SecurityGroupsArgs(
         stack=settings.stack, vpc_id=network.vpc_id, groups=plan_groups(topology),
         flows=plan_flows(settings, topology, rendered.servers, rendered.fabric_proxies),
-        egress=plan_egress(settings.egress, plan_groups(topology)), s3_prefix_list_id=network.s3_prefix_list_id), opts)
+        egress=plan_egress(settings.egress, plan_groups(topology),
+                           package_sources(settings.apt_repository_url, settings.apt_signing_key_url)),
+        s3_prefix_list_id=network.s3_prefix_list_id), opts)
     # neo4j:egress endpoints: the AWS APIs the machines call, through interface endpoints of the VPC (egress.py).
     if services := interface_services(settings.egress):
         network.add_interface_endpoints([service.name for service in services],

@@ -20,6 +20,7 @@ fails on a call to a service no endpoint covers, so a new call cannot ship witho
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 ENDPOINTS = "endpoints"
 OPEN = "open"
@@ -65,17 +66,53 @@ class PackageSource:
     label: str  # in the rule's description (AWS allows no apostrophe there)
 
 
-# What the boot installs from the internet (templates/cloud-init/*.yaml.j2, templates/neo4j/setup-neo4j.sh.j2): the
-# exception an allow-list by address cannot narrow further (a security group admits addresses, not names).
-PACKAGE_SOURCES = (
-    PackageSource(("neo4j", "fabric", "haproxy", "monitoring"), HTTP,
-                  "the Ubuntu archive (cloud-init packages, apt's signed indexes over plain HTTP)", "Ubuntu archive"),
-    PackageSource(("neo4j",), HTTPS, "debian.neo4j.com (Neo4j and its key) and PyPI (the backup tooling's boto3 and "
-                                     "neo4j driver)", "debian.neo4j.com, PyPI"),
+# Neo4j's own Debian repository, whose site serves its key too (components/settings.py NEO4J_APT_REPOSITORY).
+NEO4J_APT_REPOSITORY = "https://debian.neo4j.com"
+
+
+def _host_and_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or (HTTP if parts.scheme == "http" else HTTPS)
+
+
+def _labelled(host: str, port: int) -> str:
+    return host if port in (HTTP, HTTPS) else f"{host} port {port}"
+
+
+def package_sources(apt_repository_url: str = NEO4J_APT_REPOSITORY,
+                    apt_key_url: str = "") -> tuple[PackageSource, ...]:
+    """What the boot installs from the internet (templates/cloud-init/*.yaml.j2, templates/neo4j/setup-neo4j.sh.j2):
+    the exception an allow-list by address cannot narrow further (a security group admits addresses, not names).
+    Neo4j comes from neo4j:aptRepositoryUrl (debian.neo4j.com or a mirror, whose host and port the rules name and
+    open) and its key from neo4j:aptSigningKey's URL when that is on another host or port ("": none fetched)."""
+    host, port = _host_and_port(apt_repository_url)
+    neo4j = [(port, f"{host} (Neo4j and its key)" if not apt_key_url or _host_and_port(apt_key_url) == (host, port)
+              else f"{host} (Neo4j)", _labelled(host, port))]
+    if apt_key_url and _host_and_port(apt_key_url) != (host, port):
+        key_host, key_port = _host_and_port(apt_key_url)
+        neo4j.append((key_port, f"{key_host} (the Neo4j repository key)", _labelled(key_host, key_port)))
+    sources = [PackageSource(("neo4j", "fabric", "haproxy", "monitoring"), HTTP,
+                             "the Ubuntu archive (cloud-init packages, apt's signed indexes over plain HTTP)",
+                             "Ubuntu archive")]
+    pypi_joined = False
+    for source_port, what, label in neo4j:
+        if source_port == HTTPS and not pypi_joined:  # the servers' 443 rule: Neo4j's source and PyPI together
+            sources.append(PackageSource(("neo4j",), HTTPS, f"{what} and PyPI (the backup tooling's boto3 and "
+                                                            f"neo4j driver)", f"{label}, PyPI"))
+            pypi_joined = True
+        else:
+            sources.append(PackageSource(("neo4j",), source_port, what, label))
+    if not pypi_joined:
+        sources.append(PackageSource(("neo4j",), HTTPS, "PyPI (the backup tooling's boto3 and neo4j driver)",
+                                     "PyPI"))
     # 4.4's Fabric proxies boot as the servers do (setup-neo4j.sh) but take no backup tooling: Neo4j alone.
-    PackageSource(("fabric",), HTTPS, "debian.neo4j.com (Neo4j and its key)", "debian.neo4j.com"),
-    PackageSource(("monitoring",), HTTPS, "apt.grafana.com (Grafana and its key)", "apt.grafana.com"),
-)
+    sources += [PackageSource(("fabric",), source_port, what, label) for source_port, what, label in neo4j]
+    sources.append(PackageSource(("monitoring",), HTTPS, "apt.grafana.com (Grafana and its key)", "apt.grafana.com"))
+    return tuple(sources)
+
+
+# The sources of a stack that names no mirror (neo4j:aptRepositoryUrl's default).
+PACKAGE_SOURCES = package_sources()
 
 
 @dataclass(frozen=True)
@@ -86,22 +123,29 @@ class EgressRule:
     why: str
 
 
-def plan_egress(mode: str, groups: tuple[str, ...]) -> tuple[EgressRule, ...]:
-    """The outbound rules beyond the stack's own flows (security.py), for every group but the load balancer's."""
+def plan_egress(mode: str, groups: tuple[str, ...],
+                sources: tuple[PackageSource, ...] = PACKAGE_SOURCES) -> tuple[EgressRule, ...]:
+    """The outbound rules beyond the stack's own flows (security.py), for every group but the load balancer's;
+    `sources`: package_sources of the stack's neo4j:aptRepositoryUrl and neo4j:aptSigningKey."""
     if mode not in EGRESS_MODES:
         raise ValueError(f"egress mode {mode!r}; allowed: {', '.join(EGRESS_MODES)}")
     machines = tuple(group for group in groups if group != "entry")
     if mode == OPEN:
+        # A mirror on another port (neo4j:aptRepositoryUrl https://host:8443/...) is a package source beyond 80 and 443.
         return tuple(EgressRule(group, port, "internet", "packages and AWS APIs")
-                     for group in machines for port in (HTTP, HTTPS))
+                     for group in machines for port in (HTTP, HTTPS)) + tuple(
+            EgressRule(group, port, "internet", "packages: " + "; ".join(
+                source.label for source in sources if group in source.groups and source.port == port))
+            for group in machines
+            for port in sorted({s.port for s in sources if group in s.groups} - {HTTP, HTTPS}))
     rules = []
     for group in machines:
         rules.append(EgressRule(group, HTTPS, "endpoints", "AWS APIs through the interface endpoints of the VPC"))
         rules.append(EgressRule(group, HTTPS, "s3", "S3 through the gateway endpoint"))
-        for port in (HTTP, HTTPS):
-            sources = [source.label for source in PACKAGE_SOURCES if group in source.groups and source.port == port]
-            if sources:
-                rules.append(EgressRule(group, port, "internet", "packages: " + "; ".join(sources)))
+        for port in sorted({HTTP, HTTPS} | {s.port for s in sources if group in s.groups}):
+            labels = [source.label for source in sources if group in source.groups and source.port == port]
+            if labels:
+                rules.append(EgressRule(group, port, "internet", "packages: " + "; ".join(labels)))
     return tuple(rules)
 
 

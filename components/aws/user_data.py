@@ -117,7 +117,8 @@ def render_grafana_tls(settings: Settings, topology: ClusterTopology, secret: st
     values = {"region": settings.region, "secret": secret, "tls_dir": GRAFANA_TLS_DIR,
               "fetch_script": GRAFANA_TLS_PLACES["fetch-grafana-tls.sh"], "hostname": topology.monitoring.hostname}
     return {name: render_template(f"grafana/{name}.j2", **values) for name in GRAFANA_TLS_PLACES}
-# Debian repository component per line (https://debian.neo4j.com), and the JRE each line runs on.
+# Debian repository component per line (https://debian.neo4j.com, or neo4j:aptRepositoryUrl's mirror of it), and
+# the JRE each line runs on.
 NEO4J_APT_COMPONENT = {"4.4": "4.4", "5": "5", "2025": "latest"}
 JAVA_PACKAGE = {"4.4": "openjdk-11-jre-headless", "5": "openjdk-17-jre-headless", "2025": "openjdk-21-jre-headless"}
 
@@ -235,6 +236,9 @@ def render_setup_script(settings: Settings, plan: ServerPlan, *, tls_secret: str
         join_topology_script=SERVER_FILE_PLACES["join-topology.sh"],
         package="neo4j-enterprise" if settings.edition == "enterprise" else "neo4j",
         java_package=JAVA_PACKAGE[line], apt_component=NEO4J_APT_COMPONENT[line],
+        # neo4j:aptRepositoryUrl and neo4j:aptSigningKey: Neo4j's repository or a mirror, and its key by URL or inline.
+        apt_repository=settings.apt_repository_url, apt_key_url=settings.apt_signing_key_url,
+        apt_key_text=settings.apt_signing_key_text,
         region=settings.region, tls_secret=tls_secret, admin_password_secret=admin_password_secret,
         admin_auth_secret=admin_auth_secret, ssl_scopes=[p.scope for p in plan.ssl_policies], backup=backup,
         tooling_env_file=TOOLING_ENV_FILE,

@@ -80,11 +80,20 @@ def summary(settings: Settings, topology: ClusterTopology, rendered: RenderedClu
         lines += ["", recovery_point_line(settings)]
         lines += ["", *backup_job_lines(settings, topology, rendered)]
         lines += ["", *secret_reader_lines(document, [s.name for s in topology.secondaries])]
+        lines += ["", *package_source_lines(settings)]
     kinds = Counter(path.split("/")[-1] for path in document["artifacts"])
     lines += ["", f"Artifacts ({len(document['artifacts'])} files) in {out_dir}/:"]
     width = max((len(name) for name in kinds), default=0) + 2
     lines += [f"  {name:<{width}}x{count}" for name, count in sorted(kinds.items())]
     return "\n".join(lines)
+
+
+def package_source_lines(settings: Settings) -> list[str]:
+    """Where the machines' boot installs Neo4j from (neo4j:aptRepositoryUrl, neo4j:aptSigningKey)."""
+    key = ("given inline (neo4j:aptSigningKey): the boot fetches no key" if settings.apt_signing_key_text
+           else f"from {settings.apt_signing_key_url}")
+    return [f"Neo4j packages (servers{' and Fabric proxies' if settings.fabric_proxy_count else ''}): "
+            f"{settings.apt_repository_url} (neo4j:aptRepositoryUrl), signing key {key}"]
 
 
 def database_lines(settings: Settings, topology: ClusterTopology | None = None) -> list[str]:
