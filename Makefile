@@ -19,6 +19,7 @@ help:
 	@echo "make rollout STACK=prod [FROM=core-2] [DRY_RUN=1] [ARGS=…]  apply what is held back on running servers, one at a time"
 	@echo "make upgrade STACK=prod VERSION=2025.10.1 [DRY_RUN=1] [ARGS=…]  version guard, preflight, rollout, check"
 	@echo "make migrate FROM=legacy TO=prod [DRY_RUN=1] [ARGS=…]  a 4.4 stack into a new 5.26 stack (databases, users, privileges)"
+	@echo "make drill STACK=local [DRY_RUN=1] [YES=1] [ARGS=…]  failover drill: stop the leader under a write load, measure"
 	@echo "make scale STACK=prod [DRY_RUN=1] [UP=1] [ARGS=…]  the Cypher that follows a neo4j:replicaCount change (enable, allocate, deallocate, drop)"
 	@echo "make databases STACK=prod [DRY_RUN=1] [ARGS=…]  create neo4j:databases and keep their topology (never drops one)"
 
@@ -149,6 +150,18 @@ migrate:
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "make $@: name both stacks: FROM=<4.4 stack> TO=<5.26 stack> (e.g. make migrate FROM=legacy TO=prod DRY_RUN=1)" >&2; exit 2; }
 	@$(MAKE) --no-print-directory setup
 	$(PY) scripts/migrate.py --from $(FROM) --to $(TO) $(if $(DRY_RUN),--dry-run) $(ARGS)
+
+# `make drill STACK=<stack> [DRY_RUN=1] [YES=1]`: the failover drill (scripts/drill.py --help): the leader of system and
+# the default database stopped (SSM on aws, docker stop locally) under a write load through the entry point; the time
+# until a new leader accepts writes, writes failed, retried and lost, the time until the server is back and caught up;
+# exit 1 over the stack's neo4j:drillMax* keys. Refused at fault tolerance 0, and on prod without YES=1. The stack's
+# outputs come from Pulumi (ARGS=--outputs-file FILE instead). NEO4J_PASSWORD must hold the admin password.
+.PHONY: drill
+drill:
+	@test -f Pulumi.$(STACK).yaml || { echo "make $@: no stack file Pulumi.$(STACK).yaml; name a stack with STACK=<name>" >&2; exit 2; }
+	@$(MAKE) --no-print-directory setup
+	@export PULUMI_BACKEND_URL="$${PULUMI_BACKEND_URL:-$$($(PROJECT_BACKEND))}"; \
+	$(PY) scripts/drill.py --stack $(STACK) $(if $(DRY_RUN),--dry-run) $(if $(YES),--yes) $(ARGS)
 
 # `make scale STACK=<stack>`: the Cypher that follows a neo4j:replicaCount change (scripts/scale.py --help). After
 # raising it and `make up`, the new servers are enabled and host the databases; after lowering it, the databases

@@ -101,6 +101,18 @@ PROBE_READ = Named("probe_read", f"MATCH (p:{PROBE_LABEL} {{id: $id}}) RETURN co
 PROBE_DELETE = Named("probe_delete", f"MATCH (p:{PROBE_LABEL}) WHERE p.id = $id "
                                      "OR p.at < datetime() - duration('PT1H') DELETE p RETURN count(*) AS deleted")
 
+# The failover drill's write load (drill/load.py): one small write per tick through the entry point, to the default
+# database (the database is set at run time), each a node of its run with its sequence number. DRILL_COUNT asks a
+# server directly how many of the run's writes it holds (the stopped server is caught up when it holds every one the
+# load saw acknowledged); DRILL_CLEANUP deletes the run's nodes and any a drill interrupted a day ago left behind.
+DRILL_LABEL = "NeoClusterDrillWrite"
+DRILL_WRITE = Named("drill_write", f"CREATE (w:{DRILL_LABEL} {{run: $run, seq: $seq, at: datetime()}}) "
+                                   "RETURN w.seq AS seq", write=True)
+DRILL_COUNT = Named("drill_count", f"MATCH (w:{DRILL_LABEL} {{run: $run}}) RETURN count(w) AS count")
+DRILL_CLEANUP = Named("drill_cleanup", f"MATCH (w:{DRILL_LABEL}) WHERE w.run = $run "
+                                       "OR w.at < datetime() - duration('P1D') DELETE w RETURN count(*) AS deleted",
+                      write=True)
+
 SHOW_TRANSACTIONS = Named(
     "show_transactions",
     "SHOW TRANSACTIONS YIELD database, transactionId, currentQueryId, username, clientAddress, currentQuery, "

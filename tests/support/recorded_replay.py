@@ -74,7 +74,7 @@ class Statement:
 # Parameters recordings leave out (passwords; probe ids, random each run) or that a key filed without its
 # parameters needs: plausible values of the same type.
 PLACEHOLDERS: dict[str, Any] = {"password": "replayed-secret-1", "id": "replayed-probe", "via": "replay",
-                                "database": "neo4j", "role": "reader"}
+                                "database": "neo4j", "role": "reader", "run": "replayed-drill", "seq": 1}
 _SCENARIO_LINE = re.compile(r"(?:^|-)(4\.4|5\.26|2025(?:\.\d+)?)(?:-|\.json$)")
 
 
