@@ -68,6 +68,16 @@ CLUSTER_STATUS_CHECK = Named("cluster_status_check",
 DISCOVERY_VERSION = Named("discovery_version", "SHOW SETTINGS YIELD name, value "
                                                "WHERE name = 'dbms.cluster.discovery.version' RETURN name, value",
                           "system")
+# Moving a leader's databases away before its rollout step (rollout/leadership.py): the cluster "transfers database
+# leaderships away from instances where those databases are configured to be read-only using server.databases.read_only"
+# (4.4: dbms.databases.read_only), a dynamic setting set on one server: "In a clustered environment,
+# `dbms.setConfigValue` affects only the cluster member it is run against" (Enterprise). The setting's value first, so
+# the list the server had is kept and set back.
+READ_ONLY_SETTING = Named("read_only_setting", "SHOW SETTINGS YIELD name, value "
+                                               "WHERE name = 'server.databases.read_only' RETURN name, value", "system")
+READ_ONLY_SETTING_44 = Named("read_only_setting", "CALL dbms.listConfig('dbms.databases.read_only') YIELD name, value "
+                                                  "RETURN name, value", "system")
+SET_CONFIG_VALUE = Named("set_config_value", "CALL dbms.setConfigValue($setting, $value)", "system")
 CLUSTER_OVERVIEW = Named("cluster_overview", "CALL dbms.cluster.overview() YIELD id, addresses, databases, groups "
                                              "RETURN id, addresses, databases, groups")  # 4.4 enterprise
 
@@ -140,6 +150,14 @@ def show_database_lag(line: VersionLine) -> Named:
 
 def memory_settings(line: VersionLine) -> Named:
     return MEMORY_SETTINGS if line.supports_show_settings else MEMORY_SETTINGS_44
+
+
+def read_only_setting(line: VersionLine) -> Named:
+    return READ_ONLY_SETTING if line.supports_show_settings else READ_ONLY_SETTING_44
+
+
+def read_only_setting_name(line: VersionLine) -> str:
+    return "server.databases.read_only" if line.supports_show_settings else "dbms.databases.read_only"
 
 
 def cluster_view(line: VersionLine) -> Named:

@@ -34,7 +34,12 @@ PLUGIN_ONLY = "plugin-only"  # the server lacks the plugin (apoc, gds): the reco
 # "Unknown function 'gds.version' (line 1, …)" (4.4.46, 5.26.30 and 2025.10.1 alike, SyntaxError); APOC's answer is
 # real in tests/integration/test_plugins_real_neo4j.py.
 PLUGIN_FUNCTIONS = re.compile(r"^Unknown function '(apoc|gds)\.version'")
-ENTERPRISE_PROCEDURES = re.compile(r"^dbms\.(cluster\.|setDefaultDatabase$|recreateDatabase$|quarantineDatabase$)")
+# dbms.setConfigValue (the rollout's move of a leader's databases): "dbms.setConfigValue() label:enterprise-edition[]"
+# (4.4 reference/procedures.adoc), "[role=label--enterprise-edition label--admin-only label--not-on-aura]" (5.x and
+# dev procedures/built-in-procedures.adoc); Community 4.4.46, 5.26.30 and 2025.10.1 answer "There is no procedure
+# with the name `dbms.setConfigValue` registered for this database instance".
+ENTERPRISE_PROCEDURES = re.compile(
+    r"^dbms\.(cluster\.|setDefaultDatabase$|recreateDatabase$|quarantineDatabase$|setConfigValue$)")
 
 
 def verdict(code: str | None, message: str) -> str:
@@ -125,7 +130,8 @@ def responses_of(path: Path) -> dict[str, Any]:
 
 def named_statements(name: str, line: VersionLine) -> list[q.Named]:
     """queries.py's statements filed under `name` that a server of `line` is sent."""
-    chosen = {"show_database_lag": q.show_database_lag, "memory_settings": q.memory_settings}.get(name)
+    chosen = {"show_database_lag": q.show_database_lag, "memory_settings": q.memory_settings,
+              "read_only_setting": q.read_only_setting}.get(name)
     if chosen is not None:
         return [chosen(line)]
     found = {value for value in vars(q).values() if isinstance(value, q.Named) and value.name == name}

@@ -6,6 +6,7 @@ run here). The whole command runs; only the transport is replayed and the stack 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -57,7 +58,15 @@ class _Client:
             if name == "components":  # one gather round of this server
                 self.owner.down[self.address] -= 1
             raise BoltError(UNREACHABLE, f"cannot reach {self.address}: connection refused")
-        return self.owner.recorded.client(self.inner.uri, None).run(name, cypher, params, **kwargs)
+        reply = self.owner.recorded.client(self.inner.uri, None).run(name, cypher, params, **kwargs)
+        if name == "set_config_value":  # a dynamic setting: held until the server restarts
+            self.owner.values[self.address] = {params["setting"]: params["value"]}
+            if self.owner.moves:
+                self.owner.read_only(self.address, [d for d in str(params["value"]).split(",") if d])
+        if name == "read_only_setting" and self.address in self.owner.values:
+            reply = dataclasses.replace(reply, records=[{"name": key, "value": value}
+                                                        for key, value in self.owner.values[self.address].items()])
+        return reply
 
 
 class RestartingCluster:
@@ -69,12 +78,21 @@ class RestartingCluster:
         self.tls = tls
         self.recorded = RecordedTransport(scenario if isinstance(scenario, dict) else ENTERPRISE / scenario, tls=tls)
         self.down: dict[str, int] = {}
+        self.moves = True  # whether the cluster moves leaderships away from read-only databases (the manual's word)
+        self.values: dict[str, dict[str, str]] = {}  # address → what dbms.setConfigValue set there, until a restart
+        self.set_read_only: list[tuple[str, list[str]]] = []  # every dbms.setConfigValue: (server address, list)
+
+    def read_only(self, address: str, databases: list[str]) -> None:
+        self.set_read_only.append((address, databases))
+        # the same transport: its calls so far stay countable
+        self.recorded.scenario = moved_away(self.recorded.scenario, address, databases)
 
     def client(self, uri, auth, *, tls=None):
         return _Client(self, address_of(uri), self.recorded.client(uri, auth, tls=tls))
 
     def restart(self, server: str, rounds: int) -> None:
         self.down[f"{server}.prod.neo4j.internal:7687"] = rounds
+        self.values.pop(f"{server}.prod.neo4j.internal:7687", None)  # "lost if the server is restarted"
 
     def swap(self, scenario: dict) -> None:
         self.recorded = RecordedTransport(scenario, tls=self.tls)
@@ -87,6 +105,30 @@ class RestartingCluster:
 
     def close(self):
         pass
+
+
+def moved_away(scenario: dict, address: str, databases: list[str]) -> dict:
+    """What the cluster does when `databases` turn read-only on the server at `address` ("Neo4j automatically
+    transfers database leaderships away from instances where those databases are configured to be read-only"): the
+    first other primary by name leads each of them from then on, in every view (5.x's writer column; 4.4's role in
+    SHOW DATABASES and dbms.cluster.overview())."""
+    scenario = copy.deepcopy(scenario)
+    for database in databases:
+        hosts = sorted({row["address"] for endpoint in scenario["endpoints"].values()
+                        for row in (endpoint.get("responses", {}).get("show_databases") or {}).get("records", [])
+                        if row["name"] == database and row.get("role") in ("primary", "leader", "follower")})
+        new = next(a for a in hosts if a != address)
+        for endpoint in scenario["endpoints"].values():
+            responses = endpoint.get("responses", {})
+            for row in (responses.get("show_databases") or {}).get("records", []):
+                if row["name"] == database and "writer" in row:
+                    row["writer"] = row["address"] == new
+                elif row["name"] == database and row.get("role") in ("leader", "follower"):
+                    row["role"] = "leader" if row["address"] == new else "follower"
+            for row in (responses.get("cluster_overview") or {}).get("records", []):
+                if database in row["databases"] and row["databases"][database] in ("LEADER", "FOLLOWER"):
+                    row["databases"][database] = "LEADER" if f"bolt://{new}" in row["addresses"] else "FOLLOWER"
+    return scenario
 
 
 class FakeStack:
@@ -142,7 +184,14 @@ def test_every_server_in_order_each_gated_from_recorded_enterprise_responses(cap
         assert f"{server}: not answering: cannot reach {server}.prod.neo4j.internal:7687" in err
         assert f"{server}: back: answers, Enabled and Available in a formed cluster, hosting neo4j, system, caught up" \
             in err
-    assert "replica-1 [1/4]: secondary" in err and "core-2 [4/4]: leader of system" in err
+    # core-1's step made neo4j read-only there first; neo4j moved to core-2, which then led both and went last,
+    # moving neo4j back to core-1 (done by then); system, which cannot be read-only, by the election after the stop.
+    assert cluster.set_read_only == [("core-1.prod.neo4j.internal:7687", ["neo4j"]),
+                                     ("core-2.prod.neo4j.internal:7687", ["neo4j"])]
+    assert "replica-1 [1/4]: secondary" in err and "core-2 [4/4]: leader of neo4j, system" in err
+    assert "core-1: leadership moved (neo4j → core-2)" in err and "core-2: leadership moved (neo4j → core-1)" in err
+    assert "leadership moved first: neo4j → core-2" in out
+    assert "system: by the election after the stop (system cannot be made read-only)" in out
     assert out.count(" done ") == 4 and "resume with" not in out
 
 
@@ -180,8 +229,10 @@ def test_the_order_is_computed_again_before_each_step_from_recorded_enterprise_r
     stack = FakeStack(dict(EVERYTHING), on_apply=apply)
     code, out, err = run_5(capsys, ca, stack, cluster)
     assert code == 0, out + err
-    assert stack.applied == ["replica-1", "core-1", "core-2", "core-3"]
-    assert "core-1 [2/4]: primary leading nothing" in err and "core-3 [4/4]: leader of neo4j" in err
+    # core-3 (neo4j) and core-2 (system) lead one database each: they keep the order they had (ties stable).
+    assert stack.applied == ["replica-1", "core-1", "core-3", "core-2"]
+    assert "core-1 [2/4]: primary leading nothing" in err and "core-3 [3/4]: leader of neo4j" in err
+    assert "core-3: leadership moved (neo4j → core-1)" in err and "core-2 [4/4]: leader of system" in err
 
 
 def test_an_unhealthy_cluster_stops_before_anything_is_touched_from_recorded_enterprise_responses(capsys, ca):

@@ -118,6 +118,8 @@ def test_bad_counts_say_what_is_wrong(document, complaint):
      "registered for this database instance.", ENTERPRISE_ONLY),
     ("Neo.ClientError.Procedure.ProcedureNotFound", "There is no procedure with the name `dbms.setDefaultDatabase` "
      "registered for this database instance.", ENTERPRISE_ONLY),
+    ("Neo.ClientError.Procedure.ProcedureNotFound", "There is no procedure with the name `dbms.setConfigValue` "
+     "registered for this database instance.", ENTERPRISE_ONLY),
     # everything else contradicts a recorded success
     ("Neo.ClientError.Statement.SemanticError", "The following unsupported clauses were used: MATCH.", CONTRADICTION),
     ("Neo.DatabaseError.Statement.ExecutionFailed", "The following unsupported clauses were used: MATCH.",

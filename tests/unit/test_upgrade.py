@@ -26,6 +26,7 @@ from scripts.neo4j_ops.shared.upgrade_paths import upgrade_path
 from scripts.neo4j_ops.upgrade import build_parser, main
 from scripts.neo4j_ops.upgrade.preflight import discovery_finding, hosting_finding, status_finding
 from tests.conftest import ENTERPRISE, stack_config_on
+from tests.unit.test_rollout_run import moved_away
 
 SCENARIO = ENTERPRISE / "upgrade-5.26-prod.json"
 OUTPUTS = ENTERPRISE / "stack-outputs-prod.json"
@@ -83,7 +84,11 @@ class Upgrading:
             def run(self, name, cypher, params=None, **kwargs):
                 if name == "components" and address_of(uri) in owner.done:
                     return Reply([{"name": "Neo4j Kernel", "versions": [owner.version], "edition": "enterprise"}])
-                return inner.run(name, cypher, params, **kwargs)
+                reply = inner.run(name, cypher, params, **kwargs)
+                if name == "set_config_value":  # the rollout's move of a leader's databases (rollout/leadership.py)
+                    owner.recorded.scenario = moved_away(owner.recorded.scenario, address_of(uri),
+                                                         [d for d in params["value"].split(",") if d])
+                return reply
         return Client()
 
     def upgrade(self, server):

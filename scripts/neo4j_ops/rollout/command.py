@@ -18,8 +18,13 @@ from .stack import AutomationStack, RolloutStack
 ROLLOUT_DOC = """Rolling rollout: apply what `pulumi up` holds back on running Neo4j servers (image, user data,
 instance type, subnet), one server at a time, through Pulumi's Automation API.
 
-Order: secondaries first, then primaries that lead no database, the leader(s) last (roles from SHOW
-DATABASES on 5.x/2025, from CALL dbms.cluster.overview() on 4.4); it is computed again before each step.
+Order: secondaries first, then primaries that lead no database, the leader(s) last, the one leading the most
+databases at the end (roles from SHOW DATABASES on 5.x/2025, from CALL dbms.cluster.overview() on 4.4); it is
+computed again before each step. Before a primary that leads a standard database stops (Enterprise), the
+database is made read-only on it (CALL dbms.setConfigValue; "Neo4j automatically transfers database
+leaderships away from instances where those databases are configured to be read-only", Operations Manual) and
+the rollout waits until SHOW DATABASES names another writer (--transfer-timeout), else stops with the list set
+back; system's leadership (it cannot be read-only) goes by the election after the stop.
 Before each step the cluster must be healthy (the checks of scripts/check.py: every server answers and is
 Enabled and Available, databases in their requested state, one writer per database, replication lag
 under --max-lag); before a primary stops, on 5.24+ and 2025 Enterprise, CALL dbms.cluster.statusCheck([]) on
@@ -69,6 +74,10 @@ def build_parser():
                    help="per connection and per query (default: 5)")
     p.add_argument("--max-lag", type=float, default=10.0, metavar="SECONDS",
                    help="replication lag allowed for every copy, before and after each step (default: 10)")
+    p.add_argument("--transfer-timeout", default="60s", metavar="DURATION",
+                   help="how long a leader's databases may take to move their leadership to another primary before "
+                        "its step (Enterprise; e.g. 60s, 2m; default: 60s); past it the rollout stops before "
+                        "touching that server")
     p.add_argument("--dry-run", action="store_true", help="print the order and why; change nothing")
     p.add_argument("--from", dest="start_from", metavar="SERVER",
                    help="start at this server: the servers ordered before it are left alone this run")
@@ -117,6 +126,13 @@ def _run(args, transport: Transport | None, stack: RolloutStack | None, entry_he
             from None
     if step_timeout <= 0:
         raise UsageError(f"--timeout {args.step_timeout!r}: must be more than 0")
+    try:
+        transfer_timeout = parse_duration(args.transfer_timeout)
+    except UsageError:
+        raise UsageError(f"--transfer-timeout {args.transfer_timeout!r}: not a duration; use e.g. 60s, 2m or "
+                         f"seconds") from None
+    if transfer_timeout <= 0:
+        raise UsageError(f"--transfer-timeout {args.transfer_timeout!r}: must be more than 0")
     if args.query_timeout <= 0 or args.max_lag < 0:
         raise UsageError("--query-timeout must be > 0 and --max-lag >= 0")
     pending, planned = None, None
@@ -146,8 +162,8 @@ def _run(args, transport: Transport | None, stack: RolloutStack | None, entry_he
     with cluster_cli.bolt_transport(transport, target.tls, args.query_timeout) as real:
         report = rollout(target, real, stack, pending=pending, start_from=args.start_from, dry_run=args.dry_run,
                          step_timeout=step_timeout, timeout=args.query_timeout, max_lag=args.max_lag,
-                         planned=planned, entry_nodes=entry_nodes, entry_health=entry_health,
-                         entry_point=entry_note, log=log)
+                         transfer_timeout=transfer_timeout, planned=planned, entry_nodes=entry_nodes,
+                         entry_health=entry_health, entry_point=entry_note, log=log)
     return cli.print_report(report, args.json, render_text, failed=report.failed)
 
 

@@ -9,7 +9,9 @@ secondaries first, then primaries that lead nothing, the leader(s) last. Why:
   election of every database it leads ("writes to the database are ordered by the Core instance currently
   playing the _Leader_ role for the respective database", 4.4 clustering/internals.adoc), and when it goes
   last the new leader is a server that is already done, so a database changes leader once, not once per
-  server.
+  server. Before a leader stops, the run moves its leaderships away where the line can (leadership.py: the manual
+  has no procedure for it on any line; a database made read-only on a server has its leadership moved away by the
+  cluster), and `system`'s goes by the election after the stop.
 
 Where the view comes from:
 - 5.x / 2025: SHOW DATABASES rows (a row per database per hosting server: `role` "primary" | "secondary",
@@ -106,8 +108,8 @@ def _view_44(target: Target, facts: list[ServerFacts]) -> ClusterView:
 
 def rank_of(member: Member) -> tuple[int, str]:
     if member.leads:
-        return LEADERS, f"leader of {', '.join(member.leads)}: last, so its databases elect a leader among " \
-                        f"servers already done"
+        return LEADERS, f"leader of {', '.join(member.leads)}: last, so its leaderships go to servers already " \
+                        f"done"
     if member.role == SECONDARY:
         return SECONDARIES, "secondary: its absence costs neither availability nor fault tolerance"
     if member.role == STANDALONE:
@@ -118,14 +120,16 @@ def rank_of(member: Member) -> tuple[int, str]:
 
 
 def order(view: ClusterView, pending: Collection[str]) -> list[Step]:
-    """The steps for the pending servers: secondaries, primaries leading nothing, then leaders (fewer
-    databases led first); within a rank by name. A pending server the view does not know goes with the
-    primaries leading nothing, its note says why."""
+    """The steps for the pending servers: secondaries, primaries leading nothing, then leaders, the server leading
+    the most databases last (leader balancing spreads the leaders of many databases over the primaries: the one
+    leading most goes when the others are done, whatever moved meanwhile); ties keep the order `pending` gives (the
+    stack's server order). A pending server the view does not know goes with the primaries leading nothing, its
+    note says why."""
     steps = []
-    for name in pending:
+    for position, name in enumerate(pending):
         member = view.member(name) or Member(name, PRIMARY, (), "not in the cluster view")
         rank, reason = rank_of(member)
         if member.note and member.role != STANDALONE:
             reason += f" ({member.note})"
-        steps.append((rank, len(member.leads), name, Step(name, rank, reason)))
+        steps.append((rank, len(member.leads), position, Step(name, rank, reason)))
     return [step for *_, step in sorted(steps, key=lambda item: item[:3])]

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from .. import cli
-from ..bolt import Transport
+from ..bolt import BoltError, Transport
 from ..shared.errors import OpsError, UsageError, describe
 from ..target import Target
-from . import status_check
+from . import leadership, status_check
 from .entry import TargetHealth, node_health, other, step_reason, wait_for_node
 from .gates import cluster_health, gather_all, hosted_databases, wait_for_server
 from .order import Step, order, view_from_facts
@@ -120,7 +120,8 @@ def server_set_note(stack: str, running: list[str], planned: list[str] | None) -
 
 def rollout(target: Target, transport: Transport, stack: RolloutStack, *, pending: dict[str, list[str]] | None = None,
             start_from: str | None = None, dry_run: bool = False, step_timeout: float = 1200.0,
-            timeout: float = 5.0, max_lag: float = 10.0, planned: list[str] | None = None,
+            timeout: float = 5.0, max_lag: float = 10.0, transfer_timeout: float = 60.0,
+            planned: list[str] | None = None,
             entry_nodes: tuple[str, ...] = (), entry_health: TargetHealth | None = None,
             entry_point: str | None = None, log: Callable[[str], None] = lambda _m: None,
             sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) \
@@ -170,8 +171,13 @@ def rollout(target: Target, transport: Transport, stack: RolloutStack, *, pendin
                                                f"{step.reason} — pending: {changes}" if changes else step.reason))
             if step.server in remaining:
                 changes = "; ".join(pending.get(step.server) or [])
+                reason = step.reason
+                if leadership.applies(health.facts):  # what happens to its leaderships (leadership.py)
+                    moves = leadership.plan(target, health.facts, step.server)
+                    if moves.movable or moves.left:
+                        reason += f"; {moves.describe()}"
                 report.steps.append(StepRecord(step.server, step.reason, PLANNED,
-                                               f"{step.reason} — pending: {changes}" if changes else step.reason))
+                                               f"{reason} — pending: {changes}" if changes else reason))
         report.seconds = clock() - start
         return report
 
@@ -195,6 +201,33 @@ def rollout(target: Target, transport: Transport, stack: RolloutStack, *, pendin
                                                "not started: dbms.cluster.statusCheck: " + "; ".join(found)))
                 report.resume = resume_command(stack.name, step.server)
                 break
+        transfer, moved_note = None, ""
+        if leadership.applies(health.facts):
+            # the leaderships it holds move away before it stops, where the line can (leadership.py)
+            moves = leadership.plan(target, health.facts, step.server)
+            if moves.movable:
+                log(f"{step.server}: leads {', '.join(moves.movable)}: moving the leadership away first "
+                    f"(at most {transfer_timeout:.0f} s)")
+                try:
+                    transfer = leadership.start(target, transport, health.facts, moves, timeout)
+                    left, after, moved = leadership.wait_moved(target, transport, transfer, within=transfer_timeout,
+                                                               timeout=timeout, log=log, sleep=sleep, clock=clock)
+                except BoltError as error:
+                    left, after, moved = list(moves.movable), health.facts, ""
+                    moved_note = f": {describe(error)}"
+                if left:
+                    undone = (leadership.restore(target, transport, after, transfer, timeout) if transfer else
+                              None) or "nothing was changed"
+                    report.steps.append(StepRecord(
+                        step.server, step.reason, FAILED,
+                        f"not started: the leadership of {', '.join(left)} did not move away within "
+                        f"{transfer_timeout:.0f} s{moved_note}; {undone}"))
+                    report.resume = resume_command(stack.name, step.server)
+                    break
+                health.facts = after  # the view with the new leaders (what the step hosts is unchanged)
+                moved_note = moves.describe(moved)
+            elif moves.left:
+                moved_note = moves.describe()
         remaining.remove(step.server)
         log(f"{step.server} [{done + 1}/{total}]: {step.reason}; applying what is pending "
             f"({'; '.join(pending.get(step.server) or [])}) with a targeted pulumi up")
@@ -206,6 +239,9 @@ def rollout(target: Target, transport: Transport, stack: RolloutStack, *, pendin
             stack.apply(step.server, log)
         except OpsError as error:
             record.status, record.detail = FAILED, f"pulumi up failed: {describe(error)}"
+            undone = leadership.restore(target, transport, health.facts, transfer, timeout) \
+                if transfer is not None else None
+            record.detail += f"; {undone}" if undone else ""
             record.apply_seconds = clock() - began
             report.resume = resume_command(stack.name, step.server)
             break
@@ -215,13 +251,17 @@ def rollout(target: Target, transport: Transport, stack: RolloutStack, *, pendin
         gate = wait_for_server(target, transport, step.server, hosted, within=step_timeout, timeout=timeout,
                                max_lag=max_lag, log=log, sleep=sleep, clock=clock)
         record.gate_seconds = gate.seconds
+        undone = ""
+        if transfer is not None:  # a step that did not restart the server leaves the rollout's read-only list
+            words = leadership.restore(target, transport, health.facts, transfer, timeout)
+            undone = f"; {words}" if words else ""
         if not gate.ok:
             record.status = FAILED
-            record.detail = f"applied, but not back within {step_timeout:.0f} s: {gate.state}"
+            record.detail = f"applied, but not back within {step_timeout:.0f} s: {gate.state}{undone}"
             report.resume = resume_command(stack.name, step.server) + \
                 f"   (once {step.server} is back: .venv/bin/python scripts/check.py --stack {stack.name})"
             break
-        record.detail = f"{gate.state} in {gate.seconds:.0f} s"
+        record.detail = f"{gate.state} in {gate.seconds:.0f} s" + (f"; {moved_note}" if moved_note else "") + undone
         log(f"{step.server}: done ({record.apply_seconds + gate.seconds:.0f} s)")
         done += 1
     if not report.failed and not remaining:
