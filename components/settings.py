@@ -684,8 +684,8 @@ KEYS: tuple[Key, ...] = (
         "`make drill` exits 1 when, after it stops the leader, writes through the entry point fail for longer than "
         "this many seconds before a new leader accepts them."),
     Key("drillMaxLostWrites", "drill_max_lost_writes", 0, _integer(0, 100000), "0 to 100000",
-        "`make drill` exits 1 when more of its load's writes than this fail for good (each write is retried for "
-        "drillMaxWriteOutageSeconds before it counts as lost)."),
+        "`make drill` exits 1 when more of its load's writes than this fail for good (each write is retried for 30 s, "
+        "a driver's default, or drillMaxWriteOutageSeconds when longer, before it counts as lost)."),
     Key("drillMaxRecoverySeconds", "drill_max_recovery_seconds", 600, _integer(10, 7200), "10 to 7200",
         "`make drill` exits 1 when the stopped server is not back and caught up (answering, a member again, hosting "
         "its databases, holding every write the load made) within this many seconds of its start."),

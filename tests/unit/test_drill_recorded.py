@@ -39,6 +39,9 @@ class _Client:
         self.owner, self.address, self.inner, self.uri = owner, address_of(uri), inner, uri
 
     def verify(self):
+        if self.owner.stopped is not None and self.address == self.owner.address(self.owner.stopped) and \
+                not self.owner.running:
+            raise BoltError(UNREACHABLE, f"cannot reach {self.address}: connection refused")
         self.inner.verify()
 
     def run(self, name, cypher, params=None, **kwargs):
@@ -228,19 +231,21 @@ def test_a_failover_within_the_thresholds_passes_with_its_figures(capsys, ca):
 
 def test_writes_failing_longer_than_the_stacks_limit_fail_the_drill_with_exit_1(capsys, ca, tmp_path):
     cluster = FailoverCluster("drill-5.26-one-leader.json", TlsOptions(str(ca)), election=1.6)
-    code, out, err = run(capsys, ca, cluster, StandInStopper(cluster), "--yes",
+    code, out, err = run(capsys, ca, cluster, StandInStopper(cluster), "--yes", "--retry-for", "1",
                          "--stack-file", str(stack_file(tmp_path, drillMaxWriteOutageSeconds=1)))
     assert code == 1, out + err
     assert "OVER: writes failed for" in out and "over neo4j:drillMaxWriteOutageSeconds 1" in out
+    assert "each retried for up to 1 s" in out
     # Retried for 1 s each, a write of the 1.6 s election is lost: over drillMaxLostWrites 0 too.
     assert "writes lost, over neo4j:drillMaxLostWrites 0" in out
 
 
 def test_lost_writes_within_the_stacks_allowance_pass(capsys, ca, tmp_path):
     cluster = FailoverCluster("drill-5.26-one-leader.json", TlsOptions(str(ca)), election=1.6)
-    code, out, err = run(capsys, ca, cluster, StandInStopper(cluster), "--yes", "--json", "--stack-file",
-                         str(stack_file(tmp_path, drillMaxWriteOutageSeconds=5, drillMaxLostWrites=3)))
+    code, out, err = run(capsys, ca, cluster, StandInStopper(cluster), "--yes", "--json", "--retry-for", "1",
+                         "--stack-file", str(stack_file(tmp_path, drillMaxWriteOutageSeconds=5, drillMaxLostWrites=3)))
     assert code == 0, out + err
+    assert 1 <= json.loads(out)["figures"]["lost_writes"] <= 3
     assert json.loads(out)["thresholds"] == {"max_write_outage_seconds": 5.0, "max_lost_writes": 3,
                                              "max_recovery_seconds": 600.0}
 

@@ -15,7 +15,7 @@ from ..rollout.gates import gather_all
 from ..shared.errors import OperationError, UsageError, describe
 from ..target import build_target, stack_settings
 from .plan import Thresholds, choose, fault_tolerance, refusal
-from .run import DEFAULT_DOWN, DEFAULT_RATE, DrillReport, drill, render_text
+from .run import DEFAULT_DOWN, DEFAULT_RATE, DrillReport, drill, render_text, retry_seconds
 from .stopper import DockerStopper, ServerStopper, SsmStopper
 
 DRILL_DOC = """Failover drill: stop the server that leads `system` and the default database while a steady write load
@@ -66,6 +66,10 @@ def build_parser():
     p.add_argument("--down", type=float, default=DEFAULT_DOWN, metavar="SECONDS",
                    help=f"how long the server stays stopped after a new leader accepted writes "
                         f"(default: {DEFAULT_DOWN:g})")
+    p.add_argument("--retry-for", type=float, metavar="SECONDS",
+                   help="how long the load retries one write before it counts as lost, as an application's retry "
+                        "budget (default: 30, a driver's max_transaction_retry_time, or "
+                        "neo4j:drillMaxWriteOutageSeconds when longer)")
     p.add_argument("--max-lag", type=float, default=10.0, metavar="SECONDS",
                    help="replication lag allowed once the server is back (default: 10)")
     p.add_argument("--bucket", help="where the drill's record goes (default: the stack output backupBucket)")
@@ -96,8 +100,8 @@ def make_stopper(settings) -> ServerStopper:
 
 
 def _run(args, transport: Transport | None, stopper: ServerStopper | None, s3: Any) -> int:
-    if args.rate <= 0 or args.down < 0 or args.max_lag < 0:
-        raise UsageError("--rate must be > 0, --down and --max-lag >= 0")
+    if args.rate <= 0 or args.down < 0 or args.max_lag < 0 or (args.retry_for is not None and args.retry_for <= 0):
+        raise UsageError("--rate and --retry-for must be > 0, --down and --max-lag >= 0")
     settings = stack_settings(args.stack, args.stack_file) if args.stack else None
     thresholds = Thresholds.from_settings(settings) if settings is not None else Thresholds()
     target = build_target(args)
@@ -119,10 +123,11 @@ def _run(args, transport: Transport | None, stopper: ServerStopper | None, s3: A
         if stopper is None:
             stopper = make_stopper(settings)
         if args.dry_run:
-            report = DrillReport(stack, plan, stopper.describe(plan.server), args.rate, True, thresholds)
+            report = DrillReport(stack, plan, stopper.describe(plan.server), args.rate, True, thresholds,
+                                 retry_for=args.retry_for or retry_seconds(thresholds))
             return cli.print_report(report, args.json, render_text)
         report = drill(target, real, stopper, plan, thresholds, stack=stack, rate=args.rate, down=args.down,
-                       timeout=args.timeout, max_lag=args.max_lag, log=log)
+                       timeout=args.timeout, max_lag=args.max_lag, log=log, retry_for=args.retry_for)
     if report.figures is not None:
         report.published = publish(report, args.bucket or target.backup_bucket, args.textfile_dir, s3,
                                    getattr(settings, "region", None), getattr(settings, "backup_s3_endpoint", ""))

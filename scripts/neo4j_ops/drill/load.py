@@ -109,8 +109,10 @@ class WriteLoad:
                     with self._lock:
                         self.lost.append(seq)
                     break
-                if self._stop.wait(RETRY_PAUSE) and self.clock() - first >= self.timeout:
-                    break  # stopping: a write still failing is left, counted as lost below
+                if self._stop.wait(RETRY_PAUSE):  # stopping: a failing write gets `timeout` more, then is lost
+                    if self.clock() - first >= self.timeout:
+                        break
+                    time.sleep(RETRY_PAUSE)
             next_tick = max(next_tick + self.interval, self.clock())
             self._stop.wait(max(0.0, next_tick - self.clock()))
 

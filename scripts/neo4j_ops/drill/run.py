@@ -32,6 +32,10 @@ from .plan import DrillPlan, Figures, Thresholds, exceeded
 from .stopper import ServerStopper
 
 WARM_UP_WRITES = 3  # acknowledged before the stop: the load works through the entry point
+# How long the load retries one write: the official drivers' max_transaction_retry_time default (30 s), or the
+# stack's outage limit when that is longer (a write is then lost only when writes failed for longer than allowed).
+DRIVER_RETRY_SECONDS = 30.0
+NEW_LEADER_GRACE = 5.0  # waited for a new leader beyond the outage limit before the server is started again
 DEFAULT_RATE, DEFAULT_DOWN = 5.0, 10.0
 
 
@@ -45,6 +49,7 @@ class DrillReport:
     thresholds: Thresholds
     figures: Figures | None = None
     exceeded: list[str] = field(default_factory=list)
+    retry_for: float = 0.0  # how long the load retries one write (retry_seconds)
     published: str = ""  # where the figures went
     error: str = ""  # why the drill stopped before its figures
 
@@ -55,7 +60,8 @@ class DrillReport:
     def to_json(self) -> dict:
         return {"stack": self.stack, "dryRun": self.dry_run, "server": self.plan.server, "leads": list(self.plan.leads),
                 "database": self.plan.database, "entryPoint": self.plan.entry_uri, "mechanism": self.mechanism,
-                "ratePerSecond": self.rate, "faultTolerance": self.plan.fault_tolerance, "note": self.plan.note,
+                "ratePerSecond": self.rate, "retrySeconds": self.retry_for,
+                "faultTolerance": self.plan.fault_tolerance, "note": self.plan.note,
                 "thresholds": asdict(self.thresholds),
                 "figures": asdict(self.figures) if self.figures else None, "exceeded": self.exceeded,
                 "published": self.published, "error": self.error, "failed": self.failed}
@@ -69,7 +75,7 @@ def render_text(report: DrillReport) -> str:
     if plan.note:
         lines.append(f"note: {plan.note}")
     load = (f"{report.rate:g} writes/s to {plan.database} through {plan.entry_uri} (queries.py DRILL_WRITE), each "
-            f"retried for up to {t.max_write_outage_seconds:g} s")
+            f"retried for up to {report.retry_for:g} s")
     if report.dry_run:
         lines += [f"would stop: {plan.server} by {report.mechanism}", f"would drive: {load}",
                   f"then wait for {plan.server} to be back, hosting {', '.join(plan.hosted) or 'nothing'}, and to "
@@ -104,6 +110,10 @@ def render_text(report: DrillReport) -> str:
     return "\n".join(lines)
 
 
+def retry_seconds(thresholds: Thresholds) -> float:
+    return max(DRIVER_RETRY_SECONDS, thresholds.max_write_outage_seconds)
+
+
 def _wait(until: Callable[[], bool], within: float, sleep: Callable[[float], None], clock: Callable[[], float],
           pause: float = 0.2) -> bool:
     deadline = clock() + within
@@ -131,12 +141,12 @@ def drill(target: Target, transport: Transport, stopper: ServerStopper, plan: Dr
           stack: str, rate: float = DEFAULT_RATE, down: float = DEFAULT_DOWN, timeout: float = 5.0,
           max_lag: float = 10.0, log: Callable[[str], None] = lambda _m: None,
           sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-          run_id: str | None = None) -> DrillReport:
-    report = DrillReport(stack, plan, stopper.describe(plan.server), rate, False, thresholds)
+          run_id: str | None = None, retry_for: float | None = None) -> DrillReport:
+    retry_for = retry_for if retry_for is not None else retry_seconds(thresholds)
+    report = DrillReport(stack, plan, stopper.describe(plan.server), rate, False, thresholds, retry_for=retry_for)
     run_id = run_id or f"drill-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
     writer = transport.client(plan.entry_uri, target.auth)
-    load = WriteLoad(writer, plan.database, run_id, rate=rate, retry_for=thresholds.max_write_outage_seconds,
-                     timeout=timeout, clock=clock)
+    load = WriteLoad(writer, plan.database, run_id, rate=rate, retry_for=retry_for, timeout=timeout, clock=clock)
     log(f"write load: {rate:g} writes/s to {plan.database} through {plan.entry_uri} (run {run_id})")
     load.start()
     stopped = started = False
@@ -153,7 +163,7 @@ def drill(target: Target, transport: Transport, stopper: ServerStopper, plan: Dr
         stop_returned = clock()
         log(f"{plan.server}: stopped in {stop_returned - stop_issued:.1f} s; waiting for a new leader to accept writes")
         _wait(lambda: load.acknowledged_after(stop_returned) is not None,
-              2 * thresholds.max_write_outage_seconds, sleep, clock)  # the outage limit, then a retry time
+              thresholds.max_write_outage_seconds + NEW_LEADER_GRACE, sleep, clock)
         first = load.acknowledged_after(stop_returned)
         log(f"a write was acknowledged {first.finished - stop_issued:.1f} s after the stop" if first else
             "no write acknowledged since the stop")
