@@ -74,7 +74,8 @@ def build_parser():
                    help="replication lag allowed once the server is back (default: 10)")
     p.add_argument("--bucket", help="where the drill's record goes (default: the stack output backupBucket)")
     p.add_argument("--textfile-dir", type=Path, metavar="DIR",
-                   help="also write the drill's metrics for a node exporter's textfile collector here")
+                   help="also write this run's metrics for a node exporter's textfile collector here (this run "
+                        "only: after a failed run the last-success time there is 0; the bucket keeps the history)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
     return p
 
