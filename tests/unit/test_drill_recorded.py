@@ -281,6 +281,9 @@ def test_figures_come_from_the_attempt_log():
     # No failure after the stop: no outage; the new leader's first write is the first started after the return.
     assert outage([Attempt(1, 0.0, 0.1, True), Attempt(2, 1.0, 1.1, True)], 0.2, 0.5) == pytest.approx((0.0, 0.9))
     assert outage([Attempt(1, 1.0, 1.1, False)], 0.5, 0.9)[1] is None
+    # A write the load's stop cut short while it was retried is neither a write nor lost; its attempts still failed.
+    cut = tally(log, abandoned=[3])
+    assert (cut.writes, cut.lost_writes, cut.failed_attempts) == (3, 0, 3)
     figures = Figures(1.0, None, 0.0, 1, 0, 1, 0, 1, None)
     assert exceeded(figures, Thresholds()) == [
         "no new leader accepted a write", "1 writes lost, over neo4j:drillMaxLostWrites 0",

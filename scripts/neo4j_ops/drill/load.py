@@ -57,6 +57,7 @@ class WriteLoad:
         self.interval, self.retry_for, self.timeout, self.clock = 1.0 / rate, retry_for, timeout, clock
         self.attempts: list[Attempt] = []
         self.lost: list[int] = []
+        self.abandoned: list[int] = []  # a write still being retried when the load was stopped: neither kept nor lost
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -109,19 +110,23 @@ class WriteLoad:
                     with self._lock:
                         self.lost.append(seq)
                     break
-                if self._stop.wait(RETRY_PAUSE):  # stopping: a failing write gets `timeout` more, then is lost
+                if self._stop.wait(RETRY_PAUSE):  # stopping: a failing write gets `timeout` more, then is abandoned
                     if self.clock() - first >= self.timeout:
+                        with self._lock:
+                            self.abandoned.append(seq)
                         break
                     time.sleep(RETRY_PAUSE)
             next_tick = max(next_tick + self.interval, self.clock())
             self._stop.wait(max(0.0, next_tick - self.clock()))
 
 
-def tally(attempts: list[Attempt]) -> Tally:
-    """Counts over the log: a write is lost when none of its attempts was acknowledged."""
+def tally(attempts: list[Attempt], abandoned: tuple[int, ...] | list[int] = ()) -> Tally:
+    """Counts over the log: a write is lost when none of its attempts was acknowledged within its retry time; one the
+    load's stop cut short (`abandoned`) is not counted as a write (its failed attempts are)."""
     by_seq: dict[int, list[Attempt]] = {}
     for a in attempts:
-        by_seq.setdefault(a.seq, []).append(a)
+        if a.seq not in abandoned:
+            by_seq.setdefault(a.seq, []).append(a)
     acknowledged = sum(1 for tries in by_seq.values() if any(a.ok for a in tries))
     retried = sum(1 for tries in by_seq.values() if any(a.ok for a in tries) and any(not a.ok for a in tries))
     return Tally(len(by_seq), acknowledged, sum(1 for a in attempts if not a.ok), retried,

@@ -7,9 +7,11 @@
    leader accepts writes), at most the write-outage threshold plus the retry time, then holds the server down
    `down` seconds more under the load.
 4. The start, then the rollout's after-gate (rollout/gates.py wait_for_server: it answers, is a member again,
-   hosts every database it hosted before, its copies caught up with their writers), then the load stops and the
-   server is asked directly until it holds every write the load saw acknowledged (queries.py DRILL_COUNT): back
-   and caught up, timed from the start issued, within the recovery threshold.
+   hosts every database it hosted before, its copies caught up with their writers), then a write through the entry
+   point is acknowledged again (its health checks see the server), then the load stops (a write it cut short while
+   retrying is left out of the counts, not counted lost) and the server is asked directly until it holds every
+   write the load saw acknowledged (queries.py DRILL_COUNT): back and caught up, timed from the start issued,
+   within the recovery threshold.
 5. The run's nodes are deleted (DRILL_CLEANUP through the entry point).
 Whatever happens after the stop (an error, Ctrl-C), the server is started again before the drill ends.
 """
@@ -175,10 +177,14 @@ def drill(target: Target, transport: Transport, stopper: ServerStopper, plan: Dr
         remaining = thresholds.max_recovery_seconds - (clock() - start_issued)
         gate = wait_for_server(target, transport, plan.server, set(plan.hosted), within=max(0.0, remaining),
                                timeout=timeout, max_lag=max_lag, log=log, sleep=sleep, clock=clock)
+        if gate.ok:  # back means the entry point takes writes again too (HAProxy's checks must see the server)
+            gate_done = clock()
+            _wait(lambda: load.acknowledged_after(gate_done) is not None,
+                  max(0.0, thresholds.max_recovery_seconds - (gate_done - start_issued)), sleep, clock)
         attempts = load.stop()
         recovery = None
         if gate.ok:
-            wanted = tally(attempts).acknowledged
+            wanted = tally(attempts, load.abandoned).acknowledged
             state = {"said": ""}
 
             def caught_up() -> bool:
@@ -192,7 +198,7 @@ def drill(target: Target, transport: Transport, stopper: ServerStopper, plan: Dr
                 log(f"{plan.server}: not caught up: {state['said']}")
         else:
             log(f"{plan.server}: not back: {gate.state}")
-        counts = tally(attempts)
+        counts = tally(attempts, load.abandoned)
         outage_seconds, leader_seconds = outage(attempts, stop_issued, stop_returned)
         report.figures = Figures(stop_returned - stop_issued, leader_seconds, outage_seconds, counts.writes,
                                  counts.acknowledged, counts.failed_attempts, counts.retried_writes,
