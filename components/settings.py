@@ -122,7 +122,7 @@ class Settings:
     nat_gateway_per_zone: bool
     egress: str  # endpoints | open (components/aws/egress.py)
     haproxy_public: bool
-    ami_id: str  # "" = the newest Ubuntu 22.04 image of each instance type's architecture
+    ami_id: str  # "" = the newest Ubuntu 24.04 image of each instance type's architecture
     # neo4j:aptRepositoryUrl: Neo4j's Debian repository or a mirror of it (no trailing slash)
     apt_repository_url: str
     apt_repository_allow_http: bool
@@ -623,17 +623,18 @@ KEYS: tuple[Key, ...] = (
         "What the machines may reach outside the VPC. endpoints: the AWS APIs they call only through interface "
         "VPC endpoints in every zone (Secrets Manager, SSM, ssmmessages, ec2messages, CloudWatch Logs, EC2) and S3 "
         "through its gateway endpoint, plus the package mirrors their boot installs from (HTTP 80; HTTPS 443 for "
-        "the Neo4j servers' and the monitoring node's repositories and PyPI); the HAProxy pair gets no HTTPS to "
-        "the internet. Costs 6 endpoints x zones x AWS's hourly endpoint price (about USD 0.01 an endpoint-zone "
-        "hour in us-east-1: ~USD 130 a month for 3 zones) plus a per-GB charge. open: every group reaches "
-        "0.0.0.0/0 on 80 and 443 and the AWS APIs through the NAT gateway (no endpoint cost); say so explicitly, "
-        "as dev does."),
+        "the Neo4j servers' and the monitoring node's repositories and PyPI, and for every machine the Snap Store, "
+        "where Ubuntu 24.04 gets the AWS CLI). Costs 6 endpoints x zones x AWS's hourly endpoint price (about "
+        "USD 0.01 an endpoint-zone hour in us-east-1: ~USD 130 a month for 3 zones) plus a per-GB charge. open: "
+        "every group reaches 0.0.0.0/0 on 80 and 443 and the AWS APIs through the NAT gateway (no endpoint cost); "
+        "say so explicitly, as dev does."),
     Key("haproxyPublic", "haproxy_public", False, _boolean, "true, false",
         "The HAProxy pair's load balancer internet-facing in the public subnets; false: internal, reached from the "
         "VPC and peered networks."),
     Key("amiId", "ami_id", "", _text(re.compile(r"^(ami-[0-9a-f]{8,17})?$"), "an AMI id such as ami-0123456789abcdef0"),
         "an AMI id, or empty", "Image of every instance (must match every instance type's architecture). "
-        "Empty: the newest Ubuntu 22.04 of each type's architecture."),
+        "Empty: the newest Ubuntu 24.04 LTS (noble) of each type's architecture, from Canonical's account. The boot "
+        "scripts also run on Ubuntu 22.04 and Debian 12 images (README, Images)."),
     Key("aptRepositoryUrl", "apt_repository_url", NEO4J_APT_REPOSITORY, _apt_repository_url,
         "an https URL; http only with aptRepositoryAllowHttp",
         "Neo4j's Debian repository, or a mirror of it (Artifactory, Nexus, aptly; air-gapped and proxied installs): "

@@ -108,6 +108,11 @@ def package_sources(apt_repository_url: str = NEO4J_APT_REPOSITORY,
     # 4.4's Fabric proxies boot as the servers do (setup-neo4j.sh) but take no backup tooling: Neo4j alone.
     sources += [PackageSource(("fabric",), source_port, what, label) for source_port, what, label in neo4j]
     sources.append(PackageSource(("monitoring",), HTTPS, "apt.grafana.com (Grafana and its key)", "apt.grafana.com"))
+    # Ubuntu 24.04's archive has no awscli: every machine takes AWS's snap there
+    # (templates/cloud-init/_aws_cli.yaml.j2).
+    sources.append(PackageSource(("neo4j", "fabric", "haproxy", "monitoring"), HTTPS,
+                                 "the Snap Store (the AWS CLI on Ubuntu 24.04, whose archive has no awscli)",
+                                 "Snap Store"))
     return tuple(sources)
 
 

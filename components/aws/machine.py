@@ -31,9 +31,22 @@ from components.instance_types import INSTANCE_TYPES
 from components.tooling import TOOLING_PREFIX
 from components.topology import Node
 
-# Canonical's account; its Ubuntu 22.04 (jammy) images are named by architecture.
+# Canonical's account and the name of its newest LTS server images: Ubuntu 24.04 (noble), named by architecture.
+# Canonical's "Find Ubuntu images on AWS" (canonical/ubuntu-cloud-docs, docs/aws/aws-how-to/instances/
+# find-ubuntu-images.rst): the filter pattern is `ubuntu/images/$VIRT_TYPE-$VOL_TYPE/ubuntu-$RELEASE-$ARCH-$PRODUCT-*`
+# with VOL_TYPE "`ssd-gp3` (for >=23.10)", RELEASE `noble-24.04`, ARCH `amd64` or `arm64`, PRODUCT `server`; the
+# owner "`099720109477` (in the default partition)". Ubuntu 22.04's standard support ends in April 2027; the boot
+# scripts also run on 22.04 and Debian 12 (neo4j:amiId), see README "Images".
 UBUNTU_OWNER = "099720109477"
+UBUNTU_RELEASE = "noble-24.04"
 UBUNTU_IMAGE_ARCH = {"x86_64": "amd64", "arm64": "arm64"}
+
+
+def ubuntu_image_name_pattern(arch: str) -> str:
+    """The AMI name filter of the newest Ubuntu 24.04 server image of an EC2 architecture (x86_64, arm64)."""
+    return f"ubuntu/images/hvm-ssd-gp3/ubuntu-{UBUNTU_RELEASE}-{UBUNTU_IMAGE_ARCH[arch]}-server-*"
+
+
 # EC2 refuses user data above 16 KiB; cloud-init reads gzip natively, so every payload is gzipped.
 USER_DATA_LIMIT = 16 * 1024
 # The attachment's device name. On Nitro the disk appears as an NVMe device whatever this says;
@@ -162,11 +175,10 @@ def _fitting_user_data(host: str, text: str) -> str:
 
 
 def ubuntu_image(arch: str, opts: pulumi.InvokeOutputOptions) -> pulumi.Output[str]:
-    """The newest Ubuntu 22.04 server image of an architecture, from Canonical's account only."""
+    """The newest Ubuntu 24.04 server image of an architecture, from Canonical's account only."""
     image = aws.ec2.get_ami_output(
         most_recent=True, owners=[UBUNTU_OWNER],
-        filters=[{"name": "name",
-                  "values": [f"ubuntu/images/hvm-ssd*/ubuntu-jammy-22.04-{UBUNTU_IMAGE_ARCH[arch]}-server-*"]},
+        filters=[{"name": "name", "values": [ubuntu_image_name_pattern(arch)]},
                  {"name": "architecture", "values": [arch]},
                  {"name": "virtualization-type", "values": ["hvm"]}],
         opts=opts)

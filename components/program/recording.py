@@ -52,7 +52,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {"names": list(self.zones), "zoneIds": [f"zid-{i}" for i, _ in enumerate(self.zones)]}
         if args.token == "aws:ec2/getAmi:getAmi":
-            return {"id": "ami-0123456789abcdef0", "architecture": "x86_64"}
+            # The image the lookup asks for (components/aws/machine.py ubuntu_image): its filters' architecture, and
+            # a name its name pattern matches (a serial for the wildcard), as EC2 would answer.
+            filters = {f["name"]: f["values"][0] for f in args.args.get("filters") or []}
+            return {"id": "ami-0123456789abcdef0", "architecture": filters.get("architecture", "x86_64"),
+                    "name": filters.get("name", "ubuntu/images/mock").replace("*", "20261105"),
+                    "ownerId": (args.args.get("owners") or ["099720109477"])[0]}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/plan", "userId": "plan"}
         if args.token == "aws:iam/getSessionContext:getSessionContext":

@@ -74,7 +74,8 @@ def test_the_default_is_neo4js_own_repository_and_its_key_from_it():
     assert [(s.groups, s.port, s.label) for s in PACKAGE_SOURCES] == [
         (("neo4j", "fabric", "haproxy", "monitoring"), 80, "Ubuntu archive"),
         (("neo4j",), 443, "debian.neo4j.com, PyPI"), (("fabric",), 443, "debian.neo4j.com"),
-        (("monitoring",), 443, "apt.grafana.com")]
+        (("monitoring",), 443, "apt.grafana.com"),
+        (("neo4j", "fabric", "haproxy", "monitoring"), 443, "Snap Store")]  # the AWS CLI on Ubuntu 24.04
 
 
 # --- validation: one line naming the key and what is allowed ---------------------------------------------------
@@ -202,8 +203,8 @@ def test_an_inline_rsa_4096_sized_key_keeps_every_machines_user_data_under_ec2s_
 def test_egress_names_the_mirrors_host_instead_of_debian_neo4j_com():
     rules = plan_egress(ENDPOINTS, GROUPS, package_sources(MIRROR, f"{MIRROR}/neotechnology.gpg.key"))
     whys = {(r.group, r.port): r.why for r in rules if r.to == "internet"}
-    assert whys[("neo4j", 443)] == "packages: artifacts.example.com, PyPI"
-    assert whys[("fabric", 443)] == "packages: artifacts.example.com"
+    assert whys[("neo4j", 443)] == "packages: artifacts.example.com, PyPI; Snap Store"
+    assert whys[("fabric", 443)] == "packages: artifacts.example.com; Snap Store"
     assert not any("debian.neo4j.com" in why for why in whys.values())
 
 
@@ -214,13 +215,13 @@ def test_a_mirror_on_its_own_port_and_a_key_elsewhere_open_exactly_those():
         assert rules[("neo4j", 8443)] == rules[("fabric", 8443)] == "packages: mirror.internal port 8443"
         assert ("haproxy", 8443) not in rules and ("monitoring", 8443) not in rules
         if mode == ENDPOINTS:
-            assert rules[("neo4j", 443)] == "packages: keys.example.com, PyPI"
-            assert rules[("fabric", 443)] == "packages: keys.example.com"
+            assert rules[("neo4j", 443)] == "packages: keys.example.com, PyPI; Snap Store"
+            assert rules[("fabric", 443)] == "packages: keys.example.com; Snap Store"
     # Over http (aptRepositoryAllowHttp): port 80 beside the Ubuntu archive, and no Neo4j source on 443.
     rules = {(r.group, r.port): r.why for r in plan_egress(ENDPOINTS, GROUPS, package_sources("http://mirror.internal"))
              if r.to == "internet"}
     assert rules[("neo4j", 80)] == "packages: Ubuntu archive; mirror.internal"
-    assert rules[("neo4j", 443)] == "packages: PyPI" and ("fabric", 443) not in rules
+    assert rules[("neo4j", 443)] == "packages: PyPI; Snap Store" and rules[("fabric", 443)] == "packages: Snap Store"
 
 
 def test_the_plan_summary_says_where_neo4j_comes_from(signing_key):

@@ -154,7 +154,8 @@ def test_every_component_holds_the_resources_its_settings_call_for(plan):
 def test_prod_resource_count_per_component(plans):
     # Pinned, so a change in what prod builds shows up in review (see expected_counts for the why).
     assert dict(plans["prod"].by_parent()) == {
-        "(stack)": 11, "neo4j-cluster:aws:Network": 38, "neo4j-cluster:aws:SecurityGroups": 47,
+        # SecurityGroups 48: the HAProxy group's HTTPS to the Snap Store (the AWS CLI on Ubuntu 24.04) since 24.04
+        "(stack)": 11, "neo4j-cluster:aws:Network": 38, "neo4j-cluster:aws:SecurityGroups": 48,
         "neo4j-cluster:tls:ClusterCertificates": 29, "neo4j-cluster:aws:ClusterSecrets": 36,
         "neo4j-cluster:aws:BackupStore": 20, "neo4j-cluster:aws:Neo4jServers": 56,
         "neo4j-cluster:aws:LoadBalancer": 23, "neo4j-cluster:aws:Monitoring": 8,
@@ -761,7 +762,15 @@ def test_a_missing_admin_password_stops_the_program_naming_the_command(tmp_path)
     assert "neo4j:adminPassword" in result.error and "pulumi config set --secret" in result.error
 
 
-def test_images_are_canonicals_ubuntu_jammy_for_each_architecture_in_use(tmp_path):
+def test_images_are_canonicals_ubuntu_24_04_for_each_architecture_in_use(tmp_path):
+    # Canonical's "Find Ubuntu images on AWS" (canonical/ubuntu-cloud-docs, docs/aws/aws-how-to/instances/
+    # find-ubuntu-images.rst): `ubuntu/images/$VIRT_TYPE-$VOL_TYPE/ubuntu-$RELEASE-$ARCH-$PRODUCT-*`, VOL_TYPE
+    # `ssd-gp3` (for >=23.10), RELEASE `noble-24.04`, PRODUCT `server`; owner 099720109477.
+    from fnmatch import fnmatchcase
+    from types import SimpleNamespace
+
+    from components.program.recording import RecordingMocks
+
     config = {**stack_config("dev"), "neo4j:replicaInstanceType": "r6g.xlarge"}
     result = run_with_secrets(tmp_path, "t", config, {})
     assert result.returncode == 0, result.stderr
@@ -771,7 +780,13 @@ def test_images_are_canonicals_ubuntu_jammy_for_each_architecture_in_use(tmp_pat
         assert lookup["owners"] == ["099720109477"] and lookup["mostRecent"] is True
         filters = {f["name"]: f["values"] for f in lookup["filters"]}
         (arch,) = filters["architecture"]
-        assert f"ubuntu-jammy-22.04-{ {'x86_64': 'amd64', 'arm64': 'arm64'}[arch] }-server-" in filters["name"][0]
+        ubuntu_arch = {"x86_64": "amd64", "arm64": "arm64"}[arch]
+        assert filters["name"] == [f"ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-{ubuntu_arch}-server-*"]
+        # The plan's mocks answer the lookup with an image the filters select (its architecture, a matching name).
+        image = RecordingMocks().call(SimpleNamespace(token="aws:ec2/getAmi:getAmi", args=lookup))
+        assert image["architecture"] == arch and fnmatchcase(image["name"], filters["name"][0]), image
+        assert not fnmatchcase(f"ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-{ubuntu_arch}-server-20261105",
+                               filters["name"][0])
         arches.append(arch)
     assert sorted(arches) == ["arm64", "x86_64"]
 
@@ -987,8 +1002,9 @@ def test_fabric_proxies_are_private_machines_that_boot_the_rendered_fabric_conf_
         assert conf == p.rendered.files[proxy.name]["neo4j.conf"]  # render's text, as the Docker upload is
         assert "dbms.mode=SINGLE" in conf and "fabric.database.name=library" in conf
         assert "fabric.routing.servers=fabric-1.prod.neo4j.internal:7687,fabric-2.prod.neo4j.internal:7687" in conf
-        assert yaml.safe_load(p.user_data(f"cluster-{proxy.name}"))["runcmd"][0] == [
-            SERVER_FILE_PLACES["setup-neo4j.sh"]]
+        # The AWS CLI first (the archive's, or the snap on Ubuntu 24.04), then the servers' boot script.
+        runcmd = yaml.safe_load(p.user_data(f"cluster-{proxy.name}"))["runcmd"]
+        assert "snap install aws-cli --classic" in runcmd[0][2] and runcmd[1] == [SERVER_FILE_PLACES["setup-neo4j.sh"]]
         setup = files[SERVER_FILE_PLACES["setup-neo4j.sh"]]
         # Its certificate for Bolt, HTTPS and the fabric policy; the admin's initial password in its own `system`.
         assert f'TLS_SECRET="{names.tls[proxy.name]}"' in setup and "SSL_SCOPES=(bolt https fabric)" in setup
