@@ -9,6 +9,8 @@ running servers (image, user data, instance type, subnet), one server at a time.
           targeted `up` with neo4j:rolloutRelease naming that server; the Automation API behind it
   version_guard  before anything: the release the servers run → neo4j:version must be a supported path
   status_check  before a primary stops (5.24+, 2025): CALL dbms.cluster.statusCheck([]) on every primary
+  leadership  before a leader stops (Enterprise): its standard databases made read-only on it, so the cluster moves
+          their leadership away; waits until SHOW DATABASES names another writer (system: the election after the stop)
   run     the loop: stop at the first failure, leave the other servers untouched, say how to resume
   command the command line
 """
