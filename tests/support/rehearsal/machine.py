@@ -21,7 +21,7 @@ from tests.support.rehearsal.dockerd import PrivateDockerd
 from tests.support.rehearsal.imds_standin import ADDRESS, InstanceMetadata
 from tests.support.rehearsal.surroundings import TRUSTED_CA_PATH, Standin, Surroundings, prepare
 from tests.support.rehearsal.user_data import RenderedMachine, nocloud_seed
-from tests.support.rehearsal.volume import LoopVolume, loop_volume
+from tests.support.rehearsal.volume import SIZE_BYTES, LoopVolume, loop_volume
 
 SEED_DIR = "/var/lib/cloud/seed/nocloud"
 RUN_OPTIONS = (
@@ -39,6 +39,7 @@ RUN_OPTIONS = (
 )
 # moto's import and the seeding of the stack's secrets and objects take a few seconds on this machine.
 STANDIN_START_SECONDS = 30
+REMOVE_TIMEOUT_SECONDS = 300
 # systemd (252, bookworm) must create its own cgroups (init.scope, system.slice) or it exits at once ("Failed to
 # create /init.scope control group: Read-only file system"): docker mounts a non-privileged container's cgroups
 # read-only. On a cgroup v1 (hybrid) host, as this one, the machine gets a directory of the host's name=systemd
@@ -137,18 +138,23 @@ def _standins(machine: Machine, standins: tuple[Standin, ...], work: Path) -> It
 
 
 @contextlib.contextmanager
-def running_machine(dockerd: PrivateDockerd, image: str, rendered: RenderedMachine,
-                    keep: bool = False) -> Iterator[tuple[Machine, dict[str, Path]]]:
+def running_machine(dockerd: PrivateDockerd, image: str, rendered: RenderedMachine, keep: bool = False,
+                    volume: LoopVolume | None = None) -> Iterator[tuple[Machine, dict[str, Path]]]:
     """The machine booting `rendered`'s user data, its stand-ins serving (IMDS, the AWS APIs, Neo4j's apt
     repository); yields (machine, stand-in name → its log). The container is removed when the block ends (keep:
-    left stopped, for a look with docker)."""
+    left stopped, for a look with docker). volume: an existing data volume to attach (a replaced machine: the
+    one its predecessor, stopped, had), instead of a new empty one."""
     instance_id = f"i-{uuid.uuid4().hex[:17]}"
     name = f"rehearsal-{rendered.instance}-{instance_id}"
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rehearsal-machine-")))
         cgroup = stack.enter_context(_systemd_cgroup(name))
         volume_id = rendered.tags.get("DataVolumeId")
-        volume = stack.enter_context(loop_volume(volume_id, work)) if volume_id else None
+        if volume is None and volume_id:
+            # The planned size (a sparse file: only what the machine writes takes room): the backup job checks
+            # its staging room on the volume against what a dump needs, as on a real one.
+            size = (rendered.data_volume_gib << 30) if rendered.data_volume_gib else SIZE_BYTES
+            volume = stack.enter_context(loop_volume(volume_id, work, size))
         # The machine may use the loop device (the devices cgroup lets it); its by-id name comes after the start.
         # CAP_SYS_ADMIN (and no more: not --privileged, which would also hand it every device and the host's
         # /sys and /proc writable): mkfs.xfs sets the device's block size (ioctl BLKBSZSET, refused without it:
@@ -197,4 +203,6 @@ def running_machine(dockerd: PrivateDockerd, image: str, rendered: RenderedMachi
         finally:
             dockerd.docker("stop", "--time", "20", name, check=False, timeout=60)
             if not keep:
-                dockerd.docker("rm", "--force", name, check=False, timeout=60)
+                # vfs removes a container by deleting its whole root (over a gigabyte once Neo4j is installed):
+                # measured past 60 s on this 2-CPU machine while a second machine booted.
+                dockerd.docker("rm", "--force", name, check=False, timeout=REMOVE_TIMEOUT_SECONDS)

@@ -54,6 +54,7 @@ class RenderedMachine:
     # as "[secret]").
     secrets: tuple[PlannedSecret, ...] = ()
     objects: tuple[BucketObject, ...] = ()  # the S3 objects the program uploads, as the plan holds them
+    data_volume_gib: int | None = None  # the size of its data volume (the EBS volume its DataVolumeId tag names)
 
 
 # What a secret of the plan holds, by its name (components/aws/secret_names.py, components/aws/secrets.py).
@@ -89,6 +90,13 @@ def _bucket_objects(plan: Plan) -> tuple[BucketObject, ...]:
     return tuple(objects)
 
 
+def _data_volume_gib(plan: Plan, volume_id: str | None) -> int | None:
+    # Under the plan's mocks a volume's id is its resource name with "-id" (as every mocked id).
+    sizes = {f"{name}-id": inputs.get("size") for name, inputs in plan.of_type("aws:ebs/volume:Volume").items()}
+    size = sizes.get(volume_id) if volume_id else None
+    return int(size) if size else None
+
+
 def _stack_config(base: str, overrides: dict[str, Any]) -> dict[str, Any]:
     config = yaml.safe_load((ROOT / f"Pulumi.{base}.yaml").read_text())["config"]
     return {key: value for key, value in {**config, **overrides}.items() if value is not None}
@@ -111,7 +119,8 @@ def rendered_server(variant: tuple[str, dict[str, Any]] = COMMUNITY_SINGLE, out:
     return RenderedMachine(plan.stack, names[0], plan.user_data(names[0]), dict(inputs.get("tags") or {}),
                            plan.settings.region, inputs.get("availabilityZone", f"{plan.settings.region}a"),
                            neo4j_version=plan.settings.version, instance_role=profile["role"],
-                           secrets=_planned_secrets(plan), objects=_bucket_objects(plan))
+                           secrets=_planned_secrets(plan), objects=_bucket_objects(plan),
+                           data_volume_gib=_data_volume_gib(plan, (inputs.get("tags") or {}).get("DataVolumeId")))
 
 
 def nocloud_seed(machine: RenderedMachine, instance_id: str, directory: Path) -> Path:

@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-# mkfs.xfs refuses filesystems under 300 MB; the file is sparse, so the size costs nothing until written.
+# When the plan gives no size. mkfs.xfs refuses filesystems under 300 MB; the file is sparse, so the size costs
+# nothing until written.
 SIZE_BYTES = 1 << 30
 
 
@@ -17,6 +18,11 @@ SIZE_BYTES = 1 << 30
 class LoopVolume:
     volume_id: str
     device: str  # /dev/loopN on the host, the same path in the machine
+    backing: Path  # the sparse file behind it (grown, then `losetup -c`, as an EBS volume is modified in place)
+
+    @property
+    def size_bytes(self) -> int:
+        return self.backing.stat().st_size
 
     @property
     def by_id(self) -> str:
@@ -36,6 +42,17 @@ def loop_volume(volume_id: str, work: Path, size_bytes: int = SIZE_BYTES) -> Ite
         raise RuntimeError(f"rehearsal: losetup could not attach the data volume's file: {result.stderr.strip()}")
     device = result.stdout.strip()
     try:
-        yield LoopVolume(volume_id, device)
+        yield LoopVolume(volume_id, device, backing)
     finally:
         subprocess.run(["losetup", "--detach", device], check=False)
+
+
+def grow(volume: LoopVolume, size_bytes: int) -> None:
+    """The volume modified in place to `size_bytes` (as `aws ec2 modify-volume --size`): its file is extended and
+    the loop device told of its new capacity, while the machine keeps it attached and mounted."""
+    with volume.backing.open("r+b") as handle:
+        handle.truncate(size_bytes)
+    result = subprocess.run(["losetup", "--set-capacity", volume.device], capture_output=True, text=True,
+                            check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"rehearsal: losetup --set-capacity {volume.device} failed: {result.stderr.strip()}")
