@@ -12,7 +12,7 @@ machine container, with only what surrounds the machine standing in for AWS. Eac
 - rehearsal_ca.py the rehearsal CA (in the machine's trust store) and the certificates it signs
 - aws_standin.py  moto over TLS on 443 (Secrets Manager, S3) under the regional AWS names, seeded from the plan
 - neo4j_deb_standin.py  the `neo4j` package stand-in built from the Maven Central distribution
-- apt_standin.py  the signed apt repository served as debian.neo4j.com
+- apt_standin.py  a private mirror of Neo4j's apt repository (signed, its own key) as the stack's neo4j:aptRepositoryUrl
 - pypi_standin.py the wheels of the boot's pip install, served as pypi.org and files.pythonhosted.org
 - static_https.py the HTTPS file server of the apt and PyPI stand-ins
 - boot_report.py  what the boot did: cloud-init's status, our boot units' journal, the boot-status file

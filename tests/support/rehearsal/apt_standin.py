@@ -1,14 +1,19 @@
-"""The APT REPOSITORY STAND-IN for Neo4j's (debian.neo4j.com): a signed repository holding the stand-in package
-(neo4j_deb_standin.py), served over TLS on 443 inside one machine's network namespace.
+"""The APT REPOSITORY STAND-IN: a mirror of Neo4j's Debian repository (debian.neo4j.com) as a company runs one,
+holding the stand-in package (neo4j_deb_standin.py) in a signed repository, served over TLS on 443 inside one
+machine's network namespace.
 
-setup-neo4j.sh fetches https://debian.neo4j.com/neotechnology.gpg.key, writes
-`deb [signed-by=…] https://debian.neo4j.com stable <component>` and runs apt-get: the machine's /etc/hosts sends
-debian.neo4j.com here (as a mirror behind a company's DNS would be reached), its trust store has the rehearsal CA
-that signed the certificate, and the key it fetches is the rehearsal's signing key, which signed the Release
-file. apt checks all of it as it checks Neo4j's repository: nothing is marked trusted.
+The rehearsed stack uses the private mirror feature as a user's would (STACK_CONFIG): neo4j:aptRepositoryUrl is
+https://apt.rehearsal.internal/debian-neo4j and neo4j:aptSigningKey the URL of the key the mirror signs with, on the
+same host. setup-neo4j.sh fetches that key, writes `deb [signed-by=…] <mirror> stable <component>` and runs apt-get:
+the machine's /etc/hosts sends the mirror's name here (as a company's DNS would), its trust store has the rehearsal
+CA that signed the certificate, and the key it fetches is the rehearsal's signing key, which signed the Release
+file. apt checks all of it as it checks Neo4j's repository: nothing is marked trusted. The mirror serves no
+neotechnology.gpg.key, and debian.neo4j.com has no address in the machine: the key can only come from the URL the
+stack gives.
 
 The repository (dists/stable/<component>/binary-{amd64,all}/Packages, InRelease, Release.gpg, pool/) and its
-signing key (a GnuPG home of its own) are built on the host into the tests' cache, once per package.
+signing key (a GnuPG home of its own) are built on the host into the tests' cache, once per package; the served
+site (mirror_site) links them under the mirror's path, per run.
 
 Served by static_https.py inside the namespace.
 """
@@ -25,10 +30,16 @@ from pathlib import Path
 from tests.support.neo4j_dist import cache_root
 from tests.support.rehearsal.neo4j_deb_standin import cached_deb, recipe_key
 
-HOSTNAME = "debian.neo4j.com"
+HOSTNAME = "apt.rehearsal.internal"  # .internal: reserved for private use (ICANN, 2024), never a public name
 ADDRESS = "127.100.0.2"  # on the namespace's lo, beside the AWS stand-in's
+MIRROR_PATH = "debian-neo4j"  # under a path, as Artifactory's and Nexus's apt repositories are
+KEY_PATH = "keys/neo4j-mirror.asc"  # the mirror's own key, not at debian.neo4j.com's place
+REPOSITORY_URL = f"https://{HOSTNAME}/{MIRROR_PATH}"
+KEY_URL = f"https://{HOSTNAME}/{KEY_PATH}"
+# The rehearsed stack's keys (components/settings.py): Neo4j from this mirror, its key from the mirror's URL.
+STACK_CONFIG = {"neo4j:aptRepositoryUrl": REPOSITORY_URL, "neo4j:aptSigningKey": KEY_URL}
 SUITE = "stable"
-KEY_FILE = "neotechnology.gpg.key"  # the path setup-neo4j.sh fetches
+KEY_FILE = "neotechnology.gpg.key"  # debian.neo4j.com's key file: in the cached repository, not served
 KEY_UID = "neo4j-cluster rehearsal apt repository STAND-IN <rehearsal@neo4j-cluster.invalid>"
 
 
@@ -91,3 +102,23 @@ def build_repository(version: str, component: str) -> Path:
     return repo
 
 
+
+
+def mirror_site(repository: Path, work: Path) -> Path:
+    """The directory the stand-in serves: the repository's dists/ and pool/ under MIRROR_PATH and its public key at
+    KEY_PATH (and nothing at <mirror>/neotechnology.gpg.key)."""
+    site = work / "apt-site"
+    mirror = site / MIRROR_PATH
+    mirror.mkdir(parents=True)
+    for part in ("dists", "pool"):
+        (mirror / part).symlink_to(repository / part, target_is_directory=True)
+    key = site / KEY_PATH
+    key.parent.mkdir(parents=True)
+    shutil.copyfile(repository / KEY_FILE, key)
+    return site
+
+
+def signing_fingerprint() -> str:
+    """The fingerprint of the key that signs the repository (what the machine's apt keyring must hold)."""
+    listing = _gpg(signing_home(), "--with-colons", "--list-keys").decode()
+    return next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))

@@ -17,7 +17,7 @@ from tests.support.rehearsal.user_data import RenderedMachine
 
 # Where the machine's trust store takes a local CA (Debian's and Ubuntu's update-ca-certificates).
 TRUSTED_CA_PATH = "/usr/local/share/ca-certificates/neo4j-cluster-rehearsal-ca.crt"
-APT_SOURCE = re.compile(r'https://debian\.neo4j\.com (\S+) (\S+)"')  # setup-neo4j.sh's sources.list line
+APT_SOURCE = re.compile(r'\] (https?://\S+) (\S+) (\S+)" >"\$APT_SOURCE"')  # setup-neo4j.sh's sources.list line
 
 
 @dataclass(frozen=True)
@@ -57,9 +57,14 @@ def _secret_value(ca: RehearsalCA, kind: str, dns_names: tuple[str, ...]) -> str
 
 
 def apt_component(user_data: str) -> str | None:
-    """The component of Neo4j's repository the rendered setup-neo4j.sh adds (None: it adds none)."""
+    """The component of Neo4j's repository the rendered setup-neo4j.sh adds (None: it adds none). Its repository
+    must be the mirror stand-in's (neo4j:aptRepositoryUrl, apt_standin.STACK_CONFIG): no other is served here."""
     found = APT_SOURCE.search(user_data)
-    return found.group(2) if found else None
+    if found and found.group(1) != apt_standin.REPOSITORY_URL:
+        raise RuntimeError(f"rehearsal: the rendered setup-neo4j.sh installs Neo4j from {found.group(1)}; the "
+                           f"rehearsal serves only {apt_standin.REPOSITORY_URL} (set the stack's "
+                           f"{', '.join(apt_standin.STACK_CONFIG)})")
+    return found.group(3) if found else None
 
 
 def prepare(rendered: RenderedMachine, work: Path) -> Surroundings:
@@ -95,8 +100,9 @@ def prepare(rendered: RenderedMachine, work: Path) -> Surroundings:
     if component is not None:
         repository = apt_standin.build_repository(rendered.neo4j_version, component)
         cert, key = served("apt", (apt_standin.HOSTNAME,))
+        site = apt_standin.mirror_site(repository, work)
         standins.append(Standin("apt repository stand-in", "tests.support.rehearsal.static_https",
-                                ("--label", "apt-standin", "--directory", str(repository),
+                                ("--label", "apt-standin", "--directory", str(site),
                                  "--address", apt_standin.ADDRESS, "--cert", cert, "--key", key)))
         hosts.append((apt_standin.HOSTNAME, apt_standin.ADDRESS))
 

@@ -17,13 +17,15 @@ import yaml
 from components.aws.secret_names import secret_names
 from components.program.tls import entry_dns_names, server_dns_names
 from tests.support.plans import ROOT, Plan, make_plan
+from tests.support.rehearsal import apt_standin
 
 # A community single-server AWS stack: dev's stack file with one Community server and no monitoring node (the
-# HAProxy pair stays: the next slice boots a node of it in front of the server).
+# HAProxy pair stays: the next slice boots a node of it in front of the server), installing Neo4j from a private
+# apt mirror (neo4j:aptRepositoryUrl, neo4j:aptSigningKey): the apt repository stand-in's.
 COMMUNITY_SINGLE = ("dev", {"neo4j:edition": "community", "neo4j:acceptLicense": False, "neo4j:coreCount": 1,
                             "neo4j:replicaCount": 0, "neo4j:monitoring": False,
                             # Community takes no differential backups: dev's schedule is refused there.
-                            "neo4j:backupDiffSchedule": None})
+                            "neo4j:backupDiffSchedule": None, **apt_standin.STACK_CONFIG})
 
 
 @dataclass(frozen=True)
