@@ -14,6 +14,7 @@ wheels are built once and cached (tests/support/rehearsal/).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -22,14 +23,16 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
+from tests.support.plans import ROOT
 from tests.support.rehearsal import apt_standin
 from tests.support.rehearsal.base_image import base_image
-from tests.support.rehearsal.boot_report import BootReport, boot_report
+from tests.support.rehearsal.boot_report import BOOT_STATUS, BootReport, boot_report
 from tests.support.rehearsal.dockerd import PrivateDockerd, private_dockerd
 from tests.support.rehearsal.imds_standin import ADDRESS
 from tests.support.rehearsal.machine import SEED_DIR, Machine, running_machine
 from tests.support.rehearsal.surroundings import apt_component
 from tests.support.rehearsal.user_data import RenderedMachine, rendered_server
+from tests.support.rehearsal.volume import grow
 
 pytestmark = pytest.mark.integration
 
@@ -266,3 +269,231 @@ def test_bolt_over_tls_with_the_secrets_certificate_and_admin_password(booted, t
         "        time.sleep(2)\n")
     result = machine.in_netns(sys.executable, "-c", script, surroundings.admin_password, str(ca_file), timeout=240)
     assert result.stdout.strip() == "1", result.stderr[-2000:]
+
+
+# --- what the booted server does afterwards: each in the machine, as an operator would see it --------------------
+
+CYPHER = (  # one statement over Bolt with TLS, in the machine's namespace: its rows, or the server's refusal
+    "import json, sys, neo4j\n"
+    "with neo4j.GraphDatabase.driver('neo4j://localhost:7687', auth=('neo4j', sys.argv[1]), encrypted=True,\n"
+    "        trusted_certificates=neo4j.TrustCustomCAs(sys.argv[2])) as driver:\n"
+    "    try:\n"
+    "        print(json.dumps({'rows': [r.data() for r in driver.execute_query(sys.argv[3]).records]}))\n"
+    "    except neo4j.exceptions.ClientError as error:\n"
+    "        print(json.dumps({'code': error.code, 'message': error.message}))\n")
+
+
+def cypher(machine: Machine, statement: str, tmp_path, password: str | None = None) -> dict:
+    """As the admin, with the password of the machine's secret unless `password` is given."""
+    ca_file = tmp_path / "rehearsal-ca.crt"
+    ca_file.write_text(machine.surroundings.ca.cert_pem)
+    result = machine.in_netns(sys.executable, "-c", CYPHER, password or machine.surroundings.admin_password,
+                              str(ca_file), statement, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+def conf_value(machine: Machine, key: str) -> str | None:
+    for line in machine.exec("cat", "/etc/neo4j/neo4j.conf", check=True).stdout.splitlines():
+        if line.startswith(f"{key}="):
+            return line.split("=", 1)[1]
+    return None
+
+
+def test_load_csv_reads_the_import_directory_and_is_refused_outside_it(booted, tmp_path):
+    machine, _ = booted
+    import_dir = conf_value(machine, "server.directories.import")
+    assert import_dir == "/var/lib/neo4j/import"  # the rendered conf's, created by install_configuration
+    # Two files neo4j may read: one in the import directory, one beside it.
+    for path in (f"{import_dir}/people.csv", "/var/lib/neo4j/outside.csv"):
+        machine.exec("sh", "-c", 'printf "name\\nada\\ngrace\\n" >"$1" && chown neo4j:neo4j "$1"', "_", path,
+                     check=True)
+    inside = cypher(machine, "LOAD CSV FROM 'file:///people.csv' AS row RETURN count(row) AS n", tmp_path)
+    assert inside == {"rows": [{"n": 3}]}, inside
+    for url in ("file:///../outside.csv", "file:///etc/passwd", "file:///etc/neo4j/neo4j.conf",
+                "file:///../certificates/bolt/private.key"):
+        refused = cypher(machine, f"LOAD CSV FROM '{url}' AS row RETURN count(row) AS n", tmp_path)
+        assert refused.get("code") == "Neo.ClientError.Statement.ExternalResourceFailed", (url, refused)
+    # Refused for where they are, not for who reads them: the neo4j user can read each of them.
+    for path in ("/var/lib/neo4j/outside.csv", "/etc/passwd", "/etc/neo4j/neo4j.conf",
+                 "/var/lib/neo4j/certificates/bolt/private.key"):
+        assert machine.exec("runuser", "-u", "neo4j", "--", "test", "-r", path).returncode == 0, path
+
+
+SETUP_SCRIPT = "/usr/local/lib/neo4j-cluster/setup-neo4j.sh"
+# What setup-neo4j.sh writes (the boot-status file and metric aside, which say when it last ran).
+WRITTEN = ("/etc/neo4j", "/etc/neo4j-cluster", "/etc/fstab", "/etc/apt/sources.list.d", "/etc/apt/keyrings",
+           "/etc/systemd/system", "/usr/local/lib/neo4j-cluster", "/var/lib/neo4j/certificates",
+           "/var/lib/neo4j/import", "/opt/neo4j-cluster")
+
+
+def files_of(machine: Machine) -> dict[str, str]:
+    """path → owner, mode and content hash (or a link's target) of every file under WRITTEN."""
+    listing = machine.exec(
+        "sh", "-c", 'find "$@" -xdev -name __pycache__ -prune -o -type l -printf "%p -> %l\\n" -o -type f '
+                    '-printf "%p %u:%g %m " -exec sha256sum {} \\;', "_", *WRITTEN, check=True, timeout=300).stdout
+    return dict(line.split(" ", 1) for line in listing.splitlines())
+
+
+def neo4j_process(machine: Machine) -> str:
+    return machine.exec("systemctl", "show", "neo4j", "-p", "MainPID", "-p", "ExecMainStartTimestampMonotonic",
+                        "-p", "NRestarts", check=True).stdout
+
+
+def test_a_second_run_of_setup_neo4j_changes_nothing_and_restarts_nothing(booted):
+    machine, _ = booted
+    before_files, before_neo4j = files_of(machine), neo4j_process(machine)
+    assert "MainPID=0" not in before_neo4j, before_neo4j
+    again = machine.exec(SETUP_SCRIPT, timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    lines = [line for line in again.stdout.splitlines() if line.startswith("setup-neo4j:")]
+    assert lines[-1] == "setup-neo4j: done", lines
+    assert not [line for line in lines if "restarting" in line or "formatting" in line], lines
+    assert neo4j_process(machine) == before_neo4j  # the same Neo4j process, started once
+    after_files = files_of(machine)
+    changed = {path: (before_files.get(path), after_files.get(path))
+               for path in before_files.keys() | after_files.keys() if before_files.get(path) != after_files.get(path)}
+    assert not changed, changed
+    assert machine.exec("cat", BOOT_STATUS, check=True).stdout.startswith("state=done step=done ")
+
+
+def test_certificate_renewal_service_runs_and_leaves_the_served_certificate_alone(booted):
+    machine, _ = booted
+    before = neo4j_process(machine)
+    journal = run_unit(machine, "neo4j-cert-renew.service", timeout=600)
+    # The secret holds the certificate already installed and served: nothing to bring, no restart.
+    assert "certificates unchanged and served" in journal, journal
+    assert neo4j_process(machine) == before
+
+
+GROWN_BY = 5 << 30
+
+
+def test_growing_the_volume_grows_the_filesystem_while_mounted(booted, rendered):
+    machine, _ = booted
+    assert machine.volume is not None
+
+    def size() -> int:
+        return int(machine.exec("df", "-B1", "--output=size", "/var/lib/neo4j/data", check=True).stdout.split()[-1])
+
+    before, planned = size(), machine.volume.size_bytes
+    assert planned == rendered.data_volume_gib << 30  # the plan's size (sparse)
+    grow(machine.volume, planned + GROWN_BY)  # as `aws ec2 modify-volume --size` does, the machine running
+    assert int(machine.exec("blockdev", "--getsize64", machine.volume.device, check=True).stdout) == planned + GROWN_BY
+    journal = run_unit(machine, "grow-data-volume.service")
+    after = size()
+    assert after > before + GROWN_BY * 9 // 10, (before, after, journal)
+    assert "grow-data-volume: grew /var/lib/neo4j/data" in journal, journal
+    # Run again, it finds nothing to grow and says nothing.
+    again = run_unit(machine, "grow-data-volume.service")
+    assert size() == after and again.count("grow-data-volume: grew") == 1, again
+
+
+FRESHNESS_METRICS = "/var/lib/prometheus/node-exporter/neo4j_backup_freshness.prom"
+
+
+def run_unit(machine: Machine, unit: str, timeout: float = 300) -> str:
+    """`systemctl start` of a oneshot unit (it returns once the unit ran); asserts it succeeded, returns its
+    journal."""
+    started = machine.exec("systemctl", "start", unit, timeout=timeout)
+    journal = machine.exec("journalctl", "--no-pager", "-u", unit, "-n", "60").stdout
+    assert started.returncode == 0, started.stderr + journal
+    assert machine.exec("systemctl", "show", "-p", "Result", "--value", unit).stdout.strip() == "success", journal
+    return journal
+
+
+def newest_backup_metric(machine: Machine, database: str) -> float:
+    """neo4j_backup_last_complete_timestamp_seconds of `database` as node exporter serves it (port 9100)."""
+    metrics = machine.in_netns("curl", "-fsS", "http://127.0.0.1:9100/metrics").stdout
+    name = f'neo4j_backup_last_complete_timestamp_seconds{{database="{database}"}}'
+    values = [float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(name + " ")]
+    assert len(values) == 1, metrics[-2000:]
+    return values[0]
+
+
+def test_backup_service_puts_a_backup_into_the_stand_in_bucket_and_freshness_shows_it(booted, rendered):
+    machine, _ = booted
+    # Last in the module: Community's backup stops Neo4j for its dump and starts it again.
+    bucket, stack = rendered.tags["BackupBucket"], rendered.stack
+    run_unit(machine, "neo4j-backup-freshness.service")
+    assert newest_backup_metric(machine, "neo4j") == 0  # no backup yet
+
+    journal = run_unit(machine, "neo4j-backup.service", timeout=900)
+    # In the stand-in's bucket, read with the instance role as the restore would: each database's manifest.
+    keys = machine.exec("aws", "s3api", "list-objects-v2", "--region", rendered.region, "--bucket", bucket,
+                        "--prefix", f"{stack}/", "--query", "Contents[].Key", "--output", "json",
+                        check=True).stdout
+    for database in ("neo4j", "system"):
+        assert any(key.startswith(f"{stack}/{database}/") and key.endswith("/manifest.json")
+                   for key in json.loads(keys)), (database, keys, journal)
+    assert machine.exec("systemctl", "is-active", "neo4j").stdout.strip() == "active"
+
+    run_unit(machine, "neo4j-backup-freshness.service")
+    newest = newest_backup_metric(machine, "neo4j")
+    now = float(machine.exec("date", "+%s", check=True).stdout)
+    assert now - 900 < newest <= now, (newest, now)
+
+
+# --- a boot that fails: a second machine, the same user data, no data volume -------------------------------------
+
+@pytest.fixture(scope="module")
+def failed_boot(dockerd, rendered) -> Iterator[tuple[Machine, BootReport]]:
+    """The same rendered user data on a machine with no data volume: nothing attached and no DataVolumeId among
+    its instance tags (as an instance whose metadata does not carry its tags). Its boot stops at the first step,
+    so it costs a systemd boot and cloud-init's modules up to runcmd."""
+    tags = {key: value for key, value in rendered.tags.items() if key != "DataVolumeId"}
+    with running_machine(dockerd, base_image(dockerd).tag, dataclasses.replace(rendered, tags=tags)) as (machine, _):
+        yield machine, boot_report(machine, timeout=BOOT_TIMEOUT_SECONDS)
+
+
+def test_a_failed_step_leaves_the_boot_failed_metric_and_check_names_the_server_and_step(failed_boot, rendered):
+    machine, report = failed_boot
+    assert machine.volume is None
+    assert not report.completed, report.text()
+    assert report.boot_status.get("state") == "failed", report.text()
+    assert report.boot_status.get("step") == "mount_data_volume", report.text()
+    assert report.setup_lines[-1].startswith("setup-neo4j: FAILED at step mount_data_volume"), report.text()
+    failed = 'neo4j_cluster_boot_failed{step="mount_data_volume"} 1'
+    assert failed in report.boot_metric.splitlines(), report.boot_metric
+    # node exporter's textfile collector serves it on 9100, where check (and Prometheus's alert) read it.
+    served = machine.in_netns("curl", "-fsS", "http://127.0.0.1:9100/metrics").stdout
+    assert failed in served.splitlines(), served[-2000:]
+    # check, run where it reaches the server (in the machine's namespace, as from a machine in the VPC): Bolt does
+    # not answer (Neo4j was never installed), and it says which server's boot failed at which step.
+    ca_file = machine.surroundings.ca_file
+    result = machine.in_netns(
+        "env", f"NEO4J_PASSWORD={machine.surroundings.admin_password}", sys.executable, str(ROOT / "scripts/check.py"),
+        "--servers", "core-1=bolt://127.0.0.1:7687", "--ca-cert", str(ca_file),
+        "--expect-version", rendered.neo4j_version, "--expect-edition", "community", "--timeout", "3",
+        timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "core-1: its boot script FAILED at step mount_data_volume" in result.stdout, result.stdout + result.stderr
+
+
+# --- a replaced machine: a new instance, the same data volume -----------------------------------------------------
+
+def test_a_replaced_machine_with_the_same_volume_keeps_the_data_and_sets_no_new_initial_password(
+        booted, dockerd, rendered, tmp_path):
+    machine, _ = booted
+    # Last in the module: the first machine goes, as pulumi up replaces an instance (its volume is protected and
+    # attached to the new one). Its data: a node, and the admin password its first boot set.
+    marker = f"rehearsal-{machine.instance_id}"
+    assert cypher(machine, f"CREATE (n:Rehearsal {{marker: '{marker}'}}) RETURN n.marker AS m", tmp_path) == {
+        "rows": [{"m": marker}]}
+    first_password = machine.surroundings.admin_password
+    dockerd.docker("stop", "--time", "60", machine.container, timeout=120)  # systemd's poweroff unmounts the volume
+    with running_machine(dockerd, base_image(dockerd).tag, rendered, volume=machine.volume) as (replaced, _):
+        report = boot_report(replaced, timeout=BOOT_TIMEOUT_SECONDS)
+        assert report.completed, report.where_it_stopped()
+        assert replaced.instance_id != machine.instance_id and replaced.volume == machine.volume
+        # The volume held an xfs filesystem: mounted, not formatted again.
+        output = replaced.exec("cat", "/var/log/cloud-init-output.log", check=True).stdout
+        assert "formatting" not in output and "setup-neo4j: step set_initial_password" in output, report.text()
+        # Its secret holds another password (the rehearsal draws one per machine): had set_initial_password set
+        # it, the first one would be refused. The system database on the volume kept the first.
+        assert replaced.surroundings.admin_password != first_password
+        found = cypher(replaced, f"MATCH (n:Rehearsal {{marker: '{marker}'}}) RETURN count(n) AS n", tmp_path,
+                       password=first_password)
+        assert found == {"rows": [{"n": 1}]}, found
+        refused = cypher(replaced, "RETURN 1 AS one", tmp_path)
+        assert refused.get("code") == "Neo.ClientError.Security.Unauthorized", refused
