@@ -6,7 +6,9 @@
    (scripts/neo4j_ops/rollout/run.py with the real gates; the Pulumi step is a stand-in that stops and starts
    the server and returns at once, as `pulumi up` returns once the instance runs). Overhead = rollout time -
    sum of restart times, also as % of that sum; and how much of it the gates' own waits are (the before-gate
-   check of the whole cluster, timed on its own, once per step). Target: under 10% plus the gates' waits.
+   check of the whole cluster, timed on its own, once per step). Target: under 10% plus the gates' waits. And each
+   step's gate delay: from the moment the restarted server answers `RETURN 1` again (a watcher polls every 0.05 s)
+   to the after-gate's "back" line; it does not depend on how long the restart itself took on a loaded machine.
 
 2. Failed writes while the server taking writes is replaced, through the real HAProxy running our RENDERED
    haproxy.cfg (a 3-primary enterprise stack's: write backend health-checked on /db/neo4j/cluster/writable;
@@ -50,14 +52,19 @@ from tests.support.neo4j_local import start_many  # noqa: E402
 
 PASSWORD = "bench-secret-1"
 TARGET_OVERHEAD = 0.10
+WATCH_PAUSE = 0.05
 
 
 class RestartStep:
-    """The Pulumi boundary: apply = stop the real server and start it again, without waiting."""
+    """The Pulumi boundary: apply = stop the real server and start it again, without waiting. A watcher thread
+    notes when the server answers `RETURN 1` again (polled every WATCH_PAUSE s), so each step's gate delay (the
+    gate's "back" line minus that moment) can be told apart from the restart itself, whatever the machine's load."""
 
     def __init__(self, locals_by_name: dict, name: str = "bench"):
         self.name = name
         self.servers = locals_by_name
+        self.answered: dict[str, float] = {}
+        self.watchers: list[threading.Thread] = []
 
     def pending(self, names):
         return {n: ["restart"] for n in names}
@@ -66,6 +73,42 @@ class RestartStep:
         local = self.servers[server]
         local.stop()
         local.server.start()
+        watcher = threading.Thread(target=self._watch, args=(server, local), daemon=True)
+        watcher.start()
+        self.watchers.append(watcher)
+
+    def _watch(self, server, local) -> None:
+        from neo4j import GraphDatabase
+
+        deadline = time.perf_counter() + 300
+        with GraphDatabase.driver(local.uri, auth=("neo4j", PASSWORD), connection_timeout=2) as driver:
+            while time.perf_counter() < deadline:
+                if port_open(local.bolt_port):
+                    try:
+                        driver.execute_query("RETURN 1")
+                        self.answered[server] = time.perf_counter()
+                        return
+                    except Exception:  # noqa: BLE001 - not yet: the next poll
+                        pass
+                time.sleep(WATCH_PAUSE)
+
+
+class BackTimes:
+    """The log the rollout writes, with the moment of each server's "back" line."""
+
+    def __init__(self, log):
+        self.log, self.back = log, {}
+
+    def __call__(self, message: str) -> None:
+        server, _, rest = message.partition(": ")
+        if rest.startswith("back: "):
+            self.back[server] = time.perf_counter()
+        self.log(f"  {message}")
+
+    def delays(self, step: RestartStep) -> dict[str, float]:
+        for watcher in step.watchers:
+            watcher.join(10)
+        return {s: round(self.back[s] - step.answered[s], 2) for s in self.back if s in step.answered}
 
 
 def target_of(named: dict) -> Target:
@@ -94,9 +137,10 @@ def overhead(named: dict, log) -> dict:
         cluster_health(target, transport, timeout=10.0, max_lag=10.0)
         gate = time.perf_counter() - gate_start
         start = time.perf_counter()
-        report = rollout(target, transport, RestartStep(named), step_timeout=300, timeout=10.0, max_lag=10.0,
-                         log=lambda m: log(f"  {m}"))
+        step, back = RestartStep(named), BackTimes(log)
+        report = rollout(target, transport, step, step_timeout=300, timeout=10.0, max_lag=10.0, log=back)
         total = time.perf_counter() - start
+        delays = back.delays(step)
     finally:
         run_in_background(transport.close, 5)
     summed = sum(restarts.values())
@@ -106,7 +150,7 @@ def overhead(named: dict, log) -> dict:
             "sum_restart_s": round(summed, 2), "rollout_s": round(total, 2), "overhead_s": round(extra, 2),
             "overhead_pct": round(100 * extra / summed, 1), "before_gate_s_each": round(gate, 3),
             "overhead_beyond_gates_pct": round(100 * (extra - gates) / summed, 1),
-            "rollout_ok": not report.failed}
+            "gate_delay_s": delays, "rollout_ok": not report.failed}
 
 
 class Writable:
@@ -224,6 +268,8 @@ def main() -> int:
           f"adds {o['overhead_s']:.1f} s = {o['overhead_pct']:.1f}% (target < {TARGET_OVERHEAD:.0%} plus the gates' "
           f"waits: before-gate {o['before_gate_s_each']:.2f} s per step; beyond them "
           f"{o['overhead_beyond_gates_pct']:.1f}%); rollout ok: {o['rollout_ok']}")
+    print(f"gate delay per step (its 'back' line after the server answered RETURN 1 again): "
+          f"{', '.join(f'{k} {v:.2f} s' for k, v in o['gate_delay_s'].items()) or 'not measured'}")
     if "writes" in results:
         w = results["writes"]
         print(f"writes through HAProxy while core-1 (the writer) is replaced ({w['replace_s']:.1f} s): "
