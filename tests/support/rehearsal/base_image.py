@@ -33,9 +33,15 @@ BOOT_PACKAGES = ("systemd", "systemd-sysv", "dbus", "cloud-init", "locales")
 USER_DATA_PACKAGES = ("awscli", "curl", "gnupg", "jq", "xfsprogs", "prometheus-node-exporter")
 SETUP_PACKAGES = ("openjdk-17-jre-headless", "python3.11", "python3.11-venv", "sudo", "ca-certificates")
 TOOL_PACKAGES = ("iproute2", "procps")
-PACKAGES = BOOT_PACKAGES + USER_DATA_PACKAGES + SETUP_PACKAGES + TOOL_PACKAGES
+# The HAProxy node's user data installs Debian's/Ubuntu's haproxy (templates/cloud-init/haproxy.yaml.j2 packages):
+# from Debian's archive here, as awscli and curl are. Its unit is disabled in the root (DISABLED_UNITS): the server
+# machine runs no HAProxy, and on the node the boot's own `systemctl enable haproxy` and the sync script's
+# reload-or-restart start it, as on a node where the package came with the boot.
+HAPROXY_NODE_PACKAGES = ("haproxy",)
+PACKAGES = BOOT_PACKAGES + USER_DATA_PACKAGES + SETUP_PACKAGES + TOOL_PACKAGES + HAPROXY_NODE_PACKAGES
+DISABLED_UNITS = ("haproxy.service",)
 # Bumped when the build below changes in a way the package list does not show.
-BUILD_RECIPE = 2
+BUILD_RECIPE = 3
 LOCALE = "en_US.UTF-8"
 REPOSITORY = "neo4j-cluster-rehearsal/base"
 
@@ -91,6 +97,9 @@ def build_rootfs(tarball: Path, packages: tuple[str, ...] = PACKAGES) -> float:
             _run(["chroot", str(root), "apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
                  log, env=env)
             _run(["chroot", str(root), "apt-get", "clean"], log, env=env)
+            for unit in DISABLED_UNITS:
+                if (root / "lib/systemd/system" / unit).exists():
+                    _run(["chroot", str(root), "systemctl", "disable", unit], log, env=env)
             # cloud-init's locale module sets LANG=en_US.UTF-8 (its default) with update-locale, which refuses a
             # locale not generated: Ubuntu's and Debian's cloud images have it generated, so this root has too.
             (root / "etc/locale.gen").write_text(f"{LOCALE} UTF-8\n")
