@@ -6,11 +6,13 @@ repository (a signed repository with the stand-in package built from the Maven C
 (the wheels the backup tooling's pip install asks for), each reached under its usual name through the machine's
 /etc/hosts and verified with the rehearsal CA in its trust store; and the data volume as a loop device.
 
-setup-neo4j.sh runs to its end: these tests check each step's outcome in the machine. `make rehearse` prints the
-same boot step by step.
+setup-neo4j.sh runs to its end: these tests check each step's outcome in the machine, then what the booted server
+does (LOAD CSV, a second run of the script, the renewal and backup services, a grown volume). `make rehearse`
+prints the same boot step by step.
 
-One machine for the module (the boot is the cost); the base image, the stand-in package, its repository and the
-wheels are built once and cached (tests/support/rehearsal/).
+One booted machine for the module (the boot is the cost), and beside it, booting at the same time, one without a
+data volume whose boot fails; last, the first is replaced by a third on its volume. The base image, the stand-in
+package, its repository and the wheels are built once and cached (tests/support/rehearsal/).
 """
 from __future__ import annotations
 
@@ -51,10 +53,22 @@ def rendered(tmp_path_factory) -> RenderedMachine:
 
 
 @pytest.fixture(scope="module")
-def booted(dockerd, rendered) -> Iterator[tuple[Machine, BootReport]]:
-    image = base_image(dockerd)
-    with running_machine(dockerd, image.tag, rendered) as (machine, _log):
-        yield machine, boot_report(machine, timeout=BOOT_TIMEOUT_SECONDS)
+def machines(dockerd, rendered) -> Iterator[tuple[Machine, Machine]]:
+    """The module's two machines, booting side by side (the second one's boot is short and mostly waits, so the
+    pair costs little more than the first): the rendered user data with its data volume, and the same user data
+    on a machine with no data volume: nothing attached and no DataVolumeId among its instance tags (as an instance
+    whose metadata does not carry its tags), whose boot stops at the first step."""
+    image = base_image(dockerd).tag
+    tags = {key: value for key, value in rendered.tags.items() if key != "DataVolumeId"}
+    with running_machine(dockerd, image, dataclasses.replace(rendered, tags=tags)) as (without_volume, _), \
+            running_machine(dockerd, image, rendered) as (machine, _):
+        yield machine, without_volume
+
+
+@pytest.fixture(scope="module")
+def booted(machines) -> tuple[Machine, BootReport]:
+    machine, _ = machines
+    return machine, boot_report(machine, timeout=BOOT_TIMEOUT_SECONDS)
 
 
 def test_systemd_is_pid_1_and_finishes_starting_the_machine(booted):
@@ -437,13 +451,9 @@ def test_backup_service_puts_a_backup_into_the_stand_in_bucket_and_freshness_sho
 # --- a boot that fails: a second machine, the same user data, no data volume -------------------------------------
 
 @pytest.fixture(scope="module")
-def failed_boot(dockerd, rendered) -> Iterator[tuple[Machine, BootReport]]:
-    """The same rendered user data on a machine with no data volume: nothing attached and no DataVolumeId among
-    its instance tags (as an instance whose metadata does not carry its tags). Its boot stops at the first step,
-    so it costs a systemd boot and cloud-init's modules up to runcmd."""
-    tags = {key: value for key, value in rendered.tags.items() if key != "DataVolumeId"}
-    with running_machine(dockerd, base_image(dockerd).tag, dataclasses.replace(rendered, tags=tags)) as (machine, _):
-        yield machine, boot_report(machine, timeout=BOOT_TIMEOUT_SECONDS)
+def failed_boot(machines) -> tuple[Machine, BootReport]:
+    _, without_volume = machines
+    return without_volume, boot_report(without_volume, timeout=BOOT_TIMEOUT_SECONDS)
 
 
 def test_a_failed_step_leaves_the_boot_failed_metric_and_check_names_the_server_and_step(failed_boot, rendered):
