@@ -15,6 +15,9 @@ machine container, with only what surrounds the machine standing in for AWS. Eac
 - apt_standin.py  a private mirror of Neo4j's apt repository (signed, its own key) as the stack's neo4j:aptRepositoryUrl
 - pypi_standin.py the wheels of the boot's pip install, served as pypi.org and files.pythonhosted.org
 - static_https.py the HTTPS file server of the apt and PyPI stand-ins
+- haproxy_node.py the HAProxy node in front of the server: its machine, the veth link between the two
+                  namespaces, its boot report and a Bolt session through it
+- dns_standin.py  the VPC DNS stand-in (the private zone's A records), the HAProxy node's nameserver
 - boot_report.py  what the boot did: cloud-init's status, our boot units' journal, the boot-status file
 - rehearse.py     `make rehearse`: all of the above, printed
 """

@@ -137,9 +137,21 @@ def _standins(machine: Machine, standins: tuple[Standin, ...], work: Path) -> It
                 process.wait()
 
 
+@dataclass(frozen=True)
+class Around:
+    """What a further machine of the same rehearsal has around it (the HAProxy node beside the server,
+    haproxy_node.py): the surroundings already prepared for the first (the same CA, secrets' values and objects),
+    and what it adds to them."""
+    surroundings: Surroundings
+    options: tuple[str, ...] = ()            # more `docker create` options
+    files: tuple[tuple[str, str], ...] = ()  # (path, text) placed in the machine before its first boot
+    standins: tuple[Standin, ...] = ()       # more stand-ins in its network namespace
+
+
 @contextlib.contextmanager
 def running_machine(dockerd: PrivateDockerd, image: str, rendered: RenderedMachine, keep: bool = False,
-                    volume: LoopVolume | None = None) -> Iterator[tuple[Machine, dict[str, Path]]]:
+                    volume: LoopVolume | None = None,
+                    around: Around | None = None) -> Iterator[tuple[Machine, dict[str, Path]]]:
     """The machine booting `rendered`'s user data, its stand-ins serving (IMDS, the AWS APIs, Neo4j's apt
     repository); yields (machine, stand-in name → its log). The container is removed when the block ends (keep:
     left stopped, for a look with docker). volume: an existing data volume to attach (a replaced machine: the
@@ -164,7 +176,11 @@ def running_machine(dockerd: PrivateDockerd, image: str, rendered: RenderedMachi
         devices = ("--device", volume.device, "--cap-add", "SYS_ADMIN") if volume else ()
         # The seed's full path under a directory copied onto the machine's / (docker cp wants the parent to exist).
         nocloud_seed(rendered, instance_id, work / "root" / SEED_DIR.lstrip("/"))
-        surroundings = prepare(rendered, work / "surroundings")
+        surroundings = around.surroundings if around else prepare(rendered, work / "surroundings")
+        for path, text in around.files if around else ():
+            placed = work / "root" / path.lstrip("/")
+            placed.parent.mkdir(parents=True, exist_ok=True)
+            placed.write_text(text)
         # The rehearsal CA where the machine's trust store takes a local CA (as a company CA baked into an AMI);
         # the machine's own update-ca-certificates adds it to the bundle below, before any stand-in answers.
         trusted = work / "root" / TRUSTED_CA_PATH.lstrip("/")
@@ -174,7 +190,7 @@ def running_machine(dockerd: PrivateDockerd, image: str, rendered: RenderedMachi
         # usual names resolve to private addresses; here to the stand-ins' addresses on the namespace's lo.
         hosts = tuple(arg for host, address in surroundings.hosts for arg in ("--add-host", f"{host}:{address}"))
         dockerd.docker("create", "--name", name, "--hostname", rendered.instance, *RUN_OPTIONS, *cgroup, *devices,
-                       *hosts, image)
+                       *hosts, *(around.options if around else ()), image)
         try:
             # The seed is copied in before the first boot (no host directory is shared with the machine).
             dockerd.docker("cp", f"{work / 'root'}/.", f"{name}:/")
@@ -198,7 +214,8 @@ def running_machine(dockerd: PrivateDockerd, image: str, rendered: RenderedMachi
                                         rendered.instance_role)
             imds = Standin("IMDS stand-in", "tests.support.rehearsal.imds_standin", ("--metadata", str(spec)))
             spec.write_text(metadata.to_json())
-            with _standins(machine, (*surroundings.standins, imds), work) as logs:
+            with _standins(machine, (*surroundings.standins, *(around.standins if around else ()), imds),
+                          work) as logs:
                 yield machine, logs
         finally:
             dockerd.docker("stop", "--time", "20", name, check=False, timeout=60)
