@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # The recorded (mostly derived) Enterprise responses: see README.md there.
 ENTERPRISE = FIXTURES / "enterprise"
+# The recorded 4.4 prod cluster's servers (tests/fixtures/enterprise), as --servers names them.
+SERVERS_44 = ("core-1:primary=core-1.prod.neo4j.internal:7687,core-2:primary=core-2.prod.neo4j.internal:7687,"
+              "core-3:primary=core-3.prod.neo4j.internal:7687,"
+              "replica-1:secondary=replica-1.prod.neo4j.internal:7687")
 
 # A cluster with every feature on: the richest artifacts.
 BASE = {

@@ -19,12 +19,9 @@ from scripts.neo4j_ops.drill.load import Attempt, outage, tally
 from scripts.neo4j_ops.drill.plan import Figures, Thresholds, exceeded, is_production
 from scripts.neo4j_ops.drill.stopper import DockerStopper, SsmStopper, container_name
 from scripts.neo4j_ops.recorded import RecordedTransport
-from tests.conftest import ENTERPRISE, ROOT
+from tests.conftest import ENTERPRISE, ROOT, SERVERS_44
 
 ADMIN = "admin-secret-not-real"
-SERVERS_44 = ("core-1:primary=core-1.prod.neo4j.internal:7687,core-2:primary=core-2.prod.neo4j.internal:7687,"
-              "core-3:primary=core-3.prod.neo4j.internal:7687,"
-              "replica-1:secondary=replica-1.prod.neo4j.internal:7687")
 
 
 @pytest.fixture(autouse=True)

@@ -29,12 +29,9 @@ from scripts.neo4j_ops.rollout.stack import (
     urn_parts,
 )
 from scripts.neo4j_ops.shared.errors import OperationError, UsageError
-from tests.conftest import ENTERPRISE
+from tests.conftest import ENTERPRISE, SERVERS_44
 
 ADMIN = "admin-secret-not-real"
-SERVERS_44 = ("core-1:primary=core-1.prod.neo4j.internal:7687,core-2:primary=core-2.prod.neo4j.internal:7687,"
-              "core-3:primary=core-3.prod.neo4j.internal:7687,"
-              "replica-1:secondary=replica-1.prod.neo4j.internal:7687")
 
 
 @pytest.fixture(autouse=True)
