@@ -44,9 +44,13 @@ from tests.support.neo4j_dist import free_port
 
 pytestmark = pytest.mark.integration
 
-INTER, FALL, RISE = 2, 3, 2
-MARKED_DOWN_WITHIN = INTER * FALL + INTER  # one interval of slack for when the flip lands
-MARKED_UP_WITHIN = INTER * RISE + 2 * INTER
+INTER, FALL, RISE, CHECK_TIMEOUT = 2, 3, 2, 3
+# HAProxy starts a server's next check `inter` after the last one ended, and a check ends within `timeout
+# check`: the flip lands up to one interval before the first check that sees it, then FALL (RISE) checks run.
+# On an idle machine the stand-in endpoints answer in a millisecond (about 8 s); on a loaded one the bound
+# must not take a slow check for a wrong count of checks (it did, under CI beside other work).
+MARKED_DOWN_WITHIN = INTER + FALL * (INTER + CHECK_TIMEOUT)
+MARKED_UP_WITHIN = 2 * INTER + RISE * (INTER + CHECK_TIMEOUT)
 SERVERS = ["core-1", "core-2", "core-3", "replica-1", "replica-2"]
 
 
@@ -57,6 +61,7 @@ def rendered() -> str:
     settings = make_settings(coreCount=3, replicaCount=2, tls="optional")
     cfg = render_haproxy_cfg(settings, plan_topology(settings))
     assert f"inter {INTER}s fall {FALL} rise {RISE}" in cfg
+    assert f"timeout check {CHECK_TIMEOUT}s" in cfg
     assert server_names(cfg, "neo4j_read") == SERVERS
     return cfg
 
