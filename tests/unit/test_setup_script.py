@@ -600,3 +600,23 @@ def test_the_boot_runs_the_refresh_with_the_bucket_then_enables_the_timers():
     assert setup.index("\nrun_step install_backup_tooling\n") < setup.index("\nrun_step enable_backup_timers\n")
     enable = shell_function(setup, "enable_backup_timers")
     assert enable.index("systemctl daemon-reload") < enable.index('systemctl enable --now "${backup_timers[@]}"')
+
+
+# --- the backup tooling's Python packages -----------------------------------------------------------
+
+
+def test_the_boot_installs_the_backup_tooling_packages_the_project_is_tested_with():
+    """The boot's `pip install` on each server takes what requirements.txt names for the same packages (the
+    releases the tests run): from that lower bound up to, not including, its next major."""
+    from pathlib import Path
+
+    from tests.support.rehearsal.pypi_standin import requirements_of
+
+    tested = {name: version for name, version in re.findall(
+        r"^(boto3|neo4j)>=([\d.]+)", (Path(__file__).parents[2] / "requirements.txt").read_text(), re.MULTILINE)}
+    assert set(tested) == {"boto3", "neo4j"}
+    installed = requirements_of(setup_script())
+    assert installed, "no pip install line in setup-neo4j.sh"
+    expected = {f'{name}>={".".join(version.split(".")[:2])},<{int(version.split(".")[0]) + 1}'
+                for name, version in tested.items()}
+    assert set(installed) == expected

@@ -29,7 +29,7 @@ PIP_INSTALL = re.compile(r"pip install --quiet (.+)$", re.MULTILINE)
 
 
 def requirements_of(script: str) -> tuple[str, ...]:
-    """The requirements of the rendered boot's `pip install` line ("boto3>=1.34" ...); () when it has none."""
+    """The requirements of the rendered boot's `pip install` line ("boto3>=1.40,<2" ...); () when it has none."""
     found = PIP_INSTALL.search(script)
     return tuple(re.findall(r'"([^"]+)"', found.group(1))) if found else ()
 
