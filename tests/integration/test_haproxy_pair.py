@@ -70,7 +70,8 @@ def sync_config(node: RunningHAProxy, loopback: Loopback, published: str, box: S
     (box.root / "sync.sh").write_text(script)
     (box.root / "object.cfg").write_text(published)
     box.stand_in("aws", 'cp "$3" "$4"')
-    box.stand_in("systemctl", f'[[ "$*" == "reload-or-restart haproxy" ]] && kill -USR2 {node.process.pid}')
+    box.stand_in("systemctl", f'[[ "$*" == "is-active --quiet haproxy" ]] && {{ kill -0 {node.process.pid}; exit; }}; '
+                              f'[[ "$*" == "reload-or-restart haproxy" ]] && kill -USR2 {node.process.pid}')
     # The instance metadata address is never reached from a test: curl's IMDS calls get the token and the deploy's
     # HaproxyConfigSha256 tag (the published object's sha256) here; every other call is the real curl.
     box.stand_in("curl", f'''case "$*" in

@@ -31,7 +31,9 @@ def node(tmp_path):
     (tmp_path / "healthy").write_text("")
     box.stand_in("aws", f'[[ -f "{tmp_path}/s3-down" ]] && exit 1; cp "{tmp_path}/object.cfg" "$4"')
     box.stand_in("haproxy", '[[ "$1 $2 $3" == "-c -q -f" ]] && ! grep -q BROKEN "$4"')
-    box.stand_in("systemctl", f'grep -q UNUSABLE "{tmp_path}/haproxy.cfg" && rm -f "{tmp_path}/healthy"; '
+    box.stand_in("systemctl", f'[[ "$1" == is-active ]] && {{ [[ ! -f "{tmp_path}/stopped" ]]; exit; }}; '
+                              f'[[ -f "{tmp_path}/start-fails" ]] && exit 1; rm -f "{tmp_path}/stopped"; '
+                              f'grep -q UNUSABLE "{tmp_path}/haproxy.cfg" && rm -f "{tmp_path}/healthy"; '
                               f'grep -q UNUSABLE "{tmp_path}/haproxy.cfg" || touch "{tmp_path}/healthy"; exit 0')
     box.stand_in("curl", f'''case "$*" in
   *api/token*) echo token ;;
@@ -63,6 +65,25 @@ def test_an_unchanged_config_is_not_reloaded(node):
     result = sync(node)
     assert result.returncode == 0, result.stderr
     assert "unchanged" in result.stdout and reloads(node) == 0
+
+
+def test_an_unchanged_config_starts_haproxy_when_it_is_not_running(node):
+    # The first start at boot failed (or a reload stopped it): the next run, the config unchanged, starts it.
+    (node.root / "stopped").write_text("")
+    result = sync(node)
+    assert result.returncode == 0, result.stderr
+    assert "haproxy is not running: starting it" in result.stdout and reloads(node) == 1
+    assert not (node.root / "stopped").exists()
+    again = sync(node)
+    assert again.returncode == 0 and "unchanged" in again.stdout and reloads(node) == 1
+
+
+def test_an_unchanged_config_with_which_haproxy_does_not_start_fails_the_unit(node):
+    (node.root / "stopped").write_text("")
+    (node.root / "start-fails").write_text("")
+    result = sync(node)
+    assert result.returncode == 1
+    assert "haproxy does not start with" in result.stderr and "journalctl -u haproxy" in result.stderr
 
 
 def test_a_changed_valid_config_is_installed_and_reloaded_once(node):
