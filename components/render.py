@@ -296,6 +296,7 @@ def neo4j_conf_values(settings: Settings, topology: ClusterTopology, server: Ser
         "minimum_runtime_cores": min(primaries, 3),
         "discovery_endpoints": ",".join(topology.discovery_endpoints),
         "auth_enabled": str(settings.auth_enabled).lower(),
+        "usage_report": str(settings.usage_report).lower(),
         "bolt_tls_level": {"disabled": "DISABLED", "optional": "OPTIONAL", "required": "REQUIRED"}[settings.tls],
         # With TLS required, plain HTTP is off too; HAProxy then checks health over HTTPS.
         "http_enabled": str("http" in enabled).lower(),

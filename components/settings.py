@@ -117,6 +117,7 @@ class Settings:
     slow_query_threshold: str
     gc_max_pause_millis: int
     auth_enabled: bool
+    usage_report: bool  # dbms.usage_report.enabled on 5.26 and 2025 (4.4's manual lists no such setting)
     secret_recovery_window_days: int
     allow_no_authentication: bool
     nat_gateway_per_zone: bool
@@ -608,6 +609,10 @@ KEYS: tuple[Key, ...] = (
         "G1 pause-time goal (-XX:MaxGCPauseMillis)."),
     Key("authEnabled", "auth_enabled", True, _boolean, "true, false; false only with allowNoAuthentication",
         "Require authentication (dbms.security.auth_enabled)."),
+    Key("usageReport", "usage_report", False, _boolean, "true, false",
+        "Let 5.26 and 2025 servers send Neo4j's usage data report (dbms.usage_report.enabled, Neo4j's default "
+        "true; https://neo4j.com/docs/usage_data lists what it sends). Off unless you opt in: a production "
+        "server reports nothing to a third party on its own."),
     Key("allowNoAuthentication", "allow_no_authentication", False, _boolean, "true, false",
         "You mean to run Neo4j without authentication (authEnabled: false): anyone who reaches Bolt or HTTP is "
         "an administrator; without it authEnabled: false is refused."),

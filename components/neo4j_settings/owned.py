@@ -47,6 +47,7 @@ _CONTROLLERS = (
     (r"tx_state\.memory_allocation$", "neo4j:heapSize/neo4j:pageCacheSize (the memory plan)"),
     (r"\.jvm\.additional$", "neo4j:gcMaxPauseMillis (and the line's shipped JVM flags)"),
     (r"\.auth_enabled$", "neo4j:authEnabled"),
+    (r"^dbms\.usage_report\.enabled$", "neo4j:usageReport"),
     (r"tx_log\.rotation\.retention_policy$", "neo4j:txLogRetention"),
     (r"tx_log\.rotation\.size$", "neo4j:txLogRotationSize"),
     (r"logs\.query\.threshold$", "neo4j:slowQueryThreshold"),

@@ -323,3 +323,21 @@ def test_a_vpc_outside_the_private_ranges_is_blocked_too():
     topology = plan_topology(settings)
     ranges = blocklist_of(settings.version_line, render_neo4j_conf(settings, topology, topology.servers[0]))
     assert "100.64.0.0/16" in ranges and blocked(ranges, "100.64.3.4")
+
+
+@pytest.mark.parametrize("line", ["5", "2025"])
+def test_the_usage_data_report_is_off_unless_the_stack_opts_in(line):
+    """Operations Manual 5.x and dev, configuration-settings.adoc, `dbms.usage_report.enabled` ("Usage data
+    reporting", default true, since 5.20): Neo4j's default sends a report every 24 hours; ours is off."""
+    def setting(**stack) -> str:
+        settings = make_settings(version=VERSIONS[line], **stack)
+        return values(render_neo4j_conf(settings, plan_topology(settings), plan_topology(settings).servers[0]))[
+            "dbms.usage_report.enabled"]
+
+    assert setting() == "false"
+    assert setting(usageReport=True) == "true"
+
+
+def test_the_44_conf_has_no_usage_report_setting():
+    # The 4.4 manual's settings page lists no dbms.usage_report.* (strict validation would refuse it).
+    assert not any(key.startswith("dbms.usage_report") for key in values(confs("4.4", "cluster", "optional")["core-1"]))
