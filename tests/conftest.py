@@ -51,6 +51,21 @@ def stack_config(stack: str) -> dict:
 KEYS_NOT_ON_4_4 = ("neo4j:backupDiffSchedule", "neo4j:databases", "neo4j:composites")
 
 
+def prod_stack_args(tmp_path: Path, config: dict, *extra: str) -> list[str]:
+    """Writes `config` (a whole stack file) as tmp_path/Pulumi.prod.yaml; the arguments that make a command use it
+    with the CA file a recorded cluster never reads (tmp_path/ca.crt), quietly."""
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(yaml.safe_dump(config))
+    (tmp_path / "ca.crt").write_text("recorded: not read\n")
+    return ["--stack", "prod", "--stack-file", str(path), *extra, "--ca-cert", str(tmp_path / "ca.crt"), "--quiet"]
+
+
+def recorded_writes(recorded) -> list[str]:
+    """The Cypher a run sent as writes to a RecordedTransport, which answered every statement it was asked."""
+    assert recorded.missing == []
+    return [c.cypher for c in recorded.calls if c.write]
+
+
 def stack_config_on(stack: str, version: str) -> dict:
     """A stack file's config moved to another Neo4j version, as a user would move it: on 4.4 without the keys of
     5.x and 2025, and each plugin under the line's own key (4.4's APOC Core is apoc-core)."""

@@ -14,7 +14,7 @@ from components.settings import ConfigError
 from scripts import databases as command
 from scripts.neo4j_ops.databases.composites import plan_composites
 from scripts.neo4j_ops.recorded import RecordedTransport
-from tests.conftest import ENTERPRISE, ROOT, make_settings
+from tests.conftest import ENTERPRISE, ROOT, make_settings, prod_stack_args, recorded_writes
 
 FIXTURES = ENTERPRISE / "databases"
 KEY = "neo4j:composites"
@@ -35,23 +35,15 @@ def stack(tmp_path, monkeypatch):
     monkeypatch.delenv("NEO4J_ALIAS_PASSWORDS", raising=False)
     monkeypatch.delenv("NEO4J_ALIAS_PASSWORD_LIBRARY_PARTNER", raising=False)
     config = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
-    (tmp_path / "ca.crt").write_text("recorded: not read\n")
 
     def write(version: str) -> list[str]:
         config["config"].update({"neo4j:version": version, "neo4j:coreCount": 3, "neo4j:replicaCount": 1,
                                  "neo4j:databases": [{"name": "sales"},
                                                      {"name": "reports", "primaries": 2, "secondaries": 0}],
                                  "neo4j:composites": COMPOSITES})
-        path = tmp_path / "Pulumi.prod.yaml"
-        path.write_text(yaml.safe_dump(config))
-        return ["--stack", "prod", "--stack-file", str(path), "--uri", "neo4j://core-1.prod.neo4j.internal:7687",
-                "--ca-cert", str(tmp_path / "ca.crt"), "--quiet"]
+        return prod_stack_args(tmp_path, config, "--uri", "neo4j://core-1.prod.neo4j.internal:7687")
     return write
 
-
-def writes(recorded: RecordedTransport) -> list[str]:
-    assert recorded.missing == []
-    return [c.cypher for c in recorded.calls if c.write]
 
 
 @pytest.mark.parametrize("scenario,version", [("composites-create-5.26.json", "5.26.30"),
@@ -61,7 +53,7 @@ def test_dry_run_prints_the_composite_before_its_aliases_and_never_a_password(st
     monkeypatch.setenv("NEO4J_ALIAS_PASSWORDS", json.dumps({"library.partner": SECRET}))
     recorded = RecordedTransport(FIXTURES / scenario)
     assert command.main([*stack(version), "--dry-run"], transport=recorded) == 0
-    assert writes(recorded) == []
+    assert recorded_writes(recorded) == []
     out = capsys.readouterr().out
     assert out.splitlines()[:4] == [f"databases (Neo4j {version}): would run 3 statements", f"  {CREATE_LIBRARY};",
                                     f"  {CREATE_LOCAL};", f"  {CREATE_REMOTE};  // {{'password': '[secret]'}}"]
@@ -73,7 +65,7 @@ def test_the_run_sends_the_password_as_a_parameter_only(stack, capsys, monkeypat
     monkeypatch.setenv("NEO4J_ALIAS_PASSWORDS", json.dumps({"library.partner": SECRET}))
     recorded = RecordedTransport(FIXTURES / "composites-create-5.26.json")
     assert command.main([*stack("5.26.30"), "--json"], transport=recorded) == 0
-    assert writes(recorded) == [CREATE_LIBRARY, CREATE_LOCAL, CREATE_REMOTE]
+    assert recorded_writes(recorded) == [CREATE_LIBRARY, CREATE_LOCAL, CREATE_REMOTE]
     remote = next(c for c in recorded.calls if c.cypher == CREATE_REMOTE)
     assert remote.params == {"password": SECRET} and remote.database == "system"
     assert SECRET not in capsys.readouterr().out
@@ -99,7 +91,7 @@ def test_an_alias_whose_target_drifted_is_altered_and_an_unlisted_one_reported(s
     monkeypatch.setenv("NEO4J_ALIAS_PASSWORDS", json.dumps({"library.partner": SECRET}))
     recorded = RecordedTransport(FIXTURES / "composites-drift-5.26.json")
     assert command.main([*stack("5.26.30"), "--json"], transport=recorded) == 0
-    assert writes(recorded) == ["ALTER ALIAS `library`.`sales` SET DATABASE TARGET `sales`"]
+    assert recorded_writes(recorded) == ["ALTER ALIAS `library`.`sales` SET DATABASE TARGET `sales`"]
     report = json.loads(capsys.readouterr().out)
     assert "library.extra" in report["unmanaged"] and not any("DROP" in s["cypher"] for s in report["statements"])
 

@@ -16,7 +16,7 @@ from scripts.neo4j_ops import queries as q
 from scripts.neo4j_ops.databases.plan import plan
 from scripts.neo4j_ops.recorded import RecordedTransport, load_scenario
 from scripts.neo4j_ops.shared.versions import Version
-from tests.conftest import ENTERPRISE, ROOT
+from tests.conftest import ENTERPRISE, ROOT, prod_stack_args, recorded_writes
 
 FIXTURES = ENTERPRISE / "databases"
 ALTER = "ALTER DATABASE $dbname SET TOPOLOGY $primary PRIMARIES $secondary SECONDARIES"
@@ -33,7 +33,6 @@ def stack(tmp_path, monkeypatch):
     """A prod stack file (3 cores, 1 replica) of `version` listing DATABASES; the arguments that name it."""
     monkeypatch.setenv("NEO4J_PASSWORD", "not-a-real-password")
     config = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
-    (tmp_path / "ca.crt").write_text("recorded: not read\n")
 
     def write(version: str, databases: list | None = None) -> list[str]:
         config["config"].update({"neo4j:version": version, "neo4j:coreCount": 3, "neo4j:replicaCount": 1,
@@ -42,16 +41,9 @@ def stack(tmp_path, monkeypatch):
         for key in [k for k in config["config"] if k.startswith("neo4j:backup") and "Schedule" in k]:
             del config["config"][key]  # 4.4 has one daily backup: the prod schedules are 5.26's
         config["config"].pop("neo4j:plugins", None)  # each line ships its own plugin names; not what this tests
-        path = tmp_path / "Pulumi.prod.yaml"
-        path.write_text(yaml.safe_dump(config))
-        return ["--stack", "prod", "--stack-file", str(path), "--uri", "neo4j://core-1.prod.neo4j.internal:7687",
-                "--ca-cert", str(tmp_path / "ca.crt"), "--quiet"]
+        return prod_stack_args(tmp_path, config, "--uri", "neo4j://core-1.prod.neo4j.internal:7687")
     return write
 
-
-def writes(recorded: RecordedTransport) -> list[str]:
-    assert recorded.missing == []
-    return [c.cypher for c in recorded.calls if c.write]
 
 
 @pytest.mark.parametrize("scenario,version", [("databases-5.26.json", "5.26.30"), ("databases-2025.json", "2025.10.1")])
@@ -59,7 +51,7 @@ def test_dry_run_against_the_recorded_cluster_prints_the_statements_in_order_and
         stack, capsys, scenario, version):
     recorded = RecordedTransport(FIXTURES / scenario)
     assert command.main([*stack(version), "--dry-run"], transport=recorded) == 0
-    assert writes(recorded) == []
+    assert recorded_writes(recorded) == []
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"databases (Neo4j {version}): would run 3 statements"
     assert out[1:4] == [
@@ -75,7 +67,7 @@ def test_dry_run_against_the_recorded_cluster_prints_the_statements_in_order_and
 def test_the_run_sends_the_statements_in_the_stack_order_to_system_and_drops_nothing(stack, capsys, scenario, version):
     recorded = RecordedTransport(FIXTURES / scenario)
     assert command.main([*stack(version), "--json"], transport=recorded) == 0
-    assert writes(recorded) == [ALTER, CREATE_REPORTS, CREATE_ORDERS]
+    assert recorded_writes(recorded) == [ALTER, CREATE_REPORTS, CREATE_ORDERS]
     assert all(c.database == "system" for c in recorded.calls if c.write)
     assert not any("DROP" in c.cypher for c in recorded.calls)
     report = json.loads(capsys.readouterr().out)
@@ -89,14 +81,14 @@ def test_a_wait_that_ran_out_stops_the_run_with_exit_1_and_sends_nothing_more(st
         answer.update({"state": "Timeout", "message": "not caught up", "success": False})
     recorded = RecordedTransport(document)
     assert command.main(stack("5.26.30"), transport=recorded) == 1
-    assert writes(recorded) == [ALTER, CREATE_REPORTS]
+    assert recorded_writes(recorded) == [ALTER, CREATE_REPORTS]
     assert "not done in time on core-1.prod.neo4j.internal:7687: Timeout" in capsys.readouterr().err
 
 
 def test_neo4j_4_4_creates_without_topology_and_waits(stack, capsys):
     recorded = RecordedTransport(FIXTURES / "databases-4.4.json")
     assert command.main([*stack("4.4.46", [{"name": "reports", "wait": True}]), "--json"], transport=recorded) == 0
-    assert writes(recorded) == ["CREATE DATABASE `reports` IF NOT EXISTS WAIT"]
+    assert recorded_writes(recorded) == ["CREATE DATABASE `reports` IF NOT EXISTS WAIT"]
     assert json.loads(capsys.readouterr().out)["unmanaged"] == ["legacy"]
 
 

@@ -10,7 +10,7 @@ import yaml
 
 from scripts import scale
 from scripts.neo4j_ops.recorded import RecordedTransport, load_scenario
-from tests.conftest import ENTERPRISE, ROOT
+from tests.conftest import ENTERPRISE, ROOT, prod_stack_args, recorded_writes
 
 REPLICA_2 = "0d9e4c71-5a3b-4f6e-8e21-7c5b9a1d3f42"
 ALTER = "ALTER DATABASE $dbname SET TOPOLOGY $primary PRIMARIES $secondary SECONDARIES"
@@ -33,20 +33,12 @@ def stack(tmp_path, monkeypatch):
     """A prod stack file with 3 cores and `replicas` replicas, and a CA file to give."""
     monkeypatch.setenv("NEO4J_PASSWORD", "not-a-real-password")
     config = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
-    (tmp_path / "ca.crt").write_text("recorded: not read\n")
 
     def write(replicas: int, cores: int = 3) -> list[str]:
         config["config"].update({"neo4j:coreCount": cores, "neo4j:replicaCount": replicas})
-        path = tmp_path / "Pulumi.prod.yaml"
-        path.write_text(yaml.safe_dump(config))
-        return ["--stack", "prod", "--stack-file", str(path), "--outputs-file",
-                str(ENTERPRISE / "stack-outputs-prod.json"), "--ca-cert", str(tmp_path / "ca.crt"), "--quiet"]
+        return prod_stack_args(tmp_path, config, "--outputs-file", str(ENTERPRISE / "stack-outputs-prod.json"))
     return write
 
-
-def writes(recorded: RecordedTransport) -> list[str]:
-    assert recorded.missing == []
-    return [c.cypher for c in recorded.calls if c.write]
 
 
 def test_help_says_what_it_does_and_exits_0():
@@ -60,7 +52,7 @@ def test_help_says_what_it_does_and_exits_0():
 def test_a_lowered_replica_count_moves_the_databases_off_and_names_the_up_that_removes_the_machine(stack, capsys):
     recorded = transport("scale-in-5.26.json", "5.26.30")
     assert scale.main(stack(1), transport=recorded) == 0
-    assert writes(recorded) == ["CALL dbms.cluster.cordonServer($server)", ALTER,
+    assert recorded_writes(recorded) == ["CALL dbms.cluster.cordonServer($server)", ALTER,
                                 f"DRYRUN DEALLOCATE DATABASES FROM SERVER '{REPLICA_2}'",
                                 f"DEALLOCATE DATABASES FROM SERVER '{REPLICA_2}'", f"DROP SERVER '{REPLICA_2}'"]
     out = capsys.readouterr().out
@@ -71,7 +63,7 @@ def test_a_lowered_replica_count_moves_the_databases_off_and_names_the_up_that_r
 def test_dry_run_prints_the_cypher_and_sends_no_change(stack, capsys):
     recorded = transport("scale-in-5.26.json", "5.26.30")
     assert scale.main([*stack(1), "--dry-run", "--json"], transport=recorded) == 0
-    assert writes(recorded) == [f"DRYRUN DEALLOCATE DATABASES FROM SERVER '{REPLICA_2}'"]
+    assert recorded_writes(recorded) == [f"DRYRUN DEALLOCATE DATABASES FROM SERVER '{REPLICA_2}'"]
     import json
 
     report = json.loads(capsys.readouterr().out)
@@ -84,7 +76,7 @@ def test_dry_run_prints_the_cypher_and_sends_no_change(stack, capsys):
 def test_a_raised_replica_count_waits_for_the_new_server_and_sets_the_topology(stack, capsys):
     recorded = transport("scale-out-2025-auto-enabled.json", "2025.10.1")
     assert scale.main(stack(2), transport=recorded) == 0
-    assert writes(recorded) == [ALTER]
+    assert recorded_writes(recorded) == [ALTER]
     assert [c.params for c in recorded.calls if c.cypher == ALTER] == [{"dbname": "neo4j", "primary": 3,
                                                                        "secondary": 2}]
     assert "scale out (Neo4j 2025.10.1): ran 1 statement" in capsys.readouterr().out
@@ -96,7 +88,7 @@ def test_a_refusal_is_one_line_and_exit_1_and_changes_nothing(stack, capsys):
     err = capsys.readouterr().err.strip()
     assert err == ("scale: FAILED: refused, nothing was changed: replica-2.prod.neo4j.internal:7687 hosts neo4j "
                    "not online: deallocation would be refused")
-    assert writes(recorded) == []
+    assert recorded_writes(recorded) == []
 
 
 def test_community_has_no_cluster_to_scale(stack, capsys):
@@ -104,7 +96,7 @@ def test_community_has_no_cluster_to_scale(stack, capsys):
     assert scale.main(stack(1), transport=recorded) == 2
     assert capsys.readouterr().err.strip() == ("scale: Neo4j community edition: a single server, no cluster to "
                                                "scale (clustering needs Enterprise)")
-    assert recorded.calls[0].name == "components" and writes(recorded) == []
+    assert recorded.calls[0].name == "components" and recorded_writes(recorded) == []
 
 
 @pytest.mark.parametrize("extra, message", [
