@@ -32,6 +32,14 @@ from .shared.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 PULUMI_INSTALL = "https://www.pulumi.com/docs/install/"
+# The Pulumi project the commands read Pulumi.<stack>.yaml from and run Pulumi in (its Pulumi.yaml beside it):
+# this checkout, or the directory this variable names (a copy of the project whose stack files live elsewhere;
+# the engine tests' stacks, tests/engine/).
+PROJECT_DIR_VARIABLE = "NEO4J_CLUSTER_PROJECT_DIR"
+
+
+def project_dir() -> Path:
+    return Path(os.environ.get(PROJECT_DIR_VARIABLE) or ROOT)
 
 
 @dataclass
@@ -82,16 +90,35 @@ class Target:
 # --- stack ---------------------------------------------------------------------------------------
 
 
-def pulumi_outputs(stack: str, cwd: Path = ROOT) -> dict[str, Any]:
+def pulumi_outputs(stack: str, cwd: Path | None = None) -> dict[str, Any]:
     pulumi = shutil.which("pulumi")
     if pulumi is None:
         raise UsageError(f"--stack {stack} needs the pulumi CLI, which is not installed ({PULUMI_INSTALL}); "
                          f"give --outputs-file (saved `pulumi stack output --json --show-secrets`) or --uri/--servers")
     proc = subprocess.run([pulumi, "stack", "output", "--json", "--show-secrets", "--stack", stack],
-                          cwd=cwd, capture_output=True, text=True, timeout=120)
+                          cwd=cwd or project_dir(), capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         raise UsageError(f"pulumi stack output --stack {stack} failed: {proc.stderr.strip() or proc.stdout.strip()}")
     return json.loads(proc.stdout or "{}")
+
+
+def pulumi_error_text(error: BaseException, limit: int = 600) -> str:
+    """One line of the Pulumi CLI's own words for a failed Automation API call: the Diagnostics section of a
+    failed preview or update (the CLI prints it on standard output, before the stack's outputs, which can run to
+    hundreds of lines: their tail names no error), else the tail of its standard error or the error itself."""
+    stderr = str(getattr(error, "stderr", "") or "")
+    lines = f"{error}\n{stderr}".splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == "Diagnostics:"), None)
+    if start is not None:
+        section = []
+        for line in lines[start + 1:]:
+            if line.strip() and not line.startswith(" "):
+                break
+            section.append(line)
+        text = " ".join(" ".join(section).split())
+        if text:
+            return text[:limit]
+    return " ".join((stderr or str(error)).split())[-limit:]
 
 
 def read_outputs_file(path: str) -> dict[str, Any]:
@@ -105,7 +132,7 @@ def stack_settings(stack: str | None, stack_file: str | None) -> Settings | None
     """Settings from Pulumi.<stack>.yaml (or --stack-file); None when there is no such file."""
     from components.stack_file import StackFileError, read_stack_config
 
-    path = Path(stack_file) if stack_file else (ROOT / f"Pulumi.{stack}.yaml" if stack else None)
+    path = Path(stack_file) if stack_file else (project_dir() / f"Pulumi.{stack}.yaml" if stack else None)
     if path is None:
         return None
     if not path.exists():

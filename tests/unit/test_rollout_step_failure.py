@@ -84,3 +84,24 @@ def test_a_step_interrupted_by_ctrl_c_leaves_no_release_copy(tmp_path, temp_dir)
     with pytest.raises(KeyboardInterrupt):
         stack.apply("core-2", lambda _line: None)
     assert len(fake.seen) == 1 and list(temp_dir.iterdir()) == []
+
+
+def test_a_failed_up_is_told_by_the_clis_diagnostics_not_the_tail_of_the_outputs_it_printed(tmp_path, temp_dir):
+    # The real CLI (seen under the engine tests) prints a failed update's errors in its Diagnostics section on
+    # standard output, then every stack output: hundreds of lines whose tail names no error.
+    outputs = "\n".join(f"    output{n}: \"value {n}\"" for n in range(200))
+    stdout = (" ++ aws:ec2:Instance cluster-core-2 **creating failed**; error: InsufficientInstanceCapacity\n"
+              "Diagnostics:\n  aws:ec2:Instance (cluster-core-2):\n"
+              "    error: InsufficientInstanceCapacity: no r6i.8xlarge capacity in eu-west-1a\n"
+              "  pulumi:pulumi:Stack (neo4j-cluster-prod):\n    error: update failed\n"
+              f"Outputs:\n{outputs}\nResources:\n    239 unchanged\n    2 errored\n")
+
+    class CliError(Exception):
+        stderr = ""
+
+    stack, _fake, _stack_file = automation_stack(tmp_path, CliError(f"\n code: 255\n stdout: {stdout}\n stderr: "))
+    with pytest.raises(OperationError) as failed:
+        stack.apply("core-2", lambda _line: None)
+    assert str(failed.value) == ("pulumi: up of core-2 of stack prod failed: aws:ec2:Instance (cluster-core-2): "
+                                 "error: InsufficientInstanceCapacity: no r6i.8xlarge capacity in eu-west-1a "
+                                 "pulumi:pulumi:Stack (neo4j-cluster-prod): error: update failed")

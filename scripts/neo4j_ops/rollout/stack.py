@@ -41,7 +41,7 @@ import yaml
 from components.settings import NAMESPACE
 
 from ..shared.errors import OperationError, UsageError
-from ..target import PULUMI_INSTALL, ROOT
+from ..target import PULUMI_INSTALL, project_dir, pulumi_error_text
 from .entry import LISTENER_NAMES, PAIR, EntryTarget
 
 RELEASE_KEY = f"{NAMESPACE}:rolloutRelease"
@@ -132,7 +132,7 @@ def standing_release(stack_file: Path) -> list[str]:
 class AutomationStack:
     """RolloutStack on `pulumi.automation` (needs the Pulumi CLI, as every Automation API program does)."""
 
-    def __init__(self, name: str, platform: str, work_dir: Path = ROOT, automation: Any = None):
+    def __init__(self, name: str, platform: str, work_dir: Path | None = None, automation: Any = None):
         if automation is None:
             if shutil.which("pulumi") is None:
                 raise UsageError(f"--stack {name}: the rollout drives Pulumi through its Automation API, which needs "
@@ -141,7 +141,7 @@ class AutomationStack:
         self.auto = automation
         self.name = name
         self.platform = platform
-        self.work_dir = Path(work_dir)
+        self.work_dir = Path(work_dir or project_dir())
         self.stack_file = self.work_dir / f"Pulumi.{name}.yaml"
         if not self.stack_file.is_file():
             raise UsageError(f"--stack {name}: no stack file {self.stack_file.name}")
@@ -156,8 +156,8 @@ class AutomationStack:
         try:
             return body()
         except Exception as error:  # CommandError and friends: one line, the CLI's own words
-            text = " ".join(str(getattr(error, "stderr", "") or error).split())
-            raise OperationError(f"pulumi: {what} of stack {self.name} failed: {text[-600:]}") from None
+            raise OperationError(f"pulumi: {what} of stack {self.name} failed: {pulumi_error_text(error)}") \
+                from None
 
     def state_resources(self) -> list[dict]:
         deployment = self._call("export", self.stack.export_stack)

@@ -13,7 +13,8 @@ from ..shared.errors import OperationError, UsageError
 from ..shared.versions import Version
 from ..target import (
     PULUMI_INSTALL,
-    ROOT,
+    project_dir,
+    pulumi_error_text,
     pulumi_outputs,
     read_outputs_file,
     read_password,
@@ -106,11 +107,10 @@ def pulumi_up(stack: str, log) -> None:
 
     log(f"pulumi up --stack {stack}")
     try:
-        automation.select_stack(stack, work_dir=str(ROOT)).up(
+        automation.select_stack(stack, work_dir=str(project_dir())).up(
             on_output=lambda line: log(f"pulumi: {line.rstrip()}") if line.strip() else None)
     except Exception as error:  # CommandError: one line, the CLI's own words
-        text = " ".join(str(getattr(error, "stderr", "") or error).split())
-        raise OperationError(f"pulumi up of stack {stack} failed: {text[-600:]}") from None
+        raise OperationError(f"pulumi up of stack {stack} failed: {pulumi_error_text(error)}") from None
 
 
 def main(argv: list[str] | None = None, *, transport: Transport | None = None) -> int:
