@@ -34,7 +34,7 @@ TOOLING_SHA256_TAG = "ToolingSha256"
 # What backup.py and restore.py import of the operator runtime (scripts/neo4j_ops/): its backup part and
 # the shared pieces under it, nothing of check, security or diagnose. tests/unit/test_tooling.py runs
 # the unpacked archive alone, with only boto3 and the neo4j driver, and compares it with what it imports.
-RUNTIME_SHARED = ("__init__.py", "cli.py", "bolt.py", "queries.py", "facts.py")
+RUNTIME_SHARED = ("__init__.py", "cli.py", "bolt.py", "queries.py", "facts.py", "parallel.py")
 # Packages shipped whole: the part components/ shares with the runtime, and the backup part.
 RUNTIME_PACKAGES = ("shared", "backup")
 # Modules of those packages that backup.py and restore.py do not import: the version guard of rollout and upgrade.

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import queries as q
-from .bolt import Auth, BoltError, Client, Transport, address_of, statement_runner
+from .bolt import TIMEOUT, Auth, BoltError, Client, Transport, address_of, statement_runner
+from .parallel import TaskTimeoutError, run_all
 from .shared.versions import VersionLine, server_line
 
 
@@ -135,29 +136,55 @@ class ServerFacts:
 
 
 def gather(spec: ServerSpec, transport: Transport, auth: Auth | None, timeout: float) -> ServerFacts:
+    """Who the server is (dbms.components, then the cluster view its line has) and, at the same time, what it
+    hosts (SHOW DATABASES): two sessions at once on the server's one driver, so a round takes the longer of the
+    two, not their sum (a freshly started server answers each only seconds after its default database is up).
+    An error of the first is the one reported, as when they were asked one after the other."""
     facts = ServerFacts(spec)
     start = time.monotonic()
     client = transport.client(spec.uri, auth)
-    try:
+
+    def identity() -> ServerFacts:  # its own ServerFacts: a task abandoned at its deadline changes nothing here
+        found = ServerFacts(spec)
         component = next((r for r in client.run(q.COMPONENTS.name, q.COMPONENTS.cypher, timeout=timeout).records
                           if r.get("name") == "Neo4j Kernel"), None)
         if component:
-            facts.version = (component.get("versions") or [None])[0]
-            facts.edition = component.get("edition")
-        facts.databases = client.run(q.SHOW_DATABASES.name, q.SHOW_DATABASES.cypher,
-                                     database=q.SHOW_DATABASES.database, timeout=timeout).records
-        if facts.enterprise:
+            found.version = (component.get("versions") or [None])[0]
+            found.edition = component.get("edition")
+        if found.enterprise:
             try:
-                view = q.cluster_view(facts.line)
+                view = q.cluster_view(found.line)
                 rows = client.run(view.name, view.cypher, database=view.database, timeout=timeout).records
-                if facts.line.supports_show_servers:
-                    facts.servers = rows
+                if found.line.supports_show_servers:
+                    found.servers = rows
                 else:
-                    facts.overview = rows
+                    found.overview = rows
             except BoltError as error:
-                facts.cluster_view_error = error
-    except BoltError as error:
-        facts.error = error
+                found.cluster_view_error = error
+        return found
+
+    def databases() -> list[dict[str, Any]]:
+        return client.run(q.SHOW_DATABASES.name, q.SHOW_DATABASES.cypher, database=q.SHOW_DATABASES.database,
+                          timeout=timeout).records
+
+    # the bound every caller that runs gather on a thread gives it (check, check --wait, the rollout's gates)
+    outcomes = run_all({"identity": identity, "databases": databases}, 4 * timeout + 1)
+    for outcome in outcomes.values():  # identity first: its error is the one reported
+        if isinstance(outcome.error, TaskTimeoutError):
+            facts.error = BoltError(TIMEOUT, f"{spec.name} did not answer within {outcome.error.seconds:g} s")
+            break
+        if outcome.error is not None and not isinstance(outcome.error, BoltError):
+            raise outcome.error  # a bug, not an answer: raised as before
+        if outcome.error is not None:
+            facts.error = outcome.error
+            break
+    who = outcomes["identity"]
+    if who.ok:
+        facts.version, facts.edition = who.value.version, who.value.edition
+    if facts.error is None:  # a failed server's facts say who it is at most, as before: no half answer
+        facts.databases = outcomes["databases"].value
+        facts.servers, facts.overview = who.value.servers, who.value.overview
+        facts.cluster_view_error = who.value.cluster_view_error
     facts.seconds = time.monotonic() - start
     return facts
 
