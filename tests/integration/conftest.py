@@ -37,6 +37,7 @@ from tests.support.haproxy import (
 )
 from tests.support.neo4j_dist import LINES, NEO4J_VERSIONS, free_port, line_of
 from tests.support.neo4j_local import LocalNeo4j, prepare, running, start_all
+from tests.support.rehearsal.dockerd import PrivateDockerd, private_dockerd
 
 INTEGRATION_DIR = Path(__file__).resolve().parent
 
@@ -157,3 +158,11 @@ def haproxy(neo4j_server, tmp_path_factory) -> Iterator[HAProxy]:
     """A real HAProxy running the rendered config in front of the module's server, checked on its HTTP port."""
     with haproxy_in_front([neo4j_server], tmp_path_factory.mktemp("haproxy")) as proxy:
         yield proxy
+
+
+@pytest.fixture(scope="module")
+def dockerd() -> Iterator[PrivateDockerd]:
+    """The boot rehearsal's private dockerd (tests/support/rehearsal/dockerd.py), one per module that asks for it;
+    its lock makes a second module wait for the first one's daemon to stop."""
+    with private_dockerd() as daemon:
+        yield daemon

@@ -81,6 +81,10 @@ def _stage_errors(machine: Machine) -> tuple[str, ...]:
                  for error in value.get("errors", []))
 
 
+# A test's limit for one machine's boot (a warm one takes about a minute).
+BOOT_TIMEOUT_SECONDS = 300
+
+
 def boot_report(machine: Machine, timeout: float = 600) -> BootReport:
     """Waits for cloud-init to finish (at most `timeout` seconds), then reads what the boot did."""
     started = time.monotonic()
