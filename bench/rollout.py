@@ -6,9 +6,14 @@
    (scripts/neo4j_ops/rollout/run.py with the real gates; the Pulumi step is a stand-in that stops and starts
    the server and returns at once, as `pulumi up` returns once the instance runs). Overhead = rollout time -
    sum of restart times, also as % of that sum; and how much of it the gates' own waits are (the before-gate
-   check of the whole cluster, timed on its own, once per step). Target: under 10% plus the gates' waits. And each
-   step's gate delay: from the moment the restarted server answers `RETURN 1` again (a watcher polls every 0.05 s)
-   to the after-gate's "back" line; it does not depend on how long the restart itself took on a loaded machine.
+   check of the whole cluster, timed on its own, once per step), and the after-gate's own questions on the fresh
+   server (after each restart alone, once `RETURN 1` answers: facts.gather's dbms.components and SHOW DATABASES,
+   which a restarted 5.26 server answers only seconds after `RETURN 1`, whoever asks). Target: under 10% plus
+   the gates' waits. And each step's gate delay: from the moment the restarted server answers `RETURN 1` again
+   (a watcher polls every 0.05 s) to the after-gate's "back" line; it does not depend on how long the restart
+   itself took on a loaded machine. On a shared machine the restarts alone and the rollout's differ by seconds
+   with the load, so the overhead is also given over the rollout's own restarts (each step's stop, start, until
+   that watcher saw `RETURN 1`): rollout time / their sum - 1.
 
 2. Failed writes while the server taking writes is replaced, through the real HAProxy running our RENDERED
    haproxy.cfg (a 3-primary enterprise stack's: write backend health-checked on /db/neo4j/cluster/writable;
@@ -41,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from components.render import render_haproxy_cfg  # noqa: E402
 from components.topology import plan_topology  # noqa: E402
 from scripts.neo4j_ops.bolt import Auth, NeoTransport, TlsOptions  # noqa: E402
+from scripts.neo4j_ops.facts import gather  # noqa: E402
 from scripts.neo4j_ops.parallel import run_in_background  # noqa: E402
 from scripts.neo4j_ops.rollout.gates import cluster_health  # noqa: E402
 from scripts.neo4j_ops.rollout.run import rollout  # noqa: E402
@@ -63,6 +69,7 @@ class RestartStep:
     def __init__(self, locals_by_name: dict, name: str = "bench"):
         self.name = name
         self.servers = locals_by_name
+        self.began: dict[str, float] = {}
         self.answered: dict[str, float] = {}
         self.watchers: list[threading.Thread] = []
 
@@ -71,6 +78,7 @@ class RestartStep:
 
     def apply(self, server, log):
         local = self.servers[server]
+        self.began[server] = time.perf_counter()
         local.stop()
         local.server.start()
         watcher = threading.Thread(target=self._watch, args=(server, local), daemon=True)
@@ -116,20 +124,29 @@ def target_of(named: dict) -> Target:
                   servers_given=True, routing_uri=None, auth=Auth("neo4j", PASSWORD), tls=TlsOptions())
 
 
-def restart_alone(local) -> float:
+def restart_alone(local, spec: ServerSpec) -> tuple[float, float]:
+    """The restart's time until `RETURN 1` answers; then how long the after-gate's own questions (gather: who it is
+    and SHOW DATABASES) take on the fresh server, asked at that moment on a new connection."""
     start = time.perf_counter()
     local.stop()
     local.server.start()
     local.server.wait_for_bolt(300)
-    return time.perf_counter() - start
+    restarted = time.perf_counter()
+    transport = NeoTransport(TlsOptions(), 30.0)
+    try:
+        facts = gather(spec, transport, Auth("neo4j", PASSWORD), 30.0)
+    finally:
+        run_in_background(transport.close, 5)
+    return restarted - start, (time.perf_counter() - restarted) if facts.reachable else float("nan")
 
 
 def overhead(named: dict, log) -> dict:
-    restarts = {}
-    for name, local in named.items():
-        restarts[name] = restart_alone(local)
-        log(f"  {name} restarted alone in {restarts[name]:.1f} s")
+    restarts, answers = {}, {}
     target = target_of(named)
+    for name, local in named.items():
+        restarts[name], answers[name] = restart_alone(local, target.server_named(name))
+        log(f"  {name} restarted alone in {restarts[name]:.1f} s; then the gate's questions answered in "
+            f"{answers[name]:.2f} s")
     transport = NeoTransport(target.tls, 10.0)
     try:
         cluster_health(target, transport, timeout=10.0, max_lag=10.0)  # warm the connections' first queries
@@ -141,6 +158,7 @@ def overhead(named: dict, log) -> dict:
         report = rollout(target, transport, step, step_timeout=300, timeout=10.0, max_lag=10.0, log=back)
         total = time.perf_counter() - start
         delays = back.delays(step)
+        in_rollout = {s: round(step.answered[s] - step.began[s], 2) for s in step.answered if s in step.began}
     finally:
         run_in_background(transport.close, 5)
     summed = sum(restarts.values())
@@ -150,7 +168,12 @@ def overhead(named: dict, log) -> dict:
             "sum_restart_s": round(summed, 2), "rollout_s": round(total, 2), "overhead_s": round(extra, 2),
             "overhead_pct": round(100 * extra / summed, 1), "before_gate_s_each": round(gate, 3),
             "overhead_beyond_gates_pct": round(100 * (extra - gates) / summed, 1),
-            "gate_delay_s": delays, "rollout_ok": not report.failed}
+            "gate_delay_s": delays, "restart_in_rollout_s": in_rollout,
+            "first_gather_s": {k: round(v, 2) for k, v in answers.items()},
+            "overhead_over_own_restarts_pct": None if len(in_rollout) != len(named) else
+            round(100 * (total - sum(in_rollout.values())) / sum(in_rollout.values()), 1),
+            "overhead_beyond_first_answers_pct": round(100 * (extra - gates - sum(answers.values())) / summed, 1),
+            "rollout_ok": not report.failed}
 
 
 class Writable:
@@ -269,7 +292,14 @@ def main() -> int:
           f"waits: before-gate {o['before_gate_s_each']:.2f} s per step; beyond them "
           f"{o['overhead_beyond_gates_pct']:.1f}%); rollout ok: {o['rollout_ok']}")
     print(f"gate delay per step (its 'back' line after the server answered RETURN 1 again): "
-          f"{', '.join(f'{k} {v:.2f} s' for k, v in o['gate_delay_s'].items()) or 'not measured'}")
+          f"{', '.join(f'{k} {v:.2f} s' for k, v in o['gate_delay_s'].items()) or 'not measured'}; the gate's "
+          f"questions on a fresh server, asked once RETURN 1 answers (restarts alone): "
+          f"{', '.join(f'{k} {v:.2f} s' for k, v in o['first_gather_s'].items())}; overhead beyond the gates' "
+          f"waits and those first answers: {o['overhead_beyond_first_answers_pct']:.1f}%")
+    print(f"the same restarts within the rollout (stop, start, until RETURN 1 answers; the rest of each step is its "
+          f"gate delay): {', '.join(f'{k} {v:.1f} s' for k, v in o['restart_in_rollout_s'].items())}; the rollout's "
+          f"overhead over these, its own restarts (load that changes between the two runs cancels out): "
+          f"{o['overhead_over_own_restarts_pct']}%")
     if "writes" in results:
         w = results["writes"]
         print(f"writes through HAProxy while core-1 (the writer) is replaced ({w['replace_s']:.1f} s): "
