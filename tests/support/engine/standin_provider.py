@@ -13,7 +13,7 @@ GetProviderAttachPort), so no plugin binary is looked for or downloaded.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any
@@ -85,6 +85,14 @@ class StandInProvider(provider_pb2_grpc.ResourceProviderServicer):
     package: str
     version: str
     mocks: RecordingMocks
+    # Called with (operation, urn, the call's gRPC context) before each create, update and delete the engine
+    # makes for real (not in a preview): what the tests' cloud does meanwhile (a machine restarting, an error
+    # through context.abort).
+    watch: Callable[[str, str, grpc.ServicerContext], None] | None = None
+
+    def _watched(self, operation: str, urn: str, context: grpc.ServicerContext) -> None:
+        if self.watch is not None:
+            self.watch(operation, urn, context)
 
     def Handshake(self, request, context):  # noqa: N802 (gRPC method names)
         return provider_pb2.ProviderHandshakeResponse(accept_secrets=True, accept_resources=True,
@@ -126,10 +134,14 @@ class StandInProvider(provider_pb2_grpc.ResourceProviderServicer):
         return resource_id or new_id, state
 
     def Create(self, request, context):  # noqa: N802
+        if not request.preview:
+            self._watched("create", request.urn, context)
         resource_id, state = self._state(request.urn, _plain(request.properties))
         return provider_pb2.CreateResponse(id="" if request.preview else resource_id, properties=_struct(state))
 
     def Update(self, request, context):  # noqa: N802
+        if not request.preview:
+            self._watched("update", request.urn, context)
         _, state = self._state(request.urn, _plain(request.news), request.id)
         return provider_pb2.UpdateResponse(properties=_struct(state))
 
@@ -137,6 +149,7 @@ class StandInProvider(provider_pb2_grpc.ResourceProviderServicer):
         return provider_pb2.ReadResponse(id=request.id, properties=request.properties, inputs=request.inputs)
 
     def Delete(self, request, context):  # noqa: N802
+        self._watched("delete", request.urn, context)
         return empty_pb2.Empty()
 
     def Invoke(self, request, context):  # noqa: N802
