@@ -3,9 +3,10 @@
 `go install` of the CLI fails on pkg/v3's replace directive (github.com/atotto/clipboard), so a module of ours
 requires pkg/v3 and sdk/v3 at PULUMI_VERSION with the same replace, and `go build`s the CLI's main package;
 -ldflags sets the version it reports. Cold: 3-9 minutes on a 2-CPU machine (bench/engine.py prints it); warm:
-the binary is reused. The Python language host is not needed: the tests run the program inline through the
+the binary is reused. The Python language host is not built: the tests run the program inline through the
 Automation API, whose own language server (pulumi/automation/_server.py, in the `pulumi` package) the CLI
-connects to.
+connects to, or, for the commands that select a stack by directory, attach that server as a stand-in host
+(language_host.py).
 
 Run `python -m tests.support.engine.cli` to build it ahead (make engine does).
 """
