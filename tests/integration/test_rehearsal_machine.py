@@ -1,8 +1,9 @@
 """Boot rehearsal (issue 23): the user data the program renders for a community single-server AWS stack boots in a
 machine container (systemd as PID 1, cloud-init with a NoCloud seed) of a private dockerd, surrounded only by
 stand-ins inside the machine's own network namespace: the IMDSv2 stand-in at 169.254.169.254 (tags, the instance
-role's credentials), the AWS APIs (moto over TLS, holding the stack's secrets and uploaded objects), Neo4j's apt
-repository (a signed repository with the stand-in package built from the Maven Central distribution) and PyPI
+role's credentials), the AWS APIs (moto over TLS, holding the stack's secrets and uploaded objects, and the
+instance role with the role policies the plan renders for it, enforced: what they do not grant is refused), Neo4j's
+apt repository (a signed repository with the stand-in package built from the Maven Central distribution) and PyPI
 (the wheels the backup tooling's pip install asks for), each reached under its usual name through the machine's
 /etc/hosts and verified with the rehearsal CA in its trust store; and the data volume as a loop device.
 
@@ -195,19 +196,61 @@ def test_machine_verifies_the_stand_ins_tls_with_its_own_trust_store(booted, ren
     assert where == "/etc/ssl/certs/ca-certificates.crt"
 
 
-def test_aws_cli_reads_the_stacks_secrets_with_the_instance_roles_credentials(booted, rendered):
+# What the server's boot reads with its role (components/aws/servers.py: its own secrets; the backup tooling).
+OWN_SECRET_KINDS = ("admin-password", "tls-server")
+
+
+def test_aws_cli_reads_the_servers_own_secrets_with_the_instance_roles_credentials(booted, rendered):
     machine, _ = booted
     credentials = machine.exec("aws", "configure", "list", check=True).stdout
     assert "iam-role" in credentials, credentials  # from the IMDS stand-in, as on EC2
-    for name, value in machine.surroundings.secret_values.items():
+    own = [s.name for s in rendered.secrets if s.kind in OWN_SECRET_KINDS]
+    assert len(own) == len(OWN_SECRET_KINDS), rendered.secrets
+    for name in own:
+        value = machine.surroundings.secret_values[name]
         read = machine.exec("aws", "secretsmanager", "get-secret-value", "--region", rendered.region,
                             "--secret-id", name, "--query", "SecretString", "--output", "text", check=True)
         assert read.stdout.rstrip("\n") == value.rstrip("\n"), name
     bucket = rendered.tags["BackupBucket"]
-    for entry in rendered.objects:
-        head = machine.exec("aws", "s3api", "head-object", "--region", rendered.region, "--bucket", bucket,
-                            "--key", entry.key, "--query", "ContentLength", "--output", "text", check=True)
-        assert int(head.stdout) == len(entry.content), entry.key
+    (tooling,) = [entry for entry in rendered.objects if entry.key.endswith(".tar.gz")]
+    head = machine.exec("aws", "s3api", "head-object", "--region", rendered.region, "--bucket", bucket,
+                        "--key", tooling.key, "--query", "ContentLength", "--output", "text", check=True)
+    assert int(head.stdout) == len(tooling.content), tooling.key
+
+
+def test_instance_role_policy_is_enforced_calls_it_does_not_grant_are_access_denied(booted, rendered):
+    """The stand-in holds the role with the plan's role policies and moto checks each call against them (IAM
+    User Guide, "Policy evaluation logic": a request is allowed only by an explicit Allow, and "An explicit deny
+    in any of these policies overrides the allow")."""
+    machine, _ = booted
+    region, bucket, role = rendered.region, rendered.tags["BackupBucket"], rendered.instance_role
+
+    def aws(*args: str) -> subprocess.CompletedProcess[str]:
+        return machine.exec("aws", *args, "--region", region)
+
+    # Another machine's secret (the HAProxy entry's certificate): no Allow names it.
+    others = [s.name for s in rendered.secrets if s.kind not in OWN_SECRET_KINDS]
+    assert others, rendered.secrets
+    for name in others:
+        refused = aws("secretsmanager", "get-secret-value", "--secret-id", name)
+        assert refused.returncode != 0 and "AccessDenied" in refused.stderr, (name, refused.stderr)
+        # The caller refused is the instance role, assumed for this instance (as EC2 does for its profile).
+        assert f"assumed-role/{role}/{machine.instance_id}" in refused.stderr, refused.stderr
+    # HAProxy's config beside the server's own tooling archive: the node's object, not the server's.
+    (config,) = [entry.key for entry in rendered.objects if entry.key.endswith("haproxy.cfg")]
+    refused = aws("s3api", "get-object", "--bucket", bucket, "--key", config, "/dev/null")
+    assert refused.returncode != 0 and "AccessDenied" in refused.stderr, refused.stderr
+    # Under the stack's backup prefix the role may write, but never delete: the explicit Deny wins.
+    probe = f"{rendered.stack}/rehearsal-role-probe"
+    aws_put = aws("s3api", "put-object", "--bucket", bucket, "--key", probe, "--body", "/etc/hostname")
+    assert aws_put.returncode == 0, aws_put.stderr
+    refused = aws("s3api", "delete-object", "--bucket", bucket, "--key", probe)
+    assert refused.returncode != 0 and "AccessDenied" in refused.stderr, refused.stderr
+    assert aws("s3api", "head-object", "--bucket", bucket, "--key", probe).returncode == 0  # still there
+    # Nor may it write where the tooling root runs lives.
+    refused = aws("s3api", "put-object", "--bucket", bucket, "--key", "tooling/rehearsal-probe", "--body",
+                  "/etc/hostname")
+    assert refused.returncode != 0 and "AccessDenied" in refused.stderr, refused.stderr
 
 
 def test_tls_material_installed_for_neo4j_is_the_servers_secret(booted):

@@ -10,7 +10,8 @@ machine container, with only what surrounds the machine standing in for AWS. Eac
                   machine's network namespace only
 - surroundings.py what surrounds one machine: the CA, secrets' values, /etc/hosts entries, the stand-ins to start
 - rehearsal_ca.py the rehearsal CA (in the machine's trust store) and the certificates it signs
-- aws_standin.py  moto over TLS on 443 (Secrets Manager, S3) under the regional AWS names, seeded from the plan
+- aws_standin.py  moto over TLS on 443 (Secrets Manager, S3) under the regional AWS names, seeded from the plan,
+                  enforcing the machine's instance role (the plan's role policies, assumed for the instance)
 - neo4j_deb_standin.py  the `neo4j` package stand-in built from the Maven Central distribution
 - apt_standin.py  a private mirror of Neo4j's apt repository (signed, its own key) as the stack's neo4j:aptRepositoryUrl
 - pypi_standin.py the wheels of the boot's pip install, served as pypi.org and files.pythonhosted.org

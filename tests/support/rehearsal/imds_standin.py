@@ -7,25 +7,29 @@ X-aws-ec2-metadata-token (else 401); instance-id, placement/region, placement/av
 tags/instance (the list of keys, and each key's value), and the instance role's temporary credentials
 (iam/security-credentials/ names the role, iam/security-credentials/<role> gives them, as the AWS CLI and SDKs
 read them: "Retrieve security credentials from instance metadata", EC2 User Guide) under /latest/meta-data/.
-The credentials are made up: the AWS stand-in (aws_standin.py) takes any.
+The credentials are the role's own in the AWS stand-in (aws_standin.py assumes the instance role, which holds the
+plan's role policies, and writes them to a file this stand-in serves): moto authorizes each call as that role.
 
 Run inside the namespace (machine.py starts it with `nsenter --net=/proc/<pid>/ns/net`):
     python -m tests.support.rehearsal.imds_standin --metadata FILE.json
-where FILE.json is {"instance-id": …, "region": …, "availability-zone": …, "tags": {…}}.
+where FILE.json is {"instance-id": …, "region": …, "availability-zone": …, "tags": {…}, "role": …,
+"credentials": the file the AWS stand-in writes the role's credentials to}.
 """
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import secrets
 import sys
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ADDRESS = "169.254.169.254"
 TOKEN_TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
 TOKEN_HEADER = "X-aws-ec2-metadata-token"
+# How long a request for the role's credentials waits for the AWS stand-in to write them (it seeds first).
+CREDENTIALS_WAIT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -35,37 +39,44 @@ class InstanceMetadata:
     availability_zone: str
     tags: dict[str, str] = field(default_factory=dict)
     role: str = ""  # the instance profile's role; "": no profile, no credentials (as EC2)
+    credentials: str = ""  # the file holding the role's credentials (IMDS's shape), written by the AWS stand-in
 
     def paths(self) -> dict[str, str]:
-        """meta-data path → body, as IMDS lists them."""
+        """meta-data path → body, as IMDS lists them (the role's credentials: `credentials_path`)."""
         served = {"instance-id": self.instance_id, "placement/region": self.region,
                   "placement/availability-zone": self.availability_zone,
                   "tags/instance": "\n".join(sorted(self.tags))}
         served.update({f"tags/instance/{key}": value for key, value in self.tags.items()})
         if self.role:
             served["iam/security-credentials"] = self.role
-            served[f"iam/security-credentials/{self.role}"] = role_credentials()
         return served
+
+    @property
+    def credentials_path(self) -> str | None:
+        return f"iam/security-credentials/{self.role}" if self.role else None
+
+    def role_credentials(self, wait: float = CREDENTIALS_WAIT_SECONDS) -> str | None:
+        """The role's credentials as the AWS stand-in wrote them (waiting for it to have seeded), None if none."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                with open(self.credentials) as handle:
+                    return handle.read()
+            except FileNotFoundError:
+                if time.monotonic() > deadline:
+                    return None
+                time.sleep(0.2)
 
     def to_json(self) -> str:
         return json.dumps({"instance-id": self.instance_id, "region": self.region,
-                           "availability-zone": self.availability_zone, "tags": self.tags, "role": self.role})
+                           "availability-zone": self.availability_zone, "tags": self.tags, "role": self.role,
+                           "credentials": self.credentials})
 
     @classmethod
     def from_json(cls, text: str) -> InstanceMetadata:
         data = json.loads(text)
         return cls(data["instance-id"], data["region"], data["availability-zone"], dict(data["tags"]),
-                   data.get("role", ""))
-
-
-def role_credentials(hours: int = 6) -> str:
-    """Temporary credentials in IMDS's shape (Code, Type AWS-HMAC, key, secret, token, Expiration)."""
-    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
-    stamp = "%Y-%m-%dT%H:%M:%SZ"
-    return json.dumps({"Code": "Success", "LastUpdated": now.strftime(stamp), "Type": "AWS-HMAC",
-                       "AccessKeyId": "ASIA" + secrets.token_hex(8).upper(),
-                       "SecretAccessKey": secrets.token_urlsafe(30), "Token": secrets.token_urlsafe(60),
-                       "Expiration": (now + datetime.timedelta(hours=hours)).strftime(stamp)})
+                   data.get("role", ""), data.get("credentials", ""))
 
 
 def handler_for(metadata: InstanceMetadata) -> type[BaseHTTPRequestHandler]:
@@ -93,7 +104,9 @@ def handler_for(metadata: InstanceMetadata) -> type[BaseHTTPRequestHandler]:
             if self.headers.get(TOKEN_HEADER) not in tokens:
                 self._answer(401)  # IMDSv2 only: no token, no answer
                 return
-            body = paths.get(self.path.removeprefix("/latest/meta-data/").rstrip("/"))
+            path = self.path.removeprefix("/latest/meta-data/").rstrip("/")
+            body = (metadata.role_credentials() if path == metadata.credentials_path and metadata.credentials
+                    else paths.get(path))
             self._answer(404) if body is None else self._answer(200, body)
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002

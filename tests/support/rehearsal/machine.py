@@ -7,6 +7,8 @@ docker.io 20.10; see RUN_OPTIONS) is said beside each option.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import subprocess
 import sys
 import tempfile
@@ -24,6 +26,7 @@ from tests.support.rehearsal.user_data import RenderedMachine, nocloud_seed
 from tests.support.rehearsal.volume import SIZE_BYTES, LoopVolume, loop_volume
 
 SEED_DIR = "/var/lib/cloud/seed/nocloud"
+AWS_STANDIN = "tests.support.rehearsal.aws_standin"
 RUN_OPTIONS = (
     # Its own network namespace with only lo: nothing of the boot can leave it (no route, no DNS).
     "--network", "none",
@@ -137,6 +140,20 @@ def _standins(machine: Machine, standins: tuple[Standin, ...], work: Path) -> It
                 process.wait()
 
 
+def _role_standins(standins: tuple[Standin, ...], rendered: RenderedMachine, instance_id: str,
+                   work: Path) -> tuple[tuple[Standin, ...], Path]:
+    """The stand-ins with the machine's own instance role handed to its AWS stand-in (the role and its policies
+    from the plan, assumed for this instance), and the file the role's credentials are written to for IMDS."""
+    credentials = work / "role-credentials.json"
+    role = work / "instance-role.json"
+    role.write_text(json.dumps({
+        "name": rendered.instance_role, "assume_role_policy": rendered.assume_role_policy, "session": instance_id,
+        "policies": [{"name": policy.name, "document": policy.document} for policy in rendered.role_policies]}))
+    extra = ("--role", str(role), "--credentials", str(credentials)) if rendered.instance_role else ()
+    return tuple(dataclasses.replace(s, args=(*s.args, *extra)) if s.module == AWS_STANDIN else s
+                 for s in standins), credentials
+
+
 @dataclass(frozen=True)
 class Around:
     """What a further machine of the same rehearsal has around it (the HAProxy node beside the server,
@@ -210,12 +227,13 @@ def running_machine(dockerd: PrivateDockerd, image: str, rendered: RenderedMachi
                 # udev's name for the attached volume (a machine container runs no udev of its own).
                 machine.exec("sh", "-c", f"mkdir -p /dev/disk/by-id && ln -sfn {volume.device} {volume.by_id}",
                              check=True)
+            standins, credentials = _role_standins(
+                (*surroundings.standins, *(around.standins if around else ())), rendered, instance_id, work)
             metadata = InstanceMetadata(instance_id, rendered.region, rendered.availability_zone, rendered.tags,
-                                        rendered.instance_role)
+                                        rendered.instance_role, str(credentials))
             imds = Standin("IMDS stand-in", "tests.support.rehearsal.imds_standin", ("--metadata", str(spec)))
             spec.write_text(metadata.to_json())
-            with _standins(machine, (*surroundings.standins, *(around.standins if around else ()), imds),
-                          work) as logs:
+            with _standins(machine, (*standins, imds), work) as logs:
                 yield machine, logs
         finally:
             dockerd.docker("stop", "--time", "20", name, check=False, timeout=60)

@@ -88,7 +88,8 @@ def prepare(rendered: RenderedMachine, work: Path) -> Surroundings:
         path.write_bytes(entry.content)
         objects.append({"bucket": entry.bucket, "key": entry.key, "file": str(path)})
     seed = work / "aws-seed.json"
-    seed.write_text(json.dumps({"region": rendered.region, "secrets": values, "objects": objects}))
+    arns = [{"arn": planned.arn, "kind": planned.kind, "name": planned.name} for planned in rendered.planned_arns]
+    seed.write_text(json.dumps({"region": rendered.region, "secrets": values, "objects": objects, "arns": arns}))
     cert, key = served("aws-endpoints", aws_standin.certificate_names(rendered.region))
     standins = [Standin("AWS API stand-in", "tests.support.rehearsal.aws_standin",
                         ("--cert", cert, "--key", key, "--ca", str(ca_file), "--seed", str(seed)))]

@@ -1,8 +1,8 @@
 """What the machine boots: the user data the Pulumi program renders for one server (scripts/plan.py runs the
 program under its recording mocks, as `make plan` does, and the instance's userDataBase64 is decoded as EC2
 decodes it), and the NoCloud seed that hands exactly that text to cloud-init; and what the same plan creates in
-AWS around that machine (its instance role, the stack's Secrets Manager secrets, the S3 objects the program
-uploads), for the stand-ins to hold.
+AWS around that machine (its instance role with the role policies the program renders for it, the stack's Secrets
+Manager secrets, the S3 objects the program uploads), for the stand-ins to hold.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from components.aws.secret_names import secret_names
 from components.program.tls import entry_dns_names, server_dns_names
 from tests.support.plans import ROOT, Plan, make_plan
 from tests.support.rehearsal import apt_standin
+from tests.support.rehearsal.aws_standin import MOCK_ARN
 
 # A community single-server AWS stack: dev's stack file with one Community server and no monitoring node (the
 # HAProxy pair stays: the next slice boots a node of it in front of the server), installing Neo4j from a private
@@ -43,6 +44,21 @@ class PlannedSecret:
 
 
 @dataclass(frozen=True)
+class RolePolicy:
+    name: str      # the RolePolicy's resource name in the plan (cluster-core-1-access, cluster-core-1-ssm)
+    document: str  # its policy exactly as the plan holds it, ARNs of the plan's mocks (arn:aws:mock:::<resource>)
+
+
+@dataclass(frozen=True)
+class PlannedArn:
+    """An ARN of the plan's mocks that a role policy names, and what it names: the AWS stand-in puts the ARN of the
+    thing it holds in its place."""
+    arn: str   # arn:aws:mock:::<resource name>
+    kind: str  # one of ARN_KINDS' values
+    name: str  # the name AWS knows it by: the secret's, bucket's or log group's name; a KMS key's description
+
+
+@dataclass(frozen=True)
 class RenderedMachine:
     stack: str
     instance: str    # the instance's resource name in the plan
@@ -52,6 +68,9 @@ class RenderedMachine:
     availability_zone: str
     neo4j_version: str = ""
     instance_role: str = ""  # the role of its instance profile (IMDS: meta-data/iam/security-credentials/<role>)
+    assume_role_policy: str = ""  # that role's trust policy, as the plan holds it
+    role_policies: tuple[RolePolicy, ...] = ()  # every role policy of that role, as the plan holds it
+    planned_arns: tuple[PlannedArn, ...] = ()  # the mock ARNs any role policy of the plan names
     # Secrets Manager: every secret the plan creates; their values are the rehearsal's own (the plan records them
     # as "[secret]").
     secrets: tuple[PlannedSecret, ...] = ()
@@ -78,6 +97,39 @@ def _planned_secrets(plan: Plan) -> tuple[PlannedSecret, ...]:
     if unknown:  # a secret the rehearsal cannot fill yet: said, not skipped
         raise RuntimeError(f"rehearsal: the plan creates secrets the rehearsal does not know how to fill: {unknown}")
     return tuple(known[name] for name in planned)
+
+
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+# What a mock ARN in a role policy may name, by the named resource's type (components/program/recording.py: every
+# resource's mock ARN is arn:aws:mock:::<its name>, so a secret and its version share one; the policy means the
+# secret).
+ARN_KINDS = {"aws:secretsmanager/secret:Secret": "secret", "aws:s3/bucket:Bucket": "bucket",
+             "aws:kms/key:Key": "kms-key", "aws:cloudwatch/logGroup:LogGroup": "log-group"}
+
+
+def _role_policies(plan: Plan, role: str) -> tuple[RolePolicy, ...]:
+    # A RolePolicy names its role by the role's id; under the plan's mocks that is the role's name with "-id".
+    return tuple(RolePolicy(name, inputs["policy"]) for name, inputs in plan.of_type(ROLE_POLICY).items()
+                 if inputs["role"] in (role, f"{role}-id"))
+
+
+def _planned_arns(plan: Plan) -> tuple[PlannedArn, ...]:
+    named = {r["name"]: r for r in plan.resources if r["type"] in ARN_KINDS}
+    found = sorted({name for inputs in plan.of_type(ROLE_POLICY).values()
+                    for name in MOCK_ARN.findall(inputs["policy"])})
+    unknown = [name for name in found if name not in named]
+    if unknown:  # a policy naming something the AWS stand-in cannot hold: said, not skipped
+        raise RuntimeError(f"rehearsal: the role policies name resources the rehearsal cannot hold: {unknown}")
+    planned = []
+    for name in found:
+        resource = named[name]
+        kind = ARN_KINDS[resource["type"]]
+        # Under the plan's mocks a bucket's name is its resource name; a key has no name (its description).
+        own = {"secret": resource["inputs"].get("name"), "log-group": resource["inputs"].get("name"),
+               "kms-key": resource["inputs"].get("description")}.get(kind) or name
+        planned.append(PlannedArn(f"arn:aws:mock:::{name}", kind, own))
+    return tuple(planned)
 
 
 def _bucket_objects(plan: Plan) -> tuple[BucketObject, ...]:
@@ -118,9 +170,12 @@ def rendered_server(variant: tuple[str, dict[str, Any]] = COMMUNITY_SINGLE, out:
         raise RuntimeError(f"rehearsal: the plan has no single instance named {server}: {sorted(instances)}")
     inputs = instances[names[0]]
     profile = plan.of_type("aws:iam/instanceProfile:InstanceProfile")[inputs["iamInstanceProfile"]]
+    role = profile["role"]
     return RenderedMachine(plan.stack, names[0], plan.user_data(names[0]), dict(inputs.get("tags") or {}),
                            plan.settings.region, inputs.get("availabilityZone", f"{plan.settings.region}a"),
-                           neo4j_version=plan.settings.version, instance_role=profile["role"],
+                           neo4j_version=plan.settings.version, instance_role=role,
+                           assume_role_policy=plan.of_type(ROLE)[role]["assumeRolePolicy"],
+                           role_policies=_role_policies(plan, role), planned_arns=_planned_arns(plan),
                            secrets=_planned_secrets(plan), objects=_bucket_objects(plan),
                            data_volume_gib=_data_volume_gib(plan, (inputs.get("tags") or {}).get("DataVolumeId")))
 
