@@ -143,8 +143,9 @@ upgrade:
 
 # `make migrate FROM=<4.4 stack> TO=<5.26 stack> [DRY_RUN=1]`: the Upgrade and Migration Guide's migration from 4.4
 # into a new 5.26 stack (scripts/migrate.py --help): per database its backup, restored and migrated on one 5.26 server,
-# the seed in TO's bucket, CREATE DATABASE from it; users, roles and privileges. FROM is only read. Not yet: a real run
-# of the database steps (it prints them and stops); ARGS=--users-only re-creates users, roles and privileges for real.
+# the seed in TO's bucket, CREATE DATABASE from it; users, roles and privileges. FROM is only read. The shell steps run
+# on TO's first server over SSM (AWS stacks; each printed first; a re-run skips what is done); ARGS=--users-only
+# re-creates only users, roles and privileges. Not yet: a run on real Enterprise servers.
 .PHONY: migrate
 migrate:
 	@test -n "$(FROM)" -a -n "$(TO)" || { echo "make $@: name both stacks: FROM=<4.4 stack> TO=<5.26 stack> (e.g. make migrate FROM=legacy TO=prod DRY_RUN=1)" >&2; exit 2; }

@@ -72,9 +72,19 @@ def test_dry_run_from_recorded_stacks_plans_restore_migrate_seed_create_and_user
     assert "  DROP DATABASE `neo4j` IF EXISTS WAIT" in lines  # TO's empty default database, first
     for db in ("neo4j", "sales"):  # the verified 4.4 backups of the recorded bucket
         assert f"  4.4 backup: s3://acme-neo4j-legacy-backups/legacy/{db}/20261204T020000Z/{db}.tar" in lines
-        restore = next(i for i, line in enumerate(lines) if f"neo4j-admin database restore {db} " in line)
-        assert f"neo4j-admin database migrate {db} --force-btree-indexes-to-range" in lines[restore + 1]
-        seed = f"s3://acme-neo4j-backups/prod/{db}/20261205T090000Z/{db}.dump"
+        fetch = next(i for i, line in enumerate(lines) if line.startswith(
+            f"  [core-1] mkdir -p /var/lib/neo4j/migration/{db} && aws s3 cp --region eu-west-1 s3://acme-neo4j-"
+            f"legacy-backups/legacy/{db}/"))
+        assert "sha256sum -c -" in lines[fetch] and f"tar -xf /var/lib/neo4j/migration/{db}/{db}.tar" in lines[fetch]
+        assert lines[fetch + 1] == (f"  [core-1] neo4j-admin database restore --from-path=/var/lib/neo4j/migration/"
+                                    f"{db}/unpacked/{db} --overwrite-destination=true {db}")
+        assert lines[fetch + 2] == f"  [core-1] neo4j-admin database migrate --force-btree-indexes-to-range {db}"
+        assert lines[fetch + 3].endswith(f"neo4j-admin database dump --to-path=/var/lib/neo4j/migration/dumps "
+                                         f"--overwrite-destination=true {db}")
+        # the seed under the 4.4 backup's timestamp: a re-run finds what it uploaded
+        seed = f"s3://acme-neo4j-backups/prod/{db}/20261204T020000Z/{db}.dump"
+        assert f"aws s3 cp --region eu-west-1 /var/lib/neo4j/migration/dumps/{db}.dump {seed} --metadata " \
+               "sha256=$sha" in lines[fetch + 4]
         assert f"CREATE DATABASE `{db}` IF NOT EXISTS OPTIONS {{existingData: 'use', seedURI: '{seed}'}} WAIT" in out
     assert "Database system" not in out  # "except the system database"
     assert "  GRANT ACCESS ON HOME DATABASE TO `PUBLIC`" in lines
@@ -126,11 +136,14 @@ def test_to_holding_a_database_with_data_is_refused_and_nothing_written(tmp_path
     assert writes(transport) == []
 
 
-def test_a_real_run_prints_the_plan_and_stops_not_yet_without_writing(tmp_path, capsys):
-    code, out, err, transport = run(tmp_path, capsys)
-    assert code == 1
-    assert "CREATE DATABASE `sales`" in out
-    assert err.startswith("migrate: FAILED: not yet: the database steps need Enterprise online backups")
+def test_a_real_run_without_a_verified_backup_is_refused_naming_the_database_before_anything_is_sent(tmp_path,
+                                                                                                      capsys):
+    passwords = tmp_path / "passwords.json"
+    passwords.write_text(json.dumps({"analyst": "analyst-secret-1", "auditor": "auditor-secret-1"}))
+    code, out, err, transport = run(tmp_path, capsys, "--user-passwords-file", str(passwords))  # backups={}
+    assert code == 1 and out == ""
+    assert err.startswith("migrate: FAILED: database neo4j, sales, step fetch: no verified 4.4 backup in legacy's "
+                          "bucket; run `make backup STACK=legacy`"), err
     assert writes(transport) == []
 
 

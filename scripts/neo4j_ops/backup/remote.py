@@ -41,6 +41,7 @@ class SsmShell:
     ec2: Any
     stack: str
     poll: float = 3.0
+    purpose: str = "restore"  # in each command's Comment: what sent it (SSM's command history shows it)
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     _ids: dict[str, str] = field(default_factory=dict)
@@ -71,7 +72,7 @@ class SsmShell:
         sent = self.ssm.send_command(InstanceIds=[target], DocumentName="AWS-RunShellScript",
                                      Parameters={"commands": list(commands),
                                                  "executionTimeout": [str(int(timeout))]},
-                                     Comment=f"neo4j-cluster restore: {server}"[:100])
+                                     Comment=f"neo4j-cluster {self.purpose}: {server}"[:100])
         command_id = sent["Command"]["CommandId"]
         deadline = self.clock() + timeout + 60
         while True:

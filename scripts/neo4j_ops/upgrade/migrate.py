@@ -26,14 +26,18 @@ The Upgrade and Migration Guide's order (version-5/migration/backup-databases an
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+from ..backup.cluster_plan import _fetch_command as fetch_command
 from ..backup.layout import Backup
 from ..queries import quote_name
 from ..shared.errors import OperationError, UsageError
-from ..shared.versions import Version
+from ..shared.versions import LINE_5, LINE_44, Version, dump_file_name
+from .offline import migrate_argv
 
 BUILT_IN_ROLES = ("PUBLIC", "reader", "editor", "publisher", "architect", "admin")
 SEED_DIR = "/var/lib/neo4j/migration"  # on TO's seed server: the downloaded 4.4 backup and the 5.26 dump
@@ -111,17 +115,26 @@ def cypher_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+FETCH, RESTORE, MIGRATE, DUMP, UPLOAD, CREATE = "fetch", "restore", "migrate", "dump", "upload", "create"
+
+
 @dataclass(frozen=True)
 class DatabaseMigration:
     database: str
     backup: str  # the 4.4 backup: its s3:// object, or the backup to take
-    steps: tuple[str, ...]  # on TO's seed server, with 5.26's neo4j-admin
+    steps: tuple[str, ...]  # on TO's seed server, with 5.26's neo4j-admin (in words, for the plan)
     seed_uri: str
     create: str  # on TO's system database
+    server: str = ""  # TO's seed server
+    commands: tuple[tuple[str, str], ...] = ()  # (step, shell command) run on `server`; () without a backup
+    seeded: str | None = None  # the sha256 of the seed already in TO's bucket: fetch … upload are not run again
+    created: bool = False  # TO already has it, created from that seed: skipped
 
     def to_json(self) -> dict[str, Any]:
         return {"database": self.database, "backup": self.backup, "steps": list(self.steps),
-                "seedURI": self.seed_uri, "create": self.create}
+                "seedURI": self.seed_uri, "create": self.create, "server": self.server,
+                "commands": [{"step": k, "command": c} for k, c in self.commands], "seeded": self.seeded,
+                "created": self.created}
 
 
 @dataclass(frozen=True)
@@ -145,26 +158,65 @@ class MigrationPlan:
                 "keptUsers": list(self.kept_users), "notes": list(self.notes)}
 
 
+def seed_uri(database: str, *, to_stack: str, to_bucket: str | None, backup: Backup | None, stamp: str) -> str:
+    """Where the migrated dump of `database` goes in TO's bucket: under the 4.4 backup's own timestamp, so that a
+    re-run finds the seed it uploaded before (`stamp`, the run's time, only when a new backup is to be taken)."""
+    at = backup.timestamp if backup is not None else stamp
+    return f"s3://{to_bucket or '<TO bucket>'}/{to_stack}/{database}/{at}/{dump_file_name(database)}"
+
+
+def seed_uris(databases: Iterable[str], backups: Mapping[str, list[Backup]], *, to_stack: str,
+              to_bucket: str | None, stamp: str) -> dict[str, str]:
+    """Each database's seed URI, as plan_migration plans it (the command asks TO's bucket for them first)."""
+    return {name: seed_uri(name, to_stack=to_stack, to_bucket=to_bucket,
+                           backup=newest_verified(backups.get(name, [])), stamp=stamp) for name in databases}
+
+
+def store_commands(database: str, backup_folder: Path, dump_dir: Path) -> dict[str, tuple[str, ...]]:
+    """The 5.26 neo4j-admin commands (argv) of one database on the seed server: restore the 4.4 backup folder,
+    migrate the store (offline.migrate_argv), dump it into `dump_dir`/<database>.dump. One place for their text:
+    database_migration sends them; tests/integration/test_upgrade_real_neo4j.py runs migrate and dump on a real
+    5.26.30 (Community has no `database restore`: Enterprise only)."""
+    return {RESTORE: ("neo4j-admin", *LINE_5.admin_restore(database, backup_folder)),
+            MIGRATE: migrate_argv(database),
+            DUMP: ("neo4j-admin", *LINE_5.admin_dump_to_path(database, dump_dir))}
+
+
 def database_migration(database: str, *, from_stack: str, from_bucket: str | None, backup: Backup | None,
-                       to_stack: str, to_bucket: str | None, stamp: str, seed_server: str) -> DatabaseMigration:
-    if backup is not None and from_bucket:
+                       to_stack: str, to_bucket: str | None, stamp: str, seed_server: str,
+                       region: str | None = None, from_region: str | None = None) -> DatabaseMigration:
+    """The steps on TO's seed server (shell commands, the text SSM's AWS-RunShellScript runs): download the 4.4
+    backup and check its sha256 (the cluster restore's own download, cluster_plan), `neo4j-admin database restore`,
+    `database migrate` (offline.migrate_argv, the text the real servers' test runs), `database dump`, the upload of
+    the dump with its sha256 as object metadata (a re-run that finds it does not upload it again)."""
+    here = Path(SEED_DIR) / database
+    dump_dir = Path(SEED_DIR) / "dumps"
+    dump = dump_dir / dump_file_name(database)
+    uri = seed_uri(database, to_stack=to_stack, to_bucket=to_bucket, backup=backup, stamp=stamp)
+    commands: tuple[tuple[str, str], ...] = ()
+    admin = {k: shlex.join(v) for k, v in store_commands(database, here / "unpacked" / database, dump_dir).items()}
+    if backup is not None and backup.manifest is not None and from_bucket:
         name = next((n for n in backup.names if n != "manifest.json"), "")
         source = f"s3://{from_bucket}/{from_stack}/{database}/{backup.timestamp}/{name}"
-        fetch = f"[{seed_server}] aws s3 cp {source} {SEED_DIR}/{database}/ (and unpack the 4.4 backup folder)"
+        fetch, _ = fetch_command(LINE_44, backup.manifest, from_bucket, database, here, from_region or region)
+        where = f" --region {shlex.quote(region)}" if region else ""
+        commands = (
+            (FETCH, fetch),
+            (RESTORE, admin[RESTORE]),
+            (MIGRATE, admin[MIGRATE]),
+            (DUMP, f"mkdir -p {dump_dir} && {admin[DUMP]}"),
+            (UPLOAD, f"sha=$(sha256sum {dump} | cut -d' ' -f1) && aws s3 cp{where} {dump} {uri} --metadata "
+                     f"sha256=$sha && rm -rf {here} {dump}"))
+        steps = tuple(f"[{seed_server}] {command}" for _, command in commands)
     else:
         source = (f"a new backup on a 4.4 server: neo4j-admin backup --database={database} "
                   f"--backup-dir={SEED_DIR} --include-metadata=all")
-        fetch = f"[{seed_server}] copy the 4.4 backup folder {SEED_DIR}/{database} to this server"
-    dump_dir = f"{SEED_DIR}/dumps"
-    seed_uri = f"s3://{to_bucket or '<TO bucket>'}/{to_stack}/{database}/{stamp}/{database}.dump"
-    steps = (fetch,
-             f"[{seed_server}] neo4j-admin database restore {database} --from-path={SEED_DIR}/{database}",
-             f"[{seed_server}] neo4j-admin database migrate {database} --force-btree-indexes-to-range",
-             f"[{seed_server}] neo4j-admin database dump {database} --to-path={dump_dir}",
-             f"[{seed_server}] aws s3 cp {dump_dir}/{database}.dump {seed_uri}")
+        steps = (f"[{seed_server}] copy the 4.4 backup folder to {here / 'unpacked' / database} on this server",
+                 *(f"[{seed_server}] {admin[k]}" for k in (RESTORE, MIGRATE, DUMP)),
+                 f"[{seed_server}] aws s3 cp {dump} {uri}")
     create = (f"CREATE DATABASE {quote_name(database)} IF NOT EXISTS OPTIONS {{existingData: 'use', seedURI: "
-              f"{cypher_string(seed_uri)}}} WAIT")
-    return DatabaseMigration(database, source, steps, seed_uri, create)
+              f"{cypher_string(uri)}}} WAIT")
+    return DatabaseMigration(database, source, steps, uri, create, seed_server, commands)
 
 
 def user_statements(users: Iterable[Mapping[str, Any]], roles: Iterable[str], privileges: Iterable[str],
@@ -205,21 +257,29 @@ def plan_migration(*, from_stack: str, to_stack: str, from_version: str, to_vers
                    from_databases: list[Mapping[str, Any]], to_held: Mapping[str, tuple[int, int] | None],
                    backups: Mapping[str, list[Backup]], from_bucket: str | None, to_bucket: str | None,
                    seed_server: str, stamp: str, users: list[Mapping[str, Any]], roles: list[str],
-                   privileges: list[str], to_users: list[str], to_roles: list[str]) -> MigrationPlan:
-    """Refuses (check_stacks, free_target) or plans; every argument is what was read, nothing is asked here."""
+                   privileges: list[str], to_users: list[str], to_roles: list[str],
+                   seeded: Mapping[str, str] | None = None, region: str | None = None,
+                   from_region: str | None = None) -> MigrationPlan:
+    """Refuses (check_stacks, free_target) or plans; every argument is what was read, nothing is asked here.
+    seeded: database → the sha256 of its seed (seed_uris) already in TO's bucket, from an earlier run. A database TO
+    has whose seed is there was created by that run: it is skipped, neither refused nor dropped."""
     check_stacks(from_stack, to_stack, from_version, to_version)
     names = databases_of(from_databases)
     if not names:
         raise MigrationError(f"FROM={from_stack} lists no database but system (SHOW DATABASES): nothing to migrate")
-    drops = free_target(names, to_held)
+    seeded = dict(seeded or {})
+    created = {name for name in names if name in to_held and name in seeded}
+    drops = free_target(names, {k: v for k, v in to_held.items() if k not in created})
     notes = []
     steps = []
     for name in names:
         found = newest_verified(backups.get(name, []))
         if found is None:
             notes.append(f"{name}: no verified backup in FROM's bucket; the plan takes a new one")
-        steps.append(database_migration(name, from_stack=from_stack, from_bucket=from_bucket, backup=found,
-                                        to_stack=to_stack, to_bucket=to_bucket, stamp=stamp, seed_server=seed_server))
+        step = database_migration(name, from_stack=from_stack, from_bucket=from_bucket, backup=found,
+                                  to_stack=to_stack, to_bucket=to_bucket, stamp=stamp, seed_server=seed_server,
+                                  region=region, from_region=from_region)
+        steps.append(replace(step, seeded=seeded.get(name), created=name in created))
     statements, translated, kept = user_statements(users, roles, privileges, to_users, to_roles)
     if not roles:
         notes.append("FROM has no roles to read (SHOW ROLES is Enterprise): users only")
@@ -235,7 +295,13 @@ def render_text(plan: MigrationPlan, *, dry_run: bool, done: list[str] | None = 
         lines.append(f"On {plan.to_stack}, the empty databases of the same names first ({WHY_FREE}):")
         lines += [f"  {s}" for s in plan.drops]
     for step in plan.databases:
+        if step.created:
+            lines.append(f"Database {step.database}: already on {plan.to_stack}, created from its seed "
+                         f"{step.seed_uri}: skipped")
+            continue
         lines.append(f"Database {step.database}:")
+        if step.seeded:
+            lines.append(f"  seed already in {plan.to_stack}'s bucket (sha256 {step.seeded}): not made again")
         lines.append(f"  4.4 backup: {step.backup}")
         lines += [f"  {s}" for s in step.steps]
         lines.append(f"  on {plan.to_stack} system: {step.create}")

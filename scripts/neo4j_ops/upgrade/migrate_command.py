@@ -6,6 +6,7 @@ privileges; FROM's verified backups), plans with migrate.py (pure), prints the p
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 from .. import cli, queries
 from ..bolt import BoltError, Transport, statement_runner
 from ..cluster_cli import bolt_transport
-from ..shared.errors import OperationError, UsageError
+from ..shared.errors import UsageError
 from ..target import build_target, read_user_passwords, stack_settings
 from .migrate import (
     MigrationError,
@@ -23,7 +24,9 @@ from .migrate import (
     databases_of,
     plan_migration,
     render_text,
+    seed_uris,
 )
+from .migrate_run import check_runnable, run_database_steps
 
 SHOW_PRIVILEGES_AS_COMMANDS = "SHOW PRIVILEGES AS COMMANDS"
 
@@ -39,12 +42,17 @@ Refused in one line: FROM not on 4.4, TO not on 5.26 (2025 comes afterwards: `ma
 stack as FROM (exit 2); TO already holding one of the databases with data (exit 1; an empty one, such as a new
 stack's default `neo4j`, is dropped first).
 
-Not yet: the database steps of a real run need Enterprise online backups and TO's servers over SSM, which this
-command does not drive yet: a real run without --users-only stops with a "not yet" line after the plan (exit 1), and
-the printed steps are the operator's. --users-only re-creates the users, roles and privileges on TO for real (each
-user with the password --user-passwords-file gives it, change required; users TO has are kept).
+A real run runs the plan, printing each step before it runs it (on standard error; the plan and what was done
+at the end): the shell steps on TO's first server through AWS Systems Manager (AWS-RunShellScript, the instance
+found by its Name tag <TO>-<server>, as the cluster restore does), CREATE DATABASE on TO, then the users (each
+user with the password --user-passwords-file gives it, change required; users TO has are kept). A re-run goes on
+where the last one stopped: a database TO already has from its seed is skipped, a seed already in TO's bucket
+(with its sha256) is not made again. A failure stops with the database and the step named. Refused before
+anything is sent: a database with no verified backup in FROM's bucket (run `make backup STACK=<FROM>` first), TO
+on the docker platform (no Systems Manager there).
+--users-only re-creates only the users, roles and privileges.
 
-Exit status: 0 done (or the dry run), 1 refused or failed (or not yet), 2 usage or versions, 130 interrupted."""
+Exit status: 0 done (or the dry run), 1 refused or failed, 2 usage or versions, 130 interrupted."""
 
 MIGRATE_EXAMPLE = """examples:
   NEO4J_PASSWORD=… make migrate FROM=legacy TO=prod DRY_RUN=1
@@ -84,10 +92,13 @@ def build_parser():
 
 
 def main(argv: list[str] | None = None, transport: Transport | None = None, backups: dict | None = None,
-         now=None) -> int:
-    """`transport` and `backups` (database → FROM's backups) stand in for the stacks and the bucket in tests."""
+         now=None, shell=None, seeds=None) -> int:
+    """`transport` and `backups` (database → FROM's backups) stand in for the stacks and the bucket in tests; `shell`
+    (a RemoteShell) for SSM on TO's servers, `seeds` ({database: seed URI} → {database: sha256 of the seed found})
+    for TO's bucket."""
     args = build_parser().parse_args(argv)
-    return cli.run("migrate", lambda: _run(args, transport, backups, now or (lambda: datetime.now(UTC))))
+    return cli.run("migrate", lambda: _run(args, transport, backups, now or (lambda: datetime.now(UTC)), shell,
+                                           seeds))
 
 
 def _target(args, side: str):
@@ -166,6 +177,9 @@ class _Side:
     def write(self, cypher: str, params: dict[str, Any] | None = None) -> None:
         self.run(queries.Named.built(cypher, "system"), params)
 
+    def write_rows(self, cypher: str) -> list[dict[str, Any]]:
+        return self.run(queries.Named.built(cypher, "system"), None)
+
 
 def _bucket_backups(target, settings, databases: list[str]) -> dict:
     from ..backup.s3 import client, list_backups
@@ -176,7 +190,56 @@ def _bucket_backups(target, settings, databases: list[str]) -> dict:
     return {db: list_backups(s3, target.backup_bucket, settings.stack, db) for db in databases}
 
 
-def _run(args, transport: Transport | None, backups: dict | None, now) -> int:
+def server_name(address: str) -> str:
+    """The server SsmShell finds (by its Name tag <stack>-<server>, or its private IP): a stack output's name as
+    it is; from --to-uri's host:port, an IP as it is, else the host's first label (core-1.prod.neo4j.internal →
+    core-1, the stack's DNS names: components/topology.py)."""
+    host = address.rsplit(":", 1)[0] if address.count(":") == 1 else address
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        return host.split(".", 1)[0]
+
+
+def _bucket_seeds(target, settings) -> Any:
+    """{database: seed URI} → {database: the sha256 metadata of the seed object in TO's bucket, when there}."""
+    def found(uris: dict[str, str]) -> dict[str, str]:
+        from botocore.exceptions import ClientError
+
+        from ..backup.s3 import client
+
+        if not target.backup_bucket or settings is None:
+            return {}
+        s3 = client(settings.backup_s3_endpoint or None, target.aws_region or settings.region)
+        seen = {}
+        for database, uri in uris.items():
+            bucket, _, key = uri.removeprefix("s3://").partition("/")
+            try:
+                sha = s3.head_object(Bucket=bucket, Key=key).get("Metadata", {}).get("sha256")
+            except ClientError:
+                continue
+            if sha:
+                seen[database] = sha
+        return seen
+    return found
+
+
+def _ssm_shell(settings, target, stack: str):
+    if settings is None or settings.platform == "docker":
+        raise UsageError(f"TO={stack} is not an AWS stack: make migrate "
+                         f"runs the database steps through AWS Systems Manager; on docker, run the printed steps "
+                         f"with docker exec (--dry-run prints them), then ARGS=--users-only")
+    import boto3
+
+    from ..backup.remote import SsmShell
+
+    region = target.aws_region or settings.region
+    return SsmShell(boto3.client("ssm", region_name=region), boto3.client("ec2", region_name=region), settings.stack,
+                    purpose="migrate")
+
+
+def _run(args, transport: Transport | None, backups: dict | None, now, shell=None, seeds=None) -> int:
     log = cli.logger("migrate", args.quiet or args.json)
     if args.replay and not args.dry_run:
         raise UsageError("--replay answers from recorded scenarios: it only goes with --dry-run")
@@ -213,28 +276,46 @@ def _run(args, transport: Transport | None, backups: dict | None, now) -> int:
             queries.Named.built(SHOW_PRIVILEGES_AS_COMMANDS, "system", write=False))]
         to_users = [str(r["user"]) for r in new.run(queries.SHOW_USERS)]
         to_roles = [str(r["role"]) for r in new.optional(queries.SHOW_ROLES)]
+        stamp = now().strftime("%Y%m%dT%H%M%SZ")
+        if seeds is None and scenario is None and not args.users_only:
+            seeds = _bucket_seeds(target, to_settings)
+        seeded = seeds(seed_uris(names, backups or {}, to_stack=args.to_stack, to_bucket=to_bucket,
+                                 stamp=stamp)) if seeds is not None else {}
+        region = target.aws_region or (to_settings.region if to_settings is not None else None)
+        from_region = source.aws_region or (from_settings.region if from_settings is not None else None)
         plan = plan_migration(from_stack=args.from_stack, to_stack=args.to_stack, from_version=from_version or "",
                               to_version=to_version or "", from_databases=from_rows, to_held=held,
                               backups=backups or {}, from_bucket=from_bucket,
-                              to_bucket=to_bucket, seed_server=new.server,
-                              stamp=now().strftime("%Y%m%dT%H%M%SZ"), users=users, roles=roles,
-                              privileges=privileges, to_users=to_users, to_roles=to_roles)
+                              to_bucket=to_bucket, seed_server=server_name(new.server),
+                              stamp=stamp, users=users, roles=roles,
+                              privileges=privileges, to_users=to_users, to_roles=to_roles, seeded=seeded,
+                              region=region, from_region=from_region)
         done: list[str] | None = None
         if not args.dry_run:
+            done = []
             if not args.users_only:
-                print(render_text(plan, dry_run=False), flush=True)
-                raise OperationError("not yet: the database steps need Enterprise online backups and the TO stack's "
-                                     "servers, which make migrate does not drive yet; run the steps above by hand, "
-                                     "then `make migrate … ARGS=--users-only` for the users, roles and privileges")
-            done = _recreate_users(plan, new, passwords, log)
+                _check_passwords(plan, passwords)
+                check_runnable(plan)
+                shell = shell or _ssm_shell(to_settings, target, args.to_stack)
+                done += run_database_steps(plan, shell, lambda s: new.write_rows(s), print_progress(args))
+            done += _recreate_users(plan, new, passwords, log)
     return cli.print_report(_Report(plan, args.dry_run, done), args.json, lambda r: r.text(), failed=False)
 
 
-def _recreate_users(plan: MigrationPlan, new: _Side, passwords: dict[str, str], log) -> list[str]:
+def print_progress(args):
+    """Each database step, printed before it runs (standard error; --quiet or --json: none)."""
+    return cli.logger("migrate", args.quiet or args.json)
+
+
+def _check_passwords(plan: MigrationPlan, passwords: dict[str, str]) -> None:
     missing = sorted({s.split("`")[1] for s in plan.users if s.startswith("CREATE USER")} - set(passwords))
     if missing:
         raise UsageError(f"--user-passwords-file names no password for {', '.join(missing)}: SHOW USERS does not "
                          f"give passwords; give each re-created user one (it must change it at first login)")
+
+
+def _recreate_users(plan: MigrationPlan, new: _Side, passwords: dict[str, str], log) -> list[str]:
+    _check_passwords(plan, passwords)
     done = []
     for statement in plan.users:
         params = None

@@ -136,6 +136,12 @@ def offline_steps(source: str, target: str, *, databases: Sequence[str], dump_di
     return _upgrade(source, target, data_dir)
 
 
+def migrate_argv(database: str) -> tuple[str, ...]:
+    """5.26's store migration of one 4.4 store (WHY_MIGRATE): the one text the real servers' test runs
+    (tests/integration/test_upgrade_real_neo4j.py, through offline_steps) and `make migrate` sends (migrate.py)."""
+    return ("neo4j-admin", "database", "migrate", "--force-btree-indexes-to-range", database)
+
+
 def _ordered(databases: Sequence[str]) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(databases))
     if "system" not in names:
@@ -159,8 +165,7 @@ def _migration(source: str, target: str, databases: tuple[str, ...], dump_dir: P
                   for db in databases)
     loads = tuple(OfflineStep(ADMIN, target, ("neo4j-admin", *new_line.admin_load(db, dump_dir)), WHY_LOAD, db)
                   for db in databases)
-    migrations = tuple(OfflineStep(ADMIN, target, ("neo4j-admin", "database", "migrate",
-                                                   "--force-btree-indexes-to-range", db), WHY_MIGRATE, db,
+    migrations = tuple(OfflineStep(ADMIN, target, migrate_argv(db), WHY_MIGRATE, db,
                                    tolerate=SYSTEM_UPGRADE_FAILURE if db == "system" else "")
                        for db in databases)
     return (
