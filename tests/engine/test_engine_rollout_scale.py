@@ -45,7 +45,8 @@ ORDER = ["replica-1", "core-3", "core-1", "core-2"]
 @dataclass
 class Cloud:
     """What the stand-in aws provider was asked to do for real, and what happens meanwhile: a server whose instance
-    the engine updates restarts (the recording refuses it for a round); `fail` names servers whose update fails."""
+    the engine creates or updates restarts (the recording refuses it for a round); `fail` names servers whose
+    instance the provider refuses to create, update or delete, with that error."""
     cluster: RestartingCluster | None = None
     changes: list[tuple[str, str]] = field(default_factory=list)  # (operation, resource name), in order
     machines: list[tuple[str, str]] = field(default_factory=list)  # the same, of instances only

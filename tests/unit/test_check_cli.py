@@ -181,3 +181,23 @@ def test_a_standalone_44_server_is_the_writer_of_its_databases_though_44_has_no_
     target = build_target(checks.build_parser().parse_args(["--uri", spec.uri]))
     result = writers_result(target, facts)
     assert result.status == "PASS" and "is the writer of its databases" in result.detail
+
+
+def test_the_project_directory_variable_names_where_stack_files_are_read_and_pulumi_runs(monkeypatch, tmp_path):
+    # NEO4J_CLUSTER_PROJECT_DIR: a copy of the project whose Pulumi.<stack>.yaml differs from this checkout's.
+    import yaml
+
+    from scripts.neo4j_ops.rollout.stack import AutomationStack
+    from scripts.neo4j_ops.target import PROJECT_DIR_VARIABLE, stack_settings
+
+    monkeypatch.delenv(PROJECT_DIR_VARIABLE, raising=False)
+    assert stack_settings("prod", None).replica_count == 2  # this checkout's Pulumi.prod.yaml
+    document = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    document["config"]["neo4j:replicaCount"] = 3
+    (tmp_path / "Pulumi.prod.yaml").write_text(yaml.safe_dump(document))
+    monkeypatch.setenv(PROJECT_DIR_VARIABLE, str(tmp_path))
+    assert stack_settings("prod", None).replica_count == 3
+    selected = []
+    AutomationStack("prod", "aws", automation=type("Auto", (), {
+        "select_stack": staticmethod(lambda name, work_dir: selected.append((name, work_dir)))}))
+    assert selected == [("prod", str(tmp_path))]
