@@ -139,10 +139,18 @@ def gather(spec: ServerSpec, transport: Transport, auth: Auth | None, timeout: f
     """Who the server is (dbms.components, then the cluster view its line has) and, at the same time, what it
     hosts (SHOW DATABASES): two sessions at once on the server's one driver, so a round takes the longer of the
     two, not their sum (a freshly started server answers each only seconds after its default database is up).
-    An error of the first is the one reported, as when they were asked one after the other."""
+    An error of the first is the one reported, as when they were asked one after the other. The login comes first,
+    alone: a wrong password costs one failed attempt, as it did, not one per session (Neo4j locks the user out
+    after dbms.security.auth_max_failed_attempts, default 3, for dbms.security.auth_lock_time, default 5 s)."""
     facts = ServerFacts(spec)
     start = time.monotonic()
     client = transport.client(spec.uri, auth)
+    try:
+        client.verify()
+    except BoltError as error:
+        facts.error = error
+        facts.seconds = time.monotonic() - start
+        return facts
 
     def identity() -> ServerFacts:  # its own ServerFacts: a task abandoned at its deadline changes nothing here
         found = ServerFacts(spec)

@@ -22,9 +22,13 @@ class _Client:
         self.owner, self.inner, self.uri = owner, inner, inner.uri
 
     def verify(self) -> None:
+        self.owner.logins += 1
+        self.owner.refuse_login()
         self.inner.verify()
 
     def run(self, name, cypher, params=None, **kwargs):
+        self.owner.logins += 1  # a session on a new connection logs in (the stand-in counts every one)
+        self.owner.refuse_login()
         self.owner.asked.append(name)
         if name == q.SHOW_DATABASES.name:
             self.owner.databases_asked.set()
@@ -43,12 +47,18 @@ class StandIn:
     asked (as a restarted server holds both until its databases are up), and either question can fail."""
 
     def __init__(self, *, components_waits: bool = False, components_error: BoltError | None = None,
-                 databases_error: BoltError | None = None) -> None:
+                 databases_error: BoltError | None = None, wrong_password: bool = False) -> None:
         self.recorded = RecordedTransport(ENTERPRISE / "cluster-5.26-healthy.json", tls=TlsOptions("recorded-ca.crt"))
         self.components_waits = components_waits
         self.components_error, self.databases_error = components_error, databases_error
         self.databases_asked = threading.Event()
         self.asked: list[str] = []
+        self.wrong_password, self.logins = wrong_password, 0
+
+    def refuse_login(self) -> None:
+        if self.wrong_password:
+            raise BoltError(AUTH, "authentication failed for user neo4j on core-1: The client is unauthorized due to "
+                                  "authentication failure.", "Neo.ClientError.Security.Unauthorized")
 
     def client(self, uri, auth, *, tls=None):
         return _Client(self, self.recorded.client(uri, auth, tls=tls))
@@ -85,3 +95,14 @@ def test_stand_in_a_show_databases_error_leaves_who_it_is_but_no_cluster_view(mo
     assert facts.error is failed and not facts.reachable
     assert facts.version and facts.version.startswith("5.26")  # components answered, as the sequential gather kept
     assert facts.databases == [] and facts.servers is None and facts.cluster_view_error is None
+
+
+def test_stand_in_a_wrong_password_costs_one_login_attempt_not_one_per_question(monkeypatch):
+    # Neo4j 5.26 (dbms.security.auth_max_failed_attempts, settings reference): "The maximum number of unsuccessful
+    # authentication attempts before imposing a user lock for the configured amount of time, as defined by
+    # `dbms.security.auth_lock_time`. The locked out user will not be able to log in until the lock period expires,
+    # even if correct credentials are provided." Two logins at once per gather locked the user out of the next check.
+    transport = StandIn(wrong_password=True)
+    facts = gather_core_1(monkeypatch, transport)
+    assert facts.error is not None and facts.error.kind == AUTH
+    assert transport.logins == 1 and transport.asked == []
