@@ -2,7 +2,8 @@
 issue 24's speed item): while the server does not answer, it waits on that condition (a connection attempt every
 PROBE_PAUSE), not a pause that grows to seconds, and it does not gather every server's facts meanwhile. On a fake
 clock (what the gate sleeps, not how long a test takes), against the recorded Enterprise 5.26 cluster
-(tests/fixtures/enterprise/cluster-5.26-healthy.json), with core-3 refusing Bolt until the clock reaches UP_AT."""
+(tests/fixtures/enterprise/cluster-5.26-healthy.json), with core-3 refusing Bolt until the clock reaches UP_AT; and,
+once it answers, rounds at most ANSWERING_MAX_PAUSE apart while its neo4j is still starting (until READY_AT)."""
 from __future__ import annotations
 
 from scripts.neo4j_ops.bolt import UNREACHABLE, BoltError, TlsOptions
@@ -91,3 +92,40 @@ def test_while_it_does_not_answer_the_other_servers_are_asked_once_per_max_pause
     rounds = [c for c in transport.recorded.calls_named("components") if c.endpoint == "core-1"]
     assert rounds
     assert len(rounds) <= 2 + UP_AT / gates.MAX_PAUSE + 1
+
+
+READY_AT = 7.3  # seconds on the fake clock after which core-3's neo4j is online (it answers Bolt all along)
+
+
+class _StartingClient(_Client):
+    def _refuse(self) -> None:
+        pass
+
+    def run(self, name, cypher, params=None, **kwargs):
+        reply = self.inner.run(name, cypher, params, **kwargs)
+        if name == "show_databases" and self.owner.clock.now < READY_AT:
+            for row in reply.records:
+                if row.get("address") == DOWN and row.get("name") == "neo4j":
+                    row["currentStatus"] = "starting"
+        return reply
+
+
+class StartingUntil(DownUntil):
+    """The recorded cluster, with core-3 answering but its neo4j `starting` until the fake clock reaches READY_AT
+    (a restarted server answers Bolt before its databases are online)."""
+
+    def client(self, uri, auth, *, tls=None):
+        return _StartingClient(self, self.recorded.client(uri, auth, tls=tls))
+
+
+def test_a_server_that_answers_but_is_not_back_is_asked_again_at_most_half_a_second_apart(monkeypatch):
+    clock = FakeClock()
+    lines: list[str] = []
+    outcome = wait_for_server(target(monkeypatch), StartingUntil(clock), "core-3", {"neo4j", "system"}, within=60,
+                              timeout=5, max_lag=10, log=lines.append, sleep=clock.sleep, clock=clock)
+    assert outcome.ok, outcome.state
+    assert "neo4j" in outcome.history[0] and "back: answers" in lines[-1]
+    # The rounds' pauses grow from FIRST_PAUSE to ANSWERING_MAX_PAUSE, no further: the gate sees neo4j online at
+    # most that long after it is (the pauses that grew to MAX_PAUSE saw it up to 2 s late).
+    assert max(clock.sleeps) <= gates.ANSWERING_MAX_PAUSE == 0.5
+    assert READY_AT <= outcome.seconds <= READY_AT + gates.ANSWERING_MAX_PAUSE

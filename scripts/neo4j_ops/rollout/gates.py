@@ -42,6 +42,10 @@ FIRST_PAUSE, MAX_PAUSE = 0.25, 2.0
 # Bolt port this often (a refused one costs nothing), not a round of every server's facts; a full round follows as
 # soon as it answers, and at the latest every MAX_PAUSE (the progress line, the time limit).
 PROBE_PAUSE = 0.1
+# Once it answers, what the gate waits for (its databases starting, the cluster forming, a copy catching up) ends at
+# a moment no probe announces: the rounds stay at most this far apart (not MAX_PAUSE: a round just missed then cost
+# up to 2 s a step), a round being one gather of every server (two sessions each) and, when it looks back, the lag.
+ANSWERING_MAX_PAUSE = 0.5
 
 
 @dataclass
@@ -171,7 +175,7 @@ def wait_for_server(target: Target, transport: Transport, server: str, hosted_be
             continue  # it answers now (a round at once), or MAX_PAUSE passed (a round for the progress line)
         # (a server that accepts a connection but failed the round's questions gets the usual pause)
         sleep(min(pause, deadline - now))
-        pause = min(MAX_PAUSE, pause * 1.5)
+        pause = min(ANSWERING_MAX_PAUSE, pause * 1.5)
 
 
 ANSWERED_AT_ONCE, ANSWERED, NOT_YET = "answered at once", "answered", "not yet"
