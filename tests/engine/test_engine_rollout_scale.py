@@ -25,9 +25,11 @@ import pytest
 from pulumi import automation as auto
 
 from scripts.neo4j_ops.bolt import TlsOptions
+from scripts.neo4j_ops.recorded import load_scenario
 from scripts.neo4j_ops.rollout import main as rollout_main
 from scripts.neo4j_ops.rollout.stack import INSTANCE
 from scripts.neo4j_ops.target import PROJECT_DIR_VARIABLE
+from tests.conftest import ENTERPRISE
 from tests.engine.test_engine_aws_stacks import SECRETS
 from tests.support.engine.cli import engine_dir
 from tests.support.engine.language_host import serve_language_host
@@ -40,6 +42,7 @@ RECORDED_SIZE = {"neo4j:coreCount": 3, "neo4j:replicaCount": 1}
 # The recorded cluster's order (test_rollout_run.py, same recording): the secondary, the primary leading nothing,
 # then the leaders (core-1 writes neo4j, core-2 system).
 ORDER = ["replica-1", "core-3", "core-1", "core-2"]
+RECORDED_PASSWORD = load_scenario(ENTERPRISE / "cluster-5.26-healthy.json")["passwords"]["neo4j"]
 
 
 @dataclass
@@ -93,7 +96,8 @@ def prod(tmp_path_factory):
                 patch.setenv("PULUMI_DEBUG_LANGUAGES", host.debug_languages)
                 patch.setenv("PATH", f"{engine_dir() / 'bin'}{os.pathsep}{os.environ['PATH']}")
                 patch.setenv(PROJECT_DIR_VARIABLE, str(engine.work_dir))
-                patch.setenv("NEO4J_PASSWORD", "engine-test-admin-1")
+                # The admin password the recorded cluster accepts (its "passwords"), as the operator exports it.
+                patch.setenv("NEO4J_PASSWORD", RECORDED_PASSWORD)
                 patch.delenv("NEO4J_USER_PASSWORDS", raising=False)
                 patch.setattr(tempfile, "tempdir", str(temp))
                 # Gate rounds pause between polls: barely, against a recording.
