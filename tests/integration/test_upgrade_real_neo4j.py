@@ -15,7 +15,8 @@ the passwords of the store, so they come from the upgraded `system`, not from th
   (b) 4.4.46 → 5.26.30 (dump, load, migrate, system included) → 2025.10.1: intact at each stop. 5.26.30's
       `database migrate system` migrates the files and then fails its system upgrade (measured; see
       offline.SYSTEM_UPGRADE_FAILURE): accepted only with the format migrated, and the first start upgrades
-      system itself, users intact.
+      system itself, users intact. The stopped 5.26.30 store is then dumped by the command make migrate's seed
+      server sends (upgrade/migrate.py store_commands; its migrate text is the step's own, offline.migrate_argv).
   (c) a downgrade: the version guard (shared/upgrade_paths.py) refuses 2025.10.1 → 5.26.30 while the 2025
       server runs, before anything is stopped; and, measured, what the real 5.26.30 does with the store
       2025.10.1 ran when the guard is bypassed (it exits, naming the refusal).
@@ -30,6 +31,7 @@ import pytest
 from neo4j.exceptions import ConstraintError
 
 from scripts.neo4j_ops.shared.upgrade_paths import DOWNGRADE, guard, refusal
+from scripts.neo4j_ops.upgrade.migrate import DUMP, MIGRATE, store_commands
 from scripts.neo4j_ops.upgrade.offline import (
     ADMIN,
     CONFIGURE,
@@ -285,7 +287,19 @@ def test_b_44_store_migrated_to_526_and_on_to_2025_keeps_data_schema_and_users(t
         assert [(s.kind, s.release, s.database) for s in steps if s.kind == ADMIN] == [
             (ADMIN, V44, "system"), (ADMIN, V44, "neo4j"), (ADMIN, V5, "system"), (ADMIN, V5, "neo4j"),
             (ADMIN, V5, "system"), (ADMIN, V5, "neo4j")]
-        runner.run(steps)
+        # make migrate's seed server runs the same migrate text (migrate.store_commands), then dumps the migrated
+        # store as the seed: that dump, as make migrate sends it, on the stopped 5.26.30 before 2025 takes over
+        stop_526 = next(i for i, s in enumerate(steps) if s.kind == STOP and s.release == V5)
+        runner.run(steps[:stop_526 + 1])
+        seed_dir = tmp_path / "seed-dumps"
+        sent = store_commands("neo4j", tmp_path / "unused-4.4-backup", seed_dir)
+        assert next(s.argv for s in steps if s.kind == ADMIN and s.release == V5 and s.database == "neo4j"
+                    and "migrate" in s.argv) == sent[MIGRATE]
+        seed_dir.mkdir()
+        dumped = run_neo4j_admin(list(sent[DUMP][1:]), runner.servers[V5].home, version=V5)
+        assert dumped.returncode == 0, dumped.stdout + dumped.stderr
+        assert (seed_dir / "neo4j.dump").stat().st_size > 0
+        runner.run(steps[stop_526 + 1:])
         print(f"\nfailures tolerated (offline.SYSTEM_UPGRADE_FAILURE): {runner.tolerated}")
         # The BTREE index and the constraint's BTREE index came through as RANGE (--force-btree-indexes-to-range).
         assert_intact(runner.observed[V5], index_type="RANGE")
