@@ -73,17 +73,19 @@ def test_dry_run_from_recorded_stacks_plans_restore_migrate_seed_create_and_user
     for db in ("neo4j", "sales"):  # the verified 4.4 backups of the recorded bucket
         assert f"  4.4 backup: s3://acme-neo4j-legacy-backups/legacy/{db}/20261204T020000Z/{db}.tar" in lines
         fetch = next(i for i, line in enumerate(lines) if line.startswith(
-            f"  [core-1] mkdir -p /var/lib/neo4j/migration/{db} && aws s3 cp --region eu-west-1 s3://acme-neo4j-"
+            f"  [core-1] mkdir -p /var/lib/neo4j/data/migration/{db} && aws s3 cp --region eu-west-1 s3://acme-neo4j-"
             f"legacy-backups/legacy/{db}/"))
-        assert "sha256sum -c -" in lines[fetch] and f"tar -xf /var/lib/neo4j/migration/{db}/{db}.tar" in lines[fetch]
-        assert lines[fetch + 1] == (f"  [core-1] neo4j-admin database restore --from-path=/var/lib/neo4j/migration/"
-                                    f"{db}/unpacked/{db} --overwrite-destination=true {db}")
-        assert lines[fetch + 2] == f"  [core-1] neo4j-admin database migrate --force-btree-indexes-to-range {db}"
-        assert lines[fetch + 3].endswith(f"neo4j-admin database dump --to-path=/var/lib/neo4j/migration/dumps "
-                                         f"--overwrite-destination=true {db}")
+        here = f"/var/lib/neo4j/data/migration/{db}"
+        assert "sha256sum -c -" in lines[fetch] and f"tar -xf {here}/{db}.tar" in lines[fetch]
+        assert lines[fetch + 1] == (f"  [core-1] runuser -u neo4j -- neo4j-admin database restore --from-path="
+                                    f"{here}/unpacked/{db} --overwrite-destination=true {db}")
+        assert lines[fetch + 2] == f"  [core-1] runuser -u neo4j -- neo4j-admin database migrate " \
+                                   f"--force-btree-indexes-to-range {db}"
+        assert lines[fetch + 3].endswith(f"runuser -u neo4j -- neo4j-admin database dump --to-path=/var/lib/neo4j/"
+                                         f"data/migration/dumps --overwrite-destination=true {db}")
         # the seed under the 4.4 backup's timestamp: a re-run finds what it uploaded
         seed = f"s3://acme-neo4j-backups/prod/{db}/20261204T020000Z/{db}.dump"
-        assert f"aws s3 cp --region eu-west-1 /var/lib/neo4j/migration/dumps/{db}.dump {seed} --metadata " \
+        assert f"aws s3 cp --region eu-west-1 /var/lib/neo4j/data/migration/dumps/{db}.dump {seed} --metadata " \
                "sha256=$sha" in lines[fetch + 4]
         assert f"CREATE DATABASE `{db}` IF NOT EXISTS OPTIONS {{existingData: 'use', seedURI: '{seed}'}} WAIT" in out
     assert "Database system" not in out  # "except the system database"

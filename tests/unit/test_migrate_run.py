@@ -97,6 +97,20 @@ def migrate(tmp_path, capsys, *, shell, transport=None, seeds=None, extra=()):
     return code, out.out, out.err, transport
 
 
+class Sent:
+    """moto's SSM client, with each send_command's arguments kept."""
+
+    def __init__(self, ssm):
+        self.ssm, self.calls = ssm, []
+
+    def send_command(self, **kwargs):
+        self.calls.append(kwargs)
+        return self.ssm.send_command(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.ssm, name)
+
+
 def writes_on(transport: RecordedTransport, endpoint: str) -> list[str]:
     return [c.cypher for c in transport.calls if c.write and c.endpoint == endpoint]
 
@@ -109,22 +123,31 @@ def test_a_real_run_sends_each_step_over_ssm_run_shell_script_to_the_seed_server
     image = ec2.describe_images()["Images"][0]["ImageId"]
     made = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, TagSpecifications=[
         {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "prod-core-1"}]}])["Instances"][0]
-    shell = SsmShell(ssm, ec2, "prod", poll=0, sleep=lambda s: None, purpose="migrate")
+    legacy = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, TagSpecifications=[
+        {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "legacy-core-1"}]}])["Instances"][0]
+    shell = SsmShell(Sent(ssm), ec2, "prod", poll=0, sleep=lambda s: None, purpose="migrate")
     code, out, err, transport = migrate(tmp_path, capsys, shell=shell)
     assert code == 0, err
     sent = sorted(ssm.list_commands()["Commands"], key=lambda c: c["RequestedDateTime"])
     assert len(sent) == 10  # 5 steps for each of neo4j and sales
     assert {c["DocumentName"] for c in sent} == {"AWS-RunShellScript"}
-    assert all(c["InstanceIds"] == [made["InstanceId"]] for c in sent)  # the one seed server, by its Name tag
+    # moto 5's list_commands reports every instance it knows under each command's InstanceIds: what was sent is
+    # taken from the send_command calls themselves
+    assert [c["InstanceIds"] for c in shell.ssm.calls] == [[made["InstanceId"]]] * 10  # the seed server, by Name tag
+    assert legacy["InstanceId"] not in str(shell.ssm.calls)  # nothing on the 4.4 stack
     assert {c["Comment"] for c in sent} == {"neo4j-cluster migrate: core-1"}
-    commands = [c["Parameters"]["commands"][0] for c in sent]
+    commands = [c["Parameters"]["commands"][0] for c in shell.ssm.calls]  # in the order sent
     assert [step_of(c) for c in commands] == STEPS * 2
     for db, group in (("neo4j", commands[:5]), ("sales", commands[5:])):
-        assert all(f"/var/lib/neo4j/migration/{db}" in c for c in group[:2] + group[4:])
-        assert group[2] == shlex.join(migrate_argv(db))  # the text test_upgrade_real_neo4j.py runs on 5.26.30
+        assert all(f"/var/lib/neo4j/data/migration/{db}" in c for c in group[:2] + group[4:])
+        # the text test_upgrade_real_neo4j.py runs on 5.26.30, as the neo4j user (the data directory's owner)
+        assert group[2] == "runuser -u neo4j -- " + shlex.join(migrate_argv(db))
+        assert group[0].endswith(f" && chown -R neo4j:neo4j /var/lib/neo4j/data/migration/{db}")
+        assert group[3].startswith("install -d -o neo4j -g neo4j /var/lib/neo4j/data/migration/dumps && runuser -u "
+                                   "neo4j -- neo4j-admin database dump")
         assert f"s3://acme-neo4j-legacy-backups/legacy/{db}/20261204T020000Z/{db}.tar" in group[0]
         assert group[4].endswith(f"{SEED.format(db=db)} --metadata sha256=$sha && rm -rf "
-                                 f"/var/lib/neo4j/migration/{db} /var/lib/neo4j/migration/dumps/{db}.dump")
+                                 f"/var/lib/neo4j/data/migration/{db} /var/lib/neo4j/data/migration/dumps/{db}.dump")
     to = writes_on(transport, "prod-core-1")
     assert to[:3] == ["DROP DATABASE `neo4j` IF EXISTS WAIT",
                       f"CREATE DATABASE `neo4j` IF NOT EXISTS OPTIONS {{existingData: 'use', seedURI: "
@@ -133,7 +156,7 @@ def test_a_real_run_sends_each_step_over_ssm_run_shell_script_to_the_seed_server
                       f"'{SEED.format(db='sales')}'}} WAIT"]
     assert to[3].startswith("CREATE USER `analyst`") and len(to) > 8  # then users, roles, privileges
     assert writes_on(transport, "legacy-core-1") == []  # FROM only read
-    assert "database 2/2 sales, step migrate on core-1: neo4j-admin database migrate" in err
+    assert "database 2/2 sales, step migrate on core-1: runuser -u neo4j -- neo4j-admin database migrate" in err
 
 
 def test_each_step_is_printed_before_it_runs(tmp_path, capsys):

@@ -40,7 +40,10 @@ from ..shared.versions import LINE_5, LINE_44, Version, dump_file_name
 from .offline import migrate_argv
 
 BUILT_IN_ROLES = ("PUBLIC", "reader", "editor", "publisher", "architect", "admin")
-SEED_DIR = "/var/lib/neo4j/migration"  # on TO's seed server: the downloaded 4.4 backup and the 5.26 dump
+SEED_DIR = "/var/lib/neo4j/data/migration"  # on TO's seed server (the data volume, as the restore's backup-staging)
+# neo4j-admin runs as the service's account, which owns the data directory (run as root by SSM, what it writes there
+# would not be the server's); the download and the upload stay root's (the instance role's aws CLI)
+AS_NEO4J = ("runuser", "-u", "neo4j", "--")
 WHY_BACKUP = ("version-5/migration/backup-databases: \"Use the option --include-metadata=all to include all roles and "
               "users associated with each of your databases.\"")
 WHY_RESTORE = ("version-5/migration/migrate-databases: \"If you are migrating to a cluster, only restore them to one "
@@ -194,17 +197,18 @@ def database_migration(database: str, *, from_stack: str, from_bucket: str | Non
     dump = dump_dir / dump_file_name(database)
     uri = seed_uri(database, to_stack=to_stack, to_bucket=to_bucket, backup=backup, stamp=stamp)
     commands: tuple[tuple[str, str], ...] = ()
-    admin = {k: shlex.join(v) for k, v in store_commands(database, here / "unpacked" / database, dump_dir).items()}
+    admin = {k: shlex.join((*AS_NEO4J, *v))
+             for k, v in store_commands(database, here / "unpacked" / database, dump_dir).items()}
     if backup is not None and backup.manifest is not None and from_bucket:
         name = next((n for n in backup.names if n != "manifest.json"), "")
         source = f"s3://{from_bucket}/{from_stack}/{database}/{backup.timestamp}/{name}"
         fetch, _ = fetch_command(LINE_44, backup.manifest, from_bucket, database, here, from_region or region)
         where = f" --region {shlex.quote(region)}" if region else ""
         commands = (
-            (FETCH, fetch),
+            (FETCH, f"{fetch} && chown -R neo4j:neo4j {here}"),
             (RESTORE, admin[RESTORE]),
             (MIGRATE, admin[MIGRATE]),
-            (DUMP, f"mkdir -p {dump_dir} && {admin[DUMP]}"),
+            (DUMP, f"install -d -o neo4j -g neo4j {dump_dir} && {admin[DUMP]}"),
             (UPLOAD, f"sha=$(sha256sum {dump} | cut -d' ' -f1) && aws s3 cp{where} {dump} {uri} --metadata "
                      f"sha256=$sha && rm -rf {here} {dump}"))
         steps = tuple(f"[{seed_server}] {command}" for _, command in commands)
