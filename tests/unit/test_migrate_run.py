@@ -159,17 +159,13 @@ def test_a_real_run_sends_each_step_over_ssm_run_shell_script_to_the_seed_server
     assert "database 2/2 sales, step migrate on core-1: runuser -u neo4j -- neo4j-admin database migrate" in err
 
 
-def test_each_step_is_printed_before_it_runs(tmp_path, capsys):
-    events: list = []
-    shell = FakeShell(events=events)
+def test_each_step_is_printed_before_it_runs(tmp_path, capsys, monkeypatch):
     from scripts.neo4j_ops.upgrade import migrate_command
 
-    original = migrate_command.print_progress
-    migrate_command.print_progress = lambda args: (lambda line: events.append(("log", line)))
-    try:
-        code, out, err, _ = migrate(tmp_path, capsys, shell=shell)
-    finally:
-        migrate_command.print_progress = original
+    events: list = []
+    shell = FakeShell(events=events)
+    monkeypatch.setattr(migrate_command, "print_progress", lambda args: (lambda line: events.append(("log", line))))
+    code, out, err, _ = migrate(tmp_path, capsys, shell=shell)
     assert code == 0, err
     runs = [i for i, e in enumerate(events) if e[0] == "run"]
     assert len(runs) == 10
@@ -255,3 +251,27 @@ def test_a_seed_counts_as_made_only_when_the_bucket_holds_it_with_its_sha256_mot
     settings = types.SimpleNamespace(backup_s3_endpoint=None, region="us-east-1")
     found = _bucket_seeds(target, settings)({db: SEED.format(db=db) for db in ("neo4j", "sales", "other")})
     assert found == {"neo4j": "ab" * 32}  # sales: no checksum (not by our upload); other: absent
+
+
+def test_ctrl_c_during_a_step_exits_130_saying_where_and_an_api_error_is_a_failed_step(tmp_path, capsys):
+    class Interrupted(FakeShell):
+        def run(self, server, commands, timeout):
+            super().run(server, commands, timeout)
+            if step_of(commands[0]) == "dump":
+                raise KeyboardInterrupt
+            return 0, "", ""
+
+    code, out, err, transport = migrate(tmp_path, capsys, shell=Interrupted())
+    assert code == 130
+    assert "database neo4j, step dump failed: interrupted; the command may still be running on core-1" in err
+    assert [c for c in writes_on(transport, "prod-core-1") if c.startswith("CREATE")] == []
+
+    class Broken(FakeShell):
+        def run(self, server, commands, timeout):
+            raise RuntimeError("no running instance for server core-1")
+
+    code, out, err, transport = migrate(tmp_path, capsys, shell=Broken())
+    assert code == 1
+    assert err.splitlines()[-1].startswith("migrate: FAILED: database neo4j, step fetch failed: RuntimeError: no "
+                                           "running instance for server core-1 (legacy unchanged")
+    assert writes_on(transport, "legacy-core-1") == []

@@ -67,7 +67,11 @@ def run_database_steps(plan: MigrationPlan, shell: RemoteShell, write: Write, lo
                 log(f"database {number}/{total} {db.database}, step {step} on {db.server}: {command}")
                 try:
                     code, out, err = shell.run(db.server, [command], timeout)
-                except (Exception, KeyboardInterrupt) as error:  # an API error, Ctrl-C: the same stop
+                except KeyboardInterrupt:  # exit 130 (cli.run), after saying where it stopped
+                    log(str(failed(db.database, step, f"interrupted; the command may still be running on "
+                                                      f"{db.server} (SSM does not stop it)")))
+                    raise
+                except Exception as error:  # an API error (SSM, EC2): the same stop as a failed command
                     raise failed(db.database, step, f"{type(error).__name__}: {error}") from None
                 if code != 0:
                     said = " ".join((err or out or "").split())[-400:]
