@@ -175,7 +175,7 @@ def wait_for_server(target: Target, transport: Transport, server: str, hosted_be
             continue  # it answers now (a round at once), or MAX_PAUSE passed (a round for the progress line)
         # (a server that accepts a connection but failed the round's questions gets the usual pause)
         sleep(min(pause, deadline - now))
-        pause = min(ANSWERING_MAX_PAUSE, pause * 1.5)
+        pause = min(ANSWERING_MAX_PAUSE, MAX_PAUSE, pause * 1.5)  # (MAX_PAUSE: tests that shorten it shorten both)
 
 
 ANSWERED_AT_ONCE, ANSWERED, NOT_YET = "answered at once", "answered", "not yet"
