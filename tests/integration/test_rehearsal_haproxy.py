@@ -1,8 +1,9 @@
 """Boot rehearsal of the HAProxy node (issue 23, items 1(b) and 3): the user data the program renders for the
 community single-server stack's haproxy-1 boots in a second machine container beside the server machine
 (tests/support/rehearsal/haproxy_node.py), the two joined by a veth link between their own network namespaces.
-The node syncs haproxy.cfg from S3 (the AWS stand-in, moto) as its boot does, checked against its instance tag's
-sha256, starts Debian's haproxy with it, and routes a Bolt session over TLS to the server.
+The node syncs haproxy.cfg from S3 (the AWS stand-in, moto, enforcing the node's instance role with the plan's
+role policies) as its boot does, checked against its instance tag's sha256, starts Debian's haproxy with it, and
+routes a Bolt session over TLS to the server.
 
 One pair of machines for the module (the server's boot is the cost, ~2 minutes warm); the base image is the
 cached one of test_rehearsal_machine.py.
@@ -73,7 +74,11 @@ def test_node_loaded_haproxy_cfg_from_s3_byte_for_byte_and_its_tags_sha256(pair)
     # The object came from the AWS stand-in in the node's own namespace, through its bucket's name.
     aws_log = next(log for name, log in booted.logs.items()
                    if name.startswith(rendered.instance) and "AWS" in name).read_text()
-    assert "GET cluster-backups.s3." in aws_log and "/tooling/haproxy/haproxy.cfg -> 200" in aws_log, aws_log
+    # Signed with the node's role (key=…), allowed.
+    assert any(line.startswith("aws-standin: GET cluster-backups.s3.") and "/tooling/haproxy/haproxy.cfg key=" in line
+               and line.endswith("-> 200") for line in aws_log.splitlines()), aws_log
+    # Nothing the node's boot asked with its role was refused: its policy grants all of it.
+    assert booted.node.refused_aws_requests() == [], aws_log
 
 
 def test_node_holds_the_ca_and_entry_certificate_from_secrets_manager(pair):
@@ -84,6 +89,24 @@ def test_node_holds_the_ca_and_entry_certificate_from_secrets_manager(pair):
     assert booted.node.exec("cat", "/etc/haproxy/ca.crt", check=True).stdout.rstrip("\n") == ca.rstrip("\n")
     assert booted.node.exec("cat", "/etc/haproxy/entry.pem", check=True).stdout.rstrip("\n") == entry.rstrip("\n")
     assert booted.node.exec("stat", "-c", "%U %a", "/etc/haproxy/entry.pem", check=True).stdout.strip() == "root 600"
+
+
+def test_node_role_is_enforced_the_servers_secret_and_tooling_are_access_denied(pair):
+    """The node's AWS stand-in holds haproxy-1's role with the plan's role policies and refuses what they do not
+    grant (IAM User Guide, "The difference between explicit and implicit denies": "Because an IAM principal is
+    denied access by default, they must be explicitly allowed to perform an action")."""
+    booted, _ = pair
+    node, rendered = booted.node, booted.node_rendered
+    (password,) = [s.name for s in rendered.secrets if s.kind == "admin-password"]
+    refused = node.exec("aws", "secretsmanager", "get-secret-value", "--region", rendered.region,
+                        "--secret-id", password)
+    assert refused.returncode != 0 and "AccessDenied" in refused.stderr, refused.stderr
+    assert f"assumed-role/{rendered.instance_role}/{node.instance_id}" in refused.stderr, refused.stderr
+    # The server's backup tooling, beside the node's haproxy.cfg in the same bucket.
+    (tooling,) = [o for o in rendered.objects if o.key.endswith(".tar.gz")]
+    refused = node.exec("aws", "s3api", "get-object", "--region", rendered.region, "--bucket", tooling.bucket,
+                        "--key", tooling.key, "/dev/null")
+    assert refused.returncode != 0 and "AccessDenied" in refused.stderr, refused.stderr
 
 
 def test_machines_are_linked_only_to_each_other_in_their_own_namespaces(pair):

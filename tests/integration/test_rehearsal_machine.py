@@ -220,10 +220,13 @@ def test_aws_cli_reads_the_servers_own_secrets_with_the_instance_roles_credentia
 
 def test_instance_role_policy_is_enforced_calls_it_does_not_grant_are_access_denied(booted, rendered):
     """The stand-in holds the role with the plan's role policies and moto checks each call against them (IAM
-    User Guide, "Policy evaluation logic": a request is allowed only by an explicit Allow, and "An explicit deny
-    in any of these policies overrides the allow")."""
+    User Guide, "The difference between explicit and implicit denies": "Because an IAM principal is denied access
+    by default, they must be explicitly allowed to perform an action"; "If policies that apply to a request include
+    an Allow statement and a Deny statement, the Deny statement trumps the Allow statement")."""
     machine, _ = booted
     region, bucket, role = rendered.region, rendered.tags["BackupBucket"], rendered.instance_role
+    # Nothing the boot (and the tests before) asked with the role was refused: its policy grants all of it.
+    assert machine.refused_aws_requests() == []
 
     def aws(*args: str) -> subprocess.CompletedProcess[str]:
         return machine.exec("aws", *args, "--region", region)
@@ -472,6 +475,7 @@ def test_backup_service_puts_a_backup_into_the_stand_in_bucket_and_freshness_sho
     machine, _ = booted
     # Last in the module: Community's backup stops Neo4j for its dump and starts it again.
     bucket, stack = rendered.tags["BackupBucket"], rendered.stack
+    refused = machine.refused_aws_requests()  # the role enforcement test's own probes
     run_unit(machine, "neo4j-backup-freshness.service")
     assert newest_backup_metric(machine, "neo4j") == 0  # no backup yet
 
@@ -489,6 +493,8 @@ def test_backup_service_puts_a_backup_into_the_stand_in_bucket_and_freshness_sho
     newest = newest_backup_metric(machine, "neo4j")
     now = float(machine.exec("date", "+%s", check=True).stdout)
     assert now - 900 < newest <= now, (newest, now)
+    # The backup and freshness jobs asked nothing of AWS that the role's policy refused (none fell back quietly).
+    assert machine.refused_aws_requests() == refused
 
 
 # --- a boot that fails: a second machine, the same user data, no data volume -------------------------------------

@@ -3,8 +3,9 @@ seeded as for the rehearsed stack, the role made from the plan's own role polici
 checked by moto's IAM enforcement (with the stand-in's two corrections). Run here against moto's server on
 127.0.0.1 (no TLS, no machine): what the rehearsal's machines are allowed and refused, in seconds.
 
-AWS rules relied on (IAM User Guide, "Policy evaluation logic": "An explicit deny in any of these policies
-overrides the allow"; S3 API Reference, HeadBucket: "you must have permissions to perform the s3:ListBucket
+AWS rules relied on (IAM User Guide, "The difference between explicit and implicit denies": "Because an IAM
+principal is denied access by default, they must be explicitly allowed to perform an action", "the Deny statement
+trumps the Allow statement"; S3 API Reference, HeadBucket: "you must have permissions to perform the s3:ListBucket
 action"; Service Authorization Reference, Secrets Manager: GetSecretValue's resource type is "Secret").
 """
 from __future__ import annotations

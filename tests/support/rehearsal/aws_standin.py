@@ -182,13 +182,19 @@ def iam_enforced() -> Iterator[None]:
         del SecretsManagerResponse._determine_resource
 
 
+SIGNED_BY = re.compile(r"Credential=([A-Z0-9]+)/")
+
+
 def _logged(app):
-    """Each request on stderr: method, host and path, the API action (X-Amz-Target), the status."""
+    """Each request on stderr: method, host and path, the API action (X-Amz-Target), the access key that signed it
+    (key=…; none for an unsigned request), the status."""
     def wrapper(environ, start_response):
         def start(status, headers, exc_info=None):
             target = environ.get("HTTP_X_AMZ_TARGET", "")
+            signed = SIGNED_BY.search(environ.get("HTTP_AUTHORIZATION", ""))
             sys.stderr.write(f"aws-standin: {environ['REQUEST_METHOD']} {environ.get('HTTP_HOST', '')}"
-                             f"{environ.get('PATH_INFO', '')}{' ' + target if target else ''} -> {status.split()[0]}\n")
+                             f"{environ.get('PATH_INFO', '')}{' ' + target if target else ''}"
+                             f"{' key=' + signed.group(1) if signed else ''} -> {status.split()[0]}\n")
             sys.stderr.flush()
             return start_response(status, headers, exc_info)
         return app(environ, start)

@@ -21,7 +21,13 @@ from pathlib import Path
 from tests.support.plans import ROOT
 from tests.support.rehearsal.dockerd import PrivateDockerd
 from tests.support.rehearsal.imds_standin import ADDRESS, InstanceMetadata
-from tests.support.rehearsal.surroundings import TRUSTED_CA_PATH, Standin, Surroundings, prepare
+from tests.support.rehearsal.surroundings import (
+    AWS_STANDIN_NAME,
+    TRUSTED_CA_PATH,
+    Standin,
+    Surroundings,
+    prepare,
+)
 from tests.support.rehearsal.user_data import RenderedMachine, nocloud_seed
 from tests.support.rehearsal.volume import SIZE_BYTES, LoopVolume, loop_volume
 
@@ -80,6 +86,14 @@ class Machine:
     instance_id: str
     volume: LoopVolume | None  # the data volume stand-in, when the instance has a DataVolumeId tag
     surroundings: Surroundings | None = None  # the CA, secrets' values, hosts and stand-ins around it
+    logs: dict[str, Path] = dataclasses.field(default_factory=dict)  # stand-in name → its log, once they serve
+
+    def refused_aws_requests(self) -> list[str]:
+        """The signed requests (the machine's AWS CLI and SDKs) the AWS stand-in refused so far: its log lines with a
+        key= and ending -> 403 (AccessDenied, a bad signature or token)."""
+        log = self.logs.get(AWS_STANDIN_NAME)
+        return [line for line in log.read_text().splitlines()
+                if " key=" in line and line.endswith("-> 403")] if log else []
 
     @property
     def netns(self) -> str:
@@ -234,7 +248,7 @@ def running_machine(dockerd: PrivateDockerd, image: str, rendered: RenderedMachi
             imds = Standin("IMDS stand-in", "tests.support.rehearsal.imds_standin", ("--metadata", str(spec)))
             spec.write_text(metadata.to_json())
             with _standins(machine, (*standins, imds), work) as logs:
-                yield machine, logs
+                yield dataclasses.replace(machine, logs=logs), logs
         finally:
             dockerd.docker("stop", "--time", "20", name, check=False, timeout=60)
             if not keep:

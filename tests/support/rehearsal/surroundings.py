@@ -17,6 +17,7 @@ from tests.support.rehearsal.user_data import RenderedMachine
 
 # Where the machine's trust store takes a local CA (Debian's and Ubuntu's update-ca-certificates).
 TRUSTED_CA_PATH = "/usr/local/share/ca-certificates/neo4j-cluster-rehearsal-ca.crt"
+AWS_STANDIN_NAME = "AWS API stand-in"
 APT_SOURCE = re.compile(r'\] (https?://\S+) (\S+) (\S+)" >"\$APT_SOURCE"')  # setup-neo4j.sh's sources.list line
 
 
@@ -91,7 +92,7 @@ def prepare(rendered: RenderedMachine, work: Path) -> Surroundings:
     arns = [{"arn": planned.arn, "kind": planned.kind, "name": planned.name} for planned in rendered.planned_arns]
     seed.write_text(json.dumps({"region": rendered.region, "secrets": values, "objects": objects, "arns": arns}))
     cert, key = served("aws-endpoints", aws_standin.certificate_names(rendered.region))
-    standins = [Standin("AWS API stand-in", "tests.support.rehearsal.aws_standin",
+    standins = [Standin(AWS_STANDIN_NAME, "tests.support.rehearsal.aws_standin",
                         ("--cert", cert, "--key", key, "--ca", str(ca_file), "--seed", str(seed)))]
     hosts = [(name, aws_standin.ADDRESS)
              for name in aws_standin.endpoint_names(rendered.region, tuple(o.bucket for o in rendered.objects))]
