@@ -16,8 +16,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.rehearsal.base_image import base_image
+from tests.support.rehearsal.boot_report import BOOT_TIMEOUT_SECONDS
 from tests.support.rehearsal.dns_standin import ADDRESS as DNS_ADDRESS
-from tests.support.rehearsal.dockerd import PrivateDockerd, private_dockerd
 from tests.support.rehearsal.haproxy_node import (
     CFG_PATH,
     LINK_DEVICE,
@@ -35,14 +35,6 @@ from tests.support.rehearsal.haproxy_node import (
 from tests.support.rehearsal.user_data import rendered_server
 
 pytestmark = pytest.mark.integration
-
-BOOT_TIMEOUT_SECONDS = 300
-
-
-@pytest.fixture(scope="module")
-def dockerd() -> Iterator[PrivateDockerd]:
-    with private_dockerd() as daemon:
-        yield daemon
 
 
 @pytest.fixture(scope="module")

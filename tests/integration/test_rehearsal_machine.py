@@ -29,8 +29,7 @@ import yaml
 from tests.support.plans import ROOT
 from tests.support.rehearsal import apt_standin
 from tests.support.rehearsal.base_image import base_image
-from tests.support.rehearsal.boot_report import BOOT_STATUS, BootReport, boot_report
-from tests.support.rehearsal.dockerd import PrivateDockerd, private_dockerd
+from tests.support.rehearsal.boot_report import BOOT_STATUS, BOOT_TIMEOUT_SECONDS, BootReport, boot_report
 from tests.support.rehearsal.imds_standin import ADDRESS
 from tests.support.rehearsal.machine import SEED_DIR, Machine, running_machine
 from tests.support.rehearsal.surroundings import apt_component
@@ -38,14 +37,6 @@ from tests.support.rehearsal.user_data import RenderedMachine, rendered_server
 from tests.support.rehearsal.volume import grow
 
 pytestmark = pytest.mark.integration
-
-BOOT_TIMEOUT_SECONDS = 300
-
-
-@pytest.fixture(scope="module")
-def dockerd() -> Iterator[PrivateDockerd]:
-    with private_dockerd() as daemon:
-        yield daemon
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,13 @@
 """`make rehearse`: the rendered user data of a community single-server AWS stack's server and of its HAProxy node
 (haproxy-1) booted in two linked machine containers (systemd, cloud-init with a NoCloud seed), what each boot
-did, step by step, and a Bolt session through the node to the server. Exit 0 when both boots are done and the
-session ran, 1 when something stopped (where and why are printed), 2 when the rehearsal itself could not run.
+did, step by step, and a Bolt session through the node to the server; then the checks of issue 23 (LOAD CSV
+confined, a second setup run changes nothing, a replaced machine keeps its data, a real backup into the S3
+stand-in, certificate renewal, volume growth, the boot-failed metric that `check` names, the node's config sync
+and routing, ...): the rehearsal tests (tests/integration/test_rehearsal_*.py) on machines of their own, one line
+per check. Exit 0 when both boots are done, the session ran and every check passed, 1 when something stopped
+(where and why are printed), 2 when the rehearsal itself could not run.
 
-    .venv/bin/python -m tests.support.rehearsal.rehearse [--timeout 600] [--keep]
+    .venv/bin/python -m tests.support.rehearsal.rehearse [--timeout 600] [--keep] [--no-checks]
 """
 from __future__ import annotations
 
@@ -26,15 +30,55 @@ from tests.support.rehearsal.haproxy_node import (
 )
 from tests.support.rehearsal.user_data import rendered_server
 
+CHECK_MODULES = ("tests/integration/test_rehearsal_machine.py", "tests/integration/test_rehearsal_haproxy.py")
+ROOT = Path(__file__).resolve().parents[3]
+
 
 def say(message: str) -> None:
     print(f"rehearse: {message}", flush=True)
+
+
+class CheckLines:
+    """A pytest plugin printing each rehearsal test as one check line: its name in words, PASS or FAIL, seconds."""
+
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+
+    def pytest_runtest_logreport(self, report) -> None:
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            module, _, name = report.nodeid.partition("::")
+            words = name.removeprefix("test_").replace("_", " ")
+            machine = "HAProxy node" if "haproxy" in module else "server"
+            verdict = "PASS" if report.passed else ("SKIP" if report.skipped else "FAIL")
+            say(f"check ({machine}): {words} -> {verdict} ({report.duration:.1f}s)")
+            if report.skipped:  # a skipped check is not a passed one
+                self.failed.append(report.nodeid)
+            if report.failed:
+                self.failed.append(report.nodeid)
+                print(str(report.longreprtext)[-3000:], flush=True)
+
+
+def run_checks(modules: tuple[str, ...] = CHECK_MODULES) -> bool:
+    """The rehearsal tests, quietly except for one line per check; True when all passed and none was skipped."""
+    import pytest
+
+    lines = CheckLines()
+    started = time.monotonic()
+    # No terminal reporter (and so none of the project's -ra): the check lines are the output.
+    code = pytest.main(["-o", "addopts=", "-p", "no:terminal", "-p", "no:cacheprovider",
+                        *(str(ROOT / module) for module in modules)], plugins=[lines])
+    passed = code == 0 and not lines.failed
+    say(f"checks: {'all passed' if passed else f'FAILED ({len(lines.failed)} failed or skipped, pytest exit {code})'}"
+        f" in {time.monotonic() - started:.0f}s")
+    return passed
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for cloud-init (default 600)")
     parser.add_argument("--keep", action="store_true", help="leave the stopped machine in the private dockerd")
+    parser.add_argument("--no-checks", action="store_true",
+                        help="only the two boots and the Bolt session, not the checks (about 6 more minutes)")
     args = parser.parse_args(argv)
     try:
         started = time.monotonic()
@@ -86,7 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    return 0 if report.completed and node_booted.completed and routed else 1
+    if not (report.completed and node_booted.completed and routed):
+        return 1
+    if args.no_checks:
+        return 0
+    say("the checks, each on machines booted for it (the private dockerd above has stopped):")
+    return 0 if run_checks() else 1
 
 
 if __name__ == "__main__":
