@@ -27,7 +27,16 @@ def start_check(*args: str) -> subprocess.Popen:
     env = {**os.environ, "NEO4J_PASSWORD": PASSWORD, "PYTHONFAULTHANDLER": "1"}
     env.pop("NEO4J_USER_PASSWORDS", None)
     return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "check.py"), *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_shell)
+
+
+def as_from_a_shell() -> None:
+    """Ctrl-C as a shell delivers it to a foreground command: SIGINT at its default disposition and not blocked.
+    A child inherits an ignored SIGINT (and Python then installs no KeyboardInterrupt handler) and a blocked one:
+    under CI the test's pytest-xdist worker sometimes had one of them after earlier tests, and check slept on in
+    its wait loop with the signal never arriving (the thread dump below showed it in wait.py's sleep)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def read_until(proc: subprocess.Popen, needle: str, seconds: float) -> str:
@@ -86,8 +95,7 @@ def test_ctrl_c_ends_a_wait_with_130():
     try:
         _, err = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
-        # It once hung here under CI beside other work (never reproduced): faulthandler (PYTHONFAULTHANDLER, set by
-        # start_check) dumps every thread's stack on SIGABRT, so the next time says where.
+        # faulthandler (PYTHONFAULTHANDLER, set by start_check) dumps every thread's stack on SIGABRT: says where.
         proc.send_signal(signal.SIGABRT)
         _, err = proc.communicate(timeout=30)
         raise AssertionError(f"check did not end within 30 s of Ctrl-C; its threads:\n{err[-6000:]}") from None
