@@ -12,6 +12,7 @@ import yaml
 
 from components.settings import Settings, load_settings
 from tests.support import moto_aws
+from tests.support.suite_timing import pytest_runtest_logreport, pytest_terminal_summary  # noqa: F401 (hooks)
 
 # An AWS SDK without credentials asks the cloud metadata address (169.254.169.254): never from a test process.
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
