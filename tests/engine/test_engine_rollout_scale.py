@@ -34,7 +34,7 @@ from tests.engine.test_engine_aws_stacks import SECRETS
 from tests.support.engine.cli import engine_dir
 from tests.support.engine.language_host import serve_language_host
 from tests.support.engine.stack import EngineStack, _program, engine_stack
-from tests.unit.test_rollout_run import RestartingCluster
+from tests.support.rollout_fakes import RestartingCluster
 
 SERVERS = ("core-1", "core-2", "core-3", "replica-1")
 # The recorded cluster's size (cluster-5.26-healthy.json); prod's own file has 5 primaries and 2 secondaries.

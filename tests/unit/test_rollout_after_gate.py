@@ -13,7 +13,7 @@ from scripts.neo4j_ops.bolt import TlsOptions
 from scripts.neo4j_ops.recorded import load_scenario
 from scripts.neo4j_ops.rollout import main
 from tests.conftest import ENTERPRISE
-from tests.unit.test_rollout_run import FakeStack, RestartingCluster
+from tests.support.rollout_fakes import FakeStack, RestartingCluster
 
 HEALTHY = "cluster-5.26-healthy.json"
 

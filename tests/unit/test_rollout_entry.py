@@ -28,7 +28,7 @@ from scripts.neo4j_ops.rollout.stack import (
 from scripts.neo4j_ops.shared.errors import OperationError
 from scripts.neo4j_ops.target import stack_settings
 from tests.conftest import ENTERPRISE
-from tests.unit.test_rollout_run import EVERYTHING, FakeStack, RestartingCluster
+from tests.support.rollout_fakes import EVERYTHING, FakeStack, RestartingCluster
 
 ARNS = {"write": "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/prod-haproxy-write/1",
         "read": "arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/prod-haproxy-read/2"}

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from scripts.neo4j_ops.bolt import TlsOptions
 from scripts.neo4j_ops.recorded import load_scenario
 from scripts.neo4j_ops.rollout import leadership
 from scripts.neo4j_ops.rollout.order import PRIMARY, ClusterView, Member, order
 from tests.conftest import ENTERPRISE
+from tests.support.rollout_fakes import FakeStack, RestartingCluster, run_5, run_44
 from tests.unit.test_rollout_order import facts_of, target
-from tests.unit.test_rollout_run import FakeStack, RestartingCluster, env, run_5, run_44  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("rollout_env")
 
 # The Operations Manual (neo4j/docs-operations), word for word, on what the rollout does and does not do.
 MANUAL = {

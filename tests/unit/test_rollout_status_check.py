@@ -7,10 +7,14 @@ database is fault-tolerant or not"; the issue quotes the manual's use of it "to 
 down for all databases"."""
 from __future__ import annotations
 
+import pytest
+
 from scripts.neo4j_ops.bolt import TlsOptions
 from scripts.neo4j_ops.recorded import load_scenario
 from tests.conftest import ENTERPRISE
-from tests.unit.test_rollout_run import EVERYTHING, FakeStack, RestartingCluster, env, run_5, run_44  # noqa: F401
+from tests.support.rollout_fakes import EVERYTHING, FakeStack, RestartingCluster, run_5, run_44
+
+pytestmark = pytest.mark.usefixtures("rollout_env")
 
 
 def test_a_primary_does_not_stop_while_a_member_is_unavailable(capsys, ca):

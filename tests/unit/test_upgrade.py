@@ -26,7 +26,7 @@ from scripts.neo4j_ops.shared.upgrade_paths import upgrade_path
 from scripts.neo4j_ops.upgrade import build_parser, main
 from scripts.neo4j_ops.upgrade.preflight import discovery_finding, hosting_finding, status_finding
 from tests.conftest import ENTERPRISE, stack_config_on
-from tests.unit.test_rollout_run import moved_away
+from tests.support.rollout_fakes import moved_away
 
 SCENARIO = ENTERPRISE / "upgrade-5.26-prod.json"
 OUTPUTS = ENTERPRISE / "stack-outputs-prod.json"
