@@ -12,7 +12,7 @@ from scripts.neo4j_ops.bolt import AUTH, QUERY, TIMEOUT, BoltError, TlsOptions
 from scripts.neo4j_ops.facts import gather
 from scripts.neo4j_ops.recorded import RecordedTransport
 from tests.conftest import ENTERPRISE
-from tests.unit.test_rollout_order import target
+from tests.support.recorded_cluster import target
 
 WAIT = 10.0  # how long the stand-in's components answer waits for SHOW DATABASES to be asked
 

@@ -15,8 +15,8 @@ from scripts.neo4j_ops.recorded import load_scenario
 from scripts.neo4j_ops.rollout import leadership
 from scripts.neo4j_ops.rollout.order import PRIMARY, ClusterView, Member, order
 from tests.conftest import ENTERPRISE
+from tests.support.recorded_cluster import facts_of, target
 from tests.support.rollout_fakes import FakeStack, RestartingCluster, run_5, run_44
-from tests.unit.test_rollout_order import facts_of, target
 
 pytestmark = pytest.mark.usefixtures("rollout_env")
 

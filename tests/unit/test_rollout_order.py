@@ -3,14 +3,12 @@ leader(s) last; roles read from recorded Neo4j Enterprise responses (tests/fixtu
 DATABASES, 4.4's dbms.cluster.overview()) through the same facts check gathers."""
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 
-from scripts.neo4j_ops.bolt import TlsOptions
-from scripts.neo4j_ops.facts import ServerFacts, gather
-from scripts.neo4j_ops.recorded import RecordedTransport, load_scenario
+from scripts.neo4j_ops.facts import ServerFacts
+from scripts.neo4j_ops.recorded import load_scenario
 from scripts.neo4j_ops.rollout.order import (
     FOLLOWERS,
     LEADERS,
@@ -22,25 +20,10 @@ from scripts.neo4j_ops.rollout.order import (
     order,
     view_from_facts,
 )
-from scripts.neo4j_ops.target import Target, build_target
 from tests.conftest import ENTERPRISE
+from tests.support.recorded_cluster import facts_of, target
 
-SERVERS = ("core-1:primary=core-1.prod.neo4j.internal:7687,core-2:primary=core-2.prod.neo4j.internal:7687,"
-           "core-3:primary=core-3.prod.neo4j.internal:7687,replica-1:secondary=replica-1.prod.neo4j.internal:7687")
 ALL = ["core-1", "core-2", "core-3", "replica-1"]
-
-
-def target(monkeypatch) -> Target:
-    monkeypatch.setenv("NEO4J_PASSWORD", "admin-secret-not-real")
-    return build_target(argparse.Namespace(stack=None, uri=None, servers=SERVERS, outputs_file=None,
-                                           password_env="NEO4J_PASSWORD"))
-
-
-def facts_of(scenario: str | dict, t: Target) -> list[ServerFacts]:
-    # The 5.26 recordings require TLS (their plain Bolt is refused); nothing opens the CA file.
-    transport = RecordedTransport(scenario if isinstance(scenario, dict) else ENTERPRISE / scenario,
-                                  tls=TlsOptions("recorded-ca.crt"))
-    return [gather(s, transport, t.auth, 5.0) for s in t.servers]
 
 
 def test_secondaries_then_followers_then_leaders_from_recorded_enterprise_responses(monkeypatch):

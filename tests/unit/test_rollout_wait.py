@@ -11,7 +11,7 @@ from scripts.neo4j_ops.recorded import RecordedTransport
 from scripts.neo4j_ops.rollout import gates
 from scripts.neo4j_ops.rollout.gates import wait_for_server
 from tests.conftest import ENTERPRISE
-from tests.unit.test_rollout_order import target
+from tests.support.recorded_cluster import target
 
 UP_AT = 9.3  # seconds on the fake clock after which core-3 answers again
 DOWN = "core-3.prod.neo4j.internal:7687"
