@@ -1,18 +1,31 @@
 """Fixtures shared by several unit test modules (a module takes one by name or with
-`pytestmark = pytest.mark.usefixtures(...)`; no test module imports a fixture from another)."""
+`pytestmark = pytest.mark.usefixtures(...)`; no test module imports a fixture from another). Each imports its
+helpers when it runs, so loading this file imports nothing of scripts/ for the tests that take none."""
 from __future__ import annotations
 
 import pytest
-
-from tests.support.rollout_fakes import ADMIN
 
 
 @pytest.fixture
 def rollout_env(monkeypatch):
     """What a rollout run against the stand-ins of tests/support/rollout_fakes.py needs: the admin password
     (NEO4J_PASSWORD), no job users' passwords, and gate rounds that barely pause between polls."""
+    from tests.support.rollout_fakes import ADMIN
+
     monkeypatch.setenv("NEO4J_PASSWORD", ADMIN)
     monkeypatch.delenv("NEO4J_USER_PASSWORDS", raising=False)
     # Gate rounds pause between polls: barely, in unit tests.
     monkeypatch.setattr("scripts.neo4j_ops.rollout.gates.FIRST_PAUSE", 0.01)
     monkeypatch.setattr("scripts.neo4j_ops.rollout.gates.MAX_PAUSE", 0.01)
+
+
+@pytest.fixture
+def restore_s3(mocked_aws):
+    """moto's in-process S3 (a stand-in for the backup bucket) with the bucket of the recorded cluster restores
+    (tests/support/cluster_restore_replay.py's BUCKET)."""
+    from scripts.neo4j_ops.backup.s3 import client
+    from tests.support.cluster_restore_replay import BUCKET
+
+    s3 = client(None, "us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    return s3

@@ -20,7 +20,7 @@ from scripts.neo4j_ops.bolt import BoltError
 from scripts.neo4j_ops.queries import SHOW_DATABASES
 from scripts.neo4j_ops.shared.errors import BackupError, UsageError
 from scripts.neo4j_ops.shared.versions import LINE_44
-from tests.unit.test_cluster_restore_recorded import BUCKET, SHA, Replay, load, manifest, s3  # noqa: F401 - fixture
+from tests.support.cluster_restore_replay import BUCKET, SHA, Replay, load, manifest, upload_backup
 
 SCENARIO = "4.4-drop-create.json"
 CORES = ("core-1.prod.neo4j.internal", "core-2.prod.neo4j.internal", "core-3.prod.neo4j.internal")
@@ -170,11 +170,10 @@ def test_a_create_that_does_not_finish_within_wait_is_a_failure_after_the_drop()
     assert events[-1] == CREATE and f"  (system) {GRANTS[0]}" in text
 
 
-def test_through_the_command_dry_run_prints_the_plan_refuses_without_offline_ok_then_runs(s3, tmp_path):  # noqa: F811
+def test_through_the_command_dry_run_prints_the_plan_refuses_without_offline_ok_then_runs(restore_s3, tmp_path):
     from scripts.neo4j_ops.recorded import RecordedTransport
-    from tests.unit.test_cluster_restore_recorded import upload_backup
 
-    upload_backup(s3, manifest(line="4.4"), b"a 4.4 backup folder, as a tar")
+    upload_backup(restore_s3, manifest(line="4.4"), b"a 4.4 backup folder, as a tar")
     responses = dict(load(SCENARIO)["responses"])
     responses.update({
         "components": {"records": [{"name": "Neo4j Kernel", "versions": ["4.4.46"], "edition": "enterprise"}]},

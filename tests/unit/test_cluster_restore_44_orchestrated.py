@@ -13,7 +13,7 @@ from scripts.neo4j_ops.backup.remote import SsmShell, run_offline_44, safety_dum
 from scripts.neo4j_ops.queries import SHOW_DATABASES
 from scripts.neo4j_ops.shared.errors import BackupError
 from scripts.neo4j_ops.shared.versions import LINE_44
-from tests.unit.test_cluster_restore_recorded import BUCKET, Replay, manifest, s3  # noqa: F401 - s3 is a fixture
+from tests.support.cluster_restore_replay import BUCKET, Replay, load, manifest, upload_backup
 
 CORES = ("core-1", "core-2", "core-3")
 REPLICA = "replica-1"
@@ -194,11 +194,10 @@ def test_ssm_shell_waits_for_a_terminal_status_and_reports_a_failure():
     assert timed.run("core-1", ["x"], 10) == (-1, "", "SSM status TimedOut")
 
 
-def test_run_cluster_restore_on_4_4_with_a_shell_runs_the_steps_then_verifies_from_recorded_responses(s3, tmp_path):  # noqa: F811,E501
+def test_run_cluster_restore_on_4_4_with_a_shell_runs_the_steps_then_verifies_from_recorded_responses(restore_s3, tmp_path):  # noqa: E501
     from scripts.neo4j_ops.recorded import RecordedTransport
-    from tests.unit.test_cluster_restore_recorded import load, upload_backup
 
-    upload_backup(s3, manifest(line="4.4"), b"a 4.4 backup folder, as a tar")
+    upload_backup(restore_s3, manifest(line="4.4"), b"a 4.4 backup folder, as a tar")
     responses = dict(load("4.4-offline.json")["responses"])
     responses.update({
         "components": {"records": [{"name": "Neo4j Kernel", "versions": ["4.4.46"], "edition": "enterprise"}]},

@@ -21,7 +21,7 @@ from scripts.neo4j_ops.backup.run_manifest import Alias, Composite, RunDatabase,
 from scripts.neo4j_ops.facts import Counts
 from scripts.neo4j_ops.shared.errors import BackupError, UsageError
 from scripts.neo4j_ops.shared.versions import LINE_5, LINE_44, LINE_2025, Version
-from tests.unit.test_cluster_restore_recorded import BUCKET, load, manifest, s3  # noqa: F401 - s3 is a fixture
+from tests.support.cluster_restore_replay import BUCKET, load, manifest, upload_backup
 
 STAMP = "20250131T020000Z"
 V526, V2025 = Version.parse("5.26.30"), Version.parse("2025.10.1")
@@ -150,30 +150,30 @@ def test_counts_of_a_created_database_are_compared_like_any_other():
     assert sales.counts == Counts(171, 253) and [s.kind for s in sales.steps] == ["cypher", "wait_online", "counts"]
 
 
-def test_restore_py_all_dry_run_reads_the_newest_run_manifest_and_each_backup_from_the_bucket(s3, tmp_path,  # noqa: F811
+def test_restore_py_all_dry_run_reads_the_newest_run_manifest_and_each_backup_from_the_bucket(restore_s3, tmp_path,
                                                                                             monkeypatch):
     from scripts.neo4j_ops.backup import cluster_restore as cr
     from scripts.neo4j_ops.backup.cluster_all import run_all
     from scripts.neo4j_ops.backup.run_manifest import run_key
     from scripts.neo4j_ops.recorded import RecordedTransport
-    from tests.unit.test_cluster_restore_recorded import upload_backup
 
     for m in manifests().values():
-        upload_backup(s3, m, b"artifact of " + m.database.encode())
+        upload_backup(restore_s3, m, b"artifact of " + m.database.encode())
     older = replace(run_manifest(), timestamp="20250130T020000Z", databases=())
     for r in (older, run_manifest()):
-        s3.put_object(Bucket=BUCKET, Key=run_key("prod", r.timestamp), Body=r.to_json().encode())
+        restore_s3.put_object(Bucket=BUCKET, Key=run_key("prod", r.timestamp), Body=r.to_json().encode())
     monkeypatch.delenv(ENV, raising=False)
     opts = cr.ClusterRestoreOptions(bucket=BUCKET, stack="prod", database="neo4j", dry_run=True,
                                     uri="neo4j://core-1.prod.neo4j.internal:7687", auth=None, work_dir=tmp_path,
                                     log=lambda m: None)
-    result = run_all(opts, transport=RecordedTransport(load("5.26-cluster.json")), s3=s3)
+    result = run_all(opts, transport=RecordedTransport(load("5.26-cluster.json")), s3=restore_s3)
     text = result["summary"]
     assert text.startswith("dry run, nothing changed\nrestore every database of backup run 20250131T020000Z")
     assert "CALL dbms.cluster.recreateDatabase('neo4j'" in text and "CREATE DATABASE `sales`" in text
     assert f"not set here: {ENV}" in text
     with pytest.raises(UsageError, match="no run manifest under s3://acme-neo4j-backups/prod/runs/ at or before"):
-        run_all(replace(opts, at="20250101T000000Z"), transport=RecordedTransport(load("5.26-cluster.json")), s3=s3)
+        run_all(replace(opts, at="20250101T000000Z"), transport=RecordedTransport(load("5.26-cluster.json")),
+                s3=restore_s3)
 
 
 @pytest.mark.parametrize("argv, message", [(["--all"], "--all restores a cluster: it goes with --cluster"),

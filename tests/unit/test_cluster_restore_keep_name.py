@@ -16,7 +16,7 @@ from scripts.neo4j_ops.backup.commands import restore_main
 from scripts.neo4j_ops.facts import Counts
 from scripts.neo4j_ops.shared.errors import BackupError, UsageError
 from scripts.neo4j_ops.shared.versions import LINE_5, LINE_44, LINE_2025, Version
-from tests.unit.test_cluster_restore_recorded import BUCKET, READ_STATE, RESTORE_FIXTURES, Replay, manifest
+from tests.support.cluster_restore_replay import BUCKET, READ_STATE, RESTORE_FIXTURES, Replay, manifest
 
 SEED = f"s3://{BUCKET}/prod/neo4j/20250131T020000Z/neo4j-2025-01-31T02-00-00.backup"
 SHOW = ("SHOW DATABASE `neo4j` YIELD name, address, role, requestedStatus, currentStatus, statusMessage, "

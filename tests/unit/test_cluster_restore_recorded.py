@@ -8,7 +8,6 @@ each response is found under the statement's name, which for statements built at
 from __future__ import annotations
 
 import json
-from collections import Counter
 from types import SimpleNamespace
 
 import pytest
@@ -25,80 +24,15 @@ from scripts.neo4j_ops.backup.cluster_plan import (
 )
 from scripts.neo4j_ops.backup.cluster_text import describe_outcome, describe_plan
 from scripts.neo4j_ops.backup.commands import restore_main
-from scripts.neo4j_ops.backup.layout import FileEntry, Manifest, Parent
-from scripts.neo4j_ops.bolt import BoltError
+from scripts.neo4j_ops.backup.layout import Manifest
 from scripts.neo4j_ops.facts import Counts
-from scripts.neo4j_ops.queries import SHOW_DATABASES, Named
+from scripts.neo4j_ops.queries import SHOW_DATABASES
 from scripts.neo4j_ops.shared.errors import BackupError, InterruptedRunError, UsageError
 from scripts.neo4j_ops.shared.versions import LINE_5, LINE_44, LINE_2025
-from tests.conftest import ENTERPRISE
+from tests.support.cluster_restore_replay import BUCKET, READ_STATE, SHA, Replay, load, manifest, upload_backup
 
-RESTORE_FIXTURES = ENTERPRISE / "cluster-restore"
-BUCKET = "acme-neo4j-backups"
 OLD = "neo4j-restore-20250101t020000z"
 NEW = "neo4j-restore-20250131t020000z"
-SHA = "ab" * 32
-
-
-MOVIES = Counts(171, 253)
-
-
-def manifest(backup_type: str = "full", line: str = "5", counts: Counts = MOVIES, exact: bool = True,
-             stamp: str = "20250131T020000Z") -> Manifest:
-    parents = ()
-    name = "neo4j-2025-01-31T02-00-00.backup"
-    if backup_type == "differential":
-        parents = (Parent("20250129T020000Z", (FileEntry("neo4j-2025-01-29T02-00-00.backup", 900, SHA),)),
-                   Parent("20250130T020000Z", (FileEntry("neo4j-2025-01-30T02-00-00.backup", 50, SHA),)))
-    if backup_type == "dump":
-        name = "neo4j.dump"
-    if line == "4.4":
-        name = "neo4j-backup.tar"
-    return Manifest(stack="prod", database="neo4j", timestamp=stamp, backup_type=backup_type,
-                    method="neo4j-admin database backup", neo4j_version="5.26.30", edition="enterprise",
-                    version_line=line, files=(FileEntry(name, 1000, SHA),), counts=counts, counts_exact=exact,
-                    started=stamp, completed=stamp, host="replica-1", parents=parents)
-
-
-def load(name: str) -> dict:
-    scenario = json.loads((RESTORE_FIXTURES / name).read_text())
-    base = scenario.pop("extends", None)
-    if base:
-        merged = load(base)
-        merged["responses"].update(scenario["responses"])
-        merged["description"] = scenario["description"]
-        return merged
-    return scenario
-
-
-class Replay:
-    """`run` answering from a scenario by the statement's name; lists play in order, the last repeating. Keeps
-    (cypher sent, database) per call, and whether each went as a write."""
-
-    def __init__(self, name: str):
-        self.responses = load(name)["responses"]
-        self.calls: list[tuple[str, str]] = []
-        self.writes: list[bool] = []
-        self.played: Counter = Counter()
-
-    def __call__(self, statement: Named, params: dict | None = None) -> list[dict]:
-        self.calls.append((statement.cypher, statement.database))
-        self.writes.append(statement.write)
-        name = statement.name
-        if name not in self.responses:
-            raise AssertionError(f"no recorded response for: {name}")
-        answer = self.responses[name]
-        if isinstance(answer, list):
-            answer = answer[min(self.played[name], len(answer) - 1)]
-            self.played[name] += 1
-        if "error" in answer:
-            e = answer["error"]
-            raise BoltError(e["kind"], e["message"], e.get("code"))
-        return answer["records"]
-
-    @property
-    def cypher(self) -> list[str]:
-        return [c for c, _ in self.calls]
 
 
 def restore(scenario: str, line=LINE_5, m: Manifest | None = None, **plan_args):
@@ -112,7 +46,6 @@ def restore(scenario: str, line=LINE_5, m: Manifest | None = None, **plan_args):
 CREATE = (f"CREATE DATABASE `{NEW}` TOPOLOGY 3 PRIMARIES 1 SECONDARY OPTIONS {{existingData: 'use', seedURI: "
           f"'s3://{BUCKET}/prod/neo4j/20250131T020000Z/neo4j-2025-01-31T02-00-00.backup'}}")
 SHOW_NEW = f"SHOW DATABASE `{NEW}` YIELD name, address, role, requestedStatus, currentStatus, statusMessage"
-READ_STATE = ["SHOW ALIASES FOR DATABASE YIELD name, database, location", "SHOW DATABASES YIELD *"]
 PREPARE = [CREATE, SHOW_NEW, SHOW_NEW,  # starting on two members, then online on all four
            "MATCH (n) RETURN count(n) AS count", "MATCH ()-[r]->() RETURN count(r) AS count"]
 DROP_NEW = f"DROP DATABASE `{NEW}` IF EXISTS"
@@ -421,28 +354,6 @@ def test_cluster_restore_options_are_checked_before_anything(argv, message, caps
     assert message in capsys.readouterr().err
 
 
-@pytest.fixture
-def s3(mocked_aws):
-    from scripts.neo4j_ops.backup.s3 import client
-
-    s3 = client(None, "us-east-1")
-    s3.create_bucket(Bucket=BUCKET)
-    return s3
-
-
-def upload_backup(s3, m: Manifest, body: bytes) -> Manifest:
-    import hashlib
-
-    from scripts.neo4j_ops.backup.layout import object_key
-    from scripts.neo4j_ops.backup.s3 import put_manifest
-
-    entry = FileEntry(m.files[0].name, len(body), hashlib.sha256(body).hexdigest())
-    m = Manifest(**{**m.__dict__, "files": (entry,)})
-    s3.put_object(Bucket=BUCKET, Key=object_key(m.stack, m.database, m.timestamp, entry.name), Body=body)
-    put_manifest(s3, BUCKET, m)
-    return m
-
-
 def recorded_cluster(scenario: str):
     """A RecordedTransport answering as core-1 of the 5.26 cluster: who it is (dbms.components, SHOW DATABASES,
     SHOW SERVERS for gather) and the scenario's cluster-restore statements, filed as the runtime sends them."""
@@ -457,8 +368,8 @@ def recorded_cluster(scenario: str):
                                                        "responses": responses}}})
 
 
-def test_the_command_verifies_the_backup_then_restores_from_recorded_enterprise_responses(s3, tmp_path):
-    upload_backup(s3, manifest(), b"a 5.26 full backup artifact")
+def test_the_command_verifies_the_backup_then_restores_from_recorded_enterprise_responses(restore_s3, tmp_path):
+    upload_backup(restore_s3, manifest(), b"a 5.26 full backup artifact")
     transport = recorded_cluster("5.26-alias.json")
     opts = cr.ClusterRestoreOptions(bucket=BUCKET, stack="prod", database="neo4j",
                                     uri="neo4j://core-1.prod.neo4j.internal:7687", auth=None, region="us-east-1",
@@ -477,11 +388,11 @@ def test_the_command_verifies_the_backup_then_restores_from_recorded_enterprise_
     assert not transport.missing
 
 
-def test_the_command_refuses_a_corrupted_backup_before_sending_anything_that_changes(s3, tmp_path):
-    m = upload_backup(s3, manifest(), b"a 5.26 full backup artifact")
+def test_the_command_refuses_a_corrupted_backup_before_sending_anything_that_changes(restore_s3, tmp_path):
+    m = upload_backup(restore_s3, manifest(), b"a 5.26 full backup artifact")
     from scripts.neo4j_ops.backup.layout import object_key
 
-    s3.put_object(Bucket=BUCKET, Key=object_key("prod", "neo4j", m.timestamp, m.files[0].name),
+    restore_s3.put_object(Bucket=BUCKET, Key=object_key("prod", "neo4j", m.timestamp, m.files[0].name),
                   Body=b"a 5.26 full backup artefact")  # same size, other bytes
     transport = recorded_cluster("5.26-alias.json")
     opts = cr.ClusterRestoreOptions(bucket=BUCKET, stack="prod", database="neo4j",
@@ -492,8 +403,8 @@ def test_the_command_refuses_a_corrupted_backup_before_sending_anything_that_cha
     assert not [c for c in transport.calls if not c.cypher.startswith(("SHOW", "CALL dbms.components"))]
 
 
-def test_dry_run_through_restore_py_prints_the_plan_and_changes_nothing(s3, tmp_path, monkeypatch, capsys):
-    upload_backup(s3, manifest(), b"a 5.26 full backup artifact")
+def test_dry_run_through_restore_py_prints_the_plan_and_changes_nothing(restore_s3, tmp_path, monkeypatch, capsys):
+    upload_backup(restore_s3, manifest(), b"a 5.26 full backup artifact")
     transport = recorded_cluster("5.26-default-database.json")
     monkeypatch.setattr("scripts.neo4j_ops.bolt.NeoTransport", lambda **kw: transport)
     monkeypatch.setenv("NEO4J_PASSWORD", "admin-secret-not-real")
@@ -512,10 +423,11 @@ def test_dry_run_through_restore_py_prints_the_plan_and_changes_nothing(s3, tmp_
     assert not [c.cypher for c in transport.calls if c.write]  # planning only reads
 
 
-def test_4_4_through_the_command_prints_the_per_member_plan_refuses_without_offline_ok_and_verifies(s3, tmp_path):
+def test_4_4_through_the_command_prints_the_per_member_plan_refuses_without_offline_ok_and_verifies(restore_s3,
+                                                                                                    tmp_path):
     from scripts.neo4j_ops.recorded import RecordedTransport
 
-    upload_backup(s3, manifest(line="4.4"), b"a 4.4 backup folder, as a tar")
+    upload_backup(restore_s3, manifest(line="4.4"), b"a 4.4 backup folder, as a tar")
     responses = dict(load("4.4-offline.json")["responses"])
     rows = responses["show_databases"]["records"]
     replica = dict(rows[0], address="replica-1.prod.neo4j.internal:7687", role="read_replica")
