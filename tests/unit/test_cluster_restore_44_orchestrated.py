@@ -14,6 +14,7 @@ from scripts.neo4j_ops.queries import SHOW_DATABASES
 from scripts.neo4j_ops.shared.errors import BackupError
 from scripts.neo4j_ops.shared.versions import LINE_44
 from tests.support.cluster_restore_replay import BUCKET, Replay, load, manifest, upload_backup
+from tests.support.cluster_restore_shell import FakeShell, sequence
 
 CORES = ("core-1", "core-2", "core-3")
 REPLICA = "replica-1"
@@ -24,34 +25,6 @@ def plan():
     state = ClusterState("neo4j", None, tuple(rows))
     return plan_cluster_restore(LINE_44, manifest(line="4.4"), BUCKET, state, cores=CORES, replicas=(REPLICA,),
                                 region="us-east-1", offline=True)
-
-
-class FakeShell:
-    """Records (server, stage, command); fails the first command matching `fail` = (server, stage)."""
-
-    def __init__(self, the_plan, fail: tuple[str, str] | None = None):
-        self.calls: list[tuple[str, str]] = []
-        self.fail = fail
-        self.stage_of = {s.command: stage(s) for s in the_plan.steps if s.kind == "admin"}
-        self.running = 0
-
-    def run(self, server, commands, timeout):
-        assert self.running == 0, "two remote commands at once"
-        assert len(commands) == 1 and timeout > 0
-        self.running += 1
-        try:
-            kind = self.stage_of.get(commands[0], "safety" if "dump --database" in commands[0] else "?")
-            self.calls.append((server, kind, commands[0]))
-            if self.fail == (server, kind):
-                self.fail = None
-                return 1, "", "something broke\nERROR: the reason"
-            return 0, "ok", ""
-        finally:
-            self.running -= 1
-
-
-def sequence(shell):
-    return [f"{s}:{k}" for s, k, _ in shell.calls]
 
 
 def test_every_step_runs_one_server_at_a_time_in_the_documented_order_then_the_checks():

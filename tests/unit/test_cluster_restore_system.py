@@ -40,7 +40,7 @@ from scripts.neo4j_ops.queries import SHOW_DATABASES
 from scripts.neo4j_ops.shared.errors import BackupError, UsageError
 from scripts.neo4j_ops.shared.versions import LINE_5, LINE_44, LINE_2025
 from tests.support.cluster_restore_replay import BUCKET, SHA, Replay, load, manifest
-from tests.unit.test_cluster_restore_44_orchestrated import FakeShell, sequence
+from tests.support.cluster_restore_shell import FakeShell, sequence
 
 STAMP = "20250131T020000Z"
 WORK = "/var/lib/neo4j/data/backup-staging"
