@@ -2,7 +2,7 @@
 again and is Enabled in a formed cluster is not done until it hosts what it hosted before the step, SHOW
 SERVERS says it hosts what it is asked to host, and its copies have caught up with their writers. The whole
 command runs against recorded Enterprise 5.26 responses (tests/fixtures/enterprise/), changed after the
-step into what the cluster would say then; the stack is faked (tests/unit/test_rollout_run.py)."""
+step into what the cluster would say then; the stack is faked (tests/support/rollout_fakes.py)."""
 from __future__ import annotations
 
 import copy

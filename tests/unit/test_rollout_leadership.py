@@ -1,9 +1,10 @@
 """Before a primary that leads databases stops, the rollout moves those leaderships away where the line can (issue 24
 item 6; scripts/neo4j_ops/rollout/leadership.py), against recorded Enterprise responses (tests/fixtures/enterprise/
 cluster-5.26-healthy.json: core-1 writes neo4j, core-2 system; cluster-4.4-healthy.json: core-1 leads both; the
-read-only setting's answers DERIVED in derive.py read_only_responses) with the stack faked (test_rollout_run.py). The
-fake cluster does what the manual says the real one does when a database turns read-only on its leader: another
-primary leads it (RestartingCluster.read_only); `moves = False` is a cluster where that does not happen in time."""
+read-only setting's answers DERIVED in derive.py read_only_responses) with the stack faked
+(tests/support/rollout_fakes.py). The fake cluster does what the manual says the real one does when a database turns
+read-only on its leader: another primary leads it (RestartingCluster.read_only); `moves = False` is a cluster where
+that does not happen in time."""
 from __future__ import annotations
 
 import copy
