@@ -1,11 +1,13 @@
 """Stand-ins the backup tests share (no Enterprise server here): the server's answers given from a recorded
 (derived, see tests/fixtures/enterprise/README.md) 5.26 cluster, the stand-in neo4j-admin, moto's S3 with the
-stack's bucket, and an S3 client that refuses some calls."""
+stack's bucket, an S3 client that refuses some calls, and `run`, a backup on its local chain with the stand-ins
+(`manifest_of` reads what it wrote)."""
 from __future__ import annotations
 
 import json
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +87,22 @@ def s3_client_of_iam_user(iam, name: str, policy: str):
     key = iam.create_access_key(UserName=name)["AccessKey"]
     return boto3.client("s3", region_name="us-east-1", aws_access_key_id=key["AccessKeyId"],
                         aws_secret_access_key=key["SecretAccessKey"])
+
+
+def run(admin: AdminTool, staging: Path, when: datetime, **extra) -> dict:
+    """A 5.26 run on its local chain (--via-staging): these tests are about the chain, and S3 is moto inside this
+    process, which the stand-in (a process of its own) cannot reach for 5.26's default backup straight to S3;
+    that one is tested against moto's server in test_backup_chains.py."""
+    from scripts.neo4j_ops.backup import make_backup
+
+    options = make_backup.BackupOptions(
+        bucket="backups", stack="prod", database="neo4j", neo4j=GivenNeo4j(),
+        admin=admin, region="us-east-1", source="replica-2.prod.neo4j.internal:6362", staging=staging,
+        local_retention_days=30, full_every_days=7, log=lambda _: None, now=lambda: when,
+        **{"via_staging": True, **extra})
+    return make_backup.run_backup(options)
+
+
+def manifest_of(s3, stamp: str) -> dict:
+    """The manifest.json of prod's neo4j backup `stamp` in the stack's bucket (BUCKET)."""
+    return json.loads(s3.get_object(Bucket="backups", Key=f"prod/neo4j/{stamp}/manifest.json")["Body"].read())

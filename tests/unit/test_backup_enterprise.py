@@ -10,39 +10,20 @@ upload is aborted and leaves nothing behind.
 from __future__ import annotations
 
 import io
-import json
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 
 from scripts.neo4j_ops.backup import make_backup, restore_backup
-from scripts.neo4j_ops.backup.admin import AdminTool
 from scripts.neo4j_ops.backup.s3 import MiB, list_backups, stream_upload
 from scripts.neo4j_ops.backup.source import choose_source
 from scripts.neo4j_ops.shared.errors import BackupError, UsageError
 from scripts.neo4j_ops.shared.versions import LINE_5
 from tests.support import backup_standins
-from tests.support.backup_standins import NOW, GivenNeo4j, Refusing, recorded_show_databases
+from tests.support.backup_standins import NOW, Refusing, manifest_of, recorded_show_databases, run
 
 admin = backup_standins.admin  # the shared fixtures, by the names these tests take
 s3 = backup_standins.s3
-
-
-def run(admin: AdminTool, staging: Path, when: datetime, **extra) -> dict:
-    """A 5.26 run on its local chain (--via-staging): these tests are about the chain, and S3 is moto inside this
-    process, which the stand-in (a process of its own) cannot reach for 5.26's default backup straight to S3;
-    that one is tested against moto's server in test_backup_chains.py."""
-    options = make_backup.BackupOptions(
-        bucket="backups", stack="prod", database="neo4j", neo4j=GivenNeo4j(),
-        admin=admin, region="us-east-1", source="replica-2.prod.neo4j.internal:6362", staging=staging,
-        local_retention_days=30, full_every_days=7, log=lambda _: None, now=lambda: when,
-        **{"via_staging": True, **extra})
-    return make_backup.run_backup(options)
-
-
-def manifest_of(s3, stamp: str) -> dict:
-    return json.loads(s3.get_object(Bucket="backups", Key=f"prod/neo4j/{stamp}/manifest.json")["Body"].read())
 
 
 def test_full_then_differentials_that_name_their_chain(s3, admin, tmp_path):

@@ -9,8 +9,7 @@ import pytest
 from scripts.neo4j_ops.backup import make_backup
 from scripts.neo4j_ops.backup.commands import backup_parser
 from scripts.neo4j_ops.shared.errors import UsageError
-from tests.support.backup_standins import NOW, GivenNeo4j, admin, s3  # noqa: F401 (fixtures)
-from tests.unit.test_backup_enterprise import manifest_of
+from tests.support.backup_standins import NOW, GivenNeo4j, admin, manifest_of, s3  # noqa: F401 (fixtures)
 
 
 def run(admin, staging, when, kind, log=lambda _: None) -> dict:  # noqa: F811

@@ -31,8 +31,7 @@ from scripts.neo4j_ops.backup.point_in_time import choose_until, parse_until
 from scripts.neo4j_ops.facts import Counts
 from scripts.neo4j_ops.shared.errors import BackupError, UsageError
 from scripts.neo4j_ops.shared.versions import LINE_5, LINE_44, LINE_2025
-from tests.support.backup_standins import FAKE_ADMIN, NOW, admin, s3  # noqa: F401 (fixtures)
-from tests.unit.test_backup_enterprise import run
+from tests.support.backup_standins import FAKE_ADMIN, NOW, admin, run, s3  # noqa: F401 (fixtures)
 
 # --- the value ------------------------------------------------------------------------------------------------
 
