@@ -12,35 +12,19 @@ DATABASE`." (5 has no DEFAULT DATABASE privilege target; 4.4's PUBLIC holds "GRA
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import pytest
-import yaml
 
 from scripts.neo4j_ops.recorded import RecordedTransport, load_scenario
 from scripts.neo4j_ops.shared.errors import UsageError
 from scripts.neo4j_ops.upgrade.migrate import MigrationError, check_stacks, free_target, translate_privilege
 from scripts.neo4j_ops.upgrade.migrate_command import main
-from tests.conftest import ENTERPRISE, stack_config_on
-
-FROM, TO = ENTERPRISE / "migrate-4.4-legacy.json", ENTERPRISE / "migrate-5.26-prod.json"
-NOW = lambda: datetime(2026, 12, 5, 9, 0, tzinfo=UTC)  # noqa: E731
-FROM_URI, TO_URI = "bolt://core-1.legacy.neo4j.internal:7687", "bolt://core-1.prod.neo4j.internal:7687"
+from tests.support.migrate_stacks import FROM, FROM_URI, NOW, TO, TO_URI, stack_files
 
 
 @pytest.fixture(autouse=True)
 def env(monkeypatch):
     monkeypatch.setenv("NEO4J_PASSWORD", "admin-secret-not-real")
-
-
-def stack_files(tmp_path, from_version="4.4.46", to_version="5.26.30") -> list[str]:
-    paths = []
-    for name, version in (("legacy", from_version), ("prod", to_version)):
-        config = {**stack_config_on("prod", version), "neo4j:tls": "disabled"}
-        path = tmp_path / f"Pulumi.{name}.yaml"
-        path.write_text(yaml.safe_dump({"config": config}))
-        paths.append(str(path))
-    return ["--from-stack-file", paths[0], "--to-stack-file", paths[1]]
 
 
 def scenario(**to_responses) -> RecordedTransport:

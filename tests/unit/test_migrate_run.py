@@ -24,7 +24,7 @@ from scripts.neo4j_ops.recorded import RecordedTransport, load_scenario
 from scripts.neo4j_ops.upgrade.migrate_command import main, server_name
 from scripts.neo4j_ops.upgrade.offline import migrate_argv
 from tests.conftest import ENTERPRISE
-from tests.unit.test_migrate import FROM, FROM_URI, NOW, TO_URI, stack_files
+from tests.support.migrate_stacks import FROM, FROM_URI, NOW, TO_URI, stack_files
 
 RUN = ENTERPRISE / "migrate-5.26-prod-run.json"
 SEED = "s3://acme-neo4j-backups/prod/{db}/20261204T020000Z/{db}.dump"
