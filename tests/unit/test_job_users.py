@@ -5,10 +5,7 @@ from __future__ import annotations
 from components.aws.secret_names import secret_names
 from components.job_users import BACKUP_JOB, CERT_RENEWAL, TOPOLOGY_JOIN, job_users, user_of
 from components.passwords import job_password
-from components.topology import plan_topology
-from tests.conftest import make_settings
-
-VERSIONS = {"4.4": "4.4.46", "5": "5.26.30", "2025": "2025.10.1"}
+from tests.support.job_user_stacks import stack
 
 # The Operations Manual (neo4j/docs-operations) on each privilege the job users hold or rely on, word for word.
 MANUAL = {
@@ -48,12 +45,6 @@ MANUAL = {
     "community": "The functionality described in these pages applies to Enterprise Edition.\nA limited set of user "
                  "management functions are also available in Community Edition.",
 }
-
-
-def stack(line: str = "5", **overrides):
-    settings = make_settings(version=VERSIONS[line], **{"coreCount": 3, "replicaCount": 2, "tls": "required",
-                                                       **overrides})
-    return settings, plan_topology(settings)
 
 
 def grants(line: str, **overrides) -> dict[str, tuple[str, ...]]:

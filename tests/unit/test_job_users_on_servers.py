@@ -11,8 +11,8 @@ import pytest
 from components.aws.secret_names import secret_names
 from components.aws.user_data import aws_artifacts
 from components.job_users import CERT_RENEWAL, TOPOLOGY_JOIN
+from tests.support.job_user_stacks import VERSIONS, stack
 from tests.support.shell import sandbox
-from tests.unit.test_job_users import VERSIONS, stack
 
 
 def files(server: str, line: str = "5", **overrides) -> dict[str, str]:
