@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.unit.test_import_direction import module_name
+from tests.support.module_names import module_name
 
 TREES = ("scripts/neo4j_ops", "components")
 

@@ -18,13 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.support.module_names import module_name
 
 SHARED = "scripts.neo4j_ops.shared"
-
-
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def imports_of(source: str, name: str, is_package: bool) -> set[str]:
