@@ -11,15 +11,7 @@ import pytest
 from pulumi import automation as auto
 
 from tests.support.engine.stack import engine_output, engine_stack
-
-BASE = {"neo4j:adminPassword": "engine-test-admin-1", "neo4j:grafanaAdminPassword": "engine-test-grafana-1"}
-SECRETS = {
-    "dev": {**BASE, "neo4j:userPasswords": '{"analyst": "engine-test-analyst-1"}'},
-    "prod": {**BASE, "neo4j:userPasswords": '{"analyst": "engine-test-analyst-1", "scientist": "engine-test-sci-1"}',
-             "neo4j:aliasPasswords": '{"library.partner": "engine-test-partner-1"}',
-             # Any base64 stands in for the keystore here: the stand-in providers store it and nothing reads it.
-             "neo4j:aliasKeystore": "ZW5naW5lLXRlc3Qta2V5c3RvcmU=", "neo4j:aliasKeystorePassword": "engine-test-ks-1"},
-}
+from tests.support.engine.stack_secrets import SECRETS
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

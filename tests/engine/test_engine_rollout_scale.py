@@ -30,10 +30,10 @@ from scripts.neo4j_ops.rollout import main as rollout_main
 from scripts.neo4j_ops.rollout.stack import INSTANCE
 from scripts.neo4j_ops.target import PROJECT_DIR_VARIABLE
 from tests.conftest import ENTERPRISE
-from tests.engine.test_engine_aws_stacks import SECRETS
 from tests.support.engine.cli import engine_dir
 from tests.support.engine.language_host import serve_language_host
 from tests.support.engine.stack import EngineStack, _program, engine_stack
+from tests.support.engine.stack_secrets import SECRETS
 from tests.support.rollout_fakes import RestartingCluster
 
 SERVERS = ("core-1", "core-2", "core-3", "replica-1")
