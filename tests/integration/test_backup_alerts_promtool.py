@@ -1,6 +1,7 @@
 """The backup freshness alerts against the real `promtool test rules`: boundaries (26 hours exactly is inside),
 a database never drilled, a new stack, the drill age from neo4j:restoreDrillMaxAgeDays, and metrics that are
-absent altogether. The every-alert fires/inside cases are in test_monitoring_promtool.py."""
+absent altogether. The every-alert fires/inside cases are in test_monitoring_promtool.py (the shared harness:
+tests/support/promtool_rules.py)."""
 from __future__ import annotations
 
 import subprocess
@@ -13,7 +14,7 @@ from components.monitoring import PROMETHEUS_RULES
 from components.render import render_cluster
 from components.topology import plan_topology
 from tests.conftest import make_settings
-from tests.integration.test_monitoring_promtool import (
+from tests.support.promtool_rules import (
     DAY,
     HOUR,
     PROMTOOL,
