@@ -217,7 +217,7 @@ def assert_tags_only(err: str, machines: list[tuple[str, str]]) -> None:
 
 
 def scaling_cluster(scenario: str, version: str):
-    from tests.unit.test_scaling_cli import transport
+    from tests.support.scaling_replay import transport
 
     return transport(scenario, version)
 

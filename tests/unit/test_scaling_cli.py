@@ -9,18 +9,11 @@ import pytest
 import yaml
 
 from scripts import scale
-from scripts.neo4j_ops.recorded import RecordedTransport, load_scenario
 from tests.conftest import ENTERPRISE, ROOT, prod_stack_args, recorded_writes
+from tests.support.scaling_replay import transport
 
 REPLICA_2 = "0d9e4c71-5a3b-4f6e-8e21-7c5b9a1d3f42"
 ALTER = "ALTER DATABASE $dbname SET TOPOLOGY $primary PRIMARIES $secondary SECONDARIES"
-
-
-def transport(scenario: str, version: str, edition: str = "enterprise") -> RecordedTransport:
-    document = load_scenario(ENTERPRISE / "scaling" / scenario)
-    document["endpoints"]["core-1"]["responses"]["components"] = {
-        "records": [{"name": "Neo4j Kernel", "versions": [version], "edition": edition}]}
-    return RecordedTransport(document)
 
 
 @pytest.fixture(autouse=True)
