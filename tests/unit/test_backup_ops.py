@@ -33,6 +33,7 @@ from scripts.neo4j_ops.backup.scratch import scratch_conf, scratch_ports_needed
 from scripts.neo4j_ops.shared.versions import LINE_5, LINE_44, LINE_2025, LINES, Version
 from tests.conftest import ROOT
 from tests.support.neo4j_settings import SETTINGS_DIR as SETTINGS_LISTS
+from tests.support.ops_scripts import script
 
 SHA = "a" * 64
 NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
@@ -325,14 +326,6 @@ def test_part_size_fits_the_store_into_s3s_part_limit():
 
 
 # --- command lines --------------------------------------------------------------------------------------
-
-
-def script(name: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "NEO4J_", "BACKUP_"))}
-    # Without credentials an AWS SDK asks the cloud metadata address: never from a test process.
-    clean["AWS_EC2_METADATA_DISABLED"] = "true"
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / f"{name}.py"), *args], capture_output=True,
-                          text=True, timeout=60, env={**clean, **(env or {})})
 
 
 @pytest.mark.parametrize("name", ["backup", "restore"])

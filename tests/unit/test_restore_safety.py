@@ -101,7 +101,7 @@ def test_missing_aws_credentials_are_their_own_usage_error(tmp_path, monkeypatch
 
 
 def test_missing_aws_credentials_exit_2_from_the_command(tmp_path):
-    from tests.unit.test_backup_ops import script
+    from tests.support.ops_scripts import script
 
     result = script("restore", "--stack", "prod", "--bucket", "backups", "--list", "--endpoint-url",
                     "http://127.0.0.1:9", "--region", "us-east-1",
