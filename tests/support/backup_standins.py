@@ -1,18 +1,15 @@
 """Stand-ins the backup tests share (no Enterprise server here): the server's answers given from a recorded
-(derived, see tests/fixtures/enterprise/README.md) 5.26 cluster, the stand-in neo4j-admin, moto's S3 with the
-stack's bucket, an S3 client that refuses some calls, and `run`, a backup on its local chain with the stand-ins
-(`manifest_of` reads what it wrote)."""
+(derived, see tests/fixtures/enterprise/README.md) 5.26 cluster, the stand-in neo4j-admin (FAKE_ADMIN), the stack's
+bucket (BUCKET), an S3 client that refuses some calls, and `run`, a backup on its local chain with the stand-ins
+(`manifest_of` reads what it wrote). Their fixtures, `s3` (moto's S3 with BUCKET) and `admin` (the stand-in
+neo4j-admin), are in tests/unit/conftest.py."""
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from scripts.neo4j_ops.backup.admin import AdminTool
-from scripts.neo4j_ops.backup.s3 import client
 from scripts.neo4j_ops.facts import Counts, ServerFacts, ServerSpec
 from tests.conftest import ENTERPRISE
 
@@ -59,22 +56,6 @@ class Refusing:
                 raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, name)
             return method(*args, **kwargs)
         return call
-
-
-@pytest.fixture
-def s3(mocked_aws):
-    """moto's in-process S3 with the stack's backup bucket."""
-    s3 = client(None, "us-east-1")
-    s3.create_bucket(Bucket=BUCKET)
-    return s3
-
-
-@pytest.fixture
-def admin(tmp_path) -> AdminTool:
-    """The stand-in neo4j-admin, its flags (what it was asked to fail) in a folder of the test's own."""
-    flags = tmp_path / "flags"
-    flags.mkdir()
-    return AdminTool([sys.executable, str(FAKE_ADMIN)], extra_env={"FAKE_NEO4J_FLAGS": str(flags)})
 
 
 def s3_client_of_iam_user(iam, name: str, policy: str):

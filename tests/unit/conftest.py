@@ -3,6 +3,8 @@
 helpers when it runs, so loading this file imports nothing of scripts/ for the tests that take none."""
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 
@@ -29,3 +31,28 @@ def restore_s3(mocked_aws):
     s3 = client(None, "us-east-1")
     s3.create_bucket(Bucket=BUCKET)
     return s3
+
+
+@pytest.fixture
+def s3(mocked_aws):
+    """moto's in-process S3 (a stand-in for the backup bucket) with the stack's backup bucket
+    (tests/support/backup_standins.py's BUCKET): the backup tests' default; a module whose tests need another bucket
+    defines its own `s3`."""
+    from scripts.neo4j_ops.backup.s3 import client
+    from tests.support.backup_standins import BUCKET
+
+    s3 = client(None, "us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    return s3
+
+
+@pytest.fixture
+def admin(tmp_path):
+    """The stand-in neo4j-admin (tests/fixtures/enterprise/fake_neo4j_admin.py), its flags (what it was asked to
+    fail) in a folder of the test's own."""
+    from scripts.neo4j_ops.backup.admin import AdminTool
+    from tests.support.backup_standins import FAKE_ADMIN
+
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    return AdminTool([sys.executable, str(FAKE_ADMIN)], extra_env={"FAKE_NEO4J_FLAGS": str(flags)})

@@ -27,7 +27,6 @@ from scripts.neo4j_ops.backup.run_manifest import (
 )
 from scripts.neo4j_ops.facts import Counts, ServerFacts, ServerSpec
 from scripts.neo4j_ops.shared.errors import BackupError
-from tests.support import backup_standins
 from tests.support.backup_standins import FAKE_ADMIN, recorded_show_databases
 
 NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
@@ -148,9 +147,6 @@ class ClusterNeo4j:
 
     def port_open(self) -> bool:
         return True
-
-
-s3 = backup_standins.s3  # the shared fixture, by the name these tests take
 
 
 def test_a_run_backs_up_every_database_listed_and_writes_the_run_manifest_last(s3, tmp_path):

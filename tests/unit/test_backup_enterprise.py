@@ -19,11 +19,7 @@ from scripts.neo4j_ops.backup.s3 import MiB, list_backups, stream_upload
 from scripts.neo4j_ops.backup.source import choose_source
 from scripts.neo4j_ops.shared.errors import BackupError, UsageError
 from scripts.neo4j_ops.shared.versions import LINE_5
-from tests.support import backup_standins
 from tests.support.backup_standins import NOW, Refusing, manifest_of, recorded_show_databases, run
-
-admin = backup_standins.admin  # the shared fixtures, by the names these tests take
-s3 = backup_standins.s3
 
 
 def test_full_then_differentials_that_name_their_chain(s3, admin, tmp_path):

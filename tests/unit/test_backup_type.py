@@ -9,10 +9,10 @@ import pytest
 from scripts.neo4j_ops.backup import make_backup
 from scripts.neo4j_ops.backup.commands import backup_parser
 from scripts.neo4j_ops.shared.errors import UsageError
-from tests.support.backup_standins import NOW, GivenNeo4j, admin, manifest_of, s3  # noqa: F401 (fixtures)
+from tests.support.backup_standins import NOW, GivenNeo4j, manifest_of
 
 
-def run(admin, staging, when, kind, log=lambda _: None) -> dict:  # noqa: F811
+def run(admin, staging, when, kind, log=lambda _: None) -> dict:
     """On the local chain (--via-staging; S3 is moto in this process, out of the stand-in's reach): 5.26's default
     --type full straight to S3, and its --type diff on the local chain, are in test_backup_chains.py."""
     return make_backup.run_backup(make_backup.BackupOptions(
@@ -21,7 +21,7 @@ def run(admin, staging, when, kind, log=lambda _: None) -> dict:  # noqa: F811
         log=log, now=lambda: when, kind=kind, via_staging=True))
 
 
-def test_full_starts_a_new_chain_and_diff_extends_it(s3, admin, tmp_path):  # noqa: F811
+def test_full_starts_a_new_chain_and_diff_extends_it(s3, admin, tmp_path):
     staging, said = tmp_path / "staging", []
     first = run(admin, staging, NOW, kind="full")
     diff = run(admin, staging, NOW + timedelta(minutes=15), kind="diff")
@@ -33,7 +33,7 @@ def test_full_starts_a_new_chain_and_diff_extends_it(s3, admin, tmp_path):  # no
     assert any("--type full: starting a new chain" in line for line in said)
 
 
-def test_diff_without_a_complete_chain_takes_a_full_backup_and_says_so(s3, admin, tmp_path):  # noqa: F811
+def test_diff_without_a_complete_chain_takes_a_full_backup_and_says_so(s3, admin, tmp_path):
     said = []
     result = run(admin, tmp_path / "staging", NOW, kind="diff", log=said.append)
     assert result["type"] == "full"

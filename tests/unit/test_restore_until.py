@@ -31,7 +31,7 @@ from scripts.neo4j_ops.backup.point_in_time import choose_until, parse_until
 from scripts.neo4j_ops.facts import Counts
 from scripts.neo4j_ops.shared.errors import BackupError, UsageError
 from scripts.neo4j_ops.shared.versions import LINE_5, LINE_44, LINE_2025
-from tests.support.backup_standins import FAKE_ADMIN, NOW, admin, run, s3  # noqa: F401 (fixtures)
+from tests.support.backup_standins import FAKE_ADMIN, NOW, run
 
 # --- the value ------------------------------------------------------------------------------------------------
 
@@ -164,12 +164,12 @@ def test_44_has_no_restore_until(tmp_path):
         fake_44.run(LINE_44.admin_restore("neo4j", tmp_path) + ["--restore-until=123"], log=lambda _: None)
 
 
-def restore_options(admin, until: str, **extra) -> restore_backup.RestoreOptions:  # noqa: F811
+def restore_options(admin, until: str, **extra) -> restore_backup.RestoreOptions:
     return restore_backup.RestoreOptions(bucket="backups", stack="prod", database="neo4j", neo4j=None, admin=admin,
                                          region="us-east-1", log=lambda _: None, until=parse_until(until), **extra)
 
 
-def test_a_point_in_time_restore_hands_the_chain_that_reaches_it_to_neo4j_admin(s3, admin, tmp_path):  # noqa: F811
+def test_a_point_in_time_restore_hands_the_chain_that_reaches_it_to_neo4j_admin(s3, admin, tmp_path):
     staging = tmp_path / "staging"
     full = run(admin, staging, NOW, kind="full")
     diff = run(admin, staging, NOW + timedelta(minutes=30), kind="diff")
@@ -188,7 +188,7 @@ def test_a_point_in_time_restore_hands_the_chain_that_reaches_it_to_neo4j_admin(
     assert "--restore-until=2025-03-01 02:20:00" in call
 
 
-def test_a_local_44_server_is_refused_before_anything_is_downloaded_or_stopped(s3, admin, tmp_path):  # noqa: F811
+def test_a_local_44_server_is_refused_before_anything_is_downloaded_or_stopped(s3, admin, tmp_path):
     run(admin, tmp_path / "staging", NOW, kind="full")
 
     class Silent:
