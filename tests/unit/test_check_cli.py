@@ -201,3 +201,12 @@ def test_the_project_directory_variable_names_where_stack_files_are_read_and_pul
     AutomationStack("prod", "aws", automation=type("Auto", (), {
         "select_stack": staticmethod(lambda name, work_dir: selected.append((name, work_dir)))}))
     assert selected == [("prod", str(tmp_path))]
+
+
+def test_without_the_flag_check_gives_each_connection_and_query_5_seconds_and_help_says_so():
+    # Integration tests pass --timeout 30 (they test what check reports on a loaded machine, not speed): the
+    # default a user gets is pinned here.
+    parser = checks.build_parser()
+    assert parser.parse_args([]).timeout == 5.0
+    [action] = [a for a in parser._actions if "--timeout" in a.option_strings]
+    assert action.help == "per connection and per query (default: 5)"
