@@ -119,3 +119,13 @@ def moto_endpoint() -> Iterator[str]:
     """The endpoint URL of moto's server on 127.0.0.1, one per session (each test makes its own buckets)."""
     with moto_aws.moto_server() as endpoint:
         yield endpoint
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadscope` (make test's integration run) queues the longest modules first and keeps the boot
+    rehearsal's modules on one worker (tests/support/xdist_schedule.py); other modes keep xdist's own."""
+    if config.getvalue("dist") == "loadscope":
+        from tests.support.xdist_schedule import LongestModulesFirst
+
+        return LongestModulesFirst(config, log)
+    return None
