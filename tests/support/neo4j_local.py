@@ -43,6 +43,7 @@ if str(ROOT) not in sys.path:
 from components.render import render_neo4j_conf  # noqa: E402
 from components.settings import load_settings  # noqa: E402
 from components.topology import plan_topology  # noqa: E402
+from tests.support import class_data_sharing  # noqa: E402
 from tests.support.neo4j_dist import (  # noqa: E402
     NEO4J_VERSION,
     Neo4jServer,
@@ -257,6 +258,7 @@ class LocalNeo4j:
 
     def stop(self) -> None:
         self.server.stop()
+        class_data_sharing.adopt(self.server.jvm_args)
 
     def is_running(self) -> bool:
         return self.server.is_running()
@@ -287,7 +289,8 @@ def prepare(base_dir: str | os.PathLike, *, password: str, tls: str = "disabled"
     overrides = machine_overrides(bolt, http, https, import_dir=str(home / "import"), heap=heap,
                                   page_cache=page_cache, version=version)
     server = Neo4jServer(home, auth=("neo4j", password), config_overrides=overrides, version=version,
-                         jvm_args=TEST_JVM_ARGS, die_with_parent=die_with_parent, driver_options=driver_options)
+                         jvm_args=(*TEST_JVM_ARGS, *class_data_sharing.server_args(version)),
+                         die_with_parent=die_with_parent, driver_options=driver_options)
     return LocalNeo4j(home, password, bolt, http, https, tls, server, certificates, conf)
 
 

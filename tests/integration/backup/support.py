@@ -22,6 +22,7 @@ import sys
 import threading
 from pathlib import Path
 
+from tests.support.class_data_sharing import use_args
 from tests.support.neo4j_dist import (
     NEO4J_VERSION,
     admin_command,
@@ -52,8 +53,9 @@ def write_neo4j_commands(where: Path, heap: str = "512m", version: str = NEO4J_V
                           f'export NEO4J_CONF="${{NEO4J_CONF:-$NEO4J_HOME/conf}}"\n'
                           f'exec {shlex.join(admin_command(version))} "$@"\n')
     overrides = " ".join(f"-c {k}={v}" for k, v in line.fast_shutdown.items())
+    jvm = " ".join(map(shlex.quote, (*line.machine_jvm_args, *TEST_JVM_ARGS, *use_args(version))))  # CDS archive
     console = _write_script(where / "neo4j-console", (
-        f'#!/bin/sh\nexec {shlex.quote(java)} -Xmx{heap} {" ".join((*line.machine_jvm_args, *TEST_JVM_ARGS))} '
+        f'#!/bin/sh\nexec {shlex.quote(java)} -Xmx{heap} {jvm} '
         f'-cp {shlex.quote(neo4j_classpath(version))} {line.server_main} '
         f'--home-dir "$NEO4J_HOME" --config-dir "$NEO4J_CONF" {overrides}\n'))
     return {"admin": admin, "console": console}
