@@ -10,25 +10,16 @@ Time (the suite's budget): every JVM boot here costs 10-30 s, so each test resta
 claim needs (3 boots in all, after the module's own two), and core-2 is the session's shared 5.26 server
 (`neo4j_server`), which no test here ever stops: it is the server left alone / left untouched. The module's
 two servers boot while the shared one does (when this module is the first to want it). The gate polls every
-0.25-0.5 s instead of growing to 5 s: it notices a server is back as soon as it is. And the module's JVMs
-load Neo4j's classes from a class-data archive (Java's AppCDS: -XX:SharedArchiveFile), kept under
-build/neo4j-local/ per Java and Neo4j release: a boot is about a third shorter (measured on this machine:
-10-13 s instead of 16-20 s). A run without one has replica-1's first JVM write it as it exits
-(-XX:ArchiveClassesAtExit: that stop takes ~20 s longer, once per machine), and the later boots use it; the JVM
-checks the archive against itself and ignores one that does not match."""
+0.25-0.5 s instead of growing to 5 s: it notices a server is back as soon as it is. And like every 5.26 test server,
+the module's JVMs map the suite's class data sharing archive (tests/support/class_data_sharing.py)."""
 from __future__ import annotations
-
-import hashlib
-import os
-from pathlib import Path
 
 import pytest
 
 from scripts.neo4j_ops.rollout import main
 from scripts.neo4j_ops.shared.errors import OperationError
 from tests.integration.conftest import PASSWORD
-from tests.support.neo4j_dist import NEO4J_VERSIONS, java_executable
-from tests.support.neo4j_local import STATE_DIR, prepare
+from tests.support.neo4j_local import prepare
 
 pytestmark = pytest.mark.integration
 
@@ -36,48 +27,10 @@ NAMES = ("core-1", "core-2", "replica-1")
 SHARED = "core-2"  # the session's neo4j_server: read, never stopped
 
 
-def class_archive(version: str) -> Path:
-    java = os.path.realpath(java_executable(version))
-    key = hashlib.sha256(f"{java}\0{os.path.getmtime(java)}\0{version}".encode()).hexdigest()[:12]
-    return STATE_DIR / f"appcds-neo4j-{version}-{key}.jsa"
-
-
-class ClassArchive:
-    """The module's JVMs use the archive if there is one; else `writer`'s JVM writes it as it exits, and from
-    then on every boot of the module's servers uses it (after_stop is called after each stop)."""
-
-    def __init__(self, path: Path, own: dict):
-        self.path, self.own, self.writer, self.writing = path, own, None, None
-        if path.is_file():
-            self._use()
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.writer = own["replica-1"]
-            self.writing = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            self.writer.server.jvm_args.append(f"-XX:ArchiveClassesAtExit={self.writing}")
-
-    def _use(self):
-        for local in self.own.values():
-            local.server.jvm_args.append(f"-XX:SharedArchiveFile={self.path}")
-
-    def after_stop(self, local) -> None:
-        if local is not self.writer or self.writing is None:
-            return
-        local.server.jvm_args.remove(f"-XX:ArchiveClassesAtExit={self.writing}")
-        if self.writing.is_file():
-            os.replace(self.writing, self.path)  # whole or not at all, even with another run writing too
-            self._use()
-        self.writer = self.writing = None
-
-
-ARCHIVE: list[ClassArchive] = []  # the module's, for the stacks' apply
-
-
 @pytest.fixture(scope="module")
 def servers(request, tmp_path_factory):
     base = tmp_path_factory.mktemp("rollout")
     own = {name: prepare(base / name, password=PASSWORD) for name in NAMES if name != SHARED}
-    ARCHIVE[:] = [ClassArchive(class_archive(NEO4J_VERSIONS["5"]), own)]
     started = []
     try:
         for local in own.values():
@@ -90,7 +43,6 @@ def servers(request, tmp_path_factory):
     finally:
         for local in started:
             local.stop()
-            ARCHIVE[0].after_stop(local)
 
 
 @pytest.fixture(autouse=True)
@@ -122,7 +74,6 @@ class RestartingStack:
             raise OperationError(f"{server} is the session's shared server: this test must never restart it")
         local = self.servers[server]
         local.stop()
-        ARCHIVE[0].after_stop(local)
         local.server.start()  # not waited for: the gate waits over Bolt
         self._pending.pop(server, None)
 

@@ -258,7 +258,6 @@ class LocalNeo4j:
 
     def stop(self) -> None:
         self.server.stop()
-        class_data_sharing.adopt(self.server.jvm_args)
 
     def is_running(self) -> bool:
         return self.server.is_running()
@@ -289,7 +288,7 @@ def prepare(base_dir: str | os.PathLike, *, password: str, tls: str = "disabled"
     overrides = machine_overrides(bolt, http, https, import_dir=str(home / "import"), heap=heap,
                                   page_cache=page_cache, version=version)
     server = Neo4jServer(home, auth=("neo4j", password), config_overrides=overrides, version=version,
-                         jvm_args=(*TEST_JVM_ARGS, *class_data_sharing.server_args(version)),
+                         jvm_args=(*TEST_JVM_ARGS, *class_data_sharing.use_args(version)),
                          die_with_parent=die_with_parent, driver_options=driver_options)
     return LocalNeo4j(home, password, bolt, http, https, tls, server, certificates, conf)
 
