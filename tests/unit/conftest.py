@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from tests.support.plans import AWS_STACKS  # the stack names only (it imports components/, never scripts/)
+
 
 @pytest.fixture
 def rollout_env(monkeypatch):
@@ -56,3 +58,13 @@ def admin(tmp_path):
     flags = tmp_path / "flags"
     flags.mkdir()
     return AdminTool([sys.executable, str(FAKE_ADMIN)], extra_env={"FAKE_NEO4J_FLAGS": str(flags)})
+
+
+@pytest.fixture(scope="module", params=AWS_STACKS)
+def aws_stack_plan(request, tmp_path_factory):
+    """(settings, plan document) of each AWS stack file of the repo (tests/support/plans.py AWS_STACKS), planned
+    once per module that takes it."""
+    from tests.support.plans import plan_stack_file
+
+    plan = plan_stack_file(request.param, tmp_path_factory)
+    return plan.settings, plan.document

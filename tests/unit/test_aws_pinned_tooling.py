@@ -24,19 +24,12 @@ import pytest
 from components.aws.machine import TOOLING_WRITE_ACTIONS
 from components.aws.user_data import HAPROXY_CONFIG_KEY, HAPROXY_CONFIG_SHA256_TAG
 from components.tooling import TOOLING_KEY, TOOLING_PREFIX, TOOLING_SHA256_TAG
-from tests.support.plans import AWS_STACKS, plan_stack_file
 
 INSTANCE = "aws:ec2/instance:Instance"
 OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
-
-
-@pytest.fixture(scope="module", params=AWS_STACKS)
-def planned(request, tmp_path_factory):
-    plan = plan_stack_file(request.param, tmp_path_factory)
-    return plan.settings, plan.document
 
 
 def of_type(plan: dict, resource_type: str) -> dict[str, dict]:
@@ -48,8 +41,8 @@ def object_bytes(plan: dict, key: str) -> bytes:
     return base64.b64decode(inputs["contentBase64"]) if "contentBase64" in inputs else inputs["content"].encode()
 
 
-def test_the_backup_server_is_tagged_with_the_sha256_of_the_tooling_archive_it_installs(planned):
-    settings, plan = planned
+def test_the_backup_server_is_tagged_with_the_sha256_of_the_tooling_archive_it_installs(aws_stack_plan):
+    settings, plan = aws_stack_plan
     instances = of_type(plan, INSTANCE)
     tagged = {name: inputs for name, inputs in instances.items() if TOOLING_SHA256_TAG in inputs.get("tags", {})}
     assert len(tagged) == 1 and "BackupBucket" in next(iter(tagged.values()))["tags"], "the backup server alone"
@@ -58,8 +51,8 @@ def test_the_backup_server_is_tagged_with_the_sha256_of_the_tooling_archive_it_i
     assert inputs["metadataOptions"]["instanceMetadataTags"] == "enabled"
 
 
-def test_each_haproxy_node_is_tagged_with_the_sha256_of_the_haproxy_cfg_it_loads(planned):
-    settings, plan = planned
+def test_each_haproxy_node_is_tagged_with_the_sha256_of_the_haproxy_cfg_it_loads(aws_stack_plan):
+    settings, plan = aws_stack_plan
     if not settings.haproxy:
         pytest.skip("no HAProxy in this stack")
     tagged = [i for i in of_type(plan, INSTANCE).values() if HAPROXY_CONFIG_SHA256_TAG in i.get("tags", {})]
@@ -70,8 +63,8 @@ def test_each_haproxy_node_is_tagged_with_the_sha256_of_the_haproxy_cfg_it_loads
         assert inputs["metadataOptions"]["instanceMetadataTags"] == "enabled"
 
 
-def test_no_machine_may_write_what_root_runs_and_none_may_tag_instances(planned):
-    settings, plan = planned
+def test_no_machine_may_write_what_root_runs_and_none_may_tag_instances(aws_stack_plan):
+    settings, plan = aws_stack_plan
     assert TOOLING_KEY.startswith(TOOLING_PREFIX) and HAPROXY_CONFIG_KEY.startswith(TOOLING_PREFIX)
     policies = {name: json.loads(inputs["policy"]) for name, inputs in of_type(plan, ROLE_POLICY).items()}
     access = {name: document for name, document in policies.items() if name.endswith("-access")}
@@ -88,10 +81,10 @@ def test_no_machine_may_write_what_root_runs_and_none_may_tag_instances(planned)
         assert not [a for a in allowed if a in ("ec2:CreateTags", "ec2:DeleteTags", "ec2:*", "*")], name
 
 
-def test_every_backup_buckets_policy_denies_writes_under_tooling_with_instance_credentials(planned):
+def test_every_backup_buckets_policy_denies_writes_under_tooling_with_instance_credentials(aws_stack_plan):
     # Whatever any role policy grants, now or later: the bucket's own explicit Deny, for every request signed with
     # EC2 instance credentials (aws:EC2InstanceSourceVPC is in their request context); the deploy signs with none.
-    settings, plan = planned
+    settings, plan = aws_stack_plan
     policies = of_type(plan, BUCKET_POLICY)
     assert set(policies) == set(of_type(plan, BUCKET))
     for name, inputs in policies.items():

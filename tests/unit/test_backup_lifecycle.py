@@ -17,7 +17,7 @@ import pytest
 
 from components.settings import FULL_EVERY_DAYS
 from tests.conftest import ROOT, stack_config
-from tests.support.plans import AWS_STACKS, make_plan, plan_stack_file
+from tests.support.plans import make_plan
 
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 BUCKET = "aws:s3/bucket:Bucket"
@@ -25,12 +25,6 @@ VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 OBJECT_LOCK = "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-
-
-@pytest.fixture(scope="module", params=AWS_STACKS)
-def planned(request, tmp_path_factory):
-    plan = plan_stack_file(request.param, tmp_path_factory)
-    return plan.settings, plan.document
 
 
 def lifecycle_rules(plan: dict) -> list[tuple[str, dict]]:
@@ -50,14 +44,14 @@ def rule_tags(rule: dict) -> dict:
     return ((rule.get("filter") or {}).get("and") or {}).get("tags") or {}
 
 
-def test_the_backup_bucket_has_lifecycle_rules(planned):
-    settings, plan = planned
+def test_the_backup_bucket_has_lifecycle_rules(aws_stack_plan):
+    settings, plan = aws_stack_plan
     assert lifecycle_rules(plan), (f"stack {settings.stack}: no {LIFECYCLE} in the plan; the AWS adapter's "
                                    f"BackupStore must give the backup bucket its lifecycle")
 
 
-def test_every_rule_covers_the_stack_prefix_only(planned):
-    settings, plan = planned
+def test_every_rule_covers_the_stack_prefix_only(aws_stack_plan):
+    settings, plan = aws_stack_plan
     for name, rule in lifecycle_rules(plan):
         assert rule["status"] == "Enabled", name
         assert rule_prefix(rule) == f"{settings.stack}/", f"{name}: the rule must cover {settings.stack}/ only " \
@@ -70,12 +64,12 @@ def lock_days(plan: dict) -> dict[str, tuple[str, int]]:
             for name, inputs in of_type(plan, OBJECT_LOCK).items()}
 
 
-def test_every_backup_bucket_is_created_with_object_lock_in_compliance_mode(planned):
+def test_every_backup_bucket_is_created_with_object_lock_in_compliance_mode(aws_stack_plan):
     # S3 User Guide, "S3 Object Lock overview": "In compliance mode, a protected object version can't be
     # overwritten or deleted by any user, including the root user in your AWS account. [...] its retention period
     # can't be shortened." Governance mode yields to s3:BypassGovernanceRetention, which a compromised account role
     # has. "You can only enable Object Lock for new buckets": objectLockEnabled is on the Bucket itself.
-    settings, plan = planned
+    settings, plan = aws_stack_plan
     buckets = of_type(plan, BUCKET)
     assert buckets and all(inputs.get("objectLockEnabled") is True for inputs in buckets.values()), buckets
     locks = lock_days(plan)
@@ -86,8 +80,8 @@ def test_every_backup_bucket_is_created_with_object_lock_in_compliance_mode(plan
         assert of_type(plan, OBJECT_LOCK)[name]["objectLockEnabled"] == "Enabled"
 
 
-def test_current_backups_expire_by_age_alone_when_their_lock_ends(planned):
-    settings, plan = planned
+def test_current_backups_expire_by_age_alone_when_their_lock_ends(aws_stack_plan):
+    settings, plan = aws_stack_plan
     expiring = [(name, rule) for name, rule in lifecycle_rules(plan) if (rule.get("expiration") or {}).get("days")]
     assert expiring, "no rule expires old backups: the bucket would grow forever"
     assert {name for name, _ in expiring} == set(of_type(plan, BUCKET))
@@ -108,8 +102,8 @@ def test_full_backup_interval_is_the_backup_jobs():
     assert "--full-every-days" not in (ROOT / "templates" / "backup" / "neo4j-backup.sh.j2").read_text()
 
 
-def test_backups_move_to_the_colder_class_only_when_configured(planned):
-    settings, plan = planned
+def test_backups_move_to_the_colder_class_only_when_configured(aws_stack_plan):
+    settings, plan = aws_stack_plan
     transitions = [t for _, rule in lifecycle_rules(plan) for t in rule.get("transitions") or []]
     if settings.backup_transition_days:
         assert {json.dumps(t, sort_keys=True) for t in transitions} == {json.dumps(
@@ -119,8 +113,8 @@ def test_backups_move_to_the_colder_class_only_when_configured(planned):
         assert transitions == []
 
 
-def test_unfinished_multipart_uploads_are_cleaned_up(planned):
-    _, plan = planned
+def test_unfinished_multipart_uploads_are_cleaned_up(aws_stack_plan):
+    _, plan = aws_stack_plan
     per_bucket: dict[str, list] = {}
     for name, rule in lifecycle_rules(plan):
         days = (rule.get("abortIncompleteMultipartUpload") or {}).get("daysAfterInitiation")
@@ -131,8 +125,8 @@ def test_unfinished_multipart_uploads_are_cleaned_up(planned):
         assert any(d and d <= 7 for d in days), f"{name}: an interrupted backup's parts would be kept forever"
 
 
-def test_overwritten_or_deleted_backup_versions_expire_as_configured(planned):
-    settings, plan = planned
+def test_overwritten_or_deleted_backup_versions_expire_as_configured(aws_stack_plan):
+    settings, plan = aws_stack_plan
     per_bucket: dict[str, set] = {}
     for name, rule in lifecycle_rules(plan):
         kept = (rule.get("noncurrentVersionExpiration") or {}).get("noncurrentDays")
@@ -141,11 +135,11 @@ def test_overwritten_or_deleted_backup_versions_expire_as_configured(planned):
     assert per_bucket and all(v == {settings.backup_noncurrent_days} for v in per_bucket.values()), per_bucket
 
 
-def test_no_machine_may_delete_tag_relock_or_reconfigure_backups(planned):
+def test_no_machine_may_delete_tag_relock_or_reconfigure_backups(aws_stack_plan):
     # IAM User Guide, "Policies and permissions in IAM": "An explicit deny in any of these policies overrides the
     # allow." S3 User Guide, "S3 Object Lock overview", tip: "set the bucket defaults and deny users permission to
     # configure object retention settings".
-    settings, plan = planned
+    settings, plan = aws_stack_plan
     policies = {name: json.loads(inputs["policy"]) for name, inputs in of_type(plan, ROLE_POLICY).items()
                 if name.endswith("-access")}
     bucket_arns = {f"arn:aws:mock:::{name}" for name in of_type(plan, BUCKET)}
@@ -246,8 +240,8 @@ def _newest_chain(objects: dict[str, datetime]) -> set[str]:
     return set(ordered[start:])
 
 
-def test_the_newest_chain_stays_whole_and_current_for_the_retention_after_backups_stop(planned):
-    settings, plan = planned
+def test_the_newest_chain_stays_whole_and_current_for_the_retention_after_backups_stop(aws_stack_plan):
+    settings, plan = aws_stack_plan
     rules = [rule for name, rule in lifecycle_rules(plan) if name == "cluster-backups"]
     lock = lock_days(plan)["cluster-backups"][1]
     retention = settings.backup_retention_days
