@@ -39,7 +39,23 @@ class _Client:
         return reply
 
 
-class RestartingCluster:
+class RecordedCluster:
+    """What a stand-in cluster passes straight to its recorded transport (`self.recorded`): HTTP, peer
+    certificates, and a close with nothing to close."""
+
+    recorded: RecordedTransport
+
+    def http_get(self, url, timeout):
+        return self.recorded.http_get(url, timeout)
+
+    def peer_certificate(self, uri, tls=None):
+        return self.recorded.peer_certificate(uri, tls)
+
+    def close(self):
+        pass
+
+
+class RestartingCluster(RecordedCluster):
     """A recorded cluster whose servers go away while their step runs: after `restart(server, rounds)`, the
     server refuses Bolt for that many gather rounds, then answers from the recording again. `swap` replaces
     the recording (what the cluster says from then on)."""
@@ -67,14 +83,6 @@ class RestartingCluster:
     def swap(self, scenario: dict) -> None:
         self.recorded = RecordedTransport(scenario, tls=self.tls)
 
-    def http_get(self, url, timeout):
-        return self.recorded.http_get(url, timeout)
-
-    def peer_certificate(self, uri, tls=None):
-        return self.recorded.peer_certificate(uri, tls)
-
-    def close(self):
-        pass
 
 
 def moved_away(scenario: dict, address: str, databases: list[str]) -> dict:

@@ -26,7 +26,7 @@ from scripts.neo4j_ops.shared.upgrade_paths import upgrade_path
 from scripts.neo4j_ops.upgrade import build_parser, main
 from scripts.neo4j_ops.upgrade.preflight import discovery_finding, hosting_finding, status_finding
 from tests.conftest import ENTERPRISE, stack_config_on
-from tests.support.rollout_fakes import moved_away
+from tests.support.rollout_fakes import RecordedCluster, moved_away
 
 SCENARIO = ENTERPRISE / "upgrade-5.26-prod.json"
 OUTPUTS = ENTERPRISE / "stack-outputs-prod.json"
@@ -65,7 +65,7 @@ class FakeStack:
         self.on_apply(server)
 
 
-class Upgrading:
+class Upgrading(RecordedCluster):
     """The recorded cluster; a server whose step ran answers dbms.components() with the new release."""
 
     def __init__(self, scenario, tls, version="2025.10.1"):
@@ -94,14 +94,6 @@ class Upgrading:
     def upgrade(self, server):
         self.done.add(f"{server}.prod.neo4j.internal:7687")
 
-    def http_get(self, url, timeout):
-        return self.recorded.http_get(url, timeout)
-
-    def peer_certificate(self, uri, tls=None):
-        return self.recorded.peer_certificate(uri, tls)
-
-    def close(self):
-        pass
 
 
 def upgrade(capsys, ca, *args, transport=None, stack=None, now=SOON):
