@@ -17,6 +17,7 @@ right after a start, when its health is not yet full) and up within rise x inter
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import time
 from pathlib import Path
@@ -215,8 +216,14 @@ def test_a_real_bolt_session_to_a_leader_marked_down_is_closed(rendered, tmp_pat
                     tx.close()
                 with contextlib.suppress(Exception):
                     session.close()
-    assert "neo4j_write/core-1 is DOWN" in (tmp_path / "haproxy.log").read_text()
-    assert "1 sessions active" in (tmp_path / "haproxy.log").read_text()
+    down = [line for line in (tmp_path / "haproxy.log").read_text().splitlines()
+            if "neo4j_write/core-1 is DOWN" in line]
+    assert down, "HAProxy logged no DOWN for neo4j_write/core-1"
+    # HAProxy counts the server's streams when it applies DOWN; on-marked-down shutdown-sessions
+    # closes them after that. At least ours was open then (the driver's pool may hold more than
+    # one connection to the address, so the count is not pinned to 1: CI once saw another).
+    active = re.search(r"(\d+) sessions active", down[0])
+    assert active and int(active.group(1)) >= 1, down[0]
 
 
 def _worker_pids(master: int) -> list[int]:
