@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import gzip
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ def gpg(home: Path, *args: str, input: bytes | None = None) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def signing_key(tmp_path_factory) -> tuple[str, str]:
+def signing_key(tmp_path_factory) -> Iterator[tuple[str, str]]:
     """A real key made for the test (ed25519): its armored public part and its fingerprint."""
     home = tmp_path_factory.mktemp("gnupg")
     home.chmod(0o700)
@@ -43,7 +44,9 @@ def signing_key(tmp_path_factory) -> tuple[str, str]:
     armored = gpg(home, "--armor", "--export").decode()
     fingerprint = next(line.split(":")[9] for line in gpg(home, "--with-colons", "--list-keys").decode().splitlines()
                        if line.startswith("fpr:"))
-    return armored, fingerprint
+    yield armored, fingerprint
+    # Key generation started a gpg-agent for this home; left running it outlives the suite.
+    subprocess.run([require_tool("gpgconf"), "--homedir", str(home), "--kill", "gpg-agent"], check=False)
 
 
 def setup_scripts(**stack) -> dict[str, str]:
