@@ -76,6 +76,14 @@ def build_repository(version: str, component: str) -> Path:
     """The signed repository holding the stand-in package of `version` under `component`; its directory."""
     deb = cached_deb(version)
     home = signing_home()
+    try:
+        return _signed_repository(deb, home, version, component)
+    finally:
+        # gpg started an agent for the cached home (key generation, signing); left running it outlives the suite.
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False)
+
+
+def _signed_repository(deb: Path, home: Path, version: str, component: str) -> Path:
     repo = cache_root() / "rehearsal" / "apt" / f"repo-{component}-{version}-{recipe_key(version)}"
     if (repo / "dists" / SUITE / "InRelease").exists():
         return repo
