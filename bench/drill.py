@@ -37,7 +37,7 @@ from scripts.neo4j_ops.drill.run import drill  # noqa: E402
 from scripts.neo4j_ops.parallel import run_in_background  # noqa: E402
 from scripts.neo4j_ops.target import ServerSpec, Target  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
-from tests.support.haproxy import HealthEndpoints, Loopback, loopback_cfg, running_haproxy  # noqa: E402
+from tests.support.haproxy import HealthEndpoints, Loopback, loopback_cfg, loopback_dirs, running_haproxy  # noqa: E402
 from tests.support.neo4j_dist import free_port  # noqa: E402
 from tests.support.neo4j_local import start_many  # noqa: E402
 
@@ -69,7 +69,7 @@ def run(a, b, directory: Path, args, log) -> dict:
                         servers={"core-1": (a.bolt_port, health.port("core-1")),
                                  "core-2": (b.bolt_port, health.port("core-2")),
                                  "core-3": (b.bolt_port, health.port("core-3"))},
-                        nameserver_port=free_port(), maxconn=1000)
+                        nameserver_port=free_port(), maxconn=1000, **loopback_dirs(directory))
     back: dict[str, float] = {}
     lines: list[str] = []
 

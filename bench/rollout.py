@@ -52,7 +52,7 @@ from scripts.neo4j_ops.rollout.gates import cluster_health  # noqa: E402
 from scripts.neo4j_ops.rollout.run import rollout  # noqa: E402
 from scripts.neo4j_ops.target import ServerSpec, Target  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
-from tests.support.haproxy import HealthEndpoints, Loopback, loopback_cfg, port_open, running_haproxy  # noqa: E402
+from tests.support.haproxy import HealthEndpoints, Loopback, loopback_cfg, loopback_dirs, port_open, running_haproxy  # noqa: E402
 from tests.support.neo4j_dist import free_port  # noqa: E402
 from tests.support.neo4j_local import start_many  # noqa: E402
 
@@ -204,7 +204,7 @@ def failed_writes(a, b, directory: Path, log) -> dict:
                         servers={"core-1": (a.bolt_port, health.port("core-1")),
                                  "core-2": (b.bolt_port, health.port("core-2")),
                                  "core-3": (b.bolt_port, health.port("core-3"))},
-                        nameserver_port=free_port(), maxconn=1000)
+                        nameserver_port=free_port(), maxconn=1000, **loopback_dirs(directory))
     stats = {"ok": 0, "failed": 0, "errors": [], "max_latency_s": 0.0}
     stop = threading.Event()
     try:

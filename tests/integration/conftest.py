@@ -32,6 +32,7 @@ from tests.support.haproxy import (
     Loopback,
     haproxy_binary,
     loopback_cfg,
+    loopback_dirs,
     running_haproxy,
     server_names,
 )
@@ -143,7 +144,8 @@ def haproxy_in_front(backends: list[str | LocalNeo4j], directory: Path) -> Itera
     try:
         loopback = Loopback(binds={"bolt_write": free_port(), "bolt_read": free_port(), "stats": free_port(),
                                    "health": free_port()},
-                            servers={name: (bolt_port, check_port)}, nameserver_port=free_port(), maxconn=1000)
+                            servers={name: (bolt_port, check_port)}, nameserver_port=free_port(), maxconn=1000,
+                            **loopback_dirs(directory))
         with running_haproxy(loopback_cfg(rendered, loopback), directory, listen_ports=list(loopback.binds.values()),
                              stats_port=loopback.binds["stats"]) as proxy:
             proxy.wait_for_first_checks()

@@ -25,7 +25,7 @@ from components.render import HAPROXY_ENTRY_PEM, render_haproxy_cfg
 from components.topology import plan_topology
 from tests.conftest import make_settings
 from tests.integration.conftest import PASSWORD
-from tests.support.haproxy import Loopback, loopback_cfg, running_haproxy, server_names
+from tests.support.haproxy import Loopback, loopback_cfg, loopback_dirs, running_haproxy, server_names
 from tests.support.neo4j_dist import free_port
 from tests.support.neo4j_local import Certificates
 
@@ -84,11 +84,13 @@ def rendered_cfg() -> str:
     return cfg
 
 
-def on_loopback(cfg: str, server, certificates: Certificates, entry_pem: Path, verify_as: str) -> tuple[str, dict]:
+def on_loopback(cfg: str, server, certificates: Certificates, entry_pem: Path, verify_as: str,
+                directory: Path) -> tuple[str, dict]:
     (name,) = server_names(cfg, "neo4j_read")
     binds = {"bolt_write": free_port(), "bolt_read": free_port(), "stats": free_port(), "health": free_port()}
     text = loopback_cfg(cfg, Loopback(binds=binds, servers={name: (server.bolt_port, server.https_port)},
-                                      nameserver_port=free_port(), ca_file=str(certificates.ca_cert), maxconn=1000))
+                                      nameserver_port=free_port(), ca_file=str(certificates.ca_cert), maxconn=1000,
+                                      **loopback_dirs(directory)))
     text = text.replace(HAPROXY_ENTRY_PEM, str(entry_pem))
     text, verified = re.subn(r"verifyhost \S+", f"verifyhost {verify_as}", text)
     assert verified == 2  # the server in the write and in the read backend
@@ -112,7 +114,7 @@ def tls_server(neo4j_factory, tmp_path_factory):
 
 def test_clients_verify_the_entry_certificate_and_their_bolt_session_runs_on_the_tls_server(tls_server, tmp_path):
     server, certificates, entry_pem = tls_server
-    text, binds = on_loopback(rendered_cfg(), server, certificates, entry_pem, "localhost")
+    text, binds = on_loopback(rendered_cfg(), server, certificates, entry_pem, "localhost", tmp_path)
     with running_haproxy(text, tmp_path, listen_ports=list(binds.values()), stats_port=binds["stats"]) as proxy:
         proxy.wait_for_first_checks()
         assert set(proxy.checked().values()) == {"L7OK"}  # HTTPS checks, the server verified
@@ -133,7 +135,8 @@ def test_a_server_whose_certificate_does_not_name_it_gets_no_connection(tls_serv
     """HAProxy verifies the server by name: the same server, verified as another name, is refused (no check passes,
     no Bolt session reaches it), so a certificate the CA signed for another machine cannot pose as this server."""
     server, certificates, entry_pem = tls_server
-    text, binds = on_loopback(rendered_cfg(), server, certificates, entry_pem, "core-9.elsewhere.invalid")
+    text, binds = on_loopback(rendered_cfg(), server, certificates, entry_pem, "core-9.elsewhere.invalid",
+                              tmp_path)
     with running_haproxy(text, tmp_path, listen_ports=list(binds.values()), stats_port=binds["stats"]) as proxy:
         proxy.wait_for_first_checks()
         assert "L7OK" not in set(proxy.checked().values()), proxy.checked()

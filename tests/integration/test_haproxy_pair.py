@@ -34,6 +34,7 @@ from tests.support.haproxy import (
     Loopback,
     RunningHAProxy,
     loopback_cfg,
+    loopback_dirs,
     running_haproxy,
     server_names,
     who_answers,
@@ -54,10 +55,10 @@ def rendered_cfg(replicas: int) -> str:
     return render_haproxy_cfg(settings, plan_topology(settings))
 
 
-def node_loopback(servers: dict[str, tuple[int, int]], state_dir: Path) -> Loopback:
-    state_dir.mkdir(parents=True)
+def node_loopback(servers: dict[str, tuple[int, int]], directory: Path) -> Loopback:
+    directory.mkdir()
     return Loopback(binds={name: free_port() for name in ("bolt_write", "bolt_read", "stats", "health")},
-                    servers=servers, nameserver_port=free_port(), maxconn=1000, state_dir=str(state_dir))
+                    servers=servers, nameserver_port=free_port(), maxconn=1000, **loopback_dirs(directory))
 
 
 def sync_config(node: RunningHAProxy, loopback: Loopback, published: str, box: Sandbox) -> subprocess.CompletedProcess:
@@ -140,7 +141,7 @@ def pair_behind_a_balancer(tmp_path: Path):
     # The nodes' state (their admin sockets) in a short folder of its own: haproxy refuses a socket path over
     # 97 characters, and pytest-xdist's tmp_path (…/popen-gw0/<test name>) is longer.
     state = Path(tempfile.mkdtemp(prefix="haproxy-pair-"))
-    nodes = {name: node_loopback({s: places[s] for s in SERVERS}, state / f"{name}-state")
+    nodes = {name: node_loopback({s: places[s] for s in SERVERS}, state / name)
              for name in ("haproxy-1", "haproxy-2")}
     front = {"bolt_write": free_port(), "bolt_read": free_port()}
     stats = free_port()
@@ -203,7 +204,7 @@ def test_new_connections_survive_losing_a_node_and_a_reload_keeps_established_on
             loopback = nodes["haproxy-2"]
             published = loopback_cfg(changed, Loopback(
                 loopback.binds, {s: places[s] for s in SERVERS + ["replica-3"]}, loopback.nameserver_port,
-                maxconn=loopback.maxconn, state_dir=loopback.state_dir))
+                maxconn=loopback.maxconn, state_dir=loopback.state_dir, chroot_dir=loopback.chroot_dir))
             box = sandbox(tmp_path / "sync")
             synced = sync_config(running["haproxy-2"], loopback, published, box)
             assert synced.returncode == 0, synced.stdout + synced.stderr

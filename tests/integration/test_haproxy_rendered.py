@@ -37,6 +37,7 @@ from tests.support.haproxy import (
     changed_lines,
     is_closed,
     loopback_cfg,
+    loopback_dirs,
     running_haproxy,
     server_names,
     who_answers,
@@ -78,7 +79,7 @@ def cluster_behind_haproxy(rendered: str, tmp_path, state: ClusterState, bolt: d
         loopback = Loopback(binds={"bolt_write": free_port(), "bolt_read": free_port(), "stats": free_port(),
                                    "health": free_port()},
                             servers={name: (traffic[name], health.port(name)) for name in SERVERS},
-                            nameserver_port=free_port(), maxconn=1000)
+                            nameserver_port=free_port(), maxconn=1000, **loopback_dirs(tmp_path))
         cfg = loopback_cfg(rendered, loopback)
         assert_only_addresses_and_ports_differ(rendered, cfg)
         with running_haproxy(cfg, tmp_path, listen_ports=list(loopback.binds.values()),
@@ -256,8 +257,6 @@ def test_workers_run_as_the_haproxy_user_in_the_chroot_and_keep_the_socket_and_r
     if not can_drop_privileges():
         pytest.skip("needs root and the haproxy user (Debian's haproxy package creates it)")
     haproxy_ids = pwd.getpwnam("haproxy").pw_uid, grp.getgrnam("haproxy").gr_gid
-    jail = tmp_path / "jail"
-    jail.mkdir()
     state = ClusterState(leader="core-1")
     health = HealthEndpoints(SERVERS, state)
     echoes = {name: EchoServer(name) for name in SERVERS}
@@ -265,9 +264,8 @@ def test_workers_run_as_the_haproxy_user_in_the_chroot_and_keep_the_socket_and_r
         loopback = Loopback(binds={"bolt_write": free_port(), "bolt_read": free_port(), "stats": free_port(),
                                    "health": free_port()},
                             servers={name: (echoes[name].port, health.port(name)) for name in SERVERS},
-                            nameserver_port=free_port(), maxconn=1000, state_dir=str(tmp_path / "state"),
-                            chroot_dir=str(jail))
-        (tmp_path / "state").mkdir()
+                            nameserver_port=free_port(), maxconn=1000, **loopback_dirs(tmp_path))
+        jail = tmp_path / "jail"
         (tmp_path / "state" / "server-state").write_text("1\n")
         cfg = loopback_cfg(rendered, loopback)
         assert f"    chroot {jail}\n" in cfg

@@ -9,14 +9,17 @@ substituted, line for line (the line count never changes, see `changed_lines`):
 - `parse-resolv-conf` in `resolvers`      → `nameserver loopback 127.0.0.1:<port>` (servers are IP
   literals here, so nothing is resolved; the nameserver keeps any query on loopback all the same)
 - `ca-file /etc/haproxy/ca.crt`           → the test CA's path (only when a CA is given)
-- `/var/lib/haproxy/` (admin socket, saved server states) → `Loopback.state_dir` (a new temporary
-  directory unless given): the tests do not run as root
+- `/var/lib/haproxy/` (admin socket, saved server states) → `Loopback.state_dir`, always given: the tests
+  do not run as root
 - `maxconn 20000` in `global`             → `maxconn <n>` (only when given): haproxy needs about
   2 × maxconn file descriptors and exits when it cannot raise its limit that far; test machines
   (a 20000 hard limit in CI containers) cannot, a real HAProxy node started by root can.
-- `chroot /var/lib/haproxy`               → an empty temporary directory when haproxy can drop its
+- `chroot /var/lib/haproxy`               → `Loopback.chroot_dir` (required then) when haproxy can drop its
   privileges here (started by root, the haproxy user exists: `user` and `group` stay as rendered);
   otherwise `chroot`, `user` and `group` become comments: only root may chroot or change user.
+
+`loopback_cfg` only edits text and makes nothing on disk; a caller that runs the config gets both
+directories inside its own temporary directory from `loopback_dirs`, so nothing outlives the test.
 
 Everything else (timeouts, `inter 2s fall 3 rise 2`, the http-check lines, on-marked-down) runs as
 rendered. The stand-ins for Neo4j servers are here too: `HealthEndpoints` answers the cluster health
@@ -38,7 +41,6 @@ import socket
 import socketserver
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -73,8 +75,9 @@ class Loopback:
     nameserver_port: int
     ca_file: str | None = None
     maxconn: int | None = None  # global maxconn, when this machine's file limit is below haproxy's need
-    state_dir: str | None = None  # replaces /var/lib/haproxy; None: a new temporary directory
-    chroot_dir: str | None = None  # replaces the chroot; None: a new empty directory (when privileged)
+    # replaces /var/lib/haproxy; required (keyword): a default made on disk here would outlive the caller
+    state_dir: str = field(kw_only=True)
+    chroot_dir: str | None = None  # replaces the chroot; required when privileged
     privileged: bool | None = None  # keep chroot/user/group; None: can_drop_privileges()
 
 
@@ -83,7 +86,6 @@ def loopback_cfg(rendered: str, loopback: Loopback) -> str:
     Every frontend and server must have a place in `loopback` and every place must be used."""
     section, name = "", ""
     used_binds, used_servers = set(), set()
-    state_dir = loopback.state_dir or tempfile.mkdtemp(prefix="haproxy-state-")
     out = []
     for line in rendered.splitlines():
         if match := _SECTION.match(line):
@@ -109,13 +111,12 @@ def loopback_cfg(rendered: str, loopback: Loopback) -> str:
             if not privileged:
                 line = f"{match[1]}# {match[2]} {match[3]} (not root here)"
             elif match[2] == "chroot":
-                jail = loopback.chroot_dir
-                if jail is None:
-                    jail = tempfile.mkdtemp(prefix="haproxy-chroot-")
-                    Path(jail).chmod(0o755)
-                line = f"{match[1]}chroot {jail}"
+                if loopback.chroot_dir is None:
+                    raise ValueError("haproxy keeps its chroot here (privileged): give Loopback.chroot_dir "
+                                     "(loopback_dirs makes one)")
+                line = f"{match[1]}chroot {loopback.chroot_dir}"
         if section == "global" and f" {STATE_DIR}/" in line:
-            line = line.replace(f" {STATE_DIR}/", f" {state_dir}/")
+            line = line.replace(f" {STATE_DIR}/", f" {loopback.state_dir}/")
         if loopback.ca_file is not None and f"ca-file {CA_PATH}" in line:
             line = line.replace(f"ca-file {CA_PATH}", f"ca-file {loopback.ca_file}")
         out.append(line)
@@ -123,6 +124,17 @@ def loopback_cfg(rendered: str, loopback: Loopback) -> str:
     if unused:
         raise ValueError(f"not in the rendered config: {sorted(unused)}")
     return "\n".join(out) + ("\n" if rendered.endswith("\n") else "")
+
+
+def loopback_dirs(directory: Path) -> dict[str, str]:
+    """`state_dir` and `chroot_dir` for a Loopback that is run, made inside `directory` (the caller's own
+    temporary directory, so nothing outlives it): `state` for the admin socket and saved server states, `jail` an
+    empty chroot. Short names: haproxy refuses an admin socket path over 97 characters."""
+    state, jail = directory / "state", directory / "jail"
+    state.mkdir()
+    jail.mkdir()
+    jail.chmod(0o755)  # as /var/lib/haproxy: mkdir's mode is masked by the umask
+    return {"state_dir": str(state), "chroot_dir": str(jail)}
 
 
 def changed_lines(before: str, after: str) -> list[tuple[str, str]]:

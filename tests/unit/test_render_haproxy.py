@@ -1,4 +1,6 @@
 import re
+import tempfile
+from dataclasses import replace
 
 import pytest
 
@@ -119,8 +121,8 @@ def loopback_for(cfg: str, **extra) -> Loopback:
     names = server_names(cfg, "neo4j_read")
     return Loopback(binds={"bolt_write": 10001, "bolt_read": 10002, "health": 10004, "stats": 10003},
                     servers={name: (11000 + i, 12000 + i) for i, name in enumerate(names)},
-                    nameserver_port=10053, state_dir="/tmp/state",
-                    **{"privileged": True, "chroot_dir": "/tmp/jail", **extra})
+                    nameserver_port=10053,
+                    **{"state_dir": "/tmp/state", "privileged": True, "chroot_dir": "/tmp/jail", **extra})
 
 
 def test_loopback_config_changes_only_addresses_and_ports():
@@ -167,9 +169,26 @@ def test_loopback_config_refuses_a_server_or_port_it_has_no_place_for():
     cfg = cfg_for(coreCount=3, replicaCount=2)
     places = loopback_for(cfg)
     with pytest.raises(ValueError, match="replica-2"):
-        loopback_cfg(cfg, Loopback(places.binds, {k: v for k, v in places.servers.items() if k != "replica-2"},
-                                   places.nameserver_port))
+        loopback_cfg(cfg, replace(places, servers={k: v for k, v in places.servers.items() if k != "replica-2"}))
     with pytest.raises(ValueError, match="replica-9"):
-        loopback_cfg(cfg, Loopback(places.binds, {**places.servers, "replica-9": (1, 2)}, places.nameserver_port))
+        loopback_cfg(cfg, replace(places, servers={**places.servers, "replica-9": (1, 2)}))
     with pytest.raises(ValueError, match="line count"):
         changed_lines(cfg, cfg + "extra\n")
+
+
+def test_loopback_config_makes_nothing_on_disk_and_needs_a_jail_where_it_keeps_the_chroot(tmp_path, monkeypatch):
+    # loopback_cfg only edits text: the directories it names are the caller's to make (loopback_dirs) inside the
+    # caller's temporary directory. Any temporary directory it made would land in `made` here.
+    made = tmp_path / "tempfile"
+    made.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(made))
+    cfg = cfg_for(coreCount=3, replicaCount=2)
+    state, jail = tmp_path / "state", tmp_path / "jail"
+    text = loopback_cfg(cfg, loopback_for(cfg, state_dir=str(state), chroot_dir=str(jail)))
+    assert f"    chroot {jail}\n" in text and f" {state}/admin.sock " in text
+    assert sorted(tmp_path.iterdir()) == [made] and list(made.iterdir()) == []
+    with pytest.raises(ValueError, match="chroot_dir"):
+        loopback_cfg(cfg, loopback_for(cfg, chroot_dir=None))
+    # without privileges the chroot is left out, so no jail is needed
+    unprivileged = loopback_cfg(cfg, loopback_for(cfg, privileged=False, chroot_dir=None))
+    assert "\n    # chroot /var/lib/haproxy (not root here)\n" in unprivileged
