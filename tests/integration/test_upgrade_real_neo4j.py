@@ -43,7 +43,7 @@ from scripts.neo4j_ops.upgrade.offline import (
 )
 from tests.support.cypher import can_log_in
 from tests.support.neo4j_dist import NEO4J_VERSIONS, Neo4jDistError, run_neo4j_admin
-from tests.support.neo4j_local import LocalNeo4j, prepare
+from tests.support.neo4j_local import LocalNeo4j, local_jvm_args, prepare
 
 pytestmark = pytest.mark.integration
 
@@ -121,7 +121,8 @@ def assert_intact(seen: Observed, *, index_type: str) -> None:
 
 def store_format(local: LocalNeo4j, database: str, release: str) -> str:
     """`neo4j-admin database info`'s "Store format version" (5.x and 2025 only; the server stopped)."""
-    result = run_neo4j_admin(["database", "info", database], local.home, version=release)
+    result = run_neo4j_admin(["database", "info", database], local.home, version=release,
+                             jvm_args=local_jvm_args(release))
     assert result.returncode == 0, result.stdout + result.stderr
     for line in result.stdout.splitlines():
         if line.startswith("Store format version:"):
@@ -149,7 +150,8 @@ class Runner:
             elif step.kind == ADMIN:
                 assert step.argv[0] == "neo4j-admin", step
                 local = self.servers[step.release]
-                result = run_neo4j_admin(list(step.argv[1:]), local.home, version=step.release)
+                result = run_neo4j_admin(list(step.argv[1:]), local.home, version=step.release,
+                                         jvm_args=local_jvm_args(step.release))
                 output = result.stdout + result.stderr
                 if result.returncode != 0 and step.tolerate and step.tolerate in output:
                     # offline.SYSTEM_UPGRADE_FAILURE: accepted only when the store files were migrated
@@ -296,7 +298,8 @@ def test_b_44_store_migrated_to_526_and_on_to_2025_keeps_data_schema_and_users(t
         assert next(s.argv for s in steps if s.kind == ADMIN and s.release == V5 and s.database == "neo4j"
                     and "migrate" in s.argv) == sent[MIGRATE]
         seed_dir.mkdir()
-        dumped = run_neo4j_admin(list(sent[DUMP][1:]), runner.servers[V5].home, version=V5)
+        dumped = run_neo4j_admin(list(sent[DUMP][1:]), runner.servers[V5].home, version=V5,
+                                 jvm_args=local_jvm_args(V5))
         assert dumped.returncode == 0, dumped.stdout + dumped.stderr
         assert (seed_dir / "neo4j.dump").stat().st_size > 0
         runner.run(steps[stop_526 + 1:])

@@ -490,10 +490,20 @@ def _clean_env(home: Path, conf_dir: Path, env: Mapping[str, str] | None, java: 
     return e
 
 
-def admin_command(version: str = NEO4J_VERSION) -> list[str]:
-    """``neo4j-admin`` of that release as a command line (NEO4J_HOME/NEO4J_CONF from the environment)."""
+def admin_command(version: str = NEO4J_VERSION, jvm_args: Sequence[str] = ()) -> list[str]:
+    """``neo4j-admin`` of that release as a command line (NEO4J_HOME/NEO4J_CONF from the environment). jvm_args:
+    options of its own JVM, where 4.4 runs the command; 5.x's forks another JVM for the command, which takes them
+    from the environment (admin_env)."""
     line = line_of(version)
-    return [java_executable(version), *line.machine_jvm_args, "-cp", neo4j_classpath(version), line.admin_main]
+    return [java_executable(version), *line.machine_jvm_args, *jvm_args, "-cp", neo4j_classpath(version),
+            line.admin_main]
+
+
+def admin_env(jvm_args: Sequence[str]) -> dict[str, str]:
+    """The environment that hands jvm_args to the JVM 5.x's neo4j-admin forks for its command: "JAVA_OPTS  Used to
+    pass custom setting to Java Virtual Machine executing the command" (`neo4j-admin --help`, 5.26 and 2025).
+    4.4's runs the command in its own JVM (admin_command's jvm_args) and reads no JAVA_OPTS."""
+    return {"JAVA_OPTS": " ".join(jvm_args)} if jvm_args else {}
 
 
 # --------------------------------------------------------------------------
@@ -510,6 +520,7 @@ def run_neo4j_admin(
     env: Mapping[str, str] | None = None,
     timeout: float | None = 300,
     check: bool = False,
+    jvm_args: Sequence[str] = (),
 ) -> subprocess.CompletedProcess:
     """Run ``neo4j-admin <args>`` of that release (e.g. ``["dbms", "set-initial-password", "pw"]``;
     4.4 takes its own forms: ``["set-initial-password", "pw"]``, ``["memrec", …]``).
@@ -517,14 +528,15 @@ def run_neo4j_admin(
     Equivalent of ``NEO4J_HOME=home NEO4J_CONF=conf_dir bin/neo4j-admin args``;
     ``conf_dir`` defaults to ``home/conf``. stdout/stderr are captured as text
     (the forked admin JVM inherits our pipes). With ``check=True`` a non-zero
-    exit raises :class:`Neo4jDistError` including the output.
+    exit raises :class:`Neo4jDistError` including the output. ``jvm_args``: JVM
+    options of the JVM that runs the command, on every line (admin_command, admin_env).
     """
     home = Path(home).absolute()
     conf = Path(conf_dir).absolute() if conf_dir is not None else home / "conf"
-    cmd = [*admin_command(version), *map(str, args)]
+    cmd = [*admin_command(version, jvm_args), *map(str, args)]
     proc = subprocess.run(
         cmd,
-        env=_clean_env(home, conf, env, cmd[0]),
+        env=_clean_env(home, conf, {**admin_env(jvm_args), **(env or {})}, cmd[0]),
         cwd=home,
         stdin=subprocess.DEVNULL,
         capture_output=True,

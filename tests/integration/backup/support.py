@@ -22,18 +22,23 @@ import sys
 import threading
 from pathlib import Path
 
-from tests.support.class_data_sharing import use_args
 from tests.support.neo4j_dist import (
     NEO4J_VERSION,
     admin_command,
+    admin_env,
     java_executable,
     line_of,
     neo4j_classpath,
 )
-from tests.support.neo4j_local import TEST_JVM_ARGS, LocalNeo4j
+from tests.support.neo4j_local import LocalNeo4j, local_jvm_args
 
 CTL_CLIENT = Path(__file__).resolve().parent / "server_ctl.py"
 PASSWORD = "backup-test-secret-1"
+
+
+def exports(env: dict[str, str]) -> str:
+    """Shell lines exporting env."""
+    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in env.items())
 
 
 def _write_script(path: Path, text: str) -> Path:
@@ -51,9 +56,10 @@ def write_neo4j_commands(where: Path, heap: str = "512m", version: str = NEO4J_V
     # As bin/neo4j-admin does: NEO4J_CONF defaults to $NEO4J_HOME/conf (4.4's AdminTool needs it set).
     admin = _write_script(where / "neo4j-admin", f'#!/bin/sh\nexport JAVA_HOME={java_home}\n'
                           f'export NEO4J_CONF="${{NEO4J_CONF:-$NEO4J_HOME/conf}}"\n'
-                          f'exec {shlex.join(admin_command(version))} "$@"\n')
+                          f'{exports(admin_env(local_jvm_args(version)))}'
+                          f'exec {shlex.join(admin_command(version, local_jvm_args(version)))} "$@"\n')
     overrides = " ".join(f"-c {k}={v}" for k, v in line.fast_shutdown.items())
-    jvm = " ".join(map(shlex.quote, (*line.machine_jvm_args, *TEST_JVM_ARGS, *use_args(version))))  # CDS archive
+    jvm = " ".join(map(shlex.quote, (*line.machine_jvm_args, *local_jvm_args(version))))  # C1, CDS archive
     console = _write_script(where / "neo4j-console", (
         f'#!/bin/sh\nexec {shlex.quote(java)} -Xmx{heap} {jvm} '
         f'-cp {shlex.quote(neo4j_classpath(version))} {line.server_main} '
