@@ -53,11 +53,15 @@ def write_neo4j_commands(where: Path, heap: str = "512m", version: str = NEO4J_V
     line = line_of(version)
     java = java_executable(version)
     java_home = shlex.quote(str(Path(os.path.realpath(java)).parent.parent))
+    # `database check` leaves a log4j-<n>.xml in java.io.tmpdir for every run (Neo4j's LogUtils): here, not /tmp.
+    java_tmp = where / "java-tmp"
+    java_tmp.mkdir(exist_ok=True)
+    admin_jvm = (*local_jvm_args(version), f"-Djava.io.tmpdir={java_tmp}")
     # As bin/neo4j-admin does: NEO4J_CONF defaults to $NEO4J_HOME/conf (4.4's AdminTool needs it set).
     admin = _write_script(where / "neo4j-admin", f'#!/bin/sh\nexport JAVA_HOME={java_home}\n'
                           f'export NEO4J_CONF="${{NEO4J_CONF:-$NEO4J_HOME/conf}}"\n'
-                          f'{exports(admin_env(local_jvm_args(version)))}'
-                          f'exec {shlex.join(admin_command(version, local_jvm_args(version)))} "$@"\n')
+                          f'{exports(admin_env(admin_jvm))}'
+                          f'exec {shlex.join(admin_command(version, admin_jvm))} "$@"\n')
     overrides = " ".join(f"-c {k}={v}" for k, v in line.fast_shutdown.items())
     jvm = " ".join(map(shlex.quote, (*line.machine_jvm_args, *local_jvm_args(version))))  # C1, CDS archive
     console = _write_script(where / "neo4j-console", (
