@@ -39,7 +39,8 @@ def test_a_jdk_with_its_own_default_archive_needs_no_base_and_one_without_maps_b
             (server / "classes.jsa").write_bytes(b"jdk classes")
         (tmp_path / name / "bin").mkdir()
         jdks[name] = tmp_path / name / "bin" / "java"
-    monkeypatch.setattr(cds, "java_executable", lambda version: str(jdks["jlinked-21" if version.startswith("2025") else "debian-17"]))
+    monkeypatch.setattr(cds, "java_executable",
+                        lambda version: str(jdks["jlinked-21" if version.startswith("2025") else "debian-17"]))
     v2025 = NEO4J_VERSIONS["2025"]
     assert cds.base_archive_for(V526) is None
     base, archive = cds.base_archive_for(v2025), cds.archive_for(v2025)
