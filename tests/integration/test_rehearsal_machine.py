@@ -479,6 +479,11 @@ def test_backup_service_puts_a_backup_into_the_stand_in_bucket_and_freshness_sho
         assert any(key.startswith(f"{stack}/{database}/") and key.endswith("/manifest.json")
                    for key in json.loads(keys)), (database, keys, journal)
     assert machine.exec("systemctl", "is-active", "neo4j").stdout.strip() == "active"
+    # Its consistency checks ran, and the log4j-<n>.xml each leaves in java.io.tmpdir went with the unit's own
+    # /tmp (PrivateTmp=true; tests/unit/test_backup_job_lock.py quotes systemd.exec).
+    whole = machine.exec("journalctl", "--no-pager", "-u", "neo4j-backup.service", check=True).stdout
+    assert "consistency check passed" in whole, whole[-3000:]
+    assert machine.exec("find", "/tmp", "/var/tmp", "-name", "log4j-*", check=True).stdout == ""
 
     run_unit(machine, "neo4j-backup-freshness.service")
     newest = newest_backup_metric(machine, "neo4j")
