@@ -68,7 +68,8 @@ engine: engine-cli
 	$(PY) -m pytest -m engine -n 2
 
 # The fast tests on both CPUs (pytest-xdist: each worker its own process, so Pulumi's process-global mocks stay
-# apart), then the integration tests on both CPUs too, a module's tests on one worker (--dist loadscope: servers
+# apart), then the integration tests on three workers (two kept the two CPUs only 90% busy: their servers' and
+# boots' waits leave CPU a third worker uses), a module's tests on one worker (--dist loadscope: servers
 # shared per module stay shared; each worker starts its own session servers, on its own slice of the test ports,
 # tests/support/neo4j_dist.free_port; measured 976 s against 1,920 s one at a time, both beside other work), then the engine
 # tests in a process of their own: their gRPC servers (the stand-in providers) leave gRPC's fork handlers in the
@@ -79,7 +80,7 @@ engine: engine-cli
 test: setup tools neo4j-jars engine-cli
 	$(PY) -m ruff check .
 	$(PY) -m pytest -m "not integration" -n 2 --durations=15
-	$(PY) -m pytest -m "integration and not engine" -n 2 --dist loadscope --durations=15
+	$(PY) -m pytest -m "integration and not engine" -n 3 --dist loadscope --durations=15
 	$(PY) -m pytest -m engine -n 2 --durations=15
 
 unit: setup
