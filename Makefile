@@ -67,24 +67,25 @@ engine-cli: setup
 engine: engine-cli
 	$(PY) -m pytest -m engine -n 2
 
-# The fast tests on both CPUs (pytest-xdist: each worker its own process, so Pulumi's process-global mocks stay
-# apart), then the integration tests on three workers (two kept the two CPUs only 90% busy: their servers' and
-# boots' waits leave CPU a third worker uses), a module's tests on one worker (--dist loadscope: servers
+# The fast tests on three workers (pytest-xdist: each worker its own process, so Pulumi's process-global mocks
+# stay apart), then the integration tests on three workers too (two kept the two CPUs only 86-90% busy: the waits
+# on servers, boots and subprocesses leave CPU a third worker uses; measured 2026-12-06: unit 115 s -> 101 s,
+# integration 1,115 s -> 990 s), a module's tests on one worker (--dist loadscope: servers
 # shared per module stay shared; each worker starts its own session servers, on its own slice of the test ports,
 # tests/support/neo4j_dist.free_port; measured 976 s against 1,920 s one at a time, both beside other work), then the engine
 # tests in a process of their own: their gRPC servers (the stand-in providers) leave gRPC's fork handlers in the
 # process, and a server started after them by fork (the Neo4j launchers) aborted before exec (rc -6, measured); on
 # both CPUs too (each test its own backend, CLI and stand-ins; one at a time they kept 56% of two CPUs busy: 459 s,
-# against 278 s on two workers, measured 2026-12-06).
+# against 278 s on two workers, measured 2026-12-06; three workers took longer, 221 s against 204 s).
 # --durations=15: each part's 15 slowest tests end the log (CI's too: .ci/run is `make test`).
 test: setup tools neo4j-jars engine-cli
 	$(PY) -m ruff check .
-	$(PY) -m pytest -m "not integration" -n 2 --durations=15
+	$(PY) -m pytest -m "not integration" -n 3 --durations=15
 	$(PY) -m pytest -m "integration and not engine" -n 3 --dist loadscope --durations=15
 	$(PY) -m pytest -m engine -n 2 --durations=15
 
 unit: setup
-	$(PY) -m pytest -m "not integration" -n 2
+	$(PY) -m pytest -m "not integration" -n 3
 
 lint: setup
 	$(PY) -m ruff check .
