@@ -570,9 +570,10 @@ def memory_recommendation(
     version: str = NEO4J_VERSION,
     home: str | os.PathLike | None = None,
     conf: str | None = None,
+    jvm_args: Sequence[str] = (),
 ) -> dict:
     """Run ``neo4j-admin server memory-recommendation --memory=<N>g`` (4.4: ``neo4j-admin memrec``)
-    of that release and parse it.
+    of that release and parse it (``jvm_args``: run_neo4j_admin's).
 
     ``memory_gib``: a number of GiB (``8`` -> ``--memory=8g``) or a raw Neo4j
     size string (``"512m"``). A throw-away NEO4J_HOME is used unless ``home`` is
@@ -600,7 +601,8 @@ def memory_recommendation(
             if conf is not None:
                 (home / "conf" / "neo4j.conf").write_text(conf, encoding="utf-8")
         proc = run_neo4j_admin(
-            [*line_of(version).memory_recommendation, f"--memory={mem_arg}"], home, version=version, check=True
+            [*line_of(version).memory_recommendation, f"--memory={mem_arg}"], home, version=version, check=True,
+            jvm_args=jvm_args,
         )
     text = proc.stdout
     result: dict = {"memory": mem_arg, "raw": text}
