@@ -24,7 +24,7 @@ from tests.support.neo4j_dist import (
     line_of,
     make_home,
 )
-from tests.support.neo4j_local import machine_overrides, rendered_conf
+from tests.support.neo4j_local import local_jvm_args, machine_overrides, rendered_conf
 from tests.support.shell import sandbox
 
 pytestmark = pytest.mark.integration
@@ -81,7 +81,7 @@ def test_the_boot_scripts_initial_password_is_accepted_by_the_real_server(line, 
     assert (home / "data" / "dbms" / "auth.ini").is_file()
 
     bolt, http, https = free_port(), free_port(), free_port()
-    server = Neo4jServer(home, auth=("neo4j", PASSWORD), version=version,
+    server = Neo4jServer(home, auth=("neo4j", PASSWORD), version=version, jvm_args=local_jvm_args(version),
                          config_overrides=machine_overrides(bolt, http, https, import_dir=str(home / "import"),
                                                             version=version))
     server.start()

@@ -21,7 +21,7 @@ from neo4j.exceptions import ClientError
 
 from components.ip_blocklist import SETTING
 from tests.support.neo4j_dist import LINES, NEO4J_VERSIONS, Neo4jServer, free_port, line_of, make_home
-from tests.support.neo4j_local import TEST_JVM_ARGS, machine_overrides, rendered_conf
+from tests.support.neo4j_local import local_jvm_args, machine_overrides, rendered_conf
 
 pytestmark = pytest.mark.integration
 CSV = b"name\nada\ngrace\n"
@@ -68,7 +68,7 @@ def server_with(conf: str, version: str, directory) -> Iterator[str]:
     bolt, http_port, https = free_port(), free_port(), free_port()
     overrides = machine_overrides(bolt, http_port, https, import_dir=str(home / "import"), version=version)
     with Neo4jServer(home, initial_password=PASSWORD, config_overrides=overrides, version=version,
-                     jvm_args=TEST_JVM_ARGS, fast_shutdown=True) as server:
+                     jvm_args=local_jvm_args(version), fast_shutdown=True) as server:
         server.wait_for_bolt(180)
         yield f"bolt://127.0.0.1:{bolt}"
 

@@ -842,6 +842,7 @@ class Neo4jServer:
             version=self.version,
             env=self.env,
             check=True,
+            jvm_args=self.jvm_args,  # the server's own JVM options (the tests': C1, class data sharing)
         )
 
     def start(self) -> Neo4jServer:
