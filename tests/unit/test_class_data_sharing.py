@@ -54,3 +54,30 @@ def test_a_jdk_with_its_own_default_archive_needs_no_base_and_one_without_maps_b
 
 def test_each_release_gets_an_archive_of_its_own():
     assert len({cds.archive_for(v) for v in (NEO4J_VERSIONS["4.4"], V526, "5.26.0")}) == 3
+
+
+def test_an_archive_whose_base_archive_is_gone_is_made_again_with_a_new_base(tmp_path, monkeypatch):
+    # A dynamic archive maps only on top of the base archive it was written on: with that one gone (a cache
+    # partly cleared) make_archive dumps a new base and writes the dynamic archive again, never keeps the old one.
+    server = tmp_path / "jlinked-21" / "lib" / "server"
+    server.mkdir(parents=True)
+    (server / "libjvm.so").write_bytes(b"jvm")
+    monkeypatch.setattr(cds, "java_executable", lambda version: str(tmp_path / "jlinked-21" / "bin" / "java"))
+    v2025 = NEO4J_VERSIONS["2025"]
+    base, archive = cds.base_archive_for(v2025), cds.archive_for(v2025)
+    archive.parent.mkdir(parents=True)
+    archive.write_bytes(b"written on top of an older base")
+    dumped = []
+    monkeypatch.setattr(cds, "_make_base_archive", lambda version, path: dumped.append(path) or path.write_bytes(b"b"))
+
+    class RefusedError(Exception):
+        pass
+
+    def prepare(*args, **kwargs):
+        assert not archive.exists()  # the stale one is gone before the server writes a new one
+        raise RefusedError  # no real server in a unit test: far enough to see the order
+
+    monkeypatch.setattr("tests.support.neo4j_local.prepare", prepare)
+    with pytest.raises(RefusedError):
+        cds.make_archive(v2025, log=lambda message: None)
+    assert dumped == [base]
