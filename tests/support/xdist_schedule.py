@@ -15,22 +15,24 @@ from __future__ import annotations
 
 from xdist.scheduler import LoadScopeScheduling
 
-# Seconds per module (setup + call + teardown; suite_timing's report), rounded: the 15 slowest of an integration run
-# on 2026-12-06 beside other work (the rehearsal's base image built cold in it). Only their order matters here.
+# Seconds per module (setup + call + teardown; suite_timing's report), rounded: the 15 slowest of a clean-clone CI's
+# integration run on three workers, 2026-12-06 (warm caches, idle machine). Only their order matters here.
 MODULE_SECONDS: dict[str, float] = {
-    "tests/integration/test_rehearsal_machine.py": 590,
-    "tests/integration/test_rehearsal_haproxy.py": 350,
-    "tests/integration/backup/test_backup_restore.py": 280,
-    "tests/integration/backup/test_backup_faults.py": 270,
-    "tests/integration/backup/test_backup_lines.py": 300,
-    "tests/integration/test_upgrade_real_neo4j.py": 250,
-    "tests/integration/test_lines_real_neo4j.py": 140,
-    "tests/integration/backup/test_backup_endpoint.py": 135,
-    "tests/integration/test_readme_blocks.py": 115,
-    "tests/integration/test_first_deploy_real_neo4j.py": 115,
-    "tests/integration/test_load_csv_blocklist_real_neo4j.py": 105,
-    "tests/integration/test_sizing_matches_neo4j_admin.py": 90,
-    "tests/integration/test_admin_auth_real_neo4j.py": 85,
+    "tests/integration/test_rehearsal_machine.py": 440,
+    "tests/integration/test_rehearsal_haproxy.py": 160,
+    "tests/integration/backup/test_backup_lines.py": 335,
+    "tests/integration/test_upgrade_real_neo4j.py": 210,
+    "tests/integration/backup/test_backup_restore.py": 160,
+    "tests/integration/backup/test_backup_faults.py": 115,
+    "tests/integration/test_lines_real_neo4j.py": 100,
+    "tests/integration/test_readme_blocks.py": 85,
+    "tests/integration/test_extra_config_real_neo4j.py": 65,
+    "tests/integration/backup/test_backup_endpoint.py": 65,
+    "tests/integration/test_first_deploy_real_neo4j.py": 65,
+    "tests/integration/test_load_csv_blocklist_real_neo4j.py": 60,
+    "tests/integration/test_plugins_real_neo4j.py": 55,
+    "tests/integration/test_artifacts_real_tools.py": 50,
+    "tests/integration/test_sizing_matches_neo4j_admin.py": 50,
 }
 UNLISTED_SECONDS = 10.0
 
