@@ -141,11 +141,11 @@ def pair_behind_a_balancer(tmp_path: Path):
     # The nodes' state (their admin sockets) in a short folder of its own: haproxy refuses a socket path over
     # 97 characters, and pytest-xdist's tmp_path (…/popen-gw0/<test name>) is longer.
     state = Path(tempfile.mkdtemp(prefix="haproxy-pair-"))
-    nodes = {name: node_loopback({s: places[s] for s in SERVERS}, state / name)
-             for name in ("haproxy-1", "haproxy-2")}
-    front = {"bolt_write": free_port(), "bolt_read": free_port()}
-    stats = free_port()
     try:
+        nodes = {name: node_loopback({s: places[s] for s in SERVERS}, state / name)
+                 for name in ("haproxy-1", "haproxy-2")}
+        front = {"bolt_write": free_port(), "bolt_read": free_port()}
+        stats = free_port()
         with contextlib.ExitStack() as stack:
             running = {}
             for name, loopback in nodes.items():
