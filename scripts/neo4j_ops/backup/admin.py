@@ -7,6 +7,7 @@ import contextlib
 import os
 import shlex
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -285,6 +286,36 @@ def _enter(under: Path, parts: Sequence[str]) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def open_below(path: Path, flags: int, *, under: Path) -> int:
+    """A descriptor of the existing file `path` below `under`, opened with `flags`: neither `under`, nor a folder on
+    the way, nor the file itself is followed when it is a link (OSError then)."""
+    parts = path.relative_to(under).parts
+    fd = os.open(under, _DIRECTORY)
+    try:
+        for name in parts[:-1]:
+            inner = os.open(name, _DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        return os.open(parts[-1], flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def read_tail(path: Path, *, under: Path, limit: int = 64 * 1024) -> str | None:
+    """The last `limit` bytes of the regular file `path` below `under`, read without following a link on the way
+    and without blocking on a planted pipe; None when it is missing or is anything but a regular file."""
+    try:
+        fd = open_below(path, os.O_RDONLY | os.O_NONBLOCK, under=under)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as file:
+        status = os.fstat(file.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            return None
+        file.seek(max(0, status.st_size - limit))
+        return file.read(limit).decode(errors="replace")
 
 
 def fresh_dir(path: Path, user: str | None, *, under: Path) -> Path:

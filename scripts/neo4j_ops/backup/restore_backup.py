@@ -26,7 +26,7 @@ from .layout import Backup, Manifest, choose, object_key, timestamp
 from .options import Job
 from .point_in_time import Until, choose_until
 from .s3 import check_bucket, client, download_verified, human, list_backups
-from .scratch import ScratchServer, free_port, scratch_conf, scratch_ports_needed
+from .scratch import ScratchServer, scratch_conf, scratch_ports, scratch_ports_needed
 from .server import LocalNeo4j
 
 
@@ -273,6 +273,48 @@ def _replace(opts: RestoreOptions, s3, chosen: Backup, edition: str, line: Versi
             "edition": edition, "until": opts.until.text if opts.until else None}
 
 
+# Scratch ports are free when chosen, yet another process may bind one before the server does: a server that
+# stops for that is started again on other ports, this many times in all.
+SCRATCH_STARTS = 3
+
+
+def _scratch_conf_dir(opts: RestoreOptions, line: VersionLine, edition: str, scratch: Path,
+                      name: str) -> tuple[Path, dict[str, int]]:
+    """A new conf folder `name` below `scratch` with the scratch server's neo4j.conf on ports free now."""
+    ports = scratch_ports(scratch_ports_needed(line, edition))
+    conf_dir = fresh_dir(scratch / name, None, under=scratch)
+    write_new(conf_dir / "neo4j.conf", scratch_conf(
+        line, edition, opts.database, scratch, ports, opts.scratch_heap, opts.scratch_page_cache), under=scratch)
+    return conf_dir, ports
+
+
+def _start_scratch(opts: RestoreOptions, line: VersionLine, edition: str, scratch: Path, conf_dir: Path,
+                   ports: dict[str, int], password: str) -> tuple[ScratchServer, Counts]:
+    """Start the scratch server on the restored store and wait for the database; it is stopped again when it does
+    not come up. One whose listen address was taken meanwhile starts again on other ports."""
+    attempt = 1
+    while True:
+        neo4j = LocalNeo4j(f"bolt://127.0.0.1:{ports['bolt']}", Auth("neo4j", password))
+        opts.log(f"starting the scratch server on {neo4j.uri}: {' '.join(opts.scratch_command)}")
+        server = ScratchServer(opts.scratch_command, opts.admin.home, conf_dir, scratch)
+        process = server.start()
+        try:
+            return server, neo4j.wait_for_database(opts.database, opts.start_timeout, opts.log, process)
+        except BackupError as error:
+            exited = process.poll() is not None  # on its own, before the database came up
+            server.stop()
+            if exited and server.port_taken() and attempt < SCRATCH_STARTS:
+                opts.log(f"the scratch server stopped: one of its ports ({', '.join(map(str, ports.values()))}) "
+                         f"was taken before it bound it; starting it again on other ports")
+                attempt += 1
+                conf_dir, ports = _scratch_conf_dir(opts, line, edition, scratch, f"conf-{attempt}")
+                continue
+            raise BackupError(f"{error}\nthe scratch server's logs:\n{server.log_tail()}") from None
+        except BaseException:
+            server.stop()
+            raise
+
+
 def drill(opts: RestoreOptions) -> dict:
     """--verify-only: restore into a throw-away server on free loopback ports, compare counts, remove it."""
     if not opts.scratch_command:
@@ -285,12 +327,9 @@ def drill(opts: RestoreOptions) -> dict:
         _fetch(opts, s3, chosen, scratch / "download")
         downloaded = time.monotonic() - t0
         source = _source_dir(m, scratch / "download")
-        conf_dir = fresh_dir(scratch / "conf", None, under=scratch)
         for sub in ("data", "logs", "run"):
             fresh_dir(scratch / sub, None, under=scratch)
-        ports = {name: free_port() for name in scratch_ports_needed(line, edition)}
-        write_new(conf_dir / "neo4j.conf", scratch_conf(
-            line, edition, opts.database, scratch, ports, opts.scratch_heap, opts.scratch_page_cache), under=scratch)
+        conf_dir, ports = _scratch_conf_dir(opts, line, edition, scratch, "conf")
         write_new(scratch / "logs" / "console.log", "", under=scratch)  # ScratchServer appends, never follows a link
         own(scratch, opts.owner)
         t1 = time.monotonic()
@@ -301,15 +340,8 @@ def drill(opts: RestoreOptions) -> dict:
         opts.admin.run(line.admin_set_initial_password(password), conf=conf_dir, secret=password)
         shutil.rmtree(scratch / "download", ignore_errors=True)
         loaded = time.monotonic() - t1
-        scratch_neo4j = LocalNeo4j(f"bolt://127.0.0.1:{ports['bolt']}", Auth("neo4j", password))
-        opts.log(f"starting the scratch server on {scratch_neo4j.uri}: {' '.join(opts.scratch_command)}")
-        server = ScratchServer(opts.scratch_command, opts.admin.home, conf_dir, scratch / "logs" / "console.log")
-        process = server.start()
         t2 = time.monotonic()
-        try:
-            found = scratch_neo4j.wait_for_database(opts.database, opts.start_timeout, opts.log, process)
-        except BackupError as error:
-            raise BackupError(f"{error}\nscratch server log ({server.log_file}):\n{server.log_tail()}") from None
+        server, found = _start_scratch(opts, line, edition, scratch, conf_dir, ports, password)
         started = time.monotonic() - t2
         _check_counts(opts, m, found)
     finally:

@@ -2,21 +2,24 @@
 
 The conf is written in the dialect of the local Neo4j's version line (versions.py): 4.4's dbms.*
 and causal_clustering.* settings, 5.x's server.* with discovery v2, 2025's dbms.cluster.endpoints.
-The server runs `--scratch-command` in its own process group, on free loopback ports, and is killed
-(with whatever it forked) when the drill ends or this process dies.
+The server runs `--scratch-command` in its own process group, on free loopback ports below the ephemeral
+range, and is killed (with whatever it forked) when the drill ends or this process dies.
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import random
+import re
 import signal
 import socket
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
-from ..shared.errors import UsageError
+from ..shared.errors import BackupError, UsageError
 from ..shared.versions import VersionLine
-from .admin import die_with_parent, last_lines
+from .admin import die_with_parent, last_lines, open_below, read_tail
 
 
 def scratch_conf(line: VersionLine, edition: str, database: str, root: Path, ports: dict[str, int], heap: str,
@@ -105,11 +108,65 @@ def scratch_ports_needed(line: VersionLine, edition: str) -> tuple[str, ...]:
     return ("bolt", "cluster", "raft", "routing", "discovery")
 
 
-class ScratchServer:
-    """The restore drill's throw-away server: `command` run with NEO4J_HOME/NEO4J_CONF, killed at the end."""
+# The drill's ports come from below the machine's ephemeral range. bind(0) would hand out a port from that range,
+# the one the kernel also picks outgoing connections' local ports from, so a port found free that way can be
+# taken by any connection before the scratch server binds it (seen: the server exited at start, its port taken).
+SCRATCH_PORTS = range(10000, 20000)
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
-    def __init__(self, command: list[str], home: Path | None, conf_dir: Path, log_file: Path):
-        self.command, self.home, self.conf_dir, self.log_file = command, home, conf_dir, log_file
+# What a server logs when a listen address of it is taken (a PortBindException, "... is already in use"), looked
+# for in the console and in neo4j.log; tests/integration/backup/test_backup_lines.py takes the drill server's Bolt
+# port on 4.4, 5.26 and 2025 and checks the drill recognises it.
+PORT_TAKEN = re.compile(r"PortBindException|is already in use|Address already in use")
+
+
+def ephemeral_ports(path: Path = _EPHEMERAL_RANGE) -> range:
+    """The kernel's range for outgoing connections' local ports (net.ipv4.ip_local_port_range)."""
+    try:
+        low, high = (int(word) for word in path.read_text().split())
+        return range(low, high + 1)
+    except (OSError, ValueError):
+        return range(32768, 61000)  # Linux's default
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def scratch_ports(names: Sequence[str], *, candidates: Sequence[int] = SCRATCH_PORTS,
+                  ephemeral: range | None = None, rng: random.Random | None = None) -> dict[str, int]:
+    """A distinct loopback port for each of `names`, free now, drawn at random from `candidates` outside the
+    ephemeral range; BackupError when there are none."""
+    ephemeral = ephemeral_ports() if ephemeral is None else ephemeral
+    pool = [port for port in candidates if port not in ephemeral]
+    rng = rng or random.Random()
+    chosen: dict[str, int] = {}
+    for name in names:
+        for port in rng.sample(pool, min(len(pool), 200)):
+            if port not in chosen.values() and port_free(port):
+                chosen[name] = port
+                break
+        else:
+            raise BackupError(f"no free loopback port for the scratch server's {name} address among "
+                              f"{candidates[0]}-{candidates[-1]} below the ephemeral range {ephemeral.start}-"
+                              f"{ephemeral.stop - 1}")
+    return chosen
+
+
+class ScratchServer:
+    """The restore drill's throw-away server: `command` run with NEO4J_HOME/NEO4J_CONF, killed at the end.
+
+    It writes to logs/console.log below `root` (the scratch folder), which the drill made; 5.x servers also log to
+    logs/neo4j.log there. Both are opened without following a link: the neo4j user owns the folder while it runs."""
+
+    def __init__(self, command: list[str], home: Path | None, conf_dir: Path, root: Path):
+        self.command, self.home, self.conf_dir, self.root = command, home, conf_dir, root
+        self.log_file = root / "logs" / "console.log"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> subprocess.Popen:
@@ -120,7 +177,7 @@ class ScratchServer:
         # The drill makes the log file (root's) before the scratch folder goes to the neo4j user: opened as it is,
         # never through a link planted in its place since, nor made anew wherever a swapped folder points.
         try:
-            log = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+            log = open_below(self.log_file, os.O_WRONLY | os.O_APPEND, under=self.root)
         except OSError as error:
             raise UsageError(f"cannot open the scratch server's log {self.log_file} (a link is refused): {error}") \
                 from None
@@ -147,14 +204,21 @@ class ScratchServer:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
 
+    def _logs(self) -> dict[str, str]:
+        found = {}
+        for name in ("console.log", "neo4j.log"):
+            text = read_tail(self.root / "logs" / name, under=self.root)
+            if text is not None and text.strip():
+                found[name] = text
+        return found
+
+    def port_taken(self) -> bool:
+        """Whether the server's logs say a listen address of it was taken."""
+        return any(PORT_TAKEN.search(text) for text in self._logs().values())
+
     def log_tail(self, count: int = 30) -> str:
-        try:
-            return last_lines(self.log_file.read_text(errors="replace"), count)
-        except OSError:
-            return "(no log)"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        """The last lines of the console and of neo4j.log (where 5.x writes why it stopped)."""
+        logs = self._logs()
+        if not logs:
+            return f"(nothing in {self.root / 'logs'}/console.log or neo4j.log)"
+        return "\n".join(f"{self.root / 'logs' / name}:\n{last_lines(text, count)}" for name, text in logs.items())

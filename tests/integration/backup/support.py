@@ -71,6 +71,26 @@ def write_neo4j_commands(where: Path, heap: str = "512m", version: str = NEO4J_V
     return {"admin": admin, "console": console}
 
 
+def console_whose_first_bolt_port_is_taken(path: Path, console: Path) -> Path:
+    """A scratch command that starts the real `console` stand-in, the first time with its Bolt port already taken:
+    a listening socket on that port, bound here and handed to the server's process, which then fails to bind it
+    as a server would that lost the port to another process. Later starts (the drill's conf-2, conf-3) run
+    `console` as it is."""
+    return _write_script(path, f"""#!{sys.executable}
+import os, re, socket, sys
+conf = os.environ["NEO4J_CONF"]
+if os.path.basename(conf) == "conf":
+    text = open(os.path.join(conf, "neo4j.conf")).read()
+    port = int(re.search(r"^(?:server[.]bolt|dbms[.]connector[.]bolt)[.]listen_address=127[.]0[.]0[.]1:(\\d+)$",
+                         text, re.M).group(1))
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", port))
+    squatter.listen()
+    os.set_inheritable(squatter.fileno(), True)  # held until the server exits
+os.execv({str(console)!r}, [{str(console)!r}, *sys.argv[1:]])
+""")
+
+
 def wrapped_admin(path: Path, template: str, commands: dict[str, Path]) -> dict[str, Path]:
     """`commands` with `neo4j-admin` replaced by the Python script `template` written to `path`: a stand-in
     that changes one thing and runs the real one ({python}: this interpreter, {admin}: commands["admin"])."""

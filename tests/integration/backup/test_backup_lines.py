@@ -9,7 +9,8 @@ is the costly part: the server stops and starts, each dump is consistency-checke
   each database's own backup is complete (its manifest) and passed its check (4.4: loaded into a scratch store and
   `check-consistency` run on it; 5.26 and 2025: `database check --from-path`). On 4.4 a dump goes through a local
   staging file (4.4's `neo4j-admin dump` cannot write to standard output); on 5.26 and 2025 it streams;
-- the restore drill restores the neo4j backup into a throw-away server of the line, production untouched;
+- the restore drill restores the neo4j backup into a throw-away server of the line, production untouched,
+  starting it again when the line's server reports its Bolt port taken;
 - restore.py puts `neo4j` back over a destroyed graph;
 - issue 20's acceptance: a user created before the backup and dropped after it logs in again once restore.py has
   put `system` back (stop, `neo4j-admin database load system --overwrite-destination`, 4.4 `neo4j-admin load
@@ -32,7 +33,7 @@ from tests.support.cypher import can_log_in
 from tests.support.neo4j_dist import NEO4J_VERSIONS
 
 from .conftest import common_args, controlled_server, keys, run_script
-from .support import ControlledServer, write_neo4j_commands
+from .support import ControlledServer, console_whose_first_bolt_port_is_taken, write_neo4j_commands
 
 pytestmark = pytest.mark.integration
 
@@ -132,12 +133,17 @@ def neo4j_stamp(backed_up: LineBackup) -> str:
     return prefix.rstrip("/").rsplit("/", 1)[1]
 
 
-def test_restore_drill_restores_into_a_scratch_server_of_the_line(moto_s3, server, commands, backed_up, tmp_path):
+def test_restore_drill_restores_into_a_scratch_server_of_the_line_also_when_its_port_is_taken(
+        moto_s3, server, commands, backed_up, tmp_path, tmp_path_factory):
+    # The scratch server's first start finds its Bolt port taken (as it did once in CI, when the port came from
+    # bind(0)): the line's real server must say so in words the drill knows, and the drill starts it again.
+    console = console_whose_first_bolt_port_is_taken(tmp_path_factory.mktemp("bin") / "console", commands["console"])
     status = server.status()
     drill = run_script("restore", [*common_args(moto_s3, backed_up.bucket, server, commands), "--work-dir",
                                    str(tmp_path), "--latest", "--verify-only", "--json",
-                                   "--scratch-command", str(commands["console"])])
+                                   "--scratch-command", str(console)])
     assert drill.returncode == 0, drill.stderr
+    assert drill.stderr.count("was taken before it bound it; starting it again on other ports") == 1, drill.stderr
     report = json.loads(drill.stdout)
     assert report["verified"] == neo4j_stamp(backed_up)
     assert (report["counts"]["nodes"], report["counts"]["relationships"]) == backed_up.counts
