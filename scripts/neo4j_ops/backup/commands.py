@@ -332,7 +332,7 @@ def _cluster_restore(args: Namespace, log: Log) -> dict:
         raise UsageError(f"--work-dir {args.work_dir} is not a directory")
     job = ClusterRestoreOptions(
         bucket=args.bucket or "", stack=args.stack, database=args.database, uri=args.uri,
-        auth=None if args.replay else options.local_neo4j(args).auth, at=None if args.latest else args.at,
+        auth=None if args.replay else options.local_neo4j(args, log).auth, at=None if args.latest else args.at,
         endpoint_url=args.endpoint_url, region=args.region, version=args.neo4j_version, dry_run=args.dry_run,
         swap=not args.no_swap, beside=args.beside,
         primaries=args.primaries, secondaries=args.secondaries, offline_ok=args.offline_ok,

@@ -79,14 +79,14 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--quiet", action="store_true", help="no progress lines, only the result and errors")
 
 
-def local_neo4j(args: argparse.Namespace) -> LocalNeo4j:
+def local_neo4j(args: argparse.Namespace, log: Callable[[str], None]) -> LocalNeo4j:
     if args.no_auth:
-        return LocalNeo4j(args.uri, None)
+        return LocalNeo4j(args.uri, None, log=log)
     password = os.environ.get(args.password_env)
     if not password:
         raise UsageError(f"${args.password_env} is not set: put the password of Neo4j user {args.user!r} in it "
                          f"(or name another variable with --password-env, or pass --no-auth)")
-    return LocalNeo4j(args.uri, Auth(args.user, password))
+    return LocalNeo4j(args.uri, Auth(args.user, password), log=log)
 
 
 def admin_tool(args: argparse.Namespace) -> AdminTool:
@@ -109,7 +109,7 @@ def server_control(args: argparse.Namespace, neo4j: LocalNeo4j, log: Callable[[s
 
 def job_arguments(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
     """The Job fields both commands take from the shared options (the Bolt password is read here)."""
-    neo4j = local_neo4j(args)
+    neo4j = local_neo4j(args, log)
     return {"bucket": args.bucket, "stack": args.stack, "database": args.database, "neo4j": neo4j,
             "admin": admin_tool(args), "endpoint_url": args.endpoint_url, "region": args.region,
             "control": server_control(args, neo4j, log), "version": args.neo4j_version, "owner": args.owner,

@@ -14,21 +14,26 @@ from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from ..bolt import AUTH, Auth, BoltError, NeoTransport, Transport
+from ..bolt import AUTH, TIMEOUT, Auth, BoltError, NeoTransport, Transport
 from ..facts import Counts, ServerFacts, ServerSpec, count_graph, gather
 from ..shared.errors import BackupError, UsageError
 from .admin import indent, last_lines
 
 T = TypeVar("T")
 
+# How long facts() waits for an answer that is slow in coming: these times the timeout, one try each.
+SLOW_ANSWER_FACTORS = (1, 3, 9)
+
 
 class LocalNeo4j:
     """A Neo4j server on this machine (or the drill's scratch server), by Bolt URI and login."""
 
-    def __init__(self, uri: str, auth: Auth | None, *, timeout: float = 10.0):
+    def __init__(self, uri: str, auth: Auth | None, *, timeout: float = 10.0,
+                 log: Callable[[str], None] = lambda _: None):
         self.spec = ServerSpec("local", uri)
         self.auth = auth  # None: authentication disabled
         self.timeout = timeout
+        self.log = log
 
     @property
     def uri(self) -> str:
@@ -48,21 +53,32 @@ class LocalNeo4j:
 
     def facts(self, database: str | None) -> ServerFacts:
         """Version, edition, cluster members, databases (SHOW DATABASES) and the counts of `database` (None: no
-        counts); BackupError when it cannot be asked."""
-        def ask(transport: Transport) -> ServerFacts:
-            facts = gather(self.spec, transport, self.auth, self.timeout)
-            if facts.reachable and database is not None:
-                try:
-                    facts.counts = count_graph(transport.client(self.uri, self.auth), database, self.timeout)
-                except BoltError as error:
-                    facts.error = error
-            return facts
+        counts); BackupError when it cannot be asked.
 
-        facts = self._ask(ask)
-        if facts.error is not None:
+        A server that answers but not within the timeout (busy, or just started and still warming up: seen in the
+        boot rehearsal, the first SHOW DATABASES of a new machine ran past 10 s) is asked again with a longer one,
+        SLOW_ANSWER_FACTORS times the timeout: a nightly backup should not fail for a slow first answer."""
+        for attempt, factor in enumerate(SLOW_ANSWER_FACTORS, 1):
+            timeout = self.timeout * factor
+            facts = self._ask(lambda transport, timeout=timeout: self._facts_once(transport, database, timeout))
+            if facts.error is None:
+                return facts
             if facts.error.kind == AUTH:
                 raise self._refused(facts.error)
-            raise BackupError(f"cannot query database {database!r} at {self.uri}: {facts.error.message}")
+            if facts.error.kind != TIMEOUT or attempt == len(SLOW_ANSWER_FACTORS):
+                break
+            self.log(f"Neo4j at {self.uri} did not answer within {timeout:.0f} s; asking again with "
+                     f"{self.timeout * SLOW_ANSWER_FACTORS[attempt]:.0f} s")
+        what = f"database {database!r}" if database is not None else "its version and databases"
+        raise BackupError(f"cannot ask Neo4j at {self.uri} for {what}: {facts.error.message}")
+
+    def _facts_once(self, transport: Transport, database: str | None, timeout: float) -> ServerFacts:
+        facts = gather(self.spec, transport, self.auth, timeout)
+        if facts.reachable and database is not None:
+            try:
+                facts.counts = count_graph(transport.client(self.uri, self.auth), database, timeout)
+            except BoltError as error:
+                facts.error = error
         return facts
 
     def counts(self, database: str) -> Counts:
