@@ -4,7 +4,7 @@ being checked."""
 from __future__ import annotations
 
 from .. import cluster
-from ..bolt import AUTH, TLS
+from ..bolt import AUTH, TIMEOUT, TLS
 from ..cli import table
 from ..facts import ServerFacts
 from ..target import Target
@@ -26,7 +26,8 @@ def overview_rows(target: Target, facts: list[ServerFacts], lags: list[Lag]) -> 
     for f in facts:
         spec = f.spec
         if not f.reachable:
-            health = {AUTH: "auth failed", TLS: "tls failed"}.get(f.error.kind, "unreachable")
+            # A server that took the query but not within --timeout is reachable: say so, not "unreachable".
+            health = {AUTH: "auth failed", TLS: "tls failed", TIMEOUT: "too slow"}.get(f.error.kind, "unreachable")
             rows.append({"server": spec.name, "address": spec.address, "role": "-", "database": "-",
                          "health": health, "lag": "-"})
             continue
