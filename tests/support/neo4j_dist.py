@@ -895,7 +895,11 @@ class Neo4jServer:
         return GraphDatabase.driver(self.bolt_uri, auth=self.auth, **{**self.driver_options, **kwargs})
 
     def wait_for_bolt(self, timeout: float = 120.0) -> None:
-        """Block until Bolt accepts connections *and* ``RETURN 1`` succeeds.
+        """Block until Bolt accepts connections, ``RETURN 1`` succeeds, and the system database has answered
+        the first questions every tool of ours asks (facts.gather: ``CALL dbms.components()``, ``SHOW
+        DATABASES``): they take Cypher paths ``RETURN 1`` does not, and a server just up on a loaded machine
+        answered the first of them past check's 5 s timeout (a README block failed on it in CI). A test then
+        meets a server that has been up for a moment, as a user's is.
 
         Raises :class:`Neo4jDistError` (with log tails) if the process exits or
         the timeout passes; an authentication failure is raised immediately.
@@ -918,6 +922,8 @@ class Neo4jServer:
                     with self.driver(connection_timeout=5, max_connection_lifetime=30) as d:
                         records, _, _ = d.execute_query("RETURN 1 AS ok")
                         if records and records[0]["ok"] == 1:
+                            d.execute_query("CALL dbms.components()", database_="system")
+                            d.execute_query("SHOW DATABASES", database_="system")
                             return
                 except AuthError as e:
                     raise Neo4jDistError(f"Bolt authentication failed on {self.bolt_uri}: {e}") from e
