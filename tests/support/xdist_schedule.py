@@ -1,13 +1,9 @@
-"""How `make test` hands integration modules to its two pytest-xdist workers (issue 19, item 6: the warm suite's
-wall time). `--dist loadscope` keeps a module's tests on one worker (its servers stay shared); two things about
-its defaults cost minutes here, measured by tests/support/suite_timing.py:
-
-- it queues modules by their number of tests, so a slow module of few tests (a machine boot, an upgrade) starts
-  last and the other worker idles while it runs: here modules are queued by their measured seconds, longest
-  first (a longest-first schedule), from MODULE_SECONDS; a module not listed counts as UNLISTED_SECONDS;
-- the boot rehearsal's modules take one private dockerd at a time (its image cache has one lock,
-  tests/support/rehearsal/dockerd.py): on two workers one of them would wait out the other's whole module, so
-  they form one unit, run one after the other on one worker.
+"""How `make test` hands integration modules to its pytest-xdist workers (issue 19, item 6: the warm suite's
+wall time). `--dist loadscope` keeps a module's tests on one worker (its servers stay shared); it queues modules
+by their number of tests, so a slow module of few tests (a machine boot, an upgrade) starts last and the other
+workers idle while it runs: here modules are queued by their measured seconds, longest first (a longest-first
+schedule), from MODULE_SECONDS; a module not listed counts as UNLISTED_SECONDS. (The boot rehearsal is one module:
+its private dockerd's image cache has one lock, tests/support/rehearsal/dockerd.py.)
 
 A scheduling hint only: what runs, and whether it passes, is the same in any order.
 """
@@ -18,8 +14,7 @@ from xdist.scheduler import LoadScopeScheduling
 # Seconds per module (setup + call + teardown; suite_timing's report), rounded: the 15 slowest of a clean-clone CI's
 # integration run on three workers, 2026-12-06 (warm caches, idle machine). Only their order matters here.
 MODULE_SECONDS: dict[str, float] = {
-    "tests/integration/test_rehearsal_machine.py": 440,
-    "tests/integration/test_rehearsal_haproxy.py": 160,
+    "tests/integration/test_rehearsal_machine.py": 520,  # 440 + the HAProxy node's tests (they had a module)
     "tests/integration/backup/test_backup_lines.py": 335,
     "tests/integration/test_upgrade_real_neo4j.py": 210,
     "tests/integration/backup/test_backup_restore.py": 160,
@@ -36,35 +31,13 @@ MODULE_SECONDS: dict[str, float] = {
 }
 UNLISTED_SECONDS = 10.0
 
-# Modules that must run on one worker, one after the other: unit name -> modules.
-SAME_WORKER: dict[str, tuple[str, ...]] = {
-    "boot rehearsal (one private dockerd at a time)": (
-        "tests/integration/test_rehearsal_machine.py",
-        "tests/integration/test_rehearsal_haproxy.py",
-    ),
-}
-_UNIT_OF = {module: unit for unit, modules in SAME_WORKER.items() for module in modules}
 
-
-def module_of(nodeid: str) -> str:
-    return nodeid.split("::", 1)[0]
-
-
-def unit_of(nodeid: str) -> str:
-    module = module_of(nodeid)
-    return _UNIT_OF.get(module, module)
-
-
-def unit_seconds(unit: str) -> float:
-    modules = SAME_WORKER.get(unit, (unit,))
-    return sum(MODULE_SECONDS.get(module, UNLISTED_SECONDS) for module in modules)
+def module_seconds(module: str) -> float:
+    return MODULE_SECONDS.get(module, UNLISTED_SECONDS)
 
 
 class LongestModulesFirst(LoadScopeScheduling):
-    """--dist loadscope with units (a module, or the modules of one SAME_WORKER entry) queued longest first."""
-
-    def _split_scope(self, nodeid: str) -> str:
-        return unit_of(nodeid)
+    """--dist loadscope with modules queued longest first."""
 
     _ordered = False
 
@@ -73,7 +46,7 @@ class LongestModulesFirst(LoadScopeScheduling):
         # sort: equal costs keep the queue's order). Workers run the indexes of their own collection, which this
         # leaves alone.
         if not self._ordered:
-            queued = sorted(self.workqueue.items(), key=lambda unit: -unit_seconds(unit[0]))
+            queued = sorted(self.workqueue.items(), key=lambda unit: -module_seconds(unit[0]))
             self.workqueue.clear()
             self.workqueue.update(queued)
             self._ordered = True

@@ -3,7 +3,7 @@
 did, step by step, and a Bolt session through the node to the server; then the checks of issue 23 (LOAD CSV
 confined, a second setup run changes nothing, a replaced machine keeps its data, a real backup into the S3
 stand-in, certificate renewal, volume growth, the boot-failed metric that `check` names, the node's config sync
-and routing, ...): the rehearsal tests (tests/integration/test_rehearsal_*.py) on machines of their own, one line
+and routing, ...): the rehearsal tests (tests/integration/test_rehearsal_machine.py) on machines of their own, one line
 per check. Exit 0 when both boots are done, the session ran and every check passed, 1 when something stopped
 (where and why are printed), 2 when the rehearsal itself could not run.
 
@@ -30,7 +30,7 @@ from tests.support.rehearsal.haproxy_node import (
 )
 from tests.support.rehearsal.user_data import rendered_server
 
-CHECK_MODULES = ("tests/integration/test_rehearsal_machine.py", "tests/integration/test_rehearsal_haproxy.py")
+CHECK_MODULES = ("tests/integration/test_rehearsal_machine.py",)
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -46,9 +46,10 @@ class CheckLines:
 
     def pytest_runtest_logreport(self, report) -> None:
         if report.when == "call" or (report.when == "setup" and not report.passed):
-            module, _, name = report.nodeid.partition("::")
+            name = report.nodeid.partition("::")[2]
             words = name.removeprefix("test_").replace("_", " ")
-            machine = "HAProxy node" if "haproxy" in module else "server"
+            # The node's tests name it (test_node_…, …_through_the_node_…), or both machines' links.
+            machine = "HAProxy node" if "node" in words.split() or "linked" in words.split() else "server"
             verdict = "PASS" if report.passed else ("SKIP" if report.skipped else "FAIL")
             say(f"check ({machine}): {words} -> {verdict} ({report.duration:.1f}s)")
             if report.skipped:  # a skipped check is not a passed one
