@@ -12,7 +12,12 @@ import yaml
 
 from components.settings import Settings, load_settings
 from tests.support import moto_aws
-from tests.support.suite_timing import pytest_runtest_logreport, pytest_terminal_summary  # noqa: F401 (hooks)
+from tests.support.suite_timing import (  # noqa: F401 (hooks)
+    pytest_collection_finish,
+    pytest_runtest_logreport,
+    pytest_runtest_makereport,
+    pytest_terminal_summary,
+)
 
 # An AWS SDK without credentials asks the cloud metadata address (169.254.169.254): never from a test process.
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")

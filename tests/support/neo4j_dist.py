@@ -670,6 +670,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 _live_servers: set[Neo4jServer] = set()
+SERVER_STARTS = 0  # servers this process started (suite_timing's report counts them by module)
 
 
 @atexit.register
@@ -870,6 +871,8 @@ class Neo4jServer:
             self._console = None
             raise
         _live_servers.add(self)
+        global SERVER_STARTS
+        SERVER_STARTS += 1
         return self
 
     def is_running(self) -> bool:

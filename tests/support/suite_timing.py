@@ -4,13 +4,22 @@ run, beside --durations, so CI's log says which modules to share servers in or m
 A module's seconds are the sum of its tests' setup, call and teardown (its module fixtures' start and stop land
 in its first and last test). A worker's busy seconds are the sum over the tests it ran; its last report says when
 it went idle: a worker idle long before the other means the schedule has a tail (a slow module started last).
+
+The integration run keeps both CPUs busy, so its wall time follows the CPU it spends, not the seconds its modules
+wait: each report also carries the CPU seconds its worker and the worker's finished children (servers, neo4j-admin,
+tools) spent since the worker's previous report, and the Neo4j test servers started in that time
+(neo4j_dist.SERVER_STARTS). A child's CPU counts when it is reaped: a module's servers in its last test, a session
+server at the end of the run.
 """
 from __future__ import annotations
 
 import os
+import resource
 import time
 from collections import defaultdict
 from pathlib import Path
+
+import pytest
 
 
 def _cpu_times() -> tuple[float, float] | None:
@@ -28,7 +37,49 @@ _CPU_AT_START = _cpu_times()
 _MODULE_SECONDS: dict[str, float] = defaultdict(float)
 _WORKER_SECONDS: dict[str, float] = defaultdict(float)
 _WORKER_LAST: dict[str, float] = {}
+_MODULE_CPU: dict[str, float] = defaultdict(float)
+_MODULE_STARTS: dict[str, int] = defaultdict(int)
 SHOWN = 15
+CPU_KEY = "cpu_seconds"
+STARTS_KEY = "neo4j_server_starts"
+
+
+def _spent_cpu() -> float:
+    """CPU seconds of this process and its reaped children so far."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class _Since:
+    """What this process spent since it last attached a report's share."""
+
+    cpu = _spent_cpu()
+    starts = 0
+
+    @classmethod
+    def take(cls) -> tuple[float, int]:
+        from tests.support import neo4j_dist
+
+        cpu, starts = _spent_cpu(), neo4j_dist.SERVER_STARTS
+        share = (cpu - cls.cpu, starts - cls.starts)
+        cls.cpu, cls.starts = cpu, starts
+        return share
+
+
+def pytest_collection_finish(session) -> None:  # noqa: ARG001 (the hook's signature)
+    """Starts the count after collection: importing and collecting is no module's cost."""
+    _Since.take()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # noqa: ARG001 (the hook's signature)
+    """Adds this process's CPU seconds and server starts since its last report to each report (user_properties
+    travel from an xdist worker to the controller)."""
+    outcome = yield
+    report = outcome.get_result()
+    cpu, starts = _Since.take()
+    # A new list: the report's is the item's own, and every later phase's report would carry this one's share.
+    report.user_properties = [*report.user_properties, (CPU_KEY, round(cpu, 3)), (STARTS_KEY, starts)]
 
 
 def _worker(report) -> str:
@@ -43,6 +94,11 @@ def pytest_runtest_logreport(report) -> None:
     _MODULE_SECONDS[module] += report.duration
     _WORKER_SECONDS[worker] += report.duration
     _WORKER_LAST[worker] = time.monotonic() - _STARTED
+    for key, value in getattr(report, "user_properties", ()):
+        if key == CPU_KEY:
+            _MODULE_CPU[module] += value
+        elif key == STARTS_KEY:
+            _MODULE_STARTS[module] += value
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -52,6 +108,12 @@ def pytest_terminal_summary(terminalreporter) -> None:
     terminalreporter.section(f"slowest {SHOWN} modules (setup + call + teardown, seconds)")
     for module, seconds in sorted(_MODULE_SECONDS.items(), key=lambda item: -item[1])[:SHOWN]:
         write(f"{seconds:8.1f}  {module}")
+    if _MODULE_CPU:
+        terminalreporter.section(f"most CPU {SHOWN} modules (CPU seconds of the worker and its reaped children; "
+                                 "Neo4j test servers started)")
+        for module, cpu in sorted(_MODULE_CPU.items(), key=lambda item: -item[1])[:SHOWN]:
+            write(f"{cpu:8.1f}  {_MODULE_STARTS[module]:3d}  {module}")
+        write(f"{sum(_MODULE_CPU.values()):8.1f}  {sum(_MODULE_STARTS.values()):3d}  in all")
     if len(_WORKER_SECONDS) > 1 or "main" not in _WORKER_SECONDS:
         terminalreporter.section("workers (busy seconds; last report, seconds after the run started)")
         for worker in sorted(_WORKER_SECONDS):
