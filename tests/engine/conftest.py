@@ -2,9 +2,13 @@
 Marked `engine` and `integration` (make engine runs only these; make unit none)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+
+from tests.support.engine.stack import Deployed, deployed_once
+from tests.support.engine.stack_secrets import SECRETS
 
 ENGINE_DIR = Path(__file__).resolve().parent
 
@@ -14,3 +18,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if ENGINE_DIR in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.engine)
             item.add_marker(pytest.mark.integration)
+
+
+def run_directory(tmp_path_factory) -> Path:
+    """A directory of this run that every pytest-xdist worker sees: the parent of the workers' own base
+    directories (popen-gw0, ...), or the base directory itself without xdist."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def deployed_dev(tmp_path_factory) -> Deployed:
+    """dev after its first `up`, made once per run (tests/support/engine/stack.py deployed_once)."""
+    return deployed_once("dev", run_directory(tmp_path_factory), secrets=SECRETS["dev"])

@@ -68,13 +68,12 @@ def test_an_update_keeps_the_alias_keystore_secret(tmp_path):
 NEO4J_INSTANCES = ("cluster-core-", "cluster-replica-")
 
 
-def test_day_two_changes_leave_the_running_servers_and_grow_volumes_in_place(tmp_path):
+def test_day_two_changes_leave_the_running_servers_and_grow_volumes_in_place(tmp_path, deployed_dev):
     # The README's promises (Operating the AWS stack): a new instance type or Neo4j conf is held back on running
     # servers until `make rollout` releases one (ignore_changes, applied by the engine), and a larger
     # neo4j:dataVolumeSizeGb updates the volumes in place. Replacement itself is the stand-in provider's answer
     # (standin_provider.FORCES_REPLACEMENT), so only what the engine does is shown here.
-    with engine_stack("dev", tmp_path, secrets=SECRETS["dev"]) as engine:
-        engine.up()
+    with engine_stack("dev", tmp_path, secrets=SECRETS["dev"], deployed=deployed_dev) as engine:
         engine.stack.set_all_config({"neo4j:coreInstanceType": auto.ConfigValue("t3.xlarge"),
                                      "neo4j:replicaInstanceType": auto.ConfigValue("t3.xlarge"),
                                      "neo4j:extraConfig": auto.ConfigValue('{"db.transaction.timeout": "30s"}')})
@@ -90,11 +89,10 @@ def test_day_two_changes_leave_the_running_servers_and_grow_volumes_in_place(tmp
         assert volumes and set(volumes.values()) == {"update"}, volumes
 
 
-def test_destroy_deletes_all_but_the_protected_data_volumes_and_fails(tmp_path):
+def test_destroy_deletes_all_but_the_protected_data_volumes_and_fails(tmp_path, deployed_dev):
     # Protected data volumes (neo4j:dataVolumesDeletable unset): `pulumi destroy` deletes everything else, then
     # fails on them (measured here: the engine does not refuse up front), so the stores survive in the state.
-    with engine_stack("dev", tmp_path, secrets=SECRETS["dev"]) as engine:
-        engine.up()
+    with engine_stack("dev", tmp_path, secrets=SECRETS["dev"], deployed=deployed_dev) as engine:
         with pytest.raises(auto.CommandError) as refused:
             engine.stack.destroy()
         assert "protected" in str(refused.value)
@@ -105,11 +103,10 @@ def test_destroy_deletes_all_but_the_protected_data_volumes_and_fails(tmp_path):
         assert all(r.get("protect") for r in left if r["urn"].rsplit("::", 1)[1] in custom)
 
 
-def test_a_scale_out_replaces_no_machine_and_a_scale_in_deletes_only_the_leaving_secondary(tmp_path):
+def test_a_scale_out_replaces_no_machine_and_a_scale_in_deletes_only_the_leaving_secondary(tmp_path, deployed_dev):
     # Issue 22: with the servers listed in prometheus.yml, one more secondary changed the monitoring node's user
     # data, and so replaced the Prometheus + Grafana machine at every scale-out. Prometheus now discovers them.
-    with engine_stack("dev", tmp_path, secrets=SECRETS["dev"]) as engine:
-        engine.up()
+    with engine_stack("dev", tmp_path, secrets=SECRETS["dev"], deployed=deployed_dev) as engine:
         engine.stack.set_config("neo4j:replicaCount", auto.ConfigValue("2"))
         steps = _steps(engine)
         replaced = {urn.rsplit("::", 1)[1]: op for urn, (op, _) in steps.items()
@@ -137,7 +134,7 @@ def test_a_scale_out_replaces_no_machine_and_a_scale_in_deletes_only_the_leaving
         assert [name for name, op in instances.items() if op == "update"] in ([], ["cluster-core-1"]), instances
 
 
-def test_the_outputs_the_engine_exports_are_the_plans(tmp_path):
+def test_the_outputs_the_engine_exports_are_the_plans(tmp_path, deployed_dev):
     # check, backup and the other commands read `pulumi stack output --json` (--outputs-file, StackOutputs); the
     # plan's mocks promise the same document. Under the engine (stand-in providers answering as the mocks do)
     # they are equal, key by key; secrets decrypted by the engine are the mocks' "[secret]" in the plan.
@@ -147,8 +144,7 @@ def test_the_outputs_the_engine_exports_are_the_plans(tmp_path):
 
     (tmp_path / "plan").mkdir()
     planned, _ = plan_config("dev", repo_config("dev"), tmp_path / "plan" / "out")
-    with engine_stack("dev", tmp_path / "engine", secrets=SECRETS["dev"]) as engine:
-        engine.up()
+    with engine_stack("dev", tmp_path / "engine", secrets=SECRETS["dev"], deployed=deployed_dev) as engine:
         exported = {name: output.value for name, output in engine.stack.outputs().items()}
     # The engine exports no null (dev has no off-site account: offsiteAccountPolicies); from_json reads it as None.
     assert set(exported) == {name for name, value in planned["outputs"].items() if value is not None}
@@ -158,7 +154,7 @@ def test_the_outputs_the_engine_exports_are_the_plans(tmp_path):
     assert StackOutputs.from_json(exported).servers == StackOutputs.from_json(planned["outputs"]).servers
 
 
-def test_the_rollouts_pulumi_steps_release_one_server_at_a_time(tmp_path):
+def test_the_rollouts_pulumi_steps_release_one_server_at_a_time(tmp_path, deployed_dev):
     # The rollout's Pulumi boundary (scripts/neo4j_ops/rollout/stack.py AutomationStack: pending and apply) on the
     # real engine: a new instance type is pending on every Neo4j server; one step releases one server (a targeted
     # `up` with neo4j:rolloutRelease in a copy of the stack file) and changes it alone; the stack file is as it was.
@@ -166,8 +162,7 @@ def test_the_rollouts_pulumi_steps_release_one_server_at_a_time(tmp_path):
 
     from scripts.neo4j_ops.rollout.stack import AutomationStack
 
-    with engine_stack("dev", tmp_path, secrets=SECRETS["dev"]) as engine:
-        engine.up()
+    with engine_stack("dev", tmp_path, secrets=SECRETS["dev"], deployed=deployed_dev) as engine:
         engine.stack.set_config("neo4j:coreInstanceType", auto.ConfigValue("t3.xlarge"))
         engine.stack.set_config("neo4j:replicaInstanceType", auto.ConfigValue("t3.xlarge"))
         stack_file = engine.work_dir / "Pulumi.dev.yaml"
