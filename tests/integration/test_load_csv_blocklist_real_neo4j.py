@@ -1,7 +1,7 @@
 """LOAD CSV cannot reach the machine, the metadata service or a private range: a real Neo4j Community server of
-each line (4.4.46, 5.26.30, 2025.10.1), started with our rendered neo4j.conf (strict validation on, so the
-server also accepts the line's setting name), refuses a URL on loopback, while the same server's conf without
-the blocklist line reads it.
+each line (4.4.46, 5.26.30, 2025.10.1), started with our rendered neo4j.conf (the session's server of the line,
+`line_server`; strict validation on, so the server also accepts the line's setting name), refuses a URL on
+loopback, while a server of the same conf without the blocklist line reads it.
 
 Neo4j knowledge base, "Protecting against Server Side Request Forgery (SSRF)": the Cypher IP blocklist setting;
 APOC manual, SSRF note: "Neo4j Community Edition: Configure the internal.dbms.cypher_ip_blocklist setting."
@@ -20,8 +20,8 @@ from neo4j import GraphDatabase
 from neo4j.exceptions import ClientError
 
 from components.ip_blocklist import SETTING
-from tests.support.neo4j_dist import LINES, NEO4J_VERSIONS, Neo4jServer, free_port, line_of, make_home
-from tests.support.neo4j_local import local_jvm_args, machine_overrides, rendered_conf
+from tests.support.neo4j_dist import Neo4jServer, free_port, make_home
+from tests.support.neo4j_local import local_jvm_args, machine_overrides
 
 pytestmark = pytest.mark.integration
 CSV = b"name\nada\ngrace\n"
@@ -55,8 +55,8 @@ def loopback_csv_server() -> Iterator[tuple[str, list[str]]]:
         server.server_close()
 
 
-def load_csv(uri: str, url: str) -> int:
-    with GraphDatabase.driver(uri, auth=("neo4j", PASSWORD)) as driver:
+def load_csv(uri: str, password: str, url: str) -> int:
+    with GraphDatabase.driver(uri, auth=("neo4j", password)) as driver:
         records, _, _ = driver.execute_query(f"LOAD CSV FROM '{url}' AS row RETURN count(row) AS n")
         return records[0]["n"]
 
@@ -73,21 +73,18 @@ def server_with(conf: str, version: str, directory) -> Iterator[str]:
         yield f"bolt://127.0.0.1:{bolt}"
 
 
-@pytest.mark.parametrize("line", LINES, ids=[line_of(line).label for line in LINES])
-def test_load_csv_from_a_blocked_address_is_refused_and_read_without_the_blocklist(line, tmp_path):
-    version = NEO4J_VERSIONS[line]
-    conf = rendered_conf(version=version)
-    key = SETTING[line]
+def test_load_csv_from_a_blocked_address_is_refused_and_read_without_the_blocklist(line_server, tmp_path):
+    version, key, conf = line_server.version, SETTING[line_server.line], line_server.conf
     [blocklist] = [row for row in conf.splitlines() if row.startswith(f"{key}=")]
     assert "127.0.0.0/8" in blocklist and "169.254.0.0/16" in blocklist
+    assert (line_server.home / "conf" / "neo4j.conf").read_text() == conf  # the session's server runs on it
     with loopback_csv_server() as (url, requests):
-        with server_with(conf, version, tmp_path / "blocked") as uri:
-            with pytest.raises(ClientError) as refused:
-                load_csv(uri, url)
-            # The kernel names the setting it refused by ("... is blocked via the configuration property <key>").
-            assert "blocked" in str(refused.value) and key in str(refused.value), str(refused.value)
-            assert requests == []  # refused before any connection
+        with pytest.raises(ClientError) as refused:
+            load_csv(line_server.uri, line_server.password, url)
+        # The kernel names the setting it refused by ("... is blocked via the configuration property <key>").
+        assert "blocked" in str(refused.value) and key in str(refused.value), str(refused.value)
+        assert requests == []  # refused before any connection
         without = "\n".join(row for row in conf.splitlines() if row != blocklist) + "\n"
         with server_with(without, version, tmp_path / "open") as uri:
-            assert load_csv(uri, url) == 3  # without WITH HEADERS every line is a row
+            assert load_csv(uri, PASSWORD, url) == 3  # without WITH HEADERS every line is a row
         assert requests == ["/people.csv"]
