@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support import neo4j_dist
 from tests.support.neo4j_dist import (
     LINES,
     NEO4J_VERSIONS,
@@ -65,6 +66,7 @@ def test_server_bolt_with_auth(tmp_path):
     password = "integration-secret-1"
     overrides = machine_overrides(bolt, http, free_port(), import_dir=str(home / "import"))
     srv = Neo4jServer(home, initial_password=password, config_overrides=overrides)
+    starts, cpu = neo4j_dist.SERVER_STARTS, neo4j_dist.SERVER_CPU
     with srv:
         srv.wait_for_bolt(timeout=180)
         assert srv.bolt_port == bolt and srv.http_port == http
@@ -76,6 +78,8 @@ def test_server_bolt_with_auth(tmp_path):
                 driver.verify_connectivity()
     assert not srv.is_running()
     srv.stop()  # idempotent
+    # The suite's report (tests/support/suite_timing.py) counts the start and the CPU the JVM spent (seconds of it).
+    assert neo4j_dist.SERVER_STARTS == starts + 1 and cpu + 1.0 < neo4j_dist.SERVER_CPU < cpu + 300
 
 
 def test_memory_recommendation_8g():

@@ -671,6 +671,16 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 _live_servers: set[Neo4jServer] = set()
 SERVER_STARTS = 0  # servers this process started (suite_timing's report counts them by module)
+SERVER_CPU = 0.0  # CPU seconds those servers had spent when asked to stop (their shutdown not included)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a running process, from /proc/<pid>/stat; 0.0 where it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 @atexit.register
@@ -939,6 +949,8 @@ class Neo4jServer:
         proc = self.process
         try:
             if proc is not None and proc.poll() is None:
+                global SERVER_CPU
+                SERVER_CPU += _cpu_seconds(proc.pid)
                 with contextlib.suppress(ProcessLookupError):
                     proc.send_signal(signal.SIGTERM)
                 try:

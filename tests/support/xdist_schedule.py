@@ -12,22 +12,23 @@ from __future__ import annotations
 from xdist.scheduler import LoadScopeScheduling
 
 # Seconds per module (setup + call + teardown; suite_timing's report), rounded: the 15 slowest of a clean-clone CI's
-# integration run on three workers, 2026-12-06 (warm caches, idle machine). Only their order matters here.
+# integration run on three workers, 2026-12-07 (CI 14: warm caches, idle machine). Only their order matters here.
 MODULE_SECONDS: dict[str, float] = {
-    "tests/integration/test_rehearsal_machine.py": 520,  # 440 + the HAProxy node's tests (they had a module)
-    "tests/integration/backup/test_backup_lines.py": 335,
+    "tests/integration/test_rehearsal_machine.py": 520,
+    "tests/integration/backup/test_backup_lines.py": 425,
     "tests/integration/test_upgrade_real_neo4j.py": 210,
-    "tests/integration/backup/test_backup_restore.py": 160,
-    "tests/integration/backup/test_backup_faults.py": 115,
-    "tests/integration/test_lines_real_neo4j.py": 100,
-    "tests/integration/test_readme_blocks.py": 85,
-    "tests/integration/test_extra_config_real_neo4j.py": 65,
+    "tests/integration/backup/test_backup_restore.py": 180,
+    "tests/integration/backup/test_backup_faults.py": 145,
+    "tests/integration/test_readme_blocks.py": 105,
+    "tests/integration/test_lines_real_neo4j.py": 90,
+    "tests/integration/test_artifacts_real_tools.py": 80,
+    "tests/integration/test_plugins_real_neo4j.py": 80,
+    "tests/integration/test_sizing_matches_neo4j_admin.py": 80,
+    "tests/integration/test_first_deploy_real_neo4j.py": 80,
+    "tests/integration/test_load_csv_blocklist_real_neo4j.py": 65,  # 95 before it used the session's servers
     "tests/integration/backup/test_backup_endpoint.py": 65,
-    "tests/integration/test_first_deploy_real_neo4j.py": 65,
-    "tests/integration/test_load_csv_blocklist_real_neo4j.py": 60,
-    "tests/integration/test_plugins_real_neo4j.py": 55,
-    "tests/integration/test_artifacts_real_tools.py": 50,
-    "tests/integration/test_sizing_matches_neo4j_admin.py": 50,
+    "tests/integration/test_admin_auth_real_neo4j.py": 60,
+    "tests/integration/test_extra_config_real_neo4j.py": 60,
 }
 UNLISTED_SECONDS = 10.0
 

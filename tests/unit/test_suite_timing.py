@@ -17,7 +17,7 @@ from tests.support.suite_timing import pytest_collection_finish, pytest_runtest_
 """
 
 # Spends ~1 s of CPU in a child process (reaped: it counts), in a module fixture's set-up, and says it started two
-# servers (the counter neo4j_dist.Neo4jServer.start raises).
+# servers that had spent 3 s when asked to stop (the counters Neo4jServer.start and .stop raise).
 BUSY = """
 import subprocess, sys
 import pytest
@@ -29,6 +29,7 @@ BURN = "import time\\nend = time.process_time() + 1.0\\nwhile time.process_time(
 def busy():
     subprocess.run([sys.executable, "-c", BURN], check=True)
     neo4j_dist.SERVER_STARTS += 2
+    neo4j_dist.SERVER_CPU += 3.0
 
 def test_one(busy):
     pass
@@ -56,10 +57,11 @@ def _report(tmp_path: Path, *args: str) -> str:
     return done.stdout
 
 
-def _cpu_rows(out: str) -> dict[str, tuple[float, int]]:
+def _cpu_rows(out: str) -> dict[str, tuple[float, int, float]]:
     section = out.split("most CPU", 1)[1]
-    return {name: (float(cpu), int(starts))
-            for cpu, starts, name in re.findall(r"^\s*([\d.]+)\s+(\d+)\s+(\S.*?)\s*$", section, re.M)}
+    return {name: (float(cpu), int(starts), float(servers))
+            for cpu, starts, servers, name in re.findall(r"^\s*([\d.]+)\s+(\d+)\s+([\d.]+)\s+(\S.*?)\s*$",
+                                                         section, re.M)}
 
 
 def test_module_cpu_and_server_starts_reach_the_report_from_xdist_workers(tmp_path):
@@ -68,11 +70,11 @@ def test_module_cpu_and_server_starts_reach_the_report_from_xdist_workers(tmp_pa
     idle = next(value for name, value in rows.items() if name.endswith("test_idle.py"))
     # The child's second of CPU counts once (not once per later phase of the test that reaped it).
     assert 0.9 <= busy[0] < 1.9, rows
-    assert busy[1] == 2, rows
-    assert idle[1] == 0 and idle[0] < 0.9, rows
-    assert rows["in all"][1] == 2, rows
+    assert busy[1:] == (2, 3.0), rows
+    assert idle[1:] == (0, 0.0) and idle[0] < 0.9, rows
+    assert rows["in all"][1:] == (2, 3.0), rows
 
 
 def test_the_report_also_works_without_xdist(tmp_path):
     rows = _cpu_rows(_report(tmp_path))
-    assert rows["in all"][1] == 2 and rows["in all"][0] >= 0.9, rows
+    assert rows["in all"][1:] == (2, 3.0) and rows["in all"][0] >= 0.9, rows
