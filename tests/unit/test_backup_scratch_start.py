@@ -150,3 +150,40 @@ def test_a_pipe_planted_as_a_log_is_not_waited_on(tmp_path):
     root = scratch_folder(tmp_path)
     os.mkfifo(root / "logs" / "neo4j.log")
     assert read_tail(root / "logs" / "neo4j.log", under=root) is None
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_stop_ends_what_the_command_forked_also_after_the_command_itself_exited(tmp_path):
+    # A launcher that forks the server and exits (as `neo4j start` does) leaves the server in its process group:
+    # stop must end it, not return because the command it started is gone.
+    root = scratch_folder(tmp_path)
+    script = tmp_path / "launcher"
+    script.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {tmp_path / 'child'}\nexit 0\n")
+    script.chmod(0o755)
+    server = ScratchServer([str(script)], None, root / "conf", root)
+    server.start().wait(timeout=30)
+    child = int((tmp_path / "child").read_text())
+    assert alive(child)
+    server.stop(timeout=10)
+    assert not alive(child)
+    server.stop(timeout=10)  # again: nothing left, nothing raised
+
+
+def test_stop_of_a_server_that_ignores_sigterm_kills_it_after_the_timeout(tmp_path):
+    root = scratch_folder(tmp_path)
+    script = tmp_path / "stubborn"
+    script.write_text(f"#!/bin/sh\ntrap '' TERM\necho $$ > {tmp_path / 'pid'}\nwhile :; do sleep 0.1; done\n")
+    script.chmod(0o755)
+    server = ScratchServer([str(script)], None, root / "conf", root)
+    process = server.start()
+    while not (tmp_path / "pid").exists() or not (tmp_path / "pid").read_text().strip():
+        assert process.poll() is None
+    server.stop(timeout=1)
+    assert process.returncode == -9

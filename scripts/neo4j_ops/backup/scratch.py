@@ -7,13 +7,13 @@ range, and is killed (with whatever it forked) when the drill ends or this proce
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import re
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -158,6 +158,19 @@ def scratch_ports(names: Sequence[str], *, candidates: Sequence[int] = SCRATCH_P
     return chosen
 
 
+def _signal_group(group: int, signum: int) -> bool:
+    """Sends `signum` to a process group; False when no process is left in it."""
+    try:
+        os.killpg(group, signum)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _group_alive(group: int) -> bool:
+    return _signal_group(group, 0)
+
+
 class ScratchServer:
     """The restore drill's throw-away server: `command` run with NEO4J_HOME/NEO4J_CONF, killed at the end.
 
@@ -192,17 +205,23 @@ class ScratchServer:
         return self.process
 
     def stop(self, timeout: float = 120) -> None:
+        """Stops the server's whole process group (start_new_session: its id is the command's pid): the command and
+        what it forked, a 5.x launcher's server JVM among them, also when the command itself has exited already and
+        left them running. SIGTERM, then SIGKILL after `timeout`."""
         proc = self.process
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+        group = proc.pid
+        if not _signal_group(group, signal.SIGTERM):
+            proc.poll()  # the group is empty: reap the command if it has not been
+            return
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None or _group_alive(group):
+            if time.monotonic() > deadline:
+                _signal_group(group, signal.SIGKILL)
+                proc.wait(timeout=30)
+                return
+            time.sleep(0.1)
 
     def _logs(self) -> dict[str, str]:
         found = {}
