@@ -11,7 +11,8 @@ tools) spent since the worker's previous report, and the Neo4j test servers star
 (neo4j_dist.SERVER_STARTS), with the CPU those servers had spent when asked to stop (neo4j_dist.SERVER_CPU: the rest
 is neo4j-admin, tools, the test process). A child's CPU counts when it is reaped: a module's servers in its last test,
 a session server at the end of the run. A machine container's processes are the private dockerd's children, not the
-worker's: the rehearsal's CPU is mostly outside its row.
+worker's: the rehearsal's CPU is mostly outside its row; so are the processes tests/support/forkrun.py forks from its
+warm interpreter (the plans): the fork server reaps them.
 """
 from __future__ import annotations
 
