@@ -1,9 +1,11 @@
-"""How `make test` hands integration modules to its pytest-xdist workers (issue 19, item 6: the warm suite's
+"""How `make test` hands modules to its pytest-xdist workers (issue 19, item 6: the warm suite's
 wall time). `--dist loadscope` keeps a module's tests on one worker (its servers stay shared); it queues modules
 by their number of tests, so a slow module of few tests (a machine boot, an upgrade) starts last and the other
 workers idle while it runs: here modules are queued by their measured seconds, longest first (a longest-first
 schedule), from MODULE_SECONDS; a module not listed counts as UNLISTED_SECONDS. (The boot rehearsal is one module:
-its private dockerd's image cache has one lock, tests/support/rehearsal/dockerd.py.)
+its private dockerd's image cache has one lock, tests/support/rehearsal/dockerd.py.) The fast tests run a module per
+worker too, with no module listed: queued longest first, their plan-heavy modules ran at once and the run took 126 s
+against 108 s in loadscope's own order (measured twice each, 2026-12-07).
 
 A scheduling hint only: what runs, and whether it passes, is the same in any order.
 """
