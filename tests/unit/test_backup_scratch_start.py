@@ -160,15 +160,22 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def scratch_running(tmp_path: Path, body: str) -> ScratchServer:
+    """A ScratchServer started on a shell script running `body`, in a scratch folder under tmp_path."""
+    root = scratch_folder(tmp_path)
+    script = tmp_path / "scratch-command"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    server = ScratchServer([str(script)], None, root / "conf", root)
+    server.start()
+    return server
+
+
 def test_stop_ends_what_the_command_forked_also_after_the_command_itself_exited(tmp_path):
     # A launcher that forks the server and exits (as `neo4j start` does) leaves the server in its process group:
     # stop must end it, not return because the command it started is gone.
-    root = scratch_folder(tmp_path)
-    script = tmp_path / "launcher"
-    script.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {tmp_path / 'child'}\nexit 0\n")
-    script.chmod(0o755)
-    server = ScratchServer([str(script)], None, root / "conf", root)
-    server.start().wait(timeout=30)
+    server = scratch_running(tmp_path, f"sleep 300 &\necho $! > {tmp_path / 'child'}\nexit 0")
+    server.process.wait(timeout=30)
     child = int((tmp_path / "child").read_text())
     assert alive(child)
     server.stop(timeout=10)
@@ -177,12 +184,8 @@ def test_stop_ends_what_the_command_forked_also_after_the_command_itself_exited(
 
 
 def test_stop_of_a_server_that_ignores_sigterm_kills_it_after_the_timeout(tmp_path):
-    root = scratch_folder(tmp_path)
-    script = tmp_path / "stubborn"
-    script.write_text(f"#!/bin/sh\ntrap '' TERM\necho $$ > {tmp_path / 'pid'}\nwhile :; do sleep 0.1; done\n")
-    script.chmod(0o755)
-    server = ScratchServer([str(script)], None, root / "conf", root)
-    process = server.start()
+    server = scratch_running(tmp_path, f"trap '' TERM\necho $$ > {tmp_path / 'pid'}\nwhile :; do sleep 0.1; done")
+    process = server.process
     while not (tmp_path / "pid").exists() or not (tmp_path / "pid").read_text().strip():
         assert process.poll() is None
     server.stop(timeout=1)
