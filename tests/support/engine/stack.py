@@ -114,10 +114,12 @@ def engine_stack(stack: str, tmp: Path, *, secrets: Mapping[str, str], config: M
     `deployed`, its state is that deployment's (as after an `up`), else empty.
 
     Without `checkpoints`, the engine saves the state once at the end of each update, not after every step
-    (PULUMI_SKIP_CHECKPOINTS, Pulumi's documented switch): writing the whole state file after each of ~250 steps
-    was most of an `up`'s cost (prod: 13.1 CPU seconds of the CLI's 15.3; wall 17.9 s -> 6.5 s, measured
-    2026-12-07), and a test that reads the state reads it after the update. A test of what an interrupted or
-    failed update leaves asks for `checkpoints`, as a user's `pulumi up` has them."""
+    (PULUMI_SKIP_CHECKPOINTS: "Skip saving state checkpoints and only save the final deployment. See #10668.",
+    sdk/go/common/env/env.go at v3.276.0, which no longer asks for PULUMI_EXPERIMENTAL): writing the whole state
+    after each of ~250 steps was most of an `up`'s cost (prod: 13.1 CPU seconds of the CLI's 15.3; wall 17.9 s ->
+    6.5 s, measured 2026-12-07). A failed update still saves its final state (the rollout's failing-step test reads
+    it); a test of what a crash in the middle of an update leaves (none yet) asks for `checkpoints`, as a user's
+    `pulumi up` has them."""
     if deployed is not None and (deployed.stack, dict(deployed.config)) != (stack, dict(config or {})):
         raise ValueError(f"a deployment of {deployed.stack} {dict(deployed.config)} is not stack {stack} "
                          f"{dict(config or {})}")
