@@ -85,7 +85,7 @@ class Deployed:
 
 
 def deployed_once(stack: str, shared: Path, *, secrets: Mapping[str, str],
-             config: Mapping[str, Any] | None = None) -> Deployed:
+                  config: Mapping[str, Any] | None = None) -> Deployed:
     """The state of one `up` of `stack` from nothing, made once in `shared` (a directory every pytest-xdist worker
     of the run sees: the first worker to ask runs the `up`, under a lock, and the others read its export)."""
     config = dict(config or {})
