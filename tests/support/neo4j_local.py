@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import hashlib
 import ipaddress
 import json
 import os
@@ -47,6 +48,7 @@ from tests.support import class_data_sharing  # noqa: E402
 from tests.support.neo4j_dist import (  # noqa: E402
     NEO4J_VERSION,
     Neo4jServer,
+    cache_dir,
     free_port,
     line_of,
     make_home,
@@ -221,14 +223,24 @@ def install_certificates(home: Path, certs: Certificates, scopes: tuple[str, ...
 
 @functools.cache
 def _auth_file(password: str, version: str = NEO4J_VERSION) -> str:
-    """data/dbms/auth.ini as the line's `neo4j-admin … set-initial-password` writes it (made once per
-    password and release; the conf is the rendered one, which the admin tool validates too)."""
+    """data/dbms/auth.ini as the line's `neo4j-admin … set-initial-password` writes it (the conf is the rendered one,
+    which the admin tool validates too). Made once per password and release and kept with the release's other
+    builds (cache_dir: auth/<sha256 of the password>.ini): each run is a JVM (~1.1 CPU s), and the integration
+    run's workers asked for the same few passwords ~35 times (measured 2026-12-07)."""
+    cached = cache_dir(version) / "auth" / f"{hashlib.sha256(password.encode()).hexdigest()}.ini"
+    with contextlib.suppress(OSError):
+        return cached.read_text()
     with tempfile.TemporaryDirectory(prefix="neo4j-auth-") as tmp:
         home = make_home(tmp)
         (home / "conf" / "neo4j.conf").write_text(rendered_conf(version=version))
         run_neo4j_admin(set_initial_password_args(version, password), home, version=version, check=True,
                         jvm_args=local_jvm_args(version))
-        return (home / "data" / "dbms" / "auth.ini").read_text()
+        text = (home / "data" / "dbms" / "auth.ini").read_text()
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_name(f"{cached.name}.{os.getpid()}.partial")  # workers may write it at once
+    partial.write_text(text)
+    partial.replace(cached)
+    return text
 
 
 @dataclass
