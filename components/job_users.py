@@ -50,14 +50,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.reserved_names import ADMIN_USER, BACKUP_JOB, CERT_RENEWAL, TOPOLOGY_JOIN
 from components.settings import Settings
 from components.topology import FABRIC, PRIMARY, SECONDARY, ClusterTopology, Server
 from scripts.neo4j_ops.shared.versions import Version, line_of
-
-CERT_RENEWAL = "cert_renewal"
-TOPOLOGY_JOIN = "topology_join"
-BACKUP_JOB = "backup_job"
-ADMIN_USER = "neo4j"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 from components import databases as dbs
 from components.calendar import longest_gap, parse_calendar
 from components.instance_types import INSTANCE_TYPES
+from components.reserved_names import ADMIN_USER, JOB_USER_NAMES
 from components.units import neo4j_size, parse_size
 from scripts.neo4j_ops.shared.versions import deployable_line
 
@@ -564,9 +565,10 @@ KEYS: tuple[Key, ...] = (
         "The PKCS12 keystore (base64) holding the AES key remote aliases' passwords are encrypted with in the system "
         "database; made once by `scripts/databases.py --create-alias-keystore`, never replaced.", secret=True),
     Key("aliasKeystorePassword", "", None, str, "secret", "The password of neo4j:aliasKeystore.", secret=True),
-    Key("users", "users", [], _users, 'list of {name, roles}',
+    Key("users", "users", [], _users, 'list of {name, roles}; not neo4j, cert_renewal, topology_join, backup_job',
         "Users to create; passwords come from the secret neo4j:userPasswords (an object name → password)."),
-    Key("roles", "roles", [], _roles, 'list of {name, privileges}',
+    Key("roles", "roles", [], _roles, 'list of {name, privileges}; not a built-in role nor cert_renewal, '
+        'topology_join, backup_job',
         "Custom roles and their privileges (GRANT <privilege> TO <role>)."),
     Key("backupSchedule", "backup_schedule", "*-*-* 02:00:00 UTC", _on_calendar,
         "a systemd calendar event in UTC that recurs", "Community and 4.4: when the daily backup runs (a "
@@ -1166,6 +1168,17 @@ def _users_and_roles(v: dict[str, Any]) -> list[str]:
     if clash:
         problems.append(f"{NAMESPACE}:roles: got built-in role name(s) {', '.join(sorted(clash))}; "
                         f"allowed: new names (built-ins: {', '.join(BUILTIN_ROLES)})")
+    # The stack's own users and their roles (components/reserved_names.py says what configuring one would break).
+    jobs = defined & set(JOB_USER_NAMES)
+    if jobs:
+        problems.append(f"{NAMESPACE}:roles: got the role name(s) {', '.join(sorted(jobs))} of the stack's job "
+                        f"users; allowed: other names (reserved: {', '.join(JOB_USER_NAMES)})")
+    reserved = (ADMIN_USER, *JOB_USER_NAMES)
+    taken = sorted({u.name for u in v["users"]} & set(reserved))
+    if taken:
+        problems.append(f"{NAMESPACE}:users: got the user name(s) {', '.join(taken)} the stack creates itself "
+                        f"(the admin: password neo4j:adminPassword; the job users: their own secrets); "
+                        f"allowed: other names (reserved: {', '.join(reserved)})")
     for user in v["users"]:
         unknown = [r for r in user.roles if r not in defined and r not in BUILTIN_ROLES]
         if unknown:

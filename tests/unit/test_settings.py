@@ -423,3 +423,34 @@ def test_a_secret_recovery_window_outside_what_secrets_manager_allows_is_refused
 def test_secrets_keep_secrets_managers_default_window_unless_the_stack_says_otherwise():
     assert make_settings().secret_recovery_window_days == 30
     assert make_settings(secretRecoveryWindowDays="7").secret_recovery_window_days == 7
+
+
+@pytest.mark.parametrize("name", ["neo4j", "backup_job", "cert_renewal", "topology_join"])
+def test_users_the_stack_creates_itself_are_refused_in_neo4j_users(name):
+    # make security would give them neo4j:userPasswords' password and only the configured roles: the admin would
+    # lose its role, a job user its password and role (components/reserved_names.py).
+    [problem] = problems_of(users=[{"name": name, "roles": []}], edition="enterprise")
+    assert problem.startswith(f"neo4j:users: got the user name(s) {name} the stack creates itself")
+    assert "reserved: neo4j, cert_renewal, topology_join, backup_job" in problem
+
+
+@pytest.mark.parametrize("name", ["backup_job", "cert_renewal", "topology_join"])
+def test_the_job_users_roles_are_refused_in_neo4j_roles(name):
+    [problem] = problems_of(roles=[{"name": name, "privileges": ["MATCH {*} ON GRAPH neo4j"]}],
+                            edition="enterprise")
+    assert problem.startswith(f"neo4j:roles: got the role name(s) {name} of the stack's job users")
+
+
+def test_names_beside_the_reserved_ones_are_accepted():
+    settings = make_settings(roles=[{"name": "backup_reader", "privileges": ["MATCH {*} ON GRAPH neo4j"]}],
+                             users=[{"name": "neo4j_app", "roles": ["backup_reader"]}], edition="enterprise")
+    assert [u.name for u in settings.users] == ["neo4j_app"]
+
+
+def test_the_reserved_names_are_those_job_users_creates():
+    from components.job_users import job_users
+    from components.reserved_names import JOB_USER_NAMES
+    from tests.support.job_user_stacks import stack
+
+    # A stack with TLS and secondaries on 5.x runs every job that has a user of its own.
+    assert {user.name for user in job_users(*stack("5"))} == set(JOB_USER_NAMES)
