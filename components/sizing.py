@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from components.instance_types import INSTANCE_TYPES
 from components.units import parse_size
+from scripts.neo4j_ops.shared.admin_memory import ADMIN_HEAP_FLOOR, ADMIN_OFF_HEAP_FLOOR
 
 GIB = 1024 ** 3
 MIB = 1024 ** 2
@@ -117,8 +118,8 @@ def machine_memory(platform: str, instance_type: str, container_memory: int) -> 
 # off-heap memory (check) the other, less what a JVM uses beyond both (metaspace, code cache, thread stacks).
 ADMIN_SHARE_OF_LEFT = 2  # neo4j-admin gets 1/2 of what heap + page cache leave
 ADMIN_JVM_OVERHEAD = 128 * MIB
-ADMIN_HEAP_FLOOR = 256 * MIB
-ADMIN_OFF_HEAP_FLOOR = 128 * MIB
+# The least heap and off-heap memory of each (ADMIN_HEAP_FLOOR, ADMIN_OFF_HEAP_FLOOR): scripts/neo4j_ops/shared/
+# admin_memory.py, where the backup tools on the machine read them too.
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from components.render import (
     entry_terminates_tls,
     gds_license_file,
     local_bolt_uri,
+    memory_plan,
     plugin_lists,
     reloads_tls,
     render_cluster,
@@ -157,6 +158,9 @@ def render_backup_job(settings: Settings, topology: ClusterTopology) -> dict[str
         "admin_heap": neo4j_size(admin.heap),
         "admin_off_heap": neo4j_size(admin.off_heap),
         "check_threads": admin.threads,
+        # The RAM that budget is for: the tools fall back to the least budget on a smaller machine (the instance
+        # keeps its old type until `make rollout`; scripts/neo4j_ops/backup/machine_fit.py).
+        "admin_sized_for": neo4j_size(memory_plan(settings, topology.backup_server).ram),
         "stack": settings.stack,
         "database": settings.database,
         "version_line": settings.version_line,

@@ -127,9 +127,13 @@ def test_the_rendered_options_are_what_backup_py_accepts():
     settings = load_settings("prod", stack_config("prod"))
     script = render_backup_job(settings, plan_topology(settings))["backup/neo4j-backup.sh"]
     options = re.search(r"--admin-heap (\S+) --admin-off-heap (\S+) --check-threads (\S+)", script).groups()
+    sized_for = re.search(r"--admin-sized-for (\S+)", script).group(1)
+    assert sized_for == "64g"  # r6i.2xlarge
     args = backup_parser().parse_args(["--stack", "prod", "--admin-heap", options[0], "--admin-off-heap",
-                                       options[1], "--check-threads", options[2]])
-    assert admin_tool(args).bounds == MemoryBounds("3g", "2944m", 4)
+                                       options[1], "--check-threads", options[2], "--admin-sized-for", sized_for])
+    assert args.admin_sized_for == 64 * GIB
+    assert admin_tool(args, MemoryBounds(args.admin_heap, args.admin_off_heap, args.check_threads)).bounds == \
+        MemoryBounds("3g", "2944m", 4)
 
 
 @pytest.mark.parametrize("size", ["0m", "512", "1.5g", "2gb", "1t"])

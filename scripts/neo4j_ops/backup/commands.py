@@ -296,11 +296,14 @@ def _restore(args: Namespace, log: Log) -> dict:
         raise UsageError("--all restores a cluster: it goes with --cluster")
     if not args.verify_only and not args.yes:
         raise UsageError("a restore replaces the database: add --yes to confirm, or --verify-only for a drill")
+    fitted = options.machine_fit(args, log)  # on a smaller machine, the drill's server gets the least budget too
     job = RestoreOptions(
-        **options.job_arguments(args, log), at=None if args.latest else args.at, until=until,
+        **options.job_arguments(args, log, fitted), at=None if args.latest else args.at, until=until,
         work_dir=args.work_dir, safety_dump=not args.no_safety_dump, edition=args.edition,
-        scratch_command=split_command(args.scratch_command, "--scratch-command"), scratch_heap=args.scratch_heap,
-        scratch_page_cache=args.scratch_page_cache, keep_scratch=args.keep_scratch,
+        scratch_command=split_command(args.scratch_command, "--scratch-command"),
+        scratch_heap=fitted.bounds.heap if fitted.smaller else args.scratch_heap,
+        scratch_page_cache=fitted.bounds.off_heap if fitted.smaller else args.scratch_page_cache,
+        keep_scratch=args.keep_scratch,
         start_timeout=args.start_timeout)
     if not args.work_dir.is_dir():
         raise UsageError(f"--work-dir {args.work_dir} is not a directory")

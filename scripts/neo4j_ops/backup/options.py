@@ -15,6 +15,7 @@ from typing import Any
 from ..bolt import Auth
 from ..shared.errors import UsageError
 from .admin import AdminTool, MemoryBounds, split_command
+from .machine_fit import MachineFit, fit_this_machine
 from .server import LocalNeo4j, ServerControl
 
 
@@ -64,6 +65,10 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                      "neo4j-admin's (8m for a 4.4 backup; 90%% of free memory for a check)")
     neo.add_argument("--check-threads", metavar="N", type=int,
                      help="the check's --threads (5.x+; 4.4 has none). Default: the number of CPUs")
+    neo.add_argument("--admin-sized-for", metavar="SIZE", type=size_arg,
+                     help="the machine memory the budget above was sized for (the backup job passes its host's): "
+                     "on a machine with less (its instance keeps the old type until make rollout), neo4j-admin and "
+                     "the drill's server get the least budget instead (256m heap, 128m off-heap)")
     neo.add_argument("--uri", default="bolt://localhost:7687", help="Bolt URI of the local server")
     neo.add_argument("--user", default="neo4j", help="Bolt user")
     neo.add_argument("--password-env", default="NEO4J_PASSWORD", metavar="VARIABLE",
@@ -89,7 +94,16 @@ def local_neo4j(args: argparse.Namespace, log: Callable[[str], None]) -> LocalNe
     return LocalNeo4j(args.uri, Auth(args.user, password), log=log)
 
 
-def admin_tool(args: argparse.Namespace) -> AdminTool:
+def machine_fit(args: argparse.Namespace, log: Callable[[str], None]) -> MachineFit:
+    """The memory bounds of the options, or the least ones on a machine smaller than --admin-sized-for."""
+    fitted = fit_this_machine(MemoryBounds(args.admin_heap, args.admin_off_heap, args.check_threads),
+                              args.admin_sized_for)
+    if fitted.note:
+        log(fitted.note)
+    return fitted
+
+
+def admin_tool(args: argparse.Namespace, bounds: MemoryBounds) -> AdminTool:
     home = args.neo4j_home.absolute() if args.neo4j_home else None
     conf = args.neo4j_conf.absolute() if args.neo4j_conf else None
     if home is not None and not home.is_dir():
@@ -99,7 +113,7 @@ def admin_tool(args: argparse.Namespace) -> AdminTool:
     if args.check_threads is not None and args.check_threads < 1:
         raise UsageError(f"--check-threads: got {args.check_threads}; allowed: 1 or more")
     return AdminTool(split_command(args.neo4j_admin, "--neo4j-admin"), home, conf,
-                     bounds=MemoryBounds(args.admin_heap, args.admin_off_heap, args.check_threads))
+                     bounds=bounds)
 
 
 def server_control(args: argparse.Namespace, neo4j: LocalNeo4j, log: Callable[[str], None]) -> ServerControl:
@@ -107,11 +121,13 @@ def server_control(args: argparse.Namespace, neo4j: LocalNeo4j, log: Callable[[s
                          split_command(args.start_command, "--start-command"), neo4j, log, args.start_timeout)
 
 
-def job_arguments(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
+def job_arguments(args: argparse.Namespace, log: Callable[[str], None],
+                  fitted: MachineFit | None = None) -> dict[str, Any]:
     """The Job fields both commands take from the shared options (the Bolt password is read here)."""
     neo4j = local_neo4j(args, log)
+    fitted = fitted or machine_fit(args, log)
     return {"bucket": args.bucket, "stack": args.stack, "database": args.database, "neo4j": neo4j,
-            "admin": admin_tool(args), "endpoint_url": args.endpoint_url, "region": args.region,
+            "admin": admin_tool(args, fitted.bounds), "endpoint_url": args.endpoint_url, "region": args.region,
             "control": server_control(args, neo4j, log), "version": args.neo4j_version, "owner": args.owner,
             "log": log}
 
