@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -143,7 +144,21 @@ def make_archive(version: str, log=print) -> Path | None:
         log(f"class data sharing: Neo4j {version}'s JVM wrote no archive; its test servers start without one")
         return None
     log(f"class data sharing: archive of Neo4j {version} made in {time.monotonic() - started:.0f} s: {archive}")
+    for old in prune_other_archives(archive, version):
+        log(f"class data sharing: removed {old.name}, made for another Java build or class path of Neo4j {version}")
     return archive
+
+
+def prune_other_archives(archive: Path, version: str) -> list[Path]:
+    """Remove the release's archives of other Java builds or class paths, now that `archive` replaced them: each
+    is 100-140 MB, and every JDK update made another (a clone still on the old build makes its own again, once).
+    Other releases' and the base archives stay."""
+    removed = []
+    for old in archive.parent.glob(f"neo4j-{version}-*.jsa"):
+        if old != archive and re.fullmatch(rf"neo4j-{re.escape(version)}-[0-9a-f]{{16}}\.jsa", old.name):
+            old.unlink(missing_ok=True)
+            removed.append(old)
+    return sorted(removed)
 
 
 def main() -> int:

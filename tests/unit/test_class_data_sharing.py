@@ -102,3 +102,48 @@ def test_two_copies_of_one_jdk_share_an_archive_and_another_build_gets_its_own(t
         names[name] = (cds.archive_for(NEO4J_VERSIONS["2025"]), cds.base_archive_for(NEO4J_VERSIONS["2025"]))
     assert names["clone-a"] == names["clone-b"]
     assert names["other"][0] != names["clone-a"][0] and names["other"][1] != names["clone-a"][1]
+
+
+def test_a_new_archive_replaces_the_releases_archives_of_other_builds_and_leaves_the_rest(cache, monkeypatch):
+    # Every JDK update or new class path made another 100-140 MB archive of the same release; they are removed
+    # once the new one is written. Another release's archive and anything not named as an archive stay.
+    cds_dir = cache / "cds"
+    cds_dir.mkdir()
+    older = [cds_dir / f"neo4j-{V526}-{key}.jsa" for key in ("0123456789abcdef", "fedcba9876543210")]
+    kept = [cds_dir / f"neo4j-{NEO4J_VERSIONS['4.4']}-0123456789abcdef.jsa", cds_dir / f"neo4j-{V526}-notes.jsa",
+            cds_dir / "jdk-base-0123456789abcdef.jsa"]
+    for path in (*older, *kept):
+        path.write_bytes(b"old")
+    monkeypatch.setattr(cds, "base_archive_for", lambda version: None)  # the JDK maps its own default archive
+
+    class Server:  # no real server in a unit test: it writes the archive it is asked to, as the JVM at exit
+        jvm_args: list[str] = []
+
+        def driver(self):
+            class Driver:
+                def __enter__(self):
+                    return self
+
+                def __exit__(self, *exc):
+                    return False
+
+                def execute_query(self, query):
+                    return None
+            return Driver()
+
+    class Local:
+        server = Server()
+
+        def start(self, timeout):
+            pass
+
+        def stop(self):
+            [flag] = [a for a in self.server.jvm_args if a.startswith(cds.CREATE_FLAG)]
+            Path(flag.removeprefix(cds.CREATE_FLAG)).write_bytes(b"new classes")
+
+    monkeypatch.setattr("tests.support.neo4j_local.prepare", lambda *args, **kwargs: Local())
+    logged = []
+    archive = cds.make_archive(V526, log=logged.append)
+    assert archive.read_bytes() == b"new classes"
+    assert sorted(p.name for p in cds_dir.iterdir()) == sorted(p.name for p in (archive, *kept))
+    assert sum(f"removed neo4j-{V526}-" in line for line in logged) == 2
