@@ -420,6 +420,8 @@ def render_monitoring_files(settings: Settings, topology: ClusterTopology,
         thresholds=AlertThresholds(restore_drill_max_age_days=settings.restore_drill_max_age_days,
                                    failover_drill_max_age_days=settings.failover_drill_max_age_days),
         haproxy_target=None, haproxy_targets=haproxies, prometheus_url=PROMETHEUS_URL,
+        # Node exporter on each HAProxy node too (AWS: templates/cloud-init/haproxy.yaml.j2), as on the servers.
+        haproxy_node_exporter_port=PORTS.server.node_exporter if settings.platform == "aws" else None,
         discovery=ec2_discovery(settings, topology) if settings.platform == "aws" else None)
 
 

@@ -117,6 +117,9 @@ def plan_flows(settings: Settings, topology: ClusterTopology, servers: Mapping[s
         # Prometheus's /metrics only: the stats page answers on the node's loopback alone (haproxy.cfg), which
         # an admin reaches through a Session Manager port forward.
         allow(HAPROXY, [PORTS.haproxy.stats], (MONITORING,) if MONITORING in groups else (), "HAProxy metrics")
+        # Node exporter on each node of the pair (templates/cloud-init/haproxy.yaml.j2), as on the servers.
+        allow(HAPROXY, [PORTS.server.node_exporter], (MONITORING,) if MONITORING in groups else (),
+              "Prometheus scrapes node exporter")
     if MONITORING in groups:
         # Prometheus listens on the node's loopback only (behind Grafana, which asks for a password).
         allow(MONITORING, [PORTS.monitoring.grafana], settings.admin_cidrs, "Grafana for admins")

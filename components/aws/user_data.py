@@ -343,7 +343,8 @@ def render_haproxy_node(settings: Settings, *, stack_nodes: int, node: str, inde
             "haproxy/haproxy-config-sync.sh.j2", stack=settings.stack, cfg_path=HAPROXY_CFG_PLACE,
             health_port=PORTS.haproxy.health, health_wait_seconds=HAPROXY_HEALTH_WAIT_SECONDS,
             object_tag=HAPROXY_CONFIG_TAG, sha_tag=HAPROXY_CONFIG_SHA256_TAG, region=settings.region,
-            state_dir=HAPROXY_STATE_DIR, entry_secret=entry_secret, entry_pem=HAPROXY_ENTRY_PEM),
+            state_dir=HAPROXY_STATE_DIR, entry_secret=entry_secret, entry_pem=HAPROXY_ENTRY_PEM,
+            textfile_dir=TEXTFILE_DIR),  # the refused config's metric (node exporter runs on the node too)
         "haproxy-config-sync.service": render_template(
             "haproxy/haproxy-config-sync.service.j2", stack=settings.stack,
             script_path=HAPROXY_SYNC_PLACES["haproxy-config-sync.sh"]),

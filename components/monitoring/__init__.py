@@ -95,6 +95,7 @@ def render_monitoring(*, stack: str, version_line: str, targets: list[ScrapeTarg
                       haproxy_target: str | None, prometheus_url: str, scrape_interval: str = "15s",
                       data_mountpoint: str | None = None,
                       haproxy_targets: Mapping[str, str] | None = None,
+                      haproxy_node_exporter_port: int | None = None,
                       discovery: Ec2Discovery | None = None) -> dict[str, str]:
     """Returns {relative_path: text} for: 'prometheus/prometheus.yml', 'prometheus/rules/neo4j-alerts.yml',
     'grafana/provisioning/datasources/prometheus.yml', 'grafana/provisioning/dashboards/neo4j.yml',
@@ -104,7 +105,7 @@ def render_monitoring(*, stack: str, version_line: str, targets: list[ScrapeTarg
     alerts and panels of a job without targets are not rendered (see ALERT_JOBS).
 
     data_mountpoint: restrict Neo4jDiskUsageHigh to this mountpoint (e.g. "/var/lib/neo4j"); by
-    default every real (non-pseudo) filesystem of the Neo4j servers is watched, so a data
+    default every real (non-pseudo) filesystem of the machines node exporter runs on is watched, so a data
     directory on the root volume is covered too.
 
     discovery: the servers' jobs find them by EC2 service discovery (AWS) instead of listing `targets`, which
@@ -121,7 +122,8 @@ def render_monitoring(*, stack: str, version_line: str, targets: list[ScrapeTarg
         raise ValueError(f"scrape_interval must be between 1s and 1m, got {scrape_interval}")
     if data_mountpoint is not None and not re.fullmatch(r"/[A-Za-z0-9._/-]*", data_mountpoint):
         raise ValueError(f"invalid data_mountpoint {data_mountpoint!r}")
-    jobs = scrape_jobs(targets, haproxy_target=haproxy_target, haproxy_targets=haproxy_targets)
+    jobs = scrape_jobs(targets, haproxy_target=haproxy_target, haproxy_targets=haproxy_targets,
+                       haproxy_node_exporter_port=haproxy_node_exporter_port)
 
     # Compare against the most advanced member's position one threshold plus one scrape interval
     # ago: samples of different targets are up to one interval apart, so an up-to-date server is

@@ -80,7 +80,8 @@ def alert_rules(q: dict[str, str], t: AlertThresholds, *, lag_offset: str, jobs:
             "in stack {{ $labels.stack }} has not answered a scrape for 1 minute."),
         _alert(
             "Neo4jMachineDown", f"{q['node_up']} == 0", "1m", "critical",
-            "Machine of Neo4j server {{ $labels.server }} is unreachable",
+            # A Neo4j server's machine, or an HAProxy node (role loadbalancer).
+            "Machine {{ $labels.server }} ({{ $labels.role }}) is unreachable",
             "Node exporter {{ $labels.instance }} on {{ $labels.server }} ({{ $labels.role }}) in stack "
             "{{ $labels.stack }} has not answered a scrape for 1 minute: the machine is down or unreachable "
             "from the monitoring node, and its disks are not watched meanwhile."),

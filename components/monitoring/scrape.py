@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from components.monitoring.files import RULE_FILES_GLOB
 from components.templating import render_template
 
 ROLES = ("primary", "secondary")
+HAPROXY_ROLE = "loadbalancer"  # the role label of the HAProxy nodes' targets
 
 JOB_NEO4J = "neo4j"
 JOB_NODE = "node"
@@ -56,12 +57,14 @@ class ScrapeJobs:
     neo4j: list[dict[str, str]]
     node: list[dict[str, str]]
     haproxy: list[dict[str, str]]
+    # Node exporters listed even where EC2 discovery finds the servers': the HAProxy pair's (AWS).
+    node_listed: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def present(self) -> set[str]:
         """The jobs with at least one target: the alerts and panels of any other job are left out."""
-        return {job for job, present in ((JOB_NEO4J, self.neo4j), (JOB_NODE, self.node), (JOB_HAPROXY, self.haproxy))
-                if present}
+        return {job for job, present in ((JOB_NEO4J, self.neo4j), (JOB_NODE, self.node or self.node_listed),
+                                         (JOB_HAPROXY, self.haproxy)) if present}
 
 
 def check_name(kind: str, value: str) -> None:
@@ -82,9 +85,11 @@ def _endpoint(address: str, port: int) -> str:
 
 
 def scrape_jobs(targets: list[ScrapeTarget], *, haproxy_target: str | None,
-                haproxy_targets: Mapping[str, str] | None) -> ScrapeJobs:
+                haproxy_targets: Mapping[str, str] | None,
+                haproxy_node_exporter_port: int | None = None) -> ScrapeJobs:
     """The checked targets of every job. haproxy_targets: each HAProxy node by its name (the AWS pair);
-    haproxy_target: the one node "haproxy"."""
+    haproxy_target: the one node "haproxy"; haproxy_node_exporter_port: where node exporter listens on each of
+    them (None: it runs on none, the Docker stack's container)."""
     seen: set[str] = set()
     neo4j_targets, node_targets = [], []
     for target in targets:
@@ -100,14 +105,17 @@ def scrape_jobs(targets: list[ScrapeTarget], *, haproxy_target: str | None,
         if target.node_exporter_port is not None:
             node_targets.append({"endpoint": _endpoint(target.address, target.node_exporter_port), **labels})
 
-    haproxy = []
+    haproxy, node_listed = [], []
     named = dict(haproxy_targets or {}) or ({"haproxy": haproxy_target} if haproxy_target is not None else {})
     for server, haproxy_at in named.items():
         host, sep, port = haproxy_at.rpartition(":")
         if not sep or not port.isdigit():
             raise ValueError(f"haproxy_target must be host:port, got {haproxy_at!r}")
         haproxy.append({"endpoint": _endpoint(host.strip("[]"), int(port)), "server": server})
-    return ScrapeJobs(neo4j=neo4j_targets, node=node_targets, haproxy=haproxy)
+        if haproxy_node_exporter_port is not None:
+            node_listed.append({"endpoint": _endpoint(host.strip("[]"), haproxy_node_exporter_port),
+                                "server": server, "role": HAPROXY_ROLE})
+    return ScrapeJobs(neo4j=neo4j_targets, node=node_targets, haproxy=haproxy, node_listed=node_listed)
 
 
 def _ports(targets: list[dict[str, str]]) -> set[int]:
@@ -117,12 +125,13 @@ def _ports(targets: list[dict[str, str]]) -> set[int]:
 def render_prometheus_config(*, stack: str, version_line: str, scrape_interval: str, jobs: ScrapeJobs,
                              discovery: Ec2Discovery | None = None) -> str:
     if discovery is not None:
-        for kind, targets in (("metrics", jobs.neo4j), ("node exporter", jobs.node)):
+        for kind, targets in (("metrics", jobs.neo4j), ("node exporter", jobs.node + jobs.node_listed)):
             if len(_ports(targets)) > 1:  # one port per job: the discovered servers are addressed alike
                 raise ValueError(f"EC2 discovery needs one {kind} port on every server, got {sorted(_ports(targets))}")
     return render_template(
         "prometheus/prometheus.yml.j2",
         stack=stack, version_line=version_line, scrape_interval=scrape_interval, rule_files=[RULE_FILES_GLOB],
         jobs={"neo4j": JOB_NEO4J, "node": JOB_NODE, "haproxy": JOB_HAPROXY},
-        neo4j_targets=jobs.neo4j, node_targets=jobs.node, haproxy=jobs.haproxy, discovery=discovery,
-        neo4j_port=min(_ports(jobs.neo4j), default=0), node_port=min(_ports(jobs.node), default=0))
+        neo4j_targets=jobs.neo4j, node_targets=jobs.node, node_listed=jobs.node_listed, haproxy=jobs.haproxy,
+        discovery=discovery, neo4j_port=min(_ports(jobs.neo4j), default=0),
+        node_port=min(_ports(jobs.node + jobs.node_listed), default=0), haproxy_role=HAPROXY_ROLE)

@@ -86,7 +86,8 @@ esac''')
                    "HAPROXY_CONFIG_OBJECT": str(box.root / "object.cfg"), "HAPROXY_CFG": str(node.config),
                    "HAPROXY_HEALTH_URL": f"http://127.0.0.1:{loopback.binds['health']}/health/read",
                    "HAPROXY_SOCKET": f"{loopback.state_dir}/admin.sock",
-                   "HAPROXY_STATE_FILE": f"{loopback.state_dir}/server-state"}
+                   "HAPROXY_STATE_FILE": f"{loopback.state_dir}/server-state",
+                   "TEXTFILE_DIR": str(box.root / "textfile")}  # the refusal metric: here, not the host's
     return subprocess.run(["bash", str(box.root / "sync.sh")], capture_output=True, text=True, env=environment,
                           timeout=60)
 

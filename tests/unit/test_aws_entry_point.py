@@ -130,7 +130,8 @@ def test_clients_reach_the_nlb_the_nlb_reaches_haproxy_and_haproxy_the_servers(p
     clients = set(plan.settings.client_cidrs or (plan.settings.vpc_cidr,))
     bolt = (PORTS.haproxy.bolt_write, PORTS.haproxy.bolt_read)
     assert {(g, p, peer) for g, p, peer in ingress if g == "entry"} == {("entry", p, c) for p in bolt for c in clients}
-    from_entry = {(p, peer) for g, p, peer in ingress if g == "haproxy" and p != PORTS.haproxy.stats}
+    from_entry = {(p, peer) for g, p, peer in ingress
+                  if g == "haproxy" and p not in (PORTS.haproxy.stats, PORTS.server.node_exporter)}  # Prometheus's
     assert from_entry == {(p, "entry") for p in (*bolt, PORTS.haproxy.health)}  # no client reaches a node directly
     assert ("neo4j", PORTS.server.bolt, "haproxy") in ingress
     # The NLB's group sends only to the nodes (no internet egress).

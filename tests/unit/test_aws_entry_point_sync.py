@@ -50,11 +50,23 @@ esac''')
 def sync(box, *, with_object: bool = True) -> subprocess.CompletedProcess:
     environment = {"PATH": f"{box.bin}:/usr/bin:/bin", "HOME": str(box.root),
                    "HAPROXY_CFG": str(box.root / "haproxy.cfg"), "HAPROXY_HEALTH_WAIT_SECONDS": "2",
-                   "HAPROXY_SOCKET": str(box.root / "no-admin.sock"), "HAPROXY_STATE_FILE": str(box.root / "state")}
+                   "HAPROXY_SOCKET": str(box.root / "no-admin.sock"), "HAPROXY_STATE_FILE": str(box.root / "state"),
+                   "TEXTFILE_DIR": str(box.root / "textfile")}  # node exporter's textfile collector
     if with_object:
         environment["HAPROXY_CONFIG_OBJECT"] = "s3://bucket/tooling/haproxy/haproxy.cfg"
     return subprocess.run(["bash", str(box.root / "sync.sh")], capture_output=True, text=True, env=environment,
                           timeout=60)
+
+
+def refused_metric(box) -> str | None:
+    """The value the node exporter would read of the config's pinned-object metric, None before any."""
+    prom = box.root / "textfile" / "neo4j_cluster_pinned_object_refused.prom"
+    if not prom.exists():
+        return None
+    [line] = prom.read_text().splitlines()
+    name, value = line.rsplit(" ", 1)
+    assert name == 'neo4j_cluster_pinned_object_refused{object="haproxy-config"}'
+    return value
 
 
 def reloads(box) -> int:
@@ -65,6 +77,7 @@ def test_an_unchanged_config_is_not_reloaded(node):
     result = sync(node)
     assert result.returncode == 0, result.stderr
     assert "unchanged" in result.stdout and reloads(node) == 0
+    assert refused_metric(node) == "0"  # the deployed config is in place
 
 
 def test_an_unchanged_config_starts_haproxy_when_it_is_not_running(node):
@@ -122,6 +135,13 @@ def test_a_config_whose_sha256_is_not_the_deploys_tag_is_never_loaded(node):
     assert (node.root / "haproxy.cfg").read_text() == GOOD and reloads(node) == 0
     assert not [call for call in node.calls() if call.startswith("haproxy")]  # not even checked
     assert not list(node.root.glob("haproxy.cfg.new.*"))
+    assert refused_metric(node) == "1"  # Neo4jPinnedObjectRefused fires
+    # The deploy runs again (object and tag agree): loaded, and the metric says so.
+    (node.root / "deployed.sha256").unlink()
+    (node.root / "object.cfg").write_text(NEW)
+    again = sync(node)
+    assert again.returncode == 0, again.stderr
+    assert (node.root / "haproxy.cfg").read_text() == NEW and refused_metric(node) == "0"
 
 
 def test_a_config_that_leaves_the_node_without_a_server_is_rolled_back(node):

@@ -174,7 +174,9 @@ def test_fabric_proxies_take_bolt_from_clients_and_reach_the_members_bolt_alone(
 
 def test_metrics_and_node_exporter_are_for_monitoring_only():
     flows = flows_of(clientCidrs=["0.0.0.0/0"], allowWorldAccess=True)
-    assert {(f.target, f.source) for f in flows if f.port in (2004, 9100)} == {(NEO4J, MONITORING)}
+    # 9100 on the HAProxy pair too: node exporter there (templates/cloud-init/haproxy.yaml.j2), for Prometheus alone.
+    assert {(f.target, f.source) for f in flows if f.port in (2004, 9100)} == {(NEO4J, MONITORING),
+                                                                              (HAPROXY, MONITORING)}
 
 
 def test_haproxy_bolt_ports_take_client_cidrs_and_stats_take_prometheus_only():
@@ -182,7 +184,7 @@ def test_haproxy_bolt_ports_take_client_cidrs_and_stats_take_prometheus_only():
     bolt_ports = (PORTS.haproxy.bolt_write, PORTS.haproxy.bolt_read)
     # Clients reach the load balancer; the HAProxy nodes take Bolt and the health checks from it only.
     assert {(f.target, f.port, f.source) for f in flows if f.target in (HAPROXY, ENTRY)
-            and f.port != PORTS.haproxy.stats} == {
+            and f.port not in (PORTS.haproxy.stats, PORTS.server.node_exporter)} == {
         *((ENTRY, port, "203.0.113.0/24") for port in bolt_ports),
         *((HAPROXY, port, ENTRY) for port in (*bolt_ports, PORTS.haproxy.health))}
     stats = {f.source for f in flows if f.target == HAPROXY and f.port == PORTS.haproxy.stats}

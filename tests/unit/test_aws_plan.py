@@ -154,8 +154,9 @@ def test_every_component_holds_the_resources_its_settings_call_for(plan):
 def test_prod_resource_count_per_component(plans):
     # Pinned, so a change in what prod builds shows up in review (see expected_counts for the why).
     assert dict(plans["prod"].by_parent()) == {
-        # SecurityGroups 48: the HAProxy group's HTTPS to the Snap Store (the AWS CLI on Ubuntu 24.04) since 24.04
-        "(stack)": 11, "neo4j-cluster:aws:Network": 38, "neo4j-cluster:aws:SecurityGroups": 48,
+        # SecurityGroups 48: the HAProxy group's HTTPS to the Snap Store (the AWS CLI on Ubuntu 24.04) since 24.04;
+        # 50: node exporter on the HAProxy pair (its ingress from monitoring and monitoring's egress to it)
+        "(stack)": 11, "neo4j-cluster:aws:Network": 38, "neo4j-cluster:aws:SecurityGroups": 50,
         "neo4j-cluster:tls:ClusterCertificates": 29, "neo4j-cluster:aws:ClusterSecrets": 36,
         "neo4j-cluster:aws:BackupStore": 20, "neo4j-cluster:aws:Neo4jServers": 56,
         "neo4j-cluster:aws:LoadBalancer": 23, "neo4j-cluster:aws:Monitoring": 8,
@@ -217,7 +218,8 @@ def test_haproxy_reaches_every_port_its_rendered_config_uses(plan):
     used = {int(port) for port in re.findall(r"check port (\d+)", config)} | {PORTS.server.bolt}
     assert used <= {r["port"] for r in plan.rules(INGRESS) if (r["group"], r["peer"]) == ("neo4j", "haproxy")}
     binds = {int(port) for port in re.findall(r"^\s*bind :(\d+)", config, re.M)}
-    assert binds == {r["port"] for r in plan.rules(INGRESS) if r["group"] == "haproxy"}
+    node_exporter = {PORTS.server.node_exporter} if plan.topology.monitoring else set()  # not HAProxy's: the node's
+    assert binds | node_exporter == {r["port"] for r in plan.rules(INGRESS) if r["group"] == "haproxy"}
 
 
 def test_prod_opens_exactly_these_ingress_rules(plans):
@@ -230,6 +232,7 @@ def test_prod_opens_exactly_these_ingress_rules(plans):
         ("entry", 7687, "10.0.0.0/8"), ("entry", 7689, "10.0.0.0/8"),
         ("haproxy", 7687, "entry"), ("haproxy", 7689, "entry"), ("haproxy", 8405, "entry"),
         ("haproxy", 8404, "monitoring"),  # the stats page answers on the node itself only
+        ("haproxy", 9100, "monitoring"),  # node exporter on the pair too
         ("monitoring", 3000, "10.10.0.0/16"),  # Prometheus: the node's loopback only, behind Grafana
         # neo4j:egress endpoints: the interface endpoints take HTTPS from the machines' groups (test_aws_egress.py)
         ("endpoints", 443, "neo4j"), ("endpoints", 443, "haproxy"), ("endpoints", 443, "monitoring")])
@@ -1037,7 +1040,10 @@ def test_prometheus_discovers_the_fabric_proxies_by_their_name_tag(plans):
                 for inputs in p.of_type(INSTANCE).values()]
     targets = set(scrape_targets(config, stack=p.stack, servers=machines))
     for job, port in (("neo4j", 2004), ("node", 9100)):
-        assert {t for j, t in targets if j == job} == {f"{s.hostname}:{port}" for s in p.topology.neo4j_hosts}, job
+        # (the HAProxy pair's node exporters are listed, not discovered)
+        listed = {f"{n.hostname}:{port}" for n in p.topology.haproxy_nodes} if job == "node" else set()
+        discovered = {f"{s.hostname}:{port}" for s in p.topology.neo4j_hosts}
+        assert {t for j, t in targets if j == job} == discovered | listed, job
     # Another stack's monitoring node is left as it was: no fabric pattern without proxies.
     prod = yaml.safe_load((plans["prod"].out / "monitoring" / "prometheus" / "prometheus.yml").read_text())
     assert "prod-fabric-*" not in json.dumps(prod)

@@ -8,7 +8,8 @@ a second machine container, beside the server machine, the two joined by a link 
   stand-in in its own namespace, seeded alike), less the apt and PyPI stand-ins it does not use, plus the VPC DNS
   stand-in (dns_standin.py) as its nameserver: the private zone's names of the servers haproxy.cfg names, with
   the server machine's link address.
-- Its packages (haproxy, awscli, curl) are in the base image, from Debian's archive (base_image.py).
+- Its packages (haproxy, awscli, curl, prometheus-node-exporter) are in the base image, from Debian's archive
+  (base_image.py).
 - OPEN FILES: haproxy.cfg's `maxconn 20000` makes HAProxy raise its open-files limit to about twice that, and it
   refuses to start when it cannot (strict-limits, on by default: "Cannot raise FD limit to 40017, limit is 20000").
   On EC2 systemd gives services a hard limit of 524288; this workplace's hard limit is 20000 for every process,
