@@ -8,7 +8,8 @@ machine, beside a Neo4j that already takes what that machine can give: the kerne
 primary's Neo4j. So the job also passes the RAM its budget was sized for (--admin-sized-for); on a machine whose
 MemTotal is below SAME_MACHINE_SHARE of it, every neo4j-admin run and the restore drill's server get the floors
 instead (scripts/neo4j_ops/shared/admin_memory.py), which any type the settings accepted for the backup host
-leaves room for (settings.py _backup_job_fits). Slower, never a risk; the log says so.
+leaves room for (the settings' memory checks; tests/unit/test_backup_machine_fit.py). Slower, never a risk; the
+log says so.
 """
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from pathlib import Path
 from ..shared.admin_memory import ADMIN_HEAP_FLOOR, ADMIN_OFF_HEAP_FLOOR, MIB
 from .admin import MemoryBounds
 
-# MemTotal is the machine's RAM less what the kernel keeps for itself (a few per cent); the nearest sizes of
-# components/instance_types.py differ by 0.75 (384 and 512 GiB) or less, so a smaller type is always below this.
+# MemTotal is the machine's RAM less what the kernel keeps for itself (assumed a few per cent: not measured on an
+# instance here; a kernel that kept more than 15% would only make the job use the floors on its own machine, slower
+# but safe). The nearest sizes of components/instance_types.py differ by 0.75 (384 and 512 GiB) or less, so a
+# smaller type is always below this.
 SAME_MACHINE_SHARE = 0.85
 MEMINFO = Path("/proc/meminfo")
 
