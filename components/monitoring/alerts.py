@@ -31,6 +31,9 @@ ALERT_JOBS = {
     "Neo4jCertificateRenewalFailed": JOB_NODE,  # renew-certificates.sh (neo4j-cert-renew.timer)
     # refresh-backup-tooling.sh on the backup server refused the tooling archive in S3 (issue 26, item 4).
     "Neo4jPinnedObjectRefused": JOB_NODE,
+    # haproxy-config-sync.sh on a node of the HAProxy pair failed: the config the deploy published is not in service
+    # there (refused by `haproxy -c`, rolled back for lack of a usable server, haproxy not starting, ...).
+    "Neo4jHaproxyConfigSyncFailed": JOB_NODE,
     # Written on the backup server from the bucket's manifests and drill records (scripts/neo4j_ops/backup/
     # freshness.py, neo4j-backup-freshness.timer), so they ride on its node exporter.
     "Neo4jBackupTooOld": JOB_NODE,
@@ -47,6 +50,8 @@ ALERT_JOBS = {
 FAILED_LOGINS_THRESHOLD = 10
 # Days before a served certificate expires from which Neo4jCertificateExpiresSoon fires.
 CERTIFICATE_EXPIRY_WARNING_DAYS = 30
+# How long haproxy-config-sync.sh (every 2 minutes on each HAProxy node) must have failed before its alert fires.
+HAPROXY_SYNC_FOR = "5m"
 ALERT_NAMES = tuple(ALERT_JOBS)
 
 
@@ -157,6 +162,17 @@ def alert_rules(q: dict[str, str], t: AlertThresholds, *, lag_offset: str, jobs:
             "denies instance credentials), or a deploy failed between the object and the tag. Compare the object's "
             "sha256 with the tag (`make plan` prints it), find the writer in CloudTrail, then run `pulumi up` again; "
             "the next refresh clears this."),
+        _alert(
+            # The sync runs every 2 minutes: a failure that a later run does not clear within HAPROXY_SYNC_FOR (an
+            # S3 read that failed once does) is one to act on.
+            "Neo4jHaproxyConfigSyncFailed", f"{q['haproxy_config_sync_failed']} == 1", HAPROXY_SYNC_FOR, "warning",
+            "haproxy-config-sync on {{ $labels.server }} failed at step {{ $labels.step }}",
+            "The haproxy.cfg the deploy published is not in service on {{ $labels.server }} in stack "
+            "{{ $labels.stack }}: haproxy-config-sync.sh failed at step {{ $labels.step }} (check: `haproxy -c` "
+            "refused it; health: no usable server after loading it, the previous config was put back; start: "
+            "haproxy does not start; pin: see Neo4jPinnedObjectRefused; object: the object or its tag could not be "
+            "read). The node keeps serving with the config it had. Read `journalctl -u haproxy-config-sync` on it, "
+            "fix the config or its cause and run `pulumi up`; the next run (every 2 minutes) clears this."),
         _alert(
             "Neo4jBackupTooOld", f"{q['backup_age_hours']} > {threshold_text(t.backup_max_age_hours)}", "0s",
             "critical",

@@ -77,6 +77,7 @@ def promql_queries(names: Neo4jMetricNames, *, lag_offset: str, data_mountpoint:
         "certificate_days_left": f'(neo4j_cluster_certificate_expiry_seconds{{job="{JOB_NODE}"}} - time()) / 86400',
         "certificate_renewal_failed": f'neo4j_cluster_certificate_renewal_failed{{job="{JOB_NODE}"}}',
         "pinned_object_refused": f'neo4j_cluster_pinned_object_refused{{job="{JOB_NODE}"}}',
+        "haproxy_config_sync_failed": f'neo4j_cluster_haproxy_config_sync_failed{{job="{JOB_NODE}"}}',
         # Ages from the freshness metrics (0: none/never, which makes the age huge). One backup server
         # writes them; max by keeps one series per database whatever the scrape labels.
         "backup_age_hours": (f'(time() - max by (stack, database) (neo4j_backup_last_complete_timestamp_seconds'

@@ -92,6 +92,13 @@ esac''')
                           timeout=60)
 
 
+def sync_failed_line(box: Sandbox) -> str:
+    """The run's outcome line that node exporter's textfile collector would serve (Neo4jHaproxyConfigSyncFailed)."""
+    text = (box.root / "textfile" / "neo4j_cluster_haproxy_config_sync.prom").read_text()
+    [line] = [line for line in text.splitlines() if line.startswith("neo4j_cluster_haproxy_config_sync_failed{")]
+    return line
+
+
 def balancer_cfg(front: dict[str, int], stats: int, nodes: dict[str, Loopback]) -> str:
     """The NLB stand-in: TCP, one frontend per LISTENER, both nodes checked on their health frontend."""
     lines = ["global", "    maxconn 1000", "defaults", "    mode tcp", "    timeout connect 2s",
@@ -209,6 +216,7 @@ def test_new_connections_survive_losing_a_node_and_a_reload_keeps_established_on
             box = sandbox(tmp_path / "sync")
             synced = sync_config(running["haproxy-2"], loopback, published, box)
             assert synced.returncode == 0, synced.stdout + synced.stderr
+            assert sync_failed_line(box) == 'neo4j_cluster_haproxy_config_sync_failed{step="done"} 0'
             steps = [call.split()[:3] for call in box.calls() if not call.startswith("curl ")]  # curl: IMDS, health
             assert steps == [["aws", "s3", "cp"], ["systemctl", "reload-or-restart", "haproxy"]]
             assert any("tags/instance/HaproxyConfigSha256" in call for call in box.calls())  # checked before use
@@ -227,6 +235,13 @@ def test_new_connections_survive_losing_a_node_and_a_reload_keeps_established_on
                   f"before the reload still works {time.monotonic() - reloaded:.1f}s later")
             # The old worker keeps it until hard-stop-after (30 s in the rendered config), then it is closed.
             assert "hard-stop-after 30s" in changed
+
+            # --- a published config that the real `haproxy -c` refuses: never loaded, and Prometheus hears of it --
+            refused_box = sandbox(tmp_path / "sync-refused")
+            refused = sync_config(running["haproxy-2"], loopback, published + "    no-such-keyword on\n", refused_box)
+            assert refused.returncode == 1 and "haproxy -c found errors" in refused.stderr, refused.stderr
+            assert Path(running["haproxy-2"].config).read_text() == published  # still the config it runs
+            assert sync_failed_line(refused_box) == 'neo4j_cluster_haproxy_config_sync_failed{step="check"} 1'
         finally:
             with contextlib.suppress(NameError):
                 through_two.close()

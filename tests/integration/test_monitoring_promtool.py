@@ -136,6 +136,16 @@ def machine_published_scenarios() -> list[Scenario]:
         out.append(Scenario("Neo4jPinnedObjectRefused", kind, "5m",
                             [(series("neo4j_cluster_pinned_object_refused", labels), f"{value}x20")],
                             [Expected(labels, 1)] if kind == "fires" else []))
+    # Neo4jHaproxyConfigSyncFailed: haproxy-config-sync.sh on a node of the HAProxy pair (a listed node-job target,
+    # role loadbalancer) failed at a step in every run for 5m (`haproxy -c` refused the deployed config): fires; a
+    # failed run that the next one clears (an S3 read that failed once; the sync runs every 2 minutes) does not.
+    haproxy_node = {"job": "node", "instance": "10.0.1.20:9100", "server": "haproxy-1", "role": "loadbalancer",
+                    "stack": STACK}
+    for kind, values in (("fires", "0 0 1x20"), ("inside", "0 1 1 0x20")):
+        failed = {**haproxy_node, "step": "check"}
+        out.append(Scenario("Neo4jHaproxyConfigSyncFailed", kind, "8m",
+                            [(series("neo4j_cluster_haproxy_config_sync_failed", failed), values)],
+                            [Expected(failed, 1)] if kind == "fires" else []))
     # Neo4jFailedLogins: the failed logins counted from security.log (neo4j-failed-logins.sh) grew by more than 10
     # within 10m. 3 a minute: increase() over 10m is 30; one every 2 minutes: 5.
     for kind, values, interval, value in (("fires", "0+3x20", "1m", 30.0), ("inside", "0+1x20", "2m", None)):
@@ -312,8 +322,9 @@ def test_community_stack_alerts_on_node_exporter_only(tmp_path: Path, version_li
     rules = yaml.safe_load(files[PROMETHEUS_RULES])
     assert rule_names(files) == {"Neo4jMachineDown", "Neo4jDiskUsageHigh", "Neo4jBootFailed",
                                  "Neo4jCertificateExpiresSoon", "Neo4jCertificateRenewalFailed",
-                                 "Neo4jPinnedObjectRefused", "Neo4jBackupTooOld", "Neo4jRestoreDrillTooOld",
-                                 "Neo4jFailoverDrillTooOld", "Neo4jBackupFreshnessUnknown", "Neo4jFailedLogins"}
+                                 "Neo4jPinnedObjectRefused", "Neo4jHaproxyConfigSyncFailed", "Neo4jBackupTooOld",
+                                 "Neo4jRestoreDrillTooOld", "Neo4jFailoverDrillTooOld", "Neo4jBackupFreshnessUnknown",
+                                 "Neo4jFailedLogins"}
     for rule in (r for g in rules["groups"] for r in g["rules"]):  # neo4j_cluster_*: the machine's own
         assert 'job="neo4j"' not in rule["expr"] and not any(
             n.startswith("neo4j_") and not n.startswith(("neo4j_cluster_", "neo4j_backup_", "neo4j_restore_drill_",

@@ -5,6 +5,7 @@ and `curl` (IMDS and the node's health frontend, healthy while the `healthy` fla
 (tests/integration/test_haproxy_pair.py) runs the same script against real haproxy processes."""
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -69,6 +70,21 @@ def refused_metric(box) -> str | None:
     return value
 
 
+def sync_status(box) -> tuple[str, str] | None:
+    """The run's outcome as node exporter would read it: (step, value) of neo4j_cluster_haproxy_config_sync_failed
+    (1: failed at that step; 0 with step "done"), None before any run. The file also says when the run ended."""
+    prom = box.root / "textfile" / "neo4j_cluster_haproxy_config_sync.prom"
+    if not prom.exists():
+        return None
+    samples = [line for line in prom.read_text().splitlines() if not line.startswith("#")]
+    [failed] = [line for line in samples if line.startswith("neo4j_cluster_haproxy_config_sync_failed{")]
+    [ended] = [line for line in samples if line.startswith("neo4j_cluster_haproxy_config_sync_last_run_seconds ")]
+    assert int(ended.rsplit(" ", 1)[1]) > 1_700_000_000
+    match = re.fullmatch(r'neo4j_cluster_haproxy_config_sync_failed\{step="([a-z-]+)"\} ([01])', failed)
+    assert match, failed
+    return match.group(1), match.group(2)
+
+
 def reloads(box) -> int:
     return sum(1 for call in box.calls() if call == "systemctl reload-or-restart haproxy")
 
@@ -78,6 +94,7 @@ def test_an_unchanged_config_is_not_reloaded(node):
     assert result.returncode == 0, result.stderr
     assert "unchanged" in result.stdout and reloads(node) == 0
     assert refused_metric(node) == "0"  # the deployed config is in place
+    assert sync_status(node) == ("done", "0")
 
 
 def test_an_unchanged_config_starts_haproxy_when_it_is_not_running(node):
@@ -97,6 +114,7 @@ def test_an_unchanged_config_with_which_haproxy_does_not_start_fails_the_unit(no
     result = sync(node)
     assert result.returncode == 1
     assert "haproxy does not start with" in result.stderr and "journalctl -u haproxy" in result.stderr
+    assert sync_status(node) == ("start", "1")  # Neo4jHaproxyConfigSyncFailed
 
 
 def test_a_changed_valid_config_is_installed_and_reloaded_once(node):
@@ -107,6 +125,7 @@ def test_a_changed_valid_config_is_installed_and_reloaded_once(node):
     assert (node.root / "haproxy.cfg.previous").read_text() == GOOD
     assert reloads(node) == 1
     assert not list(node.root.glob("haproxy.cfg.new.*"))  # the download is not left behind
+    assert sync_status(node) == ("done", "0")
     again = sync(node)
     assert again.returncode == 0 and reloads(node) == 1  # and a second run changes nothing
 
@@ -118,6 +137,12 @@ def test_a_config_haproxy_refuses_is_never_loaded(node):
     assert "refused s3://bucket/tooling/haproxy/haproxy.cfg: haproxy -c found errors" in result.stderr
     assert (node.root / "haproxy.cfg").read_text() == GOOD and reloads(node) == 0
     assert not list(node.root.glob("haproxy.cfg.new.*"))
+    # Issue 26's "not covered": the refusal reaches Prometheus (Neo4jHaproxyConfigSyncFailed), every run until a
+    # config haproxy takes is deployed.
+    assert sync_status(node) == ("check", "1")
+    assert sync(node).returncode == 1 and sync_status(node) == ("check", "1")
+    (node.root / "object.cfg").write_text(NEW)
+    assert sync(node).returncode == 0 and sync_status(node) == ("done", "0")
 
 
 def test_a_config_whose_sha256_is_not_the_deploys_tag_is_never_loaded(node):
@@ -136,12 +161,14 @@ def test_a_config_whose_sha256_is_not_the_deploys_tag_is_never_loaded(node):
     assert not [call for call in node.calls() if call.startswith("haproxy")]  # not even checked
     assert not list(node.root.glob("haproxy.cfg.new.*"))
     assert refused_metric(node) == "1"  # Neo4jPinnedObjectRefused fires
+    assert sync_status(node) == ("pin", "1")
     # The deploy runs again (object and tag agree): loaded, and the metric says so.
     (node.root / "deployed.sha256").unlink()
     (node.root / "object.cfg").write_text(NEW)
     again = sync(node)
     assert again.returncode == 0, again.stderr
     assert (node.root / "haproxy.cfg").read_text() == NEW and refused_metric(node) == "0"
+    assert sync_status(node) == ("done", "0")
 
 
 def test_a_config_that_leaves_the_node_without_a_server_is_rolled_back(node):
@@ -151,6 +178,7 @@ def test_a_config_that_leaves_the_node_without_a_server_is_rolled_back(node):
     assert "no usable server 2s after loading" in result.stderr and "put the previous config back" in result.stderr
     assert (node.root / "haproxy.cfg").read_text() == GOOD and reloads(node) == 2
     assert (node.root / "healthy").exists()  # the previous config serves again
+    assert sync_status(node) == ("health", "1")  # rolled back: the deployed config is not in place
 
 
 def test_at_first_boot_an_unhealthy_node_keeps_the_new_config(node):
@@ -169,6 +197,7 @@ def test_an_unreadable_object_changes_nothing(node):
     result = sync(node)
     assert result.returncode == 1 and "cannot read s3://bucket/tooling/haproxy/haproxy.cfg" in result.stderr
     assert (node.root / "haproxy.cfg").read_text() == GOOD and reloads(node) == 0
+    assert sync_status(node) == ("object", "1")
 
 
 def test_without_an_override_the_object_comes_from_the_instance_tag(node):

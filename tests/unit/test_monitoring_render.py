@@ -418,8 +418,9 @@ def test_without_metrics_endpoints_no_neo4j_job_alert_or_panel() -> None:
     assert set(jobs_of(files)) == {"node", "haproxy"}
     assert list(rules_of(files)) == ["Neo4jMachineDown", "Neo4jDiskUsageHigh", "Neo4jBootFailed",
                                      "Neo4jCertificateExpiresSoon", "Neo4jCertificateRenewalFailed",
-                                     "Neo4jPinnedObjectRefused", "Neo4jBackupTooOld", "Neo4jRestoreDrillTooOld",
-                                     "Neo4jFailoverDrillTooOld", "Neo4jBackupFreshnessUnknown", "Neo4jFailedLogins"]
+                                     "Neo4jPinnedObjectRefused", "Neo4jHaproxyConfigSyncFailed",
+                                     "Neo4jBackupTooOld", "Neo4jRestoreDrillTooOld", "Neo4jFailoverDrillTooOld",
+                                     "Neo4jBackupFreshnessUnknown", "Neo4jFailedLogins"]
     assert 'job="neo4j"' not in files[PROMETHEUS_RULES] + files[GRAFANA_DASHBOARD]
     ours = " ".join(queries_of(files).values())
     for prefix in ("neo4j_cluster_", "neo4j_backup_", "neo4j_restore_drill_", "neo4j_failover_drill_"):
