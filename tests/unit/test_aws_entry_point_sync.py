@@ -64,7 +64,7 @@ def refused_metric(box) -> str | None:
     prom = box.root / "textfile" / "neo4j_cluster_pinned_object_refused.prom"
     if not prom.exists():
         return None
-    [line] = prom.read_text().splitlines()
+    [line] = [line for line in prom.read_text().splitlines() if not line.startswith("#")]  # HELP, TYPE
     name, value = line.rsplit(" ", 1)
     assert name == 'neo4j_cluster_pinned_object_refused{object="haproxy-config"}'
     return value
@@ -206,6 +206,26 @@ def test_without_an_override_the_object_comes_from_the_instance_tag(node):
     assert result.returncode == 0, result.stderr
     assert "aws s3 cp s3://bucket/tooling/haproxy/haproxy.cfg" in "\n".join(node.calls())
     assert any(f"meta-data/tags/instance/{HAPROXY_CONFIG_TAG}" in call for call in node.calls())
+
+
+@pytest.mark.integration
+def test_what_the_sync_script_writes_for_node_exporter_passes_promtool(node):
+    """Node exporter's textfile collector reads the Prometheus text format: `promtool check metrics` (Debian's
+    prometheus) reads each file the script leaves (after a refused config and a pinned-object refusal) and finds
+    nothing to say (it names a metric without help text, for one)."""
+    import hashlib
+
+    (node.root / "object.cfg").write_text(NEW + "BROKEN\n")
+    assert sync(node).returncode == 1
+    (node.root / "deployed.sha256").write_text(hashlib.sha256(NEW.encode()).hexdigest())
+    assert sync(node).returncode == 1 and refused_metric(node) == "1" and sync_status(node) == ("pin", "1")
+    files = sorted((node.root / "textfile").glob("*.prom"))
+    assert [f.name for f in files] == ["neo4j_cluster_haproxy_config_sync.prom",
+                                       "neo4j_cluster_pinned_object_refused.prom"]
+    for path in files:
+        checked = subprocess.run([require_tool("promtool"), "check", "metrics"], input=path.read_text(),
+                                 capture_output=True, text=True, timeout=60)
+        assert checked.returncode == 0, f"{path.name}: {checked.stdout}{checked.stderr}"
 
 
 @pytest.mark.integration
