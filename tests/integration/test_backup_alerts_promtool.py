@@ -141,3 +141,25 @@ def test_a_wrong_expectation_is_reported(tmp_path):
 def test_the_rules_parse(tmp_path):
     render_into(tmp_path, "5")
     promtool("check", "rules", tmp_path / PROMETHEUS_RULES)
+
+
+def test_what_the_freshness_check_and_the_drill_record_write_for_node_exporter_passes_promtool():
+    """The backup server's textfile collector reads both files in the Prometheus text format: `promtool check
+    metrics` reads each and finds nothing to say (a database name that needs escaping included; a drill record with
+    and without figures)."""
+    from scripts.neo4j_ops.backup import failover_drills, freshness
+
+    texts = {
+        "freshness": freshness.render([freshness.Freshness("neo4j", 1_765_000_000, 1_764_000_000, 1_764_500_000),
+                                       freshness.Freshness('odd"name\\db', 0, 0, 0)], 1_765_100_000),
+        "drill, none yet": failover_drills.metrics("prod", None, None),
+        "drill": failover_drills.metrics(
+            "prod", {"finished": "2026-12-01T10:00:00Z", "figures": {
+                field: 1.5 for field, _ in failover_drills.FIGURES.values()} | {"lost_writes": None}},
+            {"finished": "2026-11-01T10:00:00Z"}),
+    }
+    assert 'database="odd\\"name\\\\db"' in texts["freshness"]
+    for name, text in texts.items():
+        checked = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True,
+                                 timeout=30)
+        assert checked.returncode == 0, f"{name}: {checked.stdout}{checked.stderr}"
