@@ -4,9 +4,13 @@ exporter's textfile collector; transient failures (Secrets Manager, S3, apt) are
 growing pause. The script's own functions run in bash, with stand-ins for the machine's tools."""
 from __future__ import annotations
 
+import subprocess
+
+import pytest
+
 from components.aws.user_data import aws_artifacts
 from components.topology import plan_topology
-from tests.conftest import make_settings
+from tests.conftest import make_settings, require_tool
 from tests.support.shell import sandbox, shell_function
 
 STEP_FUNCTIONS = ["write_boot_status", "on_exit", "run_step"]
@@ -57,6 +61,20 @@ def test_a_boot_that_ran_to_its_end_says_done(tmp_path):
     assert (tmp_path / "state" / "boot-status").read_text().startswith("state=done step=done")
     metrics = (tmp_path / "textfile" / "neo4j_cluster_boot.prom").read_text()
     assert 'neo4j_cluster_boot_failed{step="done"} 0' in metrics and "neo4j_cluster_boot_completed 1" in metrics
+
+
+@pytest.mark.integration
+def test_the_boot_metric_passes_promtool(tmp_path):
+    """Node exporter's textfile collector reads the Prometheus text format: `promtool check metrics` (Debian's
+    prometheus) reads the file a failed boot leaves and finds nothing to say."""
+    box = sandbox(tmp_path)
+    result = box.run(setup_script(), STEP_FUNCTIONS, "broken() { false; }\nrun_step broken\n",
+                     prelude=status_places(box))
+    assert result.returncode == 1
+    metrics = (tmp_path / "textfile" / "neo4j_cluster_boot.prom").read_text()
+    checked = subprocess.run([require_tool("promtool"), "check", "metrics"], input=metrics, capture_output=True,
+                             text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_secrets_manager_is_retried_with_a_growing_pause_then_given_up(tmp_path):

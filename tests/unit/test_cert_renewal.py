@@ -21,7 +21,7 @@ from components.monitoring import CERTIFICATE_EXPIRY_WARNING_DAYS
 from components.program import tls
 from components.render import render_neo4j_conf
 from components.topology import plan_topology
-from tests.conftest import make_settings
+from tests.conftest import make_settings, require_tool
 from tests.support.neo4j_local import Certificates, make_certificates
 from tests.support.neo4j_settings import setting_list
 from tests.support.shell import Sandbox, sandbox
@@ -184,6 +184,21 @@ def test_an_unchanged_secret_changes_nothing_and_restarts_nothing(tmp_path, cert
         'neo4j_cluster_certificate_renewal_failed{step="done"} 0'
     expiry = (m.textfiles / "neo4j_cluster_certificates.prom").read_text()
     assert 'neo4j_cluster_certificate_expiry_seconds{scope="bolt"}' in expiry
+
+
+@pytest.mark.integration
+def test_what_the_renewal_writes_for_node_exporter_passes_promtool(tmp_path, cert_a):
+    """Node exporter's textfile collector reads the Prometheus text format: `promtool check metrics` (Debian's
+    prometheus) reads the renewal's outcome and the certificates' expiry files and finds nothing to say."""
+    m = machine(tmp_path, cert_a, cert_a)
+    result = m.run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    files = sorted(m.textfiles.glob("*.prom"))
+    assert [f.name for f in files] == ["neo4j_cluster_certificate_renewal.prom", "neo4j_cluster_certificates.prom"]
+    for path in files:
+        checked = subprocess.run([require_tool("promtool"), "check", "metrics"], input=path.read_text(),
+                                 capture_output=True, text=True, timeout=60)
+        assert checked.returncode == 0, f"{path.name}: {checked.stdout}{checked.stderr}"
 
 
 # --- 2025: reload ----------------------------------------------------------------------------------------
