@@ -22,6 +22,7 @@ from tests.support.promtool_rules import (
     Expected,
     Scenario,
     backup_freshness_scenarios,
+    check_metrics,
     node_labels,
     promtool,
     promtool_tests,
@@ -160,6 +161,4 @@ def test_what_the_freshness_check_and_the_drill_record_write_for_node_exporter_p
     }
     assert 'database="odd\\"name\\\\db"' in texts["freshness"]
     for name, text in texts.items():
-        checked = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True,
-                                 timeout=30)
-        assert checked.returncode == 0, f"{name}: {checked.stdout}{checked.stderr}"
+        check_metrics(text, name)

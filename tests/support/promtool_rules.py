@@ -51,6 +51,13 @@ def promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return result
 
 
+def check_metrics(text: str, name: str) -> None:
+    """`promtool check metrics` reads `text` (a textfile for node exporter's collector, in the Prometheus text
+    format) and finds nothing to say: it names, for one, a metric without help text."""
+    result = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"{name}: {result.stdout}{result.stderr}"
+
+
 # --------------------------------------------------------------------------------------------
 # Scenarios
 # --------------------------------------------------------------------------------------------
