@@ -8,7 +8,7 @@ import pytest
 
 from components.aws.user_data import aws_artifacts
 from components.topology import plan_topology
-from tests.conftest import make_settings, require_tool
+from tests.conftest import make_settings
 from tests.support.promtool_rules import check_metrics
 from tests.support.shell import sandbox, shell_function
 
@@ -71,7 +71,6 @@ def test_the_boot_metric_passes_promtool(tmp_path):
                      prelude=status_places(box))
     assert result.returncode == 1
     metrics = (tmp_path / "textfile" / "neo4j_cluster_boot.prom").read_text()
-    require_tool("promtool")
     check_metrics(metrics, "neo4j_cluster_boot.prom")
 
 
