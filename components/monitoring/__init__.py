@@ -25,6 +25,7 @@ import re
 from collections.abc import Mapping
 
 from components.monitoring.alerts import (
+    ALERT_ALSO_NEEDS,
     ALERT_JOBS,
     ALERT_NAMES,
     CERTIFICATE_EXPIRY_WARNING_DAYS,
@@ -79,7 +80,8 @@ from components.monitoring.scrape import (
 from components.monitoring.thresholds import AlertThresholds
 
 __all__ = [
-    "ALERT_JOBS", "ALERT_NAMES", "CERTIFICATE_EXPIRY_WARNING_DAYS", "DATASOURCE_UID", "FAILED_LOGINS_THRESHOLD",
+    "ALERT_ALSO_NEEDS", "ALERT_JOBS", "ALERT_NAMES", "CERTIFICATE_EXPIRY_WARNING_DAYS", "DATASOURCE_UID",
+    "FAILED_LOGINS_THRESHOLD",
     "FAILED_LOGINS_WINDOW", "GC_WINDOW",
     "GRAFANA_DASHBOARD", "GRAFANA_DASHBOARD_PROVIDER", "GRAFANA_DASHBOARDS_DIR", "GRAFANA_DATASOURCE",
     "JOB_HAPROXY", "JOB_NEO4J", "JOB_NODE", "METRIC_NAMES", "METRICS_FILTER", "MONITORING_NODE_PATHS",

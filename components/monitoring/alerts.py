@@ -2,7 +2,8 @@
 
 Every decision (which series an alert reads, its threshold, its `for:`) is made here;
 templates/prometheus/neo4j-alerts.yml.j2 only lays the values out. An alert is rendered only when the
-scrape job whose series it reads has a target (ALERT_JOBS).
+scrape job whose series it reads has a target (ALERT_JOBS), and the machines that publish it exist
+(ALERT_ALSO_NEEDS).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import json
 from typing import Any
 
 from components.monitoring.queries import FAILED_LOGINS_WINDOW, GC_WINDOW, RATE_WINDOW
-from components.monitoring.scrape import JOB_NEO4J, JOB_NODE
+from components.monitoring.scrape import JOB_HAPROXY, JOB_NEO4J, JOB_NODE
 from components.monitoring.thresholds import AlertThresholds, threshold_text
 from components.templating import render_template
 
@@ -53,6 +54,12 @@ CERTIFICATE_EXPIRY_WARNING_DAYS = 30
 # How long haproxy-config-sync.sh (every 2 minutes on each HAProxy node) must have failed before its alert fires.
 HAPROXY_SYNC_FOR = "5m"
 ALERT_NAMES = tuple(ALERT_JOBS)
+# Alerts on a series only some machines publish: rendered only when the stack has those machines, told by another
+# scrape job's targets. haproxy-config-sync.sh runs only on the HAProxy nodes, whose HAProxy the `haproxy` job
+# scrapes: a stack without HAProxy (neo4j:haproxy false) would carry an alert that can never fire.
+ALERT_ALSO_NEEDS = {
+    "Neo4jHaproxyConfigSyncFailed": JOB_HAPROXY,
+}
 
 
 def _indent(expr: str) -> str:
@@ -220,7 +227,8 @@ def alert_rules(q: dict[str, str], t: AlertThresholds, *, lag_offset: str, jobs:
             "/var/log/neo4j/security.log on it (\"failed to log in\" lines name the user and the client address)."),
     ]
     assert [a["name"] for a in alerts] == list(ALERT_NAMES)
-    return [a for a in alerts if ALERT_JOBS[a["name"]] in jobs]
+    return [a for a in alerts
+            if ALERT_JOBS[a["name"]] in jobs and ALERT_ALSO_NEEDS.get(a["name"], ALERT_JOBS[a["name"]]) in jobs]
 
 
 def render_alert_rules(*, stack: str, version_line: str, queries: dict[str, str], thresholds: AlertThresholds,

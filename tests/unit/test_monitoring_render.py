@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from components.monitoring import (
+    ALERT_ALSO_NEEDS,
     ALERT_JOBS,
     ALERT_NAMES,
     DATASOURCE_UID,
@@ -508,6 +509,27 @@ def test_prometheus_scrapes_what_the_edition_and_platform_run(platform: str, edi
     if "node" in jobs:
         assert ports["node"] == {str(PORTS.server.node_exporter)}
     assert {ALERT_JOBS[name] for name in rules_of(files)} == jobs - {"haproxy"}
+
+
+@pytest.mark.parametrize("haproxy", [True, False])
+def test_the_haproxy_config_sync_alert_is_rendered_only_where_haproxy_nodes_run_the_sync(haproxy: bool) -> None:
+    # haproxy-config-sync.sh runs on the HAProxy nodes alone: an AWS stack without HAProxy (neo4j:haproxy false)
+    # has no machine that could ever publish its series, so its alert is left out; every other node alert stays.
+    settings = make_settings(platform="aws", haproxy=haproxy)
+    files = render_cluster(settings, plan_topology(settings)).files["monitoring"]
+    rules = rules_of(files)
+    assert ("haproxy" in jobs_of(files)) is haproxy
+    assert ("Neo4jHaproxyConfigSyncFailed" in rules) is haproxy
+    assert set(rules) | ({"Neo4jHaproxyConfigSyncFailed"} if not haproxy else set()) == set(ALERT_NAMES)
+
+
+def test_alerts_that_also_need_a_job_read_series_of_their_own_job() -> None:
+    assert set(ALERT_ALSO_NEEDS) <= set(ALERT_NAMES)
+    for name, needed in ALERT_ALSO_NEEDS.items():
+        assert needed != ALERT_JOBS[name] and needed in {"neo4j", "node", "haproxy"}, name
+    # Without that job's targets the alert goes; with them, it stays.
+    assert "Neo4jHaproxyConfigSyncFailed" not in rules_of(render(haproxy_target=None))
+    assert "Neo4jHaproxyConfigSyncFailed" in rules_of(render())
 
 
 def test_grafana_provisioning() -> None:
