@@ -12,7 +12,7 @@ from tests.conftest import make_settings
 from tests.support.promtool_rules import check_metrics
 from tests.support.shell import sandbox, shell_function
 
-STEP_FUNCTIONS = ["write_boot_status", "on_exit", "run_step"]
+STEP_FUNCTIONS = ["gauge", "write_textfile", "write_boot_status", "on_exit", "run_step"]
 
 
 def setup_script(**stack) -> str:

@@ -383,8 +383,8 @@ def refresh(tmp_path, bucket: ToolingBucket, *, bucket_name: str = "backups-test
                f'BUCKET="{bucket_name}"\nINSTALLED_ETAG="$TOOLS_DIR/.archive-etag"\nS3_OPTIONS=(--region "$REGION")\n'
                f'UNIT_DIR="{tmp_path}/systemd"\nJOB_SCRIPT="{tmp_path}/lib/neo4j-backup.sh"\n'
                f'TEXTFILE_DIR="{tmp_path}/textfile"\nlog() {{ echo "refresh-backup-tooling: $*"; }}\n')
-    result = box.run(script, ["installed", "refused_metric", "deployed_sha256", "place", "install_job",
-                              "refresh_tooling"],
+    result = box.run(script, ["installed", "gauge", "write_textfile", "refused_metric", "deployed_sha256", "place",
+                              "install_job", "refresh_tooling"],
                      "refresh_tooling\n",
                      prelude=prelude, env={"TOOLING_STORE": str(bucket.store)})
     return result, tools, box
