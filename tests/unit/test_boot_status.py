@@ -4,6 +4,8 @@ exporter's textfile collector; transient failures (Secrets Manager, S3, apt) are
 growing pause. The script's own functions run in bash, with stand-ins for the machine's tools."""
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from components.aws.user_data import aws_artifacts
@@ -103,3 +105,62 @@ def test_apt_s3_and_downloads_go_through_retry():
                    'retry curl -fsSL', 'retry aws secretsmanager get-secret-value'):
         assert needle in script, needle
     assert shell_function(script, "retry")
+
+
+# --- the one textfile writer every machine script shares (templates/_textfile.sh.j2) -----------------------------
+
+
+def test_write_textfile_publishes_the_whole_file_world_readable_and_leaves_no_temporary_file(tmp_path):
+    box = sandbox(tmp_path)
+    result = box.run(setup_script(), ["gauge", "write_textfile"],
+                     '{ gauge demo_value "A value"; echo "demo_value 3"; } | write_textfile demo\n',
+                     prelude=f'TEXTFILE_DIR="{tmp_path}/textfile"\n')
+    assert result.returncode == 0, result.stderr
+    published = tmp_path / "textfile" / "demo.prom"
+    assert published.read_text() == "# HELP demo_value A value\n# TYPE demo_value gauge\ndemo_value 3\n"
+    assert published.stat().st_mode & 0o777 == 0o644  # node exporter does not run as root
+    assert [p.name for p in (tmp_path / "textfile").iterdir()] == ["demo.prom"]
+
+
+def test_write_textfile_that_cannot_write_fails_and_keeps_the_previous_file(tmp_path):
+    box = sandbox(tmp_path)
+    (tmp_path / "textfile").mkdir()
+    (tmp_path / "textfile" / "demo.prom").write_text("demo_value 1\n")
+    box.stand_in("mv", "exit 1")  # the rename fails (a full or read-only disk)
+    result = box.run(setup_script(), ["gauge", "write_textfile"],
+                     'if echo "demo_value 2" | write_textfile demo; then echo published; fi\n',
+                     prelude=f'TEXTFILE_DIR="{tmp_path}/textfile"\n')
+    assert result.returncode == 0 and "published" not in result.stdout
+    assert (tmp_path / "textfile" / "demo.prom").read_text() == "demo_value 1\n"
+    assert [p.name for p in (tmp_path / "textfile").iterdir()] == ["demo.prom"]  # the temporary file is gone
+
+
+def test_an_unreadable_certificate_stops_the_expiry_metric_before_it_replaces_the_previous_one(tmp_path):
+    script = setup_script(tls="required")
+    box = sandbox(tmp_path)
+    textfiles, certs = tmp_path / "textfile", tmp_path / "certificates"
+    textfiles.mkdir()
+    (textfiles / "neo4j_cluster_certificates.prom").write_text("previous\n")
+    ca = tmp_path / "ca"
+    ca.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca / "key.pem"),
+                    "-out", str(ca / "cert.pem"), "-days", "90", "-subj", "/CN=core-1"],
+                   check=True, capture_output=True)
+    scopes = ("bolt", "https")
+    for scope in scopes:
+        (certs / scope).mkdir(parents=True)
+        (certs / scope / "public.crt").write_text((ca / "cert.pem").read_text())
+    prelude = f'TEXTFILE_DIR="{textfiles}"\nCERT_DIR="{certs}"\nSSL_SCOPES=({" ".join(scopes)})\n'
+    good = box.run(script, ["gauge", "write_textfile", "publish_certificate_expiry"],
+                   "publish_certificate_expiry\n", prelude=prelude)
+    assert good.returncode == 0, good.stderr
+    written = (textfiles / "neo4j_cluster_certificates.prom").read_text()
+    assert [line.split(" ")[0] for line in written.splitlines() if not line.startswith("#")] == [
+        f'neo4j_cluster_certificate_expiry_seconds{{scope="{scope}"}}' for scope in scopes]
+
+    (certs / "https" / "public.crt").write_text("not a certificate\n")
+    bad = box.run(script, ["gauge", "write_textfile", "publish_certificate_expiry"],
+                  "publish_certificate_expiry\necho never\n", prelude=prelude)
+    assert bad.returncode != 0 and "never" not in bad.stdout
+    assert (textfiles / "neo4j_cluster_certificates.prom").read_text() == written  # not one without https
+    assert [p.name for p in textfiles.iterdir()] == ["neo4j_cluster_certificates.prom"]
