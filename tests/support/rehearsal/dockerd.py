@@ -9,7 +9,6 @@ dockerd if one runs. No registry is reachable: images only come from `docker imp
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import os
 import shutil
@@ -27,7 +26,6 @@ from tests.support.neo4j_dist import cache_root
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 30
 LOCK_WAIT_SECONDS = 1200  # a cold rehearsal (base image, package) takes a few minutes; a hung one, far longer
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass(frozen=True)
@@ -63,11 +61,6 @@ def _tool(name: str) -> str:
     return path
 
 
-def _terminate_with_parent() -> None:  # in the child, between fork and exec
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-
-
 @contextlib.contextmanager
 def _exclusive(lock_file: Path) -> Iterator[None]:
     # One dockerd per data root: a second one (a test session beside `make rehearse`) would corrupt it. The
@@ -99,15 +92,18 @@ def private_dockerd(data_root: Path | None = None) -> Iterator[PrivateDockerd]:
         run = Path(tmp)
         socket, exec_root, pidfile, log = run / "docker.sock", run / "exec", run / "docker.pid", run / "dockerd.log"
         (run / "config").mkdir()
-        args = [dockerd, "--storage-driver=vfs", "--iptables=false", "--ip-forward=false", "--bridge=none",
+        # setpriv (util-linux) sets the parent-death signal and execs dockerd: no Python code runs between fork and
+        # exec, which a process that already serves gRPC (the engine tests' stand-in providers) cannot afford:
+        # gRPC's fork handlers abort such a child.
+        args = [_tool("setpriv"), "--pdeathsig", "TERM",
+                dockerd, "--storage-driver=vfs", "--iptables=false", "--ip-forward=false", "--bridge=none",
                 f"--data-root={data_root}", f"--exec-root={exec_root}", f"--pidfile={pidfile}",
                 "-H", f"unix://{socket}"]
         with log.open("w") as out:
             # Its own session: a Ctrl-C of the caller reaches it through the stop below, not twice. Should the
             # caller die without that stop (SIGKILL, SIGTERM), the kernel sends dockerd SIGTERM (PDEATHSIG), which
             # stops it and its containerd: no daemon outlives the run to meet the next one on the same data root.
-            process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                       preexec_fn=_terminate_with_parent)
+            process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         daemon = PrivateDockerd(socket, data_root, exec_root, process.pid, client, run / "config")
         try:
             deadline = time.monotonic() + START_TIMEOUT_SECONDS
