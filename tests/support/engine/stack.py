@@ -14,7 +14,7 @@ import os
 import runpy
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
@@ -123,11 +123,26 @@ def engine_stack(stack: str, tmp: Path, *, secrets: Mapping[str, str], config: M
     if deployed is not None and (deployed.stack, dict(deployed.config)) != (stack, dict(config or {})):
         raise ValueError(f"a deployment of {deployed.stack} {dict(deployed.config)} is not stack {stack} "
                          f"{dict(config or {})}")
-    pulumi_cli(log=lambda line: None)  # built by `make engine-cli` (make test does it first, with its progress)
     values = {**repo_config(stack), **(config or {})}
     region = values.get("neo4j:region") or values.get("aws:region") or "us-east-1"
     mocks = RecordingMocks(zones or tuple(f"{region}{z}" for z in "abc"))
     providers = [serve(package, sdk_version(sdk), mocks) for package, sdk in STANDIN_PACKAGES.items()]
+    with program_stack(stack, tmp, _program, providers, project=PROJECT, checkpoints=checkpoints) as engine:
+        plain = {key: auto.ConfigValue(value if isinstance(value, str) else json.dumps(value))
+                 for key, value in values.items()}
+        hidden = {key: auto.ConfigValue(value, secret=True) for key, value in secrets.items()}
+        engine.stack.set_all_config({**plain, **hidden})
+        if deployed is not None:
+            engine.stack.import_stack(deployed.deployment)
+        yield engine
+
+
+@contextmanager
+def program_stack(stack: str, tmp: Path, program: Callable[[], None], providers: list[RunningProvider], *,
+                  project: str, checkpoints: bool = False) -> Iterator[EngineStack]:
+    """A new stack of `program` (run inline, in this process) in a fresh file backend under `tmp`, the engine
+    attached to `providers`, which are stopped when the block ends (engine_stack's PULUMI_SKIP_CHECKPOINTS)."""
+    pulumi_cli(log=lambda line: None)  # built by `make engine-cli` (make test does it first, with its progress)
     state, home, work = tmp / "state", tmp / "pulumi-home", tmp / "work"
     for directory in (state, home, work):
         directory.mkdir(parents=True, exist_ok=True)
@@ -144,16 +159,10 @@ def engine_stack(stack: str, tmp: Path, *, secrets: Mapping[str, str], config: M
     try:
         workspace = auto.LocalWorkspaceOptions(
             work_dir=str(work), pulumi_home=str(home), env_vars=env, secrets_provider="passphrase",
-            project_settings=auto.ProjectSettings(name=PROJECT, runtime="python"),
+            project_settings=auto.ProjectSettings(name=project, runtime="python"),
             pulumi_command=auto.PulumiCommand(root=str(engine_dir())))
-        engine = auto.create_stack(stack, project_name=PROJECT, program=_program, opts=workspace)
-        plain = {key: auto.ConfigValue(value if isinstance(value, str) else json.dumps(value))
-                 for key, value in values.items()}
-        hidden = {key: auto.ConfigValue(value, secret=True) for key, value in secrets.items()}
-        engine.set_all_config({**plain, **hidden})
-        if deployed is not None:
-            engine.import_stack(deployed.deployment)
-        yield EngineStack(engine, providers, state, work, env)
+        yield EngineStack(auto.create_stack(stack, project_name=project, program=program, opts=workspace),
+                          providers, state, work, env)
     finally:
         for provider in providers:
             provider.stop()

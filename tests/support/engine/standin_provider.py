@@ -54,17 +54,22 @@ FORCES_REPLACEMENT: dict[str, frozenset[str]] = {
 REPLACE_ON_CHANGE_FLAGS = {"aws:ec2/instance:Instance": ("userDataReplaceOnChange", ("userData", "userDataBase64"))}
 
 
-def _plain(message: struct_pb2.Struct) -> dict[str, Any]:
+def plain_properties(message: struct_pb2.Struct) -> dict[str, Any]:
     return json_format.MessageToDict(message) if message is not None else {}
 
 
-def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
+def properties_struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
     message = struct_pb2.Struct()
     message.update(dict(value))
     return message
 
 
-def _name_and_type(urn: str) -> tuple[str, str]:
+def old_inputs(request) -> dict[str, Any]:
+    """A Diff request's previous inputs (the state's outputs when the engine has none)."""
+    return plain_properties(request.old_inputs) if request.HasField("old_inputs") else plain_properties(request.olds)
+
+
+def name_and_type(urn: str) -> tuple[str, str]:
     # urn:pulumi:<stack>::<project>::<parent types $ type>::<name>
     parts = urn.split("::")
     return parts[-1], parts[-2].split("$")[-1]
@@ -79,20 +84,11 @@ def _replaces(resource_type: str, olds: Mapping[str, Any], news: Mapping[str, An
     return sorted(replaces)
 
 
-@dataclass
-class StandInProvider(provider_pb2_grpc.ResourceProviderServicer):
-    """One package (`aws`, `tls`) at one version, answering as a quiet cloud."""
+class ProviderProtocol(provider_pb2_grpc.ResourceProviderServicer):
+    """What every stand-in answers alike (a subclass sets `package` and `version`): the handshake, its version, no
+    provider configuration to check or diff, secrets and resources accepted, reads that keep the state as it is."""
     package: str
     version: str
-    mocks: RecordingMocks
-    # Called with (operation, urn, the call's gRPC context) before each create, update and delete the engine
-    # makes for real (not in a preview): what the tests' cloud does meanwhile (a machine restarting, an error
-    # through context.abort).
-    watch: Callable[[str, str, grpc.ServicerContext], None] | None = None
-
-    def _watched(self, operation: str, urn: str, context: grpc.ServicerContext) -> None:
-        if self.watch is not None:
-            self.watch(operation, urn, context)
 
     def Handshake(self, request, context):  # noqa: N802 (gRPC method names)
         return provider_pb2.ProviderHandshakeResponse(accept_secrets=True, accept_resources=True,
@@ -114,48 +110,8 @@ class StandInProvider(provider_pb2_grpc.ResourceProviderServicer):
         return provider_pb2.ConfigureResponse(acceptSecrets=True, supportsPreview=True, acceptResources=True,
                                               acceptOutputs=False)
 
-    def Check(self, request, context):  # noqa: N802
-        return provider_pb2.CheckResponse(inputs=request.news)
-
-    def Diff(self, request, context):  # noqa: N802
-        name, resource_type = _name_and_type(request.urn)
-        olds = _plain(request.old_inputs) if request.HasField("old_inputs") else _plain(request.olds)
-        news = _plain(request.news)
-        changed = sorted(key for key in set(olds) | set(news) if olds.get(key) != news.get(key))
-        if not changed:
-            return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_NONE)
-        return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_SOME, diffs=changed,
-                                         replaces=_replaces(resource_type, olds, news))
-
-    def _state(self, urn: str, inputs: dict[str, Any], resource_id: str | None = None) -> tuple[str, dict]:
-        name, resource_type = _name_and_type(urn)
-        new_id, state = self.mocks.new_resource(pulumi_mocks.MockResourceArgs(
-            resource_type, name, dict(inputs), resource_id=resource_id, custom=True))
-        return resource_id or new_id, state
-
-    def Create(self, request, context):  # noqa: N802
-        if not request.preview:
-            self._watched("create", request.urn, context)
-        resource_id, state = self._state(request.urn, _plain(request.properties))
-        return provider_pb2.CreateResponse(id="" if request.preview else resource_id, properties=_struct(state))
-
-    def Update(self, request, context):  # noqa: N802
-        if not request.preview:
-            self._watched("update", request.urn, context)
-        _, state = self._state(request.urn, _plain(request.news), request.id)
-        return provider_pb2.UpdateResponse(properties=_struct(state))
-
     def Read(self, request, context):  # noqa: N802
         return provider_pb2.ReadResponse(id=request.id, properties=request.properties, inputs=request.inputs)
-
-    def Delete(self, request, context):  # noqa: N802
-        self._watched("delete", request.urn, context)
-        return empty_pb2.Empty()
-
-    def Invoke(self, request, context):  # noqa: N802
-        answer = self.mocks.call(pulumi_mocks.MockCallArgs(request.tok, _plain(request.args), ""))
-        result = answer[0] if isinstance(answer, tuple) else answer
-        return provider_pb2.InvokeResponse(**{"return": _struct(result)})
 
     def Cancel(self, request, context):  # noqa: N802
         return empty_pb2.Empty()
@@ -165,8 +121,64 @@ class StandInProvider(provider_pb2_grpc.ResourceProviderServicer):
 
 
 @dataclass
+class StandInProvider(ProviderProtocol):
+    """One package (`aws`, `tls`) at one version, answering as a quiet cloud."""
+    package: str
+    version: str
+    mocks: RecordingMocks
+    # Called with (operation, urn, the call's gRPC context) before each create, update and delete the engine
+    # makes for real (not in a preview): what the tests' cloud does meanwhile (a machine restarting, an error
+    # through context.abort).
+    watch: Callable[[str, str, grpc.ServicerContext], None] | None = None
+
+    def _watched(self, operation: str, urn: str, context: grpc.ServicerContext) -> None:
+        if self.watch is not None:
+            self.watch(operation, urn, context)
+
+    def Check(self, request, context):  # noqa: N802
+        return provider_pb2.CheckResponse(inputs=request.news)
+
+    def Diff(self, request, context):  # noqa: N802
+        name, resource_type = name_and_type(request.urn)
+        olds = old_inputs(request)
+        news = plain_properties(request.news)
+        changed = sorted(key for key in set(olds) | set(news) if olds.get(key) != news.get(key))
+        if not changed:
+            return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_NONE)
+        return provider_pb2.DiffResponse(changes=provider_pb2.DiffResponse.DIFF_SOME, diffs=changed,
+                                         replaces=_replaces(resource_type, olds, news))
+
+    def _state(self, urn: str, inputs: dict[str, Any], resource_id: str | None = None) -> tuple[str, dict]:
+        name, resource_type = name_and_type(urn)
+        new_id, state = self.mocks.new_resource(pulumi_mocks.MockResourceArgs(
+            resource_type, name, dict(inputs), resource_id=resource_id, custom=True))
+        return resource_id or new_id, state
+
+    def Create(self, request, context):  # noqa: N802
+        if not request.preview:
+            self._watched("create", request.urn, context)
+        resource_id, state = self._state(request.urn, plain_properties(request.properties))
+        return provider_pb2.CreateResponse(id="" if request.preview else resource_id,
+                                           properties=properties_struct(state))
+
+    def Update(self, request, context):  # noqa: N802
+        if not request.preview:
+            self._watched("update", request.urn, context)
+        _, state = self._state(request.urn, plain_properties(request.news), request.id)
+        return provider_pb2.UpdateResponse(properties=properties_struct(state))
+
+    def Delete(self, request, context):  # noqa: N802
+        self._watched("delete", request.urn, context)
+        return empty_pb2.Empty()
+
+    def Invoke(self, request, context):  # noqa: N802
+        answer = self.mocks.call(pulumi_mocks.MockCallArgs(request.tok, plain_properties(request.args), ""))
+        result = answer[0] if isinstance(answer, tuple) else answer
+        return provider_pb2.InvokeResponse(**{"return": properties_struct(result)})
+
+@dataclass
 class RunningProvider:
-    provider: StandInProvider
+    provider: ProviderProtocol
     server: grpc.Server
     port: int
 
@@ -176,7 +188,10 @@ class RunningProvider:
 
 def serve(package: str, version: str, mocks: RecordingMocks) -> RunningProvider:
     """Serve a stand-in of `package` on a free loopback port (the engine attaches to it)."""
-    provider = StandInProvider(package, version, mocks)
+    return serve_provider(StandInProvider(package, version, mocks))
+
+
+def serve_provider(provider: ProviderProtocol) -> RunningProvider:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
                          options=[("grpc.max_receive_message_length", 400 * 1024 * 1024),
                                   ("grpc.max_send_message_length", 400 * 1024 * 1024)])
