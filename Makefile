@@ -64,7 +64,7 @@ engine-cli: setup
 	$(PY) -m tests.support.engine.cli
 
 # The engine tests alone (tests/engine): the program under the real Pulumi CLI and engine, stand-in providers.
-engine: engine-cli
+engine: tools engine-cli
 	$(PY) -m pytest -m engine -n 2 --dist loadscope
 
 # The fast tests on three workers (pytest-xdist: each worker its own process, so Pulumi's process-global mocks

@@ -1,0 +1,95 @@
+"""The docker stand-in provider's pure parts (tests/support/engine/docker_standin.py): what it asks `docker create`
+for, the tar stream of the uploads, what replaces a resource. tests/engine/test_engine_docker_standin.py runs it
+under the engine on a real dockerd."""
+from __future__ import annotations
+
+import base64
+import io
+import tarfile
+
+from google.protobuf import struct_pb2
+from pulumi.runtime.proto import provider_pb2
+
+from tests.support.engine.docker_standin import (
+    CONTAINER,
+    IMAGE,
+    SECRET_SIGNATURE,
+    VOLUME,
+    DockerStandIn,
+    container_create_args,
+    replaces,
+    reveal,
+    uploads_tar,
+)
+
+SECRET = {SECRET_SIGNATURE: "1b47061264138c4ac30d75fd1eb44270", "value": "s3cret"}
+
+
+def test_a_containers_inputs_become_docker_create_flags_with_the_image_last_before_its_command():
+    args = container_create_args({
+        "name": "neo4j-core-1", "image": "sha256:abc", "hostname": "core-1.neo4j.local", "restart": "unless-stopped",
+        "envs": ["NEO4J_AUTH_PATH=/run/auth"], "labels": [{"label": "neo4j-cluster.stack", "value": "local"}],
+        "volumes": [{"volumeName": "neo4j-core-1-data", "containerPath": "/data"}], "memory": 2048,
+        "memorySwap": 2048, "stopTimeout": 120, "user": "7474", "networkMode": "container:abc",
+        "healthcheck": {"tests": ["CMD-SHELL", "wget -q -O /dev/null http://localhost:7474 || exit 1"],
+                        "interval": "10s", "timeout": "5s", "retries": 6, "startPeriod": "30s"},
+        "command": ["sleep", "infinity"]})
+    assert args[:2] == ["--name", "neo4j-core-1"] and args[-3:] == ["sha256:abc", "sleep", "infinity"]
+    pairs = dict(zip(args[:-3:2], args[1:-3:2], strict=True))
+    assert pairs == {
+        "--name": "neo4j-core-1", "--hostname": "core-1.neo4j.local", "--restart": "unless-stopped",
+        "--env": "NEO4J_AUTH_PATH=/run/auth", "--label": "neo4j-cluster.stack=local",
+        "--volume": "neo4j-core-1-data:/data", "--memory": "2048m", "--memory-swap": "2048m",
+        "--stop-timeout": "120", "--user": "7474", "--network": "container:abc",
+        "--health-cmd": "wget -q -O /dev/null http://localhost:7474 || exit 1", "--health-interval": "10s",
+        "--health-timeout": "5s", "--health-start-period": "30s", "--health-retries": "6"}
+
+
+def test_uploads_carry_their_owner_group_and_mode_and_binary_content_is_decoded():
+    stream = uploads_tar([
+        {"file": "/var/lib/neo4j/conf/neo4j.conf", "content": "server.x=1\n", "owner": "7474", "group": "7474",
+         "permissions": "0600"},
+        {"file": "/opt/keystore.p12", "contentBase64": base64.b64encode(b"\x00\xff").decode()},
+        {"file": "/opt/run.sh", "content": "#!/bin/sh\n", "executable": True}])
+    with tarfile.open(fileobj=io.BytesIO(stream)) as archive:
+        members = {m.name: m for m in archive.getmembers()}
+        assert archive.extractfile(members["opt/keystore.p12"]).read() == b"\x00\xff"
+    conf = members["var/lib/neo4j/conf/neo4j.conf"]
+    assert (conf.uid, conf.gid, conf.mode, conf.size) == (7474, 7474, 0o600, len("server.x=1\n"))
+    assert members["opt/keystore.p12"].mode == 0o644 and members["opt/run.sh"].mode == 0o744  # the upstream's
+
+
+def test_what_replaces_a_container_a_volume_and_an_image():
+    old = {"name": "c", "image": "sha256:a", "uploads": [{"file": "/f", "content": "1"}], "memory": 512}
+    assert replaces(CONTAINER, old, {**old, "uploads": [{"file": "/f", "content": "2"}]}) == ["uploads"]
+    assert replaces(CONTAINER, old, {**old, "image": "sha256:b", "memory": 1024}) == ["image"]
+    assert replaces(CONTAINER, old, {**old, "memory": 1024, "restart": "always"}) == []  # docker update
+    assert replaces(CONTAINER, old, {**old, "healthcheck": {"tests": ["CMD-SHELL", "true"]}}) == ["healthcheck"]
+    assert replaces(VOLUME, {"name": "v", "labels": []}, {"name": "v", "labels": [{"label": "a", "value": "b"}]}) == [
+        "labels"]
+    assert replaces(IMAGE, {"name": "i:1", "keepLocally": True}, {"name": "i:1", "keepLocally": False}) == []
+
+
+def test_secrets_are_revealed_to_the_stand_in_wherever_they_sit():
+    assert reveal({"uploads": [{"file": "/f", "content": SECRET}], "n": 1}) == {
+        "uploads": [{"file": "/f", "content": "s3cret"}], "n": 1}
+
+
+def test_networks_ports_and_other_types_are_refused_by_name_at_check_not_pretended():
+    standin = DockerStandIn("5.2.0", dockerd=None)  # Check runs no docker command
+
+    def failures(resource_type: str, inputs: dict) -> list[str]:
+        news = struct_pb2.Struct()
+        news.update(inputs)
+        urn = f"urn:pulumi:local::neo4j-cluster::neo4j-cluster:docker:Stack${resource_type}::x"
+        answer = standin.Check(provider_pb2.CheckRequest(urn=urn, news=news), None)
+        return [f"{f.property}: {f.reason}" for f in answer.failures]
+
+    assert failures(CONTAINER, {"name": "c", "image": "i", "volumes": []}) == []
+    refused = failures(CONTAINER, {"name": "c", "image": "i", "ports": [{"internal": 7687, "external": 7687}],
+                                   "networksAdvanced": [{"name": "n"}]})
+    assert [line.split(":")[0] for line in refused] == ["networksAdvanced", "ports"]
+    assert all("docker_standin.py) does not do" in line for line in refused)
+    assert failures("docker:index/network:Network", {"name": "n"}) == [
+        "the type docker:index/network:Network: the docker stand-in (tests/support/engine/docker_standin.py) does "
+        "not do the type docker:index/network:Network yet"]
