@@ -33,14 +33,21 @@ def test_a_containers_inputs_become_docker_create_flags_with_the_image_last_befo
         "memorySwap": 2048, "stopTimeout": 120, "user": "7474", "networkMode": "container:abc",
         "healthcheck": {"tests": ["CMD-SHELL", "wget -q -O /dev/null http://localhost:7474 || exit 1"],
                         "interval": "10s", "timeout": "5s", "retries": 6, "startPeriod": "30s"},
+        "networksAdvanced": [{"name": "local-net", "aliases": ["core-1.local.neo4j.internal", "core-1"]}],
+        "ports": [{"internal": 7687, "external": 17687, "ip": "127.0.0.1"}, {"internal": 7474, "external": 17474}],
         "command": ["sleep", "infinity"]})
     assert args[:2] == ["--name", "neo4j-core-1"] and args[-3:] == ["sha256:abc", "sleep", "infinity"]
-    pairs = dict(zip(args[:-3:2], args[1:-3:2], strict=True))
+    flags = list(zip(args[:-3:2], args[1:-3:2], strict=True))
+    assert [value for flag, value in flags if flag == "--network"] == ["container:abc", "local-net"]
+    assert [value for flag, value in flags if flag == "--network-alias"] == ["core-1.local.neo4j.internal", "core-1"]
+    assert [value for flag, value in flags if flag == "--publish"] == ["127.0.0.1:17687:7687/tcp",
+                                                                       "0.0.0.0:17474:7474/tcp"]  # upstream defaults
+    pairs = {flag: value for flag, value in flags if flag not in ("--network", "--network-alias", "--publish")}
     assert pairs == {
         "--name": "neo4j-core-1", "--hostname": "core-1.neo4j.local", "--restart": "unless-stopped",
         "--env": "NEO4J_AUTH_PATH=/run/auth", "--label": "neo4j-cluster.stack=local",
         "--volume": "neo4j-core-1-data:/data", "--memory": "2048m", "--memory-swap": "2048m",
-        "--stop-timeout": "120", "--user": "7474", "--network": "container:abc",
+        "--stop-timeout": "120", "--user": "7474",
         "--health-cmd": "wget -q -O /dev/null http://localhost:7474 || exit 1", "--health-interval": "10s",
         "--health-timeout": "5s", "--health-start-period": "30s", "--health-retries": "6"}
 
@@ -75,7 +82,7 @@ def test_secrets_are_revealed_to_the_stand_in_wherever_they_sit():
         "uploads": [{"file": "/f", "content": "s3cret"}], "n": 1}
 
 
-def test_networks_ports_and_other_types_are_refused_by_name_at_check_not_pretended():
+def test_what_the_stand_in_does_not_do_is_refused_by_name_at_check_not_pretended():
     standin = DockerStandIn("5.2.0", dockerd=None)  # Check runs no docker command
 
     def failures(resource_type: str, inputs: dict) -> list[str]:
@@ -85,11 +92,13 @@ def test_networks_ports_and_other_types_are_refused_by_name_at_check_not_pretend
         answer = standin.Check(provider_pb2.CheckRequest(urn=urn, news=news), None)
         return [f"{f.property}: {f.reason}" for f in answer.failures]
 
-    assert failures(CONTAINER, {"name": "c", "image": "i", "volumes": []}) == []
-    refused = failures(CONTAINER, {"name": "c", "image": "i", "ports": [{"internal": 7687, "external": 7687}],
-                                   "networksAdvanced": [{"name": "n"}]})
-    assert [line.split(":")[0] for line in refused] == ["networksAdvanced", "ports"]
+    assert failures(CONTAINER, {"name": "c", "image": "i", "ports": [{"internal": 7687, "external": 7687}],
+                                "networksAdvanced": [{"name": "n"}]}) == []
+    refused = failures(CONTAINER, {"name": "c", "image": "i", "links": ["a"], "networkAliases": ["b"]})
+    assert [line.split(":")[0] for line in refused] == ["networkAliases", "links"]
     assert all("docker_standin.py) does not do" in line for line in refused)
-    assert failures("docker:index/network:Network", {"name": "n"}) == [
-        "the type docker:index/network:Network: the docker stand-in (tests/support/engine/docker_standin.py) does "
-        "not do the type docker:index/network:Network yet"]
+    assert failures("docker:index/network:Network", {"name": "n", "ipamConfigs": [{"subnet": "10.0.0.0/24"}]}) == [
+        "ipamConfigs: the docker stand-in (tests/support/engine/docker_standin.py) does not do ipamConfigs yet"]
+    assert failures("docker:index/service:Service", {"name": "s"}) == [
+        "the type docker:index/service:Service: the docker stand-in (tests/support/engine/docker_standin.py) does "
+        "not do the type docker:index/service:Service yet"]

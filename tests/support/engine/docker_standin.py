@@ -8,12 +8,15 @@ What it does (the types and inputs components/docker/containers.py uses):
 - RemoteImage: "pulls" nothing (no registry is reachable): the image must already be in the daemon, built locally;
   its id is the output imageId, as the real provider's. keepLocally: destroy leaves it.
 - Volume: `docker volume create` with its labels; destroy removes it.
+- Network: `docker network create` (driver, labels); destroy removes it. On a daemon in a network namespace of its
+  own (private_dockerd(own_network=True)) its bridge lives there, not in the machine's namespace.
 - Container: `docker create` (name, image, hostname, restart, envs, labels, volumes, memory and swap, stop timeout,
-  user, health check, network mode), then the uploads as one tar stream into the created container (owner,
-  group and mode of each file), then `docker start`, as the real provider (uploads between create and start).
-  Destroy stops it within destroyGraceSeconds and removes it.
-Not yet (a clear refusal rather than a pretence): networks and published ports, which need a dockerd in a network
-namespace of the test's own (the tests' dockerd runs with --bridge=none in the host's namespace; issue 22, item 3).
+  user, health check, network mode, the first of networksAdvanced with its aliases, ports published on their ip),
+  then the uploads as one tar stream into the created container (owner, group and mode of each file), then
+  `docker start`, as the real provider (uploads between create and start). Destroy stops it within
+  destroyGraceSeconds and removes it.
+Anything else (a second network of one container, source uploads, image builds, other types) is refused by name
+at Check, never pretended.
 
 Diff: a change of any input the upstream marks `ForceNew` replaces the resource (FORCES_REPLACEMENT, with where the
 lists come from); the container's few updatable inputs go through `docker update`.
@@ -48,6 +51,7 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # rpc.py UNKNOWN: an output a 
 
 IMAGE = "docker:index/remoteImage:RemoteImage"
 VOLUME = "docker:index/volume:Volume"
+NETWORK = "docker:index/network:Network"
 CONTAINER = "docker:index/container:Container"
 
 # Where the lists come from: pulumi-docker builds kreuzwerker/terraform-provider-docker (a git submodule, `upstream/`;
@@ -67,13 +71,17 @@ CONTAINER_UPDATABLE = frozenset({
 # only). resource_docker_image.go (RemoteImage): name, pull_triggers, triggers, platform ForceNew; keep_locally and
 # force_remove matter only on delete.
 FORCES_REPLACEMENT: dict[str, frozenset[str]] = {
+    # resource_docker_network.go has no update function: every input replaces the network.
+    NETWORK: frozenset({"name", "labels", "driver", "options", "internal", "attachable", "ingress", "ipv6",
+                        "ipamDriver", "ipamOptions", "ipamConfigs"}),
     VOLUME: frozenset({"name", "driver", "driverOpts", "labels"}),
     IMAGE: frozenset({"name", "pullTriggers", "triggers", "platform"}),
 }
 # pulumi-docker's provider/resources.go (l.112-126) sets DeleteBeforeReplace for the container alone: a replaced
 # container goes before its successor is made (its name is fixed), a volume's successor comes first.
 DELETE_BEFORE_REPLACE = frozenset({CONTAINER})
-UNSUPPORTED = {CONTAINER: ("networksAdvanced", "ports", "networks"), VOLUME: (), IMAGE: ("build",)}
+UNSUPPORTED = {CONTAINER: ("networks", "networkAliases", "links"), VOLUME: (), NETWORK: ("ipamConfigs",),
+               IMAGE: ("build",)}
 
 
 class DockerStandInError(Exception):
@@ -130,6 +138,17 @@ def container_create_args(inputs: Mapping[str, Any]) -> list[str]:
         args += ["--user", inputs["user"]]
     if inputs.get("networkMode"):
         args += ["--network", inputs["networkMode"]]
+    networks = inputs.get("networksAdvanced") or ()
+    if len(networks) > 1:
+        raise DockerStandInError("networksAdvanced: the stand-in joins a container to one network")
+    for network in networks:
+        args += ["--network", network["name"]]
+        for alias in network.get("aliases") or ():
+            args += ["--network-alias", alias]
+    for port in inputs.get("ports") or ():
+        # the upstream's defaults: ip 0.0.0.0, protocol tcp (resource_docker_container.go, ports)
+        args += ["--publish", f"{port.get('ip') or '0.0.0.0'}:{int(port['external'])}:{int(port['internal'])}/"
+                              f"{port.get('protocol') or 'tcp'}"]
     health = inputs.get("healthcheck")
     if health:
         kind, *command = health["tests"]
@@ -210,7 +229,7 @@ class DockerStandIn(ProviderProtocol):
         resource_type, inputs = _type_of(request.urn), plain_properties(request.properties)
         if request.preview:
             computed = {IMAGE: {"imageId": UNKNOWN, "repoDigest": UNKNOWN}, VOLUME: {"mountpoint": UNKNOWN},
-                        CONTAINER: {"id": UNKNOWN}}[resource_type]
+                        NETWORK: {"scope": UNKNOWN}, CONTAINER: {"id": UNKNOWN}}[resource_type]
             return provider_pb2.CreateResponse(properties=properties_struct({**inputs, **computed}))
         try:
             resource_id, outputs = self._create(resource_type, reveal(inputs))
@@ -228,6 +247,12 @@ class DockerStandIn(ProviderProtocol):
             name = self._docker("volume", "create", *labels, inputs["name"])
             mountpoint = self._docker("volume", "inspect", "--format", "{{.Mountpoint}}", name)
             return name, {"driver": "local", "mountpoint": mountpoint}
+        if resource_type == NETWORK:
+            labels = [arg for label in inputs.get("labels") or () for arg in
+                      ("--label", f"{label['label']}={label['value']}")]
+            network_id = self._docker("network", "create", "--driver", inputs.get("driver") or "bridge", *labels,
+                                      inputs["name"])
+            return network_id, {"driver": inputs.get("driver") or "bridge", "scope": "local"}
         container_id = self._docker("create", *container_create_args(inputs))
         try:
             if inputs.get("uploads"):
@@ -253,7 +278,8 @@ class DockerStandIn(ProviderProtocol):
             except DockerStandInError as refusal:
                 context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(refusal))
         olds = plain_properties(request.olds)
-        computed = {key: olds[key] for key in ("imageId", "repoDigest", "mountpoint", "driver", "id") if key in olds}
+        computed = {key: olds[key] for key in ("imageId", "repoDigest", "mountpoint", "driver", "scope", "id")
+                    if key in olds}
         return provider_pb2.UpdateResponse(properties=properties_struct({**news, **computed}))
 
     def Delete(self, request, context):  # noqa: N802
@@ -267,6 +293,8 @@ class DockerStandIn(ProviderProtocol):
                 self._docker("rm", "--force", request.id)
             elif resource_type == VOLUME:
                 self._docker("volume", "rm", request.id)
+            elif resource_type == NETWORK:
+                self._docker("network", "rm", request.id)
             elif resource_type == IMAGE and not state.get("keepLocally"):
                 self._docker("image", "rm", state["imageId"])
         except DockerStandInError as refusal:

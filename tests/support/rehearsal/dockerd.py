@@ -53,6 +53,10 @@ class PrivateDockerd:
             raise RuntimeError(f"docker {args[0]} exited {result.returncode}: {result.stderr.strip()}")
         return result
 
+    def in_network(self, *command: str) -> list[str]:
+        """`command` run in the daemon's network namespace (published ports listen on its loopback)."""
+        return [_tool("nsenter"), "--net", "--target", str(self.pid), *command]
+
 
 def _tool(name: str) -> str:
     path = shutil.which(name)
@@ -84,8 +88,12 @@ def _exclusive(lock_file: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def private_dockerd(data_root: Path | None = None) -> Iterator[PrivateDockerd]:
-    """A running dockerd of our own until the block ends (then stopped, with its temporary directory)."""
+def private_dockerd(data_root: Path | None = None, *, own_network: bool = False) -> Iterator[PrivateDockerd]:
+    """A running dockerd of our own until the block ends (then stopped, with its temporary directory).
+
+    own_network: the daemon runs in a network namespace of its own (unshare --net; only its loopback, brought up),
+    so the bridges of the networks it creates, its containers' addresses and the ports it publishes (docker-proxy
+    on that loopback) live there and nowhere else; PrivateDockerd.in_network runs a client there."""
     dockerd, client = _tool("dockerd"), _tool("docker")
     data_root = data_root or cache_root() / "rehearsal" / "docker"
     with _exclusive(data_root.parent / "dockerd.lock"), tempfile.TemporaryDirectory(prefix="rehearsal-") as tmp:
@@ -95,7 +103,9 @@ def private_dockerd(data_root: Path | None = None) -> Iterator[PrivateDockerd]:
         # setpriv (util-linux) sets the parent-death signal and execs dockerd: no Python code runs between fork and
         # exec, which a process that already serves gRPC (the engine tests' stand-in providers) cannot afford:
         # gRPC's fork handlers abort such a child.
-        args = [_tool("setpriv"), "--pdeathsig", "TERM",
+        namespace = ([_tool("unshare"), "--net", "--", "sh", "-c", f'{_tool("ip")} link set lo up && exec "$@"',
+                      "dockerd-namespace"] if own_network else [])
+        args = [*namespace, _tool("setpriv"), "--pdeathsig", "TERM",
                 dockerd, "--storage-driver=vfs", "--iptables=false", "--ip-forward=false", "--bridge=none",
                 f"--data-root={data_root}", f"--exec-root={exec_root}", f"--pidfile={pidfile}",
                 "-H", f"unix://{socket}"]
