@@ -44,7 +44,12 @@ declare -A PACKAGE_OF=(
     [debootstrap]=debootstrap
     [losetup]=mount
     [nsenter]=util-linux
-    # The engine tests' local container images (tests/support/engine/local_images.py): one static busybox
+    # The engine tests' docker stand-in: its dockerd starts in a network namespace of its own (unshare, ip) with a
+    # parent-death signal (setpriv), and its local container images are one static busybox
+    # (tests/support/rehearsal/dockerd.py, tests/support/engine/local_images.py)
+    [unshare]=util-linux
+    [setpriv]=util-linux
+    [ip]=iproute2
     [busybox]=busybox-static
     # A real signing key and apt keyring (tests/unit/test_apt_repository.py) and the rehearsal's signed apt
     # repository stand-in (gpg, gpgconf to stop the agent it starts, dpkg-scanpackages for its index)
@@ -58,7 +63,7 @@ for tool in "${!PACKAGE_OF[@]}"; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("${PACKAGE_OF[$tool]}")
 done
 if [[ ${#missing[@]} -eq 0 ]]; then
-    echo "install-tools: all present (haproxy, promtool, cloud-init, shellcheck, java, mvn, systemd-analyze, openssl, xfsprogs, e2fsprogs, sfdisk, aws, dockerd, debootstrap, losetup, nsenter, busybox, gpg, gpgconf, dpkg-scanpackages)"
+    echo "install-tools: all present (haproxy, promtool, cloud-init, shellcheck, java, mvn, systemd-analyze, openssl, xfsprogs, e2fsprogs, sfdisk, aws, dockerd, debootstrap, losetup, nsenter, unshare, setpriv, ip, busybox, gpg, gpgconf, dpkg-scanpackages)"
     exit 0
 fi
 if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
