@@ -49,6 +49,7 @@ class Target:
     routing_uri: str | None
     auth: Auth
     tls: TlsOptions
+    routing_skipped: str | None = None  # why the stack's routing URI is not probed from here (None: it is, if any)
     tls_expected: str | None = None  # disabled | optional | required | None (not checked)
     database: str = "neo4j"
     expect_version: str | None = None
@@ -248,6 +249,7 @@ def build_target(args: Any) -> Target:
 
     servers = parse_servers(args.servers) if args.servers else servers_from_outputs(outputs)
     routing_uri = None
+    routing_skipped = None
     if args.uri:
         try:
             check_bolt_uri(args.uri)
@@ -256,6 +258,12 @@ def build_target(args: Any) -> Target:
         routing_uri = args.uri if args.uri.startswith("neo4j") else with_scheme(args.uri, "neo4j")
         if not servers:
             servers = [ServerSpec(address_of(args.uri), with_scheme(args.uri, "bolt"))]
+    elif outputs.routing_uri and settings and settings.platform == "docker":
+        # neo4j:// of a docker stack names the servers by their network names, which resolve on the stack's Docker
+        # network only (components/docker/__init__.py): from the laptop, clients reach the cluster through HAProxy
+        # and each server's published port, which the other checks probe.
+        routing_skipped = (f"{outputs.routing_uri} is for clients on the stack's Docker network (the servers' "
+                           f"network names resolve there only); from here: HAProxy and each server's published port")
     elif outputs.routing_uri:
         routing_uri = outputs.routing_uri
     elif servers:
@@ -295,6 +303,7 @@ def build_target(args: Any) -> Target:
         servers=servers,
         servers_given=servers_given,
         routing_uri=routing_uri,
+        routing_skipped=routing_skipped,
         auth=Auth(user, password),
         tls=tls,
         tls_expected=tls_expected,

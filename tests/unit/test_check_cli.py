@@ -3,6 +3,7 @@ server: usage errors (exit 2, one line), stack outputs → what is checked, dead
 from __future__ import annotations
 
 import http.server
+import json
 import subprocess
 import sys
 import threading
@@ -13,6 +14,8 @@ import pytest
 
 from scripts.neo4j_ops import checks, diagnose, security
 from scripts.neo4j_ops.bolt import AUTH, UNREACHABLE, BoltError, NeoTransport, address_of, classify
+from scripts.neo4j_ops.checks.results import SKIP
+from scripts.neo4j_ops.checks.routing import routing_result
 from scripts.neo4j_ops.parallel import TaskTimeoutError, run_all
 from scripts.neo4j_ops.target import build_target, parse_servers
 from tests.conftest import ENTERPRISE, ROOT
@@ -210,3 +213,23 @@ def test_without_the_flag_check_gives_each_connection_and_query_5_seconds_and_he
     assert parser.parse_args([]).timeout == 5.0
     [action] = [a for a in parser._actions if "--timeout" in a.option_strings]
     assert action.help == "per connection and per query (default: 5)"
+
+
+def test_a_docker_stacks_routing_uri_is_not_probed_from_outside_its_network_and_check_says_why(tmp_path):
+    # neo4j:// of a local stack names the servers by their Docker network names (components/docker/__init__.py):
+    # from the laptop a probe through it can only fail; HAProxy and the published ports are what check probes.
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({
+        "boltUri": "bolt://127.0.0.1:7687", "routingUri": "neo4j://core-1.local.neo4j.internal:7687",
+        "haproxyUri": "bolt://127.0.0.1:7687", "haproxyReadUri": "bolt://127.0.0.1:7689", "tls": "disabled",
+        "servers": [{"name": "core-1", "role": "primary", "zone": "local", "hostname": "core-1.local.neo4j.internal",
+                     "privateIp": "core-1.local.neo4j.internal", "boltUri": "bolt://127.0.0.1:17687"}]}))
+    args = checks.build_parser().parse_args(["--stack", "local", "--outputs-file", str(outputs)])
+    target = build_target(args)
+    assert target.routing_uri is None and target.haproxy_uri == "bolt://127.0.0.1:7687"
+    result = routing_result(target, [], None)
+    assert (result.status, result.detail) == (SKIP, target.routing_skipped)
+    assert "neo4j://core-1.local.neo4j.internal:7687 is for clients on the stack's Docker network" in result.detail
+    # the same outputs of an aws stack are probed
+    assert build_target(checks.build_parser().parse_args(["--stack", "dev", "--outputs-file", str(outputs)])
+                        ).routing_uri == "neo4j://core-1.local.neo4j.internal:7687"

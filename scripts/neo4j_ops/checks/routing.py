@@ -61,7 +61,7 @@ def write_read_probe(transport: Transport, auth: Auth, write_uri: str, read_uri:
 
 def routing_result(target: Target, facts: list[ServerFacts], outcome: Outcome | None) -> CheckResult:
     if outcome is None:
-        return CheckResult("routing", SKIP, "no routing URI")
+        return CheckResult("routing", SKIP, target.routing_skipped or "no routing URI")
     if not outcome.ok:
         return CheckResult("routing", FAIL, f"via {target.routing_uri}: {reason(outcome)}")
     probe: Probe = outcome.value
