@@ -362,6 +362,17 @@ def render_neo4j_conf(settings: Settings, topology: ClusterTopology, server: Ser
 
 # HAProxy's admin socket and the server states it saves across a reload (the packaged haproxy's own directory).
 HAPROXY_STATE_DIR = "/var/lib/haproxy"
+# haproxy.cfg's global maxconn by platform: the AWS pair serves the applications; the laptop's one HAProxy serves one
+# developer's clients.
+HAPROXY_MAXCONN = {"aws": 20000, "docker": 4096}
+
+
+def haproxy_open_files(settings: Settings) -> int:
+    """The open files HAProxy needs for its maxconn: two per connection (client and server side) plus its listeners,
+    checks and resolvers. It raises its own limit where it may (root with CAP_SYS_RESOURCE: the AWS nodes) and
+    refuses to start where it may not ("Cannot raise FD limit to 40035, limit is 20000": haproxy 2.6, maxconn 20000,
+    in a container whose hard limit was 20000), so the docker adapter gives its container this limit."""
+    return 2 * HAPROXY_MAXCONN[settings.platform] + 1024
 # Where each worker chroots before it drops to the haproxy user: the packaged haproxy's home, root-owned and
 # not writable by that user (Debian/Ubuntu's package and the official image both create it).
 HAPROXY_CHROOT = "/var/lib/haproxy"
@@ -391,6 +402,7 @@ def render_haproxy_cfg(settings: Settings, topology: ClusterTopology) -> str:
         ports=asdict(PORTS.haproxy),
         state_dir=HAPROXY_STATE_DIR,
         chroot_dir=HAPROXY_CHROOT,
+        maxconn=HAPROXY_MAXCONN[settings.platform],
         entry_tls=entry_terminates_tls(settings),
         entry_pem=HAPROXY_ENTRY_PEM,
         ca_file=HAPROXY_CA_FILE,

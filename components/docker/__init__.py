@@ -33,7 +33,7 @@ from components.passwords import admin_password_problems
 from components.ports import PORTS
 from components.program.stack_config import alias_keystore
 from components.program.tls import ClusterCertificates, crt_file
-from components.render import GDS_LICENSE_KEY, RenderedCluster, entry_terminates_tls
+from components.render import GDS_LICENSE_KEY, RenderedCluster, entry_terminates_tls, haproxy_open_files
 from components.settings import NAMESPACE, Settings
 from components.topology import ClusterTopology
 
@@ -70,7 +70,8 @@ def build_docker(settings: Settings, topology: ClusterTopology, rendered: Render
         LoadBalancer(name, LoadBalancerArgs(
             node=topology.haproxy, haproxy_cfg=rendered.files["haproxy"]["haproxy.cfg"], network=network.name,
             ca_cert_pem=certificates.ca_cert_pem if certificates and https_checks else None,
-            entry_pem=crt_file(certificates.entry) if certificates and certificates.entry else None))
+            entry_pem=crt_file(certificates.entry) if certificates and certificates.entry else None,
+            open_files=haproxy_open_files(settings)))
     if topology.monitoring:
         Monitoring(name, MonitoringArgs(
             node=topology.monitoring, files=rendered.files["monitoring"], network=network.name,

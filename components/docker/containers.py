@@ -59,6 +59,7 @@ class ContainerSpec:
     # Neo4j servers hold back everything that would replace or resize them until their rollout step.
     held_back: tuple[str, ...] = ()
     user: str | None = None  # None: the image's own USER
+    open_files: int | None = None  # the nofile limit (soft and hard); None: the Docker engine's default
 
 
 def reachable_as(network: pulumi.Input[str], hostname: str, short_name: str) -> dict[str, Any]:
@@ -107,6 +108,7 @@ def container(name: str, spec: ContainerSpec, parent: pulumi.Resource) -> docker
         memory_swap=spec.memory_mb,
         stop_timeout=spec.stop_seconds,
         user=spec.user,
+        ulimits=[{"name": "nofile", "soft": spec.open_files, "hard": spec.open_files}] if spec.open_files else None,
         destroy_grace_seconds=spec.stop_seconds,
         labels=_labels(spec.role),
         # The Docker name is fixed, so a replacement must remove the old container first.

@@ -26,6 +26,7 @@ class LoadBalancerArgs:
     ca_cert_pem: pulumi.Input[str] | None  # when haproxy.cfg checks the servers over HTTPS (tls=required)
     # The entry certificate and key in one PEM (HAProxy's crt), where HAProxy ends the clients' TLS (tls=required).
     entry_pem: pulumi.Input[str] | None = None
+    open_files: int | None = None  # render.haproxy_open_files: what haproxy.cfg's maxconn needs
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -51,5 +52,7 @@ class LoadBalancer(pulumi.ComponentResource):
             # The image starts haproxy as its haproxy user, which can neither chroot nor change user: started as
             # root, as on the AWS nodes, its workers chroot and drop to haproxy as haproxy.cfg says.
             user="root",
+            # A root without CAP_SYS_RESOURCE (a container's) cannot raise its limit to what maxconn needs.
+            open_files=args.open_files,
         ), self)
         self.register_outputs({"container": haproxy.name})

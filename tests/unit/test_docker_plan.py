@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import fields
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -27,6 +28,7 @@ from components.docker.layout import (
 )
 from components.monitoring import GRAFANA_DASHBOARD, GRAFANA_DASHBOARD_PROVIDER, PROMETHEUS_CONFIG, PROMETHEUS_RULES
 from components.outputs import StackOutputs, wire_name
+from components.render import haproxy_open_files
 from components.sizing import MIB
 from scripts.neo4j_ops.plan.document import PLACEHOLDER_SECRET
 from tests.conftest import stack_config
@@ -237,6 +239,14 @@ def test_haproxy_gets_its_rendered_cfg_and_the_ca_when_it_checks_over_https(plan
     if HAPROXY_CA in uploads:
         assert f"ca-file {HAPROXY_CA}" in uploads[HAPROXY_CFG]
     assert plan.container("haproxy")["hostname"] == plan.topology.haproxy.hostname
+    # HAProxy needs two open files per connection of maxconn, and may not raise its limit in a container (it refused
+    # to start: "Cannot raise FD limit to 40035, limit is 20000"): the container is given what it needs.
+    maxconn = int(re.search(r"^\s*maxconn (\d+)$", uploads[HAPROXY_CFG], re.M).group(1))
+    open_files = haproxy_open_files(plan.settings)
+    assert plan.container("haproxy")["ulimits"] == [{"name": "nofile", "soft": open_files, "hard": open_files}]
+    assert open_files > 2 * maxconn
+    # within the hard limit this test machine's container engine has (20000), which a container may not exceed
+    assert open_files <= 20000
 
 
 def test_prometheus_and_grafana_find_their_files_where_the_rendered_configs_say(plan):
