@@ -7,6 +7,7 @@ import base64
 import io
 import tarfile
 
+import pytest
 from google.protobuf import struct_pb2
 from pulumi.runtime.proto import provider_pb2
 
@@ -16,6 +17,7 @@ from tests.support.engine.docker_standin import (
     SECRET_SIGNATURE,
     VOLUME,
     DockerStandIn,
+    DockerStandInError,
     container_create_args,
     replaces,
     reveal,
@@ -30,7 +32,8 @@ def test_a_containers_inputs_become_docker_create_flags_with_the_image_last_befo
         "name": "neo4j-core-1", "image": "sha256:abc", "hostname": "core-1.neo4j.local", "restart": "unless-stopped",
         "envs": ["NEO4J_AUTH_PATH=/run/auth"], "labels": [{"label": "neo4j-cluster.stack", "value": "local"}],
         "volumes": [{"volumeName": "neo4j-core-1-data", "containerPath": "/data"}], "memory": 2048,
-        "memorySwap": 2048, "stopTimeout": 120, "user": "7474", "networkMode": "container:abc",
+        "memorySwap": 2048, "stopTimeout": 120, "user": "7474",
+        "ulimits": [{"name": "nofile", "soft": 41024, "hard": 41024}],
         "healthcheck": {"tests": ["CMD-SHELL", "wget -q -O /dev/null http://localhost:7474 || exit 1"],
                         "interval": "10s", "timeout": "5s", "retries": 6, "startPeriod": "30s"},
         "networksAdvanced": [{"name": "local-net", "aliases": ["core-1.local.neo4j.internal", "core-1"]}],
@@ -38,7 +41,7 @@ def test_a_containers_inputs_become_docker_create_flags_with_the_image_last_befo
         "command": ["sleep", "infinity"]})
     assert args[:2] == ["--name", "neo4j-core-1"] and args[-3:] == ["sha256:abc", "sleep", "infinity"]
     flags = list(zip(args[:-3:2], args[1:-3:2], strict=True))
-    assert [value for flag, value in flags if flag == "--network"] == ["container:abc", "local-net"]
+    assert [value for flag, value in flags if flag == "--network"] == ["local-net"]
     assert [value for flag, value in flags if flag == "--network-alias"] == ["core-1.local.neo4j.internal", "core-1"]
     assert [value for flag, value in flags if flag == "--publish"] == ["127.0.0.1:17687:7687/tcp",
                                                                        "0.0.0.0:17474:7474/tcp"]  # upstream defaults
@@ -47,9 +50,18 @@ def test_a_containers_inputs_become_docker_create_flags_with_the_image_last_befo
         "--name": "neo4j-core-1", "--hostname": "core-1.neo4j.local", "--restart": "unless-stopped",
         "--env": "NEO4J_AUTH_PATH=/run/auth", "--label": "neo4j-cluster.stack=local",
         "--volume": "neo4j-core-1-data:/data", "--memory": "2048m", "--memory-swap": "2048m",
-        "--stop-timeout": "120", "--user": "7474",
+        "--stop-timeout": "120", "--user": "7474", "--ulimit": "nofile=41024:41024",
         "--health-cmd": "wget -q -O /dev/null http://localhost:7474 || exit 1", "--health-interval": "10s",
         "--health-timeout": "5s", "--health-start-period": "30s", "--health-retries": "6"}
+
+
+def test_a_container_joining_another_ones_namespace_gets_its_network_mode_and_no_network_of_its_own():
+    args = container_create_args({"name": "neo4j-grafana", "image": "sha256:abc", "networkMode": "container:abc"})
+    assert args == ["--name", "neo4j-grafana", "--network", "container:abc", "sha256:abc"]
+    # docker refuses the pair ("conflicting options: ... network mode"); the stand-in names it instead
+    with pytest.raises(DockerStandInError, match="networkMode container:abc with networksAdvanced"):
+        container_create_args({"name": "x", "image": "sha256:abc", "networkMode": "container:abc",
+                               "networksAdvanced": [{"name": "local-net"}]})
 
 
 def test_uploads_carry_their_owner_group_and_mode_and_binary_content_is_decoded():
@@ -94,8 +106,9 @@ def test_what_the_stand_in_does_not_do_is_refused_by_name_at_check_not_pretended
 
     assert failures(CONTAINER, {"name": "c", "image": "i", "ports": [{"internal": 7687, "external": 7687}],
                                 "networksAdvanced": [{"name": "n"}]}) == []
-    refused = failures(CONTAINER, {"name": "c", "image": "i", "links": ["a"], "networkAliases": ["b"]})
-    assert [line.split(":")[0] for line in refused] == ["networkAliases", "links"]
+    refused = failures(CONTAINER, {"name": "c", "image": "i", "links": ["a"], "networkAliases": ["b"],
+                                   "capabilities": {"adds": ["SYS_RESOURCE"]}})
+    assert sorted(line.split(":")[0] for line in refused) == ["capabilities", "links", "networkAliases"]
     assert all("docker_standin.py) does not do" in line for line in refused)
     assert failures("docker:index/network:Network", {"name": "n", "ipamConfigs": [{"subnet": "10.0.0.0/24"}]}) == [
         "ipamConfigs: the docker stand-in (tests/support/engine/docker_standin.py) does not do ipamConfigs yet"]

@@ -5,7 +5,8 @@ dockerd.py), through the docker CLI. pulumi-docker itself cannot be built here: 
 terraform-provider-docker, is not served by the Go module proxy (issue 22).
 
 What it does (the types and inputs components/docker/containers.py uses):
-- RemoteImage: "pulls" nothing (no registry is reachable): the image must already be in the daemon, built locally;
+- RemoteImage: "pulls" nothing (no registry is reachable): the image must already be in the daemon, built locally,
+  named by its own local-build name or labelled as the build of the reference the stack names (stack_images.py);
   its id is the output imageId, as the real provider's. keepLocally: destroy leaves it.
 - Volume: `docker volume create` with its labels; destroy removes it.
 - Network: `docker network create` (driver, labels); destroy removes it. On a daemon in a network namespace of its
@@ -15,8 +16,8 @@ What it does (the types and inputs components/docker/containers.py uses):
   then the uploads as one tar stream into the created container (owner, group and mode of each file), then
   `docker start`, as the real provider (uploads between create and start). Destroy stops it within
   destroyGraceSeconds and removes it.
-Anything else (a second network of one container, source uploads, image builds, other types) is refused by name
-at Check, never pretended.
+Any other input or type (links, a second network of one container, ipam configs, image builds, services, ...) is
+refused by name at Check (HANDLED), never silently dropped.
 
 Diff: a change of any input the upstream marks `ForceNew` replaces the resource (FORCES_REPLACEMENT, with where the
 lists come from); the container's few updatable inputs go through `docker update`.
@@ -35,6 +36,8 @@ import grpc
 from google.protobuf import empty_pb2
 from pulumi.runtime.proto import provider_pb2
 
+from tests.support.engine.local_images import LABEL_BUILD_OF
+from tests.support.engine.local_images import REPOSITORY as LOCAL_BUILDS
 from tests.support.engine.standin_provider import (
     ProviderProtocol,
     RunningProvider,
@@ -80,8 +83,16 @@ FORCES_REPLACEMENT: dict[str, frozenset[str]] = {
 # pulumi-docker's provider/resources.go (l.112-126) sets DeleteBeforeReplace for the container alone: a replaced
 # container goes before its successor is made (its name is fixed), a volume's successor comes first.
 DELETE_BEFORE_REPLACE = frozenset({CONTAINER})
-UNSUPPORTED = {CONTAINER: ("networks", "networkAliases", "links"), VOLUME: (), NETWORK: ("ipamConfigs",),
-               IMAGE: ("build",)}
+# The inputs each type's Create acts on (container_create_args, uploads_tar, _create); any other input is refused by
+# name at Check, never silently dropped. Container: one network of networksAdvanced, and no networkMode with it.
+HANDLED = {
+    CONTAINER: frozenset({"name", "image", "hostname", "restart", "envs", "labels", "volumes", "memory", "memorySwap",
+                          "stopTimeout", "user", "networkMode", "networksAdvanced", "ports", "healthcheck",
+                          "entrypoints", "command", "uploads", "ulimits", "destroyGraceSeconds"}),
+    VOLUME: frozenset({"name", "labels"}),
+    NETWORK: frozenset({"name", "driver", "labels"}),
+    IMAGE: frozenset({"name", "keepLocally"}),
+}
 
 
 class DockerStandInError(Exception):
@@ -136,9 +147,14 @@ def container_create_args(inputs: Mapping[str, Any]) -> list[str]:
         args += ["--stop-timeout", str(int(inputs["stopTimeout"]))]
     if inputs.get("user"):
         args += ["--user", inputs["user"]]
+    for limit in inputs.get("ulimits") or ():
+        args += ["--ulimit", f"{limit['name']}={int(limit['soft'])}:{int(limit['hard'])}"]
+    networks = inputs.get("networksAdvanced") or ()
+    if inputs.get("networkMode") and networks:
+        raise DockerStandInError(f"networkMode {inputs['networkMode']} with networksAdvanced: docker refuses the "
+                                 f"pair (conflicting options)")
     if inputs.get("networkMode"):
         args += ["--network", inputs["networkMode"]]
-    networks = inputs.get("networksAdvanced") or ()
     if len(networks) > 1:
         raise DockerStandInError("networksAdvanced: the stand-in joins a container to one network")
     for network in networks:
@@ -204,11 +220,24 @@ class DockerStandIn(ProviderProtocol):
                                  f"{result.stderr.decode(errors='replace').strip()}")
         return result.stdout.decode().strip()
 
+    def _local_image(self, reference: str) -> str:
+        """The id of the image `reference` names: a local build by its own name, or the local build labelled as
+        standing for it (tests/support/engine/stack_images.py: the stack's references, neo4j:5.26.30 and the rest,
+        stay as they are). Nothing is pulled."""
+        if reference.startswith(f"{LOCAL_BUILDS}/"):
+            return self._docker("image", "inspect", "--format", "{{.Id}}", reference)
+        found = self._docker("image", "ls", "--no-trunc", "--format", "{{.ID}}", "--filter",
+                             f"label={LABEL_BUILD_OF}={reference}").split()
+        if len(set(found)) != 1:
+            raise DockerStandInError(f"image {reference}: the stand-in pulls nothing, and {len(set(found))} local "
+                                     f"builds stand for it (tests/support/engine/stack_images.py builds them)")
+        return found[0]
+
     def Check(self, request, context):  # noqa: N802
         news = plain_properties(request.news)
-        missing = [key for key in UNSUPPORTED.get(_type_of(request.urn), ()) if news.get(key)]
-        if _type_of(request.urn) not in UNSUPPORTED:
-            missing = [f"the type {_type_of(request.urn)}"]
+        handled = HANDLED.get(_type_of(request.urn))
+        missing = ([f"the type {_type_of(request.urn)}"] if handled is None
+                   else [key for key in news if key not in handled and news[key] not in (None, [], {})])
         failures = [provider_pb2.CheckFailure(property=key, reason=f"the docker stand-in (tests/support/engine/"
                                               f"docker_standin.py) does not do {key} yet")
                     for key in missing]
@@ -239,7 +268,7 @@ class DockerStandIn(ProviderProtocol):
 
     def _create(self, resource_type: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if resource_type == IMAGE:
-            image_id = self._docker("image", "inspect", "--format", "{{.Id}}", inputs["name"])
+            image_id = self._local_image(inputs["name"])
             return f"{image_id}{inputs['name']}", {"imageId": image_id, "repoDigest": ""}
         if resource_type == VOLUME:
             labels = [arg for label in inputs.get("labels") or () for arg in

@@ -19,6 +19,8 @@ import tarfile
 from tests.support.rehearsal.dockerd import PrivateDockerd
 
 REPOSITORY = "neo4j-cluster-local-build"
+# On a local build that stands for an image the stack names (stack_images.py): the reference it stands for.
+LABEL_BUILD_OF = "neo4j-cluster.local-build-of"
 APPLETS = ("sh", "sleep", "cat", "stat", "httpd", "wget")
 
 
