@@ -3,12 +3,15 @@ Marked `engine` and `integration` (make engine runs only these; make unit none).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.engine.stack import Deployed, deployed_once
 from tests.support.engine.stack_secrets import SECRETS
+from tests.support.neo4j_dist import cache_root
+from tests.support.rehearsal.dockerd import PrivateDockerd, private_dockerd
 
 ENGINE_DIR = Path(__file__).resolve().parent
 
@@ -31,3 +34,13 @@ def run_directory(tmp_path_factory) -> Path:
 def deployed_dev(tmp_path_factory) -> Deployed:
     """dev after its first `up`, made once per run (tests/support/engine/stack.py deployed_once)."""
     return deployed_once("dev", run_directory(tmp_path_factory), secrets=SECRETS["dev"])
+
+
+@pytest.fixture(scope="module")
+def dockerd() -> Iterator[PrivateDockerd]:
+    """A private dockerd of the engine tests' own (its data root apart from the boot rehearsal's: their images
+    never meet, and neither waits for the other's daemon), in a network namespace of its own: the networks' bridges,
+    the containers' addresses and the published ports are there, not in the machine's namespace. One daemon at a
+    time uses the data root (a lock): the local builds made in it stay for the next run."""
+    with private_dockerd(cache_root() / "engine" / "docker", own_network=True) as daemon:
+        yield daemon

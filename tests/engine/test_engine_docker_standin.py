@@ -6,18 +6,15 @@ loopback; a second preview finds nothing to change; a changed upload replaces th
 data; destroy removes what it made and keeps the locally built images.
 
 The images are local builds (no registry is reachable): Debian's static busybox with `sleep infinity` or its httpd
-as the command (tests/support/engine/local_images.py, neo4j-cluster-local-build/minimal). This is the first part of
-issue 22, item 3 (the local stack under the engine; its Neo4j, HAProxy and Prometheus images are not built yet).
+as the command (tests/support/engine/local_images.py, neo4j-cluster-local-build/minimal). The whole local stack runs
+through the same stand-in in test_engine_local_stack.py.
 """
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 
 import pulumi
 import pytest
@@ -35,11 +32,11 @@ from components.docker.containers import (
 from components.docker.images import ImageRef
 from components.docker.layout import PublishedPort
 from components.docker.network import ClusterNetwork, ClusterNetworkArgs
+from tests.support.engine.daemon_state import in_container, inspect, wait_healthy
 from tests.support.engine.docker_standin import serve_docker
 from tests.support.engine.local_images import minimal_image
 from tests.support.engine.stack import program_stack, sdk_version
-from tests.support.neo4j_dist import cache_root
-from tests.support.rehearsal.dockerd import PrivateDockerd, private_dockerd
+from tests.support.rehearsal.dockerd import PrivateDockerd
 
 STACK = "standin"
 UPLOAD = "/etc/neo4j-cluster/hello.txt"
@@ -47,28 +44,10 @@ NEO4J_UID = "7474"
 
 
 @pytest.fixture(scope="module")
-def dockerd() -> Iterator[PrivateDockerd]:
-    """A private dockerd of the engine tests' own (its data root apart from the boot rehearsal's: their images
-    never meet, and neither waits for the other's daemon), in a network namespace of its own: the networks' bridges,
-    the containers' addresses and the published ports are there, not in the machine's namespace."""
-    with private_dockerd(cache_root() / "engine" / "docker", own_network=True) as daemon:
-        yield daemon
-
-
-@pytest.fixture(scope="module")
 def sleeper(dockerd) -> ImageRef:
     """A local build whose command is `sleep infinity` (tests/support/engine/local_images.py)."""
     repository, tag = minimal_image(dockerd).rsplit(":", 1)
     return ImageRef(repository, tag)
-
-
-def inspect(dockerd: PrivateDockerd, kind: str, name: str) -> dict | None:
-    found = dockerd.docker(kind, "inspect", name, check=False)
-    return json.loads(found.stdout)[0] if found.returncode == 0 else None
-
-
-def in_container(dockerd: PrivateDockerd, name: str, command: str) -> str:
-    return dockerd.docker("exec", name, "sh", "-c", command).stdout.strip()
 
 
 def test_a_container_with_a_volume_and_an_upload_is_made_kept_replaced_and_destroyed(dockerd, sleeper, tmp_path):
@@ -122,15 +101,6 @@ def free_port_in(dockerd: PrivateDockerd) -> int:
     probe = "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"
     return int(subprocess.run(dockerd.in_network(sys.executable, "-c", probe), capture_output=True, text=True,
                               check=True).stdout)
-
-
-def wait_healthy(dockerd: PrivateDockerd, name: str, timeout: float = 90) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = inspect(dockerd, "container", name)["State"].get("Health", {}).get("Status")
-        if status == "healthy" or time.monotonic() > deadline:
-            return status
-        time.sleep(1)
 
 
 def test_a_network_with_aliases_and_a_port_published_on_loopback_only_in_the_daemons_namespace(dockerd, tmp_path):

@@ -109,7 +109,7 @@ def deployed_once(stack: str, shared: Path, *, secrets: Mapping[str, str],
 @contextmanager
 def engine_stack(stack: str, tmp: Path, *, secrets: Mapping[str, str], config: Mapping[str, Any] | None = None,
                  zones: tuple[str, ...] = (), deployed: Deployed | None = None,
-                 checkpoints: bool = False) -> Iterator[EngineStack]:
+                 checkpoints: bool = False, providers: tuple[RunningProvider, ...] = ()) -> Iterator[EngineStack]:
     """The repo's stack `stack` (config overridden by `config`) in a fresh file backend under `tmp`; with
     `deployed`, its state is that deployment's (as after an `up`), else empty.
 
@@ -119,15 +119,16 @@ def engine_stack(stack: str, tmp: Path, *, secrets: Mapping[str, str], config: M
     after each of ~250 steps was most of an `up`'s cost (prod: 13.1 CPU seconds of the CLI's 15.3; wall 17.9 s ->
     6.5 s, measured 2026-12-07). A failed update still saves its final state (the rollout's failing-step test reads
     it); a test of what a crash in the middle of an update leaves (none yet) asks for `checkpoints`, as a user's
-    `pulumi up` has them."""
+    `pulumi up` has them. `providers`: more providers to attach (the docker stand-in, for a docker stack), stopped
+    with the others when the block ends."""
     if deployed is not None and (deployed.stack, dict(deployed.config)) != (stack, dict(config or {})):
         raise ValueError(f"a deployment of {deployed.stack} {dict(deployed.config)} is not stack {stack} "
                          f"{dict(config or {})}")
     values = {**repo_config(stack), **(config or {})}
     region = values.get("neo4j:region") or values.get("aws:region") or "us-east-1"
     mocks = RecordingMocks(zones or tuple(f"{region}{z}" for z in "abc"))
-    providers = [serve(package, sdk_version(sdk), mocks) for package, sdk in STANDIN_PACKAGES.items()]
-    with program_stack(stack, tmp, _program, providers, project=PROJECT, checkpoints=checkpoints) as engine:
+    attached = [serve(package, sdk_version(sdk), mocks) for package, sdk in STANDIN_PACKAGES.items()] + list(providers)
+    with program_stack(stack, tmp, _program, attached, project=PROJECT, checkpoints=checkpoints) as engine:
         plain = {key: auto.ConfigValue(value if isinstance(value, str) else json.dumps(value))
                  for key, value in values.items()}
         hidden = {key: auto.ConfigValue(value, secret=True) for key, value in secrets.items()}

@@ -73,8 +73,10 @@ def _run(args: list[str], log: Path, **kwargs) -> None:
         raise RuntimeError(f"base image: `{' '.join(args[:3])} …` exited {result.returncode}; see {log}")
 
 
-def build_rootfs(tarball: Path, packages: tuple[str, ...] = PACKAGES) -> float:
-    """debootstrap a minimal bookworm root, apt-get install `packages` in it, tar it to `tarball`; the seconds."""
+def build_rootfs(tarball: Path, packages: tuple[str, ...] = PACKAGES,
+                 disabled_units: tuple[str, ...] = DISABLED_UNITS) -> float:
+    """debootstrap a minimal bookworm root, apt-get install `packages` in it (they must include locales), disable
+    `disabled_units` (systemd among the packages), tar it to `tarball`; the seconds."""
     for tool in ("debootstrap", "chroot", "tar"):
         if shutil.which(tool) is None:
             raise RuntimeError(f"base image: {tool} is not installed: run `make tools` (scripts/install-tools.sh)")
@@ -97,7 +99,7 @@ def build_rootfs(tarball: Path, packages: tuple[str, ...] = PACKAGES) -> float:
             _run(["chroot", str(root), "apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
                  log, env=env)
             _run(["chroot", str(root), "apt-get", "clean"], log, env=env)
-            for unit in DISABLED_UNITS:
+            for unit in disabled_units:
                 if (root / "lib/systemd/system" / unit).exists():
                     _run(["chroot", str(root), "systemctl", "disable", unit], log, env=env)
             # cloud-init's locale module sets LANG=en_US.UTF-8 (its default) with update-locale, which refuses a

@@ -123,10 +123,14 @@ def private_dockerd(data_root: Path | None = None, *, own_network: bool = False)
                                        f"{START_TIMEOUT_SECONDS}s (exit {process.poll()}): "
                                        f"{log.read_text()[-2000:]}")
                 time.sleep(0.3)
-            # The data root is ours alone: containers an interrupted run left behind go.
+            # The data root is ours alone: containers, volumes and networks an interrupted run left behind go.
             stale = daemon.docker("ps", "--all", "--quiet").stdout.split()
             if stale:
                 daemon.docker("rm", "--force", *stale, timeout=120)
+            volumes = daemon.docker("volume", "ls", "--quiet").stdout.split()
+            if volumes:
+                daemon.docker("volume", "rm", "--force", *volumes, timeout=120)
+            daemon.docker("network", "prune", "--force", timeout=60)
             yield daemon
         finally:
             if process.poll() is None:

@@ -1,0 +1,116 @@
+"""The local stack for real under the engine (issue 22, item 3): `pulumi up` of a community single-server variant of
+the repo's `local` stack (Pulumi.local.yaml with one Community core and TLS off) on the tests' own dockerd, in a
+network namespace of its own, through the docker STAND-IN provider (tests/support/engine/docker_standin.py), from
+LOCAL BUILDS of the images the stack names (tests/support/engine/stack_images.py: Neo4j Community from Maven
+Central's jars with an entrypoint stand-in, Debian's haproxy and prometheus, and a GRAFANA STAND-IN). Then:
+`check` passes through HAProxy, Prometheus scrapes HAProxy, a second `up` changes nothing, and `pulumi destroy`
+removes every container, volume and the network and keeps the images."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from components.docker.containers import LABEL_STACK
+from components.docker.images import ImageRef
+from components.ports import PORTS
+from tests.support.engine.daemon_state import inspect, wait_healthy
+from tests.support.engine.docker_standin import serve_docker
+from tests.support.engine.stack import ROOT, EngineStack, engine_output, engine_stack, repo_config, sdk_version
+from tests.support.engine.stack_images import stack_images
+from tests.support.rehearsal.dockerd import PrivateDockerd
+
+STACK = "local"
+VERSION = "5.26.30"  # Pulumi.local.yaml's
+CONFIG = {"neo4j:edition": "community", "neo4j:coreCount": 1, "neo4j:replicaCount": 0, "neo4j:tls": "disabled",
+          "neo4j:containerMemory": "1g"}
+SECRETS = {"neo4j:adminPassword": "engine-local-admin-1", "neo4j:grafanaAdminPassword": "engine-local-grafana-1"}
+CONTAINERS = ("neo4j-local-core-1", "neo4j-local-haproxy", "neo4j-local-prometheus", "neo4j-local-grafana")
+
+TARGETS_PROBE = """
+import json, sys, time, urllib.request
+deadline = time.monotonic() + float(sys.argv[2])
+while True:
+    try:
+        answer = json.load(urllib.request.urlopen(sys.argv[1], timeout=5))
+        targets = [(t["labels"]["job"], t["health"], t.get("lastError", "")) for t in answer["data"]["activeTargets"]]
+    except OSError as error:
+        targets = [("-", "unreachable", str(error))]
+    if any(health == "up" for _, health, _ in targets) or time.monotonic() > deadline:
+        print(json.dumps(targets))
+        break
+    time.sleep(2)
+"""
+
+
+def in_namespace(dockerd: PrivateDockerd, *command: str, env: dict[str, str] | None = None,
+                 timeout: float = 300) -> subprocess.CompletedProcess:
+    """`command` in the daemon's network namespace, where the stack's ports are published on 127.0.0.1."""
+    return subprocess.run(dockerd.in_network(*command), capture_output=True, text=True, cwd=ROOT, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def stack_objects(dockerd: PrivateDockerd, kind: str) -> list[str]:
+    """Names of the daemon's `kind` objects (container, volume, network) labelled as the stack's."""
+    listing = {"container": ("ps", "--all"), "volume": ("volume", "ls"), "network": ("network", "ls")}[kind]
+    return dockerd.docker(*listing, "--filter", f"label={LABEL_STACK}={STACK}", "--format",
+                          "{{.Name}}" if kind != "container" else "{{.Names}}").stdout.split()
+
+
+def test_the_local_stack_runs_checks_through_haproxy_is_scraped_and_is_destroyed(dockerd, tmp_path):
+    images = stack_images(dockerd, ImageRef("neo4j", VERSION))
+    engine_output(f"local builds of the stack's images ready in {images.seconds:.0f} s: {images}")
+    provider = serve_docker(sdk_version("pulumi_docker"), dockerd)
+    with engine_stack(STACK, tmp_path, secrets=SECRETS, config=CONFIG, providers=(provider,)) as engine:
+        started = time.monotonic()
+        engine.up(on_output=engine_output)
+        engine_output(f"local stack up in {time.monotonic() - started:.0f} s")
+        try:
+            deployed_stack_works(dockerd, engine, tmp_path)
+        except BaseException:
+            for name in CONTAINERS:  # what each container said, for the log of a failed run
+                logs = dockerd.docker("logs", "--tail", "40", name, check=False)
+                for line in (logs.stdout + logs.stderr).splitlines():
+                    engine_output(f"{name}| {line}")
+            raise
+
+        again = engine.up(on_output=engine_output)
+        assert set(again.summary.resource_changes or {}) == {"same"}, again.summary.resource_changes
+
+        engine.stack.destroy(on_output=engine_output)
+        assert stack_objects(dockerd, "container") == [] and stack_objects(dockerd, "volume") == []
+        assert stack_objects(dockerd, "network") == []
+        assert inspect(dockerd, "image", images.neo4j) is not None  # keep_locally: the next up builds nothing
+
+
+def deployed_stack_works(dockerd: PrivateDockerd, engine: EngineStack, tmp_path: Path) -> None:
+    """What the deployed stack must do: its containers and network, check through HAProxy, Prometheus scraping."""
+    assert sorted(stack_objects(dockerd, "container")) == sorted(CONTAINERS)
+    assert stack_objects(dockerd, "network") == ["neo4j-local-net"]
+
+    outputs = {name: value.value for name, value in engine.stack.outputs().items()}
+    assert outputs["haproxyUri"] == f"bolt://127.0.0.1:{PORTS.haproxy.bolt_write}"
+    outputs_file, stack_file = tmp_path / "outputs.json", tmp_path / "Pulumi.local.yaml"
+    outputs_file.write_text(json.dumps(outputs))
+    stack_file.write_text(yaml.safe_dump({"config": {**repo_config(STACK), **CONFIG}}))
+    check = in_namespace(dockerd, sys.executable, "scripts/check.py", "--outputs-file", str(outputs_file),
+                         "--stack-file", str(stack_file), "--wait", "5m",
+                         env={"NEO4J_PASSWORD": SECRETS["neo4j:adminPassword"]}, timeout=420)
+    for line in (check.stdout + check.stderr).splitlines():
+        engine_output(f"check| {line}")
+    assert check.returncode == 0, check.stdout + check.stderr
+    # the write and read-your-own-write through HAProxy's published ports (checks/routing.py haproxy_result)
+    assert [line.split()[0] for line in check.stdout.splitlines() if line.split()[1:2] == ["haproxy"]] == ["PASS"]
+
+    for name in CONTAINERS:
+        assert wait_healthy(dockerd, name, timeout=120) == "healthy", inspect(dockerd, "container", name)["State"]
+    probe = in_namespace(dockerd, sys.executable, "-c", TARGETS_PROBE,
+                         f"http://127.0.0.1:{PORTS.monitoring.prometheus}/api/v1/targets", "90")
+    targets = json.loads(probe.stdout or "[]")
+    assert ["haproxy", "up", ""] in targets, (targets, probe.stderr)  # job, health, lastError
+
