@@ -13,6 +13,9 @@ from pulumi.runtime.proto import provider_pb2
 
 from tests.support.engine.docker_standin import (
     CONTAINER,
+    CONTAINER_UPDATABLE,
+    DELETE_BEFORE_REPLACE,
+    FORCES_REPLACEMENT,
     IMAGE,
     SECRET_SIGNATURE,
     VOLUME,
@@ -79,6 +82,22 @@ def test_uploads_carry_their_owner_group_and_mode_and_binary_content_is_decoded(
 
 
 def test_what_replaces_a_container_a_volume_and_an_image():
+    """Where each list comes from: pulumi-docker builds kreuzwerker/terraform-provider-docker (tag v5.1.0 pins
+    upstream v4.5.0, commit 5074970c; the 5.2.0 SDK's upload owner and group came with upstream v4.6.0, release
+    commit 1e48613).
+    - Container: internal/provider/resource_docker_container.go marks every input `ForceNew` except those
+      resourceDockerContainerUpdate applies with one ContainerUpdate (resource_docker_container_funcs.go
+      l.1016-1019: "restart", "max_retry_count", "cpu_shares", "memory", "memory_reservation", "cpu_set",
+      "memory_swap" and the device_* limits) and those kept in state only; a healthcheck change replaces the
+      container since v4.6.0 (#989).
+    - Volume: resource_docker_volume.go, name, driver, driver_opts and labels `ForceNew`.
+    - RemoteImage: resource_docker_image.go, name, pull_triggers, triggers and platform `ForceNew`.
+    - DeleteBeforeReplace for the container alone: pulumi-docker provider/resources.go l.112-126."""
+    assert {"restart", "maxRetryCount", "cpuShares", "memory", "memoryReservation", "cpuSet",
+            "memorySwap"} <= CONTAINER_UPDATABLE and "healthcheck" not in CONTAINER_UPDATABLE
+    assert FORCES_REPLACEMENT[VOLUME] == {"name", "driver", "driverOpts", "labels"}
+    assert FORCES_REPLACEMENT[IMAGE] == {"name", "pullTriggers", "triggers", "platform"}
+    assert DELETE_BEFORE_REPLACE == {CONTAINER}
     old = {"name": "c", "image": "sha256:a", "uploads": [{"file": "/f", "content": "1"}], "memory": 512}
     assert replaces(CONTAINER, old, {**old, "uploads": [{"file": "/f", "content": "2"}]}) == ["uploads"]
     assert replaces(CONTAINER, old, {**old, "image": "sha256:b", "memory": 1024}) == ["image"]
