@@ -142,3 +142,26 @@ def test_failed_step_reads_the_textfile_metric():
 
     assert failed_step(BOOT_FAILED_METRICS) == "install_neo4j"
     assert failed_step('neo4j_cluster_boot_failed{step="done"} 0\n') is None
+
+
+@pytest.mark.parametrize("rounds_closed, wait, code", [(2, "20m", 0), (10_000, "1m", 1)])
+def test_wait_also_waits_until_haproxy_forwards(rounds_closed, wait, code, capsys, ca):
+    # Seen under the engine (tests/engine/test_engine_local_stack.py): the server answered, the check ran at once
+    # and its HAProxy probe failed, HAProxy's health checks not having marked the server up yet.
+    scenario = copy.deepcopy(load_scenario(ENTERPRISE / "cluster-5.26-healthy.json"))
+    closed = {"error": {"kind": "unreachable", "message": "cannot reach haproxy.prod.neo4j.internal:7687: the server "
+                                                           "closed the connection"}}
+    responses = scenario["endpoints"]["haproxy"]["responses"]
+    responses["probe_read"] = [closed] * rounds_closed + [responses["probe_read"]]
+    got, out, err, _ = run_wait(scenario, capsys, ca, wait)
+    assert got == code, out + err
+    progress = [line.split("] ", 1)[1] for line in err.splitlines() if line.startswith("check [")]
+    assert progress.count("haproxy: not forwarding yet: cannot reach haproxy.prod.neo4j.internal:7687: the server "
+                          "closed the connection") == 1
+    if code == 0:
+        assert progress.index("haproxy: forwards") > progress.index(next(p for p in progress
+                                                                          if p.startswith("cluster: formed")))
+    else:
+        line = next(line for line in err.splitlines() if "NOT READY" in line)
+        assert line.endswith("haproxy (not forwarding yet: cannot reach haproxy.prod.neo4j.internal:7687: the "
+                             "server closed the connection)")

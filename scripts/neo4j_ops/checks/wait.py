@@ -4,8 +4,10 @@
 --wait the command asks every server who it is (the same facts as phase 1 of a check) round after
 round, printing one progress line per server when its state changes (and one for the cluster),
 until every server answers and the cluster has formed: every expected server a member (SHOW
-SERVERS / dbms.cluster.overview() on Enterprise), every database online, one writer each. Then
-the full check runs once. When the time is up it says what is still missing and exits 1.
+SERVERS / dbms.cluster.overview() on Enterprise), every database online, one writer each; and, with
+HAProxy, until its write frontend forwards a statement (its health checks mark a server up seconds
+after the server answers: a check run at once had failed its HAProxy probe). Then the full check
+runs once. When the time is up it says what is still missing and exits 1.
 
 Rounds are bounded: the pause between them grows from 2 s to 15 s, and no round starts after
 the deadline. Ctrl-C ends the wait like any command (exit 130). A server whose boot script failed
@@ -15,9 +17,11 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .. import queries as q
 from ..bolt import AUTH, UNREACHABLE, BoltError, Transport
 from ..facts import ServerFacts, gather
 from ..parallel import run_all
@@ -73,6 +77,20 @@ def cluster_state(target: Target, facts: list[ServerFacts]) -> tuple[bool, str]:
                  f"one writer each"
 
 
+def entry_state(target: Target, transport: Transport, timeout: float) -> str | None:
+    """None when HAProxy's write frontend forwards a statement to a server (or there is no HAProxy); else why not.
+    A read of a probe id nobody wrote: nothing changes."""
+    if not target.haproxy_uri:
+        return None
+    try:
+        transport.client(target.haproxy_uri, target.auth).run(
+            q.PROBE_READ.name, q.PROBE_READ.cypher, {"id": f"wait-{uuid.uuid4()}"}, database=target.database,
+            timeout=timeout)
+    except BoltError as error:
+        return f"not forwarding yet: {error.message}"
+    return None
+
+
 @dataclass
 class WaitOutcome:
     ready: bool
@@ -110,7 +128,14 @@ def wait_until_ready(target: Target, transport: Transport, *, within: float, tim
         if detail != cluster_line:
             cluster_line = detail
             log(f"cluster: {detail}")
-        if formed:
+        entry = entry_state(target, transport, timeout) if formed else None
+        if entry is not None and states.get("haproxy") != entry:
+            states["haproxy"] = entry
+            log(f"haproxy: {entry}")
+        elif formed and entry is None and "haproxy" in states:
+            states.pop("haproxy")
+            log("haproxy: forwards")
+        if formed and entry is None:
             return WaitOutcome(True, clock() - start, rounds)
         if failed:  # a failed boot does not heal by waiting
             return WaitOutcome(False, clock() - start, rounds,
@@ -119,6 +144,8 @@ def wait_until_ready(target: Target, transport: Transport, *, within: float, tim
         if now >= deadline:
             missing = [f"{f.spec.name} ({states[f.spec.name]})" for f in facts if not f.reachable]
             missing.append(f"cluster {detail}")
+            if entry is not None:
+                missing.append(f"haproxy ({entry})")
             return WaitOutcome(False, now - start, rounds, missing)
         sleep(min(pause, deadline - now))
         pause = min(MAX_PAUSE, pause * 1.5)
