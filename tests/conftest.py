@@ -11,13 +11,19 @@ import pytest
 import yaml
 
 from components.settings import Settings, load_settings
-from tests.support import moto_aws
+from tests.support import engine_report, moto_aws
 from tests.support.suite_timing import (  # noqa: F401 (hooks)
     pytest_collection_finish,
     pytest_runtest_logreport,
     pytest_runtest_makereport,
     pytest_terminal_summary,
 )
+
+
+def pytest_configure(config) -> None:
+    # The engine's own output in the summary, from every worker (tests/support/engine_report.py).
+    config.pluginmanager.register(engine_report, "neo4j-cluster-engine-report")
+
 
 # An AWS SDK without credentials asks the cloud metadata address (169.254.169.254): never from a test process.
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.engine.stack import Deployed, deployed_once
+from tests.support.engine.stack import ENGINE_LINES, Deployed, deployed_once
 from tests.support.engine.stack_secrets import SECRETS
+from tests.support.engine_report import KEY as ENGINE_OUTPUT
 from tests.support.neo4j_dist import cache_root
 from tests.support.rehearsal.dockerd import PrivateDockerd, private_dockerd
 
@@ -44,3 +45,13 @@ def dockerd() -> Iterator[PrivateDockerd]:
     time uses the data root (a lock): the local builds made in it stay for the next run."""
     with private_dockerd(cache_root() / "engine" / "docker", own_network=True) as daemon:
         yield daemon
+
+
+@pytest.fixture(autouse=True)
+def engine_log(request) -> Iterator[None]:
+    """Attaches the engine output printed since the last test (its module fixtures' included) to this test's
+    teardown report: the run's summary prints it (tests/support/engine_report.py)."""
+    yield
+    if ENGINE_LINES:
+        request.node.user_properties.append((ENGINE_OUTPUT, list(ENGINE_LINES)))
+        ENGINE_LINES.clear()

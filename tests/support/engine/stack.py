@@ -43,9 +43,15 @@ def repo_config(stack: str) -> dict[str, Any]:
     return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
+# This process's engine output not yet attached to a test's report (tests/engine/conftest.py engine_log).
+ENGINE_LINES: list[str] = []
+
+
 def engine_output(line: str) -> None:
-    """The engine's own output, in the test log whatever pytest captures (make test's log shows the previews)."""
+    """The engine's own output: on standard error as it comes (pytest shows it with -s, or for a failed test) and
+    in the summary of the run, from whichever worker (tests/support/engine_report.py)."""
     print(f"engine| {line}", file=sys.__stderr__, flush=True)
+    ENGINE_LINES.append(line)
 
 
 def _program() -> None:
