@@ -248,13 +248,15 @@ def test_lost_writes_within_the_stacks_allowance_pass(capsys, ca, tmp_path):
 
 
 def test_a_server_that_does_not_catch_up_within_the_limit_fails_the_drill(capsys, ca, monkeypatch):
-    # The key's least is 10 s; the test waits 1 s (Thresholds as the stack would give them, but shorter).
+    # The key's least is 10 s; the test waits 4 s (Thresholds as the stack would give them, but shorter): enough for
+    # the restarted server's gate on a loaded machine (with 1 s, CI's loaded run saw "not back" instead), short of
+    # the catch-up that never comes (one write missing).
     monkeypatch.setattr("scripts.neo4j_ops.drill.command.Thresholds.from_settings",
-                        classmethod(lambda cls, settings: cls(30.0, 0, 1.0)))
+                        classmethod(lambda cls, settings: cls(30.0, 0, 4.0)))
     cluster = FailoverCluster("drill-5.26-one-leader.json", TlsOptions(str(ca)), missing=1)
     code, out, err = run(capsys, ca, cluster, StandInStopper(cluster), "--yes")
     assert code == 1, out + err
-    assert "OVER: the stopped server was not back and caught up within neo4j:drillMaxRecoverySeconds 1" in out
+    assert "OVER: the stopped server was not back and caught up within neo4j:drillMaxRecoverySeconds 4" in out
     assert "not caught up: holds" in err
 
 
