@@ -19,7 +19,7 @@ What each one is, and how it differs from the image it stands for:
   proves the container, its uploads and its health check, not Grafana's reading of them (promtool and the unit
   tests check the rendered files).
 
-All but Grafana's share one Debian root (build_rootfs of the boot rehearsal's base image, its own package list,
+All but Grafana's share one Debian root (imported_root of the boot rehearsal's base image, its own package list,
 cached under cache_root()/engine); each image is that root plus its own files, committed from a created container
 (no builder, no RUN).
 """
@@ -40,7 +40,7 @@ from components.monitoring import MONITORING_NODE_PATHS
 from components.ports import PORTS
 from tests.support.engine.local_images import LABEL_BUILD_OF, REPOSITORY, minimal_image
 from tests.support.neo4j_dist import cache_root, line_of, neo4j_classpath
-from tests.support.rehearsal.base_image import SUITE, build_rootfs, recipe_key
+from tests.support.rehearsal.base_image import imported_root
 from tests.support.rehearsal.dockerd import PrivateDockerd
 
 # What the official images run, from Debian's archive: Java 17 for Neo4j 5.26 (its image runs Temurin's), tini (the
@@ -86,18 +86,8 @@ def tar_of(members: list[Member]) -> bytes:
 
 def debian_root(dockerd: PrivateDockerd) -> str:
     """The shared Debian root as an image (built and cached first when missing); its tag."""
-    key = recipe_key(ROOT_PACKAGES)
-    tag = f"{ROOT_REPOSITORY}:{key}"
-    tarball = cache_root() / "engine" / f"rootfs-{SUITE}-{key}.tar"
-    if not tarball.exists():
-        # No systemd in this root: nothing to disable.
-        build_rootfs(tarball, ROOT_PACKAGES, disabled_units=())
-    for old in tarball.parent.glob(f"rootfs-{SUITE}-*.tar"):
-        if old != tarball:
-            old.unlink(missing_ok=True)
-    if dockerd.docker("image", "inspect", tag, check=False).returncode != 0:
-        dockerd.docker("import", "--change", 'CMD ["/bin/sh"]', str(tarball), tag, timeout=900)
-    return tag
+    # No systemd in this root: no unit to disable.
+    return imported_root(dockerd, ROOT_PACKAGES, (), cache_root() / "engine", ROOT_REPOSITORY, ("/bin/sh",)).tag
 
 
 def file_of(dockerd: PrivateDockerd, image: str, path: str) -> bytes:

@@ -117,27 +117,34 @@ def build_rootfs(tarball: Path, packages: tuple[str, ...] = PACKAGES,
 
 def base_image(dockerd: PrivateDockerd, packages: tuple[str, ...] = PACKAGES) -> BaseImage:
     """The base image in `dockerd`: imported from the cached tarball (built first when missing)."""
+    # systemd is the image's command: the machine boots as an EC2 instance does.
+    return imported_root(dockerd, packages, DISABLED_UNITS, rehearsal_cache(), REPOSITORY, ("/sbin/init",))
+
+
+def imported_root(dockerd: PrivateDockerd, packages: tuple[str, ...], disabled_units: tuple[str, ...],
+                  cache_dir: Path, repository: str, command: tuple[str, ...]) -> BaseImage:
+    """A bookworm root with `packages` as the image `repository:<recipe key>` in `dockerd`, running `command`:
+    imported from its tarball in `cache_dir` (built first when missing); other recipes' tarballs and images go."""
     key = recipe_key(packages)
-    tag = f"{REPOSITORY}:{key}"
-    tarball = rehearsal_cache() / f"rootfs-{SUITE}-{key}.tar"
-    built = None if tarball.exists() else build_rootfs(tarball, packages)
+    tag = f"{repository}:{key}"
+    tarball = cache_dir / f"rootfs-{SUITE}-{key}.tar"
+    built = None if tarball.exists() else build_rootfs(tarball, packages, disabled_units)
     imported = None
     if dockerd.docker("image", "inspect", tag, check=False).returncode != 0:
         started = time.monotonic()
-        # systemd is the image's command: the machine boots as an EC2 instance does.
-        dockerd.docker("import", "--change", 'CMD ["/sbin/init"]', str(tarball), tag, timeout=900)
+        dockerd.docker("import", "--change", f"CMD {json.dumps(list(command))}", str(tarball), tag, timeout=900)
         imported = time.monotonic() - started
-    _forget_other_recipes(dockerd, tarball, tag)
+    _forget_other_recipes(dockerd, tarball, repository, tag)
     return BaseImage(tag, tarball, built, imported)
 
 
-def _forget_other_recipes(dockerd: PrivateDockerd, tarball: Path, tag: str) -> None:
+def _forget_other_recipes(dockerd: PrivateDockerd, tarball: Path, repository: str, tag: str) -> None:
     # A changed package list leaves the previous root (~800 MB) and its image (~2 GB on vfs) unused: they go.
     for old in tarball.parent.glob(f"rootfs-{SUITE}-*.tar"):
         if old != tarball:
             old.unlink(missing_ok=True)
             old.with_suffix(".log").unlink(missing_ok=True)
-    images = dockerd.docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", REPOSITORY).stdout.split()
+    images = dockerd.docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repository).stdout.split()
     stale = [image for image in images if image != tag]
     if stale:
         dockerd.docker("image", "rm", "--force", *stale, check=False, timeout=300)
