@@ -139,11 +139,11 @@ def test_the_outputs_the_engine_exports_are_the_plans(tmp_path, deployed_dev):
     # plan's mocks promise the same document. Under the engine (stand-in providers answering as the mocks do)
     # they are equal, key by key; secrets decrypted by the engine are the mocks' "[secret]" in the plan.
     from components.outputs import StackOutputs
-    from tests.support.engine.stack import repo_config
+    from tests.conftest import stack_config
     from tests.support.plans import plan_config
 
     (tmp_path / "plan").mkdir()
-    planned, _ = plan_config("dev", repo_config("dev"), tmp_path / "plan" / "out")
+    planned, _ = plan_config("dev", stack_config("dev"), tmp_path / "plan" / "out")
     with engine_stack("dev", tmp_path / "engine", secrets=SECRETS["dev"], deployed=deployed_dev) as engine:
         exported = {name: output.value for name, output in engine.stack.outputs().items()}
     # The engine exports no null (dev has no off-site account: offsiteAccountPolicies); from_json reads it as None.

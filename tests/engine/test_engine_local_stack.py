@@ -17,16 +17,17 @@ from pathlib import Path
 import yaml
 
 from components.docker.containers import LABEL_STACK
-from components.docker.images import ImageRef
+from components.docker.images import ImageRef, neo4j_image
 from components.ports import PORTS
+from components.settings import load_settings
+from tests.conftest import stack_config
 from tests.support.engine.daemon_state import inspect, wait_healthy
 from tests.support.engine.docker_standin import serve_docker
-from tests.support.engine.stack import ROOT, EngineStack, engine_output, engine_stack, repo_config, sdk_version
+from tests.support.engine.stack import ROOT, EngineStack, engine_output, engine_stack, sdk_version
 from tests.support.engine.stack_images import stack_images
 from tests.support.rehearsal.dockerd import PrivateDockerd
 
 STACK = "local"
-VERSION = "5.26.30"  # Pulumi.local.yaml's
 CONFIG = {"neo4j:edition": "community", "neo4j:coreCount": 1, "neo4j:replicaCount": 0, "neo4j:tls": "disabled",
           "neo4j:containerMemory": "1g"}
 SECRETS = {"neo4j:adminPassword": "engine-local-admin-1", "neo4j:grafanaAdminPassword": "engine-local-grafana-1"}
@@ -62,8 +63,14 @@ def stack_objects(dockerd: PrivateDockerd, kind: str) -> list[str]:
                           "{{.Name}}" if kind != "container" else "{{.Names}}").stdout.split()
 
 
+def stack_neo4j_image() -> ImageRef:
+    """The neo4j image the stack under test names: Pulumi.local.yaml's version, Community (a version bump there is
+    followed here)."""
+    return neo4j_image(load_settings(STACK, {**stack_config(STACK), **CONFIG}))
+
+
 def test_the_local_stack_runs_checks_through_haproxy_is_scraped_and_is_destroyed(dockerd, tmp_path):
-    images = stack_images(dockerd, ImageRef("neo4j", VERSION))
+    images = stack_images(dockerd, stack_neo4j_image())
     engine_output(f"local builds of the stack's images ready in {images.seconds:.0f} s: {images}")
     provider = serve_docker(sdk_version("pulumi_docker"), dockerd)
     with engine_stack(STACK, tmp_path, secrets=SECRETS, config=CONFIG, providers=(provider,)) as engine:
@@ -97,7 +104,7 @@ def deployed_stack_works(dockerd: PrivateDockerd, engine: EngineStack, tmp_path:
     assert outputs["haproxyUri"] == f"bolt://127.0.0.1:{PORTS.haproxy.bolt_write}"
     outputs_file, stack_file = tmp_path / "outputs.json", tmp_path / "Pulumi.local.yaml"
     outputs_file.write_text(json.dumps(outputs))
-    stack_file.write_text(yaml.safe_dump({"config": {**repo_config(STACK), **CONFIG}}))
+    stack_file.write_text(yaml.safe_dump({"config": {**stack_config(STACK), **CONFIG}}))
     check = in_namespace(dockerd, sys.executable, "scripts/check.py", "--outputs-file", str(outputs_file),
                          "--stack-file", str(stack_file), "--wait", "5m",
                          env={"NEO4J_PASSWORD": SECRETS["neo4j:adminPassword"]}, timeout=420)

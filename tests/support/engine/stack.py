@@ -21,10 +21,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pulumi import automation as auto
 
 from components.program.recording import RecordingMocks
+from tests.conftest import stack_config
 from tests.support.engine.cli import engine_dir, pulumi_cli
 from tests.support.engine.standin_provider import RunningProvider, debug_providers, serve
 
@@ -37,10 +37,6 @@ STANDIN_PACKAGES = {"aws": "pulumi_aws", "tls": "pulumi_tls"}
 
 def sdk_version(distribution: str) -> str:
     return metadata.version(distribution.replace("_", "-"))
-
-
-def repo_config(stack: str) -> dict[str, Any]:
-    return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
 # This process's engine output not yet attached to a test's report (tests/engine/conftest.py engine_log).
@@ -130,7 +126,7 @@ def engine_stack(stack: str, tmp: Path, *, secrets: Mapping[str, str], config: M
     if deployed is not None and (deployed.stack, dict(deployed.config)) != (stack, dict(config or {})):
         raise ValueError(f"a deployment of {deployed.stack} {dict(deployed.config)} is not stack {stack} "
                          f"{dict(config or {})}")
-    values = {**repo_config(stack), **(config or {})}
+    values = {**stack_config(stack), **(config or {})}
     region = values.get("neo4j:region") or values.get("aws:region") or "us-east-1"
     mocks = RecordingMocks(zones or tuple(f"{region}{z}" for z in "abc"))
     attached = [serve(package, sdk_version(sdk), mocks) for package, sdk in STANDIN_PACKAGES.items()] + list(providers)
