@@ -13,8 +13,9 @@ pytestmark = pytest.mark.integration
 
 
 def recommended(gib: float, version: str = NEO4J_VERSION, conf: str | None = None) -> dict:
-    """The release's recommendation, its neo4j-admin JVM run with the test machine's options (C1, CDS)."""
-    return memory_recommendation(gib, version=version, conf=conf, jvm_args=local_jvm_args(version))
+    """The release's recommendation, its neo4j-admin JVM run with the test machine's options (C1, CDS); its answer kept
+    in the release's cache and read from there on later runs (tests/support/neo4j_dist.py memory_recommendation)."""
+    return memory_recommendation(gib, version=version, conf=conf, jvm_args=local_jvm_args(version), cached=True)
 
 
 @pytest.mark.parametrize("gib", [4, 8, 16, 32, 64, 128, 256])

@@ -40,6 +40,8 @@ import atexit
 import contextlib
 import fcntl
 import functools
+import hashlib
+import json
 import os
 import random
 import re
@@ -571,9 +573,14 @@ def memory_recommendation(
     home: str | os.PathLike | None = None,
     conf: str | None = None,
     jvm_args: Sequence[str] = (),
+    cached: bool = False,
 ) -> dict:
     """Run ``neo4j-admin server memory-recommendation --memory=<N>g`` (4.4: ``neo4j-admin memrec``)
     of that release and parse it (``jvm_args``: run_neo4j_admin's).
+
+    ``cached``: keep the command's output in the release's cache directory, keyed by the memory and the conf
+    (never with ``home``), and read it from there the next time: the release is pinned and its answer to the same
+    question does not change, while each run is one or two JVMs (~2 CPU s; the sizing tests ask ~25 times).
 
     ``memory_gib``: a number of GiB (``8`` -> ``--memory=8g``) or a raw Neo4j
     size string (``"512m"``). A throw-away NEO4J_HOME is used unless ``home`` is
@@ -595,16 +602,29 @@ def memory_recommendation(
     else:
         mem_arg = f"{int(memory_gib)}g"
 
+    args = [*line_of(version).memory_recommendation, f"--memory={mem_arg}"]
+    kept = None
+    if cached and home is None:
+        key = hashlib.sha256(json.dumps([args, conf]).encode()).hexdigest()
+        kept = cache_dir(version) / "memory-recommendation" / f"{key}.txt"
+        with contextlib.suppress(OSError, Neo4jDistError):  # a kept answer that does not parse is asked again
+            return _parse_memory_recommendation(mem_arg, kept.read_text(encoding="utf-8"), "")
     with contextlib.ExitStack() as stack:
         if home is None:
             home = make_home(stack.enter_context(tempfile.TemporaryDirectory(prefix="neo4j-memrec-")))
             if conf is not None:
                 (home / "conf" / "neo4j.conf").write_text(conf, encoding="utf-8")
-        proc = run_neo4j_admin(
-            [*line_of(version).memory_recommendation, f"--memory={mem_arg}"], home, version=version, check=True,
-            jvm_args=jvm_args,
-        )
-    text = proc.stdout
+        proc = run_neo4j_admin(args, home, version=version, check=True, jvm_args=jvm_args)
+    result = _parse_memory_recommendation(mem_arg, proc.stdout, proc.stderr)
+    if kept is not None:  # parsed first: an answer that does not parse is never kept
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        partial = kept.with_name(f"{kept.name}.{os.getpid()}.partial")  # workers may write it at once
+        partial.write_text(proc.stdout, encoding="utf-8")
+        partial.replace(kept)
+    return result
+
+
+def _parse_memory_recommendation(mem_arg: str, text: str, stderr: str) -> dict:
     result: dict = {"memory": mem_arg, "raw": text}
     for line in text.splitlines():
         line = line.strip()
@@ -621,7 +641,7 @@ def memory_recommendation(
         result["os_reserve"] = parse_size(m.group(1))
     missing = [k for k in ("heap_initial", "heap_max", "pagecache") if k not in result]
     if missing:
-        raise Neo4jDistError(f"could not parse {missing} from memory-recommendation output:\n{text}\n{proc.stderr}")
+        raise Neo4jDistError(f"could not parse {missing} from memory-recommendation output:\n{text}\n{stderr}")
     return result
 
 
