@@ -27,7 +27,8 @@ from pulumi import automation as auto
 from scripts.neo4j_ops.bolt import TlsOptions
 from scripts.neo4j_ops.recorded import load_scenario
 from scripts.neo4j_ops.rollout import main as rollout_main
-from scripts.neo4j_ops.rollout.stack import INSTANCE
+from scripts.neo4j_ops.rollout.entry import TargetHealth
+from scripts.neo4j_ops.rollout.stack import INSTANCE, TARGET_ATTACHMENT
 from scripts.neo4j_ops.target import PROJECT_DIR_VARIABLE
 from tests.conftest import ENTERPRISE
 from tests.support.engine.cli import engine_dir
@@ -54,8 +55,10 @@ class Cloud:
     changes: list[tuple[str, str]] = field(default_factory=list)  # (operation, resource name), in order
     machines: list[tuple[str, str]] = field(default_factory=list)  # the same, of instances only
     fail: dict[str, str] = field(default_factory=dict)  # server → the error its instance update answers
+    operations: int = 0  # every operation ever watched (`changes` starts again with each command)
 
     def watch(self, operation: str, urn: str, context: grpc.ServicerContext) -> None:
+        self.operations += 1
         name, kind = urn.split("::")[-1], urn.split("::")[-2].split("$")[-1]
         self.changes.append((operation, name))
         if kind == INSTANCE:
@@ -103,15 +106,19 @@ def prod(tmp_path_factory):
                 # Gate rounds pause between polls: barely, against a recording.
                 patch.setattr("scripts.neo4j_ops.rollout.gates.FIRST_PAUSE", 0.01)
                 patch.setattr("scripts.neo4j_ops.rollout.gates.MAX_PAUSE", 0.01)
+                patch.setattr("scripts.neo4j_ops.rollout.entry.FIRST_PAUSE", 0.01)
+                patch.setattr("scripts.neo4j_ops.rollout.entry.MAX_PAUSE", 0.01)
                 yield Prod(engine, cloud, temp)
         finally:
             host.stop()
 
 
-def rollout(prod: Prod, capsys, cluster: RestartingCluster, *args: str) -> tuple[int, str, str]:
-    """`make rollout STACK=prod` (scripts/rollout.py --stack prod), its gates answered by `cluster`."""
+def rollout(prod: Prod, capsys, cluster: RestartingCluster, *args: str,
+            entry_health: TargetHealth | None = None) -> tuple[int, str, str]:
+    """`make rollout STACK=prod` (scripts/rollout.py --stack prod), its gates answered by `cluster` (and the HAProxy
+    pair's by `entry_health`)."""
     prod.cloud.cluster, prod.cloud.changes, prod.cloud.machines = cluster, [], []
-    code = rollout_main(["--stack", "prod", "--timeout", "60s", *args], transport=cluster)
+    code = rollout_main(["--stack", "prod", "--timeout", "60s", *args], transport=cluster, entry_health=entry_health)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -199,6 +206,94 @@ def test_a_rollout_interrupted_during_a_step_leaves_the_stack_file_and_a_rerun_h
     code, out, err = rollout(prod, capsys, recorded(ca))
     assert code == 0 and prod.cloud.changes == [], out + err
     assert "nothing pending" in out and prod.stack_file.read_bytes() == before
+
+
+
+@dataclass
+class NlbStandin:
+    """A STAND-IN for the NLB's target health (elbv2 DescribeTargetHealth; the stand-in aws provider creates no load
+    balancer). A target group's targets are the attachments in the engine's state that name it. A target answers
+    `unhealthy` (Target.FailedHealthChecks) while its node is in `failing`; `initial` (Elb.InitialHealthChecking)
+    to the first question after the engine created or updated its node's machine, as a restarted or new instance
+    is health-checked again (Elastic Load Balancing API Reference, TargetHealth); `healthy` otherwise."""
+    prod: Prod
+    failing: set[str] = field(default_factory=set)
+    answered: set[tuple[str, str, int]] = field(default_factory=set)  # (node's machine, arn, changes seen)
+    exported: tuple[int, list[dict]] = (-1, [])  # the state's resources, as of that many operations of the cloud
+
+    def resources(self) -> list[dict]:
+        # Exported again only when the cloud changed something: each export is a run of the CLI.
+        if self.exported[0] != self.prod.cloud.operations:
+            self.exported = (self.prod.cloud.operations,
+                             self.prod.engine.stack.export_stack().deployment["resources"])
+        return self.exported[1]
+
+    def describe_target_health(self, target_group_arn: str) -> list[dict]:
+        rows = []
+        for resource in self.resources():
+            outputs = resource.get("outputs") or {}
+            if resource["type"] != TARGET_ATTACHMENT or outputs.get("targetGroupArn") != target_group_arn:
+                continue
+            name = resource["urn"].rsplit("::", 1)[1]  # cluster-<listener>-haproxy-N
+            node = name.split("-", 2)[2]
+            machine = f"cluster-{node}"
+            changes = sum(1 for op, changed in self.prod.cloud.machines if changed == machine and op != "delete")
+            health = {"State": "healthy"}
+            if node in self.failing:
+                health = {"State": "unhealthy", "Reason": "Target.FailedHealthChecks"}
+            elif changes and (machine, target_group_arn, changes) not in self.answered:
+                self.answered.add((machine, target_group_arn, changes))
+                health = {"State": "initial", "Reason": "Elb.InitialHealthChecking"}
+            rows.append({"Target": {"Id": outputs["targetId"], "Port": outputs["port"]}, "TargetHealth": health})
+        return rows
+
+
+def entry_machines(prod: Prod) -> dict[str, tuple[str, str]]:
+    """Each HAProxy node's (instance id, instance type) in the stack's state."""
+    return {r["urn"].rsplit("::cluster-", 1)[1]: (r["id"], r["inputs"]["instanceType"])
+            for r in prod.engine.stack.export_stack().deployment["resources"]
+            if r["type"] == INSTANCE and r["urn"].rsplit("::cluster-", 1)[1] in ("haproxy-1", "haproxy-2")}
+
+
+def test_make_rollout_steps_the_haproxy_pair_one_node_at_a_time_only_while_the_other_is_healthy_in_the_nlb(
+        prod, capsys, ca):
+    # A new instance type for the HAProxy pair (held back like a server's until the rollout releases it), nothing
+    # pending on the Neo4j servers. haproxy-2 fails the NLB's health checks: haproxy-1's step does not start (the
+    # pair never has both nodes out) and nothing changes. Healthy again, the rollout steps haproxy-1, waits for its
+    # targets to be healthy, then haproxy-2 (scripts/neo4j_ops/rollout/entry.py).
+    prod.engine.stack.set_config("neo4j:haproxyInstanceType", auto.ConfigValue("m6i.xlarge"))
+    before, machines = prod.stack_file.read_bytes(), entry_machines(prod)
+    assert {node: kind for node, (_, kind) in machines.items()} == {"haproxy-1": "m6i.large", "haproxy-2": "m6i.large"}
+    nlb = NlbStandin(prod, failing={"haproxy-2"})
+    code, out, err = rollout(prod, capsys, recorded(ca), entry_health=nlb)
+    assert code == 1, out + err
+    steps = {line.split()[1]: line for line in out.splitlines() if line[:1].isdigit()}
+    assert list(steps) == ["haproxy-1", "haproxy-2"], out
+    assert "not started: haproxy-2 is not healthy in the NLB (write: unhealthy (Target.FailedHealthChecks), " \
+           "read: unhealthy (Target.FailedHealthChecks))" in steps["haproxy-1"], out
+    assert "resume with: make rollout STACK=prod FROM=haproxy-1" in out
+    assert prod.cloud.changes == [] and entry_machines(prod) == machines
+    assert prod.stack_file.read_bytes() == before
+
+    nlb.failing.clear()
+    code, out, err = rollout(prod, capsys, recorded(ca), entry_health=nlb)
+    assert code == 0, out + err
+    assert "nothing pending (left alone): core-1, core-2, core-3, replica-1" in out, out
+    # One node per step, haproxy-1 first, and nothing else: an instance type is updated in place (pulumi-aws's schema:
+    # instance_type is not ForceNew; tests/support/engine/standin_provider.py FORCES_REPLACEMENT), so the nodes keep
+    # their instance ids, their NLB attachments and A records.
+    assert prod.cloud.changes == [("update", "cluster-haproxy-1"), ("update", "cluster-haproxy-2")], \
+        prod.cloud.changes
+    assert {node: instance for node, (instance, _) in entry_machines(prod).items()} == \
+        {node: instance for node, (instance, _) in machines.items()}
+    # Each node's after-gate saw its targets health-checked again, then healthy; the step waited for it.
+    for node in ("haproxy-1", "haproxy-2"):
+        assert f"{node}: NLB targets write: initial (Elb.InitialHealthChecking)" in err, err
+        assert f"{node}: NLB targets write: healthy, read: healthy" in err, err
+    assert {node: kind for node, (_, kind) in entry_machines(prod).items()} == {"haproxy-1": "m6i.xlarge",
+                                                                                "haproxy-2": "m6i.xlarge"}
+    assert prod.stack_file.read_bytes() == before
+    assert list(prod.temp.glob("neo4j-rollout-*")) == []
 
 
 OTHER_SERVERS = tuple(f"cluster-{s}" for s in SERVERS)
