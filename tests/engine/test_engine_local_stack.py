@@ -1,5 +1,6 @@
 """The local stack for real under the engine (issue 22, item 3): `pulumi up` of a community single-server variant of
-the repo's `local` stack (Pulumi.local.yaml with one Community core and TLS off) on the tests' own dockerd, in a
+the repo's `local` stack (Pulumi.local.yaml with one Community core; TLS as the stack sets it, optional, with
+real keys and certificates from the tls stand-in, tests/support/engine/tls_material.py) on the tests' own dockerd, in a
 network namespace of its own, through the docker STAND-IN provider (tests/support/engine/docker_standin.py), from
 LOCAL BUILDS of the images the stack names (tests/support/engine/stack_images.py: Neo4j Community from Maven
 Central's jars with an entrypoint stand-in, Debian's haproxy and prometheus, and a GRAFANA STAND-IN). Then:
@@ -28,10 +29,22 @@ from tests.support.engine.stack_images import stack_images
 from tests.support.rehearsal.dockerd import PrivateDockerd
 
 STACK = "local"
-CONFIG = {"neo4j:edition": "community", "neo4j:coreCount": 1, "neo4j:replicaCount": 0, "neo4j:tls": "disabled",
-          "neo4j:containerMemory": "1g"}
+# The stack's own TLS setting (Pulumi.local.yaml: optional) stays: the tls stand-in makes real keys and certificates.
+CONFIG = {"neo4j:edition": "community", "neo4j:coreCount": 1, "neo4j:replicaCount": 0, "neo4j:containerMemory": "1g"}
 SECRETS = {"neo4j:adminPassword": "engine-local-admin-1", "neo4j:grafanaAdminPassword": "engine-local-grafana-1"}
 CONTAINERS = ("neo4j-local-core-1", "neo4j-local-haproxy", "neo4j-local-prometheus", "neo4j-local-grafana")
+
+# Bolt over TLS, the server's certificate verified against the stack's CA and the address (its certificate names
+# 127.0.0.1), then a query.
+TLS_PROBE = """
+import sys
+from neo4j import GraphDatabase, TrustCustomCAs
+uri, ca_file, password = sys.argv[1:4]
+with GraphDatabase.driver(uri, auth=("neo4j", password), encrypted=True,
+                          trusted_certificates=TrustCustomCAs(ca_file)) as driver:
+    records, _, _ = driver.execute_query("RETURN 1 AS one")
+    print(records[0]["one"])
+"""
 
 TARGETS_PROBE = """
 import json, sys, time, urllib.request
@@ -73,7 +86,8 @@ def test_the_local_stack_runs_checks_through_haproxy_is_scraped_and_is_destroyed
     images = stack_images(dockerd, stack_neo4j_image())
     engine_output(f"local builds of the stack's images ready in {images.seconds:.0f} s: {images}")
     provider = serve_docker(sdk_version("pulumi_docker"), dockerd)
-    with engine_stack(STACK, tmp_path, secrets=SECRETS, config=CONFIG, providers=(provider,)) as engine:
+    with engine_stack(STACK, tmp_path, secrets=SECRETS, config=CONFIG, providers=(provider,),
+                      tls_material=True) as engine:
         started = time.monotonic()
         engine.up(on_output=engine_output)
         engine_output(f"local stack up in {time.monotonic() - started:.0f} s")
@@ -113,6 +127,14 @@ def deployed_stack_works(dockerd: PrivateDockerd, engine: EngineStack, tmp_path:
     assert check.returncode == 0, check.stdout + check.stderr
     # the write and read-your-own-write through HAProxy's published ports (checks/routing.py haproxy_result)
     assert [line.split()[0] for line in check.stdout.splitlines() if line.split()[1:2] == ["haproxy"]] == ["PASS"]
+    # check's own TLS check (Bolt over TLS with the stack's CA; the certificates' expiry) and, TLS optional, HAProxy
+    # passing a client's TLS through to the server, whose certificate the stack's CA signed.
+    assert [line.split()[0] for line in check.stdout.splitlines() if line.split()[1:2] == ["tls"]] == ["PASS"]
+    ca_file = tmp_path / "ca.crt"
+    ca_file.write_text(outputs["caCertPem"])
+    tls = in_namespace(dockerd, sys.executable, "-c", TLS_PROBE, outputs["haproxyUri"], str(ca_file),
+                       SECRETS["neo4j:adminPassword"], timeout=120)
+    assert (tls.returncode, tls.stdout.strip()) == (0, "1"), tls.stdout + tls.stderr
 
     for name in CONTAINERS:
         assert wait_healthy(dockerd, name, timeout=120) == "healthy", inspect(dockerd, "container", name)["State"]

@@ -27,6 +27,7 @@ from components.program.recording import RecordingMocks
 from tests.conftest import stack_config
 from tests.support.engine.cli import engine_dir, pulumi_cli
 from tests.support.engine.standin_provider import RunningProvider, debug_providers, serve
+from tests.support.engine.tls_material import TlsMaterialMocks
 
 ROOT = Path(__file__).resolve().parents[3]
 PROJECT = "neo4j-cluster"
@@ -111,7 +112,8 @@ def deployed_once(stack: str, shared: Path, *, secrets: Mapping[str, str],
 @contextmanager
 def engine_stack(stack: str, tmp: Path, *, secrets: Mapping[str, str], config: Mapping[str, Any] | None = None,
                  zones: tuple[str, ...] = (), deployed: Deployed | None = None,
-                 checkpoints: bool = False, providers: tuple[RunningProvider, ...] = ()) -> Iterator[EngineStack]:
+                 checkpoints: bool = False, providers: tuple[RunningProvider, ...] = (),
+                 tls_material: bool = False) -> Iterator[EngineStack]:
     """The repo's stack `stack` (config overridden by `config`) in a fresh file backend under `tmp`; with
     `deployed`, its state is that deployment's (as after an `up`), else empty.
 
@@ -122,14 +124,18 @@ def engine_stack(stack: str, tmp: Path, *, secrets: Mapping[str, str], config: M
     6.5 s, measured 2026-12-07). A failed update still saves its final state (the rollout's failing-step test reads
     it); a test of what a crash in the middle of an update leaves (none yet) asks for `checkpoints`, as a user's
     `pulumi up` has them. `providers`: more providers to attach (the docker stand-in, for a docker stack), stopped
-    with the others when the block ends."""
+    with the others when the block ends. `tls_material`: the tls stand-in makes real keys and certificates
+    (tests/support/engine/tls_material.py), for a stack whose servers serve TLS for real; else the plan's
+    placeholders."""
     if deployed is not None and (deployed.stack, dict(deployed.config)) != (stack, dict(config or {})):
         raise ValueError(f"a deployment of {deployed.stack} {dict(deployed.config)} is not stack {stack} "
                          f"{dict(config or {})}")
     values = {**stack_config(stack), **(config or {})}
     region = values.get("neo4j:region") or values.get("aws:region") or "us-east-1"
     mocks = RecordingMocks(zones or tuple(f"{region}{z}" for z in "abc"))
-    attached = [serve(package, sdk_version(sdk), mocks) for package, sdk in STANDIN_PACKAGES.items()] + list(providers)
+    tls_mocks = TlsMaterialMocks(mocks.zones) if tls_material else mocks
+    attached = [serve(package, sdk_version(sdk), tls_mocks if package == "tls" else mocks)
+                for package, sdk in STANDIN_PACKAGES.items()] + list(providers)
     with program_stack(stack, tmp, _program, attached, project=PROJECT, checkpoints=checkpoints) as engine:
         plain = {key: auto.ConfigValue(value if isinstance(value, str) else json.dumps(value))
                  for key, value in values.items()}
