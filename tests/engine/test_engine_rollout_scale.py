@@ -16,6 +16,7 @@ Cypher is answered by the recorded scaling scenarios its unit tests replay (test
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,9 @@ class Cloud:
     machines: list[tuple[str, str]] = field(default_factory=list)  # the same, of instances only
     fail: dict[str, str] = field(default_factory=dict)  # server → the error its instance update answers
     operations: int = 0  # every operation ever watched (`changes` starts again with each command)
+    # A server whose new machine's create is where the operator presses Ctrl-C: SIGINT to the pulumi CLI and to this
+    # process, as a terminal sends it to its foreground process group.
+    interrupt_at: str | None = None
 
     def watch(self, operation: str, urn: str, context: grpc.ServicerContext) -> None:
         self.operations += 1
@@ -66,8 +70,27 @@ class Cloud:
         server = name.removeprefix("cluster-")
         if kind == INSTANCE and server in self.fail:
             context.abort(grpc.StatusCode.UNKNOWN, self.fail[server])
+        if kind == INSTANCE and operation == "create" and server == self.interrupt_at:
+            self.interrupt_at = None
+            for pid in pulumi_children():
+                os.kill(pid, signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
         if kind == INSTANCE and operation in ("create", "update") and self.cluster is not None and server in SERVERS:
             self.cluster.restart(server, 1)
+
+
+def pulumi_children() -> list[int]:
+    """The pulumi CLI processes this process started (the Automation API runs the CLI as a child)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, rest = stat.read_text().split(" (", 1)
+            comm, fields = rest.rsplit(") ", 1)
+        except (OSError, ValueError):
+            continue
+        if comm == "pulumi" and int(fields.split()[1]) == os.getpid():
+            found.append(int(pid))
+    return found
 
 
 @dataclass
@@ -207,6 +230,30 @@ def test_a_rollout_interrupted_during_a_step_leaves_the_stack_file_and_a_rerun_h
     assert code == 0 and prod.cloud.changes == [], out + err
     assert "nothing pending" in out and prod.stack_file.read_bytes() == before
 
+
+
+def test_ctrl_c_during_a_steps_pulumi_up_waits_for_pulumi_to_stop_and_a_rerun_finishes_the_rollout(prod, capsys, ca):
+    # Ctrl-C while step 2's `pulumi up` creates core-3's new machine: the terminal's SIGINT reaches the rollout and the
+    # pulumi CLI. The rollout waits for Pulumi's graceful cancel (the create in flight completes), then exits 130:
+    # no pulumi left running, the stack file as it was, no release copy; a rerun is not refused by a lock and
+    # finishes what is left.
+    new_type(prod, "r6i.12xlarge")
+    before = prod.stack_file.read_bytes()
+    prod.cloud.interrupt_at = "core-3"
+    code, out, err = rollout(prod, capsys, recorded(ca))
+    assert code == 130, out + err
+    assert "interrupted: waiting for pulumi to finish the up of core-3" in err, err
+    assert pulumi_children() == []
+    assert prod.cloud.changes[:3] == [("create", "cluster-replica-1"), ("delete", "cluster-replica-1"),
+                                      ("create", "cluster-core-3")], prod.cloud.changes
+    assert prod.stack_file.read_bytes() == before
+    assert list(prod.temp.glob("neo4j-rollout-*")) == []
+
+    code, out, err = rollout(prod, capsys, recorded(ca))
+    assert code == 0, out + err
+    assert instance_types(prod) == {s: "r6i.12xlarge" for s in SERVERS}
+    assert prod.stack_file.read_bytes() == before
+    assert list(prod.temp.glob("neo4j-rollout-*")) == []
 
 
 @dataclass

@@ -40,6 +40,7 @@ import yaml
 
 from components.settings import NAMESPACE
 
+from ..pulumi_interrupt import interrupt_after_pulumi
 from ..shared.errors import OperationError, UsageError
 from ..target import PULUMI_INSTALL, project_dir, pulumi_error_text
 from .entry import LISTENER_NAMES, PAIR, EntryTarget
@@ -226,7 +227,7 @@ class AutomationStack:
         if not urns:
             raise OperationError(f"{server}: none of its resources is in stack {self.name}'s state "
                                  f"({', '.join(n for _, n in server_resources(self.platform, self.name, server))})")
-        with self._released([server]) as config_file:
+        with self._released([server]) as config_file, interrupt_after_pulumi(log, f"up of {server}"):
             self._call(f"up of {server}", lambda: self.stack.up(
                 target=urns, target_dependents=True, config_file=config_file,
                 on_output=lambda line: log(f"{server}: pulumi: {line.rstrip()}") if line.strip() else None))

@@ -9,6 +9,7 @@ from typing import Any
 from .. import cli, cluster_cli
 from .. import queries as q
 from ..bolt import Auth, BoltError, TlsOptions, Transport, check_bolt_uri, statement_runner
+from ..pulumi_interrupt import interrupt_after_pulumi
 from ..shared.errors import OperationError, UsageError
 from ..shared.versions import Version
 from ..target import (
@@ -106,11 +107,12 @@ def pulumi_up(stack: str, log) -> None:
     from pulumi import automation
 
     log(f"pulumi up --stack {stack}")
-    try:
-        automation.select_stack(stack, work_dir=str(project_dir())).up(
-            on_output=lambda line: log(f"pulumi: {line.rstrip()}") if line.strip() else None)
-    except Exception as error:  # CommandError: one line, the CLI's own words
-        raise OperationError(f"pulumi up of stack {stack} failed: {pulumi_error_text(error)}") from None
+    with interrupt_after_pulumi(log, f"up of stack {stack}"):
+        try:
+            automation.select_stack(stack, work_dir=str(project_dir())).up(
+                on_output=lambda line: log(f"pulumi: {line.rstrip()}") if line.strip() else None)
+        except Exception as error:  # CommandError: one line, the CLI's own words
+            raise OperationError(f"pulumi up of stack {stack} failed: {pulumi_error_text(error)}") from None
 
 
 def main(argv: list[str] | None = None, *, transport: Transport | None = None) -> int:
