@@ -2,8 +2,9 @@
 for Pulumi to stop before it stops.
 
 In a terminal, Ctrl-C reaches the whole foreground process group: the command and the `pulumi` CLI its Automation
-API started. Pulumi's answer to a first Ctrl-C is a graceful cancel ("the update will be cancelled once the resource
-operations in flight have completed"; a second one stops it at once). Python's, by default, is KeyboardInterrupt in
+API started. Pulumi's answer to a first Ctrl-C is a graceful cancel ("^C received; cancelling. If you would like to
+terminate immediately, press ^C again.": the operations in flight complete, nothing new starts; a second one
+terminates it; pkg/backend/cancellation_scope.go at v3.276.0). Python's, by default, is KeyboardInterrupt in
 the command, and the Automation API's `subprocess.Popen` context then waits a quarter of a second for the CLI and
 leaves it running (Popen.__exit__ on KeyboardInterrupt): the command would return the prompt while Pulumi still
 changes the stack, its output pipe closed under it, and a rerun found the stack locked ("the stack is currently
